@@ -1,0 +1,106 @@
+//! The CPU: feature detection, control-register setup, interrupt masking,
+//! the TSC clock, random numbers, and leaving QEMU.
+
+pub mod features;
+pub mod random;
+pub mod tsc;
+
+#[cfg(target_os = "none")]
+pub(crate) mod console;
+
+pub use features::Features;
+
+use crate::ExitCode;
+
+/// This CPU's index (0 = the boot CPU, then in order of start-up).
+///
+/// Read from the per-CPU block through GS, so it is one instruction.
+#[inline]
+pub fn id() -> usize {
+    crate::smp::percpu::current_id()
+}
+
+/// Number of CPUs that are online.
+pub fn count() -> usize {
+    crate::smp::online_count()
+}
+
+/// Ends the QEMU session with `code` through `isa-debug-exit`.
+/// See [`ExitCode`] for the host status each code becomes.
+pub fn exit_qemu(code: ExitCode) -> ! {
+    #[cfg(target_os = "none")]
+    {
+        // SAFETY: port 0xf4 is QEMU's isa-debug-exit device, reserved by
+        // `io::RESERVED` for this function alone; writing it ends the VM.
+        unsafe { x86_64::instructions::port::Port::<u32>::new(0xf4).write(code as u32) };
+        halt_forever()
+    }
+    #[cfg(not(target_os = "none"))]
+    {
+        std::process::exit(code.host_status())
+    }
+}
+
+/// Stops this CPU for good, with interrupts off.
+pub fn halt_forever() -> ! {
+    loop {
+        #[cfg(target_os = "none")]
+        {
+            x86_64::instructions::interrupts::disable();
+            x86_64::instructions::hlt();
+        }
+        #[cfg(not(target_os = "none"))]
+        std::thread::park();
+    }
+}
+
+/// Interrupt masking on this CPU.
+pub mod irq {
+    /// Whether interrupts are enabled on this CPU.
+    pub fn enabled() -> bool {
+        #[cfg(target_os = "none")]
+        {
+            x86_64::instructions::interrupts::are_enabled()
+        }
+        #[cfg(not(target_os = "none"))]
+        {
+            false
+        }
+    }
+
+    /// Runs `f` with interrupts disabled on this CPU, restoring the previous
+    /// state afterwards.
+    pub fn without<R>(f: impl FnOnce() -> R) -> R {
+        #[cfg(target_os = "none")]
+        {
+            x86_64::instructions::interrupts::without_interrupts(f)
+        }
+        #[cfg(not(target_os = "none"))]
+        {
+            f()
+        }
+    }
+
+    /// Enables interrupts.
+    pub fn enable() {
+        #[cfg(target_os = "none")]
+        x86_64::instructions::interrupts::enable();
+    }
+
+    /// Disables interrupts.
+    pub fn disable() {
+        #[cfg(target_os = "none")]
+        x86_64::instructions::interrupts::disable();
+    }
+
+    /// Enables interrupts and halts until the next one, atomically: an
+    /// interrupt that arrives between the two cannot be missed, because `sti`
+    /// takes effect only after the following `hlt`. Call with interrupts
+    /// disabled after checking there is no work.
+    pub fn enable_and_halt() {
+        #[cfg(target_os = "none")]
+        x86_64::instructions::interrupts::enable_and_hlt();
+        #[cfg(not(target_os = "none"))]
+        std::thread::yield_now();
+    }
+}

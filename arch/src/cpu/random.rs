@@ -1,0 +1,1 @@
+//! The kernel's random source (filled in by the PID allocator issue).

@@ -1,0 +1,9 @@
+//! # drivers — Tine's device drivers
+//!
+//! Safe code over `arch`: the 16550 UART console (output through the `log`
+//! crate, interrupt-driven input as an async byte stream), ACPI table
+//! discovery through the `acpi` crate, and timers.
+#![cfg_attr(target_os = "none", no_std)]
+#![deny(unsafe_code)]
+
+extern crate alloc;

@@ -1,0 +1,22 @@
+//! # The Tine kernel
+//!
+//! Everything above the hardware: the per-CPU async executors ([`task`]),
+//! processes and the BSD fork family ([`proc`]), address-space policy
+//! ([`vm`]), the Linux-ABI syscall layer ([`syscall`]) and files ([`fs`]).
+//!
+//! This crate contains no `unsafe` code: what needs the machine is asked of
+//! `arch` through safe APIs. Pure logic (PID bitmap, executor queues, ...)
+//! builds for the host as well and is tested with plain `cargo test`.
+//!
+//! The bootable image (`kernel/image`, binary `tine`) calls [`main`] once
+//! `arch` has brought the boot CPU into long mode.
+#![cfg_attr(target_os = "none", no_std)]
+#![deny(unsafe_code)]
+
+extern crate alloc;
+
+pub mod fs;
+pub mod proc;
+pub mod syscall;
+pub mod task;
+pub mod vm;

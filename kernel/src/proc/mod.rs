@@ -1,0 +1,1 @@
+//! Processes: PIDs, fork, exit, wait.

@@ -1,0 +1,1 @@
+//! Tasks: the per-CPU async executors, wakers, timers.
