@@ -27,6 +27,7 @@ pub mod io;
 pub mod irq;
 pub mod mm;
 pub mod smp;
+pub mod sync;
 pub mod user;
 
 #[cfg(target_os = "none")]

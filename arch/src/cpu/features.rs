@@ -75,3 +75,16 @@ impl Features {
         [r.eax, r.ebx, r.ecx, r.edx]
     }
 }
+
+/// The executing CPU's initial APIC id (CPUID leaf 1, EBX[31:24]; the
+/// x2APIC id from leaf 0xB when the CPU has it).
+pub fn initial_apic_id() -> u32 {
+    let f = Features::get();
+    if f.max_leaf >= 0xb {
+        let [_, ebx, _, edx] = Features::cpuid(0xb, 0);
+        if ebx != 0 {
+            return edx;
+        }
+    }
+    Features::cpuid(1, 0)[1] >> 24
+}

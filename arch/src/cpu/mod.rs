@@ -104,3 +104,35 @@ pub mod irq {
         std::thread::yield_now();
     }
 }
+
+/// Per-CPU control-register setup, run by every CPU before its first Rust
+/// work: write protection in ring 0, SSE state for user programs, SMEP,
+/// SMAP and UMIP where CPUID reports them. NX was enabled in EFER by the
+/// long-mode switch.
+#[cfg(target_os = "none")]
+pub(crate) fn init_this_cpu() {
+    use x86_64::registers::control::{Cr0, Cr0Flags, Cr4, Cr4Flags};
+    let f = Features::get();
+    let mut cr0 = Cr0::read();
+    cr0.insert(Cr0Flags::WRITE_PROTECT | Cr0Flags::MONITOR_COPROCESSOR);
+    cr0.remove(Cr0Flags::EMULATE_COPROCESSOR);
+    let mut cr4 = Cr4::read();
+    cr4.insert(Cr4Flags::OSFXSR | Cr4Flags::OSXMMEXCPT_ENABLE | Cr4Flags::PAGE_GLOBAL);
+    if f.smep {
+        cr4.insert(Cr4Flags::SUPERVISOR_MODE_EXECUTION_PROTECTION);
+    }
+    if f.smap {
+        cr4.insert(Cr4Flags::SUPERVISOR_MODE_ACCESS_PREVENTION);
+    }
+    if f.umip {
+        cr4.insert(Cr4Flags::USER_MODE_INSTRUCTION_PREVENTION);
+    }
+    // SAFETY: (1) WP and the x87/SSE bits only tighten checks or enable
+    // state the kernel itself never uses (the kernel target is soft-float);
+    // (2) SMEP/SMAP/UMIP are set only when CPUID reports them, and the
+    // kernel maps no user pages yet, so no kernel access trips them.
+    unsafe {
+        Cr0::write(cr0);
+        Cr4::write(cr4);
+    }
+}

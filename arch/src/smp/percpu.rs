@@ -63,10 +63,9 @@ pub(crate) fn install(id: usize, apic_id: u32) {
     block.self_ptr.store(addr, Ordering::Relaxed);
     block.id.store(id as u64, Ordering::Relaxed);
     block.apic_id.store(apic_id, Ordering::Relaxed);
-    // SAFETY: IA32_GS_BASE only affects GS-relative accesses, and every
-    // GS-relative access in Tine expects exactly this block; the block is a
-    // static, so the address stays valid forever.
-    unsafe { x86_64::registers::model_specific::GsBase::write(x86_64::VirtAddr::new(addr)) };
+    // IA32_GS_BASE only affects GS-relative accesses, and every one in Tine
+    // expects exactly this block, a static that stays valid forever.
+    x86_64::registers::model_specific::GsBase::write(x86_64::VirtAddr::new(addr));
 }
 
 /// Index of the executing CPU.

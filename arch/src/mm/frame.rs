@@ -1,0 +1,173 @@
+//! Physical frames as owned values.
+//!
+//! A [`Frame`] is one reference to a 4 KiB physical frame: cloning it adds
+//! a reference, dropping it removes one, and the last drop frees the frame.
+//! This is what copy-on-write sharing rests on. The contents are writable
+//! only through a unique reference ([`Frame::bytes_mut`] sees refcount 1),
+//! so two clones can never both write.
+//!
+//! The bookkeeping is [`super::frame_alloc::FrameAllocator`].
+
+use alloc::vec::Vec;
+use conquer_once::spin::OnceCell;
+
+use super::frame_alloc::FrameAllocator;
+use super::{PAGE_SIZE, phys_to_virt};
+
+static FRAMES: OnceCell<FrameAllocator> = OnceCell::uninit();
+
+/// Hands every usable frame left in `memory` to the allocator.
+#[cfg(target_os = "none")]
+pub(crate) fn init(memory: &crate::boot::MemoryMap) {
+    FRAMES.init_once(|| FrameAllocator::new(memory.regions(), crate::smp::MAX_CPUS));
+}
+
+fn frames() -> &'static FrameAllocator {
+    FRAMES.get().expect("frame allocator used before boot set it up")
+}
+
+/// `count` contiguous frames owned forever by the caller (the heap).
+pub(crate) fn alloc_contiguous_raw(count: usize) -> Option<u64> {
+    FRAMES.get()?.alloc_contiguous(count, 1)
+}
+
+/// One reference to a physical frame.
+#[derive(Debug)]
+pub struct Frame {
+    pa: u64,
+}
+
+impl Frame {
+    /// Allocates a frame (contents undefined: old data of a freed frame).
+    pub fn alloc() -> Option<Frame> {
+        frames().alloc(crate::cpu::id()).map(|pa| Frame { pa })
+    }
+
+    /// Allocates a zero-filled frame.
+    pub fn alloc_zeroed() -> Option<Frame> {
+        let mut f = Self::alloc()?;
+        f.bytes_mut().expect("a new frame is unique").fill(0);
+        Some(f)
+    }
+
+    /// The frame's physical address.
+    pub fn paddr(&self) -> u64 {
+        self.pa
+    }
+
+    /// How many references the frame has.
+    pub fn refcount(&self) -> u32 {
+        frames().refcount(self.pa)
+    }
+
+    /// The frame's contents, read-only.
+    pub fn bytes(&self) -> &[u8; PAGE_SIZE as usize] {
+        // SAFETY: the frame is allocated while `self` lives, the direct map
+        // covers it, and no `&mut` to it exists: `bytes_mut` requires the
+        // only reference, which `&self` here would share.
+        unsafe { &*(phys_to_virt(self.pa) as *const [u8; PAGE_SIZE as usize]) }
+    }
+
+    /// The frame's contents, writable, if this is its only reference.
+    pub fn bytes_mut(&mut self) -> Option<&mut [u8; PAGE_SIZE as usize]> {
+        if self.refcount() != 1 {
+            return None;
+        }
+        // SAFETY: refcount 1 means `self` is the only reference, and `&mut
+        // self` means nobody else borrows it, so this is the only access.
+        Some(unsafe { &mut *(phys_to_virt(self.pa) as *mut [u8; PAGE_SIZE as usize]) })
+    }
+
+    /// Gives up ownership without freeing (page-table pages, heap).
+    pub(crate) fn leak(self) -> u64 {
+        let pa = self.pa;
+        core::mem::forget(self);
+        pa
+    }
+}
+
+impl Clone for Frame {
+    fn clone(&self) -> Self {
+        frames().inc_ref(self.pa);
+        Frame { pa: self.pa }
+    }
+}
+
+impl Drop for Frame {
+    fn drop(&mut self) {
+        frames().dec_ref(self.pa, crate::cpu::id());
+    }
+}
+
+/// Frames free and in total, for statistics and leak tests.
+pub fn stats() -> (usize, usize) {
+    let f = frames();
+    (f.free_frames(), f.total_frames())
+}
+
+/// Frames mapped contiguously into the kernel's VMAP window.
+#[cfg(target_os = "none")]
+#[derive(Debug)]
+pub struct KernelMapping {
+    base: u64,
+    frames: Vec<Frame>,
+}
+
+#[cfg(target_os = "none")]
+impl KernelMapping {
+    /// Maps `frames` read-write at a fresh kernel address. Each frame must
+    /// be unique (refcount 1): the mapping then owns its contents.
+    pub fn new(frames: Vec<Frame>) -> Result<Self, Vec<Frame>> {
+        if frames.iter().any(|f| f.refcount() != 1) {
+            return Err(frames);
+        }
+        let pas: Vec<u64> = frames.iter().map(Frame::paddr).collect();
+        match super::paging::vmap_frames(&pas, true, false) {
+            Some(base) => Ok(Self { base, frames }),
+            None => Err(frames),
+        }
+    }
+
+    /// Kernel virtual address of the first byte.
+    pub fn addr(&self) -> u64 {
+        self.base
+    }
+
+    /// The mapped bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        // SAFETY: the range is mapped to frames this mapping owns uniquely
+        // (checked in `new`, and `frames` is never exposed), for its lifetime.
+        unsafe { core::slice::from_raw_parts(self.base as *const u8, self.len()) }
+    }
+
+    /// The mapped bytes, writable.
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        // SAFETY: as `as_slice`, and `&mut self` makes this the only access.
+        unsafe { core::slice::from_raw_parts_mut(self.base as *mut u8, self.len()) }
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.frames.len() * PAGE_SIZE as usize
+    }
+
+    /// Whether the mapping is empty.
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// Unmaps and returns the frames.
+    pub fn unmap(mut self) -> Vec<Frame> {
+        super::paging::vunmap(self.base, self.frames.len());
+        core::mem::take(&mut self.frames)
+    }
+}
+
+#[cfg(target_os = "none")]
+impl Drop for KernelMapping {
+    fn drop(&mut self) {
+        if !self.frames.is_empty() {
+            super::paging::vunmap(self.base, self.frames.len());
+        }
+    }
+}

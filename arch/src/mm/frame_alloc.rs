@@ -1,0 +1,322 @@
+//! The physical frame allocator's bookkeeping: which frames are free, a
+//! small cache of free frames per CPU, and a reference count per frame.
+//!
+//! Pure logic over frame numbers, tested on the host; [`super::frame`]
+//! wraps it in the owning `Frame` type the kernel uses.
+//!
+//! - A global bitmap (bit set = free) under a spin lock holds the truth.
+//!   Contiguous runs (for heap growth) are found there.
+//! - Each CPU keeps up to [`CACHE_CAP`] free frames of its own, so the
+//!   common single-frame alloc and free touch only that CPU's lock. Caches
+//!   refill and drain in batches of [`BATCH`].
+//! - Reference counts are atomics indexed by frame number: COW sharing bumps
+//!   them without any lock.
+//!
+//! Not for interrupt context: the locks do not mask interrupts.
+
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use spin::Mutex;
+
+use crate::boot::memmap::{PAGE_SIZE, Region};
+
+/// Frames a CPU cache holds at most.
+pub const CACHE_CAP: usize = 64;
+/// Frames moved between a CPU cache and the global pool at once.
+pub const BATCH: usize = 32;
+
+struct Pool {
+    /// Bit `pfn` set = frame `pfn` is free in the pool.
+    free: Vec<u64>,
+    /// Word to start the next single-frame search from.
+    hint: usize,
+}
+
+struct Cache {
+    frames: [u64; CACHE_CAP],
+    len: usize,
+}
+
+/// Free frames and reference counts for physical memory `[0, end)`.
+pub struct FrameAllocator {
+    /// Lock order: a CPU's cache, then the pool.
+    pool: Mutex<Pool>,
+    caches: Vec<Mutex<Cache>>,
+    refcount: Vec<AtomicU32>,
+    free_frames: AtomicUsize,
+    total_frames: usize,
+}
+
+impl FrameAllocator {
+    /// Creates an allocator owning exactly the frames of `regions`, with one
+    /// cache for each of `cpus` CPUs.
+    pub fn new(regions: &[Region], cpus: usize) -> Self {
+        let end = regions.iter().map(|r| r.end).max().unwrap_or(0);
+        let nframes = (end / PAGE_SIZE) as usize;
+        let mut free = alloc::vec![0u64; nframes.div_ceil(64)];
+        let mut total = 0;
+        for r in regions {
+            for pfn in r.start / PAGE_SIZE..r.end / PAGE_SIZE {
+                free[pfn as usize / 64] |= 1 << (pfn % 64);
+                total += 1;
+            }
+        }
+        Self {
+            pool: Mutex::new(Pool { free, hint: 0 }),
+            caches: (0..cpus.max(1))
+                .map(|_| Mutex::new(Cache { frames: [0; CACHE_CAP], len: 0 }))
+                .collect(),
+            refcount: (0..nframes).map(|_| AtomicU32::new(0)).collect(),
+            free_frames: AtomicUsize::new(total),
+            total_frames: total,
+        }
+    }
+
+    /// Allocates one frame on behalf of `cpu`; its reference count is 1.
+    /// Returns its physical address.
+    pub fn alloc(&self, cpu: usize) -> Option<u64> {
+        let mut cache = self.caches[cpu % self.caches.len()].lock();
+        if cache.len == 0 {
+            let mut pool = self.pool.lock();
+            while cache.len < BATCH {
+                let Some(pfn) = pool.take_one() else { break };
+                let len = cache.len;
+                cache.frames[len] = pfn;
+                cache.len += 1;
+            }
+        }
+        if cache.len == 0 {
+            return None;
+        }
+        cache.len -= 1;
+        let pfn = cache.frames[cache.len];
+        drop(cache);
+        self.claimed(pfn);
+        Some(pfn * PAGE_SIZE)
+    }
+
+    /// Allocates `count` physically contiguous frames, the first aligned to
+    /// `align` frames, each with reference count 1.
+    pub fn alloc_contiguous(&self, count: usize, align: usize) -> Option<u64> {
+        if count == 0 {
+            return None;
+        }
+        let align = align.max(1);
+        let first = {
+            let mut pool = self.pool.lock();
+            let first = pool.find_run(count, align, self.refcount.len())?;
+            for pfn in first..first + count {
+                pool.free[pfn / 64] &= !(1 << (pfn % 64));
+            }
+            first
+        };
+        for pfn in first..first + count {
+            self.claimed(pfn as u64);
+        }
+        Some(first as u64 * PAGE_SIZE)
+    }
+
+    fn claimed(&self, pfn: u64) {
+        // Relaxed: the frame is exclusively ours; the caller publishes it
+        // through whatever hands the frame on (a lock, a page table write).
+        let old = self.refcount[pfn as usize].swap(1, Ordering::Relaxed);
+        debug_assert_eq!(old, 0, "free frame {pfn:#x} had references");
+        self.free_frames.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Adds a reference to the allocated frame at `pa`.
+    pub fn inc_ref(&self, pa: u64) {
+        // Relaxed: taking another reference needs no ordering, only that the
+        // count never reaches 0 while a reference exists (as for Arc).
+        let old = self.refcount[(pa / PAGE_SIZE) as usize].fetch_add(1, Ordering::Relaxed);
+        assert!(old > 0, "inc_ref on free frame {pa:#x}");
+    }
+
+    /// Drops a reference to the frame at `pa`; the last one returns the
+    /// frame to `cpu`'s cache. Returns whether the frame was freed.
+    pub fn dec_ref(&self, pa: u64, cpu: usize) -> bool {
+        let pfn = pa / PAGE_SIZE;
+        // Release: our writes to the frame happen before its reuse; the
+        // Acquire fence below pairs with the other owners' Release (as Arc).
+        let old = self.refcount[pfn as usize].fetch_sub(1, Ordering::Release);
+        assert!(old > 0, "dec_ref on free frame {pa:#x}");
+        if old != 1 {
+            return false;
+        }
+        core::sync::atomic::fence(Ordering::Acquire);
+        self.free_frames.fetch_add(1, Ordering::Relaxed);
+        let mut cache = self.caches[cpu % self.caches.len()].lock();
+        if cache.len == CACHE_CAP {
+            let mut pool = self.pool.lock();
+            for _ in 0..BATCH {
+                cache.len -= 1;
+                let f = cache.frames[cache.len];
+                pool.free[f as usize / 64] |= 1 << (f % 64);
+            }
+        }
+        let len = cache.len;
+        cache.frames[len] = pfn;
+        cache.len += 1;
+        true
+    }
+
+    /// Current reference count of the frame at `pa` (0 = free).
+    pub fn refcount(&self, pa: u64) -> u32 {
+        self.refcount[(pa / PAGE_SIZE) as usize].load(Ordering::Relaxed)
+    }
+
+    /// Frames free right now (pool and caches).
+    pub fn free_frames(&self) -> usize {
+        self.free_frames.load(Ordering::Relaxed)
+    }
+
+    /// Frames this allocator manages.
+    pub fn total_frames(&self) -> usize {
+        self.total_frames
+    }
+}
+
+impl Pool {
+    fn take_one(&mut self) -> Option<u64> {
+        let n = self.free.len();
+        for i in 0..n {
+            let w = (self.hint + i) % n;
+            if self.free[w] != 0 {
+                let bit = self.free[w].trailing_zeros() as u64;
+                self.free[w] &= !(1 << bit);
+                self.hint = w;
+                return Some(w as u64 * 64 + bit);
+            }
+        }
+        None
+    }
+
+    fn is_free(&self, pfn: usize) -> bool {
+        self.free[pfn / 64] & (1 << (pfn % 64)) != 0
+    }
+
+    fn find_run(&self, count: usize, align: usize, nframes: usize) -> Option<usize> {
+        let mut start = 0;
+        while start + count <= nframes {
+            match (start..start + count).rev().find(|&p| !self.is_free(p)) {
+                None => return Some(start),
+                Some(busy) => start = (busy + 1).div_ceil(align) * align,
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+    use std::sync::Arc;
+
+    const MIB: u64 = 1 << 20;
+
+    fn alloc16() -> FrameAllocator {
+        FrameAllocator::new(&[Region { start: MIB, end: 9 * MIB }, Region { start: 10 * MIB, end: 18 * MIB }], 4)
+    }
+
+    #[test]
+    fn hands_out_only_owned_frames_once() {
+        let a = alloc16();
+        assert_eq!(a.total_frames(), 4096);
+        let mut seen = HashSet::new();
+        while let Some(pa) = a.alloc(0) {
+            assert!(pa % PAGE_SIZE == 0);
+            assert!((MIB..9 * MIB).contains(&pa) || (10 * MIB..18 * MIB).contains(&pa), "{pa:#x}");
+            assert!(seen.insert(pa), "frame {pa:#x} handed out twice");
+            assert_eq!(a.refcount(pa), 1);
+        }
+        assert_eq!(seen.len(), 4096);
+        assert_eq!(a.free_frames(), 0);
+    }
+
+    #[test]
+    fn refcount_frees_on_last_reference_and_reuses() {
+        let a = alloc16();
+        let pa = a.alloc(1).unwrap();
+        a.inc_ref(pa);
+        assert_eq!(a.refcount(pa), 2);
+        assert!(!a.dec_ref(pa, 1));
+        let before = a.free_frames();
+        assert!(a.dec_ref(pa, 1));
+        assert_eq!(a.free_frames(), before + 1);
+        assert_eq!(a.alloc(1), Some(pa), "the CPU cache returns the freed frame first");
+    }
+
+    #[test]
+    fn caches_drain_to_the_pool_and_other_cpus_see_the_frames() {
+        let a = alloc16();
+        let frames: Vec<u64> = (0..4096).map(|_| a.alloc(0).unwrap()).collect();
+        for &f in &frames {
+            a.dec_ref(f, 0);
+        }
+        // CPU 3 can still get every frame: CPU 0's cache drained to the pool.
+        let mut got = 0;
+        while a.alloc(3).is_some() {
+            got += 1;
+            if got == 4096 - CACHE_CAP {
+                break;
+            }
+        }
+        assert_eq!(got, 4096 - CACHE_CAP);
+    }
+
+    #[test]
+    fn contiguous_runs_are_aligned_and_skip_holes() {
+        let a = alloc16();
+        // 2 MiB (512 frames) aligned to 2 MiB: the first such run is [2, 4) MiB... [8,9) is short.
+        let pa = a.alloc_contiguous(512, 512).unwrap();
+        assert_eq!(pa, 2 * MIB);
+        // A run cannot straddle the hole at [9, 10) MiB.
+        let big = a.alloc_contiguous(1536, 1).unwrap();
+        assert!(big >= 10 * MIB || big + 1536 * PAGE_SIZE <= 9 * MIB);
+        assert!(a.alloc_contiguous(4096, 1).is_none());
+        for pfn in 0..512 {
+            assert_eq!(a.refcount(pa + pfn * PAGE_SIZE), 1);
+        }
+    }
+
+    #[test]
+    fn all_cpus_at_once_lose_nothing() {
+        let a = Arc::new(alloc16());
+        let start = a.free_frames();
+        let threads: Vec<_> = (0..4)
+            .map(|cpu| {
+                let a = a.clone();
+                std::thread::spawn(move || {
+                    let mut held = Vec::new();
+                    for i in 0..20_000 {
+                        if i % 3 != 2 {
+                            if let Some(pa) = a.alloc(cpu) {
+                                held.push(pa);
+                            }
+                        } else if let Some(pa) = held.pop() {
+                            a.dec_ref(pa, cpu);
+                        }
+                        if held.len() > 200 {
+                            for pa in held.drain(..) {
+                                a.dec_ref(pa, cpu);
+                            }
+                        }
+                    }
+                    held
+                })
+            })
+            .collect();
+        let mut all = HashSet::new();
+        for t in threads {
+            for pa in t.join().unwrap() {
+                assert!(all.insert(pa), "{pa:#x} held twice");
+            }
+        }
+        assert_eq!(a.free_frames(), start - all.len());
+        for pa in all {
+            a.dec_ref(pa, 0);
+        }
+        assert_eq!(a.free_frames(), start);
+    }
+}
