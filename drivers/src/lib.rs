@@ -7,3 +7,6 @@
 #![deny(unsafe_code)]
 
 extern crate alloc;
+
+pub mod logger;
+pub mod serial;
