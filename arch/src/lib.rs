@@ -26,6 +26,7 @@ pub mod cpu;
 pub mod io;
 pub mod irq;
 pub mod mm;
+pub mod registry;
 pub mod smp;
 pub mod sync;
 pub mod user;

@@ -15,7 +15,9 @@
 
 extern crate alloc;
 
+pub mod cmdline;
 pub mod fs;
+pub mod ktest;
 pub mod proc;
 pub mod syscall;
 pub mod task;

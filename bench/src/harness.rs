@@ -1,0 +1,106 @@
+//! Timing: batches of iterations timed with the TSC, summarised as median
+//! and p99 nanoseconds per iteration.
+
+use alloc::vec::Vec;
+use core::future::Future;
+
+use crate::BenchReport;
+
+/// Batches timed per benchmark.
+pub const BATCHES: usize = 41;
+/// A batch is grown until it takes at least this long.
+pub const MIN_BATCH_NS: u64 = 200_000;
+/// Upper bound on iterations in one batch.
+pub const MAX_BATCH: u64 = 1 << 20;
+
+/// Summarises per-iteration times of each batch (sorted in place).
+pub fn summarize(per_iter_ns: &mut [f64], iters: u64) -> BenchReport {
+    if per_iter_ns.is_empty() {
+        return BenchReport::default();
+    }
+    per_iter_ns.sort_by(|a, b| a.total_cmp(b));
+    let n = per_iter_ns.len();
+    let p99 = ((n * 99).div_ceil(100)).clamp(1, n) - 1;
+    BenchReport { iters, median_ns: per_iter_ns[n / 2], p99_ns: per_iter_ns[p99] }
+}
+
+/// Benchmarks a synchronous operation.
+pub fn measure(mut op: impl FnMut()) -> BenchReport {
+    let now = arch::cpu::tsc::now_ns;
+    // Warm-up and batch sizing.
+    let mut batch = 1u64;
+    loop {
+        let t0 = now();
+        for _ in 0..batch {
+            op();
+        }
+        if now() - t0 >= MIN_BATCH_NS || batch >= MAX_BATCH {
+            break;
+        }
+        batch *= 2;
+    }
+    let mut samples = Vec::with_capacity(BATCHES);
+    for _ in 0..BATCHES {
+        let t0 = arch::cpu::tsc::read();
+        for _ in 0..batch {
+            op();
+        }
+        let dt = arch::cpu::tsc::ticks_to_ns(arch::cpu::tsc::read() - t0);
+        samples.push(dt as f64 / batch as f64);
+    }
+    summarize(&mut samples, batch * BATCHES as u64)
+}
+
+/// Benchmarks an asynchronous operation (each iteration awaits `op()`).
+pub async fn measure_async<F: Future<Output = ()>>(mut op: impl FnMut() -> F) -> BenchReport {
+    let now = arch::cpu::tsc::now_ns;
+    let mut batch = 1u64;
+    loop {
+        let t0 = now();
+        for _ in 0..batch {
+            op().await;
+        }
+        if now() - t0 >= MIN_BATCH_NS || batch >= MAX_BATCH {
+            break;
+        }
+        batch *= 2;
+    }
+    let mut samples = Vec::with_capacity(BATCHES);
+    for _ in 0..BATCHES {
+        let t0 = arch::cpu::tsc::read();
+        for _ in 0..batch {
+            op().await;
+        }
+        let dt = arch::cpu::tsc::ticks_to_ns(arch::cpu::tsc::read() - t0);
+        samples.push(dt as f64 / batch as f64);
+    }
+    summarize(&mut samples, batch * BATCHES as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_and_p99_of_batches() {
+        let mut v: Vec<f64> = (1..=100).rev().map(|x| x as f64).collect();
+        let r = summarize(&mut v, 1000);
+        assert_eq!(r.iters, 1000);
+        assert_eq!(r.median_ns, 51.0);
+        assert_eq!(r.p99_ns, 99.0);
+    }
+
+    #[test]
+    fn small_sample_p99_is_the_max() {
+        let mut v = vec![3.0, 1.0, 2.0];
+        let r = summarize(&mut v, 3);
+        assert_eq!((r.median_ns, r.p99_ns), (2.0, 3.0));
+        assert_eq!(summarize(&mut [], 0), BenchReport::default());
+    }
+
+    #[test]
+    fn selection_by_comma_list() {
+        // No cases are linked on the host; the filter logic still holds.
+        assert_eq!(crate::selected("nothing,else").count(), 0);
+    }
+}

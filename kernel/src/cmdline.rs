@@ -1,0 +1,95 @@
+//! The kernel command line (`-append`): what the boot should do.
+//!
+//! Words, separated by spaces:
+//!
+//! | word | effect |
+//! |---|---|
+//! | `test` / `test=SUBSTR` | run the in-kernel tests (those whose name contains SUBSTR), then exit QEMU |
+//! | `bench` / `bench=A,B` | run the benchmarks (those named), then exit QEMU |
+//! | `crash=pagefault` | take a deliberate kernel page fault (proves the exception report) |
+//! | `log=LEVEL` | log level: error, warn, info, debug, trace |
+//! | anything else | ignored, with a warning |
+//!
+//! With none of `test`, `bench`, `crash`, the kernel boots into the shell.
+
+/// What the boot is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode<'a> {
+    /// Interactive: the serial shell.
+    Shell,
+    /// Run in-kernel tests matching the filter ("" = all).
+    Test(&'a str),
+    /// Run benchmarks named in the comma list ("" = all).
+    Bench(&'a str),
+    /// Deliberately crash in the named way.
+    Crash(&'a str),
+}
+
+/// The parsed command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cmdline<'a> {
+    pub mode: Mode<'a>,
+    pub log: Option<log::LevelFilter>,
+    /// The first word not understood, to warn about.
+    pub unknown: Option<&'a str>,
+}
+
+impl<'a> Cmdline<'a> {
+    /// Parses `line`; later words override earlier ones.
+    pub fn parse(line: &'a str) -> Self {
+        let mut c = Cmdline { mode: Mode::Shell, log: None, unknown: None };
+        for word in line.split_ascii_whitespace() {
+            let (key, value) = match word.split_once('=') {
+                Some((k, v)) => (k, Some(v)),
+                None => (word, None),
+            };
+            match (key, value) {
+                ("test", v) => c.mode = Mode::Test(v.unwrap_or("")),
+                ("bench", v) => c.mode = Mode::Bench(v.unwrap_or("")),
+                ("crash", Some(v)) => c.mode = Mode::Crash(v),
+                ("log", Some(v)) => match v.parse() {
+                    Ok(level) => c.log = Some(level),
+                    Err(_) => c.unknown = c.unknown.or(Some(word)),
+                },
+                _ => c.unknown = c.unknown.or(Some(word)),
+            }
+        }
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use log::LevelFilter;
+
+    #[test]
+    fn empty_means_shell() {
+        assert_eq!(Cmdline::parse("").mode, Mode::Shell);
+        assert_eq!(Cmdline::parse("   ").mode, Mode::Shell);
+    }
+
+    #[test]
+    fn test_and_bench_with_and_without_filters() {
+        assert_eq!(Cmdline::parse("test").mode, Mode::Test(""));
+        assert_eq!(Cmdline::parse("test=task::").mode, Mode::Test("task::"));
+        assert_eq!(Cmdline::parse("bench").mode, Mode::Bench(""));
+        assert_eq!(Cmdline::parse("bench=a,b").mode, Mode::Bench("a,b"));
+        assert_eq!(Cmdline::parse("crash=pagefault").mode, Mode::Crash("pagefault"));
+    }
+
+    #[test]
+    fn log_level_and_unknown_words() {
+        let c = Cmdline::parse("log=debug test  frob=1 log=warn");
+        assert_eq!(c.log, Some(LevelFilter::Warn));
+        assert_eq!(c.mode, Mode::Test(""));
+        assert_eq!(c.unknown, Some("frob=1"));
+        assert_eq!(Cmdline::parse("log=loud").unknown, Some("log=loud"));
+        assert_eq!(Cmdline::parse("crash").unknown, Some("crash"));
+    }
+
+    #[test]
+    fn last_mode_wins() {
+        assert_eq!(Cmdline::parse("test bench=x").mode, Mode::Bench("x"));
+    }
+}
