@@ -1,1 +1,161 @@
-fn main() {}
+//! # xtask — Tine's single entry point
+//!
+//! A host binary, run as `cargo xtask <command>` (the alias lives in
+//! `.cargo/config.toml`). Every way of building, booting, testing,
+//! benchmarking and linting Tine goes through here, so a fresh machine needs
+//! only `cargo xtask run` or `cargo xtask test`.
+//!
+//! One module per subcommand: [`build`], [`run`], [`test`], [`bench`],
+//! [`lint`]. Shared pieces: [`deps`] installs what a fresh machine lacks
+//! (QEMU, the `x86_64-unknown-none` target, rustfmt/clippy), [`qemu`] turns
+//! a typed [`qemu::QemuConfig`] into a QEMU command line and runs it under a
+//! timeout, and [`serial`] parses the kernel's serial-output contract
+//! (documented in `docs/testing.md`).
+
+mod bench;
+mod build;
+mod deps;
+mod lint;
+mod qemu;
+mod run;
+mod serial;
+mod test;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+
+/// Build, boot, test, benchmark and lint Tine.
+#[derive(Parser)]
+#[command(name = "cargo xtask", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Build the kernel image (target/x86_64-unknown-none/{debug,release}/tine).
+    Build(build::BuildArgs),
+    /// Build the kernel and boot it in QEMU with the serial console on this
+    /// terminal (Ctrl-A X quits).
+    Run(run::RunArgs),
+    /// Run the three test tiers: host, in-kernel, whole system.
+    Test(test::TestArgs),
+    /// Boot a release kernel with `bench`, print and record the results.
+    Bench(bench::BenchArgs),
+    /// rustfmt, clippy (kernel target and host) and the unsafe-boundary check.
+    Lint,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // `{:#}` prints the cause chain on one line, without the
+            // backtrace `RUST_BACKTRACE` would add to a returned error.
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(task: Task) -> Result<()> {
+    std::env::set_current_dir(repo_root())
+        .with_context(|| format!("cannot enter {}", repo_root().display()))?;
+    match task {
+        Task::Build(args) => build::main(&args),
+        Task::Run(args) => run::main(&args),
+        Task::Test(args) => test::main(&args),
+        Task::Bench(args) => bench::main(&args),
+        Task::Lint => lint::main(),
+    }
+}
+
+/// The workspace root: the parent of this crate's directory.
+fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+}
+
+/// Cargo's target directory: `$CARGO_TARGET_DIR` if set (relative paths are
+/// taken from the workspace root, as cargo does), else `<root>/target`.
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => repo_root().join(dir),
+        None => repo_root().join("target"),
+    }
+}
+
+/// Prints `$ command` and runs it with inherited stdio; an error if it
+/// cannot start or exits non-zero.
+fn run_command(cmd: &mut Command) -> Result<()> {
+    println!("$ {}", display_command(cmd));
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start `{}`", cmd.get_program().to_string_lossy()))?;
+    if !status.success() {
+        bail!("`{}` failed: {status}", display_command(cmd));
+    }
+    Ok(())
+}
+
+/// A command as a person would type it: environment overrides, program,
+/// arguments, each shell-quoted where needed.
+fn display_command(cmd: &Command) -> String {
+    let env = cmd.get_envs().filter_map(|(key, value)| {
+        Some(format!(
+            "{}={}",
+            key.to_str()?,
+            shell_quote(value?.to_str()?)
+        ))
+    });
+    let words = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|word| shell_quote(&word.to_string_lossy()));
+    env.chain(words).collect::<Vec<_>>().join(" ")
+}
+
+/// Quotes `word` for a POSIX shell if it contains anything but plain
+/// characters.
+fn shell_quote(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./=,:+@%".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_quote_leaves_plain_words_alone() {
+        assert_eq!(shell_quote("-smp"), "-smp");
+        assert_eq!(shell_quote("tcg,thread=multi"), "tcg,thread=multi");
+    }
+
+    #[test]
+    fn shell_quote_quotes_spaces_and_quotes() {
+        assert_eq!(shell_quote("test bench"), "'test bench'");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+
+    #[test]
+    fn display_command_shows_env_then_words() {
+        let mut cmd = Command::new("cargo");
+        cmd.env("RUSTFLAGS", "--cfg loom")
+            .args(["test", "-p", "kernel"]);
+        assert_eq!(
+            display_command(&cmd),
+            "RUSTFLAGS='--cfg loom' cargo test -p kernel"
+        );
+    }
+}

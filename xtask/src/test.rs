@@ -1,0 +1,440 @@
+//! `cargo xtask test`: the three test tiers, then a summary table.
+//!
+//! 1. **host**: `cargo test` on every crate that builds for the host, and
+//!    the loom models of the kernel's lock-free structures.
+//! 2. **in-kernel**: boot with `test` at `-smp 1` and `-smp 4`; pass iff
+//!    QEMU exits 33 and the kernel reports `ktest result: N passed, 0 failed`.
+//! 3. **system**: boot with `test=boot` and check that every CPU came
+//!    online (at `-smp 4`, and with `--quick` off also at 1, 2, 8 CPUs and
+//!    128 MiB / 8 GiB of memory); boot with `crash=pagefault` and check the
+//!    exception report.
+//!
+//! Every step runs even when an earlier one failed, each QEMU run is under
+//! a timeout, and the exit status is non-zero if any step failed. The tiers
+//! and the serial contract are described in `docs/testing.md`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+
+use crate::build::{self, Profile};
+use crate::qemu::{self, Accel, KernelExit, Outcome, QemuConfig};
+use crate::{deps, display_command, run_command, serial, target_dir};
+
+/// Deadline for a boot that runs the in-kernel tests.
+const KTEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// Deadline for a boot that only checks the system came up (or crashed as
+/// asked).
+const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
+/// How many lines of serial output a failed boot shows.
+const TAIL_LINES: usize = 40;
+
+#[derive(Args)]
+pub struct TestArgs {
+    /// Skip the loom models and the boots at 1, 2 and 8 CPUs and at
+    /// 128 MiB / 8 GiB.
+    #[arg(long)]
+    quick: bool,
+    /// Copy each boot's serial output to the terminal as it arrives.
+    #[arg(long, short)]
+    verbose: bool,
+}
+
+pub fn main(args: &TestArgs) -> Result<()> {
+    deps::ensure_qemu()?;
+    deps::ensure_kernel_target()?;
+    let mut suite = Suite::default();
+
+    suite.run(Tier::Host, "cargo test (host crates)", || {
+        run_command(Command::new("cargo").args(["test", "--workspace", "--exclude", "tine"]))?;
+        Ok(String::new())
+    });
+    if !args.quick {
+        suite.run(Tier::Host, "loom models", loom_models);
+    }
+
+    let mut kernel = None;
+    suite.run(Tier::Kernel, "build kernel (debug)", || {
+        kernel = Some(build::build_kernel(Profile::Debug)?);
+        Ok(String::new())
+    });
+    for boot in boots(args.quick) {
+        suite.run(boot.tier, &boot.name(), || {
+            boot.run(kernel.as_deref(), args.verbose)
+        });
+    }
+
+    suite.print_summary();
+    let failed = suite.failed();
+    if failed > 0 {
+        bail!("{failed} of {} test steps failed", suite.steps.len());
+    }
+    Ok(())
+}
+
+/// Runs the loom model tests (the tests with `loom` in their name, built
+/// with `--cfg loom`) and reports how many ran; zero is not a failure.
+fn loom_models() -> Result<String> {
+    let mut cmd = Command::new("cargo");
+    cmd.args(["test", "-p", "kernel", "--release", "--lib", "loom"])
+        .env("RUSTFLAGS", "--cfg loom")
+        .env("CARGO_TARGET_DIR", target_dir().join("loom"))
+        .stderr(Stdio::inherit());
+    println!("$ {}", display_command(&cmd));
+    let output = cmd.output().context("cannot start cargo")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    print!("{stdout}");
+    if !output.status.success() {
+        bail!("the loom models failed: {}", output.status);
+    }
+    Ok(format!("{} loom tests passed", cargo_tests_passed(&stdout)))
+}
+
+/// The number of passed tests over all `test result:` lines of
+/// `cargo test` output.
+fn cargo_tests_passed(stdout: &str) -> u64 {
+    stdout
+        .lines()
+        .filter_map(|line| {
+            let counts = line.trim().strip_prefix("test result: ")?;
+            let (_, counts) = counts.split_once(". ")?;
+            counts.split_once(" passed")?.0.parse::<u64>().ok()
+        })
+        .sum()
+}
+
+/// The test tier a step belongs to.
+#[derive(Clone, Copy)]
+enum Tier {
+    Host,
+    Kernel,
+    System,
+}
+
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            Self::Host => "host",
+            Self::Kernel => "in-kernel",
+            Self::System => "system",
+        })
+    }
+}
+
+/// What a boot must show to pass.
+#[derive(Clone, Copy)]
+enum Expect {
+    /// Exit 33 and `ktest result: N passed, 0 failed`.
+    Ktests,
+    /// Exit 33 and `cpu K online` for every CPU.
+    AllCpusOnline,
+    /// Exit 39 and a page-fault exception report with CR2.
+    PageFault,
+}
+
+/// One QEMU boot of the suite.
+struct BootCheck {
+    tier: Tier,
+    smp: u32,
+    mem_mib: u32,
+    append: &'static str,
+    expect: Expect,
+}
+
+/// The boots of tiers 2 and 3; `quick` leaves out the SMP/memory matrix.
+fn boots(quick: bool) -> Vec<BootCheck> {
+    let boot = |tier, smp, mem_mib, append, expect| BootCheck {
+        tier,
+        smp,
+        mem_mib,
+        append,
+        expect,
+    };
+    let mut boots = vec![
+        boot(Tier::Kernel, 1, 512, "test", Expect::Ktests),
+        boot(Tier::Kernel, 4, 512, "test", Expect::Ktests),
+        boot(Tier::System, 4, 512, "test=boot", Expect::AllCpusOnline),
+        boot(Tier::System, 1, 512, "crash=pagefault", Expect::PageFault),
+    ];
+    if !quick {
+        for smp in [1, 2, 8] {
+            boots.push(boot(
+                Tier::System,
+                smp,
+                512,
+                "test=boot",
+                Expect::AllCpusOnline,
+            ));
+        }
+        for mem_mib in [128, 8192] {
+            boots.push(boot(
+                Tier::System,
+                4,
+                mem_mib,
+                "test=boot",
+                Expect::AllCpusOnline,
+            ));
+        }
+    }
+    boots
+}
+
+impl BootCheck {
+    fn name(&self) -> String {
+        format!(
+            "boot '{}' -smp {} -m {}",
+            self.append, self.smp, self.mem_mib
+        )
+    }
+
+    /// Boots `kernel` and checks the run; on failure shows the end of the
+    /// serial output.
+    fn run(&self, kernel: Option<&Path>, verbose: bool) -> Result<String> {
+        let kernel = kernel.context("not run: the kernel did not build")?;
+        let config = QemuConfig {
+            smp: self.smp,
+            mem_mib: self.mem_mib,
+            accel: Accel::Tcg,
+            kernel: PathBuf::from(kernel),
+            initrd: None,
+            append: self.append.to_owned(),
+            interactive: false,
+        };
+        let timeout = match self.expect {
+            Expect::Ktests => KTEST_TIMEOUT,
+            Expect::AllCpusOnline | Expect::PageFault => BOOT_TIMEOUT,
+        };
+        let boot = qemu::boot(&config, timeout, verbose)?;
+        println!(
+            "QEMU: {} in {:.1} s",
+            boot.outcome,
+            boot.elapsed.as_secs_f64()
+        );
+        check(self.expect, self.smp, boot.outcome, &boot.output).or_else(|problems| {
+            println!("--- last {TAIL_LINES} lines of output ---");
+            println!("{}", boot.tail(TAIL_LINES));
+            println!("---");
+            bail!(problems.join("; "))
+        })
+    }
+}
+
+/// The verdict on one boot: a note on success, every problem found on
+/// failure.
+fn check(expect: Expect, smp: u32, outcome: Outcome, output: &str) -> Result<String, Vec<String>> {
+    let mut problems = Vec::new();
+    let wanted = match expect {
+        Expect::Ktests | Expect::AllCpusOnline => KernelExit::Success,
+        Expect::PageFault => KernelExit::Exception,
+    };
+    if outcome != Outcome::Kernel(wanted) {
+        problems.push(format!(
+            "expected exit {}, got {outcome}",
+            wanted.host_status()
+        ));
+    }
+    let summary = serial::ktest_summary(output);
+    if let Some(summary) = summary.filter(|summary| summary.failed > 0) {
+        problems.push(format!("{} in-kernel tests failed", summary.failed));
+        problems.extend(
+            serial::ktest_failures(output)
+                .into_iter()
+                .map(str::to_owned),
+        );
+    }
+    let note = match expect {
+        Expect::Ktests => match summary {
+            Some(summary) => format!("{} tests passed", summary.passed),
+            None => {
+                problems.push("no `ktest result: N passed, M failed` line".to_owned());
+                String::new()
+            }
+        },
+        Expect::AllCpusOnline => {
+            let online = serial::cpus_online(output);
+            let missing: Vec<String> = (0..smp)
+                .filter(|cpu| !online.contains(cpu))
+                .map(|cpu| cpu.to_string())
+                .collect();
+            if !missing.is_empty() {
+                problems.push(format!("no `cpu K online` for K = {}", missing.join(", ")));
+            }
+            format!("{smp} CPUs online")
+        }
+        Expect::PageFault => {
+            for (needle, found) in [
+                ("KERNEL EXCEPTION", output.contains("KERNEL EXCEPTION")),
+                ("page fault", output.to_lowercase().contains("page fault")),
+                ("CR2", output.contains("CR2")),
+            ] {
+                if !found {
+                    problems.push(format!("no `{needle}` in the output"));
+                }
+            }
+            "page fault reported".to_owned()
+        }
+    };
+    if problems.is_empty() {
+        Ok(note)
+    } else {
+        Err(problems)
+    }
+}
+
+/// The steps run so far and their verdicts.
+#[derive(Default)]
+struct Suite {
+    steps: Vec<Step>,
+}
+
+struct Step {
+    tier: Tier,
+    name: String,
+    /// A note on success, the reason on failure.
+    verdict: Result<String, String>,
+    elapsed: Duration,
+}
+
+impl Suite {
+    /// Runs one step, timing it and recording its verdict.
+    fn run(&mut self, tier: Tier, name: &str, step: impl FnOnce() -> Result<String>) {
+        println!();
+        println!("==> [{tier}] {name}");
+        let start = Instant::now();
+        let verdict = step().map_err(|error| format!("{error:#}"));
+        let elapsed = start.elapsed();
+        match &verdict {
+            Ok(_) => println!("<== ok ({:.1} s)", elapsed.as_secs_f64()),
+            Err(reason) => println!("<== FAILED ({:.1} s): {reason}", elapsed.as_secs_f64()),
+        }
+        self.steps.push(Step {
+            tier,
+            name: name.to_owned(),
+            verdict,
+            elapsed,
+        });
+    }
+
+    fn failed(&self) -> usize {
+        self.steps
+            .iter()
+            .filter(|step| step.verdict.is_err())
+            .count()
+    }
+
+    fn print_summary(&self) {
+        let name_width = self
+            .steps
+            .iter()
+            .map(|step| step.name.len())
+            .max()
+            .unwrap_or(0);
+        let total: Duration = self.steps.iter().map(|step| step.elapsed).sum();
+        println!();
+        println!(
+            "{:<9}  {:<name_width$}  {:<6}  {:>7}  note",
+            "tier", "step", "result", "time"
+        );
+        for step in &self.steps {
+            let (result, note) = match &step.verdict {
+                Ok(note) => ("ok", note.as_str()),
+                Err(reason) => ("FAILED", reason.as_str()),
+            };
+            println!(
+                "{:<9}  {:<name_width$}  {result:<6}  {:>6.1}s  {note}",
+                step.tier,
+                step.name,
+                step.elapsed.as_secs_f64(),
+            );
+        }
+        println!("total time {:.1} s", total.as_secs_f64());
+        let failed = self.failed();
+        println!(
+            "summary: {} passed, {failed} failed",
+            self.steps.len() - failed
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_passed_cargo_tests() {
+        let stdout = "\
+running 2 tests
+test result: ok. 2 passed; 0 failed; 0 ignored; 0 measured; 5 filtered out; finished in 0.01s
+
+test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s
+";
+        assert_eq!(cargo_tests_passed(stdout), 2);
+        assert_eq!(cargo_tests_passed(""), 0);
+    }
+
+    #[test]
+    fn ktests_pass_on_exit_33_and_no_failures() {
+        let output = "[ 0.1 cpu0  INFO] ktest a ... ok\nktest result: 1 passed, 0 failed\n";
+        let success = Outcome::Kernel(KernelExit::Success);
+        assert_eq!(
+            check(Expect::Ktests, 1, success, output),
+            Ok("1 tests passed".into())
+        );
+        let problems = check(Expect::Ktests, 1, Outcome::Status(0), "").unwrap_err();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+    }
+
+    #[test]
+    fn ktest_failures_are_listed() {
+        let output = "ktest b ... FAILED: boom\nktest result: 0 passed, 1 failed\n";
+        let failure = Outcome::Kernel(KernelExit::Failure);
+        let problems = check(Expect::Ktests, 1, failure, output).unwrap_err();
+        assert_eq!(
+            problems,
+            [
+                "expected exit 33, got exit 35 (failure reported by the kernel)",
+                "1 in-kernel tests failed",
+                "ktest b ... FAILED: boom",
+            ]
+        );
+    }
+
+    #[test]
+    fn boot_checks_every_cpu() {
+        let output = "cpu 0 online (apic 0)\ncpu 2 online (apic 2)\n";
+        let success = Outcome::Kernel(KernelExit::Success);
+        assert_eq!(
+            check(Expect::AllCpusOnline, 3, success, output),
+            Err(vec!["no `cpu K online` for K = 1".to_owned()])
+        );
+        assert!(check(Expect::AllCpusOnline, 1, success, output).is_ok());
+        assert!(
+            check(
+                Expect::AllCpusOnline,
+                1,
+                Outcome::TimedOut(BOOT_TIMEOUT),
+                output
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn crash_test_wants_exit_39_and_the_report() {
+        let report = "KERNEL EXCEPTION: Page Fault (#PF) at rip 0xffff8000\n  CR2=0x0\n";
+        let exception = Outcome::Kernel(KernelExit::Exception);
+        assert!(check(Expect::PageFault, 1, exception, report).is_ok());
+        let problems = check(Expect::PageFault, 1, exception, "KERNEL PANIC").unwrap_err();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+    }
+
+    #[test]
+    fn quick_runs_a_subset_of_the_boots() {
+        assert_eq!(boots(true).len(), 4);
+        assert_eq!(boots(false).len(), 9);
+    }
+}
