@@ -1,12 +1,13 @@
 //! `cargo xtask bench`: boot a release kernel with `bench`, tabulate and
 //! record the results.
 //!
-//! The kernel prints `bench NAME iters=N median_ns=X p99_ns=Y` per
-//! benchmark, then `bench done` ([`serial::bench_report`]). Each run is
-//! written to `target/bench/<unix-time>.json` and `target/bench/latest.json`
-//! with what is needed to compare runs fairly: the QEMU command line, the
-//! git revision and the host's load average. The table's `prev` column is
-//! the median from the previous `latest.json`.
+//! The kernel prints `bench NAME iters=N median_ns=X p99_ns=Y` (or
+//! `bench NAME FAILED: why`) per benchmark, then `bench done`
+//! ([`serial::bench_report`]). Each run is written to
+//! `target/bench/<unix-time>.json` and `target/bench/latest.json` with what
+//! is needed to compare runs fairly: the QEMU command line, the git
+//! revision and the host's load average. The table's `prev` column is the
+//! median from the previous `latest.json`.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -86,15 +87,12 @@ pub fn main(args: &BenchArgs) -> Result<()> {
     let boot = qemu::boot(&config, timeout, true)?;
     let report = serial::bench_report(&boot.output);
     if boot.outcome != Outcome::Kernel(KernelExit::Success) || !report.done {
-        bail!(
-            "the benchmark run failed: {}{}",
-            boot.outcome,
-            if report.done {
-                ""
-            } else {
-                ", no `bench done` line"
-            }
-        );
+        let mut problems = vec![boot.outcome.to_string()];
+        if !report.done {
+            problems.push("no `bench done` line".to_owned());
+        }
+        problems.extend(report.failures.iter().map(|failure| failure.to_string()));
+        bail!("the benchmark run failed: {}", problems.join("; "));
     }
 
     let dir = target_dir().join("bench");

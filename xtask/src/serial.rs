@@ -8,8 +8,8 @@
 //! - `ktest NAME ... ok` / `ktest NAME ... FAILED: reason`, closed by
 //!   `ktest result: N passed, M failed` ([`ktest_summary`],
 //!   [`ktest_failures`]);
-//! - `bench NAME iters=N median_ns=X p99_ns=Y`, closed by `bench done`
-//!   ([`bench_report`]).
+//! - `bench NAME iters=N median_ns=X p99_ns=Y` or `bench NAME FAILED: why`,
+//!   closed by `bench done` ([`bench_report`]).
 //!
 //! The full contract is in `docs/testing.md`.
 
@@ -85,16 +85,19 @@ pub struct BenchResult {
 
 /// The benchmark lines of a run, and whether it got to `bench done`.
 #[derive(Debug, PartialEq)]
-pub struct BenchReport {
+pub struct BenchReport<'a> {
     pub results: Vec<BenchResult>,
+    /// The `bench NAME FAILED: why` messages.
+    pub failures: Vec<&'a str>,
     pub done: bool,
 }
 
-/// Collects every `bench NAME iters=N median_ns=X p99_ns=Y` line and the
-/// closing `bench done`.
-pub fn bench_report(output: &str) -> BenchReport {
+/// Collects every `bench NAME iters=N median_ns=X p99_ns=Y` line, every
+/// `bench NAME FAILED: why` line and the closing `bench done`.
+pub fn bench_report(output: &str) -> BenchReport<'_> {
     let mut report = BenchReport {
         results: Vec::new(),
+        failures: Vec::new(),
         done: false,
     };
     for line in output.lines().map(message) {
@@ -102,6 +105,8 @@ pub fn bench_report(output: &str) -> BenchReport {
             report.done = true;
         } else if let Some(result) = bench_line(line) {
             report.results.push(result);
+        } else if line.starts_with("bench ") && line.contains(" FAILED") {
+            report.failures.push(line);
         }
     }
     report
@@ -197,10 +202,12 @@ cpu 3 online (apic 6)
 bench getpid iters=100000 median_ns=85.25 p99_ns=120
 bench broken iters=ten median_ns=1 p99_ns=2
 bench partial iters=10
+[    1.5 cpu1  INFO] bench spawn FAILED: out of memory
 [    2.0 cpu0  INFO] bench done
 ";
         let report = bench_report(output);
         assert!(report.done);
+        assert_eq!(report.failures, ["bench spawn FAILED: out of memory"]);
         assert_eq!(
             report.results,
             [
