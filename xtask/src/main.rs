@@ -29,7 +29,7 @@ use clap::{Parser, Subcommand};
 
 /// Build, boot, test, benchmark and lint Tine.
 #[derive(Parser)]
-#[command(name = "cargo xtask", version, about)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", version, about)]
 struct Cli {
     #[command(subcommand)]
     command: Task,

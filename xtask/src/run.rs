@@ -21,7 +21,7 @@ pub struct MachineArgs {
     /// Memory in MiB.
     #[arg(long = "mem", value_name = "MiB", default_value_t = 512)]
     pub mem_mib: u32,
-    /// QEMU accelerator: tcg (multi-threaded, the default) or kvm.
+    /// QEMU accelerator.
     #[arg(long, value_enum, default_value_t = Accel::Tcg)]
     pub accel: Accel,
     /// Kill QEMU after this many seconds (default: never for `run`, 600 for
