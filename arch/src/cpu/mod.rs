@@ -1,7 +1,9 @@
 //! The CPU: feature detection, control-register setup, interrupt masking,
 //! the TSC clock, random numbers, and leaving QEMU.
 
+pub mod debug;
 pub mod features;
+pub mod gdt;
 pub mod random;
 pub mod tsc;
 

@@ -23,6 +23,11 @@ pub struct PerCpu {
     pub(crate) user_rsp: AtomicU64,
     /// The CPU's local APIC id.
     apic_id: AtomicU32,
+    /// Address of this CPU's TSS (0 until `irq::init_bsp`/`init_ap`), for
+    /// `cpu::gdt::set_kernel_stack`.
+    pub(crate) tss: AtomicU64,
+    /// LAPIC timer interrupts taken on this CPU.
+    pub(crate) timer_interrupts: AtomicU64,
 }
 
 impl PerCpu {
@@ -33,6 +38,8 @@ impl PerCpu {
             kernel_rsp: AtomicU64::new(0),
             user_rsp: AtomicU64::new(0),
             apic_id: AtomicU32::new(0),
+            tss: AtomicU64::new(0),
+            timer_interrupts: AtomicU64::new(0),
         }
     }
 

@@ -1,0 +1,148 @@
+//! The per-CPU LAPIC timer, one-shot: TSC-deadline mode when CPUID has it
+//! (the deadline is a TSC value, so it needs no calibration of its own),
+//! else the LAPIC count (divide by 16) calibrated against the TSC once on
+//! the boot CPU.
+//!
+//! A timer interrupt counts in the CPU's [`PerCpu`](crate::smp::percpu)
+//! block and calls the hook set with [`set_hook`] (the executor's timer
+//! wheel), with interrupts disabled. A one-shot count longer than the
+//! 32-bit counter allows fires early, at its maximum: the hook must
+//! re-check the time and re-arm, as it must anyway.
+
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use super::lapic::{self, LVT_MASKED, reg};
+use super::vector;
+use crate::cpu::{Features, tsc};
+
+/// LVT timer mode bits (17:18).
+const LVT_ONESHOT: u32 = 0;
+const LVT_TSC_DEADLINE: u32 = 2 << 17;
+/// Divide configuration value for "divide by 16".
+const DIVIDE_BY_16: u32 = 0x3;
+
+/// Whether every CPU uses TSC-deadline mode.
+static DEADLINE_MODE: AtomicBool = AtomicBool::new(false);
+/// LAPIC timer counts per millisecond at divide-by-16 (one-shot mode).
+static COUNTS_PER_MS: AtomicU64 = AtomicU64::new(0);
+/// The hook, as a `fn()` address (0 = none).
+static HOOK: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether the timer runs in TSC-deadline mode.
+pub fn uses_tsc_deadline() -> bool {
+    DEADLINE_MODE.load(Ordering::Relaxed)
+}
+
+/// LAPIC counts per millisecond (0 in TSC-deadline mode).
+pub fn lapic_counts_per_ms() -> u64 {
+    COUNTS_PER_MS.load(Ordering::Relaxed)
+}
+
+/// Sets the function every timer interrupt calls (on the CPU it fired on,
+/// with interrupts disabled).
+pub fn set_hook(hook: fn()) {
+    // Release: pairs with the Acquire in `on_interrupt`.
+    HOOK.store(hook as usize, Ordering::Release);
+}
+
+/// Timer interrupts taken so far on CPU `cpu`.
+pub fn interrupts_on(cpu: usize) -> u64 {
+    crate::smp::percpu::of(cpu)
+        .timer_interrupts
+        .load(Ordering::Relaxed)
+}
+
+/// Chooses the mode; in one-shot mode, measures the LAPIC count rate
+/// against the calibrated TSC over 10 ms. Then sets up the boot CPU.
+pub(super) fn init_bsp(allow_deadline: bool) {
+    let deadline = allow_deadline && Features::get().tsc_deadline;
+    DEADLINE_MODE.store(deadline, Ordering::Relaxed);
+    if !deadline {
+        lapic::write(
+            reg::LVT_TIMER,
+            LVT_MASKED | LVT_ONESHOT | vector::TIMER as u32,
+        );
+        lapic::write(reg::TIMER_DIVIDE, DIVIDE_BY_16);
+        let start = tsc::now_ns();
+        lapic::write(reg::TIMER_INITIAL, u32::MAX);
+        while tsc::now_ns() - start < 10_000_000 {
+            core::hint::spin_loop();
+        }
+        let elapsed_ns = tsc::now_ns() - start;
+        let counted = (u32::MAX - lapic::read(reg::TIMER_CURRENT)) as u64;
+        lapic::write(reg::TIMER_INITIAL, 0);
+        COUNTS_PER_MS.store(
+            (counted * 1_000_000 / elapsed_ns.max(1)).max(1),
+            Ordering::Relaxed,
+        );
+    }
+    init_this_cpu();
+}
+
+/// Puts the executing CPU's timer in the chosen mode, disarmed.
+pub(super) fn init_this_cpu() {
+    if uses_tsc_deadline() {
+        lapic::write(reg::LVT_TIMER, LVT_TSC_DEADLINE | vector::TIMER as u32);
+        // The SDM asks for a fence between the LVT write and the first
+        // deadline write when switching into TSC-deadline mode.
+        // SAFETY: a fence has no memory-safety preconditions.
+        unsafe { core::arch::asm!("mfence", options(nostack, preserves_flags)) };
+        lapic::write_tsc_deadline(0);
+    } else {
+        lapic::write(reg::TIMER_DIVIDE, DIVIDE_BY_16);
+        lapic::write(reg::TIMER_INITIAL, 0);
+        lapic::write(reg::LVT_TIMER, LVT_ONESHOT | vector::TIMER as u32);
+    }
+}
+
+/// Arms the executing CPU's timer to fire once, `delta_ns` from now
+/// (replacing any earlier arming).
+pub fn arm_oneshot_ns(delta_ns: u64) {
+    if uses_tsc_deadline() {
+        lapic::write_tsc_deadline(
+            tsc::read()
+                .saturating_add(tsc::ns_to_ticks(delta_ns))
+                .max(1),
+        );
+    } else {
+        let counts = (delta_ns as u128 * COUNTS_PER_MS.load(Ordering::Relaxed) as u128 / 1_000_000)
+            .clamp(1, u32::MAX as u128) as u32;
+        lapic::write(reg::TIMER_INITIAL, counts);
+    }
+}
+
+/// Arms the executing CPU's timer to fire once when [`tsc::now_ns`]
+/// reaches `deadline_ns` (at once if it has passed).
+pub fn arm_deadline_ns(deadline_ns: u64) {
+    if uses_tsc_deadline() {
+        let tsc_deadline = tsc::boot_reference()
+            .saturating_add(tsc::ns_to_ticks(deadline_ns))
+            .max(1);
+        lapic::write_tsc_deadline(tsc_deadline);
+    } else {
+        arm_oneshot_ns(deadline_ns.saturating_sub(tsc::now_ns()));
+    }
+}
+
+/// Disarms the executing CPU's timer.
+pub fn cancel() {
+    if uses_tsc_deadline() {
+        lapic::write_tsc_deadline(0);
+    } else {
+        lapic::write(reg::TIMER_INITIAL, 0);
+    }
+}
+
+/// The timer vector's work: count, then call the hook.
+pub(super) fn on_interrupt() {
+    crate::smp::percpu::current()
+        .timer_interrupts
+        .fetch_add(1, Ordering::Relaxed);
+    // Acquire: pairs with the Release in `set_hook`.
+    let raw = HOOK.load(Ordering::Acquire);
+    if raw != 0 {
+        // SAFETY: only `set_hook` stores non-zero values, from a `fn()`.
+        let hook = unsafe { core::mem::transmute::<usize, fn()>(raw) };
+        hook();
+    }
+}
