@@ -21,6 +21,7 @@
 
 extern crate alloc;
 
+pub mod acpi;
 pub mod boot;
 pub mod cpu;
 pub mod io;

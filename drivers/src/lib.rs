@@ -8,5 +8,6 @@
 
 extern crate alloc;
 
+pub mod acpi;
 pub mod logger;
 pub mod serial;
