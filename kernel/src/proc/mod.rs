@@ -1,1 +1,3 @@
 //! Processes: PIDs, fork, exit, wait.
+
+pub mod pid;
