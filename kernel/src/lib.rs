@@ -17,8 +17,13 @@ extern crate alloc;
 
 pub mod cmdline;
 pub mod fs;
+#[cfg(target_os = "none")]
+pub mod init;
 pub mod ktest;
+#[cfg(target_os = "none")]
+mod machine;
 pub mod proc;
+pub mod shell;
 pub mod syscall;
 pub mod task;
 pub mod vm;

@@ -46,7 +46,32 @@ pub(crate) fn init(memory: &mut MemoryMap) {
         .expect("heap claim");
 }
 
-/// Bytes the heap currently has in use, for tests.
+/// The heap's counters, for statistics and leak tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HeapStats {
+    /// Bytes in live allocations.
+    pub allocated_bytes: usize,
+    /// Live allocations.
+    pub allocations: usize,
+    /// Bytes ever allocated.
+    pub total_allocated_bytes: u64,
+    /// Bytes the heap owns (initial region plus growth).
+    pub claimed_bytes: usize,
+}
+
+/// A snapshot of the heap's counters.
+pub fn stats() -> HeapStats {
+    let heap = HEAP.lock();
+    let c = heap.get_counters();
+    HeapStats {
+        allocated_bytes: c.allocated_bytes,
+        allocations: c.allocation_count,
+        total_allocated_bytes: c.total_allocated_bytes,
+        claimed_bytes: c.claimed_bytes,
+    }
+}
+
+/// Bytes the heap currently has in use.
 pub fn allocated_bytes() -> usize {
-    HEAP.lock().get_counters().allocated_bytes
+    stats().allocated_bytes
 }

@@ -1,0 +1,135 @@
+//! Bringing the kernel up, from `arch`'s hand-over to every CPU running
+//! its executor.
+//!
+//! Order on the boot CPU (each step needs the previous ones):
+//! 1. console and logger (`drivers::serial`, `drivers::logger`);
+//! 2. traps, local APIC, TSC calibration, timer (`arch::irq::init_bsp`);
+//! 3. ACPI MADT: which CPUs and I/O APICs exist, ISA overrides;
+//! 4. the I/O APIC, and the UART's IRQ 4 routed to the boot CPU;
+//! 5. the executors (`task::init`) and the boot task for the chosen mode;
+//! 6. the APs, each of which logs `cpu N online (apic A)` and runs its
+//!    executor;
+//! 7. the boot CPU's own executor loop.
+
+use alloc::string::String;
+
+use crate::cmdline::{Cmdline, Mode};
+use crate::shell::BenchRunner;
+
+/// The vector the UART's receive interrupt is delivered on.
+const UART_VECTOR: u8 = arch::irq::vector::DEVICE_BASE + 4;
+
+/// Brings the kernel up and never returns: the boot CPU ends in its
+/// executor loop. `bench` runs benchmarks (the image links them).
+pub fn start(info: &'static arch::boot::BootInfo, bench: BenchRunner) -> ! {
+    let _ = drivers::serial::init();
+    let cmdline = Cmdline::parse(info.cmdline);
+    let _ = drivers::logger::init(cmdline.log.unwrap_or(log::LevelFilter::Info));
+    log::info!(
+        "Tine {}: {} MiB usable, command line {:?}",
+        env!("CARGO_PKG_VERSION"),
+        info.memory.usable_bytes() >> 20,
+        info.cmdline
+    );
+    if let Some(word) = cmdline.unknown {
+        log::warn!("command line: ignoring {word:?}");
+    }
+
+    arch::irq::init_bsp();
+    log::info!("tsc {} MHz", arch::cpu::tsc::frequency() / 1_000_000);
+
+    let madt = info.rsdp.and_then(|rsdp| match drivers::acpi::read_madt(rsdp) {
+        Ok(madt) => Some(madt),
+        Err(e) => {
+            log::warn!("ACPI: {e:?}; running on the boot CPU only");
+            None
+        }
+    });
+
+    if let Some(ioapic) = madt.as_ref().and_then(|m| m.ioapics.first()) {
+        let (gsi, active_low, level_triggered) = madt.as_ref().map_or((4, false, false), |m| m.isa_irq(4));
+        arch::irq::set_handler(UART_VECTOR, |_| drivers::serial::handle_interrupt());
+        let routed = arch::irq::ioapic::init(ioapic.address as u64, ioapic.gsi_base).and_then(|()| {
+            arch::irq::ioapic::route(gsi, UART_VECTOR, arch::irq::lapic::id(), level_triggered, active_low)
+        });
+        match routed {
+            Ok(()) => {
+                drivers::serial::enable_input();
+            }
+            Err(e) => log::warn!("I/O APIC: {e:?}; console input is unavailable"),
+        }
+    } else {
+        log::warn!("no I/O APIC: console input is unavailable");
+    }
+
+    let bsp_apic = arch::irq::lapic::id();
+    let ap_ids: alloc::vec::Vec<u32> = madt
+        .as_ref()
+        .map(|m| m.cpu_apic_ids().into_iter().filter(|&id| id != bsp_apic).collect())
+        .unwrap_or_default();
+    let ncpus = 1 + ap_ids.len().min(arch::smp::MAX_CPUS - 1);
+
+    crate::machine::install();
+    crate::task::init(crate::machine::platform(), ncpus);
+
+    let mode_line = String::from(info.cmdline);
+    // Detached: the boot task ends the session itself when it is done.
+    let _detached = crate::task::Builder::new()
+        .name("boot")
+        .cpu(0)
+        .spawn(async move { boot_task(&mode_line, ncpus, bench).await });
+
+    let online = arch::smp::start_aps(&ap_ids, ap_main);
+    if online + 1 < ncpus {
+        log::error!("only {} of {} CPUs came online", online + 1, ncpus);
+    }
+    crate::task::run_cpu()
+}
+
+/// Each AP's life after `arch` started it (and logged `cpu N online`).
+fn ap_main(_cpu: usize) -> ! {
+    crate::task::run_cpu()
+}
+
+/// The first task: waits for every CPU, then does what the command line
+/// asked.
+async fn boot_task(cmdline: &str, ncpus: usize, bench: BenchRunner) {
+    let t0 = arch::cpu::tsc::now_ns();
+    while arch::cpu::count() < ncpus && arch::cpu::tsc::now_ns() - t0 < 2_000_000_000 {
+        crate::task::sleep(core::time::Duration::from_millis(1)).await;
+    }
+    log::info!("{} of {} CPUs online", arch::cpu::count(), ncpus);
+    EXPECTED_CPUS.store(ncpus, core::sync::atomic::Ordering::Relaxed);
+    match Cmdline::parse(cmdline).mode {
+        Mode::Shell => crate::shell::run(bench).await,
+        Mode::Test(filter) => {
+            let (_, failed) =
+                crate::ktest::run(filter, |a| drivers::serial::write_fmt(a)).await;
+            arch::cpu::exit_qemu(if failed == 0 { arch::ExitCode::Success } else { arch::ExitCode::Failure })
+        }
+        Mode::Bench(names) => {
+            let failed = bench(String::from(names)).await;
+            arch::cpu::exit_qemu(if failed == 0 { arch::ExitCode::Success } else { arch::ExitCode::Failure })
+        }
+        Mode::Crash(how) => {
+            log::info!("crash={how}: taking a deliberate kernel fault");
+            match how {
+                "pagefault" => {
+                    let _ = arch::cpu::debug::touch_unmapped();
+                }
+                _ => log::error!("crash={how}: unknown; try crash=pagefault"),
+            }
+            arch::cpu::exit_qemu(arch::ExitCode::Failure)
+        }
+    }
+}
+
+/// How many CPUs the firmware described (for the boot tests).
+pub static EXPECTED_CPUS: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(1);
+
+crate::ktest!(async fn all_cpus_online_boot() {
+    let expected = EXPECTED_CPUS.load(core::sync::atomic::Ordering::Relaxed);
+    crate::kassert_eq!(arch::cpu::count(), expected);
+    crate::kassert_eq!(crate::task::ncpus(), expected);
+    Ok(())
+});

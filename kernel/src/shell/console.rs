@@ -1,0 +1,159 @@
+//! The shell task and its built-in commands (on the machine only).
+
+use super::line;
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::Write;
+use core::future::Future;
+use core::pin::Pin;
+use core::time::Duration;
+
+use line::{Edit, LineEditor};
+
+/// Runs benchmarks by name (comma list, "" = all), printing as it goes;
+/// resolves to the number that failed. Provided by the image, which links
+/// the `bench` crate.
+pub type BenchRunner = fn(String) -> Pin<Box<dyn Future<Output = usize> + Send>>;
+
+/// One built-in command.
+struct Command {
+    name: &'static str,
+    args: &'static str,
+    help: &'static str,
+}
+
+const COMMANDS: &[Command] = &[
+    Command { name: "help", args: "", help: "this list" },
+    Command { name: "cpus", args: "", help: "CPUs online and their executors' counters" },
+    Command { name: "mem", args: "", help: "physical frames and heap in use" },
+    Command { name: "uptime", args: "", help: "time since boot" },
+    Command { name: "spawn", args: "N", help: "spawn N tasks across the CPUs; each reports where it ran" },
+    Command { name: "sleep", args: "MS", help: "sleep on the executor's timer queue" },
+    Command { name: "test", args: "[FILTER]", help: "run in-kernel tests" },
+    Command { name: "bench", args: "[NAME,...]", help: "run benchmarks" },
+    Command { name: "poweroff", args: "", help: "leave QEMU" },
+];
+
+fn print(args: core::fmt::Arguments<'_>) {
+    drivers::serial::write_fmt(args);
+}
+
+macro_rules! say {
+    ($($t:tt)*) => { print(format_args!($($t)*)) };
+}
+
+/// The shell task: prompt, read a line, run it, forever.
+pub async fn run(bench: BenchRunner) {
+    let Some(mut input) = drivers::serial::input() else {
+        log::error!("shell: the console input is already taken");
+        return;
+    };
+    let mut editor = LineEditor::new();
+    say!("\nTine shell. Type 'help'.\n");
+    loop {
+        say!("tine> ");
+        let line = loop {
+            match editor.feed(input.read_byte().await) {
+                Edit::None => {}
+                Edit::Echo(bytes) => drivers::serial::write_str(&String::from_utf8_lossy(&bytes)),
+                Edit::Line(line) => {
+                    say!("\n");
+                    break line;
+                }
+                Edit::Interrupt => {
+                    say!("^C\n");
+                    break String::new();
+                }
+                Edit::Eof => {
+                    say!("\n");
+                    break String::new();
+                }
+            }
+        };
+        execute(&line, bench).await;
+    }
+}
+
+/// Runs one command line.
+pub async fn execute(line: &str, bench: BenchRunner) {
+    let mut words = line.split_whitespace();
+    let Some(cmd) = words.next() else { return };
+    let rest: Vec<&str> = words.collect();
+    match cmd {
+        "help" => {
+            for c in COMMANDS {
+                let mut left = String::from(c.name);
+                if !c.args.is_empty() {
+                    let _ = write!(left, " {}", c.args);
+                }
+                say!("  {left:<18} {}\n", c.help);
+            }
+        }
+        "cpus" => cpus(),
+        "mem" => mem(),
+        "uptime" => {
+            let ns = arch::cpu::tsc::now_ns();
+            say!("up {}.{:03} s\n", ns / 1_000_000_000, ns / 1_000_000 % 1000);
+        }
+        "spawn" => spawn(rest.first().and_then(|n| n.parse().ok()).unwrap_or(arch::cpu::count())).await,
+        "sleep" => {
+            let ms: u64 = rest.first().and_then(|n| n.parse().ok()).unwrap_or(1000);
+            let t0 = arch::cpu::tsc::now_ns();
+            crate::task::sleep(Duration::from_millis(ms)).await;
+            say!("slept {} µs\n", (arch::cpu::tsc::now_ns() - t0) / 1000);
+        }
+        "test" => {
+            let filter = rest.first().copied().unwrap_or("");
+            crate::ktest::run(filter, print).await;
+        }
+        "bench" => {
+            bench(rest.join(",")).await;
+        }
+        "poweroff" => arch::cpu::exit_qemu(arch::ExitCode::Success),
+        other => say!("{other}: unknown command (try 'help')\n"),
+    }
+}
+
+fn cpus() {
+    say!("cpu  apic  polled    spawned   stolen  queued\n");
+    for cpu in 0..arch::cpu::count() {
+        let s = crate::task::stats(cpu);
+        say!(
+            "{cpu:>3}  {:>4}  {:>8}  {:>8}  {:>7}  {:>6}\n",
+            arch::smp::cpu_apic_id(cpu),
+            s.polls,
+            s.spawned,
+            s.stolen,
+            s.queued
+        );
+    }
+}
+
+fn mem() {
+    let (free, total) = arch::mm::frame::stats();
+    say!(
+        "frames: {} free of {} ({} MiB of {} MiB)\nheap:   {} KiB in use\n",
+        free,
+        total,
+        free * 4 / 1024,
+        total * 4 / 1024,
+        arch::mm::heap::allocated_bytes() / 1024
+    );
+}
+
+async fn spawn(n: usize) {
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            crate::task::spawn(async move {
+                crate::task::yield_now().await;
+                (i, arch::cpu::id())
+            })
+        })
+        .collect();
+    for h in handles {
+        let (i, cpu) = h.await;
+        say!("task {i} ran on cpu {cpu}\n");
+    }
+}

@@ -1,0 +1,13 @@
+//! The serial shell: a prompt on the console, running as a kernel task.
+//!
+//! It reads the UART's interrupt-driven input stream, edits lines with
+//! [`line::LineEditor`], and runs built-in commands. User programs (and the
+//! user-space `sh`) come with the processes issue; until then this is how a
+//! person looks at a running Tine: CPUs, memory, tasks, tests, benchmarks.
+
+pub mod line;
+#[cfg(target_os = "none")]
+mod console;
+
+#[cfg(target_os = "none")]
+pub use console::{BenchRunner, execute, run};
