@@ -1,0 +1,571 @@
+//! The per-CPU executors: [`Scheduler`] (all CPUs of one machine), the
+//! private `Executor` (one CPU) and `Task`, spawning and the executor loop.
+
+use alloc::borrow::Cow;
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use core::task::Context;
+use core::time::Duration;
+use crossbeam_queue::SegQueue;
+use futures_util::task::{ArcWake, waker_ref};
+
+use super::Platform;
+use super::idle::IdleFlag;
+use super::join::{JoinHandle, JoinState};
+use super::state::TaskState;
+use super::timer::{Sleep, TimerQueue};
+
+/// A task's id, unique within its [`Scheduler`], never 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TaskId(u64);
+
+impl TaskId {
+    /// The raw number.
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "task#{}", self.0)
+    }
+}
+
+/// A task's future, boxed once at spawn. Its output is delivered to the
+/// [`JoinHandle`] by the wrapper made in `Scheduler::spawn_task`.
+type TaskFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A spawned future and its scheduling state. Shared (`Arc`) by the run
+/// queue it sits in and by its wakers.
+pub(crate) struct Task {
+    id: TaskId,
+    name: Option<Cow<'static, str>>,
+    /// The CPU whose run queue wakers push onto. Written only by the CPU
+    /// that holds the task popped (a thief, on migration); read by wakers
+    /// with Relaxed: a waker that reads the old home pushes there, and that
+    /// CPU runs (or someone steals) the task, which is just as correct.
+    home: AtomicUsize,
+    state: TaskState,
+    /// Plain spin lock, never contended: [`TaskState`] lets one CPU at a
+    /// time poll the task, and the lock only gives that CPU `&mut`. Never
+    /// taken in interrupt context. `None` once the future completed.
+    future: spin::Mutex<Option<TaskFuture>>,
+    sched: &'static Scheduler,
+}
+
+impl ArcWake for Task {
+    fn wake(self: Arc<Self>) {
+        if self.state.wake() {
+            let sched = self.sched;
+            sched.enqueue(self);
+        }
+    }
+
+    fn wake_by_ref(arc_self: &Arc<Self>) {
+        if arc_self.state.wake() {
+            arc_self.sched.enqueue(arc_self.clone());
+        }
+    }
+}
+
+impl fmt::Debug for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Task")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("home", &self.home.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+/// A CPU's queue of ready tasks: multi-producer (wakers on any CPU and in
+/// interrupt handlers), multi-consumer (its own executor and thieves).
+///
+/// Every push runs with interrupts masked on the pushing CPU
+/// (`Scheduler::enqueue`): `SegQueue::push` is lock-free across CPUs but
+/// not reentrant. Between claiming the last slot of a block and installing
+/// the next block, other pushers spin; an interrupt handler pushing onto the
+/// same queue on the same CPU in that window would spin forever.
+type RunQueue = SegQueue<Arc<Task>>;
+
+/// One CPU's executor state.
+pub(crate) struct Executor {
+    run_queue: RunQueue,
+    pub(crate) timers: TimerQueue,
+    idle: IdleFlag,
+    /// Tasks whose home is this CPU and that have not completed: the load
+    /// measure for [`Scheduler::spawn`].
+    live: AtomicUsize,
+    // Statistics, all Relaxed counters: read only as a snapshot.
+    spawned: AtomicU64,
+    completed: AtomicU64,
+    stolen: AtomicU64,
+    polls: AtomicU64,
+    ipis: AtomicU64,
+}
+
+impl Executor {
+    fn new() -> Self {
+        Self {
+            run_queue: SegQueue::new(),
+            timers: TimerQueue::new(),
+            idle: IdleFlag::new(),
+            live: AtomicUsize::new(0),
+            spawned: AtomicU64::new(0),
+            completed: AtomicU64::new(0),
+            stolen: AtomicU64::new(0),
+            polls: AtomicU64::new(0),
+            ipis: AtomicU64::new(0),
+        }
+    }
+}
+
+/// A snapshot of one CPU's executor statistics (for tests and benchmarks).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuStats {
+    /// Tasks spawned with this CPU as their first home.
+    pub spawned: u64,
+    /// Tasks that completed on this CPU.
+    pub completed: u64,
+    /// Tasks this CPU stole from other CPUs' run queues.
+    pub stolen: u64,
+    /// Polls run on this CPU.
+    pub polls: u64,
+    /// Wake-up IPIs sent to this CPU (one per halt at most).
+    pub ipis: u64,
+    /// Tasks in this CPU's run queue now.
+    pub queued: usize,
+    /// Live (not yet completed) tasks whose home is this CPU.
+    pub live: usize,
+    /// Timers armed on this CPU (including stale entries).
+    pub timers: usize,
+    /// Whether the CPU is halted (or about to) now.
+    pub idle: bool,
+}
+
+/// Spawn options: a name and a CPU.
+#[derive(Clone, Debug, Default)]
+pub struct Builder {
+    name: Option<Cow<'static, str>>,
+    cpu: Option<usize>,
+}
+
+impl Builder {
+    /// No name, least-loaded CPU.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Names the task (for debugging output).
+    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Makes `cpu` the task's first home instead of the least-loaded CPU.
+    pub fn cpu(mut self, cpu: usize) -> Self {
+        self.cpu = Some(cpu);
+        self
+    }
+
+    /// Spawns on the scheduler of the calling context ([`super::scheduler`]).
+    pub fn spawn<F>(self, fut: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.spawn_in(super::scheduler(), fut)
+    }
+
+    /// Spawns on `sched`.
+    pub fn spawn_in<F>(self, sched: &'static Scheduler, fut: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        sched.spawn_task(self, fut)
+    }
+}
+
+/// The executors of one machine, one per CPU.
+pub struct Scheduler {
+    platform: &'static dyn Platform,
+    executors: Box<[Executor]>,
+    next_task_id: AtomicU64,
+    /// Rotating start for the least-loaded search from non-CPU threads.
+    spawn_cursor: AtomicUsize,
+    /// A halted CPU was woken to steal and has not woken up yet.
+    thief_pending: AtomicBool,
+    shutdown: AtomicBool,
+}
+
+#[cfg(not(target_os = "none"))]
+std::thread_local! {
+    /// Host only: the scheduler whose executor loop runs on this thread, so
+    /// the free functions (`task::spawn`, `task::sleep`) find a test's own
+    /// scheduler. In the kernel there is only the global one.
+    static CURRENT: core::cell::Cell<Option<&'static Scheduler>> =
+        const { core::cell::Cell::new(None) };
+}
+
+/// Host only: the scheduler running on this thread, if any.
+#[cfg(not(target_os = "none"))]
+pub(crate) fn host_current() -> Option<&'static Scheduler> {
+    CURRENT.with(core::cell::Cell::get)
+}
+
+impl Scheduler {
+    /// Executors for CPUs `0..ncpus` of `platform`. Nothing runs until each
+    /// CPU calls [`Scheduler::run`].
+    pub fn new(platform: &'static dyn Platform, ncpus: usize) -> Self {
+        assert!(ncpus > 0, "a machine needs at least one CPU");
+        Self {
+            platform,
+            executors: (0..ncpus).map(|_| Executor::new()).collect(),
+            next_task_id: AtomicU64::new(1),
+            spawn_cursor: AtomicUsize::new(0),
+            thief_pending: AtomicBool::new(false),
+            shutdown: AtomicBool::new(false),
+        }
+    }
+
+    /// Number of CPUs.
+    pub fn ncpus(&self) -> usize {
+        self.executors.len()
+    }
+
+    /// The machine.
+    pub fn platform(&self) -> &'static dyn Platform {
+        self.platform
+    }
+
+    /// The monotonic clock, in nanoseconds.
+    pub fn now_ns(&self) -> u64 {
+        self.platform.now_ns()
+    }
+
+    /// The calling CPU, if the caller runs on one of this machine's CPUs.
+    pub fn current_cpu(&self) -> Option<usize> {
+        let cpu = self.platform.cpu_id();
+        (cpu < self.ncpus()).then_some(cpu)
+    }
+
+    pub(crate) fn local_executor(&self) -> Option<&Executor> {
+        self.current_cpu().map(|cpu| &self.executors[cpu])
+    }
+
+    /// `f` with interrupts masked on this CPU (see
+    /// [`Platform::without_interrupts`]), returning its result.
+    pub fn without_interrupts<R>(&self, f: impl FnOnce() -> R) -> R {
+        let mut f = Some(f);
+        let mut result = None;
+        self.platform.without_interrupts(&mut || {
+            if let Some(f) = f.take() {
+                result = Some(f());
+            }
+        });
+        result.expect("Platform::without_interrupts did not call its closure")
+    }
+
+    /// Spawns `fut` on the least-loaded CPU.
+    pub fn spawn<F>(&'static self, fut: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.spawn_task(Builder::new(), fut)
+    }
+
+    /// Spawns `fut` with `cpu` as its home.
+    pub fn spawn_on<F>(&'static self, cpu: usize, fut: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.spawn_task(Builder::new().cpu(cpu), fut)
+    }
+
+    /// A future that completes after `duration`.
+    pub fn sleep(&'static self, duration: Duration) -> Sleep {
+        let ns = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+        self.sleep_until(self.now_ns().saturating_add(ns))
+    }
+
+    /// A future that completes when [`Scheduler::now_ns`] reaches
+    /// `deadline_ns`.
+    pub fn sleep_until(&'static self, deadline_ns: u64) -> Sleep {
+        Sleep::new(self, deadline_ns)
+    }
+
+    fn spawn_task<F>(&'static self, builder: Builder, fut: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let home = match builder.cpu {
+            Some(cpu) => {
+                assert!(cpu < self.ncpus(), "spawn on CPU {cpu}: no such CPU");
+                cpu
+            }
+            None => self.least_loaded_cpu(),
+        };
+        // Relaxed: ids need only be unique.
+        let id = TaskId(self.next_task_id.fetch_add(1, Ordering::Relaxed));
+        let join = Arc::new(JoinState::new());
+        let result = join.clone();
+        let task = Arc::new(Task {
+            id,
+            name: builder.name,
+            home: AtomicUsize::new(home),
+            state: TaskState::new_queued(),
+            // The one allocation of the future: the caller's future and the
+            // delivery of its output, in one box.
+            future: spin::Mutex::new(Some(Box::pin(async move {
+                result.finish(fut.await);
+            }))),
+            sched: self,
+        });
+        let ex = &self.executors[home];
+        // Relaxed counters: `live` is a load estimate; its decrement happens
+        // after the task is popped, which happens after this (the push).
+        ex.live.fetch_add(1, Ordering::Relaxed);
+        ex.spawned.fetch_add(1, Ordering::Relaxed);
+        log::trace!("spawn {id} {:?} on cpu {home}", task.name);
+        self.enqueue(task);
+        JoinHandle::new(id, join)
+    }
+
+    /// The CPU with the fewest live tasks. Ties go to the calling CPU (the
+    /// new task shares its caches) or, from a non-CPU thread, rotate.
+    fn least_loaded_cpu(&self) -> usize {
+        let n = self.ncpus();
+        let start = self.current_cpu().unwrap_or_else(|| {
+            // Relaxed: a hint for spreading ties.
+            self.spawn_cursor.fetch_add(1, Ordering::Relaxed) % n
+        });
+        (0..n)
+            .map(|i| (start + i) % n)
+            .min_by_key(|&cpu| self.executors[cpu].live.load(Ordering::Relaxed))
+            .unwrap_or(start)
+    }
+
+    /// Puts a ready task onto its home CPU's run queue and makes sure some
+    /// CPU will run it: the home CPU gets an IPI if it is halted; if it is
+    /// busy and has a backlog, a halted CPU gets one to come and steal.
+    /// Callable from interrupt handlers.
+    fn enqueue(&self, task: Arc<Task>) {
+        let home = task.home.load(Ordering::Relaxed);
+        let ex = &self.executors[home];
+        // Interrupts masked: see `RunQueue` (SegQueue::push is not
+        // reentrant on one CPU).
+        self.without_interrupts(|| ex.run_queue.push(task));
+        // After the push, the waker's half of the lost-wakeup protocol.
+        if ex.idle.claim_wakeup() {
+            ex.ipis.fetch_add(1, Ordering::Relaxed);
+            // On its own CPU the waker can only be an interrupt handler that
+            // ended the halt (interrupts are masked from `announce` to the
+            // `sti; hlt`), so no IPI is needed.
+            if self.platform.cpu_id() != home {
+                self.platform.wake_cpu(home);
+            }
+        } else {
+            self.wake_thief(home);
+        }
+    }
+
+    /// The home CPU is busy (polling): wake one halted CPU, if any, to come
+    /// and steal, so a task does not wait behind a long poll (a user thread
+    /// runs until its timeslice ends) while a CPU idles. Only a latency
+    /// policy: the busy home CPU runs the task anyway, since it checks its
+    /// queue before it halts. At most one kicked thief is in flight
+    /// (`thief_pending`), so a burst of wakes costs one IPI, not one each.
+    fn wake_thief(&self, busy: usize) {
+        // Relaxed throughout: a heuristic, no data is published through it.
+        if self.thief_pending.load(Ordering::Relaxed) {
+            return;
+        }
+        for (cpu, ex) in self.executors.iter().enumerate() {
+            // `is_sleeping` is a cheap filter (per-CPU lines, read-shared);
+            // `claim_wakeup` decides.
+            if cpu == busy || !ex.idle.is_sleeping() {
+                continue;
+            }
+            if self.thief_pending.swap(true, Ordering::Relaxed) {
+                return; // another waker is kicking one
+            }
+            if ex.idle.claim_wakeup() {
+                ex.ipis.fetch_add(1, Ordering::Relaxed);
+                if self.platform.cpu_id() != cpu {
+                    self.platform.wake_cpu(cpu);
+                }
+                return;
+            }
+            self.thief_pending.store(false, Ordering::Relaxed);
+        }
+    }
+
+    /// Runs the calling CPU's executor loop until [`Scheduler::shutdown`]:
+    /// fire due timers, run one task from the local queue, else steal one,
+    /// else halt.
+    ///
+    /// # Panics
+    /// If the calling thread is not one of the machine's CPUs.
+    pub fn run(&'static self) {
+        let cpu = self
+            .current_cpu()
+            .expect("Scheduler::run on a thread that is not a CPU");
+        #[cfg(not(target_os = "none"))]
+        let _current = {
+            struct Reset;
+            impl Drop for Reset {
+                fn drop(&mut self) {
+                    CURRENT.set(None);
+                }
+            }
+            CURRENT.set(Some(self));
+            Reset
+        };
+        let ex = &self.executors[cpu];
+        log::debug!("cpu {cpu}: executor running");
+        // Acquire: pairs with the Release in `shutdown`.
+        while !self.shutdown.load(Ordering::Acquire) {
+            ex.timers.fire_due(self.now_ns());
+            if let Some(task) = ex.run_queue.pop() {
+                self.poll_task(cpu, task);
+            } else if let Some(task) = self.steal(cpu) {
+                self.poll_task(cpu, task);
+            } else {
+                self.idle(cpu);
+            }
+        }
+        log::debug!("cpu {cpu}: executor stopped");
+    }
+
+    /// Polls a task popped from a run queue, on `cpu`.
+    fn poll_task(&self, cpu: usize, task: Arc<Task>) {
+        let ex = &self.executors[cpu];
+        ex.polls.fetch_add(1, Ordering::Relaxed);
+        task.state.start_poll();
+        let ready = {
+            let waker = waker_ref(&task);
+            let mut cx = Context::from_waker(&waker);
+            let mut slot = task
+                .future
+                .try_lock()
+                .expect("a task is polled by one CPU at a time");
+            let ready = match slot.as_mut() {
+                Some(fut) => fut.as_mut().poll(&mut cx).is_ready(),
+                None => true,
+            };
+            if ready {
+                // Drop the future (and all it owns) now, not when the last
+                // waker goes away.
+                *slot = None;
+            }
+            ready
+        };
+        if ready {
+            task.state.finish();
+            ex.completed.fetch_add(1, Ordering::Relaxed);
+            let home = task.home.load(Ordering::Relaxed);
+            self.executors[home].live.fetch_sub(1, Ordering::Relaxed);
+        } else if task.state.end_poll_pending() {
+            // Woken during its own poll (yield_now, or a wake from another
+            // CPU): back to the tail of its home queue.
+            self.enqueue(task);
+        }
+    }
+
+    /// Takes one task from another CPU's run queue, scanning from the next
+    /// CPU up. The thief becomes the task's home: its later wakes come here.
+    fn steal(&self, thief: usize) -> Option<Arc<Task>> {
+        let n = self.ncpus();
+        (1..n).find_map(|i| {
+            let victim = (thief + i) % n;
+            let task = self.executors[victim].run_queue.pop()?;
+            // We hold the popped task, so no one else writes `home`.
+            let old = task.home.swap(thief, Ordering::Relaxed);
+            if old != thief {
+                self.executors[old].live.fetch_sub(1, Ordering::Relaxed);
+                self.executors[thief].live.fetch_add(1, Ordering::Relaxed);
+            }
+            self.executors[thief].stolen.fetch_add(1, Ordering::Relaxed);
+            log::trace!("cpu {thief} stole {} from cpu {victim}", task.id);
+            Some(task)
+        })
+    }
+
+    /// The executor's half of the lost-wakeup protocol: announce, re-check
+    /// everything that could give this CPU work, halt only if nothing.
+    fn idle(&self, cpu: usize) {
+        let ex = &self.executors[cpu];
+        // Interrupts masked from `announce` to the `sti; hlt` in
+        // `Platform::idle`, so no interrupt handler on this CPU can slip a
+        // wake in between the re-check and the halt.
+        self.without_interrupts(|| {
+            ex.idle.announce();
+            let deadline = ex.timers.next_deadline();
+            let timer_due = deadline.is_some_and(|d| d <= self.now_ns());
+            let work = !ex.run_queue.is_empty()
+                || self
+                    .executors
+                    .iter()
+                    .enumerate()
+                    .any(|(i, other)| i != cpu && !other.run_queue.is_empty());
+            // Acquire: pairs with the Release in `shutdown`.
+            if !timer_due && !work && !self.shutdown.load(Ordering::Acquire) {
+                self.platform.idle(deadline);
+                // Whoever kicked a thief: it (or some CPU) is awake now.
+                self.thief_pending.store(false, Ordering::Relaxed);
+            }
+            ex.idle.clear();
+        });
+    }
+
+    /// Stops every executor loop ([`Scheduler::run`] returns) once the task
+    /// it is polling returns. Queued tasks are never run. For host tests and
+    /// power-off.
+    pub fn shutdown(&self) {
+        // Release: pairs with the Acquire loads in `run` and `idle`.
+        self.shutdown.store(true, Ordering::Release);
+        for cpu in 0..self.ncpus() {
+            // Sticky wake-ups: a CPU that has not halted yet will not halt.
+            self.platform.wake_cpu(cpu);
+        }
+    }
+
+    /// Whether [`Scheduler::shutdown`] was called.
+    pub fn is_shut_down(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire)
+    }
+
+    /// A snapshot of `cpu`'s statistics.
+    pub fn stats(&self, cpu: usize) -> CpuStats {
+        let ex = &self.executors[cpu];
+        CpuStats {
+            spawned: ex.spawned.load(Ordering::Relaxed),
+            completed: ex.completed.load(Ordering::Relaxed),
+            stolen: ex.stolen.load(Ordering::Relaxed),
+            polls: ex.polls.load(Ordering::Relaxed),
+            ipis: ex.ipis.load(Ordering::Relaxed),
+            queued: ex.run_queue.len(),
+            live: ex.live.load(Ordering::Relaxed),
+            timers: ex.timers.len(),
+            idle: ex.idle.is_sleeping(),
+        }
+    }
+}
+
+impl fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scheduler")
+            .field("ncpus", &self.ncpus())
+            .field("shut_down", &self.is_shut_down())
+            .finish()
+    }
+}
