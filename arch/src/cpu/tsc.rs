@@ -122,9 +122,9 @@ pub fn frequency_from_cpuid(
 
 /// Calibrates the TSC and records its frequency ([`set_frequency`]):
 /// CPUID leaf 0x15/0x16 when present and non-zero (unless `force_pit`),
-/// else the shortest of three 10 ms PIT channel-2 countdowns (the
-/// shortest has the least polling and scheduling noise), else a guess.
-/// Called once by `irq::init_bsp`.
+/// else 15 ms measurements against PIT channel 2 until two agree within
+/// 0.05 % (see [`pit`] for why they survive the vCPU being descheduled),
+/// else a guess. Called once by `irq::init_bsp`.
 #[cfg(target_os = "none")]
 pub fn calibrate(force_pit: bool) -> (Source, u64) {
     let f = super::Features::get();
@@ -139,74 +139,179 @@ pub fn calibrate(force_pit: bool) -> (Source, u64) {
         frequency_from_cpuid(leaf15, base_mhz)
     };
     let (source, hz) = cpuid
-        .or_else(|| {
-            let ms = 10;
-            let best = (0..3)
-                .filter_map(|_| pit::countdown(pit::HZ * ms / 1000))
-                .min()?;
-            Some((Source::Pit, best * 1000 / ms as u64))
-        })
+        .or_else(|| Some((Source::Pit, calibrate_against_pit()?)))
         .unwrap_or((Source::Guess, 2_000_000_000));
     set_frequency(hz);
     SOURCE.store(source as u8, Ordering::Relaxed);
     (source, hz)
 }
 
-/// Busy-waits `ms` milliseconds timed by the PIT (independent of the TSC),
-/// returning the TSC ticks that passed, or `None` if the PIT does not
-/// count. For checking the calibration.
+/// Up to six 15 ms PIT measurements; the mean of the first two that agree
+/// within 0.05 %, else the median of those made. (A run during which the
+/// vCPU was descheduled for longer than the rest of the 16-bit PIT period
+/// sees the count wrap and over-estimates; such a run agrees with no other.)
+#[cfg(target_os = "none")]
+fn calibrate_against_pit() -> Option<u64> {
+    let mut runs = [0u64; 6];
+    let mut made = 0;
+    for _ in 0..runs.len() {
+        let Some((tsc_ticks, pit_ticks)) = pit::measure(PIT_HZ * 15 / 1000) else {
+            continue;
+        };
+        let hz = hz_from(tsc_ticks, pit_ticks);
+        if let Some(&other) = runs[..made].iter().find(|&&r| r.abs_diff(hz) <= hz / 2000) {
+            return Some((hz + other) / 2);
+        }
+        runs[made] = hz;
+        made += 1;
+    }
+    let runs = &mut runs[..made];
+    runs.sort_unstable();
+    runs.get(made / 2).copied()
+}
+
+/// The TSC frequency when `tsc_ticks` passed during `pit_ticks` of the
+/// PIT's 1.193182 MHz clock.
+pub fn hz_from(tsc_ticks: u64, pit_ticks: u32) -> u64 {
+    (tsc_ticks as u128 * PIT_HZ as u128 / pit_ticks.max(1) as u128) as u64
+}
+
+/// The PIT input clock, Hz.
+pub const PIT_HZ: u32 = 1_193_182;
+
+/// Waits `ms` milliseconds of PIT time (independent of the TSC) and
+/// returns the TSC ticks that passed meanwhile, or `None` if the PIT does
+/// not count. For checking the calibration: `ticks_to_ns` of the result
+/// should be about `ms` million.
 #[cfg(target_os = "none")]
 pub fn pit_wait_ms(ms: u32) -> Option<u64> {
-    let mut total = 0;
+    let mut total = 0u128;
     let mut left = ms;
     while left > 0 {
-        let step = left.min(50);
-        total += pit::countdown(pit::HZ * step / 1000)?;
+        let step = left.min(40);
+        let want = PIT_HZ * step / 1000;
+        let (tsc_ticks, mut pit_ticks) = pit::measure(want)?;
+        // A descheduled vCPU can miss a wrap of the 16-bit count: add the
+        // periods the calibrated frequency says went by.
+        let expected = tsc_ticks as u128 * PIT_HZ as u128 / frequency().max(1) as u128;
+        while frequency() != 0 && expected > pit_ticks as u128 + 0x8000 {
+            pit_ticks += 0x10000;
+        }
+        // Scale to exactly `want` PIT ticks (the last sample overshoots).
+        total += tsc_ticks as u128 * want as u128 / pit_ticks.max(1) as u128;
         left -= step;
     }
-    Some(total)
+    Some(total as u64)
 }
 
 /// PIT channel 2, gated by port 0x61 (ports reserved for arch in `io`).
+///
+/// A measurement pairs the TSC with the PIT's own count rather than
+/// timing a countdown: each [`Sample`] latches the count between two TSC
+/// reads, and the tightest of a few samples at each end of the window is
+/// kept. If the vCPU is descheduled in the middle, both clocks keep
+/// running and the result is unaffected; only the few microseconds of a
+/// sample's own spread count as error.
 #[cfg(target_os = "none")]
 mod pit {
     use x86_64::instructions::port::Port;
 
-    /// The PIT input clock.
-    pub const HZ: u32 = 1_193_182;
-
     /// Serialises users of channel 2 (one counter for the whole machine).
     static LOCK: spin::Mutex<()> = spin::Mutex::new(());
 
-    /// Counts `count` PIT ticks down in mode 0 and returns how many TSC
-    /// ticks it took, or `None` if the output never rises.
-    pub fn countdown(count: u32) -> Option<u64> {
-        let count = count.clamp(1, 0xffff) as u16;
+    /// A PIT count latched between TSC reads `before` and `after`.
+    #[derive(Clone, Copy)]
+    struct Sample {
+        before: u64,
+        after: u64,
+        count: u16,
+    }
+
+    impl Sample {
+        fn spread(&self) -> u64 {
+            self.after - self.before
+        }
+        fn mid(&self) -> u64 {
+            self.before + self.spread() / 2
+        }
+    }
+
+    fn sample() -> Sample {
+        let mut command = Port::<u8>::new(0x43);
+        let mut channel2 = Port::<u8>::new(0x42);
+        let before = super::read();
+        // SAFETY: ports 0x42/0x43 are reserved for arch by `io::RESERVED`
+        // and the caller holds LOCK; the latch command (channel 2, counter
+        // latch) and the two data reads only read the count.
+        let count = unsafe {
+            command.write(0b1000_0000);
+            let lo = channel2.read();
+            let hi = channel2.read();
+            u16::from_le_bytes([lo, hi])
+        };
+        Sample {
+            before,
+            after: super::read(),
+            count,
+        }
+    }
+
+    /// The tightest of eight consecutive samples.
+    fn best_sample() -> Sample {
+        (0..8)
+            .map(|_| sample())
+            .min_by_key(Sample::spread)
+            .expect("eight samples")
+    }
+
+    /// Lets channel 2 count down from 0xffff (mode 0) and returns the TSC
+    /// ticks and PIT ticks between two samples at least `pit_ticks` (at most
+    /// 50 000, i.e. ~42 ms) apart; `None` if the PIT does not count.
+    pub fn measure(pit_ticks: u32) -> Option<(u64, u32)> {
+        let pit_ticks = pit_ticks.clamp(1, 50_000);
         let _guard = LOCK.lock();
         let mut gate = Port::<u8>::new(0x61);
         let mut command = Port::<u8>::new(0x43);
         let mut channel2 = Port::<u8>::new(0x42);
         // SAFETY: ports 0x42, 0x43 and 0x61 are reserved for arch by
-        // `io::RESERVED`; LOCK makes this the only user of channel 2; the
-        // original port 0x61 value is restored, leaving the speaker as it was.
-        unsafe {
+        // `io::RESERVED` and LOCK makes this the only user of channel 2;
+        // port 0x61 is restored below, leaving the speaker as it was.
+        let saved = unsafe {
             let saved = gate.read();
             gate.write((saved & !0x02) | 0x01); // gate 2 on, speaker data off
             command.write(0b1011_0000); // channel 2, lobyte/hibyte, mode 0, binary
-            channel2.write(count as u8);
-            channel2.write((count >> 8) as u8);
-            let start = super::read();
-            let mut risen = false;
-            for _ in 0..20_000_000u32 {
-                if gate.read() & 0x20 != 0 {
-                    risen = true;
-                    break;
+            channel2.write(0xff);
+            channel2.write(0xff);
+            saved
+        };
+        let result = (|| {
+            // Wait until the count is loaded and running.
+            let mut tries = 0u32;
+            while sample().count > 0xfff0 {
+                tries += 1;
+                if tries > 1_000_000 {
+                    return None;
                 }
             }
-            let end = super::read();
-            gate.write(saved);
-            risen.then_some(end - start)
-        }
+            let start = best_sample();
+            let mut tries = 0u32;
+            loop {
+                let s = sample();
+                if start.count.wrapping_sub(s.count) as u32 >= pit_ticks && s.count < start.count {
+                    break;
+                }
+                tries += 1;
+                if tries > 50_000_000 {
+                    return None;
+                }
+            }
+            let end = best_sample();
+            (end.count < start.count)
+                .then(|| (end.mid() - start.mid(), (start.count - end.count) as u32))
+        })();
+        // SAFETY: as above: restores port 0x61's saved value.
+        unsafe { gate.write(saved) };
+        result
     }
 }
 

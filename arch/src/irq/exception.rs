@@ -133,7 +133,7 @@ fn error_detail(v: u8, code: u64) -> DetailText {
 fn backtrace(mut rbp: u64) {
     emergency(format_args!("backtrace:"));
     for _ in 0..16 {
-        if rbp < crate::mm::PHYS_OFFSET || rbp % 8 != 0 || rbp > u64::MAX - 16 {
+        if rbp < crate::mm::PHYS_OFFSET || !rbp.is_multiple_of(8) || rbp > u64::MAX - 16 {
             break;
         }
         // SAFETY: rbp is an aligned kernel-half address from the frame

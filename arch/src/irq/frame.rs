@@ -51,7 +51,7 @@ const _: () = {
     assert!(core::mem::offset_of!(TrapFrame, cs) == CS_OFFSET);
     assert!(core::mem::offset_of!(TrapFrame, rax) == 14 * 8);
     assert!(size_of::<TrapFrame>() == FRAME_SIZE);
-    assert!(FRAME_SIZE % 16 == 0);
+    assert!(FRAME_SIZE.is_multiple_of(16));
 };
 
 impl TrapFrame {

@@ -63,14 +63,30 @@ pub(super) fn init_bsp(allow_deadline: bool) {
             LVT_MASKED | LVT_ONESHOT | vector::TIMER as u32,
         );
         lapic::write(reg::TIMER_DIVIDE, DIVIDE_BY_16);
-        let start = tsc::now_ns();
         lapic::write(reg::TIMER_INITIAL, u32::MAX);
-        while tsc::now_ns() - start < 10_000_000 {
+        // Each sample reads the count between two TSC reads; the tightest
+        // of eight is kept, so neither a slow register read (the vCPU
+        // waiting for QEMU's lock) nor a descheduled vCPU between the
+        // samples skews the result.
+        let sample = || {
+            (0..8)
+                .map(|_| {
+                    let before = tsc::read();
+                    let count = lapic::read(reg::TIMER_CURRENT);
+                    (tsc::read() - before, before, count)
+                })
+                .min_by_key(|&(spread, _, _)| spread)
+                .map(|(spread, before, count)| (before + spread / 2, count))
+                .expect("eight samples")
+        };
+        let (t0, c0) = sample();
+        while tsc::ticks_to_ns(tsc::read() - t0) < 10_000_000 {
             core::hint::spin_loop();
         }
-        let elapsed_ns = tsc::now_ns() - start;
-        let counted = (u32::MAX - lapic::read(reg::TIMER_CURRENT)) as u64;
+        let (t1, c1) = sample();
         lapic::write(reg::TIMER_INITIAL, 0);
+        let elapsed_ns = tsc::ticks_to_ns(t1 - t0);
+        let counted = c0.saturating_sub(c1) as u64;
         COUNTS_PER_MS.store(
             (counted * 1_000_000 / elapsed_ns.max(1)).max(1),
             Ordering::Relaxed,

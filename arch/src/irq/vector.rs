@@ -78,7 +78,7 @@ pub const fn name(v: u8) -> (&'static str, &'static str) {
         28 => ("hypervisor injection", "#HV"),
         29 => ("VMM communication", "#VC"),
         30 => ("security exception", "#SX"),
-        0..=31 => ("reserved exception", "#??"),
+        15 | 22..=27 | 31 => ("reserved exception", "#??"),
         _ => ("interrupt", "IRQ"),
     }
 }
