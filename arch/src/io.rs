@@ -10,12 +10,12 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Ports that no driver may claim: they belong to `arch` itself.
 const RESERVED: &[(u16, u16)] = &[
-    (0x20, 2),    // master PIC (masked by arch)
-    (0xa0, 2),    // slave PIC
-    (0x40, 4),    // PIT (used by arch for TSC calibration)
-    (0x61, 1),    // PIT gate / speaker
-    (0xcf8, 8),   // PCI configuration mechanism #1
-    (0xf4, 4),    // isa-debug-exit: use `arch::cpu::exit_qemu`
+    (0x20, 2),  // master PIC (masked by arch)
+    (0xa0, 2),  // slave PIC
+    (0x40, 4),  // PIT (used by arch for TSC calibration)
+    (0x61, 1),  // PIT gate / speaker
+    (0xcf8, 8), // PCI configuration mechanism #1
+    (0xf4, 4),  // isa-debug-exit: use `arch::cpu::exit_qemu`
 ];
 
 /// One bit per port for the legacy range 0..0x1000 that drivers use.
@@ -73,7 +73,11 @@ impl PortRange {
     }
 
     fn port(&self, offset: u16) -> u16 {
-        assert!(offset < self.len, "port offset {offset} outside a range of {}", self.len);
+        assert!(
+            offset < self.len,
+            "port offset {offset} outside a range of {}",
+            self.len
+        );
         self.base + offset
     }
 
@@ -131,10 +135,19 @@ mod tests {
 
     #[test]
     fn reserved_and_out_of_range_are_refused() {
-        assert_eq!(PortRange::claim(0xcfc, 4).unwrap_err(), ClaimError::Reserved);
+        assert_eq!(
+            PortRange::claim(0xcfc, 4).unwrap_err(),
+            ClaimError::Reserved
+        );
         assert_eq!(PortRange::claim(0x1f, 2).unwrap_err(), ClaimError::Reserved);
-        assert_eq!(PortRange::claim(0xfff, 2).unwrap_err(), ClaimError::OutOfRange);
-        assert_eq!(PortRange::claim(0x100, 0).unwrap_err(), ClaimError::OutOfRange);
+        assert_eq!(
+            PortRange::claim(0xfff, 2).unwrap_err(),
+            ClaimError::OutOfRange
+        );
+        assert_eq!(
+            PortRange::claim(0x100, 0).unwrap_err(),
+            ClaimError::OutOfRange
+        );
     }
 
     #[test]

@@ -24,14 +24,21 @@ pub struct IrqRawMutex {
 // and see each other's writes.
 unsafe impl lock_api::RawMutex for IrqRawMutex {
     #[allow(clippy::declare_interior_mutable_const)]
-    const INIT: Self = Self { locked: AtomicBool::new(false), irq_was_enabled: AtomicBool::new(false) };
+    const INIT: Self = Self {
+        locked: AtomicBool::new(false),
+        irq_was_enabled: AtomicBool::new(false),
+    };
     type GuardMarker = lock_api::GuardNoSend;
 
     fn lock(&self) {
         let was = irq::enabled();
         irq::disable();
         // Acquire: pairs with the Release in `unlock`.
-        while self.locked.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+        while self
+            .locked
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
             core::hint::spin_loop();
         }
         self.irq_was_enabled.store(was, Ordering::Relaxed);
@@ -41,7 +48,11 @@ unsafe impl lock_api::RawMutex for IrqRawMutex {
         let was = irq::enabled();
         irq::disable();
         // Acquire: pairs with the Release in `unlock`.
-        if self.locked.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+        if self
+            .locked
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
             self.irq_was_enabled.store(was, Ordering::Relaxed);
             true
         } else {

@@ -21,7 +21,11 @@ pub fn summarize(per_iter_ns: &mut [f64], iters: u64) -> BenchReport {
     per_iter_ns.sort_by(|a, b| a.total_cmp(b));
     let n = per_iter_ns.len();
     let p99 = ((n * 99).div_ceil(100)).clamp(1, n) - 1;
-    BenchReport { iters, median_ns: per_iter_ns[n / 2], p99_ns: per_iter_ns[p99] }
+    BenchReport {
+        iters,
+        median_ns: per_iter_ns[n / 2],
+        p99_ns: per_iter_ns[p99],
+    }
 }
 
 /// Benchmarks a synchronous operation.

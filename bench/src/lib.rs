@@ -19,13 +19,13 @@
 
 extern crate alloc;
 
-pub mod harness;
 #[cfg(target_os = "none")]
 mod cases;
+pub mod harness;
 
-pub use arch::registry::{BenchCase, BenchReport};
 #[doc(hidden)]
 pub use arch::registry::linkme;
+pub use arch::registry::{BenchCase, BenchReport};
 
 /// Declares a benchmark: `bench_case!(name, async { ...; Ok(report) });`
 #[macro_export]
@@ -33,8 +33,10 @@ macro_rules! bench_case {
     ($static:ident, $name:literal, $body:expr) => {
         #[$crate::linkme::distributed_slice(::arch::registry::BENCHES)]
         #[linkme(crate = $crate::linkme)]
-        static $static: $crate::BenchCase =
-            $crate::BenchCase { name: $name, run: || ::alloc::boxed::Box::pin($body) };
+        static $static: $crate::BenchCase = $crate::BenchCase {
+            name: $name,
+            run: || ::alloc::boxed::Box::pin($body),
+        };
     };
 }
 

@@ -37,7 +37,11 @@ pub struct Cmdline<'a> {
 impl<'a> Cmdline<'a> {
     /// Parses `line`; later words override earlier ones.
     pub fn parse(line: &'a str) -> Self {
-        let mut c = Cmdline { mode: Mode::Shell, log: None, unknown: None };
+        let mut c = Cmdline {
+            mode: Mode::Shell,
+            log: None,
+            unknown: None,
+        };
         for word in line.split_ascii_whitespace() {
             let (key, value) = match word.split_once('=') {
                 Some((k, v)) => (k, Some(v)),
@@ -75,7 +79,10 @@ mod tests {
         assert_eq!(Cmdline::parse("test=task::").mode, Mode::Test("task::"));
         assert_eq!(Cmdline::parse("bench").mode, Mode::Bench(""));
         assert_eq!(Cmdline::parse("bench=a,b").mode, Mode::Bench("a,b"));
-        assert_eq!(Cmdline::parse("crash=pagefault").mode, Mode::Crash("pagefault"));
+        assert_eq!(
+            Cmdline::parse("crash=pagefault").mode,
+            Mode::Crash("pagefault")
+        );
     }
 
     #[test]

@@ -38,20 +38,30 @@ pub fn start(info: &'static arch::boot::BootInfo, bench: BenchRunner) -> ! {
     arch::irq::init_bsp();
     log::info!("tsc {} MHz", arch::cpu::tsc::frequency() / 1_000_000);
 
-    let madt = info.rsdp.and_then(|rsdp| match drivers::acpi::read_madt(rsdp) {
-        Ok(madt) => Some(madt),
-        Err(e) => {
-            log::warn!("ACPI: {e:?}; running on the boot CPU only");
-            None
-        }
-    });
+    let madt = info
+        .rsdp
+        .and_then(|rsdp| match drivers::acpi::read_madt(rsdp) {
+            Ok(madt) => Some(madt),
+            Err(e) => {
+                log::warn!("ACPI: {e:?}; running on the boot CPU only");
+                None
+            }
+        });
 
     if let Some(ioapic) = madt.as_ref().and_then(|m| m.ioapics.first()) {
-        let (gsi, active_low, level_triggered) = madt.as_ref().map_or((4, false, false), |m| m.isa_irq(4));
+        let (gsi, active_low, level_triggered) =
+            madt.as_ref().map_or((4, false, false), |m| m.isa_irq(4));
         arch::irq::set_handler(UART_VECTOR, |_| drivers::serial::handle_interrupt());
-        let routed = arch::irq::ioapic::init(ioapic.address as u64, ioapic.gsi_base).and_then(|()| {
-            arch::irq::ioapic::route(gsi, UART_VECTOR, arch::irq::lapic::id(), level_triggered, active_low)
-        });
+        let routed =
+            arch::irq::ioapic::init(ioapic.address as u64, ioapic.gsi_base).and_then(|()| {
+                arch::irq::ioapic::route(
+                    gsi,
+                    UART_VECTOR,
+                    arch::irq::lapic::id(),
+                    level_triggered,
+                    active_low,
+                )
+            });
         match routed {
             Ok(()) => {
                 drivers::serial::enable_input();
@@ -65,7 +75,12 @@ pub fn start(info: &'static arch::boot::BootInfo, bench: BenchRunner) -> ! {
     let bsp_apic = arch::irq::lapic::id();
     let ap_ids: alloc::vec::Vec<u32> = madt
         .as_ref()
-        .map(|m| m.cpu_apic_ids().into_iter().filter(|&id| id != bsp_apic).collect())
+        .map(|m| {
+            m.cpu_apic_ids()
+                .into_iter()
+                .filter(|&id| id != bsp_apic)
+                .collect()
+        })
         .unwrap_or_default();
     let ncpus = 1 + ap_ids.len().min(arch::smp::MAX_CPUS - 1);
 
@@ -103,13 +118,20 @@ async fn boot_task(cmdline: &str, ncpus: usize, bench: BenchRunner) {
     match Cmdline::parse(cmdline).mode {
         Mode::Shell => crate::shell::run(bench).await,
         Mode::Test(filter) => {
-            let (_, failed) =
-                crate::ktest::run(filter, |a| drivers::serial::write_fmt(a)).await;
-            arch::cpu::exit_qemu(if failed == 0 { arch::ExitCode::Success } else { arch::ExitCode::Failure })
+            let (_, failed) = crate::ktest::run(filter, drivers::serial::write_fmt).await;
+            arch::cpu::exit_qemu(if failed == 0 {
+                arch::ExitCode::Success
+            } else {
+                arch::ExitCode::Failure
+            })
         }
         Mode::Bench(names) => {
             let failed = bench(String::from(names)).await;
-            arch::cpu::exit_qemu(if failed == 0 { arch::ExitCode::Success } else { arch::ExitCode::Failure })
+            arch::cpu::exit_qemu(if failed == 0 {
+                arch::ExitCode::Success
+            } else {
+                arch::ExitCode::Failure
+            })
         }
         Mode::Crash(how) => {
             log::info!("crash={how}: taking a deliberate kernel fault");
@@ -127,9 +149,11 @@ async fn boot_task(cmdline: &str, ncpus: usize, bench: BenchRunner) {
 /// How many CPUs the firmware described (for the boot tests).
 pub static EXPECTED_CPUS: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(1);
 
-crate::ktest!(async fn all_cpus_online_boot() {
-    let expected = EXPECTED_CPUS.load(core::sync::atomic::Ordering::Relaxed);
-    crate::kassert_eq!(arch::cpu::count(), expected);
-    crate::kassert_eq!(crate::task::ncpus(), expected);
-    Ok(())
-});
+crate::ktest!(
+    async fn all_cpus_online_boot() {
+        let expected = EXPECTED_CPUS.load(core::sync::atomic::Ordering::Relaxed);
+        crate::kassert_eq!(arch::cpu::count(), expected);
+        crate::kassert_eq!(crate::task::ncpus(), expected);
+        Ok(())
+    }
+);

@@ -17,9 +17,9 @@
 //! and the run ends with `ktest result: N passed, M failed` and the QEMU exit
 //! code (docs/testing.md).
 
-pub use arch::registry::{KTest, KTESTS, TestFuture, TestResult};
 #[doc(hidden)]
 pub use arch::registry::linkme;
+pub use arch::registry::{KTESTS, KTest, TestFuture, TestResult};
 
 /// Declares an in-kernel test: `ktest!(async fn name() { ...; Ok(()) });`
 #[macro_export]
@@ -59,7 +59,12 @@ macro_rules! kassert_eq {
         if a != b {
             return Err(::alloc::format!(
                 "{}:{}: {} == {} failed: {:?} != {:?}",
-                file!(), line!(), stringify!($a), stringify!($b), a, b
+                file!(),
+                line!(),
+                stringify!($a),
+                stringify!($b),
+                a,
+                b
             ));
         }
     }};
@@ -67,7 +72,9 @@ macro_rules! kassert_eq {
 
 /// Tests whose name contains `filter` (all when it is empty), in link order.
 pub fn selected(filter: &str) -> impl Iterator<Item = &'static KTest> + '_ {
-    KTESTS.iter().filter(move |t| filter.is_empty() || t.name.contains(filter))
+    KTESTS
+        .iter()
+        .filter(move |t| filter.is_empty() || t.name.contains(filter))
 }
 
 /// Runs the selected tests one after another, printing a line for each
@@ -87,21 +94,27 @@ pub async fn run(filter: &str, mut print: impl FnMut(core::fmt::Arguments<'_>)) 
             }
         }
     }
-    print(format_args!("ktest result: {passed} passed, {failed} failed\n"));
+    print(format_args!(
+        "ktest result: {passed} passed, {failed} failed\n"
+    ));
     (passed, failed)
 }
 
 #[cfg(test)]
 mod tests {
-    crate::ktest!(async fn registered_on_the_host_too() {
-        crate::kassert_eq!(2 + 2, 4);
-        Ok(())
-    });
+    crate::ktest!(
+        async fn registered_on_the_host_too() {
+            crate::kassert_eq!(2 + 2, 4);
+            Ok(())
+        }
+    );
 
-    crate::ktest!(async fn a_failing_example() {
-        crate::kassert!(1 > 2, "one is not above {}", 2);
-        Ok(())
-    });
+    crate::ktest!(
+        async fn a_failing_example() {
+            crate::kassert!(1 > 2, "one is not above {}", 2);
+            Ok(())
+        }
+    );
 
     #[test]
     fn macros_register_and_report() {
@@ -113,7 +126,9 @@ mod tests {
         }))
         .expect("tests finish without waiting");
         assert_eq!((p, f), (1, 1));
-        assert!(lines.iter().any(|l| l.contains("a_failing_example ... FAILED") && l.contains("one is not above 2")));
+        assert!(lines.iter().any(
+            |l| l.contains("a_failing_example ... FAILED") && l.contains("one is not above 2")
+        ));
         assert_eq!(lines.last().unwrap(), "ktest result: 1 passed, 1 failed\n");
     }
 }

@@ -53,7 +53,11 @@ const fn align_down(x: u64, a: u64) -> u64 {
 impl MemoryMap {
     /// A map with no usable memory.
     pub const fn empty() -> Self {
-        Self { regions: [Region { start: 0, end: 0 }; MAX_REGIONS], len: 0, ram_end: 0 }
+        Self {
+            regions: [Region { start: 0, end: 0 }; MAX_REGIONS],
+            len: 0,
+            ram_end: 0,
+        }
     }
 
     /// Builds the map from `(address, size, type)` entries: keeps RAM,
@@ -67,7 +71,10 @@ impl MemoryMap {
             }
             let end = addr.saturating_add(size);
             map.ram_end = map.ram_end.max(end);
-            map.add(Region { start: align_up(addr, PAGE_SIZE), end: align_down(end, PAGE_SIZE) });
+            map.add(Region {
+                start: align_up(addr, PAGE_SIZE),
+                end: align_down(end, PAGE_SIZE),
+            });
         }
         map
     }
@@ -107,8 +114,14 @@ impl MemoryMap {
         let mut n = 0;
         for r in &self.regions[..self.len] {
             for piece in [
-                Region { start: r.start, end: r.end.min(start) },
-                Region { start: r.start.max(end), end: r.end },
+                Region {
+                    start: r.start,
+                    end: r.end.min(start),
+                },
+                Region {
+                    start: r.start.max(end),
+                    end: r.end,
+                },
             ] {
                 if !piece.is_empty() && n < MAX_REGIONS {
                     kept[n] = piece;
@@ -175,9 +188,18 @@ mod tests {
         assert_eq!(
             m.regions(),
             &[
-                Region { start: 0, end: 0x9f000 },
-                Region { start: MIB, end: 2 * GIB },
-                Region { start: 4 * GIB, end: 10 * GIB },
+                Region {
+                    start: 0,
+                    end: 0x9f000
+                },
+                Region {
+                    start: MIB,
+                    end: 2 * GIB
+                },
+                Region {
+                    start: 4 * GIB,
+                    end: 10 * GIB
+                },
             ]
         );
         assert_eq!(m.ram_end(), 10 * GIB);
@@ -186,7 +208,13 @@ mod tests {
     #[test]
     fn skips_zero_size_entries_like_microvm_tail() {
         let m = MemoryMap::from_entries([(0, 128 * MIB, TYPE_RAM), (128 * MIB, 0, TYPE_RAM)]);
-        assert_eq!(m.regions(), &[Region { start: 0, end: 128 * MIB }]);
+        assert_eq!(
+            m.regions(),
+            &[Region {
+                start: 0,
+                end: 128 * MIB
+            }]
+        );
     }
 
     #[test]
@@ -197,7 +225,13 @@ mod tests {
             (4 * MIB, 4 * MIB, TYPE_RAM),
             (12 * MIB, 8 * MIB, TYPE_RAM),
         ]);
-        assert_eq!(m.regions(), &[Region { start: 0, end: 20 * MIB }]);
+        assert_eq!(
+            m.regions(),
+            &[Region {
+                start: 0,
+                end: 20 * MIB
+            }]
+        );
     }
 
     #[test]
@@ -206,13 +240,31 @@ mod tests {
         m.reserve(2 * MIB + 10, 3 * MIB - 10);
         assert_eq!(
             m.regions(),
-            &[Region { start: 0, end: 2 * MIB }, Region { start: 3 * MIB, end: 16 * MIB }]
+            &[
+                Region {
+                    start: 0,
+                    end: 2 * MIB
+                },
+                Region {
+                    start: 3 * MIB,
+                    end: 16 * MIB
+                }
+            ]
         );
         m.reserve(0, MIB);
         m.reserve(15 * MIB, 100 * MIB);
         assert_eq!(
             m.regions(),
-            &[Region { start: MIB, end: 2 * MIB }, Region { start: 3 * MIB, end: 15 * MIB }]
+            &[
+                Region {
+                    start: MIB,
+                    end: 2 * MIB
+                },
+                Region {
+                    start: 3 * MIB,
+                    end: 15 * MIB
+                }
+            ]
         );
         assert_eq!(m.usable_bytes(), 13 * MIB);
     }
@@ -223,7 +275,11 @@ mod tests {
         m.reserve(0, MIB);
         let a = m.take(3 * PAGE_SIZE, 2 * MIB, 4 * GIB).unwrap();
         assert_eq!(a, 2 * MIB);
-        assert!(m.regions().iter().all(|r| r.end <= a || r.start >= a + 3 * PAGE_SIZE));
+        assert!(
+            m.regions()
+                .iter()
+                .all(|r| r.end <= a || r.start >= a + 3 * PAGE_SIZE)
+        );
         let big = m.take(5 * GIB, PAGE_SIZE, u64::MAX).unwrap();
         assert_eq!(big, 4 * GIB);
         assert!(m.take(2 * GIB, PAGE_SIZE, 4 * GIB).is_none());

@@ -176,7 +176,10 @@ mod entry {
         }
 
         let cmdline = CMDLINE.call_once(|| {
-            let mut buf = heapless_str::Buf { bytes: [0; 4096], len: 0 };
+            let mut buf = heapless_str::Buf {
+                bytes: [0; 4096],
+                len: 0,
+            };
             if si.cmdline_paddr != 0 {
                 while buf.len < buf.bytes.len() - 1 {
                     // SAFETY: the NUL-terminated command line is below 4 GiB.

@@ -35,11 +35,23 @@ impl Features {
         // SAFETY: as above.
         let max_ext_leaf = unsafe { __cpuid(0x8000_0000) }.eax;
         let l1 = cpuid(1, 0);
-        let l7 = if max_leaf >= 7 { cpuid(7, 0) } else { cpuid(0, 0) };
+        let l7 = if max_leaf >= 7 {
+            cpuid(7, 0)
+        } else {
+            cpuid(0, 0)
+        };
         let has7 = max_leaf >= 7;
-        let e1 = if max_ext_leaf >= 0x8000_0001 { cpuid(0x8000_0001, 0) } else { cpuid(0, 0) };
+        let e1 = if max_ext_leaf >= 0x8000_0001 {
+            cpuid(0x8000_0001, 0)
+        } else {
+            cpuid(0, 0)
+        };
         let has_e1 = max_ext_leaf >= 0x8000_0001;
-        let e7 = if max_ext_leaf >= 0x8000_0007 { Some(cpuid(0x8000_0007, 0)) } else { None };
+        let e7 = if max_ext_leaf >= 0x8000_0007 {
+            Some(cpuid(0x8000_0007, 0))
+        } else {
+            None
+        };
         Self {
             nx: has_e1 && e1.edx & (1 << 20) != 0,
             pdpe1gb: has_e1 && e1.edx & (1 << 26) != 0,

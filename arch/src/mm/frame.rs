@@ -8,6 +8,7 @@
 //!
 //! The bookkeeping is [`super::frame_alloc::FrameAllocator`].
 
+#[cfg(target_os = "none")]
 use alloc::vec::Vec;
 use conquer_once::spin::OnceCell;
 
@@ -23,10 +24,13 @@ pub(crate) fn init(memory: &crate::boot::MemoryMap) {
 }
 
 fn frames() -> &'static FrameAllocator {
-    FRAMES.get().expect("frame allocator used before boot set it up")
+    FRAMES
+        .get()
+        .expect("frame allocator used before boot set it up")
 }
 
 /// `count` contiguous frames owned forever by the caller (the heap).
+#[cfg(target_os = "none")]
 pub(crate) fn alloc_contiguous_raw(count: usize) -> Option<u64> {
     FRAMES.get()?.alloc_contiguous(count, 1)
 }
@@ -79,6 +83,7 @@ impl Frame {
     }
 
     /// Gives up ownership without freeing (page-table pages, heap).
+    #[cfg(target_os = "none")]
     pub(crate) fn leak(self) -> u64 {
         let pa = self.pa;
         core::mem::forget(self);

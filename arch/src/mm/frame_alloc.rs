@@ -64,7 +64,12 @@ impl FrameAllocator {
         Self {
             pool: Mutex::new(Pool { free, hint: 0 }),
             caches: (0..cpus.max(1))
-                .map(|_| Mutex::new(Cache { frames: [0; CACHE_CAP], len: 0 }))
+                .map(|_| {
+                    Mutex::new(Cache {
+                        frames: [0; CACHE_CAP],
+                        len: 0,
+                    })
+                })
                 .collect(),
             refcount: (0..nframes).map(|_| AtomicU32::new(0)).collect(),
             free_frames: AtomicUsize::new(total),
@@ -216,7 +221,19 @@ mod tests {
     const MIB: u64 = 1 << 20;
 
     fn alloc16() -> FrameAllocator {
-        FrameAllocator::new(&[Region { start: MIB, end: 9 * MIB }, Region { start: 10 * MIB, end: 18 * MIB }], 4)
+        FrameAllocator::new(
+            &[
+                Region {
+                    start: MIB,
+                    end: 9 * MIB,
+                },
+                Region {
+                    start: 10 * MIB,
+                    end: 18 * MIB,
+                },
+            ],
+            4,
+        )
     }
 
     #[test]
@@ -226,7 +243,10 @@ mod tests {
         let mut seen = HashSet::new();
         while let Some(pa) = a.alloc(0) {
             assert!(pa % PAGE_SIZE == 0);
-            assert!((MIB..9 * MIB).contains(&pa) || (10 * MIB..18 * MIB).contains(&pa), "{pa:#x}");
+            assert!(
+                (MIB..9 * MIB).contains(&pa) || (10 * MIB..18 * MIB).contains(&pa),
+                "{pa:#x}"
+            );
             assert!(seen.insert(pa), "frame {pa:#x} handed out twice");
             assert_eq!(a.refcount(pa), 1);
         }
@@ -244,7 +264,11 @@ mod tests {
         let before = a.free_frames();
         assert!(a.dec_ref(pa, 1));
         assert_eq!(a.free_frames(), before + 1);
-        assert_eq!(a.alloc(1), Some(pa), "the CPU cache returns the freed frame first");
+        assert_eq!(
+            a.alloc(1),
+            Some(pa),
+            "the CPU cache returns the freed frame first"
+        );
     }
 
     #[test]

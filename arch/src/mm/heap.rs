@@ -38,12 +38,17 @@ static HEAP: Talck<IrqRawMutex, GrowFromFrames> = Talc::new(GrowFromFrames).lock
 pub(crate) fn init(memory: &mut MemoryMap) {
     let frames = memory.ram_end().div_ceil(PAGE_SIZE);
     let bytes = (4 << 20) + frames * 5;
-    let pa = memory.take(bytes, PAGE_SIZE, u64::MAX).expect("no memory for the initial heap");
+    let pa = memory
+        .take(bytes, PAGE_SIZE, u64::MAX)
+        .expect("no memory for the initial heap");
     let size = bytes.next_multiple_of(PAGE_SIZE) as usize;
     // SAFETY: the region was removed from the memory map (nobody else will
     // own it) and is reachable through the direct map.
-    unsafe { HEAP.lock().claim(Span::from_base_size(phys_to_virt(pa) as *mut u8, size)) }
-        .expect("heap claim");
+    unsafe {
+        HEAP.lock()
+            .claim(Span::from_base_size(phys_to_virt(pa) as *mut u8, size))
+    }
+    .expect("heap claim");
 }
 
 /// The heap's counters, for statistics and leak tests.

@@ -40,9 +40,15 @@ unsafe impl FrameAllocator<Size4KiB> for EarlyFrames<'_> {
 /// Builds and loads the kernel's page tables, then starts the heap and the
 /// frame allocator from what is left of `memory`.
 pub(crate) fn init(memory: &mut MemoryMap) {
-    let nx = if Features::get().nx { F::NO_EXECUTE } else { F::empty() };
+    let nx = if Features::get().nx {
+        F::NO_EXECUTE
+    } else {
+        F::empty()
+    };
     let mut early = EarlyFrames(memory);
-    let pml4_frame = early.allocate_frame().expect("no memory for the kernel PML4");
+    let pml4_frame = early
+        .allocate_frame()
+        .expect("no memory for the kernel PML4");
     let pml4_ptr = pml4_frame.start_address().as_u64() as *mut PageTable;
     // SAFETY: the frame was just taken from the memory map (so nothing else
     // uses it) and is identity-mapped by the boot tables.
@@ -92,9 +98,21 @@ pub(crate) fn init(memory: &mut MemoryMap) {
         static __data_end: u8;
     }
     let segments = [
-        (&raw const __text_start as u64, &raw const __text_end as u64, F::empty()),
-        (&raw const __rodata_start as u64, &raw const __rodata_end as u64, nx),
-        (&raw const __data_start as u64, &raw const __data_end as u64, F::WRITABLE | nx),
+        (
+            &raw const __text_start as u64,
+            &raw const __text_end as u64,
+            F::empty(),
+        ),
+        (
+            &raw const __rodata_start as u64,
+            &raw const __rodata_end as u64,
+            nx,
+        ),
+        (
+            &raw const __data_start as u64,
+            &raw const __data_end as u64,
+            F::WRITABLE | nx,
+        ),
     ];
     for (start, end, flags) in segments {
         for va in (start..end).step_by(PAGE_SIZE as usize) {
@@ -102,7 +120,13 @@ pub(crate) fn init(memory: &mut MemoryMap) {
             let frame = PhysFrame::containing_address(PhysAddr::new(va - KERNEL_VIRT));
             // SAFETY: maps the kernel image onto itself, as linked.
             unsafe {
-                mapper.map_to_with_table_flags(page, frame, F::PRESENT | F::GLOBAL | flags, table, &mut early)
+                mapper.map_to_with_table_flags(
+                    page,
+                    frame,
+                    F::PRESENT | F::GLOBAL | flags,
+                    table,
+                    &mut early,
+                )
             }
             .expect("kernel image map")
             .ignore();
@@ -126,20 +150,14 @@ pub(crate) fn init(memory: &mut MemoryMap) {
     // (.bss) and all RAM through the direct map; nothing after this point
     // uses the identity map except through `phys_to_virt`.
     unsafe {
-        x86_64::registers::control::Cr3::write(pml4_frame, x86_64::registers::control::Cr3Flags::empty())
+        x86_64::registers::control::Cr3::write(
+            pml4_frame,
+            x86_64::registers::control::Cr3Flags::empty(),
+        )
     };
 
     super::heap::init(memory);
     super::frame::init(memory);
-}
-
-/// Switches the executing CPU (an AP coming up on the boot tables) to the
-/// kernel's page tables.
-pub(crate) fn load_kernel_tables() {
-    let frame = PhysFrame::containing_address(PhysAddr::new(kernel_pml4()));
-    // SAFETY: the kernel tables map everything kernel code touches (see
-    // `init`), and they were fully built before any AP started.
-    unsafe { x86_64::registers::control::Cr3::write(frame, x86_64::registers::control::Cr3Flags::empty()) };
 }
 
 /// The frame allocator, seen by x86_64's mapper for new page-table pages.
@@ -185,7 +203,11 @@ fn vmap_reserve(next: &mut u64, pages: u64) -> Option<u64> {
 
 /// Maps `frames` contiguously in the VMAP window with `flags`.
 pub(crate) fn vmap_frames(frames: &[u64], writable: bool, uncached: bool) -> Option<u64> {
-    let nx = if Features::get().nx { F::NO_EXECUTE } else { F::empty() };
+    let nx = if Features::get().nx {
+        F::NO_EXECUTE
+    } else {
+        F::empty()
+    };
     let mut flags = F::PRESENT | F::GLOBAL | nx;
     if writable {
         flags |= F::WRITABLE;
@@ -202,9 +224,17 @@ pub(crate) fn vmap_frames(frames: &[u64], writable: bool, uncached: bool) -> Opt
         let frame = PhysFrame::containing_address(PhysAddr::new(pa));
         // SAFETY: `page` is fresh VMAP space nobody else maps; the caller
         // owns the frame (or it is MMIO the caller owns).
-        unsafe { mapper.map_to_with_table_flags(page, frame, flags, F::PRESENT | F::WRITABLE, &mut TableFrames) }
-            .ok()?
-            .flush();
+        unsafe {
+            mapper.map_to_with_table_flags(
+                page,
+                frame,
+                flags,
+                F::PRESENT | F::WRITABLE,
+                &mut TableFrames,
+            )
+        }
+        .ok()?
+        .flush();
     }
     Some(base)
 }

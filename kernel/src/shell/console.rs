@@ -25,15 +25,51 @@ struct Command {
 }
 
 const COMMANDS: &[Command] = &[
-    Command { name: "help", args: "", help: "this list" },
-    Command { name: "cpus", args: "", help: "CPUs online and their executors' counters" },
-    Command { name: "mem", args: "", help: "physical frames and heap in use" },
-    Command { name: "uptime", args: "", help: "time since boot" },
-    Command { name: "spawn", args: "N", help: "spawn N tasks across the CPUs; each reports where it ran" },
-    Command { name: "sleep", args: "MS", help: "sleep on the executor's timer queue" },
-    Command { name: "test", args: "[FILTER]", help: "run in-kernel tests" },
-    Command { name: "bench", args: "[NAME,...]", help: "run benchmarks" },
-    Command { name: "poweroff", args: "", help: "leave QEMU" },
+    Command {
+        name: "help",
+        args: "",
+        help: "this list",
+    },
+    Command {
+        name: "cpus",
+        args: "",
+        help: "CPUs online and their executors' counters",
+    },
+    Command {
+        name: "mem",
+        args: "",
+        help: "physical frames and heap in use",
+    },
+    Command {
+        name: "uptime",
+        args: "",
+        help: "time since boot",
+    },
+    Command {
+        name: "spawn",
+        args: "N",
+        help: "spawn N tasks across the CPUs; each reports where it ran",
+    },
+    Command {
+        name: "sleep",
+        args: "MS",
+        help: "sleep on the executor's timer queue",
+    },
+    Command {
+        name: "test",
+        args: "[FILTER]",
+        help: "run in-kernel tests",
+    },
+    Command {
+        name: "bench",
+        args: "[NAME,...]",
+        help: "run benchmarks",
+    },
+    Command {
+        name: "poweroff",
+        args: "",
+        help: "leave QEMU",
+    },
 ];
 
 fn print(args: core::fmt::Arguments<'_>) {
@@ -97,7 +133,14 @@ pub async fn execute(line: &str, bench: BenchRunner) {
             let ns = arch::cpu::tsc::now_ns();
             say!("up {}.{:03} s\n", ns / 1_000_000_000, ns / 1_000_000 % 1000);
         }
-        "spawn" => spawn(rest.first().and_then(|n| n.parse().ok()).unwrap_or(arch::cpu::count())).await,
+        "spawn" => {
+            spawn(
+                rest.first()
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(arch::cpu::count()),
+            )
+            .await
+        }
         "sleep" => {
             let ms: u64 = rest.first().and_then(|n| n.parse().ok()).unwrap_or(1000);
             let t0 = arch::cpu::tsc::now_ns();

@@ -50,7 +50,13 @@ impl Default for LineEditor {
 impl LineEditor {
     /// An empty editor with no history.
     pub fn new() -> Self {
-        Self { buf: Vec::new(), cursor: 0, esc: Esc::No, history: Vec::new(), browsing: 0 }
+        Self {
+            buf: Vec::new(),
+            cursor: 0,
+            esc: Esc::No,
+            history: Vec::new(),
+            browsing: 0,
+        }
     }
 
     /// Feeds one byte from the terminal.
@@ -141,7 +147,11 @@ impl LineEditor {
             return Edit::None;
         }
         self.browsing = target as usize;
-        let line = self.history.get(self.browsing).map(|s| s.as_bytes().to_vec()).unwrap_or_default();
+        let line = self
+            .history
+            .get(self.browsing)
+            .map(|s| s.as_bytes().to_vec())
+            .unwrap_or_default();
         Edit::Echo(self.replace_line(line))
     }
 

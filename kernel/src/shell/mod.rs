@@ -5,9 +5,9 @@
 //! user-space `sh`) come with the processes issue; until then this is how a
 //! person looks at a running Tine: CPUs, memory, tasks, tests, benchmarks.
 
-pub mod line;
 #[cfg(target_os = "none")]
 mod console;
+pub mod line;
 
 #[cfg(target_os = "none")]
 pub use console::{BenchRunner, execute, run};

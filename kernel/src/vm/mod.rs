@@ -24,48 +24,65 @@ mod ktests {
         out
     }
 
-    ktest!(async fn frames_from_all_cpus_lose_nothing() {
-        let (free_before, _) = arch::mm::frame::stats();
-        let held = on_every_cpu(|_| {
-            let mut kept = Vec::new();
-            for i in 0..4000 {
-                let f = Frame::alloc().expect("out of frames");
-                if i % 4 == 0 {
-                    kept.push(f);
+    ktest!(
+        async fn frames_from_all_cpus_lose_nothing() {
+            let (free_before, _) = arch::mm::frame::stats();
+            let held = on_every_cpu(|_| {
+                let mut kept = Vec::new();
+                for i in 0..4000 {
+                    let f = Frame::alloc().expect("out of frames");
+                    if i % 4 == 0 {
+                        kept.push(f);
+                    }
                 }
-            }
-            kept.into_iter().map(|f| f.paddr()).collect::<Vec<_>>().len()
-        })
-        .await;
-        kassert_eq!(held.len(), task::ncpus());
-        let (free_after, _) = arch::mm::frame::stats();
-        kassert_eq!(free_after, free_before);
-        Ok(())
-    });
+                kept.into_iter()
+                    .map(|f| f.paddr())
+                    .collect::<Vec<_>>()
+                    .len()
+            })
+            .await;
+            kassert_eq!(held.len(), task::ncpus());
+            let (free_after, _) = arch::mm::frame::stats();
+            kassert_eq!(free_after, free_before);
+            Ok(())
+        }
+    );
 
-    ktest!(async fn frames_are_unique_across_cpus() {
-        let per_cpu = on_every_cpu(|_| (0..2000).map(|_| Frame::alloc().expect("frame")).collect::<Vec<_>>()).await;
-        let mut all: Vec<u64> = per_cpu.iter().flatten().map(Frame::paddr).collect();
-        let n = all.len();
-        all.sort_unstable();
-        all.dedup();
-        kassert_eq!(all.len(), n);
-        Ok(())
-    });
+    ktest!(
+        async fn frames_are_unique_across_cpus() {
+            let per_cpu = on_every_cpu(|_| {
+                (0..2000)
+                    .map(|_| Frame::alloc().expect("frame"))
+                    .collect::<Vec<_>>()
+            })
+            .await;
+            let mut all: Vec<u64> = per_cpu.iter().flatten().map(Frame::paddr).collect();
+            let n = all.len();
+            all.sort_unstable();
+            all.dedup();
+            kassert_eq!(all.len(), n);
+            Ok(())
+        }
+    );
 
-    ktest!(async fn frame_refcount_and_unique_write() {
-        let mut a = Frame::alloc_zeroed().expect("frame");
-        kassert!(a.bytes().iter().all(|&b| b == 0));
-        a.bytes_mut().expect("unique")[7] = 42;
-        let b = a.clone();
-        kassert_eq!(a.refcount(), 2);
-        kassert!(a.bytes_mut().is_none(), "a shared frame must not be writable");
-        kassert_eq!(b.bytes()[7], 42);
-        drop(b);
-        kassert_eq!(a.refcount(), 1);
-        kassert!(a.bytes_mut().is_some());
-        Ok(())
-    });
+    ktest!(
+        async fn frame_refcount_and_unique_write() {
+            let mut a = Frame::alloc_zeroed().expect("frame");
+            kassert!(a.bytes().iter().all(|&b| b == 0));
+            a.bytes_mut().expect("unique")[7] = 42;
+            let b = a.clone();
+            kassert_eq!(a.refcount(), 2);
+            kassert!(
+                a.bytes_mut().is_none(),
+                "a shared frame must not be writable"
+            );
+            kassert_eq!(b.bytes()[7], 42);
+            drop(b);
+            kassert_eq!(a.refcount(), 1);
+            kassert!(a.bytes_mut().is_some());
+            Ok(())
+        }
+    );
 
     /// Every CPU allocates and frees boxes of many sizes at once.
     fn heap_churn(cpu: usize) -> usize {
@@ -79,61 +96,82 @@ mod ktests {
         boxes.iter().map(|b| b.len()).sum()
     }
 
-    ktest!(async fn heap_from_all_cpus_returns_to_start() {
-        use arch::mm::heap::stats;
-        // A first round warms up what the executor keeps for good (run-queue
-        // blocks, per-CPU timer heaps).
-        on_every_cpu(heap_churn).await;
-        let before = stats();
-        let sums = on_every_cpu(heap_churn).await;
-        kassert!(sums.iter().all(|&s| s > 0));
-        drop(sums);
-        // Other CPUs drop their finished tasks just after the results arrive;
-        // yield (which allocates nothing) until the counts settle.
-        let mut after = stats();
-        for _ in 0..10_000 {
-            if after.allocations == before.allocations {
-                break;
+    ktest!(
+        async fn heap_from_all_cpus_returns_to_start() {
+            use arch::mm::heap::stats;
+            // A first round warms up what the executor keeps for good (run-queue
+            // blocks, per-CPU timer heaps).
+            on_every_cpu(heap_churn).await;
+            let before = stats();
+            let sums = on_every_cpu(heap_churn).await;
+            kassert!(sums.iter().all(|&s| s > 0));
+            drop(sums);
+            // Other CPUs drop their finished tasks just after the results arrive;
+            // yield (which allocates nothing) until the counts settle.
+            let mut after = stats();
+            for _ in 0..10_000 {
+                if after.allocations == before.allocations {
+                    break;
+                }
+                task::yield_now().await;
+                after = stats();
             }
-            task::yield_now().await;
-            after = stats();
+            let churned = after.total_allocated_bytes - before.total_allocated_bytes;
+            kassert!(
+                churned > (1 << 20),
+                "the round allocated only {churned} bytes"
+            );
+            // Exact equality is not an invariant: the lock-free run queues
+            // allocate and free their blocks (~500 B) on their own schedule. A
+            // lost allocation of the round would leave thousands of boxes.
+            kassert!(
+                after.allocations.abs_diff(before.allocations) <= 4
+                    && after.allocated_bytes.abs_diff(before.allocated_bytes) <= 4096,
+                "heap did not return to its start: {before:?} -> {after:?}"
+            );
+            Ok(())
         }
-        let churned = after.total_allocated_bytes - before.total_allocated_bytes;
-        kassert!(churned > (1 << 20), "the round allocated only {churned} bytes");
-        // Exact equality is not an invariant: the lock-free run queues
-        // allocate and free their blocks (~500 B) on their own schedule. A
-        // lost allocation of the round would leave thousands of boxes.
-        kassert!(
-            after.allocations.abs_diff(before.allocations) <= 4
-                && after.allocated_bytes.abs_diff(before.allocated_bytes) <= 4096,
-            "heap did not return to its start: {before:?} -> {after:?}"
-        );
-        Ok(())
-    });
+    );
 
-    ktest!(async fn heap_grows_from_frames() {
-        let (free_before, _) = arch::mm::frame::stats();
-        // More than the initial heap region holds: the heap must grow.
-        let big: Vec<Vec<u8>> = (0..24).map(|i| alloc::vec![i as u8; 1 << 20]).collect();
-        kassert!(big.iter().enumerate().all(|(i, v)| v[v.len() - 1] == i as u8));
-        let (free_after, _) = arch::mm::frame::stats();
-        kassert!(free_after < free_before, "the heap took frames ({free_before} -> {free_after})");
-        Ok(())
-    });
-
-    ktest!(async fn map_and_unmap_pages() {
-        let frames: Vec<Frame> = (0..8).map(|_| Frame::alloc_zeroed().expect("frame")).collect();
-        let pas: Vec<u64> = frames.iter().map(Frame::paddr).collect();
-        let mut m = KernelMapping::new(frames).map_err(|_| "map failed")?;
-        let base = m.addr();
-        for (i, &pa) in pas.iter().enumerate() {
-            kassert_eq!(arch::mm::paging::translate(base + i as u64 * 4096 + 12), Some(pa + 12));
+    ktest!(
+        async fn heap_grows_from_frames() {
+            let (free_before, _) = arch::mm::frame::stats();
+            // More than the initial heap region holds: the heap must grow.
+            let big: Vec<Vec<u8>> = (0..24).map(|i| alloc::vec![i as u8; 1 << 20]).collect();
+            kassert!(
+                big.iter()
+                    .enumerate()
+                    .all(|(i, v)| v[v.len() - 1] == i as u8)
+            );
+            let (free_after, _) = arch::mm::frame::stats();
+            kassert!(
+                free_after < free_before,
+                "the heap took frames ({free_before} -> {free_after})"
+            );
+            Ok(())
         }
-        m.as_mut_slice()[4096 * 3 + 5] = 0xab;
-        kassert_eq!(m.as_slice()[4096 * 3 + 5], 0xab);
-        let frames = m.unmap();
-        kassert_eq!(arch::mm::paging::translate(base), None);
-        kassert_eq!(frames[3].bytes()[5], 0xab);
-        Ok(())
-    });
+    );
+
+    ktest!(
+        async fn map_and_unmap_pages() {
+            let frames: Vec<Frame> = (0..8)
+                .map(|_| Frame::alloc_zeroed().expect("frame"))
+                .collect();
+            let pas: Vec<u64> = frames.iter().map(Frame::paddr).collect();
+            let mut m = KernelMapping::new(frames).map_err(|_| "map failed")?;
+            let base = m.addr();
+            for (i, &pa) in pas.iter().enumerate() {
+                kassert_eq!(
+                    arch::mm::paging::translate(base + i as u64 * 4096 + 12),
+                    Some(pa + 12)
+                );
+            }
+            m.as_mut_slice()[4096 * 3 + 5] = 0xab;
+            kassert_eq!(m.as_slice()[4096 * 3 + 5], 0xab);
+            let frames = m.unmap();
+            kassert_eq!(arch::mm::paging::translate(base), None);
+            kassert_eq!(frames[3].bytes()[5], 0xab);
+            Ok(())
+        }
+    );
 }
