@@ -68,6 +68,8 @@ mod executor;
 pub mod host;
 mod idle;
 mod join;
+#[cfg(target_os = "none")]
+mod ktests;
 mod state;
 #[cfg(all(test, not(loom)))]
 mod tests;
