@@ -1,10 +1,17 @@
-//! The benchmark cases: memory first; executor cases live beside them.
+//! The benchmark cases. Each measures one operation with the harness; the
+//! figures are per operation (per wake for the wake→poll cases).
 
 use alloc::boxed::Box;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::hint::black_box;
+use core::sync::atomic::{AtomicU64, Ordering};
 
-use crate::harness::measure;
+use kernel::task::{self, Builder, Event};
+
+use crate::harness::{measure, measure_async};
+
+// ---- memory ----
 
 crate::bench_case!(FRAME_ALLOC_FREE, "frame_alloc_free", async {
     Ok(measure(|| {
@@ -23,4 +30,67 @@ crate::bench_case!(HEAP_ALLOC_FREE_4K, "heap_alloc_free_4k", async {
     Ok(measure(|| {
         black_box(Vec::<u8>::with_capacity(4096));
     }))
+});
+
+// ---- executor ----
+
+crate::bench_case!(TASK_SPAWN_COMPLETE, "task_spawn_complete", async {
+    let cpu = arch::cpu::id();
+    Ok(measure_async(|| async move {
+        Builder::new().cpu(cpu).pinned().spawn(async {}).await;
+    })
+    .await)
+});
+
+crate::bench_case!(TASK_YIELD, "task_yield", async {
+    Ok(measure_async(task::yield_now).await)
+});
+
+/// Half a ping-pong round trip between this task and a partner pinned to
+/// `partner_cpu`: one wake (Event notify) to the woken task's poll.
+async fn wake_to_poll(partner_cpu: usize) -> crate::BenchReport {
+    const STOP: u64 = u64::MAX; // odd: the partner sees it as a ping
+    let ball = Arc::new(AtomicU64::new(0));
+    let (ping, pong) = (Arc::new(Event::new()), Arc::new(Event::new()));
+    let partner = {
+        let (ball, ping, pong) = (ball.clone(), ping.clone(), pong.clone());
+        Builder::new().cpu(partner_cpu).pinned().spawn(async move {
+            loop {
+                // Acquire: pairs with the Release of the pinger's fetch_add.
+                ping.wait_until(|| ball.load(Ordering::Acquire) % 2 == 1)
+                    .await;
+                let v = ball.load(Ordering::Acquire);
+                if v == STOP {
+                    break;
+                }
+                ball.store(v + 1, Ordering::Release);
+                pong.notify_one();
+            }
+        })
+    };
+    let (b, pi, po) = (&*ball, &*ping, &*pong);
+    let mut r = measure_async(move || async move {
+        let v = b.fetch_add(1, Ordering::AcqRel) + 1;
+        pi.notify_one();
+        po.wait_until(|| b.load(Ordering::Acquire) == v + 1).await;
+    })
+    .await;
+    ball.store(STOP, Ordering::Release);
+    ping.notify_one();
+    partner.await;
+    r.median_ns /= 2.0;
+    r.p99_ns /= 2.0;
+    r.iters *= 2;
+    r
+}
+
+crate::bench_case!(WAKE_POLL_SAME_CPU, "wake_poll_same_cpu", async {
+    Ok(wake_to_poll(arch::cpu::id()).await)
+});
+
+crate::bench_case!(WAKE_POLL_CROSS_CPU, "wake_poll_cross_cpu", async {
+    if task::ncpus() < 2 {
+        return Err("needs two CPUs".into());
+    }
+    Ok(wake_to_poll((arch::cpu::id() + 1) % task::ncpus()).await)
 });

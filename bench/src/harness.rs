@@ -1,5 +1,9 @@
 //! Timing: batches of iterations timed with the TSC, summarised as median
 //! and p99 nanoseconds per iteration.
+//!
+//! Each measurement first warms up (at least [`WARMUP_ITERS`] iterations
+//! and [`WARMUP_NS`]), so a cold first iteration cannot fix the batch size
+//! at 1; then doubles the batch until one takes [`MIN_BATCH_NS`].
 
 use alloc::vec::Vec;
 use core::future::Future;
@@ -12,6 +16,10 @@ pub const BATCHES: usize = 41;
 pub const MIN_BATCH_NS: u64 = 200_000;
 /// Upper bound on iterations in one batch.
 pub const MAX_BATCH: u64 = 1 << 20;
+/// Warm-up before sizing: at least this many iterations and this long.
+pub const WARMUP_ITERS: u64 = 64;
+/// See [`WARMUP_ITERS`].
+pub const WARMUP_NS: u64 = 2_000_000;
 
 /// Summarises per-iteration times of each batch (sorted in place).
 pub fn summarize(per_iter_ns: &mut [f64], iters: u64) -> BenchReport {
@@ -31,7 +39,12 @@ pub fn summarize(per_iter_ns: &mut [f64], iters: u64) -> BenchReport {
 /// Benchmarks a synchronous operation.
 pub fn measure(mut op: impl FnMut()) -> BenchReport {
     let now = arch::cpu::tsc::now_ns;
-    // Warm-up and batch sizing.
+    // Warm-up (caches, lazily grown structures), then batch sizing.
+    let (t0, mut n) = (now(), 0);
+    while n < WARMUP_ITERS || now() - t0 < WARMUP_NS {
+        op();
+        n += 1;
+    }
     let mut batch = 1u64;
     loop {
         let t0 = now();
@@ -58,6 +71,11 @@ pub fn measure(mut op: impl FnMut()) -> BenchReport {
 /// Benchmarks an asynchronous operation (each iteration awaits `op()`).
 pub async fn measure_async<F: Future<Output = ()>>(mut op: impl FnMut() -> F) -> BenchReport {
     let now = arch::cpu::tsc::now_ns;
+    let (t0, mut n) = (now(), 0);
+    while n < WARMUP_ITERS || now() - t0 < WARMUP_NS {
+        op().await;
+        n += 1;
+    }
     let mut batch = 1u64;
     loop {
         let t0 = now();

@@ -22,6 +22,7 @@ extern crate alloc;
 #[cfg(target_os = "none")]
 mod cases;
 pub mod harness;
+pub mod pid;
 
 #[doc(hidden)]
 pub use arch::registry::linkme;

@@ -92,6 +92,7 @@ pub fn start(info: &'static arch::boot::BootInfo, bench: BenchRunner) -> ! {
     let _detached = crate::task::Builder::new()
         .name("boot")
         .cpu(0)
+        .pinned()
         .spawn(async move { boot_task(&mode_line, ncpus, bench).await });
 
     let online = arch::smp::start_aps(&ap_ids, ap_main);

@@ -50,6 +50,9 @@ pub(crate) struct Task {
     /// with Relaxed: a waker that reads the old home pushes there, and that
     /// CPU runs (or someone steals) the task, which is just as correct.
     home: AtomicUsize,
+    /// Never stolen: the task always runs on its home CPU (user threads
+    /// with an affinity of one CPU; benchmarks that measure one CPU).
+    pinned: bool,
     state: TaskState,
     /// Plain spin lock, never contended: [`TaskState`] lets one CPU at a
     /// time poll the task, and the lock only gives that CPU `&mut`. Never
@@ -96,6 +99,8 @@ type RunQueue = SegQueue<Arc<Task>>;
 /// One CPU's executor state.
 pub(crate) struct Executor {
     run_queue: RunQueue,
+    /// Ready tasks that must run on this CPU: thieves never look here.
+    pinned_queue: RunQueue,
     pub(crate) timers: TimerQueue,
     idle: IdleFlag,
     /// Tasks whose home is this CPU and that have not completed: the load
@@ -113,6 +118,7 @@ impl Executor {
     fn new() -> Self {
         Self {
             run_queue: SegQueue::new(),
+            pinned_queue: SegQueue::new(),
             timers: TimerQueue::new(),
             idle: IdleFlag::new(),
             live: AtomicUsize::new(0),
@@ -153,6 +159,7 @@ pub struct CpuStats {
 pub struct Builder {
     name: Option<Cow<'static, str>>,
     cpu: Option<usize>,
+    pinned: bool,
 }
 
 impl Builder {
@@ -170,6 +177,13 @@ impl Builder {
     /// Makes `cpu` the task's first home instead of the least-loaded CPU.
     pub fn cpu(mut self, cpu: usize) -> Self {
         self.cpu = Some(cpu);
+        self
+    }
+
+    /// Pins the task to its home CPU (the one given to [`Builder::cpu`], else
+    /// the least-loaded one): idle CPUs never steal it.
+    pub fn pinned(mut self) -> Self {
+        self.pinned = true;
         self
     }
 
@@ -322,6 +336,7 @@ impl Scheduler {
             id,
             name: builder.name,
             home: AtomicUsize::new(home),
+            pinned: builder.pinned,
             state: TaskState::new_queued(),
             // The one allocation of the future: the caller's future and the
             // delivery of its output, in one box.
@@ -363,7 +378,14 @@ impl Scheduler {
         let ex = &self.executors[home];
         // Interrupts masked: see `RunQueue` (SegQueue::push is not
         // reentrant on one CPU).
-        self.without_interrupts(|| ex.run_queue.push(task));
+        let pinned = task.pinned;
+        self.without_interrupts(|| {
+            if pinned {
+                ex.pinned_queue.push(task)
+            } else {
+                ex.run_queue.push(task)
+            }
+        });
         // After the push, the waker's half of the lost-wakeup protocol.
         if ex.idle.claim_wakeup() {
             ex.ipis.fetch_add(1, Ordering::Relaxed);
@@ -373,7 +395,7 @@ impl Scheduler {
             if self.platform.cpu_id() != home {
                 self.platform.wake_cpu(home);
             }
-        } else {
+        } else if !pinned {
             self.wake_thief(home);
         }
     }
@@ -435,7 +457,7 @@ impl Scheduler {
         // Acquire: pairs with the Release in `shutdown`.
         while !self.shutdown.load(Ordering::Acquire) {
             ex.timers.fire_due(self.now_ns());
-            if let Some(task) = ex.run_queue.pop() {
+            if let Some(task) = ex.pinned_queue.pop().or_else(|| ex.run_queue.pop()) {
                 self.poll_task(cpu, task);
             } else if let Some(task) = self.steal(cpu) {
                 self.poll_task(cpu, task);
@@ -512,6 +534,7 @@ impl Scheduler {
             let deadline = ex.timers.next_deadline();
             let timer_due = deadline.is_some_and(|d| d <= self.now_ns());
             let work = !ex.run_queue.is_empty()
+                || !ex.pinned_queue.is_empty()
                 || self
                     .executors
                     .iter()
@@ -553,7 +576,7 @@ impl Scheduler {
             stolen: ex.stolen.load(Ordering::Relaxed),
             polls: ex.polls.load(Ordering::Relaxed),
             ipis: ex.ipis.load(Ordering::Relaxed),
-            queued: ex.run_queue.len(),
+            queued: ex.run_queue.len() + ex.pinned_queue.len(),
             live: ex.live.load(Ordering::Relaxed),
             timers: ex.timers.len(),
             idle: ex.idle.is_sleeping(),

@@ -10,115 +10,135 @@ use core::time::Duration;
 use super::{Event, ncpus, sleep, spawn, spawn_on, stats, yield_now};
 use crate::{kassert, kassert_eq, ktest};
 
-ktest!(async fn ten_thousand_tasks_across_all_cpus_complete() {
-    const N: usize = 10_000;
-    let done = Arc::new(AtomicUsize::new(0));
-    let ran_on = Arc::new((0..ncpus()).map(|_| AtomicUsize::new(0)).collect::<Vec<_>>());
-    let handles: Vec<_> = (0..N)
-        .map(|i| {
-            let (done, ran_on) = (done.clone(), ran_on.clone());
-            spawn(async move {
-                if i % 7 == 0 {
-                    yield_now().await;
+ktest!(
+    async fn ten_thousand_tasks_across_all_cpus_complete() {
+        const N: usize = 10_000;
+        let done = Arc::new(AtomicUsize::new(0));
+        let ran_on = Arc::new(
+            (0..ncpus())
+                .map(|_| AtomicUsize::new(0))
+                .collect::<Vec<_>>(),
+        );
+        let handles: Vec<_> = (0..N)
+            .map(|i| {
+                let (done, ran_on) = (done.clone(), ran_on.clone());
+                spawn(async move {
+                    if i % 7 == 0 {
+                        yield_now().await;
+                    }
+                    ran_on[arch::cpu::id()].fetch_add(1, Ordering::Relaxed);
+                    done.fetch_add(1, Ordering::Relaxed);
+                    i
+                })
+            })
+            .collect();
+        let mut sum = 0;
+        for h in handles {
+            sum += h.await;
+        }
+        kassert_eq!(done.load(Ordering::Relaxed), N);
+        kassert_eq!(sum, N * (N - 1) / 2);
+        if ncpus() > 1 {
+            let busy = ran_on
+                .iter()
+                .filter(|c| c.load(Ordering::Relaxed) > 0)
+                .count();
+            kassert!(busy > 1, "all {N} tasks ran on one CPU");
+        }
+        Ok(())
+    }
+);
+
+ktest!(
+    async fn cross_cpu_wake_reaches_a_halted_cpu() {
+        if ncpus() < 2 {
+            return Ok(());
+        }
+        let here = arch::cpu::id();
+        let there = (here + 1) % ncpus();
+        let event = Arc::new(Event::new());
+        let woke = Arc::new(AtomicUsize::new(usize::MAX));
+        let ipis_before = stats(there).ipis;
+        let waiter = {
+            let (event, woke) = (event.clone(), woke.clone());
+            spawn_on(there, async move {
+                event.wait().await;
+                woke.store(arch::cpu::id(), Ordering::Relaxed);
+            })
+        };
+        // Let the waiter park and its CPU halt.
+        while event.waiters() == 0 {
+            yield_now().await;
+        }
+        sleep(Duration::from_millis(2)).await;
+        kassert!(event.notify_one(), "the waiter was queued");
+        waiter.await;
+        kassert!(woke.load(Ordering::Relaxed) < ncpus());
+        kassert!(
+            stats(there).ipis > ipis_before || woke.load(Ordering::Relaxed) != there,
+            "cpu {there} was woken without an IPI"
+        );
+        Ok(())
+    }
+);
+
+ktest!(
+    async fn sleeps_finish_in_deadline_order_never_early() {
+        let order = Arc::new(spin::Mutex::new(Vec::new()));
+        let t0 = arch::cpu::tsc::now_ns();
+        let handles: Vec<_> = [30u64, 10, 20, 5, 25]
+            .into_iter()
+            .enumerate()
+            .map(|(i, ms)| {
+                let order = order.clone();
+                // Spread over the CPUs: ordering must hold across timer queues.
+                spawn_on(i % ncpus(), async move {
+                    sleep(Duration::from_millis(ms)).await;
+                    let late = arch::cpu::tsc::now_ns() - t0;
+                    order.lock().push(ms);
+                    (ms, late)
+                })
+            })
+            .collect();
+        for h in handles {
+            let (ms, elapsed) = h.await;
+            kassert!(
+                elapsed >= ms * 1_000_000,
+                "a {ms} ms sleep ended after {elapsed} ns"
+            );
+        }
+        kassert_eq!(*order.lock(), [5, 10, 20, 25, 30]);
+        Ok(())
+    }
+);
+
+ktest!(
+    async fn event_ping_pong_across_cpus_loses_no_wakeup() {
+        if ncpus() < 2 {
+            return Ok(());
+        }
+        const ROUNDS: u64 = 2_000;
+        let ball = Arc::new(AtomicU64::new(0));
+        let (ping, pong) = (Arc::new(Event::new()), Arc::new(Event::new()));
+        let other = {
+            let (ball, ping, pong) = (ball.clone(), ping.clone(), pong.clone());
+            spawn_on(1, async move {
+                for round in 0..ROUNDS {
+                    ping.wait_until(|| ball.load(Ordering::Acquire) == 2 * round + 1)
+                        .await;
+                    ball.store(2 * round + 2, Ordering::Release);
+                    pong.notify_all();
                 }
-                ran_on[arch::cpu::id()].fetch_add(1, Ordering::Relaxed);
-                done.fetch_add(1, Ordering::Relaxed);
-                i
             })
-        })
-        .collect();
-    let mut sum = 0;
-    for h in handles {
-        sum += h.await;
+        };
+        for round in 0..ROUNDS {
+            ball.store(2 * round + 1, Ordering::Release);
+            ping.notify_all();
+            pong.wait_until(|| ball.load(Ordering::Acquire) == 2 * round + 2)
+                .await;
+        }
+        other.await;
+        kassert_eq!(ball.load(Ordering::Relaxed), 2 * ROUNDS);
+        Ok(())
     }
-    kassert_eq!(done.load(Ordering::Relaxed), N);
-    kassert_eq!(sum, N * (N - 1) / 2);
-    if ncpus() > 1 {
-        let busy = ran_on.iter().filter(|c| c.load(Ordering::Relaxed) > 0).count();
-        kassert!(busy > 1, "all {N} tasks ran on one CPU");
-    }
-    Ok(())
-});
-
-ktest!(async fn cross_cpu_wake_reaches_a_halted_cpu() {
-    if ncpus() < 2 {
-        return Ok(());
-    }
-    let here = arch::cpu::id();
-    let there = (here + 1) % ncpus();
-    let event = Arc::new(Event::new());
-    let woke = Arc::new(AtomicUsize::new(usize::MAX));
-    let ipis_before = stats(there).ipis;
-    let waiter = {
-        let (event, woke) = (event.clone(), woke.clone());
-        spawn_on(there, async move {
-            event.wait().await;
-            woke.store(arch::cpu::id(), Ordering::Relaxed);
-        })
-    };
-    // Let the waiter park and its CPU halt.
-    while event.waiters() == 0 {
-        yield_now().await;
-    }
-    sleep(Duration::from_millis(2)).await;
-    kassert!(event.notify_one(), "the waiter was queued");
-    waiter.await;
-    kassert!(woke.load(Ordering::Relaxed) < ncpus());
-    kassert!(
-        stats(there).ipis > ipis_before || woke.load(Ordering::Relaxed) != there,
-        "cpu {there} was woken without an IPI"
-    );
-    Ok(())
-});
-
-ktest!(async fn sleeps_finish_in_deadline_order_never_early() {
-    let order = Arc::new(spin::Mutex::new(Vec::new()));
-    let t0 = arch::cpu::tsc::now_ns();
-    let handles: Vec<_> = [30u64, 10, 20, 5, 25]
-        .into_iter()
-        .enumerate()
-        .map(|(i, ms)| {
-            let order = order.clone();
-            // Spread over the CPUs: ordering must hold across timer queues.
-            spawn_on(i % ncpus(), async move {
-                sleep(Duration::from_millis(ms)).await;
-                let late = arch::cpu::tsc::now_ns() - t0;
-                order.lock().push(ms);
-                (ms, late)
-            })
-        })
-        .collect();
-    for h in handles {
-        let (ms, elapsed) = h.await;
-        kassert!(elapsed >= ms * 1_000_000, "a {ms} ms sleep ended after {elapsed} ns");
-    }
-    kassert_eq!(*order.lock(), [5, 10, 20, 25, 30]);
-    Ok(())
-});
-
-ktest!(async fn event_ping_pong_across_cpus_loses_no_wakeup() {
-    if ncpus() < 2 {
-        return Ok(());
-    }
-    const ROUNDS: u64 = 2_000;
-    let ball = Arc::new(AtomicU64::new(0));
-    let (ping, pong) = (Arc::new(Event::new()), Arc::new(Event::new()));
-    let other = {
-        let (ball, ping, pong) = (ball.clone(), ping.clone(), pong.clone());
-        spawn_on(1, async move {
-            for round in 0..ROUNDS {
-                ping.wait_until(|| ball.load(Ordering::Acquire) == 2 * round + 1).await;
-                ball.store(2 * round + 2, Ordering::Release);
-                pong.notify_all();
-            }
-        })
-    };
-    for round in 0..ROUNDS {
-        ball.store(2 * round + 1, Ordering::Release);
-        ping.notify_all();
-        pong.wait_until(|| ball.load(Ordering::Acquire) == 2 * round + 2).await;
-    }
-    other.await;
-    kassert_eq!(ball.load(Ordering::Relaxed), 2 * ROUNDS);
-    Ok(())
-});
+);

@@ -512,3 +512,51 @@ fn global_init_and_free_functions() {
     assert_eq!(super::stats(1).spawned + super::stats(0).spawned, 3);
     super::scheduler().shutdown();
 }
+
+#[test]
+fn pinned_tasks_are_never_stolen() {
+    // CPU 0 is hogged; the unpinned tasks queued behind the hog are stolen
+    // and finish elsewhere, the pinned ones wait for CPU 0 and run there.
+    const N: usize = 200;
+    let m = HostMachine::start(4);
+    let sched = m.scheduler;
+    let release = Arc::new(AtomicUsize::new(0));
+    let on_cpu0 = Arc::new(AtomicUsize::new(usize::MAX));
+    let hog = {
+        let (release, on_cpu0) = (release.clone(), on_cpu0.clone());
+        super::Builder::new()
+            .cpu(0)
+            .pinned()
+            .spawn_in(sched, async move {
+                on_cpu0.store(super::scheduler().current_cpu().unwrap(), Ordering::Release);
+                spin_until("release", || release.load(Ordering::Acquire) == 1);
+            })
+    };
+    spin_until("the hog", || on_cpu0.load(Ordering::Acquire) != usize::MAX);
+    assert_eq!(
+        on_cpu0.load(Ordering::Acquire),
+        0,
+        "a pinned task ran off its CPU"
+    );
+    let pinned: Vec<_> = (0..N)
+        .map(|_| {
+            super::Builder::new()
+                .cpu(0)
+                .pinned()
+                .spawn_in(sched, async { super::scheduler().current_cpu().unwrap() })
+        })
+        .collect();
+    let free: Vec<_> = (0..N).map(|_| sched.spawn_on(0, async {})).collect();
+    for t in free {
+        m.block_on(t);
+    }
+    assert!(
+        pinned.iter().all(|t| !t.is_finished()),
+        "a pinned task ran while its CPU was hogged"
+    );
+    release.store(1, Ordering::Release);
+    m.block_on(hog);
+    for t in pinned {
+        assert_eq!(m.block_on(t), 0);
+    }
+}
