@@ -204,10 +204,13 @@ mod tests {
         let mut ed = LineEditor::new();
         line(&mut ed, b"first\r");
         line(&mut ed, b"second\r");
-        type_str(&mut ed, b"\x1b[A\x1b[A");
-        assert_eq!(line(&mut ed, b"\r"), "first");
         type_str(&mut ed, b"\x1b[A\x1b[A\x1b[B");
         assert_eq!(line(&mut ed, b"\n"), "second");
+        type_str(&mut ed, b"\x1b[A\x1b[A");
+        assert_eq!(line(&mut ed, b"\r"), "first");
+        // Re-entering a command appends it, as shells do.
+        type_str(&mut ed, b"\x1b[A");
+        assert_eq!(line(&mut ed, b"\r"), "first");
         // Down past the newest entry does nothing.
         assert_eq!(type_str(&mut ed, b"\x1b[B").pop(), Some(Edit::None));
     }
