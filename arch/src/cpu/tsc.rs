@@ -9,6 +9,10 @@ use core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 /// TSC ticks per microsecond, scaled by 2^16 (set once at boot).
 static TICKS_PER_US_X65536: AtomicU64 = AtomicU64::new(0);
+/// Nanoseconds per tick, scaled by 2^32: `ticks_to_ns` is then one
+/// multiply and a shift, no division (a library call for u128, and slow
+/// under emulation), on the executor's hot path.
+static NS_PER_TICK_X2_32: AtomicU64 = AtomicU64::new(0);
 /// TSC value at boot.
 static BOOT_TSC: AtomicU64 = AtomicU64::new(0);
 
@@ -27,6 +31,12 @@ pub fn set_frequency(hz: u64) {
     // Relaxed: written once on the boot CPU before APs start; the AP start-up
     // handshake orders it before any AP reads it.
     TICKS_PER_US_X65536.store((hz << 16) / 1_000_000, Ordering::Relaxed);
+    let per_tick = if hz == 0 {
+        0
+    } else {
+        (1_000_000_000u128 << 32) / hz as u128
+    };
+    NS_PER_TICK_X2_32.store(per_tick as u64, Ordering::Relaxed);
 }
 
 /// The TSC value at time zero.
@@ -47,11 +57,8 @@ pub fn frequency() -> u64 {
 /// Converts TSC ticks to nanoseconds.
 #[inline]
 pub fn ticks_to_ns(ticks: u64) -> u64 {
-    let per_us = TICKS_PER_US_X65536.load(Ordering::Relaxed);
-    if per_us == 0 {
-        return 0;
-    }
-    ((ticks as u128 * 1000 * 65536) / per_us as u128) as u64
+    let per_tick = NS_PER_TICK_X2_32.load(Ordering::Relaxed);
+    ((ticks as u128 * per_tick as u128) >> 32) as u64
 }
 
 /// Converts nanoseconds to TSC ticks.
@@ -344,5 +351,10 @@ mod tests {
         assert_eq!(ns_to_ticks(1_000_000), 2_500_000);
         let ns = ticks_to_ns(2_500_000);
         assert!((999_000..=1_001_000).contains(&ns), "{ns}");
+        // Multiply-shift conversion: exact at whole seconds, no overflow or
+        // drift beyond a microsecond over an hour of uptime.
+        assert_eq!(ticks_to_ns(2_500_000_000), 1_000_000_000);
+        let hour = ticks_to_ns(2_500_000_000 * 3600);
+        assert!(hour.abs_diff(3_600_000_000_000) < 1_000, "{hour}");
     }
 }

@@ -386,15 +386,22 @@ impl Scheduler {
                 ex.run_queue.push(task)
             }
         });
+        // A waker on the home CPU itself is either a task running there (so
+        // the CPU is not halted) or an interrupt handler that ended its
+        // `hlt` (interrupts are masked from `announce` to the `sti; hlt`,
+        // and the idle loop re-checks the queues before halting again):
+        // neither needs the fence or an IPI. The flag is cleared by the
+        // idle loop itself.
+        if self.platform.cpu_id() == home {
+            if !pinned {
+                self.wake_thief(home);
+            }
+            return;
+        }
         // After the push, the waker's half of the lost-wakeup protocol.
         if ex.idle.claim_wakeup() {
             ex.ipis.fetch_add(1, Ordering::Relaxed);
-            // On its own CPU the waker can only be an interrupt handler that
-            // ended the halt (interrupts are masked from `announce` to the
-            // `sti; hlt`), so no IPI is needed.
-            if self.platform.cpu_id() != home {
-                self.platform.wake_cpu(home);
-            }
+            self.platform.wake_cpu(home);
         } else if !pinned {
             self.wake_thief(home);
         }
@@ -456,7 +463,11 @@ impl Scheduler {
         log::debug!("cpu {cpu}: executor running");
         // Acquire: pairs with the Release in `shutdown`.
         while !self.shutdown.load(Ordering::Acquire) {
-            ex.timers.fire_due(self.now_ns());
+            // The clock is read only when a timer is armed: most loop
+            // turns have none, and a TSC read is not free under emulation.
+            if ex.timers.next_deadline().is_some() {
+                ex.timers.fire_due(self.now_ns());
+            }
             if let Some(task) = ex.pinned_queue.pop().or_else(|| ex.run_queue.pop()) {
                 self.poll_task(cpu, task);
             } else if let Some(task) = self.steal(cpu) {
@@ -471,7 +482,9 @@ impl Scheduler {
     /// Polls a task popped from a run queue, on `cpu`.
     fn poll_task(&self, cpu: usize, task: Arc<Task>) {
         let ex = &self.executors[cpu];
-        ex.polls.fetch_add(1, Ordering::Relaxed);
+        // Single writer (this CPU): a load and a store, no RMW.
+        ex.polls
+            .store(ex.polls.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         task.state.start_poll();
         let ready = {
             let waker = waker_ref(&task);
@@ -493,7 +506,8 @@ impl Scheduler {
         };
         if ready {
             task.state.finish();
-            ex.completed.fetch_add(1, Ordering::Relaxed);
+            ex.completed
+                .store(ex.completed.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
             let home = task.home.load(Ordering::Relaxed);
             self.executors[home].live.fetch_sub(1, Ordering::Relaxed);
         } else if task.state.end_poll_pending() {
