@@ -8,6 +8,7 @@
 //! | `bench` / `bench=A,B` | run the benchmarks (those named), then exit QEMU |
 //! | `crash=pagefault` | take a deliberate kernel page fault (proves the exception report) |
 //! | `log=LEVEL` | log level: error, warn, info, debug, trace |
+//! | `pid_max=N` | PIDs run below N (FreeBSD's `kern.pid_max` tunable; default 99999) |
 //! | anything else | ignored, with a warning |
 //!
 //! With none of `test`, `bench`, `crash`, the kernel boots into the shell.
@@ -30,6 +31,8 @@ pub enum Mode<'a> {
 pub struct Cmdline<'a> {
     pub mode: Mode<'a>,
     pub log: Option<log::LevelFilter>,
+    /// `pid_max=N`, when given.
+    pub pid_max: Option<u32>,
     /// The first word not understood, to warn about.
     pub unknown: Option<&'a str>,
 }
@@ -40,6 +43,7 @@ impl<'a> Cmdline<'a> {
         let mut c = Cmdline {
             mode: Mode::Shell,
             log: None,
+            pid_max: None,
             unknown: None,
         };
         for word in line.split_ascii_whitespace() {
@@ -53,6 +57,10 @@ impl<'a> Cmdline<'a> {
                 ("crash", Some(v)) => c.mode = Mode::Crash(v),
                 ("log", Some(v)) => match v.parse() {
                     Ok(level) => c.log = Some(level),
+                    Err(_) => c.unknown = c.unknown.or(Some(word)),
+                },
+                ("pid_max", Some(v)) => match v.parse() {
+                    Ok(n) => c.pid_max = Some(n),
                     Err(_) => c.unknown = c.unknown.or(Some(word)),
                 },
                 _ => c.unknown = c.unknown.or(Some(word)),
@@ -93,6 +101,14 @@ mod tests {
         assert_eq!(c.unknown, Some("frob=1"));
         assert_eq!(Cmdline::parse("log=loud").unknown, Some("log=loud"));
         assert_eq!(Cmdline::parse("crash").unknown, Some("crash"));
+    }
+
+    #[test]
+    fn pid_max_number_or_unknown() {
+        assert_eq!(Cmdline::parse("pid_max=500").pid_max, Some(500));
+        assert_eq!(Cmdline::parse("").pid_max, None);
+        let c = Cmdline::parse("pid_max=lots");
+        assert_eq!((c.pid_max, c.unknown), (None, Some("pid_max=lots")));
     }
 
     #[test]

@@ -35,6 +35,11 @@ pub fn start(info: &'static arch::boot::BootInfo, bench: BenchRunner) -> ! {
         log::warn!("command line: ignoring {word:?}");
     }
 
+    crate::proc::init_pids(
+        cmdline.pid_max.unwrap_or(crate::proc::pid::PID_MAX_DEFAULT),
+        arch::cpu::random::u64,
+    );
+
     arch::irq::init_bsp();
     log::info!("tsc {} MHz", arch::cpu::tsc::frequency() / 1_000_000);
 

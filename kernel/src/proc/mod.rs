@@ -1,3 +1,100 @@
 //! Processes: PIDs, fork, exit, wait.
+//!
+//! For now: the machine's one [`pid::PidMap`], made at boot with the
+//! `pid_max` the command line asks for, and the PID knobs FreeBSD exposes
+//! as sysctls (`kern.pid_max`, `kern.lastpid`, `kern.randompid`).
 
 pub mod pid;
+#[cfg(target_os = "none")]
+mod pid_ktests;
+
+use conquer_once::spin::OnceCell;
+
+use pid::PidMap;
+
+static PIDS: OnceCell<PidMap> = OnceCell::uninit();
+
+/// Makes the machine's PID map (once; later calls keep the first map).
+/// `random` feeds `kern.randompid`.
+pub fn init_pids(pid_max: u32, random: fn() -> u64) {
+    PIDS.init_once(|| PidMap::new(pid_max, random));
+}
+
+/// The machine's PID map.
+///
+/// # Panics
+/// Before [`init_pids`].
+pub fn pids() -> &'static PidMap {
+    PIDS.get().expect("proc::init_pids has not run")
+}
+
+/// A PID knob, as `sysctl` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PidKnob {
+    /// `kern.pid_max` (read-only after boot).
+    PidMax,
+    /// `kern.lastpid` (read-only).
+    LastPid,
+    /// `kern.randompid` (read-write).
+    RandomPid,
+}
+
+impl PidKnob {
+    /// The knob called `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "kern.pid_max" => Some(Self::PidMax),
+            "kern.lastpid" => Some(Self::LastPid),
+            "kern.randompid" => Some(Self::RandomPid),
+            _ => None,
+        }
+    }
+
+    /// Every knob, with its name.
+    pub const ALL: [(&'static str, PidKnob); 3] = [
+        ("kern.pid_max", Self::PidMax),
+        ("kern.lastpid", Self::LastPid),
+        ("kern.randompid", Self::RandomPid),
+    ];
+
+    /// Reads the knob from `map`.
+    pub fn get(self, map: &PidMap) -> i64 {
+        match self {
+            Self::PidMax => map.pid_max() as i64,
+            Self::LastPid => map.lastpid().as_u32() as i64,
+            Self::RandomPid => map.randompid() as i64,
+        }
+    }
+
+    /// Writes the knob; returns the value in effect, or `None` (EPERM, as
+    /// FreeBSD's read-only sysctls) for a read-only knob.
+    pub fn set(self, map: &PidMap, value: i32) -> Option<i64> {
+        match self {
+            Self::RandomPid => Some(map.set_randompid(value) as i64),
+            Self::PidMax | Self::LastPid => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PidKnob;
+    use super::pid::{PidFlags, PidMap};
+
+    #[test]
+    fn knobs_read_and_write_like_the_sysctls() {
+        let map = PidMap::new(1000, || 7);
+        assert_eq!(PidKnob::from_name("kern.pid_max").unwrap().get(&map), 1000);
+        let pid = map.alloc(PidFlags::NONE).unwrap();
+        assert_eq!(PidKnob::LastPid.get(&map), pid.as_u32() as i64);
+        assert_eq!(
+            PidKnob::RandomPid.set(&map, 50),
+            Some(100),
+            "below 100 becomes 100"
+        );
+        assert_eq!(PidKnob::RandomPid.get(&map), 100);
+        assert_eq!(PidKnob::LastPid.set(&map, 5), None);
+        assert_eq!(PidKnob::PidMax.set(&map, 5), None);
+        assert_eq!(PidKnob::from_name("kern.nope"), None);
+    }
+}

@@ -147,6 +147,7 @@ pub async fn execute(line: &str, bench: BenchRunner) {
             crate::task::sleep(Duration::from_millis(ms)).await;
             say!("slept {} µs\n", (arch::cpu::tsc::now_ns() - t0) / 1000);
         }
+        "sysctl" => sysctl(&rest),
         "test" => {
             let filter = rest.first().copied().unwrap_or("");
             crate::ktest::run(filter, print).await;
@@ -156,6 +157,37 @@ pub async fn execute(line: &str, bench: BenchRunner) {
         }
         "poweroff" => arch::cpu::exit_qemu(arch::ExitCode::Success),
         other => say!("{other}: unknown command (try 'help')\n"),
+    }
+}
+
+fn sysctl(args: &[&str]) {
+    use crate::proc::{PidKnob, pids};
+    if args.is_empty() {
+        for (name, knob) in PidKnob::ALL {
+            say!("{name}: {}\n", knob.get(pids()));
+        }
+        return;
+    }
+    for arg in args {
+        let (name, value) = match arg.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (*arg, None),
+        };
+        let Some(knob) = PidKnob::from_name(name) else {
+            say!("sysctl: unknown oid '{name}'\n");
+            continue;
+        };
+        match value.map(str::parse::<i32>) {
+            None => say!("{name}: {}\n", knob.get(pids())),
+            Some(Err(_)) => say!(
+                "sysctl: {name}: invalid integer '{}'\n",
+                value.unwrap_or("")
+            ),
+            Some(Ok(v)) => match knob.set(pids(), v) {
+                Some(now) => say!("{name}: {now}\n"),
+                None => say!("sysctl: {name}: read-only\n"),
+            },
+        }
     }
 }
 
