@@ -303,18 +303,21 @@ impl PidMap {
                     break;
                 }
                 let offset = free.trailing_zeros();
+                let claimed = 1u64 << offset;
                 // Acquire: pairs with the Release of `free`. If the bit was
                 // clear because its last owner freed it, everything that
                 // owner did first (its process-group, session and reaper ids
                 // set in the maps) is visible to `reserved` below. The RMW
                 // reads the latest value of the word, so two claims of one
                 // bit cannot both see it clear: no PID is handed out twice.
-                seen = word.fetch_or(1 << offset, Ordering::Acquire);
-                if seen & (1 << offset) == 0 {
+                // Only the claimed bit of the result is used, so this is one
+                // `lock bts`, not a compare-exchange loop.
+                if word.fetch_or(claimed, Ordering::Acquire) & claimed == 0 {
                     return Some(index as u32 * 64 + offset);
                 }
-                // Lost the race for this bit: `seen` now has it set, so the
-                // next round tries the next clear one.
+                // Lost the race for this bit: it is set now, so a fresh look
+                // at the word tries the next clear one.
+                seen = word.load(Ordering::Relaxed);
             }
             mask = u64::MAX;
         }
