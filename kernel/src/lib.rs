@@ -16,6 +16,7 @@
 extern crate alloc;
 
 pub mod cmdline;
+pub mod exec;
 pub mod fs;
 #[cfg(target_os = "none")]
 pub mod init;

@@ -1,1 +1,161 @@
-//! fs (later issues).
+//! Files. For now: the read-only initramfs the kernel boots with.
+//!
+//! - [`cpio`]: the newc archive format, parsed without copying (pure,
+//!   host-tested).
+//! - [`initramfs`]: a directory tree over such an archive, with path
+//!   lookup (`.`, `..`, symlinks) and `readdir`; file contents are slices of
+//!   the archive.
+//!
+//! At boot, [`mount_boot_initrd`] mounts the `-initrd` module (which
+//! `cargo xtask` always builds and passes, see `docs/initramfs.md`) as the
+//! global root; [`root`] hands it out, e.g. to `exec`, which finds programs
+//! there and loads them through [`crate::exec`].
+//!
+//! Errors are [`FsError`]; the syscall layer maps them to errno values.
+
+use conquer_once::spin::OnceCell;
+
+pub mod cpio;
+pub mod initramfs;
+
+pub use initramfs::{DirEntry, Initramfs, Node, NodeId, NodeKind};
+
+/// Why a file operation or the mount failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FsError {
+    /// No such file or directory (`ENOENT`).
+    NotFound,
+    /// A path component, or the target of `readdir`, is not a directory
+    /// (`ENOTDIR`); also an archive member below a non-directory.
+    NotDir,
+    /// A directory where something else was needed (`EISDIR`); also an
+    /// archive member that would replace a directory with a file.
+    IsDir,
+    /// Too many symbolic links in one lookup (`ELOOP`).
+    Loop,
+    /// A path or a component is too long (`ENAMETOOLONG`).
+    NameTooLong,
+    /// An archive member's name escapes the root (`..`), names the root as
+    /// a non-directory, or has an over-long component.
+    BadName,
+    /// The archive itself is malformed.
+    Archive(cpio::CpioError),
+    /// No initramfs is mounted.
+    NotMounted,
+    /// An initramfs is already mounted.
+    AlreadyMounted,
+}
+
+impl From<cpio::CpioError> for FsError {
+    fn from(error: cpio::CpioError) -> Self {
+        Self::Archive(error)
+    }
+}
+
+impl core::fmt::Display for FsError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::NotFound => f.write_str("no such file or directory"),
+            Self::NotDir => f.write_str("not a directory"),
+            Self::IsDir => f.write_str("is a directory"),
+            Self::Loop => f.write_str("too many levels of symbolic links"),
+            Self::NameTooLong => f.write_str("file name too long"),
+            Self::BadName => f.write_str("bad member name in the archive"),
+            Self::Archive(error) => write!(f, "malformed cpio archive: {error}"),
+            Self::NotMounted => f.write_str("no initramfs is mounted"),
+            Self::AlreadyMounted => f.write_str("an initramfs is already mounted"),
+        }
+    }
+}
+
+/// The global root, set once by [`mount_initramfs`].
+static ROOT: OnceCell<Initramfs<'static>> = OnceCell::uninit();
+
+/// Builds the tree over `archive` and makes it the global root. Fails if
+/// the archive is malformed or a root is already mounted.
+pub fn mount_initramfs(archive: &'static [u8]) -> Result<(), FsError> {
+    let fs = Initramfs::new(archive)?;
+    ROOT.try_init_once(|| fs)
+        .map_err(|_| FsError::AlreadyMounted)
+}
+
+/// The global root (`NotMounted` until [`mount_initramfs`] succeeded).
+pub fn root() -> Result<&'static Initramfs<'static>, FsError> {
+    ROOT.try_get().map_err(|_| FsError::NotMounted)
+}
+
+/// Mounts the boot module as the root and logs the outcome; a missing or
+/// malformed initrd is logged, not fatal (the kernel still boots to its
+/// shell and tests). The one call `kernel::init::start` makes.
+pub fn mount_boot_initrd(initrd: Option<&'static [u8]>) {
+    let Some(archive) = initrd else {
+        log::warn!("initramfs: no initrd module; boot with `cargo xtask` to get one");
+        return;
+    };
+    match mount_initramfs(archive) {
+        Ok(()) => log::info!("initramfs: {} KiB mounted at /", archive.len() >> 10),
+        Err(error) => log::error!("initramfs: not mounted: {error}"),
+    }
+}
+
+#[cfg(target_os = "none")]
+mod ktests {
+    use crate::{kassert, ktest};
+
+    /// The path `cargo xtask` packs `user/init` at (`docs/initramfs.md`).
+    const INIT: &str = "/bin/init";
+
+    ktest!(
+        async fn initramfs_has_init_with_a_valid_load_plan() {
+            let root = super::root().map_err(|e| {
+                alloc::format!(
+                    "{e}: this test needs the initramfs that `cargo xtask run/test` \
+                     passes with -initrd, and init.rs calling fs::mount_boot_initrd"
+                )
+            })?;
+            let node = root
+                .lookup(INIT)
+                .map_err(|e| alloc::format!("{INIT}: {e}"))?;
+            let image = node
+                .data()
+                .ok_or_else(|| alloc::format!("{INIT} is not a regular file"))?;
+            let plan = crate::exec::elf::LoadPlan::new(image, crate::exec::elf::DEFAULT_PIE_BIAS)
+                .map_err(|e| alloc::format!("{INIT}: {e}"))?;
+            kassert!(!plan.segments.is_empty());
+            kassert!(
+                plan.segments
+                    .iter()
+                    .any(|s| s.perms.execute && s.contains(plan.entry)),
+                "entry {:#x} is in no executable segment",
+                plan.entry
+            );
+            kassert!(
+                plan.phdr_addr.is_some(),
+                "{INIT}: program headers not loaded"
+            );
+            Ok(())
+        }
+    );
+
+    ktest!(
+        async fn initramfs_lists_bin_and_resolves_dots() {
+            let root = super::root().map_err(|e| alloc::format!("{e}"))?;
+            let bin = root
+                .lookup("/bin")
+                .map_err(|e| alloc::format!("/bin: {e}"))?;
+            let names: alloc::vec::Vec<&[u8]> = root
+                .readdir(bin.id)
+                .map_err(|e| alloc::format!("{e}"))?
+                .map(|e| e.name)
+                .collect();
+            kassert!(names.contains(&&b"init"[..]), "/bin holds {names:?}");
+            kassert!(names.contains(&&b"hello"[..]), "/bin holds {names:?}");
+            let again = root
+                .lookup("//bin/../bin/./init")
+                .map_err(|e| alloc::format!("{e}"))?;
+            kassert!(again == root.lookup(INIT).map_err(|e| alloc::format!("{e}"))?);
+            kassert!(root.lookup("/bin/nonexistent") == Err(super::FsError::NotFound));
+            Ok(())
+        }
+    );
+}

@@ -1,0 +1,16 @@
+//! Program loading: what `execve` needs to start a program, as pure logic.
+//!
+//! - [`elf`]: validates an ELF64 x86-64 executable (static, `ET_EXEC` or
+//!   static PIE) and computes its [`elf::LoadPlan`]: the segments to map
+//!   with their permissions, the entry point and the values for the
+//!   auxiliary vector.
+//! - [`stack`]: lays out the initial user stack (argc, argv, envp, auxv,
+//!   strings, `AT_RANDOM` bytes) and the initial `rsp`.
+//!
+//! Neither maps memory: the VM layer (`kernel::vm`, over `arch::mm::user`)
+//! carries the plan out, copying each segment's file bytes from the
+//! initramfs ([`crate::fs`]) into fresh user pages. Both are host-tested;
+//! `docs/initramfs.md` describes the checks.
+
+pub mod elf;
+pub mod stack;
