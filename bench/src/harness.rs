@@ -36,36 +36,14 @@ pub fn summarize(per_iter_ns: &mut [f64], iters: u64) -> BenchReport {
     }
 }
 
-/// Benchmarks a synchronous operation.
+/// Benchmarks a synchronous operation: [`measure_async`] over a future that
+/// is ready at once, so its single poll completes without a waker.
 pub fn measure(mut op: impl FnMut()) -> BenchReport {
-    let now = arch::cpu::tsc::now_ns;
-    // Warm-up (caches, lazily grown structures), then batch sizing.
-    let (t0, mut n) = (now(), 0);
-    while n < WARMUP_ITERS || now() - t0 < WARMUP_NS {
+    let run = measure_async(|| {
         op();
-        n += 1;
-    }
-    let mut batch = 1u64;
-    loop {
-        let t0 = now();
-        for _ in 0..batch {
-            op();
-        }
-        if now() - t0 >= MIN_BATCH_NS || batch >= MAX_BATCH {
-            break;
-        }
-        batch *= 2;
-    }
-    let mut samples = Vec::with_capacity(BATCHES);
-    for _ in 0..BATCHES {
-        let t0 = arch::cpu::tsc::read();
-        for _ in 0..batch {
-            op();
-        }
-        let dt = arch::cpu::tsc::ticks_to_ns(arch::cpu::tsc::read() - t0);
-        samples.push(dt as f64 / batch as f64);
-    }
-    summarize(&mut samples, batch * BATCHES as u64)
+        core::future::ready(())
+    });
+    futures_util::FutureExt::now_or_never(run).expect("ready futures complete in one poll")
 }
 
 /// Benchmarks an asynchronous operation (each iteration awaits `op()`).

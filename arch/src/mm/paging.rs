@@ -3,8 +3,8 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 use x86_64::structures::paging::{
-    FrameAllocator, Mapper, OffsetPageTable, Page, PageTable, PageTableFlags as F, PhysFrame,
-    Size1GiB, Size2MiB, Size4KiB,
+    FrameAllocator, Mapper, OffsetPageTable, Page, PageSize, PageTable, PageTableFlags as F,
+    PhysFrame, Size1GiB, Size2MiB, Size4KiB,
 };
 use x86_64::{PhysAddr, VirtAddr};
 
@@ -13,7 +13,6 @@ use crate::boot::MemoryMap;
 use crate::cpu::Features;
 
 const GIB: u64 = 1 << 30;
-const MIB2: u64 = 2 << 20;
 
 /// Physical address of the kernel's PML4.
 static KERNEL_PML4: AtomicU64 = AtomicU64::new(0);
@@ -67,25 +66,9 @@ pub(crate) fn init(memory: &mut MemoryMap) {
     let end = early.0.ram_end().max(4 * GIB).div_ceil(GIB) * GIB;
     let dm = table | F::GLOBAL | nx;
     if Features::get().pdpe1gb {
-        for pa in (0..end).step_by(GIB as usize) {
-            let page = Page::<Size1GiB>::containing_address(VirtAddr::new(PHYS_OFFSET + pa));
-            let frame = PhysFrame::<Size1GiB>::containing_address(PhysAddr::new(pa));
-            // SAFETY: the new tables are not active yet; the direct map
-            // aliases physical memory by design and is reached only through
-            // `phys_to_virt` users that own what they touch.
-            unsafe { mapper.map_to_with_table_flags(page, frame, dm, table, &mut early) }
-                .expect("direct map")
-                .ignore();
-        }
+        map_direct::<Size1GiB>(&mut mapper, end, dm, &mut early);
     } else {
-        for pa in (0..end).step_by(MIB2 as usize) {
-            let page = Page::<Size2MiB>::containing_address(VirtAddr::new(PHYS_OFFSET + pa));
-            let frame = PhysFrame::<Size2MiB>::containing_address(PhysAddr::new(pa));
-            // SAFETY: as for the 1 GiB case.
-            unsafe { mapper.map_to_with_table_flags(page, frame, dm, table, &mut early) }
-                .expect("direct map")
-                .ignore();
-        }
+        map_direct::<Size2MiB>(&mut mapper, end, dm, &mut early);
     }
 
     // The kernel image, W^X by segment.
@@ -158,6 +141,29 @@ pub(crate) fn init(memory: &mut MemoryMap) {
 
     super::heap::init(memory);
     super::frame::init(memory);
+}
+
+/// Maps physical `[0, end)` at [`PHYS_OFFSET`] with pages of size `S`.
+fn map_direct<S: PageSize + core::fmt::Debug>(
+    mapper: &mut OffsetPageTable<'_>,
+    end: u64,
+    flags: F,
+    early: &mut EarlyFrames<'_>,
+) where
+    for<'a> OffsetPageTable<'a>: Mapper<S>,
+{
+    for pa in (0..end).step_by(S::SIZE as usize) {
+        let page = Page::<S>::containing_address(VirtAddr::new(PHYS_OFFSET + pa));
+        let frame = PhysFrame::<S>::containing_address(PhysAddr::new(pa));
+        // SAFETY: the new tables are not active yet; the direct map aliases
+        // physical memory by design and is reached only through
+        // `phys_to_virt` users that own what they touch.
+        unsafe {
+            mapper.map_to_with_table_flags(page, frame, flags, F::PRESENT | F::WRITABLE, early)
+        }
+        .expect("direct map")
+        .ignore();
+    }
 }
 
 /// The frame allocator, seen by x86_64's mapper for new page-table pages.
