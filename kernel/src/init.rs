@@ -2,7 +2,8 @@
 //! its executor.
 //!
 //! Order on the boot CPU (each step needs the previous ones):
-//! 1. console and logger (`drivers::serial`, `drivers::logger`);
+//! 1. console and logger (`drivers::serial`, `drivers::logger`), the
+//!    initramfs as `/`, the PID map;
 //! 2. traps, local APIC, TSC calibration, timer (`arch::irq::init_bsp`);
 //! 3. ACPI MADT: which CPUs and I/O APICs exist, ISA overrides;
 //! 4. the I/O APIC, and the UART's IRQ 4 routed to the boot CPU;
@@ -35,6 +36,7 @@ pub fn start(info: &'static arch::boot::BootInfo, bench: BenchRunner) -> ! {
         log::warn!("command line: ignoring {word:?}");
     }
 
+    crate::fs::mount_boot_initrd(info.initrd);
     crate::proc::init_pids(
         cmdline.pid_max.unwrap_or(crate::proc::pid::PID_MAX_DEFAULT),
         arch::cpu::random::u64,
