@@ -68,6 +68,19 @@ macro_rules! kassert_eq {
             ));
         }
     }};
+    ($a:expr, $b:expr, $($fmt:tt)+) => {{
+        let (a, b) = (&$a, &$b);
+        if a != b {
+            return Err(::alloc::format!(
+                "{}:{}: {}: {:?} != {:?}",
+                file!(),
+                line!(),
+                ::alloc::format!($($fmt)+),
+                a,
+                b
+            ));
+        }
+    }};
 }
 
 /// Tests whose name contains `filter` (all when it is empty), in link order.
@@ -116,19 +129,30 @@ mod tests {
         }
     );
 
+    crate::ktest!(
+        async fn a_failing_eq_with_message() {
+            crate::kassert_eq!(1 + 1, 3, "sum of {}", "ones");
+            Ok(())
+        }
+    );
+
     #[test]
     fn macros_register_and_report() {
         let names: std::vec::Vec<_> = super::selected("ktest::tests").map(|t| t.name).collect();
-        assert_eq!(names.len(), 2, "{names:?}");
+        assert_eq!(names.len(), 3, "{names:?}");
         let mut lines = std::vec::Vec::new();
         let (p, f) = futures_util::FutureExt::now_or_never(super::run("ktest::tests", |a| {
             lines.push(std::format!("{a}"))
         }))
         .expect("tests finish without waiting");
-        assert_eq!((p, f), (1, 1));
+        assert_eq!((p, f), (1, 2));
+        assert!(
+            lines.iter().any(|l| l.contains("sum of ones: 2 != 3")),
+            "{lines:?}"
+        );
         assert!(lines.iter().any(
             |l| l.contains("a_failing_example ... FAILED") && l.contains("one is not above 2")
         ));
-        assert_eq!(lines.last().unwrap(), "ktest result: 1 passed, 1 failed\n");
+        assert_eq!(lines.last().unwrap(), "ktest result: 1 passed, 2 failed\n");
     }
 }
