@@ -20,6 +20,7 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 
 use crate::build::{self, Profile};
+use crate::initramfs;
 use crate::qemu::{self, KernelExit, Outcome, QemuConfig};
 use crate::run::MachineArgs;
 use crate::serial::{self, BenchResult};
@@ -69,13 +70,14 @@ pub fn main(args: &BenchArgs) -> Result<()> {
     } else {
         Profile::Release
     };
+    let initrd = initramfs::build_initramfs(&[])?;
     let kernel = build::build_kernel(profile)?;
     let config = QemuConfig {
         smp: args.smp,
         mem_mib: args.machine.mem_mib,
         accel: args.machine.accel,
         kernel,
-        initrd: None,
+        initrd: Some(initrd),
         append: bench_command_line(&args.names),
         interactive: false,
     };

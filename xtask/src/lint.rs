@@ -1,4 +1,5 @@
-//! `cargo xtask lint`: formatting, clippy, and the unsafe boundary.
+//! `cargo xtask lint`: formatting, clippy, and the unsafe boundary, for
+//! the kernel's workspace and for the user programs' (`user/`).
 //!
 //! Tine keeps every `unsafe` in `arch/` (STYLE.md §1). The compiler
 //! enforces that through `#![deny(unsafe_code)]` at the roots of the safe
@@ -30,9 +31,27 @@ pub fn main() -> Result<()> {
     deps::ensure_components(&["rustfmt", "clippy"])?;
     deps::ensure_kernel_target()?;
     type Check = fn() -> Result<()>;
-    let checks: [(&str, Check); 5] = [
+    let checks: [(&str, Check); 7] = [
         ("rustfmt", || {
             run_command(Command::new("cargo").args(["fmt", "--all", "--check"]))
+        }),
+        ("rustfmt (user programs)", || {
+            run_command(
+                Command::new("cargo")
+                    .current_dir("user")
+                    .args(["fmt", "--all", "--check"]),
+            )
+        }),
+        ("clippy (user programs)", || {
+            // From user/, so that user/.cargo/config.toml applies.
+            run_command(
+                Command::new("cargo")
+                    .current_dir("user")
+                    .args(["clippy", "--release", "--", "-D", "warnings"])
+                    .env_remove("RUSTFLAGS")
+                    .env_remove("CARGO_ENCODED_RUSTFLAGS")
+                    .env("CARGO_TARGET_DIR", crate::target_dir().join("user")),
+            )
         }),
         ("clippy (kernel target)", || {
             run_command(kernel_cargo("clippy").args(["--", "-D", "warnings"]))

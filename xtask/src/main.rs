@@ -6,7 +6,9 @@
 //! only `cargo xtask run` or `cargo xtask test`.
 //!
 //! One module per subcommand: [`build`], [`run`], [`test`], [`bench`],
-//! [`lint`]. Shared pieces: [`deps`] installs what a fresh machine lacks
+//! [`lint`]. Shared pieces: [`initramfs`] builds the user programs and packs
+//! them with [`cpio`] into the archive every boot gets, [`deps`] installs
+//! what a fresh machine lacks
 //! (QEMU, the `x86_64-unknown-none` target, rustfmt/clippy), [`qemu`] turns
 //! a typed [`qemu::QemuConfig`] into a QEMU command line and runs it under a
 //! timeout, and [`serial`] parses the kernel's serial-output contract
@@ -14,7 +16,9 @@
 
 mod bench;
 mod build;
+mod cpio;
 mod deps;
+mod initramfs;
 mod lint;
 mod qemu;
 mod run;

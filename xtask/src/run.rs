@@ -3,7 +3,9 @@
 //! The serial console and QEMU's monitor share the terminal
 //! (`-serial mon:stdio`), so Ctrl-A X quits and Ctrl-A C switches to the
 //! monitor. Words after `--` become the kernel command line (`test`,
-//! `bench=fork`, `crash=pagefault`, ...; none boots to the shell).
+//! `bench=fork`, `crash=pagefault`, ...; none boots to the shell). The
+//! initrd is the initramfs of user programs ([`initramfs`]), with any
+//! `--add HOST[:GUEST]` files, unless `--initrd FILE` names another.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -13,6 +15,7 @@ use clap::Args;
 
 use crate::build::{self, Profile};
 use crate::deps;
+use crate::initramfs::{self, AddFile};
 use crate::qemu::{self, Accel, KernelExit, Outcome, QemuConfig};
 
 /// The QEMU machine options shared by `run` and `bench`.
@@ -40,9 +43,14 @@ pub struct RunArgs {
     /// Build and boot the release kernel.
     #[arg(long)]
     release: bool,
-    /// A file handed to the kernel as its initrd (PVH module).
-    #[arg(long, value_name = "FILE")]
+    /// A file handed to the kernel as its initrd (PVH module) instead of
+    /// the initramfs xtask builds (target/initramfs.cpio).
+    #[arg(long, value_name = "FILE", conflicts_with = "add")]
     initrd: Option<PathBuf>,
+    /// Also pack host file HOST into the initramfs, at GUEST (default: /
+    /// and its file name). Repeatable.
+    #[arg(long, value_name = "HOST[:GUEST]")]
+    add: Vec<AddFile>,
     /// The kernel command line, after `--`.
     #[arg(last = true, value_name = "KERNEL ARGS")]
     kernel_args: Vec<String>,
@@ -51,13 +59,17 @@ pub struct RunArgs {
 pub fn main(args: &RunArgs) -> Result<()> {
     deps::ensure_qemu()?;
     deps::ensure_kernel_target()?;
+    let initrd = match &args.initrd {
+        Some(file) => file.clone(),
+        None => initramfs::build_initramfs(&args.add)?,
+    };
     let kernel = build::build_kernel(Profile::from_release_flag(args.release))?;
     let config = QemuConfig {
         smp: args.smp,
         mem_mib: args.machine.mem_mib,
         accel: args.machine.accel,
         kernel,
-        initrd: args.initrd.clone(),
+        initrd: Some(initrd),
         append: args.kernel_args.join(" "),
         interactive: true,
     };

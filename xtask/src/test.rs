@@ -2,7 +2,9 @@
 //!
 //! 1. **host**: `cargo test` on every crate that builds for the host, and
 //!    the loom models of the kernel's lock-free structures.
-//! 2. **in-kernel**: boot with `test` at `-smp 1` and `-smp 4`; pass iff
+//! 2. **in-kernel**: build the user programs and the initramfs
+//!    ([`initramfs`]), which every boot below gets as its `-initrd`; boot
+//!    with `test` at `-smp 1` and `-smp 4`; pass iff
 //!    QEMU exits 33 and the kernel reports `ktest result: N passed, 0 failed`.
 //! 3. **system**: boot with `test=boot` and check that every CPU came
 //!    online (at `-smp 4`, and with `--quick` off also at 1, 2, 8 CPUs and
@@ -22,6 +24,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use crate::build::{self, Profile};
+use crate::initramfs;
 use crate::qemu::{self, Accel, KernelExit, Outcome, QemuConfig};
 use crate::{deps, display_command, run_command, serial, target_dir};
 
@@ -57,6 +60,11 @@ pub fn main(args: &TestArgs) -> Result<()> {
         suite.run(Tier::Host, "loom models", loom_models);
     }
 
+    let mut initrd = None;
+    suite.run(Tier::Kernel, "build user programs + initramfs", || {
+        initrd = Some(initramfs::build_initramfs(&[])?);
+        Ok(String::new())
+    });
     let mut kernel = None;
     suite.run(Tier::Kernel, "build kernel (debug)", || {
         kernel = Some(build::build_kernel(Profile::Debug)?);
@@ -64,7 +72,7 @@ pub fn main(args: &TestArgs) -> Result<()> {
     });
     for boot in boots(args.quick) {
         suite.run(boot.tier, &boot.name(), || {
-            boot.run(kernel.as_deref(), args.verbose)
+            boot.run(kernel.as_deref(), initrd.as_deref(), args.verbose)
         });
     }
 
@@ -191,16 +199,16 @@ impl BootCheck {
         )
     }
 
-    /// Boots `kernel` and checks the run; on failure shows the end of the
-    /// serial output.
-    fn run(&self, kernel: Option<&Path>, verbose: bool) -> Result<String> {
+    /// Boots `kernel` (with `initrd`, if it was built) and checks the run;
+    /// on failure shows the end of the serial output.
+    fn run(&self, kernel: Option<&Path>, initrd: Option<&Path>, verbose: bool) -> Result<String> {
         let kernel = kernel.context("not run: the kernel did not build")?;
         let config = QemuConfig {
             smp: self.smp,
             mem_mib: self.mem_mib,
             accel: Accel::Tcg,
             kernel: PathBuf::from(kernel),
-            initrd: None,
+            initrd: initrd.map(PathBuf::from),
             append: self.append.to_owned(),
             interactive: false,
         };
