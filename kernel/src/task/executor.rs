@@ -96,6 +96,10 @@ impl fmt::Debug for Task {
 /// same queue on the same CPU in that window would spin forever.
 type RunQueue = SegQueue<Arc<Task>>;
 
+/// How long an idle CPU polls for work before it halts
+/// ([`Scheduler::poll_before_halt`]).
+pub const IDLE_POLL_NS: u64 = 30_000;
+
 /// One CPU's executor state.
 pub(crate) struct Executor {
     run_queue: RunQueue,
@@ -472,11 +476,40 @@ impl Scheduler {
                 self.poll_task(cpu, task);
             } else if let Some(task) = self.steal(cpu) {
                 self.poll_task(cpu, task);
-            } else {
+            } else if !self.poll_before_halt(cpu) {
                 self.idle(cpu);
             }
         }
         log::debug!("cpu {cpu}: executor stopped");
+    }
+
+    /// Halt-polling: before halting, watch for work for up to
+    /// [`IDLE_POLL_NS`]. A CPU that has not announced itself as sleeping gets
+    /// no IPI: the waker's push is seen here. Waking a halted CPU costs far
+    /// more than this window (tens of µs under QEMU, where the vCPU's host
+    /// thread must be woken), and a CPU that ran out of work is often given
+    /// some again at once (request and reply). Returns whether work came.
+    fn poll_before_halt(&self, cpu: usize) -> bool {
+        let ex = &self.executors[cpu];
+        let until = self.now_ns().saturating_add(IDLE_POLL_NS);
+        loop {
+            let timer_due = ex
+                .timers
+                .next_deadline()
+                .is_some_and(|d| d <= self.now_ns());
+            if timer_due
+                || !ex.pinned_queue.is_empty()
+                || self.executors.iter().any(|other| !other.run_queue.is_empty())
+                // Acquire: pairs with the Release in `shutdown`.
+                || self.shutdown.load(Ordering::Acquire)
+            {
+                return true;
+            }
+            if self.now_ns() >= until {
+                return false;
+            }
+            core::hint::spin_loop();
+        }
     }
 
     /// Polls a task popped from a run queue, on `cpu`.
