@@ -3,8 +3,8 @@
 //!
 //! Every vector enters through a `global_asm!` stub ([`stubs`]) that saves
 //! a full [`TrapFrame`] and calls one Rust dispatcher, `trap_dispatch`:
-//! exceptions go to the report in [`exception`] (any exception is fatal for
-//! now); the timer vector calls [`timer`]'s hook; other vectors call the
+//! exceptions in kernel mode go to the report in [`exception`] (fatal);
+//! traps from ring 3 return to `user::run` (see [`crate::user`]); the timer vector calls [`timer`]'s hook; other vectors call the
 //! handler registered with [`set_handler`]. The dispatcher sends the EOI
 //! for every APIC-delivered vector after the handler returns. Handlers run
 //! with interrupts disabled (all gates are interrupt gates).
@@ -100,12 +100,24 @@ fn handler(vector: u8) -> Option<Handler> {
 }
 
 /// The one Rust entry of every trap stub.
+///
+/// A trap from ring 3 (other than NMI, double fault and machine check,
+/// which take the paranoid path and stay fatal) is not reported: after its
+/// handler (if an interrupt) the user state is saved into the running
+/// `user::run`'s context and the stub returns from that `run` instead of
+/// `iretq` (see [`crate::user`]).
 #[cfg(target_os = "none")]
 #[unsafe(no_mangle)]
 extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
     let v = frame.vector as u8;
+    let to_run = frame.from_user()
+        && !matches!(
+            v,
+            vector::NMI | vector::DOUBLE_FAULT | vector::MACHINE_CHECK
+        );
     match v {
         vector::NMI => exception::nmi(frame),
+        0..=0x1f if to_run => {}
         0..=0x1f => exception::report(frame),
         vector::SPURIOUS => {} // no EOI for spurious interrupts
         vector::PIC_BASE..=vector::PIC_LAST => {} // masked PIC: stray, no EOI
@@ -127,6 +139,9 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
             }
             lapic::eoi();
         }
+    }
+    if to_run {
+        crate::user::save_user_state(frame);
     }
 }
 
@@ -156,6 +171,7 @@ pub fn init_bsp() {
 pub fn init_bsp_with(options: Options) {
     crate::cpu::irq::disable();
     crate::cpu::gdt::init_this_cpu();
+    crate::user::init_this_cpu();
     idt::load();
     mask_legacy_pics();
     lapic::init_bsp(!options.xapic_only);
@@ -171,6 +187,7 @@ pub fn init_bsp_with(options: Options) {
 pub fn init_ap() {
     crate::cpu::irq::disable();
     crate::cpu::gdt::init_this_cpu();
+    crate::user::init_this_cpu();
     idt::load();
     lapic::init_this_cpu(false);
     timer::init_this_cpu();

@@ -8,8 +8,12 @@
 //! restore the registers and `iretq`:
 //!
 //! - `tine_trap_common` swaps to the kernel GS base when the saved CS has
-//!   RPL 3 (a trap from user mode), and back on the way out, so GS is always
-//!   the per-CPU block inside Rust.
+//!   RPL 3 (a trap from user mode) and clears RFLAGS (AC and DF are the
+//!   user's: interrupt gates keep them), so GS is always the per-CPU block
+//!   inside Rust. A trap from ring 3 never `iretq`s back: after
+//!   `trap_dispatch` saved the user state, the stub jumps to
+//!   `tine_user_return`, which returns from `user::run` (see
+//!   [`crate::user`]). Traps from ring 0 restore and `iretq` as always.
 //! - `tine_trap_paranoid`, for NMI, double fault and machine check, which
 //!   can arrive anywhere, even between a `swapgs` and the instruction that
 //!   leaves the kernel: it reads `IA32_GS_BASE` and swaps only when the
@@ -24,6 +28,8 @@ use super::frame::{CS_OFFSET, VECTOR_OFFSET};
 // CS sits 3 words above the vector slot (vector, error code, rip, cs) while
 // only the vector and error code are on the stack above the CPU's frame.
 const _: () = assert!(CS_OFFSET - VECTOR_OFFSET == 24);
+// After `trap_dispatch`, RSP points at the whole frame: CS is at 144.
+const _: () = assert!(CS_OFFSET == 144);
 
 core::arch::global_asm!(
     r#"
@@ -96,16 +102,16 @@ tine_trap_common:
     test byte ptr [rsp + 24], 3
     jz tine_trap_common_saved_gs
     swapgs
+    push 2
+    popfq
 tine_trap_common_saved_gs:
     TINE_SAVE_GPRS
     mov rdi, rsp
     cld
     call trap_dispatch
+    test byte ptr [rsp + 144], 3
+    jnz tine_user_return
     TINE_RESTORE_GPRS
-    test byte ptr [rsp + 24], 3
-    jz tine_trap_common_restored_gs
-    swapgs
-tine_trap_common_restored_gs:
     add rsp, 16
     iretq
 

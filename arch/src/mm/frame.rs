@@ -89,6 +89,17 @@ impl Frame {
         core::mem::forget(self);
         pa
     }
+
+    /// Takes back a reference given up with [`Frame::leak`] (the user page
+    /// tables keep their frames as physical addresses in PTEs).
+    ///
+    /// # Safety
+    /// `pa` must come from [`Frame::leak`], and each leaked reference may be
+    /// taken back at most once.
+    #[cfg(target_os = "none")]
+    pub(crate) unsafe fn from_raw(pa: u64) -> Frame {
+        Frame { pa }
+    }
 }
 
 impl Clone for Frame {

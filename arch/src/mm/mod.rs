@@ -19,6 +19,8 @@ pub mod frame_alloc;
 pub mod heap;
 #[cfg(target_os = "none")]
 pub mod paging;
+#[cfg(target_os = "none")]
+pub mod user;
 
 pub use frame::Frame;
 

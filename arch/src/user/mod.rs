@@ -1,1 +1,644 @@
-//! Entering and leaving ring 3 (filled in by the processes issue).
+//! Entering and leaving ring 3.
+//!
+//! There is no kernel stack per thread: a user thread is a kernel future
+//! that calls [`run`] in a loop. `run(ctx, table)` saves the kernel's
+//! callee-saved registers on the stack it was called on (the CPU's executor
+//! stack), enters ring 3 with the registers in `ctx`, and *returns* when the
+//! CPU next leaves ring 3 (a `syscall`, an exception, or an interrupt), with
+//! the user registers saved back into `ctx` and the reason as a [`Trap`].
+//!
+//! - [`UserContext`]: general registers, `rip`/`rsp`/`rflags`, FS and GS
+//!   bases, and the FXSAVE area ([`FpuState`]).
+//! - [`Trap`]: `Syscall` (number in `ctx.rax`, arguments in `rdi, rsi, rdx,
+//!   r10, r8, r9`), `PageFault`, `Exception`, `Interrupt` (its handler has
+//!   run and the EOI was sent).
+//!
+//! How a trap gets back to `run`'s caller (`docs/user-mode.md` has more):
+//! each CPU has an *entry stack* with a `RunRecord` on top; TSS.RSP0 and
+//! `gs:16` point at that record. `tine_user_enter` pushes the callee-saved
+//! registers and stores the stack pointer in the record, then `sysretq`s or
+//! `iretq`s. Every way out of ring 3 lands on the entry stack with a
+//! `TrapFrame`: the IDT stubs build it as for any trap, the `syscall`
+//! entry builds the same frame by hand. `save_user_state` copies it (and
+//! the FPU state, FS/GS bases, CR2) into the context the record names, and
+//! `tine_user_return` reloads the saved stack pointer, pops the callee-saved
+//! registers and `ret`s: to the Rust caller, `tine_user_enter` was an
+//! ordinary function call. Nothing in between leaves a Rust frame half
+//! done: the dispatcher returns normally before the stub jumps.
+//!
+//! Interrupts are masked from the start of `run` until `sysretq`/`iretq`
+//! (whose RFLAGS image has IF set), and again from the trap until `run`
+//! restores the caller's state, so the record is used by one `run` at a
+//! time on its CPU: no interrupt can arrive in kernel mode while it is
+//! live, and an interrupt handler never calls `run`.
+//!
+//! The kernel arms the LAPIC timer for user time slices
+//! (`irq::timer::arm_oneshot_ns` before `run`); `run` leaves the timer
+//! alone. `init_this_cpu` is called by `irq::init_bsp`/`irq::init_ap`.
+
+/// The pseudo-vector the `syscall` entry writes into its frame.
+pub const SYSCALL_VECTOR: u64 = 0x100;
+
+/// Why [`run`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trap {
+    /// The program executed `syscall`: number in `rax`, arguments in `rdi,
+    /// rsi, rdx, r10, r8, r9`, the result goes in `rax`. `rcx` and `r11`
+    /// hold the return `rip` and `rflags`, as the instruction left them.
+    Syscall,
+    /// A page fault at `addr` (CR2); `error_code` bits: 0 present, 1 write,
+    /// 2 user (always set here), 4 instruction fetch.
+    PageFault { addr: u64, error_code: u64 },
+    /// Any other exception (`vector` < 32: #DE 0, #DB 1, #BP 3, #UD 6, #GP
+    /// 13, ...); `error_code` is 0 where the CPU pushes none. An invalid
+    /// context (non-canonical or kernel-half `rip`, FS or GS base,
+    /// non-canonical `rsp`) is refused without entering ring 3 as
+    /// `Exception { vector: 13, error_code: 0 }`.
+    Exception { vector: u8, error_code: u64 },
+    /// An interrupt arrived in user mode; its handler has run and the EOI
+    /// was sent (e.g. `irq::vector::TIMER`: the time slice is over).
+    Interrupt { vector: u8 },
+}
+
+/// The FXSAVE image of the x87/SSE state: 512 bytes, 16-aligned.
+///
+/// AVX and later state (XSAVE) are not enabled, so programs see SSE only.
+#[repr(C, align(16))]
+#[derive(Clone)]
+pub struct FpuState(pub [u8; 512]);
+
+/// Offsets in the FXSAVE image.
+const FCW: usize = 0;
+const MXCSR: usize = 24;
+/// Where FXSAVE reports which MXCSR bits exist.
+#[cfg(target_os = "none")]
+const MXCSR_MASK: usize = 28;
+
+impl FpuState {
+    /// The x87 control word.
+    pub fn fcw(&self) -> u16 {
+        u16::from_le_bytes([self.0[FCW], self.0[FCW + 1]])
+    }
+
+    /// The SSE control and status register.
+    pub fn mxcsr(&self) -> u32 {
+        u32::from_le_bytes(self.0[MXCSR..MXCSR + 4].try_into().expect("4 bytes"))
+    }
+
+    /// Sets the MXCSR.
+    pub fn set_mxcsr(&mut self, value: u32) {
+        self.0[MXCSR..MXCSR + 4].copy_from_slice(&value.to_le_bytes());
+    }
+}
+
+impl Default for FpuState {
+    /// The state after `finit` and a reset MXCSR: FCW 0x37f (all x87
+    /// exceptions masked, extended precision), MXCSR 0x1f80 (all SSE
+    /// exceptions masked), registers empty and zero.
+    fn default() -> Self {
+        let mut s = Self([0; 512]);
+        s.0[FCW..FCW + 2].copy_from_slice(&0x37fu16.to_le_bytes());
+        s.set_mxcsr(0x1f80);
+        s
+    }
+}
+
+impl core::fmt::Debug for FpuState {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("FpuState")
+            .field("fcw", &format_args!("{:#x}", self.fcw()))
+            .field("mxcsr", &format_args!("{:#x}", self.mxcsr()))
+            .finish_non_exhaustive()
+    }
+}
+
+/// The user-visible CPU state of a thread. Fork copies it (`clone`).
+#[repr(C, align(16))]
+#[derive(Clone, Debug, Default)]
+pub struct UserContext {
+    pub rax: u64,
+    pub rbx: u64,
+    pub rcx: u64,
+    pub rdx: u64,
+    pub rsi: u64,
+    pub rdi: u64,
+    pub rbp: u64,
+    pub r8: u64,
+    pub r9: u64,
+    pub r10: u64,
+    pub r11: u64,
+    pub r12: u64,
+    pub r13: u64,
+    pub r14: u64,
+    pub r15: u64,
+    pub rip: u64,
+    pub rsp: u64,
+    /// Sanitised on entry: only the arithmetic flags, TF, DF, AC and ID are
+    /// the program's; IF is always set, IOPL 0.
+    pub rflags: u64,
+    pub fs_base: u64,
+    pub gs_base: u64,
+    pub fpu: FpuState,
+}
+
+impl UserContext {
+    /// A context that starts at `rip` with stack `rsp`, every other
+    /// register zero, default FPU state.
+    pub fn new(rip: u64, rsp: u64) -> Self {
+        Self {
+            rip,
+            rsp,
+            rflags: RFLAGS_IF,
+            ..Self::default()
+        }
+    }
+
+    /// The system call arguments: `rdi, rsi, rdx, r10, r8, r9`.
+    pub fn syscall_args(&self) -> [u64; 6] {
+        [self.rdi, self.rsi, self.rdx, self.r10, self.r8, self.r9]
+    }
+}
+
+/// RFLAGS.IF.
+const RFLAGS_IF: u64 = 1 << 9;
+/// RFLAGS bit 1, always set.
+const RFLAGS_FIXED: u64 = 1 << 1;
+/// What a program may keep in RFLAGS: CF PF AF ZF SF TF DF OF AC ID.
+const RFLAGS_USER: u64 = 0x24_0dd5;
+/// What `syscall` clears (IA32_FMASK): every flag but bit 1, so the entry
+/// runs with IF, TF, DF, AC, NT clear and IOPL 0.
+pub const SYSCALL_FMASK: u64 = 0x3f_7fd5;
+
+/// The flags a program runs with, from what its context asks for.
+pub const fn sanitize_rflags(rflags: u64) -> u64 {
+    (rflags & RFLAGS_USER) | RFLAGS_IF | RFLAGS_FIXED
+}
+
+/// The end of user space (`mm::user::USER_END`, which is built for the
+/// kernel target only).
+const USER_END: u64 = 0x0000_8000_0000_0000;
+
+/// Whether `va` is canonical for 4-level paging.
+pub const fn is_canonical(va: u64) -> bool {
+    let top = va >> 47;
+    top == 0 || top == 0x1_ffff
+}
+
+/// Whether [`run`] can enter ring 3 with this context; what it refuses
+/// would fault in ring 0 (a non-canonical `rcx` after `sysretq`, a bad
+/// `wrmsr`) or confuse the NMI entry (a kernel-half GS base).
+pub fn is_enterable(ctx: &UserContext) -> bool {
+    let is_user = |va: u64| va < USER_END;
+    is_user(ctx.rip) && is_canonical(ctx.rsp) && is_user(ctx.fs_base) && is_user(ctx.gs_base)
+}
+
+/// Decodes what the exit path recorded.
+pub const fn decode_trap(vector: u64, error_code: u64, cr2: u64) -> Trap {
+    match vector {
+        SYSCALL_VECTOR => Trap::Syscall,
+        14 => Trap::PageFault {
+            addr: cr2,
+            error_code,
+        },
+        0..=31 => Trap::Exception {
+            vector: vector as u8,
+            error_code,
+        },
+        v => Trap::Interrupt { vector: v as u8 },
+    }
+}
+
+#[cfg(target_os = "none")]
+pub use imp::run;
+#[cfg(target_os = "none")]
+pub(crate) use imp::{init_this_cpu, save_user_state};
+
+#[cfg(target_os = "none")]
+mod imp {
+    use alloc::vec::Vec;
+    use core::mem::offset_of;
+    use core::sync::atomic::{AtomicU32, Ordering};
+    use x86_64::VirtAddr;
+    use x86_64::registers::model_specific::{Efer, EferFlags, FsBase, KernelGsBase, LStar, Msr};
+
+    use super::*;
+    use crate::cpu::gdt::{STAR_VALUE, USER_CS, USER_SS};
+    use crate::irq::TrapFrame;
+    use crate::mm::user::UserPageTable;
+    use crate::mm::{Frame, PAGE_SIZE};
+
+    /// Pages of each CPU's entry stack (interrupt handlers for traps from
+    /// user mode run on it).
+    const ENTRY_STACK_PAGES: usize = 4;
+    /// `IA32_STAR`.
+    const MSR_STAR: u32 = 0xc000_0081;
+    /// `IA32_FMASK`.
+    const MSR_FMASK: u32 = 0xc000_0084;
+
+    /// A CPU's state for the `run` in progress, on top of its entry stack;
+    /// `gs:16` (`PerCpu::kernel_rsp`) and TSS.RSP0 point at it, and the
+    /// stack grows down from it. Touched only by its own CPU, with
+    /// interrupts masked.
+    #[repr(C, align(64))]
+    struct RunRecord {
+        /// +0: the kernel stack pointer `tine_user_enter` saved; 0 when no
+        /// `run` is in progress.
+        kernel_rsp: u64,
+        /// The context the running user code belongs to.
+        ctx: *mut UserContext,
+        /// What the exit path saw: vector, error code, CR2 (page faults).
+        vector: u64,
+        error_code: u64,
+        cr2: u64,
+    }
+
+    const _: () = assert!(offset_of!(RunRecord, kernel_rsp) == 0);
+    const _: () = assert!(USER_END == crate::mm::user::USER_END);
+    const _: () = assert!(size_of::<RunRecord>() == 64);
+
+    /// The executing CPU's record.
+    fn record() -> *mut RunRecord {
+        let rec = crate::smp::percpu::current()
+            .kernel_rsp
+            .load(Ordering::Relaxed) as *mut RunRecord;
+        assert!(!rec.is_null(), "user::run before user::init_this_cpu");
+        rec
+    }
+
+    /// The MXCSR bits this CPU implements (FXSAVE's MXCSR_MASK, 0xffbf
+    /// when it reports 0); others must be clear or FXRSTOR faults.
+    static MXCSR_BITS: AtomicU32 = AtomicU32::new(0xffbf);
+
+    /// Sets up user mode on the executing CPU: its entry stack and record
+    /// (TSS.RSP0, `gs:16`), and the `syscall` MSRs (EFER.SCE, STAR, LSTAR,
+    /// FMASK). Called by `irq::init_bsp_with` and `irq::init_ap`, after the
+    /// CPU's TSS exists.
+    pub(crate) fn init_this_cpu() {
+        let frames: Vec<u64> = (0..ENTRY_STACK_PAGES)
+            .map(|_| {
+                // Leaked: the entry stack is used for the life of the system.
+                Frame::alloc_zeroed()
+                    .expect("no memory for an entry stack")
+                    .leak()
+            })
+            .collect();
+        let base = crate::mm::paging::vmap_frames(&frames, true, false)
+            .expect("no VMAP space for an entry stack");
+        let rec = base + (ENTRY_STACK_PAGES as u64) * PAGE_SIZE - size_of::<RunRecord>() as u64;
+        crate::smp::percpu::current()
+            .kernel_rsp
+            .store(rec, Ordering::Relaxed);
+        crate::cpu::gdt::set_kernel_stack(rec);
+
+        let mut probe = FpuState([0; 512]);
+        // SAFETY: FXSAVE writes 512 bytes to a 16-aligned buffer we own;
+        // CR4.OSFXSR is set by `cpu::init_this_cpu`.
+        unsafe { core::arch::asm!("fxsave64 [{}]", in(reg) &raw mut probe, options(nostack)) };
+        let mask = u32::from_le_bytes(
+            probe.0[MXCSR_MASK..MXCSR_MASK + 4]
+                .try_into()
+                .expect("4 bytes"),
+        );
+        if mask != 0 {
+            MXCSR_BITS.store(mask, Ordering::Relaxed);
+        }
+
+        LStar::write(VirtAddr::new(tine_syscall_entry as *const () as u64));
+        // SAFETY: (1) STAR's selectors match this CPU's GDT (asserted by
+        // `gdt`'s tests); (2) FMASK only clears flags on entry; (3) SCE
+        // enables `syscall`, whose target LSTAR was just set to the entry
+        // below, which switches to this CPU's entry stack before any push.
+        unsafe {
+            Msr::new(MSR_STAR).write(STAR_VALUE);
+            Msr::new(MSR_FMASK).write(SYSCALL_FMASK);
+            Efer::update(|f| f.insert(EferFlags::SYSTEM_CALL_EXTENSIONS));
+        }
+    }
+
+    unsafe extern "C" {
+        /// Saves the callee-saved registers and RSP in the record, loads
+        /// `ctx` and enters ring 3 (`sysretq` when `sysret` != 0); "returns"
+        /// through `tine_user_return` when ring 3 is left.
+        fn tine_user_enter(ctx: *mut UserContext, sysret: u64);
+        /// The `syscall` target (IA32_LSTAR).
+        fn tine_syscall_entry();
+    }
+
+    /// Runs the user code of `ctx` in the address space `table` until it
+    /// traps, on the executing CPU, and says why it stopped. `ctx` holds
+    /// the registers at that point (`rip` after a `syscall`, at the
+    /// faulting instruction after a fault). Interrupts are in the caller's
+    /// state again on return.
+    pub fn run(ctx: &mut UserContext, table: &UserPageTable) -> Trap {
+        let irqs_were_on = crate::cpu::irq::enabled();
+        crate::cpu::irq::disable();
+        let trap = enter(ctx, table);
+        if irqs_were_on {
+            crate::cpu::irq::enable();
+        }
+        trap
+    }
+
+    /// `run` with interrupts masked.
+    fn enter(ctx: &mut UserContext, table: &UserPageTable) -> Trap {
+        ctx.rflags = sanitize_rflags(ctx.rflags);
+        if !is_enterable(ctx) {
+            return Trap::Exception {
+                vector: crate::irq::vector::GENERAL_PROTECTION,
+                error_code: 0,
+            };
+        }
+        // Reserved MXCSR bits would make FXRSTOR fault in ring 0.
+        let mxcsr = ctx.fpu.mxcsr() & MXCSR_BITS.load(Ordering::Relaxed);
+        ctx.fpu.set_mxcsr(mxcsr);
+        table.activate_irqs_off();
+        FsBase::write(VirtAddr::new(ctx.fs_base));
+        // The `swapgs` before entering ring 3 makes this the GS base.
+        KernelGsBase::write(VirtAddr::new(ctx.gs_base));
+        // `sysretq` sets rcx = rip and r11 = rflags, so it restores the
+        // context exactly only when those already agree (always true right
+        // after a `syscall`); otherwise `iretq`. `rip` is a user address,
+        // so `rcx` is canonical: no #GP in ring 0 after `sysretq`.
+        let sysret = ctx.rcx == ctx.rip && ctx.r11 == ctx.rflags;
+        let rec = record();
+        let ctx_ptr: *mut UserContext = ctx;
+        // SAFETY: (1) the record is this CPU's and interrupts are masked, so
+        // nothing else touches it; `kernel_rsp == 0` proves no `run` is in
+        // progress on this CPU (none can be: handlers never call `run`).
+        // (2) `tine_user_enter` returns like a normal `extern "C"` call:
+        // callee-saved registers, RSP and DF are restored by
+        // `tine_user_return`; rflags is left with IF clear. (3) It reads
+        // `*ctx_ptr`, and `save_user_state` writes it through the record,
+        // while `ctx` is mutably borrowed by this call; `ctx_ptr` is not
+        // used after it. (4) The user code runs with `table` loaded, which
+        // maps only frames the table owns, and the borrow of `table` lasts
+        // until it has left ring 3.
+        unsafe {
+            assert_eq!((*rec).kernel_rsp, 0, "nested user::run");
+            (*rec).ctx = ctx_ptr;
+            tine_user_enter(ctx_ptr, sysret as u64);
+            (*rec).ctx = core::ptr::null_mut();
+            decode_trap((*rec).vector, (*rec).error_code, (*rec).cr2)
+        }
+    }
+
+    /// Saves the user state of a trap from ring 3 (`frame` on the entry
+    /// stack) into the running context, with the FPU state, FS/GS bases
+    /// and the reason. Called with interrupts masked by `trap_dispatch`
+    /// and the `syscall` entry; `tine_user_return` follows.
+    pub(crate) extern "C" fn save_user_state(frame: &TrapFrame) {
+        let rec = record();
+        // SAFETY: a trap from ring 3 happens only inside `run` on this CPU
+        // (ring 3 is entered nowhere else), which stored its context in the
+        // record and keeps it mutably borrowed; interrupts are masked, so
+        // this is the only access.
+        let (rec, ctx) = unsafe {
+            let ctx = (*rec).ctx;
+            assert!(!ctx.is_null(), "trap from ring 3 outside user::run");
+            (&mut *rec, &mut *ctx)
+        };
+        rec.vector = frame.vector;
+        rec.error_code = frame.error_code;
+        rec.cr2 = if frame.vector == crate::irq::vector::PAGE_FAULT as u64 {
+            x86_64::registers::control::Cr2::read_raw()
+        } else {
+            0
+        };
+        ctx.rax = frame.rax;
+        ctx.rbx = frame.rbx;
+        ctx.rcx = frame.rcx;
+        ctx.rdx = frame.rdx;
+        ctx.rsi = frame.rsi;
+        ctx.rdi = frame.rdi;
+        ctx.rbp = frame.rbp;
+        ctx.r8 = frame.r8;
+        ctx.r9 = frame.r9;
+        ctx.r10 = frame.r10;
+        ctx.r11 = frame.r11;
+        ctx.r12 = frame.r12;
+        ctx.r13 = frame.r13;
+        ctx.r14 = frame.r14;
+        ctx.r15 = frame.r15;
+        ctx.rip = frame.rip;
+        ctx.rsp = frame.rsp;
+        ctx.rflags = frame.rflags;
+        ctx.fs_base = FsBase::read().as_u64();
+        // After the entry's `swapgs`, the user's GS base is the "kernel" one.
+        ctx.gs_base = KernelGsBase::read().as_u64();
+        // SAFETY: FXSAVE writes the 512-byte, 16-aligned area of a context
+        // we hold exclusively (above).
+        unsafe {
+            core::arch::asm!("fxsave64 [{}]", in(reg) &raw mut ctx.fpu, options(nostack));
+        }
+    }
+
+    // The entry, exit and `syscall` paths. `gs:16` is the CPU's RunRecord
+    // (top of its entry stack), `gs:24` a scratch slot for the user RSP.
+    core::arch::global_asm!(
+        r#"
+    .section .text.tine_user, "ax"
+
+    .p2align 4
+    .global tine_user_enter
+tine_user_enter:
+    push rbx
+    push rbp
+    push r12
+    push r13
+    push r14
+    push r15
+    mov rax, qword ptr gs:[16]
+    mov qword ptr [rax], rsp
+    fxrstor64 [rdi + {fpu}]
+    test rsi, rsi
+    jz tine_user_enter_iret
+    mov rcx, qword ptr [rdi + {rip}]
+    mov r11, qword ptr [rdi + {rflags}]
+    mov rsp, qword ptr [rdi + {rsp}]
+    mov rax, qword ptr [rdi + {rax}]
+    mov rbx, qword ptr [rdi + {rbx}]
+    mov rdx, qword ptr [rdi + {rdx}]
+    mov rsi, qword ptr [rdi + {rsi}]
+    mov rbp, qword ptr [rdi + {rbp}]
+    mov r8, qword ptr [rdi + {r8}]
+    mov r9, qword ptr [rdi + {r9}]
+    mov r10, qword ptr [rdi + {r10}]
+    mov r12, qword ptr [rdi + {r12}]
+    mov r13, qword ptr [rdi + {r13}]
+    mov r14, qword ptr [rdi + {r14}]
+    mov r15, qword ptr [rdi + {r15}]
+    mov rdi, qword ptr [rdi + {rdi}]
+    swapgs
+    sysretq
+tine_user_enter_iret:
+    push {user_ss}
+    push qword ptr [rdi + {rsp}]
+    push qword ptr [rdi + {rflags}]
+    push {user_cs}
+    push qword ptr [rdi + {rip}]
+    mov rax, qword ptr [rdi + {rax}]
+    mov rbx, qword ptr [rdi + {rbx}]
+    mov rcx, qword ptr [rdi + {rcx}]
+    mov rdx, qword ptr [rdi + {rdx}]
+    mov rsi, qword ptr [rdi + {rsi}]
+    mov rbp, qword ptr [rdi + {rbp}]
+    mov r8, qword ptr [rdi + {r8}]
+    mov r9, qword ptr [rdi + {r9}]
+    mov r10, qword ptr [rdi + {r10}]
+    mov r11, qword ptr [rdi + {r11}]
+    mov r12, qword ptr [rdi + {r12}]
+    mov r13, qword ptr [rdi + {r13}]
+    mov r14, qword ptr [rdi + {r14}]
+    mov r15, qword ptr [rdi + {r15}]
+    mov rdi, qword ptr [rdi + {rdi}]
+    swapgs
+    iretq
+
+    .p2align 4
+    .global tine_user_return
+tine_user_return:
+    mov rax, qword ptr gs:[16]
+    mov rsp, qword ptr [rax]
+    mov qword ptr [rax], 0
+    push 2
+    popfq
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbp
+    pop rbx
+    ret
+
+    .p2align 4
+    .global tine_syscall_entry
+tine_syscall_entry:
+    swapgs
+    mov qword ptr gs:[24], rsp
+    mov rsp, qword ptr gs:[16]
+    push {user_ss}
+    push qword ptr gs:[24]
+    push r11
+    push {user_cs}
+    push rcx
+    push 0
+    push {syscall_vector}
+    push rax
+    push rbx
+    push rcx
+    push rdx
+    push rsi
+    push rdi
+    push rbp
+    push r8
+    push r9
+    push r10
+    push r11
+    push r12
+    push r13
+    push r14
+    push r15
+    mov rdi, rsp
+    call {save}
+    jmp tine_user_return
+
+    .text
+"#,
+        fpu = const offset_of!(UserContext, fpu),
+        rip = const offset_of!(UserContext, rip),
+        rsp = const offset_of!(UserContext, rsp),
+        rflags = const offset_of!(UserContext, rflags),
+        rax = const offset_of!(UserContext, rax),
+        rbx = const offset_of!(UserContext, rbx),
+        rcx = const offset_of!(UserContext, rcx),
+        rdx = const offset_of!(UserContext, rdx),
+        rsi = const offset_of!(UserContext, rsi),
+        rdi = const offset_of!(UserContext, rdi),
+        rbp = const offset_of!(UserContext, rbp),
+        r8 = const offset_of!(UserContext, r8),
+        r9 = const offset_of!(UserContext, r9),
+        r10 = const offset_of!(UserContext, r10),
+        r11 = const offset_of!(UserContext, r11),
+        r12 = const offset_of!(UserContext, r12),
+        r13 = const offset_of!(UserContext, r13),
+        r14 = const offset_of!(UserContext, r14),
+        r15 = const offset_of!(UserContext, r15),
+        user_ss = const USER_SS as u64,
+        user_cs = const USER_CS as u64,
+        syscall_vector = const SYSCALL_VECTOR,
+        save = sym save_user_state,
+    );
+
+    // The syscall entry's frame is a `TrapFrame`: 7 words pushed by hand
+    // (ss .. vector) then the 15 registers, 16-aligned below the record.
+    const _: () = assert!(crate::irq::frame::FRAME_SIZE == 22 * 8);
+    const _: () = assert!(size_of::<RunRecord>().is_multiple_of(16));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rflags_sanitising_keeps_user_flags_only() {
+        // IOPL 3, NT, VM, RF are dropped; IF and bit 1 forced on.
+        let hostile = 0x3000 | 0x4000 | 0x2_0000 | 0x1_0000;
+        assert_eq!(sanitize_rflags(hostile), 0x202);
+        let arith = 0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x800 | 0x400 | 0x100;
+        assert_eq!(sanitize_rflags(arith), arith | 0x202);
+        assert_eq!(sanitize_rflags(0x4_0000 | 0x20_0000), 0x24_0202);
+        // FMASK clears every flag the user may set, and IF.
+        assert_eq!(
+            SYSCALL_FMASK & (RFLAGS_USER | RFLAGS_IF),
+            RFLAGS_USER | RFLAGS_IF
+        );
+        assert_eq!(SYSCALL_FMASK & RFLAGS_FIXED, 0);
+    }
+
+    #[test]
+    fn canonical_and_enterable() {
+        assert!(is_canonical(0));
+        assert!(is_canonical(0x7fff_ffff_ffff));
+        assert!(!is_canonical(0x8000_0000_0000));
+        assert!(is_canonical(0xffff_8000_0000_0000));
+        let mut ctx = UserContext::new(0x40_0000, 0x7fff_ffff_f000);
+        assert!(is_enterable(&ctx));
+        ctx.rip = 0xffff_ffff_8000_0000;
+        assert!(!is_enterable(&ctx), "kernel-half rip");
+        ctx.rip = 0x40_0000;
+        ctx.gs_base = 0xffff_8000_0000_0000;
+        assert!(!is_enterable(&ctx), "kernel-half GS base");
+        ctx.gs_base = 0;
+        ctx.rsp = 0x8000_0000_0000;
+        assert!(!is_enterable(&ctx), "non-canonical rsp");
+    }
+
+    #[test]
+    fn traps_decode() {
+        assert_eq!(decode_trap(SYSCALL_VECTOR, 0, 0), Trap::Syscall);
+        assert_eq!(
+            decode_trap(14, 6, 0x5000),
+            Trap::PageFault {
+                addr: 0x5000,
+                error_code: 6
+            }
+        );
+        assert_eq!(
+            decode_trap(6, 0, 0),
+            Trap::Exception {
+                vector: 6,
+                error_code: 0
+            }
+        );
+        assert_eq!(decode_trap(0x20, 0, 0), Trap::Interrupt { vector: 0x20 });
+    }
+
+    #[test]
+    fn default_fpu_state() {
+        let f = FpuState::default();
+        assert_eq!(f.fcw(), 0x37f);
+        assert_eq!(f.mxcsr(), 0x1f80);
+        assert_eq!(core::mem::align_of::<FpuState>(), 16);
+        assert_eq!(core::mem::offset_of!(UserContext, fpu) % 16, 0);
+    }
+}

@@ -4,6 +4,9 @@
 //! every CPU.
 
 #[cfg(target_os = "none")]
+mod user_ktests;
+
+#[cfg(target_os = "none")]
 mod ktests {
     use alloc::boxed::Box;
     use alloc::vec::Vec;

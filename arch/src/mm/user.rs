@@ -1,0 +1,609 @@
+//! User page tables: one [`UserPageTable`] per address space.
+//!
+//! A table is a PML4 whose upper 256 entries are copies of the kernel's
+//! (those never change after boot, see [`super`]) and whose lower half maps
+//! user pages. The table owns one reference ([`Frame`]) of every page it
+//! maps and every page-table page below its PML4; dropping it frees them.
+//! Only the lower half is ever walked or changed here.
+//!
+//! # The write invariant (what makes copy-on-write sound)
+//! A frame is writable through a user PTE only while that PTE holds the
+//! frame's *only* reference. [`UserPageTable::map`] and
+//! [`UserPageTable::protect`] refuse write permission for a shared frame
+//! ([`MapError::Shared`]), and the only ways to get a new reference out of
+//! a table ([`UserPageTable::share_frame`], [`UserPageTable::fork_cow`])
+//! clear the write bit first. So a frame with several references is
+//! read-only everywhere, and `Frame::bytes` on any clone sees contents no
+//! user program can change. A write fault on such a page is the kernel's
+//! copy-on-write: copy into a fresh frame and `map` it writable, or, when
+//! the refcount has dropped back to 1, `protect` it writable again.
+//!
+//! # TLBs
+//! Each CPU remembers which table it has loaded in CR3 and the table's
+//! *epoch* at that moment (`LOADED`). Every change that removes or weakens a
+//! present mapping bumps the table's epoch, so a CPU whose recorded epoch
+//! is old reloads CR3 (a full flush of user entries; PCID is not used yet)
+//! the next time it runs that table. When the changing CPU itself has the
+//! table loaded and up to date, it flushes the one entry with `invlpg` and
+//! records the new epoch instead, so the common case (a fault handled on
+//! the CPU that took it) does not reload CR3. New mappings (not-present to
+//! present) need no flush at all.
+//!
+//! This covers every CPU that is *not* running user code of the table at
+//! the moment of the change. CPUs that are (threads sharing a table) need
+//! a shootdown: an IPI on [`TLB_SHOOTDOWN`](crate::irq::vector::TLB_SHOOTDOWN)
+//! makes them leave user mode (`user::run` returns `Interrupt`), and their
+//! next `run` sees the new epoch. Sending it, and waiting for it before
+//! freeing a frame, is the kernel's job.
+//!
+//! A CPU keeps a reference to the PML4 frame it has loaded, so a dropped
+//! table's PML4 cannot be reused by a new table while a CPU still has it in
+//! CR3 (its lower half is cleared first, so such a CPU sees no user pages).
+//!
+//! # Concurrency
+//! All methods take `&self`: a table is shared by the threads of a
+//! process. One spin lock serialises walks and changes; no allocation
+//! happens under it except page-table pages, and copies hold it for at most
+//! one page. Never taken in interrupt handlers.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+use x86_64::structures::paging::page_table::PageTableEntry;
+use x86_64::structures::paging::{PageTable, PageTableFlags as F};
+use x86_64::{PhysAddr, VirtAddr};
+
+use super::{Frame, PAGE_SIZE, phys_to_virt};
+use crate::cpu::Features;
+use crate::smp::MAX_CPUS;
+
+/// The end of user space: user addresses are `0..USER_END` (the canonical
+/// lower half with 4-level paging).
+pub const USER_END: u64 = 0x0000_8000_0000_0000;
+
+/// Whether `va` is a user address.
+pub const fn is_user(va: u64) -> bool {
+    va < USER_END
+}
+
+/// Permissions of a user page (always readable).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UserFlags {
+    /// Writable by user code.
+    pub write: bool,
+    /// Executable by user code (read-only pages without NX hardware are
+    /// executable regardless).
+    pub exec: bool,
+}
+
+impl UserFlags {
+    /// Read-only data.
+    pub const READ: Self = Self {
+        write: false,
+        exec: false,
+    };
+    /// Read-write data.
+    pub const WRITE: Self = Self {
+        write: true,
+        exec: false,
+    };
+    /// Code.
+    pub const EXEC: Self = Self {
+        write: false,
+        exec: true,
+    };
+
+    fn pte_flags(self) -> F {
+        let mut f = F::PRESENT | F::USER_ACCESSIBLE;
+        if self.write {
+            f |= F::WRITABLE;
+        }
+        if !self.exec && Features::get().nx {
+            f |= F::NO_EXECUTE;
+        }
+        f
+    }
+
+    fn from_pte(f: F) -> Self {
+        Self {
+            write: f.contains(F::WRITABLE),
+            exec: !f.contains(F::NO_EXECUTE),
+        }
+    }
+}
+
+/// Why a mapping change was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapError {
+    /// The address is not in user space.
+    NotUser,
+    /// `map` needs a page-aligned address.
+    Misaligned,
+    /// No frame for a page-table page.
+    NoMemory,
+    /// Write permission for a frame with other references (see the module
+    /// docs' write invariant).
+    Shared,
+    /// Nothing is mapped there (`protect`).
+    NotMapped,
+}
+
+/// Why a user-memory copy failed, with the first user address that could
+/// not be accessed. Nothing was copied past it; bytes before it were.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Not a user address, or no page mapped there.
+    NotMapped(u64),
+    /// `copy_to_user` into a read-only page (after `fork_cow`, a
+    /// copy-on-write page: the kernel resolves it as a write fault and
+    /// retries).
+    ReadOnly(u64),
+    /// `copy_to_user` into a page whose frame has other references. The
+    /// write invariant makes such a page read-only, so this is reported
+    /// only if that invariant were broken; resolve it like `ReadOnly`.
+    Cow(u64),
+}
+
+/// One user address space's page tables.
+#[derive(Debug)]
+pub struct UserPageTable {
+    /// The PML4 page (its upper half is the kernel's).
+    root: Frame,
+    /// Serialises every walk and change of the lower half.
+    lock: spin::Mutex<()>,
+    /// Bumped by every change that needs a TLB flush (module docs).
+    epoch: AtomicU64,
+}
+
+/// What a CPU has in CR3: `None` = the kernel's boot-time PML4, else a
+/// reference to a user PML4 and the table's epoch when it was loaded or
+/// last flushed. Only its own CPU touches a slot, with interrupts off.
+static LOADED: [spin::Mutex<Option<(Frame, u64)>>; MAX_CPUS] =
+    [const { spin::Mutex::new(None) }; MAX_CPUS];
+
+fn table_at(pa: u64) -> *mut PageTable {
+    phys_to_virt(pa) as *mut PageTable
+}
+
+/// The refcount of the frame at `pa`, which a PTE of a locked table holds.
+fn refcount_of(pa: u64) -> u32 {
+    // SAFETY: the PTE holds a reference leaked by `map`; the temporary
+    // `Frame` is never dropped, so that reference stays the PTE's.
+    core::mem::ManuallyDrop::new(unsafe { Frame::from_raw(pa) }).refcount()
+}
+
+fn index(va: u64, level: u32) -> usize {
+    ((va >> (12 + 9 * (level - 1))) & 511) as usize
+}
+
+impl UserPageTable {
+    /// A fresh address space: empty lower half, the kernel's upper half.
+    pub fn new() -> Option<Self> {
+        let root = Frame::alloc_zeroed()?;
+        let kernel = table_at(super::paging::kernel_pml4());
+        let pml4 = table_at(root.paddr());
+        // SAFETY: (1) `root` is a fresh frame nobody else references, reached
+        // through the direct map; (2) the kernel PML4's upper half is written
+        // only at boot, so reading it races with nothing.
+        unsafe {
+            for i in 256..512 {
+                (&mut *pml4)[i] = (&*kernel)[i].clone();
+            }
+        }
+        Some(Self {
+            root,
+            lock: spin::Mutex::new(()),
+            epoch: AtomicU64::new(0),
+        })
+    }
+
+    /// Physical address of the PML4 (what CR3 holds when this table runs).
+    pub fn root_pa(&self) -> u64 {
+        self.root.paddr()
+    }
+
+    /// Loads this table into CR3 on the executing CPU, unless it is loaded
+    /// there already with no change since (module docs, "TLBs").
+    pub fn activate(&self) {
+        crate::cpu::irq::without(|| self.activate_irqs_off());
+    }
+
+    /// [`Self::activate`] for callers that already masked interrupts
+    /// (`user::run`).
+    pub(crate) fn activate_irqs_off(&self) {
+        let mut slot = LOADED[crate::cpu::id()].lock();
+        // Acquire: pairs with the Release in `changed`, so the PTE changes
+        // of that epoch are visible to the page walks after the CR3 load.
+        let epoch = self.epoch.load(Ordering::Acquire);
+        if let Some((frame, seen)) = slot.as_ref()
+            && frame.paddr() == self.root.paddr()
+            && *seen == epoch
+        {
+            return;
+        }
+        let frame = x86_64::structures::paging::PhysFrame::containing_address(PhysAddr::new(
+            self.root.paddr(),
+        ));
+        // SAFETY: the PML4's upper half is the kernel's, so the running code,
+        // its stack and the direct map stay mapped; the lower half maps only
+        // frames this table owns. `LOADED` keeps a reference to the PML4 so
+        // it is not freed while in CR3.
+        unsafe {
+            x86_64::registers::control::Cr3::write(
+                frame,
+                x86_64::registers::control::Cr3Flags::empty(),
+            )
+        };
+        // The old PML4 reference (if any) is dropped after the switch.
+        let _old = slot.replace((self.root.clone(), epoch));
+    }
+
+    /// Records a change to the PTE of `va` that needs a TLB flush; call
+    /// with the lock held, after the change.
+    fn changed(&self, va: u64) {
+        crate::cpu::irq::without(|| {
+            let mut slot = LOADED[crate::cpu::id()].lock();
+            // Release: pairs with the Acquire in `activate_irqs_off`.
+            let old = self.epoch.fetch_add(1, Ordering::Release);
+            if let Some((frame, seen)) = slot.as_mut()
+                && frame.paddr() == self.root.paddr()
+                && *seen == old
+            {
+                // This CPU's TLB was up to date before the change: flushing
+                // the one entry keeps it so.
+                x86_64::instructions::tlb::flush(VirtAddr::new(va));
+                *seen = old + 1;
+            }
+        });
+    }
+
+    /// The leaf PTE of `va`; with `create`, missing tables are allocated.
+    /// `Ok(None)` when a table is missing and `create` is false.
+    fn leaf<'g>(
+        &'g self,
+        _guard: &'g mut spin::MutexGuard<'_, ()>,
+        va: u64,
+        create: bool,
+    ) -> Result<Option<&'g mut PageTableEntry>, MapError> {
+        debug_assert!(is_user(va));
+        let mut table = table_at(self.root.paddr());
+        for level in [4, 3, 2] {
+            // SAFETY: `table` is this table's PML4 or a page-table page it
+            // owns (created below), reached through the direct map; the lock
+            // (`_guard`) makes this the only access from Rust.
+            let entry = unsafe { &mut (&mut *table)[index(va, level)] };
+            if entry.is_unused() {
+                if !create {
+                    return Ok(None);
+                }
+                let page = Frame::alloc_zeroed().ok_or(MapError::NoMemory)?;
+                // The table owns the page from now on; `Drop` takes it back.
+                entry.set_addr(
+                    PhysAddr::new(page.leak()),
+                    F::PRESENT | F::WRITABLE | F::USER_ACCESSIBLE,
+                );
+            }
+            table = table_at(entry.addr().as_u64());
+        }
+        // SAFETY: as above, for the last-level table.
+        Ok(Some(unsafe { &mut (&mut *table)[index(va, 1)] }))
+    }
+
+    /// Maps `frame` at the page `va` (page-aligned, user) with `flags`,
+    /// and returns the frame it replaces. The table keeps the reference.
+    pub fn map(&self, va: u64, frame: Frame, flags: UserFlags) -> Result<Option<Frame>, MapError> {
+        if !is_user(va) {
+            return Err(MapError::NotUser);
+        }
+        if !va.is_multiple_of(PAGE_SIZE) {
+            return Err(MapError::Misaligned);
+        }
+        if flags.write && frame.refcount() != 1 {
+            return Err(MapError::Shared);
+        }
+        let mut guard = self.lock.lock();
+        let entry = self.leaf(&mut guard, va, true)?.expect("created");
+        let old = (!entry.is_unused()).then(|| {
+            // SAFETY: a used leaf holds a reference leaked by `map`, taken
+            // back exactly once here (the entry is overwritten next).
+            unsafe { Frame::from_raw(entry.addr().as_u64()) }
+        });
+        entry.set_addr(PhysAddr::new(frame.leak()), flags.pte_flags());
+        if old.is_some() {
+            self.changed(va);
+        }
+        Ok(old)
+    }
+
+    /// Unmaps the page containing `va` and returns its frame.
+    pub fn unmap(&self, va: u64) -> Option<Frame> {
+        if !is_user(va) {
+            return None;
+        }
+        let mut guard = self.lock.lock();
+        let entry = self.leaf(&mut guard, va, false).ok()??;
+        if entry.is_unused() {
+            return None;
+        }
+        // SAFETY: the leaf's reference, taken back once: the entry is
+        // cleared next.
+        let frame = unsafe { Frame::from_raw(entry.addr().as_u64()) };
+        entry.set_unused();
+        self.changed(va);
+        Some(frame)
+    }
+
+    /// Changes the permissions of the page containing `va`. Write
+    /// permission needs the frame's only reference ([`MapError::Shared`]).
+    pub fn protect(&self, va: u64, flags: UserFlags) -> Result<(), MapError> {
+        if !is_user(va) {
+            return Err(MapError::NotUser);
+        }
+        let mut guard = self.lock.lock();
+        let entry = self
+            .leaf(&mut guard, va, false)?
+            .filter(|e| !e.is_unused())
+            .ok_or(MapError::NotMapped)?;
+        if flags.write && refcount_of(entry.addr().as_u64()) != 1 {
+            return Err(MapError::Shared);
+        }
+        let old = entry.flags();
+        let new = flags.pte_flags();
+        entry.set_flags(new);
+        // Adding rights needs no flush (a stale, weaker entry only faults
+        // again); removing any does.
+        let removed = (old.contains(F::WRITABLE) && !new.contains(F::WRITABLE))
+            || (!old.contains(F::NO_EXECUTE) && new.contains(F::NO_EXECUTE));
+        if removed {
+            self.changed(va);
+        }
+        Ok(())
+    }
+
+    /// Makes the page containing `va` read-only (fork's copy-on-write);
+    /// returns whether a page is mapped there.
+    pub fn clear_write(&self, va: u64) -> bool {
+        if !is_user(va) {
+            return false;
+        }
+        let mut guard = self.lock.lock();
+        self.clear_write_locked(&mut guard, va).is_some()
+    }
+
+    /// The leaf of `va` with the write bit cleared, if mapped.
+    fn clear_write_locked<'g>(
+        &'g self,
+        guard: &'g mut spin::MutexGuard<'_, ()>,
+        va: u64,
+    ) -> Option<&'g mut PageTableEntry> {
+        let entry = self.leaf(guard, va, false).ok()??;
+        if entry.is_unused() {
+            return None;
+        }
+        let flags = entry.flags();
+        if flags.contains(F::WRITABLE) {
+            entry.set_flags(flags - F::WRITABLE);
+            self.changed(va);
+        }
+        Some(entry)
+    }
+
+    /// The physical address `va` maps to and the page's permissions.
+    pub fn translate(&self, va: u64) -> Option<(u64, UserFlags)> {
+        if !is_user(va) {
+            return None;
+        }
+        let mut guard = self.lock.lock();
+        let entry = self.leaf(&mut guard, va, false).ok()??;
+        if entry.is_unused() {
+            return None;
+        }
+        Some((
+            entry.addr().as_u64() + (va & (PAGE_SIZE - 1)),
+            UserFlags::from_pte(entry.flags()),
+        ))
+    }
+
+    /// The refcount of the frame mapped at `va` (for the kernel's
+    /// copy-on-write decision: 1 means `protect` may make it writable).
+    pub fn refcount_at(&self, va: u64) -> Option<u32> {
+        let (pa, _) = self.translate(va)?;
+        Some(refcount_of(pa & !(PAGE_SIZE - 1)))
+    }
+
+    /// A new reference to the frame at `va` and the page's permissions
+    /// before the call. The page is made read-only first (write
+    /// invariant), so the clone's contents cannot change under its holder.
+    pub fn share_frame(&self, va: u64) -> Option<(Frame, UserFlags)> {
+        if !is_user(va) {
+            return None;
+        }
+        let mut guard = self.lock.lock();
+        let before = UserFlags::from_pte(self.leaf(&mut guard, va, false).ok()??.flags());
+        let entry = self.clear_write_locked(&mut guard, va)?;
+        // SAFETY: the leaf holds a reference; the temporary `Frame` is
+        // cloned (a new reference) and forgotten, so the leaf keeps its own.
+        let frame = unsafe {
+            let held = core::mem::ManuallyDrop::new(Frame::from_raw(entry.addr().as_u64()));
+            (*held).clone()
+        };
+        Some((frame, before))
+    }
+
+    /// The mapped pages (page address and permissions), in address order.
+    pub fn pages(&self) -> alloc::vec::Vec<(u64, UserFlags)> {
+        let mut out = alloc::vec::Vec::new();
+        let _guard = self.lock.lock();
+        // SAFETY: the lock is held; the walk only reads this table's pages.
+        unsafe {
+            walk(self.root.paddr(), 4, 0, &mut |va, e| {
+                out.push((va, UserFlags::from_pte(e.flags())))
+            })
+        };
+        out
+    }
+
+    /// Fork: a new table mapping every page of this one to the same frame
+    /// (one more reference each), read-only in both (write invariant). The
+    /// kernel's write fault then copies or, at refcount 1, re-enables
+    /// write. `None` when memory runs out (the partial child is freed;
+    /// the parent's pages stay read-only, which only costs faults).
+    pub fn fork_cow(&self) -> Option<UserPageTable> {
+        let child = UserPageTable::new()?;
+        for (va, flags) in self.pages() {
+            let (frame, _) = self.share_frame(va)?;
+            child
+                .map(
+                    va,
+                    frame,
+                    UserFlags {
+                        write: false,
+                        ..flags
+                    },
+                )
+                .ok()?;
+        }
+        Some(child)
+    }
+
+    /// Copies `buf.len()` bytes of user memory at `va` into `buf`, through
+    /// the direct map.
+    pub fn copy_from_user(&self, va: u64, buf: &mut [u8]) -> Result<(), Fault> {
+        self.copy(va, buf.len(), false, |pa, off, n| {
+            // SAFETY: `pa..pa + n` lies in one frame the table owns (it holds
+            // a reference while the lock is held); the direct map covers it.
+            // User code may write it concurrently (threads): raw byte copies,
+            // no reference to the frame is formed.
+            unsafe {
+                core::ptr::copy_nonoverlapping(
+                    phys_to_virt(pa) as *const u8,
+                    buf.as_mut_ptr().add(off),
+                    n,
+                )
+            }
+        })
+    }
+
+    /// Copies `buf` into user memory at `va`, through the direct map. Every
+    /// page must be writable and its frame unshared (else [`Fault`]).
+    pub fn copy_to_user(&self, va: u64, buf: &[u8]) -> Result<(), Fault> {
+        self.copy(va, buf.len(), true, |pa, off, n| {
+            // SAFETY: as in `copy_from_user`; moreover the frame's only
+            // reference is the table's (checked by `copy`), so no `Frame`
+            // holder can be reading it through `bytes()`.
+            unsafe {
+                core::ptr::copy_nonoverlapping(
+                    buf.as_ptr().add(off),
+                    phys_to_virt(pa) as *mut u8,
+                    n,
+                )
+            }
+        })
+    }
+
+    /// Walks `va..va + len` page by page, calling `each(pa, offset in the
+    /// buffer, bytes)` with the lock held (at most one page per hold).
+    fn copy(
+        &self,
+        va: u64,
+        len: usize,
+        write: bool,
+        mut each: impl FnMut(u64, usize, usize),
+    ) -> Result<(), Fault> {
+        let end = va.checked_add(len as u64).ok_or(Fault::NotMapped(va))?;
+        if len > 0 && end > USER_END {
+            // Report the first address that is not user space.
+            let first_bad = va.max(USER_END);
+            return self
+                .copy(va, (first_bad - va) as usize, write, each)
+                .and(Err(Fault::NotMapped(first_bad)));
+        }
+        let mut cur = va;
+        while cur < end {
+            let n = (PAGE_SIZE - (cur & (PAGE_SIZE - 1))).min(end - cur) as usize;
+            let mut guard = self.lock.lock();
+            let entry = self
+                .leaf(&mut guard, cur, false)
+                .ok()
+                .flatten()
+                .filter(|e| !e.is_unused())
+                .ok_or(Fault::NotMapped(cur))?;
+            let page = entry.addr().as_u64();
+            if write {
+                if !entry.flags().contains(F::WRITABLE) {
+                    return Err(Fault::ReadOnly(cur));
+                }
+                if refcount_of(page) != 1 {
+                    return Err(Fault::Cow(cur));
+                }
+            }
+            each(page + (cur & (PAGE_SIZE - 1)), (cur - va) as usize, n);
+            drop(guard);
+            cur += n as u64;
+        }
+        Ok(())
+    }
+}
+
+/// Calls `f(va, leaf)` for every used leaf under the table at `pa` of
+/// `level` that maps addresses from `base`; the PML4 (level 4) is walked
+/// over its lower half only.
+///
+/// # Safety
+/// `pa` must be a page-table page of a table whose lock the caller holds.
+unsafe fn walk(pa: u64, level: u32, base: u64, f: &mut dyn FnMut(u64, &PageTableEntry)) {
+    let table = table_at(pa);
+    let entries = if level == 4 { 256 } else { 512 };
+    for i in 0..entries {
+        // SAFETY: the caller's contract: a page-table page, lock held.
+        let entry = unsafe { &(&*table)[i] };
+        if entry.is_unused() {
+            continue;
+        }
+        let va = base + ((i as u64) << (12 + 9 * (level - 1)));
+        if level == 1 {
+            f(va, entry);
+        } else {
+            // SAFETY: a used non-leaf entry points at a page-table page of
+            // the same table.
+            unsafe { walk(entry.addr().as_u64(), level - 1, va, f) };
+        }
+    }
+}
+
+/// Frees every page and page-table page under the table at `pa` of
+/// `level` (lower half only for the PML4), clearing the entries.
+///
+/// # Safety
+/// The caller owns the table exclusively (`Drop`).
+unsafe fn free_tree(pa: u64, level: u32) {
+    let table = table_at(pa);
+    let entries = if level == 4 { 256 } else { 512 };
+    for i in 0..entries {
+        // SAFETY: a page-table page of a table the caller owns exclusively.
+        let entry = unsafe { &mut (&mut *table)[i] };
+        if entry.is_unused() {
+            continue;
+        }
+        let child = entry.addr().as_u64();
+        // Unlink first: a CPU that still has this PML4 loaded (see
+        // `LOADED`) must never reach a freed page through it.
+        entry.set_unused();
+        if level > 1 {
+            // SAFETY: a used non-leaf entry points at a page-table page of
+            // the same table, now unlinked and owned by this call.
+            unsafe { free_tree(child, level - 1) };
+        }
+        // SAFETY: every used entry holds one reference leaked by `map` or
+        // `leaf`, taken back once here (the entry was cleared above).
+        drop(unsafe { Frame::from_raw(child) });
+    }
+}
+
+impl Drop for UserPageTable {
+    fn drop(&mut self) {
+        let _guard = self.lock.lock();
+        // SAFETY: `&mut self`: nobody else uses the table; CPUs that still
+        // have the PML4 in CR3 keep it alive through `LOADED` and see an
+        // empty lower half once `free_tree` unlinks it.
+        unsafe { free_tree(self.root.paddr(), 4) };
+    }
+}

@@ -1,0 +1,506 @@
+//! In-kernel tests of the ring-3 foundation `arch` provides: user page
+//! tables (`arch::mm::user`), user-memory copies, and `arch::user::run`
+//! with hand-assembled programs (each byte array shows its assembly).
+//! Run at `-smp 1` and `-smp 4`; one test moves a running program across
+//! CPUs between `run` calls.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use arch::irq::vector;
+use arch::mm::Frame;
+use arch::mm::user::{Fault, MapError, USER_END, UserFlags, UserPageTable};
+use arch::user::{Trap, UserContext, run};
+
+use crate::{kassert, kassert_eq, ktest, task};
+
+/// Where the test programs live.
+const CODE: u64 = 0x40_0000;
+/// A read-write data page.
+const DATA: u64 = 0x60_0000;
+/// Top of the one-page stack (the page below it is mapped).
+const STACK_TOP: u64 = 0x7fff_ffff_f000;
+
+/// `mov eax, 39; syscall; mov rdi, rax; mov eax, 60; syscall; ud2`
+const SYSCALLS: &[u8] = &[
+    0xb8, 0x27, 0x00, 0x00, 0x00, // mov eax, 39
+    0x0f, 0x05, // syscall
+    0x48, 0x89, 0xc7, // mov rdi, rax
+    0xb8, 0x3c, 0x00, 0x00, 0x00, // mov eax, 60
+    0x0f, 0x05, // syscall
+    0x0f, 0x0b, // ud2
+];
+/// Offset of the `ud2` in [`SYSCALLS`].
+const SYSCALLS_UD2: u64 = 17;
+
+/// `mov qword ptr [0x50000000], rax`
+const WRITE_UNMAPPED: &[u8] = &[0x48, 0x89, 0x04, 0x25, 0x00, 0x00, 0x00, 0x50];
+
+/// `jmp $`
+const SPIN: &[u8] = &[0xeb, 0xfe];
+
+/// `movq xmm0, rax; syscall; movq [rdi], xmm0; mov eax, 60; syscall`
+const SSE: &[u8] = &[
+    0x66, 0x48, 0x0f, 0x6e, 0xc0, // movq xmm0, rax
+    0x0f, 0x05, // syscall
+    0x66, 0x0f, 0xd6, 0x07, // movq qword ptr [rdi], xmm0
+    0xb8, 0x3c, 0x00, 0x00, 0x00, // mov eax, 60
+    0x0f, 0x05, // syscall
+];
+
+/// `mov rax, qword ptr fs:[0]; syscall`
+const READ_FS: &[u8] = &[
+    0x64, 0x48, 0x8b, 0x04, 0x25, 0x00, 0x00, 0x00, 0x00, // mov rax, fs:[0]
+    0x0f, 0x05, // syscall
+];
+
+/// `mov rax, rcx; mov rdx, r11; syscall`: shows what `rcx`/`r11` held.
+const SHOW_RCX_R11: &[u8] = &[
+    0x48, 0x89, 0xc8, // mov rax, rcx
+    0x4c, 0x89, 0xda, // mov rdx, r11
+    0x0f, 0x05, // syscall
+];
+
+/// A table with `code` at [`CODE`], a stack page below [`STACK_TOP`] and a
+/// zeroed data page at [`DATA`].
+fn address_space(code: &[u8]) -> Result<UserPageTable, String> {
+    let table = UserPageTable::new().ok_or("no memory for a page table")?;
+    let mut text = Frame::alloc_zeroed().ok_or("no frame")?;
+    text.bytes_mut().ok_or("new frame shared")?[..code.len()].copy_from_slice(code);
+    table
+        .map(CODE, text, UserFlags::EXEC)
+        .map_err(|e| format!("{e:?}"))?;
+    let stack = Frame::alloc_zeroed().ok_or("no frame")?;
+    table
+        .map(STACK_TOP - 4096, stack, UserFlags::WRITE)
+        .map_err(|e| format!("{e:?}"))?;
+    let data = Frame::alloc_zeroed().ok_or("no frame")?;
+    table
+        .map(DATA, data, UserFlags::WRITE)
+        .map_err(|e| format!("{e:?}"))?;
+    Ok(table)
+}
+
+/// What `map` returned, with frames as physical addresses (comparable).
+fn paddr_of(r: Result<Option<Frame>, MapError>) -> Result<Option<u64>, MapError> {
+    r.map(|old| old.map(|f| f.paddr()))
+}
+
+/// Runs until something other than an interrupt (those are expected now
+/// and then: IPIs, the UART, a timer armed by the executor).
+fn run_to_trap(ctx: &mut UserContext, table: &UserPageTable) -> Trap {
+    loop {
+        match run(ctx, table) {
+            Trap::Interrupt { .. } => continue,
+            other => return other,
+        }
+    }
+}
+
+ktest!(
+    async fn user_page_table_map_translate_unmap() {
+        let (free_before, _) = arch::mm::frame::stats();
+        {
+            let table = UserPageTable::new().ok_or("no memory")?;
+            let f = Frame::alloc_zeroed().ok_or("no frame")?;
+            let pa = f.paddr();
+            kassert_eq!(paddr_of(table.map(DATA, f, UserFlags::WRITE)), Ok(None));
+            kassert_eq!(table.translate(DATA + 5), Some((pa + 5, UserFlags::WRITE)));
+            kassert_eq!(table.translate(DATA + 4096), None);
+            kassert_eq!(table.refcount_at(DATA), Some(1));
+
+            // Replacing returns the old frame.
+            let g = Frame::alloc_zeroed().ok_or("no frame")?;
+            let old = table
+                .map(DATA, g, UserFlags::READ)
+                .map_err(|e| format!("{e:?}"))?;
+            kassert_eq!(old.as_ref().map(Frame::paddr), Some(pa));
+            kassert_eq!(old.map(|f| f.refcount()), Some(1));
+            kassert_eq!(table.translate(DATA).map(|t| t.1), Some(UserFlags::READ));
+
+            // Permissions.
+            kassert_eq!(table.protect(DATA, UserFlags::WRITE), Ok(()));
+            kassert_eq!(table.translate(DATA).map(|t| t.1), Some(UserFlags::WRITE));
+            kassert!(table.clear_write(DATA));
+            kassert_eq!(table.translate(DATA).map(|t| t.1), Some(UserFlags::READ));
+            kassert_eq!(
+                table.protect(DATA + 8192, UserFlags::READ),
+                Err(MapError::NotMapped)
+            );
+
+            // The write invariant: no write access to a shared frame.
+            let shared = Frame::alloc_zeroed().ok_or("no frame")?;
+            let keep = shared.clone();
+            kassert_eq!(
+                paddr_of(table.map(DATA + 4096, shared.clone(), UserFlags::WRITE)),
+                Err(MapError::Shared)
+            );
+            drop(shared);
+            kassert_eq!(
+                paddr_of(table.map(DATA + 4096, keep.clone(), UserFlags::READ)),
+                Ok(None)
+            );
+            kassert_eq!(
+                table.protect(DATA + 4096, UserFlags::WRITE),
+                Err(MapError::Shared)
+            );
+            drop(keep);
+            kassert_eq!(table.protect(DATA + 4096, UserFlags::WRITE), Ok(()));
+            let (clone, before) = table.share_frame(DATA + 4096).ok_or("share")?;
+            kassert_eq!(before, UserFlags::WRITE);
+            kassert_eq!(clone.refcount(), 2);
+            kassert_eq!(table.translate(DATA + 4096).map(|t| t.1.write), Some(false),); // sharing made the page read-only
+            drop(clone);
+
+            // Only page-aligned user addresses.
+            let f = Frame::alloc_zeroed().ok_or("no frame")?;
+            kassert_eq!(
+                paddr_of(table.map(USER_END, f, UserFlags::READ)),
+                Err(MapError::NotUser)
+            );
+            let f = Frame::alloc_zeroed().ok_or("no frame")?;
+            kassert_eq!(
+                paddr_of(table.map(0xffff_8000_0000_0000, f, UserFlags::READ)),
+                Err(MapError::NotUser)
+            );
+            let f = Frame::alloc_zeroed().ok_or("no frame")?;
+            kassert_eq!(
+                paddr_of(table.map(DATA + 1, f, UserFlags::READ)),
+                Err(MapError::Misaligned)
+            );
+
+            // Far-apart pages need their own tables; all freed on drop.
+            for va in [0x1000, 0x7fff_ffff_e000, 0x1234_5600_0000] {
+                let f = Frame::alloc_zeroed().ok_or("no frame")?;
+                kassert_eq!(paddr_of(table.map(va, f, UserFlags::WRITE)), Ok(None));
+            }
+            kassert_eq!(table.pages().len(), 5);
+            let gone = table.unmap(0x1000).ok_or("unmap")?;
+            kassert_eq!(gone.refcount(), 1);
+            kassert_eq!(table.translate(0x1000), None);
+            kassert!(table.unmap(0x1000).is_none());
+        }
+        let (free_after, _) = arch::mm::frame::stats();
+        kassert_eq!(free_after, free_before); // a dropped table frees everything
+        Ok(())
+    }
+);
+
+ktest!(
+    async fn user_copies_fault_on_bad_addresses() {
+        let table = address_space(&[])?;
+        let mut buf = [0u8; 16];
+        kassert_eq!(
+            table.copy_from_user(0x5000_0000, &mut buf),
+            Err(Fault::NotMapped(0x5000_0000))
+        );
+        kassert_eq!(
+            table.copy_to_user(0xffff_8000_0000_1000, &buf),
+            Err(Fault::NotMapped(0xffff_8000_0000_1000))
+        );
+        kassert_eq!(
+            table.copy_from_user(u64::MAX - 4, &mut buf),
+            Err(Fault::NotMapped(u64::MAX - 4))
+        );
+        kassert_eq!(
+            table.copy_from_user(STACK_TOP - 8, &mut buf),
+            Err(Fault::NotMapped(STACK_TOP)),
+        ); // the copy stops at the first unmapped page
+        kassert_eq!(
+            table.copy_to_user(USER_END - 8, &buf),
+            Err(Fault::NotMapped(USER_END - 8))
+        );
+        kassert_eq!(table.copy_to_user(CODE, &buf), Err(Fault::ReadOnly(CODE)),); // code is read-only
+        // Across a page boundary, both pages mapped.
+        let next = Frame::alloc_zeroed().ok_or("no frame")?;
+        kassert_eq!(
+            paddr_of(table.map(DATA + 4096, next, UserFlags::WRITE)),
+            Ok(None)
+        );
+        let msg = *b"across the page!";
+        table
+            .copy_to_user(DATA + 4096 - 7, &msg)
+            .map_err(|e| format!("{e:?}"))?;
+        table
+            .copy_from_user(DATA + 4096 - 7, &mut buf)
+            .map_err(|e| format!("{e:?}"))?;
+        kassert_eq!(buf, msg);
+        // After fork_cow both sides are read-only, same contents.
+        let child = table.fork_cow().ok_or("fork_cow")?;
+        kassert_eq!(table.copy_to_user(DATA, &msg), Err(Fault::ReadOnly(DATA)));
+        kassert_eq!(child.copy_to_user(DATA, &msg), Err(Fault::ReadOnly(DATA)));
+        let mut from_child = [0u8; 16];
+        child
+            .copy_from_user(DATA + 4096 - 7, &mut from_child)
+            .map_err(|e| format!("{e:?}"))?;
+        kassert_eq!(from_child, msg);
+        kassert_eq!(child.refcount_at(DATA), Some(2));
+        drop(child);
+        kassert_eq!(table.refcount_at(DATA), Some(1));
+        kassert_eq!(table.protect(DATA, UserFlags::WRITE), Ok(()));
+        kassert_eq!(table.copy_to_user(DATA, &msg), Ok(()));
+        Ok(())
+    }
+);
+
+ktest!(
+    async fn user_syscalls_round_trip_registers() {
+        let table = address_space(SYSCALLS)?;
+        let mut ctx = UserContext::new(CODE, STACK_TOP);
+        let callee = [0x1111, 0x2222, 0x3333, 0x4444, 0x5555, 0x6666];
+        [ctx.rbx, ctx.rbp, ctx.r12, ctx.r13, ctx.r14, ctx.r15] = callee;
+        kassert_eq!(run_to_trap(&mut ctx, &table), Trap::Syscall);
+        kassert_eq!(ctx.rax, 39);
+        kassert_eq!(ctx.rip, CODE + 7); // rip is after the syscall
+        kassert_eq!(ctx.rcx, ctx.rip);
+        kassert_eq!(ctx.r11, ctx.rflags);
+        kassert_eq!(ctx.rsp, STACK_TOP);
+        kassert_eq!(
+            [ctx.rbx, ctx.rbp, ctx.r12, ctx.r13, ctx.r14, ctx.r15],
+            callee
+        );
+
+        let value = 0x1234_5678_9abc_def0;
+        ctx.rax = value;
+        kassert_eq!(run_to_trap(&mut ctx, &table), Trap::Syscall);
+        kassert_eq!(ctx.rax, 60);
+        kassert_eq!(ctx.syscall_args()[0], value); // the return value reached rdi
+        kassert_eq!(
+            [ctx.rbx, ctx.rbp, ctx.r12, ctx.r13, ctx.r14, ctx.r15],
+            callee
+        );
+
+        kassert_eq!(
+            run_to_trap(&mut ctx, &table),
+            Trap::Exception {
+                vector: vector::INVALID_OPCODE,
+                error_code: 0
+            }
+        );
+        kassert_eq!(ctx.rip, CODE + SYSCALLS_UD2);
+        Ok(())
+    }
+);
+
+ktest!(
+    async fn user_iret_path_restores_rcx_r11() {
+        let table = address_space(SHOW_RCX_R11)?;
+        let mut ctx = UserContext::new(CODE, STACK_TOP);
+        // rcx != rip, so `sysretq` cannot restore this context: `iretq`.
+        ctx.rcx = 0xc0ff_ee00;
+        ctx.r11 = 0x8d5;
+        ctx.rflags = 0x203; // CF set
+        kassert_eq!(run_to_trap(&mut ctx, &table), Trap::Syscall);
+        kassert_eq!(ctx.rax, 0xc0ff_ee00);
+        kassert_eq!(ctx.rdx, 0x8d5);
+        kassert_eq!(ctx.rflags & 1, 1); // CF survived
+        Ok(())
+    }
+);
+
+ktest!(
+    async fn user_write_to_unmapped_is_a_page_fault() {
+        let table = address_space(WRITE_UNMAPPED)?;
+        let mut ctx = UserContext::new(CODE, STACK_TOP);
+        match run_to_trap(&mut ctx, &table) {
+            Trap::PageFault { addr, error_code } => {
+                kassert_eq!(addr, 0x5000_0000);
+                kassert_eq!(error_code & 1, 0); // not present
+                kassert_eq!(error_code & 2, 2); // write
+                kassert_eq!(error_code & 4, 4); // user
+            }
+            other => return Err(format!("expected a page fault, got {other:?}")),
+        }
+        kassert_eq!(ctx.rip, CODE); // rip is at the faulting instruction
+        // Map the page and run again: the same instruction now completes.
+        let page = Frame::alloc_zeroed().ok_or("no frame")?;
+        kassert_eq!(
+            paddr_of(table.map(0x5000_0000, page, UserFlags::WRITE)),
+            Ok(None)
+        );
+        ctx.rax = 0xfeed;
+        match run_to_trap(&mut ctx, &table) {
+            // After the store: the next bytes are zero (`add [rax], al`,
+            // rax = 0xfeed, unmapped), a read-write fault at 0xfeed.
+            Trap::PageFault { addr, .. } => kassert_eq!(addr, 0xfeed),
+            other => return Err(format!("expected a second fault, got {other:?}")),
+        }
+        let mut stored = [0u8; 8];
+        table
+            .copy_from_user(0x5000_0000, &mut stored)
+            .map_err(|e| format!("{e:?}"))?;
+        kassert_eq!(u64::from_le_bytes(stored), 0xfeed);
+        Ok(())
+    }
+);
+
+ktest!(
+    async fn user_timer_preempts_a_spinning_program() {
+        let table = address_space(SPIN)?;
+        let mut ctx = UserContext::new(CODE, STACK_TOP);
+        for round in 0..2 {
+            arch::irq::timer::arm_oneshot_ns(10_000_000);
+            let t0 = arch::cpu::tsc::now_ns();
+            let mut others = 0;
+            loop {
+                match run(&mut ctx, &table) {
+                    Trap::Interrupt {
+                        vector: vector::TIMER,
+                    } => break,
+                    Trap::Interrupt { .. } if others < 10_000 => others += 1,
+                    other => return Err(format!("round {round}: {other:?}")),
+                }
+            }
+            let ms = (arch::cpu::tsc::now_ns() - t0) / 1_000_000;
+            kassert!(ms < 5_000, "round {round}: the slice took {ms} ms");
+            kassert_eq!(ctx.rip, CODE); // interrupted at the jmp
+        }
+        Ok(())
+    }
+);
+
+ktest!(
+    async fn user_sse_state_is_per_context() {
+        let a_table = address_space(SSE)?;
+        let b_table = address_space(SSE)?;
+        let mut a = UserContext::new(CODE, STACK_TOP);
+        let mut b = UserContext::new(CODE, STACK_TOP);
+        a.rax = 0x1122_3344_5566_7788;
+        a.rdi = DATA;
+        b.rax = 0x0bad_0bad_0bad_0bad;
+        b.rdi = DATA;
+        kassert_eq!(run_to_trap(&mut a, &a_table), Trap::Syscall);
+        // Another program clobbers xmm0 in between.
+        kassert_eq!(run_to_trap(&mut b, &b_table), Trap::Syscall);
+        kassert_eq!(run_to_trap(&mut a, &a_table), Trap::Syscall);
+        kassert_eq!(a.rax, 60);
+        let mut stored = [0u8; 8];
+        a_table
+            .copy_from_user(DATA, &mut stored)
+            .map_err(|e| format!("{e:?}"))?;
+        kassert_eq!(u64::from_le_bytes(stored), 0x1122_3344_5566_7788);
+        kassert_eq!(a.fpu.fcw(), 0x37f);
+        kassert_eq!(a.fpu.mxcsr() & 0xffbf, 0x1f80);
+        Ok(())
+    }
+);
+
+ktest!(
+    async fn user_fs_base_is_visible() {
+        let table = address_space(READ_FS)?;
+        let value = 0xfeed_face_cafe_beefu64;
+        table
+            .copy_to_user(DATA + 64, &value.to_le_bytes())
+            .map_err(|e| format!("{e:?}"))?;
+        let mut ctx = UserContext::new(CODE, STACK_TOP);
+        ctx.fs_base = DATA + 64;
+        ctx.gs_base = 0x1234_0000;
+        kassert_eq!(run_to_trap(&mut ctx, &table), Trap::Syscall);
+        kassert_eq!(ctx.rax, value);
+        kassert_eq!(ctx.fs_base, DATA + 64);
+        kassert_eq!(ctx.gs_base, 0x1234_0000);
+        Ok(())
+    }
+);
+
+ktest!(
+    async fn user_invalid_context_is_refused() {
+        let table = address_space(SYSCALLS)?;
+        let gp = Trap::Exception {
+            vector: vector::GENERAL_PROTECTION,
+            error_code: 0,
+        };
+        for (rip, rsp, gs) in [
+            (0xffff_ffff_8000_0000, STACK_TOP, 0),
+            (0x8000_0000_0000, STACK_TOP, 0),
+            (CODE, 0x8000_0000_0000, 0),
+            (CODE, STACK_TOP, 0xffff_8000_0000_0000),
+        ] {
+            let mut ctx = UserContext::new(rip, rsp);
+            ctx.gs_base = gs;
+            kassert_eq!(run(&mut ctx, &table), gp); // rip {rip:#x} rsp {rsp:#x} gs {gs:#x}
+        }
+        // Hostile flags are dropped (IOPL 3, NT), reserved MXCSR bits too.
+        let mut ctx = UserContext::new(CODE, STACK_TOP);
+        ctx.rflags = 0x3000 | 0x4000;
+        ctx.fpu.set_mxcsr(0xffff_ffff);
+        kassert_eq!(run_to_trap(&mut ctx, &table), Trap::Syscall);
+        kassert_eq!(ctx.rflags & 0x7000, 0);
+        kassert_eq!(ctx.rax, 39);
+        Ok(())
+    }
+);
+
+/// Runs [`SYSCALLS`] to its end on whichever CPU polls the task.
+fn syscalls_to_the_end() -> Result<usize, String> {
+    let table = address_space(SYSCALLS)?;
+    let mut ctx = UserContext::new(CODE, STACK_TOP);
+    let cpu = arch::cpu::id();
+    for _ in 0..100 {
+        if run_to_trap(&mut ctx, &table) != Trap::Syscall || ctx.rax != 39 {
+            return Err(format!("cpu {cpu}: first trap wrong, rax {}", ctx.rax));
+        }
+        ctx.rax = cpu as u64;
+        if run_to_trap(&mut ctx, &table) != Trap::Syscall || ctx.rdi != cpu as u64 {
+            return Err(format!("cpu {cpu}: second trap wrong, rdi {}", ctx.rdi));
+        }
+        ctx.rip = CODE;
+    }
+    Ok(cpu)
+}
+
+ktest!(
+    async fn user_programs_on_every_cpu_at_once() {
+        let handles: Vec<_> = (0..task::ncpus())
+            .map(|cpu| {
+                task::Builder::new()
+                    .cpu(cpu)
+                    .pinned()
+                    .spawn(async { syscalls_to_the_end() })
+            })
+            .collect();
+        for (cpu, h) in handles.into_iter().enumerate() {
+            kassert_eq!(h.await, Ok(cpu));
+        }
+        Ok(())
+    }
+);
+
+ktest!(
+    async fn user_program_migrates_between_cpus() {
+        let n = task::ncpus();
+        let table = address_space(SYSCALLS)?;
+        let ctx = UserContext::new(CODE, STACK_TOP);
+        // Step i runs on CPU i % n: first syscall, second, then ud2.
+        let mut state = (ctx, table);
+        let mut traps = Vec::new();
+        for step in 0..3 {
+            let (trap, cpu, s) = task::Builder::new()
+                .cpu(step % n)
+                .pinned()
+                .spawn(async move {
+                    let (mut ctx, table) = state;
+                    if step == 1 {
+                        ctx.rax = 777;
+                    }
+                    let trap = run_to_trap(&mut ctx, &table);
+                    (trap, arch::cpu::id(), (ctx, table))
+                })
+                .await;
+            kassert_eq!(cpu, step % n);
+            traps.push(trap);
+            state = s;
+        }
+        kassert_eq!(traps[0], Trap::Syscall);
+        kassert_eq!(traps[1], Trap::Syscall);
+        kassert_eq!(state.0.rdi, 777);
+        kassert_eq!(
+            traps[2],
+            Trap::Exception {
+                vector: vector::INVALID_OPCODE,
+                error_code: 0
+            }
+        );
+        Ok(())
+    }
+);
