@@ -4,8 +4,12 @@
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::future::Future;
 use core::hint::black_box;
 use core::sync::atomic::{AtomicU64, Ordering};
+use core::task::Poll;
+
+use futures_util::task::AtomicWaker;
 
 use kernel::task::{self, Builder, Event};
 
@@ -47,8 +51,9 @@ crate::bench_case!(TASK_YIELD, "task_yield", async {
 });
 
 /// Half a ping-pong round trip between this task and a partner pinned to
-/// `partner_cpu`: one wake (Event notify) to the woken task's poll.
-async fn wake_to_poll(partner_cpu: usize) -> crate::BenchReport {
+/// `partner_cpu` through two [`Event`]s: one `notify_one` to the woken
+/// task's poll, wait-queue included.
+async fn event_wake_to_poll(partner_cpu: usize) -> crate::BenchReport {
     const STOP: u64 = u64::MAX; // odd: the partner sees it as a ping
     let ball = Arc::new(AtomicU64::new(0));
     let (ping, pong) = (Arc::new(Event::new()), Arc::new(Event::new()));
@@ -84,13 +89,80 @@ async fn wake_to_poll(partner_cpu: usize) -> crate::BenchReport {
     r
 }
 
+crate::bench_case!(EVENT_WAKE_SAME_CPU, "event_wake_poll_same_cpu", async {
+    Ok(event_wake_to_poll(arch::cpu::id()).await)
+});
+
+crate::bench_case!(EVENT_WAKE_CROSS_CPU, "event_wake_poll_cross_cpu", async {
+    if task::ncpus() < 2 {
+        return Err("needs two CPUs".into());
+    }
+    Ok(event_wake_to_poll((arch::cpu::id() + 1) % task::ncpus()).await)
+});
+
+/// Waits until `ball` holds `want`, registering with `waker` first so a
+/// wake between the check and the registration is not lost.
+fn wait_for<'a>(
+    ball: &'a AtomicU64,
+    waker: &'a AtomicWaker,
+    want: impl Fn(u64) -> bool + 'a,
+) -> impl Future<Output = u64> + 'a {
+    core::future::poll_fn(move |cx| {
+        waker.register(cx.waker());
+        // Acquire: pairs with the Release store of the other side.
+        let v = ball.load(Ordering::Acquire);
+        if want(v) {
+            Poll::Ready(v)
+        } else {
+            Poll::Pending
+        }
+    })
+}
+
+/// Half a ping-pong round trip where each side wakes the other's stored
+/// waker directly: the executor's own wake → poll path (push onto the run
+/// queue, IPI or not, pop, poll), without a wait queue around it.
+async fn waker_wake_to_poll(partner_cpu: usize) -> crate::BenchReport {
+    const STOP: u64 = u64::MAX;
+    let ball = Arc::new(AtomicU64::new(0));
+    let (to_partner, to_bench) = (Arc::new(AtomicWaker::new()), Arc::new(AtomicWaker::new()));
+    let partner = {
+        let (ball, to_partner, to_bench) = (ball.clone(), to_partner.clone(), to_bench.clone());
+        Builder::new().cpu(partner_cpu).pinned().spawn(async move {
+            loop {
+                let v = wait_for(&ball, &to_partner, |v| v % 2 == 1).await;
+                if v == STOP {
+                    break;
+                }
+                ball.store(v + 1, Ordering::Release);
+                to_bench.wake();
+            }
+        })
+    };
+    let (b, tp, tb) = (&*ball, &*to_partner, &*to_bench);
+    let mut r = measure_async(move || async move {
+        let v = b.load(Ordering::Relaxed) + 1;
+        b.store(v, Ordering::Release);
+        tp.wake();
+        wait_for(b, tb, |now| now == v + 1).await;
+    })
+    .await;
+    ball.store(STOP, Ordering::Release);
+    to_partner.wake();
+    partner.await;
+    r.median_ns /= 2.0;
+    r.p99_ns /= 2.0;
+    r.iters *= 2;
+    r
+}
+
 crate::bench_case!(WAKE_POLL_SAME_CPU, "wake_poll_same_cpu", async {
-    Ok(wake_to_poll(arch::cpu::id()).await)
+    Ok(waker_wake_to_poll(arch::cpu::id()).await)
 });
 
 crate::bench_case!(WAKE_POLL_CROSS_CPU, "wake_poll_cross_cpu", async {
     if task::ncpus() < 2 {
         return Err("needs two CPUs".into());
     }
-    Ok(wake_to_poll((arch::cpu::id() + 1) % task::ncpus()).await)
+    Ok(waker_wake_to_poll((arch::cpu::id() + 1) % task::ncpus()).await)
 });
