@@ -4,6 +4,7 @@
 //! `pid_max` the command line asks for, and the PID knobs FreeBSD exposes
 //! as sysctls (`kern.pid_max`, `kern.lastpid`, `kern.randompid`).
 
+pub mod fork_flags;
 pub mod pid;
 #[cfg(target_os = "none")]
 mod pid_ktests;
