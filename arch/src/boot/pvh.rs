@@ -5,7 +5,8 @@
 //! the kernel window at -2 GiB, 2 MiB pages), enables PAE, long mode and NX,
 //! and jumps to [`super::bsp_entry`] in the higher half on the boot stack.
 //! `mm::init` replaces these tables with the real ones. The AP trampoline
-//! reuses `boot_pml4` to reach long mode (it identity-maps low memory).
+//! (`smp/trampoline.rs`) has its own real-mode → long-mode path but uses
+//! `boot_pml4` as its first page tables (it identity-maps low memory).
 //!
 //! Proven constraints (ARCHITECTURE.md): the note is 4-aligned with a
 //! `.quad` address; EBX is saved before `cpuid` clobbers it; the text holds
@@ -72,9 +73,7 @@ pvh_fill_pd:
     cmpl $2048, %ecx
     jb pvh_fill_pd
 
-    .global pvh_enter_long_mode
-pvh_enter_long_mode:
-    /* Shared with the AP trampoline from here: EDI is preserved. */
+    /* Long mode: CR3, PAE, EFER.LME (+NXE), paging. EDI is preserved. */
     movl $boot_pml4, %eax
     movl %eax, %cr3
     movl %cr4, %eax
