@@ -124,7 +124,14 @@ async fn boot_task(cmdline: &str, ncpus: usize, bench: BenchRunner) {
     log::info!("{} of {} CPUs online", arch::cpu::count(), ncpus);
     EXPECTED_CPUS.store(ncpus, core::sync::atomic::Ordering::Relaxed);
     match Cmdline::parse(cmdline).mode {
-        Mode::Shell => crate::shell::run(bench).await,
+        Mode::Shell => {
+            // The first user process, then the kernel's own shell (until
+            // init can start a user-space one).
+            if crate::fs::root().is_ok() {
+                crate::shell::execute("run /bin/init", bench).await;
+            }
+            crate::shell::run(bench).await
+        }
         Mode::Test(filter) => {
             let (_, failed) = crate::ktest::run(filter, drivers::serial::write_fmt).await;
             arch::cpu::exit_qemu(if failed == 0 {

@@ -4,6 +4,8 @@
 //!   static PIE) and computes its [`elf::LoadPlan`]: the segments to map
 //!   with their permissions, the entry point and the values for the
 //!   auxiliary vector.
+//! - [`load`]: carries a plan and a stack image out into a fresh
+//!   address space (`vm::space::AddressSpace`), W^X enforced.
 //! - [`stack`]: lays out the initial user stack (argc, argv, envp, auxv,
 //!   strings, `AT_RANDOM` bytes) and the initial `rsp`.
 //!
@@ -13,4 +15,5 @@
 //! `docs/initramfs.md` describes the checks.
 
 pub mod elf;
+pub mod load;
 pub mod stack;

@@ -1,13 +1,25 @@
 //! Processes: PIDs, fork, exit, wait.
 //!
-//! For now: the machine's one [`pid::PidMap`], made at boot with the
-//! `pid_max` the command line asks for, and the PID knobs FreeBSD exposes
-//! as sysctls (`kern.pid_max`, `kern.lastpid`, `kern.randompid`).
+//! - [`fork_flags`]: the fork family's front ends (fork, vfork, rfork,
+//!   clone, pdfork, posix_spawn) as validated requests, pure logic
+//!   (`docs/fork.md`);
+//! - [`pid`]: the machine's one [`pid::PidMap`], made at boot with the
+//!   `pid_max` the command line asks for, and the PID knobs FreeBSD exposes
+//!   as sysctls (`kern.pid_max`, `kern.lastpid`, `kern.randompid`);
+//! - [`process`]: the process table, exit and wait statuses, `wait`, and
+//!   `spawn_process` (load a program from the initramfs and start it);
+//! - `thread` (on the machine): a user thread as a future, the trap loop
+//!   around `arch::user::run`.
 
 pub mod fork_flags;
 pub mod pid;
 #[cfg(target_os = "none")]
 mod pid_ktests;
+pub mod process;
+#[cfg(target_os = "none")]
+mod process_ktests;
+#[cfg(target_os = "none")]
+pub mod thread;
 
 use conquer_once::spin::OnceCell;
 

@@ -56,6 +56,16 @@ const COMMANDS: &[Command] = &[
         help: "sleep on the executor's timer queue",
     },
     Command {
+        name: "run",
+        args: "PATH [ARGS...] [&]",
+        help: "run a program of the initramfs (and wait for it, unless &)",
+    },
+    Command {
+        name: "ps",
+        args: "",
+        help: "list processes",
+    },
+    Command {
         name: "test",
         args: "[FILTER]",
         help: "run in-kernel tests",
@@ -148,6 +158,8 @@ pub async fn execute(line: &str, bench: BenchRunner) {
             say!("slept {} µs\n", (arch::cpu::tsc::now_ns() - t0) / 1000);
         }
         "sysctl" => sysctl(&rest),
+        "run" => run_program(&rest).await,
+        "ps" => ps(),
         "test" => {
             let filter = rest.first().copied().unwrap_or("");
             crate::ktest::run(filter, print).await;
@@ -188,6 +200,54 @@ fn sysctl(args: &[&str]) {
                 None => say!("sysctl: {name}: read-only\n"),
             },
         }
+    }
+}
+
+/// `run PATH [ARGS...] [&]`: argv is the path and the arguments. With a
+/// final `&` the shell does not wait; a kernel task reaps the process and
+/// reports its status.
+async fn run_program(args: &[&str]) {
+    use crate::proc::process;
+    let (args, background) = match args.split_last() {
+        Some((&"&", rest)) => (rest, true),
+        _ => (args, false),
+    };
+    let Some(&path) = args.first() else {
+        say!("usage: run PATH [ARGS...] [&]\n");
+        return;
+    };
+    let argv: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    let pid = match process::spawn_process(path, &argv, &[b"HOME=/", b"TERM=vt100"]) {
+        Ok(pid) => pid,
+        Err(e) => {
+            say!("run: {path}: {e}\n");
+            return;
+        }
+    };
+    let reap = async move {
+        match process::wait(pid).await {
+            Ok(status) => say!("[pid {pid} exited with status {status}]\n"),
+            Err(e) => say!("run: wait for {pid}: {e}\n"),
+        }
+    };
+    if background {
+        say!("[pid {pid}]\n");
+        drop(crate::task::spawn(reap));
+    } else {
+        reap.await;
+    }
+}
+
+/// `ps`: the process table.
+fn ps() {
+    use crate::proc::process::{self, State};
+    say!("  PID  PPID  STATE        NAME\n");
+    for p in process::list() {
+        let state = match p.state {
+            State::Running => String::from("running"),
+            State::Zombie(status) => alloc::format!("zombie({status})"),
+        };
+        say!("{:>5} {:>5}  {state:<12} {}\n", p.pid, p.ppid, p.name);
     }
 }
 

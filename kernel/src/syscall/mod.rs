@@ -1,6 +1,17 @@
 //! The system-call layer: Linux x86-64 numbers and layouts, one typed
 //! [`Errno`] converted to the user ABI in one place.
+//!
+//! - [`nr`]: the numbers (`docs/syscalls.md` is the table of what is
+//!   implemented);
+//! - `dispatch` (on the machine): `dispatch()` runs the call a user
+//!   thread trapped with and says whether the thread returns to user mode
+//!   (`Action::Return`) or the process exits (`Action::Exit`).
 
+#[cfg(target_os = "none")]
+mod dispatch;
 pub mod errno;
+pub mod nr;
 
+#[cfg(target_os = "none")]
+pub use dispatch::{Action, dispatch};
 pub use errno::{Errno, SysResult};

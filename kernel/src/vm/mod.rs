@@ -1,10 +1,22 @@
-//! Virtual memory policy: address spaces, VMAs and copy-on-write arrive
-//! with the processes issue. For now: the in-kernel tests of the memory
-//! layer `arch` provides (frames, heap, kernel mappings) under real use from
-//! every CPU.
+//! Virtual memory policy: address spaces, VMAs, page faults and
+//! copy-on-write, over the page tables and frames `arch` provides.
+//!
+//! - [`vma`]: VMA bookkeeping and the fault policy (pure, host-tested);
+//! - `space` (on the machine): `space::AddressSpace`, a user page table
+//!   with its VMAs, the page-fault handler (zero-fill on first touch,
+//!   copy-on-write), `brk`, anonymous `mmap`/`munmap`, and user-memory
+//!   copies that resolve faults.
+//!
+//! Also the in-kernel tests of the memory layer `arch` provides (frames,
+//! heap, kernel mappings, user page tables) under real use from every CPU.
 
 #[cfg(target_os = "none")]
+pub mod space;
+#[cfg(target_os = "none")]
+mod space_ktests;
+#[cfg(target_os = "none")]
 mod user_ktests;
+pub mod vma;
 
 #[cfg(target_os = "none")]
 mod ktests {

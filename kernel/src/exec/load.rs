@@ -1,0 +1,314 @@
+//! Loading a program from the initramfs into a fresh address space: the
+//! part of `execve` that carries out an [`elf::LoadPlan`](super::elf::LoadPlan)
+//! and a [`StackImage`](super::stack::StackImage).
+//!
+//! [`image_vmas`] (pure, host-tested) turns the plan's segments into VMAs:
+//! page ranges with permissions. Neighbouring segments may share a boundary
+//! page; that page gets the union of their permissions. Tine enforces W^X:
+//! a page that would be both writable and executable (an `RWX` segment, or
+//! a shared page between a code and a data segment) makes the image
+//! `ENOEXEC`. Linkers that put each permission on its own pages (lld does
+//! by default, and `user/` is linked with it) never produce one.
+//!
+//! `load` (on the machine) then builds the `AddressSpace`:
+//! - one `Image` VMA per range; the pages that hold file bytes are copied
+//!   from the initramfs now (the archive is read-only and shared, so a
+//!   private copy is needed anyway), the `.bss`-only pages are left to be
+//!   zero-filled on first touch;
+//! - the heap (`brk`) starts at the page after the image, empty;
+//! - the stack: a VMA of [`STACK_SIZE`] (more if the arguments need it)
+//!   below `DEFAULT_STACK_TOP`, with nothing mapped below it for
+//!   [`STACK_GUARD`] bytes (`mmap` keeps out of that gap), the initial stack
+//!   image (argv, envp, auxv with 16 `AT_RANDOM` bytes from
+//!   `arch::cpu::random`) copied to its top. The stack is never
+//!   executable, whatever `PT_GNU_STACK` asks for.
+//!
+//! The result is the entry point and the initial `rsp`, from which the
+//! caller makes the first thread's `UserContext::new(entry, rsp)`.
+
+use alloc::vec::Vec;
+
+use super::elf::Segment;
+use crate::vm::vma::{PAGE_SIZE, VmPerms};
+
+/// The stack VMA's size when the arguments are small (lazily filled, so
+/// only touched pages cost memory).
+pub const STACK_SIZE: u64 = 128 << 10;
+/// The unmapped gap kept below the stack VMA.
+pub const STACK_GUARD: u64 = 1 << 20;
+
+/// Why a plan cannot be mapped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayoutError {
+    /// A page would be both writable and executable (its address).
+    WriteExec(u64),
+}
+
+/// A page range of the image and its permissions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImageRange {
+    pub start: u64,
+    pub end: u64,
+    pub perms: VmPerms,
+}
+
+fn perms_of(s: &Segment) -> VmPerms {
+    VmPerms {
+        read: s.perms.read,
+        write: s.perms.write,
+        exec: s.perms.execute,
+    }
+}
+
+/// The page ranges the segments (sorted, not overlapping in bytes, as a
+/// `LoadPlan` has them) need, with a shared boundary page given the union
+/// of both segments' permissions, neighbouring ranges with equal
+/// permissions merged. Refuses any writable and executable page.
+pub fn image_vmas(segments: &[Segment]) -> Result<Vec<ImageRange>, LayoutError> {
+    let mut out: Vec<ImageRange> = Vec::new();
+    for seg in segments {
+        let (mut start, end, perms) = (seg.map_start(), seg.map_end(), perms_of(seg));
+        if start == end {
+            continue;
+        }
+        if let Some(last) = out.last_mut()
+            && start < last.end
+        {
+            // Only the one boundary page can be shared (the segments do not
+            // overlap in bytes).
+            let shared = last.end - PAGE_SIZE;
+            let union = last.perms.union(perms);
+            last.end = shared;
+            if last.start == last.end {
+                out.pop();
+            }
+            out.push(ImageRange {
+                start: shared,
+                end: shared + PAGE_SIZE,
+                perms: union,
+            });
+            start = shared + PAGE_SIZE;
+        }
+        if start < end {
+            out.push(ImageRange { start, end, perms });
+        }
+    }
+    let mut merged: Vec<ImageRange> = Vec::with_capacity(out.len());
+    for r in out {
+        if r.perms.write && r.perms.exec {
+            return Err(LayoutError::WriteExec(r.start));
+        }
+        match merged.last_mut() {
+            Some(last) if last.end == r.start && last.perms == r.perms => last.end = r.end,
+            _ => merged.push(r),
+        }
+    }
+    Ok(merged)
+}
+
+#[cfg(target_os = "none")]
+pub use imp::{Loaded, load};
+
+#[cfg(target_os = "none")]
+mod imp {
+    use alloc::collections::BTreeMap;
+    use arch::mm::Frame;
+
+    use super::*;
+    use crate::exec::elf::{DEFAULT_PIE_BIAS, LoadPlan, USER_BOTTOM};
+    use crate::exec::stack::{AuxInfo, DEFAULT_STACK_TOP, StackError, StackImage};
+    use crate::fs::FsError;
+    use crate::syscall::Errno;
+    use crate::vm::space::{AddressSpace, BRK_MAX};
+    use crate::vm::vma::{VmaKind, page_down, page_up};
+
+    /// A program ready to run: its address space and first registers.
+    #[derive(Debug)]
+    pub struct Loaded {
+        pub space: AddressSpace,
+        /// The entry point (`rip`).
+        pub entry: u64,
+        /// The initial stack pointer (at `argc`).
+        pub rsp: u64,
+    }
+
+    /// The errno of a failed lookup.
+    pub fn fs_errno(e: FsError) -> Errno {
+        match e {
+            FsError::NotFound | FsError::NotMounted => Errno::ENOENT,
+            FsError::NotDir => Errno::ENOTDIR,
+            FsError::IsDir => Errno::EISDIR,
+            FsError::Loop => Errno::ELOOP,
+            FsError::NameTooLong => Errno::ENAMETOOLONG,
+            FsError::BadName | FsError::Archive(_) | FsError::AlreadyMounted => Errno::EIO,
+        }
+    }
+
+    /// Loads the program at `path` of the initramfs with `argv` and `envp`
+    /// (module docs). Errors: the lookup's (`ENOENT`, `ENOTDIR`, ...),
+    /// `EACCES` for a directory or a file without an execute bit,
+    /// `ENOEXEC` for an image the ELF checks or W^X refuse, `E2BIG` for
+    /// arguments over 2 MiB, `EINVAL` for a NUL inside one, `ENOMEM`.
+    pub fn load(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<Loaded, Errno> {
+        let root = crate::fs::root().map_err(fs_errno)?;
+        let node = root.lookup(path).map_err(fs_errno)?;
+        let image = match node.data() {
+            Some(data) if node.mode() & 0o111 != 0 => data,
+            _ => return Err(Errno::EACCES),
+        };
+        let plan = LoadPlan::new(image, DEFAULT_PIE_BIAS).map_err(|_| Errno::ENOEXEC)?;
+        let ranges = image_vmas(&plan.segments).map_err(|_| Errno::ENOEXEC)?;
+
+        let mut random = [0u8; 16];
+        arch::cpu::random::fill(&mut random);
+        let aux = AuxInfo::for_plan(&plan, random);
+        let stack =
+            StackImage::new(DEFAULT_STACK_TOP, argv, envp, path.as_bytes(), &aux).map_err(|e| {
+                match e {
+                    StackError::TooBig => Errno::E2BIG,
+                    StackError::InteriorNul | StackError::BadTop(_) => Errno::EINVAL,
+                }
+            })?;
+
+        let space = AddressSpace::new()?;
+        for r in &ranges {
+            space.map_anonymous(r.start, r.end, r.perms, VmaKind::Image)?;
+        }
+        // The pages with file bytes, filled before they are mapped.
+        let mut pages: BTreeMap<u64, Frame> = BTreeMap::new();
+        for seg in &plan.segments {
+            let bytes = seg.file_bytes(image);
+            let mut at = 0usize;
+            while at < bytes.len() {
+                let va = seg.vaddr + at as u64;
+                let page = page_down(va);
+                let offset = (va - page) as usize;
+                let n = (PAGE_SIZE as usize - offset).min(bytes.len() - at);
+                let frame = match pages.entry(page) {
+                    alloc::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                    alloc::collections::btree_map::Entry::Vacant(e) => {
+                        e.insert(Frame::alloc_zeroed().ok_or(Errno::ENOMEM)?)
+                    }
+                };
+                frame.bytes_mut().expect("a fresh frame is unique")[offset..offset + n]
+                    .copy_from_slice(&bytes[at..at + n]);
+                at += n;
+            }
+        }
+        let no_access = |va: u64| {
+            ranges
+                .iter()
+                .any(|r| r.start <= va && va < r.end && r.perms == VmPerms::default())
+        };
+        for (page, frame) in pages {
+            // A segment with no permissions at all stays unmapped (every
+            // access is SIGSEGV, as PROT_NONE).
+            if !no_access(page) {
+                space.map_frame(page, frame)?;
+            }
+        }
+
+        // The stack: big enough for the image plus room to grow.
+        let image_bytes = page_up(stack.bytes.len() as u64).ok_or(Errno::E2BIG)?;
+        let stack_size = STACK_SIZE.max(image_bytes + STACK_SIZE / 2);
+        let stack_bottom = DEFAULT_STACK_TOP - stack_size;
+        space
+            .map_anonymous(stack_bottom, DEFAULT_STACK_TOP, VmPerms::RW, VmaKind::Stack)
+            .map_err(|_| Errno::ENOMEM)?;
+        space.copy_to_user(stack.rsp, &stack.bytes)?;
+
+        let brk_start = plan.image_end;
+        let mmap_floor = brk_start.saturating_add(BRK_MAX).max(USER_BOTTOM);
+        space.set_layout(
+            brk_start,
+            mmap_floor,
+            stack_bottom.saturating_sub(STACK_GUARD),
+        );
+        Ok(Loaded {
+            space,
+            entry: plan.entry,
+            rsp: stack.rsp,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::elf::Perms;
+
+    fn seg(vaddr: u64, memsz: u64, r: bool, w: bool, x: bool) -> Segment {
+        Segment {
+            vaddr,
+            memsz,
+            filesz: memsz,
+            offset: vaddr & 0xfff,
+            perms: Perms {
+                read: r,
+                write: w,
+                execute: x,
+            },
+        }
+    }
+
+    fn range(start: u64, end: u64, perms: VmPerms) -> ImageRange {
+        ImageRange { start, end, perms }
+    }
+
+    #[test]
+    fn separate_pages_stay_separate() {
+        // The layout lld gives user/hello: R, RX, RW, RW (.bss).
+        let segs = [
+            seg(0x40_0000, 0x5b4, true, false, false),
+            seg(0x40_15c0, 0x185a, true, false, true),
+            seg(0x40_3e20, 0x1e0, true, true, false),
+            seg(0x40_4e70, 0x18, true, true, false),
+        ];
+        assert_eq!(
+            image_vmas(&segs),
+            Ok(alloc::vec![
+                range(0x40_0000, 0x40_1000, VmPerms::R),
+                range(0x40_1000, 0x40_3000, VmPerms::RX),
+                range(0x40_3000, 0x40_5000, VmPerms::RW),
+            ])
+        );
+    }
+
+    #[test]
+    fn a_shared_boundary_page_gets_the_union() {
+        let segs = [
+            seg(0x40_0000, 0x1800, true, false, false),
+            seg(0x40_1800, 0x2000, true, true, false),
+        ];
+        assert_eq!(
+            image_vmas(&segs),
+            Ok(alloc::vec![
+                range(0x40_0000, 0x40_1000, VmPerms::R),
+                range(0x40_1000, 0x40_4000, VmPerms::RW),
+            ])
+        );
+        // Two small segments inside one page.
+        let segs = [
+            seg(0x40_0000, 0x100, true, false, false),
+            seg(0x40_0200, 0x100, true, false, true),
+        ];
+        assert_eq!(
+            image_vmas(&segs),
+            Ok(alloc::vec![range(0x40_0000, 0x40_1000, VmPerms::RX)])
+        );
+    }
+
+    #[test]
+    fn write_and_execute_together_is_refused() {
+        let rwx = [seg(0x40_0000, 0x1000, true, true, true)];
+        assert_eq!(image_vmas(&rwx), Err(LayoutError::WriteExec(0x40_0000)));
+        let code_then_data = [
+            seg(0x40_0000, 0x1800, true, false, true),
+            seg(0x40_1800, 0x1000, true, true, false),
+        ];
+        assert_eq!(
+            image_vmas(&code_then_data),
+            Err(LayoutError::WriteExec(0x40_1000))
+        );
+    }
+}

@@ -1,0 +1,200 @@
+//! The system-call dispatcher: from the trapped thread's registers to a
+//! result in `rax`, keyed by Linux x86-64 numbers ([`super::nr`]).
+//!
+//! Arguments come from `rdi, rsi, rdx, r10, r8, r9`. Every call returns a
+//! [`SysResult`]; [`encode`] turns it into `rax` (the one place errors
+//! become `-errno`). User memory is reached only through the address
+//! space's `copy_from_user`/`copy_to_user`, so a bad pointer is `EFAULT`,
+//! never a kernel fault. Unknown numbers are `ENOSYS`.
+
+use alloc::sync::Arc;
+use arch::user::UserContext;
+
+use super::errno::encode;
+use super::nr;
+use super::{Errno, SysResult};
+use crate::proc::process::{Process, exit_status};
+use crate::vm::space::AddressSpace;
+use crate::vm::vma::VmPerms;
+
+/// What the thread does after a system call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Return to user mode with this `rax`.
+    Return(u64),
+    /// The process ends with this wait status (`exit`, `exit_group`).
+    Exit(i32),
+}
+
+/// Most bytes one `write` moves (a longer one is a short write, which
+/// callers retry). Linux's limit is `0x7fff_f000`.
+const WRITE_MAX: usize = 64 << 10;
+/// The chunk `write` copies in and prints at a time.
+const WRITE_CHUNK: usize = 512;
+/// Most `iovec`s one `writev` takes (`IOV_MAX`).
+const IOV_MAX: u64 = 1024;
+
+/// Runs the system call the thread trapped with (number in `ctx.rax`).
+pub async fn dispatch(
+    process: &Arc<Process>,
+    space: &AddressSpace,
+    ctx: &mut UserContext,
+) -> Action {
+    let [a0, a1, a2, a3, a4, a5] = ctx.syscall_args();
+    let result: SysResult = match ctx.rax {
+        nr::WRITE => write(space, a0, a1, a2),
+        nr::WRITEV => writev(space, a0, a1, a2),
+        nr::BRK => Ok(space.brk(a0)),
+        nr::MMAP => mmap(space, [a0, a1, a2, a3, a4, a5]),
+        nr::MUNMAP => space.munmap(a0, a1).map(|()| 0),
+        nr::SCHED_YIELD => {
+            crate::task::yield_now().await;
+            Ok(0)
+        }
+        nr::GETPID | nr::GETTID => Ok(u64::from(process.pid().as_u32())),
+        nr::GETPPID => Ok(u64::from(process.ppid().as_u32())),
+        nr::UNAME => uname(space, a0),
+        nr::ARCH_PRCTL => arch_prctl(space, ctx, a0, a1),
+        // One thread per process for now: exit is exit_group.
+        nr::EXIT | nr::EXIT_GROUP => return Action::Exit(exit_status(a0 as i32)),
+        other => {
+            log::debug!(
+                "{}[{}]: system call {other} ({}) is not implemented",
+                process.name(),
+                process.pid(),
+                nr::name(other).unwrap_or("unknown")
+            );
+            Err(Errno::ENOSYS)
+        }
+    };
+    Action::Return(encode(result))
+}
+
+/// `write(fd, buf, count)` to the console (fds 1 and 2).
+fn write(space: &AddressSpace, fd: u64, buf: u64, count: u64) -> SysResult {
+    if fd != 1 && fd != 2 {
+        return Err(Errno::EBADF);
+    }
+    if (count as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let count = (count as usize).min(WRITE_MAX);
+    let mut chunk = [0u8; WRITE_CHUNK];
+    let mut done = 0;
+    while done < count {
+        let n = (count - done).min(WRITE_CHUNK);
+        if let Err(e) = space.copy_from_user(buf.wrapping_add(done as u64), &mut chunk[..n]) {
+            // Bytes already written count; a fault on the first byte is
+            // the error.
+            return if done == 0 { Err(e) } else { Ok(done as u64) };
+        }
+        drivers::serial::write_line(&chunk[..n]);
+        done += n;
+    }
+    Ok(done as u64)
+}
+
+/// `writev(fd, iov, iovcnt)`: each `struct iovec { base, len }` in turn.
+fn writev(space: &AddressSpace, fd: u64, iov: u64, iovcnt: u64) -> SysResult {
+    if fd != 1 && fd != 2 {
+        return Err(Errno::EBADF);
+    }
+    if iovcnt > IOV_MAX {
+        return Err(Errno::EINVAL);
+    }
+    let mut total = 0u64;
+    for i in 0..iovcnt {
+        let mut raw = [0u8; 16];
+        space.copy_from_user(iov.wrapping_add(i * 16), &mut raw)?;
+        let base = u64::from_le_bytes(raw[..8].try_into().expect("8 bytes"));
+        let len = u64::from_le_bytes(raw[8..].try_into().expect("8 bytes"));
+        if len == 0 {
+            continue;
+        }
+        match write(space, fd, base, len) {
+            Ok(n) => {
+                total += n;
+                if n < len {
+                    break;
+                }
+            }
+            Err(e) if total == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(total)
+}
+
+/// `arch_prctl(code, addr)`: the FS and GS bases.
+fn arch_prctl(space: &AddressSpace, ctx: &mut UserContext, code: u64, addr: u64) -> SysResult {
+    use nr::arch_prctl::{GET_FS, GET_GS, SET_FS, SET_GS};
+    match code {
+        SET_FS | SET_GS => {
+            // Linux: EPERM for an address outside user space.
+            if addr >= arch::mm::user::USER_END {
+                return Err(Errno::EPERM);
+            }
+            if code == SET_FS {
+                ctx.fs_base = addr;
+            } else {
+                ctx.gs_base = addr;
+            }
+            Ok(0)
+        }
+        GET_FS | GET_GS => {
+            let value = if code == GET_FS {
+                ctx.fs_base
+            } else {
+                ctx.gs_base
+            };
+            space.copy_to_user(addr, &value.to_le_bytes())?;
+            Ok(0)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// `uname(buf)`: `struct utsname`, six 65-byte NUL-terminated fields.
+fn uname(space: &AddressSpace, buf: u64) -> SysResult {
+    const FIELD: usize = 65;
+    let fields: [&str; 6] = [
+        "Tine",
+        "tine",
+        env!("CARGO_PKG_VERSION"),
+        "#1 SMP",
+        "x86_64",
+        "(none)",
+    ];
+    let mut out = [0u8; 6 * FIELD];
+    for (i, f) in fields.iter().enumerate() {
+        out[i * FIELD..i * FIELD + f.len()].copy_from_slice(f.as_bytes());
+    }
+    space.copy_to_user(buf, &out)?;
+    Ok(0)
+}
+
+/// `mmap(addr, len, prot, flags, fd, offset)`: private anonymous memory
+/// only (file mappings are `ENODEV`, shared ones `EINVAL`).
+fn mmap(space: &AddressSpace, [addr, len, prot, flags, _fd, offset]: [u64; 6]) -> SysResult {
+    use nr::map::{ANONYMOUS, FIXED, FIXED_NOREPLACE, PRIVATE, SHARED};
+    if len == 0 || prot & !7 != 0 || !offset.is_multiple_of(4096) {
+        return Err(Errno::EINVAL);
+    }
+    if flags & (SHARED | PRIVATE) != PRIVATE {
+        return Err(Errno::EINVAL);
+    }
+    if flags & ANONYMOUS == 0 {
+        return Err(Errno::ENODEV);
+    }
+    let fixed = if flags & (FIXED | FIXED_NOREPLACE) != 0 {
+        Some(addr)
+    } else {
+        None
+    };
+    space.mmap_anonymous(
+        fixed,
+        len,
+        VmPerms::from_prot(prot),
+        flags & FIXED_NOREPLACE == 0,
+    )
+}

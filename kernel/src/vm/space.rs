@@ -1,0 +1,427 @@
+//! [`AddressSpace`]: a user page table and its VMAs, and the page-fault
+//! handler that keeps the two consistent.
+//!
+//! The VMAs ([`super::vma::VmaSet`]) say what may exist; the page table
+//! ([`arch::mm::user::UserPageTable`]) holds what exists now. A page is
+//! missing until the program touches it (zero-fill on first touch), except
+//! the program image's pages that carry file bytes, which `exec::load`
+//! maps at load time. [`AddressSpace::fault`] resolves, in the policy of
+//! [`super::vma::classify`]:
+//! - not present, in a VMA that allows the access: map a zero-filled frame;
+//! - a write to a present, read-only page of a writable VMA (a
+//!   copy-on-write page): if the frame's refcount is 1, `protect` it
+//!   writable, else copy the frame (`share_frame`) into a fresh one and
+//!   `map` that writable;
+//! - anything else: `EFAULT`, which the thread turns into `SIGSEGV`.
+//!
+//! [`AddressSpace::copy_from_user`] and [`AddressSpace::copy_to_user`] are
+//! the syscall layer's way into user memory: they resolve missing and
+//! copy-on-write pages through the same handler and return `EFAULT` where
+//! the program itself would get `SIGSEGV`.
+//!
+//! # Locking
+//! The VMA lock (a plain spin lock, never taken in interrupt handlers) is
+//! held across a whole fault or mapping change, so faults, `brk`, `mmap` and
+//! `munmap` of one address space are serialised. Lock order: the VMA lock,
+//! then the page table's internal lock (taken inside its methods). No
+//! await, no console output under it; the only allocation is the frame
+//! being mapped (and page-table pages).
+
+use alloc::vec::Vec;
+use arch::mm::Frame;
+use arch::mm::user::{Fault, MapError, USER_END, UserFlags, UserPageTable};
+
+use super::vma::{
+    FaultAction, PAGE_SIZE, VmPerms, Vma, VmaError, VmaKind, VmaSet, classify, page_down, page_up,
+    pf,
+};
+use crate::syscall::Errno;
+
+/// How far `brk` may move above its start.
+pub const BRK_MAX: u64 = 1 << 30;
+
+/// The page-table flags for a VMA's permissions (pages are always
+/// readable on x86).
+fn flags(perms: VmPerms) -> UserFlags {
+    UserFlags {
+        write: perms.write,
+        exec: perms.exec,
+    }
+}
+
+/// The mutable part of an address space: VMAs and the program break.
+#[derive(Debug)]
+struct Layout {
+    vmas: VmaSet,
+    /// Where the heap starts (page-aligned; the end of the image).
+    brk_start: u64,
+    /// The current break (`brk_start..=brk_start + BRK_MAX`).
+    brk: u64,
+    /// The lowest address `mmap` may choose.
+    mmap_floor: u64,
+    /// The highest end `mmap` may choose (below the stack).
+    mmap_ceiling: u64,
+}
+
+/// A user address space: page table + VMAs. Shared (`Arc`) by the threads
+/// of a process.
+#[derive(Debug)]
+pub struct AddressSpace {
+    /// The page table `arch::user::run` runs the threads in.
+    pub table: UserPageTable,
+    layout: spin::Mutex<Layout>,
+}
+
+/// Counters of one address space, for `ps`-style output and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SpaceStats {
+    /// Number of VMAs.
+    pub vmas: usize,
+    /// Bytes covered by VMAs.
+    pub virtual_bytes: u64,
+    /// Pages mapped in the page table.
+    pub resident_pages: usize,
+}
+
+fn vma_errno(e: VmaError) -> Errno {
+    match e {
+        VmaError::BadRange => Errno::EINVAL,
+        VmaError::Overlap => Errno::EEXIST,
+        VmaError::NotFound => Errno::EINVAL,
+        VmaError::NoSpace => Errno::ENOMEM,
+    }
+}
+
+impl AddressSpace {
+    /// An empty address space (no VMAs, an empty page table).
+    pub fn new() -> Result<Self, Errno> {
+        let table = UserPageTable::new().ok_or(Errno::ENOMEM)?;
+        Ok(Self {
+            table,
+            layout: spin::Mutex::new(Layout {
+                vmas: VmaSet::new(crate::exec::elf::USER_TOP),
+                brk_start: 0,
+                brk: 0,
+                mmap_floor: crate::exec::elf::USER_BOTTOM,
+                mmap_ceiling: crate::exec::elf::USER_TOP,
+            }),
+        })
+    }
+
+    /// Adds a VMA `[start, end)` (page-aligned) with no pages yet: they are
+    /// zero-filled on first touch. `EINVAL` for a bad range, `EEXIST` if it
+    /// overlaps another VMA.
+    pub fn map_anonymous(
+        &self,
+        start: u64,
+        end: u64,
+        perms: VmPerms,
+        kind: VmaKind,
+    ) -> Result<(), Errno> {
+        self.layout
+            .lock()
+            .vmas
+            .insert(Vma {
+                start,
+                end,
+                perms,
+                kind,
+            })
+            .map_err(vma_errno)
+    }
+
+    /// Maps a prepared frame (the loader's, filled with file bytes) at the
+    /// page `va`, which must lie in a VMA; it gets the VMA's permissions.
+    pub fn map_frame(&self, va: u64, frame: Frame) -> Result<(), Errno> {
+        let layout = self.layout.lock();
+        let vma = layout.vmas.find(va).ok_or(Errno::EFAULT)?;
+        self.table
+            .map(va, frame, flags(vma.perms))
+            .map(drop)
+            .map_err(map_errno)
+    }
+
+    /// Sets where the heap starts (the loader: the end of the image) and
+    /// the window `mmap` chooses addresses from.
+    pub fn set_layout(&self, brk_start: u64, mmap_floor: u64, mmap_ceiling: u64) {
+        let mut layout = self.layout.lock();
+        layout.brk_start = brk_start;
+        layout.brk = brk_start;
+        layout.mmap_floor = mmap_floor;
+        layout.mmap_ceiling = mmap_ceiling;
+    }
+
+    /// Resolves a page fault at `addr` with the CPU's `error_code` (module
+    /// docs). `EFAULT` when the access is not allowed (the program gets
+    /// `SIGSEGV`), `ENOMEM` when no frame is left.
+    pub fn fault(&self, addr: u64, error_code: u64) -> Result<(), Errno> {
+        let layout = self.layout.lock();
+        let page = page_down(addr);
+        match classify(layout.vmas.find(addr), error_code) {
+            FaultAction::Segv => Err(Errno::EFAULT),
+            FaultAction::Retry => Ok(()),
+            FaultAction::ZeroFill(perms) => {
+                if self.table.translate(page).is_some() {
+                    // Filled since the CPU looked (another thread's fault,
+                    // or a kernel copy that resolved it): run again.
+                    return Ok(());
+                }
+                let frame = Frame::alloc_zeroed().ok_or(Errno::ENOMEM)?;
+                self.table
+                    .map(page, frame, flags(perms))
+                    .map(drop)
+                    .map_err(map_errno)
+            }
+            FaultAction::CopyOnWrite(perms) => self.copy_on_write(page, perms),
+        }
+    }
+
+    /// The write fault on a present read-only page of a writable VMA.
+    fn copy_on_write(&self, page: u64, perms: VmPerms) -> Result<(), Errno> {
+        match self.table.translate(page) {
+            None => {
+                // Gone (unmapped under a racing thread): fill it afresh.
+                let frame = Frame::alloc_zeroed().ok_or(Errno::ENOMEM)?;
+                return self
+                    .table
+                    .map(page, frame, flags(perms))
+                    .map(drop)
+                    .map_err(map_errno);
+            }
+            Some((_, now)) if now.write => return Ok(()),
+            Some(_) => {}
+        }
+        if self.table.refcount_at(page) == Some(1) {
+            // The other sharers are gone: the page is ours alone.
+            match self.table.protect(page, flags(perms)) {
+                Ok(()) => return Ok(()),
+                // Shared again in between (a fork): copy after all.
+                Err(MapError::Shared) => {}
+                Err(e) => return Err(map_errno(e)),
+            }
+        }
+        let (shared, _) = self.table.share_frame(page).ok_or(Errno::EFAULT)?;
+        let mut copy = Frame::alloc().ok_or(Errno::ENOMEM)?;
+        copy.bytes_mut()
+            .expect("a fresh frame is unique")
+            .copy_from_slice(shared.bytes());
+        // The replaced reference comes back and is dropped with `shared`.
+        self.table
+            .map(page, copy, flags(perms))
+            .map(drop)
+            .map_err(map_errno)
+    }
+
+    /// Copies user memory at `va` into `buf`, filling missing pages of VMAs
+    /// on the way. `EFAULT` if any byte is outside every readable VMA.
+    pub fn copy_from_user(&self, va: u64, buf: &mut [u8]) -> Result<(), Errno> {
+        let end = check_user_range(va, buf.len())?;
+        let mut at = va;
+        for _ in 0..=pages_in(va, end) {
+            let done = (at - va) as usize;
+            match self.table.copy_from_user(at, &mut buf[done..]) {
+                Ok(()) => return Ok(()),
+                Err(Fault::NotMapped(bad)) if bad >= at && bad < end => {
+                    self.fault(bad, pf::USER).map_err(|_| Errno::EFAULT)?;
+                    at = page_down(bad).max(va);
+                }
+                Err(_) => return Err(Errno::EFAULT),
+            }
+        }
+        Err(Errno::EFAULT)
+    }
+
+    /// Copies `buf` into user memory at `va`, filling missing pages and
+    /// resolving copy-on-write ones. `EFAULT` if any byte is outside every
+    /// writable VMA.
+    pub fn copy_to_user(&self, va: u64, buf: &[u8]) -> Result<(), Errno> {
+        let end = check_user_range(va, buf.len())?;
+        let mut at = va;
+        // Each page may need a fill and then a copy-on-write.
+        for _ in 0..=2 * pages_in(va, end) {
+            let done = (at - va) as usize;
+            let (bad, code) = match self.table.copy_to_user(at, &buf[done..]) {
+                Ok(()) => return Ok(()),
+                Err(Fault::NotMapped(bad)) => (bad, pf::USER | pf::WRITE),
+                Err(Fault::ReadOnly(bad) | Fault::Cow(bad)) => {
+                    (bad, pf::USER | pf::WRITE | pf::PRESENT)
+                }
+            };
+            if bad < at || bad >= end {
+                return Err(Errno::EFAULT);
+            }
+            self.fault(bad, code).map_err(|_| Errno::EFAULT)?;
+            at = page_down(bad).max(va);
+        }
+        Err(Errno::EFAULT)
+    }
+
+    /// `brk(addr)`: moves the program break to `addr` if it lies in
+    /// `[start, start + BRK_MAX]` and the heap does not run into another
+    /// VMA; returns the break in effect (the old one on failure, as Linux
+    /// does). `brk(0)` asks for the current break.
+    pub fn brk(&self, addr: u64) -> u64 {
+        let mut layout = self.layout.lock();
+        let (start, old) = (layout.brk_start, layout.brk);
+        if addr < start || addr - start > BRK_MAX {
+            return old;
+        }
+        let (Some(old_end), Some(new_end)) = (page_up(old), page_up(addr)) else {
+            return old;
+        };
+        if new_end != old_end {
+            let changed = if old_end == start {
+                layout.vmas.insert(Vma {
+                    start,
+                    end: new_end,
+                    perms: VmPerms::RW,
+                    kind: VmaKind::Heap,
+                })
+            } else {
+                layout.vmas.resize(start, new_end).map(|gone| {
+                    if let Some(gone) = gone {
+                        self.unmap_pages(&gone);
+                    }
+                })
+            };
+            if changed.is_err() {
+                return old;
+            }
+        }
+        layout.brk = addr;
+        addr
+    }
+
+    /// `mmap` of anonymous private memory: `len` bytes (rounded up to
+    /// pages) at `fixed` (which replaces what was there) or at an address
+    /// the kernel picks below the stack. Returns the address.
+    pub fn mmap_anonymous(
+        &self,
+        fixed: Option<u64>,
+        len: u64,
+        perms: VmPerms,
+        replace: bool,
+    ) -> Result<u64, Errno> {
+        let len = page_up(len).filter(|&l| l > 0).ok_or(Errno::ENOMEM)?;
+        let mut layout = self.layout.lock();
+        let start = match fixed {
+            Some(addr) => {
+                if !addr.is_multiple_of(PAGE_SIZE) {
+                    return Err(Errno::EINVAL);
+                }
+                let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
+                if addr < crate::exec::elf::USER_BOTTOM || end > crate::exec::elf::USER_TOP {
+                    return Err(Errno::ENOMEM);
+                }
+                if layout.vmas.overlaps(addr, end) {
+                    if !replace {
+                        return Err(Errno::EEXIST);
+                    }
+                    for gone in layout.vmas.remove_range(addr, end).map_err(vma_errno)? {
+                        self.unmap_pages(&gone);
+                    }
+                }
+                addr
+            }
+            None => layout
+                .vmas
+                .find_free(len, layout.mmap_floor, layout.mmap_ceiling, PAGE_SIZE)
+                .ok_or(Errno::ENOMEM)?,
+        };
+        layout
+            .vmas
+            .insert(Vma {
+                start,
+                end: start + len,
+                perms,
+                kind: VmaKind::Anonymous,
+            })
+            .map_err(vma_errno)?;
+        Ok(start)
+    }
+
+    /// `munmap(addr, len)`: removes the range from every VMA and unmaps
+    /// its pages. Unmapping nothing is not an error.
+    pub fn munmap(&self, addr: u64, len: u64) -> Result<(), Errno> {
+        if !addr.is_multiple_of(PAGE_SIZE) || len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let end = page_up(len)
+            .and_then(|l| addr.checked_add(l))
+            .filter(|&e| e <= USER_END)
+            .ok_or(Errno::EINVAL)?;
+        let end = end.min(crate::exec::elf::USER_TOP);
+        if addr >= end {
+            return Ok(());
+        }
+        let mut layout = self.layout.lock();
+        for gone in layout.vmas.remove_range(addr, end).map_err(vma_errno)? {
+            self.unmap_pages(&gone);
+        }
+        Ok(())
+    }
+
+    /// Unmaps the pages of a removed VMA piece (the frames are dropped).
+    fn unmap_pages(&self, gone: &Vma) {
+        let pages = gone.len() / PAGE_SIZE;
+        if pages <= 4096 {
+            for i in 0..pages {
+                drop(self.table.unmap(gone.start + i * PAGE_SIZE));
+            }
+        } else {
+            // A huge range: walk what is mapped instead of every page.
+            for (va, _) in self.table.pages() {
+                if gone.contains(va) {
+                    drop(self.table.unmap(va));
+                }
+            }
+        }
+    }
+
+    /// The VMAs, in address order (a snapshot).
+    pub fn vmas(&self) -> Vec<Vma> {
+        self.layout.lock().vmas.iter().copied().collect()
+    }
+
+    /// The current program break.
+    pub fn current_brk(&self) -> u64 {
+        self.layout.lock().brk
+    }
+
+    /// VMA and page counts.
+    pub fn stats(&self) -> SpaceStats {
+        let (vmas, virtual_bytes) = {
+            let layout = self.layout.lock();
+            (layout.vmas.len(), layout.vmas.iter().map(Vma::len).sum())
+        };
+        SpaceStats {
+            vmas,
+            virtual_bytes,
+            resident_pages: self.table.pages().len(),
+        }
+    }
+}
+
+/// `va + len` if the whole range is user space, else `EFAULT`.
+fn check_user_range(va: u64, len: usize) -> Result<u64, Errno> {
+    va.checked_add(len as u64)
+        .filter(|&end| end <= USER_END)
+        .ok_or(Errno::EFAULT)
+}
+
+/// How many pages `[va, end)` touches.
+fn pages_in(va: u64, end: u64) -> u64 {
+    if end <= va {
+        return 0;
+    }
+    (page_down(end - 1) - page_down(va)) / PAGE_SIZE + 1
+}
+
+fn map_errno(e: MapError) -> Errno {
+    match e {
+        MapError::NoMemory => Errno::ENOMEM,
+        MapError::NotUser | MapError::Misaligned | MapError::NotMapped | MapError::Shared => {
+            Errno::EFAULT
+        }
+    }
+}

@@ -1,0 +1,554 @@
+//! VMA bookkeeping: which ranges of a user address space exist, with what
+//! permissions, and what a page fault in them means. Pure logic, tested on
+//! the host; `super::space::AddressSpace` pairs it with the page table.
+//!
+//! - [`Vma`]: a page-aligned range `[start, end)` with [`VmPerms`] and a
+//!   [`VmaKind`] (what it is for; every kind is private memory whose
+//!   missing pages are zero-filled on first touch).
+//! - [`VmaSet`]: the non-overlapping VMAs of one address space, sorted by
+//!   start: insert, lookup, remove a range (splitting VMAs), resize one
+//!   (`brk`), find a free gap (`mmap`).
+//! - [`classify`]: the page-fault policy as a pure function: a fault is a
+//!   page to fill, a copy-on-write, a spurious fault to retry, or a
+//!   `SIGSEGV`.
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+/// The page size.
+pub const PAGE_SIZE: u64 = 4096;
+
+/// Rounds `addr` down to a page boundary.
+pub const fn page_down(addr: u64) -> u64 {
+    addr & !(PAGE_SIZE - 1)
+}
+
+/// Rounds `addr` up to a page boundary (`None` on overflow).
+pub const fn page_up(addr: u64) -> Option<u64> {
+    match addr.checked_add(PAGE_SIZE - 1) {
+        Some(a) => Some(a & !(PAGE_SIZE - 1)),
+        None => None,
+    }
+}
+
+/// Access rights of a VMA.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VmPerms {
+    pub read: bool,
+    pub write: bool,
+    pub exec: bool,
+}
+
+impl VmPerms {
+    /// Read-only.
+    pub const R: Self = Self {
+        read: true,
+        write: false,
+        exec: false,
+    };
+    /// Read-write.
+    pub const RW: Self = Self {
+        read: true,
+        write: true,
+        exec: false,
+    };
+    /// Read-execute (code).
+    pub const RX: Self = Self {
+        read: true,
+        write: false,
+        exec: true,
+    };
+
+    /// The `PROT_READ | PROT_WRITE | PROT_EXEC` bits of `mmap`.
+    pub const fn from_prot(prot: u64) -> Self {
+        Self {
+            read: prot & 1 != 0,
+            write: prot & 2 != 0,
+            exec: prot & 4 != 0,
+        }
+    }
+
+    /// The union of two permission sets.
+    pub const fn union(self, other: Self) -> Self {
+        Self {
+            read: self.read || other.read,
+            write: self.write || other.write,
+            exec: self.exec || other.exec,
+        }
+    }
+}
+
+impl core::fmt::Display for VmPerms {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let c = |on: bool, ch: char| if on { ch } else { '-' };
+        write!(
+            f,
+            "{}{}{}",
+            c(self.read, 'r'),
+            c(self.write, 'w'),
+            c(self.exec, 'x')
+        )
+    }
+}
+
+/// What a VMA is for. All kinds are private, zero-filled on demand; the
+/// program image's pages that hold file bytes are copied in at load time
+/// (`exec::load`), its `.bss`-only pages are left to the first touch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VmaKind {
+    /// A `PT_LOAD` segment of the program (copied from the initramfs).
+    Image,
+    /// The heap `brk` moves.
+    Heap,
+    /// The initial thread's stack.
+    Stack,
+    /// `mmap(MAP_ANONYMOUS)` or the kernel's own anonymous mappings.
+    Anonymous,
+}
+
+/// A virtual memory area: `[start, end)`, page-aligned, non-empty.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Vma {
+    pub start: u64,
+    pub end: u64,
+    pub perms: VmPerms,
+    pub kind: VmaKind,
+}
+
+impl Vma {
+    /// Whether `addr` lies in the VMA.
+    pub fn contains(&self, addr: u64) -> bool {
+        self.start <= addr && addr < self.end
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> u64 {
+        self.end - self.start
+    }
+
+    /// Whether the VMA is empty (never true of a VMA in a set).
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+}
+
+/// Why a VMA change was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VmaError {
+    /// Not page-aligned, empty, or reaching past the end of user space.
+    BadRange,
+    /// The range overlaps an existing VMA.
+    Overlap,
+    /// No VMA starts there (`resize`).
+    NotFound,
+    /// No free range of that size.
+    NoSpace,
+}
+
+/// The VMAs of one address space, keyed by start address.
+#[derive(Clone, Debug, Default)]
+pub struct VmaSet {
+    map: BTreeMap<u64, Vma>,
+    /// User addresses end here (exclusive).
+    limit: u64,
+}
+
+impl VmaSet {
+    /// An empty set over `[0, limit)`.
+    pub fn new(limit: u64) -> Self {
+        Self {
+            map: BTreeMap::new(),
+            limit,
+        }
+    }
+
+    fn check_range(&self, start: u64, end: u64) -> Result<(), VmaError> {
+        if start >= end
+            || !start.is_multiple_of(PAGE_SIZE)
+            || !end.is_multiple_of(PAGE_SIZE)
+            || end > self.limit
+        {
+            return Err(VmaError::BadRange);
+        }
+        Ok(())
+    }
+
+    /// Whether any VMA overlaps `[start, end)`.
+    pub fn overlaps(&self, start: u64, end: u64) -> bool {
+        // The last VMA starting below `end` is the only candidate (VMAs do
+        // not overlap one another).
+        self.map
+            .range(..end)
+            .next_back()
+            .is_some_and(|(_, v)| v.end > start)
+    }
+
+    /// Adds a VMA; it must not overlap any other.
+    pub fn insert(&mut self, vma: Vma) -> Result<(), VmaError> {
+        self.check_range(vma.start, vma.end)?;
+        if self.overlaps(vma.start, vma.end) {
+            return Err(VmaError::Overlap);
+        }
+        self.map.insert(vma.start, vma);
+        Ok(())
+    }
+
+    /// The VMA containing `addr`.
+    pub fn find(&self, addr: u64) -> Option<&Vma> {
+        self.map
+            .range(..=addr)
+            .next_back()
+            .map(|(_, v)| v)
+            .filter(|v| v.contains(addr))
+    }
+
+    /// The VMA starting at `start`.
+    pub fn get(&self, start: u64) -> Option<&Vma> {
+        self.map.get(&start)
+    }
+
+    /// Every VMA, in address order.
+    pub fn iter(&self) -> impl Iterator<Item = &Vma> {
+        self.map.values()
+    }
+
+    /// Number of VMAs.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether there is no VMA.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Removes `[start, end)` from every VMA it touches (splitting those
+    /// that reach outside it) and returns the removed pieces: the caller
+    /// unmaps their pages.
+    pub fn remove_range(&mut self, start: u64, end: u64) -> Result<Vec<Vma>, VmaError> {
+        self.check_range(start, end)?;
+        let touched: Vec<u64> = self
+            .map
+            .range(..end)
+            .rev()
+            .take_while(|(_, v)| v.end > start)
+            .map(|(&k, _)| k)
+            .collect();
+        let mut removed = Vec::new();
+        for key in touched.into_iter().rev() {
+            let vma = self.map.remove(&key).expect("listed above");
+            if vma.start < start {
+                self.map.insert(vma.start, Vma { end: start, ..vma });
+            }
+            if vma.end > end {
+                self.map.insert(end, Vma { start: end, ..vma });
+            }
+            removed.push(Vma {
+                start: vma.start.max(start),
+                end: vma.end.min(end),
+                ..vma
+            });
+        }
+        Ok(removed)
+    }
+
+    /// Moves the end of the VMA that starts at `start` to `new_end`
+    /// (`brk`). Growing must not run into the next VMA; shrinking returns
+    /// the range given up (the caller unmaps it). A VMA shrunk to nothing
+    /// is removed.
+    pub fn resize(&mut self, start: u64, new_end: u64) -> Result<Option<Vma>, VmaError> {
+        let vma = *self.map.get(&start).ok_or(VmaError::NotFound)?;
+        if new_end < start || !new_end.is_multiple_of(PAGE_SIZE) || new_end > self.limit {
+            return Err(VmaError::BadRange);
+        }
+        if new_end > vma.end {
+            if self.overlaps(vma.end, new_end) {
+                return Err(VmaError::Overlap);
+            }
+            self.map.insert(
+                start,
+                Vma {
+                    end: new_end,
+                    ..vma
+                },
+            );
+            return Ok(None);
+        }
+        if new_end == start {
+            self.map.remove(&start);
+        } else {
+            self.map.insert(
+                start,
+                Vma {
+                    end: new_end,
+                    ..vma
+                },
+            );
+        }
+        Ok((new_end < vma.end).then_some(Vma {
+            start: new_end,
+            ..vma
+        }))
+    }
+
+    /// The highest free range of `len` bytes (page-aligned) that lies in
+    /// `[floor, ceiling)` and keeps a gap of `guard` bytes to the VMAs on
+    /// either side (so a stack or heap never runs silently into it).
+    pub fn find_free(&self, len: u64, floor: u64, ceiling: u64, guard: u64) -> Option<u64> {
+        if len == 0 || !len.is_multiple_of(PAGE_SIZE) {
+            return None;
+        }
+        let ceiling = ceiling.min(self.limit);
+        // Walk the gaps from the top down.
+        let mut hi = ceiling;
+        for vma in self.map.values().rev() {
+            if vma.start >= hi {
+                // Entirely above the window (or at its edge).
+                hi = hi.min(vma.start.saturating_sub(guard));
+                continue;
+            }
+            let lo = vma.end.saturating_add(guard).max(floor);
+            if let Some(start) = hi.checked_sub(len)
+                && start >= lo
+            {
+                return Some(page_down(start));
+            }
+            hi = vma.start.saturating_sub(guard).min(hi);
+            if hi <= floor {
+                return None;
+            }
+        }
+        hi.checked_sub(len).filter(|&s| s >= floor).map(page_down)
+    }
+}
+
+/// Page-fault error code bits (the CPU's).
+pub mod pf {
+    /// The page was present (a protection fault).
+    pub const PRESENT: u64 = 1;
+    /// The access was a write.
+    pub const WRITE: u64 = 2;
+    /// The access came from user mode.
+    pub const USER: u64 = 4;
+    /// A reserved bit was set in a paging entry.
+    pub const RESERVED: u64 = 8;
+    /// The access was an instruction fetch.
+    pub const FETCH: u64 = 16;
+}
+
+/// What to do about a page fault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultAction {
+    /// Not present in a VMA that allows the access: map a zero-filled
+    /// page with the VMA's permissions.
+    ZeroFill(VmPerms),
+    /// A write to a present, read-only page of a writable VMA: the page is
+    /// shared copy-on-write (or was, and its refcount is now 1).
+    CopyOnWrite(VmPerms),
+    /// A present page the VMA allows this access to: the fault came from a
+    /// stale TLB entry or a race with another thread's fault; run again.
+    Retry,
+    /// No VMA there, or the VMA forbids the access: `SIGSEGV`.
+    Segv,
+}
+
+/// The fault policy: `vma` is the VMA containing the faulting address (if
+/// any), `error_code` the CPU's.
+pub fn classify(vma: Option<&Vma>, error_code: u64) -> FaultAction {
+    let Some(vma) = vma else {
+        return FaultAction::Segv;
+    };
+    if error_code & pf::RESERVED != 0 {
+        return FaultAction::Segv;
+    }
+    let write = error_code & pf::WRITE != 0;
+    let fetch = error_code & pf::FETCH != 0;
+    let allowed = if write {
+        vma.perms.write
+    } else if fetch {
+        vma.perms.exec
+    } else {
+        // x86 pages are always readable when present: a PROT_NONE VMA
+        // (none of the three) is the only non-readable one.
+        vma.perms.read || vma.perms.write || vma.perms.exec
+    };
+    if !allowed {
+        return FaultAction::Segv;
+    }
+    if error_code & pf::PRESENT == 0 {
+        FaultAction::ZeroFill(vma.perms)
+    } else if write {
+        FaultAction::CopyOnWrite(vma.perms)
+    } else {
+        FaultAction::Retry
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMIT: u64 = 0x7fff_ffff_f000;
+
+    fn vma(start: u64, end: u64, perms: VmPerms) -> Vma {
+        Vma {
+            start,
+            end,
+            perms,
+            kind: VmaKind::Anonymous,
+        }
+    }
+
+    fn set(ranges: &[(u64, u64)]) -> VmaSet {
+        let mut s = VmaSet::new(LIMIT);
+        for &(a, b) in ranges {
+            s.insert(vma(a, b, VmPerms::RW)).unwrap();
+        }
+        s
+    }
+
+    fn ranges(s: &VmaSet) -> Vec<(u64, u64)> {
+        s.iter().map(|v| (v.start, v.end)).collect()
+    }
+
+    #[test]
+    fn insert_refuses_overlaps_and_bad_ranges() {
+        let mut s = set(&[(0x1000, 0x3000), (0x5000, 0x6000)]);
+        assert_eq!(
+            s.insert(vma(0x2000, 0x4000, VmPerms::R)),
+            Err(VmaError::Overlap)
+        );
+        assert_eq!(
+            s.insert(vma(0x0, 0x2000, VmPerms::R)),
+            Err(VmaError::Overlap)
+        );
+        assert_eq!(
+            s.insert(vma(0x4000, 0x8000, VmPerms::R)),
+            Err(VmaError::Overlap)
+        );
+        assert_eq!(
+            s.insert(vma(0x3001, 0x4000, VmPerms::R)),
+            Err(VmaError::BadRange)
+        );
+        assert_eq!(
+            s.insert(vma(0x4000, 0x4000, VmPerms::R)),
+            Err(VmaError::BadRange)
+        );
+        assert_eq!(
+            s.insert(vma(LIMIT, LIMIT + 0x1000, VmPerms::R)),
+            Err(VmaError::BadRange)
+        );
+        // Touching neighbours are fine.
+        s.insert(vma(0x3000, 0x5000, VmPerms::R)).unwrap();
+        assert_eq!(s.len(), 3);
+        assert_eq!(s.find(0x2fff).map(|v| v.start), Some(0x1000));
+        assert_eq!(s.find(0x3000).map(|v| v.perms), Some(VmPerms::R));
+        assert_eq!(s.find(0x6000), None);
+        assert_eq!(s.find(0xfff), None);
+    }
+
+    #[test]
+    fn remove_range_splits() {
+        let mut s = set(&[(0x1000, 0x5000), (0x6000, 0x8000), (0x9000, 0xa000)]);
+        let gone = s.remove_range(0x2000, 0x7000).unwrap();
+        assert_eq!(
+            gone.iter().map(|v| (v.start, v.end)).collect::<Vec<_>>(),
+            [(0x2000, 0x5000), (0x6000, 0x7000)]
+        );
+        assert_eq!(
+            ranges(&s),
+            [(0x1000, 0x2000), (0x7000, 0x8000), (0x9000, 0xa000)]
+        );
+        // A hole in the middle of one VMA.
+        let mut s = set(&[(0x1000, 0x9000)]);
+        s.remove_range(0x3000, 0x4000).unwrap();
+        assert_eq!(ranges(&s), [(0x1000, 0x3000), (0x4000, 0x9000)]);
+        // Nothing there: nothing removed.
+        assert!(s.remove_range(0x10000, 0x20000).unwrap().is_empty());
+        assert_eq!(s.remove_range(0x1001, 0x2000), Err(VmaError::BadRange));
+    }
+
+    #[test]
+    fn resize_grows_and_shrinks() {
+        let mut s = set(&[(0x10000, 0x10000 + 0x1000), (0x20000, 0x21000)]);
+        assert_eq!(s.resize(0x10000, 0x14000), Ok(None));
+        assert_eq!(s.get(0x10000).unwrap().end, 0x14000);
+        assert_eq!(s.resize(0x10000, 0x21000), Err(VmaError::Overlap));
+        let gone = s.resize(0x10000, 0x12000).unwrap().unwrap();
+        assert_eq!((gone.start, gone.end), (0x12000, 0x14000));
+        assert_eq!(s.resize(0x10000, 0x10000).unwrap().unwrap().end, 0x12000);
+        assert!(s.get(0x10000).is_none());
+        assert_eq!(s.resize(0x10000, 0x11000), Err(VmaError::NotFound));
+        assert_eq!(s.resize(0x20000, 0x20800), Err(VmaError::BadRange));
+    }
+
+    #[test]
+    fn find_free_keeps_guards_and_goes_top_down() {
+        let s = set(&[(0x10000, 0x20000), (0x40000, 0x50000)]);
+        // Highest fit below the ceiling.
+        assert_eq!(s.find_free(0x1000, 0, 0x100000, 0x1000), Some(0xff000));
+        // Below the upper VMA with a guard page.
+        assert_eq!(s.find_free(0x1000, 0, 0x40000, 0x1000), Some(0x3e000));
+        // A gap too small once the guards are counted.
+        assert_eq!(s.find_free(0x1f000, 0x20000, 0x40000, 0x1000), None);
+        assert_eq!(
+            s.find_free(0x1e000, 0x20000, 0x40000, 0x1000),
+            Some(0x21000)
+        );
+        // Below everything.
+        assert_eq!(s.find_free(0x8000, 0x1000, 0x20000, 0x1000), Some(0x7000));
+        assert_eq!(s.find_free(0x10000, 0x1000, 0x20000, 0x1000), None);
+        assert_eq!(s.find_free(0, 0, 0x100000, 0), None);
+        assert_eq!(s.find_free(0x800, 0, 0x100000, 0), None);
+        assert_eq!(
+            VmaSet::new(LIMIT).find_free(0x2000, 0x1000, LIMIT, 0x1000),
+            Some(LIMIT - 0x2000)
+        );
+    }
+
+    #[test]
+    fn fault_policy() {
+        let rw = vma(0x1000, 0x2000, VmPerms::RW);
+        let ro = vma(0x1000, 0x2000, VmPerms::R);
+        let rx = vma(0x1000, 0x2000, VmPerms::RX);
+        let none = vma(0x1000, 0x2000, VmPerms::default());
+        let u = pf::USER;
+        assert_eq!(classify(None, u), FaultAction::Segv);
+        assert_eq!(classify(Some(&rw), u), FaultAction::ZeroFill(VmPerms::RW));
+        assert_eq!(
+            classify(Some(&rw), u | pf::WRITE),
+            FaultAction::ZeroFill(VmPerms::RW)
+        );
+        assert_eq!(
+            classify(Some(&rw), u | pf::WRITE | pf::PRESENT),
+            FaultAction::CopyOnWrite(VmPerms::RW)
+        );
+        assert_eq!(classify(Some(&rw), u | pf::PRESENT), FaultAction::Retry);
+        assert_eq!(classify(Some(&ro), u | pf::WRITE), FaultAction::Segv);
+        assert_eq!(
+            classify(Some(&ro), u | pf::WRITE | pf::PRESENT),
+            FaultAction::Segv
+        );
+        assert_eq!(classify(Some(&rw), u | pf::FETCH), FaultAction::Segv);
+        assert_eq!(
+            classify(Some(&rx), u | pf::FETCH),
+            FaultAction::ZeroFill(VmPerms::RX)
+        );
+        assert_eq!(classify(Some(&none), u), FaultAction::Segv);
+        assert_eq!(
+            classify(Some(&rw), u | pf::RESERVED | pf::PRESENT),
+            FaultAction::Segv
+        );
+    }
+
+    #[test]
+    fn page_rounding() {
+        assert_eq!(page_down(0x1fff), 0x1000);
+        assert_eq!(page_up(0x1001), Some(0x2000));
+        assert_eq!(page_up(0x1000), Some(0x1000));
+        assert_eq!(page_up(u64::MAX), None);
+        assert_eq!(VmPerms::from_prot(3), VmPerms::RW);
+        assert_eq!(VmPerms::R.union(VmPerms::RX), VmPerms::RX);
+        assert_eq!(std::format!("{}", VmPerms::RX), "r-x");
+    }
+}
