@@ -23,6 +23,7 @@ mod lint;
 mod qemu;
 mod run;
 mod serial;
+mod shell;
 mod test;
 
 use std::path::{Path, PathBuf};

@@ -26,6 +26,7 @@ use clap::Args;
 use crate::build::{self, Profile};
 use crate::initramfs;
 use crate::qemu::{self, Accel, KernelExit, Outcome, QemuConfig};
+use crate::shell;
 use crate::{deps, display_command, run_command, serial, target_dir};
 
 /// Deadline for a boot that runs the in-kernel tests.
@@ -73,6 +74,11 @@ pub fn main(args: &TestArgs) -> Result<()> {
     for boot in boots(args.quick) {
         suite.run(boot.tier, &boot.name(), || {
             boot.run(kernel.as_deref(), initrd.as_deref(), args.verbose)
+        });
+    }
+    for smp in [1, 4] {
+        suite.run(Tier::System, &format!("shell session -smp {smp}"), || {
+            shell::session(kernel.as_deref(), initrd.as_deref(), smp)
         });
     }
 

@@ -1,0 +1,192 @@
+//! Expect-style sessions on Tine's serial shell: the whole-system test a
+//! person would do by hand. Boot, wait for init's greeting and the prompt,
+//! type commands, check what comes back, `poweroff`.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::qemu::{Accel, KernelExit, Outcome, QemuConfig};
+
+/// How long one expected reply may take (a debug kernel under TCG).
+const REPLY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One QEMU boot with the serial console on pipes.
+struct Session {
+    child: Child,
+    stdin: ChildStdin,
+    output: Arc<Mutex<String>>,
+    /// How much of `output` earlier expectations consumed.
+    seen: usize,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl Session {
+    fn start(config: &QemuConfig) -> Result<Self> {
+        let mut cmd = config.command();
+        println!("$ {}", crate::display_command(&cmd));
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("cannot start qemu-system-x86_64")?;
+        let stdin = child.stdin.take().context("no stdin pipe")?;
+        let mut stdout = child.stdout.take().context("no stdout pipe")?;
+        let output = Arc::new(Mutex::new(String::new()));
+        let sink = output.clone();
+        let reader = thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let text = String::from_utf8_lossy(&buf[..n]).replace('\r', "");
+                sink.lock().expect("serial buffer poisoned").push_str(&text);
+            }
+        });
+        Ok(Self {
+            child,
+            stdin,
+            output,
+            seen: 0,
+            reader: Some(reader),
+        })
+    }
+
+    /// Waits until `pattern` appears after what earlier calls consumed;
+    /// returns the text up to and including it.
+    fn expect(&mut self, pattern: &str) -> Result<String> {
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        loop {
+            {
+                let out = self.output.lock().expect("serial buffer poisoned");
+                if let Some(at) = out[self.seen..].find(pattern) {
+                    let end = self.seen + at + pattern.len();
+                    let text = out[self.seen..end].to_owned();
+                    self.seen = end;
+                    return Ok(text);
+                }
+            }
+            if Instant::now() > deadline {
+                bail!("no {pattern:?} within {} s", REPLY_TIMEOUT.as_secs());
+            }
+            if let Some(status) = self.child.try_wait()? {
+                bail!("QEMU exited ({status}) before {pattern:?} appeared");
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Types `line` and Enter.
+    fn send_line(&mut self, line: &str) -> Result<()> {
+        self.stdin.write_all(line.as_bytes())?;
+        self.stdin.write_all(b"\r")?;
+        self.stdin.flush()?;
+        Ok(())
+    }
+
+    /// Types `command`, waits for the next prompt, and returns the reply.
+    fn command(&mut self, command: &str) -> Result<String> {
+        println!("tine> {command}");
+        self.send_line(command)?;
+        self.expect("tine> ")
+    }
+
+    /// Waits for QEMU to exit (after `poweroff`) and returns how.
+    fn finish(mut self) -> Result<Outcome> {
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        let outcome = loop {
+            if let Some(status) = self.child.try_wait()? {
+                break Outcome::from_exit_code(status.code());
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                break Outcome::TimedOut(REPLY_TIMEOUT);
+            }
+            thread::sleep(Duration::from_millis(20));
+        };
+        if let Some(reader) = self.reader.take() {
+            reader.join().expect("the serial reader panicked");
+        }
+        Ok(outcome)
+    }
+
+    /// The last lines of everything received, for failure reports.
+    fn tail(&self) -> String {
+        let out = self.output.lock().expect("serial buffer poisoned");
+        let lines: Vec<&str> = out.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // A failed session must not leave QEMU running.
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Checks that `reply` to `command` contains `wanted`.
+fn want(command: &str, reply: &str, wanted: &str) -> Result<()> {
+    if !reply.contains(wanted) {
+        bail!("'{command}' did not print {wanted:?}; it printed:\n{reply}");
+    }
+    Ok(())
+}
+
+/// The session: init greets at boot, user programs run (and one dies of
+/// SIGSEGV without hurting the kernel), tasks spread over the CPUs, a sysctl
+/// is set, a bad command is refused, `poweroff` exits with status 33.
+pub fn session(kernel: Option<&Path>, initrd: Option<&Path>, smp: u32) -> Result<String> {
+    let kernel = kernel.context("not run: the kernel did not build")?;
+    let initrd = initrd.context("not run: the initramfs did not build")?;
+    let config = QemuConfig {
+        smp,
+        mem_mib: 512,
+        accel: Accel::Tcg,
+        kernel: kernel.to_path_buf(),
+        initrd: Some(initrd.to_path_buf()),
+        append: String::new(),
+        interactive: false,
+    };
+    let start = Instant::now();
+    let mut s = Session::start(&config)?;
+    let script = |s: &mut Session| -> Result<()> {
+        s.expect("init: hello from user space")?;
+        s.expect("tine> ")?;
+        let reply = s.command("run /bin/hello one two")?;
+        want("run /bin/hello one two", &reply, "argument(s)")?;
+        want("run /bin/hello one two", &reply, "exited with status 0]")?;
+        let reply = s.command("run /bin/hello --segv")?;
+        want("run /bin/hello --segv", &reply, "exited with status 11]")?;
+        let reply = s.command(&format!("spawn {}", 2 * smp))?;
+        want("spawn", &reply, &format!("task {} ran on cpu", 2 * smp - 1))?;
+        let reply = s.command("sysctl kern.randompid=50")?;
+        want("sysctl", &reply, "kern.randompid: 100")?;
+        let reply = s.command("frobnicate")?;
+        want("frobnicate", &reply, "unknown command")?;
+        println!("tine> poweroff");
+        s.send_line("poweroff")?;
+        Ok(())
+    };
+    if let Err(e) = script(&mut s) {
+        println!("--- last 30 lines of output ---\n{}\n---", s.tail());
+        return Err(e);
+    }
+    match s.finish()? {
+        Outcome::Kernel(KernelExit::Success) => Ok(format!(
+            "6 commands answered in {:.1} s",
+            start.elapsed().as_secs_f64()
+        )),
+        other => bail!("after poweroff: expected exit 33, got {other}"),
+    }
+}
