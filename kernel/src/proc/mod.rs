@@ -1,5 +1,7 @@
 //! Processes: PIDs, fork, exit, wait.
 //!
+//! - [`fork`]: `fork1`, which makes a process from a request: refusals,
+//!   the `maxproc` limit, allocations with rollback, the commit point;
 //! - [`fork_flags`]: the fork family's front ends (fork, vfork, rfork,
 //!   clone, pdfork, posix_spawn) as validated requests, pure logic
 //!   (`docs/fork.md`);
@@ -11,7 +13,10 @@
 //! - `thread` (on the machine): a user thread as a future, the trap loop
 //!   around `arch::user::run`.
 
+pub mod fork;
 pub mod fork_flags;
+#[cfg(target_os = "none")]
+mod fork_ktests;
 pub mod pid;
 #[cfg(target_os = "none")]
 mod pid_ktests;

@@ -18,10 +18,20 @@
 //!   notification is lost), then reaps it: removes it from the table and
 //!   frees its PID.
 //!
-//! What fork will add: a second way to make a `Process` (a copy of the
-//! parent's address space with `fork_cow`, a copied `UserContext`), the
-//! children's reparenting to init when a parent exits, and `wait4`'s
-//! "any child" form on the same event. See `docs/processes.md`.
+//! - Fork (`super::fork::fork1`) is the second way to make a `Process`
+//!   ([`Process::new_child`], [`insert`]): a copy-on-write copy of the
+//!   parent's address space and a copy of its `UserContext`.
+//! - Orphans: when a process exits, its children are reparented to init
+//!   (PID 1) if init is alive, else to the kernel, which reaps them with a
+//!   small task each; the new parent's event is notified so a zombie
+//!   orphan is seen.
+//! - [`wait_child`] is `wait4`'s kernel side: one child or any child of a
+//!   parent, optionally without blocking, reaped atomically under the table
+//!   lock so two waiters never reap the same child.
+//! - [`nprocs`] counts the processes in the table (zombies included);
+//!   `fork1` holds it against `maxproc`.
+//!
+//! See `docs/processes.md` and `docs/fork.md`.
 
 /// Signal numbers (Linux x86-64) the kernel raises itself.
 pub mod signal {
@@ -76,6 +86,7 @@ mod imp {
     use alloc::string::String;
     use alloc::sync::Arc;
     use alloc::vec::Vec;
+    use core::sync::atomic::{AtomicUsize, Ordering};
 
     use super::State;
     use crate::proc::pid::{Pid, PidFlags};
@@ -86,8 +97,13 @@ mod imp {
     /// A process (module docs).
     pub struct Process {
         pid: Pid,
-        ppid: Pid,
+        /// Changes when the parent exits (reparenting to init or the
+        /// kernel).
+        ppid: spin::Mutex<Pid>,
         name: String,
+        /// The signal the parent gets when this process exits (`SIGCHLD`
+        /// for fork); recorded only, nothing delivers signals yet.
+        exit_signal: Option<u8>,
         /// `None` once the process has exited (the memory is freed then).
         space: spin::Mutex<Option<Arc<AddressSpace>>>,
         state: spin::Mutex<State>,
@@ -102,7 +118,57 @@ mod imp {
     /// processes the kernel starts.
     static KERNEL_CHILDREN: Event = Event::new();
 
+    /// The number of processes in the table (module docs).
+    static NPROCS: AtomicUsize = AtomicUsize::new(0);
+
+    /// How many processes exist now (running and zombies).
+    pub fn nprocs() -> usize {
+        NPROCS.load(Ordering::Relaxed)
+    }
+
+    /// Takes a process slot if fewer than `limit` are taken (fork's
+    /// `maxproc` check, done atomically so two forks cannot both take the
+    /// last slot). Give it back with [`release_slot`] if the fork fails.
+    pub fn reserve_slot(limit: usize) -> bool {
+        NPROCS
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    /// Gives back a slot of [`reserve_slot`] (a failed fork) or of a
+    /// reaped process.
+    pub fn release_slot() {
+        NPROCS.fetch_sub(1, Ordering::Relaxed);
+    }
+
     impl Process {
+        /// A forked child: `pid`, parent `ppid`, the parent's `name`, its
+        /// own `space`, running. It is not in the table until [`insert`].
+        pub fn new_child(
+            pid: Pid,
+            ppid: Pid,
+            name: &str,
+            space: Arc<AddressSpace>,
+            exit_signal: Option<u8>,
+        ) -> Arc<Process> {
+            Arc::new(Process {
+                pid,
+                ppid: spin::Mutex::new(ppid),
+                name: String::from(name),
+                exit_signal,
+                space: spin::Mutex::new(Some(space)),
+                state: spin::Mutex::new(State::Running),
+                children: Event::new(),
+            })
+        }
+
+        /// The signal the parent gets at this process's exit.
+        pub fn exit_signal(&self) -> Option<u8> {
+            self.exit_signal
+        }
+
         /// This process's PID.
         pub fn pid(&self) -> Pid {
             self.pid
@@ -111,7 +177,7 @@ mod imp {
         /// Its parent's PID ([`Pid::KERNEL`] for processes the kernel
         /// started).
         pub fn ppid(&self) -> Pid {
-            self.ppid
+            *self.ppid.lock()
         }
 
         /// Its name (the program's file name).
@@ -141,8 +207,40 @@ mod imp {
             }
             // Frees the memory unless a thread still holds the space.
             drop(self.space.lock().take());
-            notify_parent(self.ppid);
+            reparent_children(self.pid);
+            // The exit signal (`self.exit_signal`) would be sent here.
+            notify_parent(self.ppid());
         }
+    }
+
+    /// Gives the children of `dead` to init if it is alive, else to the
+    /// kernel, which reaps them (module docs).
+    fn reparent_children(dead: Pid) {
+        let adopter = match lookup(Pid::INIT) {
+            Some(init) if dead != Pid::INIT && init.state() == State::Running => Pid::INIT,
+            _ => Pid::KERNEL,
+        };
+        let mut orphans = Vec::new();
+        for p in TABLE.lock().values() {
+            let mut ppid = p.ppid.lock();
+            if *ppid == dead {
+                *ppid = adopter;
+                orphans.push(p.pid);
+            }
+        }
+        if orphans.is_empty() {
+            return;
+        }
+        if adopter == Pid::KERNEL {
+            for pid in orphans {
+                drop(crate::task::spawn(async move {
+                    // `ECHILD` only if someone else reaped it first.
+                    let _ = wait(pid).await;
+                }));
+            }
+        }
+        // Init may already wait for any child; a zombie orphan is one now.
+        notify_parent(adopter);
     }
 
     /// Wakes whoever waits for a child of `ppid`.
@@ -175,7 +273,7 @@ mod imp {
             .iter()
             .map(|p| ProcInfo {
                 pid: p.pid,
-                ppid: p.ppid,
+                ppid: p.ppid(),
                 state: p.state(),
                 name: p.name.clone(),
             })
@@ -205,14 +303,8 @@ mod imp {
             .map_err(|_| Errno::EAGAIN)?;
         let name = String::from(path.rsplit('/').next().unwrap_or(path));
         let space = Arc::new(loaded.space);
-        let process = Arc::new(Process {
-            pid,
-            ppid: Pid::KERNEL,
-            name: name.clone(),
-            space: spin::Mutex::new(Some(space.clone())),
-            state: spin::Mutex::new(State::Running),
-            children: Event::new(),
-        });
+        let process = Process::new_child(pid, Pid::KERNEL, &name, space.clone(), None);
+        NPROCS.fetch_add(1, Ordering::Relaxed);
         TABLE.lock().insert(pid, process.clone());
         let ctx = arch::user::UserContext::new(loaded.entry, loaded.rsp);
         let mut builder = crate::task::Builder::new().name(name);
@@ -231,10 +323,11 @@ mod imp {
     pub async fn wait(pid: Pid) -> Result<i32, Errno> {
         let process = lookup(pid).ok_or(Errno::ECHILD)?;
         let zombie = || matches!(process.state(), State::Zombie(_));
-        if process.ppid == Pid::KERNEL {
+        let ppid = process.ppid();
+        if ppid == Pid::KERNEL {
             KERNEL_CHILDREN.wait_until(zombie).await;
         } else {
-            let parent = lookup(process.ppid).ok_or(Errno::ECHILD)?;
+            let parent = lookup(ppid).ok_or(Errno::ECHILD)?;
             parent.children.wait_until(zombie).await;
         }
         let State::Zombie(status) = process.state() else {
@@ -243,8 +336,110 @@ mod imp {
         if TABLE.lock().remove(&pid).is_none() {
             return Err(Errno::ECHILD);
         }
-        crate::proc::pids().free(pid);
+        reaped(pid);
         Ok(status)
+    }
+
+    /// What follows a removal from the table: the PID and the slot are
+    /// free.
+    fn reaped(pid: Pid) {
+        crate::proc::pids().free(pid);
+        release_slot();
+    }
+
+    /// Inserts a forked child (fork's commit point: this cannot fail). Its
+    /// slot was taken with [`reserve_slot`].
+    pub fn insert(process: Arc<Process>) {
+        TABLE.lock().insert(process.pid, process);
+    }
+
+    /// Which children `wait4` waits for.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum WaitFor {
+        /// Any child (`pid = -1`).
+        Any,
+        /// This one (`pid > 0`).
+        Pid(Pid),
+    }
+
+    impl WaitFor {
+        /// Whether `p` is a child of `parent` this target names.
+        fn matches(self, parent: Pid, p: &Process) -> bool {
+            p.ppid() == parent
+                && match self {
+                    WaitFor::Any => true,
+                    WaitFor::Pid(pid) => pid == p.pid,
+                }
+        }
+    }
+
+    /// What a look over the table found.
+    enum Scan {
+        /// Reaped this child with this status.
+        Reaped(Pid, i32),
+        /// Matching children exist, none a zombie.
+        Running,
+        /// No matching child.
+        None,
+    }
+
+    /// Looks for a zombie child of `parent` matching `target` and reaps it
+    /// (under the table lock, so one waiter gets it).
+    fn scan(parent: Pid, target: WaitFor) -> Scan {
+        let mut table = TABLE.lock();
+        let mut found = Scan::None;
+        for p in table.values().filter(|p| target.matches(parent, p)) {
+            if let State::Zombie(status) = p.state() {
+                found = Scan::Reaped(p.pid, status);
+                break;
+            }
+            found = Scan::Running;
+        }
+        if let Scan::Reaped(pid, _) = found {
+            table.remove(&pid);
+            drop(table);
+            reaped(pid);
+        }
+        found
+    }
+
+    /// `wait4`'s kernel side: reaps a zombie child of `parent` matching
+    /// `target` and returns its PID and wait status, waiting for one to
+    /// exit unless `nohang` (then `Ok(None)` while they all run). `ECHILD`
+    /// when `parent` has no matching child.
+    pub async fn wait_child(
+        parent: Pid,
+        target: WaitFor,
+        nohang: bool,
+    ) -> Result<Option<(Pid, i32)>, Errno> {
+        let owner = if parent == Pid::KERNEL {
+            None
+        } else {
+            Some(lookup(parent).ok_or(Errno::ECHILD)?)
+        };
+        let event = owner.as_ref().map_or(&KERNEL_CHILDREN, |p| &p.children);
+        loop {
+            match scan(parent, target) {
+                Scan::Reaped(pid, status) => return Ok(Some((pid, status))),
+                Scan::None => return Err(Errno::ECHILD),
+                Scan::Running if nohang => return Ok(None),
+                Scan::Running => {}
+            }
+            // Something to look at again: a matching zombie, or the child
+            // gone (another waiter; a kernel caller of `wait`).
+            event
+                .wait_until(|| {
+                    let table = TABLE.lock();
+                    let mut matching = table.values().filter(|p| target.matches(parent, p));
+                    let mut any = false;
+                    let zombie = matching.any(|p| {
+                        any = true;
+                        p.state() != State::Running
+                    });
+                    zombie || !any
+                })
+                .await;
+        }
     }
 }
 

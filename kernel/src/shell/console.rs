@@ -61,6 +61,11 @@ const COMMANDS: &[Command] = &[
         help: "run a program of the initramfs (and wait for it, unless &)",
     },
     Command {
+        name: "fork",
+        args: "[N]",
+        help: "run /bin/forks N: N forked children report their CPU",
+    },
+    Command {
         name: "ps",
         args: "",
         help: "list processes",
@@ -159,6 +164,10 @@ pub async fn execute(line: &str, bench: BenchRunner) {
         }
         "sysctl" => sysctl(&rest),
         "run" => run_program(&rest).await,
+        "fork" => {
+            let n = rest.first().copied().unwrap_or("3");
+            run_program(&["/bin/forks", n]).await
+        }
         "ps" => ps(),
         "test" => {
             let filter = rest.first().copied().unwrap_or("");

@@ -13,7 +13,8 @@ use arch::user::UserContext;
 use super::errno::encode;
 use super::nr;
 use super::{Errno, SysResult};
-use crate::proc::process::{Process, exit_status};
+use crate::proc::pid::Pid;
+use crate::proc::process::{self, Process, WaitFor, exit_status};
 use crate::vm::space::AddressSpace;
 use crate::vm::vma::VmPerms;
 
@@ -55,6 +56,11 @@ pub async fn dispatch(
         nr::GETPPID => Ok(u64::from(process.ppid().as_u32())),
         nr::UNAME => uname(space, a0),
         nr::ARCH_PRCTL => arch_prctl(space, ctx, a0, a1),
+        nr::FORK => crate::proc::fork::fork1(process, ctx, &crate::proc::fork_flags::fork())
+            .await
+            .map(|pid| u64::from(pid.as_u32())),
+        nr::WAIT4 => wait4(process, space, [a0, a1, a2, a3]).await,
+        nr::GETCPU => getcpu(space, a0, a1),
         // One thread per process for now: exit is exit_group.
         nr::EXIT | nr::EXIT_GROUP => return Action::Exit(exit_status(a0 as i32)),
         other => {
@@ -152,6 +158,57 @@ fn arch_prctl(space: &AddressSpace, ctx: &mut UserContext, code: u64, addr: u64)
         }
         _ => Err(Errno::EINVAL),
     }
+}
+
+/// The size of Linux's `struct rusage` (all zeros for now).
+const RUSAGE_SIZE: usize = 144;
+
+/// `wait4(pid, wstatus, options, rusage)`: `pid > 0` that child, `-1`
+/// any child; `0` and `< -1` (process groups, which do not exist yet)
+/// `ENOSYS`. `WNOHANG` returns 0 while the children run; `WUNTRACED` and
+/// `WCONTINUED` are accepted (nothing stops yet), unknown options
+/// `EINVAL`. No matching child `ECHILD`. The child is reaped before the
+/// status is stored, so a bad `wstatus` is `EFAULT` with the child gone
+/// (Linux does the same).
+async fn wait4(
+    process: &Arc<Process>,
+    space: &AddressSpace,
+    [pid, wstatus, options, rusage]: [u64; 4],
+) -> SysResult {
+    use nr::wait::{WALL, WCLONE, WCONTINUED, WNOHANG, WNOTHREAD, WUNTRACED};
+    let options = options as u32;
+    if options & !(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let target = match pid as i32 {
+        -1 => WaitFor::Any,
+        p if p > 0 => WaitFor::Pid(Pid::new(p as u32).ok_or(Errno::ECHILD)?),
+        _ => return Err(Errno::ENOSYS),
+    };
+    let Some((child, status)) =
+        process::wait_child(process.pid(), target, options & WNOHANG != 0).await?
+    else {
+        return Ok(0);
+    };
+    if wstatus != 0 {
+        space.copy_to_user(wstatus, &status.to_le_bytes())?;
+    }
+    if rusage != 0 {
+        space.copy_to_user(rusage, &[0u8; RUSAGE_SIZE])?;
+    }
+    Ok(u64::from(child.as_u32()))
+}
+
+/// `getcpu(cpu, node, tcache)`: the CPU the thread runs on now (it may
+/// migrate right after) and node 0; either pointer may be NULL.
+fn getcpu(space: &AddressSpace, cpu: u64, node: u64) -> SysResult {
+    if cpu != 0 {
+        space.copy_to_user(cpu, &(arch::cpu::id() as u32).to_le_bytes())?;
+    }
+    if node != 0 {
+        space.copy_to_user(node, &0u32.to_le_bytes())?;
+    }
+    Ok(0)
 }
 
 /// `uname(buf)`: `struct utsname`, six 65-byte NUL-terminated fields.

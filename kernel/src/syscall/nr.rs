@@ -11,7 +11,9 @@ pub const BRK: u64 = 12;
 pub const WRITEV: u64 = 20;
 pub const SCHED_YIELD: u64 = 24;
 pub const GETPID: u64 = 39;
+pub const CLONE: u64 = 56;
 pub const FORK: u64 = 57;
+pub const VFORK: u64 = 58;
 pub const EXECVE: u64 = 59;
 pub const EXIT: u64 = 60;
 pub const WAIT4: u64 = 61;
@@ -21,6 +23,7 @@ pub const GETPPID: u64 = 110;
 pub const ARCH_PRCTL: u64 = 158;
 pub const GETTID: u64 = 186;
 pub const EXIT_GROUP: u64 = 231;
+pub const GETCPU: u64 = 309;
 
 /// The name of system call `nr`, for the ones Tine knows.
 pub const fn name(nr: u64) -> Option<&'static str> {
@@ -34,7 +37,9 @@ pub const fn name(nr: u64) -> Option<&'static str> {
         WRITEV => "writev",
         SCHED_YIELD => "sched_yield",
         GETPID => "getpid",
+        CLONE => "clone",
         FORK => "fork",
+        VFORK => "vfork",
         EXECVE => "execve",
         EXIT => "exit",
         WAIT4 => "wait4",
@@ -44,6 +49,7 @@ pub const fn name(nr: u64) -> Option<&'static str> {
         ARCH_PRCTL => "arch_prctl",
         GETTID => "gettid",
         EXIT_GROUP => "exit_group",
+        GETCPU => "getcpu",
         _ => return None,
     })
 }
@@ -54,6 +60,16 @@ pub mod arch_prctl {
     pub const SET_FS: u64 = 0x1002;
     pub const GET_FS: u64 = 0x1003;
     pub const GET_GS: u64 = 0x1004;
+}
+
+/// `wait4` options.
+pub mod wait {
+    pub const WNOHANG: u32 = 0x1;
+    pub const WUNTRACED: u32 = 0x2;
+    pub const WCONTINUED: u32 = 0x8;
+    pub const WNOTHREAD: u32 = 0x2000_0000;
+    pub const WALL: u32 = 0x4000_0000;
+    pub const WCLONE: u32 = 0x8000_0000;
 }
 
 /// `mmap` flags.

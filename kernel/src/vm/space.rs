@@ -50,7 +50,7 @@ fn flags(perms: VmPerms) -> UserFlags {
 }
 
 /// The mutable part of an address space: VMAs and the program break.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Layout {
     vmas: VmaSet,
     /// Where the heap starts (page-aligned; the end of the image).
@@ -105,6 +105,22 @@ impl AddressSpace {
                 mmap_floor: crate::exec::elf::USER_BOTTOM,
                 mmap_ceiling: crate::exec::elf::USER_TOP,
             }),
+        })
+    }
+
+    /// Fork: a copy of this space whose pages share this one's frames
+    /// copy-on-write (`UserPageTable::fork_cow`: read-only in both, copied
+    /// by the first write fault), with a copy of the VMAs and the break.
+    /// The VMA lock is held throughout, so no fault, `brk` or `mmap` of this
+    /// space runs in between. `ENOMEM` when frames for the child's page
+    /// table run out (its partial table is freed; this space's pages stay
+    /// read-only, which costs only faults).
+    pub fn fork(&self) -> Result<Self, Errno> {
+        let layout = self.layout.lock();
+        let table = self.table.fork_cow().ok_or(Errno::ENOMEM)?;
+        Ok(Self {
+            table,
+            layout: spin::Mutex::new(layout.clone()),
         })
     }
 

@@ -22,6 +22,7 @@ pub mod nr {
     pub const KILL: usize = 62;
     pub const GETPPID: usize = 110;
     pub const EXIT_GROUP: usize = 231;
+    pub const GETCPU: usize = 309;
 }
 
 /// An error number from the kernel (`EINVAL` is `Errno(22)`).
@@ -188,6 +189,16 @@ pub fn wait4(pid: i32, options: i32) -> Result<(i32, i32), Errno> {
         )
     };
     check(ret).map(|pid| (pid as i32, status))
+}
+
+/// `getcpu(&cpu, NULL, NULL)`: the CPU the caller runs on (it may move
+/// right after).
+pub fn getcpu() -> Result<u32, Errno> {
+    let mut cpu: u32 = 0;
+    // SAFETY: the kernel writes one u32 to `cpu`, which lives across the
+    // call; node and tcache are NULL.
+    let ret = unsafe { syscall3(nr::GETCPU, &mut cpu as *mut u32 as usize, 0, 0) };
+    check(ret).map(|_| cpu)
 }
 
 /// Most arguments plus environment strings [`execve`] passes.
