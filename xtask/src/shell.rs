@@ -144,8 +144,9 @@ fn want(command: &str, reply: &str, wanted: &str) -> Result<()> {
 }
 
 /// The session: init greets at boot, user programs run (and one dies of
-/// SIGSEGV without hurting the kernel), tasks spread over the CPUs, a sysctl
-/// is set, a bad command is refused, `poweroff` exits with status 33.
+/// SIGSEGV without hurting the kernel), `fork 3` forks three children that
+/// are all reaped, tasks spread over the CPUs, a sysctl is set, a bad
+/// command is refused, `poweroff` exits with status 33.
 pub fn session(kernel: Option<&Path>, initrd: Option<&Path>, smp: u32) -> Result<String> {
     let kernel = kernel.context("not run: the kernel did not build")?;
     let initrd = initrd.context("not run: the initramfs did not build")?;
@@ -168,6 +169,14 @@ pub fn session(kernel: Option<&Path>, initrd: Option<&Path>, smp: u32) -> Result
         want("run /bin/hello one two", &reply, "exited with status 0]")?;
         let reply = s.command("run /bin/hello --segv")?;
         want("run /bin/hello --segv", &reply, "exited with status 11]")?;
+        let reply = s.command("fork 3")?;
+        for wanted in [
+            "child 3: pid",
+            "parent: reaped 3 children",
+            "exited with status 0]",
+        ] {
+            want("fork 3", &reply, wanted)?;
+        }
         let reply = s.command(&format!("spawn {}", 2 * smp))?;
         want("spawn", &reply, &format!("task {} ran on cpu", 2 * smp - 1))?;
         let reply = s.command("sysctl kern.randompid=50")?;
@@ -184,7 +193,7 @@ pub fn session(kernel: Option<&Path>, initrd: Option<&Path>, smp: u32) -> Result
     }
     match s.finish()? {
         Outcome::Kernel(KernelExit::Success) => Ok(format!(
-            "6 commands answered in {:.1} s",
+            "7 commands answered in {:.1} s",
             start.elapsed().as_secs_f64()
         )),
         other => bail!("after poweroff: expected exit 33, got {other}"),
