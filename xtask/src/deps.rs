@@ -32,6 +32,16 @@ pub fn ensure_qemu() -> Result<()> {
         bail!("{QEMU} is not installed; install it with:\n    sudo sh -c '{install}'");
     }
     println!("{QEMU} is missing; installing it: {install}");
+    apt_install(QEMU_PACKAGE)?;
+    if find_in_path(QEMU).is_none() {
+        bail!("{QEMU} is still not on the PATH after installing {QEMU_PACKAGE}");
+    }
+    Ok(())
+}
+
+/// `apt-get update && apt-get install -y PACKAGE`, non-interactive (the
+/// caller checked that this process is root).
+pub fn apt_install(package: &str) -> Result<()> {
     run_command(
         Command::new("apt-get")
             .arg("update")
@@ -39,13 +49,9 @@ pub fn ensure_qemu() -> Result<()> {
     )?;
     run_command(
         Command::new("apt-get")
-            .args(["install", "-y", QEMU_PACKAGE])
+            .args(["install", "-y", package])
             .env("DEBIAN_FRONTEND", "noninteractive"),
-    )?;
-    if find_in_path(QEMU).is_none() {
-        bail!("{QEMU} is still not on the PATH after installing {QEMU_PACKAGE}");
-    }
-    Ok(())
+    )
 }
 
 /// Makes sure rustup has the kernel's target installed.
@@ -115,7 +121,7 @@ fn rustup_list(args: &[&str]) -> Result<Option<Vec<String>>> {
 }
 
 /// The first executable called `name` on the PATH.
-fn find_in_path(name: &str) -> Option<PathBuf> {
+pub fn find_in_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|dir| dir.join(name))
@@ -123,7 +129,7 @@ fn find_in_path(name: &str) -> Option<PathBuf> {
 }
 
 /// Whether this process runs with effective user id 0.
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     // `Uid:` lists the real, effective, saved and filesystem user ids.
     std::fs::read_to_string("/proc/self/status")
         .ok()

@@ -5,8 +5,9 @@
 //! are in `user/.cargo/config.toml`) and finds its executables in cargo's
 //! JSON messages. [`build_initramfs`] packs each at `/bin/NAME` (so
 //! `user/init` is `/bin/init`, the program the kernel starts, and `/init`
-//! links to it as Linux expects), adds the
-//! files given with `--add HOST[:GUEST]`, and writes the archive to
+//! links to it as Linux expects), adds the C programs of `user/c`
+//! ([`musl`]: `user/c/tests/x.c` at `/test/x`, the others at `/bin/x`),
+//! adds the files given with `--add HOST[:GUEST]`, and writes the archive to
 //! `target/initramfs.cpio`, which `run`, `test` and `bench` pass to QEMU
 //! with `-initrd`. The layout is described in `docs/initramfs.md`.
 
@@ -20,6 +21,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::build::KERNEL_TARGET;
 use crate::cpio::Archive;
+use crate::musl::{self, CProgram};
 use crate::{display_command, repo_root, target_dir};
 
 /// Where the user programs go in the archive.
@@ -118,7 +120,8 @@ pub fn initramfs_path() -> PathBuf {
 /// returns its path.
 pub fn build_initramfs(extra: &[AddFile]) -> Result<PathBuf> {
     let programs = build_user_programs()?;
-    let archive = pack(&programs, extra)?;
+    let c_programs = musl::build_c_programs()?;
+    let archive = pack(&programs, &c_programs, extra)?;
     let path = initramfs_path();
     let bytes = archive.to_bytes();
     if let Some(dir) = path.parent() {
@@ -134,13 +137,27 @@ pub fn build_initramfs(extra: &[AddFile]) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// The archive of `programs` (at `/bin/NAME`) and `extra`.
-fn pack(programs: &[(String, PathBuf)], extra: &[AddFile]) -> Result<Archive> {
+/// The archive of `programs` (at `/bin/NAME`), `c_programs` (at their
+/// [`CProgram::guest_path`]) and `extra`. A name given twice (a C program
+/// named like a Rust one) is an error.
+fn pack(
+    programs: &[(String, PathBuf)],
+    c_programs: &[CProgram],
+    extra: &[AddFile],
+) -> Result<Archive> {
     let mut archive = Archive::default();
-    for (name, path) in programs {
+    let rust = programs
+        .iter()
+        .map(|(name, path)| (format!("{BIN_DIR}/{name}"), path));
+    let c = c_programs
+        .iter()
+        .map(|program| (program.guest_path(), &program.binary));
+    for (guest, path) in rust.chain(c) {
         let data =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        archive.add_file(&format!("{BIN_DIR}/{name}"), data, 0o755)?;
+        archive
+            .add_file(&guest, data, 0o755)
+            .with_context(|| format!("packing {}", path.display()))?;
     }
     // Linux's initramfs convention, so the same archive also boots Linux.
     archive.add_symlink("/init", "bin/init")?;
@@ -200,6 +217,7 @@ not json
     #[test]
     fn user_programs_pack_and_have_valid_load_plans() {
         let programs = build_user_programs().expect("the user programs build");
+        let c_programs = musl::build_c_programs().expect("the C programs build");
         let dir = std::env::temp_dir().join(format!("tine-xtask-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let note = dir.join("note.txt");
@@ -208,7 +226,7 @@ not json
             host: note.clone(),
             guest: "/etc/note".to_owned(),
         }];
-        let bytes = pack(&programs, &extra).unwrap().to_bytes();
+        let bytes = pack(&programs, &c_programs, &extra).unwrap().to_bytes();
         std::fs::remove_dir_all(&dir).unwrap();
 
         let fs = Initramfs::new(&bytes).expect("the kernel reads the archive");
@@ -217,8 +235,10 @@ not json
             Some(&b"added\n"[..])
         );
         assert_eq!(fs.lookup("/init"), fs.lookup("/bin/init"));
-        for name in ["init", "hello"] {
-            let path = format!("{BIN_DIR}/{name}");
+        let c_paths = c_programs.iter().map(CProgram::guest_path);
+        assert!(c_paths.clone().any(|path| path == "/bin/musl-hello"));
+        let rust_paths = ["init", "hello"].map(|name| format!("{BIN_DIR}/{name}"));
+        for path in rust_paths.into_iter().chain(c_paths) {
             let node = fs.lookup(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
             assert_eq!(node.perm, 0o755);
             let image = node.data().unwrap();

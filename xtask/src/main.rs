@@ -20,6 +20,7 @@ mod cpio;
 mod deps;
 mod initramfs;
 mod lint;
+mod musl;
 mod qemu;
 mod run;
 mod serial;

@@ -143,7 +143,7 @@ fn want(command: &str, reply: &str, wanted: &str) -> Result<()> {
     Ok(())
 }
 
-/// The session: init greets at boot, user programs run (and one dies of
+/// The session: init greets at boot, user programs run (a C one too, and one dies of
 /// SIGSEGV without hurting the kernel), `fork 3` forks three children that
 /// are all reaped, tasks spread over the CPUs, a sysctl is set, a bad
 /// command is refused, `poweroff` exits with status 33.
@@ -167,6 +167,9 @@ pub fn session(kernel: Option<&Path>, initrd: Option<&Path>, smp: u32) -> Result
         let reply = s.command("run /bin/hello one two")?;
         want("run /bin/hello one two", &reply, "argument(s)")?;
         want("run /bin/hello one two", &reply, "exited with status 0]")?;
+        let reply = s.command("run /bin/musl-hello c")?;
+        want("run /bin/musl-hello c", &reply, "hello from musl (pid ")?;
+        want("run /bin/musl-hello c", &reply, ") c\n")?;
         let reply = s.command("run /bin/hello --segv")?;
         want("run /bin/hello --segv", &reply, "exited with status 11]")?;
         let reply = s.command("fork 3")?;
@@ -193,7 +196,7 @@ pub fn session(kernel: Option<&Path>, initrd: Option<&Path>, smp: u32) -> Result
     }
     match s.finish()? {
         Outcome::Kernel(KernelExit::Success) => Ok(format!(
-            "7 commands answered in {:.1} s",
+            "8 commands answered in {:.1} s",
             start.elapsed().as_secs_f64()
         )),
         other => bail!("after poweroff: expected exit 33, got {other}"),
