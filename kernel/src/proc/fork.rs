@@ -1,44 +1,52 @@
 //! `fork1`: make one new process from a validated [`ForkRequest`].
 //!
-//! The shape follows FreeBSD's `fork1` (seed 001): the front ends
-//! (`super::fork_flags`) have already validated the caller's flags, so
-//! `fork1` runs four stages, and every stage that can fail undoes what the
-//! earlier ones did before it returns:
+//! The shape follows FreeBSD's `fork1` (seed 001) with NetBSD's limits
+//! (seed 002): the front ends (`super::fork_flags`) have already validated
+//! the caller's flags, so `fork1` runs five stages, and every stage that
+//! can fail undoes what the earlier ones did before it returns:
 //!
-//! 1. **Refusals.** What this first version does not implement yet is
-//!    refused with `ENOSYS` before anything is taken ([`unsupported`]):
-//!    a shared address space or a parent that waits (vfork, `RFMEM`,
-//!    `CLONE_VM`, `CLONE_VFORK`), shared or fresh descriptor tables, cwd or
-//!    signal actions, another parent than the caller, peer groups,
-//!    stopped children, process descriptors, clone's TID pointers and
-//!    kernel processes. The request is valid (`EINVAL` is the front end's
-//!    verdict on a bad flag word); the kernel lacks the piece, which is
-//!    what `ENOSYS` says, so a program can tell the two apart.
-//! 2. **Limits.** A process slot is taken against [`maxproc`] (a knob,
-//!    [`DEFAULT_MAXPROC`] at boot); none left is `EAGAIN`. FreeBSD keeps
-//!    the last [`ROOT_RESERVED`] slots for root ([`slot_limit`]); Tine
-//!    has no user IDs yet, so every caller counts as privileged and the
-//!    limit is plain.
+//! 1. **Refusals.** What this version does not implement yet is refused
+//!    with `ENOSYS` before anything is taken ([`unsupported`]). The request
+//!    is valid (`EINVAL` is the front end's verdict on a bad flag word);
+//!    the kernel lacks the piece, which is what `ENOSYS` says, so a program
+//!    can tell the two apart.
+//! 2. **Limits.** A process slot is taken against [`maxproc`] (the
+//!    `kern.maxproc` knob, [`DEFAULT_MAXPROC`] at boot); FreeBSD keeps the
+//!    last [`ROOT_RESERVED`] slots for root ([`slot_limit`]). None left is
+//!    `EAGAIN`, and the console says `maxproc limit exceeded by uid U (pid
+//!    P)` at most once a second ([`RateLimit`], FreeBSD's `ppsratecheck`)
+//!    however hard a fork bomb pushes.
 //! 3. **Allocations**, each undone if a later one fails: the PID
-//!    (`pids().alloc`; exhausted is `EAGAIN`), then the child's address
-//!    space (`AddressSpace::fork`: copy-on-write page table and a copy of
-//!    the VMAs; out of frames is `ENOMEM`), then the `Process` (a heap
-//!    allocation, which cannot fail short of the kernel's OOM abort).
+//!    (`pids().alloc`, `RFHIGHPID` honoured; exhausted is `EAGAIN`), then
+//!    the child's address space (a copy-on-write copy, `ENOMEM` when frames
+//!    run out; or the parent's own for `RFMEM`/`CLONE_VM`/vfork, which
+//!    cannot fail), then the `Process` (a heap allocation).
 //! 4. **Commit**: nothing fails after this point. The child enters the
-//!    process table with the caller as parent, and its thread future is
-//!    spawned with a copy of the caller's `UserContext` whose `rax` is 0
-//!    (the child's fork returns 0, FreeBSD's `child_return`); the caller's
-//!    system call returns the child's PID (`fork_return`).
+//!    process table with its parent (the caller, the caller's parent for
+//!    `CLONE_PARENT`, or the caller's reaper for `RFNOWAIT`), clone's TID
+//!    stores happen, the fork is counted ([`super::counters`]), published
+//!    as an event and shown to the fork hooks ([`super::events`]), and its
+//!    thread future is spawned with a copy of the caller's `UserContext`
+//!    whose `rax` is 0 (FreeBSD's `child_return`).
+//! 5. **The parent's return.** For vfork-style requests (`RFPPWAIT`,
+//!    `CLONE_VFORK`) the parent's system call now *awaits* the child's
+//!    `VforkDone`, which the child fires exactly once when it execs, exits
+//!    or is killed (`Process::vfork_release`); then it returns the child's
+//!    PID (`fork_return`).
 //!
-//! The exit signal (`SIGCHLD` for fork) is recorded in the child; nothing
-//! delivers signals yet. `FailAt` injects a failure at each allocation
-//! so the tests can check every rollback.
+//! A fork that fails at a limit (stage 2) sleeps for `kern.forkfsleep`
+//! milliseconds before it returns `EAGAIN` (NetBSD's `forkfsleep`; 0, the
+//! default, is no sleep). The sleep is an await in the failing process's
+//! own system call: nothing else on its CPU waits. FreeBSD instead pauses
+//! every failed fork for half a second; Tine follows NetBSD here (a knob,
+//! off by default: `docs/fork.md`).
+//!
+//! `FailAt` injects a failure at each allocation so the tests can check
+//! every rollback.
 
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use super::fork_flags::{
-    AddressSpace, ChildParent, CloneTids, FileTable, ForkRequest, FsInfo, SigActions,
-};
+use super::fork_flags::{FileTable, ForkRequest, FsInfo, SigActions};
 use crate::syscall::Errno;
 
 #[cfg(target_os = "none")]
@@ -52,6 +60,9 @@ pub const ROOT_RESERVED: usize = 10;
 
 static MAXPROC: AtomicUsize = AtomicUsize::new(DEFAULT_MAXPROC);
 
+/// `kern.forkfsleep`, in milliseconds.
+static FORKFSLEEP_MS: AtomicU64 = AtomicU64::new(0);
+
 /// The most processes that may exist (running and zombies).
 pub fn maxproc() -> usize {
     MAXPROC.load(Ordering::Relaxed)
@@ -61,6 +72,16 @@ pub fn maxproc() -> usize {
 /// of processes kills nothing; forks fail until enough are reaped.
 pub fn set_maxproc(limit: usize) -> usize {
     MAXPROC.swap(limit, Ordering::Relaxed)
+}
+
+/// How long a fork that hits a limit sleeps before `EAGAIN`, in ms.
+pub fn forkfsleep_ms() -> u64 {
+    FORKFSLEEP_MS.load(Ordering::Relaxed)
+}
+
+/// Sets [`forkfsleep_ms`]; returns the old value.
+pub fn set_forkfsleep_ms(ms: u64) -> u64 {
+    FORKFSLEEP_MS.swap(ms, Ordering::Relaxed)
 }
 
 /// FreeBSD's rule as the number of processes a fork may find and still
@@ -74,18 +95,51 @@ pub const fn slot_limit(maxproc: usize, privileged: bool) -> usize {
     }
 }
 
-/// Refuses what this version does not implement (stage 1, module docs).
+/// At most one event per interval (FreeBSD's `ppsratecheck(.., 1)`,
+/// NetBSD's `ratecheck`): [`RateLimit::check`] says yes to the first call
+/// and then to the first call at least `interval_ns` after the last yes.
+/// Lock-free: racing callers agree on one winner with a compare-exchange.
+#[derive(Debug)]
+pub struct RateLimit {
+    /// The time of the last yes, plus one (0: never).
+    last: AtomicU64,
+    interval_ns: u64,
+}
+
+impl RateLimit {
+    /// A limit of one per `interval_ns`.
+    pub const fn new(interval_ns: u64) -> Self {
+        Self {
+            last: AtomicU64::new(0),
+            interval_ns,
+        }
+    }
+
+    /// Whether an event at `now_ns` may go out (and records it if so).
+    pub fn check(&self, now_ns: u64) -> bool {
+        let last = self.last.load(Ordering::Relaxed);
+        if last != 0 && now_ns.saturating_sub(last - 1) < self.interval_ns {
+            return false;
+        }
+        self.last
+            .compare_exchange(last, now_ns + 1, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    }
+}
+
+/// Refuses what this version does not implement (stage 1, module docs):
+/// shared or fresh descriptor tables, cwd or signal actions (they exist
+/// once per process for now), stopped children, peer groups, process
+/// descriptors, clone's `CHILD_CLEARTID`, and kernel processes.
 pub fn unsupported(req: &ForkRequest) -> Result<(), Errno> {
-    let missing = req.address_space != AddressSpace::Copy
-        || req.wait_for_child
-        || req.files != FileTable::Copy
+    let missing = req.files != FileTable::Copy
         || req.fs != FsInfo::Copy
         || req.sigactions != SigActions::Copy
-        || req.parent != ChildParent::Caller
+        || req.drop_caught_signals
         || req.peer_thread_group
         || req.stopped
         || req.procdesc.is_some()
-        || req.tids != CloneTids::default()
+        || req.tids.child_cleartid.is_some()
         || req.kernel;
     if missing { Err(Errno::ENOSYS) } else { Ok(()) }
 }
@@ -97,8 +151,10 @@ mod imp {
 
     use arch::user::UserContext;
 
-    use super::{maxproc, slot_limit, unsupported};
-    use crate::proc::fork_flags::ForkRequest;
+    use super::{RateLimit, forkfsleep_ms, maxproc, slot_limit, unsupported};
+    use crate::proc::counters;
+    use crate::proc::events::{self, EventKind};
+    use crate::proc::fork_flags::{AddressSpace, ChildParent, ForkRequest};
     use crate::proc::pid::Pid;
     use crate::proc::process::{self, Process};
     use crate::syscall::Errno;
@@ -127,33 +183,91 @@ mod imp {
         FAIL_AT.load(Ordering::Relaxed) == at as u8
     }
 
+    /// The once-a-second `maxproc` message.
+    static MAXPROC_LOG: RateLimit = RateLimit::new(1_000_000_000);
+
+    /// How many `maxproc limit exceeded` lines were printed (tests).
+    static MAXPROC_LOGGED: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+    /// How many times the `maxproc` message has been printed since boot.
+    pub fn maxproc_messages() -> u64 {
+        MAXPROC_LOGGED.load(Ordering::Relaxed)
+    }
+
+    /// Why `fork_now` failed, and whether the caller must sleep
+    /// `kern.forkfsleep` first (a limit was hit).
+    struct Failure {
+        errno: Errno,
+        at_limit: bool,
+    }
+
+    impl From<Errno> for Failure {
+        fn from(errno: Errno) -> Self {
+            Self {
+                errno,
+                at_limit: false,
+            }
+        }
+    }
+
     /// Makes a child of `parent`, which trapped with `ctx`, as `req` asks
-    /// (module docs). Returns the child's PID. Errors: `ENOSYS` for what is
-    /// not implemented, `EAGAIN` at the process limit or with no PID free,
-    /// `ENOMEM` when the address space cannot be copied, `ESRCH` if the
-    /// parent has already exited.
+    /// (module docs). Returns the child's PID once the parent may go on
+    /// (at once, or for vfork when the child has exec'd or exited).
+    /// Errors: `ENOSYS` for what is not implemented, `EAGAIN` at the
+    /// process limit or with no PID free, `ENOMEM` when the address space
+    /// cannot be copied, `ESRCH` if the parent has already exited.
     pub async fn fork1(
         parent: &Arc<Process>,
         ctx: &UserContext,
         req: &ForkRequest,
     ) -> Result<Pid, Errno> {
-        // vfork's wait for the child will be the await here.
-        fork_now(parent, ctx, req)
+        let child = match fork_now(parent, ctx, req) {
+            Ok(child) => child,
+            Err(Failure { errno, at_limit }) => {
+                let ms = forkfsleep_ms();
+                if at_limit && ms > 0 {
+                    crate::task::sleep(core::time::Duration::from_millis(ms)).await;
+                }
+                return Err(errno);
+            }
+        };
+        let pid = child.pid();
+        if req.wait_for_child {
+            // Stage 5: the parent's system call awaits the child's exec or
+            // exit (FreeBSD's `fork_return` wait on P_PPWAIT).
+            child.vfork_wait().await;
+        }
+        Ok(pid)
     }
 
-    /// [`fork1`]'s work, synchronous. A plain function on purpose: it
-    /// spawns a thread future, whose `Send` check would otherwise depend on
-    /// `fork1`'s own future (the thread awaits `dispatch`, which awaits
+    /// [`fork1`]'s stages 1 to 4, synchronous. A plain function on purpose:
+    /// it spawns a thread future, whose `Send` check would otherwise depend
+    /// on `fork1`'s own future (the thread awaits `dispatch`, which awaits
     /// `fork1`) and be a cycle the compiler refuses.
-    fn fork_now(parent: &Arc<Process>, ctx: &UserContext, req: &ForkRequest) -> Result<Pid, Errno> {
+    fn fork_now(
+        parent: &Arc<Process>,
+        ctx: &UserContext,
+        req: &ForkRequest,
+    ) -> Result<Arc<Process>, Failure> {
+        // 1. Refusals.
         unsupported(req)?;
+        let Some(parent_space) = parent.space() else {
+            return Err(Errno::ESRCH.into());
+        };
 
-        // Limits. No credentials exist yet: every caller is privileged.
+        // 2. Limits. No credentials exist yet: every caller is privileged.
         if !process::reserve_slot(slot_limit(maxproc(), true)) {
-            return Err(Errno::EAGAIN);
+            if MAXPROC_LOG.check(crate::task::now_ns()) {
+                MAXPROC_LOGGED.fetch_add(1, Ordering::Relaxed);
+                log::warn!("maxproc limit exceeded by uid {} (pid {})", 0, parent.pid());
+            }
+            return Err(Failure {
+                errno: Errno::EAGAIN,
+                at_limit: true,
+            });
         }
 
-        // Allocations, each undone on a later failure.
+        // 3. Allocations, each undone on a later failure.
         let pid = if injected(FailAt::Pid) {
             Err(Errno::EAGAIN)
         } else {
@@ -165,31 +279,39 @@ mod imp {
             Ok(pid) => pid,
             Err(e) => {
                 process::release_slot();
-                return Err(e);
+                return Err(e.into());
             }
         };
-        let space = match parent.space() {
-            None => Err(Errno::ESRCH),
-            Some(_) if injected(FailAt::Space) => Err(Errno::ENOMEM),
-            Some(space) => space.fork(),
+        let space = match req.address_space {
+            _ if injected(FailAt::Space) => Err(Errno::ENOMEM),
+            AddressSpace::Share => Ok(parent_space.clone()),
+            AddressSpace::Copy => parent_space.fork().map(Arc::new),
         };
         let space = match space {
-            Ok(space) => Arc::new(space),
+            Ok(space) => space,
             Err(e) => {
                 crate::proc::pids().free(pid);
                 process::release_slot();
-                return Err(e);
+                return Err(e.into());
             }
+        };
+        let ppid = match req.parent {
+            ChildParent::Caller => parent.pid(),
+            ChildParent::CallersParent => parent.ppid(),
+            ChildParent::Reaper => process::reaper_of(parent.pid()),
         };
         let child = Process::new_child(
             pid,
-            parent.pid(),
+            ppid,
             parent.name(),
             space.clone(),
-            req.exit_signal,
+            req.resolved_exit_signal(parent.exit_signal()),
         );
 
-        // Commit: nothing fails from here on.
+        // 4. Commit: nothing fails from here on.
+        if req.wait_for_child {
+            child.set_ppwait();
+        }
         let mut child_ctx = ctx.clone();
         child_ctx.rax = 0;
         if let Some(tls) = req.tls {
@@ -198,15 +320,34 @@ mod imp {
         if let Some(stack) = req.stack {
             child_ctx.rsp = stack;
         }
+        // Linux ignores a fault in these stores; so does Tine.
+        let pid_bytes = pid.as_u32().to_le_bytes();
+        if let Some(addr) = req.tids.parent_settid {
+            let _ = parent_space.copy_to_user(addr, &pid_bytes);
+        }
+        if let Some(addr) = req.tids.child_settid {
+            let _ = space.copy_to_user(addr, &pid_bytes);
+        }
+        counters::count_fork(req, parent_space.virtual_pages());
         process::insert(child.clone());
+        let kind = if req.wait_for_child {
+            EventKind::Vfork
+        } else {
+            EventKind::Fork
+        };
+        events::publish(kind, req.rfork_flags(), parent.pid(), pid.as_u32());
+        events::run_fork_hooks(parent.pid(), pid, req);
+        if ppid == crate::proc::pid::Pid::KERNEL {
+            process::reap_in_background(pid);
+        }
         let name = alloc::string::String::from(parent.name());
         // Detached, like `spawn_process`: the process state says when it ends.
         drop(
             crate::task::Builder::new()
                 .name(name)
-                .spawn(crate::proc::thread::run(child, space, child_ctx)),
+                .spawn(crate::proc::thread::run(child.clone(), space, child_ctx)),
         );
-        Ok(pid)
+        Ok(child)
     }
 }
 
@@ -223,15 +364,26 @@ mod tests {
     }
 
     #[test]
-    fn fork_is_supported_and_vfork_is_not_yet() {
-        assert_eq!(unsupported(&super::super::fork_flags::fork()), Ok(()));
-        assert_eq!(
-            unsupported(&super::super::fork_flags::vfork()),
-            Err(Errno::ENOSYS)
-        );
-        assert_eq!(
-            unsupported(&super::super::fork_flags::kthread(false)),
-            Err(Errno::ENOSYS)
-        );
+    fn fork_and_vfork_are_supported_kernel_processes_not_yet() {
+        use super::super::fork_flags;
+        assert_eq!(unsupported(&fork_flags::fork()), Ok(()));
+        assert_eq!(unsupported(&fork_flags::vfork()), Ok(()));
+        assert_eq!(unsupported(&fork_flags::vfork_44bsd()), Ok(()));
+        assert_eq!(unsupported(&fork_flags::kthread(false)), Err(Errno::ENOSYS));
+    }
+
+    #[test]
+    fn the_rate_limit_lets_one_through_per_interval() {
+        let limit = RateLimit::new(1000);
+        assert!(limit.check(0), "the first event goes out");
+        assert!(!limit.check(1));
+        assert!(!limit.check(999));
+        assert!(limit.check(1000), "a full interval later");
+        assert!(!limit.check(1500));
+        assert!(limit.check(5000));
+        // 10,000 attempts within one interval: one message.
+        let limit = RateLimit::new(1_000_000_000);
+        let allowed = (0..10_000u64).filter(|i| limit.check(7 + i * 1000)).count();
+        assert_eq!(allowed, 1);
     }
 }

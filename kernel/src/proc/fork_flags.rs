@@ -591,6 +591,36 @@ impl ForkRequest {
         }
     }
 
+    /// The request as a user `rfork` flag word (Tine's [`RFPPWAIT_USER`]
+    /// for the parent's wait): what the event stream and the shell's
+    /// `trace` show. Clone's stack and TID pointers and
+    /// `drop_caught_signals` have no bit and are left out.
+    pub fn rfork_flags(&self) -> u32 {
+        let mut f = RFPROC;
+        let mut add = |cond: bool, bit: RfFlags| {
+            if cond {
+                f = f | bit;
+            }
+        };
+        add(self.address_space == AddressSpace::Share, RFMEM);
+        add(self.files == FileTable::Copy, RFFDG);
+        add(self.files == FileTable::Fresh, RFCFDG);
+        add(self.sigactions == SigActions::Share, RFSIGSHARE);
+        add(self.wait_for_child, RFPPWAIT_USER);
+        add(self.parent == ChildParent::Reaper, RFNOWAIT);
+        add(self.peer_thread_group, RFTHREAD);
+        add(self.stopped, RFSTOPPED);
+        add(self.high_pid, RFHIGHPID);
+        add(self.procdesc.is_some(), RFPROCDESC);
+        let sig = match self.exit_signal {
+            Some(SIGCHLD) => 0,
+            Some(SIGUSR1) => RFLINUXTHPN.bits(),
+            Some(n) => RFTSIGZMB.bits() | (u32::from(n) << RFTSIGSHIFT),
+            None => RFTSIGZMB.bits(),
+        };
+        f.bits() | sig
+    }
+
     /// The counter this fork adds to, by FreeBSD's rule in `do_fork` (seed
     /// 001 lines 675-691): the exact fork(2) shape, the exact vfork(2)
     /// shape, a kernel process, or an rfork. What a flag word cannot hold
@@ -1184,6 +1214,32 @@ mod tests {
 
     fn sig(n: u8) -> CloneFlags {
         CloneFlags::from_bits_retain(n as u32)
+    }
+
+    #[test]
+    fn rfork_flags_round_trip_through_user_rfork() {
+        // Every user-expressible request reads back as the flags that made it.
+        for flags in [
+            RFPROC | RFFDG,
+            RFPROC | RFMEM | RFPPWAIT_USER,
+            RFPROC | RFCFDG | RFNOWAIT,
+            RFPROC | RFSIGSHARE | RFTHREAD,
+            RFPROC | RFLINUXTHPN,
+            RFPROC | RFFDG | RFTSIGZMB | RfFlags::tsig(15),
+            RFPROC | RFTSIGZMB,
+        ] {
+            let req = rfork_fork(flags);
+            assert_eq!(req.rfork_flags(), flags.bits(), "{flags:?}");
+            assert_eq!(
+                rfork_fork(RfFlags::from_bits_retain(req.rfork_flags())),
+                req
+            );
+        }
+        assert_eq!(fork().rfork_flags(), (RFPROC | RFFDG).bits());
+        assert_eq!(
+            vfork().rfork_flags(),
+            (RFPROC | RFFDG | RFMEM | RFPPWAIT_USER).bits()
+        );
     }
 
     // --- constants ------------------------------------------------------

@@ -146,7 +146,7 @@ ktest!(
             // What is not implemented yet is refused before anything.
             let ctx = arch::user::UserContext::default();
             kassert_eq!(
-                fork::fork1(&parent, &ctx, &fork_flags::vfork()).await,
+                fork::fork1(&parent, &ctx, &fork_flags::kthread(false)).await,
                 Err(Errno::ENOSYS)
             );
             Ok::<(), String>(())

@@ -10,19 +10,27 @@
 //!   as sysctls (`kern.pid_max`, `kern.lastpid`, `kern.randompid`);
 //! - [`process`]: the process table, exit and wait statuses, `wait`, and
 //!   `spawn_process` (load a program from the initramfs and start it);
+//! - [`counters`]: fork counters per CPU (FreeBSD's `v_forks`...);
+//! - [`events`]: fork hooks and the fork/exec/exit event stream;
+//! - [`sysctl`]: the knobs by name (`kern.maxproc`, `kern.forkfsleep`...);
 //! - `thread` (on the machine): a user thread as a future, the trap loop
 //!   around `arch::user::run`.
 
+pub mod counters;
+pub mod events;
 pub mod fork;
 pub mod fork_flags;
 #[cfg(target_os = "none")]
 mod fork_ktests;
+#[cfg(target_os = "none")]
+mod forkfam_ktests;
 pub mod pid;
 #[cfg(target_os = "none")]
 mod pid_ktests;
 pub mod process;
 #[cfg(target_os = "none")]
 mod process_ktests;
+pub mod sysctl;
 #[cfg(target_os = "none")]
 pub mod thread;
 

@@ -86,7 +86,7 @@ mod imp {
     use alloc::string::String;
     use alloc::sync::Arc;
     use alloc::vec::Vec;
-    use core::sync::atomic::{AtomicUsize, Ordering};
+    use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
     use super::State;
     use crate::proc::pid::{Pid, PidFlags};
@@ -109,6 +109,16 @@ mod imp {
         state: spin::Mutex<State>,
         /// Notified when one of this process's children changes state.
         children: Event,
+        /// The parent waits for this child's exec or exit (`RFPPWAIT`,
+        /// vfork): FreeBSD's `P_PPWAIT`.
+        ppwait: AtomicBool,
+        /// Set once, when the vfork wait is over (`VforkDone`).
+        vfork_done: AtomicBool,
+        /// Notified when `vfork_done` is set.
+        vfork_event: Event,
+        /// Where this process's next `forkevents` read starts (`u64::MAX`:
+        /// it has not read yet).
+        event_cursor: AtomicU64,
     }
 
     /// The process table.
@@ -161,6 +171,10 @@ mod imp {
                 space: spin::Mutex::new(Some(space)),
                 state: spin::Mutex::new(State::Running),
                 children: Event::new(),
+                ppwait: AtomicBool::new(false),
+                vfork_done: AtomicBool::new(false),
+                vfork_event: Event::new(),
+                event_cursor: AtomicU64::new(u64::MAX),
             })
         }
 
@@ -195,6 +209,58 @@ mod imp {
             self.space.lock().clone()
         }
 
+        /// Marks this child as one its parent waits for (vfork; before it
+        /// runs).
+        pub fn set_ppwait(&self) {
+            self.ppwait.store(true, Ordering::Release);
+        }
+
+        /// Fires `VforkDone`: the vfork parent may go on. Called when the
+        /// child execs, exits or is killed; only the first call of a vfork
+        /// child does anything (it is published as a `VforkDone` event), and
+        /// for other processes it is a no-op.
+        pub fn vfork_release(&self) {
+            if !self.ppwait.load(Ordering::Acquire) || self.vfork_done.swap(true, Ordering::AcqRel)
+            {
+                return;
+            }
+            crate::proc::events::publish(
+                crate::proc::events::EventKind::VforkDone,
+                0,
+                self.pid,
+                self.ppid().as_u32(),
+            );
+            self.vfork_event.notify_all();
+        }
+
+        /// Whether `VforkDone` has fired.
+        pub fn vfork_released(&self) -> bool {
+            self.vfork_done.load(Ordering::Acquire)
+        }
+
+        /// This process's event-stream cursor; its first use starts at
+        /// `head()` (only later events).
+        pub fn event_cursor(&self, head: fn() -> u64) -> u64 {
+            match self.event_cursor.load(Ordering::Relaxed) {
+                u64::MAX => {
+                    let start = head();
+                    self.event_cursor.store(start, Ordering::Relaxed);
+                    start
+                }
+                c => c,
+            }
+        }
+
+        /// Moves the event-stream cursor.
+        pub fn set_event_cursor(&self, cursor: u64) {
+            self.event_cursor.store(cursor, Ordering::Relaxed);
+        }
+
+        /// Waits for `VforkDone` (the vfork parent's await).
+        pub async fn vfork_wait(&self) {
+            self.vfork_event.wait_until(|| self.vfork_released()).await;
+        }
+
         /// Ends the process with wait status `status` (module docs). Only
         /// the first call counts.
         pub fn exit(&self, status: i32) {
@@ -205,12 +271,49 @@ mod imp {
                 }
                 *state = State::Zombie(status);
             }
-            // Frees the memory unless a thread still holds the space.
+            // Frees the memory unless a thread (or a vfork parent) still
+            // holds the space.
             drop(self.space.lock().take());
+            crate::proc::events::publish(
+                crate::proc::events::EventKind::Exit,
+                0,
+                self.pid,
+                status as u32,
+            );
+            // A vfork parent goes on (the child exited or was killed).
+            self.vfork_release();
             reparent_children(self.pid);
             // The exit signal (`self.exit_signal`) would be sent here.
             notify_parent(self.ppid());
         }
+    }
+
+    /// The reaper of process `pid`: where `RFNOWAIT` puts a child and where
+    /// orphans go. Init (PID 1) while it runs, else the kernel.
+    pub fn reaper_of(_pid: Pid) -> Pid {
+        match lookup(Pid::INIT) {
+            Some(init) if init.state() == State::Running => Pid::INIT,
+            _ => Pid::KERNEL,
+        }
+    }
+
+    /// How many live processes use `space` (more than one after vfork or
+    /// `CLONE_VM`).
+    pub fn space_sharers(space: &Arc<AddressSpace>) -> usize {
+        let procs: Vec<Arc<Process>> = TABLE.lock().values().cloned().collect();
+        procs
+            .iter()
+            .filter(|p| p.space().is_some_and(|s| Arc::ptr_eq(&s, space)))
+            .count()
+    }
+
+    /// Has a kernel task wait for and reap `pid`, a child of the kernel no
+    /// one else waits for.
+    pub fn reap_in_background(pid: Pid) {
+        drop(crate::task::spawn(async move {
+            // `ECHILD` only if someone else reaped it first.
+            let _ = wait(pid).await;
+        }));
     }
 
     /// Gives the children of `dead` to init if it is alive, else to the
@@ -233,10 +336,7 @@ mod imp {
         }
         if adopter == Pid::KERNEL {
             for pid in orphans {
-                drop(crate::task::spawn(async move {
-                    // `ECHILD` only if someone else reaped it first.
-                    let _ = wait(pid).await;
-                }));
+                reap_in_background(pid);
             }
         }
         // Init may already wait for any child; a zombie orphan is one now.

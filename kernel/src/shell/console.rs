@@ -181,33 +181,27 @@ pub async fn execute(line: &str, bench: BenchRunner) {
     }
 }
 
+/// `sysctl [name[=value]]...`: every knob, or the named ones read or set
+/// (`crate::proc::sysctl`).
 fn sysctl(args: &[&str]) {
-    use crate::proc::{PidKnob, pids};
+    use crate::proc::sysctl;
     if args.is_empty() {
-        for (name, knob) in PidKnob::ALL {
-            say!("{name}: {}\n", knob.get(pids()));
+        for (name, value) in sysctl::list() {
+            say!("{name}: {value}\n");
         }
         return;
     }
     for arg in args {
-        let (name, value) = match arg.split_once('=') {
-            Some((n, v)) => (n, Some(v)),
-            None => (*arg, None),
-        };
-        let Some(knob) = PidKnob::from_name(name) else {
-            say!("sysctl: unknown oid '{name}'\n");
-            continue;
-        };
-        match value.map(str::parse::<i32>) {
-            None => say!("{name}: {}\n", knob.get(pids())),
-            Some(Err(_)) => say!(
-                "sysctl: {name}: invalid integer '{}'\n",
-                value.unwrap_or("")
-            ),
-            Some(Ok(v)) => match knob.set(pids(), v) {
-                Some(now) => say!("{name}: {now}\n"),
-                None => say!("sysctl: {name}: read-only\n"),
-            },
+        let result = sysctl::parse_assignment(arg).and_then(|(name, value)| {
+            let now = match value {
+                None => sysctl::get(name)?,
+                Some(v) => sysctl::set(name, v)?,
+            };
+            Ok((name, now))
+        });
+        match result {
+            Ok((name, now)) => say!("{name}: {now}\n"),
+            Err(e) => say!("sysctl: {arg}: {e:?}\n"),
         }
     }
 }

@@ -56,9 +56,12 @@ pub async fn dispatch(
         nr::GETPPID => Ok(u64::from(process.ppid().as_u32())),
         nr::UNAME => uname(space, a0),
         nr::ARCH_PRCTL => arch_prctl(space, ctx, a0, a1),
-        nr::FORK => crate::proc::fork::fork1(process, ctx, &crate::proc::fork_flags::fork())
-            .await
-            .map(|pid| u64::from(pid.as_u32())),
+        nr::FORK => super::fork::fork(process, ctx).await,
+        nr::VFORK => super::fork::vfork(process, ctx).await,
+        nr::CLONE => super::fork::clone(process, ctx, [a0, a1, a2, a3, a4]).await,
+        nr::TINE_RFORK => super::fork::rfork(process, ctx, a0).await,
+        nr::TINE_SYSCTL => super::fork::sysctl(space, [a0, a1, a2, a3, a4, a5]),
+        nr::TINE_FORKEVENTS => super::fork::forkevents(process, space, [a0, a1, a2]).await,
         nr::WAIT4 => wait4(process, space, [a0, a1, a2, a3]).await,
         nr::GETCPU => getcpu(space, a0, a1),
         // One thread per process for now: exit is exit_group.

@@ -10,6 +10,8 @@
 #[cfg(target_os = "none")]
 mod dispatch;
 pub mod errno;
+#[cfg(target_os = "none")]
+mod fork;
 pub mod nr;
 
 #[cfg(target_os = "none")]

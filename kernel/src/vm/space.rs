@@ -404,6 +404,14 @@ impl AddressSpace {
         self.layout.lock().brk
     }
 
+    /// Pages covered by VMAs (cheap: no page-table walk). The fork
+    /// counters charge this to each fork, as FreeBSD charges the data and
+    /// stack size.
+    pub fn virtual_pages(&self) -> u64 {
+        let layout = self.layout.lock();
+        layout.vmas.iter().map(Vma::len).sum::<u64>() / PAGE_SIZE
+    }
+
     /// VMA and page counts.
     pub fn stats(&self) -> SpaceStats {
         let (vmas, virtual_bytes) = {

@@ -1,0 +1,278 @@
+//! Process-lifecycle events and fork hooks.
+//!
+//! Two mechanisms, as the BSDs have them:
+//!
+//! - **Fork hooks** (FreeBSD's `EVENTHANDLER(process_fork)`, NetBSD's
+//!   `doforkhooks`): a subsystem registers a function with
+//!   [`register_fork_hook`]; `fork1` calls every hook with the parent's and
+//!   the child's PIDs and the request after the commit point, before the
+//!   child runs. Hooks run in registration order and cannot fail (the fork
+//!   is committed).
+//! - **The event stream** (the `NOTE_FORK` / `PTRACE_FORK`,
+//!   `PTRACE_VFORK`, `PTRACE_VFORK_DONE`, `NOTE_EXEC`, `NOTE_EXIT`
+//!   analogue): every fork, vfork, vfork-done, exec and exit is published
+//!   as a fixed 24-byte [`ProcEvent`] into one ring of the last
+//!   [`RING_EVENTS`] events. Readers (the `forkevents` Tine system call,
+//!   the shell's `trace`) each keep a sequence-number cursor; a reader that
+//!   falls more than a ring behind skips what was overwritten (it is a
+//!   trace, not an audit log) and is told how many it lost.
+//!
+//! The ring ([`Ring`]) is pure logic, host-tested; the global one sits
+//! under a spin lock held for one push or one copy-out, and an
+//! [`Event`](crate::task::Event) wakes blocked readers.
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+
+/// What happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum EventKind {
+    /// A process forked (`pid` the parent, `other` the child).
+    Fork = 1,
+    /// A process vforked: its system call waits for the child.
+    Vfork = 2,
+    /// A vfork child exec'd or exited: its parent goes on (`pid` the child,
+    /// `other` the parent).
+    VforkDone = 3,
+    /// A process exec'd (`other` 0).
+    Exec = 4,
+    /// A process exited (`other` its wait status).
+    Exit = 5,
+}
+
+/// One event, as user space reads it (24 bytes, little-endian):
+/// `{ u32 kind, u32 flags, u32 pid, u32 other, u64 time_ns }`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProcEvent {
+    pub kind: EventKind,
+    /// For forks: the rfork-style flag word of the request (`RFPROC`,
+    /// `RFMEM`, `RFPPWAIT`, ...), else 0.
+    pub flags: u32,
+    pub pid: u32,
+    pub other: u32,
+    /// Nanoseconds since boot.
+    pub time_ns: u64,
+}
+
+/// Size of one event in user memory.
+pub const EVENT_BYTES: usize = 24;
+
+impl ProcEvent {
+    /// The user-space layout.
+    pub fn to_bytes(&self) -> [u8; EVENT_BYTES] {
+        let mut out = [0u8; EVENT_BYTES];
+        out[0..4].copy_from_slice(&(self.kind as u32).to_le_bytes());
+        out[4..8].copy_from_slice(&self.flags.to_le_bytes());
+        out[8..12].copy_from_slice(&self.pid.to_le_bytes());
+        out[12..16].copy_from_slice(&self.other.to_le_bytes());
+        out[16..24].copy_from_slice(&self.time_ns.to_le_bytes());
+        out
+    }
+}
+
+/// Events the ring keeps.
+pub const RING_EVENTS: usize = 256;
+
+/// The last `capacity` events, numbered from 0 in publication order.
+#[derive(Debug)]
+pub struct Ring {
+    events: VecDeque<ProcEvent>,
+    capacity: usize,
+    /// The sequence number of the next event published.
+    next_seq: u64,
+}
+
+impl Ring {
+    /// An empty ring keeping `capacity` events (at least 1).
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            events: VecDeque::new(),
+            capacity: capacity.max(1),
+            next_seq: 0,
+        }
+    }
+
+    /// Appends `event`, dropping the oldest when full.
+    pub fn push(&mut self, event: ProcEvent) {
+        if self.events.len() == self.capacity {
+            self.events.pop_front();
+        }
+        self.events.push_back(event);
+        self.next_seq += 1;
+    }
+
+    /// The sequence number the next event will have: a new reader starts
+    /// here, so it sees only what happens after it started.
+    pub fn head(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// The sequence number of the oldest event kept.
+    fn oldest(&self) -> u64 {
+        self.next_seq - self.events.len() as u64
+    }
+
+    /// Up to `max` events from `cursor` on. Returns them, the new cursor,
+    /// and how many events were lost because the cursor was older than the
+    /// ring.
+    pub fn read_from(&self, cursor: u64, max: usize) -> (Vec<ProcEvent>, u64, u64) {
+        let start = cursor.max(self.oldest()).min(self.next_seq);
+        let lost = start - cursor.min(start);
+        let skip = (start - self.oldest()) as usize;
+        let out: Vec<ProcEvent> = self.events.iter().skip(skip).take(max).copied().collect();
+        let cursor = start + out.len() as u64;
+        (out, cursor, lost)
+    }
+}
+
+#[cfg(target_os = "none")]
+pub use imp::*;
+
+#[cfg(target_os = "none")]
+mod imp {
+    use alloc::vec::Vec;
+
+    use conquer_once::spin::Lazy;
+
+    use super::{EventKind, ProcEvent, RING_EVENTS, Ring};
+    use crate::proc::fork_flags::ForkRequest;
+    use crate::proc::pid::Pid;
+    use crate::task::Event;
+
+    /// A fork hook: parent PID, child PID, the request. The child is in the
+    /// process table and has not run yet.
+    pub type ForkHook = fn(parent: Pid, child: Pid, req: &ForkRequest);
+
+    static HOOKS: spin::RwLock<Vec<(&'static str, ForkHook)>> = spin::RwLock::new(Vec::new());
+
+    static RING: Lazy<spin::Mutex<Ring>> = Lazy::new(|| spin::Mutex::new(Ring::new(RING_EVENTS)));
+
+    /// Notified after every publication.
+    static PUBLISHED: Event = Event::new();
+
+    /// Registers `hook` under `name` (for the log); it runs on every fork
+    /// from now on.
+    pub fn register_fork_hook(name: &'static str, hook: ForkHook) {
+        HOOKS.write().push((name, hook));
+        log::debug!("fork hook '{name}' registered");
+    }
+
+    /// Removes the hooks registered under `name` (tests).
+    pub fn unregister_fork_hook(name: &'static str) {
+        HOOKS.write().retain(|(n, _)| *n != name);
+    }
+
+    /// Runs every fork hook (`fork1`, after the commit point).
+    pub fn run_fork_hooks(parent: Pid, child: Pid, req: &ForkRequest) {
+        // Copy the list out: a hook may register or remove hooks.
+        let hooks: Vec<ForkHook> = HOOKS.read().iter().map(|(_, h)| *h).collect();
+        for hook in hooks {
+            hook(parent, child, req);
+        }
+    }
+
+    /// Publishes an event of `kind` now.
+    pub fn publish(kind: EventKind, flags: u32, pid: Pid, other: u32) {
+        let event = ProcEvent {
+            kind,
+            flags,
+            pid: pid.as_u32(),
+            other,
+            time_ns: crate::task::now_ns(),
+        };
+        RING.lock().push(event);
+        PUBLISHED.notify_all();
+    }
+
+    /// Where a new reader starts (only later events).
+    pub fn head() -> u64 {
+        RING.lock().head()
+    }
+
+    /// Up to `max` events from `cursor`, without waiting: the events, the
+    /// new cursor, how many were lost.
+    pub fn read_now(cursor: u64, max: usize) -> (Vec<ProcEvent>, u64, u64) {
+        RING.lock().read_from(cursor, max)
+    }
+
+    /// Waits until an event at or after `cursor` exists.
+    pub async fn wait_past(cursor: u64) {
+        PUBLISHED.wait_until(|| RING.lock().head() > cursor).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(pid: u32) -> ProcEvent {
+        ProcEvent {
+            kind: EventKind::Fork,
+            flags: 0x30,
+            pid,
+            other: pid + 1,
+            time_ns: u64::from(pid) * 10,
+        }
+    }
+
+    #[test]
+    fn a_reader_sees_events_in_order_from_its_cursor() {
+        let mut ring = Ring::new(4);
+        let start = ring.head();
+        ring.push(ev(1));
+        ring.push(ev(2));
+        let (got, cursor, lost) = ring.read_from(start, 10);
+        assert_eq!(got, [ev(1), ev(2)]);
+        assert_eq!((cursor, lost), (2, 0));
+        let (got, cursor2, _) = ring.read_from(cursor, 10);
+        assert!(got.is_empty());
+        assert_eq!(cursor2, cursor);
+        ring.push(ev(3));
+        let (got, _, _) = ring.read_from(cursor, 1);
+        assert_eq!(got, [ev(3)]);
+    }
+
+    #[test]
+    fn a_slow_reader_skips_what_was_overwritten_and_is_told() {
+        let mut ring = Ring::new(3);
+        for pid in 1..=5 {
+            ring.push(ev(pid));
+        }
+        let (got, cursor, lost) = ring.read_from(0, 10);
+        assert_eq!(got, [ev(3), ev(4), ev(5)]);
+        assert_eq!((cursor, lost), (5, 2));
+    }
+
+    #[test]
+    fn max_limits_a_read_and_the_cursor_follows() {
+        let mut ring = Ring::new(8);
+        for pid in 1..=5 {
+            ring.push(ev(pid));
+        }
+        let (got, cursor, _) = ring.read_from(0, 2);
+        assert_eq!(got, [ev(1), ev(2)]);
+        let (got, cursor, _) = ring.read_from(cursor, 2);
+        assert_eq!(got, [ev(3), ev(4)]);
+        assert_eq!(cursor, 4);
+    }
+
+    #[test]
+    fn a_cursor_from_the_future_reads_nothing() {
+        let mut ring = Ring::new(2);
+        ring.push(ev(1));
+        let (got, cursor, lost) = ring.read_from(99, 4);
+        assert!(got.is_empty());
+        assert_eq!((cursor, lost), (1, 0));
+    }
+
+    #[test]
+    fn the_user_layout_is_little_endian_24_bytes() {
+        let b = ev(7).to_bytes();
+        assert_eq!(&b[0..4], &1u32.to_le_bytes());
+        assert_eq!(&b[4..8], &0x30u32.to_le_bytes());
+        assert_eq!(&b[8..12], &7u32.to_le_bytes());
+        assert_eq!(&b[12..16], &8u32.to_le_bytes());
+        assert_eq!(&b[16..24], &70u64.to_le_bytes());
+    }
+}

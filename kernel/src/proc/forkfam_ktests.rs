@@ -1,0 +1,209 @@
+//! In-kernel tests of the fork family beyond fork(2): every mode of
+//! `/bin/forkfam` (vfork, the 4.4BSD vfork, clone with a private stack,
+//! clone's TID stores, `RFNOWAIT`, the rfork/clone `EINVAL` matrices, the
+//! `sysctl` call), and the limits: the `maxproc` message at most once a
+//! second, `kern.forkfsleep` sleeping only the failing fork, the fork
+//! counters and the fork hooks.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use super::fork::{self, FailAt};
+use super::pid::Pid;
+use super::process::{self, Process};
+use super::{events, fork_flags};
+use crate::syscall::Errno;
+use crate::vm::space::AddressSpace;
+use crate::{kassert, kassert_eq, ktest};
+
+/// Runs `/bin/forkfam MODE` and returns its wait status.
+async fn forkfam(mode: &str) -> Result<i32, String> {
+    let argv: [&[u8]; 2] = [b"/bin/forkfam", mode.as_bytes()];
+    let pid = process::spawn_process("/bin/forkfam", &argv, &[])
+        .map_err(|e| format!("spawn /bin/forkfam: {e}"))?;
+    process::wait(pid)
+        .await
+        .map_err(|e| format!("wait {pid}: {e}"))
+}
+
+macro_rules! forkfam_test {
+    ($name:ident, $mode:literal) => {
+        ktest!(
+            async fn $name() {
+                let nprocs = process::nprocs();
+                kassert_eq!(forkfam($mode).await?, 0, "/bin/forkfam {}", $mode);
+                // Children reaped by the kernel (RFNOWAIT) may still be on
+                // their way out.
+                for _ in 0..200 {
+                    if process::nprocs() == nprocs {
+                        break;
+                    }
+                    crate::task::sleep(core::time::Duration::from_millis(5)).await;
+                }
+                kassert_eq!(process::nprocs(), nprocs, "processes left behind");
+                Ok(())
+            }
+        );
+    };
+}
+
+forkfam_test!(
+    forkfam_vfork_child_runs_first_in_the_parents_memory,
+    "vfork"
+);
+forkfam_test!(forkfam_vfork_44bsd_copies_and_waits, "vfork44");
+forkfam_test!(forkfam_clone_vm_vfork_on_a_private_stack, "clone-vfork");
+forkfam_test!(forkfam_clone_settid_stores_in_each_side, "settid");
+forkfam_test!(forkfam_rfnowait_child_belongs_to_the_reaper, "nowait");
+forkfam_test!(forkfam_rfork_and_clone_einval_matrices, "einval");
+forkfam_test!(forkfam_sysctl_reads_writes_and_refuses, "sysctl");
+
+/// A parent that never runs: a PID, an empty address space, not in the
+/// table.
+fn fake_parent() -> Result<Arc<Process>, String> {
+    let pid = super::pids()
+        .alloc(super::pid::PidFlags::NONE)
+        .map_err(|_| String::from("no PID for the fake parent"))?;
+    let space = AddressSpace::new().map_err(|e| format!("space: {e}"))?;
+    Ok(Process::new_child(
+        pid,
+        Pid::KERNEL,
+        "fake",
+        Arc::new(space),
+        None,
+    ))
+}
+
+ktest!(
+    async fn fork_maxproc_message_at_most_once_a_second() {
+        let parent = fake_parent()?;
+        let ctx = arch::user::UserContext::default();
+        let old = fork::set_maxproc(process::nprocs());
+        let result = async {
+            let before = fork::maxproc_messages();
+            // A fork bomb's worth of failures in well under a second.
+            for _ in 0..200 {
+                kassert_eq!(
+                    fork::fork1(&parent, &ctx, &fork_flags::fork()).await,
+                    Err(Errno::EAGAIN)
+                );
+            }
+            let burst = fork::maxproc_messages() - before;
+            kassert!(burst <= 1, "{burst} messages for one burst");
+            // A second later the next failure speaks again, once.
+            crate::task::sleep(core::time::Duration::from_millis(1100)).await;
+            let before = fork::maxproc_messages();
+            for _ in 0..50 {
+                let _ = fork::fork1(&parent, &ctx, &fork_flags::fork()).await;
+            }
+            kassert_eq!(
+                fork::maxproc_messages() - before,
+                1,
+                "messages after a quiet second"
+            );
+            Ok::<(), String>(())
+        }
+        .await;
+        fork::set_maxproc(old);
+        super::pids().free(parent.pid());
+        result
+    }
+);
+
+ktest!(
+    async fn fork_forkfsleep_sleeps_only_the_failing_fork() {
+        let parent = fake_parent()?;
+        let ctx = arch::user::UserContext::default();
+        let old_max = fork::set_maxproc(process::nprocs());
+        let old_sleep = fork::set_forkfsleep_ms(100);
+        // Another task on this CPU keeps running while the fork sleeps.
+        static TICKS: AtomicU32 = AtomicU32::new(0);
+        TICKS.store(0, Ordering::Relaxed);
+        let ticker = crate::task::Builder::new()
+            .cpu(arch::cpu::id())
+            .spawn(async {
+                for _ in 0..5 {
+                    crate::task::sleep(core::time::Duration::from_millis(5)).await;
+                    TICKS.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        let start = crate::task::now_ns();
+        let got = fork::fork1(&parent, &ctx, &fork_flags::fork()).await;
+        let slept_ns = crate::task::now_ns() - start;
+        let ticks = TICKS.load(Ordering::Relaxed);
+        fork::set_forkfsleep_ms(old_sleep);
+        fork::set_maxproc(old_max);
+        super::pids().free(parent.pid());
+        let _ = ticker.await;
+        kassert_eq!(got, Err(Errno::EAGAIN));
+        // A lower bound only: the sleep is at least what was asked.
+        kassert!(slept_ns >= 100_000_000, "slept {slept_ns} ns, asked 100 ms");
+        kassert!(ticks >= 1, "the CPU stood still while the fork slept");
+        // Failures that are not limits do not sleep: no assertion on time
+        // (noisy machines), but they still fail the same way.
+        Ok(())
+    }
+);
+
+ktest!(
+    async fn fork_failures_do_not_count_and_successes_do() {
+        let parent = fake_parent()?;
+        let ctx = arch::user::UserContext::default();
+        let forks = || super::counters::read(super::counters::Counter::Forks);
+        let before = forks();
+        fork::inject_failure(FailAt::Space);
+        let got = fork::fork1(&parent, &ctx, &fork_flags::fork()).await;
+        fork::inject_failure(FailAt::Nothing);
+        kassert_eq!(got, Err(Errno::ENOMEM));
+        kassert_eq!(forks(), before, "a failed fork was counted");
+        super::pids().free(parent.pid());
+        // `forkfam settid` forks once with clone, which is an rfork shape;
+        // `/bin/forks 2` forks twice with fork(2).
+        let pid = process::spawn_process("/bin/forks", &[b"/bin/forks", b"2"], &[])
+            .map_err(|e| format!("spawn: {e}"))?;
+        kassert_eq!(process::wait(pid).await, Ok(0));
+        kassert!(forks() >= before + 2, "forks {} -> {}", before, forks());
+        Ok(())
+    }
+);
+
+/// Forks seen by the test hook.
+static HOOKED: AtomicU32 = AtomicU32::new(0);
+
+fn count_hook(_parent: Pid, child: Pid, req: &fork_flags::ForkRequest) {
+    if req.address_space == fork_flags::AddressSpace::Copy && child.as_u32() != 0 {
+        HOOKED.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+ktest!(
+    async fn fork_hooks_see_every_fork_and_events_record_them() {
+        HOOKED.store(0, Ordering::Relaxed);
+        events::register_fork_hook("ktest", count_hook);
+        let cursor = events::head();
+        let pid = process::spawn_process("/bin/forks", &[b"/bin/forks", b"3"], &[])
+            .map_err(|e| format!("spawn: {e}"))?;
+        let status = process::wait(pid).await;
+        events::unregister_fork_hook("ktest");
+        kassert_eq!(status, Ok(0));
+        kassert!(
+            HOOKED.load(Ordering::Relaxed) >= 3,
+            "hooked {}",
+            HOOKED.load(Ordering::Relaxed)
+        );
+        let (list, _, _) = events::read_now(cursor, 256);
+        let forks = list
+            .iter()
+            .filter(|e| e.kind == events::EventKind::Fork && e.pid == pid.as_u32())
+            .count();
+        let exits = list
+            .iter()
+            .filter(|e| e.kind == events::EventKind::Exit)
+            .count();
+        kassert_eq!(forks, 3, "fork events of {pid}: {list:?}");
+        kassert!(exits >= 4, "exit events: {list:?}");
+        Ok(())
+    }
+);

@@ -1,0 +1,181 @@
+//! The fork family's system calls, each a thin translation into `fork1`
+//! (`crate::proc::fork`), as the seeds' `sys_fork`, `sys_vfork`,
+//! `sys_rfork`, `sys___clone` are; plus the knobs (`sysctl`) and the event
+//! stream (`forkevents`) that watch them.
+//!
+//! | call | number | front end |
+//! |---|---|---|
+//! | `fork()` | 57 | `fork_flags::fork()` |
+//! | `vfork()` | 58 | `fork_flags::vfork()`: shared space, the parent awaits `VforkDone` |
+//! | `clone(flags, stack, parent_tid, child_tid, tls)` | 56 | `fork_flags::clone` (Linux order of arguments) |
+//! | `rfork(flags)` | 1000 | `fork_flags::rfork`: `RFPROC` forks; without it `fork_norfproc` |
+//! | `sysctl(name, namelen, old, oldlenp, new, newlen)` | 1005 | `proc::sysctl` |
+//! | `forkevents(buf, len, flags)` | 1010 | `proc::events` |
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt::Write;
+
+use arch::user::UserContext;
+
+use super::{Errno, SysResult};
+use crate::proc::events::{self, EVENT_BYTES};
+use crate::proc::fork::fork1;
+use crate::proc::fork_flags::{
+    self, CloneArgs, CloneCaller, FilesInPlace, ForkRequest, RforkRequest,
+};
+use crate::proc::process::{self, Process};
+use crate::proc::sysctl;
+use crate::vm::space::AddressSpace;
+
+/// `fork1` for a system call: the child's PID in `rax`.
+async fn fork_as_syscall(
+    process: &Arc<Process>,
+    ctx: &UserContext,
+    req: &ForkRequest,
+) -> SysResult {
+    fork1(process, ctx, req)
+        .await
+        .map(|pid| u64::from(pid.as_u32()))
+}
+
+/// `fork()`.
+pub async fn fork(process: &Arc<Process>, ctx: &UserContext) -> SysResult {
+    fork_as_syscall(process, ctx, &fork_flags::fork()).await
+}
+
+/// `vfork()`: the FreeBSD/3BSD one (shared address space, the parent waits
+/// for the child's exec or exit).
+pub async fn vfork(process: &Arc<Process>, ctx: &UserContext) -> SysResult {
+    fork_as_syscall(process, ctx, &fork_flags::vfork()).await
+}
+
+/// `clone(flags, stack, parent_tid, child_tid, tls)` (x86-64 argument
+/// order).
+pub async fn clone(process: &Arc<Process>, ctx: &UserContext, a: [u64; 5]) -> SysResult {
+    let [flags, stack, parent_tid, child_tid, tls] = a;
+    let caller = CloneCaller {
+        // No close-on-fork descriptors exist yet.
+        has_clofork_fds: false,
+        is_init: process.pid() == crate::proc::pid::Pid::INIT,
+    };
+    let args = CloneArgs {
+        flags,
+        stack,
+        parent_tid,
+        child_tid,
+        tls,
+    };
+    let req = fork_flags::clone(args, caller)?;
+    fork_as_syscall(process, ctx, &req).await
+}
+
+/// `rfork(flags)` (Tine 1000): FreeBSD's, with Tine's `RFPPWAIT` bit
+/// (`docs/fork.md`).
+pub async fn rfork(process: &Arc<Process>, ctx: &UserContext, flags: u64) -> SysResult {
+    let flags = u32::try_from(flags).map_err(|_| Errno::EINVAL)?;
+    match fork_flags::rfork(flags)? {
+        RforkRequest::Fork(req) => fork_as_syscall(process, ctx, &req).await,
+        RforkRequest::Divorce(d) => {
+            // fork_norfproc: nothing to do unless the caller shares what it
+            // asks to unshare. Descriptor tables are per process and never
+            // shared yet.
+            let shares_space = process
+                .space()
+                .is_some_and(|s| process::space_sharers(&s) > 1);
+            if (d.unshare_address_space && shares_space) || d.files != FilesInPlace::Keep {
+                return Err(Errno::ENOSYS);
+            }
+            Ok(0)
+        }
+    }
+}
+
+/// Longest knob name.
+const SYSCTL_NAME_MAX: u64 = 128;
+/// Longest value text written.
+const SYSCTL_VALUE_MAX: u64 = 32;
+
+/// `sysctl(name, namelen, old, oldlenp, new, newlen)` (Tine 1005), values
+/// as decimal text. `namelen` 0 lists every knob as `name=value\n` lines.
+/// With `old` NULL, `*oldlenp` gets the length needed; a buffer too small
+/// is `ENOMEM` with `*oldlenp` set to the length needed (BSD). `new`
+/// writes the knob (`EPERM` read-only, `EINVAL` not a number or out of
+/// range, `ENOENT` unknown name).
+pub fn sysctl(space: &AddressSpace, a: [u64; 6]) -> SysResult {
+    let [name, namelen, old, oldlenp, new, newlen] = a;
+    if namelen > SYSCTL_NAME_MAX || newlen > SYSCTL_VALUE_MAX {
+        return Err(Errno::EINVAL);
+    }
+    let text = if namelen == 0 {
+        if new != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let mut all = String::new();
+        for (n, v) in sysctl::list() {
+            let _ = writeln!(all, "{n}={v}");
+        }
+        all
+    } else {
+        let mut raw = alloc::vec![0u8; namelen as usize];
+        space.copy_from_user(name, &mut raw)?;
+        let name = core::str::from_utf8(&raw).map_err(|_| Errno::EINVAL)?;
+        let name = name.trim_end_matches('\0');
+        let old_value = sysctl::get(name)?;
+        if new != 0 {
+            let mut raw = alloc::vec![0u8; newlen as usize];
+            space.copy_from_user(new, &mut raw)?;
+            let value = core::str::from_utf8(&raw).map_err(|_| Errno::EINVAL)?;
+            sysctl::set(name, sysctl::parse_value(value.trim_end_matches('\0'))?)?;
+        }
+        alloc::format!("{old_value}")
+    };
+    if oldlenp == 0 {
+        return if old == 0 { Ok(0) } else { Err(Errno::EFAULT) };
+    }
+    let mut len = [0u8; 8];
+    space.copy_from_user(oldlenp, &mut len)?;
+    let room = u64::from_le_bytes(len);
+    let need = text.len() as u64;
+    space.copy_to_user(oldlenp, &need.to_le_bytes())?;
+    if old == 0 {
+        return Ok(0);
+    }
+    if room < need {
+        return Err(Errno::ENOMEM);
+    }
+    space.copy_to_user(old, text.as_bytes())?;
+    Ok(0)
+}
+
+/// `forkevents` flag: return `EAGAIN` instead of waiting.
+const FORKEVENTS_NONBLOCK: u64 = 1;
+
+/// `forkevents(buf, len, flags)` (Tine 1010): whole 24-byte events
+/// (`proc::events::ProcEvent`) published since the caller's previous
+/// call (its first call starts the stream). Waits for one unless
+/// `FORKEVENTS_NONBLOCK` (then `EAGAIN`). `EINVAL` for a buffer smaller
+/// than one event or unknown flags.
+pub async fn forkevents(process: &Process, space: &AddressSpace, a: [u64; 3]) -> SysResult {
+    let [buf, len, flags] = a;
+    if flags & !FORKEVENTS_NONBLOCK != 0 || len < EVENT_BYTES as u64 {
+        return Err(Errno::EINVAL);
+    }
+    let max = (len / EVENT_BYTES as u64).min(256) as usize;
+    let cursor = process.event_cursor(events::head);
+    let (got, next, _lost) = loop {
+        let read = events::read_now(cursor, max);
+        if !read.0.is_empty() {
+            break read;
+        }
+        if flags & FORKEVENTS_NONBLOCK != 0 {
+            return Err(Errno::EAGAIN);
+        }
+        events::wait_past(cursor).await;
+    };
+    let bytes: Vec<u8> = got.iter().flat_map(|e| e.to_bytes()).collect();
+    space.copy_to_user(buf, &bytes)?;
+    process.set_event_cursor(next);
+    Ok(bytes.len() as u64)
+}

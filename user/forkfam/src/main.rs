@@ -1,0 +1,643 @@
+//! `/bin/forkfam MODE`: the fork family from user space, through the raw
+//! system calls, one check per mode. Exit status 0 when every check of the
+//! mode passes; each failure prints `forkfam MODE: FAIL ...` and makes the
+//! status 1. The in-kernel tests (`kernel/src/proc/forkfam_ktests.rs`) run
+//! every mode.
+//!
+//! The event stream (`forkevents`, Tine 1010) doubles as the tests'
+//! witness: it records, in order, what the kernel did (a vfork, the
+//! child's exit, `VforkDone`) before the parent's system call returned.
+//!
+//! | mode | checks |
+//! |---|---|
+//! | `vfork` | vfork(2): the child runs first in the parent's memory (its store is seen), the parent resumes only after the child's exit (the `Exit` and `VforkDone` events precede the return) |
+//! | `vfork44` | `rfork(RFPROC\|RFFDG\|RFPPWAIT)`: NetBSD's 4.4BSD vfork, a copied space (the child's store is not seen) and still a wait |
+//! | `clone-vfork` | `clone(CLONE_VM\|CLONE_VFORK\|SIGCHLD, stack)` with a private stack, as musl's posix_spawn does |
+//! | `settid` | `CLONE_PARENT_SETTID` and `CLONE_CHILD_SETTID` store the child's PID in each side's memory |
+//! | `nowait` | `rfork(RFPROC\|RFFDG\|RFNOWAIT)`: the child is the reaper's, not the caller's |
+//! | `einval` | the rfork and clone `EINVAL` matrices, table-driven from the seeds |
+//! | `sysctl` | the `sysctl` call: read, write, list, `ENOENT`, `EPERM`, `EFAULT`, `ENOMEM` |
+#![no_std]
+#![no_main]
+
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+
+use tine_rt::syscall::{self, Errno};
+use tine_rt::{Args, println};
+
+tine_rt::entry!(main);
+
+/// System call numbers.
+mod nr {
+    pub const SCHED_YIELD: usize = 24;
+    pub const CLONE: usize = 56;
+    pub const VFORK: usize = 58;
+    pub const EXIT: usize = 60;
+    pub const RFORK: usize = 1000;
+    pub const SYSCTL: usize = 1005;
+    pub const FORKEVENTS: usize = 1010;
+}
+
+/// FreeBSD's rfork flags (Tine's `RFPPWAIT` is bit 15, `docs/fork.md`).
+mod rf {
+    pub const FDG: usize = 1 << 2;
+    pub const PROC: usize = 1 << 4;
+    pub const MEM: usize = 1 << 5;
+    pub const NOWAIT: usize = 1 << 6;
+    pub const CFDG: usize = 1 << 12;
+    pub const PPWAIT: usize = 1 << 15;
+    pub const STOPPED: usize = 1 << 17;
+    pub const HIGHPID: usize = 1 << 18;
+    pub const TSIGZMB: usize = 1 << 19;
+    pub const PROCDESC: usize = 1 << 28;
+    pub const SPAWN: usize = 1 << 31;
+    pub const fn tsig(n: usize) -> usize {
+        n << 20
+    }
+}
+
+/// Linux clone flags.
+mod cl {
+    pub const VM: usize = 0x100;
+    pub const FILES: usize = 0x400;
+    pub const SIGHAND: usize = 0x800;
+    pub const PIDFD: usize = 0x1000;
+    pub const PTRACE: usize = 0x2000;
+    pub const VFORK: usize = 0x4000;
+    pub const THREAD: usize = 0x1_0000;
+    pub const NEWNS: usize = 0x2_0000;
+    pub const PARENT_SETTID: usize = 0x10_0000;
+    pub const CHILD_SETTID: usize = 0x100_0000;
+    pub const SIGCHLD: usize = 17;
+}
+
+const EINVAL: Errno = Errno(22);
+const ENOENT: Errno = Errno(2);
+const EPERM: Errno = Errno(1);
+const EFAULT: Errno = Errno(14);
+const ENOMEM: Errno = Errno(12);
+
+/// A store the vfork children make; seen by the parent only when the
+/// space is shared.
+static MARK: AtomicU32 = AtomicU32::new(0);
+/// Failed checks.
+static FAILS: AtomicUsize = AtomicUsize::new(0);
+
+macro_rules! check {
+    ($mode:expr, $cond:expr, $($why:tt)+) => {
+        if !$cond {
+            FAILS.fetch_add(1, Ordering::Relaxed);
+            println!("forkfam {}: FAIL {}", $mode, format_args!($($why)+));
+        }
+    };
+}
+
+fn main(args: Args) -> i32 {
+    let mode = args.get(1).unwrap_or(b"");
+    let name = core::str::from_utf8(mode).unwrap_or("?");
+    match mode {
+        b"vfork" => vfork(name),
+        b"vfork44" => vfork44(name),
+        b"clone-vfork" => clone_vfork(name),
+        b"settid" => settid(name),
+        b"nowait" => nowait(name),
+        b"einval" => einval(name),
+        b"sysctl" => sysctl(name),
+        _ => {
+            println!("usage: forkfam vfork|vfork44|clone-vfork|settid|nowait|einval|sysctl");
+            return 2;
+        }
+    }
+    let fails = FAILS.load(Ordering::Relaxed);
+    if fails == 0 {
+        println!("forkfam {name}: ok");
+        0
+    } else {
+        1
+    }
+}
+
+/// A raw result as `Result`.
+fn res(ret: isize) -> Result<usize, Errno> {
+    if (-4095..0).contains(&ret) {
+        Err(Errno(-ret as i32))
+    } else {
+        Ok(ret as usize)
+    }
+}
+
+fn rfork(flags: usize) -> Result<usize, Errno> {
+    // SAFETY: rfork takes no pointer; a child continues here with a copy
+    // (or, with RFMEM, the parent's own memory while the parent waits).
+    res(unsafe { syscall::syscall1(nr::RFORK, flags) })
+}
+
+/// `_exit` without touching the stack (vfork children).
+#[inline(always)]
+fn exit_now(status: i32) -> ! {
+    // SAFETY: exit does not return.
+    unsafe { syscall::syscall1(nr::EXIT, status as usize) };
+    unreachable!()
+}
+
+/// One event of the stream: kind, flags, pid, other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Event {
+    kind: u32,
+    pid: u32,
+    other: u32,
+}
+
+const FORK: u32 = 1;
+const VFORK: u32 = 2;
+const VFORK_DONE: u32 = 3;
+const EXIT: u32 = 5;
+
+/// Reads the events published since the last call (non-blocking) into
+/// `out`; returns how many.
+fn events(out: &mut [Event; 32]) -> usize {
+    let mut buf = [0u8; 24 * 32];
+    // SAFETY: `buf` is writable for its length.
+    let ret = unsafe { syscall::syscall3(nr::FORKEVENTS, buf.as_mut_ptr() as usize, buf.len(), 1) };
+    let Ok(n) = res(ret) else { return 0 };
+    let word = |b: &[u8], i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    let count = n / 24;
+    for (i, e) in out.iter_mut().enumerate().take(count) {
+        let b = &buf[i * 24..];
+        *e = Event {
+            kind: word(b, 0),
+            pid: word(b, 8),
+            other: word(b, 12),
+        };
+    }
+    count
+}
+
+/// Starts this process's event cursor (its first read sees nothing older).
+fn start_events() {
+    let mut sink = [Event {
+        kind: 0,
+        pid: 0,
+        other: 0,
+    }; 32];
+    while events(&mut sink) == 32 {}
+}
+
+/// Whether the events read now contain `kind` for `pid` (with `other`
+/// if given).
+fn saw(list: &[Event], kind: u32, pid: u32, other: Option<u32>) -> bool {
+    list.iter()
+        .any(|e| e.kind == kind && e.pid == pid && other.is_none_or(|o| o == e.other))
+}
+
+fn wait_status(mode: &str, pid: usize) -> i32 {
+    match syscall::wait4(pid as i32, 0) {
+        Ok((p, status)) if p == pid as i32 => status,
+        other => {
+            check!(mode, false, "wait4({pid}) = {other:?}");
+            -1
+        }
+    }
+}
+
+fn vfork(mode: &str) {
+    MARK.store(0, Ordering::SeqCst);
+    start_events();
+    let me = syscall::getpid() as u32;
+    // SAFETY: vfork's child runs in this memory on this stack until it
+    // exits; it only yields, stores to a static and exits.
+    let ret = unsafe { syscall::syscall0(nr::VFORK) };
+    if ret == 0 {
+        for _ in 0..20 {
+            // SAFETY: no arguments.
+            unsafe { syscall::syscall0(nr::SCHED_YIELD) };
+        }
+        // SAFETY: no arguments.
+        let pid = unsafe { syscall::syscall0(39) } as u32;
+        MARK.store(pid, Ordering::SeqCst);
+        exit_now(7);
+    }
+    let child = match res(ret) {
+        Ok(pid) => pid as u32,
+        Err(e) => {
+            check!(mode, false, "vfork: {e}");
+            return;
+        }
+    };
+    // Read before anything else: the child's exit must already be done.
+    let mut list = [Event {
+        kind: 0,
+        pid: 0,
+        other: 0,
+    }; 32];
+    let n = events(&mut list);
+    let list = &list[..n];
+    check!(
+        mode,
+        MARK.load(Ordering::SeqCst) == child,
+        "the child's store is not in the parent's memory (mark {:#x}, child {child})",
+        MARK.load(Ordering::SeqCst)
+    );
+    check!(
+        mode,
+        saw(list, VFORK, me, Some(child)),
+        "no vfork event: {list:?}"
+    );
+    check!(
+        mode,
+        saw(list, EXIT, child, Some(7 << 8)),
+        "the parent returned before the child's exit: {list:?}"
+    );
+    check!(
+        mode,
+        saw(list, VFORK_DONE, child, Some(me)),
+        "no vfork-done event: {list:?}"
+    );
+    check!(mode, wait_status(mode, child as usize) == 7 << 8, "status");
+}
+
+fn vfork44(mode: &str) {
+    MARK.store(0, Ordering::SeqCst);
+    start_events();
+    let me = syscall::getpid() as u32;
+    let child = match rfork(rf::PROC | rf::FDG | rf::PPWAIT) {
+        Ok(0) => {
+            for _ in 0..20 {
+                syscall::sched_yield();
+            }
+            MARK.store(0xBAD, Ordering::SeqCst);
+            syscall::exit(5);
+        }
+        Ok(pid) => pid as u32,
+        Err(e) => {
+            check!(mode, false, "rfork: {e}");
+            return;
+        }
+    };
+    let mut list = [Event {
+        kind: 0,
+        pid: 0,
+        other: 0,
+    }; 32];
+    let n = events(&mut list);
+    let list = &list[..n];
+    check!(
+        mode,
+        MARK.load(Ordering::SeqCst) == 0,
+        "the child's store reached the parent: the space is not a copy"
+    );
+    check!(
+        mode,
+        saw(list, VFORK, me, Some(child)),
+        "no vfork event: {list:?}"
+    );
+    check!(
+        mode,
+        saw(list, EXIT, child, Some(5 << 8)),
+        "the parent returned before the child's exit: {list:?}"
+    );
+    check!(mode, wait_status(mode, child as usize) == 5 << 8, "status");
+}
+
+/// The private stack of the `clone-vfork` child (16-byte aligned).
+static mut CHILD_STACK: [u128; 1024] = [0; 1024];
+
+/// What the `clone-vfork` child runs on its own stack.
+extern "C" fn clone_child(arg: usize) -> i32 {
+    MARK.store(arg as u32, Ordering::SeqCst);
+    9
+}
+
+/// `clone(flags, stack, ..)` whose child calls `f(arg)` on `stack` and
+/// exits with its return value.
+///
+/// # Safety
+/// `stack` is the top of memory no one else uses while the child runs.
+unsafe fn clone_call(
+    flags: usize,
+    stack: usize,
+    f: extern "C" fn(usize) -> i32,
+    arg: usize,
+) -> isize {
+    let ret: isize;
+    // SAFETY: the parent returns from the syscall with its own registers;
+    // the child (rax 0) switches to nothing but its new stack: it calls
+    // `f` there and exits without returning, so it never uses the
+    // parent's frame.
+    unsafe {
+        core::arch::asm!(
+            "syscall",
+            "test rax, rax",
+            "jnz 2f",
+            "mov rdi, r12",
+            "call r13",
+            "mov edi, eax",
+            "mov eax, 60",
+            "syscall",
+            "ud2",
+            "2:",
+            inlateout("rax") nr::CLONE as isize => ret,
+            in("rdi") flags,
+            in("rsi") stack,
+            in("rdx") 0usize,
+            in("r10") 0usize,
+            in("r8") 0usize,
+            in("r12") arg,
+            in("r13") f,
+            lateout("rcx") _,
+            lateout("r11") _,
+        );
+    }
+    ret
+}
+
+fn clone_vfork(mode: &str) {
+    MARK.store(0, Ordering::SeqCst);
+    let top = core::ptr::addr_of_mut!(CHILD_STACK) as usize + 16384;
+    // SAFETY: the stack is used by this child only.
+    let ret = unsafe { clone_call(cl::VM | cl::VFORK | cl::SIGCHLD, top, clone_child, 0x5EED) };
+    let child = match res(ret) {
+        Ok(pid) => pid,
+        Err(e) => {
+            check!(mode, false, "clone: {e}");
+            return;
+        }
+    };
+    check!(
+        mode,
+        MARK.load(Ordering::SeqCst) == 0x5EED,
+        "the child's store is not seen after the vfork wait"
+    );
+    check!(mode, wait_status(mode, child) == 9 << 8, "status");
+}
+
+fn settid(mode: &str) {
+    let mut ptid: u32 = 0;
+    let mut ctid: u32 = 0;
+    let ptid_addr = core::ptr::addr_of_mut!(ptid) as usize;
+    let ctid_addr = core::ptr::addr_of_mut!(ctid) as usize;
+    // SAFETY: both pointers are to live locals; the child gets a copy of
+    // this memory (no CLONE_VM) and continues like a fork child.
+    let ret = unsafe {
+        syscall::syscall6(
+            nr::CLONE,
+            cl::PARENT_SETTID | cl::CHILD_SETTID | cl::SIGCHLD,
+            0,
+            ptid_addr,
+            ctid_addr,
+            0,
+            0,
+        )
+    };
+    if ret == 0 {
+        // SAFETY: a volatile read of a live local the kernel wrote.
+        let seen = unsafe { core::ptr::read_volatile(ctid_addr as *const u32) };
+        syscall::exit(if seen == syscall::getpid() as u32 {
+            0
+        } else {
+            1
+        });
+    }
+    let child = match res(ret) {
+        Ok(pid) => pid,
+        Err(e) => {
+            check!(mode, false, "clone: {e}");
+            return;
+        }
+    };
+    // SAFETY: as above.
+    let seen = unsafe { core::ptr::read_volatile(ptid_addr as *const u32) };
+    check!(
+        mode,
+        seen == child as u32,
+        "parent_tid holds {seen}, not {child}"
+    );
+    check!(mode, ctid == 0, "CHILD_SETTID wrote into the parent's copy");
+    check!(
+        mode,
+        wait_status(mode, child) == 0,
+        "the child did not find its PID at child_tid"
+    );
+}
+
+fn nowait(mode: &str) {
+    start_events();
+    let me = syscall::getpid();
+    let child = match rfork(rf::PROC | rf::FDG | rf::NOWAIT) {
+        Ok(0) => syscall::exit(if syscall::getppid() == me { 1 } else { 0 }),
+        Ok(pid) => pid as u32,
+        Err(e) => {
+            check!(mode, false, "rfork: {e}");
+            return;
+        }
+    };
+    check!(
+        mode,
+        syscall::wait4(-1, 0) == Err(Errno::ECHILD),
+        "the RFNOWAIT child is the caller's"
+    );
+    // The child's verdict comes back through its exit event.
+    let mut list = [Event {
+        kind: 0,
+        pid: 0,
+        other: 0,
+    }; 32];
+    let mut verdict = None;
+    for _ in 0..2000 {
+        let n = events(&mut list);
+        if let Some(e) = list[..n].iter().find(|e| e.kind == EXIT && e.pid == child) {
+            verdict = Some(e.other);
+            break;
+        }
+        syscall::sched_yield();
+    }
+    check!(
+        mode,
+        verdict == Some(0),
+        "the child saw the caller as its parent (exit event {verdict:?})"
+    );
+    let _ = FORK;
+}
+
+fn einval(mode: &str) {
+    // rfork (FreeBSD sys_rfork + fork1, seed 001).
+    let rfork_cases: [(usize, &str); 9] = [
+        (rf::PROC | rf::STOPPED, "RFSTOPPED is kernel-only"),
+        (rf::PROC | rf::HIGHPID, "RFHIGHPID is kernel-only"),
+        (rf::PROC | rf::PROCDESC, "RFPROCDESC is kernel-only"),
+        (rf::SPAWN | rf::PROC, "RFSPAWN with another flag"),
+        (rf::PROC | (1 << 8), "an unknown bit"),
+        (rf::PROC | rf::tsig(5), "a signal without RFTSIGZMB"),
+        (rf::PROC | rf::FDG | rf::CFDG, "RFFDG with RFCFDG"),
+        (
+            rf::PROC | rf::TSIGZMB | rf::tsig(65),
+            "a signal above the maximum",
+        ),
+        (1 << 40, "bits above 32"),
+    ];
+    for (flags, why) in rfork_cases {
+        match rfork(flags) {
+            Err(e) => check!(
+                mode,
+                e == EINVAL,
+                "rfork({flags:#x}) ({why}) = {e}, not EINVAL"
+            ),
+            Ok(0) => syscall::exit(99),
+            Ok(pid) => {
+                let _ = syscall::wait4(pid as i32, 0);
+                check!(mode, false, "rfork({flags:#x}) ({why}) made a process");
+            }
+        }
+    }
+    // clone (NetBSD __clone, seed 002, and Linux's rules).
+    let clone_cases: [(usize, &str); 6] = [
+        (cl::PTRACE | cl::SIGCHLD, "CLONE_PTRACE"),
+        (cl::SIGHAND | cl::SIGCHLD, "CLONE_SIGHAND without CLONE_VM"),
+        (65, "exit signal 65"),
+        (cl::THREAD | cl::SIGHAND | cl::VM, "CLONE_THREAD"),
+        (cl::NEWNS | cl::SIGCHLD, "a namespace"),
+        (
+            cl::PIDFD | cl::PARENT_SETTID | cl::SIGCHLD,
+            "CLONE_PIDFD with CLONE_PARENT_SETTID",
+        ),
+    ];
+    for (flags, why) in clone_cases {
+        // SAFETY: no pointers (all zero); a child (not expected) exits.
+        let ret = unsafe { syscall::syscall6(nr::CLONE, flags, 0, 0, 0, 0, 0) };
+        match res(ret) {
+            Err(e) => check!(
+                mode,
+                e == EINVAL,
+                "clone({flags:#x}) ({why}) = {e}, not EINVAL"
+            ),
+            Ok(0) => syscall::exit(99),
+            Ok(pid) => {
+                let _ = syscall::wait4(pid as i32, 0);
+                check!(mode, false, "clone({flags:#x}) ({why}) made a process");
+            }
+        }
+    }
+    // Valid: rfork without RFPROC on an unshared process changes nothing.
+    check!(mode, rfork(0) == Ok(0), "rfork(0) = {:?}", rfork(0));
+    check!(
+        mode,
+        rfork(rf::MEM) == Ok(0),
+        "rfork(RFMEM) = {:?}",
+        rfork(rf::MEM)
+    );
+    let _ = cl::FILES;
+}
+
+/// `sysctl(name, old, new)` with `old` a buffer; returns the text read.
+fn sysctl_call(name: &[u8], old: Option<&mut [u8]>, new: Option<&[u8]>) -> Result<usize, Errno> {
+    let (old_ptr, mut old_len) = match old {
+        Some(buf) => (buf.as_mut_ptr() as usize, buf.len()),
+        None => (0, 0),
+    };
+    let (new_ptr, new_len) = new.map_or((0, 0), |n| (n.as_ptr() as usize, n.len()));
+    // SAFETY: every pointer is to a live buffer of the length passed.
+    let ret = unsafe {
+        syscall::syscall6(
+            nr::SYSCTL,
+            name.as_ptr() as usize,
+            name.len(),
+            old_ptr,
+            core::ptr::addr_of_mut!(old_len) as usize,
+            new_ptr,
+            new_len,
+        )
+    };
+    res(ret).map(|_| old_len)
+}
+
+fn parse(text: &[u8]) -> Option<i64> {
+    core::str::from_utf8(text).ok()?.trim().parse().ok()
+}
+
+fn sysctl(mode: &str) {
+    let mut buf = [0u8; 64];
+    match sysctl_call(b"kern.maxproc", Some(&mut buf), None) {
+        Ok(n) => check!(
+            mode,
+            parse(&buf[..n]).is_some_and(|v| v > 0),
+            "kern.maxproc reads {:?}",
+            &buf[..n]
+        ),
+        Err(e) => check!(mode, false, "read kern.maxproc: {e}"),
+    }
+    // Write, read back (the old value comes back with the write).
+    let old =
+        sysctl_call(b"kern.forkfsleep", Some(&mut buf), Some(b"25")).map(|n| parse(&buf[..n]));
+    check!(mode, old == Ok(Some(0)), "write kern.forkfsleep: {old:?}");
+    let now = sysctl_call(b"kern.forkfsleep", Some(&mut buf), Some(b"0")).map(|n| parse(&buf[..n]));
+    check!(
+        mode,
+        now == Ok(Some(25)),
+        "kern.forkfsleep after the write: {now:?}"
+    );
+    check!(
+        mode,
+        sysctl_call(b"kern.forkfsleep", None, Some(b"999999")) == Err(EINVAL),
+        "out of range"
+    );
+    check!(
+        mode,
+        sysctl_call(b"kern.forkfsleep", None, Some(b"ten")) == Err(EINVAL),
+        "not a number"
+    );
+    check!(
+        mode,
+        sysctl_call(b"kern.nprocs", None, Some(b"5")) == Err(EPERM),
+        "a read-only knob"
+    );
+    check!(
+        mode,
+        sysctl_call(b"kern.nope", Some(&mut buf), None) == Err(ENOENT),
+        "an unknown knob"
+    );
+    check!(
+        mode,
+        sysctl_call(b"kern.maxproc", Some(&mut buf[..1]), None) == Err(ENOMEM),
+        "a short buffer"
+    );
+    // The counters count this process's forks.
+    let forks = |buf: &mut [u8; 64]| {
+        sysctl_call(b"vm.stats.vm.v_forks", Some(buf), None)
+            .ok()
+            .and_then(|n| parse(&buf[..n]))
+    };
+    let before = forks(&mut buf);
+    if let Ok(pid) = syscall::fork() {
+        if pid == 0 {
+            syscall::exit(0);
+        }
+        let _ = syscall::wait4(pid, 0);
+    }
+    let after = forks(&mut buf);
+    check!(
+        mode,
+        matches!((before, after), (Some(b), Some(a)) if a > b),
+        "v_forks {before:?} -> {after:?}"
+    );
+    // A bad name pointer.
+    // SAFETY: the kernel must refuse the address, not use it.
+    let ret = unsafe { syscall::syscall6(nr::SYSCTL, 0x10, 8, 0, 0, 0, 0) };
+    check!(mode, res(ret) == Err(EFAULT), "bad name pointer: {ret}");
+    // The list holds every knob, one per line.
+    let mut all = [0u8; 2048];
+    match sysctl_call(b"", Some(&mut all), None) {
+        Ok(n) => {
+            let text = core::str::from_utf8(&all[..n]).unwrap_or("");
+            for knob in [
+                "kern.maxproc=",
+                "kern.nprocs=",
+                "kern.forkfsleep=",
+                "kern.lastpid=",
+                "vm.stats.vm.v_vforks=",
+            ] {
+                check!(mode, text.contains(knob), "the list lacks {knob}");
+            }
+        }
+        Err(e) => check!(mode, false, "list: {e}"),
+    }
+}
