@@ -7,11 +7,12 @@
 //! | `test` / `test=SUBSTR` | run the in-kernel tests (those whose name contains SUBSTR), then exit QEMU |
 //! | `bench` / `bench=A,B` | run the benchmarks (those named), then exit QEMU |
 //! | `crash=pagefault` | take a deliberate kernel page fault (proves the exception report) |
+//! | `run=PATH,ARG,...` | run one user program (argv: the comma-separated words), then exit QEMU: success if it exited 0 |
 //! | `log=LEVEL` | log level: error, warn, info, debug, trace |
 //! | `pid_max=N` | PIDs run below N (FreeBSD's `kern.pid_max` tunable; default 99999) |
 //! | anything else | ignored, with a warning |
 //!
-//! With none of `test`, `bench`, `crash`, the kernel boots into the shell.
+//! With none of `test`, `bench`, `crash`, `run`, the kernel boots into the shell.
 
 /// What the boot is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,6 +25,8 @@ pub enum Mode<'a> {
     Bench(&'a str),
     /// Deliberately crash in the named way.
     Crash(&'a str),
+    /// Run one user program: path and arguments separated by commas.
+    Run(&'a str),
 }
 
 /// The parsed command line.
@@ -55,6 +58,7 @@ impl<'a> Cmdline<'a> {
                 ("test", v) => c.mode = Mode::Test(v.unwrap_or("")),
                 ("bench", v) => c.mode = Mode::Bench(v.unwrap_or("")),
                 ("crash", Some(v)) => c.mode = Mode::Crash(v),
+                ("run", Some(v)) if !v.is_empty() => c.mode = Mode::Run(v),
                 ("log", Some(v)) => match v.parse() {
                     Ok(level) => c.log = Some(level),
                     Err(_) => c.unknown = c.unknown.or(Some(word)),
@@ -91,6 +95,16 @@ mod tests {
             Cmdline::parse("crash=pagefault").mode,
             Mode::Crash("pagefault")
         );
+    }
+
+    #[test]
+    fn run_takes_a_program_and_its_arguments() {
+        assert_eq!(
+            Cmdline::parse("run=/bin/forkbench,-c,2 log=warn").mode,
+            Mode::Run("/bin/forkbench,-c,2")
+        );
+        let c = Cmdline::parse("run=");
+        assert_eq!((c.mode, c.unknown), (Mode::Shell, Some("run=")));
     }
 
     #[test]

@@ -148,6 +148,14 @@ async fn boot_task(cmdline: &str, ncpus: usize, bench: BenchRunner) {
                 arch::ExitCode::Failure
             })
         }
+        Mode::Run(spec) => {
+            let status = run_one(spec).await;
+            arch::cpu::exit_qemu(if status == Some(0) {
+                arch::ExitCode::Success
+            } else {
+                arch::ExitCode::Failure
+            })
+        }
         Mode::Crash(how) => {
             log::info!("crash={how}: taking a deliberate kernel fault");
             match how {
@@ -157,6 +165,32 @@ async fn boot_task(cmdline: &str, ncpus: usize, bench: BenchRunner) {
                 _ => log::error!("crash={how}: unknown; try crash=pagefault"),
             }
             arch::cpu::exit_qemu(arch::ExitCode::Failure)
+        }
+    }
+}
+
+/// `run=PATH,ARG,...`: starts the program with those words as argv, waits
+/// for it and logs its wait status, which it returns (`None` if it could
+/// not start). `cargo xtask bench` runs the user-space benchmark this way.
+async fn run_one(spec: &str) -> Option<i32> {
+    use crate::proc::process;
+    let argv: alloc::vec::Vec<&[u8]> = spec.split(',').map(str::as_bytes).collect();
+    let path = spec.split(',').next().unwrap_or(spec);
+    let pid = match process::spawn_process(path, &argv, &[b"HOME=/", b"TERM=vt100"]) {
+        Ok(pid) => pid,
+        Err(e) => {
+            log::error!("run={spec}: {path}: {e}");
+            return None;
+        }
+    };
+    match process::wait(pid).await {
+        Ok(status) => {
+            log::info!("run: {path} (pid {pid}) exited with status {status}");
+            Some(status)
+        }
+        Err(e) => {
+            log::error!("run: wait for {pid}: {e}");
+            None
         }
     }
 }

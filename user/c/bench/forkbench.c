@@ -1,0 +1,547 @@
+/*
+ * forkbench: the fork family timed through the system-call interface.
+ *
+ * One static musl binary that runs unchanged on Tine and on Linux, so that
+ * `cargo xtask bench --compare-linux` can give every figure its Linux twin
+ * from the same QEMU configuration. See docs/benchmarks.md.
+ *
+ * Usage: forkbench [-c CPUS] [-s SCALE] [-n NOP] [NAME...]
+ *   -c CPUS   CPUs for the throughput workload (default: sysconf, which on
+ *             a kernel without sched_getaffinity says 1)
+ *   -s SCALE  multiply every iteration count (default 1; 0.1 for a smoke run)
+ *   -n NOP    the program the exec and spawn workloads start (default
+ *             /bin/nop, which exits 0 at once)
+ *   NAME...   only the workloads whose name starts with one of these
+ *
+ * Output, one line each (the contract xtask parses):
+ *   forkbench start cpus=N scale=S nop=PATH
+ *   METRIC name value unit      a result (unit: ns, us, forks/s, x)
+ *   SKIP name reason            the kernel lacks a system call (ENOSYS)
+ *   FAIL name reason            anything else went wrong
+ *   NOTE name text              a caveat about a result
+ *   forkbench done failures=N
+ *
+ * Method: every timed workload runs one warm-up batch and then BATCHES
+ * batches of a fixed number of iterations, each timed with
+ * clock_gettime(CLOCK_MONOTONIC); the figure is the median over the batches
+ * of the time per iteration. Exit 0 unless something FAILed.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Timed batches per workload (after one warm-up batch). */
+#define BATCHES 7
+#define PAGE 4096L
+#define MIB (1024L * 1024L)
+/* Exit statuses of an exec child whose execve failed. */
+#define EXIT_EXEC_ENOSYS 126
+#define EXIT_EXEC_FAILED 127
+/* Pages the COW and first-touch workloads write (4 MiB). */
+#define FAULT_PAGES 1024L
+
+/* The command-line options. */
+static struct {
+	double scale;
+	int cpus;
+	const char *nop;
+	char **only;
+	int nonly;
+} opt = { .scale = 1.0, .nop = "/bin/nop" };
+
+static int failures;
+
+/* How a workload step went: OK, or why not (with the reason for the
+ * SKIP/FAIL line). */
+struct outcome {
+	enum { OK, SKIPPED, FAILED } kind;
+	char reason[160];
+};
+
+static int set_outcome(struct outcome *o, int kind, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	o->kind = kind;
+	vsnprintf(o->reason, sizeof o->reason, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* A failed call: SKIPPED if the kernel lacks it, FAILED otherwise. */
+static int syscall_failed(struct outcome *o, const char *call, int err)
+{
+	return set_outcome(o, err == ENOSYS ? SKIPPED : FAILED, "%s: %s (%s)", call,
+			   err == ENOSYS ? "ENOSYS" : strerror(err),
+			   err == ENOSYS ? "not implemented" : "error");
+}
+
+static void report(const char *name, const struct outcome *o)
+{
+	if (o->kind == SKIPPED) {
+		printf("SKIP %s %s\n", name, o->reason);
+	} else if (o->kind == FAILED) {
+		printf("FAIL %s %s\n", name, o->reason);
+		failures++;
+	}
+	fflush(stdout);
+}
+
+static void metric(const char *name, double value, const char *unit)
+{
+	printf("METRIC %s %.3f %s\n", name, value, unit);
+	fflush(stdout);
+}
+
+static int wanted(const char *name)
+{
+	if (opt.nonly == 0)
+		return 1;
+	for (int i = 0; i < opt.nonly; i++)
+		if (strncmp(name, opt.only[i], strlen(opt.only[i])) == 0)
+			return 1;
+	return 0;
+}
+
+/* Iterations for a workload whose base count is `base`, scaled. */
+static long iters(long base)
+{
+	long n = (long)(base * opt.scale);
+	return n < 1 ? 1 : n;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, n, sizeof *v, cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* ---- the steps the workloads repeat ---------------------------------- */
+
+/* Waits for child `pid` and checks it exited 0. */
+static int reap(pid_t pid, struct outcome *o)
+{
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return syscall_failed(o, "waitpid", errno);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_EXEC_ENOSYS)
+		return set_outcome(o, SKIPPED, "execve: ENOSYS (not implemented)");
+	if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_EXEC_FAILED)
+		return set_outcome(o, FAILED, "execve %s failed in the child", opt.nop);
+	if (WIFSIGNALED(status))
+		return set_outcome(o, FAILED, "child killed by signal %d", WTERMSIG(status));
+	return set_outcome(o, FAILED, "child exited with status %d", WEXITSTATUS(status));
+}
+
+/* In a child: execve the nop program; never returns. */
+static void exec_nop(void)
+{
+	char *argv[] = { (char *)opt.nop, NULL };
+	char *envp[] = { NULL };
+	execve(opt.nop, argv, envp);
+	_exit(errno == ENOSYS ? EXIT_EXEC_ENOSYS : EXIT_EXEC_FAILED);
+}
+
+/* One iteration of each process-creation workload: 0, or -1 with `o` set. */
+typedef int step_fn(struct outcome *o);
+
+static int fork_exit_wait(struct outcome *o)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return syscall_failed(o, "fork", errno);
+	if (pid == 0)
+		_exit(0);
+	return reap(pid, o);
+}
+
+static int vfork_exit_wait(struct outcome *o)
+{
+	pid_t pid = vfork();
+	if (pid < 0)
+		return syscall_failed(o, "vfork", errno);
+	if (pid == 0)
+		_exit(0);
+	return reap(pid, o);
+}
+
+static int vfork_exec_wait(struct outcome *o)
+{
+	pid_t pid = vfork();
+	if (pid < 0)
+		return syscall_failed(o, "vfork", errno);
+	if (pid == 0)
+		exec_nop();
+	return reap(pid, o);
+}
+
+static int fork_exec_wait(struct outcome *o)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return syscall_failed(o, "fork", errno);
+	if (pid == 0)
+		exec_nop();
+	return reap(pid, o);
+}
+
+static int posix_spawn_wait(struct outcome *o)
+{
+	char *argv[] = { (char *)opt.nop, NULL };
+	char *envp[] = { NULL };
+	pid_t pid;
+	int err = posix_spawn(&pid, opt.nop, NULL, NULL, argv, envp);
+	if (err)
+		return syscall_failed(o, "posix_spawn", err);
+	return reap(pid, o);
+}
+
+/* The nanoseconds `n` calls of `step` take, or -1 with `o` set. */
+static int64_t time_steps(step_fn *step, long n, struct outcome *o)
+{
+	int64_t t0 = now_ns();
+	for (long i = 0; i < n; i++)
+		if (step(o) < 0)
+			return -1;
+	return now_ns() - t0;
+}
+
+/* Times `step`: a warm-up batch, then BATCHES batches of `n`; reports the
+ * median per iteration in `unit` (ns or us). */
+static void bench_steps(const char *name, step_fn *step, long n, const char *unit)
+{
+	struct outcome o = { OK, "" };
+	double per[BATCHES];
+	double div = strcmp(unit, "us") == 0 ? 1000.0 : 1.0;
+	if (time_steps(step, n, &o) < 0)
+		return report(name, &o);
+	for (int b = 0; b < BATCHES; b++) {
+		int64_t ns = time_steps(step, n, &o);
+		if (ns < 0)
+			return report(name, &o);
+		per[b] = (double)ns / n / div;
+	}
+	metric(name, median(per, BATCHES), unit);
+}
+
+/* ---- anonymous memory ----------------------------------------------- */
+
+/* `len` bytes of private anonymous memory, without transparent huge pages
+ * (Linux would otherwise fault and fork 2 MiB at a time where Tine uses
+ * 4 KiB pages); NULL with `o` set on failure. */
+static char *map_anon(long len, struct outcome *o)
+{
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		syscall_failed(o, "mmap", errno);
+		return NULL;
+	}
+	/* Best effort: a kernel without madvise has no huge pages either. */
+	madvise(p, len, MADV_NOHUGEPAGE);
+	return p;
+}
+
+/* Writes one byte in each page of [p, p+len). */
+static void touch(volatile char *p, long len, char value)
+{
+	for (long off = 0; off < len; off += PAGE)
+		p[off] = value;
+}
+
+/* fork+exit+wait while the parent has `mib` MiB of written memory. */
+static void bench_fork_after(long mib, long n)
+{
+	char name[64];
+	struct outcome o = { OK, "" };
+	snprintf(name, sizeof name, "fork_after_%ldmib", mib);
+	if (!wanted(name))
+		return;
+	char *p = map_anon(mib * MIB, &o);
+	if (!p)
+		return report(name, &o);
+	touch(p, mib * MIB, 1);
+	bench_steps(name, fork_exit_wait, n, "us");
+	munmap(p, mib * MIB);
+}
+
+/* The COW buffer, written by the parent before each fork. */
+static volatile char *cow_buf;
+
+/* fork, the child writes every page of the COW buffer, exit, wait. */
+static int fork_write_exit_wait(struct outcome *o)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return syscall_failed(o, "fork", errno);
+	if (pid == 0) {
+		touch(cow_buf, FAULT_PAGES * PAGE, 2);
+		_exit(0);
+	}
+	return reap(pid, o);
+}
+
+/*
+ * COW fault per page, as a difference: (fork, the child writes all
+ * FAULT_PAGES shared pages, exit, wait) minus (fork, exit, wait) with the
+ * same memory, divided by the pages. The child needs no way to report a
+ * time, so this works with nothing but fork and wait; the figure includes
+ * freeing the copies at exit. The two are interleaved batch by batch.
+ */
+static void bench_cow(long n)
+{
+	const char *name = "cow_fault_per_page";
+	struct outcome o = { OK, "" };
+	double per[BATCHES];
+	if (!wanted(name))
+		return;
+	char *p = map_anon(FAULT_PAGES * PAGE, &o);
+	if (!p)
+		return report(name, &o);
+	cow_buf = p;
+	touch(p, FAULT_PAGES * PAGE, 1);
+	for (int b = -1; b < BATCHES; b++) {
+		int64_t with = time_steps(fork_write_exit_wait, n, &o);
+		int64_t without = with < 0 ? -1 : time_steps(fork_exit_wait, n, &o);
+		if (without < 0) {
+			munmap(p, FAULT_PAGES * PAGE);
+			return report(name, &o);
+		}
+		if (b >= 0)
+			per[b] = (double)(with - without) / n / FAULT_PAGES;
+	}
+	munmap(p, FAULT_PAGES * PAGE);
+	metric(name, median(per, BATCHES), "ns");
+}
+
+/* First write to each page of fresh anonymous memory (zero-fill fault);
+ * mapping and unmapping are outside the timed loop. */
+static void bench_first_touch(void)
+{
+	const char *name = "first_touch_fault_per_page";
+	struct outcome o = { OK, "" };
+	double per[BATCHES];
+	long len = FAULT_PAGES * PAGE;
+	if (!wanted(name))
+		return;
+	for (int b = -1; b < BATCHES; b++) {
+		char *p = map_anon(len, &o);
+		if (!p)
+			return report(name, &o);
+		int64_t t0 = now_ns();
+		touch(p, len, 1);
+		int64_t ns = now_ns() - t0;
+		munmap(p, len);
+		if (b >= 0)
+			per[b] = (double)ns / FAULT_PAGES;
+	}
+	metric(name, median(per, BATCHES), "ns");
+}
+
+/* ---- throughput ------------------------------------------------------- */
+
+/* Whether sched_setaffinity works (probed once). */
+static int can_pin;
+
+static int pin_to(int cpu)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof set, &set);
+}
+
+/* `workers` processes, worker w pinned to CPU w when possible, each doing
+ * `n` fork+exit+wait; returns forks per second, or -1 with `o` set. */
+static double fork_throughput(int workers, long n, struct outcome *o)
+{
+	pid_t pids[256];
+	int64_t t0 = now_ns();
+	for (int w = 0; w < workers; w++) {
+		pids[w] = fork();
+		if (pids[w] < 0) {
+			syscall_failed(o, "fork", errno);
+			while (w-- > 0)
+				waitpid(pids[w], NULL, 0);
+			return -1;
+		}
+		if (pids[w] == 0) {
+			struct outcome child = { OK, "" };
+			if (can_pin && pin_to(w) < 0)
+				_exit(3);
+			for (long i = 0; i < n; i++)
+				if (fork_exit_wait(&child) < 0)
+					_exit(child.kind == SKIPPED ? 2 : 1);
+			_exit(0);
+		}
+	}
+	int bad = 0;
+	for (int w = 0; w < workers; w++)
+		if (reap(pids[w], o) < 0)
+			bad = 1;
+	if (bad)
+		return -1;
+	return (double)workers * n / ((now_ns() - t0) / 1e9);
+}
+
+static int bench_throughput_of(const char *name, int workers, long n, double *result)
+{
+	struct outcome o = { OK, "" };
+	double rate[BATCHES];
+	for (int b = -1; b < BATCHES; b++) {
+		double r = fork_throughput(workers, n, &o);
+		if (r < 0) {
+			report(name, &o);
+			return -1;
+		}
+		if (b >= 0)
+			rate[b] = r;
+	}
+	*result = median(rate, BATCHES);
+	metric(name, *result, "forks/s");
+	return 0;
+}
+
+/* Fork throughput with one worker and with one per CPU, and the ratio. */
+static void bench_throughput(long n)
+{
+	char all[64];
+	double one = 0, many = 0;
+	int cpus = opt.cpus < 256 ? opt.cpus : 256;
+	snprintf(all, sizeof all, "fork_throughput_%dcpu", cpus);
+	if (!wanted("fork_throughput"))
+		return;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	for (int c = 0; c < cpus; c++)
+		CPU_SET(c, &set);
+	can_pin = sched_setaffinity(0, sizeof set, &set) == 0;
+	if (!can_pin)
+		printf("NOTE fork_throughput workers not pinned: sched_setaffinity: %s\n",
+		       errno == ENOSYS ? "ENOSYS" : strerror(errno));
+	int ok1 = bench_throughput_of("fork_throughput_1cpu", 1, n, &one) == 0;
+	if (cpus < 2)
+		return;
+	int okn = bench_throughput_of(all, cpus, n, &many) == 0;
+	if (ok1 && okn && one > 0)
+		metric("fork_scaling", many / one, "x");
+}
+
+/* ---- main ------------------------------------------------------------- */
+
+static int getpid_step(struct outcome *o)
+{
+	(void)o;
+	syscall(SYS_getpid);
+	return 0;
+}
+
+/* getpid in batches of 1000 calls per step, so that the clock is read
+ * rarely; reported per call. */
+static int getpid_1000(struct outcome *o)
+{
+	for (int i = 0; i < 1000; i++)
+		getpid_step(o);
+	return 0;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: forkbench [-c CPUS] [-s SCALE] [-n NOP] [NAME...]\n");
+	exit(2);
+}
+
+/* Every workload, in the order run. */
+static const struct {
+	const char *name;
+	step_fn *step;
+	long base_iters;
+	const char *unit;
+} steps[] = {
+	{ "fork_exit_wait", fork_exit_wait, 64, "us" },
+	{ "vfork_exit_wait", vfork_exit_wait, 128, "us" },
+	{ "vfork_exec_wait", vfork_exec_wait, 32, "us" },
+	{ "fork_exec_wait", fork_exec_wait, 32, "us" },
+	{ "posix_spawn_wait", posix_spawn_wait, 32, "us" },
+};
+
+int main(int argc, char **argv)
+{
+	int c;
+	while ((c = getopt(argc, argv, "c:s:n:")) != -1) {
+		switch (c) {
+		case 'c': opt.cpus = atoi(optarg); break;
+		case 's': opt.scale = atof(optarg); break;
+		case 'n': opt.nop = optarg; break;
+		default: usage();
+		}
+	}
+	if (opt.cpus <= 0)
+		opt.cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (opt.cpus <= 0 || opt.scale <= 0)
+		usage();
+	opt.only = argv + optind;
+	opt.nonly = argc - optind;
+	printf("forkbench start cpus=%d scale=%g nop=%s\n", opt.cpus, opt.scale, opt.nop);
+	fflush(stdout);
+
+	/* The raw system call, because musl turns its ENOSYS into EINVAL. */
+	struct timespec ts;
+	if (syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts) < 0) {
+		/* Nothing can be timed: say so once for every workload. */
+		int lacking = errno == ENOSYS;
+		printf("SKIP all clock_gettime(CLOCK_MONOTONIC): %s\n",
+		       lacking ? "ENOSYS (not implemented)" : strerror(errno));
+		printf("forkbench done failures=%d\n", !lacking);
+		return !lacking;
+	}
+
+	if (wanted("getpid")) {
+		struct outcome o = { OK, "" };
+		double per[BATCHES];
+		long n = iters(20);
+		time_steps(getpid_1000, n, &o);
+		for (int b = 0; b < BATCHES; b++)
+			per[b] = (double)time_steps(getpid_1000, n, &o) / (n * 1000.0);
+		metric("getpid", median(per, BATCHES), "ns");
+	}
+	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
+		if (wanted(steps[i].name))
+			bench_steps(steps[i].name, steps[i].step, iters(steps[i].base_iters),
+				    steps[i].unit);
+	bench_fork_after(1, iters(32));
+	bench_fork_after(16, iters(16));
+	bench_fork_after(64, iters(8));
+	bench_fork_after(256, iters(4));
+	bench_cow(iters(4));
+	bench_first_touch();
+	bench_throughput(iters(64));
+	printf("forkbench done failures=%d\n", failures);
+	return failures ? 1 : 0;
+}
