@@ -1,17 +1,29 @@
-//! `cargo xtask bench`: boot a release kernel with `bench`, tabulate and
-//! record the results.
+//! `cargo xtask bench`: the in-kernel microbenchmarks and the user-space
+//! fork benchmark on Tine, optionally side by side with Linux booted in the
+//! same QEMU configuration; a table, a JSON record and an SVG chart.
 //!
-//! The kernel prints `bench NAME iters=N median_ns=X p99_ns=Y` (or
-//! `bench NAME FAILED: why`) per benchmark, then `bench done`
-//! ([`serial::bench_report`]). Each run is written to
-//! `target/bench/<unix-time>.json` and `target/bench/latest.json` with what
-//! is needed to compare runs fairly: the QEMU command line, the git
-//! revision and the host's load average. The table's `prev` column is the
-//! median from the previous `latest.json`.
+//! Three boots, one after the other (never two QEMUs at once):
+//! 1. the release kernel with `bench` (or `bench=A,B` for the names given
+//!    after `--`): one line per in-kernel case, `bench NAME iters=N
+//!    median_ns=X p99_ns=Y`, then `bench done` ([`serial::bench_report`]);
+//! 2. the same kernel with `run=/bin/forkbench,-c,SMP,-s,SCALE`: the
+//!    user-space benchmark ([`forkbench`]), whose `METRIC` lines it prints;
+//! 3. with `--compare-linux`, Debian's cloud kernel ([`linux`]) with an
+//!    initramfs whose `/init` runs the same forkbench binary, and the same
+//!    `-M`, `-cpu`, `-accel`, `-smp` and `-m`.
+//!
+//! Each run is written to `target/bench/<unix-time>.json` and
+//! `target/bench/latest.json` with what is needed to compare runs fairly:
+//! every QEMU command line, the git revision, the host's load average
+//! before and after, and every figure; the chart goes to `<unix-time>.svg`
+//! and `latest.svg` ([`svg`]). The tables' `prev` columns come from the
+//! previous `latest.json`. Nothing here asserts a timing: a run fails only
+//! when a boot does not get to the end of its benchmark. The method and
+//! the latest figures are in `docs/benchmarks.md`.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -20,14 +32,38 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 
 use crate::build::{self, Profile};
-use crate::initramfs;
+use crate::forkbench::{self, Report};
+use crate::linux;
+use crate::musl;
 use crate::qemu::{self, KernelExit, Outcome, QemuConfig};
 use crate::run::MachineArgs;
 use crate::serial::{self, BenchResult};
-use crate::{deps, display_command, target_dir};
+use crate::svg::{self, Group, Scale, Series};
+use crate::{deps, display_command, initramfs, target_dir};
 
-/// Deadline for a benchmark run when `--timeout` is not given.
+/// Deadline for each boot when `--timeout` is not given.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+/// The user-space benchmark in the initramfs, and the program it execs.
+const FORKBENCH: &str = "/bin/forkbench";
+/// The fork latencies against memory touched: (metric, MiB).
+const FORK_AFTER: [(&str, f64); 5] = [
+    ("fork_exit_wait", 0.0),
+    ("fork_after_1mib", 1.0),
+    ("fork_after_16mib", 16.0),
+    ("fork_after_64mib", 64.0),
+    ("fork_after_256mib", 256.0),
+];
+/// The latency metrics drawn as bars.
+const LATENCIES: [&str; 8] = [
+    "getpid",
+    "fork_exit_wait",
+    "vfork_exit_wait",
+    "vfork_exec_wait",
+    "fork_exec_wait",
+    "posix_spawn_wait",
+    "cow_fault_per_page",
+    "first_touch_fault_per_page",
+];
 
 #[derive(Args)]
 pub struct BenchArgs {
@@ -39,7 +75,20 @@ pub struct BenchArgs {
     /// Benchmark a debug kernel (the release kernel is the default).
     #[arg(long)]
     debug: bool,
-    /// Only these benchmarks (after `--`; all of them if none).
+    /// Also run the user-space benchmark on Linux (Debian's cloud kernel,
+    /// fetched into target/linux/) in the same QEMU configuration.
+    #[arg(long)]
+    compare_linux: bool,
+    /// Skip the in-kernel microbenchmarks (only the user-space benchmark).
+    #[arg(long)]
+    skip_kernel: bool,
+    /// Skip the user-space benchmark (only the in-kernel microbenchmarks).
+    #[arg(long, conflicts_with = "compare_linux")]
+    skip_user: bool,
+    /// Multiply forkbench's iteration counts (0.2 for a quick look).
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    /// Only these in-kernel benchmarks (after `--`; all of them if none).
     #[arg(last = true, value_name = "NAMES")]
     names: Vec<String>,
 }
@@ -49,22 +98,75 @@ pub struct BenchArgs {
 struct BenchRecord<'a> {
     unix_time: u64,
     git_rev: String,
+    /// The in-kernel run's QEMU command line.
     qemu_command: String,
-    /// `/proc/loadavg`'s 1, 5 and 15 minute averages before the run.
+    /// `/proc/loadavg`'s 1, 5 and 15 minute averages before the first boot
+    /// and after the last.
     host_loadavg: Vec<f64>,
+    host_loadavg_after: Vec<f64>,
+    /// Host CPUs (`nproc`): with fewer than the guest's plus the rest of the
+    /// host's work, TCG's vCPU threads compete.
+    host_cpus: usize,
     kernel_profile: &'static str,
+    /// The in-kernel microbenchmarks.
     results: &'a [BenchResult],
+    tine_forkbench: Option<&'a UserRun>,
+    linux_forkbench: Option<&'a UserRun>,
 }
 
-/// The part of an earlier record the `prev` column needs.
-#[derive(Deserialize)]
+/// One boot of forkbench, on Tine or on Linux.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct UserRun {
+    /// `Tine` or `Linux <package>`.
+    kernel: String,
+    qemu_command: String,
+    /// How QEMU ended.
+    outcome: String,
+    elapsed_s: f64,
+    host_loadavg_before: Vec<f64>,
+    report: Report,
+}
+
+/// The parts of an earlier record the `prev` columns need.
+#[derive(Deserialize, Default)]
 struct PreviousRecord {
+    #[serde(default)]
     results: Vec<BenchResult>,
+    #[serde(default)]
+    tine_forkbench: Option<UserRun>,
+}
+
+impl PreviousRecord {
+    /// The record in `latest` (empty if there is none or it is unreadable).
+    fn load(latest: &Path) -> Self {
+        std::fs::read_to_string(latest)
+            .ok()
+            .and_then(|json| serde_json::from_str(&json).ok())
+            .unwrap_or_default()
+    }
+
+    fn medians(&self) -> HashMap<String, f64> {
+        self.results
+            .iter()
+            .map(|result| (result.name.clone(), result.median_ns))
+            .collect()
+    }
+
+    fn tine_metrics(&self) -> HashMap<String, f64> {
+        self.tine_forkbench
+            .iter()
+            .flat_map(|run| &run.report.metrics)
+            .map(|metric| (metric.name.clone(), metric.value))
+            .collect()
+    }
 }
 
 pub fn main(args: &BenchArgs) -> Result<()> {
     deps::ensure_qemu()?;
     deps::ensure_kernel_target()?;
+    if args.scale.is_nan() || args.scale <= 0.0 {
+        bail!("--scale must be positive");
+    }
     let profile = if args.debug {
         Profile::Debug
     } else {
@@ -72,35 +174,99 @@ pub fn main(args: &BenchArgs) -> Result<()> {
     };
     let initrd = initramfs::build_initramfs(&[])?;
     let kernel = build::build_kernel(profile)?;
-    let config = QemuConfig {
-        smp: args.smp,
-        mem_mib: args.machine.mem_mib,
-        accel: args.machine.accel,
-        kernel,
-        initrd: Some(initrd),
-        append: bench_command_line(&args.names),
-        interactive: false,
+    let linux = if args.compare_linux {
+        Some(linux::fetch()?)
+    } else {
+        None
     };
-    let host_loadavg = loadavg();
     let timeout = args
         .machine
         .timeout
         .map_or(DEFAULT_TIMEOUT, Duration::from_secs);
-    let boot = qemu::boot(&config, timeout, true)?;
-    let report = serial::bench_report(&boot.output);
-    if boot.outcome != Outcome::Kernel(KernelExit::Success) || !report.done {
-        let mut problems = vec![boot.outcome.to_string()];
-        if !report.done {
-            problems.push("no `bench done` line".to_owned());
+    let machine = |kernel: &Path, initrd: &Path, append: String| QemuConfig {
+        smp: args.smp,
+        mem_mib: args.machine.mem_mib,
+        accel: args.machine.accel,
+        kernel: kernel.to_path_buf(),
+        initrd: Some(initrd.to_path_buf()),
+        append,
+        interactive: false,
+    };
+    let dir = target_dir().join("bench");
+    let previous = PreviousRecord::load(&dir.join("latest.json"));
+    let host_loadavg = loadavg();
+    let mut problems = Vec::new();
+
+    // 1. In-kernel microbenchmarks.
+    let kernel_config = machine(&kernel, &initrd, bench_command_line(&args.names));
+    let mut results = Vec::new();
+    if !args.skip_kernel {
+        let boot = qemu::boot(&kernel_config, timeout, true)?;
+        let report = serial::bench_report(&boot.output);
+        if boot.outcome != Outcome::Kernel(KernelExit::Success) || !report.done {
+            problems.push(format!("in-kernel benchmarks: {}", boot.outcome));
+            if !report.done {
+                problems.push("in-kernel benchmarks: no `bench done` line".to_owned());
+            }
+            problems.extend(report.failures.iter().map(|f| format!("in-kernel: {f}")));
         }
-        problems.extend(report.failures.iter().map(|failure| failure.to_string()));
-        bail!("the benchmark run failed: {}", problems.join("; "));
+        results = report.results;
     }
 
-    let dir = target_dir().join("bench");
-    let latest = dir.join("latest.json");
+    // 2. and 3. forkbench on Tine, then on Linux.
+    let forkbench_args = forkbench_args(args.smp, args.scale);
+    let mut tine_run = None;
+    let mut linux_run = None;
+    if !args.skip_user {
+        let append = format!("run={FORKBENCH},{}", forkbench_args.join(","));
+        let config = machine(&kernel, &initrd, append);
+        let run = run_forkbench("Tine".to_owned(), &config, timeout)?;
+        problems.extend(run_problems(&run, Outcome::Kernel(KernelExit::Success)));
+        tine_run = Some(run);
+    }
+    if let Some(linux) = &linux {
+        let programs = linux_programs()?;
+        let linux_initrd = linux::build_initramfs(linux, &programs, &forkbench_args)?;
+        let mut config = machine(
+            &linux.kernel,
+            &linux_initrd,
+            linux::LINUX_CMDLINE.to_owned(),
+        );
+        config.kernel = linux.kernel.clone();
+        let run = run_forkbench(format!("Linux {}", linux.kernel_package), &config, timeout)?;
+        problems.extend(run_problems(&run, Outcome::Status(0)));
+        linux_run = Some(run);
+    }
+    let host_loadavg_after = loadavg();
+
+    // The report.
     println!();
-    print!("{}", table(&report.results, &previous_medians(&latest)));
+    if !results.is_empty() {
+        println!(
+            "In-kernel microbenchmarks (release kernel, -smp {}):",
+            args.smp
+        );
+        print!("{}", table(&results, &previous.medians()));
+        println!();
+    }
+    if let Some(tine) = &tine_run {
+        println!(
+            "forkbench (user space, -smp {}, {:?}; Tine/Linux < 1 means Tine is faster, \
+             except for forks/s and x where higher is better):",
+            args.smp, args.machine.accel
+        );
+        let linux_report = linux_run.as_ref().map(|run| &run.report);
+        print!(
+            "{}",
+            forkbench::table(&tine.report, linux_report, &previous.tine_metrics())
+        );
+    }
+    println!(
+        "host load average: {} before, {} after ({} host CPUs)",
+        show_load(&host_loadavg),
+        show_load(&host_loadavg_after),
+        host_cpus()
+    );
 
     let unix_time = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -109,19 +275,272 @@ pub fn main(args: &BenchArgs) -> Result<()> {
     let record = BenchRecord {
         unix_time,
         git_rev: git_rev(),
-        qemu_command: display_command(&config.command()),
+        qemu_command: display_command(&kernel_config.command()),
         host_loadavg,
+        host_loadavg_after,
+        host_cpus: host_cpus(),
         kernel_profile: profile.dir_name(),
-        results: &report.results,
+        results: &results,
+        tine_forkbench: tine_run.as_ref(),
+        linux_forkbench: linux_run.as_ref(),
     };
     let json = serde_json::to_string_pretty(&record)? + "\n";
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let stamped = dir.join(format!("{unix_time}.json"));
-    for path in [&stamped, &latest] {
+    for path in [&stamped, &dir.join("latest.json")] {
         std::fs::write(path, &json).with_context(|| format!("cannot write {}", path.display()))?;
     }
     println!("results written to {}", stamped.display());
+    if tine_run.is_some() || !results.is_empty() {
+        let caption = format!(
+            "Tine {} ({}), QEMU {:?} -smp {} -m {}, host load {} (unix time {unix_time})",
+            &record.git_rev[..record.git_rev.len().min(12)],
+            profile.dir_name(),
+            args.machine.accel,
+            args.smp,
+            args.machine.mem_mib,
+            show_load(&record.host_loadavg),
+        );
+        let chart = chart(
+            &caption,
+            tine_run.as_ref(),
+            linux_run.as_ref(),
+            &previous.tine_metrics(),
+            &results,
+        );
+        let svg_path = dir.join(format!("{unix_time}.svg"));
+        for path in [&svg_path, &dir.join("latest.svg")] {
+            std::fs::write(path, &chart)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        println!("chart written to {}", svg_path.display());
+    }
+    if !problems.is_empty() {
+        bail!("the benchmark run had problems: {}", problems.join("; "));
+    }
     Ok(())
+}
+
+/// forkbench's arguments: the CPU count (Tine has no sched_getaffinity for
+/// sysconf to count with yet) and the scale.
+fn forkbench_args(smp: u32, scale: f64) -> Vec<String> {
+    vec![
+        "-c".to_owned(),
+        smp.to_string(),
+        "-s".to_owned(),
+        scale.to_string(),
+    ]
+}
+
+/// Boots `config` (which runs forkbench) and collects its report.
+fn run_forkbench(kernel: String, config: &QemuConfig, timeout: Duration) -> Result<UserRun> {
+    let host_loadavg_before = loadavg();
+    let boot = qemu::boot(config, timeout, true)?;
+    Ok(UserRun {
+        kernel,
+        qemu_command: display_command(&config.command()),
+        outcome: boot.outcome.to_string(),
+        elapsed_s: boot.elapsed.as_secs_f64(),
+        host_loadavg_before,
+        report: forkbench::parse(&boot.output),
+    })
+}
+
+/// What went wrong with a forkbench boot: it did not finish, or QEMU did
+/// not end as `expected`. FAIL lines are in the table, not problems: the
+/// figures that did come are still worth recording.
+fn run_problems(run: &UserRun, expected: Outcome) -> Vec<String> {
+    let mut problems = Vec::new();
+    if !run.report.done {
+        problems.push(format!(
+            "{}: forkbench did not finish ({})",
+            run.kernel, run.outcome
+        ));
+    } else if run.outcome != expected.to_string() && run.report.failed.is_empty() {
+        problems.push(format!("{}: {}", run.kernel, run.outcome));
+    }
+    problems
+}
+
+/// The C programs Linux's initramfs needs: forkbench first (the one
+/// `/init` runs), then every other program of `user/c/bin` (`/bin/nop`).
+fn linux_programs() -> Result<Vec<(String, PathBuf)>> {
+    let programs = musl::find_c_programs()?;
+    let forkbench = programs
+        .iter()
+        .find(|p| p.guest_path() == FORKBENCH)
+        .context("user/c/bench/forkbench.c is missing")?;
+    let mut list = vec![(forkbench.name.clone(), forkbench.binary.clone())];
+    list.extend(
+        programs
+            .iter()
+            .filter(|p| p.dir == "bin")
+            .map(|p| (p.name.clone(), p.binary.clone())),
+    );
+    Ok(list)
+}
+
+/// The SVG: fork latency against memory touched (lines), the latencies
+/// (bars, log axis), fork throughput (bars), and the in-kernel medians.
+fn chart(
+    caption: &str,
+    tine: Option<&UserRun>,
+    linux: Option<&UserRun>,
+    previous: &HashMap<String, f64>,
+    kernel_results: &[BenchResult],
+) -> String {
+    let empty = Report::default();
+    let tine = tine.map_or(&empty, |run| &run.report);
+    let linux = linux.map(|run| &run.report);
+    let mut series = vec![Series {
+        label: "Tine".to_owned(),
+        color: "#c0392b",
+    }];
+    let metrics = |report: &Report| -> HashMap<String, f64> {
+        report
+            .metrics
+            .iter()
+            .map(|metric| (metric.name.clone(), metric.value))
+            .collect()
+    };
+    // One map of figures per series, in the order of `series`.
+    let mut figures = vec![metrics(tine)];
+    if let Some(linux) = linux {
+        series.push(Series {
+            label: "Linux".to_owned(),
+            color: "#2c3e50",
+        });
+        figures.push(metrics(linux));
+    }
+    if !previous.is_empty() {
+        series.push(Series {
+            label: "Tine, previous run".to_owned(),
+            color: "#bbbbbb",
+        });
+        figures.push(previous.clone());
+    }
+    let mut charts = Vec::new();
+
+    let points: Vec<Vec<(f64, f64)>> = figures
+        .iter()
+        .map(|figures| {
+            FORK_AFTER
+                .iter()
+                .filter_map(|&(name, mib)| Some((mib, figures.get(name)? / 1000.0)))
+                .collect()
+        })
+        .collect();
+    charts.push(svg::line_chart(
+        "fork + exit + wait after the parent wrote N MiB",
+        "MiB of anonymous memory the parent wrote before forking",
+        "ms per fork + exit + wait",
+        &series,
+        &points,
+    ));
+
+    let in_us = |name: &str, value: f64| {
+        let unit = tine.get(name).or(linux.and_then(|l| l.get(name)));
+        match unit.map(|metric| metric.unit.as_str()) {
+            Some("ns") => value / 1000.0,
+            _ => value,
+        }
+    };
+    let groups: Vec<Group> = LATENCIES
+        .iter()
+        .map(|&name| Group {
+            label: ratio_label(name, tine.value(name), linux.and_then(|l| l.value(name))),
+            values: figures
+                .iter()
+                .map(|figures| figures.get(name).map(|&v| in_us(name, v)))
+                .collect(),
+        })
+        .collect();
+    charts.push(svg::bar_chart(
+        "Latency (lower is better; log scale)",
+        "µs",
+        Scale::Log,
+        &series,
+        &groups,
+    ));
+
+    let mut throughput: Vec<&str> = tine
+        .metrics
+        .iter()
+        .chain(linux.iter().flat_map(|l| &l.metrics))
+        .filter(|m| m.unit == "forks/s")
+        .map(|m| m.name.as_str())
+        .collect();
+    throughput.sort();
+    throughput.dedup();
+    let groups: Vec<Group> = throughput
+        .iter()
+        .map(|&name| Group {
+            label: name.to_owned(),
+            values: figures
+                .iter()
+                .map(|figures| figures.get(name).copied())
+                .collect(),
+        })
+        .collect();
+    if !groups.is_empty() {
+        let scaling = |report: Option<&Report>| {
+            report
+                .and_then(|r| r.value("fork_scaling"))
+                .map_or("-".to_owned(), |x| format!("{x:.2}x"))
+        };
+        charts.push(svg::bar_chart(
+            &format!(
+                "Fork throughput (higher is better); scaling Tine {}, Linux {}",
+                scaling(Some(tine)),
+                scaling(linux)
+            ),
+            "forks/s",
+            Scale::Linear,
+            &series,
+            &groups,
+        ));
+    }
+
+    if !kernel_results.is_empty() {
+        let groups: Vec<Group> = kernel_results
+            .iter()
+            .map(|result| Group {
+                label: result.name.clone(),
+                values: vec![Some(result.median_ns)],
+            })
+            .collect();
+        charts.push(svg::bar_chart(
+            "In-kernel microbenchmarks, Tine (median per iteration; log scale)",
+            "ns",
+            Scale::Log,
+            &series[..1],
+            &groups,
+        ));
+    }
+    svg::document(caption, &charts)
+}
+
+/// `name (0.30x)`: the metric and Tine/Linux when both are known.
+fn ratio_label(name: &str, tine: Option<f64>, linux: Option<f64>) -> String {
+    match (tine, linux) {
+        (Some(t), Some(l)) if l > 0.0 => format!("{name} ({:.2}x)", t / l),
+        _ => name.to_owned(),
+    }
+}
+
+fn show_load(load: &[f64]) -> String {
+    if load.is_empty() {
+        return "unknown".to_owned();
+    }
+    load.iter()
+        .map(|l| format!("{l:.2}"))
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The host's CPU count.
+fn host_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 /// `bench` for every benchmark, `bench=a,b` for some.
@@ -131,22 +550,6 @@ fn bench_command_line(names: &[String]) -> String {
     } else {
         format!("bench={}", names.join(","))
     }
-}
-
-/// The medians of the run recorded in `latest`, by name (none if there is
-/// no readable record).
-fn previous_medians(latest: &Path) -> HashMap<String, f64> {
-    std::fs::read_to_string(latest)
-        .ok()
-        .and_then(|json| serde_json::from_str::<PreviousRecord>(&json).ok())
-        .map(|record| {
-            record
-                .results
-                .into_iter()
-                .map(|result| (result.name, result.median_ns))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// The results as an aligned table, with the previous median and the change
@@ -247,6 +650,81 @@ getpid   1000       85.5   171.0      -       -
 
     #[test]
     fn a_missing_previous_record_means_no_prev_column_values() {
-        assert!(previous_medians(Path::new("/nonexistent/latest.json")).is_empty());
+        let previous = PreviousRecord::load(Path::new("/nonexistent/latest.json"));
+        assert!(previous.medians().is_empty());
+        assert!(previous.tine_metrics().is_empty());
+    }
+
+    #[test]
+    fn previous_records_with_and_without_forkbench_load() {
+        let old = r#"{"results":[{"name":"fork","iters":1,"median_ns":5.0,"p99_ns":6.0}]}"#;
+        let record: PreviousRecord = serde_json::from_str(old).unwrap();
+        assert_eq!(record.medians()["fork"], 5.0);
+        let run = UserRun {
+            kernel: "Tine".into(),
+            qemu_command: "qemu".into(),
+            outcome: "exit 33 (success)".into(),
+            elapsed_s: 1.0,
+            host_loadavg_before: vec![],
+            report: forkbench::parse("METRIC getpid 400 ns\nforkbench done failures=0\n"),
+        };
+        let json = serde_json::json!({ "tine_forkbench": run }).to_string();
+        let record: PreviousRecord = serde_json::from_str(&json).unwrap();
+        assert_eq!(record.tine_metrics()["getpid"], 400.0);
+    }
+
+    #[test]
+    fn a_run_that_did_not_finish_is_a_problem_but_fail_lines_are_not() {
+        let mut run = UserRun {
+            kernel: "Tine".into(),
+            qemu_command: String::new(),
+            outcome: Outcome::Kernel(KernelExit::Failure).to_string(),
+            elapsed_s: 0.0,
+            host_loadavg_before: vec![],
+            report: forkbench::parse("FAIL x why\nforkbench done failures=1\n"),
+        };
+        let success = Outcome::Kernel(KernelExit::Success);
+        assert!(run_problems(&run, success).is_empty());
+        run.report.done = false;
+        assert_eq!(run_problems(&run, success).len(), 1);
+    }
+
+    #[test]
+    fn forkbench_gets_the_cpus_and_the_scale() {
+        assert_eq!(forkbench_args(2, 0.5), ["-c", "2", "-s", "0.5"]);
+        assert_eq!(
+            ratio_label("getpid", Some(1.0), Some(4.0)),
+            "getpid (0.25x)"
+        );
+        assert_eq!(ratio_label("getpid", Some(1.0), None), "getpid");
+    }
+
+    #[test]
+    fn the_chart_draws_both_kernels() {
+        let tine = forkbench::parse(
+            "METRIC fork_exit_wait 100 us\nMETRIC fork_after_256mib 9000 us\n\
+             METRIC getpid 3000 ns\nMETRIC fork_throughput_1cpu 900 forks/s\n",
+        );
+        let linux = forkbench::parse("METRIC fork_exit_wait 400 us\nMETRIC getpid 500 ns\n");
+        let run = |kernel: &str, report: Report| UserRun {
+            kernel: kernel.into(),
+            qemu_command: String::new(),
+            outcome: String::new(),
+            elapsed_s: 0.0,
+            host_loadavg_before: vec![],
+            report,
+        };
+        let svg = chart(
+            "caption",
+            Some(&run("Tine", tine)),
+            Some(&run("Linux", linux)),
+            &HashMap::new(),
+            &[result("task_yield", 120.0)],
+        );
+        assert!(svg.contains("fork_exit_wait (0.25x)"), "{svg}");
+        assert!(svg.contains("getpid (6.00x)"));
+        assert!(svg.contains(">3.00 µs<"));
+        assert!(svg.contains("fork_throughput_1cpu"));
+        assert!(svg.contains("task_yield"));
     }
 }

@@ -6,8 +6,11 @@
 //! only `cargo xtask run` or `cargo xtask test`.
 //!
 //! One module per subcommand: [`build`], [`run`], [`test`], [`bench`],
-//! [`lint`]. Shared pieces: [`initramfs`] builds the user programs and packs
-//! them with [`cpio`] into the archive every boot gets, [`deps`] installs
+//! [`lint`]. Shared pieces: [`initramfs`] builds the user programs (the C
+//! ones with [`musl`]) and packs them with [`cpio`] into the archive every
+//! boot gets; `bench` reads the user-space benchmark with [`forkbench`],
+//! fetches and boots Linux for comparison with [`linux`] and draws with
+//! [`svg`]; [`deps`] installs
 //! what a fresh machine lacks
 //! (QEMU, the `x86_64-unknown-none` target, rustfmt/clippy), [`qemu`] turns
 //! a typed [`qemu::QemuConfig`] into a QEMU command line and runs it under a
@@ -18,13 +21,16 @@ mod bench;
 mod build;
 mod cpio;
 mod deps;
+mod forkbench;
 mod initramfs;
 mod lint;
+mod linux;
 mod musl;
 mod qemu;
 mod run;
 mod serial;
 mod shell;
+mod svg;
 mod test;
 
 use std::path::{Path, PathBuf};

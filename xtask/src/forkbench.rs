@@ -1,0 +1,317 @@
+//! The user-space benchmark `/bin/forkbench` (`user/c/bench/forkbench.c`):
+//! its output contract, the targets Tine is held to, and the side-by-side
+//! table.
+//!
+//! forkbench prints one line per result (see the program's header):
+//! `METRIC name value unit`, `SKIP name reason`, `FAIL name reason`,
+//! `NOTE name text`, and `forkbench done failures=N` at the end.
+//! [`parse`] collects them from a boot's serial output, whichever kernel
+//! printed it (log lines and anything else are ignored).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+/// One `METRIC` line.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Metric {
+    pub name: String,
+    pub value: f64,
+    pub unit: String,
+}
+
+/// A `SKIP` or `FAIL` line: the workload and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    pub name: String,
+    pub reason: String,
+}
+
+/// Everything one forkbench run printed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub metrics: Vec<Metric>,
+    pub skipped: Vec<Problem>,
+    pub failed: Vec<Problem>,
+    pub notes: Vec<String>,
+    /// Whether the closing `forkbench done` line came.
+    pub done: bool,
+}
+
+impl Report {
+    /// The metric called `name`.
+    pub fn get(&self, name: &str) -> Option<&Metric> {
+        self.metrics.iter().find(|metric| metric.name == name)
+    }
+
+    /// The value of the metric called `name`.
+    pub fn value(&self, name: &str) -> Option<f64> {
+        self.get(name).map(|metric| metric.value)
+    }
+}
+
+/// Collects forkbench's lines from `output`.
+pub fn parse(output: &str) -> Report {
+    let mut report = Report::default();
+    for line in output.lines().map(str::trim) {
+        let (kind, rest) = line.split_once(' ').unwrap_or((line, ""));
+        match kind {
+            "METRIC" => {
+                let words: Vec<&str> = rest.split_whitespace().collect();
+                if let [name, value, unit] = words[..]
+                    && let Ok(value) = value.parse()
+                {
+                    report.metrics.push(Metric {
+                        name: name.to_owned(),
+                        value,
+                        unit: unit.to_owned(),
+                    });
+                }
+            }
+            "SKIP" | "FAIL" => {
+                let (name, reason) = rest.split_once(' ').unwrap_or((rest, ""));
+                let problem = Problem {
+                    name: name.to_owned(),
+                    reason: reason.to_owned(),
+                };
+                if kind == "SKIP" {
+                    report.skipped.push(problem);
+                } else {
+                    report.failed.push(problem);
+                }
+            }
+            "NOTE" => report.notes.push(rest.to_owned()),
+            "forkbench" if rest.starts_with("done") => report.done = true,
+            _ => {}
+        }
+    }
+    report
+}
+
+/// What Tine is aiming for on a metric (issue 6), compared with Linux in
+/// the same QEMU configuration.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Target {
+    /// Tine / Linux at most this (a latency).
+    RatioAtMost(f64),
+    /// The metric itself at least this (fork_scaling).
+    AtLeast(f64),
+}
+
+impl Target {
+    /// The target of metric `name`, if it has one.
+    pub fn of(name: &str) -> Option<Self> {
+        match name {
+            "fork_exit_wait" => Some(Self::RatioAtMost(0.1)),
+            "vfork_exit_wait" | "vfork_exec_wait" | "posix_spawn_wait" => {
+                Some(Self::RatioAtMost(0.2))
+            }
+            "cow_fault_per_page" | "getpid" => Some(Self::RatioAtMost(0.5)),
+            "fork_scaling" => Some(Self::AtLeast(1.9)),
+            _ => None,
+        }
+    }
+
+    /// Whether Tine's `value` meets it (`None`: a ratio target without a
+    /// Linux figure).
+    pub fn met(self, value: f64, linux: Option<f64>) -> Option<bool> {
+        match self {
+            Self::RatioAtMost(ratio) => {
+                let linux = linux.filter(|&linux| linux > 0.0)?;
+                Some(value / linux <= ratio)
+            }
+            Self::AtLeast(floor) => Some(value >= floor),
+        }
+    }
+
+    fn label(self) -> String {
+        match self {
+            Self::RatioAtMost(ratio) => format!("<= {ratio:.2}x"),
+            Self::AtLeast(floor) => format!(">= {floor:.1}"),
+        }
+    }
+}
+
+/// The forkbench table: each metric of Tine, and of Linux when compared,
+/// the ratio Tine/Linux and the target, the previous run's Tine value and
+/// the change. The skipped, failed and noted workloads follow.
+pub fn table(tine: &Report, linux: Option<&Report>, previous: &HashMap<String, f64>) -> String {
+    let mut names: Vec<(&str, &str)> = tine
+        .metrics
+        .iter()
+        .map(|m| (m.name.as_str(), m.unit.as_str()))
+        .collect();
+    for metric in linux.iter().flat_map(|report| &report.metrics) {
+        if tine.get(&metric.name).is_none() {
+            names.push((&metric.name, &metric.unit));
+        }
+    }
+    let mut rows = vec![
+        [
+            "metric",
+            "unit",
+            "Tine",
+            "Linux",
+            "Tine/Linux",
+            "target",
+            "",
+            "prev Tine",
+            "change",
+        ]
+        .map(str::to_owned),
+    ];
+    let number = |value: Option<f64>| value.map_or("-".to_owned(), |v| format!("{v:.1}"));
+    for (name, unit) in names {
+        let value = tine.value(name);
+        let twin = linux.and_then(|report| report.value(name));
+        let ratio = value.zip(twin.filter(|&t| t > 0.0)).map(|(v, t)| v / t);
+        let target = Target::of(name);
+        let verdict = target
+            .zip(value)
+            .and_then(|(target, value)| target.met(value, twin))
+            .map_or("", |met| if met { "met" } else { "not met" });
+        let prev = previous.get(name).copied();
+        let change = value
+            .zip(prev.filter(|&p| p > 0.0))
+            .map_or("-".to_owned(), |(v, p)| {
+                format!("{:+.1}%", (v - p) / p * 100.0)
+            });
+        rows.push([
+            name.to_owned(),
+            unit.to_owned(),
+            number(value),
+            number(twin),
+            ratio.map_or("-".to_owned(), |r| format!("{r:.2}x")),
+            target.map_or(String::new(), Target::label),
+            verdict.to_owned(),
+            number(prev),
+            change,
+        ]);
+    }
+    let mut out = align(&rows);
+    for (kernel, report) in std::iter::once(("Tine", Some(tine))).chain([("Linux", linux)]) {
+        let Some(report) = report else { continue };
+        for problem in &report.skipped {
+            writeln!(out, "{kernel}: SKIP {} {}", problem.name, problem.reason).unwrap();
+        }
+        for problem in &report.failed {
+            writeln!(out, "{kernel}: FAIL {} {}", problem.name, problem.reason).unwrap();
+        }
+        for note in &report.notes {
+            writeln!(out, "{kernel}: NOTE {note}").unwrap();
+        }
+        if !report.done {
+            writeln!(out, "{kernel}: forkbench did not finish").unwrap();
+        }
+    }
+    out
+}
+
+/// Rows as aligned columns: the first left-aligned, the rest right-aligned.
+fn align<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [0; N];
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let mut line = format!("{:<w$}", row[0], w = widths[0]);
+        for (cell, width) in row.iter().zip(widths).skip(1) {
+            write!(line, "  {cell:>width$}").expect("writing to a String cannot fail");
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OUTPUT: &str = "\
+[    0.07 cpu0  INFO] 2 of 2 CPUs online
+forkbench start cpus=2 scale=1 nop=/bin/nop
+METRIC getpid 3623.727 ns
+METRIC fork_exit_wait 121.614 us\r
+SKIP vfork_exit_wait vfork: ENOSYS (not implemented)
+FAIL fork_exec_wait execve /bin/nop failed in the child
+METRIC broken
+NOTE fork_throughput workers not pinned: sched_setaffinity: ENOSYS
+METRIC fork_scaling 0.921 x
+forkbench done failures=1
+";
+
+    #[test]
+    fn parses_every_kind_of_line_and_ignores_the_rest() {
+        let report = parse(OUTPUT);
+        assert_eq!(report.metrics.len(), 3);
+        assert_eq!(report.value("fork_exit_wait"), Some(121.614));
+        assert_eq!(report.get("getpid").unwrap().unit, "ns");
+        assert_eq!(
+            report.skipped,
+            [Problem {
+                name: "vfork_exit_wait".into(),
+                reason: "vfork: ENOSYS (not implemented)".into()
+            }]
+        );
+        assert_eq!(report.failed[0].name, "fork_exec_wait");
+        assert_eq!(
+            report.notes,
+            ["fork_throughput workers not pinned: sched_setaffinity: ENOSYS"]
+        );
+        assert!(report.done);
+        assert!(!parse("METRIC getpid 1 ns\n").done);
+    }
+
+    #[test]
+    fn targets_compare_ratios_and_floors() {
+        let fork = Target::of("fork_exit_wait").unwrap();
+        assert_eq!(fork.met(40.0, Some(400.0)), Some(true));
+        assert_eq!(fork.met(41.0, Some(400.0)), Some(false));
+        assert_eq!(fork.met(41.0, None), None);
+        let scaling = Target::of("fork_scaling").unwrap();
+        assert_eq!(scaling.met(1.95, None), Some(true));
+        assert_eq!(scaling.met(1.5, Some(2.0)), Some(false));
+        assert_eq!(Target::of("fork_after_1mib"), None);
+    }
+
+    #[test]
+    fn table_puts_tine_and_linux_side_by_side() {
+        let tine = parse(OUTPUT);
+        let linux = parse("METRIC fork_exit_wait 400 us\nMETRIC vfork_exit_wait 85 us\n");
+        let previous = HashMap::from([("fork_exit_wait".to_owned(), 100.0)]);
+        let table = table(&tine, Some(&linux), &previous);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[0].starts_with("metric"), "{table}");
+        let fork = lines
+            .iter()
+            .find(|l| l.starts_with("fork_exit_wait"))
+            .unwrap();
+        let words: Vec<&str> = fork.split_whitespace().collect();
+        assert_eq!(
+            words,
+            [
+                "fork_exit_wait",
+                "us",
+                "121.6",
+                "400.0",
+                "0.30x",
+                "<=",
+                "0.10x",
+                "not",
+                "met",
+                "100.0",
+                "+21.6%"
+            ]
+        );
+        // A metric only Linux has still gets a row.
+        assert!(table.contains("vfork_exit_wait"));
+        assert!(table.contains("Tine: SKIP vfork_exit_wait vfork: ENOSYS"));
+        assert!(table.contains("Tine: FAIL fork_exec_wait"));
+        assert!(table.contains("Linux: forkbench did not finish"));
+    }
+}
