@@ -254,12 +254,70 @@ mod imp {
         let Some(parent_space) = parent.space() else {
             return Err(Errno::ESRCH.into());
         };
+        let ppid = match req.parent {
+            ChildParent::Caller => parent.pid(),
+            ChildParent::CallersParent => parent.ppid(),
+            ChildParent::Reaper => crate::proc::reaper::reaper_of(parent.pid()),
+        };
+        let parent_ids = Ids {
+            pid: parent.pid(),
+            ppid,
+            name: parent.name(),
+            exit_signal: req.resolved_exit_signal(parent.exit_signal()),
+        };
+        // 2. and 3.
+        let (child, space) = make_child(&parent_ids, &parent_space, req)?;
 
+        // 4. Commit: nothing fails from here on.
+        let mut child_ctx = ctx.clone();
+        child_ctx.rax = 0;
+        if let Some(tls) = req.tls {
+            child_ctx.fs_base = tls;
+        }
+        if let Some(stack) = req.stack {
+            child_ctx.rsp = stack;
+        }
+        // Linux ignores a fault in these stores; so does Tine.
+        let pid_bytes = child.pid().as_u32().to_le_bytes();
+        if let Some(addr) = req.tids.parent_settid {
+            let _ = parent_space.copy_to_user(addr, &pid_bytes);
+        }
+        if let Some(addr) = req.tids.child_settid {
+            let _ = space.copy_to_user(addr, &pid_bytes);
+        }
+        publish(&parent_ids, &parent_space, &child, req);
+        let name = alloc::string::String::from(parent.name());
+        // Detached, like `spawn_process`: the process state says when it ends.
+        drop(
+            crate::task::Builder::new()
+                .name(name)
+                .spawn(crate::proc::thread::run(child.clone(), space, child_ctx)),
+        );
+        Ok(child)
+    }
+
+    /// Who makes a child: the parent's PID and name, the child's parent
+    /// (stage 4's choice) and exit signal.
+    struct Ids<'a> {
+        pid: Pid,
+        ppid: Pid,
+        name: &'a str,
+        exit_signal: Option<u8>,
+    }
+
+    /// Stages 2 and 3 for any parent: the limits, then the PID, the address
+    /// space and the `Process`, each undone if a later one fails. The child
+    /// is not in the table yet.
+    fn make_child(
+        parent: &Ids<'_>,
+        parent_space: &Arc<crate::vm::space::AddressSpace>,
+        req: &ForkRequest,
+    ) -> Result<(Arc<Process>, Arc<crate::vm::space::AddressSpace>), Failure> {
         // 2. Limits. No credentials exist yet: every caller is privileged.
         if !process::reserve_slot(slot_limit(maxproc(), true)) {
             if MAXPROC_LOG.check(crate::task::now_ns()) {
                 MAXPROC_LOGGED.fetch_add(1, Ordering::Relaxed);
-                log::warn!("maxproc limit exceeded by uid {} (pid {})", 0, parent.pid());
+                log::warn!("maxproc limit exceeded by uid {} (pid {})", 0, parent.pid);
             }
             return Err(Failure {
                 errno: Errno::EAGAIN,
@@ -295,39 +353,31 @@ mod imp {
                 return Err(e.into());
             }
         };
-        let ppid = match req.parent {
-            ChildParent::Caller => parent.pid(),
-            ChildParent::CallersParent => parent.ppid(),
-            ChildParent::Reaper => process::reaper_of(parent.pid()),
-        };
         let child = Process::new_child(
             pid,
-            ppid,
-            parent.name(),
+            parent.ppid,
+            parent.name,
             space.clone(),
-            req.resolved_exit_signal(parent.exit_signal()),
+            parent.exit_signal,
         );
-
-        // 4. Commit: nothing fails from here on.
         if req.wait_for_child {
             child.set_ppwait();
         }
-        let mut child_ctx = ctx.clone();
-        child_ctx.rax = 0;
-        if let Some(tls) = req.tls {
-            child_ctx.fs_base = tls;
+        if req.kernel {
+            child.set_system();
         }
-        if let Some(stack) = req.stack {
-            child_ctx.rsp = stack;
-        }
-        // Linux ignores a fault in these stores; so does Tine.
-        let pid_bytes = pid.as_u32().to_le_bytes();
-        if let Some(addr) = req.tids.parent_settid {
-            let _ = parent_space.copy_to_user(addr, &pid_bytes);
-        }
-        if let Some(addr) = req.tids.child_settid {
-            let _ = space.copy_to_user(addr, &pid_bytes);
-        }
+        Ok((child, space))
+    }
+
+    /// Stage 4's publication: count the fork, enter the child in the table,
+    /// publish the event, run the fork hooks, and have the kernel reap a
+    /// child it adopted.
+    fn publish(
+        parent: &Ids<'_>,
+        parent_space: &crate::vm::space::AddressSpace,
+        child: &Arc<Process>,
+        req: &ForkRequest,
+    ) {
         counters::count_fork(req, parent_space.virtual_pages());
         process::insert(child.clone());
         let kind = if req.wait_for_child {
@@ -335,19 +385,57 @@ mod imp {
         } else {
             EventKind::Fork
         };
-        events::publish(kind, req.rfork_flags(), parent.pid(), pid.as_u32());
-        events::run_fork_hooks(parent.pid(), pid, req);
-        if ppid == crate::proc::pid::Pid::KERNEL {
-            process::reap_in_background(pid);
+        events::publish(kind, req.rfork_flags(), parent.pid, child.pid().as_u32());
+        events::run_fork_hooks(parent.pid, child.pid(), req);
+        if parent.ppid == Pid::KERNEL {
+            process::reap_in_background(child.pid());
         }
-        let name = alloc::string::String::from(parent.name());
-        // Detached, like `spawn_process`: the process state says when it ends.
+    }
+
+    /// The address space kernel processes share (FreeBSD's `vmspace0`):
+    /// empty, never entered.
+    fn kernel_space() -> Result<Arc<crate::vm::space::AddressSpace>, Errno> {
+        static SPACE: conquer_once::spin::OnceCell<Arc<crate::vm::space::AddressSpace>> =
+            conquer_once::spin::OnceCell::uninit();
+        if let Some(space) = SPACE.get() {
+            return Ok(space.clone());
+        }
+        let space = Arc::new(crate::vm::space::AddressSpace::new()?);
+        Ok(SPACE.get_or_init(|| space).clone())
+    }
+
+    /// A kernel process (FreeBSD's `kproc_create`, NetBSD's
+    /// `FORK_SYSTEM`): `body` runs as an async kernel task that has a PID,
+    /// a place in the process table (marked system, parent the kernel, so
+    /// `ps` shows it) and the fork accounting of `fork_flags::kthread`
+    /// (`v_kthreads`, shared space, hooks, events). When `body` ends the
+    /// process exits with status 0 and the kernel reaps it. `high_pid`
+    /// asks for `RFHIGHPID`. Errors: `EAGAIN` at the process limit or with
+    /// no PID free, `ENOMEM` without a frame for the kernel space.
+    pub fn kproc_create<F>(name: &str, high_pid: bool, body: F) -> Result<Pid, Errno>
+    where
+        F: core::future::Future<Output = ()> + Send + 'static,
+    {
+        let req = crate::proc::fork_flags::kthread(high_pid);
+        let kernel = Ids {
+            pid: Pid::KERNEL,
+            ppid: Pid::KERNEL,
+            name,
+            exit_signal: None,
+        };
+        let parent_space = kernel_space()?;
+        let (child, _space) = make_child(&kernel, &parent_space, &req).map_err(|f| f.errno)?;
+        publish(&kernel, &parent_space, &child, &req);
+        let pid = child.pid();
         drop(
             crate::task::Builder::new()
-                .name(name)
-                .spawn(crate::proc::thread::run(child.clone(), space, child_ctx)),
+                .name(alloc::string::String::from(name))
+                .spawn(async move {
+                    body.await;
+                    child.exit(0);
+                }),
         );
-        Ok(child)
+        Ok(pid)
     }
 }
 

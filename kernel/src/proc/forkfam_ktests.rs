@@ -59,6 +59,7 @@ forkfam_test!(forkfam_clone_settid_stores_in_each_side, "settid");
 forkfam_test!(forkfam_rfnowait_child_belongs_to_the_reaper, "nowait");
 forkfam_test!(forkfam_rfork_and_clone_einval_matrices, "einval");
 forkfam_test!(forkfam_sysctl_reads_writes_and_refuses, "sysctl");
+forkfam_test!(forkfam_reaper_adopts_orphans_of_its_subtree, "reaper");
 
 /// A parent that never runs: a PID, an empty address space, not in the
 /// table.
@@ -204,6 +205,50 @@ ktest!(
             .count();
         kassert_eq!(forks, 3, "fork events of {pid}: {list:?}");
         kassert!(exits >= 4, "exit events: {list:?}");
+        Ok(())
+    }
+);
+
+ktest!(
+    async fn kproc_has_a_pid_is_marked_system_and_is_reaped() {
+        use super::counters::{self, Counter};
+        static GO: crate::task::Event = crate::task::Event::new();
+        static RELEASED: core::sync::atomic::AtomicBool =
+            core::sync::atomic::AtomicBool::new(false);
+        RELEASED.store(false, Ordering::Relaxed);
+        let kthreads = counters::read(Counter::Kthreads);
+        let nprocs = process::nprocs();
+        let pid = fork::kproc_create("kworker", true, async {
+            GO.wait_until(|| RELEASED.load(Ordering::Relaxed)).await;
+        })
+        .map_err(|e| format!("kproc_create: {e}"))?;
+        let result = async {
+            let p = process::lookup(pid).ok_or("the kernel process is not in the table")?;
+            kassert!(p.is_system());
+            kassert_eq!(p.ppid(), Pid::KERNEL);
+            kassert_eq!(p.name(), "kworker");
+            // RFHIGHPID: FreeBSD's floor of 10.
+            kassert!(pid.as_u32() >= 10, "RFHIGHPID gave {pid}");
+            kassert!(process::list().iter().any(|i| i.pid == pid && i.system));
+            kassert_eq!(counters::read(Counter::Kthreads), kthreads + 1);
+            Ok::<(), String>(())
+        }
+        .await;
+        RELEASED.store(true, Ordering::Relaxed);
+        GO.notify_all();
+        for _ in 0..400 {
+            if process::lookup(pid).is_none() {
+                break;
+            }
+            crate::task::sleep(core::time::Duration::from_millis(5)).await;
+        }
+        result?;
+        kassert!(
+            process::lookup(pid).is_none(),
+            "the kernel process was not reaped"
+        );
+        kassert_eq!(process::nprocs(), nprocs);
+        kassert!(!super::pids().is_allocated(pid), "its PID is still taken");
         Ok(())
     }
 );

@@ -12,6 +12,7 @@
 //!   `spawn_process` (load a program from the initramfs and start it);
 //! - [`counters`]: fork counters per CPU (FreeBSD's `v_forks`...);
 //! - [`events`]: fork hooks and the fork/exec/exit event stream;
+//! - [`reaper`]: `procctl`'s reapers, where orphans go;
 //! - [`sysctl`]: the knobs by name (`kern.maxproc`, `kern.forkfsleep`...);
 //! - `thread` (on the machine): a user thread as a future, the trap loop
 //!   around `arch::user::run`.
@@ -30,6 +31,7 @@ mod pid_ktests;
 pub mod process;
 #[cfg(target_os = "none")]
 mod process_ktests;
+pub mod reaper;
 pub mod sysctl;
 #[cfg(target_os = "none")]
 pub mod thread;

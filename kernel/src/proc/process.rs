@@ -116,6 +116,10 @@ mod imp {
         vfork_done: AtomicBool,
         /// Notified when `vfork_done` is set.
         vfork_event: Event,
+        /// A kernel process (`FR2_KPROC`; `ps` marks it).
+        system: AtomicBool,
+        /// Acquired reaper status (`procctl(PROC_REAP_ACQUIRE)`).
+        reaper: AtomicBool,
         /// Where this process's next `forkevents` read starts (`u64::MAX`:
         /// it has not read yet).
         event_cursor: AtomicU64,
@@ -175,6 +179,8 @@ mod imp {
                 vfork_done: AtomicBool::new(false),
                 vfork_event: Event::new(),
                 event_cursor: AtomicU64::new(u64::MAX),
+                system: AtomicBool::new(false),
+                reaper: AtomicBool::new(false),
             })
         }
 
@@ -238,6 +244,26 @@ mod imp {
             self.vfork_done.load(Ordering::Acquire)
         }
 
+        /// Marks this process a kernel process (before it is published).
+        pub fn set_system(&self) {
+            self.system.store(true, Ordering::Relaxed);
+        }
+
+        /// Whether this is a kernel process.
+        pub fn is_system(&self) -> bool {
+            self.system.load(Ordering::Relaxed)
+        }
+
+        /// Whether this process acquired reaper status.
+        pub fn is_reaper(&self) -> bool {
+            self.reaper.load(Ordering::Acquire)
+        }
+
+        /// Sets or clears reaper status; returns whether it was set.
+        pub fn set_reaper(&self, on: bool) -> bool {
+            self.reaper.swap(on, Ordering::AcqRel)
+        }
+
         /// This process's event-stream cursor; its first use starts at
         /// `head()` (only later events).
         pub fn event_cursor(&self, head: fn() -> u64) -> u64 {
@@ -282,18 +308,10 @@ mod imp {
             );
             // A vfork parent goes on (the child exited or was killed).
             self.vfork_release();
+            crate::proc::reaper::on_exit(self);
             reparent_children(self.pid);
             // The exit signal (`self.exit_signal`) would be sent here.
             notify_parent(self.ppid());
-        }
-    }
-
-    /// The reaper of process `pid`: where `RFNOWAIT` puts a child and where
-    /// orphans go. Init (PID 1) while it runs, else the kernel.
-    pub fn reaper_of(_pid: Pid) -> Pid {
-        match lookup(Pid::INIT) {
-            Some(init) if init.state() == State::Running => Pid::INIT,
-            _ => Pid::KERNEL,
         }
     }
 
@@ -316,13 +334,11 @@ mod imp {
         }));
     }
 
-    /// Gives the children of `dead` to init if it is alive, else to the
-    /// kernel, which reaps them (module docs).
+    /// Gives the children of `dead` to its reaper (`super::reaper`): the
+    /// nearest reaper ancestor, init if it is alive, else the kernel, which
+    /// reaps them (module docs).
     fn reparent_children(dead: Pid) {
-        let adopter = match lookup(Pid::INIT) {
-            Some(init) if dead != Pid::INIT && init.state() == State::Running => Pid::INIT,
-            _ => Pid::KERNEL,
-        };
+        let adopter = crate::proc::reaper::reaper_of(dead);
         let mut orphans = Vec::new();
         for p in TABLE.lock().values() {
             let mut ppid = p.ppid.lock();
@@ -364,6 +380,8 @@ mod imp {
         pub ppid: Pid,
         pub state: State,
         pub name: String,
+        /// A kernel process.
+        pub system: bool,
     }
 
     /// Every process, by PID (a snapshot).
@@ -376,6 +394,7 @@ mod imp {
                 ppid: p.ppid(),
                 state: p.state(),
                 name: p.name.clone(),
+                system: p.is_system(),
             })
             .collect()
     }

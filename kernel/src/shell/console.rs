@@ -250,7 +250,8 @@ fn ps() {
             State::Running => String::from("running"),
             State::Zombie(status) => alloc::format!("zombie({status})"),
         };
-        say!("{:>5} {:>5}  {state:<12} {}\n", p.pid, p.ppid, p.name);
+        let mark = if p.system { " [kernel]" } else { "" };
+        say!("{:>5} {:>5}  {state:<12} {}{mark}\n", p.pid, p.ppid, p.name);
     }
 }
 

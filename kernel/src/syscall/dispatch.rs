@@ -60,6 +60,7 @@ pub async fn dispatch(
         nr::VFORK => super::fork::vfork(process, ctx).await,
         nr::CLONE => super::fork::clone(process, ctx, [a0, a1, a2, a3, a4]).await,
         nr::TINE_RFORK => super::fork::rfork(process, ctx, a0).await,
+        nr::TINE_PROCCTL => super::fork::procctl(process, space, [a0, a1, a2, a3]),
         nr::TINE_SYSCTL => super::fork::sysctl(space, [a0, a1, a2, a3, a4, a5]),
         nr::TINE_FORKEVENTS => super::fork::forkevents(process, space, [a0, a1, a2]).await,
         nr::WAIT4 => wait4(process, space, [a0, a1, a2, a3]).await,

@@ -10,6 +10,7 @@
 //! | `clone(flags, stack, parent_tid, child_tid, tls)` | 56 | `fork_flags::clone` (Linux order of arguments) |
 //! | `rfork(flags)` | 1000 | `fork_flags::rfork`: `RFPROC` forks; without it `fork_norfproc` |
 //! | `sysctl(name, namelen, old, oldlenp, new, newlen)` | 1005 | `proc::sysctl` |
+//! | `procctl(idtype, id, cmd, data)` | 1004 | `proc::reaper` |
 //! | `forkevents(buf, len, flags)` | 1010 | `proc::events` |
 
 use alloc::string::String;
@@ -178,4 +179,13 @@ pub async fn forkevents(process: &Process, space: &AddressSpace, a: [u64; 3]) ->
     space.copy_to_user(buf, &bytes)?;
     process.set_event_cursor(next);
     Ok(bytes.len() as u64)
+}
+
+/// `procctl(idtype, id, cmd, data)` (Tine 1004): FreeBSD's reaper
+/// commands (`proc::reaper`).
+pub fn procctl(process: &Arc<Process>, space: &AddressSpace, a: [u64; 4]) -> SysResult {
+    let [idtype, id, cmd, data] = a;
+    crate::proc::reaper::procctl(process, idtype, id, cmd, |st| {
+        space.copy_to_user(data, &st.to_bytes())
+    })
 }

@@ -17,6 +17,7 @@
 //! | `nowait` | `rfork(RFPROC\|RFFDG\|RFNOWAIT)`: the child is the reaper's, not the caller's |
 //! | `einval` | the rfork and clone `EINVAL` matrices, table-driven from the seeds |
 //! | `sysctl` | the `sysctl` call: read, write, list, `ENOENT`, `EPERM`, `EFAULT`, `ENOMEM` |
+//! | `reaper` | `procctl(PROC_REAP_*)`: acquire, status, an orphaned grandchild comes to the reaper, release, the errors |
 #![no_std]
 #![no_main]
 
@@ -34,6 +35,7 @@ mod nr {
     pub const VFORK: usize = 58;
     pub const EXIT: usize = 60;
     pub const RFORK: usize = 1000;
+    pub const PROCCTL: usize = 1004;
     pub const SYSCTL: usize = 1005;
     pub const FORKEVENTS: usize = 1010;
 }
@@ -103,8 +105,9 @@ fn main(args: Args) -> i32 {
         b"nowait" => nowait(name),
         b"einval" => einval(name),
         b"sysctl" => sysctl(name),
+        b"reaper" => reaper(name),
         _ => {
-            println!("usage: forkfam vfork|vfork44|clone-vfork|settid|nowait|einval|sysctl");
+            println!("usage: forkfam vfork|vfork44|clone-vfork|settid|nowait|einval|sysctl|reaper");
             return 2;
         }
     }
@@ -640,4 +643,111 @@ fn sysctl(mode: &str) {
         }
         Err(e) => check!(mode, false, "list: {e}"),
     }
+}
+
+/// `procctl(P_PID, id, cmd, data)`.
+fn procctl(idtype: usize, id: usize, cmd: usize, data: usize) -> Result<usize, Errno> {
+    // SAFETY: `data` is either 0 or a live buffer of 80 bytes, or a bad
+    // address the kernel must refuse.
+    res(unsafe { syscall::syscall4(nr::PROCCTL, idtype, id, cmd, data) })
+}
+
+const REAP_ACQUIRE: usize = 2;
+const REAP_RELEASE: usize = 3;
+const REAP_STATUS: usize = 4;
+
+/// `PROC_REAP_STATUS` of this process: flags, children, descendants,
+/// reaper, pid.
+fn reap_status() -> Result<[i32; 5], Errno> {
+    let mut buf = [0i32; 20];
+    procctl(0, 0, REAP_STATUS, buf.as_mut_ptr() as usize)?;
+    Ok([buf[0], buf[1], buf[2], buf[3], buf[4]])
+}
+
+fn reaper(mode: &str) {
+    let me = syscall::getpid();
+    check!(mode, procctl(0, 0, REAP_ACQUIRE, 0) == Ok(0), "acquire");
+    check!(
+        mode,
+        procctl(0, 0, REAP_ACQUIRE, 0) == Err(Errno(16)),
+        "acquire twice is EBUSY"
+    );
+    match reap_status() {
+        Ok(st) => {
+            check!(mode, st[0] & 1 == 1, "status flags {:#x} lack OWNED", st[0]);
+            check!(mode, st[3] == me, "status reaper {} is not me", st[3]);
+            check!(
+                mode,
+                st[1] == 0 && st[2] == 0 && st[4] == -1,
+                "status of a childless reaper {st:?}"
+            );
+        }
+        Err(e) => check!(mode, false, "status: {e}"),
+    }
+    // A child forks a grandchild and exits: the orphan must come to me.
+    let child = match syscall::fork() {
+        Ok(0) => {
+            let middle = syscall::getpid();
+            match syscall::fork() {
+                Ok(0) => {
+                    // Wait to be orphaned, then report who adopted me.
+                    while syscall::getppid() == middle {
+                        syscall::sched_yield();
+                    }
+                    syscall::exit(if syscall::getppid() == me { 0 } else { 1 });
+                }
+                Ok(_) => syscall::exit(0),
+                Err(_) => syscall::exit(3),
+            }
+        }
+        Ok(pid) => pid,
+        Err(e) => {
+            check!(mode, false, "fork: {e}");
+            return;
+        }
+    };
+    check!(
+        mode,
+        syscall::wait4(child, 0).map(|(_, s)| s) == Ok(0),
+        "the middle child failed"
+    );
+    // The grandchild is mine now: wait4(-1) finds it.
+    match syscall::wait4(-1, 0) {
+        Ok((pid, status)) => {
+            check!(mode, pid != child, "wait4 found the middle child twice");
+            check!(
+                mode,
+                status == 0,
+                "the orphan's parent was not the reaper (status {status:#x})"
+            );
+        }
+        Err(e) => check!(mode, false, "the orphan did not come to the reaper: {e}"),
+    }
+    check!(mode, procctl(0, 0, REAP_RELEASE, 0) == Ok(0), "release");
+    check!(
+        mode,
+        procctl(0, 0, REAP_RELEASE, 0) == Err(EINVAL),
+        "release twice is EINVAL"
+    );
+    check!(
+        mode,
+        reap_status().is_ok_and(|st| st[0] & 1 == 0 && st[3] != me),
+        "status after release"
+    );
+    check!(
+        mode,
+        procctl(1, 0, REAP_STATUS, 0) == Err(EINVAL),
+        "idtype other than P_PID"
+    );
+    check!(mode, procctl(0, 0, 99, 0) == Err(EINVAL), "unknown command");
+    check!(
+        mode,
+        procctl(0, 99_999, REAP_STATUS, 0) == Err(Errno(3)),
+        "a PID that does not exist is ESRCH"
+    );
+    check!(
+        mode,
+        procctl(0, 0, REAP_STATUS, 0x10) == Err(EFAULT),
+        "a bad status pointer is EFAULT"
+    );
 }
