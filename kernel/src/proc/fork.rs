@@ -260,6 +260,7 @@ mod imp {
             ChildParent::Reaper => crate::proc::reaper::reaper_of(parent.pid()),
         };
         let parent_ids = Ids {
+            process: Some(parent),
             pid: parent.pid(),
             ppid,
             name: parent.name(),
@@ -299,6 +300,9 @@ mod imp {
     /// Who makes a child: the parent's PID and name, the child's parent
     /// (stage 4's choice) and exit signal.
     struct Ids<'a> {
+        /// The parent process (`None` for the kernel), whose process group,
+        /// session and signal state the child inherits.
+        process: Option<&'a Process>,
         pid: Pid,
         ppid: Pid,
         name: &'a str,
@@ -353,13 +357,34 @@ mod imp {
                 return Err(e.into());
             }
         };
-        let child = Process::new_child(
-            pid,
-            parent.ppid,
-            parent.name,
-            space.clone(),
-            parent.exit_signal,
-        );
+        let child = match parent.process {
+            // Process group, session, signal actions (copied or shared)
+            // and mask are inherited; pending signals are not.
+            Some(p) => {
+                let signals = match req.sigactions {
+                    crate::proc::fork_flags::SigActions::Copy => p.signals().fork_copy(),
+                    crate::proc::fork_flags::SigActions::Share => p.signals().fork_shared(),
+                };
+                if req.drop_caught_signals {
+                    signals.reset_caught();
+                }
+                Process::new_child_of(
+                    p,
+                    pid,
+                    parent.ppid,
+                    space.clone(),
+                    parent.exit_signal,
+                    signals,
+                )
+            }
+            None => Process::new_child(
+                pid,
+                parent.ppid,
+                parent.name,
+                space.clone(),
+                parent.exit_signal,
+            ),
+        };
         if req.wait_for_child {
             child.set_ppwait();
         }
@@ -418,6 +443,7 @@ mod imp {
     {
         let req = crate::proc::fork_flags::kthread(high_pid);
         let kernel = Ids {
+            process: None,
             pid: Pid::KERNEL,
             ppid: Pid::KERNEL,
             name,

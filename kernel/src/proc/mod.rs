@@ -14,6 +14,9 @@
 //! - [`events`]: fork hooks and the fork/exec/exit event stream;
 //! - [`reaper`]: `procctl`'s reapers, where orphans go;
 //! - [`sysctl`]: the knobs by name (`kern.maxproc`, `kern.forkfsleep`...);
+//! - [`signal`]: signal numbers, sets, actions, the per-process queue,
+//!   the signal frame, and (on the machine) sending, delivery and
+//!   [`signal::interruptible`] (`docs/signals.md`);
 //! - `thread` (on the machine): a user thread as a future, the trap loop
 //!   around `arch::user::run`.
 
@@ -32,6 +35,9 @@ pub mod process;
 #[cfg(target_os = "none")]
 mod process_ktests;
 pub mod reaper;
+pub mod signal;
+#[cfg(target_os = "none")]
+mod signal_ktests;
 pub mod sysctl;
 #[cfg(target_os = "none")]
 pub mod thread;

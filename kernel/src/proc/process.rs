@@ -30,6 +30,12 @@
 //!   lock so two waiters never reap the same child.
 //! - [`nprocs`] counts the processes in the table (zombies included);
 //!   `fork1` holds it against `maxproc`.
+//! - Signals (`super::signal`): each process has a `SignalState`
+//!   ([`Process::signals`]); exit sends the exit signal to the parent and
+//!   reaps at once when the parent ignores `SIGCHLD`. Process groups and
+//!   sessions are two IDs per process ([`JobIds`]); [`set_pgid`],
+//!   [`set_sid`]; `wait_child` takes a [`WaitFor::Group`] and reports
+//!   stopped and continued children ([`WaitOptions`]).
 //!
 //! See `docs/processes.md` and `docs/fork.md`.
 
@@ -90,6 +96,7 @@ mod imp {
 
     use super::State;
     use crate::proc::pid::{Pid, PidFlags};
+    use crate::proc::signal::{self as sig, SignalState};
     use crate::syscall::Errno;
     use crate::task::Event;
     use crate::vm::space::AddressSpace;
@@ -102,8 +109,15 @@ mod imp {
         ppid: spin::Mutex<Pid>,
         name: String,
         /// The signal the parent gets when this process exits (`SIGCHLD`
-        /// for fork); recorded only, nothing delivers signals yet.
+        /// for fork; `None` sends nothing).
         exit_signal: Option<u8>,
+        /// Its process group and session (`JobIds`).
+        job: spin::Mutex<JobIds>,
+        /// It has called `execve` (a parent's `setpgid` on it is `EACCES`
+        /// from then on).
+        execed: AtomicBool,
+        /// Its signal mask, pending signals, actions, job-control state.
+        signals: SignalState,
         /// `None` once the process has exited (the memory is freed then).
         space: spin::Mutex<Option<Arc<AddressSpace>>>,
         state: spin::Mutex<State>,
@@ -123,6 +137,15 @@ mod imp {
         /// Where this process's next `forkevents` read starts (`u64::MAX`:
         /// it has not read yet).
         event_cursor: AtomicU64,
+    }
+
+    /// A process's process group and session IDs.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct JobIds {
+        /// The process group (`getpgid`).
+        pub pgid: Pid,
+        /// The session (`getsid`).
+        pub sid: Pid,
     }
 
     /// The process table.
@@ -158,8 +181,10 @@ mod imp {
     }
 
     impl Process {
-        /// A forked child: `pid`, parent `ppid`, the parent's `name`, its
-        /// own `space`, running. It is not in the table until [`insert`].
+        /// A new process: `pid`, parent `ppid`, `name`, its own `space`,
+        /// running, leader of its own session and group (`pgid = sid =
+        /// pid`), default signal state. It is not in the table until
+        /// [`insert`].
         pub fn new_child(
             pid: Pid,
             ppid: Pid,
@@ -167,11 +192,60 @@ mod imp {
             space: Arc<AddressSpace>,
             exit_signal: Option<u8>,
         ) -> Arc<Process> {
+            Self::build(
+                pid,
+                ppid,
+                name,
+                space,
+                exit_signal,
+                JobIds {
+                    pgid: pid,
+                    sid: pid,
+                },
+                SignalState::new(),
+            )
+        }
+
+        /// A forked child of `parent` whose parent is `ppid` (usually
+        /// `parent`): `parent`'s name, process group and session; `signals`
+        /// is `parent.signals().fork_copy()` (fork) or `.fork_shared()`
+        /// (`CLONE_SIGHAND`, `RFSIGSHARE`).
+        pub fn new_child_of(
+            parent: &Process,
+            pid: Pid,
+            ppid: Pid,
+            space: Arc<AddressSpace>,
+            exit_signal: Option<u8>,
+            signals: SignalState,
+        ) -> Arc<Process> {
+            Self::build(
+                pid,
+                ppid,
+                &parent.name,
+                space,
+                exit_signal,
+                parent.job(),
+                signals,
+            )
+        }
+
+        fn build(
+            pid: Pid,
+            ppid: Pid,
+            name: &str,
+            space: Arc<AddressSpace>,
+            exit_signal: Option<u8>,
+            job: JobIds,
+            signals: SignalState,
+        ) -> Arc<Process> {
             Arc::new(Process {
                 pid,
                 ppid: spin::Mutex::new(ppid),
                 name: String::from(name),
                 exit_signal,
+                job: spin::Mutex::new(job),
+                execed: AtomicBool::new(false),
+                signals,
                 space: spin::Mutex::new(Some(space)),
                 state: spin::Mutex::new(State::Running),
                 children: Event::new(),
@@ -182,6 +256,38 @@ mod imp {
                 system: AtomicBool::new(false),
                 reaper: AtomicBool::new(false),
             })
+        }
+
+        /// Its signal state (`proc::signal`).
+        pub fn signals(&self) -> &SignalState {
+            &self.signals
+        }
+
+        /// Its process group and session.
+        pub fn job(&self) -> JobIds {
+            *self.job.lock()
+        }
+
+        /// Its process group.
+        pub fn pgid(&self) -> Pid {
+            self.job().pgid
+        }
+
+        /// Its session.
+        pub fn sid(&self) -> Pid {
+            self.job().sid
+        }
+
+        /// Records that the process has called `execve` (the exec code
+        /// calls this once the new image is committed).
+        pub fn mark_execed(&self) {
+            // Relaxed: read by `setpgid` under no ordering with other data.
+            self.execed.store(true, Ordering::Relaxed);
+        }
+
+        /// Whether the process has called `execve`.
+        pub fn has_execed(&self) -> bool {
+            self.execed.load(Ordering::Relaxed)
         }
 
         /// The signal the parent gets at this process's exit.
@@ -310,7 +416,10 @@ mod imp {
             self.vfork_release();
             crate::proc::reaper::on_exit(self);
             reparent_children(self.pid);
-            // The exit signal (`self.exit_signal`) would be sent here.
+            if sig::exit_notify(self, status) && TABLE.lock().remove(&self.pid).is_some() {
+                // The parent ignores SIGCHLD: nobody will wait for us.
+                reaped(self.pid);
+            }
             notify_parent(self.ppid());
         }
     }
@@ -360,12 +469,69 @@ mod imp {
     }
 
     /// Wakes whoever waits for a child of `ppid`.
-    fn notify_parent(ppid: Pid) {
+    pub(crate) fn notify_parent(ppid: Pid) {
         if ppid == Pid::KERNEL {
             KERNEL_CHILDREN.notify_all();
         } else if let Some(parent) = lookup(ppid) {
             parent.children.notify_all();
         }
+    }
+
+    /// Every process in the table (zombies included), by PID.
+    pub fn all() -> Vec<Arc<Process>> {
+        TABLE.lock().values().cloned().collect()
+    }
+
+    /// `setpgid(pid, pgid)` called by `caller` (POSIX's rules): `pid` 0
+    /// is the caller, `pgid` 0 is `pid`. `ESRCH` unless the target is the
+    /// caller or one of its children; `EACCES` for a child that has exec'd;
+    /// `EPERM` for a child in another session, a session leader, or a
+    /// group that does not exist in the caller's session (other than the
+    /// target's own PID). `EINVAL` for a negative `pgid` is the caller's.
+    pub fn set_pgid(caller: &Process, pid: Pid, pgid: Option<Pid>) -> Result<(), Errno> {
+        let table = TABLE.lock();
+        let target = table.get(&pid).ok_or(Errno::ESRCH)?;
+        let is_self = target.pid == caller.pid;
+        if !is_self && target.ppid() != caller.pid {
+            return Err(Errno::ESRCH);
+        }
+        let caller_job = caller.job();
+        let target_job = target.job();
+        if !is_self {
+            if target_job.sid != caller_job.sid {
+                return Err(Errno::EPERM);
+            }
+            if target.has_execed() {
+                return Err(Errno::EACCES);
+            }
+        }
+        if target_job.sid == target.pid {
+            return Err(Errno::EPERM);
+        }
+        let pgid = pgid.unwrap_or(target.pid);
+        if pgid != target.pid
+            && !table
+                .values()
+                .any(|p| p.pgid() == pgid && p.sid() == caller_job.sid)
+        {
+            return Err(Errno::EPERM);
+        }
+        target.job.lock().pgid = pgid;
+        Ok(())
+    }
+
+    /// `setsid()`: `caller` leads a new session and group, both its PID.
+    /// `EPERM` if a process group with its PID exists (it leads one).
+    pub fn set_sid(caller: &Process) -> Result<Pid, Errno> {
+        let table = TABLE.lock();
+        if table.values().any(|p| p.pgid() == caller.pid) {
+            return Err(Errno::EPERM);
+        }
+        *caller.job.lock() = JobIds {
+            pgid: caller.pid,
+            sid: caller.pid,
+        };
+        Ok(caller.pid)
     }
 
     /// The process with PID `pid`, if it exists (zombies included).
@@ -479,6 +645,9 @@ mod imp {
         Any,
         /// This one (`pid > 0`).
         Pid(Pid),
+        /// Those in this process group (`pid = 0`: the caller's; `pid <
+        /// -1`: group `-pid`).
+        Group(Pid),
     }
 
     impl WaitFor {
@@ -488,33 +657,61 @@ mod imp {
                 && match self {
                     WaitFor::Any => true,
                     WaitFor::Pid(pid) => pid == p.pid,
+                    WaitFor::Group(pgid) => pgid == p.pgid(),
                 }
+        }
+    }
+
+    /// What `wait4` reports besides exits (`WUNTRACED`, `WCONTINUED`) and
+    /// whether it blocks (`WNOHANG`).
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct WaitOptions {
+        /// Return `Ok(None)` instead of waiting.
+        pub nohang: bool,
+        /// Report children that stopped (status `sig << 8 | 0x7f`).
+        pub untraced: bool,
+        /// Report children that continued (status `0xffff`).
+        pub continued: bool,
+    }
+
+    impl WaitOptions {
+        /// Whether `p` has something to report under these options.
+        fn reportable(self, p: &Process) -> bool {
+            p.state() != State::Running || p.signals.has_report(self.untraced, self.continued)
         }
     }
 
     /// What a look over the table found.
     enum Scan {
-        /// Reaped this child with this status.
-        Reaped(Pid, i32),
-        /// Matching children exist, none a zombie.
+        /// Reaped this child, or took its stop/continue report, with this
+        /// status.
+        Found(Pid, i32),
+        /// Matching children exist, none has anything to report.
         Running,
         /// No matching child.
         None,
     }
 
     /// Looks for a zombie child of `parent` matching `target` and reaps it
-    /// (under the table lock, so one waiter gets it).
-    fn scan(parent: Pid, target: WaitFor) -> Scan {
+    /// (under the table lock, so one waiter gets it), or for one with a
+    /// stop/continue report `options` asks for.
+    fn scan(parent: Pid, target: WaitFor, options: WaitOptions) -> Scan {
         let mut table = TABLE.lock();
         let mut found = Scan::None;
+        let mut zombie = None;
         for p in table.values().filter(|p| target.matches(parent, p)) {
             if let State::Zombie(status) = p.state() {
-                found = Scan::Reaped(p.pid, status);
+                zombie = Some(p.pid);
+                found = Scan::Found(p.pid, status);
+                break;
+            }
+            if let Some(report) = p.signals.take_report(options.untraced, options.continued) {
+                found = Scan::Found(p.pid, report.wait_status());
                 break;
             }
             found = Scan::Running;
         }
-        if let Scan::Reaped(pid, _) = found {
+        if let Some(pid) = zombie {
             table.remove(&pid);
             drop(table);
             reaped(pid);
@@ -523,13 +720,15 @@ mod imp {
     }
 
     /// `wait4`'s kernel side: reaps a zombie child of `parent` matching
-    /// `target` and returns its PID and wait status, waiting for one to
-    /// exit unless `nohang` (then `Ok(None)` while they all run). `ECHILD`
-    /// when `parent` has no matching child.
+    /// `target` (or takes a stop/continue report `options` asks for) and
+    /// returns its PID and wait status, waiting for one unless
+    /// `options.nohang` (then `Ok(None)` while they all run). `ECHILD`
+    /// when `parent` has no matching child. Not interruptible by itself:
+    /// the system call wraps it in `signal::interruptible`.
     pub async fn wait_child(
         parent: Pid,
         target: WaitFor,
-        nohang: bool,
+        options: WaitOptions,
     ) -> Result<Option<(Pid, i32)>, Errno> {
         let owner = if parent == Pid::KERNEL {
             None
@@ -538,24 +737,25 @@ mod imp {
         };
         let event = owner.as_ref().map_or(&KERNEL_CHILDREN, |p| &p.children);
         loop {
-            match scan(parent, target) {
-                Scan::Reaped(pid, status) => return Ok(Some((pid, status))),
+            match scan(parent, target, options) {
+                Scan::Found(pid, status) => return Ok(Some((pid, status))),
                 Scan::None => return Err(Errno::ECHILD),
-                Scan::Running if nohang => return Ok(None),
+                Scan::Running if options.nohang => return Ok(None),
                 Scan::Running => {}
             }
-            // Something to look at again: a matching zombie, or the child
-            // gone (another waiter; a kernel caller of `wait`).
+            // Something to look at again: a matching zombie or report, or
+            // the child gone (another waiter; a kernel caller of `wait`;
+            // automatic reaping).
             event
                 .wait_until(|| {
                     let table = TABLE.lock();
                     let mut matching = table.values().filter(|p| target.matches(parent, p));
                     let mut any = false;
-                    let zombie = matching.any(|p| {
+                    let ready = matching.any(|p| {
                         any = true;
-                        p.state() != State::Running
+                        options.reportable(p)
                     });
-                    zombie || !any
+                    ready || !any
                 })
                 .await;
         }

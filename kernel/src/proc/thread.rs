@@ -26,7 +26,9 @@ use alloc::sync::Arc;
 use arch::irq::vector;
 use arch::user::{Trap, UserContext};
 
-use super::process::{Process, signal, signal_for_exception, signal_status};
+use super::process::{Process, signal_for_exception, signal_status};
+use super::signal::frame::TrapRegs;
+use super::signal::{self, SigInfo, Signal, code};
 use crate::syscall::{Action, Errno, dispatch};
 use crate::vm::space::AddressSpace;
 
@@ -38,6 +40,10 @@ pub const SLICE_NS: u64 = 10_000_000;
 pub async fn run(process: Arc<Process>, space: Arc<AddressSpace>, mut ctx: UserContext) {
     let mut slice_end = 0;
     let status = loop {
+        // Signals are taken before every return to user mode.
+        if let Some(status) = signal::deliver(&process, &space, &mut ctx).await {
+            break status;
+        }
         let now = arch::cpu::tsc::now_ns();
         if now >= slice_end {
             if slice_end != 0 {
@@ -53,29 +59,19 @@ pub async fn run(process: Arc<Process>, space: Arc<AddressSpace>, mut ctx: UserC
             },
             Trap::PageFault { addr, error_code } => {
                 if let Err(e) = space.fault(addr, error_code) {
-                    let sig = if e == Errno::ENOMEM {
-                        signal::SIGKILL
-                    } else {
-                        signal::SIGSEGV
-                    };
-                    log::info!(
-                        "{}[{}]: page fault at {addr:#x} (error {error_code:#x}) rip {:#x}: signal {sig}",
-                        process.name(),
-                        process.pid(),
-                        ctx.rip
-                    );
-                    break signal_status(sig);
+                    if e == Errno::ENOMEM {
+                        log::info!(
+                            "{}[{}]: out of memory at {addr:#x}: SIGKILL",
+                            process.name(),
+                            process.pid()
+                        );
+                        break signal_status(i32::from(signal::SIGKILL.number()));
+                    }
+                    page_fault_signal(&process, &space, &ctx, addr, error_code);
                 }
             }
             Trap::Exception { vector, error_code } => {
-                let sig = signal_for_exception(vector);
-                log::info!(
-                    "{}[{}]: exception {vector} (error {error_code:#x}) rip {:#x}: signal {sig}",
-                    process.name(),
-                    process.pid(),
-                    ctx.rip
-                );
-                break signal_status(sig);
+                exception_signal(&process, &ctx, vector, error_code);
             }
             Trap::Interrupt {
                 vector: vector::TIMER,
@@ -88,4 +84,76 @@ pub async fn run(process: Arc<Process>, space: Arc<AddressSpace>, mut ctx: UserC
     };
     drop(space);
     process.exit(status);
+}
+
+/// Raises `SIGSEGV` for a page fault the address space refused:
+/// `SEGV_MAPERR` where no mapping covers `addr`, `SEGV_ACCERR` where one
+/// forbids the access; `si_addr` = `addr` (CR2).
+fn page_fault_signal(
+    process: &Process,
+    space: &AddressSpace,
+    ctx: &UserContext,
+    addr: u64,
+    error_code: u64,
+) {
+    let mapped = space.vmas().iter().any(|v| v.contains(addr));
+    let si_code = if mapped {
+        code::SEGV_ACCERR
+    } else {
+        code::SEGV_MAPERR
+    };
+    log::info!(
+        "{}[{}]: page fault at {addr:#x} (error {error_code:#x}) rip {:#x}: SIGSEGV",
+        process.name(),
+        process.pid(),
+        ctx.rip
+    );
+    signal::force(
+        process,
+        signal::SIGSEGV,
+        SigInfo::fault(signal::SIGSEGV, si_code, addr),
+        TrapRegs {
+            trapno: u64::from(vector::PAGE_FAULT),
+            err: error_code,
+            cr2: addr,
+        },
+    );
+}
+
+/// Raises the signal Linux raises for CPU exception `vector` in user mode
+/// (`signal_for_exception`), `si_addr` = the faulting instruction.
+fn exception_signal(process: &Process, ctx: &UserContext, vector: u8, error_code: u64) {
+    let number = signal_for_exception(vector);
+    let sig = Signal::new(number as u32).unwrap_or(signal::SIGSEGV);
+    let si_code = match vector {
+        0 => code::FPE_INTDIV,
+        16 | 19 => code::FPE_FLTINV,
+        1 => code::TRAP_TRACE,
+        3 => code::TRAP_BRKPT,
+        6 => code::ILL_ILLOPN,
+        17 => code::BUS_ADRALN,
+        // #GP and friends: Linux sends SI_KERNEL with no address.
+        _ => code::SI_KERNEL,
+    };
+    log::info!(
+        "{}[{}]: exception {vector} (error {error_code:#x}) rip {:#x}: {sig}",
+        process.name(),
+        process.pid(),
+        ctx.rip
+    );
+    let addr = if si_code == code::SI_KERNEL {
+        0
+    } else {
+        ctx.rip
+    };
+    signal::force(
+        process,
+        sig,
+        SigInfo::fault(sig, si_code, addr),
+        TrapRegs {
+            trapno: u64::from(vector),
+            err: error_code,
+            cr2: 0,
+        },
+    );
 }

@@ -12,9 +12,9 @@ use arch::user::UserContext;
 
 use super::errno::encode;
 use super::nr;
-use super::{Errno, SysResult};
+use super::{Errno, SysResult, signal};
 use crate::proc::pid::Pid;
-use crate::proc::process::{self, Process, WaitFor, exit_status};
+use crate::proc::process::{self, Process, WaitFor, WaitOptions, exit_status};
 use crate::vm::space::AddressSpace;
 use crate::vm::vma::VmPerms;
 
@@ -65,6 +65,23 @@ pub async fn dispatch(
         nr::TINE_FORKEVENTS => super::fork::forkevents(process, space, [a0, a1, a2]).await,
         nr::WAIT4 => wait4(process, space, [a0, a1, a2, a3]).await,
         nr::GETCPU => getcpu(space, a0, a1),
+        nr::RT_SIGACTION => signal::rt_sigaction(process, space, [a0, a1, a2, a3]),
+        nr::RT_SIGPROCMASK => signal::rt_sigprocmask(process, space, [a0, a1, a2, a3]),
+        nr::RT_SIGRETURN => {
+            return Action::Return(crate::proc::signal::sigreturn(process, space, ctx));
+        }
+        nr::RT_SIGPENDING => signal::rt_sigpending(process, space, a0, a1),
+        nr::RT_SIGSUSPEND => signal::rt_sigsuspend(process, space, a0, a1).await,
+        nr::PAUSE => signal::pause(process).await,
+        nr::SIGALTSTACK => signal::sigaltstack(process, space, ctx, a0, a1),
+        nr::KILL => signal::kill(process, a0, a1),
+        nr::TKILL => signal::tgkill(process, None, a0, a1),
+        nr::TGKILL => signal::tgkill(process, Some(a0), a1, a2),
+        nr::SETPGID => signal::setpgid(process, a0, a1),
+        nr::GETPGID => signal::getpgid(process, a0),
+        nr::GETPGRP => signal::getpgid(process, 0),
+        nr::SETSID => signal::setsid(process),
+        nr::GETSID => signal::getsid(process, a0),
         // One thread per process for now: exit is exit_group.
         nr::EXIT | nr::EXIT_GROUP => return Action::Exit(exit_status(a0 as i32)),
         other => {
@@ -168,12 +185,13 @@ fn arch_prctl(space: &AddressSpace, ctx: &mut UserContext, code: u64, addr: u64)
 const RUSAGE_SIZE: usize = 144;
 
 /// `wait4(pid, wstatus, options, rusage)`: `pid > 0` that child, `-1`
-/// any child; `0` and `< -1` (process groups, which do not exist yet)
-/// `ENOSYS`. `WNOHANG` returns 0 while the children run; `WUNTRACED` and
-/// `WCONTINUED` are accepted (nothing stops yet), unknown options
-/// `EINVAL`. No matching child `ECHILD`. The child is reaped before the
-/// status is stored, so a bad `wstatus` is `EFAULT` with the child gone
-/// (Linux does the same).
+/// any child, `0` the children in the caller's process group, `< -1` those
+/// in group `-pid`. `WNOHANG` returns 0 while the children run;
+/// `WUNTRACED` reports a stopped child (status `sig << 8 | 0x7f`),
+/// `WCONTINUED` a continued one (`0xffff`), each once; unknown options
+/// `EINVAL`. No matching child `ECHILD`; a signal while waiting `EINTR`.
+/// The child is reaped before the status is stored, so a bad `wstatus` is
+/// `EFAULT` with the child gone (Linux does the same).
 async fn wait4(
     process: &Arc<Process>,
     space: &AddressSpace,
@@ -186,12 +204,18 @@ async fn wait4(
     }
     let target = match pid as i32 {
         -1 => WaitFor::Any,
-        p if p > 0 => WaitFor::Pid(Pid::new(p as u32).ok_or(Errno::ECHILD)?),
-        _ => return Err(Errno::ENOSYS),
+        0 => WaitFor::Group(process.pgid()),
+        i32::MIN => return Err(Errno::ECHILD),
+        p if p < 0 => WaitFor::Group(Pid::new((-p) as u32).ok_or(Errno::ECHILD)?),
+        p => WaitFor::Pid(Pid::new(p as u32).ok_or(Errno::ECHILD)?),
     };
-    let Some((child, status)) =
-        process::wait_child(process.pid(), target, options & WNOHANG != 0).await?
-    else {
+    let options = WaitOptions {
+        nohang: options & WNOHANG != 0,
+        untraced: options & WUNTRACED != 0,
+        continued: options & WCONTINUED != 0,
+    };
+    let waiting = process::wait_child(process.pid(), target, options);
+    let Some((child, status)) = crate::proc::signal::interruptible(process, waiting).await?? else {
         return Ok(0);
     };
     if wstatus != 0 {

@@ -13,6 +13,8 @@ pub mod errno;
 #[cfg(target_os = "none")]
 mod fork;
 pub mod nr;
+#[cfg(target_os = "none")]
+mod signal;
 
 #[cfg(target_os = "none")]
 pub use dispatch::{Action, dispatch};

@@ -1,0 +1,764 @@
+//! Signals: numbers, sets, actions, per-process state, delivery.
+//!
+//! Linux x86-64 numbering and layouts throughout, so musl programs see
+//! what they see on Linux (`docs/signals.md` is the full description).
+//!
+//! Pure logic (host-tested):
+//! - [`Signal`] (1..=64) and [`SigSet`] (`sigset_t`: bit `n - 1` for
+//!   signal `n`), [`default_action`] (Linux's table);
+//! - [`SigAction`] (the kernel's `struct sigaction` for `rt_sigaction`)
+//!   and [`SigActions`], the 64 dispositions of a process, kept in an
+//!   `Arc<spin::Mutex<_>>` so processes can share them later (`CLONE_SIGHAND`,
+//!   `RFSIGSHARE`); [`SigActions::fork_copy`], [`SigActions::reset_caught`]
+//!   (exec, posix_spawn);
+//! - [`SigInfo`] (`siginfo_t`, 128 bytes), [`SigQueue`]: blocked mask,
+//!   pending set, the siginfo of the first instance of each pending signal,
+//!   the job-control state (stopped, what `wait4` has yet to report), the
+//!   alternate stack, and the mask `rt_sigsuspend` will restore;
+//! - [`frame`]: the `rt_sigframe` a handler runs on (build and restore,
+//!   with the sanitising of what comes back from user memory).
+//!
+//! On the machine (`imp`):
+//! - [`SignalState`]: one per process (`Process::signals()`), the queue
+//!   under a spin lock, the shared actions, and an [`Event`](crate::task::Event)
+//!   notified whenever a signal is posted or the process is continued;
+//! - [`send`], [`kill_pgrp`], [`kill_all`], [`force`]: posting signals;
+//! - [`interruptible`]: how a blocking system call lets a signal interrupt
+//!   it (`EINTR`);
+//! - [`deliver`]: what the thread loop runs before every return to user
+//!   mode: default actions (terminate, ignore, stop, continue) and
+//!   handlers (the frame, the new mask).
+//!
+//! Lock order: a process's actions (the outer `Arc` holder, then the
+//! `SigActions` mutex) before its queue; the process table before either.
+//! Neither is held across an `await`, a wake-up or a lookup of another
+//! process.
+
+pub mod frame;
+
+/// A signal number, 1..=64 (Linux x86-64).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Signal(u8);
+
+/// The number of signals (`_NSIG`).
+pub const NSIG: u8 = 64;
+
+macro_rules! signals {
+    ($($name:ident = $n:literal),* $(,)?) => {
+        $(
+            #[doc = concat!("`", stringify!($name), "` (", stringify!($n), ").")]
+            pub const $name: Signal = Signal($n);
+        )*
+        /// The name of a standard signal (`SIGINT`), `None` for real-time ones.
+        pub const fn name(sig: Signal) -> Option<&'static str> {
+            match sig.0 {
+                $($n => Some(stringify!($name)),)*
+                _ => None,
+            }
+        }
+    };
+}
+
+signals! {
+    SIGHUP = 1, SIGINT = 2, SIGQUIT = 3, SIGILL = 4, SIGTRAP = 5, SIGABRT = 6,
+    SIGBUS = 7, SIGFPE = 8, SIGKILL = 9, SIGUSR1 = 10, SIGSEGV = 11, SIGUSR2 = 12,
+    SIGPIPE = 13, SIGALRM = 14, SIGTERM = 15, SIGSTKFLT = 16, SIGCHLD = 17,
+    SIGCONT = 18, SIGSTOP = 19, SIGTSTP = 20, SIGTTIN = 21, SIGTTOU = 22,
+    SIGURG = 23, SIGXCPU = 24, SIGXFSZ = 25, SIGVTALRM = 26, SIGPROF = 27,
+    SIGWINCH = 28, SIGIO = 29, SIGPWR = 30, SIGSYS = 31,
+}
+
+/// The first real-time signal.
+pub const SIGRTMIN: Signal = Signal(32);
+/// The last real-time signal.
+pub const SIGRTMAX: Signal = Signal(64);
+
+impl Signal {
+    /// Signal `n`, if `1 <= n <= 64`.
+    pub const fn new(n: u32) -> Option<Signal> {
+        if n >= 1 && n <= NSIG as u32 {
+            Some(Signal(n as u8))
+        } else {
+            None
+        }
+    }
+
+    /// Its number.
+    pub const fn number(self) -> u8 {
+        self.0
+    }
+
+    /// Its bit in a [`SigSet`].
+    pub const fn bit(self) -> u64 {
+        1 << (self.0 - 1)
+    }
+
+    /// Its index in per-signal tables (0..64).
+    pub const fn index(self) -> usize {
+        self.0 as usize - 1
+    }
+
+    /// `SIGKILL` and `SIGSTOP`: never blocked, caught or ignored.
+    pub const fn is_unblockable(self) -> bool {
+        self.0 == SIGKILL.0 || self.0 == SIGSTOP.0
+    }
+
+    /// A stop signal (`SIGSTOP`, `SIGTSTP`, `SIGTTIN`, `SIGTTOU`).
+    pub const fn is_stop(self) -> bool {
+        matches!(self.0, 19..=22)
+    }
+}
+
+impl core::fmt::Display for Signal {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match name(*self) {
+            Some(n) => f.write_str(n),
+            None => write!(f, "SIGRTMIN+{}", self.0 - SIGRTMIN.0),
+        }
+    }
+}
+
+/// A set of signals: Linux's `sigset_t` as the kernel uses it (8 bytes,
+/// bit `n - 1` for signal `n`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct SigSet(pub u64);
+
+impl SigSet {
+    /// No signal.
+    pub const EMPTY: SigSet = SigSet(0);
+    /// `SIGKILL` and `SIGSTOP`, which no mask can hold.
+    pub const UNBLOCKABLE: SigSet = SigSet(SIGKILL.bit() | SIGSTOP.bit());
+    /// The stop signals.
+    pub const STOP: SigSet = SigSet(SIGSTOP.bit() | SIGTSTP.bit() | SIGTTIN.bit() | SIGTTOU.bit());
+    /// The synchronous signals (a fault of the current instruction), which
+    /// are delivered before the others, as on Linux.
+    pub const SYNCHRONOUS: SigSet = SigSet(
+        SIGSEGV.bit() | SIGBUS.bit() | SIGILL.bit() | SIGTRAP.bit() | SIGFPE.bit() | SIGSYS.bit(),
+    );
+
+    /// The set holding only `sig`.
+    pub const fn of(sig: Signal) -> SigSet {
+        SigSet(sig.bit())
+    }
+
+    /// Whether `sig` is in the set.
+    pub const fn contains(self, sig: Signal) -> bool {
+        self.0 & sig.bit() != 0
+    }
+
+    /// Whether the set is empty.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Adds `sig`.
+    pub fn add(&mut self, sig: Signal) {
+        self.0 |= sig.bit();
+    }
+
+    /// Removes `sig`.
+    pub fn remove(&mut self, sig: Signal) {
+        self.0 &= !sig.bit();
+    }
+
+    /// The union.
+    pub const fn union(self, other: SigSet) -> SigSet {
+        SigSet(self.0 | other.0)
+    }
+
+    /// The signals of `self` not in `other`.
+    pub const fn minus(self, other: SigSet) -> SigSet {
+        SigSet(self.0 & !other.0)
+    }
+
+    /// The intersection.
+    pub const fn intersect(self, other: SigSet) -> SigSet {
+        SigSet(self.0 & other.0)
+    }
+
+    /// The set as a mask may hold it: without `SIGKILL` and `SIGSTOP`.
+    pub const fn blockable(self) -> SigSet {
+        self.minus(Self::UNBLOCKABLE)
+    }
+
+    /// The lowest-numbered signal in the set.
+    pub const fn lowest(self) -> Option<Signal> {
+        if self.0 == 0 {
+            None
+        } else {
+            Some(Signal(self.0.trailing_zeros() as u8 + 1))
+        }
+    }
+}
+
+/// What a signal does when no handler catches it (Linux's table, `man 7
+/// signal`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DefaultAction {
+    /// The process ends; its wait status is the signal number.
+    Terminate,
+    /// `Terminate` with a core dump on Linux; Tine writes no core files,
+    /// so the status is the same as `Terminate` (no `0x80` flag).
+    CoreDump,
+    /// Nothing happens.
+    Ignore,
+    /// The process stops until `SIGCONT` (or dies of `SIGKILL`).
+    Stop,
+    /// `SIGCONT`: the continuing happened when it was sent; delivering it
+    /// is then ignoring it.
+    Continue,
+}
+
+/// The default action of `sig`. Real-time signals terminate.
+pub const fn default_action(sig: Signal) -> DefaultAction {
+    match sig.0 {
+        3..=8 | 11 | 24 | 25 | 31 => DefaultAction::CoreDump,
+        17 | 23 | 28 => DefaultAction::Ignore,
+        18 => DefaultAction::Continue,
+        19..=22 => DefaultAction::Stop,
+        _ => DefaultAction::Terminate,
+    }
+}
+
+/// `sa_handler` values.
+pub const SIG_DFL: u64 = 0;
+/// `SIG_IGN`.
+pub const SIG_IGN: u64 = 1;
+
+/// `sa_flags` bits (Linux x86-64).
+pub mod sa {
+    /// `SIGCHLD` only: no `SIGCHLD` when a child stops or continues.
+    pub const NOCLDSTOP: u64 = 0x0000_0001;
+    /// `SIGCHLD` only: children are reaped automatically.
+    pub const NOCLDWAIT: u64 = 0x0000_0002;
+    /// Three-argument handler (same frame on x86-64).
+    pub const SIGINFO: u64 = 0x0000_0004;
+    /// `sa_restorer` is valid (musl always sets it; required on x86-64).
+    pub const RESTORER: u64 = 0x0400_0000;
+    /// Run the handler on the alternate stack.
+    pub const ONSTACK: u64 = 0x0800_0000;
+    /// Restart interrupted calls (Tine returns `EINTR` anyway: `docs/signals.md`).
+    pub const RESTART: u64 = 0x1000_0000;
+    /// Do not block the signal while its handler runs.
+    pub const NODEFER: u64 = 0x4000_0000;
+    /// Reset to `SIG_DFL` when the handler is entered.
+    pub const RESETHAND: u64 = 0x8000_0000;
+}
+
+/// What a process does with one signal: the kernel's `struct sigaction`
+/// as `rt_sigaction` passes it (`handler, flags, restorer, mask`, 32
+/// bytes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SigAction {
+    /// `SIG_DFL`, `SIG_IGN` or the handler's address.
+    pub handler: u64,
+    /// `SA_*` ([`sa`]).
+    pub flags: u64,
+    /// Where the handler returns to (it calls `rt_sigreturn`).
+    pub restorer: u64,
+    /// Blocked while the handler runs (never `SIGKILL`/`SIGSTOP`).
+    pub mask: SigSet,
+}
+
+/// What delivery does with a signal, from its action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Disposition {
+    /// The default action.
+    Default(DefaultAction),
+    /// Discard it (`SIG_IGN`).
+    Ignore,
+    /// Run the handler of this action.
+    Catch(SigAction),
+}
+
+impl SigAction {
+    /// The size of the user structure.
+    pub const SIZE: usize = 32;
+
+    /// Parses the user structure; the mask loses `SIGKILL`/`SIGSTOP`.
+    pub fn from_bytes(b: &[u8; Self::SIZE]) -> SigAction {
+        let word = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+        SigAction {
+            handler: word(0),
+            flags: word(1),
+            restorer: word(2),
+            mask: SigSet(word(3)).blockable(),
+        }
+    }
+
+    /// The user structure.
+    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
+        let mut b = [0u8; Self::SIZE];
+        for (i, w) in [self.handler, self.flags, self.restorer, self.mask.0]
+            .into_iter()
+            .enumerate()
+        {
+            b[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
+        }
+        b
+    }
+
+    /// What delivering `sig` under this action does.
+    pub fn disposition(&self, sig: Signal) -> Disposition {
+        if sig.is_unblockable() {
+            return Disposition::Default(default_action(sig));
+        }
+        match self.handler {
+            SIG_DFL => Disposition::Default(default_action(sig)),
+            SIG_IGN => Disposition::Ignore,
+            _ => Disposition::Catch(*self),
+        }
+    }
+
+    /// Whether `sig` under this action is discarded without effect:
+    /// `SIG_IGN`, or a default action of ignoring (`SIGCONT`'s default is
+    /// too: its effect happens when it is sent).
+    pub fn ignores(&self, sig: Signal) -> bool {
+        match self.disposition(sig) {
+            Disposition::Ignore => true,
+            Disposition::Default(a) => matches!(a, DefaultAction::Ignore | DefaultAction::Continue),
+            Disposition::Catch(_) => false,
+        }
+    }
+}
+
+/// The 64 actions of a process (or of processes that share them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SigActions([SigAction; NSIG as usize]);
+
+impl Default for SigActions {
+    fn default() -> Self {
+        Self([SigAction::default(); NSIG as usize])
+    }
+}
+
+impl SigActions {
+    /// Every signal at its default action.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The action of `sig`.
+    pub fn get(&self, sig: Signal) -> SigAction {
+        self.0[sig.index()]
+    }
+
+    /// Sets the action of `sig`.
+    pub fn set(&mut self, sig: Signal, action: SigAction) {
+        self.0[sig.index()] = action;
+    }
+
+    /// A fork child's actions: an independent copy (FreeBSD's `sigacts_copy`).
+    pub fn fork_copy(&self) -> SigActions {
+        self.clone()
+    }
+
+    /// What exec (and posix_spawn with `POSIX_SPAWN_SETSIGDEF`-less
+    /// defaults) leaves: caught signals go back to the default action,
+    /// ignored ones stay ignored, flags and masks of the default ones are
+    /// cleared (FreeBSD's `execsigs`, `FR2_DROPSIG_CAUGHT`).
+    pub fn reset_caught(&mut self) {
+        for a in &mut self.0 {
+            if a.handler != SIG_IGN {
+                *a = SigAction::default();
+            } else {
+                *a = SigAction {
+                    handler: SIG_IGN,
+                    ..SigAction::default()
+                };
+            }
+        }
+    }
+
+    /// The signals this table ignores ([`SigAction::ignores`]).
+    pub fn ignored(&self) -> SigSet {
+        let mut set = SigSet::EMPTY;
+        for n in 1..=NSIG {
+            let sig = Signal(n);
+            if self.get(sig).ignores(sig) {
+                set.add(sig);
+            }
+        }
+        set
+    }
+}
+
+/// `si_code` values.
+pub mod code {
+    /// `kill`.
+    pub const SI_USER: i32 = 0;
+    /// Sent by the kernel.
+    pub const SI_KERNEL: i32 = 0x80;
+    /// `tkill`, `tgkill`.
+    pub const SI_TKILL: i32 = -6;
+    /// `SIGCHLD`: the child exited.
+    pub const CLD_EXITED: i32 = 1;
+    /// `SIGCHLD`: the child was killed.
+    pub const CLD_KILLED: i32 = 2;
+    /// `SIGCHLD`: the child stopped.
+    pub const CLD_STOPPED: i32 = 5;
+    /// `SIGCHLD`: the child continued.
+    pub const CLD_CONTINUED: i32 = 6;
+    /// `SIGSEGV`: no mapping at the address.
+    pub const SEGV_MAPERR: i32 = 1;
+    /// `SIGSEGV`: the mapping forbids the access.
+    pub const SEGV_ACCERR: i32 = 2;
+    /// `SIGILL`: illegal opcode.
+    pub const ILL_ILLOPN: i32 = 2;
+    /// `SIGFPE`: integer divide by zero.
+    pub const FPE_INTDIV: i32 = 1;
+    /// `SIGFPE`: floating-point invalid operation (x87/SSE exceptions).
+    pub const FPE_FLTINV: i32 = 7;
+    /// `SIGBUS`: misaligned address.
+    pub const BUS_ADRALN: i32 = 1;
+    /// `SIGTRAP`: breakpoint.
+    pub const TRAP_BRKPT: i32 = 1;
+    /// `SIGTRAP`: single step.
+    pub const TRAP_TRACE: i32 = 2;
+}
+
+/// What `siginfo_t` says about one signal (the fields Tine fills).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SigInfo {
+    /// The signal (0 in an empty slot).
+    pub signo: u8,
+    /// `si_code` ([`code`]).
+    pub code: i32,
+    /// `si_pid`: the sender (kill) or the child (`SIGCHLD`).
+    pub pid: u32,
+    /// `si_status` (`SIGCHLD`: exit code or signal).
+    pub status: i32,
+    /// `si_addr` (faults).
+    pub addr: u64,
+}
+
+impl SigInfo {
+    /// The size of `siginfo_t`.
+    pub const SIZE: usize = 128;
+
+    /// Sent by `kill` from process `from`.
+    pub const fn user(sig: Signal, from: u32) -> SigInfo {
+        SigInfo {
+            signo: sig.0,
+            code: code::SI_USER,
+            pid: from,
+            status: 0,
+            addr: 0,
+        }
+    }
+
+    /// Sent by `tkill`/`tgkill` from process `from`.
+    pub const fn tkill(sig: Signal, from: u32) -> SigInfo {
+        SigInfo {
+            code: code::SI_TKILL,
+            ..SigInfo::user(sig, from)
+        }
+    }
+
+    /// Sent by the kernel (the terminal's `SIGINT`, ...).
+    pub const fn kernel(sig: Signal) -> SigInfo {
+        SigInfo {
+            code: code::SI_KERNEL,
+            ..SigInfo::user(sig, 0)
+        }
+    }
+
+    /// A fault at `addr` with `si_code` `code`.
+    pub const fn fault(sig: Signal, code: i32, addr: u64) -> SigInfo {
+        SigInfo {
+            signo: sig.0,
+            code,
+            pid: 0,
+            status: 0,
+            addr,
+        }
+    }
+
+    /// `SIGCHLD` (or another exit signal) about child `pid`.
+    pub const fn child(sig: Signal, code: i32, pid: u32, status: i32) -> SigInfo {
+        SigInfo {
+            signo: sig.0,
+            code,
+            pid,
+            status,
+            addr: 0,
+        }
+    }
+
+    /// Whether the union holds `si_addr` (a fault) rather than
+    /// `si_pid`/`si_uid`/`si_status`.
+    fn is_fault(&self) -> bool {
+        self.code > 0
+            && self.code != code::SI_KERNEL
+            && SigSet::SYNCHRONOUS.contains(Signal(self.signo.max(1)))
+    }
+
+    /// Linux's `siginfo_t` for x86-64: `si_signo` at 0, `si_errno` at 4,
+    /// `si_code` at 8, then the union at 16: `si_addr`; or `si_pid` (16),
+    /// `si_uid` (20, always 0: everyone is root) and `si_status` (24).
+    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
+        let mut b = [0u8; Self::SIZE];
+        b[0..4].copy_from_slice(&i32::from(self.signo).to_le_bytes());
+        b[8..12].copy_from_slice(&self.code.to_le_bytes());
+        if self.is_fault() {
+            b[16..24].copy_from_slice(&self.addr.to_le_bytes());
+        } else {
+            b[16..20].copy_from_slice(&self.pid.to_le_bytes());
+            b[24..28].copy_from_slice(&self.status.to_le_bytes());
+        }
+        b
+    }
+}
+
+/// What `wait4` has yet to be told about a child's job-control state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobReport {
+    /// It stopped with this signal (`WUNTRACED`: status `sig << 8 | 0x7f`).
+    Stopped(Signal),
+    /// It continued (`WCONTINUED`: status `0xffff`).
+    Continued,
+}
+
+impl JobReport {
+    /// The wait status.
+    pub const fn wait_status(self) -> i32 {
+        match self {
+            JobReport::Stopped(sig) => ((sig.0 as i32) << 8) | 0x7f,
+            JobReport::Continued => 0xffff,
+        }
+    }
+}
+
+/// `sigaltstack`'s stack (`stack_t`: `ss_sp`, `ss_flags`, `ss_size`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AltStack {
+    pub sp: u64,
+    pub size: u64,
+    /// `SS_AUTODISARM` was asked for.
+    pub autodisarm: bool,
+    /// Set up (not `SS_DISABLE`).
+    pub enabled: bool,
+}
+
+/// `ss_flags` bits.
+pub mod ss {
+    pub const ONSTACK: i32 = 1;
+    pub const DISABLE: i32 = 2;
+    pub const AUTODISARM: i32 = 1 << 31;
+}
+
+/// The smallest alternate stack (`MINSIGSTKSZ`).
+pub const MINSIGSTKSZ: u64 = 2048;
+
+impl AltStack {
+    /// The size of `stack_t`.
+    pub const SIZE: usize = 24;
+
+    /// Whether `sp` is on the stack (Linux's `on_sig_stack`).
+    pub fn contains(&self, sp: u64) -> bool {
+        self.enabled && sp > self.sp && sp - self.sp <= self.size
+    }
+
+    /// `stack_t` as `sigaltstack` reports it for a thread at `sp`.
+    pub fn to_bytes(&self, sp: u64) -> [u8; Self::SIZE] {
+        let flags = if !self.enabled {
+            ss::DISABLE
+        } else if self.contains(sp) {
+            ss::ONSTACK
+        } else if self.autodisarm {
+            ss::AUTODISARM
+        } else {
+            0
+        };
+        let (base, size) = if self.enabled {
+            (self.sp, self.size)
+        } else {
+            (0, 0)
+        };
+        let mut b = [0u8; Self::SIZE];
+        b[0..8].copy_from_slice(&base.to_le_bytes());
+        b[8..12].copy_from_slice(&flags.to_le_bytes());
+        b[16..24].copy_from_slice(&size.to_le_bytes());
+        b
+    }
+
+    /// Parses `stack_t` as `sigaltstack` takes it: `EINVAL` for unknown
+    /// flags, `ENOMEM` for a stack below [`MINSIGSTKSZ`].
+    pub fn from_bytes(b: &[u8; Self::SIZE]) -> Result<AltStack, crate::syscall::Errno> {
+        use crate::syscall::Errno;
+        let sp = u64::from_le_bytes(b[0..8].try_into().expect("8 bytes"));
+        let flags = i32::from_le_bytes(b[8..12].try_into().expect("4 bytes"));
+        let size = u64::from_le_bytes(b[16..24].try_into().expect("8 bytes"));
+        let mode = flags & !ss::AUTODISARM;
+        if mode != 0 && mode != ss::DISABLE && mode != ss::ONSTACK {
+            return Err(Errno::EINVAL);
+        }
+        if mode == ss::DISABLE {
+            return Ok(AltStack::default());
+        }
+        if size < MINSIGSTKSZ {
+            return Err(Errno::ENOMEM);
+        }
+        Ok(AltStack {
+            sp,
+            size,
+            autodisarm: flags & ss::AUTODISARM != 0,
+            enabled: true,
+        })
+    }
+}
+
+/// What posting a signal did, for the sender's follow-up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Posted {
+    /// Discarded (ignored, or already pending).
+    Discarded,
+    /// Now pending.
+    Pending,
+    /// `SIGCONT` continued the stopped process (tell the parent), and
+    /// `pending` says whether it is also pending (caught).
+    Continued { pending: bool },
+}
+
+/// A process's signal queue and job-control state (module docs).
+#[derive(Clone, Debug)]
+pub struct SigQueue {
+    /// The signal mask.
+    pub blocked: SigSet,
+    /// Posted, not yet delivered.
+    pub pending: SigSet,
+    /// The siginfo of each pending signal's first instance.
+    infos: [SigInfo; NSIG as usize],
+    /// The mask to restore once a handler has been set up
+    /// (`rt_sigsuspend`).
+    pub saved_mask: Option<SigSet>,
+    /// Stopped by a stop signal, waiting for `SIGCONT`.
+    pub stopped: bool,
+    /// What `wait4` (`WUNTRACED`/`WCONTINUED`) has yet to report.
+    pub report: Option<JobReport>,
+    /// `sigaltstack`.
+    pub altstack: AltStack,
+    /// A stop signal was taken for delivery and no `SIGCONT` came since
+    /// (Linux's `SIGNAL_STOP_DEQUEUED`).
+    pub stop_dequeued: bool,
+    /// The trap registers of the pending fault signal, for its frame.
+    pub trap: frame::TrapRegs,
+}
+
+impl Default for SigQueue {
+    fn default() -> Self {
+        Self {
+            blocked: SigSet::EMPTY,
+            pending: SigSet::EMPTY,
+            infos: [SigInfo::default(); NSIG as usize],
+            saved_mask: None,
+            stopped: false,
+            report: None,
+            altstack: AltStack::default(),
+            stop_dequeued: false,
+            trap: frame::TrapRegs::default(),
+        }
+    }
+}
+
+impl SigQueue {
+    /// A fork child's queue: the parent's mask and alternate stack,
+    /// nothing pending, running.
+    pub fn fork_copy(&self) -> SigQueue {
+        SigQueue {
+            blocked: self.blocked,
+            altstack: self.altstack,
+            ..SigQueue::default()
+        }
+    }
+
+    /// Posts `info`'s signal, whose action is `action` (Linux's
+    /// `prepare_signal` + `send_signal`): `SIGCONT` continues a stopped
+    /// process and discards pending stop signals; a stop signal discards a
+    /// pending `SIGCONT`; an ignored signal that is not blocked is
+    /// discarded; a pending standard signal keeps its first siginfo.
+    pub fn post(&mut self, sig: Signal, info: SigInfo, action: &SigAction) -> Posted {
+        let mut continued = false;
+        if sig == SIGCONT {
+            self.pending = self.pending.minus(SigSet::STOP);
+            self.stop_dequeued = false;
+            if self.stopped {
+                self.stopped = false;
+                self.report = Some(JobReport::Continued);
+                continued = true;
+            }
+        } else if sig.is_stop() {
+            self.pending.remove(SIGCONT);
+        }
+        let ignored = action.ignores(sig) && !self.blocked.contains(sig);
+        let queued = if ignored || self.pending.contains(sig) {
+            false
+        } else {
+            self.pending.add(sig);
+            self.infos[sig.index()] = info;
+            true
+        };
+        match (continued, queued) {
+            (true, pending) => Posted::Continued { pending },
+            (false, true) => Posted::Pending,
+            (false, false) => Posted::Discarded,
+        }
+    }
+
+    /// The pending signals the mask lets through.
+    pub fn deliverable(&self) -> SigSet {
+        self.pending.minus(self.blocked.blockable())
+    }
+
+    /// The next signal to deliver: `SIGKILL` first, then the synchronous
+    /// ones (faults), then the lowest number.
+    pub fn next(&self) -> Option<Signal> {
+        let ready = self.deliverable();
+        if ready.contains(SIGKILL) {
+            return Some(SIGKILL);
+        }
+        ready
+            .intersect(SigSet::SYNCHRONOUS)
+            .lowest()
+            .or_else(|| ready.lowest())
+    }
+
+    /// Removes `sig` from the pending set and returns its siginfo.
+    pub fn take(&mut self, sig: Signal) -> SigInfo {
+        self.pending.remove(sig);
+        core::mem::take(&mut self.infos[sig.index()])
+    }
+
+    /// Sets the mask (never holding `SIGKILL`/`SIGSTOP`), discarding the
+    /// pending signals it unblocks that `ignored` ignores.
+    pub fn set_blocked(&mut self, mask: SigSet, ignored: SigSet) {
+        self.blocked = mask.blockable();
+        let drop = self.pending.minus(self.blocked).intersect(ignored);
+        self.pending = self.pending.minus(drop);
+    }
+
+    /// Takes what `wait4` may report with these options.
+    pub fn take_report(&mut self, untraced: bool, continued: bool) -> Option<JobReport> {
+        match self.report {
+            Some(JobReport::Stopped(_)) if untraced => self.report.take(),
+            Some(JobReport::Continued) if continued => self.report.take(),
+            _ => None,
+        }
+    }
+
+    /// Whether [`SigQueue::take_report`] would find something.
+    pub fn has_report(&self, untraced: bool, continued: bool) -> bool {
+        matches!(
+            self.report,
+            Some(JobReport::Stopped(_)) if untraced
+        ) || matches!(self.report, Some(JobReport::Continued) if continued)
+    }
+}
+
+#[cfg(target_os = "none")]
+mod imp;
+#[cfg(target_os = "none")]
+pub use imp::*;
+
+#[cfg(test)]
+mod tests;

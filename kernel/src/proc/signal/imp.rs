@@ -1,0 +1,522 @@
+//! Signals on the machine: per-process state, posting, interrupting
+//! blocked calls, and delivery in the thread loop (the parent module's
+//! docs and `docs/signals.md`).
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::future::Future;
+
+use arch::user::{FpuState, UserContext};
+use futures_util::future::{Either, select};
+
+use super::frame::{self, FrameArgs, TrapRegs};
+use super::{
+    DefaultAction, Disposition, JobReport, SIGCHLD, SIGCONT, SIGKILL, SIGSEGV, SigAction,
+    SigActions, SigInfo, SigQueue, SigSet, Signal, code, sa,
+};
+use crate::proc::pid::Pid;
+use crate::proc::process::{self, Process, State, signal_status};
+use crate::syscall::Errno;
+use crate::task::Event;
+use crate::vm::space::AddressSpace;
+
+/// The actions a process uses; processes may share one (module docs).
+pub type SharedActions = Arc<spin::Mutex<SigActions>>;
+
+/// A process's signal state: its queue, its (possibly shared) actions,
+/// and the event a blocked thread of it waits on.
+pub struct SignalState {
+    /// Lock order: after `actions` (and after the `SigActions` inside).
+    queue: spin::Mutex<SigQueue>,
+    /// Replaced by exec (which unshares) and by the shared-action fork
+    /// variants; the lock guards the `Arc`, not the actions.
+    actions: spin::Mutex<SharedActions>,
+    /// Notified when a signal becomes pending or the process is continued.
+    event: Event,
+}
+
+impl Default for SignalState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SignalState {
+    /// Every action default, nothing blocked or pending.
+    pub fn new() -> Self {
+        Self::with(
+            SigQueue::default(),
+            Arc::new(spin::Mutex::new(SigActions::new())),
+        )
+    }
+
+    fn with(queue: SigQueue, actions: SharedActions) -> Self {
+        Self {
+            queue: spin::Mutex::new(queue),
+            actions: spin::Mutex::new(actions),
+            event: Event::new(),
+        }
+    }
+
+    /// A fork child's state: a copy of the actions and of the mask (and
+    /// alternate stack), nothing pending.
+    pub fn fork_copy(&self) -> Self {
+        let actions = self.actions().lock().fork_copy();
+        Self::with(
+            self.queue.lock().fork_copy(),
+            Arc::new(spin::Mutex::new(actions)),
+        )
+    }
+
+    /// A child that shares this process's actions (`CLONE_SIGHAND`,
+    /// `RFSIGSHARE`): the same `Arc`, a copy of the mask, nothing pending.
+    pub fn fork_shared(&self) -> Self {
+        Self::with(self.queue.lock().fork_copy(), self.actions())
+    }
+
+    /// Resets caught signals to the default in these actions (posix_spawn's
+    /// and rfork's `FR2_DROPSIG_CAUGHT` on a fresh copy).
+    pub fn reset_caught(&self) {
+        self.actions().lock().reset_caught();
+    }
+
+    /// The actions (shared with other processes if they were shared).
+    pub fn actions(&self) -> SharedActions {
+        self.actions.lock().clone()
+    }
+
+    /// Replaces the actions (e.g. with ones shared with another process).
+    pub fn set_actions(&self, actions: SharedActions) {
+        *self.actions.lock() = actions;
+    }
+
+    /// The action of `sig` now.
+    pub fn action(&self, sig: Signal) -> SigAction {
+        self.actions().lock().get(sig)
+    }
+
+    /// What `execve` does to signals: the actions become this process's
+    /// own (unshared) with caught signals back to default
+    /// ([`SigActions::reset_caught`]); the mask and pending signals stay;
+    /// the alternate stack is disabled (the old stack is gone).
+    pub fn exec_reset(&self) {
+        let mut actions = self.actions().lock().clone();
+        actions.reset_caught();
+        self.set_actions(Arc::new(spin::Mutex::new(actions)));
+        self.queue.lock().altstack = super::AltStack::default();
+    }
+
+    /// Runs `f` on the queue under its lock (no other lock may be taken
+    /// inside, no await).
+    pub fn with_queue<R>(&self, f: impl FnOnce(&mut SigQueue) -> R) -> R {
+        f(&mut self.queue.lock())
+    }
+
+    /// The mask.
+    pub fn blocked(&self) -> SigSet {
+        self.queue.lock().blocked
+    }
+
+    /// Sets the mask, discarding the newly unblocked pending signals that
+    /// are ignored.
+    pub fn set_blocked(&self, mask: SigSet) {
+        let actions = self.actions();
+        let actions = actions.lock();
+        self.queue.lock().set_blocked(mask, actions.ignored());
+    }
+
+    /// The pending set.
+    pub fn pending(&self) -> SigSet {
+        self.queue.lock().pending
+    }
+
+    /// Whether a signal is pending that the mask lets through: what makes
+    /// [`interruptible`] give up.
+    pub fn has_deliverable(&self) -> bool {
+        !self.queue.lock().deliverable().is_empty()
+    }
+
+    /// Whether a stop signal stopped the process (and no `SIGCONT` came).
+    pub fn is_stopped(&self) -> bool {
+        self.queue.lock().stopped
+    }
+
+    /// The event a blocked thread of this process waits on (notified at
+    /// every posted signal and at `SIGCONT`).
+    pub fn event(&self) -> &Event {
+        &self.event
+    }
+
+    /// Takes what `wait4` may report about this (child) process's
+    /// job-control state with these options.
+    pub fn take_report(&self, untraced: bool, continued: bool) -> Option<JobReport> {
+        self.queue.lock().take_report(untraced, continued)
+    }
+
+    /// Whether [`SignalState::take_report`] would find something.
+    pub fn has_report(&self, untraced: bool, continued: bool) -> bool {
+        self.queue.lock().has_report(untraced, continued)
+    }
+}
+
+/// Posts `sig` with `info` to `process` (Linux's `send_signal`): the
+/// effect of `SIGCONT` (continue a stopped process, tell the parent)
+/// happens now; otherwise the signal becomes pending, unless ignored, and
+/// whatever the process awaits in [`interruptible`] is woken. A process
+/// that has exited ignores signals. Permission checks are the caller's
+/// (Tine has no credentials: everyone may signal everyone).
+pub fn send(process: &Process, sig: Signal, info: SigInfo) {
+    if process.state() != State::Running {
+        return;
+    }
+    let state = process.signals();
+    let action = state.action(sig);
+    match state.queue.lock().post(sig, info, &action) {
+        super::Posted::Discarded => return,
+        super::Posted::Pending => {}
+        super::Posted::Continued { .. } => {
+            notify_parent_job(process, code::CLD_CONTINUED, SIGCONT);
+        }
+    }
+    state.event.notify_all();
+}
+
+/// Raises a fault signal in `process` (its own thread, after a trap):
+/// delivered to a handler if one is installed and the signal is not
+/// blocked, else the default action (a blocked or ignored fault signal is
+/// unblocked and reset to the default, as Linux's `force_sig_info`). `trap`
+/// goes into the handler's `sigcontext`.
+pub fn force(process: &Process, sig: Signal, info: SigInfo, trap: TrapRegs) {
+    let state = process.signals();
+    let actions = state.actions();
+    let mut actions = actions.lock();
+    let mut queue = state.queue.lock();
+    let action = actions.get(sig);
+    if queue.blocked.contains(sig) || action.handler == super::SIG_IGN {
+        actions.set(sig, SigAction::default());
+        queue.blocked.remove(sig);
+    }
+    queue.pending.remove(sig);
+    queue.post(sig, info, &actions.get(sig));
+    queue.trap = trap;
+}
+
+/// [`force`] with the action reset to the default first (a signal frame
+/// that could not be written: Linux's `force_sigsegv`).
+fn force_default(process: &Process, sig: Signal) {
+    process
+        .signals()
+        .actions()
+        .lock()
+        .set(sig, SigAction::default());
+    force(process, sig, SigInfo::kernel(sig), TrapRegs::default());
+}
+
+/// Whom `kill` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KillTarget {
+    /// One process.
+    Pid(Pid),
+    /// Every process of a group.
+    Group(Pid),
+    /// Every process but init and the sender (`kill(-1, ..)`).
+    All { sender: Pid },
+}
+
+/// Sends `sig` (`None`: only check that the target exists, `kill(pid,
+/// 0)`) to `target` with `info`. `ESRCH` when no process matched. Zombies
+/// count as existing (and ignore the signal), as on Linux.
+pub fn kill(target: KillTarget, sig: Option<Signal>, info: SigInfo) -> Result<(), Errno> {
+    let victims: Vec<Arc<Process>> = match target {
+        KillTarget::Pid(pid) => process::lookup(pid).into_iter().collect(),
+        KillTarget::Group(pgid) => process::all()
+            .into_iter()
+            .filter(|p| p.pgid() == pgid)
+            .collect(),
+        KillTarget::All { sender } => process::all()
+            .into_iter()
+            .filter(|p| p.pid() != Pid::INIT && p.pid() != sender)
+            .collect(),
+    };
+    if victims.is_empty() {
+        return Err(Errno::ESRCH);
+    }
+    if let Some(sig) = sig {
+        for p in &victims {
+            send(p, sig, info);
+        }
+    }
+    Ok(())
+}
+
+/// Sends `sig` from the kernel (`SI_KERNEL`) to every process of group
+/// `pgid`: the terminal's `SIGINT`/`SIGQUIT`/`SIGTSTP` to its foreground
+/// group. `ESRCH` when the group is empty.
+pub fn kill_pgrp(pgid: Pid, sig: Signal) -> Result<(), Errno> {
+    kill(KillTarget::Group(pgid), Some(sig), SigInfo::kernel(sig))
+}
+
+/// Runs `fut` until it completes (`Ok(output)`) or a signal the mask lets
+/// through is pending in `process` (`Err(EINTR)`; `fut` is dropped, so it
+/// must be cancel-safe). What every blocking system call awaits through:
+/// pipe and terminal reads, `nanosleep`, `wait4`, vfork's wait.
+///
+/// No wake-up is lost: the signal event is queued before the pending set
+/// is checked ([`Event::wait_until`]). A signal already pending when the
+/// call starts interrupts it at once, unless `fut` is ready on its first
+/// poll. `SA_RESTART` does not restart the call (it returns `EINTR`;
+/// `docs/signals.md`).
+pub async fn interruptible<F: Future>(process: &Process, fut: F) -> Result<F::Output, Errno> {
+    let state = process.signals();
+    let signalled = state.event.wait_until(|| state.has_deliverable());
+    futures_util::pin_mut!(fut);
+    match select(fut, signalled).await {
+        Either::Left((output, _)) => Ok(output),
+        Either::Right(((), _)) => Err(Errno::EINTR),
+    }
+}
+
+/// Waits until a signal the mask lets through is pending (`pause`,
+/// `rt_sigsuspend`).
+pub async fn wait_for_signal(process: &Process) {
+    let state = process.signals();
+    state.event.wait_until(|| state.has_deliverable()).await;
+}
+
+/// Tells the parent of `child` that it stopped or continued: wakes its
+/// `wait4` and sends it `SIGCHLD` (`CLD_STOPPED`/`CLD_CONTINUED`, with the
+/// signal as `si_status`) unless its `SIGCHLD` action has `SA_NOCLDSTOP`.
+fn notify_parent_job(child: &Process, code: i32, sig: Signal) {
+    let ppid = child.ppid();
+    process::notify_parent(ppid);
+    if let Some(parent) = process::lookup(ppid)
+        && parent.signals().action(SIGCHLD).flags & sa::NOCLDSTOP == 0
+    {
+        let info = SigInfo::child(SIGCHLD, code, child.pid().as_u32(), i32::from(sig.number()));
+        send(&parent, SIGCHLD, info);
+    }
+}
+
+/// Tells the parent of `child`, which just exited with wait status
+/// `status`, with `child`'s exit signal (`SIGCHLD` after fork;
+/// `CLD_EXITED` with the exit code or `CLD_KILLED` with the signal).
+/// Returns whether the parent reaps its children automatically (its
+/// `SIGCHLD` action is `SIG_IGN` or has `SA_NOCLDWAIT`, POSIX's rule), in
+/// which case the caller reaps `child` now.
+pub fn exit_notify(child: &Process, status: i32) -> bool {
+    let Some(parent) = process::lookup(child.ppid()) else {
+        return false;
+    };
+    let chld = parent.signals().action(SIGCHLD);
+    let autoreap = child.exit_signal() == Some(SIGCHLD.number())
+        && (chld.handler == super::SIG_IGN || chld.flags & sa::NOCLDWAIT != 0);
+    if let Some(sig) = child.exit_signal().and_then(|n| Signal::new(u32::from(n))) {
+        let (code, value) = if status & 0x7f != 0 {
+            (code::CLD_KILLED, status & 0x7f)
+        } else {
+            (code::CLD_EXITED, (status >> 8) & 0xff)
+        };
+        send(
+            &parent,
+            sig,
+            SigInfo::child(sig, code, child.pid().as_u32(), value),
+        );
+    }
+    autoreap
+}
+
+/// Handles the pending signals `process`'s thread may take before it
+/// returns to user mode with `ctx` (module docs): default actions and
+/// handler frames, as many as are deliverable. `Some(wait status)` when a
+/// signal ends the process.
+pub async fn deliver(
+    process: &Process,
+    space: &AddressSpace,
+    ctx: &mut UserContext,
+) -> Option<i32> {
+    let state = process.signals();
+    loop {
+        let (sig, info, action, old_mask, trap) = {
+            let actions = state.actions();
+            let mut actions = actions.lock();
+            let mut queue = state.queue.lock();
+            let Some(sig) = queue.next() else {
+                // `rt_sigsuspend`'s mask, if no handler took it over.
+                if let Some(mask) = queue.saved_mask.take() {
+                    queue.blocked = mask;
+                }
+                return None;
+            };
+            let info = queue.take(sig);
+            let action = actions.get(sig);
+            let old_mask = queue.blocked;
+            if let Disposition::Catch(act) = action.disposition(sig) {
+                if act.flags & sa::RESETHAND != 0 {
+                    actions.set(sig, SigAction::default());
+                }
+            } else if sig.is_stop() {
+                queue.stop_dequeued = true;
+            }
+            let trap = if super::SigSet::SYNCHRONOUS.contains(sig) {
+                core::mem::take(&mut queue.trap)
+            } else {
+                TrapRegs::default()
+            };
+            (sig, info, action, old_mask, trap)
+        };
+        match action.disposition(sig) {
+            Disposition::Ignore
+            | Disposition::Default(DefaultAction::Ignore | DefaultAction::Continue) => {}
+            Disposition::Default(DefaultAction::Terminate | DefaultAction::CoreDump) => {
+                return Some(signal_status(i32::from(sig.number())));
+            }
+            Disposition::Default(DefaultAction::Stop) => stop(process, sig).await,
+            Disposition::Catch(act) => {
+                if setup_handler(state, space, ctx, sig, &info, &act, old_mask, trap).is_err() {
+                    log::info!(
+                        "{}[{}]: cannot write the frame for {sig} (rsp {:#x}): SIGSEGV",
+                        process.name(),
+                        process.pid(),
+                        ctx.rsp
+                    );
+                    force_default(process, SIGSEGV);
+                }
+            }
+        }
+    }
+}
+
+/// Stops `process` with `sig` until `SIGCONT` or `SIGKILL` (its thread's
+/// future waits on the signal event), telling the parent first.
+async fn stop(process: &Process, sig: Signal) {
+    let state = process.signals();
+    {
+        let mut queue = state.queue.lock();
+        // A `SIGCONT` since the stop signal was taken cancels it (Linux's
+        // `SIGNAL_STOP_DEQUEUED`); a pending `SIGKILL` wins.
+        if !queue.stop_dequeued || queue.pending.contains(SIGKILL) {
+            return;
+        }
+        queue.stop_dequeued = false;
+        queue.stopped = true;
+        queue.report = Some(JobReport::Stopped(sig));
+    }
+    log::debug!("{}[{}]: stopped by {sig}", process.name(), process.pid());
+    notify_parent_job(process, code::CLD_STOPPED, sig);
+    state
+        .event
+        .wait_until(|| {
+            let queue = state.queue.lock();
+            !queue.stopped || queue.pending.contains(SIGKILL)
+        })
+        .await;
+    state.queue.lock().stopped = false;
+}
+
+/// Writes the frame for handler `act` of `sig` and points `ctx` at the
+/// handler (Linux's `handle_signal`); then blocks `sa_mask` and `sig`
+/// (unless `SA_NODEFER`). `EFAULT` if the frame cannot be written (or the
+/// action has no `SA_RESTORER`: there would be nowhere to return to).
+#[expect(clippy::too_many_arguments, reason = "one call site, all distinct")]
+fn setup_handler(
+    state: &SignalState,
+    space: &AddressSpace,
+    ctx: &mut UserContext,
+    sig: Signal,
+    info: &SigInfo,
+    act: &SigAction,
+    mask_now: SigSet,
+    trap: TrapRegs,
+) -> Result<(), Errno> {
+    if act.flags & sa::RESTORER == 0 {
+        return Err(Errno::EFAULT);
+    }
+    let (altstack, saved_mask) = {
+        let queue = state.queue.lock();
+        (queue.altstack, queue.saved_mask)
+    };
+    let old_mask = saved_mask.unwrap_or(mask_now);
+    let use_alt = act.flags & sa::ONSTACK != 0 && altstack.enabled && !altstack.contains(ctx.rsp);
+    let sp = if use_alt {
+        altstack.sp.wrapping_add(altstack.size)
+    } else {
+        ctx.rsp
+    };
+    let (frame_addr, fpstate) = frame::layout(sp, use_alt).ok_or(Errno::EFAULT)?;
+    let bytes = frame::build(
+        ctx,
+        &FrameArgs {
+            restorer: act.restorer,
+            info,
+            old_mask,
+            uc_stack: altstack.to_bytes(ctx.rsp),
+            fpstate,
+            trap,
+        },
+    );
+    space.copy_to_user(fpstate, &frame::fpstate_bytes(ctx))?;
+    space.copy_to_user(frame_addr, &bytes)?;
+    frame::enter_handler(ctx, act.handler, sig.number(), frame_addr);
+    // The handler starts with a clean FPU (Linux's `fpu__clear_user_states`).
+    ctx.fpu = FpuState::default();
+    let mut queue = state.queue.lock();
+    if use_alt && altstack.autodisarm {
+        queue.altstack = super::AltStack::default();
+    }
+    queue.saved_mask = None;
+    let mut blocked = queue.blocked.union(act.mask);
+    if act.flags & sa::NODEFER == 0 {
+        blocked.add(sig);
+    }
+    queue.blocked = blocked.blockable();
+    Ok(())
+}
+
+/// `rt_sigreturn`: restores the registers, the FPU state, the mask and the
+/// alternate stack from the frame the handler was entered with (its
+/// `ret` popped the return address: the frame is at `rsp - 8`). A frame
+/// that cannot be read is `SIGSEGV` (forced default), as on Linux.
+/// Returns the restored `rax`.
+pub fn sigreturn(process: &Process, space: &AddressSpace, ctx: &mut UserContext) -> u64 {
+    match restore_frame(process, space, ctx) {
+        Ok(()) => ctx.rax,
+        Err(_) => {
+            log::info!(
+                "{}[{}]: rt_sigreturn with a bad frame (rsp {:#x}): SIGSEGV",
+                process.name(),
+                process.pid(),
+                ctx.rsp
+            );
+            force_default(process, SIGSEGV);
+            ctx.rax
+        }
+    }
+}
+
+fn restore_frame(
+    process: &Process,
+    space: &AddressSpace,
+    ctx: &mut UserContext,
+) -> Result<(), Errno> {
+    let frame_addr = ctx.rsp.checked_sub(8).ok_or(Errno::EFAULT)?;
+    let mut bytes = [0u8; frame::FRAME_SIZE];
+    space.copy_from_user(frame_addr, &mut bytes)?;
+    let mut restored = ctx.clone();
+    let r = frame::restore(&mut restored, &bytes);
+    if r.fpstate != 0 {
+        space.copy_from_user(r.fpstate, &mut restored.fpu.0)?;
+    } else {
+        restored.fpu = FpuState::default();
+    }
+    *ctx = restored;
+    let state = process.signals();
+    state.set_blocked(r.mask);
+    // Linux's `restore_altstack`: as `sigaltstack` would, errors ignored.
+    if let Ok(alt) = super::AltStack::from_bytes(&r.uc_stack) {
+        let mut queue = state.queue.lock();
+        if !queue.altstack.contains(ctx.rsp) {
+            queue.altstack = alt;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,162 @@
+//! In-kernel tests of signals (`test=signal_`): kernel-side sends to real
+//! processes (default actions, group kills, stop and continue),
+//! [`interruptible`](super::signal::interruptible) on a process that never
+//! runs, and `/bin/sigtest`'s modes (see `user/sigtest`), each of which
+//! checks one behaviour from user space and exits 0 when it held.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use super::pid::Pid;
+use super::process::{self, Process, State, signal_status};
+use super::signal::{self, SigInfo};
+use crate::syscall::Errno;
+use crate::vm::space::AddressSpace;
+use crate::{kassert, kassert_eq, ktest};
+
+/// Spawns `path` with `args` (argv[0] is `path`).
+fn spawn(path: &str, args: &[&str]) -> Result<Pid, String> {
+    let mut argv: Vec<&[u8]> = alloc::vec![path.as_bytes()];
+    argv.extend(args.iter().map(|a| a.as_bytes()));
+    process::spawn_process(path, &argv, &[]).map_err(|e| format!("spawn {path}: {e}"))
+}
+
+/// A process that never runs: a PID, an empty address space, not in the
+/// table.
+fn idle_process() -> Result<Arc<Process>, String> {
+    let pid = super::pids()
+        .alloc(super::pid::PidFlags::NONE)
+        .map_err(|_| String::from("no PID"))?;
+    let space = AddressSpace::new().map_err(|e| format!("space: {e}"))?;
+    Ok(Process::new_child(
+        pid,
+        Pid::KERNEL,
+        "idle",
+        Arc::new(space),
+        None,
+    ))
+}
+
+/// A long-running `/bin/hello --spin`: a process to signal.
+fn spinner() -> Result<Pid, String> {
+    spawn("/bin/hello", &["--spin", "100000"])
+}
+
+ktest!(
+    async fn signal_interruptible_returns_eintr_when_a_signal_arrives() {
+        let p = idle_process()?;
+        let result = async {
+            // Nothing pending: a ready future completes.
+            kassert_eq!(signal::interruptible(&p, async { 7 }).await, Ok(7));
+            // A signal posted while the future waits interrupts it.
+            let waiter = {
+                let p = p.clone();
+                crate::task::spawn(async move {
+                    signal::interruptible(&p, core::future::pending::<()>()).await
+                })
+            };
+            crate::task::sleep(Duration::from_millis(5)).await;
+            signal::send(&p, signal::SIGUSR1, SigInfo::user(signal::SIGUSR1, 0));
+            kassert_eq!(waiter.await, Err(Errno::EINTR));
+            // Still pending: the next wait is interrupted at once (no lost
+            // wake-up), while a blocked signal does not interrupt.
+            kassert_eq!(
+                signal::interruptible(&p, core::future::pending::<()>()).await,
+                Err(Errno::EINTR)
+            );
+            p.signals().with_queue(|q| {
+                q.take(signal::SIGUSR1);
+            });
+            p.signals().set_blocked(signal::SigSet::of(signal::SIGUSR2));
+            signal::send(&p, signal::SIGUSR2, SigInfo::user(signal::SIGUSR2, 0));
+            kassert!(
+                !p.signals().has_deliverable(),
+                "a blocked signal is deliverable"
+            );
+            let ready = signal::interruptible(&p, async { 1 }).await;
+            kassert_eq!(ready, Ok(1));
+            // Ignored by default: discarded, no interruption.
+            signal::send(&p, signal::SIGCHLD, SigInfo::kernel(signal::SIGCHLD));
+            kassert!(!p.signals().pending().contains(signal::SIGCHLD));
+            Ok(())
+        }
+        .await;
+        super::pids().free(p.pid());
+        result
+    }
+);
+
+ktest!(
+    async fn signal_kernel_send_terminates_with_the_signal_status() {
+        let pid = spinner()?;
+        let p = process::lookup(pid).ok_or("spinner gone")?;
+        signal::send(&p, signal::SIGTERM, SigInfo::kernel(signal::SIGTERM));
+        let status = process::wait(pid).await.map_err(|e| format!("{e}"))?;
+        kassert_eq!(status, signal_status(15));
+        Ok(())
+    }
+);
+
+ktest!(
+    async fn signal_kill_pgrp_reaches_the_group_only() {
+        let a = spinner()?;
+        let b = spinner()?;
+        // Both lead their own group (kernel-started processes are session
+        // and group leaders); put b in a's group.
+        let pa = process::lookup(a).ok_or("a gone")?;
+        let pb = process::lookup(b).ok_or("b gone")?;
+        kassert_eq!(pa.pgid(), a);
+        kassert_eq!(pa.sid(), a);
+        kassert_eq!(
+            signal::kill_pgrp(Pid::new(99_990).ok_or("pid")?, signal::SIGINT),
+            Err(Errno::ESRCH)
+        );
+        signal::kill_pgrp(a, signal::SIGINT).map_err(|e| format!("kill_pgrp: {e}"))?;
+        kassert_eq!(process::wait(a).await, Ok(signal_status(2)));
+        kassert_eq!(pb.state(), State::Running, "b is not in a's group");
+        signal::kill_pgrp(b, signal::SIGKILL).map_err(|e| format!("kill_pgrp: {e}"))?;
+        kassert_eq!(process::wait(b).await, Ok(signal_status(9)));
+        Ok(())
+    }
+);
+
+ktest!(
+    async fn signal_stop_and_continue_a_running_process() {
+        let pid = spinner()?;
+        let p = process::lookup(pid).ok_or("spinner gone")?;
+        signal::send(&p, signal::SIGSTOP, SigInfo::kernel(signal::SIGSTOP));
+        let mut stopped = false;
+        for _ in 0..400 {
+            if p.signals().is_stopped() {
+                stopped = true;
+                break;
+            }
+            crate::task::sleep(Duration::from_millis(5)).await;
+        }
+        kassert!(stopped, "SIGSTOP did not stop the process");
+        kassert_eq!(
+            p.signals().take_report(true, true),
+            Some(signal::JobReport::Stopped(signal::SIGSTOP))
+        );
+        signal::send(&p, signal::SIGCONT, SigInfo::kernel(signal::SIGCONT));
+        kassert!(!p.signals().is_stopped(), "SIGCONT did not continue");
+        kassert_eq!(
+            p.signals().take_report(true, true),
+            Some(signal::JobReport::Continued)
+        );
+        // Stopped again, SIGKILL still ends it.
+        signal::send(&p, signal::SIGTSTP, SigInfo::kernel(signal::SIGTSTP));
+        for _ in 0..400 {
+            if p.signals().is_stopped() {
+                break;
+            }
+            crate::task::sleep(Duration::from_millis(5)).await;
+        }
+        signal::send(&p, signal::SIGKILL, SigInfo::kernel(signal::SIGKILL));
+        kassert_eq!(process::wait(pid).await, Ok(signal_status(9)));
+        Ok(())
+    }
+);

@@ -1,0 +1,280 @@
+//! The signal, process-group and session system calls: `rt_sigaction`,
+//! `rt_sigprocmask`, `rt_sigreturn`, `rt_sigpending`, `rt_sigsuspend`,
+//! `pause`, `sigaltstack`, `kill`, `tkill`, `tgkill`, `setpgid`,
+//! `getpgid`, `getpgrp`, `setsid`, `getsid`.
+//!
+//! Argument checks follow Linux's order (which error wins when several
+//! apply); `docs/syscalls.md` has a row per call, `docs/signals.md` the
+//! design. The kernel side is `proc::signal` and `proc::process`.
+
+use arch::user::UserContext;
+
+use super::{Errno, SysResult};
+use crate::proc::pid::Pid;
+use crate::proc::process::{self, Process};
+use crate::proc::signal::{self, AltStack, KillTarget, SigAction, SigInfo, SigSet, Signal};
+use crate::vm::space::AddressSpace;
+
+/// `sizeof(sigset_t)` as the kernel takes it.
+const SIGSET_SIZE: u64 = 8;
+
+/// `rt_sigprocmask`'s `how`.
+const SIG_BLOCK: u64 = 0;
+const SIG_UNBLOCK: u64 = 1;
+const SIG_SETMASK: u64 = 2;
+
+fn read_u64(space: &AddressSpace, va: u64) -> Result<u64, Errno> {
+    let mut b = [0u8; 8];
+    space.copy_from_user(va, &mut b)?;
+    Ok(u64::from_le_bytes(b))
+}
+
+/// A signal number from a system call argument: `EINVAL` outside 1..=64.
+fn signal_arg(sig: u64) -> Result<Signal, Errno> {
+    u32::try_from(sig)
+        .ok()
+        .and_then(Signal::new)
+        .ok_or(Errno::EINVAL)
+}
+
+/// `rt_sigaction(sig, act, oact, sigsetsize)`: `EINVAL` for a size other
+/// than 8, a signal outside 1..=64, or a new action for `SIGKILL`/`SIGSTOP`;
+/// `EFAULT` for a bad `act` (nothing changes) or `oact` (the new action is
+/// already set, Linux's order). Setting `SIG_IGN` (or a default that
+/// ignores) discards the pending instances of the signal (POSIX).
+pub fn rt_sigaction(
+    process: &Process,
+    space: &AddressSpace,
+    [sig, act, oact, size]: [u64; 4],
+) -> SysResult {
+    if size != SIGSET_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    let sig = signal_arg(sig)?;
+    let new = if act != 0 {
+        let mut b = [0u8; SigAction::SIZE];
+        space.copy_from_user(act, &mut b)?;
+        Some(SigAction::from_bytes(&b))
+    } else {
+        None
+    };
+    if new.is_some() && sig.is_unblockable() {
+        return Err(Errno::EINVAL);
+    }
+    let state = process.signals();
+    let actions = state.actions();
+    let old = {
+        let mut actions = actions.lock();
+        let old = actions.get(sig);
+        if let Some(new) = new {
+            actions.set(sig, new);
+            if new.ignores(sig) {
+                state.with_queue(|q| {
+                    q.take(sig);
+                });
+            }
+        }
+        old
+    };
+    if oact != 0 {
+        space.copy_to_user(oact, &old.to_bytes())?;
+    }
+    Ok(0)
+}
+
+/// `rt_sigprocmask(how, set, oset, sigsetsize)`: `EINVAL` for a size
+/// other than 8 or (with a `set`) an unknown `how`; `EFAULT` for a bad
+/// `set` (nothing changes) or `oset` (the mask has changed). `SIGKILL` and
+/// `SIGSTOP` are silently left out of the mask.
+pub fn rt_sigprocmask(
+    process: &Process,
+    space: &AddressSpace,
+    [how, set, oset, size]: [u64; 4],
+) -> SysResult {
+    if size != SIGSET_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    let state = process.signals();
+    let old = state.blocked();
+    if set != 0 {
+        let set = SigSet(read_u64(space, set)?);
+        let mask = match how {
+            SIG_BLOCK => old.union(set),
+            SIG_UNBLOCK => old.minus(set),
+            SIG_SETMASK => set,
+            _ => return Err(Errno::EINVAL),
+        };
+        state.set_blocked(mask);
+    }
+    if oset != 0 {
+        space.copy_to_user(oset, &old.0.to_le_bytes())?;
+    }
+    Ok(0)
+}
+
+/// `rt_sigpending(set, sigsetsize)`: the pending signals that are blocked
+/// (Linux: pending ∩ blocked). `EINVAL` for a size above 8 (a smaller one
+/// gets that many bytes), `EFAULT` for a bad `set`.
+pub fn rt_sigpending(process: &Process, space: &AddressSpace, set: u64, size: u64) -> SysResult {
+    if size > SIGSET_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    let state = process.signals();
+    let pending = state.pending().intersect(state.blocked());
+    space.copy_to_user(set, &pending.0.to_le_bytes()[..size as usize])?;
+    Ok(0)
+}
+
+/// `rt_sigsuspend(mask, sigsetsize)`: waits with `mask` as the mask until
+/// a signal is delivered, then returns `EINTR`; the old mask comes back
+/// once the handler has been set up (it is the frame's `uc_sigmask`).
+/// `EINVAL` for a size other than 8, `EFAULT` for a bad `mask`.
+pub async fn rt_sigsuspend(
+    process: &Process,
+    space: &AddressSpace,
+    mask: u64,
+    size: u64,
+) -> SysResult {
+    if size != SIGSET_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    let mask = SigSet(read_u64(space, mask)?);
+    let state = process.signals();
+    let old = state.blocked();
+    state.set_blocked(mask);
+    state.with_queue(|q| q.saved_mask = Some(old));
+    signal::wait_for_signal(process).await;
+    Err(Errno::EINTR)
+}
+
+/// `pause()`: waits until a signal is delivered; always `EINTR`.
+pub async fn pause(process: &Process) -> SysResult {
+    signal::wait_for_signal(process).await;
+    Err(Errno::EINTR)
+}
+
+/// `sigaltstack(ss, old_ss)`: `EFAULT` for a bad pointer, `EPERM` when
+/// changing the stack while running on it, `EINVAL` for unknown flags,
+/// `ENOMEM` for a stack smaller than `MINSIGSTKSZ` (2048). The old stack
+/// is reported as it was before the change.
+pub fn sigaltstack(
+    process: &Process,
+    space: &AddressSpace,
+    ctx: &UserContext,
+    ss: u64,
+    old_ss: u64,
+) -> SysResult {
+    let state = process.signals();
+    let current = state.with_queue(|q| q.altstack);
+    let old_bytes = current.to_bytes(ctx.rsp);
+    if ss != 0 {
+        let mut b = [0u8; AltStack::SIZE];
+        space.copy_from_user(ss, &mut b)?;
+        if current.contains(ctx.rsp) {
+            return Err(Errno::EPERM);
+        }
+        let new = AltStack::from_bytes(&b)?;
+        state.with_queue(|q| q.altstack = new);
+    }
+    if old_ss != 0 {
+        space.copy_to_user(old_ss, &old_bytes)?;
+    }
+    Ok(0)
+}
+
+/// A signal argument of `kill`: 0 is the existence check (`None`).
+fn kill_signal(sig: u64) -> Result<Option<Signal>, Errno> {
+    if sig == 0 {
+        Ok(None)
+    } else {
+        signal_arg(sig).map(Some)
+    }
+}
+
+/// `kill(pid, sig)`: `pid > 0` that process, `0` the caller's group, `-1`
+/// every process but init and the caller, `< -1` group `-pid`. Signal 0
+/// checks existence only. `EINVAL` for a bad signal, `ESRCH` when nothing
+/// matches. No permission checks: Tine has no users yet, everyone is root.
+pub fn kill(process: &Process, pid: u64, sig: u64) -> SysResult {
+    let sig = kill_signal(sig)?;
+    let pid = pid as i32;
+    let target = match pid {
+        0 => KillTarget::Group(process.pgid()),
+        -1 => KillTarget::All {
+            sender: process.pid(),
+        },
+        // i32::MIN has no positive twin: no such group (Linux: ESRCH).
+        i32::MIN => return Err(Errno::ESRCH),
+        p if p < 0 => KillTarget::Group(Pid::new((-p) as u32).ok_or(Errno::ESRCH)?),
+        p => KillTarget::Pid(Pid::new(p as u32).ok_or(Errno::ESRCH)?),
+    };
+    let info = sig.map_or_else(SigInfo::default, |s| {
+        SigInfo::user(s, process.pid().as_u32())
+    });
+    signal::kill(target, sig, info).map(|()| 0)
+}
+
+/// `tgkill(tgid, tid, sig)` (`tgid = None`: `tkill(tid, sig)`): one thread;
+/// every process has one thread whose TID is its PID. `EINVAL` for a
+/// non-positive ID or a bad signal, `ESRCH` when no such thread (or it is
+/// not in `tgid`).
+pub fn tgkill(process: &Process, tgid: Option<u64>, tid: u64, sig: u64) -> SysResult {
+    let tid = tid as i32;
+    if tid <= 0 || tgid.is_some_and(|g| g as i32 <= 0) {
+        return Err(Errno::EINVAL);
+    }
+    let sig = kill_signal(sig)?;
+    if tgid.is_some_and(|g| g as i32 != tid) {
+        return Err(Errno::ESRCH);
+    }
+    let pid = Pid::new(tid as u32).ok_or(Errno::ESRCH)?;
+    let info = sig.map_or_else(SigInfo::default, |s| {
+        SigInfo::tkill(s, process.pid().as_u32())
+    });
+    signal::kill(KillTarget::Pid(pid), sig, info).map(|()| 0)
+}
+
+/// A PID argument where 0 means the caller.
+fn pid_or_self(process: &Process, pid: u64) -> Result<Pid, Errno> {
+    match pid as i32 {
+        0 => Ok(process.pid()),
+        p if p < 0 => Err(Errno::ESRCH),
+        p => Pid::new(p as u32).ok_or(Errno::ESRCH),
+    }
+}
+
+/// `setpgid(pid, pgid)`: `EINVAL` for a negative `pgid`; the rest is
+/// `process::set_pgid` (POSIX's `ESRCH`/`EACCES`/`EPERM` rules).
+pub fn setpgid(process: &Process, pid: u64, pgid: u64) -> SysResult {
+    let pgid = pgid as i32;
+    if pgid < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let pid = pid_or_self(process, pid)?;
+    let pgid = if pgid == 0 {
+        None
+    } else {
+        Some(Pid::new(pgid as u32).ok_or(Errno::EPERM)?)
+    };
+    process::set_pgid(process, pid, pgid).map(|()| 0)
+}
+
+/// `getpgid(pid)` (0: the caller): `ESRCH` for no such process.
+pub fn getpgid(process: &Process, pid: u64) -> SysResult {
+    let pid = pid_or_self(process, pid)?;
+    let target = process::lookup(pid).ok_or(Errno::ESRCH)?;
+    Ok(u64::from(target.pgid().as_u32()))
+}
+
+/// `getsid(pid)` (0: the caller): `ESRCH` for no such process.
+pub fn getsid(process: &Process, pid: u64) -> SysResult {
+    let pid = pid_or_self(process, pid)?;
+    let target = process::lookup(pid).ok_or(Errno::ESRCH)?;
+    Ok(u64::from(target.sid().as_u32()))
+}
+
+/// `setsid()`: the new session's ID (the caller's PID); `EPERM` for a
+/// process-group leader.
+pub fn setsid(process: &Process) -> SysResult {
+    process::set_sid(process).map(|sid| u64::from(sid.as_u32()))
+}
