@@ -31,8 +31,8 @@ fn signal_numbers_and_sets() {
     assert_eq!(set.lowest(), Some(SIGINT));
     set.remove(SIGINT);
     assert_eq!(set.lowest(), Some(SIGUSR2));
-    assert_eq!(SigSet(u64::MAX).blockable().contains(SIGKILL), false);
-    assert_eq!(SigSet(u64::MAX).blockable().contains(SIGSTOP), false);
+    assert!(!SigSet(u64::MAX).blockable().contains(SIGKILL));
+    assert!(!SigSet(u64::MAX).blockable().contains(SIGSTOP));
     assert_eq!(SigSet(u64::MAX).blockable().0.count_ones(), 62);
     assert_eq!(SigSet::of(SIGTERM).union(SigSet::of(SIGHUP)).0, 0x4001);
     assert_eq!(SigSet(0b111).minus(SigSet(0b010)), SigSet(0b101));
@@ -250,8 +250,10 @@ fn sigcont_and_stop_signals_cancel_each_other() {
 
 #[test]
 fn fork_copy_keeps_the_mask_not_the_pending_set() {
-    let mut q = SigQueue::default();
-    q.blocked = SigSet::of(SIGINT);
+    let mut q = SigQueue {
+        blocked: SigSet::of(SIGINT),
+        ..SigQueue::default()
+    };
     q.post(SIGINT, SigInfo::kernel(SIGINT), &SigAction::default());
     q.altstack = AltStack {
         sp: 0x1000,
