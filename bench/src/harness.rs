@@ -5,6 +5,7 @@
 //! and [`WARMUP_NS`]), so a cold first iteration cannot fix the batch size
 //! at 1; then doubles the batch until one takes [`MIN_BATCH_NS`].
 
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::future::Future;
 
@@ -20,6 +21,14 @@ pub const MAX_BATCH: u64 = 1 << 20;
 pub const WARMUP_ITERS: u64 = 64;
 /// See [`WARMUP_ITERS`].
 pub const WARMUP_NS: u64 = 2_000_000;
+
+/// How a slow operation (milliseconds: a fork of thousands of pages) is
+/// measured by [`measure_slow`]: this many timed iterations after
+/// [`SLOW_WARMUP`], one iteration per batch (the TSC's cost is nothing next
+/// to it).
+pub const SLOW_BATCHES: usize = 11;
+/// Untimed iterations before [`measure_slow`] times.
+pub const SLOW_WARMUP: usize = 2;
 
 /// Summarises per-iteration times of each batch (sorted in place).
 pub fn summarize(per_iter_ns: &mut [f64], iters: u64) -> BenchReport {
@@ -75,6 +84,50 @@ pub async fn measure_async<F: Future<Output = ()>>(mut op: impl FnMut() -> F) ->
         samples.push(dt as f64 / batch as f64);
     }
     summarize(&mut samples, batch * BATCHES as u64)
+}
+
+/// Benchmarks an operation that takes milliseconds: [`SLOW_WARMUP`]
+/// untimed runs, then [`SLOW_BATCHES`] timed one by one. `op` may fail
+/// (the case then fails with its message).
+pub async fn measure_slow<F: Future<Output = Result<(), String>>>(
+    mut op: impl FnMut() -> F,
+) -> Result<BenchReport, String> {
+    for _ in 0..SLOW_WARMUP {
+        op().await?;
+    }
+    let mut samples = Vec::with_capacity(SLOW_BATCHES);
+    for _ in 0..SLOW_BATCHES {
+        let t0 = arch::cpu::tsc::read();
+        op().await?;
+        samples.push(arch::cpu::tsc::ticks_to_ns(arch::cpu::tsc::read() - t0) as f64);
+    }
+    Ok(summarize(&mut samples, SLOW_BATCHES as u64))
+}
+
+/// Benchmarks an operation that needs fresh state for each batch (a page
+/// can be copied on write once per fork): for each of [`BATCHES`] batches,
+/// `prepare` (untimed) returns the state and the number of operations
+/// `run` will do on it; `run` is timed and its time divided by that count.
+/// One untimed batch first warms up.
+pub fn measure_prepared<S>(
+    mut prepare: impl FnMut() -> Result<(S, u64), String>,
+    mut run: impl FnMut(&mut S) -> Result<(), String>,
+) -> Result<BenchReport, String> {
+    let (mut state, _) = prepare()?;
+    run(&mut state)?;
+    drop(state);
+    let mut samples = Vec::with_capacity(BATCHES);
+    let mut total = 0;
+    for _ in 0..BATCHES {
+        let (mut state, ops) = prepare()?;
+        let t0 = arch::cpu::tsc::read();
+        run(&mut state)?;
+        let dt = arch::cpu::tsc::ticks_to_ns(arch::cpu::tsc::read() - t0);
+        drop(state);
+        samples.push(dt as f64 / ops.max(1) as f64);
+        total += ops;
+    }
+    Ok(summarize(&mut samples, total))
 }
 
 #[cfg(test)]

@@ -21,6 +21,8 @@ extern crate alloc;
 
 #[cfg(target_os = "none")]
 mod cases;
+#[cfg(target_os = "none")]
+mod fork;
 pub mod harness;
 pub mod pid;
 
