@@ -16,7 +16,7 @@
 //! | `0x00..=0x1f` | CPU exceptions ([`vector::name`]); 2 = NMI, 8 = double fault |
 //! | `0x20` [`vector::TIMER`] | LAPIC timer (per CPU) |
 //! | `0x21` [`vector::WAKEUP`] | wake-up / reschedule IPI |
-//! | `0x22` [`vector::TLB_SHOOTDOWN`] | TLB shootdown IPI (reserved) |
+//! | `0x22` [`vector::TLB_SHOOTDOWN`] | TLB shootdown IPI (`mm::user`) |
 //! | `0x23..=0x2f` | reserved for more IPIs |
 //! | `0x30..=0xdf` [`vector::DEVICE_BASE`] | device IRQs routed through the IOAPIC: vector `0x30 + gsi` by convention ([`vector::for_gsi`]), so COM1's ISA IRQ 4 = GSI 4 = `0x34` |
 //! | `0xe0..=0xef` [`vector::PIC_BASE`] | the masked 8259 PICs, remapped here so a stray PIC interrupt is never mistaken for an exception |
@@ -125,6 +125,9 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
             timer::on_interrupt();
             lapic::eoi();
         }
+        // A shootdown's only job is to take the CPU out of ring 3
+        // (`mm::user`, TLBs); the next entry reloads CR3.
+        vector::TLB_SHOOTDOWN => lapic::eoi(),
         vector::APIC_ERROR => {
             let esr = lapic::clear_errors();
             log::warn!("LAPIC error on cpu{}: ESR={esr:#x}", crate::cpu::id());

@@ -30,11 +30,19 @@
 //! present) need no flush at all.
 //!
 //! This covers every CPU that is *not* running user code of the table at
-//! the moment of the change. CPUs that are (threads sharing a table) need
-//! a shootdown: an IPI on [`TLB_SHOOTDOWN`](crate::irq::vector::TLB_SHOOTDOWN)
-//! makes them leave user mode (`user::run` returns `Interrupt`), and their
-//! next `run` sees the new epoch. Sending it, and waiting for it before
-//! freeing a frame, is the kernel's job.
+//! the moment of the change. CPUs that are (processes sharing a table:
+//! `CLONE_VM`, vfork) get a **shootdown**: each CPU publishes the table it
+//! runs user code with (`RUNNING`, set before the epoch is read on entry,
+//! cleared on the way out) and the table counts its running CPUs. A change
+//! bumps the epoch, then, if some other CPU runs the table, sends it an IPI
+//! on [`TLB_SHOOTDOWN`](crate::irq::vector::TLB_SHOOTDOWN), which makes it
+//! leave user mode (`user::run` returns `Interrupt`; its next `run` sees
+//! the new epoch and reloads CR3), and *waits* until it has left (or
+//! entered again, which means it left). Only then does the change return,
+//! so a frame an unmap hands back is never freed while a TLB may still
+//! map it. Both sides use sequentially consistent operations on the epoch
+//! and the running marks (a store-load handshake): either the entering CPU
+//! sees the new epoch, or the changing CPU sees it running.
 //!
 //! A CPU keeps a reference to the PML4 frame it has loaded, so a dropped
 //! table's PML4 cannot be reused by a new table while a CPU still has it in
@@ -46,7 +54,7 @@
 //! happens under it except page-table pages, and copies hold it for at most
 //! one page. Never taken in interrupt handlers.
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use x86_64::structures::paging::page_table::PageTableEntry;
 use x86_64::structures::paging::{PageTable, PageTableFlags as F};
 use x86_64::{PhysAddr, VirtAddr};
@@ -151,6 +159,20 @@ pub struct UserPageTable {
     lock: spin::Mutex<()>,
     /// Bumped by every change that needs a TLB flush (module docs).
     epoch: AtomicU64,
+    /// How many CPUs are running user code with this table now.
+    running: AtomicU32,
+}
+
+/// The root of the table each CPU runs user code with (0: none), and how
+/// many times it has entered user mode (module docs, shootdowns).
+static RUNNING: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+static ENTRIES: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+/// Shootdown IPIs sent since boot.
+static SHOOTDOWNS: AtomicU64 = AtomicU64::new(0);
+
+/// How many TLB-shootdown IPIs have been sent since boot (module docs).
+pub fn shootdowns() -> u64 {
+    SHOOTDOWNS.load(Ordering::Relaxed)
 }
 
 /// What a CPU has in CR3: `None` = the kernel's boot-time PML4, else a
@@ -192,6 +214,7 @@ impl UserPageTable {
             root,
             lock: spin::Mutex::new(()),
             epoch: AtomicU64::new(0),
+            running: AtomicU32::new(0),
         })
     }
 
@@ -212,7 +235,7 @@ impl UserPageTable {
         let mut slot = LOADED[crate::cpu::id()].lock();
         // Acquire: pairs with the Release in `changed`, so the PTE changes
         // of that epoch are visible to the page walks after the CR3 load.
-        let epoch = self.epoch.load(Ordering::Acquire);
+        let epoch = self.epoch.load(Ordering::SeqCst);
         if let Some((frame, seen)) = slot.as_ref()
             && frame.paddr() == self.root.paddr()
             && *seen == epoch
@@ -242,7 +265,7 @@ impl UserPageTable {
         crate::cpu::irq::without(|| {
             let mut slot = LOADED[crate::cpu::id()].lock();
             // Release: pairs with the Acquire in `activate_irqs_off`.
-            let old = self.epoch.fetch_add(1, Ordering::Release);
+            let old = self.epoch.fetch_add(1, Ordering::SeqCst);
             if let Some((frame, seen)) = slot.as_mut()
                 && frame.paddr() == self.root.paddr()
                 && *seen == old
@@ -253,6 +276,58 @@ impl UserPageTable {
                 *seen = old + 1;
             }
         });
+        self.shoot_down();
+    }
+
+    /// Marks this CPU as running this table's user code; `user::run` calls
+    /// it with interrupts masked before [`Self::activate_irqs_off`].
+    pub(crate) fn enter_user(&self) {
+        let cpu = crate::cpu::id();
+        ENTRIES[cpu].fetch_add(1, Ordering::SeqCst);
+        self.running.fetch_add(1, Ordering::SeqCst);
+        RUNNING[cpu].store(self.root.paddr(), Ordering::SeqCst);
+    }
+
+    /// How many CPUs run this table's user code now.
+    pub fn running_cpus(&self) -> u32 {
+        self.running.load(Ordering::SeqCst)
+    }
+
+    /// Undoes [`Self::enter_user`] once the CPU is back in ring 0.
+    pub(crate) fn leave_user(&self) {
+        RUNNING[crate::cpu::id()].store(0, Ordering::SeqCst);
+        self.running.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Makes every other CPU running this table's user code leave ring 3,
+    /// and waits until each has (module docs). Called after an epoch bump.
+    fn shoot_down(&self) {
+        if self.running.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let me = crate::cpu::id();
+        let root = self.root.paddr();
+        let cpus = crate::cpu::count().min(MAX_CPUS);
+        let mut seen = [0u64; MAX_CPUS];
+        let mut kicked = [false; MAX_CPUS];
+        for cpu in (0..cpus).filter(|&c| c != me) {
+            seen[cpu] = ENTRIES[cpu].load(Ordering::SeqCst);
+            if RUNNING[cpu].load(Ordering::SeqCst) == root {
+                kicked[cpu] = true;
+                SHOOTDOWNS.fetch_add(1, Ordering::Relaxed);
+                crate::irq::lapic::send_ipi(
+                    crate::smp::cpu_apic_id(cpu),
+                    crate::irq::vector::TLB_SHOOTDOWN,
+                );
+            }
+        }
+        for cpu in (0..cpus).filter(|&c| kicked[c]) {
+            while RUNNING[cpu].load(Ordering::SeqCst) == root
+                && ENTRIES[cpu].load(Ordering::SeqCst) == seen[cpu]
+            {
+                core::hint::spin_loop();
+            }
+        }
     }
 
     /// The leaf PTE of `va`; with `create`, missing tables are allocated.

@@ -351,6 +351,7 @@ mod imp {
         // Reserved MXCSR bits would make FXRSTOR fault in ring 0.
         let mxcsr = ctx.fpu.mxcsr() & MXCSR_BITS.load(Ordering::Relaxed);
         ctx.fpu.set_mxcsr(mxcsr);
+        table.enter_user();
         table.activate_irqs_off();
         FsBase::write(VirtAddr::new(ctx.fs_base));
         // The `swapgs` before entering ring 3 makes this the GS base.
@@ -378,6 +379,7 @@ mod imp {
             (*rec).ctx = ctx_ptr;
             tine_user_enter(ctx_ptr, sysret as u64);
             (*rec).ctx = core::ptr::null_mut();
+            table.leave_user();
             decode_trap((*rec).vector, (*rec).error_code, (*rec).cr2)
         }
     }

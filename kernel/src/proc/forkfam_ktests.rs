@@ -252,3 +252,70 @@ ktest!(
         Ok(())
     }
 );
+
+ktest!(
+    async fn shared_table_changes_shoot_down_the_cpus_running_it() {
+        use arch::mm::user::{UserFlags, shootdowns};
+        // A program spinning in user mode; its table is what CLONE_VM and
+        // vfork share.
+        let me = arch::cpu::id();
+        let ncpus = crate::task::ncpus();
+        let pid = process::spawn_process_on(
+            Some((me + 1) % ncpus),
+            "/bin/hello",
+            &[b"/bin/hello", b"--spin", b"300"],
+            &[],
+        )
+        .map_err(|e| format!("spawn: {e}"))?;
+        let space = process::lookup(pid)
+            .and_then(|p| p.space())
+            .ok_or("no space")?;
+        let result = async {
+            // A page far from anything the program uses.
+            const VA: u64 = 0x7000_0000_0000;
+            let before = shootdowns();
+            if ncpus == 1 {
+                // Nothing else runs user code while this test runs here.
+                let frame = arch::mm::Frame::alloc_zeroed().ok_or("no frame")?;
+                space
+                    .table
+                    .map(VA, frame, UserFlags::READ)
+                    .map_err(|e| format!("{e:?}"))?;
+                drop(space.table.unmap(VA));
+                kassert_eq!(shootdowns(), before, "a shootdown with one CPU");
+                return Ok(());
+            }
+            // Unmapping a present page weakens a mapping: a CPU running the
+            // table must be kicked out of ring 3 before the frame is handed
+            // back (and freed here). The program may be between two time
+            // slices at that moment (then no kick is needed): try again.
+            let mut kicked = false;
+            for _ in 0..200 {
+                if space.table.running_cpus() == 0 {
+                    crate::task::sleep(core::time::Duration::from_millis(1)).await;
+                    continue;
+                }
+                let frame = arch::mm::Frame::alloc_zeroed().ok_or("no frame")?;
+                space
+                    .table
+                    .map(VA, frame, UserFlags::READ)
+                    .map_err(|e| format!("{e:?}"))?;
+                let kicks = shootdowns();
+                drop(space.table.unmap(VA));
+                if shootdowns() > kicks {
+                    kicked = true;
+                    break;
+                }
+            }
+            kassert!(kicked, "no shootdown while the table ran on another CPU");
+            let _ = before;
+            Ok::<(), String>(())
+        }
+        .await;
+        drop(space);
+        let status = process::wait(pid).await;
+        result?;
+        kassert_eq!(status, Ok(0), "hello --spin");
+        Ok(())
+    }
+);
