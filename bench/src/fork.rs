@@ -16,7 +16,7 @@ use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use kernel::proc::fork::fork1;
 use kernel::proc::fork_flags;
 use kernel::proc::pid::{Pid, PidFlags};
-use kernel::proc::process::{self, Process, WaitFor};
+use kernel::proc::process::{self, Process, WaitFor, WaitOptions};
 use kernel::task::{self, Builder, Event};
 use kernel::vm::space::AddressSpace;
 use kernel::vm::vma::{VmPerms, VmaKind, pf};
@@ -207,7 +207,12 @@ impl Parked {
     /// first failure.
     async fn fork_exit_reap(&self) -> Result<(), kernel::syscall::Errno> {
         let child = fork1(&self.process, &self.ctx, &fork_flags::fork()).await?;
-        process::wait_child(self.process.pid(), WaitFor::Pid(child), false).await?;
+        process::wait_child(
+            self.process.pid(),
+            WaitFor::Pid(child),
+            WaitOptions::default(),
+        )
+        .await?;
         Ok(())
     }
 
