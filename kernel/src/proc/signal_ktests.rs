@@ -160,3 +160,70 @@ ktest!(
         Ok(())
     }
 );
+
+/// Runs `/bin/sigtest MODE` and returns its wait status.
+async fn sigtest(mode: &str) -> Result<i32, String> {
+    let pid = spawn("/bin/sigtest", &[mode])?;
+    process::wait(pid)
+        .await
+        .map_err(|e| format!("wait {pid}: {e}"))
+}
+
+/// Declares a test that runs `/bin/sigtest MODE` and expects `status`.
+macro_rules! sigtest_mode {
+    ($name:ident, $mode:literal, $status:expr) => {
+        ktest!(
+            async fn $name() {
+                kassert_eq!(
+                    sigtest($mode).await?,
+                    $status,
+                    "sigtest {}: wait status",
+                    $mode
+                );
+                Ok(())
+            }
+        );
+    };
+}
+
+sigtest_mode!(
+    signal_handler_runs_and_sigreturn_restores_registers,
+    "handler",
+    0
+);
+sigtest_mode!(
+    signal_blocked_signal_stays_pending_until_unblocked,
+    "block",
+    0
+);
+sigtest_mode!(signal_segv_handler_sees_the_fault_and_resumes, "segv", 0);
+sigtest_mode!(signal_segv_handler_may_exit, "segv-exit", 0);
+sigtest_mode!(signal_sigill_handler_skips_ud2, "ud2", 0);
+sigtest_mode!(
+    signal_sigreturn_sanitises_flags_and_selectors,
+    "sanitize",
+    0
+);
+sigtest_mode!(signal_stop_continue_wuntraced_wcontinued_sigchld, "stop", 0);
+sigtest_mode!(signal_process_groups_and_sessions, "pgrp", 0);
+sigtest_mode!(signal_wait4_and_pause_return_eintr, "eintr", 0);
+sigtest_mode!(signal_sigsuspend_swaps_the_mask, "sigsuspend", 0);
+sigtest_mode!(signal_ignored_sigchld_reaps_children, "autoreap", 0);
+sigtest_mode!(signal_sigaltstack_runs_handlers_there, "altstack", 0);
+sigtest_mode!(signal_einval_efault_esrch_matrix, "errors", 0);
+sigtest_mode!(signal_kill_self_terminates, "kill-self", signal_status(15));
+sigtest_mode!(
+    signal_blocked_fault_is_forced,
+    "segv-blocked",
+    signal_status(11)
+);
+sigtest_mode!(
+    signal_unwritable_frame_is_sigsegv,
+    "badstack",
+    signal_status(11)
+);
+sigtest_mode!(
+    signal_sigreturn_without_frame_is_sigsegv,
+    "badsigreturn",
+    signal_status(11)
+);

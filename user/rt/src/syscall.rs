@@ -254,3 +254,234 @@ fn unreachable_exit() -> ! {
         core::hint::spin_loop();
     }
 }
+
+/// Signals, process groups and sessions (Linux x86-64 numbers and
+/// layouts; `docs/signals.md`).
+pub mod signal {
+    use super::{Errno, check, syscall0, syscall1, syscall2, syscall3, syscall4};
+
+    /// System call numbers.
+    pub mod nr {
+        pub const RT_SIGACTION: usize = 13;
+        pub const RT_SIGPROCMASK: usize = 14;
+        pub const RT_SIGRETURN: usize = 15;
+        pub const PAUSE: usize = 34;
+        pub const SETPGID: usize = 109;
+        pub const GETPGRP: usize = 111;
+        pub const SETSID: usize = 112;
+        pub const GETPGID: usize = 121;
+        pub const GETSID: usize = 124;
+        pub const RT_SIGPENDING: usize = 127;
+        pub const RT_SIGSUSPEND: usize = 130;
+        pub const SIGALTSTACK: usize = 131;
+        pub const TKILL: usize = 200;
+        pub const TGKILL: usize = 234;
+    }
+
+    pub const SIGINT: i32 = 2;
+    pub const SIGILL: i32 = 4;
+    pub const SIGKILL: i32 = 9;
+    pub const SIGUSR1: i32 = 10;
+    pub const SIGSEGV: i32 = 11;
+    pub const SIGUSR2: i32 = 12;
+    pub const SIGTERM: i32 = 15;
+    pub const SIGCHLD: i32 = 17;
+    pub const SIGCONT: i32 = 18;
+    pub const SIGSTOP: i32 = 19;
+    pub const SIGTSTP: i32 = 20;
+
+    /// `sa_flags`.
+    pub const SA_NOCLDSTOP: u64 = 1;
+    pub const SA_NOCLDWAIT: u64 = 2;
+    pub const SA_SIGINFO: u64 = 4;
+    pub const SA_RESTORER: u64 = 0x0400_0000;
+    pub const SA_ONSTACK: u64 = 0x0800_0000;
+    pub const SA_RESTART: u64 = 0x1000_0000;
+    pub const SA_NODEFER: u64 = 0x4000_0000;
+    pub const SA_RESETHAND: u64 = 0x8000_0000;
+
+    /// `sa_handler` values.
+    pub const SIG_DFL: usize = 0;
+    pub const SIG_IGN: usize = 1;
+
+    /// `rt_sigprocmask`'s `how`.
+    pub const SIG_BLOCK: usize = 0;
+    pub const SIG_UNBLOCK: usize = 1;
+    pub const SIG_SETMASK: usize = 2;
+
+    /// `ss_flags`.
+    pub const SS_ONSTACK: i32 = 1;
+    pub const SS_DISABLE: i32 = 2;
+
+    /// The bit of signal `sig` in a `sigset_t`.
+    pub const fn bit(sig: i32) -> u64 {
+        1 << (sig - 1)
+    }
+
+    /// A three-argument handler: signal, `siginfo_t *`, `ucontext_t *`.
+    pub type Handler = extern "C" fn(i32, *mut u8, *mut u8);
+
+    /// The kernel's `struct sigaction` (what `rt_sigaction` takes).
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct SigAction {
+        pub handler: usize,
+        pub flags: u64,
+        pub restorer: usize,
+        pub mask: u64,
+    }
+
+    impl SigAction {
+        /// `handler` with `SA_SIGINFO | SA_RESTORER | flags`, returning
+        /// through [`restorer`], blocking `mask` while it runs.
+        pub fn handler(handler: Handler, flags: u64, mask: u64) -> Self {
+            Self {
+                handler: handler as usize,
+                flags: flags | SA_SIGINFO | SA_RESTORER,
+                restorer: restorer(),
+                mask,
+            }
+        }
+
+        /// `SIG_DFL` or `SIG_IGN` with `flags`.
+        pub fn disposition(handler: usize, flags: u64) -> Self {
+            Self {
+                handler,
+                flags,
+                ..Self::default()
+            }
+        }
+    }
+
+    /// `stack_t`.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct Stack {
+        pub sp: usize,
+        pub flags: i32,
+        pub size: usize,
+    }
+
+    core::arch::global_asm!(
+        ".globl __tine_rt_restore",
+        "__tine_rt_restore:",
+        "mov eax, 15",
+        "syscall",
+        "ud2",
+    );
+
+    unsafe extern "C" {
+        /// `rt_sigreturn` (the handler's return address).
+        fn __tine_rt_restore();
+    }
+
+    /// The address of the `rt_sigreturn` trampoline (`sa_restorer`).
+    pub fn restorer() -> usize {
+        __tine_rt_restore as *const () as usize
+    }
+
+    /// `rt_sigaction(sig, act, oact, 8)`.
+    pub fn sigaction(
+        sig: i32,
+        act: Option<&SigAction>,
+        old: Option<&mut SigAction>,
+    ) -> Result<(), Errno> {
+        let act = act.map_or(0, |a| a as *const SigAction as usize);
+        let old = old.map_or(0, |o| o as *mut SigAction as usize);
+        // SAFETY: both pointers are NULL or point at a `SigAction` that
+        // lives across the call; the kernel reads one and writes the other.
+        check(unsafe { syscall4(nr::RT_SIGACTION, sig as usize, act, old, 8) }).map(|_| ())
+    }
+
+    /// `rt_sigprocmask(how, set, oset, 8)`: the old mask.
+    pub fn sigprocmask(how: usize, set: Option<u64>) -> Result<u64, Errno> {
+        let mut old = 0u64;
+        let set_ptr = set.as_ref().map_or(0, |s| s as *const u64 as usize);
+        // SAFETY: `set` is NULL or a u64 of ours the kernel reads; `old` is
+        // a u64 it writes; both live across the call.
+        let r = unsafe {
+            syscall4(
+                nr::RT_SIGPROCMASK,
+                how,
+                set_ptr,
+                &mut old as *mut u64 as usize,
+                8,
+            )
+        };
+        check(r).map(|_| old)
+    }
+
+    /// `rt_sigpending(set, 8)`.
+    pub fn sigpending() -> Result<u64, Errno> {
+        let mut set = 0u64;
+        // SAFETY: the kernel writes 8 bytes to `set`.
+        let r = unsafe { syscall2(nr::RT_SIGPENDING, &mut set as *mut u64 as usize, 8) };
+        check(r).map(|_| set)
+    }
+
+    /// `rt_sigsuspend(mask, 8)`: returns when a handler has run (`EINTR`).
+    pub fn sigsuspend(mask: u64) -> Errno {
+        // SAFETY: the kernel reads 8 bytes from `mask`.
+        let r = unsafe { syscall2(nr::RT_SIGSUSPEND, &mask as *const u64 as usize, 8) };
+        check(r).err().unwrap_or(Errno::EINVAL)
+    }
+
+    /// `pause()`: returns when a handler has run (`EINTR`).
+    pub fn pause() -> Errno {
+        // SAFETY: no memory is passed.
+        check(unsafe { syscall0(nr::PAUSE) })
+            .err()
+            .unwrap_or(Errno::EINVAL)
+    }
+
+    /// `sigaltstack(ss, old_ss)`.
+    pub fn sigaltstack(new: Option<&Stack>, old: Option<&mut Stack>) -> Result<(), Errno> {
+        let new = new.map_or(0, |s| s as *const Stack as usize);
+        let old = old.map_or(0, |s| s as *mut Stack as usize);
+        // SAFETY: NULL or `Stack`s of ours that live across the call.
+        check(unsafe { syscall2(nr::SIGALTSTACK, new, old) }).map(|_| ())
+    }
+
+    /// `tgkill(tgid, tid, sig)`.
+    pub fn tgkill(tgid: i32, tid: i32, sig: i32) -> Result<(), Errno> {
+        // SAFETY: no memory is passed.
+        check(unsafe { syscall3(nr::TGKILL, tgid as usize, tid as usize, sig as usize) })
+            .map(|_| ())
+    }
+
+    /// `tkill(tid, sig)`.
+    pub fn tkill(tid: i32, sig: i32) -> Result<(), Errno> {
+        // SAFETY: no memory is passed.
+        check(unsafe { syscall2(nr::TKILL, tid as usize, sig as usize) }).map(|_| ())
+    }
+
+    /// `setpgid(pid, pgid)`.
+    pub fn setpgid(pid: i32, pgid: i32) -> Result<(), Errno> {
+        // SAFETY: no memory is passed.
+        check(unsafe { syscall2(nr::SETPGID, pid as usize, pgid as usize) }).map(|_| ())
+    }
+
+    /// `getpgid(pid)`.
+    pub fn getpgid(pid: i32) -> Result<i32, Errno> {
+        // SAFETY: no memory is passed.
+        check(unsafe { syscall1(nr::GETPGID, pid as usize) }).map(|p| p as i32)
+    }
+
+    /// `getpgrp()`.
+    pub fn getpgrp() -> i32 {
+        // SAFETY: no memory is passed; getpgrp cannot fail.
+        unsafe { syscall0(nr::GETPGRP) as i32 }
+    }
+
+    /// `setsid()`: the new session's ID.
+    pub fn setsid() -> Result<i32, Errno> {
+        // SAFETY: no memory is passed.
+        check(unsafe { syscall0(nr::SETSID) }).map(|p| p as i32)
+    }
+
+    /// `getsid(pid)`.
+    pub fn getsid(pid: i32) -> Result<i32, Errno> {
+        // SAFETY: no memory is passed.
+        check(unsafe { syscall1(nr::GETSID, pid as usize) }).map(|p| p as i32)
+    }
+}
