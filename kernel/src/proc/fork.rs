@@ -46,7 +46,7 @@
 
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use super::fork_flags::{FileTable, ForkRequest, FsInfo, SigActions};
+use super::fork_flags::{FileTable, ForkRequest, FsInfo};
 use crate::syscall::Errno;
 
 #[cfg(target_os = "none")]
@@ -128,16 +128,12 @@ impl RateLimit {
 }
 
 /// Refuses what this version does not implement (stage 1, module docs):
-/// shared or fresh descriptor tables, cwd or signal actions (they exist
-/// once per process for now), stopped children, peer groups, process
-/// descriptors, clone's `CHILD_CLEARTID`, and kernel processes.
+/// shared or fresh descriptor tables and cwd, process descriptors,
+/// clone's `CHILD_CLEARTID`, and kernel processes from `fork1` (they are
+/// made by `kproc_create`).
 pub fn unsupported(req: &ForkRequest) -> Result<(), Errno> {
     let missing = req.files != FileTable::Copy
         || req.fs != FsInfo::Copy
-        || req.sigactions != SigActions::Copy
-        || req.drop_caught_signals
-        || req.peer_thread_group
-        || req.stopped
         || req.procdesc.is_some()
         || req.tids.child_cleartid.is_some()
         || req.kernel;
@@ -390,6 +386,15 @@ mod imp {
         }
         if req.kernel {
             child.set_system();
+        }
+        if let Some(p) = parent.process.filter(|_| req.peer_thread_group) {
+            child.set_peer_leader(p.peer_leader());
+        }
+        if req.stopped {
+            // RFSTOPPED: the child stops before its first instruction and
+            // waits for SIGCONT.
+            let stop = crate::proc::signal::SIGSTOP;
+            crate::proc::signal::send(&child, stop, crate::proc::signal::SigInfo::kernel(stop));
         }
         Ok((child, space))
     }

@@ -60,6 +60,9 @@ forkfam_test!(forkfam_rfnowait_child_belongs_to_the_reaper, "nowait");
 forkfam_test!(forkfam_rfork_and_clone_einval_matrices, "einval");
 forkfam_test!(forkfam_sysctl_reads_writes_and_refuses, "sysctl");
 forkfam_test!(forkfam_reaper_adopts_orphans_of_its_subtree, "reaper");
+forkfam_test!(forkfam_rfthread_peers_die_with_their_leader, "peers");
+forkfam_test!(forkfam_clone_sighand_shares_signal_actions, "sighand");
+forkfam_test!(forkfam_rfspawn_resets_caught_signals, "spawn");
 
 /// A parent that never runs: a PID, an empty address space, not in the
 /// table.
@@ -316,6 +319,70 @@ ktest!(
         let status = process::wait(pid).await;
         result?;
         kassert_eq!(status, Ok(0), "hello --spin");
+        Ok(())
+    }
+);
+
+ktest!(
+    async fn fork_rfstopped_child_waits_for_sigcont() {
+        use super::fork_flags::{ForkReq, RFFDG, RFPROC, RFSTOPPED, RforkRequest};
+        use super::signal;
+        let parent = fake_parent()?;
+        let req = match ForkReq::new(RFPROC | RFFDG | RFSTOPPED).lower() {
+            Ok(RforkRequest::Fork(req)) => req,
+            other => return Err(format!("lower: {other:?}")),
+        };
+        // The child's context is all zeros: if it ever ran, it would fault
+        // at address 0 at once.
+        let ctx = arch::user::UserContext::default();
+        let child = fork::fork1(&parent, &ctx, &req)
+            .await
+            .map_err(|e| format!("fork1: {e}"))?;
+        let result = async {
+            let p = process::lookup(child).ok_or("no child")?;
+            for _ in 0..500 {
+                if p.signals().is_stopped() {
+                    break;
+                }
+                crate::task::sleep(core::time::Duration::from_millis(2)).await;
+            }
+            kassert!(
+                p.signals().is_stopped(),
+                "the RFSTOPPED child is not stopped"
+            );
+            kassert_eq!(
+                p.state(),
+                process::State::Running,
+                "it stays alive while stopped"
+            );
+            // SIGCONT lets it run: it faults at 0 and dies of SIGSEGV.
+            signal::send(
+                &p,
+                signal::SIGCONT,
+                signal::SigInfo::kernel(signal::SIGCONT),
+            );
+            for _ in 0..500 {
+                if p.state() != process::State::Running {
+                    break;
+                }
+                crate::task::sleep(core::time::Duration::from_millis(2)).await;
+            }
+            kassert_eq!(p.state(), process::State::Zombie(11), "after SIGCONT");
+            Ok::<(), String>(())
+        }
+        .await;
+        // The fake parent never waits: its exit hands the child to the
+        // kernel, which reaps it.
+        parent.exit(0);
+        super::pids().free(parent.pid());
+        for _ in 0..500 {
+            if process::lookup(child).is_none() {
+                break;
+            }
+            crate::task::sleep(core::time::Duration::from_millis(2)).await;
+        }
+        result?;
+        kassert!(process::lookup(child).is_none(), "the child was not reaped");
         Ok(())
     }
 );

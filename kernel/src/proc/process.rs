@@ -134,6 +134,9 @@ mod imp {
         system: AtomicBool,
         /// Acquired reaper status (`procctl(PROC_REAP_ACQUIRE)`).
         reaper: AtomicBool,
+        /// The leader of this process's peer group (`RFTHREAD`; FreeBSD's
+        /// `p_leader`); 0 means the process leads itself.
+        leader: core::sync::atomic::AtomicU32,
         /// Where this process's next `forkevents` read starts (`u64::MAX`:
         /// it has not read yet).
         event_cursor: AtomicU64,
@@ -255,6 +258,7 @@ mod imp {
                 event_cursor: AtomicU64::new(u64::MAX),
                 system: AtomicBool::new(false),
                 reaper: AtomicBool::new(false),
+                leader: core::sync::atomic::AtomicU32::new(0),
             })
         }
 
@@ -360,6 +364,25 @@ mod imp {
             self.system.load(Ordering::Relaxed)
         }
 
+        /// The leader of this process's peer group: itself unless it was
+        /// made by `RFTHREAD`.
+        pub fn peer_leader(&self) -> Pid {
+            match self.leader.load(Ordering::Relaxed) {
+                0 => self.pid,
+                n => Pid::new(n).unwrap_or(self.pid),
+            }
+        }
+
+        /// Puts this (new) process in `leader`'s peer group.
+        pub fn set_peer_leader(&self, leader: Pid) {
+            let raw = if leader == self.pid {
+                0
+            } else {
+                leader.as_u32()
+            };
+            self.leader.store(raw, Ordering::Relaxed);
+        }
+
         /// Whether this process acquired reaper status.
         pub fn is_reaper(&self) -> bool {
             self.reaper.load(Ordering::Acquire)
@@ -415,12 +438,28 @@ mod imp {
             // A vfork parent goes on (the child exited or was killed).
             self.vfork_release();
             crate::proc::reaper::on_exit(self);
+            kill_peers(self.pid);
             reparent_children(self.pid);
             if sig::exit_notify(self, status) && TABLE.lock().remove(&self.pid).is_some() {
                 // The parent ignores SIGCHLD: nobody will wait for us.
                 reaped(self.pid);
             }
             notify_parent(self.ppid());
+        }
+    }
+
+    /// When the leader of an `RFTHREAD` peer group exits, its peers are
+    /// killed (FreeBSD's `exit1`, which also waits for them; Tine does not
+    /// wait: the peers die on their own).
+    fn kill_peers(leader: Pid) {
+        let peers: Vec<Arc<Process>> = TABLE
+            .lock()
+            .values()
+            .filter(|p| p.pid != leader && p.peer_leader() == leader)
+            .cloned()
+            .collect();
+        for p in peers {
+            sig::send(&p, sig::SIGKILL, sig::SigInfo::kernel(sig::SIGKILL));
         }
     }
 

@@ -17,6 +17,9 @@
 //! | `nowait` | `rfork(RFPROC\|RFFDG\|RFNOWAIT)`: the child is the reaper's, not the caller's |
 //! | `einval` | the rfork and clone `EINVAL` matrices, table-driven from the seeds |
 //! | `sysctl` | the `sysctl` call: read, write, list, `ENOENT`, `EPERM`, `EFAULT`, `ENOMEM` |
+//! | `peers` | `rfork(RFPROC\|RFTHREAD)`: two peers spin; when the leader (this process) exits, they are killed (the kernel test sees them go) |
+//! | `sighand` | `clone(CLONE_VM\|CLONE_SIGHAND\|CLONE_VFORK)`: a handler the child installs is the parent's; with a plain fork it is not |
+//! | `spawn` | `rfork(RFSPAWN)`: posix_spawn's shape; caught signals are reset to the default in the child, ignored ones stay ignored |
 //! | `reaper` | `procctl(PROC_REAP_*)`: acquire, status, an orphaned grandchild comes to the reaper, release, the errors |
 #![no_std]
 #![no_main]
@@ -106,8 +109,13 @@ fn main(args: Args) -> i32 {
         b"einval" => einval(name),
         b"sysctl" => sysctl(name),
         b"reaper" => reaper(name),
+        b"peers" => peers(name),
+        b"sighand" => sighand(name),
+        b"spawn" => spawn(name),
         _ => {
-            println!("usage: forkfam vfork|vfork44|clone-vfork|settid|nowait|einval|sysctl|reaper");
+            println!(
+                "usage: forkfam vfork|vfork44|clone-vfork|settid|nowait|einval|sysctl|reaper|peers|sighand|spawn"
+            );
             return 2;
         }
     }
@@ -750,4 +758,145 @@ fn reaper(mode: &str) {
         procctl(0, 0, REAP_STATUS, 0x10) == Err(EFAULT),
         "a bad status pointer is EFAULT"
     );
+}
+
+const RFTHREAD: usize = 1 << 13;
+
+fn peers(mode: &str) {
+    for _ in 0..2 {
+        match rfork(rf::PROC | rf::FDG | RFTHREAD) {
+            // A peer never exits by itself: only the leader's exit ends it.
+            Ok(0) => loop {
+                syscall::sched_yield();
+            },
+            Ok(_) => {}
+            Err(e) => check!(mode, false, "rfork(RFTHREAD): {e}"),
+        }
+    }
+    // Return: the leader exits and the kernel must kill both peers.
+}
+
+const SIGUSR1: usize = 10;
+const SIGUSR2: usize = 12;
+
+/// `rt_sigaction(sig, act, old)` with the kernel's 32-byte struct
+/// `{handler, flags, restorer, mask}`; returns the old handler.
+fn sigaction(sig: usize, handler: Option<u64>) -> Result<u64, Errno> {
+    let act = [handler.unwrap_or(0), 0, 0, 0];
+    let mut old = [0u64; 4];
+    let act_ptr = if handler.is_some() {
+        act.as_ptr() as usize
+    } else {
+        0
+    };
+    // SAFETY: both structs are live and 32 bytes.
+    let ret = unsafe { syscall::syscall4(13, sig, act_ptr, old.as_mut_ptr() as usize, 8) };
+    res(ret).map(|_| old[0])
+}
+
+extern "C" fn on_signal(_sig: i32) {}
+
+/// What the `sighand` child does on its own stack: install a handler.
+extern "C" fn install_handler(_arg: usize) -> i32 {
+    match sigaction(SIGUSR1, Some(handler_addr())) {
+        Ok(_) => 0,
+        Err(_) => 1,
+    }
+}
+
+fn sighand(mode: &str) {
+    let handler = handler_addr();
+    check!(mode, sigaction(SIGUSR1, Some(0)) == Ok(0), "reset SIGUSR1");
+    // A plain fork: the child's handler stays the child's.
+    match syscall::fork() {
+        Ok(0) => syscall::exit(install_handler(0)),
+        Ok(pid) => {
+            check!(mode, wait_status(mode, pid as usize) == 0, "fork child");
+            check!(
+                mode,
+                sigaction(SIGUSR1, None) == Ok(0),
+                "a forked child's handler reached the parent"
+            );
+        }
+        Err(e) => check!(mode, false, "fork: {e}"),
+    }
+    // CLONE_SIGHAND: one table of actions.
+    let top = core::ptr::addr_of_mut!(CHILD_STACK) as usize + 16384;
+    // SAFETY: the stack is used by this child only, and the parent waits.
+    let ret = unsafe {
+        clone_call(
+            cl::VM | cl::SIGHAND | cl::VFORK | cl::SIGCHLD,
+            top,
+            install_handler,
+            0,
+        )
+    };
+    match res(ret) {
+        Ok(pid) => {
+            check!(mode, wait_status(mode, pid) == 0, "clone child");
+            check!(
+                mode,
+                sigaction(SIGUSR1, None) == Ok(handler),
+                "the CLONE_SIGHAND child's handler is not the parent's"
+            );
+        }
+        Err(e) => check!(mode, false, "clone: {e}"),
+    }
+    let _ = sigaction(SIGUSR1, Some(0));
+}
+
+/// The `spawn` child's findings: 1 = SIGUSR1 default, 2 = SIGUSR2 ignored.
+static SPAWN_SEEN: AtomicU32 = AtomicU32::new(0);
+
+fn spawn(mode: &str) {
+    let handler = handler_addr();
+    check!(
+        mode,
+        sigaction(SIGUSR1, Some(handler)).is_ok(),
+        "catch SIGUSR1"
+    );
+    check!(mode, sigaction(SIGUSR2, Some(1)).is_ok(), "ignore SIGUSR2");
+    SPAWN_SEEN.store(0, Ordering::SeqCst);
+    match rfork(rf::SPAWN) {
+        Ok(0) => {
+            let mut seen = 0;
+            if sigaction(SIGUSR1, None) == Ok(0) {
+                seen |= 1;
+            }
+            if sigaction(SIGUSR2, None) == Ok(1) {
+                seen |= 2;
+            }
+            SPAWN_SEEN.store(seen, Ordering::SeqCst);
+            exit_now(0);
+        }
+        Ok(pid) => {
+            // The parent waited (RFPPWAIT) and shares the memory (RFMEM).
+            let seen = SPAWN_SEEN.load(Ordering::SeqCst);
+            check!(
+                mode,
+                seen & 1 != 0,
+                "the caught SIGUSR1 was not reset in the child ({seen})"
+            );
+            check!(
+                mode,
+                seen & 2 != 0,
+                "the ignored SIGUSR2 did not stay ignored ({seen})"
+            );
+            check!(mode, wait_status(mode, pid) == 0, "spawn child");
+            check!(
+                mode,
+                sigaction(SIGUSR1, None) == Ok(handler),
+                "the parent's handler was reset too"
+            );
+        }
+        Err(e) => check!(mode, false, "rfork(RFSPAWN): {e}"),
+    }
+    let _ = sigaction(SIGUSR1, Some(0));
+    let _ = sigaction(SIGUSR2, Some(0));
+}
+
+/// The address of [`on_signal`], as `sa_handler`.
+fn handler_addr() -> u64 {
+    let f: extern "C" fn(i32) = on_signal;
+    f as usize as u64
 }
