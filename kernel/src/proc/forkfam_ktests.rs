@@ -63,6 +63,7 @@ forkfam_test!(forkfam_reaper_adopts_orphans_of_its_subtree, "reaper");
 forkfam_test!(forkfam_rfthread_peers_die_with_their_leader, "peers");
 forkfam_test!(forkfam_clone_sighand_shares_signal_actions, "sighand");
 forkfam_test!(forkfam_rfspawn_resets_caught_signals, "spawn");
+forkfam_test!(forkfam_blocking_forkevents_ends_with_eintr, "eintr");
 
 /// A parent that never runs: a PID, an empty address space, not in the
 /// table.

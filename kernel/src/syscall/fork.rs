@@ -156,7 +156,8 @@ const FORKEVENTS_NONBLOCK: u64 = 1;
 /// `forkevents(buf, len, flags)` (Tine 1010): whole 24-byte events
 /// (`proc::events::ProcEvent`) published since the caller's previous
 /// call (its first call starts the stream). Waits for one unless
-/// `FORKEVENTS_NONBLOCK` (then `EAGAIN`). `EINVAL` for a buffer smaller
+/// `FORKEVENTS_NONBLOCK` (then `EAGAIN`); a signal ends the wait with
+/// `EINTR`. `EINVAL` for a buffer smaller
 /// than one event or unknown flags.
 pub async fn forkevents(process: &Process, space: &AddressSpace, a: [u64; 3]) -> SysResult {
     let [buf, len, flags] = a;
@@ -173,7 +174,8 @@ pub async fn forkevents(process: &Process, space: &AddressSpace, a: [u64; 3]) ->
         if flags & FORKEVENTS_NONBLOCK != 0 {
             return Err(Errno::EAGAIN);
         }
-        events::wait_past(cursor).await;
+        // A signal (the shell's Ctrl-C for `trace`) ends the wait: EINTR.
+        crate::proc::signal::interruptible(process, events::wait_past(cursor)).await?;
     };
     let bytes: Vec<u8> = got.iter().flat_map(|e| e.to_bytes()).collect();
     space.copy_to_user(buf, &bytes)?;

@@ -20,6 +20,7 @@
 //! | `peers` | `rfork(RFPROC\|RFTHREAD)`: two peers spin; when the leader (this process) exits, they are killed (the kernel test sees them go) |
 //! | `sighand` | `clone(CLONE_VM\|CLONE_SIGHAND\|CLONE_VFORK)`: a handler the child installs is the parent's; with a plain fork it is not |
 //! | `spawn` | `rfork(RFSPAWN)`: posix_spawn's shape; caught signals are reset to the default in the child, ignored ones stay ignored |
+//! | `eintr` | a blocking `forkevents` read ends with `EINTR` when a signal arrives (the shell's `trace` and Ctrl-C) |
 //! | `reaper` | `procctl(PROC_REAP_*)`: acquire, status, an orphaned grandchild comes to the reaper, release, the errors |
 #![no_std]
 #![no_main]
@@ -112,9 +113,10 @@ fn main(args: Args) -> i32 {
         b"peers" => peers(name),
         b"sighand" => sighand(name),
         b"spawn" => spawn(name),
+        b"eintr" => eintr(name),
         _ => {
             println!(
-                "usage: forkfam vfork|vfork44|clone-vfork|settid|nowait|einval|sysctl|reaper|peers|sighand|spawn"
+                "usage: forkfam vfork|vfork44|clone-vfork|settid|nowait|einval|sysctl|reaper|peers|sighand|spawn|eintr"
             );
             return 2;
         }
@@ -899,4 +901,91 @@ fn spawn(mode: &str) {
 fn handler_addr() -> u64 {
     let f: extern "C" fn(i32) = on_signal;
     f as usize as u64
+}
+
+/// Set by the SIGUSR1 handler of `eintr`.
+static GOT_SIGNAL: AtomicU32 = AtomicU32::new(0);
+
+extern "C" fn note_signal(_sig: i32, _info: *mut u8, _ctx: *mut u8) {
+    GOT_SIGNAL.store(1, Ordering::SeqCst);
+}
+
+/// SIG_BLOCK / SIG_UNBLOCK `sig` with rt_sigprocmask.
+fn block(sig: usize, on: bool) {
+    let set: u64 = 1 << (sig - 1);
+    // SAFETY: `set` is a live 8-byte mask; no old mask is asked for.
+    unsafe {
+        syscall::syscall4(
+            14,
+            if on { 0 } else { 1 },
+            core::ptr::addr_of!(set) as usize,
+            0,
+            8,
+        )
+    };
+}
+
+fn eintr(mode: &str) {
+    let act = syscall::signal::SigAction::handler(note_signal, 0, 0);
+    check!(
+        mode,
+        syscall::signal::sigaction(SIGUSR1 as i32, Some(&act), None).is_ok(),
+        "install handler"
+    );
+    let me = syscall::getpid();
+    let mut interrupted = false;
+    for _ in 0..3 {
+        GOT_SIGNAL.store(0, Ordering::SeqCst);
+        let child = match syscall::fork() {
+            Ok(0) => {
+                for _ in 0..300 {
+                    syscall::sched_yield();
+                }
+                let _ = syscall::kill(me, SIGUSR1 as i32);
+                loop {
+                    syscall::sched_yield();
+                }
+            }
+            Ok(pid) => pid,
+            Err(e) => {
+                check!(mode, false, "fork: {e}");
+                return;
+            }
+        };
+        start_events();
+        let mut buf = [0u8; 24];
+        // SAFETY: `buf` is writable for its length.
+        let ret =
+            unsafe { syscall::syscall3(nr::FORKEVENTS, buf.as_mut_ptr() as usize, buf.len(), 0) };
+        let _ = syscall::kill(child, 9);
+        check!(
+            mode,
+            wait_status(mode, child as usize) == 9,
+            "the child was not killed"
+        );
+        match res(ret) {
+            Err(Errno::EINTR) => {
+                check!(
+                    mode,
+                    GOT_SIGNAL.load(Ordering::SeqCst) == 1,
+                    "EINTR without the handler running"
+                );
+                interrupted = true;
+                break;
+            }
+            // The signal came before the read blocked: try again.
+            _ if GOT_SIGNAL.load(Ordering::SeqCst) == 1 => {}
+            other => check!(
+                mode,
+                false,
+                "forkevents returned {other:?} without a signal"
+            ),
+        }
+    }
+    check!(
+        mode,
+        interrupted,
+        "a signal never interrupted the blocking read"
+    );
+    block(SIGUSR1, false);
 }
