@@ -5,6 +5,7 @@
 //! | word | effect |
 //! |---|---|
 //! | `test` / `test=SUBSTR` | run the in-kernel tests (those whose name contains SUBSTR), then exit QEMU |
+//! | `utest` / `utest=SUBSTR` | run the user test programs under `/test/` (those whose name contains SUBSTR), then exit QEMU |
 //! | `bench` / `bench=A,B` | run the benchmarks (those named), then exit QEMU |
 //! | `crash=pagefault` | take a deliberate kernel page fault (proves the exception report) |
 //! | `run=PATH,ARG,...` | run one user program (argv: the comma-separated words), then exit QEMU: success if it exited 0 |
@@ -12,7 +13,8 @@
 //! | `pid_max=N` | PIDs run below N (FreeBSD's `kern.pid_max` tunable; default 99999) |
 //! | anything else | ignored, with a warning |
 //!
-//! With none of `test`, `bench`, `crash`, `run`, the kernel boots into the shell.
+//! With none of `test`, `utest`, `bench`, `crash`, `run`, the kernel boots
+//! into the shell.
 
 /// What the boot is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,6 +23,8 @@ pub enum Mode<'a> {
     Shell,
     /// Run in-kernel tests matching the filter ("" = all).
     Test(&'a str),
+    /// Run the user test programs matching the filter ("" = all).
+    UserTest(&'a str),
     /// Run benchmarks named in the comma list ("" = all).
     Bench(&'a str),
     /// Deliberately crash in the named way.
@@ -56,6 +60,7 @@ impl<'a> Cmdline<'a> {
             };
             match (key, value) {
                 ("test", v) => c.mode = Mode::Test(v.unwrap_or("")),
+                ("utest", v) => c.mode = Mode::UserTest(v.unwrap_or("")),
                 ("bench", v) => c.mode = Mode::Bench(v.unwrap_or("")),
                 ("crash", Some(v)) => c.mode = Mode::Crash(v),
                 ("run", Some(v)) if !v.is_empty() => c.mode = Mode::Run(v),
@@ -89,6 +94,8 @@ mod tests {
     fn test_and_bench_with_and_without_filters() {
         assert_eq!(Cmdline::parse("test").mode, Mode::Test(""));
         assert_eq!(Cmdline::parse("test=task::").mode, Mode::Test("task::"));
+        assert_eq!(Cmdline::parse("utest").mode, Mode::UserTest(""));
+        assert_eq!(Cmdline::parse("utest=exec").mode, Mode::UserTest("exec"));
         assert_eq!(Cmdline::parse("bench").mode, Mode::Bench(""));
         assert_eq!(Cmdline::parse("bench=a,b").mode, Mode::Bench("a,b"));
         assert_eq!(

@@ -140,6 +140,14 @@ async fn boot_task(cmdline: &str, ncpus: usize, bench: BenchRunner) {
                 arch::ExitCode::Failure
             })
         }
+        Mode::UserTest(filter) => {
+            let (passed, failed) = crate::exec::utest::run(filter, drivers::serial::write_fmt).await;
+            arch::cpu::exit_qemu(if failed == 0 && passed > 0 {
+                arch::ExitCode::Success
+            } else {
+                arch::ExitCode::Failure
+            })
+        }
         Mode::Bench(names) => {
             let failed = bench(String::from(names)).await;
             arch::cpu::exit_qemu(if failed == 0 {

@@ -26,6 +26,18 @@ use crate::{display_command, repo_root, target_dir};
 
 /// Where the user programs go in the archive.
 pub const BIN_DIR: &str = "/bin";
+/// Where the test programs (the `tine-tests` package, `user/tests`) go:
+/// booting with `utest` runs each one (`docs/testing.md`).
+pub const TEST_DIR: &str = "/test";
+/// The package whose binaries are test programs.
+const TEST_PACKAGE: &str = "tine-tests";
+/// Files the test programs use, with their permissions: an executable
+/// that is not an ELF (`ENOEXEC`) and a file without an execute bit
+/// (`EACCES`).
+const TEST_DATA: [(&str, &[u8], u32); 2] = [
+    ("/test-data/not-elf", b"#not an ELF file\n", 0o755),
+    ("/test-data/not-executable", b"\x7fELF but not executable\n", 0o644),
+];
 
 /// A host file to put in the archive: `HOST[:GUEST]`; without GUEST it
 /// goes to `/` under its own name.
@@ -64,8 +76,25 @@ impl FromStr for AddFile {
     }
 }
 
-/// Builds the user programs; returns each executable's name and path.
-pub fn build_user_programs() -> Result<Vec<(String, PathBuf)>> {
+/// A built user program: its name, the executable, and whether it is a
+/// test program (packed under [`TEST_DIR`]).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Program {
+    pub name: String,
+    pub path: PathBuf,
+    pub test: bool,
+}
+
+impl Program {
+    /// Its path in the archive.
+    pub fn guest_path(&self) -> String {
+        let dir = if self.test { TEST_DIR } else { BIN_DIR };
+        format!("{dir}/{}", self.name)
+    }
+}
+
+/// Builds the user programs.
+pub fn build_user_programs() -> Result<Vec<Program>> {
     let mut cmd = Command::new("cargo");
     // Run *in* user/, so that cargo reads user/.cargo/config.toml (cargo
     // looks for config from the working directory, not the manifest).
@@ -90,14 +119,14 @@ pub fn build_user_programs() -> Result<Vec<(String, PathBuf)>> {
     }
     let mut programs = executables(&output.stdout);
     programs.sort();
-    if !programs.iter().any(|(name, _)| name == "init") {
+    if !programs.iter().any(|p| p.name == "init" && !p.test) {
         bail!("the user workspace built no `init` program");
     }
     Ok(programs)
 }
 
-/// The `(name, path)` of every executable in cargo's JSON messages.
-fn executables(json_lines: &[u8]) -> Vec<(String, PathBuf)> {
+/// Every executable in cargo's JSON messages.
+fn executables(json_lines: &[u8]) -> Vec<Program> {
     json_lines
         .lines()
         .map_while(Result::ok)
@@ -106,7 +135,14 @@ fn executables(json_lines: &[u8]) -> Vec<(String, PathBuf)> {
         .filter_map(|message| {
             let path = message["executable"].as_str()?;
             let name = message["target"]["name"].as_str()?;
-            Some((name.to_owned(), PathBuf::from(path)))
+            let test = message["package_id"]
+                .as_str()
+                .is_some_and(|id| id.contains(&format!("#{TEST_PACKAGE}@")));
+            Some(Program {
+                name: name.to_owned(),
+                path: PathBuf::from(path),
+                test,
+            })
         })
         .collect()
 }
@@ -137,18 +173,15 @@ pub fn build_initramfs(extra: &[AddFile]) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// The archive of `programs` (at `/bin/NAME`), `c_programs` (at their
-/// [`CProgram::guest_path`]) and `extra`. A name given twice (a C program
-/// named like a Rust one) is an error.
-fn pack(
-    programs: &[(String, PathBuf)],
-    c_programs: &[CProgram],
-    extra: &[AddFile],
-) -> Result<Archive> {
+/// The archive of `programs` (at `/bin/NAME`, the tests at `/test/NAME`),
+/// `c_programs` (at their [`CProgram::guest_path`]), the test data and
+/// `extra`. A name given twice (a C program named like a Rust one) is an
+/// error.
+fn pack(programs: &[Program], c_programs: &[CProgram], extra: &[AddFile]) -> Result<Archive> {
     let mut archive = Archive::default();
     let rust = programs
         .iter()
-        .map(|(name, path)| (format!("{BIN_DIR}/{name}"), path));
+        .map(|program| (program.guest_path(), &program.path));
     let c = c_programs
         .iter()
         .map(|program| (program.guest_path(), &program.binary));
@@ -158,6 +191,9 @@ fn pack(
         archive
             .add_file(&guest, data, 0o755)
             .with_context(|| format!("packing {}", path.display()))?;
+    }
+    for (guest, data, perm) in TEST_DATA {
+        archive.add_file(guest, data.to_vec(), perm)?;
     }
     // Linux's initramfs convention, so the same archive also boots Linux.
     archive.add_symlink("/init", "bin/init")?;
@@ -199,14 +235,29 @@ mod tests {
     #[test]
     fn executables_come_from_compiler_artifacts() {
         let json = br#"{"reason":"compiler-artifact","target":{"name":"tine_rt"},"executable":null}
-{"reason":"compiler-artifact","target":{"name":"init"},"executable":"/t/init"}
+{"reason":"compiler-artifact","package_id":"path+file:///r/user/init#0.1.0","target":{"name":"init"},"executable":"/t/init"}
+{"reason":"compiler-artifact","package_id":"path+file:///r/user/tests#tine-tests@0.1.0","target":{"name":"exec"},"executable":"/t/exec"}
 not json
 {"reason":"build-finished","success":true}
 "#;
+        let programs = executables(json);
         assert_eq!(
-            executables(json),
-            [("init".to_owned(), PathBuf::from("/t/init"))]
+            programs,
+            [
+                Program {
+                    name: "init".to_owned(),
+                    path: PathBuf::from("/t/init"),
+                    test: false
+                },
+                Program {
+                    name: "exec".to_owned(),
+                    path: PathBuf::from("/t/exec"),
+                    test: true
+                }
+            ]
         );
+        assert_eq!(programs[0].guest_path(), "/bin/init");
+        assert_eq!(programs[1].guest_path(), "/test/exec");
     }
 
     /// Builds the real user programs (the release build of `user/`) and
@@ -235,9 +286,14 @@ not json
             Some(&b"added\n"[..])
         );
         assert_eq!(fs.lookup("/init"), fs.lookup("/bin/init"));
+        assert_eq!(fs.lookup("/test-data/not-elf").unwrap().perm, 0o755);
+        assert!(
+            programs.iter().any(|p| p.test && p.name == "exec"),
+            "the test programs are built"
+        );
         let c_paths = c_programs.iter().map(CProgram::guest_path);
         assert!(c_paths.clone().any(|path| path == "/bin/musl-hello"));
-        let rust_paths = ["init", "hello"].map(|name| format!("{BIN_DIR}/{name}"));
+        let rust_paths = ["/bin/init", "/bin/hello", "/test/exec"].map(String::from);
         for path in rust_paths.into_iter().chain(c_paths) {
             let node = fs.lookup(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
             assert_eq!(node.perm, 0o755);

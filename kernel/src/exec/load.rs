@@ -107,7 +107,7 @@ pub fn image_vmas(segments: &[Segment]) -> Result<Vec<ImageRange>, LayoutError> 
 }
 
 #[cfg(target_os = "none")]
-pub use imp::{Loaded, load};
+pub use imp::{Loaded, load, load_as};
 
 #[cfg(target_os = "none")]
 mod imp {
@@ -118,6 +118,7 @@ mod imp {
     use crate::exec::elf::{DEFAULT_PIE_BIAS, LoadPlan, USER_BOTTOM};
     use crate::exec::stack::{AuxInfo, DEFAULT_STACK_TOP, StackError, StackImage};
     use crate::fs::FsError;
+    use crate::proc::cred::Creds;
     use crate::syscall::Errno;
     use crate::vm::space::{AddressSpace, BRK_MAX};
     use crate::vm::vma::{VmaKind, page_down, page_up};
@@ -145,11 +146,31 @@ mod imp {
     }
 
     /// Loads the program at `path` of the initramfs with `argv` and `envp`
-    /// (module docs). Errors: the lookup's (`ENOENT`, `ENOTDIR`, ...),
+    /// for root ([`load_as`]).
+    pub fn load(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<Loaded, Errno> {
+        load_as(path, argv, envp, &Creds::ROOT)
+    }
+
+    /// `AT_HWCAP` on x86: CPUID leaf 1's EDX, as Linux gives it.
+    fn hwcap() -> u64 {
+        u64::from(arch::cpu::Features::cpuid(1, 0)[3])
+    }
+
+    /// Loads the program at `path` of the initramfs with `argv` and `envp`
+    /// (module docs) for a process with `creds` (the auxiliary vector's
+    /// `AT_UID`, `AT_EUID`, `AT_GID`, `AT_EGID`; `AT_SECURE` is 0, there
+    /// are no set-id files). Errors: the lookup's (`ENOENT`, `ENOTDIR`, ...),
     /// `EACCES` for a directory or a file without an execute bit,
     /// `ENOEXEC` for an image the ELF checks or W^X refuse, `E2BIG` for
     /// arguments over 2 MiB, `EINVAL` for a NUL inside one, `ENOMEM`.
-    pub fn load(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<Loaded, Errno> {
+    /// Nothing outside the new space is changed, so a failure leaves the
+    /// caller as it was.
+    pub fn load_as(
+        path: &str,
+        argv: &[&[u8]],
+        envp: &[&[u8]],
+        creds: &Creds,
+    ) -> Result<Loaded, Errno> {
         let root = crate::fs::root().map_err(fs_errno)?;
         let node = root.lookup(path).map_err(fs_errno)?;
         let image = match node.data() {
@@ -161,7 +182,15 @@ mod imp {
 
         let mut random = [0u8; 16];
         arch::cpu::random::fill(&mut random);
-        let aux = AuxInfo::for_plan(&plan, random);
+        let aux = AuxInfo {
+            uid: creds.uid,
+            euid: creds.euid,
+            gid: creds.gid,
+            egid: creds.egid,
+            hwcap: hwcap(),
+            secure: false,
+            ..AuxInfo::for_plan(&plan, random)
+        };
         let stack =
             StackImage::new(DEFAULT_STACK_TOP, argv, envp, path.as_bytes(), &aux).map_err(|e| {
                 match e {

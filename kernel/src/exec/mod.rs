@@ -1,11 +1,15 @@
 //! Program loading: what `execve` needs to start a program, as pure logic.
 //!
+//! - [`args`]: `execve`'s path, argv and envp copied in from user
+//!   memory with Linux's limits (`ENAMETOOLONG`, `E2BIG`, `EFAULT`);
 //! - [`elf`]: validates an ELF64 x86-64 executable (static, `ET_EXEC` or
 //!   static PIE) and computes its [`elf::LoadPlan`]: the segments to map
 //!   with their permissions, the entry point and the values for the
 //!   auxiliary vector.
 //! - [`load`]: carries a plan and a stack image out into a fresh
 //!   address space (`vm::space::AddressSpace`), W^X enforced.
+//! - `utest` (on the machine): the `utest` boot mode, which runs every
+//!   program under `/test/` and exits QEMU with the verdict;
 //! - [`stack`]: lays out the initial user stack (argc, argv, envp, auxv,
 //!   strings, `AT_RANDOM` bytes) and the initial `rsp`.
 //!
@@ -14,6 +18,11 @@
 //! initramfs ([`crate::fs`]) into fresh user pages. Both are host-tested;
 //! `docs/initramfs.md` describes the checks.
 
+pub mod args;
 pub mod elf;
+#[cfg(target_os = "none")]
+mod exec_ktests;
 pub mod load;
 pub mod stack;
+#[cfg(target_os = "none")]
+pub mod utest;

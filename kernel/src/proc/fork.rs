@@ -255,15 +255,18 @@ mod imp {
             ChildParent::CallersParent => parent.ppid(),
             ChildParent::Reaper => crate::proc::reaper::reaper_of(parent.pid()),
         };
+        let parent_name = parent.name();
         let parent_ids = Ids {
             process: Some(parent),
             pid: parent.pid(),
             ppid,
-            name: parent.name(),
+            name: &parent_name,
             exit_signal: req.resolved_exit_signal(parent.exit_signal()),
         };
         // 2. and 3.
         let (child, space) = make_child(&parent_ids, &parent_space, req)?;
+        // Credentials, limits, affinity (`proc::cred`).
+        child.inherit_from(parent);
 
         // 4. Commit: nothing fails from here on.
         let mut child_ctx = ctx.clone();

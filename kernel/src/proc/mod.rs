@@ -1,5 +1,6 @@
 //! Processes: PIDs, fork, exit, wait.
 //!
+//! - [`cred`]: user and group ids, resource limits (pure logic);
 //! - [`fork`]: `fork1`, which makes a process from a request: refusals,
 //!   the `maxproc` limit, allocations with rollback, the commit point;
 //! - [`fork_flags`]: the fork family's front ends (fork, vfork, rfork,
@@ -22,6 +23,7 @@
 
 pub mod counters;
 pub mod events;
+pub mod cred;
 pub mod fork;
 pub mod fork_flags;
 #[cfg(target_os = "none")]

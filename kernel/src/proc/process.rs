@@ -95,6 +95,7 @@ mod imp {
     use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
     use super::State;
+    use crate::proc::cred::{Creds, Rlimit, Rlimits};
     use crate::proc::pid::{Pid, PidFlags};
     use crate::proc::signal::{self as sig, SignalState};
     use crate::syscall::Errno;
@@ -107,7 +108,23 @@ mod imp {
         /// Changes when the parent exits (reparenting to init or the
         /// kernel).
         ppid: spin::Mutex<Pid>,
-        name: String,
+        /// The program's file name; `execve` changes it.
+        name: spin::Mutex<String>,
+        /// User and group ids (`super::cred`); fork copies them.
+        creds: spin::Mutex<Creds>,
+        /// Resource limits; fork copies them.
+        rlimits: spin::Mutex<Rlimits>,
+        /// `set_tid_address`: where to store 0 at exit (0 = nowhere). Per
+        /// thread once processes have several.
+        clear_child_tid: AtomicU64,
+        /// `set_robust_list`: the list head (stored, not walked yet).
+        robust_list: AtomicU64,
+        /// The CPUs the thread may run on (bit N = CPU N);
+        /// `sched_setaffinity` changes it, fork copies it.
+        affinity: AtomicU64,
+        /// Nanoseconds spent in user mode (measured by the thread loop
+        /// around each entry to ring 3).
+        user_ns: AtomicU64,
         /// The signal the parent gets when this process exits (`SIGCHLD`
         /// for fork; `None` sends nothing).
         exit_signal: Option<u8>,
@@ -244,7 +261,15 @@ mod imp {
             Arc::new(Process {
                 pid,
                 ppid: spin::Mutex::new(ppid),
-                name: String::from(name),
+                name: spin::Mutex::new(String::from(name)),
+                creds: spin::Mutex::new(Creds::ROOT),
+                rlimits: spin::Mutex::new(Rlimits::boot_defaults(
+                    crate::proc::fork::maxproc() as u64,
+                )),
+                clear_child_tid: AtomicU64::new(0),
+                robust_list: AtomicU64::new(0),
+                affinity: AtomicU64::new(!0),
+                user_ns: AtomicU64::new(0),
                 exit_signal,
                 job: spin::Mutex::new(job),
                 execed: AtomicBool::new(false),
@@ -310,9 +335,98 @@ mod imp {
             *self.ppid.lock()
         }
 
-        /// Its name (the program's file name).
-        pub fn name(&self) -> &str {
-            &self.name
+        /// Its name (the file name of the program it runs now).
+        pub fn name(&self) -> String {
+            self.name.lock().clone()
+        }
+
+        /// What fork copies from the parent besides the address space:
+        /// credentials, resource limits, the CPU affinity.
+        pub fn inherit_from(&self, parent: &Process) {
+            *self.creds.lock() = parent.creds();
+            *self.rlimits.lock() = *parent.rlimits.lock();
+            self.affinity
+                .store(parent.affinity(), Ordering::Relaxed);
+        }
+
+        /// Its user and group ids.
+        pub fn creds(&self) -> Creds {
+            *self.creds.lock()
+        }
+
+        /// Changes its ids with `f` (which may refuse, leaving them as
+        /// they were).
+        pub fn update_creds<T>(
+            &self,
+            f: impl FnOnce(&mut Creds) -> Result<T, Errno>,
+        ) -> Result<T, Errno> {
+            let mut creds = self.creds.lock();
+            let mut new = *creds;
+            let out = f(&mut new)?;
+            *creds = new;
+            Ok(out)
+        }
+
+        /// Its limit of `resource` (`cred::resource::*`); `EINVAL` for an
+        /// unknown one.
+        pub fn rlimit(&self, resource: u32) -> Result<Rlimit, Errno> {
+            self.rlimits.lock().get(resource)
+        }
+
+        /// `setrlimit`: sets the limit of `resource` if `by` (the caller's
+        /// credentials) may (`cred::Rlimits::set`); returns the old one.
+        pub fn set_rlimit(&self, resource: u32, new: Rlimit, by: &Creds) -> Result<Rlimit, Errno> {
+            let mut limits = self.rlimits.lock();
+            let old = limits.get(resource)?;
+            limits.set(resource, new, by)?;
+            Ok(old)
+        }
+
+        /// `set_tid_address`: at exit, 0 is stored at `addr` (if not 0).
+        pub fn set_clear_child_tid(&self, addr: u64) {
+            self.clear_child_tid.store(addr, Ordering::Relaxed);
+        }
+
+        /// `set_robust_list`: remembers the list head.
+        pub fn set_robust_list(&self, head: u64) {
+            self.robust_list.store(head, Ordering::Relaxed);
+        }
+
+        /// The robust list head `set_robust_list` stored.
+        pub fn robust_list(&self) -> u64 {
+            self.robust_list.load(Ordering::Relaxed)
+        }
+
+        /// The CPU mask its thread may run on.
+        pub fn affinity(&self) -> u64 {
+            self.affinity.load(Ordering::Relaxed)
+        }
+
+        /// Records a new CPU mask (the caller moves the thread).
+        pub fn set_affinity(&self, mask: u64) {
+            self.affinity.store(mask, Ordering::Relaxed);
+        }
+
+        /// Adds `ns` of user-mode time.
+        pub fn account_user_ns(&self, ns: u64) {
+            self.user_ns.fetch_add(ns, Ordering::Relaxed);
+        }
+
+        /// Nanoseconds spent in user mode so far.
+        pub fn user_ns(&self) -> u64 {
+            self.user_ns.load(Ordering::Relaxed)
+        }
+
+        /// `execve`'s commit: the process now runs `space` under `name`;
+        /// the old space is returned (dropped by the caller outside the
+        /// lock; another holder, a vfork parent, keeps it intact).
+        /// `set_tid_address`'s pointer belonged to the old image and is
+        /// forgotten.
+        pub fn exec_commit(&self, name: &str, space: Arc<AddressSpace>) -> Option<Arc<AddressSpace>> {
+            *self.name.lock() = String::from(name);
+            self.clear_child_tid.store(0, Ordering::Relaxed);
+            self.robust_list.store(0, Ordering::Relaxed);
+            self.space.lock().replace(space)
         }
 
         /// Its state now.
@@ -426,6 +540,7 @@ mod imp {
                 }
                 *state = State::Zombie(status);
             }
+            self.clear_tid();
             // Frees the memory unless a thread (or a vfork parent) still
             // holds the space.
             drop(self.space.lock().take());
@@ -480,6 +595,19 @@ mod imp {
             // `ECHILD` only if someone else reaped it first.
             let _ = wait(pid).await;
         }));
+    }
+
+    impl Process {
+        /// `set_tid_address`'s exit half: store a 0 `u32` at the address
+        /// (a bad one is ignored, as Linux does). No futex wake yet.
+        fn clear_tid(&self) {
+            let addr = self.clear_child_tid.swap(0, Ordering::Relaxed);
+            if addr != 0
+                && let Some(space) = self.space()
+            {
+                let _ = space.copy_to_user(addr, &0u32.to_le_bytes());
+            }
+        }
     }
 
     /// Gives the children of `dead` to its reaper (`super::reaper`): the
@@ -598,7 +726,7 @@ mod imp {
                 pid: p.pid,
                 ppid: p.ppid(),
                 state: p.state(),
-                name: p.name.clone(),
+                name: p.name(),
                 system: p.is_system(),
             })
             .collect()

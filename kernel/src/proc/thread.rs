@@ -37,7 +37,7 @@ pub const SLICE_NS: u64 = 10_000_000;
 
 /// Runs the (only) thread of `process` from `ctx` until the process exits;
 /// `space` is the process's address space.
-pub async fn run(process: Arc<Process>, space: Arc<AddressSpace>, mut ctx: UserContext) {
+pub async fn run(process: Arc<Process>, mut space: Arc<AddressSpace>, mut ctx: UserContext) {
     let mut slice_end = 0;
     let status = loop {
         // Signals are taken before every return to user mode.
@@ -52,10 +52,18 @@ pub async fn run(process: Arc<Process>, space: Arc<AddressSpace>, mut ctx: UserC
             slice_end = arch::cpu::tsc::now_ns() + SLICE_NS;
         }
         arch::irq::timer::arm_deadline_ns(slice_end);
-        match arch::user::run(&mut ctx, &space.table) {
+        let entered = arch::cpu::tsc::now_ns();
+        let trap = arch::user::run(&mut ctx, &space.table);
+        process.account_user_ns(arch::cpu::tsc::now_ns().saturating_sub(entered));
+        match trap {
             Trap::Syscall => match dispatch(&process, &space, &mut ctx).await {
                 Action::Return(rax) => ctx.rax = rax,
                 Action::Exit(status) => break status,
+                // execve: the new program, from its first instruction.
+                Action::Exec(image) => {
+                    space = image.space;
+                    ctx = UserContext::new(image.entry, image.rsp);
+                }
             },
             Trap::PageFault { addr, error_code } => {
                 if let Err(e) = space.fault(addr, error_code) {

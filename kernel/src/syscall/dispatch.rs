@@ -19,12 +19,15 @@ use crate::vm::space::AddressSpace;
 use crate::vm::vma::VmPerms;
 
 /// What the thread does after a system call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Action {
     /// Return to user mode with this `rax`.
     Return(u64),
     /// The process ends with this wait status (`exit`, `exit_group`).
     Exit(i32),
+    /// `execve` succeeded: continue in this new image (its space is the
+    /// process's now; the thread drops its reference to the old one).
+    Exec(super::exec::NewImage),
 }
 
 /// Most bytes one `write` moves (a longer one is a short write, which
@@ -82,6 +85,10 @@ pub async fn dispatch(
         nr::GETPGRP => signal::getpgid(process, 0),
         nr::SETSID => signal::setsid(process),
         nr::GETSID => signal::getsid(process, a0),
+        nr::EXECVE => {
+            return super::exec::execve(process, space, a0, a1, a2)
+                .unwrap_or_else(|e| Action::Return(e.to_user()));
+        }
         // One thread per process for now: exit is exit_group.
         nr::EXIT | nr::EXIT_GROUP => return Action::Exit(exit_status(a0 as i32)),
         other => {

@@ -5,10 +5,14 @@
 //!   implemented);
 //! - `dispatch` (on the machine): `dispatch()` runs the call a user
 //!   thread trapped with and says whether the thread returns to user mode
-//!   (`Action::Return`) or the process exits (`Action::Exit`).
+//!   (`Action::Return`), the process exits (`Action::Exit`) or continues
+//!   in a new program (`Action::Exec`);
+//! - `exec` (on the machine): `execve`.
 
 #[cfg(target_os = "none")]
 mod dispatch;
+#[cfg(target_os = "none")]
+pub mod exec;
 pub mod errno;
 #[cfg(target_os = "none")]
 mod fork;

@@ -1,0 +1,90 @@
+//! `execve(path, argv, envp)`: replace the calling process's program.
+//!
+//! Two halves around a point of no return:
+//!
+//! 1. Everything that can fail, with the caller untouched: copy in the
+//!    arguments ([`ExecArgs::copy_in`]: `EFAULT`, `ENAMETOOLONG`,
+//!    `E2BIG`), resolve the path, load the program into a *new* address
+//!    space ([`load_as`]: `ENOENT`, `ENOTDIR`, `EACCES` for a directory or
+//!    a file without an execute bit, `ENOEXEC`, `ENOMEM`), with the
+//!    process's credentials in the auxiliary vector.
+//! 2. The commit, which cannot fail: [`Process::exec_commit`] swaps the
+//!    space in `Process::space` and renames the process (`ps` shows the
+//!    new name); the exec hooks run (close-on-exec descriptors, caught
+//!    signals back to default, the vfork parent released: each belongs to
+//!    another part of the kernel, see [`exec_hooks`]); the thread gets
+//!    [`Action::Exec`] and the trap loop (`proc::thread`) continues in the
+//!    new space with a fresh `UserContext` at the entry point.
+//!
+//! The old space is dropped by this process only: a vfork parent sharing
+//! it (`Arc`) keeps it whole, since nothing here unmaps or tears down
+//! anything in it; when the last holder drops it, `UserPageTable`'s drop
+//! frees its pages.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use super::{Action, Errno};
+use crate::exec::args::ExecArgs;
+use crate::exec::load::load_as;
+use crate::proc::process::Process;
+use crate::vm::space::AddressSpace;
+
+/// What the thread continues with after a successful `execve`.
+#[derive(Debug)]
+pub struct NewImage {
+    /// The new address space (already the process's).
+    pub space: Arc<AddressSpace>,
+    /// The entry point.
+    pub entry: u64,
+    /// The initial stack pointer.
+    pub rsp: u64,
+}
+
+/// `execve(path, argv, envp)` (module docs): `Action::Exec` on success,
+/// the error with the caller untouched otherwise.
+pub fn execve(
+    process: &Arc<Process>,
+    space: &AddressSpace,
+    path: u64,
+    argv: u64,
+    envp: u64,
+) -> Result<Action, Errno> {
+    let args = ExecArgs::copy_in(|va, buf| space.copy_from_user(va, buf), path, argv, envp)?;
+    let path = resolve(process, &args.path)?;
+    let argv: Vec<&[u8]> = args.argv.iter().map(Vec::as_slice).collect();
+    let envp: Vec<&[u8]> = args.envp.iter().map(Vec::as_slice).collect();
+    let loaded = load_as(&path, &argv, &envp, &process.creds())?;
+
+    // The point of no return.
+    let space = Arc::new(loaded.space);
+    let name = path.rsplit('/').next().unwrap_or(&path);
+    let old = process.exec_commit(name, space.clone());
+    // Outside the process's lock: this may free the old image's frames.
+    drop(old);
+    exec_hooks(process);
+    Ok(Action::Exec(NewImage {
+        space,
+        entry: loaded.entry,
+        rsp: loaded.rsp,
+    }))
+}
+
+/// The path to look up: an absolute one as it is, a relative one from
+/// the root (the process's working directory once it has one).
+fn resolve(_process: &Process, path: &[u8]) -> Result<String, Errno> {
+    let path = core::str::from_utf8(path).map_err(|_| Errno::ENOENT)?;
+    if path.starts_with('/') {
+        Ok(String::from(path))
+    } else {
+        Ok(alloc::format!("/{path}"))
+    }
+}
+
+/// What other parts of the kernel undo at exec, after the commit.
+/// Today: nothing is open across exec (no descriptor table), no handler
+/// is installed (no signal delivery) and no vfork parent waits; each of
+/// those calls goes here when its part lands (`FdTable::close_on_exec`,
+/// `SigActions::reset_caught`, `Process::vfork_release`).
+fn exec_hooks(_process: &Process) {}
