@@ -141,7 +141,8 @@ async fn boot_task(cmdline: &str, ncpus: usize, bench: BenchRunner) {
             })
         }
         Mode::UserTest(filter) => {
-            let (passed, failed) = crate::exec::utest::run(filter, drivers::serial::write_fmt).await;
+            let (passed, failed) =
+                crate::exec::utest::run(filter, drivers::serial::write_fmt).await;
             arch::cpu::exit_qemu(if failed == 0 && passed > 0 {
                 arch::ExitCode::Success
             } else {

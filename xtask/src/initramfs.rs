@@ -36,7 +36,11 @@ const TEST_PACKAGE: &str = "tine-tests";
 /// (`EACCES`).
 const TEST_DATA: [(&str, &[u8], u32); 2] = [
     ("/test-data/not-elf", b"#not an ELF file\n", 0o755),
-    ("/test-data/not-executable", b"\x7fELF but not executable\n", 0o644),
+    (
+        "/test-data/not-executable",
+        b"\x7fELF but not executable\n",
+        0o644,
+    ),
 ];
 
 /// A host file to put in the archive: `HOST[:GUEST]`; without GUEST it

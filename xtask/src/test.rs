@@ -9,7 +9,8 @@
 //! 3. **system**: boot with `test=boot` and check that every CPU came
 //!    online (at `-smp 4`, and with `--quick` off also at 1, 2, 8 CPUs and
 //!    128 MiB / 8 GiB of memory); boot with `crash=pagefault` and check the
-//!    exception report.
+//!    exception report; boot with `utest` at `-smp 1` and `-smp 4`: every
+//!    user test program under `/test/` must exit 0.
 //!
 //! Every step runs even when an earlier one failed, each QEMU run is under
 //! a timeout, and the exit status is non-zero if any step failed. The tiers
@@ -148,6 +149,8 @@ enum Expect {
     AllCpusOnline,
     /// Exit 39 and a page-fault exception report with CR2.
     PageFault,
+    /// Exit 33 and `utest result: N passed, 0 failed` with N > 0.
+    UserTests,
 }
 
 /// One QEMU boot of the suite.
@@ -173,6 +176,8 @@ fn boots(quick: bool) -> Vec<BootCheck> {
         boot(Tier::Kernel, 4, 512, "test", Expect::Ktests),
         boot(Tier::System, 4, 512, "test=boot", Expect::AllCpusOnline),
         boot(Tier::System, 1, 512, "crash=pagefault", Expect::PageFault),
+        boot(Tier::System, 1, 512, "utest", Expect::UserTests),
+        boot(Tier::System, 4, 512, "utest", Expect::UserTests),
     ];
     if !quick {
         for smp in [1, 2, 8] {
@@ -219,7 +224,7 @@ impl BootCheck {
             interactive: false,
         };
         let timeout = match self.expect {
-            Expect::Ktests => KTEST_TIMEOUT,
+            Expect::Ktests | Expect::UserTests => KTEST_TIMEOUT,
             Expect::AllCpusOnline | Expect::PageFault => BOOT_TIMEOUT,
         };
         let boot = qemu::boot(&config, timeout, verbose)?;
@@ -242,7 +247,7 @@ impl BootCheck {
 fn check(expect: Expect, smp: u32, outcome: Outcome, output: &str) -> Result<String, Vec<String>> {
     let mut problems = Vec::new();
     let wanted = match expect {
-        Expect::Ktests | Expect::AllCpusOnline => KernelExit::Success,
+        Expect::Ktests | Expect::AllCpusOnline | Expect::UserTests => KernelExit::Success,
         Expect::PageFault => KernelExit::Exception,
     };
     if outcome != Outcome::Kernel(wanted) {
@@ -291,12 +296,45 @@ fn check(expect: Expect, smp: u32, outcome: Outcome, output: &str) -> Result<Str
             }
             "page fault reported".to_owned()
         }
+        Expect::UserTests => {
+            problems.extend(utest_failures(output).into_iter().map(str::to_owned));
+            match utest_summary(output) {
+                Some((passed, 0)) if passed > 0 => format!("{passed} user test programs passed"),
+                Some((passed, failed)) => {
+                    problems.push(format!("user tests: {passed} passed, {failed} failed"));
+                    String::new()
+                }
+                None => {
+                    problems.push("no `utest result: N passed, M failed` line".to_owned());
+                    String::new()
+                }
+            }
+        }
     };
     if problems.is_empty() {
         Ok(note)
     } else {
         Err(problems)
     }
+}
+
+/// The counts of the `utest result: N passed, M failed` line.
+fn utest_summary(output: &str) -> Option<(u32, u32)> {
+    output.lines().find_map(|line| {
+        let counts = line.trim().strip_prefix("utest result: ")?;
+        let (passed, failed) = counts.split_once(" passed, ")?;
+        let failed = failed.strip_suffix(" failed")?;
+        Some((passed.parse().ok()?, failed.parse().ok()?))
+    })
+}
+
+/// The `utest PATH ... FAILED: why` lines.
+fn utest_failures(output: &str) -> Vec<&str> {
+    output
+        .lines()
+        .map(str::trim)
+        .filter(|line| line.starts_with("utest ") && line.contains(" ... FAILED"))
+        .collect()
 }
 
 /// The steps run so far and their verdicts.
@@ -448,7 +486,30 @@ test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; fini
 
     #[test]
     fn quick_runs_a_subset_of_the_boots() {
-        assert_eq!(boots(true).len(), 4);
-        assert_eq!(boots(false).len(), 9);
+        assert_eq!(boots(true).len(), 6);
+        assert_eq!(boots(false).len(), 11);
+    }
+
+    #[test]
+    fn user_tests_need_a_clean_summary() {
+        let success = Outcome::Kernel(KernelExit::Success);
+        let good = "utest /test/exec ... ok\nutest result: 1 passed, 0 failed\n";
+        assert_eq!(
+            check(Expect::UserTests, 1, success, good),
+            Ok("1 user test programs passed".into())
+        );
+        let bad = "utest /test/a ... FAILED: exit status 1\nutest result: 0 passed, 1 failed\n";
+        let failure = Outcome::Kernel(KernelExit::Failure);
+        assert_eq!(
+            check(Expect::UserTests, 1, failure, bad).unwrap_err(),
+            [
+                "expected exit 33, got exit 35 (failure reported by the kernel)",
+                "utest /test/a ... FAILED: exit status 1",
+                "user tests: 0 passed, 1 failed",
+            ]
+        );
+        let none = "utest result: 0 passed, 0 failed\n";
+        assert!(check(Expect::UserTests, 1, success, none).is_err());
+        assert!(check(Expect::UserTests, 1, success, "").is_err());
     }
 }

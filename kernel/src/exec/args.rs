@@ -112,9 +112,7 @@ fn read_vector(
         return Ok(out);
     }
     for i in 0u64.. {
-        let slot = addr
-            .checked_add(8 * i)
-            .ok_or(Errno::EFAULT)?;
+        let slot = addr.checked_add(8 * i).ok_or(Errno::EFAULT)?;
         let mut raw = [0u8; 8];
         read(slot, &mut raw).map_err(|_| Errno::EFAULT)?;
         let ptr = u64::from_le_bytes(raw);
@@ -214,8 +212,14 @@ mod tests {
         let mut m = setup();
         let r = || m.reader();
         assert_eq!(ExecArgs::copy_in(r(), 0, 0x2000, 0), Err(Errno::EFAULT));
-        assert_eq!(ExecArgs::copy_in(r(), 0x1000, 0x9000, 0), Err(Errno::EFAULT));
-        assert_eq!(ExecArgs::copy_in(r(), 0x1000, 0, 0x9000), Err(Errno::EFAULT));
+        assert_eq!(
+            ExecArgs::copy_in(r(), 0x1000, 0x9000, 0),
+            Err(Errno::EFAULT)
+        );
+        assert_eq!(
+            ExecArgs::copy_in(r(), 0x1000, 0, 0x9000),
+            Err(Errno::EFAULT)
+        );
         assert_eq!(
             ExecArgs::copy_in(r(), 0x1000, 0, u64::MAX - 3),
             Err(Errno::EFAULT)
@@ -224,8 +228,14 @@ mod tests {
         m.put_ptrs(0x3000, &[0x1100, 0xdead_0000, 0]);
         m.put_ptrs(0x3ff8, &[0x1100]);
         let r = || m.reader();
-        assert_eq!(ExecArgs::copy_in(r(), 0x1000, 0x3000, 0), Err(Errno::EFAULT));
-        assert_eq!(ExecArgs::copy_in(r(), 0x1000, 0, 0x3ff8), Err(Errno::EFAULT));
+        assert_eq!(
+            ExecArgs::copy_in(r(), 0x1000, 0x3000, 0),
+            Err(Errno::EFAULT)
+        );
+        assert_eq!(
+            ExecArgs::copy_in(r(), 0x1000, 0, 0x3ff8),
+            Err(Errno::EFAULT)
+        );
     }
 
     #[test]
@@ -257,7 +267,10 @@ mod tests {
         let r = || m.reader();
         let ok = ExecArgs::copy_in(r(), 0x1000, 0x4000, 0x4000).err();
         assert_eq!(ok, Some(Errno::E2BIG), "argv + envp share the budget");
-        assert_eq!(ExecArgs::copy_in(r(), 0x1000, 0x4000, 0).unwrap().argv[0].len(), big);
+        assert_eq!(
+            ExecArgs::copy_in(r(), 0x1000, 0x4000, 0).unwrap().argv[0].len(),
+            big
+        );
         assert_eq!(ExecArgs::copy_in(r(), 0x1000, 0x4100, 0), Err(Errno::E2BIG));
         // Many empty strings: the pointers alone exhaust the budget.
         let mut m = setup();

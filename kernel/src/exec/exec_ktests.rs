@@ -17,7 +17,9 @@ use crate::{kassert, kassert_eq, ktest, task};
 async fn run(path: &str) -> Result<i32, String> {
     let pid = process::spawn_process(path, &[path.as_bytes()], &[b"TERM=tine"])
         .map_err(|e| format!("spawn {path}: {e}"))?;
-    process::wait(pid).await.map_err(|e| format!("wait {pid}: {e}"))
+    process::wait(pid)
+        .await
+        .map_err(|e| format!("wait {pid}: {e}"))
 }
 
 ktest!(

@@ -78,6 +78,8 @@ pub async fn run(filter: &str, out: fn(core::fmt::Arguments<'_>)) -> (usize, usi
             }
         }
     }
-    out(format_args!("utest result: {passed} passed, {failed} failed\n"));
+    out(format_args!(
+        "utest result: {passed} passed, {failed} failed\n"
+    ));
     (passed, failed)
 }

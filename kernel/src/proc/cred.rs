@@ -255,7 +255,13 @@ mod tests {
             }
         );
         assert_eq!(l.get(NPROC).unwrap().cur, 1000);
-        assert_eq!(l.get(NOFILE).unwrap(), Rlimit { cur: 1024, max: 4096 });
+        assert_eq!(
+            l.get(NOFILE).unwrap(),
+            Rlimit {
+                cur: 1024,
+                max: 4096
+            }
+        );
         assert_eq!(l.get(AS).unwrap(), Rlimit::INFINITE);
         assert_eq!(l.get(RTTIME).unwrap(), Rlimit::INFINITE);
         assert_eq!(l.get(16), Err(Errno::EINVAL));

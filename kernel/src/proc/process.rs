@@ -122,6 +122,9 @@ mod imp {
         /// The CPUs the thread may run on (bit N = CPU N);
         /// `sched_setaffinity` changes it, fork copies it.
         affinity: AtomicU64,
+        /// The thread has yet to move to obey `affinity` (set by
+        /// `set_affinity` and fork, cleared by `take_affinity_change`).
+        affinity_changed: core::sync::atomic::AtomicBool,
         /// Nanoseconds spent in user mode (measured by the thread loop
         /// around each entry to ring 3).
         user_ns: AtomicU64,
@@ -264,11 +267,12 @@ mod imp {
                 name: spin::Mutex::new(String::from(name)),
                 creds: spin::Mutex::new(Creds::ROOT),
                 rlimits: spin::Mutex::new(Rlimits::boot_defaults(
-                    crate::proc::fork::maxproc() as u64,
+                    crate::proc::fork::maxproc() as u64
                 )),
                 clear_child_tid: AtomicU64::new(0),
                 robust_list: AtomicU64::new(0),
                 affinity: AtomicU64::new(!0),
+                affinity_changed: core::sync::atomic::AtomicBool::new(false),
                 user_ns: AtomicU64::new(0),
                 exit_signal,
                 job: spin::Mutex::new(job),
@@ -345,8 +349,10 @@ mod imp {
         pub fn inherit_from(&self, parent: &Process) {
             *self.creds.lock() = parent.creds();
             *self.rlimits.lock() = *parent.rlimits.lock();
-            self.affinity
-                .store(parent.affinity(), Ordering::Relaxed);
+            let mask = parent.affinity();
+            self.affinity.store(mask, Ordering::Relaxed);
+            // Release: as in `set_affinity`.
+            self.affinity_changed.store(mask != !0, Ordering::Release);
         }
 
         /// Its user and group ids.
@@ -402,9 +408,21 @@ mod imp {
             self.affinity.load(Ordering::Relaxed)
         }
 
-        /// Records a new CPU mask (the caller moves the thread).
+        /// Records a new CPU mask; the thread moves at its next trip
+        /// through its trap loop (`syscall::misc::apply_affinity`).
         pub fn set_affinity(&self, mask: u64) {
             self.affinity.store(mask, Ordering::Relaxed);
+            // Release: pairs with the Acquire in `take_affinity_change`, so
+            // the thread that sees the flag sees the mask.
+            self.affinity_changed.store(true, Ordering::Release);
+        }
+
+        /// Whether the mask changed since the last call (and forgets it).
+        pub fn take_affinity_change(&self) -> bool {
+            // Acquire: pairs with the Release in `set_affinity`. A cheap
+            // load first: this runs before every entry to user mode.
+            self.affinity_changed.load(Ordering::Acquire)
+                && self.affinity_changed.swap(false, Ordering::Acquire)
         }
 
         /// Adds `ns` of user-mode time.
@@ -422,7 +440,11 @@ mod imp {
         /// lock; another holder, a vfork parent, keeps it intact).
         /// `set_tid_address`'s pointer belonged to the old image and is
         /// forgotten.
-        pub fn exec_commit(&self, name: &str, space: Arc<AddressSpace>) -> Option<Arc<AddressSpace>> {
+        pub fn exec_commit(
+            &self,
+            name: &str,
+            space: Arc<AddressSpace>,
+        ) -> Option<Arc<AddressSpace>> {
             *self.name.lock() = String::from(name);
             self.clear_child_tid.store(0, Ordering::Relaxed);
             self.robust_list.store(0, Ordering::Relaxed);

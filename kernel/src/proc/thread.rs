@@ -51,6 +51,9 @@ pub async fn run(process: Arc<Process>, mut space: Arc<AddressSpace>, mut ctx: U
             }
             slice_end = arch::cpu::tsc::now_ns() + SLICE_NS;
         }
+        if process.take_affinity_change() {
+            crate::syscall::misc::apply_affinity(&process).await;
+        }
         arch::irq::timer::arm_deadline_ns(slice_end);
         let entered = arch::cpu::tsc::now_ns();
         let trap = arch::user::run(&mut ctx, &space.table);

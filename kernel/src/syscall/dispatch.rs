@@ -89,6 +89,9 @@ pub async fn dispatch(
             return super::exec::execve(process, space, a0, a1, a2)
                 .unwrap_or_else(|e| Action::Return(e.to_user()));
         }
+        n if super::misc::handles(n) => {
+            super::misc::call(process, space, n, [a0, a1, a2, a3, a4, a5]).await
+        }
         // One thread per process for now: exit is exit_group.
         nr::EXIT | nr::EXIT_GROUP => return Action::Exit(exit_status(a0 as i32)),
         other => {

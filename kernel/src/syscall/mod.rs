@@ -7,18 +7,25 @@
 //!   thread trapped with and says whether the thread returns to user mode
 //!   (`Action::Return`), the process exits (`Action::Exit`) or continues
 //!   in a new program (`Action::Exec`);
-//! - `exec` (on the machine): `execve`.
+//! - `exec` (on the machine): `execve`;
+//! - `misc` (on the machine): credentials, resource limits, affinity,
+//!   `set_tid_address`, `getrandom`, `sysinfo`, `mprotect`, `madvise`,
+//!   `tine_poweroff`, and the clocks of [`time`] (whose rules are pure and
+//!   host-tested).
 
 #[cfg(target_os = "none")]
 mod dispatch;
-#[cfg(target_os = "none")]
-pub mod exec;
 pub mod errno;
 #[cfg(target_os = "none")]
+pub mod exec;
+#[cfg(target_os = "none")]
 mod fork;
+#[cfg(target_os = "none")]
+pub mod misc;
 pub mod nr;
 #[cfg(target_os = "none")]
 mod signal;
+pub mod time;
 
 #[cfg(target_os = "none")]
 pub use dispatch::{Action, dispatch};

@@ -52,7 +52,9 @@ pub(crate) struct Task {
     home: AtomicUsize,
     /// Never stolen: the task always runs on its home CPU (user threads
     /// with an affinity of one CPU; benchmarks that measure one CPU).
-    pinned: bool,
+    /// Written, like `home`, only by the CPU that holds the task popped
+    /// (a migration, [`super::migrate`]); Relaxed for the same reason.
+    pinned: AtomicBool,
     state: TaskState,
     /// Plain spin lock, never contended: [`TaskState`] lets one CPU at a
     /// time poll the task, and the lock only gives that CPU `&mut`. Never
@@ -100,6 +102,11 @@ type RunQueue = SegQueue<Arc<Task>>;
 /// ([`Scheduler::poll_before_halt`]).
 pub const IDLE_POLL_NS: u64 = 30_000;
 
+/// `Executor::migrate` when no migration is asked for.
+const NO_MIGRATION: usize = usize::MAX;
+/// The bit of `Executor::migrate` that pins the task at its new home.
+const MIGRATE_PINNED: usize = 1 << (usize::BITS - 2);
+
 /// One CPU's executor state.
 pub(crate) struct Executor {
     run_queue: RunQueue,
@@ -107,6 +114,11 @@ pub(crate) struct Executor {
     pinned_queue: RunQueue,
     pub(crate) timers: TimerQueue,
     idle: IdleFlag,
+    /// A migration the task being polled asked for ([`super::migrate`]):
+    /// [`NO_MIGRATION`], or the target CPU with [`MIGRATE_PINNED`]. Only
+    /// this CPU writes and reads it (during and right after a poll), so
+    /// Relaxed is enough.
+    migrate: AtomicUsize,
     /// Tasks whose home is this CPU and that have not completed: the load
     /// measure for [`Scheduler::spawn`].
     live: AtomicUsize,
@@ -125,6 +137,7 @@ impl Executor {
             pinned_queue: SegQueue::new(),
             timers: TimerQueue::new(),
             idle: IdleFlag::new(),
+            migrate: AtomicUsize::new(NO_MIGRATION),
             live: AtomicUsize::new(0),
             spawned: AtomicU64::new(0),
             completed: AtomicU64::new(0),
@@ -340,7 +353,7 @@ impl Scheduler {
             id,
             name: builder.name,
             home: AtomicUsize::new(home),
-            pinned: builder.pinned,
+            pinned: AtomicBool::new(builder.pinned),
             state: TaskState::new_queued(),
             // The one allocation of the future: the caller's future and the
             // delivery of its output, in one box.
@@ -382,7 +395,7 @@ impl Scheduler {
         let ex = &self.executors[home];
         // Interrupts masked: see `RunQueue` (SegQueue::push is not
         // reentrant on one CPU).
-        let pinned = task.pinned;
+        let pinned = task.pinned.load(Ordering::Relaxed);
         self.without_interrupts(|| {
             if pinned {
                 ex.pinned_queue.push(task)
@@ -537,6 +550,13 @@ impl Scheduler {
             }
             ready
         };
+        // Relaxed: this CPU's own slot (see `Executor::migrate`).
+        if ex.migrate.load(Ordering::Relaxed) != NO_MIGRATION {
+            let request = ex.migrate.swap(NO_MIGRATION, Ordering::Relaxed);
+            if !ready {
+                self.move_task(&task, request);
+            }
+        }
         if ready {
             task.state.finish();
             ex.completed
@@ -548,6 +568,40 @@ impl Scheduler {
             // CPU): back to the tail of its home queue.
             self.enqueue(task);
         }
+    }
+
+    /// Carries out a migration request (`Executor::migrate`) for `task`,
+    /// which this CPU holds popped: its new home and pinning take effect
+    /// when it is re-queued (it woke itself during the poll).
+    fn move_task(&self, task: &Task, request: usize) {
+        let target = request & !MIGRATE_PINNED;
+        if target >= self.ncpus() {
+            return;
+        }
+        // We hold the popped task, so no one else writes `home`/`pinned`.
+        let old = task.home.swap(target, Ordering::Relaxed);
+        if old != target {
+            self.executors[old].live.fetch_sub(1, Ordering::Relaxed);
+            self.executors[target].live.fetch_add(1, Ordering::Relaxed);
+        }
+        task.pinned
+            .store(request & MIGRATE_PINNED != 0, Ordering::Relaxed);
+        log::trace!("{} moves from cpu {old} to cpu {target}", task.id);
+    }
+
+    /// Asks the executor of the calling CPU to move the task it is polling
+    /// to `cpu` (pinned there, or free to be stolen) when the poll returns
+    /// pending; see [`super::migrate`]. Returns whether the calling thread
+    /// is one of this scheduler's CPUs (if not, nothing will happen).
+    pub(crate) fn request_migration(&self, cpu: usize, pinned: bool) -> bool {
+        let Some(here) = self.current_cpu() else {
+            return false;
+        };
+        let request = cpu | if pinned { MIGRATE_PINNED } else { 0 };
+        self.executors[here]
+            .migrate
+            .store(request, Ordering::Relaxed);
+        true
     }
 
     /// Takes one task from another CPU's run queue, scanning from the next

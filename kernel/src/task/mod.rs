@@ -30,6 +30,8 @@
 //!   the executor loop; the earliest deadline is handed to
 //!   [`Platform::idle`] so the CPU arms a one-shot timer.
 //! - [`yield_now()`]: go to the back of the run queue.
+//! - [`migrate()`]: move the current task to a CPU, pinned there or not
+//!   (`sched_setaffinity`).
 //!
 //! ## The API the rest of the kernel uses
 //! ```text
@@ -38,7 +40,8 @@
 //! spawn(fut) -> JoinHandle<T>                              least-loaded CPU
 //! spawn_on(cpu, fut) -> JoinHandle<T>
 //! Builder::new().name("init").cpu(0).spawn(fut)
-//! yield_now().await, sleep(Duration).await, sleep_until(ns).await
+//! yield_now().await, sleep(Duration).await, sleep_until(ns).await,
+//!     migrate(cpu, pinned).await
 //! Event::new(), ev.wait().await, ev.wait_until(|| cond).await,
 //!     ev.notify_one(), ev.notify_all()
 //! stats(cpu) -> CpuStats, ncpus(), now_ns()
@@ -70,6 +73,7 @@ mod idle;
 mod join;
 #[cfg(target_os = "none")]
 mod ktests;
+mod migrate;
 mod state;
 #[cfg(all(test, not(loom)))]
 mod tests;
@@ -82,6 +86,7 @@ use core::future::Future;
 pub use event::{Event, Wait, WaitUntil};
 pub use executor::{Builder, CpuStats, Scheduler, TaskId};
 pub use join::JoinHandle;
+pub use migrate::Migrate;
 pub use timer::Sleep;
 pub use yield_now::YieldNow;
 
@@ -191,6 +196,18 @@ where
 /// run queue.
 pub fn yield_now() -> YieldNow {
     YieldNow::new()
+}
+
+/// Moves the calling task to `cpu` (`< ncpus()`) and, if `pinned`, keeps
+/// it there (no CPU steals it) until the next migration; with `pinned`
+/// false it is free to be stolen again. Completes on the new CPU (or, not
+/// pinned, wherever it was stolen to).
+///
+/// # Panics
+/// If `cpu` is not one of the scheduler's CPUs.
+pub fn migrate(cpu: usize, pinned: bool) -> Migrate {
+    assert!(cpu < ncpus(), "migrate to CPU {cpu}: no such CPU");
+    Migrate::new(cpu, pinned)
 }
 
 /// Completes after `duration` (never earlier).

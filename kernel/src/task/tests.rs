@@ -560,3 +560,45 @@ fn pinned_tasks_are_never_stolen() {
         assert_eq!(m.block_on(t), 0);
     }
 }
+
+#[test]
+fn migrate_moves_the_task_and_pinning_keeps_it_there() {
+    let m = HostMachine::start(4);
+    let sched = m.scheduler;
+    let handle = sched.spawn(async move {
+        let mut seen = Vec::new();
+        for target in [2usize, 0, 3, 1] {
+            super::migrate(target, true).await;
+            let mut here = Vec::new();
+            for _ in 0..50 {
+                here.push(super::scheduler().current_cpu());
+                super::yield_now().await;
+            }
+            seen.push((target, here));
+        }
+        // Unpinned again: it completes wherever it is.
+        super::migrate(0, false).await;
+        seen
+    });
+    // Busy tasks on every CPU, so that idle CPUs would steal if they may.
+    let busy: Vec<_> = (0..64)
+        .map(|_| {
+            sched.spawn(async {
+                for _ in 0..200 {
+                    super::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    let seen = m.block_on(handle);
+    for h in busy {
+        m.block_on(h);
+    }
+    for (target, here) in seen {
+        assert!(
+            here.iter().all(|&cpu| cpu == Some(target)),
+            "pinned to {target}, ran on {here:?}"
+        );
+    }
+    m.shutdown();
+}

@@ -27,13 +27,14 @@
 //! await, no console output under it; the only allocation is the frame
 //! being mapped (and page-table pages).
 
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use arch::mm::Frame;
 use arch::mm::user::{Fault, MapError, USER_END, UserFlags, UserPageTable};
 
 use super::vma::{
-    FaultAction, PAGE_SIZE, VmPerms, Vma, VmaError, VmaKind, VmaSet, classify, page_down, page_up,
-    pf,
+    FaultAction, PAGE_SIZE, VmPerms, Vma, VmaError, VmaKind, VmaSet, accessible, classify,
+    page_down, page_up, pf,
 };
 use crate::syscall::Errno;
 
@@ -70,6 +71,11 @@ pub struct AddressSpace {
     /// The page table `arch::user::run` runs the threads in.
     pub table: UserPageTable,
     layout: spin::Mutex<Layout>,
+    /// Pages of `PROT_NONE` ranges (`mprotect`): x86 has no present but
+    /// inaccessible PTE, so their frames are taken out of the page table
+    /// and kept here, by page address, until the range is made accessible
+    /// again (or unmapped). Lock order: after the VMA lock.
+    hidden: spin::Mutex<BTreeMap<u64, Frame>>,
 }
 
 /// Counters of one address space, for `ps`-style output and tests.
@@ -105,6 +111,7 @@ impl AddressSpace {
                 mmap_floor: crate::exec::elf::USER_BOTTOM,
                 mmap_ceiling: crate::exec::elf::USER_TOP,
             }),
+            hidden: spin::Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -118,9 +125,13 @@ impl AddressSpace {
     pub fn fork(&self) -> Result<Self, Errno> {
         let layout = self.layout.lock();
         let table = self.table.fork_cow().ok_or(Errno::ENOMEM)?;
+        // Hidden frames are shared too (one more reference each), so
+        // neither side gets them back writable without a copy.
+        let hidden = self.hidden.lock().clone();
         Ok(Self {
             table,
             layout: spin::Mutex::new(layout.clone()),
+            hidden: spin::Mutex::new(hidden),
         })
     }
 
@@ -377,8 +388,159 @@ impl AddressSpace {
         Ok(())
     }
 
+    /// `mprotect(addr, len, prot)`: gives the range the permissions
+    /// `prot` (`PROT_READ | PROT_WRITE | PROT_EXEC`), splitting VMAs.
+    /// Mapped pages get the new rights at once, except that write is
+    /// given only to a page whose frame has no other reference (a
+    /// copy-on-write page stays read-only and is copied at its first write
+    /// fault, the write invariant of `arch::mm::user`). `PROT_NONE` pages
+    /// are taken out of the page table and kept aside (`hidden`), so they
+    /// keep their contents. Errors as Linux: `EINVAL` for an unaligned
+    /// address or unknown `prot` bits, `ENOMEM` for a range that wraps,
+    /// leaves user space or has pages outside every VMA (then nothing
+    /// changes). A length of 0 does nothing.
+    pub fn mprotect(&self, addr: u64, len: u64, prot: u64) -> Result<(), Errno> {
+        if !addr.is_multiple_of(PAGE_SIZE) || prot & !7 != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if len == 0 {
+            return Ok(());
+        }
+        let end = page_up(len)
+            .and_then(|l| addr.checked_add(l))
+            .filter(|&e| e <= crate::exec::elf::USER_TOP)
+            .ok_or(Errno::ENOMEM)?;
+        let perms = VmPerms::from_prot(prot);
+        let mut layout = self.layout.lock();
+        layout.vmas.protect(addr, end, perms).map_err(|e| match e {
+            VmaError::BadRange => Errno::EINVAL,
+            _ => Errno::ENOMEM,
+        })?;
+        let mut hidden = self.hidden.lock();
+        for va in self.mapped_pages(addr, end) {
+            if accessible(perms) {
+                let shared = self.table.refcount_at(va).is_some_and(|r| r != 1);
+                let want = UserFlags {
+                    write: perms.write && !shared,
+                    exec: perms.exec,
+                };
+                match self.table.protect(va, want) {
+                    Err(MapError::Shared) => self
+                        .table
+                        .protect(
+                            va,
+                            UserFlags {
+                                write: false,
+                                ..want
+                            },
+                        )
+                        .map_err(map_errno)?,
+                    other => other.map_err(map_errno)?,
+                }
+            } else if let Some(frame) = self.table.unmap(va) {
+                hidden.insert(va, frame);
+            }
+        }
+        if accessible(perms) {
+            let back: Vec<u64> = hidden.range(addr..end).map(|(&va, _)| va).collect();
+            for va in back {
+                let frame = hidden.remove(&va).expect("listed above");
+                let want = UserFlags {
+                    write: perms.write && frame.refcount() == 1,
+                    exec: perms.exec,
+                };
+                self.table.map(va, frame, want).map_err(map_errno)?;
+            }
+        }
+        drop(layout);
+        Ok(())
+    }
+
+    /// `madvise(addr, len, advice)`. `MADV_DONTNEED` (4) and `MADV_FREE`
+    /// (8) drop the pages of anonymous memory (heap, stack, `mmap`): they
+    /// read as zeros at the next touch. The program image's pages are
+    /// left as they are (Tine cannot re-read the file they came from).
+    /// The other advice Linux knows for private memory (0-3, 10-23) is
+    /// accepted and changes nothing; `MADV_REMOVE` (9, shared memory
+    /// only) and unknown advice are `EINVAL`, as is an unaligned address
+    /// or a wrapping range; a range with pages outside every VMA is
+    /// `ENOMEM` (after the rest was done, as Linux).
+    pub fn madvise(&self, addr: u64, len: u64, advice: u64) -> Result<(), Errno> {
+        const DONTNEED: u64 = 4;
+        const FREE: u64 = 8;
+        let drop_pages = match advice {
+            DONTNEED | FREE => true,
+            0..=3 | 10..=23 => false,
+            _ => return Err(Errno::EINVAL),
+        };
+        if !addr.is_multiple_of(PAGE_SIZE) {
+            return Err(Errno::EINVAL);
+        }
+        if len == 0 {
+            return Ok(());
+        }
+        let end = page_up(len)
+            .and_then(|l| addr.checked_add(l))
+            .ok_or(Errno::EINVAL)?;
+        let layout = self.layout.lock();
+        if drop_pages {
+            let anonymous = |va: u64| {
+                layout
+                    .vmas
+                    .find(va)
+                    .is_some_and(|v| v.kind != VmaKind::Image)
+            };
+            for va in self.mapped_pages(addr, end) {
+                if anonymous(va) {
+                    drop(self.table.unmap(va));
+                }
+            }
+            let mut hidden = self.hidden.lock();
+            let gone: Vec<u64> = hidden
+                .range(addr..end)
+                .map(|(&va, _)| va)
+                .filter(|&va| anonymous(va))
+                .collect();
+            for va in gone {
+                drop(hidden.remove(&va));
+            }
+        }
+        if end > crate::exec::elf::USER_TOP || !layout.vmas.covers(addr, end) {
+            return Err(Errno::ENOMEM);
+        }
+        Ok(())
+    }
+
+    /// The pages of `[start, end)` mapped in the page table now.
+    fn mapped_pages(&self, start: u64, end: u64) -> Vec<u64> {
+        let pages = (end - start) / PAGE_SIZE;
+        if pages <= 4096 {
+            (0..pages)
+                .map(|i| start + i * PAGE_SIZE)
+                .filter(|&va| self.table.translate(va).is_some())
+                .collect()
+        } else {
+            self.table
+                .pages()
+                .into_iter()
+                .map(|(va, _)| va)
+                .filter(|&va| start <= va && va < end)
+                .collect()
+        }
+    }
+
     /// Unmaps the pages of a removed VMA piece (the frames are dropped).
     fn unmap_pages(&self, gone: &Vma) {
+        {
+            let mut hidden = self.hidden.lock();
+            let keys: Vec<u64> = hidden
+                .range(gone.start..gone.end)
+                .map(|(&va, _)| va)
+                .collect();
+            for va in keys {
+                drop(hidden.remove(&va));
+            }
+        }
         let pages = gone.len() / PAGE_SIZE;
         if pages <= 4096 {
             for i in 0..pages {

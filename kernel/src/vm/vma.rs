@@ -252,6 +252,69 @@ impl VmaSet {
         Ok(removed)
     }
 
+    /// Whether every page of `[start, end)` lies in some VMA.
+    pub fn covers(&self, start: u64, end: u64) -> bool {
+        let mut at = start;
+        while at < end {
+            match self.find(at) {
+                Some(vma) => at = vma.end,
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// Gives `[start, end)` the permissions `perms` (`mprotect`),
+    /// splitting the VMAs that reach outside it; every page of the range
+    /// must be in a VMA (`NotFound` otherwise, and nothing changes).
+    /// Returns the changed pieces with their old permissions; neighbours
+    /// that end up equal are merged.
+    pub fn protect(&mut self, start: u64, end: u64, perms: VmPerms) -> Result<Vec<Vma>, VmaError> {
+        self.check_range(start, end)?;
+        if !self.covers(start, end) {
+            return Err(VmaError::NotFound);
+        }
+        let pieces = self.remove_range(start, end)?;
+        for piece in &pieces {
+            self.map.insert(piece.start, Vma { perms, ..*piece });
+        }
+        self.merge_around(start, end);
+        Ok(pieces)
+    }
+
+    /// Merges neighbouring VMAs of equal kind and permissions whose
+    /// boundary lies in `[start, end]`.
+    fn merge_around(&mut self, start: u64, end: u64) {
+        let keys: Vec<u64> = self
+            .map
+            .range(..=end)
+            .rev()
+            .take_while(|(_, v)| v.end >= start)
+            .map(|(&k, _)| k)
+            .collect();
+        // From low to high: fold each VMA into its lower neighbour.
+        for key in keys.into_iter().rev() {
+            let Some(&vma) = self.map.get(&key) else {
+                continue;
+            };
+            let lower = self.map.range(..key).next_back().map(|(_, v)| *v);
+            if let Some(low) = lower
+                && low.end == vma.start
+                && low.perms == vma.perms
+                && low.kind == vma.kind
+            {
+                self.map.remove(&key);
+                self.map.insert(
+                    low.start,
+                    Vma {
+                        end: vma.end,
+                        ..low
+                    },
+                );
+            }
+        }
+    }
+
     /// Moves the end of the VMA that starts at `start` to `new_end`
     /// (`brk`). Growing must not run into the next VMA; shrinking returns
     /// the range given up (the caller unmaps it). A VMA shrunk to nothing
@@ -320,6 +383,11 @@ impl VmaSet {
         }
         hi.checked_sub(len).filter(|&s| s >= floor).map(page_down)
     }
+}
+
+/// Whether `perms` allow any access at all (`PROT_NONE` does not).
+pub const fn accessible(perms: VmPerms) -> bool {
+    perms.read || perms.write || perms.exec
 }
 
 /// Page-fault error code bits (the CPU's).
@@ -550,5 +618,39 @@ mod tests {
         assert_eq!(VmPerms::from_prot(3), VmPerms::RW);
         assert_eq!(VmPerms::R.union(VmPerms::RX), VmPerms::RX);
         assert_eq!(std::format!("{}", VmPerms::RX), "r-x");
+    }
+
+    #[test]
+    fn protect_splits_and_merges_back() {
+        let mut s = set(&[(0x1000, 0x5000)]);
+        let old = s.protect(0x2000, 0x3000, VmPerms::R).unwrap();
+        assert_eq!(old, [vma(0x2000, 0x3000, VmPerms::RW)]);
+        assert_eq!(
+            ranges(&s),
+            [(0x1000, 0x2000), (0x2000, 0x3000), (0x3000, 0x5000)]
+        );
+        assert_eq!(s.find(0x2000).unwrap().perms, VmPerms::R);
+        assert_eq!(s.find(0x3000).unwrap().perms, VmPerms::RW);
+        // Back to RW: one VMA again.
+        s.protect(0x2000, 0x3000, VmPerms::RW).unwrap();
+        assert_eq!(ranges(&s), [(0x1000, 0x5000)]);
+        // Across two VMAs with a hole: refused, nothing changed.
+        let mut s = set(&[(0x1000, 0x2000), (0x3000, 0x4000)]);
+        assert_eq!(
+            s.protect(0x1000, 0x4000, VmPerms::R),
+            Err(VmaError::NotFound)
+        );
+        assert!(s.iter().all(|v| v.perms == VmPerms::RW));
+        // Adjacent VMAs, both covered: both change, and merge.
+        let mut s = set(&[(0x1000, 0x2000), (0x2000, 0x4000)]);
+        let old = s.protect(0x1000, 0x4000, VmPerms::default()).unwrap();
+        assert_eq!(old.len(), 2);
+        assert_eq!(ranges(&s), [(0x1000, 0x4000)]);
+        assert!(!accessible(s.find(0x1000).unwrap().perms));
+        assert!(s.covers(0x1000, 0x4000) && !s.covers(0x1000, 0x5000));
+        assert_eq!(
+            s.protect(0x1001, 0x2000, VmPerms::R),
+            Err(VmaError::BadRange)
+        );
     }
 }

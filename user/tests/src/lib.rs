@@ -52,7 +52,10 @@ impl Checks {
         self.run += 1;
         if !ok {
             self.failed += 1;
-            eprintln!("{}: FAIL: {}: got {:?}, want {:?}", self.name, what, got, want);
+            eprintln!(
+                "{}: FAIL: {}: got {:?}, want {:?}",
+                self.name, what, got, want
+            );
         }
     }
 

@@ -91,7 +91,12 @@ fn parent() -> i32 {
         (c"/test-data/not-elf", errno::ENOEXEC),
         (c"/test-data/not-executable", errno::EACCES),
     ] {
-        check_eq!(c, syscall::execve(path, &[path], &[]), want, "execve {path:?}");
+        check_eq!(
+            c,
+            syscall::execve(path, &[path], &[]),
+            want,
+            "execve {path:?}"
+        );
     }
     // EFAULT for a bad pointer anywhere: the path, either array, a string
     // in either array.
@@ -103,18 +108,43 @@ fn parent() -> i32 {
         ("path", 1, good_argv, 0),
         ("argv array", me.as_ptr() as usize, 16, 0),
         ("envp array", me.as_ptr() as usize, good_argv, 24),
-        ("argv string", me.as_ptr() as usize, bad_strings.as_ptr() as usize, 0),
-        ("envp string", me.as_ptr() as usize, good_argv, bad_strings.as_ptr() as usize),
+        (
+            "argv string",
+            me.as_ptr() as usize,
+            bad_strings.as_ptr() as usize,
+            0,
+        ),
+        (
+            "envp string",
+            me.as_ptr() as usize,
+            good_argv,
+            bad_strings.as_ptr() as usize,
+        ),
         ("kernel path", 0xffff_8000_0000_0000, good_argv, 0),
         ("path at the guard", unterminated, good_argv, 0),
     ] {
-        check_eq!(c, execve_raw(path, argv, envp), errno::EFAULT, "execve with a bad {what}");
+        check_eq!(
+            c,
+            execve_raw(path, argv, envp),
+            errno::EFAULT,
+            "execve with a bad {what}"
+        );
     }
     // ENOENT for the empty path, ENAMETOOLONG past PATH_MAX.
-    check_eq!(c, execve_raw(c"".as_ptr() as usize, good_argv, 0), errno::ENOENT, "empty path");
+    check_eq!(
+        c,
+        execve_raw(c"".as_ptr() as usize, good_argv, 0),
+        errno::ENOENT,
+        "empty path"
+    );
     long_arguments(&mut c, me);
 
-    check_eq!(c, MARK.load(Ordering::Relaxed), 1234, "memory after failed execs");
+    check_eq!(
+        c,
+        MARK.load(Ordering::Relaxed),
+        1234,
+        "memory after failed execs"
+    );
 
     let status = tine_tests::fork_and_wait(|| {
         MARK.store(99, Ordering::Relaxed);
@@ -200,8 +230,17 @@ fn child(args: Args) -> i32 {
     if random != 0 {
         // SAFETY: AT_RANDOM points at 16 bytes on the initial stack.
         let bytes = unsafe { core::slice::from_raw_parts(random as *const u8, 16) };
-        check!(c, bytes.iter().any(|&b| b != 0), "AT_RANDOM bytes are not all zero");
+        check!(
+            c,
+            bytes.iter().any(|&b| b != 0),
+            "AT_RANDOM bytes are not all zero"
+        );
     }
-    check_eq!(c, self_path().to_bytes(), b"/test/exec".as_slice(), "AT_EXECFN");
+    check_eq!(
+        c,
+        self_path().to_bytes(),
+        b"/test/exec".as_slice(),
+        "AT_EXECFN"
+    );
     if c.finish() == 0 { CHILD_STATUS } else { 1 }
 }

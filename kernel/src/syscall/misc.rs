@@ -1,0 +1,294 @@
+//! The process's own knobs and the machine's small services:
+//! credentials, resource limits, CPU affinity, thread bookkeeping for the
+//! C library, random bytes, `sysinfo`, `mprotect`/`madvise`, clocks and
+//! sleeps (`super::time`), and Tine's `poweroff`.
+//!
+//! [`handles`] says which numbers live here; the dispatcher sends them to
+//! [`call`] with one match arm. Each call's Linux rules are in its doc
+//! comment and in `docs/syscalls.md`.
+
+use alloc::sync::Arc;
+
+use super::nr;
+use super::time;
+use super::{Errno, SysResult};
+use crate::proc::cred::Rlimit;
+use crate::proc::pid::Pid;
+use crate::proc::process::{self, Process};
+use crate::vm::space::AddressSpace;
+
+/// Whether system call `n` is one of this module's.
+pub fn handles(n: u64) -> bool {
+    matches!(
+        n,
+        nr::GETUID
+            | nr::GETEUID
+            | nr::GETGID
+            | nr::GETEGID
+            | nr::SETUID
+            | nr::SETGID
+            | nr::GETRLIMIT
+            | nr::SETRLIMIT
+            | nr::PRLIMIT64
+            | nr::SET_TID_ADDRESS
+            | nr::SET_ROBUST_LIST
+            | nr::GETRANDOM
+            | nr::SYSINFO
+            | nr::SCHED_GETAFFINITY
+            | nr::SCHED_SETAFFINITY
+            | nr::MPROTECT
+            | nr::MADVISE
+            | nr::CLOCK_GETTIME
+            | nr::CLOCK_GETRES
+            | nr::GETTIMEOFDAY
+            | nr::NANOSLEEP
+            | nr::CLOCK_NANOSLEEP
+            | nr::TINE_POWEROFF
+    )
+}
+
+/// Runs system call `n` (one that [`handles`]) with `args`.
+pub async fn call(
+    process: &Arc<Process>,
+    space: &AddressSpace,
+    n: u64,
+    [a0, a1, a2, a3, _, _]: [u64; 6],
+) -> SysResult {
+    match n {
+        nr::GETUID => Ok(u64::from(process.creds().uid)),
+        nr::GETEUID => Ok(u64::from(process.creds().euid)),
+        nr::GETGID => Ok(u64::from(process.creds().gid)),
+        nr::GETEGID => Ok(u64::from(process.creds().egid)),
+        nr::SETUID => process.update_creds(|c| c.setuid(a0 as u32)).map(|()| 0),
+        nr::SETGID => process.update_creds(|c| c.setgid(a0 as u32)).map(|()| 0),
+        nr::GETRLIMIT => prlimit(process, space, 0, a0, 0, a1),
+        nr::SETRLIMIT => prlimit(process, space, 0, a0, a1, 0),
+        nr::PRLIMIT64 => prlimit(process, space, a0, a1, a2, a3),
+        nr::SET_TID_ADDRESS => {
+            process.set_clear_child_tid(a0);
+            Ok(u64::from(process.pid().as_u32()))
+        }
+        nr::SET_ROBUST_LIST => set_robust_list(process, a0, a1),
+        nr::GETRANDOM => getrandom(space, a0, a1, a2),
+        nr::SYSINFO => sysinfo(space, a0),
+        nr::SCHED_GETAFFINITY => sched_getaffinity(process, space, a0, a1, a2),
+        nr::SCHED_SETAFFINITY => sched_setaffinity(process, space, a0, a1, a2).await,
+        nr::MPROTECT => space.mprotect(a0, a1, a2).map(|()| 0),
+        nr::MADVISE => space.madvise(a0, a1, a2).map(|()| 0),
+        nr::CLOCK_GETTIME => time::clock_gettime(process, space, a0, a1),
+        nr::CLOCK_GETRES => time::clock_getres(space, a0, a1),
+        nr::GETTIMEOFDAY => time::gettimeofday(space, a0, a1),
+        nr::NANOSLEEP => time::nanosleep(space, a0, a1).await,
+        nr::CLOCK_NANOSLEEP => time::clock_nanosleep(space, a0, a1, a2, a3).await,
+        nr::TINE_POWEROFF => poweroff(process, a0),
+        _ => Err(Errno::ENOSYS),
+    }
+}
+
+/// The process `pid` names for the calls that take one: 0 is the caller;
+/// any other existing process (zombies included) is allowed; `ESRCH`
+/// otherwise.
+fn target(process: &Arc<Process>, pid: u64) -> Result<Arc<Process>, Errno> {
+    let pid = pid as i32;
+    if pid == 0 || pid as u32 == process.pid().as_u32() {
+        return Ok(process.clone());
+    }
+    if pid < 0 {
+        return Err(Errno::EINVAL);
+    }
+    Pid::new(pid as u32)
+        .and_then(process::lookup)
+        .ok_or(Errno::ESRCH)
+}
+
+/// `prlimit64(pid, resource, new, old)` (and `getrlimit`/`setrlimit`,
+/// which are it for the caller with one pointer NULL). `EINVAL` for an
+/// unknown resource or soft > hard, `EPERM` for a hard-limit raise
+/// without root or for another user's process, `ESRCH` for no such
+/// process, `EFAULT` for either pointer (the new limit is read before
+/// anything changes; the old one is written after, as Linux does).
+fn prlimit(
+    process: &Arc<Process>,
+    space: &AddressSpace,
+    pid: u64,
+    resource: u64,
+    new: u64,
+    old: u64,
+) -> SysResult {
+    let target = target(process, pid)?;
+    let resource = u32::try_from(resource).map_err(|_| Errno::EINVAL)?;
+    let by = process.creds();
+    if !Arc::ptr_eq(&target, process) && !by.is_root() && target.creds().uid != by.uid {
+        return Err(Errno::EPERM);
+    }
+    let current = target.rlimit(resource)?;
+    let previous = if new != 0 {
+        let mut raw = [0u8; 16];
+        space.copy_from_user(new, &mut raw)?;
+        target.set_rlimit(resource, Rlimit::from_bytes(raw), &by)?
+    } else {
+        current
+    };
+    if old != 0 {
+        space.copy_to_user(old, &previous.to_bytes())?;
+    }
+    Ok(0)
+}
+
+/// `set_robust_list(head, len)`: stored for the futex code to come;
+/// `len` must be the size of `struct robust_list_head` (24), as Linux
+/// checks.
+fn set_robust_list(process: &Process, head: u64, len: u64) -> SysResult {
+    if len != 24 {
+        return Err(Errno::EINVAL);
+    }
+    process.set_robust_list(head);
+    Ok(0)
+}
+
+/// Most bytes one `getrandom` returns (a short read beyond; Linux's
+/// limit is 32 MiB).
+const GETRANDOM_MAX: usize = 1 << 20;
+
+/// `getrandom(buf, len, flags)`: bytes from `arch::cpu::random` (RDRAND,
+/// never blocks, so `GRND_NONBLOCK`, `GRND_RANDOM` and `GRND_INSECURE`
+/// change nothing); other flag bits, or `GRND_RANDOM | GRND_INSECURE`,
+/// `EINVAL`. A fault after some bytes gives a short count.
+fn getrandom(space: &AddressSpace, buf: u64, len: u64, flags: u64) -> SysResult {
+    const NONBLOCK: u64 = 1;
+    const RANDOM: u64 = 2;
+    const INSECURE: u64 = 4;
+    if flags & !(NONBLOCK | RANDOM | INSECURE) != 0
+        || flags & (RANDOM | INSECURE) == RANDOM | INSECURE
+    {
+        return Err(Errno::EINVAL);
+    }
+    let len = (len as usize).min(GETRANDOM_MAX);
+    let mut chunk = [0u8; 256];
+    let mut done = 0;
+    while done < len {
+        let n = (len - done).min(chunk.len());
+        arch::cpu::random::fill(&mut chunk[..n]);
+        if let Err(e) = space.copy_to_user(buf.wrapping_add(done as u64), &chunk[..n]) {
+            return if done == 0 { Err(e) } else { Ok(done as u64) };
+        }
+        done += n;
+    }
+    Ok(done as u64)
+}
+
+/// `sysinfo(info)`: uptime, memory from the frame allocator (`mem_unit`
+/// 1), the number of processes; no swap, no load averages (zeros).
+fn sysinfo(space: &AddressSpace, info: u64) -> SysResult {
+    let (free, total) = arch::mm::frame::stats();
+    let page = crate::vm::vma::PAGE_SIZE;
+    let mut out = [0u8; 112];
+    let mut put = |at: usize, bytes: &[u8]| out[at..at + bytes.len()].copy_from_slice(bytes);
+    put(0, &(crate::task::now_ns() / 1_000_000_000).to_le_bytes());
+    put(32, &(total as u64 * page).to_le_bytes());
+    put(40, &(free as u64 * page).to_le_bytes());
+    put(
+        80,
+        &(process::nprocs().min(u16::MAX as usize) as u16).to_le_bytes(),
+    );
+    put(104, &1u32.to_le_bytes());
+    space.copy_to_user(info, &out)?;
+    Ok(0)
+}
+
+/// The mask of the CPUs that are online.
+fn online_mask() -> u64 {
+    let n = crate::task::ncpus().min(64);
+    if n == 64 { !0 } else { (1 << n) - 1 }
+}
+
+/// `sched_getaffinity(pid, len, mask)`: the mask (8 bytes, CPUs 0..64)
+/// as set, limited to the online CPUs; returns the bytes written.
+/// `EINVAL` when `len` is under 8 or not a multiple of 8, as Linux.
+fn sched_getaffinity(
+    process: &Arc<Process>,
+    space: &AddressSpace,
+    pid: u64,
+    len: u64,
+    mask: u64,
+) -> SysResult {
+    if len < 8 || !len.is_multiple_of(8) {
+        return Err(Errno::EINVAL);
+    }
+    let target = target(process, pid)?;
+    let value = target.affinity() & online_mask();
+    space.copy_to_user(mask, &value.to_le_bytes())?;
+    Ok(8)
+}
+
+/// `sched_setaffinity(pid, len, mask)`: the thread may run only on the
+/// CPUs in `mask` (bits past the 64th and offline CPUs are ignored; none
+/// left is `EINVAL`). The caller's own thread moves at once
+/// ([`apply_affinity`]); another process's thread moves at its next
+/// system call or time-slice end. `ESRCH` for no such process, `EPERM`
+/// for another user's process without root.
+async fn sched_setaffinity(
+    process: &Arc<Process>,
+    space: &AddressSpace,
+    pid: u64,
+    len: u64,
+    mask: u64,
+) -> SysResult {
+    let target = target(process, pid)?;
+    let by = process.creds();
+    if !Arc::ptr_eq(&target, process) && !by.is_root() && target.creds().uid != by.uid {
+        return Err(Errno::EPERM);
+    }
+    let mut raw = [0u8; 8];
+    let n = (len as usize).min(8);
+    space.copy_from_user(mask, &mut raw[..n])?;
+    let wanted = u64::from_le_bytes(raw) & online_mask();
+    if wanted == 0 {
+        return Err(Errno::EINVAL);
+    }
+    target.set_affinity(wanted);
+    if Arc::ptr_eq(&target, process) && process.take_affinity_change() {
+        apply_affinity(process).await;
+    }
+    Ok(0)
+}
+
+/// Makes the calling thread (of `process`) obey its affinity mask: a
+/// thread allowed on every online CPU is free (stealable); otherwise it
+/// is pinned to one allowed CPU, the one it is on if allowed, else the
+/// lowest. A pinned task never leaves its CPU, so the thread always runs
+/// on a CPU of its mask (a stricter rule than Linux's, which lets it move
+/// within the mask).
+pub async fn apply_affinity(process: &Process) {
+    let mask = process.affinity() & online_mask();
+    let here = arch::cpu::id();
+    if mask == online_mask() || mask == 0 {
+        crate::task::migrate(here, false).await;
+        return;
+    }
+    let cpu = if mask & (1 << here) != 0 {
+        here
+    } else {
+        mask.trailing_zeros() as usize
+    };
+    crate::task::migrate(cpu, true).await;
+}
+
+/// `tine_poweroff(status)`: ends the machine (QEMU's isa-debug-exit, as
+/// the kernel shell's `poweroff`): status 0 is success (QEMU exits 33),
+/// anything else failure (35). Root only (`EPERM`).
+fn poweroff(process: &Process, status: u64) -> SysResult {
+    if !process.creds().is_root() {
+        return Err(Errno::EPERM);
+    }
+    log::info!(
+        "{}[{}]: power off ({status})",
+        process.name(),
+        process.pid()
+    );
+    arch::cpu::exit_qemu(if status == 0 {
+        arch::ExitCode::Success
+    } else {
+        arch::ExitCode::Failure
+    })
+}

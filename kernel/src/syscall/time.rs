@@ -1,0 +1,303 @@
+//! Clocks and sleeps: `clock_gettime`, `clock_getres`, `gettimeofday`,
+//! `nanosleep`, `clock_nanosleep`.
+//!
+//! | clock | id | what it reads |
+//! |---|---:|---|
+//! | `CLOCK_REALTIME` (and `_COARSE`, 5) | 0 | [`REALTIME_AT_BOOT`] + time since boot: Tine has no RTC driver, so the wall clock starts at a fixed date at every boot |
+//! | `CLOCK_MONOTONIC` (and `_COARSE`, 6), `CLOCK_MONOTONIC_RAW` (4), `CLOCK_BOOTTIME` (7) | 1 | nanoseconds since boot (the calibrated TSC; nothing is suspended, so all are one clock) |
+//! | `CLOCK_PROCESS_CPUTIME_ID`, `CLOCK_THREAD_CPUTIME_ID` | 2, 3 | the user-mode time of the process (one thread each), measured by the trap loop around each entry to ring 3; kernel time is not counted (an approximation) |
+//!
+//! Any other id (the alarm clocks, `CLOCK_TAI`, per-process CPU clocks
+//! with negative ids) is `EINVAL`. Every clock's resolution is 1 ns.
+//!
+//! Sleeps await `task::sleep_until` on the monotonic clock: the thread's
+//! future simply is not polled until the deadline (no CPU is held).
+//! `TIMER_ABSTIME` deadlines of `CLOCK_REALTIME` are converted with the
+//! same fixed offset. Sleeps cannot be interrupted yet (no signal
+//! delivery); when they can, `EINTR` comes with the remaining time in
+//! `rem` (relative sleeps), which is why the code already computes it.
+//!
+//! The parsing and clock rules are pure and host-tested; the system
+//! calls themselves are on the machine.
+
+use super::Errno;
+
+/// Clock ids (Linux).
+pub mod clock {
+    pub const REALTIME: u64 = 0;
+    pub const MONOTONIC: u64 = 1;
+    pub const PROCESS_CPUTIME_ID: u64 = 2;
+    pub const THREAD_CPUTIME_ID: u64 = 3;
+    pub const MONOTONIC_RAW: u64 = 4;
+    pub const REALTIME_COARSE: u64 = 5;
+    pub const MONOTONIC_COARSE: u64 = 6;
+    pub const BOOTTIME: u64 = 7;
+}
+
+/// `clock_nanosleep`'s flag for an absolute deadline.
+pub const TIMER_ABSTIME: u64 = 1;
+
+/// The wall-clock time at boot, in seconds since 1970 (2026-01-01
+/// 00:00:00 UTC): a fixed date, as there is no RTC driver.
+pub const REALTIME_AT_BOOT: u64 = 1_767_225_600;
+
+const NS_PER_SEC: u64 = 1_000_000_000;
+
+/// What a clock id reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Clock {
+    /// The wall clock: boot date + monotonic.
+    Realtime,
+    /// Time since boot.
+    Monotonic,
+    /// The process's CPU time.
+    CpuTime,
+}
+
+impl Clock {
+    /// The clock `id` names; `EINVAL` for one Tine does not have.
+    pub fn from_id(id: u64) -> Result<Self, Errno> {
+        use clock::*;
+        match id {
+            REALTIME | REALTIME_COARSE => Ok(Self::Realtime),
+            MONOTONIC | MONOTONIC_RAW | MONOTONIC_COARSE | BOOTTIME => Ok(Self::Monotonic),
+            PROCESS_CPUTIME_ID | THREAD_CPUTIME_ID => Ok(Self::CpuTime),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    /// The clock's reading given the time since boot and the CPU time.
+    pub fn read(self, since_boot_ns: u64, cpu_ns: u64) -> u64 {
+        match self {
+            Self::Realtime => REALTIME_AT_BOOT * NS_PER_SEC + since_boot_ns,
+            Self::Monotonic => since_boot_ns,
+            Self::CpuTime => cpu_ns,
+        }
+    }
+}
+
+/// `struct timespec { tv_sec: i64, tv_nsec: i64 }`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timespec {
+    pub sec: i64,
+    pub nsec: i64,
+}
+
+impl Timespec {
+    /// Nanoseconds to a timespec.
+    pub fn from_ns(ns: u64) -> Self {
+        Self {
+            sec: (ns / NS_PER_SEC) as i64,
+            nsec: (ns % NS_PER_SEC) as i64,
+        }
+    }
+
+    /// The 16-byte user layout.
+    pub fn to_bytes(self) -> [u8; 16] {
+        let mut out = [0u8; 16];
+        out[..8].copy_from_slice(&self.sec.to_le_bytes());
+        out[8..].copy_from_slice(&self.nsec.to_le_bytes());
+        out
+    }
+
+    /// From the 16-byte user layout.
+    pub fn from_bytes(raw: [u8; 16]) -> Self {
+        let word = |i: usize| i64::from_le_bytes(raw[i..i + 8].try_into().expect("8 bytes"));
+        Self {
+            sec: word(0),
+            nsec: word(8),
+        }
+    }
+
+    /// A sleep's length or deadline in nanoseconds: `EINVAL` for a
+    /// negative second count or nanoseconds outside `0..1e9` (Linux's
+    /// `timespec64_valid`); saturates far in the future.
+    pub fn to_ns(self) -> Result<u64, Errno> {
+        if self.sec < 0 || !(0..NS_PER_SEC as i64).contains(&self.nsec) {
+            return Err(Errno::EINVAL);
+        }
+        Ok((self.sec as u64)
+            .saturating_mul(NS_PER_SEC)
+            .saturating_add(self.nsec as u64))
+    }
+}
+
+/// The monotonic deadline of a `clock_nanosleep` on `clock` with
+/// `flags` for `ts`, at monotonic time `now`. `EINVAL` for a CPU-time
+/// clock (Tine cannot sleep on one) or a bad timespec.
+pub fn sleep_deadline(clock: Clock, flags: u64, ts: Timespec, now: u64) -> Result<u64, Errno> {
+    let ns = ts.to_ns()?;
+    if clock == Clock::CpuTime {
+        return Err(Errno::EINVAL);
+    }
+    if flags & TIMER_ABSTIME == 0 {
+        return Ok(now.saturating_add(ns));
+    }
+    Ok(match clock {
+        Clock::Realtime => ns.saturating_sub(REALTIME_AT_BOOT * NS_PER_SEC),
+        _ => ns,
+    })
+}
+
+#[cfg(target_os = "none")]
+pub use imp::*;
+
+#[cfg(target_os = "none")]
+mod imp {
+    use super::*;
+    use crate::proc::process::Process;
+    use crate::syscall::SysResult;
+    use crate::vm::space::AddressSpace;
+
+    fn now() -> u64 {
+        crate::task::now_ns()
+    }
+
+    fn read_clock(process: &Process, clock: Clock) -> u64 {
+        clock.read(now(), process.user_ns())
+    }
+
+    /// `clock_gettime(clock, tp)`.
+    pub fn clock_gettime(process: &Process, space: &AddressSpace, id: u64, tp: u64) -> SysResult {
+        let clock = Clock::from_id(id)?;
+        let ts = Timespec::from_ns(read_clock(process, clock));
+        space.copy_to_user(tp, &ts.to_bytes())?;
+        Ok(0)
+    }
+
+    /// `clock_getres(clock, res)`: 1 ns for every clock; `res` may be NULL.
+    pub fn clock_getres(space: &AddressSpace, id: u64, res: u64) -> SysResult {
+        Clock::from_id(id)?;
+        if res != 0 {
+            space.copy_to_user(res, &Timespec { sec: 0, nsec: 1 }.to_bytes())?;
+        }
+        Ok(0)
+    }
+
+    /// `gettimeofday(tv, tz)`: either may be NULL; the time zone is UTC
+    /// (zeros).
+    pub fn gettimeofday(space: &AddressSpace, tv: u64, tz: u64) -> SysResult {
+        let ns = Clock::Realtime.read(now(), 0);
+        if tv != 0 {
+            let mut out = [0u8; 16];
+            out[..8].copy_from_slice(&((ns / NS_PER_SEC) as i64).to_le_bytes());
+            out[8..].copy_from_slice(&(((ns % NS_PER_SEC) / 1000) as i64).to_le_bytes());
+            space.copy_to_user(tv, &out)?;
+        }
+        if tz != 0 {
+            space.copy_to_user(tz, &[0u8; 8])?;
+        }
+        Ok(0)
+    }
+
+    fn read_timespec(space: &AddressSpace, at: u64) -> Result<Timespec, Errno> {
+        let mut raw = [0u8; 16];
+        space.copy_from_user(at, &mut raw)?;
+        Ok(Timespec::from_bytes(raw))
+    }
+
+    /// `nanosleep(req, rem)`: a relative sleep on the monotonic clock.
+    pub async fn nanosleep(space: &AddressSpace, req: u64, rem: u64) -> SysResult {
+        clock_nanosleep(space, clock::MONOTONIC, 0, req, rem).await
+    }
+
+    /// `clock_nanosleep(clock, flags, req, rem)` (module docs). `rem` is
+    /// only written when a sleep is interrupted, which cannot happen yet.
+    pub async fn clock_nanosleep(
+        space: &AddressSpace,
+        id: u64,
+        flags: u64,
+        req: u64,
+        _rem: u64,
+    ) -> SysResult {
+        let clock = Clock::from_id(id)?;
+        let ts = read_timespec(space, req)?;
+        let deadline = sleep_deadline(clock, flags, ts, now())?;
+        crate::task::sleep_until(deadline).await;
+        Ok(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_ids_are_linuxs() {
+        assert_eq!(Clock::from_id(0), Ok(Clock::Realtime));
+        for id in [1, 4, 6, 7] {
+            assert_eq!(Clock::from_id(id), Ok(Clock::Monotonic), "{id}");
+        }
+        assert_eq!(Clock::from_id(2), Ok(Clock::CpuTime));
+        assert_eq!(Clock::from_id(3), Ok(Clock::CpuTime));
+        for id in [8, 9, 10, 11, 12, u64::MAX, (-6i64) as u64] {
+            assert_eq!(Clock::from_id(id), Err(Errno::EINVAL), "{id}");
+        }
+        assert_eq!(
+            Clock::Realtime.read(5, 9),
+            REALTIME_AT_BOOT * NS_PER_SEC + 5
+        );
+        assert_eq!(Clock::Monotonic.read(5, 9), 5);
+        assert_eq!(Clock::CpuTime.read(5, 9), 9);
+    }
+
+    #[test]
+    fn timespecs_convert_and_validate() {
+        let ts = Timespec::from_ns(3 * NS_PER_SEC + 7);
+        assert_eq!(ts, Timespec { sec: 3, nsec: 7 });
+        assert_eq!(Timespec::from_bytes(ts.to_bytes()), ts);
+        assert_eq!(ts.to_ns(), Ok(3 * NS_PER_SEC + 7));
+        assert_eq!(Timespec { sec: -1, nsec: 0 }.to_ns(), Err(Errno::EINVAL));
+        assert_eq!(Timespec { sec: 0, nsec: -1 }.to_ns(), Err(Errno::EINVAL));
+        let too_many = NS_PER_SEC as i64;
+        assert_eq!(
+            Timespec {
+                sec: 0,
+                nsec: too_many
+            }
+            .to_ns(),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(
+            Timespec {
+                sec: i64::MAX,
+                nsec: 0
+            }
+            .to_ns(),
+            Ok(u64::MAX)
+        );
+    }
+
+    #[test]
+    fn sleep_deadlines() {
+        let ts = Timespec { sec: 1, nsec: 0 };
+        let now = 500;
+        assert_eq!(
+            sleep_deadline(Clock::Monotonic, 0, ts, now),
+            Ok(NS_PER_SEC + 500)
+        );
+        assert_eq!(
+            sleep_deadline(Clock::Monotonic, TIMER_ABSTIME, ts, now),
+            Ok(NS_PER_SEC)
+        );
+        let wall = Timespec::from_ns(REALTIME_AT_BOOT * NS_PER_SEC + 42);
+        assert_eq!(
+            sleep_deadline(Clock::Realtime, TIMER_ABSTIME, wall, now),
+            Ok(42)
+        );
+        // A wall-clock deadline before boot is already past.
+        assert_eq!(
+            sleep_deadline(Clock::Realtime, TIMER_ABSTIME, ts, now),
+            Ok(0)
+        );
+        assert_eq!(
+            sleep_deadline(Clock::CpuTime, 0, ts, now),
+            Err(Errno::EINVAL)
+        );
+        let bad = Timespec { sec: 0, nsec: -5 };
+        assert_eq!(
+            sleep_deadline(Clock::Monotonic, 0, bad, now),
+            Err(Errno::EINVAL)
+        );
+    }
+}
