@@ -22,8 +22,8 @@
 //!   around `arch::user::run`.
 
 pub mod counters;
-pub mod events;
 pub mod cred;
+pub mod events;
 pub mod fork;
 pub mod fork_flags;
 #[cfg(target_os = "none")]

@@ -82,9 +82,13 @@ fn resolve(_process: &Process, path: &[u8]) -> Result<String, Errno> {
     }
 }
 
-/// What other parts of the kernel undo at exec, after the commit.
-/// Today: nothing is open across exec (no descriptor table), no handler
-/// is installed (no signal delivery) and no vfork parent waits; each of
-/// those calls goes here when its part lands (`FdTable::close_on_exec`,
-/// `SigActions::reset_caught`, `Process::vfork_release`).
-fn exec_hooks(_process: &Process) {}
+/// What other parts of the kernel do at exec, after the commit: the
+/// `Exec` event is published, a vfork parent waiting for this child goes
+/// on (`Process::vfork_release`: the child no longer uses its space). Not
+/// yet (those subsystems do not exist): closing `FD_CLOEXEC` descriptors
+/// (`FdTable::close_on_exec`), resetting caught signals
+/// (`SigActions::reset_caught`).
+fn exec_hooks(process: &Process) {
+    crate::proc::events::publish(crate::proc::events::EventKind::Exec, 0, process.pid(), 0);
+    process.vfork_release();
+}
