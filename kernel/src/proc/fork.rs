@@ -286,7 +286,7 @@ mod imp {
             let _ = space.copy_to_user(addr, &pid_bytes);
         }
         publish(&parent_ids, &parent_space, &child, req);
-        let name = alloc::string::String::from(parent.name());
+        let name = parent.name();
         // Detached, like `spawn_process`: the process state says when it ends.
         drop(
             crate::task::Builder::new()
