@@ -265,8 +265,6 @@ mod imp {
         };
         // 2. and 3.
         let (child, space) = make_child(&parent_ids, &parent_space, req)?;
-        // Credentials, limits, affinity (`proc::cred`).
-        child.inherit_from(parent);
 
         // 4. Commit: nothing fails from here on.
         let mut child_ctx = ctx.clone();

@@ -241,15 +241,17 @@ mod imp {
             exit_signal: Option<u8>,
             signals: SignalState,
         ) -> Arc<Process> {
-            Self::build(
+            let child = Self::build(
                 pid,
                 ppid,
-                &parent.name,
+                &parent.name(),
                 space,
                 exit_signal,
                 parent.job(),
                 signals,
-            )
+            );
+            child.inherit_from(parent);
+            child
         }
 
         fn build(

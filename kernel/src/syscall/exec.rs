@@ -82,13 +82,16 @@ fn resolve(_process: &Process, path: &[u8]) -> Result<String, Errno> {
     }
 }
 
-/// What other parts of the kernel do at exec, after the commit: the
-/// `Exec` event is published, a vfork parent waiting for this child goes
-/// on (`Process::vfork_release`: the child no longer uses its space). Not
-/// yet (those subsystems do not exist): closing `FD_CLOEXEC` descriptors
-/// (`FdTable::close_on_exec`), resetting caught signals
-/// (`SigActions::reset_caught`).
+/// What other parts of the kernel do at exec, after the commit: signal
+/// actions become the process's own with caught signals back to default
+/// and the alternate stack off (`SignalState::exec_reset`); `setpgid`
+/// learns the process has exec'd (`Process::mark_execed`); the `Exec`
+/// event is published; a vfork parent waiting for this child goes on
+/// (`Process::vfork_release`: the child no longer uses its space). Not yet
+/// (no descriptor table): closing `FD_CLOEXEC` descriptors.
 fn exec_hooks(process: &Process) {
+    process.signals().exec_reset();
+    process.mark_execed();
     crate::proc::events::publish(crate::proc::events::EventKind::Exec, 0, process.pid(), 0);
     process.vfork_release();
 }

@@ -78,8 +78,8 @@ pub async fn call(
         nr::CLOCK_GETTIME => time::clock_gettime(process, space, a0, a1),
         nr::CLOCK_GETRES => time::clock_getres(space, a0, a1),
         nr::GETTIMEOFDAY => time::gettimeofday(space, a0, a1),
-        nr::NANOSLEEP => time::nanosleep(space, a0, a1).await,
-        nr::CLOCK_NANOSLEEP => time::clock_nanosleep(space, a0, a1, a2, a3).await,
+        nr::NANOSLEEP => time::nanosleep(process, space, a0, a1).await,
+        nr::CLOCK_NANOSLEEP => time::clock_nanosleep(process, space, a0, a1, a2, a3).await,
         nr::TINE_POWEROFF => poweroff(process, a0),
         _ => Err(Errno::ENOSYS),
     }

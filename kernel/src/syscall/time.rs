@@ -13,9 +13,10 @@
 //! Sleeps await `task::sleep_until` on the monotonic clock: the thread's
 //! future simply is not polled until the deadline (no CPU is held).
 //! `TIMER_ABSTIME` deadlines of `CLOCK_REALTIME` are converted with the
-//! same fixed offset. Sleeps cannot be interrupted yet (no signal
-//! delivery); when they can, `EINTR` comes with the remaining time in
-//! `rem` (relative sleeps), which is why the code already computes it.
+//! same fixed offset. A signal the mask lets through interrupts a sleep
+//! (`proc::signal::interruptible`): `EINTR`, and for a relative sleep with
+//! a non-NULL `rem` the time left is written there (`EFAULT` if it
+//! cannot be).
 //!
 //! The parsing and clock rules are pure and host-tested; the system
 //! calls themselves are on the machine.
@@ -197,23 +198,36 @@ mod imp {
     }
 
     /// `nanosleep(req, rem)`: a relative sleep on the monotonic clock.
-    pub async fn nanosleep(space: &AddressSpace, req: u64, rem: u64) -> SysResult {
-        clock_nanosleep(space, clock::MONOTONIC, 0, req, rem).await
+    pub async fn nanosleep(
+        process: &Process,
+        space: &AddressSpace,
+        req: u64,
+        rem: u64,
+    ) -> SysResult {
+        clock_nanosleep(process, space, clock::MONOTONIC, 0, req, rem).await
     }
 
-    /// `clock_nanosleep(clock, flags, req, rem)` (module docs). `rem` is
-    /// only written when a sleep is interrupted, which cannot happen yet.
+    /// `clock_nanosleep(clock, flags, req, rem)` (module docs).
     pub async fn clock_nanosleep(
+        process: &Process,
         space: &AddressSpace,
         id: u64,
         flags: u64,
         req: u64,
-        _rem: u64,
+        rem: u64,
     ) -> SysResult {
         let clock = Clock::from_id(id)?;
         let ts = read_timespec(space, req)?;
         let deadline = sleep_deadline(clock, flags, ts, now())?;
-        crate::task::sleep_until(deadline).await;
+        let slept =
+            crate::proc::signal::interruptible(process, crate::task::sleep_until(deadline)).await;
+        if let Err(e) = slept {
+            if flags & TIMER_ABSTIME == 0 && rem != 0 {
+                let left = Timespec::from_ns(deadline.saturating_sub(now()));
+                space.copy_to_user(rem, &left.to_bytes())?;
+            }
+            return Err(e);
+        }
         Ok(0)
     }
 }
