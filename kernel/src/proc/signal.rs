@@ -755,6 +755,79 @@ impl SigQueue {
     }
 }
 
+/// Whether a system call that a signal interrupted (it returned `EINTR`)
+/// runs again after the signal (Linux's `-ERESTARTSYS` and
+/// `-ERESTARTNOHAND`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Restart {
+    /// Never: the program sees `EINTR`.
+    Never,
+    /// When no handler ran (a stop and continue, an ignored signal), or
+    /// the handler's action has `SA_RESTART`: `read`, `write`, `wait4`, ...
+    Sys,
+    /// Only when no handler ran: `pause`, `rt_sigsuspend`.
+    NoHandler,
+}
+
+/// How system call `nr` restarts after `EINTR`. Sleeps (`nanosleep`,
+/// `clock_nanosleep`) and `futex` never do: Linux restarts them with the
+/// remaining time, which Tine does not track, so they return `EINTR`;
+/// `vfork` and `close` never restart on Linux either.
+pub const fn restart_policy(nr: u64) -> Restart {
+    use crate::syscall::nr;
+    match nr {
+        nr::READ
+        | nr::WRITE
+        | nr::READV
+        | nr::WRITEV
+        | nr::PREAD64
+        | nr::PWRITE64
+        | nr::IOCTL
+        | nr::OPEN
+        | nr::OPENAT
+        | nr::WAIT4
+        | nr::WAITID => Restart::Sys,
+        nr::PAUSE | nr::RT_SIGSUSPEND => Restart::NoHandler,
+        _ => Restart::Never,
+    }
+}
+
+/// A system call a signal interrupted: its number and how it restarts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Interrupted {
+    pub nr: u64,
+    pub restart: Restart,
+}
+
+impl Interrupted {
+    /// What the thread loop records after system call `nr` returned `rax`:
+    /// `Some` when it was `EINTR` and the call may restart.
+    pub fn after(nr: u64, rax: u64) -> Option<Interrupted> {
+        let restart = restart_policy(nr);
+        (rax == crate::syscall::Errno::EINTR.to_user() && restart != Restart::Never)
+            .then_some(Interrupted { nr, restart })
+    }
+
+    /// Whether it restarts given the handler about to run (`None`: no
+    /// handler ran).
+    pub fn restarts_with(&self, handler: Option<&SigAction>) -> bool {
+        match (self.restart, handler) {
+            (Restart::Never, _) => false,
+            (_, None) => true,
+            (Restart::Sys, Some(act)) => act.flags & sa::RESTART != 0,
+            (Restart::NoHandler, Some(_)) => false,
+        }
+    }
+
+    /// Sets the thread up to execute the `syscall` instruction again:
+    /// `rax` = the number, `rip` back over the 2-byte instruction (the
+    /// arguments are still in their registers).
+    pub fn rewind(&self, ctx: &mut arch::user::UserContext) {
+        ctx.rax = self.nr;
+        ctx.rip = ctx.rip.wrapping_sub(2);
+    }
+}
+
 #[cfg(target_os = "none")]
 mod imp;
 #[cfg(target_os = "none")]

@@ -227,3 +227,42 @@ sigtest_mode!(
     "badsigreturn",
     signal_status(11)
 );
+sigtest_mode!(signal_sa_restart_restarts_wait4, "restart", 0);
+
+/// Polls until `cond` holds (at most about 2 s).
+async fn poll_until(mut cond: impl FnMut() -> bool) -> bool {
+    for _ in 0..400 {
+        if cond() {
+            return true;
+        }
+        crate::task::sleep(Duration::from_millis(5)).await;
+    }
+    cond()
+}
+
+ktest!(
+    async fn signal_stop_and_continue_restart_a_waiting_wait4() {
+        let parent = spawn("/bin/sigtest", &["restart-stop"])?;
+        let p = process::lookup(parent).ok_or("sigtest gone")?;
+        let child = || {
+            process::all()
+                .into_iter()
+                .find(|c| c.ppid() == parent && c.state() == State::Running)
+        };
+        kassert!(poll_until(|| child().is_some()).await, "no child forked");
+        // Let the parent reach wait4 (if it has not, the stop hits it in
+        // user mode, which must work too).
+        crate::task::sleep(Duration::from_millis(20)).await;
+        signal::send(&p, signal::SIGSTOP, SigInfo::kernel(signal::SIGSTOP));
+        kassert!(
+            poll_until(|| p.signals().is_stopped()).await,
+            "the parent did not stop"
+        );
+        signal::send(&p, signal::SIGCONT, SigInfo::kernel(signal::SIGCONT));
+        crate::task::sleep(Duration::from_millis(5)).await;
+        let c = child().ok_or("the child is gone")?;
+        signal::send(&c, signal::SIGKILL, SigInfo::kernel(signal::SIGKILL));
+        kassert_eq!(process::wait(parent).await, Ok(0), "sigtest restart-stop");
+        Ok(())
+    }
+);

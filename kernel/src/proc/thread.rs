@@ -28,7 +28,7 @@ use arch::user::{Trap, UserContext};
 
 use super::process::{Process, signal_for_exception, signal_status};
 use super::signal::frame::TrapRegs;
-use super::signal::{self, SigInfo, Signal, code};
+use super::signal::{self, Interrupted, SigInfo, Signal, code};
 use crate::syscall::{Action, Errno, dispatch};
 use crate::vm::space::AddressSpace;
 
@@ -39,9 +39,12 @@ pub const SLICE_NS: u64 = 10_000_000;
 /// `space` is the process's address space.
 pub async fn run(process: Arc<Process>, mut space: Arc<AddressSpace>, mut ctx: UserContext) {
     let mut slice_end = 0;
+    // The system call a signal interrupted, if it may run again.
+    let mut interrupted = None;
     let status = loop {
         // Signals are taken before every return to user mode.
-        if let Some(status) = signal::deliver(&process, &space, &mut ctx).await {
+        if let Some(status) = signal::deliver(&process, &space, &mut ctx, interrupted.take()).await
+        {
             break status;
         }
         let now = arch::cpu::tsc::now_ns();
@@ -59,15 +62,21 @@ pub async fn run(process: Arc<Process>, mut space: Arc<AddressSpace>, mut ctx: U
         let trap = arch::user::run(&mut ctx, &space.table);
         process.account_user_ns(arch::cpu::tsc::now_ns().saturating_sub(entered));
         match trap {
-            Trap::Syscall => match dispatch(&process, &space, &mut ctx).await {
-                Action::Return(rax) => ctx.rax = rax,
-                Action::Exit(status) => break status,
-                // execve: the new program, from its first instruction.
-                Action::Exec(image) => {
-                    space = image.space;
-                    ctx = UserContext::new(image.entry, image.rsp);
+            Trap::Syscall => {
+                let nr = ctx.rax;
+                match dispatch(&process, &space, &mut ctx).await {
+                    Action::Return(rax) => {
+                        ctx.rax = rax;
+                        interrupted = Interrupted::after(nr, rax);
+                    }
+                    Action::Exit(status) => break status,
+                    // execve: the new program, from its first instruction.
+                    Action::Exec(image) => {
+                        space = image.space;
+                        ctx = UserContext::new(image.entry, image.rsp);
+                    }
                 }
-            },
+            }
             Trap::PageFault { addr, error_code } => {
                 if let Err(e) = space.fault(addr, error_code) {
                     if e == Errno::ENOMEM {

@@ -21,6 +21,11 @@
 //! - `pgrp`: process groups and sessions: `setpgid`, `getpgid`, `setsid`,
 //!   `getsid` and their errors, `kill(-pgid)` and `wait4(-pgid)`;
 //! - `eintr`: `wait4` and `pause` return `EINTR` when a handler runs;
+//! - `restart`: with `SA_RESTART`, a handler that interrupts `wait4`
+//!   does not make it fail: it runs again;
+//! - `restart-stop`: forks a spinning child and waits for it; the test
+//!   stops and continues this process meanwhile, then kills the child:
+//!   `wait4` must return the child's `SIGKILL` status, not `EINTR`;
 //! - `sigsuspend`: `rt_sigsuspend` waits with a temporary mask, returns
 //!   `EINTR` after the handler, and the old mask comes back;
 //! - `autoreap`: with `SIGCHLD` ignored, an exited child is reaped at once
@@ -68,6 +73,8 @@ fn main(args: Args) -> i32 {
         b"stop" => stop(),
         b"pgrp" => pgrp(),
         b"eintr" => eintr(),
+        b"restart" => restart(),
+        b"restart-stop" => restart_stop(),
         b"sigsuspend" => sigsuspend(),
         b"autoreap" => autoreap(),
         b"altstack" => altstack(),
@@ -701,6 +708,40 @@ fn eintr() -> Check {
     syscall::kill(child, sig::SIGKILL).map_err(|_| "kill")?;
     ensure(wait_retry(child, 0) == Ok((child, sig::SIGKILL)), "status")?;
     Ok(())
+}
+
+fn restart() -> Check {
+    reset_seen();
+    install(sig::SIGUSR1, recording_handler, sig::SA_RESTART, 0)?;
+    let child = match syscall::fork() {
+        Ok(0) => {
+            for _ in 0..200 {
+                let _ = syscall::kill(syscall::getppid(), sig::SIGUSR1);
+                syscall::sched_yield();
+            }
+            syscall::exit(5)
+        }
+        Ok(pid) => pid,
+        Err(_) => return Err("fork"),
+    };
+    let r = syscall::wait4(child, 0);
+    ensure(
+        r != Err(Errno::EINTR),
+        "wait4 failed with EINTR despite SA_RESTART",
+    )?;
+    ensure(r == Ok((child, 5 << 8)), "child status")?;
+    ensure(HITS.load(Ordering::SeqCst) >= 1, "no handler ran")?;
+    Ok(())
+}
+
+fn restart_stop() -> Check {
+    let child = spinning_child()?;
+    println!("sigtest restart-stop: waiting for {child}");
+    match syscall::wait4(child, 0) {
+        Ok((pid, status)) if pid == child && status == sig::SIGKILL => Ok(()),
+        Err(Errno::EINTR) => Err("wait4 failed with EINTR after a stop and continue"),
+        _ => Err("wait4: unexpected result"),
+    }
 }
 
 fn sigsuspend() -> Check {

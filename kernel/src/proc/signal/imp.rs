@@ -264,8 +264,11 @@ pub fn kill_pgrp(pgid: Pid, sig: Signal) -> Result<(), Errno> {
 /// No wake-up is lost: the signal event is queued before the pending set
 /// is checked ([`Event::wait_until`]). A signal already pending when the
 /// call starts interrupts it at once, unless `fut` is ready on its first
-/// poll. `SA_RESTART` does not restart the call (it returns `EINTR`;
-/// `docs/signals.md`).
+/// poll. Return the `EINTR` from the system call: the thread loop then
+/// runs the call again when the signal had no handler (a stop and
+/// continue) or a handler with `SA_RESTART`, for the calls
+/// [`super::restart_policy`] lists (add yours there); otherwise the
+/// program sees `EINTR` (`docs/signals.md`).
 pub async fn interruptible<F: Future>(process: &Process, fut: F) -> Result<F::Output, Errno> {
     let state = process.signals();
     let signalled = state.event.wait_until(|| state.has_deliverable());
@@ -327,12 +330,16 @@ pub fn exit_notify(child: &Process, status: i32) -> bool {
 
 /// Handles the pending signals `process`'s thread may take before it
 /// returns to user mode with `ctx` (module docs): default actions and
-/// handler frames, as many as are deliverable. `Some(wait status)` when a
-/// signal ends the process.
+/// handler frames, as many as are deliverable. `interrupted` is the system
+/// call that just returned `EINTR`, if it may restart: it runs again when
+/// no handler runs, or when the first handler has `SA_RESTART` and the
+/// call allows it (`super::Interrupted::restarts_with`). `Some(wait
+/// status)` when a signal ends the process.
 pub async fn deliver(
     process: &Process,
     space: &AddressSpace,
     ctx: &mut UserContext,
+    mut interrupted: Option<super::Interrupted>,
 ) -> Option<i32> {
     let state = process.signals();
     loop {
@@ -344,6 +351,12 @@ pub async fn deliver(
                 // `rt_sigsuspend`'s mask, if no handler took it over.
                 if let Some(mask) = queue.saved_mask.take() {
                     queue.blocked = mask;
+                }
+                drop(queue);
+                if let Some(call) = interrupted
+                    && call.restarts_with(None)
+                {
+                    call.rewind(ctx);
                 }
                 return None;
             };
@@ -372,6 +385,13 @@ pub async fn deliver(
             }
             Disposition::Default(DefaultAction::Stop) => stop(process, sig).await,
             Disposition::Catch(act) => {
+                // The frame saves the registers the handler returns to: the
+                // call again, or its EINTR.
+                if let Some(call) = interrupted.take()
+                    && call.restarts_with(Some(&act))
+                {
+                    call.rewind(ctx);
+                }
                 if setup_handler(state, space, ctx, sig, &info, &act, old_mask, trap).is_err() {
                     log::info!(
                         "{}[{}]: cannot write the frame for {sig} (rsp {:#x}): SIGSEGV",

@@ -509,3 +509,41 @@ fn restored_frames_are_sanitised() {
     frame::restore(&mut out, &b);
     assert!(!arch::user::is_enterable(&out));
 }
+
+#[test]
+fn interrupted_calls_restart_as_on_linux() {
+    use crate::syscall::nr;
+    let eintr = Errno::EINTR.to_user();
+    assert_eq!(Interrupted::after(nr::WAIT4, 0), None, "not interrupted");
+    assert_eq!(
+        Interrupted::after(nr::NANOSLEEP, eintr),
+        None,
+        "never restarts"
+    );
+    let wait4 = Interrupted::after(nr::WAIT4, eintr).unwrap();
+    let pause = Interrupted::after(nr::PAUSE, eintr).unwrap();
+    let restartable = SigAction {
+        handler: 0x1000,
+        flags: sa::RESTORER | sa::RESTART,
+        ..SigAction::default()
+    };
+    let plain = SigAction {
+        flags: sa::RESTORER,
+        ..restartable
+    };
+    // No handler ran (a stop and continue): both run again.
+    assert!(wait4.restarts_with(None));
+    assert!(pause.restarts_with(None));
+    // A handler: only SA_RESTART, and never pause/sigsuspend.
+    assert!(wait4.restarts_with(Some(&restartable)));
+    assert!(!wait4.restarts_with(Some(&plain)));
+    assert!(!pause.restarts_with(Some(&restartable)));
+    assert_eq!(restart_policy(nr::RT_SIGSUSPEND), Restart::NoHandler);
+    assert_eq!(restart_policy(nr::READ), Restart::Sys);
+    assert_eq!(restart_policy(nr::VFORK), Restart::Never);
+
+    let mut ctx = UserContext::new(0x40_1002, 0x7000);
+    ctx.rax = eintr;
+    wait4.rewind(&mut ctx);
+    assert_eq!((ctx.rip, ctx.rax), (0x40_1000, nr::WAIT4));
+}
