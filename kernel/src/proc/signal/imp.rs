@@ -251,7 +251,11 @@ pub fn kill(target: KillTarget, sig: Option<Signal>, info: SigInfo) -> Result<()
 
 /// Sends `sig` from the kernel (`SI_KERNEL`) to every process of group
 /// `pgid`: the terminal's `SIGINT`/`SIGQUIT`/`SIGTSTP` to its foreground
-/// group. `ESRCH` when the group is empty.
+/// group. `ESRCH` when the group is empty. Task context only, like
+/// [`send`] (not an interrupt handler: it takes the process table's and
+/// the processes' spin locks, which interrupted kernel code may hold); a
+/// terminal's receive interrupt should wake its input task, which calls
+/// this.
 pub fn kill_pgrp(pgid: Pid, sig: Signal) -> Result<(), Errno> {
     kill(KillTarget::Group(pgid), Some(sig), SigInfo::kernel(sig))
 }
