@@ -1,7 +1,8 @@
 //! `cargo xtask test`: the three test tiers, then a summary table.
 //!
-//! 1. **host**: `cargo test` on every crate that builds for the host, and
-//!    the loom models of the kernel's lock-free structures.
+//! 1. **host**: `cargo test` on every crate that builds for the host, the
+//!    user shell's pure library (`user/sh`, built for the host), and the
+//!    loom models of the kernel's lock-free structures.
 //! 2. **in-kernel**: build the user programs and the initramfs
 //!    ([`initramfs`]), which every boot below gets as its `-initrd`; boot
 //!    with `test` at `-smp 1` and `-smp 4`; pass iff
@@ -58,6 +59,7 @@ pub fn main(args: &TestArgs) -> Result<()> {
         run_command(Command::new("cargo").args(["test", "--workspace", "--exclude", "tine"]))?;
         Ok(String::new())
     });
+    suite.run(Tier::Host, "cargo test (user shell library)", user_host_tests);
     if !args.quick {
         suite.run(Tier::Host, "loom models", loom_models);
     }
@@ -89,6 +91,38 @@ pub fn main(args: &TestArgs) -> Result<()> {
         bail!("{failed} of {} test steps failed", suite.steps.len());
     }
     Ok(())
+}
+
+/// Runs the host tests of the user programs' pure code (the `sh`
+/// library: parser, line editor, names, records), built for the host from
+/// `user/` (its own workspace, whose default target is the bare one).
+fn user_host_tests() -> Result<String> {
+    let rustc = Command::new("rustc")
+        .arg("-vV")
+        .output()
+        .context("cannot start rustc")?;
+    let info = String::from_utf8_lossy(&rustc.stdout);
+    let host = info
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .context("rustc -vV names no host")?
+        .to_owned();
+    let mut cmd = Command::new("cargo");
+    cmd.current_dir(crate::repo_root().join("user"))
+        .args(["test", "-p", "sh", "--lib", "--target", &host])
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env("CARGO_TARGET_DIR", target_dir().join("user"));
+    let output = cmd.output().context("cannot start cargo")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        bail!(
+            "{} failed:\n{stdout}{}",
+            display_command(&cmd),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(format!("{} tests passed", cargo_tests_passed(&stdout)))
 }
 
 /// Runs the loom model tests (the tests with `loom` in their name, built

@@ -43,7 +43,8 @@ async fn hello_ends_with(args: &[&str], want: i32) -> Result<(), String> {
 
 ktest!(
     async fn process_init_runs_and_exits_0() {
-        let (pid, status) = run_on(None, "/bin/init", &[]).await?;
+        // `--greet`: greet and exit, without starting the user shell.
+        let (pid, status) = run_on(None, "/bin/init", &["--greet"]).await?;
         kassert_eq!(status, 0);
         kassert!(
             !super::pids().is_allocated(pid),

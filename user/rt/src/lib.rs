@@ -21,15 +21,21 @@
 //!   instruction, with safe wrappers that return [`syscall::Errno`];
 //! - [`io`]: `print!`/`println!` to fd 1 and `eprint!`/`eprintln!` to fd 2,
 //!   one `write` per line where the line fits the buffer;
+//! - [`tty`]: termios (`TCGETS`/`TCSETS`) and the foreground process
+//!   group (`TIOCGPGRP`/`TIOCSPGRP`);
+//! - [`heap`]: the global allocator (size classes over anonymous `mmap`),
+//!   so programs can use `alloc` (`extern crate alloc;`);
 //! - a panic handler that reports the panic on fd 2 and exits with 127.
 //!
 //! Tine speaks the Linux ABI, so these programs run unchanged on Linux too
 //! (for comparing behaviour).
 #![no_std]
 
+pub mod heap;
 pub mod io;
 pub mod start;
 pub mod syscall;
+pub mod tty;
 
 pub use start::{Args, env};
 

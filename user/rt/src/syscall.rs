@@ -23,6 +23,38 @@ pub mod nr {
     pub const GETPPID: usize = 110;
     pub const EXIT_GROUP: usize = 231;
     pub const GETCPU: usize = 309;
+    pub const OPEN: usize = 2;
+    pub const MMAP: usize = 9;
+    pub const MUNMAP: usize = 11;
+    pub const RT_SIGACTION: usize = 13;
+    pub const IOCTL: usize = 16;
+    pub const PIPE: usize = 22;
+    pub const DUP2: usize = 33;
+    pub const PAUSE: usize = 34;
+    pub const NANOSLEEP: usize = 35;
+    pub const VFORK: usize = 58;
+    pub const GETCWD: usize = 79;
+    pub const CHDIR: usize = 80;
+    pub const SETPGID: usize = 109;
+    pub const GETPGRP: usize = 111;
+    pub const GETPGID: usize = 121;
+    pub const CLOCK_GETTIME: usize = 228;
+    pub const PIPE2: usize = 293;
+    pub const PRLIMIT64: usize = 302;
+    /// Tine's own calls (`docs/syscalls.md`).
+    pub const TINE_RFORK: usize = 1000;
+    pub const TINE_PDFORK: usize = 1001;
+    pub const TINE_PDGETPID: usize = 1002;
+    pub const TINE_PDKILL: usize = 1003;
+    pub const TINE_PROCCTL: usize = 1004;
+    pub const TINE_SYSCTL: usize = 1005;
+    pub const TINE_POWEROFF: usize = 1006;
+    pub const TINE_PROCLIST: usize = 1007;
+    pub const TINE_CPUINFO: usize = 1008;
+    pub const TINE_MEMINFO: usize = 1009;
+    pub const TINE_FORKEVENTS: usize = 1010;
+    pub const TINE_KBENCH: usize = 1011;
+    pub const TINE_VMSTAT: usize = 1012;
 }
 
 /// An error number from the kernel (`EINVAL` is `Errno(22)`).
@@ -38,6 +70,11 @@ impl Errno {
     pub const EAGAIN: Self = Self(11);
     pub const EINVAL: Self = Self(22);
     pub const ENOSYS: Self = Self(38);
+    pub const EFAULT: Self = Self(14);
+    pub const ESRCH: Self = Self(3);
+    pub const ERANGE: Self = Self(34);
+    pub const ENOTTY: Self = Self(25);
+    pub const ENOTDIR: Self = Self(20);
 }
 
 impl core::fmt::Display for Errno {
@@ -199,6 +236,486 @@ pub fn getcpu() -> Result<u32, Errno> {
     // call; node and tcache are NULL.
     let ret = unsafe { syscall3(nr::GETCPU, &mut cpu as *mut u32 as usize, 0, 0) };
     check(ret).map(|_| cpu)
+}
+
+/// `open(path, flags, mode)`: a new file descriptor.
+pub fn open(path: &CStr, flags: i32, mode: u32) -> Result<i32, Errno> {
+    // SAFETY: `path` is NUL-terminated and lives across the call.
+    check(unsafe {
+        syscall3(
+            nr::OPEN,
+            path.as_ptr() as usize,
+            flags as usize,
+            mode as usize,
+        )
+    })
+    .map(|fd| fd as i32)
+}
+
+/// `open` flags.
+pub mod o {
+    pub const RDONLY: i32 = 0;
+    pub const WRONLY: i32 = 1;
+    pub const RDWR: i32 = 2;
+    pub const CREAT: i32 = 0o100;
+    pub const TRUNC: i32 = 0o1000;
+    pub const APPEND: i32 = 0o2000;
+    pub const CLOEXEC: i32 = 0o2000000;
+}
+
+/// `dup2(old, new)`.
+pub fn dup2(old: i32, new: i32) -> Result<i32, Errno> {
+    // SAFETY: no memory is passed.
+    check(unsafe { syscall2(nr::DUP2, old as usize, new as usize) }).map(|fd| fd as i32)
+}
+
+/// `pipe2(fds, flags)`, falling back to `pipe(fds)` where `pipe2` is
+/// `ENOSYS` and no flags are asked for: `[read end, write end]`.
+pub fn pipe2(flags: i32) -> Result<[i32; 2], Errno> {
+    let mut fds = [0i32; 2];
+    // SAFETY: the kernel writes two i32s to `fds`, which lives across the
+    // call.
+    let r = check(unsafe { syscall2(nr::PIPE2, fds.as_mut_ptr() as usize, flags as usize) });
+    match r {
+        Err(Errno::ENOSYS) if flags == 0 => {
+            // SAFETY: as above.
+            check(unsafe { syscall1(nr::PIPE, fds.as_mut_ptr() as usize) })?;
+        }
+        r => {
+            r?;
+        }
+    }
+    Ok(fds)
+}
+
+/// `chdir(path)`.
+pub fn chdir(path: &CStr) -> Result<(), Errno> {
+    // SAFETY: `path` is NUL-terminated and lives across the call.
+    check(unsafe { syscall1(nr::CHDIR, path.as_ptr() as usize) }).map(|_| ())
+}
+
+/// `getcwd(buf)`: the path's length without its NUL.
+pub fn getcwd(buf: &mut [u8]) -> Result<usize, Errno> {
+    // SAFETY: the kernel writes at most buf.len() bytes into buf.
+    check(unsafe { syscall2(nr::GETCWD, buf.as_mut_ptr() as usize, buf.len()) })?;
+    Ok(buf.iter().position(|&b| b == 0).unwrap_or(buf.len()))
+}
+
+/// `setpgid(pid, pgid)`.
+pub fn setpgid(pid: i32, pgid: i32) -> Result<(), Errno> {
+    // SAFETY: no memory is passed.
+    check(unsafe { syscall2(nr::SETPGID, pid as usize, pgid as usize) }).map(|_| ())
+}
+
+/// `getpgid(pid)`.
+pub fn getpgid(pid: i32) -> Result<i32, Errno> {
+    // SAFETY: no memory is passed.
+    check(unsafe { syscall1(nr::GETPGID, pid as usize) }).map(|p| p as i32)
+}
+
+/// `ioctl(fd, request, arg)` with an integer or pointer argument the
+/// caller vouches for.
+///
+/// # Safety
+/// `arg` must be what `request` expects: when it is a pointer, it points
+/// at memory of the size and mutability the request reads or writes.
+pub unsafe fn ioctl(fd: i32, request: usize, arg: usize) -> Result<usize, Errno> {
+    // SAFETY: the caller's contract.
+    check(unsafe { syscall3(nr::IOCTL, fd as usize, request, arg) })
+}
+
+/// `nanosleep` for `ns` nanoseconds (`EINTR` when a signal cut it short).
+pub fn nanosleep(ns: u64) -> Result<(), Errno> {
+    let req = [ns / 1_000_000_000, ns % 1_000_000_000];
+    // SAFETY: the kernel reads one `struct timespec` (two u64s) from
+    // `req`; the remainder pointer is NULL.
+    check(unsafe { syscall2(nr::NANOSLEEP, req.as_ptr() as usize, 0) }).map(|_| ())
+}
+
+/// `pause()`: sleeps until a signal arrives.
+pub fn pause() -> Errno {
+    // SAFETY: no memory is passed.
+    match check(unsafe { syscall0(nr::PAUSE) }) {
+        Err(e) => e,
+        Ok(_) => Errno::EINTR,
+    }
+}
+
+/// `CLOCK_MONOTONIC`.
+pub const CLOCK_MONOTONIC: i32 = 1;
+
+/// `clock_gettime(clock)` in nanoseconds.
+pub fn clock_gettime(clock: i32) -> Result<u64, Errno> {
+    let mut ts = [0u64; 2];
+    // SAFETY: the kernel writes one `struct timespec` (two u64s) to `ts`.
+    check(unsafe { syscall2(nr::CLOCK_GETTIME, clock as usize, ts.as_mut_ptr() as usize) })?;
+    Ok(ts[0] * 1_000_000_000 + ts[1])
+}
+
+/// `SIG_DFL` and `SIG_IGN`, the handlers [`signal`] can set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Disposition {
+    Default = 0,
+    Ignore = 1,
+}
+
+/// Linux's `struct kernel_sigaction` for a handler without a function:
+/// handler, flags, restorer, mask.
+#[repr(C)]
+pub struct KernelSigaction {
+    pub handler: usize,
+    pub flags: u64,
+    pub restorer: usize,
+    pub mask: u64,
+}
+
+/// `rt_sigaction(sig, {disposition}, NULL, 8)`: sets `sig` to default or
+/// ignored (no handlers: they would need a restorer trampoline).
+pub fn signal(sig: i32, disposition: Disposition) -> Result<(), Errno> {
+    let act = KernelSigaction {
+        handler: disposition as usize,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    // SAFETY: the kernel reads one `kernel_sigaction` from `act`; the old
+    // action pointer is NULL; the mask size is 8 bytes as on Linux.
+    check(unsafe {
+        syscall4(
+            nr::RT_SIGACTION,
+            sig as usize,
+            &act as *const _ as usize,
+            0,
+            8,
+        )
+    })
+    .map(|_| ())
+}
+
+/// `mmap(NULL, len, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS)`:
+/// the address of `len` fresh zeroed bytes.
+pub fn mmap_anonymous(len: usize) -> Result<usize, Errno> {
+    // SAFETY: a new private mapping touches no existing memory.
+    check(unsafe { syscall6(nr::MMAP, 0, len, 3, 0x22, usize::MAX, 0) })
+}
+
+/// `munmap(addr, len)`.
+///
+/// The caller must not use the memory afterwards; the allocator is the
+/// only user.
+pub fn munmap(addr: usize, len: usize) -> Result<(), Errno> {
+    // SAFETY: the range was mapped by `mmap_anonymous` for an allocation
+    // its owner just freed; nothing refers to it any more.
+    check(unsafe { syscall2(nr::MUNMAP, addr, len) }).map(|_| ())
+}
+
+/// `RLIMIT_NPROC`.
+pub const RLIMIT_NPROC: i32 = 6;
+/// `RLIM_INFINITY`.
+pub const RLIM_INFINITY: u64 = u64::MAX;
+
+/// `prlimit64(0, resource, new, &old)`: the old `(soft, hard)` limits,
+/// setting `new` when given.
+pub fn prlimit(resource: i32, new: Option<(u64, u64)>) -> Result<(u64, u64), Errno> {
+    let new = new.map(|(soft, hard)| [soft, hard]);
+    let mut old = [0u64; 2];
+    let new_ptr = new.as_ref().map_or(0, |n| n.as_ptr() as usize);
+    // SAFETY: the kernel reads two u64s from `new` (when not NULL) and
+    // writes two to `old`; both live across the call.
+    check(unsafe {
+        syscall4(
+            nr::PRLIMIT64,
+            0,
+            resource as usize,
+            new_ptr,
+            old.as_mut_ptr() as usize,
+        )
+    })?;
+    Ok((old[0], old[1]))
+}
+
+/// `vfork()` + `execve(path, argv, envp)` in the child, written so that
+/// the child touches no stack: the child runs only the instructions of
+/// one `asm!` block (reset `sigdfl` signals to their default, `setpgid(0,
+/// pgid)` when `pgid >= 0`, execve, and on failure store `-errno` in
+/// `*exec_error` and `exit_group(127)`). Returns the child's pid to the
+/// parent, with the exec error when the address space is shared
+/// (FreeBSD-style vfork, so the child's store is seen) and exec failed;
+/// such a child has exited with 127 and still needs reaping. `Err` when
+/// the child could not be created.
+///
+/// `call` is the system call that creates the child: [`nr::VFORK`] with
+/// `arg` unused, or [`nr::TINE_RFORK`] with the rfork flags in `arg`
+/// (RFMEM children share the stack too, so they need the same care).
+/// `path` NULL makes the child `exit_group(0)` at once instead of exec.
+pub fn vfork_exec(
+    call: usize,
+    arg: usize,
+    req: &VforkExec<'_>,
+) -> Result<(i32, Option<Errno>), Errno> {
+    let mut exec_error: i32 = 0;
+    let dfl = KernelSigaction {
+        handler: 0,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    let ret: isize;
+    // The block for the child: registers only, no stack, no calls.
+    let block = [
+        req.path.map_or(0, |p| p.as_ptr() as usize),
+        req.argv.as_ptr() as usize,
+        req.envp.as_ptr() as usize,
+        &mut exec_error as *mut i32 as usize,
+        &dfl as *const KernelSigaction as usize,
+        req.pgid as usize,
+    ];
+    // SAFETY: the child runs only this block: it uses no stack (every
+    // value it needs is in `block`, read through r12), calls rt_sigaction
+    // with a valid default action, setpgid, execve with NUL-terminated
+    // strings and NULL-terminated arrays (`VforkExec`'s invariants), writes
+    // one i32 through a pointer to a live local, and exits. The parent
+    // resumes with its stack intact; rax, rcx, r11, rdi, rsi, rdx and r10
+    // are declared clobbered.
+    unsafe {
+        asm!(
+            "mov rdi, r13",
+            "syscall",
+            "test rax, rax",
+            "jnz 3f",
+            // Child: default SIGINT, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU.
+            "mov edi, 2",
+            "mov eax, 13",
+            "mov rsi, [r12 + 32]",
+            "xor edx, edx",
+            "mov r10d, 8",
+            "syscall",
+            "mov eax, 13",
+            "mov edi, 3",
+            "mov rsi, [r12 + 32]",
+            "xor edx, edx",
+            "mov r10d, 8",
+            "syscall",
+            "mov eax, 13",
+            "mov edi, 20",
+            "mov rsi, [r12 + 32]",
+            "xor edx, edx",
+            "mov r10d, 8",
+            "syscall",
+            "mov eax, 13",
+            "mov edi, 21",
+            "mov rsi, [r12 + 32]",
+            "xor edx, edx",
+            "mov r10d, 8",
+            "syscall",
+            "mov eax, 13",
+            "mov edi, 22",
+            "mov rsi, [r12 + 32]",
+            "xor edx, edx",
+            "mov r10d, 8",
+            "syscall",
+            // setpgid(0, pgid) unless pgid < 0.
+            "mov rsi, [r12 + 40]",
+            "test rsi, rsi",
+            "js 2f",
+            "mov eax, 109",
+            "xor edi, edi",
+            "syscall",
+            "2:",
+            "mov rdi, [r12]",
+            "test rdi, rdi",
+            "jz 4f",
+            "mov rsi, [r12 + 8]",
+            "mov rdx, [r12 + 16]",
+            "mov eax, 59",
+            "syscall",
+            "mov rdi, [r12 + 24]",
+            "neg eax",
+            "mov [rdi], eax",
+            "mov edi, 127",
+            "mov eax, 231",
+            "syscall",
+            "ud2",
+            "4:",
+            "xor edi, edi",
+            "mov eax, 231",
+            "syscall",
+            "ud2",
+            "3:",
+            in("r12") block.as_ptr(),
+            in("r13") arg,
+            inlateout("rax") call as isize => ret,
+            lateout("rcx") _,
+            lateout("r11") _,
+            lateout("rdi") _,
+            lateout("rsi") _,
+            lateout("rdx") _,
+            lateout("r10") _,
+        );
+    }
+    let pid = check(ret)? as i32;
+    // Volatile: the child (sharing our memory) may have written it behind
+    // the compiler's back.
+    // SAFETY: `exec_error` is a live, aligned local.
+    let err = unsafe { core::ptr::read_volatile(&exec_error) };
+    Ok((pid, (err != 0).then_some(Errno(err))))
+}
+
+/// What [`vfork_exec`]'s child runs.
+pub struct VforkExec<'a> {
+    /// The program; `None`: the child exits with status 0 at once.
+    pub path: Option<&'a CStr>,
+    /// NULL-terminated argv pointers (see [`CStrArray`]).
+    pub argv: &'a CStrArray,
+    /// NULL-terminated envp pointers.
+    pub envp: &'a CStrArray,
+    /// The child's process group (`setpgid(0, pgid)`), or -1 to stay in
+    /// ours.
+    pub pgid: i32,
+}
+
+/// A NULL-terminated array of string pointers for `execve`.
+pub struct CStrArray {
+    ptrs: [*const c_char; EXECVE_MAX_STRINGS + 1],
+}
+
+impl CStrArray {
+    /// The pointers of `strings` (at most [`EXECVE_MAX_STRINGS`]; `E2BIG`
+    /// beyond), then NULL. The strings must outlive every use of the
+    /// array (the caller keeps them).
+    pub fn new(strings: &[&CStr]) -> Result<Self, Errno> {
+        if strings.len() > EXECVE_MAX_STRINGS {
+            return Err(Errno::E2BIG);
+        }
+        let mut ptrs = [core::ptr::null::<c_char>(); EXECVE_MAX_STRINGS + 1];
+        for (slot, s) in ptrs.iter_mut().zip(strings) {
+            *slot = s.as_ptr();
+        }
+        Ok(Self { ptrs })
+    }
+
+    fn as_ptr(&self) -> *const *const c_char {
+        self.ptrs.as_ptr()
+    }
+}
+
+/// `rfork(flags)` (Tine 1000): 0 in the child, the child's pid in the
+/// parent (or 0 without `RFPROC`). Only for flags that give the child a
+/// copy of our memory: `RFPROC` with `RFMEM` or `RFPPWAIT` (bit 15), and
+/// `RFSPAWN` (bit 31), share it and are refused with `EINVAL` here; use
+/// [`vfork_exec`] with [`nr::TINE_RFORK`] for those.
+pub fn rfork(flags: u32) -> Result<i32, Errno> {
+    const RFPROC: u32 = 1 << 4;
+    const SHARING: u32 = (1 << 5) | (1 << 15);
+    const RFSPAWN: u32 = 1 << 31;
+    if flags & RFSPAWN != 0 || (flags & RFPROC != 0 && flags & SHARING != 0) {
+        return Err(Errno::EINVAL);
+    }
+    // SAFETY: the child gets a copy of the address space (no RFMEM), as
+    // with fork.
+    check(unsafe { syscall1(nr::TINE_RFORK, flags as usize) }).map(|p| p as i32)
+}
+
+/// `pdfork(&fd, flags)` (Tine 1001): `(0, _)` in the child, `(pid, fd)` in
+/// the parent.
+pub fn pdfork(flags: u32) -> Result<(i32, i32), Errno> {
+    let mut fd: i32 = -1;
+    // SAFETY: the kernel writes one i32 to `fd`; the child gets a copy of
+    // the address space, as with fork.
+    let pid = check(unsafe {
+        syscall2(
+            nr::TINE_PDFORK,
+            &mut fd as *mut i32 as usize,
+            flags as usize,
+        )
+    })?;
+    Ok((pid as i32, fd))
+}
+
+/// `pdgetpid(fd)` (Tine 1002).
+pub fn pdgetpid(fd: i32) -> Result<i32, Errno> {
+    let mut pid: i32 = 0;
+    // SAFETY: the kernel writes one i32 to `pid`.
+    check(unsafe {
+        syscall2(
+            nr::TINE_PDGETPID,
+            fd as usize,
+            &mut pid as *mut i32 as usize,
+        )
+    })?;
+    Ok(pid)
+}
+
+/// `pdkill(fd, sig)` (Tine 1003).
+pub fn pdkill(fd: i32, sig: i32) -> Result<(), Errno> {
+    // SAFETY: no memory is passed.
+    check(unsafe { syscall2(nr::TINE_PDKILL, fd as usize, sig as usize) }).map(|_| ())
+}
+
+/// `sysctl(name, old, new)` (Tine 1005) by name (empty: every knob as
+/// `name=value` lines): copies the old value into `old` (ASCII) and
+/// returns its length; sets `new` when given. With `old` empty, returns
+/// the length needed.
+pub fn sysctl(name: &[u8], old: &mut [u8], new: Option<&[u8]>) -> Result<usize, Errno> {
+    let mut oldlen = old.len();
+    let old_ptr = if old.is_empty() {
+        0
+    } else {
+        old.as_mut_ptr() as usize
+    };
+    let (new_ptr, new_len) = new.map_or((0, 0), |n| (n.as_ptr() as usize, n.len()));
+    // SAFETY: the kernel reads `name.len()` bytes of `name` and `new_len`
+    // of `new`, writes at most `oldlen` bytes to `old` and one usize to
+    // `oldlen`; all live across the call.
+    check(unsafe {
+        syscall6(
+            nr::TINE_SYSCTL,
+            name.as_ptr() as usize,
+            name.len(),
+            old_ptr,
+            &mut oldlen as *mut usize as usize,
+            new_ptr,
+            new_len,
+        )
+    })?;
+    Ok(oldlen)
+}
+
+/// `poweroff()` (Tine 1006): returns only on failure.
+pub fn poweroff() -> Errno {
+    // SAFETY: no memory is passed.
+    match check(unsafe { syscall0(nr::TINE_POWEROFF) }) {
+        Err(e) => e,
+        Ok(_) => Errno::EINVAL,
+    }
+}
+
+/// A Tine information call (`TINE_PROCLIST`, `TINE_CPUINFO`,
+/// `TINE_MEMINFO`, `TINE_VMSTAT`) filling `buf` with fixed-size records;
+/// returns what the call returns (the record count for the lists).
+pub fn tine_info(call: usize, buf: &mut [u8]) -> Result<usize, Errno> {
+    // SAFETY: the kernel writes at most buf.len() bytes into buf.
+    check(unsafe { syscall2(call, buf.as_mut_ptr() as usize, buf.len()) })
+}
+
+/// `forkevents(buf, flags)` (Tine 1010): bytes of whole 24-byte records.
+pub fn forkevents(buf: &mut [u8], flags: u32) -> Result<usize, Errno> {
+    // SAFETY: the kernel writes at most buf.len() bytes into buf.
+    check(unsafe {
+        syscall3(
+            nr::TINE_FORKEVENTS,
+            buf.as_mut_ptr() as usize,
+            buf.len(),
+            flags as usize,
+        )
+    })
+}
+
+/// `kbench(names)` (Tine 1011): runs in-kernel benchmarks (comma list,
+/// empty = all), which print on the console.
+pub fn kbench(names: &[u8]) -> Result<usize, Errno> {
+    // SAFETY: the kernel reads names.len() bytes of names.
+    check(unsafe { syscall2(nr::TINE_KBENCH, names.as_ptr() as usize, names.len()) })
 }
 
 /// Most arguments plus environment strings [`execve`] passes.
