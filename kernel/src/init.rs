@@ -23,6 +23,7 @@ const UART_VECTOR: u8 = arch::irq::vector::DEVICE_BASE + 4;
 /// Brings the kernel up and never returns: the boot CPU ends in its
 /// executor loop. `bench` runs benchmarks (the image links them).
 pub fn start(info: &'static arch::boot::BootInfo, bench: BenchRunner) -> ! {
+    crate::syscall::tine::set_bench_runner(bench);
     let _ = drivers::serial::init();
     let cmdline = Cmdline::parse(info.cmdline);
     let _ = drivers::logger::init(cmdline.log.unwrap_or(log::LevelFilter::Info));

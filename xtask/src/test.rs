@@ -59,7 +59,11 @@ pub fn main(args: &TestArgs) -> Result<()> {
         run_command(Command::new("cargo").args(["test", "--workspace", "--exclude", "tine"]))?;
         Ok(String::new())
     });
-    suite.run(Tier::Host, "cargo test (user shell library)", user_host_tests);
+    suite.run(
+        Tier::Host,
+        "cargo test (user shell library)",
+        user_host_tests,
+    );
     if !args.quick {
         suite.run(Tier::Host, "loom models", loom_models);
     }

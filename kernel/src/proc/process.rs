@@ -92,7 +92,7 @@ mod imp {
     use alloc::string::String;
     use alloc::sync::Arc;
     use alloc::vec::Vec;
-    use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+    use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
     use super::State;
     use crate::proc::cred::{Creds, Rlimit, Rlimits};
@@ -160,6 +160,9 @@ mod imp {
         /// Where this process's next `forkevents` read starts (`u64::MAX`:
         /// it has not read yet).
         event_cursor: AtomicU64,
+        /// The CPU its thread last entered user mode on (`u32::MAX`: not
+        /// yet), for `ps`.
+        last_cpu: AtomicU32,
     }
 
     /// A process's process group and session IDs.
@@ -290,6 +293,7 @@ mod imp {
                 system: AtomicBool::new(false),
                 reaper: AtomicBool::new(false),
                 leader: core::sync::atomic::AtomicU32::new(0),
+                last_cpu: AtomicU32::new(u32::MAX),
             })
         }
 
@@ -323,6 +327,18 @@ mod imp {
         /// Whether the process has called `execve`.
         pub fn has_execed(&self) -> bool {
             self.execed.load(Ordering::Relaxed)
+        }
+
+        /// Records that its thread runs on `cpu` now (the thread loop
+        /// calls this before entering user mode).
+        pub fn set_last_cpu(&self, cpu: usize) {
+            // Relaxed: a statistic; readers need no ordering with it.
+            self.last_cpu.store(cpu as u32, Ordering::Relaxed);
+        }
+
+        /// The CPU its thread last ran user code on, if it ran.
+        pub fn last_cpu(&self) -> Option<u32> {
+            Some(self.last_cpu.load(Ordering::Relaxed)).filter(|&c| c != u32::MAX)
         }
 
         /// The signal the parent gets at this process's exit.
@@ -739,6 +755,13 @@ mod imp {
         pub name: String,
         /// A kernel process.
         pub system: bool,
+        /// The CPU it last ran on (`None`: never ran).
+        pub last_cpu: Option<u32>,
+        /// Its process group and session.
+        pub pgid: Pid,
+        pub sid: Pid,
+        /// Stopped by a signal.
+        pub stopped: bool,
     }
 
     /// Every process, by PID (a snapshot).
@@ -752,6 +775,10 @@ mod imp {
                 state: p.state(),
                 name: p.name(),
                 system: p.is_system(),
+                last_cpu: p.last_cpu(),
+                pgid: p.pgid(),
+                sid: p.sid(),
+                stopped: p.signals().is_stopped(),
             })
             .collect()
     }

@@ -58,6 +58,7 @@ pub async fn run(process: Arc<Process>, mut space: Arc<AddressSpace>, mut ctx: U
             crate::syscall::misc::apply_affinity(&process).await;
         }
         arch::irq::timer::arm_deadline_ns(slice_end);
+        process.set_last_cpu(arch::cpu::id());
         let entered = arch::cpu::tsc::now_ns();
         let trap = arch::user::run(&mut ctx, &space.table);
         process.account_user_ns(arch::cpu::tsc::now_ns().saturating_sub(entered));

@@ -12,6 +12,8 @@
 //!   `set_tid_address`, `getrandom`, `sysinfo`, `mprotect`, `madvise`,
 //!   `tine_poweroff`, and the clocks of [`time`] (whose rules are pure and
 //!   host-tested).
+//! - `tine` (on the machine): Tine's information calls (`proclist`,
+//!   `cpuinfo`, `meminfo`, `vmstat`, `kbench`) behind the user shell.
 
 #[cfg(target_os = "none")]
 mod dispatch;
@@ -26,6 +28,10 @@ pub mod nr;
 #[cfg(target_os = "none")]
 mod signal;
 pub mod time;
+#[cfg(target_os = "none")]
+pub mod tine;
+#[cfg(target_os = "none")]
+mod tine_ktests;
 
 #[cfg(target_os = "none")]
 pub use dispatch::{Action, dispatch};

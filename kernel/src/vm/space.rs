@@ -19,6 +19,10 @@
 //! copy-on-write pages through the same handler and return `EFAULT` where
 //! the program itself would get `SIGSEGV`.
 //!
+//! Each space counts the faults it resolved ([`FaultStats`]: copy-on-write
+//! copies and reuses, zero fills), which `TINE_VMSTAT` reports to the
+//! process (the shell's `cow` command shows them).
+//!
 //! # Locking
 //! The VMA lock (a plain spin lock, never taken in interrupt handlers) is
 //! held across a whole fault or mapping change, so faults, `brk`, `mmap` and
@@ -29,6 +33,8 @@
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
+
 use arch::mm::Frame;
 use arch::mm::user::{Fault, MapError, USER_END, UserFlags, UserPageTable};
 
@@ -76,6 +82,36 @@ pub struct AddressSpace {
     /// and kept here, by page address, until the range is made accessible
     /// again (or unmapped). Lock order: after the VMA lock.
     hidden: spin::Mutex<BTreeMap<u64, Frame>>,
+    faults: FaultCounters,
+}
+
+/// The fault counters of one address space (module docs).
+#[derive(Debug, Default)]
+struct FaultCounters {
+    cow_copies: AtomicU64,
+    cow_reuses: AtomicU64,
+    zero_fills: AtomicU64,
+    faults: AtomicU64,
+}
+
+/// A snapshot of an address space's fault counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FaultStats {
+    /// Write faults that copied a shared frame.
+    pub cow_copies: u64,
+    /// Write faults on a copy-on-write page no one shared any more, made
+    /// writable in place.
+    pub cow_reuses: u64,
+    /// Missing pages filled with a zeroed frame.
+    pub zero_fills: u64,
+    /// Every fault resolved (including those that found the page already
+    /// there).
+    pub faults: u64,
+}
+
+/// Counts one event (Relaxed: statistics, read without ordering).
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
 }
 
 /// Counters of one address space, for `ps`-style output and tests.
@@ -112,6 +148,7 @@ impl AddressSpace {
                 mmap_ceiling: crate::exec::elf::USER_TOP,
             }),
             hidden: spin::Mutex::new(BTreeMap::new()),
+            faults: FaultCounters::default(),
         })
     }
 
@@ -132,6 +169,7 @@ impl AddressSpace {
             table,
             layout: spin::Mutex::new(layout.clone()),
             hidden: spin::Mutex::new(hidden),
+            faults: FaultCounters::default(),
         })
     }
 
@@ -182,6 +220,26 @@ impl AddressSpace {
     /// docs). `EFAULT` when the access is not allowed (the program gets
     /// `SIGSEGV`), `ENOMEM` when no frame is left.
     pub fn fault(&self, addr: u64, error_code: u64) -> Result<(), Errno> {
+        let result = self.resolve(addr, error_code);
+        if result.is_ok() {
+            bump(&self.faults.faults);
+        }
+        result
+    }
+
+    /// The counters of the faults this space resolved.
+    pub fn fault_stats(&self) -> FaultStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        FaultStats {
+            cow_copies: get(&self.faults.cow_copies),
+            cow_reuses: get(&self.faults.cow_reuses),
+            zero_fills: get(&self.faults.zero_fills),
+            faults: get(&self.faults.faults),
+        }
+    }
+
+    /// [`Self::fault`]'s work.
+    fn resolve(&self, addr: u64, error_code: u64) -> Result<(), Errno> {
         let layout = self.layout.lock();
         let page = page_down(addr);
         match classify(layout.vmas.find(addr), error_code) {
@@ -196,7 +254,7 @@ impl AddressSpace {
                 let frame = Frame::alloc_zeroed().ok_or(Errno::ENOMEM)?;
                 self.table
                     .map(page, frame, flags(perms))
-                    .map(drop)
+                    .map(|_| bump(&self.faults.zero_fills))
                     .map_err(map_errno)
             }
             FaultAction::CopyOnWrite(perms) => self.copy_on_write(page, perms),
@@ -212,7 +270,7 @@ impl AddressSpace {
                 return self
                     .table
                     .map(page, frame, flags(perms))
-                    .map(drop)
+                    .map(|_| bump(&self.faults.zero_fills))
                     .map_err(map_errno);
             }
             Some((_, now)) if now.write => return Ok(()),
@@ -221,7 +279,10 @@ impl AddressSpace {
         if self.table.refcount_at(page) == Some(1) {
             // The other sharers are gone: the page is ours alone.
             match self.table.protect(page, flags(perms)) {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    bump(&self.faults.cow_reuses);
+                    return Ok(());
+                }
                 // Shared again in between (a fork): copy after all.
                 Err(MapError::Shared) => {}
                 Err(e) => return Err(map_errno(e)),
@@ -235,7 +296,7 @@ impl AddressSpace {
         // The replaced reference comes back and is dropped with `shared`.
         self.table
             .map(page, copy, flags(perms))
-            .map(drop)
+            .map(|_| bump(&self.faults.cow_copies))
             .map_err(map_errno)
     }
 

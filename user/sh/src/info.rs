@@ -169,19 +169,24 @@ pub fn uptime(_: &mut Shell, _: &[String]) -> i32 {
     }
 }
 
-/// Reads knob `name` (empty: all of them as `name=value` lines).
+/// Reads knob `name` (empty: all of them as `name=value` lines): asks
+/// for the length first (NULL `old`), then reads; retried if the value
+/// grew in between (`ENOMEM`).
 fn sysctl_read(name: &str) -> Result<String, Errno> {
-    let mut buf = vec![0u8; 256];
     loop {
-        let n = syscall::sysctl(name.as_bytes(), &mut buf, None)?;
-        if n <= buf.len() {
-            buf.truncate(n);
-            while buf.last() == Some(&0) {
-                buf.pop();
+        let need = syscall::sysctl(name.as_bytes(), &mut [], None)?;
+        let mut buf = vec![0u8; need.max(1) + 16];
+        match syscall::sysctl(name.as_bytes(), &mut buf, None) {
+            Ok(n) => {
+                buf.truncate(n.min(buf.len()));
+                while buf.last() == Some(&0) {
+                    buf.pop();
+                }
+                return Ok(String::from_utf8_lossy(&buf).into_owned());
             }
-            return Ok(String::from_utf8_lossy(&buf).into_owned());
+            Err(Errno(12)) => {}
+            Err(e) => return Err(e),
         }
-        buf = vec![0u8; n];
     }
 }
 
