@@ -6,9 +6,10 @@
 //! ^D, or a signal), init starts a new one, as a getty would; `poweroff`
 //! is how to leave. If the *first* shell cannot start (the child exits
 //! with 127: exec failed, e.g. a kernel without `execve`, or no
-//! `/bin/sh`), or `fork` itself fails, init says so and exits with status
-//! 0, leaving the console to the kernel (the behaviour before the user
-//! shell existed).
+//! `/bin/sh`), or a shell cannot read the console (it exits with 126: a
+//! kernel without console input), or `fork` itself fails, init says so and
+//! exits with status 0, leaving the console to the kernel (the behaviour
+//! before the user shell existed).
 //!
 //! `init --greet` only greets and exits 0 (the in-kernel process tests run
 //! it so, without a shell waiting for the console).
@@ -22,6 +23,8 @@ tine_rt::entry!(main);
 
 /// The status of a child whose exec failed.
 const EXEC_FAILED: i32 = 127;
+/// The shell's status when it cannot read its input (`user/sh`).
+const NO_INPUT: i32 = 126;
 
 fn main(args: Args) -> i32 {
     println!("init: hello from user space (pid {})", syscall::getpid());
@@ -42,6 +45,10 @@ fn main(args: Args) -> i32 {
         };
         if first && status == EXEC_FAILED << 8 {
             println!("init: /bin/sh did not start; leaving the console to the kernel");
+            return 0;
+        }
+        if status == NO_INPUT << 8 {
+            println!("init: /bin/sh cannot read the console; leaving it to the kernel");
             return 0;
         }
         first = false;

@@ -681,10 +681,12 @@ pub fn sysctl(name: &[u8], old: &mut [u8], new: Option<&[u8]>) -> Result<usize, 
     Ok(oldlen)
 }
 
-/// `poweroff()` (Tine 1006): returns only on failure.
-pub fn poweroff() -> Errno {
+/// `poweroff(status)` (Tine 1006): ends the machine (under QEMU, status
+/// 0 exits 33 and anything else 35); returns only on failure (`EPERM`
+/// when not root).
+pub fn poweroff(status: i32) -> Errno {
     // SAFETY: no memory is passed.
-    match check(unsafe { syscall0(nr::TINE_POWEROFF) }) {
+    match check(unsafe { syscall1(nr::TINE_POWEROFF, status as usize) }) {
         Err(e) => e,
         Ok(_) => Errno::EINVAL,
     }

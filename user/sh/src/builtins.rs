@@ -135,7 +135,12 @@ pub const BUILTINS: &[Builtin] = &[
         "run in-kernel benchmarks (output on the console)",
         info::bench,
     ),
-    b("poweroff", "", "power the machine off", info::poweroff),
+    b(
+        "poweroff",
+        "[STATUS]",
+        "power the machine off (QEMU exits 33, or 35 for a non-zero STATUS)",
+        info::poweroff,
+    ),
 ];
 
 const fn b(name: &'static str, args: &'static str, help: &'static str, run: Run) -> Builtin {

@@ -341,8 +341,9 @@ pub fn bench(_: &mut Shell, argv: &[String]) -> i32 {
     }
 }
 
-pub fn poweroff(_: &mut Shell, _: &[String]) -> i32 {
-    let e = syscall::poweroff();
+pub fn poweroff(_: &mut Shell, argv: &[String]) -> i32 {
+    let status = argv.get(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let e = syscall::poweroff(status);
     report("poweroff", e);
     1
 }

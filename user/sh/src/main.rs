@@ -16,7 +16,8 @@
 //!   `cpus`, `mem`, `uptime`, `sysctl`, `ulimit`, `trace`, `bench`).
 //!
 //! Every system call that fails prints `cmd: ENAME` and the shell goes
-//! on: it runs on kernels that lack some calls (and on Linux).
+//! on: it runs on kernels that lack some calls (and on Linux). If its
+//! input cannot be read at all, it exits with [`NO_INPUT`] (126).
 #![no_std]
 #![no_main]
 
@@ -80,11 +81,18 @@ fn main(args: Args) -> i32 {
             return status;
         }
     }
+    if shell.term.input_failed {
+        return NO_INPUT;
+    }
     if shell.term.is_interactive() {
         print!("exit\n");
     }
     shell.status
 }
+
+/// The exit status when the input cannot be read (init then stops
+/// restarting the shell).
+pub const NO_INPUT: i32 = 126;
 
 /// Parses and runs one line.
 pub fn run_line(shell: &mut Shell, line: &str) {

@@ -38,6 +38,9 @@ pub struct Terminal {
     pending: Vec<u8>,
     /// The shell's process group.
     pgid: i32,
+    /// Reading the input failed (not end of input: an error such as
+    /// `ENOSYS` or `EBADF`).
+    pub input_failed: bool,
 }
 
 impl Terminal {
@@ -53,6 +56,7 @@ impl Terminal {
             editor: LineEditor::new(),
             pending: Vec::new(),
             pgid: syscall::getpid(),
+            input_failed: false,
         }
     }
 
@@ -129,6 +133,7 @@ impl Terminal {
                 Err(Errno::EINTR) => continue,
                 Err(e) => {
                     crate::report("sh: read", e);
+                    self.input_failed = true;
                     return None;
                 }
             };
@@ -173,6 +178,7 @@ impl Terminal {
                 Err(Errno::EINTR) => {}
                 Err(e) => {
                     crate::report("sh: read", e);
+                    self.input_failed = true;
                     return None;
                 }
             }
