@@ -23,6 +23,9 @@ struct Session {
     output: Arc<Mutex<String>>,
     /// How much of `output` earlier expectations consumed.
     seen: usize,
+    /// The prompt that ends a command's reply (`tine> ` for the kernel's
+    /// shell).
+    prompt: &'static str,
     reader: Option<JoinHandle<()>>,
 }
 
@@ -55,6 +58,7 @@ impl Session {
             stdin,
             output,
             seen: 0,
+            prompt: "tine> ",
             reader: Some(reader),
         })
     }
@@ -91,11 +95,24 @@ impl Session {
         Ok(())
     }
 
+    /// Types raw bytes (control keys).
+    fn send_raw(&mut self, bytes: &[u8]) -> Result<()> {
+        self.stdin.write_all(bytes)?;
+        self.stdin.flush()?;
+        Ok(())
+    }
+
+    /// What arrived after the last expectation (not consumed).
+    fn output_since_seen(&self) -> String {
+        let out = self.output.lock().expect("serial buffer poisoned");
+        out[self.seen..].to_owned()
+    }
+
     /// Types `command`, waits for the next prompt, and returns the reply.
     fn command(&mut self, command: &str) -> Result<String> {
-        println!("tine> {command}");
+        println!("{}{command}", self.prompt);
         self.send_line(command)?;
-        self.expect("tine> ")
+        self.expect(self.prompt)
     }
 
     /// Waits for QEMU to exit (after `poweroff`) and returns how.
@@ -197,6 +214,79 @@ pub fn session(kernel: Option<&Path>, initrd: Option<&Path>, smp: u32) -> Result
     match s.finish()? {
         Outcome::Kernel(KernelExit::Success) => Ok(format!(
             "8 commands answered in {:.1} s",
+            start.elapsed().as_secs_f64()
+        )),
+        other => bail!("after poweroff: expected exit 33, got {other}"),
+    }
+}
+
+/// The user shell's prompt ends so (`/ $ `, `/tmp $ `).
+const USER_PROMPT: &str = " $ ";
+
+/// The user-shell session: the kernel boots straight into `/bin/init`,
+/// which starts `/bin/sh`; `fork 3` forks three children that are all
+/// reaped, `ps` lists init and the shell, a pipeline runs through
+/// `/bin/cat`, ^C interrupts a sleeping program (the shell reports
+/// `[signal 2]` and survives), `poweroff` exits with status 33.
+pub fn user_session(kernel: Option<&Path>, initrd: Option<&Path>, smp: u32) -> Result<String> {
+    let kernel = kernel.context("not run: the kernel did not build")?;
+    let initrd = initrd.context("not run: the initramfs did not build")?;
+    let config = QemuConfig {
+        smp,
+        mem_mib: 512,
+        accel: Accel::Tcg,
+        kernel: kernel.to_path_buf(),
+        initrd: Some(initrd.to_path_buf()),
+        append: String::new(),
+        interactive: false,
+    };
+    let start = Instant::now();
+    let mut s = Session::start(&config)?;
+    s.prompt = USER_PROMPT;
+    let script = |s: &mut Session| -> Result<()> {
+        s.expect("init: hello from user space")?;
+        s.expect("Tine sh.")?;
+        s.expect(USER_PROMPT)?;
+        let reply = s.command("fork 3")?;
+        for wanted in ["child 3: pid", "reaped child 3", "reaped 3 children"] {
+            want("fork 3", &reply, wanted)?;
+        }
+        let reply = s.command("ps")?;
+        for wanted in ["PID  PPID  PGID", " init", " sh"] {
+            want("ps", &reply, wanted)?;
+        }
+        let reply = s.command("echo piped through cat | cat | cat")?;
+        want("pipeline", &reply, "piped through cat")?;
+        // ^C until the sleeping job dies: a ^C typed before the job owns
+        // the terminal goes to the shell's group, which ignores it.
+        println!("{USER_PROMPT}sleep 60, then ^C");
+        s.send_line("sleep 60")?;
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        loop {
+            thread::sleep(Duration::from_millis(500));
+            s.send_raw(b"\x03")?;
+            if s.output_since_seen().contains("[signal 2]") {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("^C did not interrupt sleep");
+            }
+        }
+        s.expect("[signal 2]")?;
+        s.expect(USER_PROMPT)?;
+        let reply = s.command("echo still here")?;
+        want("echo after ^C", &reply, "still here")?;
+        println!("{USER_PROMPT}poweroff");
+        s.send_line("poweroff")?;
+        Ok(())
+    };
+    if let Err(e) = script(&mut s) {
+        println!("--- last 30 lines of output ---\n{}\n---", s.tail());
+        return Err(e);
+    }
+    match s.finish()? {
+        Outcome::Kernel(KernelExit::Success) => Ok(format!(
+            "5 commands and a ^C answered in {:.1} s",
             start.elapsed().as_secs_f64()
         )),
         other => bail!("after poweroff: expected exit 33, got {other}"),

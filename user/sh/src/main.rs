@@ -58,9 +58,12 @@ fn main(args: Args) -> i32 {
         status: 0,
         exit: None,
     };
-    // `sh -c 'LINE'` runs one line.
+    // `sh -c LINE` runs one line; further arguments are joined to it with
+    // blanks (so `run=/bin/sh,-c,fork,3` works from the kernel command
+    // line, which cannot quote blanks).
     if args.get(1) == Some(b"-c") {
-        let line = args.get(2).map(String::from_utf8_lossy).unwrap_or_default();
+        let words: alloc::vec::Vec<_> = args.iter().skip(2).map(String::from_utf8_lossy).collect();
+        let line = words.join(" ");
         run_line(&mut shell, &line);
         return shell.exit.unwrap_or(shell.status);
     }

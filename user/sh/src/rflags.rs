@@ -76,8 +76,9 @@ pub fn parse_arg(arg: &str) -> Result<u32, String> {
             let signum = crate::signal::parse(sig)
                 .map(|s| s as u32)
                 .or_else(|| number(sig))
-                .ok_or_else(|| alloc::format!("bad signal '{sig}'"))?;
-            flags |= RFTSIGZMB | ((signum & RFTSIGMASK) << RFTSIGSHIFT);
+                .filter(|&n| n <= RFTSIGMASK)
+                .ok_or_else(|| alloc::format!("bad signal '{sig}' (a name or 0..=255)"))?;
+            flags |= RFTSIGZMB | (signum << RFTSIGSHIFT);
         } else if let Some(v) = flag(part).or_else(|| number(part)) {
             flags |= v;
         } else {
