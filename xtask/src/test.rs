@@ -94,9 +94,11 @@ pub fn main(args: &TestArgs) -> Result<()> {
     }
     if args.user_shell {
         for smp in [1, 4] {
-            suite.run(Tier::System, &format!("user shell session -smp {smp}"), || {
-                shell::user_session(kernel.as_deref(), initrd.as_deref(), smp)
-            });
+            suite.run(
+                Tier::System,
+                &format!("user shell session -smp {smp}"),
+                || shell::user_session(kernel.as_deref(), initrd.as_deref(), smp),
+            );
         }
     }
 
