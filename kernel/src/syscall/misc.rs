@@ -167,9 +167,13 @@ fn getrandom(space: &AddressSpace, buf: u64, len: u64, flags: u64) -> SysResult 
     let mut chunk = [0u8; 256];
     let mut done = 0;
     while done < len {
-        let n = (len - done).min(chunk.len());
+        // Chunks end at page boundaries, so a fault leaves exactly the
+        // bytes before the bad page written.
+        let at = buf.wrapping_add(done as u64);
+        let to_page_end = (crate::vm::vma::PAGE_SIZE - at % crate::vm::vma::PAGE_SIZE) as usize;
+        let n = (len - done).min(chunk.len()).min(to_page_end);
         arch::cpu::random::fill(&mut chunk[..n]);
-        if let Err(e) = space.copy_to_user(buf.wrapping_add(done as u64), &chunk[..n]) {
+        if let Err(e) = space.copy_to_user(at, &chunk[..n]) {
             return if done == 0 { Err(e) } else { Ok(done as u64) };
         }
         done += n;

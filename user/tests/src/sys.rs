@@ -6,6 +6,10 @@ use tine_rt::syscall::{Errno, syscall6};
 /// Linux x86-64 numbers (and Tine's own from 1000).
 pub mod nr {
     pub const READ: usize = 0;
+    pub const RT_SIGPROCMASK: usize = 14;
+    pub const RT_SIGPENDING: usize = 127;
+    pub const RT_SIGSUSPEND: usize = 130;
+    pub const SIGALTSTACK: usize = 131;
     pub const WRITE: usize = 1;
     pub const MMAP: usize = 9;
     pub const MPROTECT: usize = 10;
@@ -18,8 +22,11 @@ pub mod nr {
     pub const NANOSLEEP: usize = 35;
     pub const GETPID: usize = 39;
     pub const FORK: usize = 57;
+    pub const VFORK: usize = 58;
+    pub const EXIT: usize = 60;
     pub const EXECVE: usize = 59;
     pub const WAIT4: usize = 61;
+    pub const KILL_: usize = 62;
     pub const UNAME: usize = 63;
     pub const GETTIMEOFDAY: usize = 96;
     pub const GETRLIMIT: usize = 97;
@@ -43,7 +50,9 @@ pub mod nr {
     pub const GETCPU: usize = 309;
     pub const GETRANDOM: usize = 318;
     pub const RSEQ: usize = 334;
+    pub const TINE_PROCCTL: usize = 1004;
     pub const TINE_POWEROFF: usize = 1006;
+    pub const TINE_FORKEVENTS: usize = 1010;
 }
 
 /// Error numbers the tests expect.

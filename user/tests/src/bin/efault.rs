@@ -1,0 +1,221 @@
+//! `/test/efault`: every system call that takes a pointer answers a bad
+//! one with `EFAULT` (never a crash, never success), table-driven; and an
+//! unknown system call number is `ENOSYS`.
+//!
+//! Bad pointers: an unmapped low address, a kernel address, and (for
+//! pointers the kernel writes through) the read-only program text.
+#![no_std]
+#![no_main]
+
+use tine_rt::Args;
+use tine_rt::syscall::{self, Errno};
+use tine_tests::sys::{self, errno, nr};
+use tine_tests::{Checks, check_eq};
+
+tine_rt::entry!(main);
+
+/// An address in the first page: never mapped.
+const LOW: usize = 0x10;
+/// A kernel address.
+const KERNEL: usize = 0xffff_8000_0000_1000;
+
+/// What a pointer argument is for: the kernel only reads it, or writes
+/// through it too.
+#[derive(Clone, Copy)]
+enum Dir {
+    In,
+    Out,
+}
+
+/// One row: a name, the number, the arguments with `P` where the bad
+/// pointer goes, and the pointer's direction.
+struct Row {
+    name: &'static str,
+    nr: usize,
+    args: [usize; 6],
+    dir: Dir,
+}
+
+/// Where the bad pointer goes in `Row::args`.
+const P: usize = usize::MAX - 0xbad;
+
+const fn row(name: &'static str, nr: usize, args: [usize; 6], dir: Dir) -> Row {
+    Row {
+        name,
+        nr,
+        args,
+        dir,
+    }
+}
+
+const SIGUSR1: usize = 10;
+
+fn table() -> [Row; 30] {
+    use Dir::{In, Out};
+    [
+        row("write", nr::WRITE, [1, P, 5, 0, 0, 0], In),
+        row("writev iov", nr::WRITEV, [1, P, 1, 0, 0, 0], In),
+        row("uname", nr::UNAME, [P, 0, 0, 0, 0, 0], Out),
+        row(
+            "arch_prctl GET_FS",
+            nr::ARCH_PRCTL,
+            [0x1003, P, 0, 0, 0, 0],
+            Out,
+        ),
+        row("getcpu cpu", nr::GETCPU, [P, 0, 0, 0, 0, 0], Out),
+        row("getcpu node", nr::GETCPU, [0, P, 0, 0, 0, 0], Out),
+        row(
+            "rt_sigaction act",
+            nr::RT_SIGACTION,
+            [SIGUSR1, P, 0, 8, 0, 0],
+            In,
+        ),
+        row(
+            "rt_sigaction oldact",
+            nr::RT_SIGACTION,
+            [SIGUSR1, 0, P, 8, 0, 0],
+            Out,
+        ),
+        row(
+            "rt_sigprocmask set",
+            nr::RT_SIGPROCMASK,
+            [0, P, 0, 8, 0, 0],
+            In,
+        ),
+        row(
+            "rt_sigprocmask oldset",
+            nr::RT_SIGPROCMASK,
+            [0, 0, P, 8, 0, 0],
+            Out,
+        ),
+        row("rt_sigpending", nr::RT_SIGPENDING, [P, 8, 0, 0, 0, 0], Out),
+        row("rt_sigsuspend", nr::RT_SIGSUSPEND, [P, 8, 0, 0, 0, 0], In),
+        row("sigaltstack ss", nr::SIGALTSTACK, [P, 0, 0, 0, 0, 0], In),
+        row("sigaltstack old", nr::SIGALTSTACK, [0, P, 0, 0, 0, 0], Out),
+        row("execve path", nr::EXECVE, [P, 0, 0, 0, 0, 0], In),
+        row("clock_gettime", nr::CLOCK_GETTIME, [1, P, 0, 0, 0, 0], Out),
+        row("clock_getres", nr::CLOCK_GETRES, [1, P, 0, 0, 0, 0], Out),
+        row("gettimeofday tv", nr::GETTIMEOFDAY, [P, 0, 0, 0, 0, 0], Out),
+        row("gettimeofday tz", nr::GETTIMEOFDAY, [0, P, 0, 0, 0, 0], Out),
+        row("nanosleep req", nr::NANOSLEEP, [P, 0, 0, 0, 0, 0], In),
+        row(
+            "clock_nanosleep req",
+            nr::CLOCK_NANOSLEEP,
+            [1, 0, P, 0, 0, 0],
+            In,
+        ),
+        row("getrlimit", nr::GETRLIMIT, [7, P, 0, 0, 0, 0], Out),
+        row("setrlimit", nr::SETRLIMIT, [7, P, 0, 0, 0, 0], In),
+        row("prlimit64 new", nr::PRLIMIT64, [0, 7, P, 0, 0, 0], In),
+        row("prlimit64 old", nr::PRLIMIT64, [0, 7, 0, P, 0, 0], Out),
+        row("getrandom", nr::GETRANDOM, [P, 16, 0, 0, 0, 0], Out),
+        row("sysinfo", nr::SYSINFO, [P, 0, 0, 0, 0, 0], Out),
+        row(
+            "sched_getaffinity",
+            nr::SCHED_GETAFFINITY,
+            [0, 8, P, 0, 0, 0],
+            Out,
+        ),
+        row(
+            "sched_setaffinity",
+            nr::SCHED_SETAFFINITY,
+            [0, 8, P, 0, 0, 0],
+            In,
+        ),
+        row(
+            "procctl REAP_STATUS data",
+            nr::TINE_PROCCTL,
+            [0, 0, 4, P, 0, 0],
+            Out,
+        ),
+    ]
+}
+
+fn main(_: Args) -> i32 {
+    let mut c = Checks::new("efault");
+    let text = main as *const () as usize & !0xfff;
+    for row in table() {
+        let bad: &[usize] = match row.dir {
+            Dir::In => &[LOW, KERNEL],
+            Dir::Out => &[LOW, KERNEL, text],
+        };
+        for &ptr in bad {
+            let args = row.args.map(|a| if a == P { ptr } else { a });
+            // SAFETY: the only pointer is bad on purpose; the kernel must
+            // refuse it and touch nothing of ours.
+            let r = unsafe { sys::call(row.nr, &args) };
+            check_eq!(c, r, Err(errno::EFAULT), "{} with {ptr:#x}", row.name);
+        }
+    }
+    wait4_pointers(&mut c);
+    forkevents(&mut c);
+    writev_element(&mut c);
+    enosys(&mut c);
+    c.finish()
+}
+
+/// `wait4` with a bad status or rusage pointer: `EFAULT`, and the child
+/// is reaped anyway (Linux's order).
+fn wait4_pointers(c: &mut Checks) {
+    for (what, status, rusage) in [("status", LOW, 0), ("rusage", 0, KERNEL)] {
+        match syscall::fork() {
+            Ok(0) => syscall::exit_group(0),
+            Ok(pid) => {
+                // SAFETY: bad pointers on purpose.
+                let r = unsafe { sys::call(nr::WAIT4, &[pid as usize, status, 0, rusage]) };
+                check_eq!(c, r, Err(errno::EFAULT), "wait4 with a bad {what}");
+                check_eq!(
+                    c,
+                    syscall::wait4(pid, 0),
+                    Err(Errno::ECHILD),
+                    "reaped anyway"
+                );
+            }
+            Err(e) => c.check(false, format_args!("fork: {e}")),
+        }
+    }
+}
+
+/// `forkevents(buf, len, NONBLOCK)` with events to deliver and a bad
+/// buffer (with none it is `EAGAIN` before the buffer is looked at).
+fn forkevents(c: &mut Checks) {
+    let mut buf = [0u8; 240];
+    // The first call starts this process's stream.
+    // SAFETY: the buffer is ours and 240 bytes long.
+    let _ = unsafe { sys::call(nr::TINE_FORKEVENTS, &[buf.as_mut_ptr() as usize, 240, 1]) };
+    // A fork and an exit to report.
+    match syscall::fork() {
+        Ok(0) => syscall::exit_group(0),
+        Ok(pid) => drop(syscall::wait4(pid, 0)),
+        Err(e) => c.check(false, format_args!("fork: {e}")),
+    }
+    let text = main as *const () as usize & !0xfff;
+    for ptr in [LOW, KERNEL, text] {
+        // SAFETY: a bad buffer on purpose.
+        let r = unsafe { sys::call(nr::TINE_FORKEVENTS, &[ptr, 240, 1]) };
+        check_eq!(c, r, Err(errno::EFAULT), "forkevents with {ptr:#x}");
+    }
+    // The events are still there for a good buffer.
+    // SAFETY: as above.
+    let r = unsafe { sys::call(nr::TINE_FORKEVENTS, &[buf.as_mut_ptr() as usize, 240, 1]) };
+    c.check(
+        matches!(r, Ok(n) if n > 0 && n % 24 == 0),
+        format_args!("forkevents after the faults: {r:?}"),
+    );
+}
+
+/// `writev` whose array is fine but whose one element points nowhere.
+fn writev_element(c: &mut Checks) {
+    let iov = [LOW, 4usize];
+    // SAFETY: the array is ours; its buffer is bad on purpose.
+    let r = unsafe { sys::call(nr::WRITEV, &[1, iov.as_ptr() as usize, 1]) };
+    check_eq!(c, r, Err(errno::EFAULT), "writev with a bad buffer");
+}
+
+fn enosys(c: &mut Checks) {
+    for n in [9999, 335, 423, 999, 1099, 1 << 20, usize::MAX] {
+        // SAFETY: unknown numbers take no memory.
+        let r = unsafe { sys::call(n, &[LOW, LOW, LOW]) };
+        check_eq!(c, r, Err(errno::ENOSYS), "system call {n}");
+    }
+}
