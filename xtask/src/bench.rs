@@ -88,6 +88,20 @@ pub struct BenchArgs {
     /// Multiply forkbench's iteration counts (0.2 for a quick look).
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
+    /// Run this static Linux x86-64 program (a host file) instead of
+    /// forkbench, on Tine and on Linux alike, at /bench/NAME; its METRIC
+    /// lines are tabulated like forkbench's.
+    #[arg(long, value_name = "HOST_FILE")]
+    program: Option<PathBuf>,
+    /// An argument for --program (repeatable; no commas or spaces, which
+    /// the kernel command line cannot carry).
+    #[arg(
+        long,
+        value_name = "ARG",
+        requires = "program",
+        allow_hyphen_values = true
+    )]
+    program_arg: Vec<String>,
     /// Only these in-kernel benchmarks (after `--`; all of them if none).
     #[arg(last = true, value_name = "NAMES")]
     names: Vec<String>,
@@ -172,7 +186,8 @@ pub fn main(args: &BenchArgs) -> Result<()> {
     } else {
         Profile::Release
     };
-    let initrd = initramfs::build_initramfs(&[])?;
+    let workload = Workload::new(args)?;
+    let initrd = initramfs::build_initramfs(&workload.extra_files())?;
     let kernel = build::build_kernel(profile)?;
     let linux = if args.compare_linux {
         Some(linux::fetch()?)
@@ -213,28 +228,32 @@ pub fn main(args: &BenchArgs) -> Result<()> {
         results = report.results;
     }
 
-    // 2. and 3. forkbench on Tine, then on Linux.
-    let forkbench_args = forkbench_args(args.smp, args.scale);
+    // 2. and 3. forkbench (or --program) on Tine, then on Linux.
     let mut tine_run = None;
     let mut linux_run = None;
     if !args.skip_user {
-        let append = format!("run={FORKBENCH},{}", forkbench_args.join(","));
+        let append = format!("run={}", workload.command.join(","));
         let config = machine(&kernel, &initrd, append);
-        let run = run_forkbench("Tine".to_owned(), &config, timeout)?;
-        problems.extend(run_problems(&run, Outcome::Kernel(KernelExit::Success)));
+        let expected = Outcome::Kernel(KernelExit::Success);
+        let run = workload.finish(
+            run_forkbench("Tine".to_owned(), &config, timeout)?,
+            expected,
+        );
+        problems.extend(run_problems(&run, expected));
         tine_run = Some(run);
     }
     if let Some(linux) = &linux {
-        let programs = linux_programs()?;
-        let linux_initrd = linux::build_initramfs(linux, &programs, &forkbench_args)?;
-        let mut config = machine(
+        let linux_initrd =
+            linux::build_initramfs(linux, &workload.linux_files()?, &workload.command)?;
+        let config = machine(
             &linux.kernel,
             &linux_initrd,
             linux::LINUX_CMDLINE.to_owned(),
         );
-        config.kernel = linux.kernel.clone();
-        let run = run_forkbench(format!("Linux {}", linux.kernel_package), &config, timeout)?;
-        problems.extend(run_problems(&run, Outcome::Status(0)));
+        let expected = Outcome::Status(0);
+        let kernel = format!("Linux {}", linux.kernel_package);
+        let run = workload.finish(run_forkbench(kernel, &config, timeout)?, expected);
+        problems.extend(run_problems(&run, expected));
         linux_run = Some(run);
     }
     let host_loadavg_after = loadavg();
@@ -332,6 +351,74 @@ fn forkbench_args(smp: u32, scale: f64) -> Vec<String> {
     ]
 }
 
+/// What the user-space boots run: forkbench, or the `--program` given.
+struct Workload {
+    /// The guest path and the arguments.
+    command: Vec<String>,
+    /// `--program`'s host file, packed at `command[0]`.
+    program: Option<PathBuf>,
+}
+
+impl Workload {
+    fn new(args: &BenchArgs) -> Result<Self> {
+        let Some(program) = &args.program else {
+            let mut command = vec![FORKBENCH.to_owned()];
+            command.extend(forkbench_args(args.smp, args.scale));
+            return Ok(Self {
+                command,
+                program: None,
+            });
+        };
+        let name = program
+            .file_name()
+            .and_then(|name| name.to_str())
+            .with_context(|| format!("--program {}: no file name", program.display()))?;
+        if let Some(bad) = args.program_arg.iter().find(|a| a.contains([',', ' '])) {
+            bail!("--program-arg {bad:?}: commas and spaces cannot be passed");
+        }
+        let mut command = vec![format!("/bench/{name}")];
+        command.extend(args.program_arg.iter().cloned());
+        Ok(Self {
+            command,
+            program: Some(program.clone()),
+        })
+    }
+
+    /// A `--program` need not print forkbench's `forkbench done`: it
+    /// finished when QEMU ended as `expected` (the program exited 0).
+    fn finish(&self, mut run: UserRun, expected: Outcome) -> UserRun {
+        if self.program.is_some() && run.outcome == expected.to_string() {
+            run.report.done = true;
+        }
+        run
+    }
+
+    /// What Tine's initramfs needs besides its usual programs.
+    fn extra_files(&self) -> Vec<initramfs::AddFile> {
+        self.program
+            .iter()
+            .map(|host| initramfs::AddFile {
+                host: host.clone(),
+                guest: self.command[0].clone(),
+            })
+            .collect()
+    }
+
+    /// Linux's initramfs (besides busybox): the C programs at their Tine
+    /// paths (forkbench, /bin/nop, ...), and `--program`.
+    fn linux_files(&self) -> Result<Vec<(String, PathBuf)>> {
+        let mut files: Vec<(String, PathBuf)> = musl::find_c_programs()?
+            .into_iter()
+            .map(|p| (p.guest_path(), p.binary))
+            .collect();
+        if self.program.is_none() && !files.iter().any(|(guest, _)| guest == FORKBENCH) {
+            bail!("user/c/bench/forkbench.c is missing");
+        }
+        files.extend(self.extra_files().into_iter().map(|f| (f.guest, f.host)));
+        Ok(files)
+    }
+}
+
 /// Boots `config` (which runs forkbench) and collects its report.
 fn run_forkbench(kernel: String, config: &QemuConfig, timeout: Duration) -> Result<UserRun> {
     let host_loadavg_before = loadavg();
@@ -360,24 +447,6 @@ fn run_problems(run: &UserRun, expected: Outcome) -> Vec<String> {
         problems.push(format!("{}: {}", run.kernel, run.outcome));
     }
     problems
-}
-
-/// The C programs Linux's initramfs needs: forkbench first (the one
-/// `/init` runs), then every other program of `user/c/bin` (`/bin/nop`).
-fn linux_programs() -> Result<Vec<(String, PathBuf)>> {
-    let programs = musl::find_c_programs()?;
-    let forkbench = programs
-        .iter()
-        .find(|p| p.guest_path() == FORKBENCH)
-        .context("user/c/bench/forkbench.c is missing")?;
-    let mut list = vec![(forkbench.name.clone(), forkbench.binary.clone())];
-    list.extend(
-        programs
-            .iter()
-            .filter(|p| p.dir == "bin")
-            .map(|p| (p.name.clone(), p.binary.clone())),
-    );
-    Ok(list)
 }
 
 /// The SVG: fork latency against memory touched (lines), the latencies
@@ -687,6 +756,50 @@ getpid   1000       85.5   171.0      -       -
         assert!(run_problems(&run, success).is_empty());
         run.report.done = false;
         assert_eq!(run_problems(&run, success).len(), 1);
+    }
+
+    fn bench_args(words: &[&str]) -> BenchArgs {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            bench: BenchArgs,
+        }
+        let words = std::iter::once("bench").chain(words.iter().copied());
+        <Cli as clap::Parser>::try_parse_from(words)
+            .expect("valid arguments")
+            .bench
+    }
+
+    #[test]
+    fn the_workload_is_forkbench_or_the_program_given() {
+        let forkbench = Workload::new(&bench_args(&["--smp", "4", "--scale", "0.5"])).unwrap();
+        assert_eq!(forkbench.command, [FORKBENCH, "-c", "4", "-s", "0.5"]);
+        assert!(forkbench.extra_files().is_empty());
+        let args = bench_args(&[
+            "--program",
+            "/tmp/x/lat",
+            "--program-arg",
+            "-n",
+            "--program-arg",
+            "9",
+        ]);
+        let program = Workload::new(&args).unwrap();
+        assert_eq!(program.command, ["/bench/lat", "-n", "9"]);
+        assert_eq!(program.extra_files()[0].host, PathBuf::from("/tmp/x/lat"));
+        assert_eq!(program.extra_files()[0].guest, "/bench/lat");
+        let bad = bench_args(&["--program", "/tmp/lat", "--program-arg", "a,b"]);
+        assert!(Workload::new(&bad).is_err());
+        // Without `forkbench done`, a program finished if QEMU ended well.
+        let run = UserRun {
+            kernel: "Tine".into(),
+            qemu_command: String::new(),
+            outcome: Outcome::Status(0).to_string(),
+            elapsed_s: 0.0,
+            host_loadavg_before: vec![],
+            report: Report::default(),
+        };
+        assert!(program.finish(run.clone(), Outcome::Status(0)).report.done);
+        assert!(!forkbench.finish(run, Outcome::Status(0)).report.done);
     }
 
     #[test]
