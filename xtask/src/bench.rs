@@ -215,8 +215,10 @@ pub fn main(args: &BenchArgs) -> Result<()> {
     // 1. In-kernel microbenchmarks.
     let kernel_config = machine(&kernel, &initrd, bench_command_line(&args.names));
     let mut results = Vec::new();
+    let mut tsc_mhz = None;
     if !args.skip_kernel {
         let boot = qemu::boot(&kernel_config, timeout, true)?;
+        tsc_mhz = tsc_mhz_in(&boot.output);
         let report = serial::bench_report(&boot.output);
         if boot.outcome != Outcome::Kernel(KernelExit::Success) || !report.done {
             problems.push(format!("in-kernel benchmarks: {}", boot.outcome));
@@ -232,7 +234,13 @@ pub fn main(args: &BenchArgs) -> Result<()> {
     let mut tine_run = None;
     let mut linux_run = None;
     if !args.skip_user {
-        let append = format!("run={}", workload.command.join(","));
+        if tsc_mhz.is_none() && workload.program.is_none() {
+            // forkbench's fallback clock needs the TSC frequency (below):
+            // a boot that runs no benchmark logs it.
+            let config = machine(&kernel, &initrd, "bench=-".to_owned());
+            tsc_mhz = tsc_mhz_in(&qemu::boot(&config, timeout, false)?.output);
+        }
+        let append = format!("run={}", workload.tine_command(tsc_mhz).join(","));
         let config = machine(&kernel, &initrd, append);
         let expected = Outcome::Kernel(KernelExit::Success);
         let run = workload.finish(
@@ -382,6 +390,17 @@ impl Workload {
             command,
             program: Some(program.clone()),
         })
+    }
+
+    /// The command Tine runs: forkbench also gets `-t MHZ`, the clock it
+    /// falls back on while Tine has no `clock_gettime` (it is ignored when
+    /// `clock_gettime` works; Linux's vDSO always does).
+    fn tine_command(&self, tsc_mhz: Option<u64>) -> Vec<String> {
+        let mut command = self.command.clone();
+        if let (None, Some(mhz)) = (&self.program, tsc_mhz) {
+            command.extend(["-t".to_owned(), mhz.to_string()]);
+        }
+        command
     }
 
     /// A `--program` need not print forkbench's `forkbench done`: it
@@ -612,6 +631,14 @@ fn host_cpus() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
+/// The TSC frequency Tine's boot log reports (`tsc 2596 MHz`).
+fn tsc_mhz_in(output: &str) -> Option<u64> {
+    output.lines().find_map(|line| {
+        let (_, rest) = line.split_once("] tsc ")?;
+        rest.strip_suffix(" MHz")?.trim().parse().ok()
+    })
+}
+
 /// `bench` for every benchmark, `bench=a,b` for some.
 fn bench_command_line(names: &[String]) -> String {
     if names.is_empty() {
@@ -775,6 +802,8 @@ getpid   1000       85.5   171.0      -       -
         let forkbench = Workload::new(&bench_args(&["--smp", "4", "--scale", "0.5"])).unwrap();
         assert_eq!(forkbench.command, [FORKBENCH, "-c", "4", "-s", "0.5"]);
         assert!(forkbench.extra_files().is_empty());
+        assert_eq!(forkbench.tine_command(Some(2596))[5..], ["-t", "2596"]);
+        assert_eq!(forkbench.tine_command(None), forkbench.command);
         let args = bench_args(&[
             "--program",
             "/tmp/x/lat",
@@ -785,6 +814,7 @@ getpid   1000       85.5   171.0      -       -
         ]);
         let program = Workload::new(&args).unwrap();
         assert_eq!(program.command, ["/bench/lat", "-n", "9"]);
+        assert_eq!(program.tine_command(Some(2596)), program.command);
         assert_eq!(program.extra_files()[0].host, PathBuf::from("/tmp/x/lat"));
         assert_eq!(program.extra_files()[0].guest, "/bench/lat");
         let bad = bench_args(&["--program", "/tmp/lat", "--program-arg", "a,b"]);
@@ -800,6 +830,13 @@ getpid   1000       85.5   171.0      -       -
         };
         assert!(program.finish(run.clone(), Outcome::Status(0)).report.done);
         assert!(!forkbench.finish(run, Outcome::Status(0)).report.done);
+    }
+
+    #[test]
+    fn the_tsc_frequency_comes_from_the_boot_log() {
+        let log = "[    0.000000 cpu0  INFO] initramfs\n[    0.062195 cpu0  INFO] tsc 2596 MHz\n";
+        assert_eq!(tsc_mhz_in(log), Some(2596));
+        assert_eq!(tsc_mhz_in("no clock here\n"), None);
     }
 
     #[test]
