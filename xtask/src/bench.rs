@@ -88,6 +88,10 @@ pub struct BenchArgs {
     /// Multiply forkbench's iteration counts (0.2 for a quick look).
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
+    /// Extra words for Linux's command line (after `console=ttyS0 quiet
+    /// panic=-1`), e.g. `idle=poll` (see docs/benchmarks.md).
+    #[arg(long, value_name = "WORDS", requires = "compare_linux")]
+    linux_append: Option<String>,
     /// Run this static Linux x86-64 program (a host file) instead of
     /// forkbench, on Tine and on Linux alike, at /bench/NAME; its METRIC
     /// lines are tabulated like forkbench's.
@@ -253,11 +257,11 @@ pub fn main(args: &BenchArgs) -> Result<()> {
     if let Some(linux) = &linux {
         let linux_initrd =
             linux::build_initramfs(linux, &workload.linux_files()?, &workload.command)?;
-        let config = machine(
-            &linux.kernel,
-            &linux_initrd,
-            linux::LINUX_CMDLINE.to_owned(),
-        );
+        let mut append = linux::LINUX_CMDLINE.to_owned();
+        if let Some(words) = &args.linux_append {
+            append = format!("{append} {words}");
+        }
+        let config = machine(&linux.kernel, &linux_initrd, append);
         let expected = Outcome::Status(0);
         let kernel = format!("Linux {}", linux.kernel_package);
         let run = workload.finish(run_forkbench(kernel, &config, timeout)?, expected);
@@ -500,7 +504,10 @@ fn chart(
         });
         figures.push(metrics(linux));
     }
-    if !previous.is_empty() {
+    let charted = |name: &str| {
+        LATENCIES.contains(&name) || FORK_AFTER.iter().any(|&(after, _)| after == name)
+    };
+    if previous.keys().any(|name| charted(name)) {
         series.push(Series {
             label: "Tine, previous run".to_owned(),
             color: "#bbbbbb",
@@ -611,7 +618,7 @@ fn chart(
 /// `name (0.30x)`: the metric and Tine/Linux when both are known.
 fn ratio_label(name: &str, tine: Option<f64>, linux: Option<f64>) -> String {
     match (tine, linux) {
-        (Some(t), Some(l)) if l > 0.0 => format!("{name} ({:.2}x)", t / l),
+        (Some(t), Some(l)) if l > 0.0 => format!("{name} ({}x)", svg::short(t / l)),
         _ => name.to_owned(),
     }
 }
@@ -844,7 +851,7 @@ getpid   1000       85.5   171.0      -       -
         assert_eq!(forkbench_args(2, 0.5), ["-c", "2", "-s", "0.5"]);
         assert_eq!(
             ratio_label("getpid", Some(1.0), Some(4.0)),
-            "getpid (0.25x)"
+            "getpid (0.250x)"
         );
         assert_eq!(ratio_label("getpid", Some(1.0), None), "getpid");
     }
@@ -871,7 +878,7 @@ getpid   1000       85.5   171.0      -       -
             &HashMap::new(),
             &[result("task_yield", 120.0)],
         );
-        assert!(svg.contains("fork_exit_wait (0.25x)"), "{svg}");
+        assert!(svg.contains("fork_exit_wait (0.250x)"), "{svg}");
         assert!(svg.contains("getpid (6.00x)"));
         assert!(svg.contains(">3.00 µs<"));
         assert!(svg.contains("fork_throughput_1cpu"));

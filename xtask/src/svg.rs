@@ -47,6 +47,15 @@ pub fn short(value: f64) -> String {
     }
 }
 
+/// A tick label: `short`, with k and M for thousands and millions.
+pub fn compact(value: f64) -> String {
+    match value.abs() {
+        m if m >= 1e6 => format!("{}M", short(value / 1e6)),
+        m if m >= 1e4 => format!("{}k", short(value / 1e3)),
+        _ => short(value),
+    }
+}
+
 /// The smallest "round" number (1, 2 or 5 times a power of ten) at or
 /// above `value`.
 fn nice_ceiling(value: f64) -> f64 {
@@ -89,8 +98,10 @@ fn legend(out: &mut String, series: &[Series], y: f64) {
     }
 }
 
-/// A line chart: `points[i]` are series i's `(x, y)`, drawn on linear axes
-/// from 0. X ticks at every x that occurs.
+/// A line chart: `points[i]` are series i's `(x, y)`. The y axis is
+/// linear from 0; the x values that occur are spaced evenly in order (the
+/// memory sizes 0, 1, 16, 64, 256 would crowd the left end of a linear
+/// axis), each with its tick.
 pub fn line_chart(
     heading: &str,
     x_label: &str,
@@ -101,9 +112,15 @@ pub fn line_chart(
     let (top, plot_h) = (50.0, 260.0);
     let plot_w = WIDTH - MARGIN_LEFT - MARGIN_RIGHT;
     let all = || points.iter().flatten();
-    let x_max = nice_ceiling(all().map(|p| p.0).fold(0.0, f64::max));
+    let mut xs: Vec<f64> = all().map(|p| p.0).collect();
+    xs.sort_by(f64::total_cmp);
+    xs.dedup();
     let y_max = nice_ceiling(all().map(|p| p.1).fold(0.0, f64::max));
-    let sx = |x: f64| MARGIN_LEFT + x / x_max * plot_w;
+    let slots = xs.len().max(2) as f64 - 1.0;
+    let sx = |x: f64| {
+        let slot = xs.iter().position(|&v| v == x).unwrap_or(0);
+        MARGIN_LEFT + 20.0 + slot as f64 / slots * (plot_w - 40.0)
+    };
     let sy = |y: f64| top + plot_h - y / y_max * plot_h;
     let mut out = String::new();
     title(&mut out, heading);
@@ -122,10 +139,7 @@ pub fn line_chart(
         )
         .unwrap();
     }
-    let mut xs: Vec<f64> = all().map(|p| p.0).collect();
-    xs.sort_by(f64::total_cmp);
-    xs.dedup();
-    for x in xs {
+    for &x in &xs {
         writeln!(
             out,
             "<line x1=\"{px}\" x2=\"{px}\" y1=\"{top}\" y2=\"{}\" stroke=\"#eee\"/>\
@@ -253,7 +267,7 @@ pub fn bar_chart(
              <text x=\"{x:.1}\" y=\"{}\" text-anchor=\"middle\" {FONT}>{} {}</text>",
             top + plot_h,
             top + plot_h + 16.0,
-            short(tick),
+            compact(tick),
             escape(unit)
         )
         .unwrap();
@@ -340,6 +354,14 @@ mod tests {
         assert_eq!(nice_ceiling(200.0), 200.0);
         assert_eq!(nice_ceiling(0.03), 0.05);
         assert_eq!(nice_ceiling(0.0), 1.0);
+    }
+
+    #[test]
+    fn compact_ticks() {
+        assert_eq!(compact(10_000_000.0), "10.0M");
+        assert_eq!(compact(100_000.0), "100k");
+        assert_eq!(compact(1000.0), "1000");
+        assert_eq!(compact(0.1), "0.100");
     }
 
     #[test]
