@@ -126,6 +126,8 @@ struct BenchRecord<'a> {
     /// host's work, TCG's vCPU threads compete.
     host_cpus: usize,
     kernel_profile: &'static str,
+    /// The machine every boot had.
+    machine: Machine,
     /// The in-kernel microbenchmarks.
     results: &'a [BenchResult],
     tine_forkbench: Option<&'a UserRun>,
@@ -145,9 +147,19 @@ struct UserRun {
     report: Report,
 }
 
+/// The QEMU machine of a run: runs compare only with runs of the same.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+struct Machine {
+    smp: u32,
+    mem_mib: u32,
+    accel: qemu::Accel,
+}
+
 /// The parts of an earlier record the `prev` columns need.
 #[derive(Deserialize, Default)]
 struct PreviousRecord {
+    #[serde(default)]
+    machine: Option<Machine>,
     #[serde(default)]
     results: Vec<BenchResult>,
     #[serde(default)]
@@ -155,11 +167,13 @@ struct PreviousRecord {
 }
 
 impl PreviousRecord {
-    /// The record in `latest` (empty if there is none or it is unreadable).
-    fn load(latest: &Path) -> Self {
+    /// The record in `latest` if it was made on `machine` (empty if there
+    /// is none, it is unreadable or another machine's).
+    fn load(latest: &Path, machine: Machine) -> Self {
         std::fs::read_to_string(latest)
             .ok()
-            .and_then(|json| serde_json::from_str(&json).ok())
+            .and_then(|json| serde_json::from_str::<Self>(&json).ok())
+            .filter(|record| record.machine == Some(machine))
             .unwrap_or_default()
     }
 
@@ -212,7 +226,12 @@ pub fn main(args: &BenchArgs) -> Result<()> {
         interactive: false,
     };
     let dir = target_dir().join("bench");
-    let previous = PreviousRecord::load(&dir.join("latest.json"));
+    let this_machine = Machine {
+        smp: args.smp,
+        mem_mib: args.machine.mem_mib,
+        accel: args.machine.accel,
+    };
+    let previous = PreviousRecord::load(&dir.join("latest.json"), this_machine);
     let host_loadavg = loadavg();
     let mut problems = Vec::new();
 
@@ -311,6 +330,7 @@ pub fn main(args: &BenchArgs) -> Result<()> {
         host_loadavg_after,
         host_cpus: host_cpus(),
         kernel_profile: profile.dir_name(),
+        machine: this_machine,
         results: &results,
         tine_forkbench: tine_run.as_ref(),
         linux_forkbench: linux_run.as_ref(),
@@ -753,7 +773,12 @@ getpid   1000       85.5   171.0      -       -
 
     #[test]
     fn a_missing_previous_record_means_no_prev_column_values() {
-        let previous = PreviousRecord::load(Path::new("/nonexistent/latest.json"));
+        let machine = Machine {
+            smp: 2,
+            mem_mib: 512,
+            accel: qemu::Accel::Tcg,
+        };
+        let previous = PreviousRecord::load(Path::new("/nonexistent/latest.json"), machine);
         assert!(previous.medians().is_empty());
         assert!(previous.tine_metrics().is_empty());
     }

@@ -73,7 +73,7 @@ impl KernelExit {
 }
 
 /// The accelerator QEMU runs the guest with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Accel {
     /// Multi-threaded TCG (software emulation, one host thread per vCPU).
