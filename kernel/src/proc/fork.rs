@@ -128,14 +128,12 @@ impl RateLimit {
 }
 
 /// Refuses what this version does not implement (stage 1, module docs):
-/// shared or fresh descriptor tables and cwd, process descriptors,
-/// clone's `CHILD_CLEARTID`, and kernel processes from `fork1` (they are
-/// made by `kproc_create`).
+/// shared or fresh descriptor tables and cwd, process descriptors, and
+/// kernel processes from `fork1` (they are made by `kproc_create`).
 pub fn unsupported(req: &ForkRequest) -> Result<(), Errno> {
     let missing = req.files != FileTable::Copy
         || req.fs != FsInfo::Copy
         || req.procdesc.is_some()
-        || req.tids.child_cleartid.is_some()
         || req.kernel;
     if missing { Err(Errno::ENOSYS) } else { Ok(()) }
 }
@@ -148,11 +146,11 @@ mod imp {
     use arch::user::UserContext;
 
     use super::{RateLimit, forkfsleep_ms, maxproc, slot_limit, unsupported};
-    use crate::proc::counters;
     use crate::proc::events::{self, EventKind};
     use crate::proc::fork_flags::{AddressSpace, ChildParent, ForkRequest};
     use crate::proc::pid::Pid;
     use crate::proc::process::{self, Process};
+    use crate::proc::{counters, cred, uidinfo};
     use crate::syscall::Errno;
 
     /// A test's injected failure (module docs).
@@ -283,6 +281,9 @@ mod imp {
         if let Some(addr) = req.tids.child_settid {
             let _ = space.copy_to_user(addr, &pid_bytes);
         }
+        if let Some(addr) = req.tids.child_cleartid {
+            child.set_clear_child_tid(addr);
+        }
         publish(&parent_ids, &parent_space, &child, req);
         let name = parent.name();
         // Detached, like `spawn_process`: the process state says when it ends.
@@ -314,12 +315,33 @@ mod imp {
         parent_space: &Arc<crate::vm::space::AddressSpace>,
         req: &ForkRequest,
     ) -> Result<(Arc<Process>, Arc<crate::vm::space::AddressSpace>), Failure> {
-        // 2. Limits. No credentials exist yet: every caller is privileged.
-        if !process::reserve_slot(slot_limit(maxproc(), true)) {
+        // 2. Limits: the global process count against `maxproc` (root may
+        // use the last slots), then the caller's real uid against its
+        // RLIMIT_NPROC (root is not held to it).
+        let (uid, root, nproc) = match parent.process {
+            Some(p) => {
+                let creds = p.creds();
+                let limit = p
+                    .rlimit(cred::resource::NPROC)
+                    .map_or(cred::RLIM_INFINITY, |l| l.cur);
+                let nproc = (!creds.is_root() && limit != cred::RLIM_INFINITY)
+                    .then(|| usize::try_from(limit).unwrap_or(usize::MAX));
+                (creds.uid, creds.is_root(), nproc)
+            }
+            None => (cred::ROOT, true, None),
+        };
+        if !process::reserve_slot(slot_limit(maxproc(), root)) {
             if MAXPROC_LOG.check(crate::task::now_ns()) {
                 MAXPROC_LOGGED.fetch_add(1, Ordering::Relaxed);
-                log::warn!("maxproc limit exceeded by uid {} (pid {})", 0, parent.pid);
+                log::warn!("maxproc limit exceeded by uid {uid} (pid {})", parent.pid);
             }
+            return Err(Failure {
+                errno: Errno::EAGAIN,
+                at_limit: true,
+            });
+        }
+        if !uidinfo::charge(uid, nproc) {
+            process::release_slot();
             return Err(Failure {
                 errno: Errno::EAGAIN,
                 at_limit: true,
@@ -337,6 +359,7 @@ mod imp {
         let pid = match pid {
             Ok(pid) => pid,
             Err(e) => {
+                uidinfo::uncharge(uid);
                 process::release_slot();
                 return Err(e.into());
             }
@@ -350,6 +373,7 @@ mod imp {
             Ok(space) => space,
             Err(e) => {
                 crate::proc::pids().free(pid);
+                uidinfo::uncharge(uid);
                 process::release_slot();
                 return Err(e.into());
             }
@@ -382,6 +406,7 @@ mod imp {
                 parent.exit_signal,
             ),
         };
+        child.set_charged_uid(uid);
         if req.wait_for_child {
             child.set_ppwait();
         }

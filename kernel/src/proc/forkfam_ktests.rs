@@ -64,6 +64,25 @@ forkfam_test!(forkfam_rfthread_peers_die_with_their_leader, "peers");
 forkfam_test!(forkfam_clone_sighand_shares_signal_actions, "sighand");
 forkfam_test!(forkfam_rfspawn_resets_caught_signals, "spawn");
 forkfam_test!(forkfam_blocking_forkevents_ends_with_eintr, "eintr");
+forkfam_test!(forkfam_clone_child_cleartid_zeroes_at_exit, "cleartid");
+
+ktest!(
+    async fn fork_rlimit_nproc_refuses_the_sixth_process_and_leaks_nothing() {
+        let nprocs = process::nprocs();
+        let (free, _) = arch::mm::frame::stats();
+        kassert_eq!(forkfam("nproc").await?, 0, "/bin/forkfam nproc");
+        kassert_eq!(super::uidinfo::count(1000), 0, "uid 1000 still counted");
+        kassert_eq!(process::nprocs(), nprocs, "processes left behind");
+        // Frames: the program's pages are back (per-CPU caches may hold a
+        // few; the allocator's count includes them as free).
+        let (free_after, _) = arch::mm::frame::stats();
+        kassert!(
+            free_after + 64 >= free,
+            "frames: {free} before, {free_after} after"
+        );
+        Ok(())
+    }
+);
 
 /// A parent that never runs: a PID, an empty address space, not in the
 /// table.

@@ -14,6 +14,7 @@
 //! - [`counters`]: fork counters per CPU (FreeBSD's `v_forks`...);
 //! - [`events`]: fork hooks and the fork/exec/exit event stream;
 //! - [`reaper`]: `procctl`'s reapers, where orphans go;
+//! - [`uidinfo`]: processes per real uid, for `RLIMIT_NPROC`;
 //! - [`sysctl`]: the knobs by name (`kern.maxproc`, `kern.forkfsleep`...);
 //! - [`signal`]: signal numbers, sets, actions, the per-process queue,
 //!   the signal frame, and (on the machine) sending, delivery and
@@ -43,6 +44,7 @@ mod signal_ktests;
 pub mod sysctl;
 #[cfg(target_os = "none")]
 pub mod thread;
+pub mod uidinfo;
 
 use conquer_once::spin::OnceCell;
 

@@ -114,6 +114,8 @@ mod imp {
         creds: spin::Mutex<Creds>,
         /// Resource limits; fork copies them.
         rlimits: spin::Mutex<Rlimits>,
+        /// The real uid this process is counted under (`super::uidinfo`).
+        charged_uid: core::sync::atomic::AtomicU32,
         /// `set_tid_address`: where to store 0 at exit (0 = nowhere). Per
         /// thread once processes have several.
         clear_child_tid: AtomicU64,
@@ -275,6 +277,7 @@ mod imp {
                     crate::proc::fork::maxproc() as u64
                 )),
                 clear_child_tid: AtomicU64::new(0),
+                charged_uid: core::sync::atomic::AtomicU32::new(0),
                 robust_list: AtomicU64::new(0),
                 affinity: AtomicU64::new(!0),
                 affinity_changed: core::sync::atomic::AtomicBool::new(false),
@@ -404,6 +407,25 @@ mod imp {
             let old = limits.get(resource)?;
             limits.set(resource, new, by)?;
             Ok(old)
+        }
+
+        /// Records that this (new) process is counted under `uid`
+        /// (`uidinfo::charge` already ran).
+        pub fn set_charged_uid(&self, uid: u32) {
+            self.charged_uid.store(uid, Ordering::Relaxed);
+        }
+
+        /// `setuid`: changes the ids with [`crate::proc::cred::Creds::setuid`]
+        /// and moves the process's count to its new real uid (FreeBSD's
+        /// `change_ruid`).
+        pub fn setuid(&self, uid: u32) -> Result<(), Errno> {
+            let mut creds = self.creds.lock();
+            let mut new = *creds;
+            new.setuid(uid)?;
+            let old = self.charged_uid.swap(new.uid, Ordering::Relaxed);
+            crate::proc::uidinfo::transfer(old, new.uid);
+            *creds = new;
+            Ok(())
         }
 
         /// `set_tid_address`: at exit, 0 is stored at `addr` (if not 0).
@@ -597,7 +619,7 @@ mod imp {
             reparent_children(self.pid);
             if sig::exit_notify(self, status) && TABLE.lock().remove(&self.pid).is_some() {
                 // The parent ignores SIGCHLD: nobody will wait for us.
-                reaped(self.pid);
+                reaped(self);
             }
             notify_parent(self.ppid());
         }
@@ -808,6 +830,8 @@ mod imp {
         let space = Arc::new(loaded.space);
         let process = Process::new_child(pid, Pid::KERNEL, &name, space.clone(), None);
         NPROCS.fetch_add(1, Ordering::Relaxed);
+        // Root's, without a limit.
+        crate::proc::uidinfo::charge(crate::proc::cred::ROOT, None);
         TABLE.lock().insert(pid, process.clone());
         let ctx = arch::user::UserContext::new(loaded.entry, loaded.rsp);
         let mut builder = crate::task::Builder::new().name(name);
@@ -839,15 +863,16 @@ mod imp {
         if TABLE.lock().remove(&pid).is_none() {
             return Err(Errno::ECHILD);
         }
-        reaped(pid);
+        reaped(&process);
         Ok(status)
     }
 
-    /// What follows a removal from the table: the PID and the slot are
-    /// free.
-    fn reaped(pid: Pid) {
-        crate::proc::pids().free(pid);
+    /// What follows a removal from the table: the PID, the slot and the
+    /// uid's count are free.
+    fn reaped(p: &Process) {
+        crate::proc::pids().free(p.pid);
         release_slot();
+        crate::proc::uidinfo::uncharge(p.charged_uid.load(Ordering::Relaxed));
     }
 
     /// Inserts a forked child (fork's commit point: this cannot fail). Its
@@ -929,10 +954,9 @@ mod imp {
             }
             found = Scan::Running;
         }
-        if let Some(pid) = zombie {
-            table.remove(&pid);
+        if let Some(p) = zombie.and_then(|pid| table.remove(&pid)) {
             drop(table);
-            reaped(pid);
+            reaped(&p);
         }
         found
     }

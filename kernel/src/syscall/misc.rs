@@ -59,7 +59,7 @@ pub async fn call(
         nr::GETEUID => Ok(u64::from(process.creds().euid)),
         nr::GETGID => Ok(u64::from(process.creds().gid)),
         nr::GETEGID => Ok(u64::from(process.creds().egid)),
-        nr::SETUID => process.update_creds(|c| c.setuid(a0 as u32)).map(|()| 0),
+        nr::SETUID => process.setuid(a0 as u32).map(|()| 0),
         nr::SETGID => process.update_creds(|c| c.setgid(a0 as u32)).map(|()| 0),
         nr::GETRLIMIT => prlimit(process, space, 0, a0, 0, a1),
         nr::SETRLIMIT => prlimit(process, space, 0, a0, a1, 0),

@@ -21,6 +21,8 @@
 //! | `sighand` | `clone(CLONE_VM\|CLONE_SIGHAND\|CLONE_VFORK)`: a handler the child installs is the parent's; with a plain fork it is not |
 //! | `spawn` | `rfork(RFSPAWN)`: posix_spawn's shape; caught signals are reset to the default in the child, ignored ones stay ignored |
 //! | `eintr` | a blocking `forkevents` read ends with `EINTR` when a signal arrives (the shell's `trace` and Ctrl-C) |
+//! | `nproc` | `RLIMIT_NPROC`: root is not held to it; uid 1000 with a limit of 5 has 5 processes and its next fork is `EAGAIN` with nothing left behind (`kern.nprocs` unchanged) |
+//! | `cleartid` | `CLONE_CHILD_CLEARTID`: the child's exit stores 0 at `child_tid` |
 //! | `reaper` | `procctl(PROC_REAP_*)`: acquire, status, an orphaned grandchild comes to the reaper, release, the errors |
 #![no_std]
 #![no_main]
@@ -114,9 +116,11 @@ fn main(args: Args) -> i32 {
         b"sighand" => sighand(name),
         b"spawn" => spawn(name),
         b"eintr" => eintr(name),
+        b"nproc" => nproc(name),
+        b"cleartid" => cleartid(name),
         _ => {
             println!(
-                "usage: forkfam vfork|vfork44|clone-vfork|settid|nowait|einval|sysctl|reaper|peers|sighand|spawn|eintr"
+                "usage: forkfam vfork|vfork44|clone-vfork|settid|nowait|einval|sysctl|reaper|peers|sighand|spawn|eintr|nproc|cleartid"
             );
             return 2;
         }
@@ -910,21 +914,6 @@ extern "C" fn note_signal(_sig: i32, _info: *mut u8, _ctx: *mut u8) {
     GOT_SIGNAL.store(1, Ordering::SeqCst);
 }
 
-/// SIG_BLOCK / SIG_UNBLOCK `sig` with rt_sigprocmask.
-fn block(sig: usize, on: bool) {
-    let set: u64 = 1 << (sig - 1);
-    // SAFETY: `set` is a live 8-byte mask; no old mask is asked for.
-    unsafe {
-        syscall::syscall4(
-            14,
-            if on { 0 } else { 1 },
-            core::ptr::addr_of!(set) as usize,
-            0,
-            8,
-        )
-    };
-}
-
 fn eintr(mode: &str) {
     let act = syscall::signal::SigAction::handler(note_signal, 0, 0);
     check!(
@@ -933,59 +922,169 @@ fn eintr(mode: &str) {
         "install handler"
     );
     let me = syscall::getpid();
-    let mut interrupted = false;
-    for _ in 0..3 {
-        GOT_SIGNAL.store(0, Ordering::SeqCst);
-        let child = match syscall::fork() {
-            Ok(0) => {
-                for _ in 0..300 {
-                    syscall::sched_yield();
-                }
-                let _ = syscall::kill(me, SIGUSR1 as i32);
-                loop {
-                    syscall::sched_yield();
-                }
+    GOT_SIGNAL.store(0, Ordering::SeqCst);
+    // The child signals the parent again and again until it is killed, so
+    // one signal surely comes while the parent's read waits.
+    let child = match syscall::fork() {
+        Ok(0) => loop {
+            for _ in 0..100 {
+                syscall::sched_yield();
             }
-            Ok(pid) => pid,
-            Err(e) => {
-                check!(mode, false, "fork: {e}");
-                return;
-            }
-        };
-        start_events();
-        let mut buf = [0u8; 24];
-        // SAFETY: `buf` is writable for its length.
-        let ret =
-            unsafe { syscall::syscall3(nr::FORKEVENTS, buf.as_mut_ptr() as usize, buf.len(), 0) };
-        let _ = syscall::kill(child, 9);
-        check!(
-            mode,
-            wait_status(mode, child as usize) == 9,
-            "the child was not killed"
-        );
-        match res(ret) {
-            Err(Errno::EINTR) => {
-                check!(
-                    mode,
-                    GOT_SIGNAL.load(Ordering::SeqCst) == 1,
-                    "EINTR without the handler running"
-                );
-                interrupted = true;
-                break;
-            }
-            // The signal came before the read blocked: try again.
-            _ if GOT_SIGNAL.load(Ordering::SeqCst) == 1 => {}
-            other => check!(
-                mode,
-                false,
-                "forkevents returned {other:?} without a signal"
-            ),
+            let _ = syscall::kill(me, SIGUSR1 as i32);
+        },
+        Ok(pid) => pid,
+        Err(e) => {
+            check!(mode, false, "fork: {e}");
+            return;
         }
-    }
+    };
+    start_events();
+    let mut buf = [0u8; 24];
+    // SAFETY: `buf` is writable for its length.
+    let ret = unsafe { syscall::syscall3(nr::FORKEVENTS, buf.as_mut_ptr() as usize, buf.len(), 0) };
+    let _ = syscall::kill(child, 9);
     check!(
         mode,
-        interrupted,
-        "a signal never interrupted the blocking read"
+        wait_status(mode, child as usize) == 9,
+        "the child was not killed"
     );
-    block(SIGUSR1, false);
+    check!(
+        mode,
+        res(ret) == Err(Errno::EINTR),
+        "forkevents returned {:?}, not EINTR",
+        res(ret)
+    );
+    check!(
+        mode,
+        GOT_SIGNAL.load(Ordering::SeqCst) == 1,
+        "the handler did not run"
+    );
+    let dfl = syscall::signal::SigAction::disposition(0, 0);
+    let _ = syscall::signal::sigaction(SIGUSR1 as i32, Some(&dfl), None);
 }
+
+/// `setrlimit(RLIMIT_NPROC, {n, n})`.
+fn set_nproc(n: u64) -> Result<usize, Errno> {
+    let lim = [n, n];
+    // SAFETY: `lim` is a live 16-byte struct rlimit.
+    res(unsafe { syscall::syscall2(160, 6, lim.as_ptr() as usize) })
+}
+
+/// `kern.nprocs` now.
+fn nprocs_now() -> Option<i64> {
+    let mut buf = [0u8; 32];
+    sysctl_call(b"kern.nprocs", Some(&mut buf), None)
+        .ok()
+        .and_then(|n| parse(&buf[..n]))
+}
+
+fn nproc(mode: &str) {
+    // Root is not held to RLIMIT_NPROC.
+    check!(mode, set_nproc(1) == Ok(0), "setrlimit as root");
+    match syscall::fork() {
+        Ok(0) => syscall::exit(0),
+        Ok(pid) => check!(
+            mode,
+            wait_status(mode, pid as usize) == 0,
+            "root's fork over the limit"
+        ),
+        Err(e) => check!(mode, false, "root's fork over RLIMIT_NPROC: {e}"),
+    }
+    check!(mode, set_nproc(!0) == Ok(0), "raise again");
+    // A user with a limit of 5 processes, itself included.
+    let user = match syscall::fork() {
+        Ok(0) => {
+            // SAFETY: setuid takes no pointer.
+            let ok = res(unsafe { syscall::syscall1(105, 1000) }).is_ok() && set_nproc(5).is_ok();
+            if !ok {
+                syscall::exit(10);
+            }
+            let mut kids = [0i32; 8];
+            let mut made = 0;
+            let mut refused = None;
+            for _ in 0..6 {
+                let before = nprocs_now();
+                match syscall::fork() {
+                    Ok(0) => loop {
+                        syscall::sched_yield();
+                    },
+                    Ok(pid) => {
+                        kids[made] = pid;
+                        made += 1;
+                    }
+                    Err(e) => {
+                        refused = Some((e, before == nprocs_now()));
+                        break;
+                    }
+                }
+            }
+            for &pid in &kids[..made] {
+                let _ = syscall::kill(pid, 9);
+                let _ = syscall::wait4(pid, 0);
+            }
+            // 4 forks + this process = 5; the fifth fork is the sixth
+            // process.
+            let status = match refused {
+                Some((Errno::EAGAIN, true)) if made == 4 => 0,
+                Some((Errno::EAGAIN, false)) => 11,
+                Some(_) => 12,
+                None => 13,
+            };
+            syscall::exit(if made == 4 { status } else { 20 + made as i32 });
+        }
+        Ok(pid) => pid,
+        Err(e) => {
+            check!(mode, false, "fork: {e}");
+            return;
+        }
+    };
+    let status = wait_status(mode, user as usize);
+    check!(
+        mode,
+        status == 0,
+        "uid 1000 with RLIMIT_NPROC 5: status {:#x} (0: 4 forks then EAGAIN with nothing left; 11: nprocs changed; 2x: x forks made)",
+        status
+    );
+}
+
+fn cleartid(mode: &str) {
+    static TID_WORD: AtomicU32 = AtomicU32::new(0);
+    TID_WORD.store(0xFFFF, Ordering::SeqCst);
+    let top = core::ptr::addr_of_mut!(CHILD_STACK) as usize + 16384;
+    let ret: isize;
+    // SAFETY: as `clone_call`, with CLONE_CHILD_CLEARTID's address in r10.
+    unsafe {
+        core::arch::asm!(
+            "syscall",
+            "test rax, rax",
+            "jnz 2f",
+            "mov edi, 0",
+            "mov eax, 60",
+            "syscall",
+            "ud2",
+            "2:",
+            inlateout("rax") nr::CLONE as isize => ret,
+            in("rdi") cl::VM | cl::VFORK | CLONE_CHILD_CLEARTID | cl::SIGCHLD,
+            in("rsi") top,
+            in("rdx") 0usize,
+            in("r10") TID_WORD.as_ptr() as usize,
+            in("r8") 0usize,
+            lateout("rcx") _,
+            lateout("r11") _,
+        );
+    }
+    match res(ret) {
+        Ok(pid) => {
+            check!(mode, wait_status(mode, pid) == 0, "child status");
+            check!(
+                mode,
+                TID_WORD.load(Ordering::SeqCst) == 0,
+                "child_tid holds {:#x} after the child's exit",
+                TID_WORD.load(Ordering::SeqCst)
+            );
+        }
+        Err(e) => check!(mode, false, "clone: {e}"),
+    }
+}
+
+const CLONE_CHILD_CLEARTID: usize = 0x20_0000;
