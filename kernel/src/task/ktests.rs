@@ -142,3 +142,48 @@ ktest!(
         Ok(())
     }
 );
+
+ktest!(
+    async fn migrate_pins_a_task_to_each_cpu() {
+        // A task moves to every CPU in turn, pinned, and must run there
+        // through yields and sleeps while busy tasks keep the other CPUs
+        // stealing.
+        let stop = Arc::new(AtomicUsize::new(0));
+        let busy: Vec<_> = (0..2 * ncpus())
+            .map(|_| {
+                let stop = stop.clone();
+                spawn(async move {
+                    while stop.load(Ordering::Relaxed) == 0 {
+                        yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        let pinned = spawn(async move {
+            for cpu in (0..ncpus()).rev() {
+                super::migrate(cpu, true).await;
+                for i in 0..50 {
+                    if arch::cpu::id() != cpu {
+                        return Err(alloc::format!(
+                            "pinned to cpu {cpu}, ran on {}",
+                            arch::cpu::id()
+                        ));
+                    }
+                    if i % 10 == 0 {
+                        sleep(Duration::from_micros(200)).await;
+                    } else {
+                        yield_now().await;
+                    }
+                }
+            }
+            super::migrate(0, false).await;
+            Ok(())
+        })
+        .await;
+        stop.store(1, Ordering::Relaxed);
+        for b in busy {
+            b.await;
+        }
+        pinned
+    }
+);
