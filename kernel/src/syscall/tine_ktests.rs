@@ -202,3 +202,38 @@ ktest!(
         Ok(())
     }
 );
+
+/// Runs `/bin/sh -c LINE` as a child of the kernel; its wait status.
+async fn sh_c(line: &str) -> Result<i32, String> {
+    let pid = process::spawn_process("/bin/sh", &[b"sh", b"-c", line.as_bytes()], &[b"PATH=/bin"])
+        .map_err(|e| format!("spawn sh -c {line:?}: {e}"))?;
+    process::wait(pid)
+        .await
+        .map_err(|e| format!("wait sh -c {line:?}: {e}"))
+}
+
+ktest!(
+    async fn tine_user_shell_builtins_over_the_tine_calls() {
+        // `fork 3` checks each child's status itself; `cow` checks that
+        // the child's writes did not reach the parent; `ps` needs
+        // proclist; a missing program is 127, a bad rfork flag 2 (usage),
+        // a refused rfork 1 (EINVAL from the kernel: RFSTOPPED is
+        // kernel-only).
+        for (line, want) in [
+            ("fork 3", 0),
+            ("cow 8", 0),
+            ("ps", 0),
+            ("mem", 0),
+            ("cpus", 0),
+            ("/bin/hello a b", 0),
+            ("no-such-program", 127 << 8),
+            ("rfork RFBOGUS", 2 << 8),
+            ("rfork RFSTOPPED", 1 << 8),
+            ("exit 7", 7 << 8),
+        ] {
+            let status = sh_c(line).await?;
+            kassert_eq!(status, want, "sh -c {line:?}");
+        }
+        Ok(())
+    }
+);
