@@ -32,15 +32,29 @@ pub const TEST_DIR: &str = "/test";
 /// The package whose binaries are test programs.
 const TEST_PACKAGE: &str = "tine-tests";
 /// Files the test programs use, with their permissions: an executable
-/// that is not an ELF (`ENOEXEC`) and a file without an execute bit
-/// (`EACCES`).
-const TEST_DATA: [(&str, &[u8], u32); 2] = [
+/// that is not an ELF (`ENOEXEC`), a file without an execute bit
+/// (`EACCES`), and `#!` scripts (one that runs `/test/exec --script`, one
+/// that is its own interpreter (`ELOOP`), one without an interpreter
+/// (`ENOEXEC`), one whose interpreter does not exist (`ENOENT`)).
+const TEST_DATA: [(&str, &[u8], u32); 6] = [
     ("/test-data/not-elf", b"#not an ELF file\n", 0o755),
     (
         "/test-data/not-executable",
         b"\x7fELF but not executable\n",
         0o644,
     ),
+    (
+        "/test-data/script",
+        b"#!/test/exec --script\nnot read\n",
+        0o755,
+    ),
+    (
+        "/test-data/script-loop",
+        b"#!/test-data/script-loop\n",
+        0o755,
+    ),
+    ("/test-data/script-empty", b"#!  \n", 0o755),
+    ("/test-data/script-missing", b"#!/nonexistent/sh\n", 0o755),
 ];
 
 /// A host file to put in the archive: `HOST[:GUEST]`; without GUEST it

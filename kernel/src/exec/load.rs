@@ -107,7 +107,7 @@ pub fn image_vmas(segments: &[Segment]) -> Result<Vec<ImageRange>, LayoutError> 
 }
 
 #[cfg(target_os = "none")]
-pub use imp::{Loaded, load, load_as};
+pub use imp::{Loaded, executable, load, load_as, load_exec};
 
 #[cfg(target_os = "none")]
 mod imp {
@@ -171,12 +171,31 @@ mod imp {
         envp: &[&[u8]],
         creds: &Creds,
     ) -> Result<Loaded, Errno> {
+        load_exec(path, path.as_bytes(), argv, envp, creds)
+    }
+
+    /// The contents of the executable file at `path`: the lookup's errors
+    /// (`ENOENT`, `ENOTDIR`, ...), `EACCES` for a directory or a file
+    /// without an execute bit.
+    pub fn executable(path: &str) -> Result<&'static [u8], Errno> {
         let root = crate::fs::root().map_err(fs_errno)?;
         let node = root.lookup(path).map_err(fs_errno)?;
-        let image = match node.data() {
-            Some(data) if node.mode() & 0o111 != 0 => data,
-            _ => return Err(Errno::EACCES),
-        };
+        match node.data() {
+            Some(data) if node.mode() & 0o111 != 0 => Ok(data),
+            _ => Err(Errno::EACCES),
+        }
+    }
+
+    /// [`load_as`] with `AT_EXECFN` given separately (for a `#!` script,
+    /// the script's path while `path` is its interpreter).
+    pub fn load_exec(
+        path: &str,
+        execfn: &[u8],
+        argv: &[&[u8]],
+        envp: &[&[u8]],
+        creds: &Creds,
+    ) -> Result<Loaded, Errno> {
+        let image = executable(path)?;
         let plan = LoadPlan::new(image, DEFAULT_PIE_BIAS).map_err(|_| Errno::ENOEXEC)?;
         let ranges = image_vmas(&plan.segments).map_err(|_| Errno::ENOEXEC)?;
 
@@ -192,11 +211,9 @@ mod imp {
             ..AuxInfo::for_plan(&plan, random)
         };
         let stack =
-            StackImage::new(DEFAULT_STACK_TOP, argv, envp, path.as_bytes(), &aux).map_err(|e| {
-                match e {
-                    StackError::TooBig => Errno::E2BIG,
-                    StackError::InteriorNul | StackError::BadTop(_) => Errno::EINVAL,
-                }
+            StackImage::new(DEFAULT_STACK_TOP, argv, envp, execfn, &aux).map_err(|e| match e {
+                StackError::TooBig => Errno::E2BIG,
+                StackError::InteriorNul | StackError::BadTop(_) => Errno::EINVAL,
             })?;
 
         let space = AddressSpace::new()?;

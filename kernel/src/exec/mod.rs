@@ -10,6 +10,7 @@
 //!   address space (`vm::space::AddressSpace`), W^X enforced.
 //! - `utest` (on the machine): the `utest` boot mode, which runs every
 //!   program under `/test/` and exits QEMU with the verdict;
+//! - [`script`]: `#!` lines (interpreter, optional argument, new argv);
 //! - [`stack`]: lays out the initial user stack (argc, argv, envp, auxv,
 //!   strings, `AT_RANDOM` bytes) and the initial `rsp`.
 //!
@@ -23,6 +24,7 @@ pub mod elf;
 #[cfg(target_os = "none")]
 mod exec_ktests;
 pub mod load;
+pub mod script;
 pub mod stack;
 #[cfg(target_os = "none")]
 pub mod utest;

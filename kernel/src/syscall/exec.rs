@@ -4,9 +4,11 @@
 //!
 //! 1. Everything that can fail, with the caller untouched: copy in the
 //!    arguments ([`ExecArgs::copy_in`]: `EFAULT`, `ENAMETOOLONG`,
-//!    `E2BIG`), resolve the path, load the program into a *new* address
-//!    space ([`load_as`]: `ENOENT`, `ENOTDIR`, `EACCES` for a directory or
-//!    a file without an execute bit, `ENOEXEC`, `ENOMEM`), with the
+//!    `E2BIG`), resolve the path, follow `#!` lines to the interpreter
+//!    ([`crate::exec::script`]: `ENOEXEC` for a bad line, `ELOOP` past
+//!    four levels), load the program into a *new* address space
+//!    ([`load_exec`]: `ENOENT`, `ENOTDIR`, `EACCES` for a directory or a
+//!    file without an execute bit, `ENOEXEC`, `ENOMEM`), with the
 //!    process's credentials in the auxiliary vector.
 //! 2. The commit, which cannot fail: [`Process::exec_commit`] swaps the
 //!    space in `Process::space` and renames the process (`ps` shows the
@@ -27,7 +29,8 @@ use alloc::vec::Vec;
 
 use super::{Action, Errno};
 use crate::exec::args::ExecArgs;
-use crate::exec::load::load_as;
+use crate::exec::load::{executable, load_exec};
+use crate::exec::script;
 use crate::proc::process::Process;
 use crate::vm::space::AddressSpace;
 
@@ -53,12 +56,14 @@ pub fn execve(
 ) -> Result<Action, Errno> {
     let args = ExecArgs::copy_in(|va, buf| space.copy_from_user(va, buf), path, argv, envp)?;
     let path = resolve(process, &args.path)?;
-    let argv: Vec<&[u8]> = args.argv.iter().map(Vec::as_slice).collect();
+    let (program, argv) = interpreter(process, &path, args.argv)?;
+    let argv: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
     let envp: Vec<&[u8]> = args.envp.iter().map(Vec::as_slice).collect();
-    let loaded = load_as(&path, &argv, &envp, &process.creds())?;
+    let loaded = load_exec(&program, &args.path, &argv, &envp, &process.creds())?;
 
     // The point of no return.
     let space = Arc::new(loaded.space);
+    // The name is the file asked for (the script, not its interpreter).
     let name = path.rsplit('/').next().unwrap_or(&path);
     let old = process.exec_commit(name, space.clone());
     // Outside the process's lock: this may free the old image's frames.
@@ -69,6 +74,27 @@ pub fn execve(
         entry: loaded.entry,
         rsp: loaded.rsp,
     }))
+}
+
+/// The program to load for `path` and its argv: `path` itself, or, for a
+/// `#!` script, its interpreter (followed up to `script::MAX_DEPTH`
+/// levels; `ELOOP` beyond) with the script's path inserted in argv.
+fn interpreter(
+    process: &Process,
+    path: &str,
+    mut argv: Vec<Vec<u8>>,
+) -> Result<(String, Vec<Vec<u8>>), Errno> {
+    let mut program = String::from(path);
+    for _ in 0..=script::MAX_DEPTH {
+        let shebang = match script::parse(executable(&program)?) {
+            None => return Ok((program, argv)),
+            Some(Err(_)) => return Err(Errno::ENOEXEC),
+            Some(Ok(shebang)) => shebang,
+        };
+        argv = script::argv(&shebang, program.as_bytes(), &argv);
+        program = resolve(process, shebang.interpreter)?;
+    }
+    Err(Errno::ELOOP)
 }
 
 /// The path to look up: an absolute one as it is, a relative one from

@@ -69,6 +69,7 @@ pub mod errno {
     pub const ENOTDIR: Errno = Errno(20);
     pub const EINVAL: Errno = Errno(22);
     pub const ENAMETOOLONG: Errno = Errno(36);
+    pub const ELOOP: Errno = Errno(40);
     pub const ENOSYS: Errno = Errno(38);
 }
 

@@ -50,11 +50,38 @@ mod at {
 }
 
 fn main(args: Args) -> i32 {
-    if args.get(1) == Some(ARGV1.to_bytes()) {
-        child(args)
-    } else {
-        parent()
+    match args.get(1) {
+        Some(a) if a == ARGV1.to_bytes() => child(args),
+        Some(b"--script") => script(args),
+        _ => parent(),
     }
+}
+
+const SCRIPT_STATUS: i32 = 43;
+
+/// Run as the interpreter of `/test-data/script` (`#!/test/exec
+/// --script`): argv is `[interpreter, its argument, the script, the
+/// script's own arguments]`, `AT_EXECFN` the script.
+fn script(args: Args) -> i32 {
+    let mut c = Checks::new("exec --script");
+    let want: [&[u8]; 5] = [
+        b"/test/exec",
+        b"--script",
+        b"/test-data/script",
+        b"x",
+        b"y z",
+    ];
+    check_eq!(c, args.len(), want.len(), "argc");
+    for (i, w) in want.iter().enumerate() {
+        check_eq!(c, args.get(i), Some(*w), "argv[{i}]");
+    }
+    check_eq!(
+        c,
+        self_path().to_bytes(),
+        b"/test-data/script".as_slice(),
+        "AT_EXECFN"
+    );
+    if c.finish() == 0 { SCRIPT_STATUS } else { 1 }
 }
 
 /// This program's path, as the kernel recorded it.
@@ -153,6 +180,37 @@ fn parent() -> i32 {
         100
     });
     check_eq!(c, status, exited(CHILD_STATUS), "the exec'd child's status");
+
+    // `#!` scripts.
+    let status = tine_tests::fork_and_wait(|| {
+        let e = syscall::execve(c"/test-data/script", &[c"script", c"x", c"y z"], &[]);
+        tine_rt::eprintln!("exec: execve /test-data/script: {e}");
+        100
+    });
+    check_eq!(
+        c,
+        status,
+        exited(SCRIPT_STATUS),
+        "the script's interpreter's status"
+    );
+    for (path, want) in [
+        (c"/test-data/script-loop", errno::ELOOP),
+        (c"/test-data/script-empty", errno::ENOEXEC),
+        (c"/test-data/script-missing", errno::ENOENT),
+    ] {
+        check_eq!(
+            c,
+            syscall::execve(path, &[path], &[]),
+            want,
+            "execve {path:?}"
+        );
+    }
+    check_eq!(
+        c,
+        MARK.load(Ordering::Relaxed),
+        1234,
+        "memory after failed script execs"
+    );
     c.finish()
 }
 
