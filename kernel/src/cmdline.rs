@@ -11,10 +11,12 @@
 //! | `run=PATH,ARG,...` | run one user program (argv: the comma-separated words), then exit QEMU: success if it exited 0 |
 //! | `log=LEVEL` | log level: error, warn, info, debug, trace |
 //! | `pid_max=N` | PIDs run below N (FreeBSD's `kern.pid_max` tunable; default 99999) |
+//! | `kshell` | after `/bin/init`, run the kernel's own shell on the console |
 //! | anything else | ignored, with a warning |
 //!
 //! With none of `test`, `utest`, `bench`, `crash`, `run`, the kernel boots
-//! into the shell.
+//! into user space: `/bin/init` on the console tty (and, with `kshell`, the
+//! kernel shell).
 
 /// What the boot is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,6 +42,8 @@ pub struct Cmdline<'a> {
     pub log: Option<log::LevelFilter>,
     /// `pid_max=N`, when given.
     pub pid_max: Option<u32>,
+    /// `kshell`: the kernel shell owns the console after init.
+    pub kshell: bool,
     /// The first word not understood, to warn about.
     pub unknown: Option<&'a str>,
 }
@@ -51,6 +55,7 @@ impl<'a> Cmdline<'a> {
             mode: Mode::Shell,
             log: None,
             pid_max: None,
+            kshell: false,
             unknown: None,
         };
         for word in line.split_ascii_whitespace() {
@@ -62,6 +67,7 @@ impl<'a> Cmdline<'a> {
                 ("test", v) => c.mode = Mode::Test(v.unwrap_or("")),
                 ("utest", v) => c.mode = Mode::UserTest(v.unwrap_or("")),
                 ("bench", v) => c.mode = Mode::Bench(v.unwrap_or("")),
+                ("kshell", None) => c.kshell = true,
                 ("crash", Some(v)) => c.mode = Mode::Crash(v),
                 ("run", Some(v)) if !v.is_empty() => c.mode = Mode::Run(v),
                 ("log", Some(v)) => match v.parse() {
@@ -130,6 +136,18 @@ mod tests {
         assert_eq!(Cmdline::parse("").pid_max, None);
         let c = Cmdline::parse("pid_max=lots");
         assert_eq!((c.pid_max, c.unknown), (None, Some("pid_max=lots")));
+    }
+
+    #[test]
+    fn kshell_is_a_flag_beside_the_mode() {
+        assert!(!Cmdline::parse("").kshell);
+        let c = Cmdline::parse("log=warn kshell");
+        assert!(c.kshell);
+        assert_eq!(c.mode, Mode::Shell);
+        assert_eq!(c.unknown, None);
+        assert!(Cmdline::parse("kshell test").kshell);
+        assert_eq!(Cmdline::parse("kshell=1").unknown, Some("kshell=1"));
+        assert!(!Cmdline::parse("kshell=1").kshell);
     }
 
     #[test]

@@ -124,15 +124,23 @@ async fn boot_task(cmdline: &str, ncpus: usize, bench: BenchRunner) {
     }
     log::info!("{} of {} CPUs online", arch::cpu::count(), ncpus);
     EXPECTED_CPUS.store(ncpus, core::sync::atomic::Ordering::Relaxed);
-    match Cmdline::parse(cmdline).mode {
-        Mode::Shell => {
-            // The first user process, then the kernel's own shell (until
-            // init can start a user-space one).
+    // The console tty takes the serial input (docs/files.md).
+    drop(
+        crate::task::Builder::new()
+            .name("tty")
+            .spawn(crate::fs::tty::run_input()),
+    );
+    let cmdline = Cmdline::parse(cmdline);
+    match cmdline.mode {
+        Mode::Shell if cmdline.kshell => {
+            // The first user process, then the kernel's own shell, which
+            // reads the console tty in raw mode.
             if crate::fs::root().is_ok() {
                 crate::shell::execute("run /bin/init", bench).await;
             }
             crate::shell::run(bench).await
         }
+        Mode::Shell => run_init().await,
         Mode::Test(filter) => {
             let (_, failed) = crate::ktest::run(filter, drivers::serial::write_fmt).await;
             arch::cpu::exit_qemu(if failed == 0 {
@@ -202,6 +210,24 @@ async fn run_one(spec: &str) -> Option<i32> {
             log::error!("run: wait for {pid}: {e}");
             None
         }
+    }
+}
+
+/// Runs `/bin/init` as PID 1 with fds 0, 1, 2 on `/dev/console`, the
+/// only reader of the console; logs its end (the machine then idles).
+async fn run_init() {
+    use crate::proc::process;
+    let pid =
+        match process::spawn_process("/bin/init", &[b"/bin/init"], &[b"HOME=/", b"TERM=vt100"]) {
+            Ok(pid) => pid,
+            Err(e) => {
+                log::error!("cannot start /bin/init: {e}; boot with `kshell` for the kernel shell");
+                return;
+            }
+        };
+    match process::wait(pid).await {
+        Ok(status) => log::warn!("init (pid {pid}) exited with status {status}"),
+        Err(e) => log::error!("waiting for init: {e}"),
     }
 }
 

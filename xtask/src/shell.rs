@@ -173,7 +173,7 @@ pub fn session(kernel: Option<&Path>, initrd: Option<&Path>, smp: u32) -> Result
         accel: Accel::Tcg,
         kernel: kernel.to_path_buf(),
         initrd: Some(initrd.to_path_buf()),
-        append: String::new(),
+        append: String::from("kshell"),
         interactive: false,
     };
     let start = Instant::now();

@@ -1,10 +1,22 @@
-//! Files. For now: the read-only initramfs the kernel boots with.
+//! Files: the file systems, open files, descriptor tables, pipes and the
+//! console terminal (`docs/files.md`).
 //!
 //! - [`cpio`]: the newc archive format, parsed without copying (pure,
 //!   host-tested).
 //! - [`initramfs`]: a directory tree over such an archive, with path
 //!   lookup (`.`, `..`, symlinks) and `readdir`; file contents are slices of
 //!   the archive.
+//! - [`tmpfs`]: the writable in-memory file system at `/tmp`.
+//! - `vfs`: the name space user processes see (initramfs at `/`, `/dev`,
+//!   `/tmp`), over normalised paths ([`path`]).
+//! - `file`: open files (`OpenFile`, shared through `FileRef`), the
+//!   kinds a descriptor can refer to, with async read and write.
+//! - [`fdtable`]: the per-process descriptor table (pure, host-tested);
+//!   [`context`]: the per-process cwd and umask.
+//! - [`pipe`]: the bounded ring and the blocking pipe ends.
+//! - [`ldisc`]: the terminal line discipline (pure, host-tested) and
+//!   `struct termios`; `tty`: the console terminal over the serial port.
+//! - [`stat`]: `struct stat` and `linux_dirent64` layouts.
 //!
 //! At boot, [`mount_boot_initrd`] mounts the `-initrd` module (which
 //! `cargo xtask` always builds and passes, see `docs/initramfs.md`) as the
@@ -17,8 +29,32 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 use conquer_once::spin::OnceCell;
 
+pub mod context;
 pub mod cpio;
+pub mod fdtable;
+#[cfg(target_os = "none")]
+pub mod file;
+#[cfg(target_os = "none")]
+mod file_ktests;
 pub mod initramfs;
+pub mod ldisc;
+pub mod path;
+pub mod pipe;
+pub mod stat;
+pub mod tmpfs;
+#[cfg(target_os = "none")]
+pub mod tty;
+#[cfg(target_os = "none")]
+pub mod vfs;
+
+pub use context::FsContext;
+pub use fdtable::{FdFlags, FdTable};
+#[cfg(target_os = "none")]
+pub use file::{FileRef, OpenFile};
+
+/// A process's descriptor table, as the process holds it.
+#[cfg(target_os = "none")]
+pub type Files = FdTable<FileRef>;
 
 pub use initramfs::{DirEntry, Initramfs, Node, NodeId, NodeKind};
 

@@ -263,6 +263,10 @@ mod imp {
         };
         // 2. and 3.
         let (child, space) = make_child(&parent_ids, &parent_space, req)?;
+        // Copies of the descriptor table (without its FD_CLOFORK
+        // descriptors) and of the cwd/umask; cannot fail.
+        child.set_files(Arc::new(parent.files().fork_copy()));
+        child.set_fs(Arc::new(parent.fs().clone_copy()));
 
         // 4. Commit: nothing fails from here on.
         let mut child_ctx = ctx.clone();

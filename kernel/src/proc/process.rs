@@ -96,6 +96,7 @@ mod imp {
 
     use super::State;
     use crate::proc::cred::{Creds, Rlimit, Rlimits};
+    use crate::fs::{Files, FsContext, OpenFile};
     use crate::proc::pid::{Pid, PidFlags};
     use crate::proc::signal::{self as sig, SignalState};
     use crate::syscall::Errno;
@@ -165,6 +166,11 @@ mod imp {
         /// The CPU its thread last entered user mode on (`u32::MAX`: not
         /// yet), for `ps`.
         last_cpu: AtomicU32,
+        /// The descriptor table: an `Arc` so it can be shared
+        /// (`CLONE_FILES`) or replaced in place; emptied at exit.
+        files: spin::Mutex<Arc<Files>>,
+        /// The cwd and umask, an `Arc` so it can be shared (`CLONE_FS`).
+        fs: spin::Mutex<Arc<FsContext>>,
     }
 
     /// A process's process group and session IDs.
@@ -297,6 +303,8 @@ mod imp {
                 reaper: AtomicBool::new(false),
                 leader: core::sync::atomic::AtomicU32::new(0),
                 last_cpu: AtomicU32::new(u32::MAX),
+                files: spin::Mutex::new(Arc::new(Files::empty())),
+                fs: spin::Mutex::new(Arc::new(FsContext::root())),
             })
         }
 
@@ -342,6 +350,28 @@ mod imp {
         /// The CPU its thread last ran user code on, if it ran.
         pub fn last_cpu(&self) -> Option<u32> {
             Some(self.last_cpu.load(Ordering::Relaxed)).filter(|&c| c != u32::MAX)
+        }
+
+        /// Its descriptor table (new processes start with an empty one).
+        pub fn files(&self) -> Arc<Files> {
+            self.files.lock().clone()
+        }
+
+        /// Replaces its descriptor table (fork gives the child a copy;
+        /// `CLONE_FILES` would give it the parent's `Arc`).
+        pub fn set_files(&self, files: Arc<Files>) {
+            let old = core::mem::replace(&mut *self.files.lock(), files);
+            drop(old);
+        }
+
+        /// Its fs context (cwd, umask).
+        pub fn fs(&self) -> Arc<FsContext> {
+            self.fs.lock().clone()
+        }
+
+        /// Replaces its fs context.
+        pub fn set_fs(&self, fs: Arc<FsContext>) {
+            *self.fs.lock() = fs;
         }
 
         /// The signal the parent gets at this process's exit.
@@ -616,6 +646,9 @@ mod imp {
             self.vfork_release();
             crate::proc::reaper::on_exit(self);
             kill_peers(self.pid);
+            // Closes its descriptors (pipe readers see end of file now,
+            // not at reaping).
+            self.set_files(Arc::new(Files::empty()));
             reparent_children(self.pid);
             if sig::exit_notify(self, status) && TABLE.lock().remove(&self.pid).is_some() {
                 // The parent ignores SIGCHLD: nobody will wait for us.
@@ -829,6 +862,7 @@ mod imp {
         let name = String::from(path.rsplit('/').next().unwrap_or(path));
         let space = Arc::new(loaded.space);
         let process = Process::new_child(pid, Pid::KERNEL, &name, space.clone(), None);
+        process.set_files(Arc::new(Files::with_stdio(OpenFile::console())));
         NPROCS.fetch_add(1, Ordering::Relaxed);
         // Root's, without a limit.
         crate::proc::uidinfo::charge(crate::proc::cred::ROOT, None);

@@ -97,16 +97,16 @@ macro_rules! say {
 
 /// The shell task: prompt, read a line, run it, forever.
 pub async fn run(bench: BenchRunner) {
-    let Some(mut input) = drivers::serial::input() else {
-        log::error!("shell: the console input is already taken");
-        return;
-    };
+    // The console tty in raw mode: this shell echoes and edits itself.
+    let tty = crate::fs::tty::console();
+    tty.set_raw();
+    let mut input = TtyBytes::default();
     let mut editor = LineEditor::new();
     say!("\nTine shell. Type 'help'.\n");
     loop {
         say!("tine> ");
         let line = loop {
-            match editor.feed(input.read_byte().await) {
+            match editor.feed(input.next(tty).await) {
                 Edit::None => {}
                 Edit::Echo(bytes) => drivers::serial::write_str(&String::from_utf8_lossy(&bytes)),
                 Edit::Line(line) => {
@@ -124,6 +124,25 @@ pub async fn run(bench: BenchRunner) {
             }
         };
         execute(&line, bench).await;
+    }
+}
+
+/// Bytes read from the tty, handed out one at a time.
+#[derive(Default)]
+struct TtyBytes {
+    buf: [u8; 32],
+    len: usize,
+    at: usize,
+}
+
+impl TtyBytes {
+    async fn next(&mut self, tty: &crate::fs::tty::Tty) -> u8 {
+        while self.at == self.len {
+            self.len = tty.read(&mut self.buf, false).await.unwrap_or(0);
+            self.at = 0;
+        }
+        self.at += 1;
+        self.buf[self.at - 1]
     }
 }
 

@@ -1,6 +1,7 @@
 //! The serial shell: a prompt on the console, running as a kernel task.
 //!
-//! It reads the UART's interrupt-driven input stream, edits lines with
+//! It runs when the command line says `kshell` and reads the console tty
+//! (`crate::fs::tty`) in raw mode, edits lines with
 //! [`line::LineEditor`], and runs built-in commands. User programs (and the
 //! user-space `sh`) come with the processes issue; until then this is how a
 //! person looks at a running Tine: CPUs, memory, tasks, tests, benchmarks.

@@ -30,14 +30,6 @@ pub enum Action {
     Exec(super::exec::NewImage),
 }
 
-/// Most bytes one `write` moves (a longer one is a short write, which
-/// callers retry). Linux's limit is `0x7fff_f000`.
-const WRITE_MAX: usize = 64 << 10;
-/// The chunk `write` copies in and prints at a time.
-const WRITE_CHUNK: usize = 512;
-/// Most `iovec`s one `writev` takes (`IOV_MAX`).
-const IOV_MAX: u64 = 1024;
-
 /// Runs the system call the thread trapped with (number in `ctx.rax`).
 pub async fn dispatch(
     process: &Arc<Process>,
@@ -46,8 +38,14 @@ pub async fn dispatch(
 ) -> Action {
     let [a0, a1, a2, a3, a4, a5] = ctx.syscall_args();
     let result: SysResult = match ctx.rax {
-        nr::WRITE => write(space, a0, a1, a2),
-        nr::WRITEV => writev(space, a0, a1, a2),
+        n if super::fs::handles(n) => {
+            let cx = super::fs::FileCtx {
+                files: process.files(),
+                fs: process.fs(),
+                pid: process.pid(),
+            };
+            super::fs::call(&cx, space, n, [a0, a1, a2, a3, a4, a5]).await
+        }
         nr::BRK => Ok(space.brk(a0)),
         nr::MMAP => mmap(space, [a0, a1, a2, a3, a4, a5]),
         nr::MUNMAP => space.munmap(a0, a1).map(|()| 0),
@@ -110,61 +108,6 @@ pub async fn dispatch(
         }
     };
     Action::Return(encode(result))
-}
-
-/// `write(fd, buf, count)` to the console (fds 1 and 2).
-fn write(space: &AddressSpace, fd: u64, buf: u64, count: u64) -> SysResult {
-    if fd != 1 && fd != 2 {
-        return Err(Errno::EBADF);
-    }
-    if (count as i64) < 0 {
-        return Err(Errno::EINVAL);
-    }
-    let count = (count as usize).min(WRITE_MAX);
-    let mut chunk = [0u8; WRITE_CHUNK];
-    let mut done = 0;
-    while done < count {
-        let n = (count - done).min(WRITE_CHUNK);
-        if let Err(e) = space.copy_from_user(buf.wrapping_add(done as u64), &mut chunk[..n]) {
-            // Bytes already written count; a fault on the first byte is
-            // the error.
-            return if done == 0 { Err(e) } else { Ok(done as u64) };
-        }
-        drivers::serial::write_line(&chunk[..n]);
-        done += n;
-    }
-    Ok(done as u64)
-}
-
-/// `writev(fd, iov, iovcnt)`: each `struct iovec { base, len }` in turn.
-fn writev(space: &AddressSpace, fd: u64, iov: u64, iovcnt: u64) -> SysResult {
-    if fd != 1 && fd != 2 {
-        return Err(Errno::EBADF);
-    }
-    if iovcnt > IOV_MAX {
-        return Err(Errno::EINVAL);
-    }
-    let mut total = 0u64;
-    for i in 0..iovcnt {
-        let mut raw = [0u8; 16];
-        space.copy_from_user(iov.wrapping_add(i * 16), &mut raw)?;
-        let base = u64::from_le_bytes(raw[..8].try_into().expect("8 bytes"));
-        let len = u64::from_le_bytes(raw[8..].try_into().expect("8 bytes"));
-        if len == 0 {
-            continue;
-        }
-        match write(space, fd, base, len) {
-            Ok(n) => {
-                total += n;
-                if n < len {
-                    break;
-                }
-            }
-            Err(e) if total == 0 => return Err(e),
-            Err(_) => break,
-        }
-    }
-    Ok(total)
 }
 
 /// `arch_prctl(code, addr)`: the FS and GS bases.

@@ -14,6 +14,7 @@
 //!   host-tested).
 //! - `tine` (on the machine): Tine's information calls (`proclist`,
 //!   `cpuinfo`, `meminfo`, `vmstat`, `kbench`) behind the user shell.
+//! - `fs` (on the machine): the file system calls (`docs/files.md`).
 
 #[cfg(target_os = "none")]
 mod dispatch;
@@ -24,6 +25,8 @@ pub mod exec;
 mod fork;
 #[cfg(target_os = "none")]
 pub mod misc;
+#[cfg(target_os = "none")]
+pub mod fs;
 pub mod nr;
 #[cfg(target_os = "none")]
 mod signal;

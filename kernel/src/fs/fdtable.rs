@@ -1,0 +1,421 @@
+//! The per-process file descriptor table (pure, host-tested).
+//!
+//! [`FdTable<F>`] maps small integers to open files `F` (on the machine
+//! `Arc<OpenFile>`, in host tests anything `Clone`), each with its own
+//! descriptor flags ([`FdFlags`]: `FD_CLOEXEC`, and Tine's `FD_CLOFORK`).
+//! The table locks itself (one spin lock, held for a slot operation
+//! only, never across an await), so a process can hold it in an `Arc` and
+//! share it with another process (`CLONE_FILES`) or have it replaced in
+//! place (`rfork` without `RFPROC`); see `docs/files.md`.
+//!
+//! Rules, as POSIX and Linux give them:
+//! - a new descriptor is the lowest free one (at or above a minimum for
+//!   `F_DUPFD`); at most [`NOFILE_MAX`] descriptors (`RLIMIT_NOFILE`),
+//!   beyond which allocation is `EMFILE`;
+//! - `dup2(old, new)` with `old == new` checks `old` and returns it;
+//!   `dup3` refuses it (`EINVAL`); a `new` beyond the limit is `EBADF`;
+//! - fork copies every slot except those marked `FD_CLOFORK`
+//!   ([`FdTable::fork_copy`]); exec closes those marked `FD_CLOEXEC`
+//!   ([`FdTable::close_on_exec`]).
+//!
+//! Files removed from the table are handed back to the caller, so their
+//! last reference is dropped (a pipe end closed, waking readers) after the
+//! table's lock is released.
+
+use alloc::vec::Vec;
+
+use crate::syscall::Errno;
+
+/// Most descriptors a process may hold (`RLIMIT_NOFILE`, soft and hard).
+pub const NOFILE_MAX: usize = 256;
+
+/// Per-descriptor flags (`F_GETFD`/`F_SETFD`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FdFlags(u32);
+
+impl FdFlags {
+    /// Close on exec (`FD_CLOEXEC`, Linux's value).
+    pub const CLOEXEC: Self = Self(1);
+    /// Close on fork (`FD_CLOFORK`, POSIX.1-2024; 2 as on NetBSD/FreeBSD).
+    pub const CLOFORK: Self = Self(2);
+    pub const NONE: Self = Self(0);
+
+    /// From `F_SETFD`'s argument: unknown bits are ignored, as on Linux.
+    pub const fn from_bits_truncate(bits: u64) -> Self {
+        Self((bits as u32) & (Self::CLOEXEC.0 | Self::CLOFORK.0))
+    }
+
+    pub const fn bits(self) -> u32 {
+        self.0
+    }
+
+    pub const fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    pub const fn union(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+}
+
+/// One used slot.
+#[derive(Clone, Debug)]
+struct Slot<F> {
+    file: F,
+    flags: FdFlags,
+}
+
+/// A descriptor table (module docs).
+pub struct FdTable<F: Clone> {
+    slots: spin::Mutex<Vec<Option<Slot<F>>>>,
+}
+
+impl<F: Clone> Default for FdTable<F> {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
+/// Checks a descriptor number from user space.
+fn index(fd: u64) -> Result<usize, Errno> {
+    usize::try_from(fd)
+        .ok()
+        .filter(|&i| i < NOFILE_MAX)
+        .ok_or(Errno::EBADF)
+}
+
+/// The lowest free slot at or above `min`, growing the vector as needed.
+fn lowest_free<F>(slots: &mut Vec<Option<Slot<F>>>, min: usize) -> Result<usize, Errno> {
+    let found = (min..slots.len()).find(|&i| slots[i].is_none());
+    let fd = match found {
+        Some(fd) => fd,
+        None => slots.len().max(min),
+    };
+    if fd >= NOFILE_MAX {
+        return Err(Errno::EMFILE);
+    }
+    if fd >= slots.len() {
+        slots.resize_with(fd + 1, || None);
+    }
+    Ok(fd)
+}
+
+impl<F: Clone> FdTable<F> {
+    /// A table with no descriptors.
+    pub const fn empty() -> Self {
+        Self {
+            slots: spin::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A table with `file` at 0, 1 and 2 (what the kernel gives the
+    /// processes it starts: the console).
+    pub fn with_stdio(file: F) -> Self {
+        let table = Self::empty();
+        for _ in 0..3 {
+            // Cannot fail: the table is far below its limit.
+            let _ = table.insert(file.clone(), FdFlags::NONE);
+        }
+        table
+    }
+
+    /// Installs `file` at the lowest free descriptor. `EMFILE` when full.
+    pub fn insert(&self, file: F, flags: FdFlags) -> Result<u32, Errno> {
+        self.insert_from(0, file, flags)
+    }
+
+    /// Installs `file` at the lowest free descriptor `>= min` (`F_DUPFD`).
+    pub fn insert_from(&self, min: usize, file: F, flags: FdFlags) -> Result<u32, Errno> {
+        let mut slots = self.slots.lock();
+        let fd = lowest_free(&mut slots, min)?;
+        slots[fd] = Some(Slot { file, flags });
+        Ok(fd as u32)
+    }
+
+    /// Installs two files at the two lowest free descriptors (`pipe`):
+    /// both or neither.
+    pub fn insert_pair(&self, a: F, b: F, flags: FdFlags) -> Result<[u32; 2], Errno> {
+        let mut slots = self.slots.lock();
+        let first = lowest_free(&mut slots, 0)?;
+        slots[first] = Some(Slot { file: a, flags });
+        match lowest_free(&mut slots, first + 1) {
+            Ok(second) => {
+                slots[second] = Some(Slot { file: b, flags });
+                Ok([first as u32, second as u32])
+            }
+            Err(e) => {
+                let undone = slots[first].take();
+                drop(slots);
+                drop(undone);
+                Err(e)
+            }
+        }
+    }
+
+    /// The file at `fd`; `EBADF` if it is not open.
+    pub fn get(&self, fd: u64) -> Result<F, Errno> {
+        let i = index(fd)?;
+        self.slots
+            .lock()
+            .get(i)
+            .and_then(|s| s.as_ref())
+            .map(|s| s.file.clone())
+            .ok_or(Errno::EBADF)
+    }
+
+    /// The descriptor flags of `fd` (`F_GETFD`).
+    pub fn flags(&self, fd: u64) -> Result<FdFlags, Errno> {
+        let i = index(fd)?;
+        self.slots
+            .lock()
+            .get(i)
+            .and_then(|s| s.as_ref())
+            .map(|s| s.flags)
+            .ok_or(Errno::EBADF)
+    }
+
+    /// Sets the descriptor flags of `fd` (`F_SETFD`).
+    pub fn set_flags(&self, fd: u64, flags: FdFlags) -> Result<(), Errno> {
+        let i = index(fd)?;
+        let mut slots = self.slots.lock();
+        let slot = slots
+            .get_mut(i)
+            .and_then(|s| s.as_mut())
+            .ok_or(Errno::EBADF)?;
+        slot.flags = flags;
+        Ok(())
+    }
+
+    /// Closes `fd` and returns its file (drop it after this returns).
+    pub fn remove(&self, fd: u64) -> Result<F, Errno> {
+        let i = index(fd)?;
+        let mut slots = self.slots.lock();
+        let slot = slots
+            .get_mut(i)
+            .and_then(Option::take)
+            .ok_or(Errno::EBADF)?;
+        Ok(slot.file)
+    }
+
+    /// `dup(old)` and `F_DUPFD(old, min)`: the lowest free descriptor
+    /// `>= min` gets `old`'s file with `flags`. `EBADF` for a closed `old`,
+    /// `EINVAL` for `min` beyond the limit (Linux), `EMFILE` when full.
+    pub fn dup_from(&self, old: u64, min: u64, flags: FdFlags) -> Result<u32, Errno> {
+        let file = self.get(old)?;
+        let min = usize::try_from(min)
+            .ok()
+            .filter(|&m| m < NOFILE_MAX)
+            .ok_or(Errno::EINVAL)?;
+        self.insert_from(min, file, flags)
+    }
+
+    /// `dup2`/`dup3(old, new, flags)`: `new` (closed first if open) gets
+    /// `old`'s file. Returns `new` and the file it replaced (drop it after
+    /// this returns). `old == new` is left to the caller (`dup2` returns
+    /// it, `dup3` refuses it).
+    pub fn dup_to(&self, old: u64, new: u64, flags: FdFlags) -> Result<(u32, Option<F>), Errno> {
+        let o = index(old)?;
+        let n = index(new)?;
+        let mut slots = self.slots.lock();
+        let file = slots
+            .get(o)
+            .and_then(|s| s.as_ref())
+            .map(|s| s.file.clone())
+            .ok_or(Errno::EBADF)?;
+        if n >= slots.len() {
+            slots.resize_with(n + 1, || None);
+        }
+        let replaced = slots[n].replace(Slot { file, flags });
+        Ok((n as u32, replaced.map(|s| s.file)))
+    }
+
+    /// Fork's copy: every descriptor except those marked `FD_CLOFORK`,
+    /// same numbers, same flags, sharing the open files (offsets and
+    /// status flags) with this table.
+    pub fn fork_copy(&self) -> Self {
+        let slots = self.slots.lock();
+        let copy = slots
+            .iter()
+            .map(|s| {
+                s.as_ref()
+                    .filter(|s| !s.flags.contains(FdFlags::CLOFORK))
+                    .cloned()
+            })
+            .collect();
+        Self {
+            slots: spin::Mutex::new(copy),
+        }
+    }
+
+    /// Exec's step: closes every descriptor marked `FD_CLOEXEC`; returns
+    /// the files (drop them after this returns).
+    pub fn close_on_exec(&self) -> Vec<F> {
+        let mut slots = self.slots.lock();
+        slots
+            .iter_mut()
+            .filter(|s| {
+                s.as_ref()
+                    .is_some_and(|s| s.flags.contains(FdFlags::CLOEXEC))
+            })
+            .filter_map(|s| s.take().map(|s| s.file))
+            .collect()
+    }
+
+    /// Whether some descriptor is marked `FD_CLOFORK` (so a fork that
+    /// shares the table cannot honour it: the fork family decides).
+    pub fn has_clofork(&self) -> bool {
+        self.slots
+            .lock()
+            .iter()
+            .flatten()
+            .any(|s| s.flags.contains(FdFlags::CLOFORK))
+    }
+
+    /// Closes everything; returns the files (process exit).
+    pub fn clear(&self) -> Vec<F> {
+        let mut slots = self.slots.lock();
+        core::mem::take(&mut *slots)
+            .into_iter()
+            .flatten()
+            .map(|s| s.file)
+            .collect()
+    }
+
+    /// How many descriptors are open.
+    pub fn len(&self) -> usize {
+        self.slots.lock().iter().flatten().count()
+    }
+
+    /// Whether no descriptor is open.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The open descriptors, in order.
+    pub fn fds(&self) -> Vec<u32> {
+        self.slots
+            .lock()
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.is_some())
+            .map(|(i, _)| i as u32)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(n: u32) -> FdTable<u32> {
+        let t = FdTable::empty();
+        for i in 0..n {
+            assert_eq!(t.insert(100 + i, FdFlags::NONE), Ok(i));
+        }
+        t
+    }
+
+    #[test]
+    fn lowest_free_descriptor_is_reused() {
+        let t = table(5);
+        assert_eq!(t.remove(1), Ok(101));
+        assert_eq!(t.remove(3), Ok(103));
+        assert_eq!(t.insert(7, FdFlags::NONE), Ok(1));
+        assert_eq!(t.insert(8, FdFlags::NONE), Ok(3));
+        assert_eq!(t.insert(9, FdFlags::NONE), Ok(5));
+        assert_eq!(t.get(3), Ok(8));
+        assert_eq!(t.remove(3), Ok(8));
+        assert_eq!(t.remove(3), Err(Errno::EBADF));
+        assert_eq!(t.get(3), Err(Errno::EBADF));
+        assert_eq!(t.get(u64::MAX), Err(Errno::EBADF));
+        assert_eq!(t.get(NOFILE_MAX as u64 + 5), Err(Errno::EBADF));
+    }
+
+    #[test]
+    fn the_limit_is_emfile_and_nothing_changes() {
+        let t = table(NOFILE_MAX as u32);
+        assert_eq!(t.insert(1, FdFlags::NONE), Err(Errno::EMFILE));
+        assert_eq!(t.dup_from(0, 0, FdFlags::NONE), Err(Errno::EMFILE));
+        assert_eq!(t.len(), NOFILE_MAX);
+        t.remove(10).unwrap();
+        assert_eq!(t.insert_pair(1, 2, FdFlags::NONE), Err(Errno::EMFILE));
+        assert_eq!(
+            t.len(),
+            NOFILE_MAX - 1,
+            "a failed pair leaves no slot taken"
+        );
+        assert_eq!(t.insert(1, FdFlags::NONE), Ok(10));
+    }
+
+    #[test]
+    fn pairs_take_the_two_lowest() {
+        let t = table(4);
+        t.remove(0).unwrap();
+        t.remove(2).unwrap();
+        assert_eq!(t.insert_pair(50, 51, FdFlags::CLOEXEC), Ok([0, 2]));
+        assert_eq!(t.flags(2), Ok(FdFlags::CLOEXEC));
+        assert_eq!(t.insert_pair(60, 61, FdFlags::NONE), Ok([4, 5]));
+    }
+
+    #[test]
+    fn dup_from_honours_the_minimum() {
+        let t = table(3);
+        assert_eq!(t.dup_from(1, 10, FdFlags::CLOEXEC), Ok(10));
+        assert_eq!(t.get(10), Ok(101));
+        assert_eq!(t.flags(10), Ok(FdFlags::CLOEXEC));
+        assert_eq!(t.dup_from(1, 0, FdFlags::NONE), Ok(3));
+        assert_eq!(t.dup_from(9, 0, FdFlags::NONE), Err(Errno::EBADF));
+        assert_eq!(
+            t.dup_from(1, NOFILE_MAX as u64, FdFlags::NONE),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(t.fds(), [0, 1, 2, 3, 10]);
+    }
+
+    #[test]
+    fn dup_to_replaces_and_returns_the_old_file() {
+        let t = table(3);
+        assert_eq!(t.dup_to(0, 2, FdFlags::NONE), Ok((2, Some(102))));
+        assert_eq!(t.get(2), Ok(100));
+        assert_eq!(t.dup_to(1, 40, FdFlags::CLOEXEC), Ok((40, None)));
+        assert_eq!(t.flags(40), Ok(FdFlags::CLOEXEC));
+        assert_eq!(t.dup_to(7, 3, FdFlags::NONE), Err(Errno::EBADF));
+        assert_eq!(
+            t.dup_to(0, NOFILE_MAX as u64, FdFlags::NONE),
+            Err(Errno::EBADF)
+        );
+        assert_eq!(t.insert(9, FdFlags::NONE), Ok(3));
+    }
+
+    #[test]
+    fn fork_copy_drops_clofork_and_exec_closes_cloexec() {
+        let t = table(4);
+        t.set_flags(1, FdFlags::CLOFORK).unwrap();
+        t.set_flags(2, FdFlags::CLOEXEC).unwrap();
+        t.set_flags(3, FdFlags::CLOEXEC.union(FdFlags::CLOFORK))
+            .unwrap();
+        assert!(t.has_clofork());
+        let child = t.fork_copy();
+        assert_eq!(child.fds(), [0, 2]);
+        assert!(!child.has_clofork());
+        assert_eq!(child.flags(2), Ok(FdFlags::CLOEXEC));
+        assert_eq!(child.insert(5, FdFlags::NONE), Ok(1));
+        let mut closed = t.close_on_exec();
+        closed.sort();
+        assert_eq!(closed, [102, 103]);
+        assert_eq!(t.fds(), [0, 1]);
+        assert_eq!(child.close_on_exec(), [102]);
+        assert_eq!(child.fds(), [0, 1]);
+        assert_eq!(t.fds(), [0, 1], "the parent's table is its own");
+    }
+
+    #[test]
+    fn setfd_keeps_only_known_bits() {
+        assert_eq!(FdFlags::from_bits_truncate(0xff), FdFlags(3));
+        assert_eq!(FdFlags::from_bits_truncate(1 << 40), FdFlags::NONE);
+        let t = FdTable::with_stdio(7u32);
+        assert_eq!(t.fds(), [0, 1, 2]);
+        assert_eq!(t.clear(), [7, 7, 7]);
+        assert!(t.is_empty());
+    }
+}

@@ -1,0 +1,467 @@
+//! Open files: what a file descriptor refers to.
+//!
+//! An [`OpenFile`] is Linux's `struct file`: a [`FileKind`] (what is
+//! open), the status flags (access mode, `O_APPEND`, `O_NONBLOCK`) and the
+//! offset, shared by every descriptor that `dup` or fork made from the one
+//! `open` (an `Arc`, [`FileRef`]). The kinds:
+//!
+//! | kind | read | write | seek | notes |
+//! |---|---|---|---|---|
+//! | `Ram` (initramfs file) | yes | `EBADF` (opening for write is `EROFS`) | yes | contents are slices of the archive |
+//! | `Dir` (any directory) | `EISDIR` | `EISDIR` | `SEEK_SET`/`SEEK_CUR` | `getdents64`; the offset counts entries |
+//! | `Tmp` (tmpfs file) | yes | yes, `O_APPEND` | yes | `O_TRUNC` at open |
+//! | `Console` | the tty, blocking | to the serial port | `ESPIPE` | `ioctl`s of a terminal |
+//! | `Null` | 0 (end of file) | swallows everything | always 0 | |
+//! | `Pipe` (one end) | blocking / `EAGAIN` | blocking / `EAGAIN` / `EPIPE` | `ESPIPE` | |
+//!
+//! Reads and writes are `async`: a blocking one is an await on an
+//! [`crate::task::Event`]. No lock is held across an await; the offset's
+//! lock is held only for the synchronous copy of a seekable file.
+//! The syscall layer (`syscall/fs.rs`) does the user-memory copies; these
+//! methods work on kernel buffers.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use super::initramfs::NodeId;
+use super::path::Normal;
+use super::pipe::{PipeEnd, Side};
+use super::stat::{S_IFIFO, Stat, push_dirent};
+use super::tmpfs::TmpNode;
+use super::tty;
+use super::vfs::{self, Device, Vnode};
+use crate::syscall::Errno;
+
+/// `open` flags (Linux x86-64 values), and Tine's `O_CLOFORK`.
+pub mod oflags {
+    pub const O_ACCMODE: u32 = 0o3;
+    pub const O_RDONLY: u32 = 0o0;
+    pub const O_WRONLY: u32 = 0o1;
+    pub const O_RDWR: u32 = 0o2;
+    pub const O_CREAT: u32 = 0o100;
+    pub const O_EXCL: u32 = 0o200;
+    pub const O_NOCTTY: u32 = 0o400;
+    pub const O_TRUNC: u32 = 0o1000;
+    pub const O_APPEND: u32 = 0o2000;
+    pub const O_NONBLOCK: u32 = 0o4000;
+    pub const O_LARGEFILE: u32 = 0o100000;
+    pub const O_DIRECTORY: u32 = 0o200000;
+    pub const O_NOFOLLOW: u32 = 0o400000;
+    pub const O_CLOEXEC: u32 = 0o2000000;
+    pub const O_PATH: u32 = 0o10000000;
+    /// `__O_TMPFILE` (with `O_DIRECTORY` it is `O_TMPFILE`).
+    pub const O_TMPFILE: u32 = 0o20000000;
+    /// Close on fork (POSIX.1-2024). Linux has none; Tine uses the value
+    /// of the Linux O_CLOFORK proposal for the generic `fcntl.h`
+    /// (0o40000000, the bit after `__O_TMPFILE`). NetBSD's 0x40000 is
+    /// Linux's `O_NOATIME` and would clash.
+    pub const O_CLOFORK: u32 = 0o40000000;
+    /// Status flags `F_SETFL` may change.
+    pub const SETFL_MASK: u32 = O_APPEND | O_NONBLOCK;
+}
+
+use oflags::*;
+
+/// `lseek` whence values.
+pub const SEEK_SET: u32 = 0;
+pub const SEEK_CUR: u32 = 1;
+pub const SEEK_END: u32 = 2;
+
+/// What an open file is (module docs).
+pub enum FileKind {
+    /// A regular file of the initramfs.
+    Ram { id: NodeId, data: &'static [u8] },
+    /// A directory of any of the file systems.
+    Dir(Vnode),
+    /// A regular file of the tmpfs.
+    Tmp(Arc<TmpNode>),
+    /// The console tty.
+    Console,
+    /// `/dev/null`.
+    Null,
+    /// One end of a pipe.
+    Pipe(PipeEnd),
+}
+
+/// An open file (module docs).
+pub struct OpenFile {
+    kind: FileKind,
+    /// The normalised path it was opened by (`""` for pipes): what
+    /// `openat` and `fchdir` start from for a directory.
+    path: String,
+    /// Access mode and status flags (`F_GETFL`).
+    status: AtomicU32,
+    /// The file offset (entries for a directory).
+    offset: spin::Mutex<u64>,
+}
+
+/// A shared reference to an open file: what a descriptor holds.
+pub type FileRef = Arc<OpenFile>;
+
+impl OpenFile {
+    /// A new open file with `status` (access mode and status flags).
+    pub fn new(kind: FileKind, path: String, status: u32) -> FileRef {
+        Arc::new(Self {
+            kind,
+            path,
+            status: AtomicU32::new(status & (O_ACCMODE | SETFL_MASK)),
+            offset: spin::Mutex::new(0),
+        })
+    }
+
+    /// The console, open for reading and writing.
+    pub fn console() -> FileRef {
+        Self::new(FileKind::Console, String::from("/dev/console"), O_RDWR)
+    }
+
+    /// A new pipe's two ends, `status` being `O_NONBLOCK` or 0.
+    pub fn pipe(status: u32) -> (FileRef, FileRef) {
+        let (r, w) = super::pipe::pipe();
+        (
+            Self::new(FileKind::Pipe(r), String::new(), O_RDONLY | status),
+            Self::new(FileKind::Pipe(w), String::new(), O_WRONLY | status),
+        )
+    }
+
+    /// Opens `path` as `open(2)` does with `flags` and (for a new file)
+    /// `mode` less `umask`. Errors as Linux gives them: `ENOENT`,
+    /// `ENOTDIR`, `EISDIR` (a directory for writing, or `O_CREAT`),
+    /// `EEXIST` (`O_CREAT|O_EXCL`), `EROFS` (writing or creating outside
+    /// `/tmp`), `ELOOP` (`O_NOFOLLOW` on a link), `EINVAL` (access mode 3),
+    /// `EOPNOTSUPP` (`O_TMPFILE`).
+    pub fn open(path: &Normal, flags: u32, mode: u32, umask: u32) -> Result<FileRef, Errno> {
+        let access = flags & O_ACCMODE;
+        if access == O_ACCMODE {
+            return Err(Errno::EINVAL);
+        }
+        if flags & O_TMPFILE != 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let writing = access != O_RDONLY;
+        let follow = flags & O_NOFOLLOW == 0;
+        let vnode = match vfs::resolve(path, follow) {
+            Ok(_) if flags & (O_CREAT | O_EXCL) == O_CREAT | O_EXCL => {
+                return Err(Errno::EEXIST);
+            }
+            Ok(vnode) => vnode,
+            Err(Errno::ENOENT) if flags & O_CREAT != 0 => {
+                return Self::create(path, flags, mode & !umask);
+            }
+            Err(e) => return Err(e),
+        };
+        if !follow && vnode.is_symlink() {
+            return Err(Errno::ELOOP);
+        }
+        let is_dir = vnode.is_dir();
+        if flags & O_DIRECTORY != 0 && !is_dir {
+            return Err(Errno::ENOTDIR);
+        }
+        if is_dir && (writing || flags & O_CREAT != 0) {
+            return Err(Errno::EISDIR);
+        }
+        let kind = match vnode {
+            v if is_dir => FileKind::Dir(v),
+            Vnode::Ram(id) => {
+                if writing {
+                    return Err(Errno::EROFS);
+                }
+                let node = super::root()
+                    .ok()
+                    .and_then(|fs| fs.node(id))
+                    .ok_or(Errno::ENOENT)?;
+                FileKind::Ram {
+                    id,
+                    data: node.data().unwrap_or(&[]),
+                }
+            }
+            Vnode::Tmp(node) => {
+                if flags & O_TRUNC != 0 && writing {
+                    node.truncate(0)?;
+                }
+                FileKind::Tmp(node)
+            }
+            Vnode::Dev(Device::Console) => FileKind::Console,
+            Vnode::Dev(Device::Null) => FileKind::Null,
+            Vnode::DevDir => FileKind::Dir(Vnode::DevDir),
+        };
+        Ok(Self::new(kind, path.path.clone(), flags))
+    }
+
+    /// `open(O_CREAT)` of a missing file.
+    fn create(path: &Normal, flags: u32, perm: u32) -> Result<FileRef, Errno> {
+        if path.must_be_dir {
+            return Err(Errno::EISDIR);
+        }
+        let (dir, name) = vfs::resolve_parent(path)?;
+        match dir {
+            Vnode::Tmp(dir) => {
+                let (node, _) = dir.create(&name, perm, flags & O_EXCL != 0)?;
+                Ok(Self::new(FileKind::Tmp(node), path.path.clone(), flags))
+            }
+            _ => Err(Errno::EROFS),
+        }
+    }
+
+    pub fn kind(&self) -> &FileKind {
+        &self.kind
+    }
+
+    /// The path it was opened by.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// `F_GETFL`: access mode and status flags.
+    pub fn status(&self) -> u32 {
+        // Relaxed: a plain value; F_SETFL races resolve either way.
+        self.status.load(Ordering::Relaxed)
+    }
+
+    /// `F_SETFL`: changes `O_APPEND` and `O_NONBLOCK`, ignores the rest.
+    pub fn set_status(&self, flags: u32) {
+        let keep = self.status() & !SETFL_MASK;
+        self.status
+            .store(keep | (flags & SETFL_MASK), Ordering::Relaxed);
+    }
+
+    fn nonblock(&self) -> bool {
+        self.status() & O_NONBLOCK != 0
+    }
+
+    fn readable(&self) -> bool {
+        self.status() & O_ACCMODE != O_WRONLY
+    }
+
+    fn writable(&self) -> bool {
+        self.status() & O_ACCMODE != O_RDONLY
+    }
+
+    /// Whether it is a directory (`openat`'s `dirfd`, `fchdir`).
+    pub fn is_dir(&self) -> bool {
+        matches!(self.kind, FileKind::Dir(_))
+    }
+
+    /// Whether a read takes its bytes away for good (a pipe, the tty): the
+    /// syscall layer checks the buffer before such a read.
+    pub fn consumes_input(&self) -> bool {
+        matches!(self.kind, FileKind::Console | FileKind::Pipe(_))
+    }
+
+    /// Whether it is a terminal (`isatty`, the terminal `ioctl`s).
+    pub fn is_tty(&self) -> bool {
+        matches!(self.kind, FileKind::Console)
+    }
+
+    /// `read`: from the offset, advancing it; may wait (pipes, the tty).
+    /// `EBADF` if not open for reading, `EISDIR` for a directory.
+    pub async fn read(&self, out: &mut [u8]) -> Result<usize, Errno> {
+        if !self.readable() {
+            return Err(Errno::EBADF);
+        }
+        match &self.kind {
+            FileKind::Ram { .. } | FileKind::Tmp(_) => {
+                let mut offset = self.offset.lock();
+                let n = self.read_at(*offset, out)?;
+                *offset += n as u64;
+                Ok(n)
+            }
+            FileKind::Dir(_) => Err(Errno::EISDIR),
+            FileKind::Console => tty::console().read(out, self.nonblock()).await,
+            FileKind::Null => Ok(0),
+            FileKind::Pipe(end) => end.read(out, self.nonblock()).await,
+        }
+    }
+
+    /// `write`: at the offset (the end with `O_APPEND`), advancing it; may
+    /// wait (pipes). `EBADF` if not open for writing, `EPIPE` for a pipe
+    /// without readers (the caller raises `SIGPIPE`).
+    pub async fn write(&self, data: &[u8]) -> Result<usize, Errno> {
+        if !self.writable() {
+            return Err(Errno::EBADF);
+        }
+        match &self.kind {
+            FileKind::Tmp(node) => {
+                let mut offset = self.offset.lock();
+                let at = if self.status() & O_APPEND != 0 {
+                    None
+                } else {
+                    Some(*offset)
+                };
+                let (start, n) = node.write_at(at, data)?;
+                *offset = start + n as u64;
+                Ok(n)
+            }
+            FileKind::Ram { .. } => Err(Errno::EBADF),
+            FileKind::Dir(_) => Err(Errno::EISDIR),
+            FileKind::Console => {
+                tty::console().write(data);
+                Ok(data.len())
+            }
+            FileKind::Null => Ok(data.len()),
+            FileKind::Pipe(end) => end.write(data, self.nonblock()).await,
+        }
+    }
+
+    /// Gives back `n` bytes a [`OpenFile::read`] took from a seekable file
+    /// (its offset moves back), when they could not be copied out: a read
+    /// that fails with `EFAULT` leaves the offset alone, as on Linux.
+    pub fn unread(&self, n: usize) {
+        if matches!(self.kind, FileKind::Ram { .. } | FileKind::Tmp(_)) {
+            let mut offset = self.offset.lock();
+            *offset = offset.saturating_sub(n as u64);
+        }
+    }
+
+    /// Reads a seekable file at `offset` (the offset is not used or
+    /// moved): `pread64`. `ESPIPE` for pipes and the tty.
+    pub fn pread(&self, out: &mut [u8], offset: u64) -> Result<usize, Errno> {
+        if !self.readable() {
+            return Err(Errno::EBADF);
+        }
+        self.read_at(offset, out)
+    }
+
+    fn read_at(&self, offset: u64, out: &mut [u8]) -> Result<usize, Errno> {
+        match &self.kind {
+            FileKind::Ram { data, .. } => {
+                let start = usize::try_from(offset)
+                    .unwrap_or(usize::MAX)
+                    .min(data.len());
+                let n = out.len().min(data.len() - start);
+                out[..n].copy_from_slice(&data[start..start + n]);
+                Ok(n)
+            }
+            FileKind::Tmp(node) => node.read_at(offset, out),
+            FileKind::Dir(_) => Err(Errno::EISDIR),
+            FileKind::Null => Ok(0),
+            FileKind::Console | FileKind::Pipe(_) => Err(Errno::ESPIPE),
+        }
+    }
+
+    /// Writes a seekable file at `offset`: `pwrite64`.
+    pub fn pwrite(&self, data: &[u8], offset: u64) -> Result<usize, Errno> {
+        if !self.writable() {
+            return Err(Errno::EBADF);
+        }
+        match &self.kind {
+            FileKind::Tmp(node) => node.write_at(Some(offset), data).map(|(_, n)| n),
+            FileKind::Null => Ok(data.len()),
+            FileKind::Ram { .. } => Err(Errno::EBADF),
+            FileKind::Dir(_) => Err(Errno::EISDIR),
+            FileKind::Console | FileKind::Pipe(_) => Err(Errno::ESPIPE),
+        }
+    }
+
+    /// `lseek`: the new offset. `ESPIPE` for pipes and the tty, `EINVAL`
+    /// for a bad `whence` or a negative result (and `SEEK_END` on a
+    /// directory).
+    pub fn lseek(&self, offset: i64, whence: u32) -> Result<u64, Errno> {
+        let size = match &self.kind {
+            FileKind::Console | FileKind::Pipe(_) => return Err(Errno::ESPIPE),
+            FileKind::Null => return Ok(0),
+            FileKind::Ram { data, .. } => Some(data.len() as i64),
+            FileKind::Tmp(node) => Some(node.size() as i64),
+            FileKind::Dir(_) => None,
+        };
+        let mut current = self.offset.lock();
+        let base = match whence {
+            SEEK_SET => 0,
+            SEEK_CUR => *current as i64,
+            SEEK_END => size.ok_or(Errno::EINVAL)?,
+            _ => return Err(Errno::EINVAL),
+        };
+        let new = base.checked_add(offset).ok_or(Errno::EINVAL)?;
+        let new = u64::try_from(new).map_err(|_| Errno::EINVAL)?;
+        *current = new;
+        Ok(new)
+    }
+
+    /// `fstat`.
+    pub fn stat(&self) -> Stat {
+        match &self.kind {
+            FileKind::Ram { id, .. } => Vnode::Ram(*id).stat(),
+            FileKind::Dir(vnode) => vnode.stat(),
+            FileKind::Tmp(node) => node.stat(),
+            FileKind::Console => Vnode::Dev(Device::Console).stat(),
+            FileKind::Null => Vnode::Dev(Device::Null).stat(),
+            FileKind::Pipe(end) => Stat {
+                dev: 4,
+                ino: end.ino(),
+                nlink: 1,
+                mode: S_IFIFO | 0o600,
+                blksize: 4096,
+                ..Stat::default()
+            },
+        }
+    }
+
+    /// `getdents64`: as many `linux_dirent64` records as fit in `limit`
+    /// bytes, from the offset on (empty at the end). `ENOTDIR` for a
+    /// non-directory, `EINVAL` if the next record does not fit.
+    pub fn getdents(&self, limit: usize) -> Result<Vec<u8>, Errno> {
+        let FileKind::Dir(vnode) = &self.kind else {
+            return Err(Errno::ENOTDIR);
+        };
+        let parent_ino = self.parent_ino();
+        let entries = vnode.entries(parent_ino)?;
+        let mut offset = self.offset.lock();
+        let mut out = Vec::new();
+        let mut index = usize::try_from(*offset).unwrap_or(usize::MAX);
+        while let Some((name, ino, dtype)) = entries.get(index) {
+            if !push_dirent(
+                &mut out,
+                limit,
+                *ino,
+                index as i64 + 1,
+                *dtype,
+                name.as_bytes(),
+            ) {
+                if out.is_empty() {
+                    return Err(Errno::EINVAL);
+                }
+                break;
+            }
+            index += 1;
+        }
+        *offset = index as u64;
+        Ok(out)
+    }
+
+    /// The inode number of the directory holding this one (`..`).
+    fn parent_ino(&self) -> u64 {
+        let parent = super::path::normalize(&self.path, b"..");
+        parent
+            .ok()
+            .and_then(|p| vfs::resolve(&p, true).ok())
+            .map_or(1, |v| v.stat().ino)
+    }
+
+    /// Whether a read would not wait (`poll` readiness).
+    pub fn read_ready(&self) -> bool {
+        match &self.kind {
+            FileKind::Console => tty::console().read_ready(),
+            FileKind::Pipe(end) => end.side() == Side::Read && end.read_ready(),
+            _ => true,
+        }
+    }
+
+    /// Whether a write would not wait (`poll` readiness).
+    pub fn write_ready(&self) -> bool {
+        match &self.kind {
+            FileKind::Pipe(end) => end.side() == Side::Write && end.write_ready(),
+            _ => true,
+        }
+    }
+
+    /// Bytes a read could return now without waiting (`FIONREAD`), for
+    /// pipes and the tty.
+    pub fn available(&self) -> Option<usize> {
+        match &self.kind {
+            FileKind::Console => Some(tty::console().available()),
+            FileKind::Pipe(end) => Some(end.available()),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,696 @@
+//! The file system calls: descriptors, reads and writes, paths, pipes,
+//! terminal `ioctl`s (Linux x86-64 numbers and layouts).
+//!
+//! [`handles`] says which numbers live here; [`call`] runs one against a
+//! [`FileCtx`] (the caller's descriptor table and fs context) and its
+//! address space. The kernel side of each call is in `crate::fs`; this
+//! module checks arguments, copies user memory (every pointer through
+//! `copy_from_user`/`copy_to_user`, so a bad one is `EFAULT`) and maps the
+//! results. Reads and writes move at most [`IO_MAX`] bytes per call (a
+//! short count, which callers retry); a read from a pipe or the terminal
+//! probes its buffer before it waits, so a bad buffer is `EFAULT` without
+//! consuming input. (A read of 0 bytes at the end of a file returns 0
+//! whatever the buffer, as on Linux.)
+
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use super::nr;
+use super::{Errno, SysResult};
+use crate::fs::file::oflags::{O_CLOEXEC, O_CLOFORK, O_NONBLOCK};
+use crate::fs::ldisc::{TERMIOS_SIZE, Termios};
+use crate::fs::path::{Normal, normalize};
+use crate::fs::vfs::{self, Vnode};
+use crate::fs::{FdFlags, Files, FsContext, OpenFile};
+use crate::proc::pid::Pid;
+use crate::vm::space::AddressSpace;
+
+/// Most bytes one read or write moves.
+pub const IO_MAX: usize = 64 << 10;
+/// Most `iovec`s per `readv`/`writev` (`IOV_MAX`).
+const IOV_MAX: u64 = 1024;
+/// `AT_FDCWD`: paths relative to the cwd.
+pub const AT_FDCWD: i32 = -100;
+const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
+const AT_EACCESS: u64 = 0x200;
+const AT_NO_AUTOMOUNT: u64 = 0x800;
+const AT_EMPTY_PATH: u64 = 0x1000;
+
+/// `fcntl` commands.
+pub mod fcntl {
+    pub const F_DUPFD: u64 = 0;
+    pub const F_GETFD: u64 = 1;
+    pub const F_SETFD: u64 = 2;
+    pub const F_GETFL: u64 = 3;
+    pub const F_SETFL: u64 = 4;
+    pub const F_DUPFD_CLOEXEC: u64 = 1030;
+}
+
+/// Terminal `ioctl` requests.
+pub mod ioctl {
+    pub const TCGETS: u64 = 0x5401;
+    pub const TCSETS: u64 = 0x5402;
+    pub const TCSETSW: u64 = 0x5403;
+    pub const TCSETSF: u64 = 0x5404;
+    pub const TIOCSCTTY: u64 = 0x540e;
+    pub const TIOCGPGRP: u64 = 0x540f;
+    pub const TIOCSPGRP: u64 = 0x5410;
+    pub const TIOCGWINSZ: u64 = 0x5413;
+    pub const TIOCSWINSZ: u64 = 0x5414;
+    pub const FIONREAD: u64 = 0x541b;
+}
+
+/// What a file system call acts on: the caller's tables.
+pub struct FileCtx {
+    pub files: Arc<Files>,
+    pub fs: Arc<FsContext>,
+    /// The caller (for `SIGPIPE`).
+    pub pid: Pid,
+}
+
+/// Whether system call `number` is one of this module's.
+pub fn handles(number: u64) -> bool {
+    matches!(
+        number,
+        nr::READ
+            | nr::WRITE
+            | nr::OPEN
+            | nr::CLOSE
+            | nr::STAT
+            | nr::FSTAT
+            | nr::LSTAT
+            | nr::LSEEK
+            | nr::IOCTL
+            | nr::PREAD64
+            | nr::PWRITE64
+            | nr::READV
+            | nr::WRITEV
+            | nr::ACCESS
+            | nr::PIPE
+            | nr::DUP
+            | nr::DUP2
+            | nr::FCNTL
+            | nr::GETCWD
+            | nr::CHDIR
+            | nr::FCHDIR
+            | nr::MKDIR
+            | nr::UNLINK
+            | nr::GETDENTS64
+            | nr::OPENAT
+            | nr::NEWFSTATAT
+            | nr::DUP3
+            | nr::PIPE2
+            | nr::FACCESSAT2
+    )
+}
+
+/// Runs file system call `number` with `args` (module docs).
+pub async fn call(cx: &FileCtx, space: &AddressSpace, number: u64, args: [u64; 6]) -> SysResult {
+    let [a0, a1, a2, a3, _, _] = args;
+    let at = a0 as i32;
+    match number {
+        nr::READ => read(cx, space, a0, a1, a2).await,
+        nr::WRITE => write(cx, space, a0, a1, a2).await,
+        nr::READV => readv(cx, space, a0, a1, a2).await,
+        nr::WRITEV => writev(cx, space, a0, a1, a2).await,
+        nr::PREAD64 => pread(cx, space, a0, a1, a2, a3),
+        nr::PWRITE64 => pwrite(cx, space, a0, a1, a2, a3),
+        nr::OPEN => openat(cx, space, AT_FDCWD, a0, a1, a2),
+        nr::OPENAT => openat(cx, space, at, a1, a2, a3),
+        nr::CLOSE => cx.files.remove(a0).map(|file| {
+            drop(file);
+            0
+        }),
+        nr::LSEEK => cx.files.get(a0)?.lseek(a1 as i64, a2 as u32),
+        nr::FSTAT => {
+            let stat = cx.files.get(a0)?.stat();
+            space.copy_to_user(a1, &stat.to_bytes())?;
+            Ok(0)
+        }
+        nr::STAT => fstatat(cx, space, AT_FDCWD, a0, a1, 0),
+        nr::LSTAT => fstatat(cx, space, AT_FDCWD, a0, a1, AT_SYMLINK_NOFOLLOW),
+        nr::NEWFSTATAT => fstatat(cx, space, at, a1, a2, a3),
+        nr::ACCESS => faccessat(cx, space, AT_FDCWD, a0, a1, 0),
+        nr::FACCESSAT2 => faccessat(cx, space, at, a1, a2, a3),
+        nr::GETDENTS64 => getdents64(cx, space, a0, a1, a2),
+        nr::IOCTL => ioctl(cx, space, a0, a1, a2),
+        nr::PIPE => pipe2(cx, space, a0, 0),
+        nr::PIPE2 => pipe2(cx, space, a0, a1),
+        nr::DUP => cx.files.dup_from(a0, 0, FdFlags::NONE).map(u64::from),
+        nr::DUP2 => dup2(cx, a0, a1),
+        nr::DUP3 => dup3(cx, a0, a1, a2),
+        nr::FCNTL => fcntl(cx, a0, a1, a2),
+        nr::GETCWD => getcwd(cx, space, a0, a1),
+        nr::CHDIR => chdir(cx, space, a0),
+        nr::FCHDIR => fchdir(cx, a0),
+        nr::MKDIR => mkdir(cx, space, a0, a1),
+        nr::UNLINK => unlink(cx, space, a0),
+        _ => Err(Errno::ENOSYS),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// User memory helpers
+// ---------------------------------------------------------------------------
+
+/// Copies a NUL-terminated path from user memory, a page at a time (so a
+/// string that ends before an unmapped page is fine). `EFAULT` for a bad
+/// pointer, `ENAMETOOLONG` past `PATH_MAX`.
+pub fn read_path(space: &AddressSpace, ptr: u64) -> Result<Vec<u8>, Errno> {
+    const LIMIT: usize = crate::fs::initramfs::PATH_MAX + 1;
+    let mut path = Vec::new();
+    let mut at = ptr;
+    loop {
+        let in_page = (4096 - (at & 4095)) as usize;
+        let n = in_page.min(LIMIT + 1 - path.len());
+        let mut chunk = vec![0u8; n];
+        space.copy_from_user(at, &mut chunk)?;
+        if let Some(end) = chunk.iter().position(|&b| b == 0) {
+            path.extend_from_slice(&chunk[..end]);
+            return if path.len() >= LIMIT {
+                Err(Errno::ENAMETOOLONG)
+            } else {
+                Ok(path)
+            };
+        }
+        path.extend_from_slice(&chunk);
+        if path.len() > LIMIT - 1 {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        at = at.checked_add(n as u64).ok_or(Errno::EFAULT)?;
+    }
+}
+
+/// Copies up to `count` bytes from user memory, page by page, stopping at
+/// the first fault: `EFAULT` only if not even one byte could be read.
+fn copy_in(space: &AddressSpace, ptr: u64, count: usize) -> Result<Vec<u8>, Errno> {
+    let mut data = vec![0u8; count];
+    let mut done = 0;
+    while done < count {
+        let at = ptr.wrapping_add(done as u64);
+        let n = ((4096 - (at & 4095)) as usize).min(count - done);
+        if let Err(e) = space.copy_from_user(at, &mut data[done..done + n]) {
+            if done == 0 {
+                return Err(e);
+            }
+            break;
+        }
+        done += n;
+    }
+    data.truncate(done);
+    Ok(data)
+}
+
+/// Checks that the first byte at `ptr` is writable user memory, without
+/// changing it (a read's buffer, before the read consumes input).
+fn probe_writable(space: &AddressSpace, ptr: u64) -> Result<(), Errno> {
+    let mut byte = [0u8];
+    space.copy_from_user(ptr, &mut byte)?;
+    space.copy_to_user(ptr, &byte)
+}
+
+/// The absolute path `ptr` names relative to `dirfd` (`AT_FDCWD` or a
+/// directory descriptor: `EBADF`, `ENOTDIR`).
+fn user_path(cx: &FileCtx, space: &AddressSpace, dirfd: i32, ptr: u64) -> Result<Normal, Errno> {
+    let path = read_path(space, ptr)?;
+    resolve_at(cx, dirfd, &path)
+}
+
+/// Normalises `path` against `dirfd`'s directory.
+pub fn resolve_at(cx: &FileCtx, dirfd: i32, path: &[u8]) -> Result<Normal, Errno> {
+    if path.first() == Some(&b'/') || path.is_empty() {
+        return normalize("/", path);
+    }
+    if dirfd == AT_FDCWD {
+        return normalize(&cx.fs.cwd(), path);
+    }
+    let dir = cx.files.get(dirfd as u32 as u64)?;
+    if !dir.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    normalize(dir.path(), path)
+}
+
+// ---------------------------------------------------------------------------
+// Reads and writes
+// ---------------------------------------------------------------------------
+
+/// `read(fd, buf, count)`.
+async fn read(cx: &FileCtx, space: &AddressSpace, fd: u64, buf: u64, count: u64) -> SysResult {
+    let file = cx.files.get(fd)?;
+    let n = usize::try_from(count).unwrap_or(usize::MAX).min(IO_MAX);
+    if n > 0 && file.consumes_input() {
+        probe_writable(space, buf)?;
+    }
+    let mut data = vec![0u8; n];
+    let k = file.read(&mut data).await?;
+    if let Err(e) = space.copy_to_user(buf, &data[..k]) {
+        file.unread(k);
+        return Err(e);
+    }
+    Ok(k as u64)
+}
+
+/// `write(fd, buf, count)`: a fault after some bytes gives a short count.
+async fn write(cx: &FileCtx, space: &AddressSpace, fd: u64, buf: u64, count: u64) -> SysResult {
+    let file = cx.files.get(fd)?;
+    let n = usize::try_from(count).unwrap_or(usize::MAX).min(IO_MAX);
+    let data = if n == 0 {
+        Vec::new()
+    } else {
+        copy_in(space, buf, n)?
+    };
+    write_file(cx, &file, &data).await
+}
+
+/// Writes `data` to `file`; `EPIPE` raises `SIGPIPE`.
+async fn write_file(cx: &FileCtx, file: &OpenFile, data: &[u8]) -> SysResult {
+    match file.write(data).await {
+        Ok(n) => Ok(n as u64),
+        Err(Errno::EPIPE) => {
+            sigpipe(cx.pid);
+            Err(Errno::EPIPE)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Where `SIGPIPE` would be raised for a write to a pipe without readers.
+/// NOT YET CONNECTED to the signals code: the write returns `EPIPE` and the
+/// process goes on (as if `SIGPIPE` were ignored).
+fn sigpipe(pid: Pid) {
+    log::debug!("pid {pid}: EPIPE (SIGPIPE not delivered: signals not wired yet)");
+}
+
+/// Reads a `struct iovec` array: `(base, len)` pairs. `EINVAL` for more
+/// than `IOV_MAX` or a total beyond `isize::MAX`, `EFAULT` for a bad array.
+fn read_iovecs(space: &AddressSpace, iov: u64, iovcnt: u64) -> Result<Vec<(u64, u64)>, Errno> {
+    if iovcnt > IOV_MAX {
+        return Err(Errno::EINVAL);
+    }
+    let mut raw = vec![0u8; iovcnt as usize * 16];
+    space.copy_from_user(iov, &mut raw)?;
+    let mut total: u64 = 0;
+    let vecs: Vec<(u64, u64)> = raw
+        .chunks_exact(16)
+        .map(|c| {
+            let word = |o: usize| u64::from_le_bytes(c[o..o + 8].try_into().unwrap_or([0; 8]));
+            (word(0), word(8))
+        })
+        .collect();
+    for &(_, len) in &vecs {
+        total = total.checked_add(len).ok_or(Errno::EINVAL)?;
+        if total > isize::MAX as u64 {
+            return Err(Errno::EINVAL);
+        }
+    }
+    Ok(vecs)
+}
+
+/// `readv(fd, iov, iovcnt)`: one read of the total (at most [`IO_MAX`]),
+/// scattered over the buffers.
+async fn readv(cx: &FileCtx, space: &AddressSpace, fd: u64, iov: u64, iovcnt: u64) -> SysResult {
+    let file = cx.files.get(fd)?;
+    let vecs = read_iovecs(space, iov, iovcnt)?;
+    let total = vecs.iter().map(|v| v.1).sum::<u64>().min(IO_MAX as u64) as usize;
+    if let Some(&(base, _)) = vecs.iter().find(|v| v.1 > 0)
+        && file.consumes_input()
+    {
+        probe_writable(space, base)?;
+    }
+    let mut data = vec![0u8; total];
+    let k = file.read(&mut data).await?;
+    let mut done = 0;
+    for (base, len) in vecs {
+        if done == k {
+            break;
+        }
+        let n = (len as usize).min(k - done);
+        if let Err(e) = space.copy_to_user(base, &data[done..done + n]) {
+            file.unread(k - done);
+            return if done == 0 { Err(e) } else { Ok(done as u64) };
+        }
+        done += n;
+    }
+    Ok(k as u64)
+}
+
+/// `writev(fd, iov, iovcnt)`: the buffers gathered into one write (so a
+/// small `writev` to a pipe is atomic).
+async fn writev(cx: &FileCtx, space: &AddressSpace, fd: u64, iov: u64, iovcnt: u64) -> SysResult {
+    let file = cx.files.get(fd)?;
+    let vecs = read_iovecs(space, iov, iovcnt)?;
+    let mut data = Vec::new();
+    for (base, len) in vecs {
+        let room = IO_MAX - data.len();
+        if room == 0 {
+            break;
+        }
+        let want = usize::try_from(len).unwrap_or(usize::MAX).min(room);
+        if want == 0 {
+            continue;
+        }
+        match copy_in(space, base, want) {
+            Ok(bytes) => {
+                let short = bytes.len() < want;
+                data.extend_from_slice(&bytes);
+                if short {
+                    break;
+                }
+            }
+            Err(e) if data.is_empty() => return Err(e),
+            Err(_) => break,
+        }
+    }
+    write_file(cx, &file, &data).await
+}
+
+/// `pread64(fd, buf, count, offset)`.
+fn pread(
+    cx: &FileCtx,
+    space: &AddressSpace,
+    fd: u64,
+    buf: u64,
+    count: u64,
+    offset: u64,
+) -> SysResult {
+    let file = cx.files.get(fd)?;
+    if (offset as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let n = usize::try_from(count).unwrap_or(usize::MAX).min(IO_MAX);
+    let mut data = vec![0u8; n];
+    let k = file.pread(&mut data, offset)?;
+    space.copy_to_user(buf, &data[..k])?;
+    Ok(k as u64)
+}
+
+/// `pwrite64(fd, buf, count, offset)`.
+fn pwrite(
+    cx: &FileCtx,
+    space: &AddressSpace,
+    fd: u64,
+    buf: u64,
+    count: u64,
+    offset: u64,
+) -> SysResult {
+    let file = cx.files.get(fd)?;
+    if (offset as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let n = usize::try_from(count).unwrap_or(usize::MAX).min(IO_MAX);
+    let data = if n == 0 {
+        Vec::new()
+    } else {
+        copy_in(space, buf, n)?
+    };
+    file.pwrite(&data, offset).map(|k| k as u64)
+}
+
+// ---------------------------------------------------------------------------
+// Paths
+// ---------------------------------------------------------------------------
+
+/// `openat(dirfd, path, flags, mode)` (and `open`).
+fn openat(
+    cx: &FileCtx,
+    space: &AddressSpace,
+    dirfd: i32,
+    path: u64,
+    flags: u64,
+    mode: u64,
+) -> SysResult {
+    let path = user_path(cx, space, dirfd, path)?;
+    let flags = flags as u32;
+    let file = OpenFile::open(&path, flags, mode as u32 & 0o7777, cx.fs.umask())?;
+    cx.files.insert(file, fd_flags(flags)).map(u64::from)
+}
+
+/// The descriptor flags `O_CLOEXEC`/`O_CLOFORK` ask for.
+fn fd_flags(flags: u32) -> FdFlags {
+    let mut out = FdFlags::NONE;
+    if flags & O_CLOEXEC != 0 {
+        out = out.union(FdFlags::CLOEXEC);
+    }
+    if flags & O_CLOFORK != 0 {
+        out = out.union(FdFlags::CLOFORK);
+    }
+    out
+}
+
+/// `newfstatat(dirfd, path, buf, flags)` (and `stat`, `lstat`).
+fn fstatat(
+    cx: &FileCtx,
+    space: &AddressSpace,
+    dirfd: i32,
+    path: u64,
+    buf: u64,
+    flags: u64,
+) -> SysResult {
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let raw = read_path(space, path)?;
+    let stat = if raw.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        if dirfd == AT_FDCWD {
+            vfs::resolve(&normalize("/", cx.fs.cwd().as_bytes())?, true)?.stat()
+        } else {
+            cx.files.get(dirfd as u32 as u64)?.stat()
+        }
+    } else {
+        let path = resolve_at(cx, dirfd, &raw)?;
+        vfs::resolve(&path, flags & AT_SYMLINK_NOFOLLOW == 0)?.stat()
+    };
+    space.copy_to_user(buf, &stat.to_bytes())?;
+    Ok(0)
+}
+
+/// `faccessat2(dirfd, path, mode, flags)` (and `access`). There are no
+/// credentials yet (everyone is root): `W_OK` outside `/tmp` and `/dev`
+/// is `EROFS`, `X_OK` needs an execute bit or a directory.
+fn faccessat(
+    cx: &FileCtx,
+    space: &AddressSpace,
+    dirfd: i32,
+    path: u64,
+    mode: u64,
+    flags: u64,
+) -> SysResult {
+    const W_OK: u64 = 2;
+    const X_OK: u64 = 1;
+    if mode & !7 != 0 || flags & !(AT_SYMLINK_NOFOLLOW | AT_EACCESS | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let raw = read_path(space, path)?;
+    let vnode = if raw.is_empty() && flags & AT_EMPTY_PATH != 0 && dirfd != AT_FDCWD {
+        let file = cx.files.get(dirfd as u32 as u64)?;
+        let path = normalize("/", file.path().as_bytes())?;
+        vfs::resolve(&path, true)?
+    } else {
+        let path = resolve_at(cx, dirfd, &raw)?;
+        vfs::resolve(&path, flags & AT_SYMLINK_NOFOLLOW == 0)?
+    };
+    if mode & W_OK != 0 && matches!(vnode, Vnode::Ram(_)) {
+        return Err(Errno::EROFS);
+    }
+    if mode & X_OK != 0 && !vnode.is_dir() && vnode.stat().mode & 0o111 == 0 {
+        return Err(Errno::EACCES);
+    }
+    Ok(0)
+}
+
+/// `getdents64(fd, dirp, count)`.
+fn getdents64(cx: &FileCtx, space: &AddressSpace, fd: u64, dirp: u64, count: u64) -> SysResult {
+    let file = cx.files.get(fd)?;
+    let limit = usize::try_from(count).unwrap_or(usize::MAX).min(IO_MAX);
+    let records = file.getdents(limit)?;
+    space.copy_to_user(dirp, &records)?;
+    Ok(records.len() as u64)
+}
+
+/// `getcwd(buf, size)`: the length including the NUL; `ERANGE` if it
+/// does not fit.
+fn getcwd(cx: &FileCtx, space: &AddressSpace, buf: u64, size: u64) -> SysResult {
+    let mut cwd = cx.fs.cwd().into_bytes();
+    cwd.push(0);
+    if (size as usize) < cwd.len() {
+        return Err(Errno::ERANGE);
+    }
+    space.copy_to_user(buf, &cwd)?;
+    Ok(cwd.len() as u64)
+}
+
+/// `chdir(path)`.
+fn chdir(cx: &FileCtx, space: &AddressSpace, path: u64) -> SysResult {
+    let path = user_path(cx, space, AT_FDCWD, path)?;
+    if !vfs::resolve(&path, true)?.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    cx.fs.set_cwd(path.path);
+    Ok(0)
+}
+
+/// `fchdir(fd)`.
+fn fchdir(cx: &FileCtx, fd: u64) -> SysResult {
+    let file = cx.files.get(fd)?;
+    if !file.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    cx.fs.set_cwd(alloc::string::String::from(file.path()));
+    Ok(0)
+}
+
+/// `mkdir(path, mode)`: only in `/tmp` (`EROFS` elsewhere, `EEXIST`
+/// first).
+fn mkdir(cx: &FileCtx, space: &AddressSpace, path: u64, mode: u64) -> SysResult {
+    let path = user_path(cx, space, AT_FDCWD, path)?;
+    if vfs::resolve(&path, false).is_ok() {
+        return Err(Errno::EEXIST);
+    }
+    let (dir, name) = vfs::resolve_parent(&path)?;
+    match dir {
+        Vnode::Tmp(dir) => {
+            dir.mkdir(&name, mode as u32 & 0o7777 & !cx.fs.umask())?;
+            Ok(0)
+        }
+        _ => Err(Errno::EROFS),
+    }
+}
+
+/// `unlink(path)`: only in `/tmp` (`EROFS` elsewhere); a directory is
+/// `EISDIR`.
+fn unlink(cx: &FileCtx, space: &AddressSpace, path: u64) -> SysResult {
+    let path = user_path(cx, space, AT_FDCWD, path)?;
+    let node = vfs::resolve(&path, false)?;
+    if node.is_dir() {
+        return Err(Errno::EISDIR);
+    }
+    let (dir, name) = vfs::resolve_parent(&path)?;
+    match dir {
+        Vnode::Tmp(dir) => dir.unlink(&name).map(|()| 0),
+        _ => Err(Errno::EROFS),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Descriptors
+// ---------------------------------------------------------------------------
+
+/// `pipe2(fds, flags)` (and `pipe`): `O_CLOEXEC`, `O_CLOFORK`,
+/// `O_NONBLOCK`; anything else (`O_DIRECT` included) `EINVAL`. A bad
+/// `fds` closes both ends again: `EFAULT`.
+fn pipe2(cx: &FileCtx, space: &AddressSpace, fds: u64, flags: u64) -> SysResult {
+    let flags = u32::try_from(flags).map_err(|_| Errno::EINVAL)?;
+    if flags & !(O_CLOEXEC | O_CLOFORK | O_NONBLOCK) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (r, w) = OpenFile::pipe(flags & O_NONBLOCK);
+    let [rfd, wfd] = cx.files.insert_pair(r, w, fd_flags(flags))?;
+    let mut out = [0u8; 8];
+    out[..4].copy_from_slice(&rfd.to_le_bytes());
+    out[4..].copy_from_slice(&wfd.to_le_bytes());
+    if let Err(e) = space.copy_to_user(fds, &out) {
+        let _ = cx.files.remove(u64::from(rfd));
+        let _ = cx.files.remove(u64::from(wfd));
+        return Err(e);
+    }
+    Ok(0)
+}
+
+/// `dup2(old, new)`: `new` if `old == new` and open.
+fn dup2(cx: &FileCtx, old: u64, new: u64) -> SysResult {
+    if old == new {
+        cx.files.get(old)?;
+        return Ok(new);
+    }
+    let (fd, replaced) = cx.files.dup_to(old, new, FdFlags::NONE)?;
+    drop(replaced);
+    Ok(u64::from(fd))
+}
+
+/// `dup3(old, new, flags)`: `EINVAL` for `old == new` or flags other than
+/// `O_CLOEXEC`/`O_CLOFORK`.
+fn dup3(cx: &FileCtx, old: u64, new: u64, flags: u64) -> SysResult {
+    let flags = u32::try_from(flags).map_err(|_| Errno::EINVAL)?;
+    if flags & !(O_CLOEXEC | O_CLOFORK) != 0 || old == new {
+        return Err(Errno::EINVAL);
+    }
+    let (fd, replaced) = cx.files.dup_to(old, new, fd_flags(flags))?;
+    drop(replaced);
+    Ok(u64::from(fd))
+}
+
+/// `fcntl(fd, cmd, arg)`: `F_DUPFD`, `F_DUPFD_CLOEXEC`, `F_GETFD`,
+/// `F_SETFD` (`FD_CLOEXEC`, `FD_CLOFORK`), `F_GETFL`, `F_SETFL`
+/// (`O_APPEND`, `O_NONBLOCK`); other commands `EINVAL`.
+fn fcntl(cx: &FileCtx, fd: u64, cmd: u64, arg: u64) -> SysResult {
+    use fcntl::*;
+    match cmd {
+        F_DUPFD => cx.files.dup_from(fd, arg, FdFlags::NONE).map(u64::from),
+        F_DUPFD_CLOEXEC => cx.files.dup_from(fd, arg, FdFlags::CLOEXEC).map(u64::from),
+        F_GETFD => cx.files.flags(fd).map(|f| u64::from(f.bits())),
+        F_SETFD => cx
+            .files
+            .set_flags(fd, FdFlags::from_bits_truncate(arg))
+            .map(|()| 0),
+        F_GETFL => cx.files.get(fd).map(|f| u64::from(f.status())),
+        F_SETFL => {
+            cx.files.get(fd)?.set_status(arg as u32);
+            Ok(0)
+        }
+        _ => {
+            cx.files.get(fd)?;
+            Err(Errno::EINVAL)
+        }
+    }
+}
+
+/// `ioctl(fd, request, arg)`: the terminal requests on the console,
+/// `FIONREAD` on pipes too; `ENOTTY` otherwise.
+fn ioctl(cx: &FileCtx, space: &AddressSpace, fd: u64, request: u64, arg: u64) -> SysResult {
+    use ioctl::*;
+    let file = cx.files.get(fd)?;
+    if request == FIONREAD
+        && let Some(n) = file.available()
+    {
+        space.copy_to_user(arg, &(n as i32).to_le_bytes())?;
+        return Ok(0);
+    }
+    if !file.is_tty() {
+        return Err(Errno::ENOTTY);
+    }
+    let tty = crate::fs::tty::console();
+    match request {
+        TCGETS => space.copy_to_user(arg, &tty.termios().to_bytes())?,
+        TCSETS | TCSETSW | TCSETSF => {
+            let mut raw = [0u8; TERMIOS_SIZE];
+            space.copy_from_user(arg, &mut raw)?;
+            tty.set_termios(Termios::from_bytes(&raw), request == TCSETSF);
+        }
+        TIOCGWINSZ => {
+            let (rows, cols) = crate::fs::tty::WINSIZE;
+            let mut ws = [0u8; 8];
+            ws[..2].copy_from_slice(&rows.to_le_bytes());
+            ws[2..4].copy_from_slice(&cols.to_le_bytes());
+            space.copy_to_user(arg, &ws)?;
+        }
+        TIOCSWINSZ => {
+            let mut ws = [0u8; 8];
+            space.copy_from_user(arg, &mut ws)?;
+        }
+        TIOCGPGRP => space.copy_to_user(arg, &tty.foreground().to_le_bytes())?,
+        TIOCSPGRP => {
+            let mut raw = [0u8; 4];
+            space.copy_from_user(arg, &mut raw)?;
+            let pgid = i32::from_le_bytes(raw);
+            if pgid < 0 {
+                return Err(Errno::EINVAL);
+            }
+            tty.set_foreground(pgid);
+        }
+        TIOCSCTTY => {}
+        _ => return Err(Errno::ENOTTY),
+    }
+    Ok(0)
+}
