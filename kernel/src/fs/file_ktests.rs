@@ -14,7 +14,6 @@ use alloc::vec::Vec;
 
 use super::file::oflags::*;
 use super::{FdFlags, Files, FsContext, OpenFile};
-use crate::proc::pid::Pid;
 use crate::syscall::fs::{AT_FDCWD, FileCtx, call, fcntl, ioctl};
 use crate::syscall::{Errno, nr};
 use crate::vm::space::AddressSpace;
@@ -42,7 +41,7 @@ fn setup() -> Result<(AddressSpace, FileCtx), String> {
     let cx = FileCtx {
         files: Arc::new(Files::with_stdio(OpenFile::console())),
         fs: Arc::new(FsContext::root()),
-        pid: Pid::KERNEL,
+        process: None,
     };
     Ok((space, cx))
 }

@@ -12,7 +12,7 @@
 //! `/dev/console` and `/dev/tty` open this tty; the kernel shell (command
 //! line word `kshell`) reads it too, in raw mode. The foreground process
 //! group is set by `TIOCSPGRP`; Ctrl-C (with `ISIG`) sends it `SIGINT`
-//! through [`signal_foreground`].
+//! through [`signal_foreground`] (`proc::signal::kill_pgrp`).
 
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicI32, Ordering};
@@ -155,10 +155,19 @@ pub async fn run_input() {
     }
 }
 
-/// Sends `sig` to the process group `pgid`: the line discipline's one
-/// call into the signals code. NOT YET CONNECTED: the signals module has
-/// no process-group signal function yet, so this logs and does nothing
-/// else (Ctrl-C does not interrupt user programs yet).
+/// Sends `sig` to the process group `pgid` (the line discipline's
+/// `SIGINT`, `SIGQUIT`, `SIGTSTP`) through `proc::signal::kill_pgrp`.
+/// With no foreground group (0), or an empty one, the signal goes nowhere.
 pub fn signal_foreground(pgid: i32, sig: i32) {
-    log::info!("tty: signal {sig} for foreground process group {pgid} (signals not wired yet)");
+    use crate::proc::{pid::Pid, signal};
+    let (Some(group), Some(sig)) = (
+        u32::try_from(pgid).ok().and_then(Pid::new),
+        u32::try_from(sig).ok().and_then(signal::Signal::new),
+    ) else {
+        log::debug!("tty: signal {sig}: no foreground process group");
+        return;
+    };
+    if signal::kill_pgrp(group, sig).is_err() {
+        log::debug!("tty: signal {sig:?}: process group {pgid} is empty");
+    }
 }

@@ -42,7 +42,7 @@ pub async fn dispatch(
             let cx = super::fs::FileCtx {
                 files: process.files(),
                 fs: process.fs(),
-                pid: process.pid(),
+                process: Some(process.clone()),
             };
             super::fs::call(&cx, space, n, [a0, a1, a2, a3, a4, a5]).await
         }

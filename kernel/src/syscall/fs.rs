@@ -23,7 +23,8 @@ use crate::fs::ldisc::{TERMIOS_SIZE, Termios};
 use crate::fs::path::{Normal, normalize};
 use crate::fs::vfs::{self, Vnode};
 use crate::fs::{FdFlags, Files, FsContext, OpenFile};
-use crate::proc::pid::Pid;
+use crate::proc::process::Process;
+use crate::proc::signal;
 use crate::vm::space::AddressSpace;
 
 /// Most bytes one read or write moves.
@@ -65,8 +66,26 @@ pub mod ioctl {
 pub struct FileCtx {
     pub files: Arc<Files>,
     pub fs: Arc<FsContext>,
-    /// The caller (for `SIGPIPE`).
-    pub pid: Pid,
+    /// The caller: `SIGPIPE` goes to it, and its signals interrupt a
+    /// blocked read or write (`EINTR`). `None` in kernel tests.
+    pub process: Option<Arc<Process>>,
+}
+
+impl FileCtx {
+    /// Awaits `io` (a read or write on `file`); for a pipe or the terminal
+    /// (which may wait) a signal the caller lets through ends it with
+    /// `EINTR` (`proc::signal::interruptible`; pipe and terminal reads are
+    /// cancel-safe, a long pipe write interrupted after some bytes loses
+    /// its partial count).
+    async fn blocking<F>(&self, file: &OpenFile, io: F) -> Result<usize, Errno>
+    where
+        F: core::future::Future<Output = Result<usize, Errno>>,
+    {
+        match &self.process {
+            Some(process) if file.consumes_input() => signal::interruptible(process, io).await?,
+            _ => io.await,
+        }
+    }
 }
 
 /// Whether system call `number` is one of this module's.
@@ -244,7 +263,7 @@ async fn read(cx: &FileCtx, space: &AddressSpace, fd: u64, buf: u64, count: u64)
         probe_writable(space, buf)?;
     }
     let mut data = vec![0u8; n];
-    let k = file.read(&mut data).await?;
+    let k = cx.blocking(&file, file.read(&mut data)).await?;
     if let Err(e) = space.copy_to_user(buf, &data[..k]) {
         file.unread(k);
         return Err(e);
@@ -264,23 +283,24 @@ async fn write(cx: &FileCtx, space: &AddressSpace, fd: u64, buf: u64, count: u64
     write_file(cx, &file, &data).await
 }
 
-/// Writes `data` to `file`; `EPIPE` raises `SIGPIPE`.
+/// Writes `data` to `file`; `EPIPE` (a pipe without readers) also sends
+/// the caller `SIGPIPE`, as Linux does: its default action kills the
+/// process, and a process that ignores or catches it sees `EPIPE`.
 async fn write_file(cx: &FileCtx, file: &OpenFile, data: &[u8]) -> SysResult {
-    match file.write(data).await {
+    match cx.blocking(file, file.write(data)).await {
         Ok(n) => Ok(n as u64),
         Err(Errno::EPIPE) => {
-            sigpipe(cx.pid);
+            if let Some(process) = &cx.process {
+                signal::send(
+                    process,
+                    signal::SIGPIPE,
+                    signal::SigInfo::kernel(signal::SIGPIPE),
+                );
+            }
             Err(Errno::EPIPE)
         }
         Err(e) => Err(e),
     }
-}
-
-/// Where `SIGPIPE` would be raised for a write to a pipe without readers.
-/// NOT YET CONNECTED to the signals code: the write returns `EPIPE` and the
-/// process goes on (as if `SIGPIPE` were ignored).
-fn sigpipe(pid: Pid) {
-    log::debug!("pid {pid}: EPIPE (SIGPIPE not delivered: signals not wired yet)");
 }
 
 /// Reads a `struct iovec` array: `(base, len)` pairs. `EINVAL` for more
@@ -320,7 +340,7 @@ async fn readv(cx: &FileCtx, space: &AddressSpace, fd: u64, iov: u64, iovcnt: u6
         probe_writable(space, base)?;
     }
     let mut data = vec![0u8; total];
-    let k = file.read(&mut data).await?;
+    let k = cx.blocking(&file, file.read(&mut data)).await?;
     let mut done = 0;
     for (base, len) in vecs {
         if done == k {
