@@ -982,3 +982,79 @@ ktest!(
         Ok(())
     }
 );
+
+/// Runs `/bin/filetest MODE` (see `user/filetest`) and returns its wait
+/// status.
+async fn filetest(mode: &str) -> Result<i32, String> {
+    let argv: [&[u8]; 2] = [b"/bin/filetest", mode.as_bytes()];
+    let pid = crate::proc::process::spawn_process("/bin/filetest", &argv, &[])
+        .map_err(|e| format!("spawn /bin/filetest {mode}: {e}"))?;
+    crate::proc::process::wait(pid)
+        .await
+        .map_err(|e| format!("wait {pid}: {e}"))
+}
+
+/// Declares a test that runs `/bin/filetest MODE` and expects `status`.
+macro_rules! filetest_mode {
+    ($name:ident, $mode:literal, $status:expr) => {
+        ktest!(
+            async fn $name() {
+                kassert_eq!(
+                    filetest($mode).await?,
+                    $status,
+                    "filetest {}: wait status",
+                    $mode
+                );
+                Ok(())
+            }
+        );
+    };
+}
+
+filetest_mode!(user_pipe_between_forked_processes, "pipe", 0);
+filetest_mode!(user_dup2_redirects_stdout_into_a_pipe, "redirect", 0);
+filetest_mode!(user_clofork_descriptors_stay_behind, "clofork", 0);
+filetest_mode!(user_sigpipe_ignored_gives_epipe, "sigpipe-ignored", 0);
+filetest_mode!(user_tmpfs_files_and_directories, "tmp", 0);
+filetest_mode!(user_console_is_a_terminal, "tty", 0);
+filetest_mode!(
+    user_write_to_a_pipe_without_readers_raises_sigpipe,
+    "sigpipe",
+    crate::proc::process::signal_status(13)
+);
+
+ktest!(
+    async fn user_ctrl_c_kills_the_foreground_reader() {
+        let tty = super::tty::console();
+        let saved = (tty.termios(), tty.foreground());
+        // Canonical with ISIG and without echo.
+        let mut cooked = super::ldisc::Termios::sane();
+        cooked.lflag &= !super::ldisc::ECHO;
+        tty.set_termios(cooked, true);
+        let argv: [&[u8]; 2] = [b"/bin/filetest", b"ctrlc"];
+        let pid = crate::proc::process::spawn_process("/bin/filetest", &argv, &[])
+            .map_err(|e| format!("spawn: {e}"))?;
+        // Wait (bounded) until it made its group the foreground group; the
+        // signal interrupts its read, or is pending when the read starts.
+        let mut waited = 0;
+        while tty.foreground() != pid.as_u32() as i32 && waited < 20_000 {
+            crate::task::sleep(core::time::Duration::from_millis(1)).await;
+            waited += 1;
+        }
+        kassert_eq!(
+            tty.foreground(),
+            pid.as_u32() as i32,
+            "TIOCSPGRP never came"
+        );
+        tty.input(0x03);
+        let status = crate::proc::process::wait(pid).await;
+        tty.set_termios(saved.0, true);
+        tty.set_foreground(saved.1);
+        kassert_eq!(
+            status,
+            Ok(crate::proc::process::signal_status(2)),
+            "died of SIGINT"
+        );
+        Ok(())
+    }
+);
