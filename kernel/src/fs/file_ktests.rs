@@ -1017,6 +1017,7 @@ filetest_mode!(user_clofork_descriptors_stay_behind, "clofork", 0);
 filetest_mode!(user_sigpipe_ignored_gives_epipe, "sigpipe-ignored", 0);
 filetest_mode!(user_tmpfs_files_and_directories, "tmp", 0);
 filetest_mode!(user_console_is_a_terminal, "tty", 0);
+filetest_mode!(user_exec_closes_cloexec_descriptors, "cloexec", 0);
 filetest_mode!(
     user_write_to_a_pipe_without_readers_raises_sigpipe,
     "sigpipe",

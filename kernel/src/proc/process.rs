@@ -95,8 +95,8 @@ mod imp {
     use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
     use super::State;
-    use crate::proc::cred::{Creds, Rlimit, Rlimits};
     use crate::fs::{Files, FsContext, OpenFile};
+    use crate::proc::cred::{Creds, Rlimit, Rlimits};
     use crate::proc::pid::{Pid, PidFlags};
     use crate::proc::signal::{self as sig, SignalState};
     use crate::syscall::Errno;

@@ -98,14 +98,10 @@ fn interpreter(
 }
 
 /// The path to look up: an absolute one as it is, a relative one from
-/// the root (the process's working directory once it has one).
-fn resolve(_process: &Process, path: &[u8]) -> Result<String, Errno> {
-    let path = core::str::from_utf8(path).map_err(|_| Errno::ENOENT)?;
-    if path.starts_with('/') {
-        Ok(String::from(path))
-    } else {
-        Ok(alloc::format!("/{path}"))
-    }
+/// the process's working directory (`fs::path::normalize`).
+fn resolve(process: &Process, path: &[u8]) -> Result<String, Errno> {
+    core::str::from_utf8(path).map_err(|_| Errno::ENOENT)?;
+    crate::fs::path::normalize(&process.fs().cwd(), path).map(|n| n.path)
 }
 
 /// What other parts of the kernel do at exec, after the commit: signal
@@ -113,9 +109,10 @@ fn resolve(_process: &Process, path: &[u8]) -> Result<String, Errno> {
 /// and the alternate stack off (`SignalState::exec_reset`); `setpgid`
 /// learns the process has exec'd (`Process::mark_execed`); the `Exec`
 /// event is published; a vfork parent waiting for this child goes on
-/// (`Process::vfork_release`: the child no longer uses its space). Not yet
-/// (no descriptor table): closing `FD_CLOEXEC` descriptors.
+/// (`Process::vfork_release`: the child no longer uses its space); the
+/// `FD_CLOEXEC` descriptors are closed (`FdTable::close_on_exec`).
 fn exec_hooks(process: &Process) {
+    drop(process.files().close_on_exec());
     process.signals().exec_reset();
     process.mark_execed();
     crate::proc::events::publish(crate::proc::events::EventKind::Exec, 0, process.pid(), 0);

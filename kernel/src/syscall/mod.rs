@@ -24,9 +24,9 @@ pub mod exec;
 #[cfg(target_os = "none")]
 mod fork;
 #[cfg(target_os = "none")]
-pub mod misc;
-#[cfg(target_os = "none")]
 pub mod fs;
+#[cfg(target_os = "none")]
+pub mod misc;
 pub mod nr;
 #[cfg(target_os = "none")]
 mod signal;

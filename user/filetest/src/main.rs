@@ -17,7 +17,10 @@
 //! - `tmp`: `/tmp` files and directories: create, write, seek, read,
 //!   `fstat`, `getdents64`, `chdir`/`getcwd`, `unlink`, `EROFS` outside;
 //! - `tty`: fds 0 to 2 are the console: `TCGETS`, `TIOCGWINSZ`, the
-//!   foreground group round trip, `ENOTTY` on a pipe.
+//!   foreground group round trip, `ENOTTY` on a pipe;
+//! - `cloexec`: execs itself (`cloexec-check`) with an `O_CLOEXEC`
+//!   descriptor, a plain one and a `dup3(O_CLOEXEC)` one: after exec only
+//!   the plain one is open.
 //!
 //! Modes that die of a signal (the test checks the wait status):
 //! - `sigpipe`: a write to a pipe without readers (13);
@@ -43,7 +46,11 @@ fn main(args: tine_rt::Args) -> i32 {
         b"tmp" => tmp(),
         b"tty" => tty(),
         b"ctrlc" => ctrlc(),
-        _ => Err("usage: filetest pipe|redirect|clofork|sigpipe|sigpipe-ignored|tmp|tty|ctrlc"),
+        b"cloexec" => cloexec(),
+        b"cloexec-check" => cloexec_check(),
+        _ => Err(
+            "usage: filetest pipe|redirect|clofork|sigpipe|sigpipe-ignored|tmp|tty|ctrlc|cloexec",
+        ),
     };
     match result {
         Ok(()) => 0,
@@ -275,4 +282,40 @@ fn ctrlc() -> Check {
     let _ = syscall::read(0, &mut buf);
     // Only reached if the read returned instead of the process dying.
     Err("the read returned: Ctrl-C did not kill")
+}
+
+/// The descriptors `cloexec` hands to `cloexec-check`: closed on exec,
+/// kept, closed on exec (made by `dup3`).
+const CLOEXEC_FDS: [i32; 3] = [10, 11, 12];
+
+fn cloexec() -> Check {
+    let [gone, kept, duped] = CLOEXEC_FDS;
+    let fd = open(c"/dev/null", O_RDWR | O_CLOEXEC, 0).map_err(|_| "open")?;
+    ensure(dup3(fd, gone, O_CLOEXEC) == Ok(gone), "dup3 O_CLOEXEC")?;
+    ensure(dup2(fd, kept) == Ok(kept), "dup2")?;
+    ensure(fcntl(kept, F_GETFD, 0) == Ok(0), "dup2 keeps FD_CLOEXEC")?;
+    ensure(dup3(kept, duped, O_CLOEXEC) == Ok(duped), "dup3")?;
+    let err = syscall::execve(c"/bin/filetest", &[c"filetest", c"cloexec-check"], &[]);
+    let _ = err;
+    Err("execve failed")
+}
+
+fn cloexec_check() -> Check {
+    let [gone, kept, duped] = CLOEXEC_FDS;
+    ensure(
+        fcntl(gone, F_GETFD, 0) == Err(Errno(9)),
+        "an O_CLOEXEC descriptor survived exec",
+    )?;
+    ensure(
+        fcntl(duped, F_GETFD, 0) == Err(Errno(9)),
+        "a dup3 O_CLOEXEC descriptor survived exec",
+    )?;
+    ensure(
+        fcntl(kept, F_GETFD, 0) == Ok(0),
+        "a plain descriptor was closed by exec",
+    )?;
+    ensure(
+        syscall::write(kept, b"x") == Ok(1),
+        "the kept descriptor does not work",
+    )
 }
