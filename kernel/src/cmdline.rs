@@ -11,7 +11,7 @@
 //! | `run=PATH,ARG,...` | run one user program (argv: the comma-separated words), then exit QEMU: success if it exited 0 |
 //! | `log=LEVEL` | log level: error, warn, info, debug, trace |
 //! | `pid_max=N` | PIDs run below N (FreeBSD's `kern.pid_max` tunable; default 99999) |
-//! | `kshell` | after `/bin/init`, run the kernel's own shell on the console |
+//! | `kshell` | run `/bin/init --greet` (greets, exits), then the kernel's own shell on the console |
 //! | anything else | ignored, with a warning |
 //!
 //! With none of `test`, `utest`, `bench`, `crash`, `run`, the kernel boots

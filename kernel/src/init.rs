@@ -133,10 +133,11 @@ async fn boot_task(cmdline: &str, ncpus: usize, bench: BenchRunner) {
     let cmdline = Cmdline::parse(cmdline);
     match cmdline.mode {
         Mode::Shell if cmdline.kshell => {
-            // The first user process, then the kernel's own shell, which
+            // The first user process, only greeting (its user shell would
+            // read the console too), then the kernel's own shell, which
             // reads the console tty in raw mode.
             if crate::fs::root().is_ok() {
-                crate::shell::execute("run /bin/init", bench).await;
+                crate::shell::execute("run /bin/init --greet", bench).await;
             }
             crate::shell::run(bench).await
         }
