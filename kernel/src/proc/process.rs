@@ -625,6 +625,14 @@ mod imp {
         /// Ends the process with wait status `status` (module docs). Only
         /// the first call counts.
         pub fn exit(&self, status: i32) {
+            // Closes its descriptors first (Linux's `exit_files` before
+            // `exit_notify`): pipe readers see end of file now, not at
+            // reaping, and nothing is left to do between the zombie state
+            // and the parent's notification. A repeated call finds the
+            // table empty.
+            if self.state() == State::Running {
+                self.set_files(Arc::new(Files::empty()));
+            }
             {
                 let mut state = self.state.lock();
                 if *state != State::Running {
@@ -646,9 +654,6 @@ mod imp {
             self.vfork_release();
             crate::proc::reaper::on_exit(self);
             kill_peers(self.pid);
-            // Closes its descriptors (pipe readers see end of file now,
-            // not at reaping).
-            self.set_files(Arc::new(Files::empty()));
             reparent_children(self.pid);
             if sig::exit_notify(self, status) && TABLE.lock().remove(&self.pid).is_some() {
                 // The parent ignores SIGCHLD: nobody will wait for us.
