@@ -85,6 +85,10 @@ pub struct BenchArgs {
     /// Skip the user-space benchmark (only the in-kernel microbenchmarks).
     #[arg(long, conflicts_with = "compare_linux")]
     skip_user: bool,
+    /// Boots of the user-space benchmark per kernel, Tine and Linux
+    /// alternating; each figure is the median over them.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    rounds: u32,
     /// Multiply forkbench's iteration counts (0.2 for a quick look).
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
@@ -144,7 +148,11 @@ struct UserRun {
     outcome: String,
     elapsed_s: f64,
     host_loadavg_before: Vec<f64>,
+    /// The figures: with several rounds, each metric's median over them.
     report: Report,
+    /// Each round's own report (empty for a single round).
+    #[serde(default)]
+    rounds: Vec<Report>,
 }
 
 /// The QEMU machine of a run: runs compare only with runs of the same.
@@ -253,9 +261,11 @@ pub fn main(args: &BenchArgs) -> Result<()> {
         results = report.results;
     }
 
-    // 2. and 3. forkbench (or --program) on Tine, then on Linux.
-    let mut tine_run = None;
-    let mut linux_run = None;
+    // 2. and 3. forkbench (or --program) on Tine and on Linux, alternating
+    // for --rounds rounds so that a change in the host's load hits both.
+    let mut tine_rounds = Vec::new();
+    let mut linux_rounds = Vec::new();
+    let mut tine_config = None;
     if !args.skip_user {
         if tsc_mhz.is_none() && workload.program.is_none() {
             // forkbench's fallback clock needs the TSC frequency (below):
@@ -264,15 +274,9 @@ pub fn main(args: &BenchArgs) -> Result<()> {
             tsc_mhz = tsc_mhz_in(&qemu::boot(&config, timeout, false)?.output);
         }
         let append = format!("run={}", workload.tine_command(tsc_mhz).join(","));
-        let config = machine(&kernel, &initrd, append);
-        let expected = Outcome::Kernel(KernelExit::Success);
-        let run = workload.finish(
-            run_forkbench("Tine".to_owned(), &config, timeout)?,
-            expected,
-        );
-        problems.extend(run_problems(&run, expected));
-        tine_run = Some(run);
+        tine_config = Some(machine(&kernel, &initrd, append));
     }
+    let mut linux_config = None;
     if let Some(linux) = &linux {
         let linux_initrd =
             linux::build_initramfs(linux, &workload.linux_files()?, &workload.command)?;
@@ -280,12 +284,29 @@ pub fn main(args: &BenchArgs) -> Result<()> {
         if let Some(words) = &args.linux_append {
             append = format!("{append} {words}");
         }
-        let config = machine(&linux.kernel, &linux_initrd, append);
-        let expected = Outcome::Status(0);
         let kernel = format!("Linux {}", linux.kernel_package);
-        let run = workload.finish(run_forkbench(kernel, &config, timeout)?, expected);
-        problems.extend(run_problems(&run, expected));
-        linux_run = Some(run);
+        linux_config = Some((kernel, machine(&linux.kernel, &linux_initrd, append)));
+    }
+    let (tine_expected, linux_expected) =
+        (Outcome::Kernel(KernelExit::Success), Outcome::Status(0));
+    for round in 1..=args.rounds {
+        if let Some(config) = &tine_config {
+            println!("==> forkbench on Tine, round {round} of {}", args.rounds);
+            let run = run_forkbench("Tine".to_owned(), config, timeout)?;
+            tine_rounds.push(workload.finish(run, tine_expected));
+        }
+        if let Some((kernel, config)) = &linux_config {
+            println!("==> forkbench on Linux, round {round} of {}", args.rounds);
+            let run = run_forkbench(kernel.clone(), config, timeout)?;
+            linux_rounds.push(workload.finish(run, linux_expected));
+        }
+    }
+    let tine_run = merge_rounds(tine_rounds);
+    let linux_run = merge_rounds(linux_rounds);
+    for (run, expected) in [(&tine_run, tine_expected), (&linux_run, linux_expected)] {
+        if let Some(run) = run {
+            problems.extend(run_problems(run, expected));
+        }
     }
     let host_loadavg_after = loadavg();
 
@@ -301,9 +322,9 @@ pub fn main(args: &BenchArgs) -> Result<()> {
     }
     if let Some(tine) = &tine_run {
         println!(
-            "forkbench (user space, -smp {}, {:?}; Tine/Linux < 1 means Tine is faster, \
-             except for forks/s and x where higher is better):",
-            args.smp, args.machine.accel
+            "forkbench (user space, -smp {}, {:?}, median of {} round(s); Tine/Linux < 1 \
+             means Tine is faster, except for forks/s and x where higher is better):",
+            args.smp, args.machine.accel, args.rounds
         );
         let linux_report = linux_run.as_ref().map(|run| &run.report);
         print!(
@@ -473,7 +494,69 @@ fn run_forkbench(kernel: String, config: &QemuConfig, timeout: Duration) -> Resu
         elapsed_s: boot.elapsed.as_secs_f64(),
         host_loadavg_before,
         report: forkbench::parse(&boot.output),
+        rounds: Vec::new(),
     })
+}
+
+/// One run from several rounds of the same boot: each metric is the median
+/// of its values over the rounds that have it (the mean of the middle two
+/// for an even count); skips, failures and notes are those of every round
+/// (without repeats); it finished if every round did; the outcome is the
+/// first round's unless another's differs; times add up. `None` for no
+/// rounds.
+fn merge_rounds(mut rounds: Vec<UserRun>) -> Option<UserRun> {
+    if rounds.len() <= 1 {
+        return rounds.pop();
+    }
+    let reports: Vec<Report> = rounds.iter().map(|run| run.report.clone()).collect();
+    let mut merged = rounds[0].clone();
+    merged.elapsed_s = rounds.iter().map(|run| run.elapsed_s).sum();
+    if let Some(odd) = rounds.iter().find(|run| run.outcome != rounds[0].outcome) {
+        merged.outcome = odd.outcome.clone();
+    }
+    let mut report = Report {
+        done: reports.iter().all(|r| r.done),
+        ..Report::default()
+    };
+    for r in &reports {
+        for metric in &r.metrics {
+            if report.get(&metric.name).is_none() {
+                let mut values: Vec<f64> = reports
+                    .iter()
+                    .filter_map(|r| r.value(&metric.name))
+                    .collect();
+                values.sort_by(f64::total_cmp);
+                let n = values.len();
+                let median = if n % 2 == 1 {
+                    values[n / 2]
+                } else {
+                    (values[n / 2 - 1] + values[n / 2]) / 2.0
+                };
+                report.metrics.push(forkbench::Metric {
+                    value: median,
+                    ..metric.clone()
+                });
+            }
+        }
+        for problem in &r.skipped {
+            if !report.skipped.contains(problem) {
+                report.skipped.push(problem.clone());
+            }
+        }
+        for problem in &r.failed {
+            if !report.failed.contains(problem) {
+                report.failed.push(problem.clone());
+            }
+        }
+        for note in &r.notes {
+            if !report.notes.contains(note) {
+                report.notes.push(note.clone());
+            }
+        }
+    }
+    merged.report = report;
+    merged.rounds = reports;
+    Some(merged)
 }
 
 /// What went wrong with a forkbench boot: it did not finish, or QEMU did
@@ -795,6 +878,7 @@ getpid   1000       85.5   171.0      -       -
             elapsed_s: 1.0,
             host_loadavg_before: vec![],
             report: forkbench::parse("METRIC getpid 400 ns\nforkbench done failures=0\n"),
+            rounds: vec![],
         };
         let json = serde_json::json!({ "tine_forkbench": run }).to_string();
         let record: PreviousRecord = serde_json::from_str(&json).unwrap();
@@ -810,6 +894,7 @@ getpid   1000       85.5   171.0      -       -
             elapsed_s: 0.0,
             host_loadavg_before: vec![],
             report: forkbench::parse("FAIL x why\nforkbench done failures=1\n"),
+            rounds: vec![],
         };
         let success = Outcome::Kernel(KernelExit::Success);
         assert!(run_problems(&run, success).is_empty());
@@ -859,9 +944,46 @@ getpid   1000       85.5   171.0      -       -
             elapsed_s: 0.0,
             host_loadavg_before: vec![],
             report: Report::default(),
+            rounds: vec![],
         };
         assert!(program.finish(run.clone(), Outcome::Status(0)).report.done);
         assert!(!forkbench.finish(run, Outcome::Status(0)).report.done);
+    }
+
+    #[test]
+    fn rounds_merge_into_medians() {
+        let run = |text: &str, outcome: &str| UserRun {
+            kernel: "Tine".into(),
+            qemu_command: "q".into(),
+            outcome: outcome.into(),
+            elapsed_s: 1.0,
+            host_loadavg_before: vec![],
+            report: forkbench::parse(text),
+            rounds: vec![],
+        };
+        let ok = "exit 33 (success)";
+        let merged = merge_rounds(vec![
+            run(
+                "METRIC a 1 us\nMETRIC b 5 ns\nSKIP c ENOSYS\nforkbench done\n",
+                ok,
+            ),
+            run("METRIC a 9 us\nSKIP c ENOSYS\nforkbench done\n", ok),
+            run(
+                "METRIC a 3 us\nMETRIC b 7 ns\nforkbench done\n",
+                "timed out",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(merged.report.value("a"), Some(3.0));
+        assert_eq!(merged.report.value("b"), Some(6.0));
+        assert_eq!(merged.report.skipped.len(), 1);
+        assert!(merged.report.done);
+        assert_eq!(merged.outcome, "timed out");
+        assert_eq!(merged.elapsed_s, 3.0);
+        assert_eq!(merged.rounds.len(), 3);
+        assert!(merge_rounds(vec![]).is_none());
+        let single = merge_rounds(vec![run("METRIC a 1 us\n", ok)]).unwrap();
+        assert!(single.rounds.is_empty());
     }
 
     #[test]
@@ -895,6 +1017,7 @@ getpid   1000       85.5   171.0      -       -
             elapsed_s: 0.0,
             host_loadavg_before: vec![],
             report,
+            rounds: vec![],
         };
         let svg = chart(
             "caption",
