@@ -139,6 +139,10 @@ mod imp {
         /// It has called `execve` (a parent's `setpgid` on it is `EACCES`
         /// from then on).
         execed: AtomicBool,
+        /// Its exit is complete: the parent has been sent the exit signal,
+        /// so `wait4` may reap it (a waiter that reaps a zombie must find
+        /// its `SIGCHLD` already pending, as on Linux).
+        exit_notified: AtomicBool,
         /// Its signal mask, pending signals, actions, job-control state.
         signals: SignalState,
         /// `None` once the process has exited (the memory is freed then).
@@ -291,6 +295,7 @@ mod imp {
                 exit_signal,
                 job: spin::Mutex::new(job),
                 execed: AtomicBool::new(false),
+                exit_notified: AtomicBool::new(false),
                 signals,
                 space: spin::Mutex::new(Some(space)),
                 state: spin::Mutex::new(State::Running),
@@ -326,6 +331,19 @@ mod imp {
         /// Its session.
         pub fn sid(&self) -> Pid {
             self.job().sid
+        }
+
+        /// The wait status, once the process has exited and its parent has
+        /// been told (what `wait4` reaps).
+        fn reapable(&self) -> Option<i32> {
+            // Acquire: pairs with the Release at the end of `exit`.
+            if !self.exit_notified.load(Ordering::Acquire) {
+                return None;
+            }
+            match self.state() {
+                State::Zombie(status) => Some(status),
+                State::Running => None,
+            }
         }
 
         /// Records that the process has called `execve` (the exec code
@@ -659,6 +677,9 @@ mod imp {
                 // The parent ignores SIGCHLD: nobody will wait for us.
                 reaped(self);
             }
+            // Release: pairs with the Acquire in `reapable`; the exit
+            // signal is pending in the parent before a waiter can reap.
+            self.exit_notified.store(true, Ordering::Release);
             notify_parent(self.ppid());
         }
     }
@@ -888,7 +909,7 @@ mod imp {
     /// reaped it first.
     pub async fn wait(pid: Pid) -> Result<i32, Errno> {
         let process = lookup(pid).ok_or(Errno::ECHILD)?;
-        let zombie = || matches!(process.state(), State::Zombie(_));
+        let zombie = || process.reapable().is_some();
         let ppid = process.ppid();
         if ppid == Pid::KERNEL {
             KERNEL_CHILDREN.wait_until(zombie).await;
@@ -959,7 +980,7 @@ mod imp {
     impl WaitOptions {
         /// Whether `p` has something to report under these options.
         fn reportable(self, p: &Process) -> bool {
-            p.state() != State::Running || p.signals.has_report(self.untraced, self.continued)
+            p.reapable().is_some() || p.signals.has_report(self.untraced, self.continued)
         }
     }
 
@@ -982,7 +1003,7 @@ mod imp {
         let mut found = Scan::None;
         let mut zombie = None;
         for p in table.values().filter(|p| target.matches(parent, p)) {
-            if let State::Zombie(status) = p.state() {
+            if let Some(status) = p.reapable() {
                 zombie = Some(p.pid);
                 found = Scan::Found(p.pid, status);
                 break;

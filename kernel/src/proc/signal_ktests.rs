@@ -130,7 +130,8 @@ ktest!(
         signal::send(&p, signal::SIGSTOP, SigInfo::kernel(signal::SIGSTOP));
         let mut stopped = false;
         for _ in 0..400 {
-            if p.signals().is_stopped() {
+            // The report comes right after the stop (after the SIGCHLD).
+            if p.signals().is_stopped() && p.signals().has_report(true, false) {
                 stopped = true;
                 break;
             }

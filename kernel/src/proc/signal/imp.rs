@@ -175,7 +175,7 @@ pub fn send(process: &Process, sig: Signal, info: SigInfo) {
         super::Posted::Discarded => return,
         super::Posted::Pending => {}
         super::Posted::Continued { .. } => {
-            notify_parent_job(process, code::CLD_CONTINUED, SIGCONT);
+            notify_parent_job(process, code::CLD_CONTINUED, SIGCONT, || {});
         }
     }
     state.event.notify_all();
@@ -293,15 +293,17 @@ pub async fn wait_for_signal(process: &Process) {
 /// Tells the parent of `child` that it stopped or continued: wakes its
 /// `wait4` and sends it `SIGCHLD` (`CLD_STOPPED`/`CLD_CONTINUED`, with the
 /// signal as `si_status`) unless its `SIGCHLD` action has `SA_NOCLDSTOP`.
-fn notify_parent_job(child: &Process, code: i32, sig: Signal) {
+/// `before_wake` runs between the signal and the wake-up.
+fn notify_parent_job(child: &Process, code: i32, sig: Signal, before_wake: impl FnOnce()) {
     let ppid = child.ppid();
-    process::notify_parent(ppid);
     if let Some(parent) = process::lookup(ppid)
         && parent.signals().action(SIGCHLD).flags & sa::NOCLDSTOP == 0
     {
         let info = SigInfo::child(SIGCHLD, code, child.pid().as_u32(), i32::from(sig.number()));
         send(&parent, SIGCHLD, info);
     }
+    before_wake();
+    process::notify_parent(ppid);
 }
 
 /// Tells the parent of `child`, which just exited with wait status
@@ -423,10 +425,13 @@ async fn stop(process: &Process, sig: Signal) {
         }
         queue.stop_dequeued = false;
         queue.stopped = true;
-        queue.report = Some(JobReport::Stopped(sig));
     }
     log::debug!("{}[{}]: stopped by {sig}", process.name(), process.pid());
-    notify_parent_job(process, code::CLD_STOPPED, sig);
+    // SIGCHLD first, then the report `wait4` takes: a waiter that sees the
+    // stop finds the signal pending.
+    notify_parent_job(process, code::CLD_STOPPED, sig, || {
+        state.queue.lock().report = Some(JobReport::Stopped(sig));
+    });
     state
         .event
         .wait_until(|| {
