@@ -247,6 +247,15 @@ impl<F: Clone> FdTable<F> {
         }
     }
 
+    /// A full copy, close-on-fork descriptors included: what a process
+    /// that shared its table gets when it unshares it in place (rfork
+    /// without `RFPROC`, FreeBSD's `fdunshare`).
+    pub fn unshared_copy(&self) -> Self {
+        Self {
+            slots: spin::Mutex::new(self.slots.lock().clone()),
+        }
+    }
+
     /// Exec's step: closes every descriptor marked `FD_CLOEXEC`; returns
     /// the files (drop them after this returns).
     pub fn close_on_exec(&self) -> Vec<F> {

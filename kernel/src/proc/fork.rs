@@ -46,7 +46,7 @@
 
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use super::fork_flags::{FileTable, ForkRequest, FsInfo};
+use super::fork_flags::ForkRequest;
 use crate::syscall::Errno;
 
 #[cfg(target_os = "none")]
@@ -128,13 +128,10 @@ impl RateLimit {
 }
 
 /// Refuses what this version does not implement (stage 1, module docs):
-/// shared or fresh descriptor tables and cwd, process descriptors, and
-/// kernel processes from `fork1` (they are made by `kproc_create`).
+/// process descriptors, and kernel processes from `fork1` (they are made
+/// by `kproc_create`).
 pub fn unsupported(req: &ForkRequest) -> Result<(), Errno> {
-    let missing = req.files != FileTable::Copy
-        || req.fs != FsInfo::Copy
-        || req.procdesc.is_some()
-        || req.kernel;
+    let missing = req.procdesc.is_some() || req.kernel;
     if missing { Err(Errno::ENOSYS) } else { Ok(()) }
 }
 
@@ -147,7 +144,7 @@ mod imp {
 
     use super::{RateLimit, forkfsleep_ms, maxproc, slot_limit, unsupported};
     use crate::proc::events::{self, EventKind};
-    use crate::proc::fork_flags::{AddressSpace, ChildParent, ForkRequest};
+    use crate::proc::fork_flags::{AddressSpace, ChildParent, FileTable, ForkRequest, FsInfo};
     use crate::proc::pid::Pid;
     use crate::proc::process::{self, Process};
     use crate::proc::{counters, cred, uidinfo};
@@ -263,10 +260,18 @@ mod imp {
         };
         // 2. and 3.
         let (child, space) = make_child(&parent_ids, &parent_space, req)?;
-        // Copies of the descriptor table (without its FD_CLOFORK
-        // descriptors) and of the cwd/umask; cannot fail.
-        child.set_files(Arc::new(parent.files().fork_copy()));
-        child.set_fs(Arc::new(parent.fs().clone_copy()));
+        // The descriptor table copied (without its FD_CLOFORK
+        // descriptors), shared or fresh, and the cwd/umask copied or
+        // shared; none of it can fail.
+        child.set_files(match req.files {
+            FileTable::Copy => Arc::new(parent.files().fork_copy()),
+            FileTable::Share => parent.files(),
+            FileTable::Fresh => Arc::new(crate::fs::Files::empty()),
+        });
+        child.set_fs(match req.fs {
+            FsInfo::Copy => Arc::new(parent.fs().clone_copy()),
+            FsInfo::Share => parent.fs(),
+        });
 
         // 4. Commit: nothing fails from here on.
         let mut child_ctx = ctx.clone();

@@ -65,6 +65,11 @@ forkfam_test!(forkfam_clone_sighand_shares_signal_actions, "sighand");
 forkfam_test!(forkfam_rfspawn_resets_caught_signals, "spawn");
 forkfam_test!(forkfam_blocking_forkevents_ends_with_eintr, "eintr");
 forkfam_test!(forkfam_clone_child_cleartid_zeroes_at_exit, "cleartid");
+forkfam_test!(
+    forkfam_descriptor_tables_and_cwd_copy_share_or_start_fresh,
+    "files"
+);
+forkfam_test!(forkfam_rfork_without_rfproc_divorces_in_place, "unshare");
 
 ktest!(
     async fn fork_rlimit_nproc_refuses_the_sixth_process_and_leaks_nothing() {

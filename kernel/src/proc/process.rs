@@ -539,6 +539,13 @@ mod imp {
             self.space.lock().replace(space)
         }
 
+        /// Gives the process a new address space (rfork's unsharing);
+        /// returns the old one. The calling thread must switch to it too
+        /// (`syscall::Action::Switch`).
+        pub fn replace_space(&self, space: Arc<AddressSpace>) -> Option<Arc<AddressSpace>> {
+            self.space.lock().replace(space)
+        }
+
         /// Its state now.
         pub fn state(&self) -> State {
             *self.state.lock()

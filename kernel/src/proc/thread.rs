@@ -76,6 +76,11 @@ pub async fn run(process: Arc<Process>, mut space: Arc<AddressSpace>, mut ctx: U
                         space = image.space;
                         ctx = UserContext::new(image.entry, image.rsp);
                     }
+                    // rfork's fork_norfproc: the process's own copy now.
+                    Action::Switch(new, rax) => {
+                        space = new;
+                        ctx.rax = rax;
+                    }
                 }
             }
             Trap::PageFault { addr, error_code } => {

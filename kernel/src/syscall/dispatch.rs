@@ -28,6 +28,9 @@ pub enum Action {
     /// `execve` succeeded: continue in this new image (its space is the
     /// process's now; the thread drops its reference to the old one).
     Exec(super::exec::NewImage),
+    /// Return with this `rax` in this address space, now the process's
+    /// (rfork without `RFPROC` unsharing a shared space).
+    Switch(Arc<crate::vm::space::AddressSpace>, u64),
 }
 
 /// Runs the system call the thread trapped with (number in `ctx.rax`).
@@ -60,7 +63,10 @@ pub async fn dispatch(
         nr::FORK => super::fork::fork(process, ctx).await,
         nr::VFORK => super::fork::vfork(process, ctx).await,
         nr::CLONE => super::fork::clone(process, ctx, [a0, a1, a2, a3, a4]).await,
-        nr::TINE_RFORK => super::fork::rfork(process, ctx, a0).await,
+        nr::TINE_RFORK => match super::fork::rfork(process, ctx, a0).await {
+            Ok(action) => return action,
+            Err(e) => Err(e),
+        },
         nr::TINE_PROCCTL => super::fork::procctl(process, space, [a0, a1, a2, a3]),
         nr::TINE_SYSCTL => super::fork::sysctl(space, [a0, a1, a2, a3, a4, a5]),
         nr::TINE_FORKEVENTS => super::fork::forkevents(process, space, [a0, a1, a2]).await,

@@ -20,11 +20,11 @@ use core::fmt::Write;
 
 use arch::user::UserContext;
 
-use super::{Errno, SysResult};
+use super::{Action, Errno, SysResult};
 use crate::proc::events::{self, EVENT_BYTES};
 use crate::proc::fork::fork1;
 use crate::proc::fork_flags::{
-    self, CloneArgs, CloneCaller, FilesInPlace, ForkRequest, RforkRequest,
+    self, CloneArgs, CloneCaller, DivorceRequest, FilesInPlace, ForkRequest, RforkRequest,
 };
 use crate::proc::process::{self, Process};
 use crate::proc::sysctl;
@@ -57,8 +57,8 @@ pub async fn vfork(process: &Arc<Process>, ctx: &UserContext) -> SysResult {
 pub async fn clone(process: &Arc<Process>, ctx: &UserContext, a: [u64; 5]) -> SysResult {
     let [flags, stack, parent_tid, child_tid, tls] = a;
     let caller = CloneCaller {
-        // No close-on-fork descriptors exist yet.
-        has_clofork_fds: false,
+        // NetBSD 1.232: CLONE_FILES would share them.
+        has_clofork_fds: process.files().has_clofork(),
         is_init: process.pid() == crate::proc::pid::Pid::INIT,
     };
     let args = CloneArgs {
@@ -73,24 +73,49 @@ pub async fn clone(process: &Arc<Process>, ctx: &UserContext, a: [u64; 5]) -> Sy
 }
 
 /// `rfork(flags)` (Tine 1000): FreeBSD's, with Tine's `RFPPWAIT` bit
-/// (`docs/fork.md`).
-pub async fn rfork(process: &Arc<Process>, ctx: &UserContext, flags: u64) -> SysResult {
+/// (`docs/fork.md`). Without `RFPROC` it changes the caller in place
+/// ([`fork_norfproc`]) and returns 0.
+pub async fn rfork(process: &Arc<Process>, ctx: &UserContext, flags: u64) -> Result<Action, Errno> {
     let flags = u32::try_from(flags).map_err(|_| Errno::EINVAL)?;
     match fork_flags::rfork(flags)? {
-        RforkRequest::Fork(req) => fork_as_syscall(process, ctx, &req).await,
-        RforkRequest::Divorce(d) => {
-            // fork_norfproc: nothing to do unless the caller shares what it
-            // asks to unshare. Descriptor tables are per process and never
-            // shared yet.
-            let shares_space = process
-                .space()
-                .is_some_and(|s| process::space_sharers(&s) > 1);
-            if (d.unshare_address_space && shares_space) || d.files != FilesInPlace::Keep {
-                return Err(Errno::ENOSYS);
-            }
-            Ok(0)
-        }
+        RforkRequest::Fork(req) => Ok(Action::Return(fork_as_syscall(process, ctx, &req).await?)),
+        RforkRequest::Divorce(d) => fork_norfproc(process, d),
     }
+}
+
+/// FreeBSD's `fork_norfproc`: no new process; the caller divorces what
+/// it shares. Without `RFMEM`, an address space shared with another
+/// process (vfork, `RFMEM`, `CLONE_VM`) becomes the caller's own
+/// copy-on-write copy (`vmspace_unshare`; `ENOMEM` leaves it shared);
+/// `RFFDG` gives it its own copy of a shared descriptor table
+/// (`fdunshare`, every descriptor kept), `RFCFDG` a new empty one (all its
+/// descriptors closed).
+fn fork_norfproc(process: &Arc<Process>, d: DivorceRequest) -> Result<Action, Errno> {
+    let mut switch = None;
+    if d.unshare_address_space
+        && let Some(space) = process.space()
+        && process::space_sharers(&space) > 1
+    {
+        let own = Arc::new(space.fork()?);
+        process.replace_space(own.clone());
+        switch = Some(own);
+    }
+    match d.files {
+        FilesInPlace::Keep => {}
+        FilesInPlace::Unshare => {
+            let files = process.files();
+            // Ours plus the process's reference: anything more is another
+            // process's.
+            if Arc::strong_count(&files) > 2 {
+                process.set_files(Arc::new(files.unshared_copy()));
+            }
+        }
+        FilesInPlace::Fresh => process.set_files(Arc::new(crate::fs::Files::empty())),
+    }
+    Ok(match switch {
+        Some(space) => Action::Switch(space, 0),
+        None => Action::Return(0),
+    })
 }
 
 /// Longest knob name.

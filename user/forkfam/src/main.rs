@@ -23,6 +23,8 @@
 //! | `eintr` | a blocking `forkevents` read ends with `EINTR` when a signal arrives (the shell's `trace` and Ctrl-C) |
 //! | `nproc` | `RLIMIT_NPROC`: root is not held to it; uid 1000 with a limit of 5 has 5 processes and its next fork is `EAGAIN` with nothing left behind (`kern.nprocs` unchanged) |
 //! | `cleartid` | `CLONE_CHILD_CLEARTID`: the child's exit stores 0 at `child_tid` |
+//! | `files` | descriptor tables and cwd: `RFFDG` copies, rfork without it shares, `RFCFDG` starts empty, `CLONE_FILES` with a close-on-fork descriptor is `EINVAL`, `CLONE_FS` shares the cwd |
+//! | `unshare` | rfork without `RFPROC` (`fork_norfproc`): a child sharing the table or the space divorces them in place |
 //! | `reaper` | `procctl(PROC_REAP_*)`: acquire, status, an orphaned grandchild comes to the reaper, release, the errors |
 #![no_std]
 #![no_main]
@@ -118,9 +120,11 @@ fn main(args: Args) -> i32 {
         b"eintr" => eintr(name),
         b"nproc" => nproc(name),
         b"cleartid" => cleartid(name),
+        b"files" => files(name),
+        b"unshare" => unshare(name),
         _ => {
             println!(
-                "usage: forkfam vfork|vfork44|clone-vfork|settid|nowait|einval|sysctl|reaper|peers|sighand|spawn|eintr|nproc|cleartid"
+                "usage: forkfam vfork|vfork44|clone-vfork|settid|nowait|einval|sysctl|reaper|peers|sighand|spawn|eintr|nproc|cleartid|files|unshare"
             );
             return 2;
         }
@@ -1088,3 +1092,212 @@ fn cleartid(mode: &str) {
 }
 
 const CLONE_CHILD_CLEARTID: usize = 0x20_0000;
+
+const EBADF: Errno = Errno(9);
+
+/// `fcntl(fd, F_GETFD)`: whether `fd` is open (and its flags).
+fn fd_flags(fd: usize) -> Result<usize, Errno> {
+    // SAFETY: fcntl with F_GETFD takes no pointer.
+    res(unsafe { syscall::syscall3(72, fd, 1, 0) })
+}
+
+/// `dup(fd)`.
+fn dup(fd: usize) -> Result<usize, Errno> {
+    // SAFETY: no pointer.
+    res(unsafe { syscall::syscall1(32, fd) })
+}
+
+/// `close(fd)`.
+fn close(fd: usize) {
+    // SAFETY: no pointer.
+    unsafe { syscall::syscall1(3, fd) };
+}
+
+/// `chdir(path)` (NUL-terminated).
+fn chdir(path: &[u8]) -> Result<usize, Errno> {
+    // SAFETY: `path` is NUL-terminated and lives across the call.
+    res(unsafe { syscall::syscall1(80, path.as_ptr() as usize) })
+}
+
+/// `getcwd` into `buf`; the path without its NUL.
+fn getcwd(buf: &mut [u8; 64]) -> &[u8] {
+    // SAFETY: `buf` is writable for its length.
+    let n =
+        res(unsafe { syscall::syscall2(79, buf.as_mut_ptr() as usize, buf.len()) }).unwrap_or(0);
+    &buf[..n.saturating_sub(1)]
+}
+
+/// Forks with rfork `flags`; the child runs `f` and exits with its value.
+fn rfork_run(mode: &str, flags: usize, f: fn() -> i32) -> i32 {
+    match rfork(flags) {
+        Ok(0) => syscall::exit(f()),
+        Ok(pid) => wait_status(mode, pid),
+        Err(e) => {
+            check!(mode, false, "rfork({flags:#x}): {e}");
+            -1
+        }
+    }
+}
+
+fn files(mode: &str) {
+    // A descriptor to play with: a dup of stdout.
+    let fd = match dup(1) {
+        Ok(fd) => fd,
+        Err(e) => {
+            check!(mode, false, "dup: {e}");
+            return;
+        }
+    };
+    FD.store(fd as u32, Ordering::SeqCst);
+    // RFFDG: the child's close is its own.
+    let st = rfork_run(mode, rf::PROC | rf::FDG, || {
+        close(FD.load(Ordering::SeqCst) as usize);
+        0
+    });
+    check!(mode, st == 0, "RFFDG child");
+    check!(
+        mode,
+        fd_flags(fd).is_ok(),
+        "a copied table's close reached the parent"
+    );
+    // Without RFFDG the table is shared: the child's new descriptor is
+    // the parent's too.
+    let st = rfork_run(mode, rf::PROC, || dup(1).map_or(200, |fd| fd as i32));
+    check!(mode, st & 0x7f == 0, "shared-table child died");
+    let new_fd = (st >> 8) as usize;
+    check!(
+        mode,
+        new_fd < 200 && fd_flags(new_fd).is_ok(),
+        "the shared table's new descriptor {new_fd} is not the parent's"
+    );
+    close(new_fd);
+    // RFCFDG: the child starts with no descriptors at all.
+    let st = rfork_run(mode, rf::PROC | rf::CFDG, || {
+        if fd_flags(0) == Err(EBADF) && fd_flags(1) == Err(EBADF) {
+            0
+        } else {
+            1
+        }
+    });
+    check!(mode, st == 0, "the RFCFDG child had descriptors");
+    // CLONE_FILES while a descriptor is close-on-fork: EINVAL (NetBSD).
+    // SAFETY: fcntl F_SETFD takes no pointer; FD_CLOFORK is 2.
+    let set = res(unsafe { syscall::syscall3(72, fd, 2, 2) });
+    check!(mode, set.is_ok(), "F_SETFD FD_CLOFORK: {set:?}");
+    // SAFETY: no pointers; a child (not expected) exits at once.
+    let ret = unsafe { syscall::syscall6(nr::CLONE, cl::FILES | cl::SIGCHLD, 0, 0, 0, 0, 0) };
+    match res(ret) {
+        Err(e) => check!(
+            mode,
+            e == EINVAL,
+            "CLONE_FILES with a close-on-fork descriptor: {e}"
+        ),
+        Ok(0) => syscall::exit(0),
+        Ok(pid) => {
+            let _ = syscall::wait4(pid as i32, 0);
+            check!(
+                mode,
+                false,
+                "CLONE_FILES with a close-on-fork descriptor made a process"
+            );
+        }
+    }
+    // ... and fork leaves that descriptor out of the child's copy.
+    let st = rfork_run(mode, rf::PROC | rf::FDG, || {
+        if fd_flags(FD.load(Ordering::SeqCst) as usize) == Err(EBADF) {
+            0
+        } else {
+            1
+        }
+    });
+    check!(mode, st == 0, "an FD_CLOFORK descriptor was copied");
+    close(fd);
+    // CLONE_FS: one cwd; without it, the child's chdir is its own.
+    let mut buf = [0u8; 64];
+    check!(mode, chdir(b"/\0").is_ok(), "chdir /");
+    for (flags, shared) in [(cl::SIGCHLD, false), (CLONE_FS | cl::SIGCHLD, true)] {
+        // SAFETY: no pointers; the child continues here with a copy of
+        // this memory (no CLONE_VM), like a fork child.
+        let ret = unsafe { syscall::syscall6(nr::CLONE, flags, 0, 0, 0, 0, 0) };
+        match res(ret) {
+            Ok(0) => syscall::exit(if chdir(b"/tmp\0").is_ok() { 0 } else { 1 }),
+            Ok(pid) => {
+                check!(mode, wait_status(mode, pid) == 0, "chdir child");
+                let cwd = getcwd(&mut buf);
+                let want: &[u8] = if shared { b"/tmp" } else { b"/" };
+                check!(
+                    mode,
+                    cwd == want,
+                    "cwd after a {} child's chdir: {:?}",
+                    if shared { "CLONE_FS" } else { "plain" },
+                    core::str::from_utf8(cwd)
+                );
+            }
+            Err(e) => check!(mode, false, "clone: {e}"),
+        }
+    }
+    let _ = chdir(b"/\0");
+}
+
+const CLONE_FS: usize = 0x200;
+static FD: AtomicU32 = AtomicU32::new(0);
+
+/// The `unshare` child on its own stack, sharing the parent's space:
+/// divorce it, then store.
+extern "C" fn divorce_then_store(_arg: usize) -> i32 {
+    if rfork(0) != Ok(0) {
+        return 1;
+    }
+    MARK.store(0xD1, Ordering::SeqCst);
+    0
+}
+
+fn unshare(mode: &str) {
+    // The space: a CLONE_VM child (no vfork wait) unshares it, and its
+    // store stays in its own copy.
+    MARK.store(0, Ordering::SeqCst);
+    let top = core::ptr::addr_of_mut!(CHILD_STACK) as usize + 16384;
+    // SAFETY: the stack is this child's only.
+    let ret = unsafe { clone_call(cl::VM | cl::SIGCHLD, top, divorce_then_store, 0) };
+    match res(ret) {
+        Ok(pid) => {
+            check!(
+                mode,
+                wait_status(mode, pid) == 0,
+                "the divorcing child failed"
+            );
+            check!(
+                mode,
+                MARK.load(Ordering::SeqCst) == 0,
+                "the child's store after rfork(0) reached the parent"
+            );
+        }
+        Err(e) => check!(mode, false, "clone: {e}"),
+    }
+    // The table: a child sharing it unshares with rfork(RFFDG); its new
+    // descriptor is then not the parent's.
+    let st = rfork_run(mode, rf::PROC, || {
+        if rfork(rf::FDG) != Ok(0) {
+            return 250;
+        }
+        dup(1).map_or(251, |fd| fd as i32)
+    });
+    check!(
+        mode,
+        st & 0x7f == 0 && (st >> 8) < 250,
+        "unshare child: {st:#x}"
+    );
+    check!(
+        mode,
+        fd_flags((st >> 8) as usize) == Err(EBADF),
+        "the descriptor made after rfork(RFFDG) is the parent's"
+    );
+    // rfork(RFCFDG) without RFPROC closes everything of the caller's.
+    let st = rfork_run(mode, rf::PROC | rf::FDG, || {
+        if rfork(rf::CFDG) != Ok(0) {
+            return 2;
+        }
+        if fd_flags(1) == Err(EBADF) { 0 } else { 1 }
+    });
+    check!(mode, st == 0, "rfork(RFCFDG) in place: {st:#x}");
+}
