@@ -8,12 +8,26 @@
 //! wheel), with interrupts disabled. A one-shot count longer than the
 //! 32-bit counter allows fires early, at its maximum: the hook must
 //! re-check the time and re-arm, as it must anyway.
+//!
+//! Re-arming an unchanged deadline is free: each CPU remembers the
+//! TSC-deadline value it last wrote ([`ARMED`]) and [`arm_deadline_ns`]
+//! skips the MSR write when it would write the same value again. Under
+//! QEMU TCG a TSC_DEADLINE write is far from a plain store (an APIC helper
+//! that reprograms a host timer and may kick the main loop), and the user
+//! thread loop re-arms the same slice end before every entry to ring 3.
+//! The memo is only sound if it never claims an armed timer that is not:
+//! the hardware disarms the timer when it fires, so the timer interrupt
+//! forgets the memo ([`on_interrupt`]); until that interrupt is taken it
+//! is pending, so a skipped write cannot lose it. Every deadline write
+//! goes through [`write_deadline`], which updates the memo with interrupts
+//! masked.
 
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use super::lapic::{self, LVT_MASKED, reg};
 use super::vector;
 use crate::cpu::{Features, tsc};
+use crate::smp::MAX_CPUS;
 
 /// LVT timer mode bits (17:18).
 const LVT_ONESHOT: u32 = 0;
@@ -27,6 +41,20 @@ static DEADLINE_MODE: AtomicBool = AtomicBool::new(false);
 static COUNTS_PER_MS: AtomicU64 = AtomicU64::new(0);
 /// The hook, as a `fn()` address (0 = none).
 static HOOK: AtomicUsize = AtomicUsize::new(0);
+/// Per CPU, in TSC-deadline mode: the deadline its timer is armed for, as
+/// last written and not yet fired; 0 = unknown or disarmed (module docs).
+/// Touched only by its own CPU.
+static ARMED: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+
+/// Writes the executing CPU's TSC deadline (0 disarms) and remembers it.
+fn write_deadline(tsc: u64) {
+    crate::cpu::irq::without(|| {
+        // Masked: a timer interrupt between the write and the memo would
+        // otherwise leave the memo claiming a deadline that has fired.
+        ARMED[crate::cpu::id()].store(tsc, Ordering::Relaxed);
+        lapic::write_tsc_deadline(tsc);
+    });
+}
 
 /// Whether the timer runs in TSC-deadline mode.
 pub fn uses_tsc_deadline() -> bool {
@@ -103,7 +131,7 @@ pub(super) fn init_this_cpu() {
         // deadline write when switching into TSC-deadline mode.
         // SAFETY: a fence has no memory-safety preconditions.
         unsafe { core::arch::asm!("mfence", options(nostack, preserves_flags)) };
-        lapic::write_tsc_deadline(0);
+        write_deadline(0);
     } else {
         lapic::write(reg::TIMER_DIVIDE, DIVIDE_BY_16);
         lapic::write(reg::TIMER_INITIAL, 0);
@@ -115,7 +143,7 @@ pub(super) fn init_this_cpu() {
 /// (replacing any earlier arming).
 pub fn arm_oneshot_ns(delta_ns: u64) {
     if uses_tsc_deadline() {
-        lapic::write_tsc_deadline(
+        write_deadline(
             tsc::read()
                 .saturating_add(tsc::ns_to_ticks(delta_ns))
                 .max(1),
@@ -128,13 +156,18 @@ pub fn arm_oneshot_ns(delta_ns: u64) {
 }
 
 /// Arms the executing CPU's timer to fire once when [`tsc::now_ns`]
-/// reaches `deadline_ns` (at once if it has passed).
+/// reaches `deadline_ns` (at once if it has passed). Re-arming the
+/// deadline the timer is armed for already costs no MSR write.
 pub fn arm_deadline_ns(deadline_ns: u64) {
     if uses_tsc_deadline() {
         let tsc_deadline = tsc::boot_reference()
             .saturating_add(tsc::ns_to_ticks(deadline_ns))
             .max(1);
-        lapic::write_tsc_deadline(tsc_deadline);
+        // Relaxed: only this CPU writes its slot. A timer interrupt after
+        // this check finds the timer fired, which is what was asked for.
+        if ARMED[crate::cpu::id()].load(Ordering::Relaxed) != tsc_deadline {
+            write_deadline(tsc_deadline);
+        }
     } else {
         arm_oneshot_ns(deadline_ns.saturating_sub(tsc::now_ns()));
     }
@@ -143,7 +176,7 @@ pub fn arm_deadline_ns(deadline_ns: u64) {
 /// Disarms the executing CPU's timer.
 pub fn cancel() {
     if uses_tsc_deadline() {
-        lapic::write_tsc_deadline(0);
+        write_deadline(0);
     } else {
         lapic::write(reg::TIMER_INITIAL, 0);
     }
@@ -154,6 +187,9 @@ pub(super) fn on_interrupt() {
     crate::smp::percpu::current()
         .timer_interrupts
         .fetch_add(1, Ordering::Relaxed);
+    // The deadline fired, so the timer is disarmed: the next arming must
+    // write the MSR even for the same deadline.
+    ARMED[crate::cpu::id()].store(0, Ordering::Relaxed);
     // Acquire: pairs with the Release in `set_hook`.
     let raw = HOOK.load(Ordering::Acquire);
     if raw != 0 {

@@ -250,6 +250,11 @@ mod imp {
         vector: u64,
         error_code: u64,
         cr2: u64,
+        /// The FS base and the user GS base (`IA32_KERNEL_GS_BASE` while
+        /// in ring 0) this CPU's MSRs hold: `enter` writes an MSR only when
+        /// the context asks for another value.
+        fs_base: u64,
+        gs_base: u64,
     }
 
     const _: () = assert!(offset_of!(RunRecord, kernel_rsp) == 0);
@@ -289,6 +294,9 @@ mod imp {
             .kernel_rsp
             .store(rec, Ordering::Relaxed);
         crate::cpu::gdt::set_kernel_stack(rec);
+        // The MSRs start at the values the (zeroed) record claims.
+        FsBase::write(VirtAddr::zero());
+        KernelGsBase::write(VirtAddr::zero());
 
         let mut probe = FpuState([0; 512]);
         // SAFETY: FXSAVE writes 512 bytes to a 16-aligned buffer we own;
@@ -353,9 +361,7 @@ mod imp {
         ctx.fpu.set_mxcsr(mxcsr);
         table.enter_user();
         table.activate_irqs_off();
-        FsBase::write(VirtAddr::new(ctx.fs_base));
-        // The `swapgs` before entering ring 3 makes this the GS base.
-        KernelGsBase::write(VirtAddr::new(ctx.gs_base));
+        load_bases(ctx);
         // `sysretq` sets rcx = rip and r11 = rflags, so it restores the
         // context exactly only when those already agree (always true right
         // after a `syscall`); otherwise `iretq`. `rip` is a user address,
@@ -381,6 +387,25 @@ mod imp {
             (*rec).ctx = core::ptr::null_mut();
             table.leave_user();
             decode_trap((*rec).vector, (*rec).error_code, (*rec).cr2)
+        }
+    }
+
+    /// Loads the FS and GS bases of `ctx` into this CPU's MSRs, skipping
+    /// each write that would not change the MSR (an MSR write ends the
+    /// translation block under QEMU TCG and is slow on hardware too).
+    /// Interrupts must be masked.
+    fn load_bases(ctx: &UserContext) {
+        // SAFETY: the record is this CPU's and interrupts are masked (the
+        // caller's contract), so nothing else accesses it.
+        let rec = unsafe { &mut *record() };
+        if rec.fs_base != ctx.fs_base {
+            FsBase::write(VirtAddr::new(ctx.fs_base));
+            rec.fs_base = ctx.fs_base;
+        }
+        if rec.gs_base != ctx.gs_base {
+            // The `swapgs` before entering ring 3 makes this the GS base.
+            KernelGsBase::write(VirtAddr::new(ctx.gs_base));
+            rec.gs_base = ctx.gs_base;
         }
     }
 
@@ -424,9 +449,10 @@ mod imp {
         ctx.rip = frame.rip;
         ctx.rsp = frame.rsp;
         ctx.rflags = frame.rflags;
-        ctx.fs_base = FsBase::read().as_u64();
-        // After the entry's `swapgs`, the user's GS base is the "kernel" one.
-        ctx.gs_base = KernelGsBase::read().as_u64();
+        // `ctx.fs_base` and `ctx.gs_base` need no reading back: they hold
+        // what `enter` loaded, and ring 3 cannot change the bases (CR4.
+        // FSGSBASE is clear, so WRFSBASE/WRGSBASE are #UD, and WRMSR is
+        // privileged). Enabling FSGSBASE would require reading them here.
         // SAFETY: FXSAVE writes the 512-byte, 16-aligned area of a context
         // we hold exclusively (above).
         unsafe {
