@@ -48,10 +48,6 @@ pub struct TestArgs {
     /// Copy each boot's serial output to the terminal as it arrives.
     #[arg(long, short)]
     verbose: bool,
-    /// Also run the user-shell sessions (`/bin/sh` at -smp 1 and 4), which
-    /// need console input and the tty from the kernel.
-    #[arg(long)]
-    user_shell: bool,
 }
 
 pub fn main(args: &TestArgs) -> Result<()> {
@@ -92,14 +88,12 @@ pub fn main(args: &TestArgs) -> Result<()> {
             shell::session(kernel.as_deref(), initrd.as_deref(), smp)
         });
     }
-    if args.user_shell {
-        for smp in [1, 4] {
-            suite.run(
-                Tier::System,
-                &format!("user shell session -smp {smp}"),
-                || shell::user_session(kernel.as_deref(), initrd.as_deref(), smp),
-            );
-        }
+    for smp in [1, 4] {
+        suite.run(
+            Tier::System,
+            &format!("user shell session -smp {smp}"),
+            || shell::user_session(kernel.as_deref(), initrd.as_deref(), smp),
+        );
     }
 
     suite.print_summary();
