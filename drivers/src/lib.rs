@@ -2,7 +2,8 @@
 //!
 //! Safe code over `arch`: the 16550 UART console (output through the `log`
 //! crate, interrupt-driven input as an async byte stream), ACPI table
-//! discovery through the `acpi` crate, and timers.
+//! discovery through the `acpi` crate, the CMOS real-time clock, and
+//! timers.
 #![cfg_attr(target_os = "none", no_std)]
 #![deny(unsafe_code)]
 
@@ -10,4 +11,5 @@ extern crate alloc;
 
 pub mod acpi;
 pub mod logger;
+pub mod rtc;
 pub mod serial;

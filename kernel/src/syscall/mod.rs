@@ -32,6 +32,8 @@ pub mod nr;
 mod signal;
 pub mod time;
 #[cfg(target_os = "none")]
+mod time_ktests;
+#[cfg(target_os = "none")]
 pub mod tine;
 #[cfg(target_os = "none")]
 mod tine_ktests;

@@ -3,7 +3,7 @@
 //!
 //! | clock | id | what it reads |
 //! |---|---:|---|
-//! | `CLOCK_REALTIME` (and `_COARSE`, 5) | 0 | [`REALTIME_AT_BOOT`] + time since boot: Tine has no RTC driver, so the wall clock starts at a fixed date at every boot |
+//! | `CLOCK_REALTIME` (and `_COARSE`, 5) | 0 | the CMOS RTC's date at boot (`drivers::rtc`, read once, at the first use) + time since boot; [`REALTIME_AT_BOOT`] if the RTC cannot be read |
 //! | `CLOCK_MONOTONIC` (and `_COARSE`, 6), `CLOCK_MONOTONIC_RAW` (4), `CLOCK_BOOTTIME` (7) | 1 | nanoseconds since boot (the calibrated TSC; nothing is suspended, so all are one clock) |
 //! | `CLOCK_PROCESS_CPUTIME_ID`, `CLOCK_THREAD_CPUTIME_ID` | 2, 3 | the user-mode time of the process (one thread each), measured by the trap loop around each entry to ring 3; kernel time is not counted (an approximation) |
 //!
@@ -38,8 +38,8 @@ pub mod clock {
 /// `clock_nanosleep`'s flag for an absolute deadline.
 pub const TIMER_ABSTIME: u64 = 1;
 
-/// The wall-clock time at boot, in seconds since 1970 (2026-01-01
-/// 00:00:00 UTC): a fixed date, as there is no RTC driver.
+/// The wall-clock time at boot, in seconds since 1970, used when the RTC
+/// cannot be read (2026-01-01 00:00:00 UTC).
 pub const REALTIME_AT_BOOT: u64 = 1_767_225_600;
 
 const NS_PER_SEC: u64 = 1_000_000_000;
@@ -67,10 +67,11 @@ impl Clock {
         }
     }
 
-    /// The clock's reading given the time since boot and the CPU time.
-    pub fn read(self, since_boot_ns: u64, cpu_ns: u64) -> u64 {
+    /// The clock's reading given the time since boot, the CPU time and
+    /// the wall-clock time of the boot (ns since 1970).
+    pub fn read(self, since_boot_ns: u64, cpu_ns: u64, boot_realtime_ns: u64) -> u64 {
         match self {
-            Self::Realtime => REALTIME_AT_BOOT * NS_PER_SEC + since_boot_ns,
+            Self::Realtime => boot_realtime_ns + since_boot_ns,
             Self::Monotonic => since_boot_ns,
             Self::CpuTime => cpu_ns,
         }
@@ -124,9 +125,16 @@ impl Timespec {
 }
 
 /// The monotonic deadline of a `clock_nanosleep` on `clock` with
-/// `flags` for `ts`, at monotonic time `now`. `EINVAL` for a CPU-time
-/// clock (Tine cannot sleep on one) or a bad timespec.
-pub fn sleep_deadline(clock: Clock, flags: u64, ts: Timespec, now: u64) -> Result<u64, Errno> {
+/// `flags` for `ts`, at monotonic time `now`, the boot having happened at
+/// wall-clock time `boot_realtime_ns`. `EINVAL` for a CPU-time clock
+/// (Tine cannot sleep on one) or a bad timespec.
+pub fn sleep_deadline(
+    clock: Clock,
+    flags: u64,
+    ts: Timespec,
+    now: u64,
+    boot_realtime_ns: u64,
+) -> Result<u64, Errno> {
     let ns = ts.to_ns()?;
     if clock == Clock::CpuTime {
         return Err(Errno::EINVAL);
@@ -135,7 +143,7 @@ pub fn sleep_deadline(clock: Clock, flags: u64, ts: Timespec, now: u64) -> Resul
         return Ok(now.saturating_add(ns));
     }
     Ok(match clock {
-        Clock::Realtime => ns.saturating_sub(REALTIME_AT_BOOT * NS_PER_SEC),
+        Clock::Realtime => ns.saturating_sub(boot_realtime_ns),
         _ => ns,
     })
 }
@@ -154,8 +162,21 @@ mod imp {
         crate::task::now_ns()
     }
 
+    /// The wall-clock time of the boot in ns since 1970: the RTC's reading
+    /// minus the time since boot, taken once.
+    fn boot_realtime_ns() -> u64 {
+        static BOOT: spin::Once<u64> = spin::Once::new();
+        *BOOT.call_once(|| {
+            let secs = drivers::rtc::read_unix_seconds().unwrap_or_else(|| {
+                log::warn!("RTC unreadable: the wall clock starts at {REALTIME_AT_BOOT}");
+                REALTIME_AT_BOOT
+            });
+            (secs * NS_PER_SEC).saturating_sub(now())
+        })
+    }
+
     fn read_clock(process: &Process, clock: Clock) -> u64 {
-        clock.read(now(), process.user_ns())
+        clock.read(now(), process.user_ns(), boot_realtime_ns())
     }
 
     /// `clock_gettime(clock, tp)`.
@@ -178,7 +199,7 @@ mod imp {
     /// `gettimeofday(tv, tz)`: either may be NULL; the time zone is UTC
     /// (zeros).
     pub fn gettimeofday(space: &AddressSpace, tv: u64, tz: u64) -> SysResult {
-        let ns = Clock::Realtime.read(now(), 0);
+        let ns = Clock::Realtime.read(now(), 0, boot_realtime_ns());
         if tv != 0 {
             let mut out = [0u8; 16];
             out[..8].copy_from_slice(&((ns / NS_PER_SEC) as i64).to_le_bytes());
@@ -218,7 +239,7 @@ mod imp {
     ) -> SysResult {
         let clock = Clock::from_id(id)?;
         let ts = read_timespec(space, req)?;
-        let deadline = sleep_deadline(clock, flags, ts, now())?;
+        let deadline = sleep_deadline(clock, flags, ts, now(), boot_realtime_ns())?;
         let slept =
             crate::proc::signal::interruptible(process, crate::task::sleep_until(deadline)).await;
         if let Err(e) = slept {
@@ -247,12 +268,9 @@ mod tests {
         for id in [8, 9, 10, 11, 12, u64::MAX, (-6i64) as u64] {
             assert_eq!(Clock::from_id(id), Err(Errno::EINVAL), "{id}");
         }
-        assert_eq!(
-            Clock::Realtime.read(5, 9),
-            REALTIME_AT_BOOT * NS_PER_SEC + 5
-        );
-        assert_eq!(Clock::Monotonic.read(5, 9), 5);
-        assert_eq!(Clock::CpuTime.read(5, 9), 9);
+        assert_eq!(Clock::Realtime.read(5, 9, 1000), 1005);
+        assert_eq!(Clock::Monotonic.read(5, 9, 1000), 5);
+        assert_eq!(Clock::CpuTime.read(5, 9, 1000), 9);
     }
 
     #[test]
@@ -285,33 +303,19 @@ mod tests {
     #[test]
     fn sleep_deadlines() {
         let ts = Timespec { sec: 1, nsec: 0 };
-        let now = 500;
+        let (now, boot) = (500, REALTIME_AT_BOOT * NS_PER_SEC);
+        let deadline = |clock, flags, ts| sleep_deadline(clock, flags, ts, now, boot);
+        assert_eq!(deadline(Clock::Monotonic, 0, ts), Ok(NS_PER_SEC + 500));
         assert_eq!(
-            sleep_deadline(Clock::Monotonic, 0, ts, now),
-            Ok(NS_PER_SEC + 500)
-        );
-        assert_eq!(
-            sleep_deadline(Clock::Monotonic, TIMER_ABSTIME, ts, now),
+            deadline(Clock::Monotonic, TIMER_ABSTIME, ts),
             Ok(NS_PER_SEC)
         );
-        let wall = Timespec::from_ns(REALTIME_AT_BOOT * NS_PER_SEC + 42);
-        assert_eq!(
-            sleep_deadline(Clock::Realtime, TIMER_ABSTIME, wall, now),
-            Ok(42)
-        );
+        let wall = Timespec::from_ns(boot + 42);
+        assert_eq!(deadline(Clock::Realtime, TIMER_ABSTIME, wall), Ok(42));
         // A wall-clock deadline before boot is already past.
-        assert_eq!(
-            sleep_deadline(Clock::Realtime, TIMER_ABSTIME, ts, now),
-            Ok(0)
-        );
-        assert_eq!(
-            sleep_deadline(Clock::CpuTime, 0, ts, now),
-            Err(Errno::EINVAL)
-        );
+        assert_eq!(deadline(Clock::Realtime, TIMER_ABSTIME, ts), Ok(0));
+        assert_eq!(deadline(Clock::CpuTime, 0, ts), Err(Errno::EINVAL));
         let bad = Timespec { sec: 0, nsec: -5 };
-        assert_eq!(
-            sleep_deadline(Clock::Monotonic, 0, bad, now),
-            Err(Errno::EINVAL)
-        );
+        assert_eq!(deadline(Clock::Monotonic, 0, bad), Err(Errno::EINVAL));
     }
 }
