@@ -6,6 +6,23 @@ use tine_rt::syscall::{Errno, syscall6};
 /// Linux x86-64 numbers (and Tine's own from 1000).
 pub mod nr {
     pub const READ: usize = 0;
+    pub const OPEN: usize = 2;
+    pub const STAT: usize = 4;
+    pub const FSTAT: usize = 5;
+    pub const LSTAT: usize = 6;
+    pub const PREAD64: usize = 17;
+    pub const READV: usize = 19;
+    pub const ACCESS: usize = 21;
+    pub const IOCTL: usize = 16;
+    pub const GETCWD: usize = 79;
+    pub const CHDIR: usize = 80;
+    pub const MKDIR: usize = 83;
+    pub const UNLINK: usize = 87;
+    pub const GETDENTS64: usize = 217;
+    pub const OPENAT: usize = 257;
+    pub const NEWFSTATAT: usize = 262;
+    pub const PIPE2: usize = 293;
+    pub const FACCESSAT2: usize = 439;
     pub const RT_SIGPROCMASK: usize = 14;
     pub const RT_SIGPENDING: usize = 127;
     pub const RT_SIGSUSPEND: usize = 130;
@@ -52,7 +69,13 @@ pub mod nr {
     pub const RSEQ: usize = 334;
     pub const TINE_PROCCTL: usize = 1004;
     pub const TINE_POWEROFF: usize = 1006;
+    pub const TINE_SYSCTL: usize = 1005;
+    pub const TINE_PROCLIST: usize = 1007;
+    pub const TINE_CPUINFO: usize = 1008;
+    pub const TINE_MEMINFO: usize = 1009;
     pub const TINE_FORKEVENTS: usize = 1010;
+    pub const TINE_KBENCH: usize = 1011;
+    pub const TINE_VMSTAT: usize = 1012;
 }
 
 /// Error numbers the tests expect.

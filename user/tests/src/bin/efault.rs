@@ -50,7 +50,19 @@ const fn row(name: &'static str, nr: usize, args: [usize; 6], dir: Dir) -> Row {
 
 const SIGUSR1: usize = 10;
 
-fn table() -> [Row; 30] {
+/// What the rows need from the running program: an open directory, an
+/// open regular file, a valid path and a writable buffer.
+struct Ctx {
+    dir: usize,
+    file: usize,
+    path: usize,
+    buf: usize,
+}
+
+const AT_FDCWD: usize = -100isize as usize;
+const TCGETS: usize = 0x5401;
+
+fn table(x: &Ctx) -> [Row; 57] {
     use Dir::{In, Out};
     [
         row("write", nr::WRITE, [1, P, 5, 0, 0, 0], In),
@@ -122,6 +134,50 @@ fn table() -> [Row; 30] {
             [0, 8, P, 0, 0, 0],
             In,
         ),
+        // Files.
+        row("read", nr::READ, [x.file, P, 8, 0, 0, 0], Out),
+        row("pread64", nr::PREAD64, [x.file, P, 8, 0, 0, 0], Out),
+        row("readv iov", nr::READV, [x.file, P, 1, 0, 0, 0], In),
+        row("open path", nr::OPEN, [P, 0, 0, 0, 0, 0], In),
+        row("openat path", nr::OPENAT, [AT_FDCWD, P, 0, 0, 0, 0], In),
+        row("stat path", nr::STAT, [P, x.buf, 0, 0, 0, 0], In),
+        row("stat buf", nr::STAT, [x.path, P, 0, 0, 0, 0], Out),
+        row("lstat buf", nr::LSTAT, [x.path, P, 0, 0, 0, 0], Out),
+        row("fstat buf", nr::FSTAT, [x.file, P, 0, 0, 0, 0], Out),
+        row(
+            "newfstatat path",
+            nr::NEWFSTATAT,
+            [AT_FDCWD, P, x.buf, 0, 0, 0],
+            In,
+        ),
+        row(
+            "newfstatat buf",
+            nr::NEWFSTATAT,
+            [AT_FDCWD, x.path, P, 0, 0, 0],
+            Out,
+        ),
+        row("access path", nr::ACCESS, [P, 0, 0, 0, 0, 0], In),
+        row(
+            "faccessat2 path",
+            nr::FACCESSAT2,
+            [AT_FDCWD, P, 0, 0, 0, 0],
+            In,
+        ),
+        row("getdents64", nr::GETDENTS64, [x.dir, P, 4096, 0, 0, 0], Out),
+        row("ioctl TCGETS", nr::IOCTL, [1, TCGETS, P, 0, 0, 0], Out),
+        row("pipe", nr::PIPE, [P, 0, 0, 0, 0, 0], Out),
+        row("pipe2", nr::PIPE2, [P, 0, 0, 0, 0, 0], Out),
+        row("getcwd", nr::GETCWD, [P, 256, 0, 0, 0, 0], Out),
+        row("chdir", nr::CHDIR, [P, 0, 0, 0, 0, 0], In),
+        row("mkdir", nr::MKDIR, [P, 0o755, 0, 0, 0, 0], In),
+        row("unlink", nr::UNLINK, [P, 0, 0, 0, 0, 0], In),
+        // Tine's own.
+        row("sysctl name", nr::TINE_SYSCTL, [P, 14, 0, 0, 0, 0], In),
+        row("proclist", nr::TINE_PROCLIST, [P, 4096, 0, 0, 0, 0], Out),
+        row("cpuinfo", nr::TINE_CPUINFO, [P, 4096, 0, 0, 0, 0], Out),
+        row("meminfo", nr::TINE_MEMINFO, [P, 4096, 0, 0, 0, 0], Out),
+        row("vmstat", nr::TINE_VMSTAT, [P, 4096, 0, 0, 0, 0], Out),
+        row("kbench names", nr::TINE_KBENCH, [P, 5, 0, 0, 0, 0], In),
         row(
             "procctl REAP_STATUS data",
             nr::TINE_PROCCTL,
@@ -134,7 +190,26 @@ fn table() -> [Row; 30] {
 fn main(_: Args) -> i32 {
     let mut c = Checks::new("efault");
     let text = main as *const () as usize & !0xfff;
-    for row in table() {
+    let path = c"/test-data/not-elf";
+    // SAFETY: opening files with valid NUL-terminated paths.
+    let (dir, file) = unsafe {
+        (
+            sys::call(nr::OPEN, &[c"/".as_ptr() as usize, 0o200000]),
+            sys::call(nr::OPEN, &[path.as_ptr() as usize, 0]),
+        )
+    };
+    let (Ok(dir), Ok(file)) = (dir, file) else {
+        c.check(false, format_args!("open: {dir:?} {file:?}"));
+        return c.finish();
+    };
+    let mut buf = [0u8; 256];
+    let x = Ctx {
+        dir,
+        file,
+        path: path.as_ptr() as usize,
+        buf: buf.as_mut_ptr() as usize,
+    };
+    for row in table(&x) {
         let bad: &[usize] = match row.dir {
             Dir::In => &[LOW, KERNEL],
             Dir::Out => &[LOW, KERNEL, text],
@@ -147,6 +222,18 @@ fn main(_: Args) -> i32 {
             check_eq!(c, r, Err(errno::EFAULT), "{} with {ptr:#x}", row.name);
         }
     }
+    // The faults consumed nothing: the file and the directory still read
+    // from their start.
+    let mut head = [0u8; 4];
+    // SAFETY: reads into our own buffers.
+    let r = unsafe { sys::call(nr::READ, &[x.file, head.as_mut_ptr() as usize, 4]) };
+    check_eq!(c, (r, &head), (Ok(4), b"#not"), "read after the faults");
+    // SAFETY: as above, 256 bytes.
+    let r = unsafe { sys::call(nr::GETDENTS64, &[x.dir, x.buf, 256]) };
+    c.check(
+        matches!(r, Ok(n) if n > 0),
+        format_args!("getdents64 after the faults: {r:?}"),
+    );
     wait4_pointers(&mut c);
     forkevents(&mut c);
     writev_element(&mut c);

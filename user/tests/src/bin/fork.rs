@@ -1,8 +1,9 @@
 //! `/test/fork`: fork returns twice with the right PIDs; copy-on-write
 //! isolation (both sides write the same page and keep their own value,
 //! and memory comes back after the child is reaped); wait4 statuses for
-//! exits and deaths by signal; a SIGSEGV kills only the child; an orphan
-//! is adopted by init (or, with no init running, by the kernel).
+//! exits and deaths by signal; a SIGSEGV kills only the child; a pipe
+//! carries bytes both ways between parent and child, with end-of-file
+//! when the writer is gone; an orphan is adopted by its reaper.
 #![no_std]
 #![no_main]
 
@@ -31,6 +32,7 @@ fn main(_: Args) -> i32 {
     memory_comes_back(&mut c);
     statuses(&mut c);
     segv_kills_only_the_child(&mut c);
+    pipes(&mut c);
     orphan(&mut c);
     c.finish()
 }
@@ -207,6 +209,69 @@ fn segv_kills_only_the_child(c: &mut Checks) {
         PAGE.0[0].load(Ordering::Relaxed),
         9,
         "the parent goes on"
+    );
+}
+
+/// Reads from `fd` until end of file into `buf`; the byte count.
+fn read_all(fd: i32, buf: &mut [u8]) -> Result<usize, Errno> {
+    let mut n = 0;
+    while n < buf.len() {
+        match syscall::read(fd, &mut buf[n..])? {
+            0 => break,
+            got => n += got,
+        }
+    }
+    Ok(n)
+}
+
+fn pipes(c: &mut Checks) {
+    let (Ok(down), Ok(up)) = (syscall::pipe2(0), syscall::pipe2(0)) else {
+        check!(c, false, "pipe2");
+        return;
+    };
+    // The child reads the parent's message from `down`, answers on `up`.
+    let pid = match syscall::fork() {
+        Ok(0) => {
+            let _ = syscall::close(down[1]);
+            let _ = syscall::close(up[0]);
+            let mut buf = [0u8; 64];
+            let n = read_all(down[0], &mut buf).unwrap_or(0);
+            let mut answer = [0u8; 80];
+            answer[..6].copy_from_slice(b"child:");
+            answer[6..6 + n].copy_from_slice(&buf[..n]);
+            let ok = syscall::write_all(up[1], &answer[..6 + n]).is_ok();
+            syscall::exit_group(if ok { 0 } else { 1 })
+        }
+        Ok(pid) => pid,
+        Err(e) => {
+            check!(c, false, "fork: {e}");
+            return;
+        }
+    };
+    let _ = syscall::close(down[0]);
+    let _ = syscall::close(up[1]);
+    check_eq!(
+        c,
+        syscall::write_all(down[1], b"ping 123"),
+        Ok(()),
+        "write to the child"
+    );
+    // Closing our write end is the child's end of file.
+    check_eq!(c, syscall::close(down[1]), Ok(()), "close the write end");
+    let mut buf = [0u8; 80];
+    let n = read_all(up[0], &mut buf);
+    check_eq!(
+        c,
+        n.map(|n| &buf[..n]),
+        Ok(b"child:ping 123".as_slice()),
+        "the answer"
+    );
+    let _ = syscall::close(up[0]);
+    check_eq!(
+        c,
+        syscall::wait4(pid, 0),
+        Ok((pid, exited(0))),
+        "the pipe child"
     );
 }
 
