@@ -524,12 +524,18 @@ fn faccessat(
 fn getdents64(cx: &FileCtx, space: &AddressSpace, fd: u64, dirp: u64, count: u64) -> SysResult {
     let file = cx.files.get(fd)?;
     let limit = usize::try_from(count).unwrap_or(usize::MAX).min(IO_MAX);
-    let before = file.lseek(0, crate::fs::file::SEEK_CUR)?;
+    // A directory's position (anything else is `ENOTDIR` below).
+    let before = file
+        .is_dir()
+        .then(|| file.lseek(0, crate::fs::file::SEEK_CUR))
+        .transpose()?;
     let records = file.getdents(limit)?;
     if let Err(e) = space.copy_to_user(dirp, &records) {
         // Nothing was delivered: the entries stay unread, as on Linux
         // (regression: /test/efault reads the directory after a fault).
-        file.lseek(before as i64, crate::fs::file::SEEK_SET)?;
+        if let Some(before) = before {
+            file.lseek(before as i64, crate::fs::file::SEEK_SET)?;
+        }
         return Err(e);
     }
     Ok(records.len() as u64)
