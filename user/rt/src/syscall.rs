@@ -447,91 +447,67 @@ pub fn prlimit(resource: i32, new: Option<(u64, u64)>) -> Result<(u64, u64), Err
 /// `call` is the system call that creates the child: [`nr::VFORK`] with
 /// `arg` unused, or [`nr::TINE_RFORK`] with the rfork flags in `arg`
 /// (RFMEM children share the stack too, so they need the same care).
-/// `path` NULL makes the child `exit_group(0)` at once instead of exec.
+/// `path` NULL makes the child `exit_group(0)` at once instead of exec,
+/// touching no memory (safe even when the parent runs on meanwhile). With
+/// a path, the parent must not run on before the child's exec (vfork,
+/// `RFPPWAIT`, `RFSPAWN`): the child reads the strings and may write the
+/// error.
 pub fn vfork_exec(
     call: usize,
     arg: usize,
     req: &VforkExec<'_>,
 ) -> Result<(i32, Option<Errno>), Errno> {
-    let mut exec_error: i32 = 0;
-    let dfl = KernelSigaction {
+    /// `SIG_DFL` for every signal the child resets: a static, so that it
+    /// stays valid whatever the parent does meanwhile.
+    static DFL: KernelSigaction = KernelSigaction {
         handler: 0,
         flags: 0,
         restorer: 0,
         mask: 0,
     };
+    let mut exec_error: i32 = 0;
     let ret: isize;
-    // The block for the child: registers only, no stack, no calls.
-    let block = [
-        req.path.map_or(0, |p| p.as_ptr() as usize),
-        req.argv.as_ptr() as usize,
-        req.envp.as_ptr() as usize,
-        &mut exec_error as *mut i32 as usize,
-        &dfl as *const KernelSigaction as usize,
-        req.pgid as usize,
-    ];
-    // SAFETY: the child runs only this block: it uses no stack (every
-    // value it needs is in `block`, read through r12), calls rt_sigaction
-    // with a valid default action, setpgid, execve with NUL-terminated
-    // strings and NULL-terminated arrays (`VforkExec`'s invariants), writes
-    // one i32 through a pointer to a live local, and exits. The parent
-    // resumes with its stack intact; rax, rcx, r11, rdi, rsi, rdx and r10
-    // are declared clobbered.
+    // SAFETY: everything the child needs is loaded into registers before
+    // the call (the syscall instruction preserves all but rax, rcx and
+    // r11), so the child reads no stack memory of the parent, which may
+    // run on (RFMEM without RFPPWAIT). Without a path it exits at once,
+    // touching nothing. Otherwise it calls rt_sigaction with the static
+    // default action, setpgid, and execve with NUL-terminated strings and
+    // NULL-terminated arrays (`VforkExec`'s invariants; the caller keeps
+    // them alive until the child has exec'd: a vfork-style parent waits
+    // for that); a failed exec stores one i32 through `errp` (the
+    // parent's local, alive because such a parent is still waiting) and
+    // exits. The parent resumes with its stack intact; rcx, r11, rsi, rdx
+    // and r10 are declared clobbered, rdi consumed.
     unsafe {
         asm!(
-            "mov rdi, r13",
             "syscall",
             "test rax, rax",
             "jnz 3f",
-            // Child: default SIGINT, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU.
-            "mov edi, 2",
-            "mov eax, 13",
-            "mov rsi, [r12 + 32]",
-            "xor edx, edx",
-            "mov r10d, 8",
-            "syscall",
-            "mov eax, 13",
-            "mov edi, 3",
-            "mov rsi, [r12 + 32]",
-            "xor edx, edx",
-            "mov r10d, 8",
-            "syscall",
-            "mov eax, 13",
-            "mov edi, 20",
-            "mov rsi, [r12 + 32]",
-            "xor edx, edx",
-            "mov r10d, 8",
-            "syscall",
-            "mov eax, 13",
-            "mov edi, 21",
-            "mov rsi, [r12 + 32]",
-            "xor edx, edx",
-            "mov r10d, 8",
-            "syscall",
-            "mov eax, 13",
-            "mov edi, 22",
-            "mov rsi, [r12 + 32]",
-            "xor edx, edx",
-            "mov r10d, 8",
-            "syscall",
+            // Child. No program: exit at once.
+            "test r12, r12",
+            "jz 4f",
+            // SIGINT, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU to default.
+            "mov eax, 13", "mov edi, 2", "mov rsi, r9", "xor edx, edx", "mov r10d, 8", "syscall",
+            "mov eax, 13", "mov edi, 3", "mov rsi, r9", "xor edx, edx", "mov r10d, 8", "syscall",
+            "mov eax, 13", "mov edi, 20", "mov rsi, r9", "xor edx, edx", "mov r10d, 8", "syscall",
+            "mov eax, 13", "mov edi, 21", "mov rsi, r9", "xor edx, edx", "mov r10d, 8", "syscall",
+            "mov eax, 13", "mov edi, 22", "mov rsi, r9", "xor edx, edx", "mov r10d, 8", "syscall",
             // setpgid(0, pgid) unless pgid < 0.
-            "mov rsi, [r12 + 40]",
-            "test rsi, rsi",
+            "test r13, r13",
             "js 2f",
             "mov eax, 109",
             "xor edi, edi",
+            "mov rsi, r13",
             "syscall",
             "2:",
-            "mov rdi, [r12]",
-            "test rdi, rdi",
-            "jz 4f",
-            "mov rsi, [r12 + 8]",
-            "mov rdx, [r12 + 16]",
+            "mov rdi, r12",
+            "mov rsi, r14",
+            "mov rdx, r15",
             "mov eax, 59",
             "syscall",
-            "mov rdi, [r12 + 24]",
             "neg eax",
-            "mov [rdi], eax",
+            "mov [r8], eax",
             "mov edi, 127",
             "mov eax, 231",
             "syscall",
@@ -542,12 +518,16 @@ pub fn vfork_exec(
             "syscall",
             "ud2",
             "3:",
-            in("r12") block.as_ptr(),
-            in("r13") arg,
+            in("r12") req.path.map_or(0, |p| p.as_ptr() as usize),
+            in("r13") req.pgid as isize,
+            in("r14") req.argv.as_ptr() as usize,
+            in("r15") req.envp.as_ptr() as usize,
+            in("r8") &mut exec_error as *mut i32 as usize,
+            in("r9") &DFL as *const KernelSigaction as usize,
+            inout("rdi") arg => _,
             inlateout("rax") call as isize => ret,
             lateout("rcx") _,
             lateout("r11") _,
-            lateout("rdi") _,
             lateout("rsi") _,
             lateout("rdx") _,
             lateout("r10") _,

@@ -321,10 +321,17 @@ pub fn rfork(shell: &mut Shell, argv: &[String]) -> i32 {
             return 2;
         }
     };
-    println!("rfork: flags {} ({flags:#x})", rflags::describe(flags));
     // Flags whose child shares our memory (and stack).
     let shared = flags & rflags::RFSPAWN != 0
         || (flags & rflags::RFPROC != 0 && flags & (rflags::RFMEM | rflags::RFPPWAIT) != 0);
+    let mut flags = flags;
+    if shared && !cmd.is_empty() && flags & (rflags::RFPPWAIT | rflags::RFSPAWN) == 0 {
+        // A child on our memory that runs a program reads its strings
+        // after the call: we must not run on until it has exec'd.
+        println!("rfork: RFMEM with a command: adding RFPPWAIT (we wait for its exec)");
+        flags |= rflags::RFPPWAIT;
+    }
+    println!("rfork: flags {} ({flags:#x})", rflags::describe(flags));
     if shared {
         // The child shares our stack: only vfork_exec's child is safe.
         let r = if cmd.is_empty() {
