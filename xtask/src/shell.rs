@@ -227,7 +227,8 @@ const USER_PROMPT: &str = " $ ";
 /// which starts `/bin/sh`; `fork 3` forks three children that are all
 /// reaped, `ps` lists init and the shell, a pipeline runs through
 /// `/bin/cat`, ^C interrupts a sleeping program (the shell reports
-/// `[signal 2]` and survives), `poweroff` exits with status 33.
+/// `[signal 2]` and survives), ^D ends the shell and init starts a new
+/// one, `poweroff` exits with status 33.
 pub fn user_session(kernel: Option<&Path>, initrd: Option<&Path>, smp: u32) -> Result<String> {
     let kernel = kernel.context("not run: the kernel did not build")?;
     let initrd = initrd.context("not run: the initramfs did not build")?;
@@ -279,6 +280,14 @@ pub fn user_session(kernel: Option<&Path>, initrd: Option<&Path>, smp: u32) -> R
         s.send_line("echo still here")?;
         s.expect("\nstill here")?;
         s.expect(USER_PROMPT)?;
+        // ^D on an empty line ends the shell; init starts a new one.
+        println!("{USER_PROMPT}^D");
+        s.send_raw(b"\x04")?;
+        s.expect("init: the shell ended")?;
+        s.expect("Tine sh.")?;
+        s.expect(USER_PROMPT)?;
+        let reply = s.command("echo new shell")?;
+        want("echo in the new shell", &reply, "\nnew shell")?;
         println!("{USER_PROMPT}poweroff");
         s.send_line("poweroff")?;
         Ok(())
@@ -289,7 +298,7 @@ pub fn user_session(kernel: Option<&Path>, initrd: Option<&Path>, smp: u32) -> R
     }
     match s.finish()? {
         Outcome::Kernel(KernelExit::Success) => Ok(format!(
-            "5 commands and a ^C answered in {:.1} s",
+            "6 commands, a ^C and a ^D answered in {:.1} s",
             start.elapsed().as_secs_f64()
         )),
         other => bail!("after poweroff: expected exit 33, got {other}"),
