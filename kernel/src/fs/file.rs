@@ -83,6 +83,9 @@ pub enum FileKind {
     Null,
     /// One end of a pipe.
     Pipe(PipeEnd),
+    /// A process descriptor (`crate::proc::procdesc`): no data, only
+    /// `pdgetpid`, `pdkill` and close.
+    ProcDesc(Arc<crate::proc::procdesc::ProcDesc>),
 }
 
 /// An open file (module docs).
@@ -271,6 +274,7 @@ impl OpenFile {
             FileKind::Console => tty::console().read(out, self.nonblock()).await,
             FileKind::Null => Ok(0),
             FileKind::Pipe(end) => end.read(out, self.nonblock()).await,
+            FileKind::ProcDesc(_) => Err(Errno::EOPNOTSUPP),
         }
     }
 
@@ -301,6 +305,7 @@ impl OpenFile {
             }
             FileKind::Null => Ok(data.len()),
             FileKind::Pipe(end) => end.write(data, self.nonblock()).await,
+            FileKind::ProcDesc(_) => Err(Errno::EOPNOTSUPP),
         }
     }
 
@@ -336,7 +341,7 @@ impl OpenFile {
             FileKind::Tmp(node) => node.read_at(offset, out),
             FileKind::Dir(_) => Err(Errno::EISDIR),
             FileKind::Null => Ok(0),
-            FileKind::Console | FileKind::Pipe(_) => Err(Errno::ESPIPE),
+            FileKind::Console | FileKind::Pipe(_) | FileKind::ProcDesc(_) => Err(Errno::ESPIPE),
         }
     }
 
@@ -350,7 +355,7 @@ impl OpenFile {
             FileKind::Null => Ok(data.len()),
             FileKind::Ram { .. } => Err(Errno::EBADF),
             FileKind::Dir(_) => Err(Errno::EISDIR),
-            FileKind::Console | FileKind::Pipe(_) => Err(Errno::ESPIPE),
+            FileKind::Console | FileKind::Pipe(_) | FileKind::ProcDesc(_) => Err(Errno::ESPIPE),
         }
     }
 
@@ -359,7 +364,9 @@ impl OpenFile {
     /// directory).
     pub fn lseek(&self, offset: i64, whence: u32) -> Result<u64, Errno> {
         let size = match &self.kind {
-            FileKind::Console | FileKind::Pipe(_) => return Err(Errno::ESPIPE),
+            FileKind::Console | FileKind::Pipe(_) | FileKind::ProcDesc(_) => {
+                return Err(Errno::ESPIPE);
+            }
             FileKind::Null => return Ok(0),
             FileKind::Ram { data, .. } => Some(data.len() as i64),
             FileKind::Tmp(node) => Some(node.size() as i64),
@@ -394,6 +401,23 @@ impl OpenFile {
                 blksize: 4096,
                 ..Stat::default()
             },
+            // FreeBSD's procdesc_stat: the PID as the inode, no type bits.
+            FileKind::ProcDesc(pd) => Stat {
+                dev: 5,
+                ino: u64::from(pd.pid().as_u32()),
+                nlink: 1,
+                mode: 0o600,
+                blksize: 4096,
+                ..Stat::default()
+            },
+        }
+    }
+
+    /// The process descriptor this file is, if it is one.
+    pub fn procdesc(&self) -> Option<&Arc<crate::proc::procdesc::ProcDesc>> {
+        match &self.kind {
+            FileKind::ProcDesc(pd) => Some(pd),
+            _ => None,
         }
     }
 

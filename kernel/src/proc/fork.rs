@@ -127,11 +127,10 @@ impl RateLimit {
     }
 }
 
-/// Refuses what this version does not implement (stage 1, module docs):
-/// process descriptors, and kernel processes from `fork1` (they are made
-/// by `kproc_create`).
+/// Refuses what `fork1` does not make (stage 1, module docs): kernel
+/// processes (they are made by `kproc_create`).
 pub fn unsupported(req: &ForkRequest) -> Result<(), Errno> {
-    let missing = req.procdesc.is_some() || req.kernel;
+    let missing = req.kernel;
     if missing { Err(Errno::ENOSYS) } else { Ok(()) }
 }
 
@@ -160,6 +159,9 @@ mod imp {
         Pid = 1,
         /// The address-space copy fails (as if frames ran out).
         Space = 2,
+        /// The process descriptor cannot be made (as if the caller's
+        /// descriptor table were full).
+        ProcDesc = 3,
     }
 
     static FAIL_AT: AtomicU8 = AtomicU8::new(FailAt::Nothing as u8);
@@ -272,6 +274,15 @@ mod imp {
             FsInfo::Copy => Arc::new(parent.fs().clone_copy()),
             FsInfo::Share => parent.fs(),
         });
+        // The last allocation (after the child's table is made, which must
+        // not hold it): the process descriptor, in the parent's
+        // table (its number stored for the caller), undone with the rest.
+        if let Some(pd) = req.procdesc
+            && let Err(e) = make_procdesc(parent, &parent_space, &child, pd)
+        {
+            unmake_child(&child);
+            return Err(e.into());
+        }
 
         // 4. Commit: nothing fails from here on.
         let mut child_ctx = ctx.clone();
@@ -432,6 +443,57 @@ mod imp {
             crate::proc::signal::send(&child, stop, crate::proc::signal::SigInfo::kernel(stop));
         }
         Ok((child, space))
+    }
+
+    /// Puts a process descriptor for `child` in `parent`'s table and stores
+    /// its number where the request says (`pdfork`'s `fdp`, clone's
+    /// `parent_tid`). `EMFILE` with a full table, `EFAULT` for a bad
+    /// address; either leaves the table as it was.
+    fn make_procdesc(
+        parent: &Process,
+        parent_space: &crate::vm::space::AddressSpace,
+        child: &Process,
+        pd: crate::proc::fork_flags::ProcDesc,
+    ) -> Result<(), Errno> {
+        use crate::fs::fdtable::FdFlags;
+        use crate::proc::fork_flags::{FdOut, PD_CLOEXEC, PD_DAEMON};
+        if injected(FailAt::ProcDesc) {
+            return Err(Errno::EMFILE);
+        }
+        let desc = crate::proc::procdesc::ProcDesc::new(
+            child.pid(),
+            pd.flags.contains(PD_DAEMON),
+            pd.pidfd,
+        );
+        let file = crate::fs::OpenFile::new(
+            crate::fs::file::FileKind::ProcDesc(desc),
+            alloc::string::String::new(),
+            crate::fs::file::oflags::O_RDWR,
+        );
+        let flags = if pd.flags.contains(PD_CLOEXEC) {
+            FdFlags::CLOEXEC
+        } else {
+            FdFlags::NONE
+        };
+        let files = parent.files();
+        let fd = files.insert(file, flags)?;
+        if let FdOut::User(addr) = pd.fd_out
+            && let Err(e) = parent_space.copy_to_user(addr, &(fd as i32).to_le_bytes())
+        {
+            drop(files.remove(u64::from(fd)));
+            return Err(e);
+        }
+        if !pd.pidfd {
+            child.set_procdesc();
+        }
+        Ok(())
+    }
+
+    /// Undoes [`make_child`] for a child that was never published.
+    fn unmake_child(child: &Process) {
+        crate::proc::pids().free(child.pid());
+        uidinfo::uncharge(child.charged_uid());
+        process::release_slot();
     }
 
     /// Stage 4's publication: count the fork, enter the child in the table,

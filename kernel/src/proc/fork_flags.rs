@@ -495,6 +495,10 @@ pub struct ProcDesc {
     pub flags: PdFlags,
     /// Where the descriptor number goes.
     pub fd_out: FdOut,
+    /// Linux's pidfd (`CLONE_PIDFD`) rather than FreeBSD's descriptor:
+    /// closing it changes nothing, and the child stays an ordinary child
+    /// (`wait4(-1)` reports it).
+    pub pidfd: bool,
 }
 
 /// Linux clone's thread-ID pointers (user addresses).
@@ -838,6 +842,7 @@ impl ForkReq {
             Some(ProcDesc {
                 flags: self.pd_flags,
                 fd_out,
+                pidfd: false,
             })
         } else {
             None
@@ -1163,6 +1168,7 @@ pub fn clone(args: CloneArgs, caller: CloneCaller) -> Result<ForkRequest, Reject
             Some(ProcDesc {
                 flags: PD_DAEMON.union(PD_CLOEXEC),
                 fd_out: FdOut::User(args.parent_tid),
+                pidfd: true,
             })
         } else {
             None
@@ -1562,6 +1568,7 @@ mod tests {
             Some(ProcDesc {
                 flags: PD_DAEMON | PD_CLOEXEC,
                 fd_out: FdOut::User(0x7000),
+                pidfd: false,
             })
         );
         assert_eq!(req.exit_signal, None);
@@ -1835,6 +1842,7 @@ mod tests {
             Some(ProcDesc {
                 flags: PD_DAEMON | PD_CLOEXEC,
                 fd_out: FdOut::User(0x5000),
+                pidfd: true,
             })
         );
         // A pidfd does not silence the exit signal the caller asked for.

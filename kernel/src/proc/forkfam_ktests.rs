@@ -70,6 +70,7 @@ forkfam_test!(
     "files"
 );
 forkfam_test!(forkfam_rfork_without_rfproc_divorces_in_place, "unshare");
+forkfam_test!(forkfam_process_descriptors, "pdfork");
 
 ktest!(
     async fn fork_rlimit_nproc_refuses_the_sixth_process_and_leaks_nothing() {

@@ -13,6 +13,7 @@
 //!   `spawn_process` (load a program from the initramfs and start it);
 //! - [`counters`]: fork counters per CPU (FreeBSD's `v_forks`...);
 //! - [`events`]: fork hooks and the fork/exec/exit event stream;
+//! - [`procdesc`]: process descriptors (pdfork, `CLONE_PIDFD`);
 //! - [`reaper`]: `procctl`'s reapers, where orphans go;
 //! - [`uidinfo`]: processes per real uid, for `RLIMIT_NPROC`;
 //! - [`sysctl`]: the knobs by name (`kern.maxproc`, `kern.forkfsleep`...);
@@ -34,6 +35,7 @@ mod forkfam_ktests;
 pub mod pid;
 #[cfg(target_os = "none")]
 mod pid_ktests;
+pub mod procdesc;
 pub mod process;
 #[cfg(target_os = "none")]
 mod process_ktests;

@@ -161,6 +161,9 @@ mod imp {
         system: AtomicBool,
         /// Acquired reaper status (`procctl(PROC_REAP_ACQUIRE)`).
         reaper: AtomicBool,
+        /// Made with a process descriptor (`super::procdesc`): 0 none,
+        /// 1 open, 2 the last one closed.
+        procdesc: core::sync::atomic::AtomicU8,
         /// The leader of this process's peer group (`RFTHREAD`; FreeBSD's
         /// `p_leader`); 0 means the process leads itself.
         leader: core::sync::atomic::AtomicU32,
@@ -306,6 +309,7 @@ mod imp {
                 event_cursor: AtomicU64::new(u64::MAX),
                 system: AtomicBool::new(false),
                 reaper: AtomicBool::new(false),
+                procdesc: core::sync::atomic::AtomicU8::new(0),
                 leader: core::sync::atomic::AtomicU32::new(0),
                 last_cpu: AtomicU32::new(u32::MAX),
                 files: spin::Mutex::new(Arc::new(Files::empty())),
@@ -463,6 +467,11 @@ mod imp {
             self.charged_uid.store(uid, Ordering::Relaxed);
         }
 
+        /// The real uid this process is counted under.
+        pub fn charged_uid(&self) -> u32 {
+            self.charged_uid.load(Ordering::Relaxed)
+        }
+
         /// `setuid`: changes the ids with [`crate::proc::cred::Creds::setuid`]
         /// and moves the process's count to its new real uid (FreeBSD's
         /// `change_ruid`).
@@ -614,6 +623,23 @@ mod imp {
             self.leader.store(raw, Ordering::Relaxed);
         }
 
+        /// Marks this (new) process as owned by a process descriptor.
+        pub fn set_procdesc(&self) {
+            self.procdesc.store(1, Ordering::Release);
+        }
+
+        /// Whether a process descriptor was made with it (`wait4(-1)` skips
+        /// it).
+        pub fn has_procdesc(&self) -> bool {
+            self.procdesc.load(Ordering::Acquire) != 0
+        }
+
+        /// Whether its last process descriptor was closed (nobody waits
+        /// for it: reaped at exit).
+        fn procdesc_closed(&self) -> bool {
+            self.procdesc.load(Ordering::Acquire) == 2
+        }
+
         /// Whether this process acquired reaper status.
         pub fn is_reaper(&self) -> bool {
             self.reaper.load(Ordering::Acquire)
@@ -680,7 +706,8 @@ mod imp {
             crate::proc::reaper::on_exit(self);
             kill_peers(self.pid);
             reparent_children(self.pid);
-            if sig::exit_notify(self, status) && TABLE.lock().remove(&self.pid).is_some() {
+            let unwaited = sig::exit_notify(self, status) || self.procdesc_closed();
+            if unwaited && TABLE.lock().remove(&self.pid).is_some() {
                 // The parent ignores SIGCHLD: nobody will wait for us.
                 reaped(self);
             }
@@ -704,6 +731,27 @@ mod imp {
         for p in peers {
             sig::send(&p, sig::SIGKILL, sig::SigInfo::kernel(sig::SIGKILL));
         }
+    }
+
+    /// The last process descriptor of `p` was closed (`super::procdesc`):
+    /// a zombie is reaped now; a running process goes to its reaper, which
+    /// waits for it as for any orphan, and it is no longer hidden from
+    /// `wait4(-1)`.
+    pub fn close_procdesc(p: &Process) {
+        if p.state() != State::Running {
+            p.procdesc.store(2, Ordering::Release);
+            if TABLE.lock().remove(&p.pid).is_some() {
+                reaped(p);
+            }
+            return;
+        }
+        p.procdesc.store(0, Ordering::Release);
+        let reaper = crate::proc::reaper::reaper_of(p.pid);
+        *p.ppid.lock() = reaper;
+        if reaper == Pid::KERNEL {
+            reap_in_background(p.pid);
+        }
+        notify_parent(reaper);
     }
 
     /// How many live processes use `space` (more than one after vfork or
@@ -965,7 +1013,8 @@ mod imp {
         fn matches(self, parent: Pid, p: &Process) -> bool {
             p.ppid() == parent
                 && match self {
-                    WaitFor::Any => true,
+                    // FreeBSD: a descriptor-owned child is not "any" child.
+                    WaitFor::Any => !p.has_procdesc(),
                     WaitFor::Pid(pid) => pid == p.pid,
                     WaitFor::Group(pgid) => pgid == p.pgid(),
                 }

@@ -10,6 +10,7 @@
 //! | `clone(flags, stack, parent_tid, child_tid, tls)` | 56 | `fork_flags::clone` (Linux order of arguments) |
 //! | `rfork(flags)` | 1000 | `fork_flags::rfork`: `RFPROC` forks; without it `fork_norfproc` |
 //! | `sysctl(name, namelen, old, oldlenp, new, newlen)` | 1005 | `proc::sysctl` |
+//! | `pdfork(fdp, flags)`, `pdgetpid(fd, pidp)`, `pdkill(fd, sig)` | 1001-1003 | `proc::procdesc` |
 //! | `procctl(idtype, id, cmd, data)` | 1004 | `proc::reaper` |
 //! | `forkevents(buf, len, flags)` | 1010 | `proc::events` |
 
@@ -215,4 +216,49 @@ pub fn procctl(process: &Arc<Process>, space: &AddressSpace, a: [u64; 4]) -> Sys
     crate::proc::reaper::procctl(process, idtype, id, cmd, |st| {
         space.copy_to_user(data, &st.to_bytes())
     })
+}
+
+/// The process descriptor `fd` of `process` refers to; `EBADF` if `fd` is
+/// not open or not a process descriptor.
+fn procdesc_of(process: &Process, fd: u64) -> Result<Arc<crate::proc::procdesc::ProcDesc>, Errno> {
+    let file = process.files().get(fd)?;
+    file.procdesc().cloned().ok_or(Errno::EBADF)
+}
+
+/// `pdfork(fdp, flags)` (Tine 1001): fork with a process descriptor stored
+/// at `fdp` (`PD_DAEMON`, `PD_CLOEXEC`; other flags `EINVAL`).
+pub async fn pdfork(process: &Arc<Process>, ctx: &UserContext, fdp: u64, flags: u64) -> SysResult {
+    let flags = u32::try_from(flags).map_err(|_| Errno::EINVAL)?;
+    let req = fork_flags::pdfork(flags, fork_flags::FdOut::User(fdp))?;
+    fork_as_syscall(process, ctx, &req).await
+}
+
+/// `pdgetpid(fd, pidp)` (Tine 1002).
+pub fn pdgetpid(process: &Process, space: &AddressSpace, fd: u64, pidp: u64) -> SysResult {
+    let pd = procdesc_of(process, fd)?;
+    space.copy_to_user(pidp, &(pd.pid().as_u32() as i32).to_le_bytes())?;
+    Ok(0)
+}
+
+/// `pdkill(fd, sig)` (Tine 1003): `sig` to the process (0 checks it
+/// exists); `ESRCH` once it has exited, `EINVAL` for a bad signal.
+pub fn pdkill(process: &Process, fd: u64, sig: u64) -> SysResult {
+    use crate::proc::signal;
+    let pd = procdesc_of(process, fd)?;
+    let target = process::lookup(pd.pid())
+        .filter(|p| p.state() == process::State::Running)
+        .ok_or(Errno::ESRCH)?;
+    if sig == 0 {
+        return Ok(0);
+    }
+    let sig = u32::try_from(sig)
+        .ok()
+        .and_then(signal::Signal::new)
+        .ok_or(Errno::EINVAL)?;
+    signal::send(
+        &target,
+        sig,
+        signal::SigInfo::user(sig, process.pid().as_u32()),
+    );
+    Ok(0)
 }

@@ -25,6 +25,7 @@
 //! | `cleartid` | `CLONE_CHILD_CLEARTID`: the child's exit stores 0 at `child_tid` |
 //! | `files` | descriptor tables and cwd: `RFFDG` copies, rfork without it shares, `RFCFDG` starts empty, `CLONE_FILES` with a close-on-fork descriptor is `EINVAL`, `CLONE_FS` shares the cwd |
 //! | `unshare` | rfork without `RFPROC` (`fork_norfproc`): a child sharing the table or the space divorces them in place |
+//! | `pdfork` | process descriptors: `pdgetpid`, `wait4(-1)` skips the child, closing the last descriptor kills a non-daemon child (and it is reaped), not a `PD_DAEMON` one, `pdkill`, no `SIGCHLD`, `CLONE_PIDFD`, the `EBADF`/`EINVAL`/`EFAULT` cases with nothing left behind |
 //! | `reaper` | `procctl(PROC_REAP_*)`: acquire, status, an orphaned grandchild comes to the reaper, release, the errors |
 #![no_std]
 #![no_main]
@@ -122,9 +123,10 @@ fn main(args: Args) -> i32 {
         b"cleartid" => cleartid(name),
         b"files" => files(name),
         b"unshare" => unshare(name),
+        b"pdfork" => pdfork_mode(name),
         _ => {
             println!(
-                "usage: forkfam vfork|vfork44|clone-vfork|settid|nowait|einval|sysctl|reaper|peers|sighand|spawn|eintr|nproc|cleartid|files|unshare"
+                "usage: forkfam vfork|vfork44|clone-vfork|settid|nowait|einval|sysctl|reaper|peers|sighand|spawn|eintr|nproc|cleartid|files|unshare|pdfork"
             );
             return 2;
         }
@@ -1301,3 +1303,220 @@ fn unshare(mode: &str) {
     });
     check!(mode, st == 0, "rfork(RFCFDG) in place: {st:#x}");
 }
+
+const PD_DAEMON: usize = 1;
+const PDFORK: usize = 1001;
+const PDGETPID: usize = 1002;
+const PDKILL: usize = 1003;
+
+/// `pdfork(&fd, flags)`: (pid or 0, fd).
+fn pdfork(flags: usize) -> Result<(usize, i32), Errno> {
+    let mut fd: i32 = -1;
+    // SAFETY: `fd` is a live int the kernel writes.
+    let pid =
+        res(unsafe { syscall::syscall2(PDFORK, core::ptr::addr_of_mut!(fd) as usize, flags) })?;
+    Ok((pid, fd))
+}
+
+fn pdgetpid(fd: i32) -> Result<i32, Errno> {
+    let mut pid: i32 = 0;
+    // SAFETY: `pid` is a live int the kernel writes.
+    res(unsafe {
+        syscall::syscall2(PDGETPID, fd as usize, core::ptr::addr_of_mut!(pid) as usize)
+    })?;
+    Ok(pid)
+}
+
+fn pdkill(fd: i32, sig: usize) -> Result<usize, Errno> {
+    // SAFETY: no pointer.
+    res(unsafe { syscall::syscall2(PDKILL, fd as usize, sig) })
+}
+
+/// The wait status in `pid`'s exit event, yielding up to `tries` times
+/// for it (the cursor started earlier with `start_events`).
+fn exit_event(pid: u32, tries: usize) -> Option<u32> {
+    let mut list = [Event {
+        kind: 0,
+        pid: 0,
+        other: 0,
+    }; 32];
+    for _ in 0..tries {
+        let n = events(&mut list);
+        if let Some(e) = list[..n].iter().find(|e| e.kind == EXIT && e.pid == pid) {
+            return Some(e.other);
+        }
+        syscall::sched_yield();
+    }
+    None
+}
+
+/// SIGCHLDs seen by the `pdfork` mode's handler.
+static CHLD: AtomicU32 = AtomicU32::new(0);
+
+extern "C" fn count_chld(_sig: i32, _info: *mut u8, _ctx: *mut u8) {
+    CHLD.fetch_add(1, Ordering::SeqCst);
+}
+
+fn pdfork_mode(mode: &str) {
+    let act = syscall::signal::SigAction::handler(count_chld, SA_RESTART_FLAG, 0);
+    check!(
+        mode,
+        syscall::signal::sigaction(17, Some(&act), None).is_ok(),
+        "SIGCHLD handler"
+    );
+    CHLD.store(0, Ordering::SeqCst);
+    // A non-daemon child: closing the descriptor kills it.
+    match pdfork(0) {
+        Ok((0, _)) => loop {
+            syscall::sched_yield();
+        },
+        Ok((pid, fd)) => {
+            check!(mode, fd >= 0, "no descriptor stored: {fd}");
+            check!(
+                mode,
+                pdgetpid(fd) == Ok(pid as i32),
+                "pdgetpid {:?} for {pid}",
+                pdgetpid(fd)
+            );
+            check!(
+                mode,
+                syscall::wait4(-1, 1) == Err(Errno::ECHILD),
+                "wait4(-1) saw the descriptor-owned child"
+            );
+            start_events();
+            close(fd as usize);
+            check!(
+                mode,
+                exit_event(pid as u32, 5000) == Some(9),
+                "closing the descriptor did not kill the child"
+            );
+        }
+        Err(e) => check!(mode, false, "pdfork: {e}"),
+    }
+    // PD_DAEMON: closing leaves it alone.
+    match pdfork(PD_DAEMON) {
+        Ok((0, _)) => loop {
+            syscall::sched_yield();
+        },
+        Ok((pid, fd)) => {
+            start_events();
+            close(fd as usize);
+            check!(
+                mode,
+                exit_event(pid as u32, 200).is_none(),
+                "a PD_DAEMON child died when its descriptor closed"
+            );
+            let _ = syscall::kill(pid as i32, 9);
+            check!(
+                mode,
+                exit_event(pid as u32, 5000) == Some(9),
+                "the daemon child did not die of SIGKILL"
+            );
+        }
+        Err(e) => check!(mode, false, "pdfork(PD_DAEMON): {e}"),
+    }
+    // pdkill, then wait for it by PID; and it exits on its own without SIGCHLD.
+    match pdfork(0) {
+        Ok((0, _)) => loop {
+            syscall::sched_yield();
+        },
+        Ok((pid, fd)) => {
+            check!(mode, pdkill(fd, 0) == Ok(0), "pdkill 0");
+            check!(
+                mode,
+                pdkill(fd, 99) == Err(EINVAL),
+                "pdkill with a bad signal"
+            );
+            check!(mode, pdkill(fd, 15) == Ok(0), "pdkill SIGTERM");
+            check!(
+                mode,
+                wait_status(mode, pid) == 15,
+                "the pdkilled child's status"
+            );
+            check!(
+                mode,
+                pdkill(fd, 15) == Err(Errno(3)),
+                "pdkill after the exit is ESRCH"
+            );
+            close(fd as usize);
+        }
+        Err(e) => check!(mode, false, "pdfork: {e}"),
+    }
+    match pdfork(0) {
+        Ok((0, _)) => syscall::exit(4),
+        Ok((pid, fd)) => {
+            check!(mode, wait_status(mode, pid) == 4 << 8, "status");
+            close(fd as usize);
+        }
+        Err(e) => check!(mode, false, "pdfork: {e}"),
+    }
+    check!(
+        mode,
+        CHLD.load(Ordering::SeqCst) == 0,
+        "a descriptor-owned child sent SIGCHLD"
+    );
+    // The errors, with nothing left behind.
+    let before = nprocs_now();
+    check!(
+        mode,
+        pdgetpid(1) == Err(EBADF),
+        "pdgetpid of a non-descriptor"
+    );
+    check!(
+        mode,
+        pdfork(0x100).err() == Some(EINVAL),
+        "pdfork with a bad flag"
+    );
+    // SAFETY: the kernel must refuse the address.
+    let ret = unsafe { syscall::syscall2(PDFORK, 0x10, 0) };
+    check!(
+        mode,
+        res(ret) == Err(EFAULT),
+        "pdfork with a bad fdp: {ret}"
+    );
+    check!(
+        mode,
+        nprocs_now() == before,
+        "a failed pdfork left a process"
+    );
+    // CLONE_PIDFD: the same kind of descriptor, closed without killing.
+    let mut pidfd: i32 = -1;
+    // SAFETY: `pidfd` is a live int; the child continues with a copy.
+    let ret = unsafe {
+        syscall::syscall6(
+            nr::CLONE,
+            0x1000 | cl::SIGCHLD,
+            0,
+            core::ptr::addr_of_mut!(pidfd) as usize,
+            0,
+            0,
+            0,
+        )
+    };
+    match res(ret) {
+        Ok(0) => {
+            for _ in 0..100 {
+                syscall::sched_yield();
+            }
+            syscall::exit(6);
+        }
+        Ok(pid) => {
+            check!(
+                mode,
+                pdgetpid(pidfd) == Ok(pid as i32),
+                "pdgetpid of a pidfd"
+            );
+            close(pidfd as usize);
+            check!(
+                mode,
+                wait_status(mode, pid) == 6 << 8,
+                "a pidfd child's own exit"
+            );
+        }
+        Err(e) => check!(mode, false, "clone(CLONE_PIDFD): {e}"),
+    }
+    let dfl = syscall::signal::SigAction::disposition(0, 0);
+    let _ = syscall::signal::sigaction(17, Some(&dfl), None);
+}
+
+const SA_RESTART_FLAG: u64 = 0x1000_0000;
