@@ -52,6 +52,11 @@ impl ProcDesc {
     pub fn is_daemon(&self) -> bool {
         self.daemon
     }
+
+    /// Whether it is a Linux pidfd (closing it changes nothing at all).
+    pub fn is_pidfd(&self) -> bool {
+        self.pidfd
+    }
 }
 
 #[cfg(target_os = "none")]
@@ -59,7 +64,7 @@ impl Drop for ProcDesc {
     /// The last descriptor is closed (module docs).
     fn drop(&mut self) {
         use super::signal;
-        let Some(p) = super::process::lookup(self.pid).filter(|_| !self.pidfd) else {
+        let Some(p) = super::process::lookup(self.pid).filter(|_| !self.is_pidfd()) else {
             // A Linux pidfd, or a fork that failed after making the
             // descriptor (no process).
             return;
