@@ -103,16 +103,32 @@ fn fake_parent() -> Result<Arc<Process>, String> {
     ))
 }
 
-/// Forks `parent` expecting `want`; checks that nprocs, the PIDs and the
-/// free frames are as before.
+/// Forks `parent` expecting `want`; checks that nprocs, the uid's count,
+/// the PIDs and the free frames are as before.
 async fn fork_fails_cleanly(parent: &Arc<Process>, want: Errno) -> Result<(), String> {
+    fork_fails_cleanly_with(parent, &fork_flags::fork(), want).await
+}
+
+/// [`fork_fails_cleanly`] for request `req`.
+async fn fork_fails_cleanly_with(
+    parent: &Arc<Process>,
+    req: &fork_flags::ForkRequest,
+    want: Errno,
+) -> Result<(), String> {
     let ctx = arch::user::UserContext::default();
     let nprocs = process::nprocs();
     let pids = pids_in_use();
     let lastpid = super::pids().lastpid();
     let (free, _) = arch::mm::frame::stats();
-    let got = fork::fork1(parent, &ctx, &fork_flags::fork()).await;
+    let uid = parent.charged_uid();
+    let charged = super::uidinfo::count(uid);
+    let got = fork::fork1(parent, &ctx, req).await;
     kassert_eq!(got, Err(want));
+    kassert_eq!(
+        super::uidinfo::count(uid),
+        charged,
+        "uid {uid}'s processes after {want}"
+    );
     kassert_eq!(process::nprocs(), nprocs, "nprocs after {want}");
     kassert_eq!(pids_in_use(), pids, "PIDs in use after {want}");
     let (free_after, _) = arch::mm::frame::stats();
@@ -143,7 +159,17 @@ ktest!(
                 fork::inject_failure(FailAt::Nothing);
                 r?;
             }
-            // What is not implemented yet is refused before anything.
+            // The process descriptor (pdfork's last allocation): the
+            // caller's table is left as it was.
+            let req = fork_flags::pdfork(0, fork_flags::FdOut::Kernel)
+                .map_err(|e| format!("pdfork request: {e}"))?;
+            let fds = parent.files().len();
+            fork::inject_failure(FailAt::ProcDesc);
+            let r = fork_fails_cleanly_with(&parent, &req, Errno::EMFILE).await;
+            fork::inject_failure(FailAt::Nothing);
+            r?;
+            kassert_eq!(parent.files().len(), fds, "descriptors after EMFILE");
+            // A user request for a kernel process is refused before anything.
             let ctx = arch::user::UserContext::default();
             kassert_eq!(
                 fork::fork1(&parent, &ctx, &fork_flags::kthread(false)).await,
