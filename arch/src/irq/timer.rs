@@ -10,17 +10,20 @@
 //! re-check the time and re-arm, as it must anyway.
 //!
 //! Re-arming an unchanged deadline is free: each CPU remembers the
-//! TSC-deadline value it last wrote ([`ARMED`]) and [`arm_deadline_ns`]
-//! skips the MSR write when it would write the same value again. Under
-//! QEMU TCG a TSC_DEADLINE write is far from a plain store (an APIC helper
-//! that reprograms a host timer and may kick the main loop), and the user
-//! thread loop re-arms the same slice end before every entry to ring 3.
-//! The memo is only sound if it never claims an armed timer that is not:
-//! the hardware disarms the timer when it fires, so the timer interrupt
-//! forgets the memo ([`on_interrupt`]); until that interrupt is taken it
-//! is pending, so a skipped write cannot lose it. Every deadline write
-//! goes through [`write_deadline`], which updates the memo with interrupts
-//! masked.
+//! absolute deadline its timer was last armed for ([`ARMED`]: the TSC
+//! value in TSC-deadline mode, the `now_ns` deadline in one-shot mode) and
+//! [`arm_deadline_ns`] skips the register write when the deadline is the
+//! same. Under QEMU TCG (which has no TSC-deadline mode, so the one-shot
+//! count is used) an LAPIC timer write is far from a plain store: it takes
+//! QEMU's big lock and reprograms a host timer, kicking QEMU's main loop,
+//! and the user thread loop re-arms the same slice end before every entry
+//! to ring 3. The memo is only sound if it never claims an armed timer
+//! that is not: the timer disarms itself when it fires, so the timer
+//! interrupt forgets the memo ([`on_interrupt`]); until that interrupt is
+//! taken it is pending, so a skipped write cannot lose it. Every arming
+//! goes through [`arm`], which updates the memo with interrupts masked;
+//! relative armings ([`arm_oneshot_ns`] in one-shot mode) and [`cancel`]
+//! leave 0, which no deadline matches.
 
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
@@ -41,19 +44,32 @@ static DEADLINE_MODE: AtomicBool = AtomicBool::new(false);
 static COUNTS_PER_MS: AtomicU64 = AtomicU64::new(0);
 /// The hook, as a `fn()` address (0 = none).
 static HOOK: AtomicUsize = AtomicUsize::new(0);
-/// Per CPU, in TSC-deadline mode: the deadline its timer is armed for, as
-/// last written and not yet fired; 0 = unknown or disarmed (module docs).
+/// Per CPU: the absolute deadline its timer is armed for, as last
+/// written and not yet fired (module docs); 0 = unknown or disarmed.
 /// Touched only by its own CPU.
 static ARMED: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 
+/// Records `key` as the executing CPU's armed deadline and performs the
+/// register write `write`, with interrupts masked: a timer interrupt
+/// between the write and the memo would otherwise leave the memo claiming
+/// a deadline that has fired.
+fn arm(key: u64, write: impl FnOnce()) {
+    crate::cpu::irq::without(|| {
+        ARMED[crate::cpu::id()].store(key, Ordering::Relaxed);
+        write();
+    });
+}
+
 /// Writes the executing CPU's TSC deadline (0 disarms) and remembers it.
 fn write_deadline(tsc: u64) {
-    crate::cpu::irq::without(|| {
-        // Masked: a timer interrupt between the write and the memo would
-        // otherwise leave the memo claiming a deadline that has fired.
-        ARMED[crate::cpu::id()].store(tsc, Ordering::Relaxed);
-        lapic::write_tsc_deadline(tsc);
-    });
+    arm(tsc, || lapic::write_tsc_deadline(tsc));
+}
+
+/// Whether the executing CPU's timer is armed for deadline `key` already.
+fn is_armed_for(key: u64) -> bool {
+    // Relaxed: only this CPU writes its slot. A timer interrupt after
+    // this check finds the timer fired, which is what was asked for.
+    ARMED[crate::cpu::id()].load(Ordering::Relaxed) == key
 }
 
 /// Whether the timer runs in TSC-deadline mode.
@@ -134,7 +150,7 @@ pub(super) fn init_this_cpu() {
         write_deadline(0);
     } else {
         lapic::write(reg::TIMER_DIVIDE, DIVIDE_BY_16);
-        lapic::write(reg::TIMER_INITIAL, 0);
+        arm(0, || lapic::write(reg::TIMER_INITIAL, 0));
         lapic::write(reg::LVT_TIMER, LVT_ONESHOT | vector::TIMER as u32);
     }
 }
@@ -149,27 +165,35 @@ pub fn arm_oneshot_ns(delta_ns: u64) {
                 .max(1),
         );
     } else {
-        let counts = (delta_ns as u128 * COUNTS_PER_MS.load(Ordering::Relaxed) as u128 / 1_000_000)
-            .clamp(1, u32::MAX as u128) as u32;
-        lapic::write(reg::TIMER_INITIAL, counts);
+        arm(0, || write_count(delta_ns));
     }
+}
+
+/// One-shot mode: starts the count for `delta_ns`.
+fn write_count(delta_ns: u64) {
+    let counts = (delta_ns as u128 * COUNTS_PER_MS.load(Ordering::Relaxed) as u128 / 1_000_000)
+        .clamp(1, u32::MAX as u128) as u32;
+    lapic::write(reg::TIMER_INITIAL, counts);
 }
 
 /// Arms the executing CPU's timer to fire once when [`tsc::now_ns`]
 /// reaches `deadline_ns` (at once if it has passed). Re-arming the
-/// deadline the timer is armed for already costs no MSR write.
+/// deadline the timer is armed for already costs no register write.
 pub fn arm_deadline_ns(deadline_ns: u64) {
     if uses_tsc_deadline() {
         let tsc_deadline = tsc::boot_reference()
             .saturating_add(tsc::ns_to_ticks(deadline_ns))
             .max(1);
-        // Relaxed: only this CPU writes its slot. A timer interrupt after
-        // this check finds the timer fired, which is what was asked for.
-        if ARMED[crate::cpu::id()].load(Ordering::Relaxed) != tsc_deadline {
+        if !is_armed_for(tsc_deadline) {
             write_deadline(tsc_deadline);
         }
     } else {
-        arm_oneshot_ns(deadline_ns.saturating_sub(tsc::now_ns()));
+        let key = deadline_ns.max(1);
+        if !is_armed_for(key) {
+            arm(key, || {
+                write_count(deadline_ns.saturating_sub(tsc::now_ns()));
+            });
+        }
     }
 }
 
@@ -178,7 +202,7 @@ pub fn cancel() {
     if uses_tsc_deadline() {
         write_deadline(0);
     } else {
-        lapic::write(reg::TIMER_INITIAL, 0);
+        arm(0, || lapic::write(reg::TIMER_INITIAL, 0));
     }
 }
 

@@ -460,6 +460,13 @@ mod imp {
         }
     }
 
+    // The entry, exit and `syscall` paths. `tine_user_return` needs no
+    // `popfq` to give the caller RFLAGS = 2 (IF, DF, AC clear): both ways
+    // in leave exactly that, `syscall` through FMASK (`SYSCALL_FMASK`
+    // clears every flag) and the IDT stub with its own `popfq` for traps
+    // from ring 3, and `save_user_state` changes no flag that matters. A
+    // `popfq` ends the translation block under QEMU TCG.
+    //
     // The entry, exit and `syscall` paths. `gs:16` is the CPU's RunRecord
     // (top of its entry stack), `gs:24` a scratch slot for the user RSP.
     core::arch::global_asm!(
@@ -528,8 +535,6 @@ tine_user_return:
     mov rax, qword ptr gs:[16]
     mov rsp, qword ptr [rax]
     mov qword ptr [rax], 0
-    push 2
-    popfq
     pop r15
     pop r14
     pop r13
