@@ -71,6 +71,11 @@ forkfam_test!(
 );
 forkfam_test!(forkfam_rfork_without_rfproc_divorces_in_place, "unshare");
 forkfam_test!(forkfam_process_descriptors, "pdfork");
+forkfam_test!(forkfam_exit_signals_follow_the_flags, "exitsig");
+forkfam_test!(
+    forkfam_a_killed_vfork_child_releases_the_parent,
+    "vforkkill"
+);
 
 ktest!(
     async fn fork_rlimit_nproc_refuses_the_sixth_process_and_leaks_nothing() {

@@ -26,6 +26,8 @@
 //! | `files` | descriptor tables and cwd: `RFFDG` copies, rfork without it shares, `RFCFDG` starts empty, `CLONE_FILES` with a close-on-fork descriptor is `EINVAL`, `CLONE_FS` shares the cwd |
 //! | `unshare` | rfork without `RFPROC` (`fork_norfproc`): a child sharing the table or the space divorces them in place |
 //! | `pdfork` | process descriptors: `pdgetpid`, `wait4(-1)` skips the child, closing the last descriptor kills a non-daemon child (and it is reaped), not a `PD_DAEMON` one, `pdkill`, no `SIGCHLD`, `CLONE_PIDFD`, the `EBADF`/`EINVAL`/`EFAULT` cases with nothing left behind |
+//! | `exitsig` | the exit signal a child sends: SIGCHLD by default, SIGUSR1 for `RFLINUXTHPN`, the `RFTSIGZMB` signal, none for `RFTSIGZMB` with 0 |
+//! | `vforkkill` | a vfork child killed by a signal releases its parent, which sees the signal status |
 //! | `reaper` | `procctl(PROC_REAP_*)`: acquire, status, an orphaned grandchild comes to the reaper, release, the errors |
 #![no_std]
 #![no_main]
@@ -124,9 +126,11 @@ fn main(args: Args) -> i32 {
         b"files" => files(name),
         b"unshare" => unshare(name),
         b"pdfork" => pdfork_mode(name),
+        b"exitsig" => exitsig(name),
+        b"vforkkill" => vforkkill(name),
         _ => {
             println!(
-                "usage: forkfam vfork|vfork44|clone-vfork|settid|nowait|einval|sysctl|reaper|peers|sighand|spawn|eintr|nproc|cleartid|files|unshare|pdfork"
+                "usage: forkfam vfork|vfork44|clone-vfork|settid|nowait|einval|sysctl|reaper|peers|sighand|spawn|eintr|nproc|cleartid|files|unshare|pdfork|exitsig|vforkkill"
             );
             return 2;
         }
@@ -1520,3 +1524,87 @@ fn pdfork_mode(mode: &str) {
 }
 
 const SA_RESTART_FLAG: u64 = 0x1000_0000;
+
+/// Signals counted by `exitsig`'s handler, one counter per signal.
+static SEEN: [AtomicU32; 65] = [const { AtomicU32::new(0) }; 65];
+
+extern "C" fn count_signal(sig: i32, _info: *mut u8, _ctx: *mut u8) {
+    if let Some(c) = SEEN.get(sig as usize) {
+        c.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+const RFLINUXTHPN: usize = 1 << 16;
+const WALL: i32 = 0x4000_0000;
+
+fn exitsig(mode: &str) {
+    for sig in [10usize, 12, 17] {
+        let act = syscall::signal::SigAction::handler(count_signal, SA_RESTART_FLAG, 0);
+        check!(
+            mode,
+            syscall::signal::sigaction(sig as i32, Some(&act), None).is_ok(),
+            "handler {sig}"
+        );
+    }
+    let cases: [(usize, Option<usize>, &str); 4] = [
+        (rf::PROC | rf::FDG, Some(17), "default"),
+        (rf::PROC | rf::FDG | RFLINUXTHPN, Some(10), "RFLINUXTHPN"),
+        (
+            rf::PROC | rf::FDG | rf::TSIGZMB | rf::tsig(12),
+            Some(12),
+            "RFTSIGZMB(SIGUSR2)",
+        ),
+        (rf::PROC | rf::FDG | rf::TSIGZMB, None, "RFTSIGZMB(0)"),
+    ];
+    for (flags, want, what) in cases {
+        for c in &SEEN {
+            c.store(0, Ordering::SeqCst);
+        }
+        match rfork(flags) {
+            Ok(0) => syscall::exit(0),
+            Ok(pid) => {
+                let st = syscall::wait4(pid as i32, WALL);
+                check!(
+                    mode,
+                    st.map(|(p, s)| (p as usize, s)) == Ok((pid, 0)),
+                    "{what}: wait4 {st:?}"
+                );
+                // The signal is pending before wait4 can see the exit; it
+                // was delivered on the way back from wait4.
+                for sig in [10usize, 12, 17] {
+                    let n = SEEN[sig].load(Ordering::SeqCst);
+                    let expected = u32::from(want == Some(sig));
+                    check!(
+                        mode,
+                        n == expected,
+                        "{what}: signal {sig} seen {n} times, expected {expected}"
+                    );
+                }
+            }
+            Err(e) => check!(mode, false, "{what}: rfork: {e}"),
+        }
+    }
+    let dfl = syscall::signal::SigAction::disposition(0, 0);
+    for sig in [10, 12, 17] {
+        let _ = syscall::signal::sigaction(sig, Some(&dfl), None);
+    }
+}
+
+fn vforkkill(mode: &str) {
+    // SAFETY: the vfork child only kills itself.
+    let ret = unsafe { syscall::syscall0(nr::VFORK) };
+    if ret == 0 {
+        // SAFETY: getpid and kill take no pointers.
+        let me = unsafe { syscall::syscall0(39) };
+        unsafe { syscall::syscall2(62, me as usize, 9) };
+        exit_now(1);
+    }
+    match res(ret) {
+        Ok(pid) => check!(
+            mode,
+            wait_status(mode, pid) == 9,
+            "the killed vfork child's status"
+        ),
+        Err(e) => check!(mode, false, "vfork: {e}"),
+    }
+}
