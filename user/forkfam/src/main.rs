@@ -1594,8 +1594,9 @@ fn vforkkill(mode: &str) {
     // SAFETY: the vfork child only kills itself.
     let ret = unsafe { syscall::syscall0(nr::VFORK) };
     if ret == 0 {
-        // SAFETY: getpid and kill take no pointers.
+        // SAFETY: getpid takes no pointer.
         let me = unsafe { syscall::syscall0(39) };
+        // SAFETY: kill takes no pointer.
         unsafe { syscall::syscall2(62, me as usize, 9) };
         exit_now(1);
     }
