@@ -89,7 +89,7 @@ ktest!(
 
 /// A parent that never runs: a PID, an empty address space with one
 /// touched page, not in the table.
-fn fake_parent() -> Result<Arc<Process>, String> {
+pub(super) fn fake_parent() -> Result<Arc<Process>, String> {
     let pid = super::pids()
         .alloc(super::pid::PidFlags::NONE)
         .map_err(|_| String::from("no PID for the fake parent"))?;

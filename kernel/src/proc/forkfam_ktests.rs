@@ -7,15 +7,14 @@
 
 use alloc::format;
 use alloc::string::String;
-use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use super::fork::{self, FailAt};
+use super::fork_ktests::fake_parent;
 use super::pid::Pid;
-use super::process::{self, Process};
+use super::process;
 use super::{events, fork_flags};
 use crate::syscall::Errno;
-use crate::vm::space::AddressSpace;
 use crate::{kassert, kassert_eq, ktest};
 
 /// Runs `/bin/forkfam MODE` and returns its wait status.
@@ -94,22 +93,6 @@ ktest!(
         Ok(())
     }
 );
-
-/// A parent that never runs: a PID, an empty address space, not in the
-/// table.
-fn fake_parent() -> Result<Arc<Process>, String> {
-    let pid = super::pids()
-        .alloc(super::pid::PidFlags::NONE)
-        .map_err(|_| String::from("no PID for the fake parent"))?;
-    let space = AddressSpace::new().map_err(|e| format!("space: {e}"))?;
-    Ok(Process::new_child(
-        pid,
-        Pid::KERNEL,
-        "fake",
-        Arc::new(space),
-        None,
-    ))
-}
 
 ktest!(
     async fn fork_maxproc_message_at_most_once_a_second() {
