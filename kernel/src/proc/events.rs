@@ -165,8 +165,15 @@ mod imp {
 
     /// Runs every fork hook (`fork1`, after the commit point).
     pub fn run_fork_hooks(parent: Pid, child: Pid, req: &ForkRequest) {
-        // Copy the list out: a hook may register or remove hooks.
-        let hooks: Vec<ForkHook> = HOOKS.read().iter().map(|(_, h)| *h).collect();
+        // Copy the list out (a hook may register or remove hooks), but
+        // allocate nothing on the fork path when there are none.
+        let hooks: Vec<ForkHook> = {
+            let registered = HOOKS.read();
+            if registered.is_empty() {
+                return;
+            }
+            registered.iter().map(|(_, h)| *h).collect()
+        };
         for hook in hooks {
             hook(parent, child, req);
         }

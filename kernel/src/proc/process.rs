@@ -161,9 +161,9 @@ mod imp {
         system: AtomicBool,
         /// Acquired reaper status (`procctl(PROC_REAP_ACQUIRE)`).
         reaper: AtomicBool,
-        /// Made with a process descriptor (`super::procdesc`): 0 none,
-        /// 1 open, 2 the last one closed.
-        procdesc: core::sync::atomic::AtomicU8,
+        /// Owned by a process descriptor (`super::procdesc`) that is still
+        /// open: `wait4(-1)` skips it.
+        procdesc: AtomicBool,
         /// The leader of this process's peer group (`RFTHREAD`; FreeBSD's
         /// `p_leader`); 0 means the process leads itself.
         leader: core::sync::atomic::AtomicU32,
@@ -309,7 +309,7 @@ mod imp {
                 event_cursor: AtomicU64::new(u64::MAX),
                 system: AtomicBool::new(false),
                 reaper: AtomicBool::new(false),
-                procdesc: core::sync::atomic::AtomicU8::new(0),
+                procdesc: AtomicBool::new(false),
                 leader: core::sync::atomic::AtomicU32::new(0),
                 last_cpu: AtomicU32::new(u32::MAX),
                 files: spin::Mutex::new(Arc::new(Files::empty())),
@@ -625,19 +625,13 @@ mod imp {
 
         /// Marks this (new) process as owned by a process descriptor.
         pub fn set_procdesc(&self) {
-            self.procdesc.store(1, Ordering::Release);
+            self.procdesc.store(true, Ordering::Release);
         }
 
-        /// Whether a process descriptor was made with it (`wait4(-1)` skips
+        /// Whether an open process descriptor owns it (`wait4(-1)` skips
         /// it).
         pub fn has_procdesc(&self) -> bool {
-            self.procdesc.load(Ordering::Acquire) != 0
-        }
-
-        /// Whether its last process descriptor was closed (nobody waits
-        /// for it: reaped at exit).
-        fn procdesc_closed(&self) -> bool {
-            self.procdesc.load(Ordering::Acquire) == 2
+            self.procdesc.load(Ordering::Acquire)
         }
 
         /// Whether this process acquired reaper status.
@@ -706,8 +700,7 @@ mod imp {
             crate::proc::reaper::on_exit(self);
             kill_peers(self.pid);
             reparent_children(self.pid);
-            let unwaited = sig::exit_notify(self, status) || self.procdesc_closed();
-            if unwaited && TABLE.lock().remove(&self.pid).is_some() {
+            if sig::exit_notify(self, status) && TABLE.lock().remove(&self.pid).is_some() {
                 // The parent ignores SIGCHLD: nobody will wait for us.
                 reaped(self);
             }
@@ -739,13 +732,12 @@ mod imp {
     /// `wait4(-1)`.
     pub fn close_procdesc(p: &Process) {
         if p.state() != State::Running {
-            p.procdesc.store(2, Ordering::Release);
             if TABLE.lock().remove(&p.pid).is_some() {
                 reaped(p);
             }
             return;
         }
-        p.procdesc.store(0, Ordering::Release);
+        p.procdesc.store(false, Ordering::Release);
         let reaper = crate::proc::reaper::reaper_of(p.pid);
         *p.ppid.lock() = reaper;
         if reaper == Pid::KERNEL {

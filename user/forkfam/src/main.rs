@@ -175,6 +175,13 @@ struct Event {
     other: u32,
 }
 
+/// An empty slot of an event buffer.
+const NO_EVENT: Event = Event {
+    kind: 0,
+    pid: 0,
+    other: 0,
+};
+
 const FORK: u32 = 1;
 const VFORK: u32 = 2;
 const VFORK_DONE: u32 = 3;
@@ -202,11 +209,7 @@ fn events(out: &mut [Event; 32]) -> usize {
 
 /// Starts this process's event cursor (its first read sees nothing older).
 fn start_events() {
-    let mut sink = [Event {
-        kind: 0,
-        pid: 0,
-        other: 0,
-    }; 32];
+    let mut sink = [NO_EVENT; 32];
     while events(&mut sink) == 32 {}
 }
 
@@ -215,6 +218,22 @@ fn start_events() {
 fn saw(list: &[Event], kind: u32, pid: u32, other: Option<u32>) -> bool {
     list.iter()
         .any(|e| e.kind == kind && e.pid == pid && other.is_none_or(|o| o == e.other))
+}
+
+/// The checks every waiting fork shares: the events read when the
+/// parent's call returned hold the vfork and the child's exit with
+/// `status`.
+fn check_waited(mode: &str, list: &[Event], me: u32, child: u32, status: u32) {
+    check!(
+        mode,
+        saw(list, VFORK, me, Some(child)),
+        "no vfork event: {list:?}"
+    );
+    check!(
+        mode,
+        saw(list, EXIT, child, Some(status)),
+        "the parent returned before the child's exit: {list:?}"
+    );
 }
 
 fn wait_status(mode: &str, pid: usize) -> i32 {
@@ -252,11 +271,7 @@ fn vfork(mode: &str) {
         }
     };
     // Read before anything else: the child's exit must already be done.
-    let mut list = [Event {
-        kind: 0,
-        pid: 0,
-        other: 0,
-    }; 32];
+    let mut list = [NO_EVENT; 32];
     let n = events(&mut list);
     let list = &list[..n];
     check!(
@@ -265,16 +280,7 @@ fn vfork(mode: &str) {
         "the child's store is not in the parent's memory (mark {:#x}, child {child})",
         MARK.load(Ordering::SeqCst)
     );
-    check!(
-        mode,
-        saw(list, VFORK, me, Some(child)),
-        "no vfork event: {list:?}"
-    );
-    check!(
-        mode,
-        saw(list, EXIT, child, Some(7 << 8)),
-        "the parent returned before the child's exit: {list:?}"
-    );
+    check_waited(mode, list, me, child, 7 << 8);
     check!(
         mode,
         saw(list, VFORK_DONE, child, Some(me)),
@@ -301,11 +307,7 @@ fn vfork44(mode: &str) {
             return;
         }
     };
-    let mut list = [Event {
-        kind: 0,
-        pid: 0,
-        other: 0,
-    }; 32];
+    let mut list = [NO_EVENT; 32];
     let n = events(&mut list);
     let list = &list[..n];
     check!(
@@ -313,16 +315,7 @@ fn vfork44(mode: &str) {
         MARK.load(Ordering::SeqCst) == 0,
         "the child's store reached the parent: the space is not a copy"
     );
-    check!(
-        mode,
-        saw(list, VFORK, me, Some(child)),
-        "no vfork event: {list:?}"
-    );
-    check!(
-        mode,
-        saw(list, EXIT, child, Some(5 << 8)),
-        "the parent returned before the child's exit: {list:?}"
-    );
+    check_waited(mode, list, me, child, 5 << 8);
     check!(mode, wait_status(mode, child as usize) == 5 << 8, "status");
 }
 
@@ -464,11 +457,7 @@ fn nowait(mode: &str) {
         "the RFNOWAIT child is the caller's"
     );
     // The child's verdict comes back through its exit event.
-    let mut list = [Event {
-        kind: 0,
-        pid: 0,
-        other: 0,
-    }; 32];
+    let mut list = [NO_EVENT; 32];
     let mut verdict = None;
     for _ in 0..2000 {
         let n = events(&mut list);
@@ -1339,11 +1328,7 @@ fn pdkill(fd: i32, sig: usize) -> Result<usize, Errno> {
 /// The wait status in `pid`'s exit event, yielding up to `tries` times
 /// for it (the cursor started earlier with `start_events`).
 fn exit_event(pid: u32, tries: usize) -> Option<u32> {
-    let mut list = [Event {
-        kind: 0,
-        pid: 0,
-        other: 0,
-    }; 32];
+    let mut list = [NO_EVENT; 32];
     for _ in 0..tries {
         let n = events(&mut list);
         if let Some(e) = list[..n].iter().find(|e| e.kind == EXIT && e.pid == pid) {
