@@ -10,7 +10,7 @@
 //! });
 //! ```
 //!
-//! `linkme` gathers every test into [`KTESTS`] at link time, so there is no
+//! `linkme` gathers every test into [`KTESTS`](static@KTESTS) at link time, so there is no
 //! list to keep in sync. Booting with `test` on the command line runs them
 //! all as tasks on the executor (`test=SUBSTR` runs those whose name
 //! contains SUBSTR); each prints `ktest NAME ... ok` or `... FAILED: why`,

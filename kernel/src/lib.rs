@@ -8,7 +8,7 @@
 //! `arch` through safe APIs. Pure logic (PID bitmap, executor queues, ...)
 //! builds for the host as well and is tested with plain `cargo test`.
 //!
-//! The bootable image (`kernel/image`, binary `tine`) calls [`main`] once
+//! The bootable image (`kernel/image`, binary `tine`) calls `init::start` once
 //! `arch` has brought the boot CPU into long mode.
 #![cfg_attr(target_os = "none", no_std)]
 #![deny(unsafe_code)]

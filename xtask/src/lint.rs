@@ -1,11 +1,14 @@
 //! `cargo xtask lint`: formatting, clippy, and the unsafe boundary, for
 //! the kernel's workspace and for the user programs' (`user/`).
 //!
-//! Tine keeps every `unsafe` in `arch/` (STYLE.md §1). The compiler
+//! Tine keeps every `unsafe` in `arch/` (`docs/design.md`). The compiler
 //! enforces that through `#![deny(unsafe_code)]` at the roots of the safe
 //! crates; this lint checks the attribute is still there, and also scans
 //! the safe crates' sources for any `unsafe` token outside comments and
 //! literals, so a local `#[allow(unsafe_code)]` cannot slip through either.
+//! `cargo doc` runs with warnings denied over the kernel's crates (private
+//! items included, so that a module's docs may link to its private
+//! helpers) and over xtask, so a broken intra-doc link fails the lint.
 //! All checks run; the command fails if any did.
 
 use std::path::{Path, PathBuf};
@@ -31,7 +34,7 @@ pub fn main() -> Result<()> {
     deps::ensure_components(&["rustfmt", "clippy"])?;
     deps::ensure_kernel_target()?;
     type Check = fn() -> Result<()>;
-    let checks: [(&str, Check); 7] = [
+    let checks: [(&str, Check); 9] = [
         ("rustfmt", || {
             run_command(Command::new("cargo").args(["fmt", "--all", "--check"]))
         }),
@@ -68,6 +71,15 @@ pub fn main() -> Result<()> {
                 "warnings",
             ]))
         }),
+        ("cargo doc (kernel target)", || {
+            run_command(
+                rustdoc_checked(kernel_cargo("doc"))
+                    .args(["-p", "arch", "-p", "drivers", "-p", "kernel", "-p", "bench"]),
+            )
+        }),
+        ("cargo doc (xtask)", || {
+            run_command(rustdoc_checked(Command::new("cargo").arg("doc")).args(["-p", "xtask"]))
+        }),
         (
             "#![deny(unsafe_code)] in the safe crates",
             check_deny_attributes,
@@ -94,6 +106,14 @@ pub fn main() -> Result<()> {
         bail!("lint failed: {}", failed.join(", "));
     }
     Ok(())
+}
+
+/// `cmd` (a `cargo doc`) with every rustdoc warning an error, private
+/// items documented, and no documentation of dependencies.
+fn rustdoc_checked(mut cmd: Command) -> Command {
+    cmd.args(["--no-deps", "--document-private-items"])
+        .env("RUSTDOCFLAGS", "-D warnings");
+    cmd
 }
 
 fn check_deny_attributes() -> Result<()> {

@@ -5,7 +5,7 @@
 //! benchmarking and linting Tine goes through here, so a fresh machine needs
 //! only `cargo xtask run` or `cargo xtask test`.
 //!
-//! One module per subcommand: [`build`], [`run`], [`test`], [`bench`],
+//! One module per subcommand: [`build`], [`run`], [`test`](mod@test), [`bench`](mod@bench),
 //! [`lint`]. Shared pieces: [`initramfs`] builds the user programs (the C
 //! ones with [`musl`]) and packs them with [`cpio`] into the archive every
 //! boot gets; `bench` reads the user-space benchmark with [`forkbench`],

@@ -6,7 +6,7 @@
 //!    `hvm_start_info` (memory map, command line, modules, RSDP), reserves
 //!    what must not be handed out, builds the real page tables (direct map
 //!    of all RAM, W^X kernel image), starts the heap and the frame
-//!    allocator, and calls the kernel's entry named by [`entry_point!`].
+//!    allocator, and calls the kernel's entry named by [`entry_point!`](crate::entry_point).
 //!
 //! [`memmap`] is the pure memory-map logic, tested on the host.
 

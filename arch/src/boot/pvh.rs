@@ -3,12 +3,12 @@
 //!
 //! The stub builds throw-away page tables (identity map of the low 4 GiB and
 //! the kernel window at -2 GiB, 2 MiB pages), enables PAE, long mode and NX,
-//! and jumps to [`super::bsp_entry`] in the higher half on the boot stack.
+//! and jumps to `tine_bsp_entry` (in [`super`]) in the higher half on the boot stack.
 //! `mm::init` replaces these tables with the real ones. The AP trampoline
 //! (`smp/trampoline.rs`) has its own real-mode → long-mode path but uses
 //! `boot_pml4` as its first page tables (it identity-maps low memory).
 //!
-//! Proven constraints (ARCHITECTURE.md): the note is 4-aligned with a
+//! Proven constraints (`docs/boot.md`): the note is 4-aligned with a
 //! `.quad` address; EBX is saved before `cpuid` clobbers it; the text holds
 //! no braces.
 

@@ -88,7 +88,7 @@ impl Features {
     }
 }
 
-/// The executing CPU's initial APIC id (CPUID leaf 1, EBX[31:24]; the
+/// The executing CPU's initial APIC id (CPUID leaf 1, EBX bits 31..24; the
 /// x2APIC id from leaf 0xB when the CPU has it).
 pub fn initial_apic_id() -> u32 {
     let f = Features::get();

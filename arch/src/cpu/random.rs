@@ -1,4 +1,4 @@
-//! The kernel's random source: [`u64`] and [`fill`].
+//! The kernel's random source: [`u64()`] and [`fill`].
 //!
 //! Each draw asks the CPU first: `RDRAND` (a DRBG reseeded by the on-chip
 //! entropy source) when CPUID advertises it, then `RDSEED` (the entropy
@@ -11,7 +11,7 @@
 //! for PID randomisation and hash seeds, not for keys.
 //!
 //! Users: the PID allocator's `kern.randompid` offset (the kernel injects
-//! [`u64`] into its `PidMap`) and, later, the 16 `AT_RANDOM` bytes given to
+//! [`u64()`] into its `PidMap`) and, later, the 16 `AT_RANDOM` bytes given to
 //! every new program ([`fill`]).
 //!
 //! All of this also runs on the host (RDRAND/RDSEED/RDTSC are unprivileged),

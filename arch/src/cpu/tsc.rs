@@ -214,7 +214,7 @@ pub fn pit_wait_ms(ms: u32) -> Option<u64> {
 /// PIT channel 2, gated by port 0x61 (ports reserved for arch in `io`).
 ///
 /// A measurement pairs the TSC with the PIT's own count rather than
-/// timing a countdown: each [`Sample`] latches the count between two TSC
+/// timing a countdown: each `Sample` latches the count between two TSC
 /// reads, and the tightest of a few samples at each end of the window is
 /// kept. If the vCPU is descheduled in the middle, both clocks keep
 /// running and the result is unaffected; only the few microseconds of a

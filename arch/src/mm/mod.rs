@@ -5,10 +5,10 @@
 //!
 //! | range | what |
 //! |---|---|
-//! | `0000_0000_0000_0000 ..` | user space [0..256) |
-//! | `ffff_8000_0000_0000 ..` | direct map of all RAM, [`PHYS_OFFSET`] [256..) |
-//! | `ffff_c000_0000_0000 ..` | kernel mappings of frames and MMIO, [`VMAP_BASE`] [384] |
-//! | `ffff_ffff_8000_0000 ..` | the kernel image, [`KERNEL_VIRT`] [511] |
+//! | `0000_0000_0000_0000 ..` | user space, PML4 slots 0..256 |
+//! | `ffff_8000_0000_0000 ..` | direct map of all RAM, [`PHYS_OFFSET`], PML4 slots 256.. |
+//! | `ffff_c000_0000_0000 ..` | kernel mappings of frames and MMIO, [`VMAP_BASE`], PML4 slot 384 |
+//! | `ffff_ffff_8000_0000 ..` | the kernel image, [`KERNEL_VIRT`], PML4 slot 511 |
 //!
 //! The upper-half PML4 entries are created once at boot and never change,
 //! so every address space can share them by copying the top 256 entries.

@@ -13,7 +13,7 @@ use crate::vm::space::AddressSpace;
 use crate::vm::vma::{VmPerms, VmaKind};
 use crate::{kassert, kassert_eq, ktest, task};
 
-/// Runs `path` (argv[0] = path) as a child of the kernel; its status.
+/// Runs `path` (`argv[0]` = path) as a child of the kernel; its status.
 async fn run(path: &str) -> Result<i32, String> {
     let pid = process::spawn_process(path, &[path.as_bytes()], &[b"TERM=tine"])
         .map_err(|e| format!("spawn {path}: {e}"))?;

@@ -13,7 +13,7 @@ use super::process::{self, State, exit_status, signal, signal_status};
 use crate::syscall::Errno;
 use crate::{kassert, kassert_eq, ktest, task};
 
-/// Spawns `path` with `args` (argv[0] is `path`) and waits for it:
+/// Spawns `path` with `args` (`argv[0]` is `path`) and waits for it:
 /// its PID and wait status.
 async fn run_on(cpu: Option<usize>, path: &str, args: &[&str]) -> Result<(Pid, i32), String> {
     let mut argv: Vec<&[u8]> = alloc::vec![path.as_bytes()];

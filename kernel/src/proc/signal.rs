@@ -22,7 +22,7 @@
 //! - [`SignalState`]: one per process (`Process::signals()`), the queue
 //!   under a spin lock, the shared actions, and an [`Event`](crate::task::Event)
 //!   notified whenever a signal is posted or the process is continued;
-//! - [`send`], [`kill_pgrp`], [`kill_all`], [`force`]: posting signals;
+//! - [`send`], [`kill_pgrp`], [`kill`], [`force`]: posting signals;
 //! - [`interruptible`]: how a blocking system call lets a signal interrupt
 //!   it (`EINTR`);
 //! - [`deliver`]: what the thread loop runs before every return to user

@@ -17,7 +17,7 @@ use crate::syscall::Errno;
 use crate::vm::space::AddressSpace;
 use crate::{kassert, kassert_eq, ktest};
 
-/// Spawns `path` with `args` (argv[0] is `path`).
+/// Spawns `path` with `args` (`argv[0]` is `path`).
 fn spawn(path: &str, args: &[&str]) -> Result<Pid, String> {
     let mut argv: Vec<&[u8]> = alloc::vec![path.as_bytes()];
     argv.extend(args.iter().map(|a| a.as_bytes()));

@@ -53,7 +53,7 @@ pub(crate) struct Task {
     /// Never stolen: the task always runs on its home CPU (user threads
     /// with an affinity of one CPU; benchmarks that measure one CPU).
     /// Written, like `home`, only by the CPU that holds the task popped
-    /// (a migration, [`super::migrate`]); Relaxed for the same reason.
+    /// (a migration, [`super::migrate()`]); Relaxed for the same reason.
     pinned: AtomicBool,
     state: TaskState,
     /// Plain spin lock, never contended: [`TaskState`] lets one CPU at a
@@ -114,7 +114,7 @@ pub(crate) struct Executor {
     pinned_queue: RunQueue,
     pub(crate) timers: TimerQueue,
     idle: IdleFlag,
-    /// A migration the task being polled asked for ([`super::migrate`]):
+    /// A migration the task being polled asked for ([`super::migrate()`]):
     /// [`NO_MIGRATION`], or the target CPU with [`MIGRATE_PINNED`]. Only
     /// this CPU writes and reads it (during and right after a poll), so
     /// Relaxed is enough.
@@ -591,7 +591,7 @@ impl Scheduler {
 
     /// Asks the executor of the calling CPU to move the task it is polling
     /// to `cpu` (pinned there, or free to be stolen) when the poll returns
-    /// pending; see [`super::migrate`]. Returns whether the calling thread
+    /// pending; see [`super::migrate()`]. Returns whether the calling thread
     /// is one of this scheduler's CPUs (if not, nothing will happen).
     pub(crate) fn request_migration(&self, cpu: usize, pinned: bool) -> bool {
         let Some(here) = self.current_cpu() else {

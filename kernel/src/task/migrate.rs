@@ -1,6 +1,6 @@
 //! [`Migrate`]: move the current task to another CPU, pinned there or not.
 //!
-//! Returned by [`super::migrate`]. The first poll leaves a request in the
+//! Returned by [`super::migrate()`]. The first poll leaves a request in the
 //! calling CPU's executor (`Scheduler::request_migration`), wakes its own
 //! task and returns pending; when the poll returns, the executor sees the
 //! request, sets the task's home CPU and its pinned flag (it holds the

@@ -9,12 +9,12 @@
 //! ## Key types
 //! - [`Platform`]: the five things the executors need from the machine
 //!   (CPU id, clock, IPI, interrupt masking, halt). The kernel implements it
-//!   over `arch`; [`host::HostPlatform`] implements it with std threads so
+//!   over `arch`; `host::HostPlatform` (host builds only) implements it with std threads so
 //!   everything here runs under `cargo test`.
 //! - [`Scheduler`]: the set of per-CPU executors of one machine. Each CPU
 //!   has a run queue (a crossbeam `SegQueue`), a timer heap, an idle flag
 //!   and statistics ([`CpuStats`]). The kernel has exactly one, created by
-//!   [`init`]; host tests create as many as they like ([`host::HostMachine`]).
+//!   [`init`]; host tests create as many as they like (`host::HostMachine`, host builds only).
 //! - A task (private `Task`) has a [`TaskId`], an optional name and a *home
 //!   CPU*: a waker pushes the task onto its home CPU's run queue and sends
 //!   that CPU an IPI if it is halted. An idle CPU steals from the other run
@@ -92,7 +92,7 @@ pub use yield_now::YieldNow;
 
 /// What the executors need from the machine. The kernel implements it over
 /// `arch` (LAPIC IPIs, `sti; hlt`, the TSC-deadline timer);
-/// [`host::HostPlatform`] implements it with std threads for tests.
+/// `host::HostPlatform` (host builds only) implements it with std threads for tests.
 ///
 /// # The lost-wakeup protocol
 /// A CPU halts only through this sequence, with interrupts masked
