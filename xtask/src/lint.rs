@@ -73,7 +73,7 @@ pub fn main() -> Result<()> {
         }),
         ("cargo doc (kernel target)", || {
             run_command(
-                rustdoc_checked(kernel_cargo("doc"))
+                rustdoc_checked(&mut kernel_cargo("doc"))
                     .args(["-p", "arch", "-p", "drivers", "-p", "kernel", "-p", "bench"]),
             )
         }),
@@ -110,10 +110,9 @@ pub fn main() -> Result<()> {
 
 /// `cmd` (a `cargo doc`) with every rustdoc warning an error, private
 /// items documented, and no documentation of dependencies.
-fn rustdoc_checked(mut cmd: Command) -> Command {
+fn rustdoc_checked(cmd: &mut Command) -> &mut Command {
     cmd.args(["--no-deps", "--document-private-items"])
-        .env("RUSTDOCFLAGS", "-D warnings");
-    cmd
+        .env("RUSTDOCFLAGS", "-D warnings")
 }
 
 fn check_deny_attributes() -> Result<()> {
