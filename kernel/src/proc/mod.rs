@@ -9,8 +9,16 @@
 //! - [`pid`]: the machine's one [`pid::PidMap`], made at boot with the
 //!   `pid_max` the command line asks for, and the PID knobs FreeBSD exposes
 //!   as sysctls (`kern.pid_max`, `kern.lastpid`, `kern.randompid`);
-//! - [`process`]: the process table, exit and wait statuses, `wait`, and
-//!   `spawn_process` (load a program from the initramfs and start it);
+//! - [`process`]: the process record and its accessors, exit and wait
+//!   statuses; it re-exports the four modules that follow;
+//! - `table` (on the machine): the process table, `nprocs`, the `maxproc`
+//!   slots;
+//! - `exit` (on the machine): `Process::exit`, reparenting orphans;
+//! - `job` (on the machine): process groups and sessions (`setpgid`,
+//!   `setsid`);
+//! - `spawn` (on the machine): `spawn_process` (load a program from the
+//!   initramfs and start it);
+//! - `wait` (on the machine): `wait` and `wait4`'s kernel side;
 //! - [`counters`]: fork counters per CPU (FreeBSD's `v_forks`...);
 //! - [`events`]: fork hooks and the fork/exec/exit event stream;
 //! - [`procdesc`]: process descriptors (pdfork, `CLONE_PIDFD`);
@@ -26,12 +34,16 @@
 pub mod counters;
 pub mod cred;
 pub mod events;
+#[cfg(target_os = "none")]
+pub mod exit;
 pub mod fork;
 pub mod fork_flags;
 #[cfg(target_os = "none")]
 mod fork_ktests;
 #[cfg(target_os = "none")]
 mod forkfam_ktests;
+#[cfg(target_os = "none")]
+pub mod job;
 pub mod pid;
 #[cfg(target_os = "none")]
 mod pid_ktests;
@@ -43,10 +55,16 @@ pub mod reaper;
 pub mod signal;
 #[cfg(target_os = "none")]
 mod signal_ktests;
+#[cfg(target_os = "none")]
+pub mod spawn;
 pub mod sysctl;
+#[cfg(target_os = "none")]
+pub mod table;
 #[cfg(target_os = "none")]
 pub mod thread;
 pub mod uidinfo;
+#[cfg(target_os = "none")]
+pub mod wait;
 
 use conquer_once::spin::OnceCell;
 

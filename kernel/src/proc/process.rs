@@ -1,4 +1,4 @@
-//! Processes: the process table, exit and wait.
+//! Processes: the process record and its accessors.
 //!
 //! A `Process` is a PID, its parent's PID, a name, an address space
 //! (shared with its threads through an `Arc`), a [`State`] (`Running` or
@@ -6,36 +6,22 @@
 //! notify when they change state. Its threads are futures
 //! (`super::thread`); the first one is spawned by `spawn_process`.
 //!
-//! - The global process table maps `Pid` to `Arc<Process>` under one
-//!   spin lock (never taken in interrupt handlers, held for a map operation
-//!   only). A process is in it from its creation until it is reaped.
-//! - Exit (`Process::exit`) records the Linux wait status
-//!   ([`exit_status`], [`signal_status`]), drops the address space (its
-//!   memory is freed now, not at reaping), marks the process a zombie and
-//!   notifies the parent's event. The kernel (PID 0) is the parent of
-//!   processes the kernel starts (the shell, tests); its event is a static.
-//! - `wait` awaits the zombie on the parent's event (`wait_until`, so no
-//!   notification is lost), then reaps it: removes it from the table and
-//!   frees its PID.
+//! The rest of the process code lives next to this module, and is
+//! re-exported here so `proc::process::X` names all of it:
+//! - `super::table`: the process table (`lookup`, `all`, `list`,
+//!   `insert`, `nprocs` and the `maxproc` slots);
+//! - `super::exit`: `Process::exit`, reparenting orphans, `close_procdesc`;
+//! - `super::job`: process groups and sessions (`JobIds`, `set_pgid`,
+//!   `set_sid`);
+//! - `super::spawn`: `spawn_process` (load a program from the initramfs and
+//!   start it);
+//! - `super::wait`: `wait` and `wait4`'s `wait_child`.
 //!
-//! - Fork (`super::fork::fork1`) is the second way to make a `Process`
-//!   ([`Process::new_child`], [`insert`]): a copy-on-write copy of the
-//!   parent's address space and a copy of its `UserContext`.
-//! - Orphans: when a process exits, its children are reparented to init
-//!   (PID 1) if init is alive, else to the kernel, which reaps them with a
-//!   small task each; the new parent's event is notified so a zombie
-//!   orphan is seen.
-//! - [`wait_child`] is `wait4`'s kernel side: one child or any child of a
-//!   parent, optionally without blocking, reaped atomically under the table
-//!   lock so two waiters never reap the same child.
-//! - [`nprocs`] counts the processes in the table (zombies included);
-//!   `fork1` holds it against `maxproc`.
-//! - Signals (`super::signal`): each process has a `SignalState`
-//!   ([`Process::signals`]); exit sends the exit signal to the parent and
-//!   reaps at once when the parent ignores `SIGCHLD`. Process groups and
-//!   sessions are two IDs per process ([`JobIds`]); [`set_pgid`],
-//!   [`set_sid`]; `wait_child` takes a [`WaitFor::Group`] and reports
-//!   stopped and continued children ([`WaitOptions`]).
+//! Fork (`super::fork::fork1`) makes a `Process` with
+//! [`Process::new_child_of`] and `insert`s it: a copy-on-write copy of
+//! the parent's address space and a copy of its `UserContext`. Signals
+//! (`super::signal`): each process has a `SignalState`
+//! ([`Process::signals`]).
 //!
 //! See `docs/processes.md` and `docs/fork.md`.
 
@@ -87,28 +73,42 @@ pub enum State {
 pub use imp::*;
 
 #[cfg(target_os = "none")]
+pub use super::exit::{close_procdesc, reap_in_background};
+#[cfg(target_os = "none")]
+pub use super::job::{JobIds, set_pgid, set_sid};
+#[cfg(target_os = "none")]
+pub use super::spawn::{spawn_process, spawn_process_on};
+#[cfg(target_os = "none")]
+pub(crate) use super::table::notify_parent;
+#[cfg(target_os = "none")]
+pub use super::table::{
+    ProcInfo, all, insert, list, lookup, nprocs, release_slot, reserve_slot, space_sharers,
+};
+#[cfg(target_os = "none")]
+pub use super::wait::{WaitFor, WaitOptions, wait, wait_child};
+
+#[cfg(target_os = "none")]
 mod imp {
-    use alloc::collections::BTreeMap;
     use alloc::string::String;
     use alloc::sync::Arc;
-    use alloc::vec::Vec;
-    use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+    use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
     use super::State;
-    use crate::fs::{Files, FsContext, OpenFile};
+    use crate::fs::{Files, FsContext};
     use crate::proc::cred::{Creds, Rlimit, Rlimits};
-    use crate::proc::pid::{Pid, PidFlags};
-    use crate::proc::signal::{self as sig, SignalState};
+    use crate::proc::job::JobIds;
+    use crate::proc::pid::Pid;
+    use crate::proc::signal::SignalState;
     use crate::syscall::Errno;
     use crate::task::Event;
     use crate::vm::space::AddressSpace;
 
     /// A process (module docs).
     pub struct Process {
-        pid: Pid,
+        pub(in crate::proc) pid: Pid,
         /// Changes when the parent exits (reparenting to init or the
         /// kernel).
-        ppid: spin::Mutex<Pid>,
+        pub(in crate::proc) ppid: spin::Mutex<Pid>,
         /// The program's file name; `execve` changes it.
         name: spin::Mutex<String>,
         /// User and group ids (`super::cred`); fork copies them.
@@ -116,10 +116,10 @@ mod imp {
         /// Resource limits; fork copies them.
         rlimits: spin::Mutex<Rlimits>,
         /// The real uid this process is counted under (`super::uidinfo`).
-        charged_uid: core::sync::atomic::AtomicU32,
+        pub(in crate::proc) charged_uid: core::sync::atomic::AtomicU32,
         /// `set_tid_address`: where to store 0 at exit (0 = nowhere). Per
         /// thread once processes have several.
-        clear_child_tid: AtomicU64,
+        pub(in crate::proc) clear_child_tid: AtomicU64,
         /// `set_robust_list`: the list head (stored, not walked yet).
         robust_list: AtomicU64,
         /// The CPUs the thread may run on (bit N = CPU N);
@@ -135,21 +135,21 @@ mod imp {
         /// for fork; `None` sends nothing).
         exit_signal: Option<u8>,
         /// Its process group and session (`JobIds`).
-        job: spin::Mutex<JobIds>,
+        pub(in crate::proc) job: spin::Mutex<JobIds>,
         /// It has called `execve` (a parent's `setpgid` on it is `EACCES`
         /// from then on).
         execed: AtomicBool,
         /// Its exit is complete: the parent has been sent the exit signal,
         /// so `wait4` may reap it (a waiter that reaps a zombie must find
         /// its `SIGCHLD` already pending, as on Linux).
-        exit_notified: AtomicBool,
+        pub(in crate::proc) exit_notified: AtomicBool,
         /// Its signal mask, pending signals, actions, job-control state.
-        signals: SignalState,
+        pub(in crate::proc) signals: SignalState,
         /// `None` once the process has exited (the memory is freed then).
-        space: spin::Mutex<Option<Arc<AddressSpace>>>,
-        state: spin::Mutex<State>,
+        pub(in crate::proc) space: spin::Mutex<Option<Arc<AddressSpace>>>,
+        pub(in crate::proc) state: spin::Mutex<State>,
         /// Notified when one of this process's children changes state.
-        children: Event,
+        pub(in crate::proc) children: Event,
         /// The parent waits for this child's exec or exit (`RFPPWAIT`,
         /// vfork): FreeBSD's `P_PPWAIT`.
         ppwait: AtomicBool,
@@ -163,7 +163,7 @@ mod imp {
         reaper: AtomicBool,
         /// Owned by a process descriptor (`super::procdesc`) that is still
         /// open: `wait4(-1)` skips it.
-        procdesc: AtomicBool,
+        pub(in crate::proc) procdesc: AtomicBool,
         /// The leader of this process's peer group (`RFTHREAD`; FreeBSD's
         /// `p_leader`); 0 means the process leads itself.
         leader: core::sync::atomic::AtomicU32,
@@ -180,52 +180,11 @@ mod imp {
         fs: spin::Mutex<Arc<FsContext>>,
     }
 
-    /// A process's process group and session IDs.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub struct JobIds {
-        /// The process group (`getpgid`).
-        pub pgid: Pid,
-        /// The session (`getsid`).
-        pub sid: Pid,
-    }
-
-    /// The process table.
-    static TABLE: spin::Mutex<BTreeMap<Pid, Arc<Process>>> = spin::Mutex::new(BTreeMap::new());
-
-    /// The child-state event of the kernel (PID 0), the parent of the
-    /// processes the kernel starts.
-    static KERNEL_CHILDREN: Event = Event::new();
-
-    /// The number of processes in the table (module docs).
-    static NPROCS: AtomicUsize = AtomicUsize::new(0);
-
-    /// How many processes exist now (running and zombies).
-    pub fn nprocs() -> usize {
-        NPROCS.load(Ordering::Relaxed)
-    }
-
-    /// Takes a process slot if fewer than `limit` are taken (fork's
-    /// `maxproc` check, done atomically so two forks cannot both take the
-    /// last slot). Give it back with [`release_slot`] if the fork fails.
-    pub fn reserve_slot(limit: usize) -> bool {
-        NPROCS
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                (n < limit).then_some(n + 1)
-            })
-            .is_ok()
-    }
-
-    /// Gives back a slot of [`reserve_slot`] (a failed fork) or of a
-    /// reaped process.
-    pub fn release_slot() {
-        NPROCS.fetch_sub(1, Ordering::Relaxed);
-    }
-
     impl Process {
         /// A new process: `pid`, parent `ppid`, `name`, its own `space`,
         /// running, leader of its own session and group (`pgid = sid =
         /// pid`), default signal state. It is not in the table until
-        /// [`insert`].
+        /// [`insert`](crate::proc::table::insert).
         pub fn new_child(
             pid: Pid,
             ppid: Pid,
@@ -339,7 +298,7 @@ mod imp {
 
         /// The wait status, once the process has exited and its parent has
         /// been told (what `wait4` reaps).
-        fn reapable(&self) -> Option<i32> {
+        pub(in crate::proc) fn reapable(&self) -> Option<i32> {
             // Acquire: pairs with the Release at the end of `exit`.
             if !self.exit_notified.load(Ordering::Acquire) {
                 return None;
@@ -665,449 +624,6 @@ mod imp {
         /// Waits for `VforkDone` (the vfork parent's await).
         pub async fn vfork_wait(&self) {
             self.vfork_event.wait_until(|| self.vfork_released()).await;
-        }
-
-        /// Ends the process with wait status `status` (module docs). Only
-        /// the first call counts.
-        pub fn exit(&self, status: i32) {
-            // Closes its descriptors first (Linux's `exit_files` before
-            // `exit_notify`): pipe readers see end of file now, not at
-            // reaping, and nothing is left to do between the zombie state
-            // and the parent's notification. A repeated call finds the
-            // table empty.
-            if self.state() == State::Running {
-                self.set_files(Arc::new(Files::empty()));
-            }
-            {
-                let mut state = self.state.lock();
-                if *state != State::Running {
-                    return;
-                }
-                *state = State::Zombie(status);
-            }
-            self.clear_tid();
-            // Frees the memory unless a thread (or a vfork parent) still
-            // holds the space.
-            drop(self.space.lock().take());
-            crate::proc::events::publish(
-                crate::proc::events::EventKind::Exit,
-                0,
-                self.pid,
-                status as u32,
-            );
-            // A vfork parent goes on (the child exited or was killed).
-            self.vfork_release();
-            crate::proc::reaper::on_exit(self);
-            kill_peers(self.pid);
-            reparent_children(self.pid);
-            if sig::exit_notify(self, status) && TABLE.lock().remove(&self.pid).is_some() {
-                // The parent ignores SIGCHLD: nobody will wait for us.
-                reaped(self);
-            }
-            // Release: pairs with the Acquire in `reapable`; the exit
-            // signal is pending in the parent before a waiter can reap.
-            self.exit_notified.store(true, Ordering::Release);
-            notify_parent(self.ppid());
-        }
-    }
-
-    /// When the leader of an `RFTHREAD` peer group exits, its peers are
-    /// killed (FreeBSD's `exit1`, which also waits for them; Tine does not
-    /// wait: the peers die on their own).
-    fn kill_peers(leader: Pid) {
-        let peers: Vec<Arc<Process>> = TABLE
-            .lock()
-            .values()
-            .filter(|p| p.pid != leader && p.peer_leader() == leader)
-            .cloned()
-            .collect();
-        for p in peers {
-            sig::send(&p, sig::SIGKILL, sig::SigInfo::kernel(sig::SIGKILL));
-        }
-    }
-
-    /// The last process descriptor of `p` was closed (`super::procdesc`):
-    /// a zombie is reaped now; a running process goes to its reaper, which
-    /// waits for it as for any orphan, and it is no longer hidden from
-    /// `wait4(-1)`.
-    pub fn close_procdesc(p: &Process) {
-        if p.state() != State::Running {
-            if TABLE.lock().remove(&p.pid).is_some() {
-                reaped(p);
-            }
-            return;
-        }
-        p.procdesc.store(false, Ordering::Release);
-        let reaper = crate::proc::reaper::reaper_of(p.pid);
-        *p.ppid.lock() = reaper;
-        if reaper == Pid::KERNEL {
-            reap_in_background(p.pid);
-        }
-        notify_parent(reaper);
-    }
-
-    /// How many live processes use `space` (more than one after vfork or
-    /// `CLONE_VM`).
-    pub fn space_sharers(space: &Arc<AddressSpace>) -> usize {
-        let procs: Vec<Arc<Process>> = TABLE.lock().values().cloned().collect();
-        procs
-            .iter()
-            .filter(|p| p.space().is_some_and(|s| Arc::ptr_eq(&s, space)))
-            .count()
-    }
-
-    /// Has a kernel task wait for and reap `pid`, a child of the kernel no
-    /// one else waits for.
-    pub fn reap_in_background(pid: Pid) {
-        drop(crate::task::spawn(async move {
-            // `ECHILD` only if someone else reaped it first.
-            let _ = wait(pid).await;
-        }));
-    }
-
-    impl Process {
-        /// `set_tid_address`'s exit half: store a 0 `u32` at the address
-        /// (a bad one is ignored, as Linux does). No futex wake yet.
-        fn clear_tid(&self) {
-            let addr = self.clear_child_tid.swap(0, Ordering::Relaxed);
-            if addr != 0
-                && let Some(space) = self.space()
-            {
-                let _ = space.copy_to_user(addr, &0u32.to_le_bytes());
-            }
-        }
-    }
-
-    /// Gives the children of `dead` to its reaper (`super::reaper`): the
-    /// nearest reaper ancestor, init if it is alive, else the kernel, which
-    /// reaps them (module docs).
-    fn reparent_children(dead: Pid) {
-        let adopter = crate::proc::reaper::reaper_of(dead);
-        let mut orphans = Vec::new();
-        for p in TABLE.lock().values() {
-            let mut ppid = p.ppid.lock();
-            if *ppid == dead {
-                *ppid = adopter;
-                orphans.push(p.pid);
-            }
-        }
-        if orphans.is_empty() {
-            return;
-        }
-        if adopter == Pid::KERNEL {
-            for pid in orphans {
-                reap_in_background(pid);
-            }
-        }
-        // Init may already wait for any child; a zombie orphan is one now.
-        notify_parent(adopter);
-    }
-
-    /// Wakes whoever waits for a child of `ppid`.
-    pub(crate) fn notify_parent(ppid: Pid) {
-        if ppid == Pid::KERNEL {
-            KERNEL_CHILDREN.notify_all();
-        } else if let Some(parent) = lookup(ppid) {
-            parent.children.notify_all();
-        }
-    }
-
-    /// Every process in the table (zombies included), by PID.
-    pub fn all() -> Vec<Arc<Process>> {
-        TABLE.lock().values().cloned().collect()
-    }
-
-    /// `setpgid(pid, pgid)` called by `caller` (POSIX's rules): `pid` 0
-    /// is the caller, `pgid` 0 is `pid`. `ESRCH` unless the target is the
-    /// caller or one of its children; `EACCES` for a child that has exec'd;
-    /// `EPERM` for a child in another session, a session leader, or a
-    /// group that does not exist in the caller's session (other than the
-    /// target's own PID). `EINVAL` for a negative `pgid` is the caller's.
-    pub fn set_pgid(caller: &Process, pid: Pid, pgid: Option<Pid>) -> Result<(), Errno> {
-        let table = TABLE.lock();
-        let target = table.get(&pid).ok_or(Errno::ESRCH)?;
-        let is_self = target.pid == caller.pid;
-        if !is_self && target.ppid() != caller.pid {
-            return Err(Errno::ESRCH);
-        }
-        let caller_job = caller.job();
-        let target_job = target.job();
-        if !is_self {
-            if target_job.sid != caller_job.sid {
-                return Err(Errno::EPERM);
-            }
-            if target.has_execed() {
-                return Err(Errno::EACCES);
-            }
-        }
-        if target_job.sid == target.pid {
-            return Err(Errno::EPERM);
-        }
-        let pgid = pgid.unwrap_or(target.pid);
-        if pgid != target.pid
-            && !table
-                .values()
-                .any(|p| p.pgid() == pgid && p.sid() == caller_job.sid)
-        {
-            return Err(Errno::EPERM);
-        }
-        target.job.lock().pgid = pgid;
-        Ok(())
-    }
-
-    /// `setsid()`: `caller` leads a new session and group, both its PID.
-    /// `EPERM` if a process group with its PID exists (it leads one).
-    pub fn set_sid(caller: &Process) -> Result<Pid, Errno> {
-        let table = TABLE.lock();
-        if table.values().any(|p| p.pgid() == caller.pid) {
-            return Err(Errno::EPERM);
-        }
-        *caller.job.lock() = JobIds {
-            pgid: caller.pid,
-            sid: caller.pid,
-        };
-        Ok(caller.pid)
-    }
-
-    /// The process with PID `pid`, if it exists (zombies included).
-    pub fn lookup(pid: Pid) -> Option<Arc<Process>> {
-        TABLE.lock().get(&pid).cloned()
-    }
-
-    /// One line of `ps`.
-    #[derive(Clone, Debug, PartialEq, Eq)]
-    pub struct ProcInfo {
-        pub pid: Pid,
-        pub ppid: Pid,
-        pub state: State,
-        pub name: String,
-        /// A kernel process.
-        pub system: bool,
-        /// The CPU it last ran on (`None`: never ran).
-        pub last_cpu: Option<u32>,
-        /// Its process group and session.
-        pub pgid: Pid,
-        pub sid: Pid,
-        /// Stopped by a signal.
-        pub stopped: bool,
-    }
-
-    /// Every process, by PID (a snapshot).
-    pub fn list() -> Vec<ProcInfo> {
-        let procs: Vec<Arc<Process>> = TABLE.lock().values().cloned().collect();
-        procs
-            .iter()
-            .map(|p| ProcInfo {
-                pid: p.pid,
-                ppid: p.ppid(),
-                state: p.state(),
-                name: p.name(),
-                system: p.is_system(),
-                last_cpu: p.last_cpu(),
-                pgid: p.pgid(),
-                sid: p.sid(),
-                stopped: p.signals().is_stopped(),
-            })
-            .collect()
-    }
-
-    /// Starts the program at `path` of the initramfs as a new process whose
-    /// parent is the kernel, with `argv` and `envp`, its one thread on the
-    /// least-loaded CPU. Errors: those of [`crate::exec::load`], `EAGAIN`
-    /// when no PID is free.
-    pub fn spawn_process(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<Pid, Errno> {
-        spawn_process_on(None, path, argv, envp)
-    }
-
-    /// [`spawn_process`] with the thread's first CPU chosen (`Some(cpu)`;
-    /// it may still migrate).
-    pub fn spawn_process_on(
-        cpu: Option<usize>,
-        path: &str,
-        argv: &[&[u8]],
-        envp: &[&[u8]],
-    ) -> Result<Pid, Errno> {
-        let loaded = crate::exec::load::load(path, argv, envp)?;
-        // Nothing fails after the PID is taken.
-        let pid = crate::proc::pids()
-            .alloc(PidFlags::NONE)
-            .map_err(|_| Errno::EAGAIN)?;
-        let name = String::from(path.rsplit('/').next().unwrap_or(path));
-        let space = Arc::new(loaded.space);
-        let process = Process::new_child(pid, Pid::KERNEL, &name, space.clone(), None);
-        process.set_files(Arc::new(Files::with_stdio(OpenFile::console())));
-        NPROCS.fetch_add(1, Ordering::Relaxed);
-        // Root's, without a limit.
-        crate::proc::uidinfo::charge(crate::proc::cred::ROOT, None);
-        TABLE.lock().insert(pid, process.clone());
-        let ctx = arch::user::UserContext::new(loaded.entry, loaded.rsp);
-        let mut builder = crate::task::Builder::new().name(name);
-        if let Some(cpu) = cpu {
-            builder = builder.cpu(cpu % crate::task::ncpus());
-        }
-        // Detached: the process's state, not the task, says when it ends.
-        drop(builder.spawn(crate::proc::thread::run(process, space, ctx)));
-        Ok(pid)
-    }
-
-    /// Waits until process `pid` (a child of the kernel) has exited, reaps
-    /// it (removes it from the table, frees its PID) and returns its wait
-    /// status. `ECHILD` if there is no such process or another waiter
-    /// reaped it first.
-    pub async fn wait(pid: Pid) -> Result<i32, Errno> {
-        let process = lookup(pid).ok_or(Errno::ECHILD)?;
-        let zombie = || process.reapable().is_some();
-        let ppid = process.ppid();
-        if ppid == Pid::KERNEL {
-            KERNEL_CHILDREN.wait_until(zombie).await;
-        } else {
-            let parent = lookup(ppid).ok_or(Errno::ECHILD)?;
-            parent.children.wait_until(zombie).await;
-        }
-        let State::Zombie(status) = process.state() else {
-            unreachable!("waited for the zombie state");
-        };
-        if TABLE.lock().remove(&pid).is_none() {
-            return Err(Errno::ECHILD);
-        }
-        reaped(&process);
-        Ok(status)
-    }
-
-    /// What follows a removal from the table: the PID, the slot and the
-    /// uid's count are free.
-    fn reaped(p: &Process) {
-        crate::proc::pids().free(p.pid);
-        release_slot();
-        crate::proc::uidinfo::uncharge(p.charged_uid.load(Ordering::Relaxed));
-    }
-
-    /// Inserts a forked child (fork's commit point: this cannot fail). Its
-    /// slot was taken with [`reserve_slot`].
-    pub fn insert(process: Arc<Process>) {
-        TABLE.lock().insert(process.pid, process);
-    }
-
-    /// Which children `wait4` waits for.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub enum WaitFor {
-        /// Any child (`pid = -1`).
-        Any,
-        /// This one (`pid > 0`).
-        Pid(Pid),
-        /// Those in this process group (`pid = 0`: the caller's; `pid <
-        /// -1`: group `-pid`).
-        Group(Pid),
-    }
-
-    impl WaitFor {
-        /// Whether `p` is a child of `parent` this target names.
-        fn matches(self, parent: Pid, p: &Process) -> bool {
-            p.ppid() == parent
-                && match self {
-                    // FreeBSD: a descriptor-owned child is not "any" child.
-                    WaitFor::Any => !p.has_procdesc(),
-                    WaitFor::Pid(pid) => pid == p.pid,
-                    WaitFor::Group(pgid) => pgid == p.pgid(),
-                }
-        }
-    }
-
-    /// What `wait4` reports besides exits (`WUNTRACED`, `WCONTINUED`) and
-    /// whether it blocks (`WNOHANG`).
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-    pub struct WaitOptions {
-        /// Return `Ok(None)` instead of waiting.
-        pub nohang: bool,
-        /// Report children that stopped (status `sig << 8 | 0x7f`).
-        pub untraced: bool,
-        /// Report children that continued (status `0xffff`).
-        pub continued: bool,
-    }
-
-    impl WaitOptions {
-        /// Whether `p` has something to report under these options.
-        fn reportable(self, p: &Process) -> bool {
-            p.reapable().is_some() || p.signals.has_report(self.untraced, self.continued)
-        }
-    }
-
-    /// What a look over the table found.
-    enum Scan {
-        /// Reaped this child, or took its stop/continue report, with this
-        /// status.
-        Found(Pid, i32),
-        /// Matching children exist, none has anything to report.
-        Running,
-        /// No matching child.
-        None,
-    }
-
-    /// Looks for a zombie child of `parent` matching `target` and reaps it
-    /// (under the table lock, so one waiter gets it), or for one with a
-    /// stop/continue report `options` asks for.
-    fn scan(parent: Pid, target: WaitFor, options: WaitOptions) -> Scan {
-        let mut table = TABLE.lock();
-        let mut found = Scan::None;
-        let mut zombie = None;
-        for p in table.values().filter(|p| target.matches(parent, p)) {
-            if let Some(status) = p.reapable() {
-                zombie = Some(p.pid);
-                found = Scan::Found(p.pid, status);
-                break;
-            }
-            if let Some(report) = p.signals.take_report(options.untraced, options.continued) {
-                found = Scan::Found(p.pid, report.wait_status());
-                break;
-            }
-            found = Scan::Running;
-        }
-        if let Some(p) = zombie.and_then(|pid| table.remove(&pid)) {
-            drop(table);
-            reaped(&p);
-        }
-        found
-    }
-
-    /// `wait4`'s kernel side: reaps a zombie child of `parent` matching
-    /// `target` (or takes a stop/continue report `options` asks for) and
-    /// returns its PID and wait status, waiting for one unless
-    /// `options.nohang` (then `Ok(None)` while they all run). `ECHILD`
-    /// when `parent` has no matching child. Not interruptible by itself:
-    /// the system call wraps it in `signal::interruptible`.
-    pub async fn wait_child(
-        parent: Pid,
-        target: WaitFor,
-        options: WaitOptions,
-    ) -> Result<Option<(Pid, i32)>, Errno> {
-        let owner = if parent == Pid::KERNEL {
-            None
-        } else {
-            Some(lookup(parent).ok_or(Errno::ECHILD)?)
-        };
-        let event = owner.as_ref().map_or(&KERNEL_CHILDREN, |p| &p.children);
-        loop {
-            match scan(parent, target, options) {
-                Scan::Found(pid, status) => return Ok(Some((pid, status))),
-                Scan::None => return Err(Errno::ECHILD),
-                Scan::Running if options.nohang => return Ok(None),
-                Scan::Running => {}
-            }
-            // Something to look at again: a matching zombie or report, or
-            // the child gone (another waiter; a kernel caller of `wait`;
-            // automatic reaping).
-            event
-                .wait_until(|| {
-                    let table = TABLE.lock();
-                    let mut matching = table.values().filter(|p| target.matches(parent, p));
-                    let mut any = false;
-                    let ready = matching.any(|p| {
-                        any = true;
-                        options.reportable(p)
-                    });
-                    ready || !any
-                })
-                .await;
         }
     }
 }

@@ -1,0 +1,153 @@
+//! Exit and reparenting.
+//!
+//! - Exit ([`Process::exit`]) records the Linux wait status
+//!   ([`exit_status`](super::process::exit_status),
+//!   [`signal_status`](super::process::signal_status)), closes the
+//!   descriptors, drops the address space (its memory is freed now, not
+//!   at reaping), marks the process a zombie, sends the exit signal to the
+//!   parent (reaping at once when the parent ignores `SIGCHLD`) and
+//!   notifies the parent's event.
+//! - Orphans: when a process exits, its children are reparented to their
+//!   reaper (`super::reaper`: init if it is alive, else the kernel, which
+//!   reaps them with a small task each); the new parent's event is
+//!   notified so a zombie orphan is seen.
+//! - The peers of an `RFTHREAD` leader die with it; the last close of a
+//!   process descriptor ([`close_procdesc`]) reaps or reparents.
+//!
+//! See `docs/processes.md` and `docs/fork.md`.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
+
+use crate::fs::Files;
+use crate::proc::pid::Pid;
+use crate::proc::process::{Process, State};
+use crate::proc::signal as sig;
+use crate::proc::table::{TABLE, notify_parent, reaped};
+use crate::proc::wait::wait;
+
+impl Process {
+    /// Ends the process with wait status `status` (module docs). Only
+    /// the first call counts.
+    pub fn exit(&self, status: i32) {
+        // Closes its descriptors first (Linux's `exit_files` before
+        // `exit_notify`): pipe readers see end of file now, not at
+        // reaping, and nothing is left to do between the zombie state
+        // and the parent's notification. A repeated call finds the
+        // table empty.
+        if self.state() == State::Running {
+            self.set_files(Arc::new(Files::empty()));
+        }
+        {
+            let mut state = self.state.lock();
+            if *state != State::Running {
+                return;
+            }
+            *state = State::Zombie(status);
+        }
+        self.clear_tid();
+        // Frees the memory unless a thread (or a vfork parent) still
+        // holds the space.
+        drop(self.space.lock().take());
+        crate::proc::events::publish(
+            crate::proc::events::EventKind::Exit,
+            0,
+            self.pid,
+            status as u32,
+        );
+        // A vfork parent goes on (the child exited or was killed).
+        self.vfork_release();
+        crate::proc::reaper::on_exit(self);
+        kill_peers(self.pid);
+        reparent_children(self.pid);
+        if sig::exit_notify(self, status) && TABLE.lock().remove(&self.pid).is_some() {
+            // The parent ignores SIGCHLD: nobody will wait for us.
+            reaped(self);
+        }
+        // Release: pairs with the Acquire in `reapable`; the exit
+        // signal is pending in the parent before a waiter can reap.
+        self.exit_notified.store(true, Ordering::Release);
+        notify_parent(self.ppid());
+    }
+
+    /// `set_tid_address`'s exit half: store a 0 `u32` at the address
+    /// (a bad one is ignored, as Linux does). No futex wake yet.
+    fn clear_tid(&self) {
+        let addr = self.clear_child_tid.swap(0, Ordering::Relaxed);
+        if addr != 0
+            && let Some(space) = self.space()
+        {
+            let _ = space.copy_to_user(addr, &0u32.to_le_bytes());
+        }
+    }
+}
+
+/// When the leader of an `RFTHREAD` peer group exits, its peers are
+/// killed (FreeBSD's `exit1`, which also waits for them; Tine does not
+/// wait: the peers die on their own).
+fn kill_peers(leader: Pid) {
+    let peers: Vec<Arc<Process>> = TABLE
+        .lock()
+        .values()
+        .filter(|p| p.pid != leader && p.peer_leader() == leader)
+        .cloned()
+        .collect();
+    for p in peers {
+        sig::send(&p, sig::SIGKILL, sig::SigInfo::kernel(sig::SIGKILL));
+    }
+}
+
+/// The last process descriptor of `p` was closed (`super::procdesc`):
+/// a zombie is reaped now; a running process goes to its reaper, which
+/// waits for it as for any orphan, and it is no longer hidden from
+/// `wait4(-1)`.
+pub fn close_procdesc(p: &Process) {
+    if p.state() != State::Running {
+        if TABLE.lock().remove(&p.pid).is_some() {
+            reaped(p);
+        }
+        return;
+    }
+    p.procdesc.store(false, Ordering::Release);
+    let reaper = crate::proc::reaper::reaper_of(p.pid);
+    *p.ppid.lock() = reaper;
+    if reaper == Pid::KERNEL {
+        reap_in_background(p.pid);
+    }
+    notify_parent(reaper);
+}
+
+/// Has a kernel task wait for and reap `pid`, a child of the kernel no
+/// one else waits for.
+pub fn reap_in_background(pid: Pid) {
+    drop(crate::task::spawn(async move {
+        // `ECHILD` only if someone else reaped it first.
+        let _ = wait(pid).await;
+    }));
+}
+
+/// Gives the children of `dead` to its reaper (`super::reaper`): the
+/// nearest reaper ancestor, init if it is alive, else the kernel, which
+/// reaps them (module docs).
+fn reparent_children(dead: Pid) {
+    let adopter = crate::proc::reaper::reaper_of(dead);
+    let mut orphans = Vec::new();
+    for p in TABLE.lock().values() {
+        let mut ppid = p.ppid.lock();
+        if *ppid == dead {
+            *ppid = adopter;
+            orphans.push(p.pid);
+        }
+    }
+    if orphans.is_empty() {
+        return;
+    }
+    if adopter == Pid::KERNEL {
+        for pid in orphans {
+            reap_in_background(pid);
+        }
+    }
+    // Init may already wait for any child; a zombie orphan is one now.
+    notify_parent(adopter);
+}

@@ -1,0 +1,136 @@
+//! The process table: every process from its creation until it is
+//! reaped, by PID.
+//!
+//! - The table maps `Pid` to `Arc<Process>` under one spin lock (never
+//!   taken in interrupt handlers, held for a map operation only).
+//! - [`nprocs`] counts the processes in it (zombies included); `fork1`
+//!   holds it against `maxproc` with [`reserve_slot`].
+//! - The kernel (PID 0) is the parent of processes the kernel starts (the
+//!   shell, tests); its child-state event is a static here, and
+//!   [`notify_parent`] wakes whoever waits for a child of a PID.
+//!
+//! See `docs/processes.md`.
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::proc::pid::Pid;
+use crate::proc::process::{Process, State};
+use crate::task::Event;
+use crate::vm::space::AddressSpace;
+
+/// The process table.
+pub(super) static TABLE: spin::Mutex<BTreeMap<Pid, Arc<Process>>> =
+    spin::Mutex::new(BTreeMap::new());
+
+/// The child-state event of the kernel (PID 0), the parent of the
+/// processes the kernel starts.
+pub(super) static KERNEL_CHILDREN: Event = Event::new();
+
+/// The number of processes in the table (module docs).
+pub(super) static NPROCS: AtomicUsize = AtomicUsize::new(0);
+
+/// How many processes exist now (running and zombies).
+pub fn nprocs() -> usize {
+    NPROCS.load(Ordering::Relaxed)
+}
+
+/// Takes a process slot if fewer than `limit` are taken (fork's
+/// `maxproc` check, done atomically so two forks cannot both take the
+/// last slot). Give it back with [`release_slot`] if the fork fails.
+pub fn reserve_slot(limit: usize) -> bool {
+    NPROCS
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+            (n < limit).then_some(n + 1)
+        })
+        .is_ok()
+}
+
+/// Gives back a slot of [`reserve_slot`] (a failed fork) or of a
+/// reaped process.
+pub fn release_slot() {
+    NPROCS.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// The process with PID `pid`, if it exists (zombies included).
+pub fn lookup(pid: Pid) -> Option<Arc<Process>> {
+    TABLE.lock().get(&pid).cloned()
+}
+
+/// Every process in the table (zombies included), by PID.
+pub fn all() -> Vec<Arc<Process>> {
+    TABLE.lock().values().cloned().collect()
+}
+
+/// One line of `ps`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcInfo {
+    pub pid: Pid,
+    pub ppid: Pid,
+    pub state: State,
+    pub name: String,
+    /// A kernel process.
+    pub system: bool,
+    /// The CPU it last ran on (`None`: never ran).
+    pub last_cpu: Option<u32>,
+    /// Its process group and session.
+    pub pgid: Pid,
+    pub sid: Pid,
+    /// Stopped by a signal.
+    pub stopped: bool,
+}
+
+/// Every process, by PID (a snapshot).
+pub fn list() -> Vec<ProcInfo> {
+    let procs: Vec<Arc<Process>> = TABLE.lock().values().cloned().collect();
+    procs
+        .iter()
+        .map(|p| ProcInfo {
+            pid: p.pid,
+            ppid: p.ppid(),
+            state: p.state(),
+            name: p.name(),
+            system: p.is_system(),
+            last_cpu: p.last_cpu(),
+            pgid: p.pgid(),
+            sid: p.sid(),
+            stopped: p.signals().is_stopped(),
+        })
+        .collect()
+}
+
+/// Inserts a forked child (fork's commit point: this cannot fail). Its
+/// slot was taken with [`reserve_slot`].
+pub fn insert(process: Arc<Process>) {
+    TABLE.lock().insert(process.pid, process);
+}
+
+/// What follows a removal from the table: the PID, the slot and the
+/// uid's count are free.
+pub(super) fn reaped(p: &Process) {
+    crate::proc::pids().free(p.pid);
+    release_slot();
+    crate::proc::uidinfo::uncharge(p.charged_uid.load(Ordering::Relaxed));
+}
+
+/// How many live processes use `space` (more than one after vfork or
+/// `CLONE_VM`).
+pub fn space_sharers(space: &Arc<AddressSpace>) -> usize {
+    let procs: Vec<Arc<Process>> = TABLE.lock().values().cloned().collect();
+    procs
+        .iter()
+        .filter(|p| p.space().is_some_and(|s| Arc::ptr_eq(&s, space)))
+        .count()
+}
+
+/// Wakes whoever waits for a child of `ppid`.
+pub(crate) fn notify_parent(ppid: Pid) {
+    if ppid == Pid::KERNEL {
+        KERNEL_CHILDREN.notify_all();
+    } else if let Some(parent) = lookup(ppid) {
+        parent.children.notify_all();
+    }
+}

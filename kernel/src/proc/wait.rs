@@ -1,0 +1,164 @@
+//! Waiting for children.
+//!
+//! - [`wait`] awaits one zombie child of the kernel on its event
+//!   (`wait_until`, so no notification is lost), then reaps it: removes it
+//!   from the table and frees its PID.
+//! - [`wait_child`] is `wait4`'s kernel side: one child or any child of a
+//!   parent, or those of a process group ([`WaitFor`]), optionally without
+//!   blocking, reporting stopped and continued children
+//!   ([`WaitOptions`]); reaped atomically under the table lock so two
+//!   waiters never reap the same child.
+//!
+//! See `docs/processes.md`.
+
+use crate::proc::pid::Pid;
+use crate::proc::process::{Process, State};
+use crate::proc::table::{KERNEL_CHILDREN, TABLE, lookup, reaped};
+use crate::syscall::Errno;
+
+/// Waits until process `pid` (a child of the kernel) has exited, reaps
+/// it (removes it from the table, frees its PID) and returns its wait
+/// status. `ECHILD` if there is no such process or another waiter
+/// reaped it first.
+pub async fn wait(pid: Pid) -> Result<i32, Errno> {
+    let process = lookup(pid).ok_or(Errno::ECHILD)?;
+    let zombie = || process.reapable().is_some();
+    let ppid = process.ppid();
+    if ppid == Pid::KERNEL {
+        KERNEL_CHILDREN.wait_until(zombie).await;
+    } else {
+        let parent = lookup(ppid).ok_or(Errno::ECHILD)?;
+        parent.children.wait_until(zombie).await;
+    }
+    let State::Zombie(status) = process.state() else {
+        unreachable!("waited for the zombie state");
+    };
+    if TABLE.lock().remove(&pid).is_none() {
+        return Err(Errno::ECHILD);
+    }
+    reaped(&process);
+    Ok(status)
+}
+
+/// Which children `wait4` waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitFor {
+    /// Any child (`pid = -1`).
+    Any,
+    /// This one (`pid > 0`).
+    Pid(Pid),
+    /// Those in this process group (`pid = 0`: the caller's; `pid <
+    /// -1`: group `-pid`).
+    Group(Pid),
+}
+
+impl WaitFor {
+    /// Whether `p` is a child of `parent` this target names.
+    fn matches(self, parent: Pid, p: &Process) -> bool {
+        p.ppid() == parent
+            && match self {
+                // FreeBSD: a descriptor-owned child is not "any" child.
+                WaitFor::Any => !p.has_procdesc(),
+                WaitFor::Pid(pid) => pid == p.pid,
+                WaitFor::Group(pgid) => pgid == p.pgid(),
+            }
+    }
+}
+
+/// What `wait4` reports besides exits (`WUNTRACED`, `WCONTINUED`) and
+/// whether it blocks (`WNOHANG`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WaitOptions {
+    /// Return `Ok(None)` instead of waiting.
+    pub nohang: bool,
+    /// Report children that stopped (status `sig << 8 | 0x7f`).
+    pub untraced: bool,
+    /// Report children that continued (status `0xffff`).
+    pub continued: bool,
+}
+
+impl WaitOptions {
+    /// Whether `p` has something to report under these options.
+    fn reportable(self, p: &Process) -> bool {
+        p.reapable().is_some() || p.signals.has_report(self.untraced, self.continued)
+    }
+}
+
+/// What a look over the table found.
+enum Scan {
+    /// Reaped this child, or took its stop/continue report, with this
+    /// status.
+    Found(Pid, i32),
+    /// Matching children exist, none has anything to report.
+    Running,
+    /// No matching child.
+    None,
+}
+
+/// Looks for a zombie child of `parent` matching `target` and reaps it
+/// (under the table lock, so one waiter gets it), or for one with a
+/// stop/continue report `options` asks for.
+fn scan(parent: Pid, target: WaitFor, options: WaitOptions) -> Scan {
+    let mut table = TABLE.lock();
+    let mut found = Scan::None;
+    let mut zombie = None;
+    for p in table.values().filter(|p| target.matches(parent, p)) {
+        if let Some(status) = p.reapable() {
+            zombie = Some(p.pid);
+            found = Scan::Found(p.pid, status);
+            break;
+        }
+        if let Some(report) = p.signals.take_report(options.untraced, options.continued) {
+            found = Scan::Found(p.pid, report.wait_status());
+            break;
+        }
+        found = Scan::Running;
+    }
+    if let Some(p) = zombie.and_then(|pid| table.remove(&pid)) {
+        drop(table);
+        reaped(&p);
+    }
+    found
+}
+
+/// `wait4`'s kernel side: reaps a zombie child of `parent` matching
+/// `target` (or takes a stop/continue report `options` asks for) and
+/// returns its PID and wait status, waiting for one unless
+/// `options.nohang` (then `Ok(None)` while they all run). `ECHILD`
+/// when `parent` has no matching child. Not interruptible by itself:
+/// the system call wraps it in `signal::interruptible`.
+pub async fn wait_child(
+    parent: Pid,
+    target: WaitFor,
+    options: WaitOptions,
+) -> Result<Option<(Pid, i32)>, Errno> {
+    let owner = if parent == Pid::KERNEL {
+        None
+    } else {
+        Some(lookup(parent).ok_or(Errno::ECHILD)?)
+    };
+    let event = owner.as_ref().map_or(&KERNEL_CHILDREN, |p| &p.children);
+    loop {
+        match scan(parent, target, options) {
+            Scan::Found(pid, status) => return Ok(Some((pid, status))),
+            Scan::None => return Err(Errno::ECHILD),
+            Scan::Running if options.nohang => return Ok(None),
+            Scan::Running => {}
+        }
+        // Something to look at again: a matching zombie or report, or
+        // the child gone (another waiter; a kernel caller of `wait`;
+        // automatic reaping).
+        event
+            .wait_until(|| {
+                let table = TABLE.lock();
+                let mut matching = table.values().filter(|p| target.matches(parent, p));
+                let mut any = false;
+                let ready = matching.any(|p| {
+                    any = true;
+                    options.reportable(p)
+                });
+                ready || !any
+            })
+            .await;
+    }
+}
