@@ -6,7 +6,7 @@
 //! only `cargo xtask run` or `cargo xtask test`.
 //!
 //! One module per subcommand: [`build`], [`run`], [`test`](mod@test), [`bench`](mod@bench),
-//! [`lint`]. Shared pieces: [`initramfs`] builds the user programs (the C
+//! [`lint`], [`modgraph`]. Shared pieces: [`initramfs`] builds the user programs (the C
 //! ones with [`musl`]) and packs them with [`cpio`] into the archive every
 //! boot gets; `bench` reads the user-space benchmark with [`forkbench`],
 //! fetches and boots Linux for comparison with [`linux`] and draws with
@@ -25,6 +25,7 @@ mod forkbench;
 mod initramfs;
 mod lint;
 mod linux;
+mod modgraph;
 mod musl;
 mod qemu;
 mod run;
@@ -60,6 +61,8 @@ enum Task {
     Bench(bench::BenchArgs),
     /// rustfmt, clippy (kernel target and host) and the unsafe-boundary check.
     Lint,
+    /// Print the kernel's module import graph and its cycles.
+    Modgraph(modgraph::ModgraphArgs),
 }
 
 fn main() -> ExitCode {
@@ -84,6 +87,7 @@ fn dispatch(task: Task) -> Result<()> {
         Task::Test(args) => test::main(&args),
         Task::Bench(args) => bench::main(&args),
         Task::Lint => lint::main(),
+        Task::Modgraph(args) => modgraph::main(&args),
     }
 }
 
