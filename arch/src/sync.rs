@@ -23,7 +23,10 @@ pub struct IrqRawMutex {
 // and `unlock` releases it with Release, so holders are mutually exclusive
 // and see each other's writes.
 unsafe impl lock_api::RawMutex for IrqRawMutex {
-    #[allow(clippy::declare_interior_mutable_const)]
+    #[allow(
+        clippy::declare_interior_mutable_const,
+        reason = "lock_api's INIT is a const by design: each use makes a new, unlocked mutex"
+    )]
     const INIT: Self = Self {
         locked: AtomicBool::new(false),
         irq_was_enabled: AtomicBool::new(false),

@@ -156,4 +156,23 @@ mod tests {
         // No cases are linked on the host; the filter logic still holds.
         assert_eq!(crate::selected("nothing,else").count(), 0);
     }
+
+    #[test]
+    fn a_term_selects_by_whole_name_or_prefix() {
+        use crate::filter_selects;
+        assert!(filter_selects("", "fork1_exit_reap"));
+        assert!(filter_selects("fork", "fork1_exit_reap"));
+        assert!(filter_selects("fork1_exit_reap", "fork1_exit_reap"));
+        assert!(filter_selects("pid, fork", "fork1_exit_reap"));
+        assert!(!filter_selects("vm", "fork1_exit_reap"));
+        assert!(!filter_selects("fork1_exit_reap_more", "fork1_exit_reap"));
+    }
+
+    #[test]
+    fn unknown_terms_are_reported() {
+        let names = ["fork1_exit_reap", "vm_fork_pages_1", "pid_alloc_free"];
+        assert_eq!(crate::unmatched_terms("fork,zzz,vm_", &names), ["zzz"]);
+        assert!(crate::unmatched_terms("", &names).is_empty());
+        assert!(crate::unmatched_terms("pid", &names).is_empty());
+    }
 }

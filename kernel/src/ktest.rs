@@ -26,7 +26,10 @@ pub use arch::registry::{KTESTS, KTest, TestFuture, TestResult};
 macro_rules! ktest {
     ($(#[$meta:meta])* async fn $name:ident() $body:block) => {
         $(#[$meta])*
-        #[allow(non_upper_case_globals)]
+        #[allow(
+            non_upper_case_globals,
+            reason = "the static takes the test's (snake_case) function name"
+        )]
         #[$crate::ktest::linkme::distributed_slice(::arch::registry::KTESTS)]
         #[linkme(crate = $crate::ktest::linkme)]
         static $name: $crate::ktest::KTest = $crate::ktest::KTest {

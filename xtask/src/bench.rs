@@ -67,8 +67,8 @@ const LATENCIES: [&str; 8] = [
 
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Number of CPUs.
-    #[arg(long, default_value_t = 2)]
+    /// Number of CPUs (1 to 64).
+    #[arg(long, default_value_t = 2, value_parser = crate::run::parse_smp)]
     smp: u32,
     #[command(flatten)]
     machine: MachineArgs,

@@ -18,11 +18,43 @@ use crate::deps;
 use crate::initramfs::{self, AddFile};
 use crate::qemu::{self, Accel, KernelExit, Outcome, QemuConfig};
 
+/// The most CPUs the kernel brings online (`arch::smp::MAX_CPUS`).
+pub const MAX_SMP: u32 = 64;
+/// The least memory the kernel boots into its shell with, and the most
+/// xtask asks QEMU for.
+pub const MEM_MIB_RANGE: std::ops::RangeInclusive<u32> = 64..=65536;
+
+/// `--smp N`: 1 to [`MAX_SMP`], refused before QEMU starts (0 would boot
+/// nothing, and too many would be QEMU's error or CPUs the kernel ignores).
+pub fn parse_smp(arg: &str) -> Result<u32, String> {
+    let n: u32 = arg.parse().map_err(|e| format!("{e}"))?;
+    if (1..=MAX_SMP).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!("{n} CPUs: Tine runs on 1 to {MAX_SMP}"))
+    }
+}
+
+/// `--mem MiB`: within [`MEM_MIB_RANGE`] (below it the kernel runs out of
+/// frames while booting).
+pub fn parse_mem_mib(arg: &str) -> Result<u32, String> {
+    let n: u32 = arg.parse().map_err(|e| format!("{e}"))?;
+    if MEM_MIB_RANGE.contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!(
+            "{n} MiB: Tine boots with {} to {} MiB",
+            MEM_MIB_RANGE.start(),
+            MEM_MIB_RANGE.end()
+        ))
+    }
+}
+
 /// The QEMU machine options shared by `run` and `bench`.
 #[derive(Args)]
 pub struct MachineArgs {
-    /// Memory in MiB.
-    #[arg(long = "mem", value_name = "MiB", default_value_t = 512)]
+    /// Memory in MiB (64 to 65536).
+    #[arg(long = "mem", value_name = "MiB", default_value_t = 512, value_parser = parse_mem_mib)]
     pub mem_mib: u32,
     /// QEMU accelerator.
     #[arg(long, value_enum, default_value_t = Accel::Tcg)]
@@ -35,8 +67,8 @@ pub struct MachineArgs {
 
 #[derive(Args)]
 pub struct RunArgs {
-    /// Number of CPUs.
-    #[arg(long, default_value_t = 4)]
+    /// Number of CPUs (1 to 64).
+    #[arg(long, default_value_t = 4, value_parser = parse_smp)]
     smp: u32,
     #[command(flatten)]
     machine: MachineArgs,
@@ -80,5 +112,32 @@ pub fn main(args: &RunArgs) -> Result<()> {
     match outcome {
         Outcome::Kernel(KernelExit::Success) | Outcome::Status(0) => Ok(()),
         _ => bail!("the run did not end cleanly: {outcome}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smp_and_mem_are_checked_before_qemu_starts() {
+        assert_eq!(parse_smp("1"), Ok(1));
+        assert_eq!(parse_smp("64"), Ok(64));
+        assert!(parse_smp("0").unwrap_err().contains("1 to 64"));
+        assert!(parse_smp("300").is_err());
+        assert!(parse_smp("four").is_err());
+        assert_eq!(parse_mem_mib("512"), Ok(512));
+        assert!(parse_mem_mib("8").unwrap_err().contains("64 to 65536"));
+        assert!(parse_mem_mib("-1").is_err());
+    }
+
+    #[test]
+    fn max_smp_is_the_kernels_max_cpus() {
+        let source = include_str!("../../arch/src/smp/mod.rs");
+        let wanted = format!("pub const MAX_CPUS: usize = {MAX_SMP};");
+        assert!(
+            source.contains(&wanted),
+            "arch/src/smp/mod.rs lacks `{wanted}`"
+        );
     }
 }

@@ -226,7 +226,9 @@ const USER_PROMPT: &str = " $ ";
 /// The user-shell session: the kernel boots straight into `/bin/init`,
 /// which starts `/bin/sh`; `fork 3` forks three children that are all
 /// reaped, `ps` lists init and the shell, a pipeline runs through
-/// `/bin/cat`, ^C interrupts a sleeping program (the shell reports
+/// `/bin/cat`, an unknown command is `command not found` with status 127,
+/// `bench` lists the benchmarks for an unknown name, a killed background
+/// job is reported exactly once, ^C interrupts a sleeping program (the shell reports
 /// `[signal 2]` and survives), ^D ends the shell and init starts a new
 /// one, `poweroff` exits with status 33.
 pub fn user_session(kernel: Option<&Path>, initrd: Option<&Path>, smp: u32) -> Result<String> {
@@ -258,6 +260,29 @@ pub fn user_session(kernel: Option<&Path>, initrd: Option<&Path>, smp: u32) -> R
         }
         let reply = s.command("echo piped through cat | cat | cat")?;
         want("pipeline", &reply, "piped through cat")?;
+        let reply = s.command("ls")?;
+        want("ls", &reply, "sh: ls: command not found")?;
+        let reply = s.command("echo status $?")?;
+        want("echo status $?", &reply, "status 127")?;
+        let reply = s.command("bench zzz")?;
+        want("bench zzz", &reply, "no benchmark is named or starts with 'zzz'")?;
+        want("bench zzz", &reply, "fork1_exit_reap")?;
+        // A killed background job is reported once, whether the prompt or
+        // `jobs` sees it end first.
+        let reply = s.command("sleep 5000 &")?;
+        want("sleep 5000 &", &reply, "[1] ")?;
+        let mut reports = s.command("kill %1")?;
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        while !reports.contains("signal 15") {
+            if Instant::now() > deadline {
+                bail!("the killed job was never reported:\n{reports}");
+            }
+            reports += &s.command("jobs")?;
+        }
+        reports += &s.command("jobs")?;
+        if reports.matches("signal 15").count() != 1 {
+            bail!("the killed job was reported more than once:\n{reports}");
+        }
         // ^C until the sleeping job dies: a ^C typed before the job owns
         // the terminal goes to the shell's group, which ignores it.
         println!("{USER_PROMPT}sleep 60, then ^C");
@@ -298,7 +323,7 @@ pub fn user_session(kernel: Option<&Path>, initrd: Option<&Path>, smp: u32) -> R
     }
     match s.finish()? {
         Outcome::Kernel(KernelExit::Success) => Ok(format!(
-            "6 commands, a ^C and a ^D answered in {:.1} s",
+            "13 commands, a ^C and a ^D answered in {:.1} s",
             start.elapsed().as_secs_f64()
         )),
         other => bail!("after poweroff: expected exit 33, got {other}"),

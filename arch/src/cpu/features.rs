@@ -25,7 +25,10 @@ pub struct Features {
 
 impl Features {
     /// Reads the features of the executing CPU.
-    #[allow(unused_unsafe)]
+    #[allow(
+        unused_unsafe,
+        reason = "`__cpuid_count` is an unsafe fn on some Rust versions and safe on others"
+    )]
     pub fn read() -> Self {
         // SAFETY: CPUID is available on every x86_64 CPU; leaves beyond
         // the maximum are only queried after checking `max_leaf`.
@@ -80,7 +83,10 @@ impl Features {
     }
 
     /// Raw CPUID access for code that needs a leaf not decoded here.
-    #[allow(unused_unsafe)]
+    #[allow(
+        unused_unsafe,
+        reason = "`__cpuid_count` is an unsafe fn on some Rust versions and safe on others"
+    )]
     pub fn cpuid(leaf: u32, sub: u32) -> [u32; 4] {
         // SAFETY: CPUID is always available on x86_64 and has no side effects.
         let r = unsafe { __cpuid_count(leaf, sub) };

@@ -244,9 +244,11 @@ fn exit(shell: &mut Shell, argv: &[String]) -> i32 {
     status
 }
 
+/// `jobs`: one line per job: the live ones with their state, then the
+/// finished ones with how they ended (and they are dropped).
 fn jobs_cmd(shell: &mut Shell, _: &[String]) -> i32 {
     shell.jobs.reap_background(false);
-    for job in &shell.jobs.jobs {
+    for job in shell.jobs.jobs.iter().filter(|j| !j.done()) {
         jobs::print_job(job);
     }
     shell.jobs.announce_done();

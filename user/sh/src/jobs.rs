@@ -63,7 +63,7 @@ pub struct JobEntry {
 }
 
 impl JobEntry {
-    fn done(&self) -> bool {
+    pub fn done(&self) -> bool {
         self.pids.iter().all(|(_, s)| s.is_some())
     }
 
@@ -359,6 +359,12 @@ fn child(
         return builtins::run(shell, &stage.argv);
     }
     let e = exec(&stage.argv);
+    // A name searched for in PATH that is nowhere: what other shells say.
+    // A path with a slash keeps its errno (`sh: /bin/x: ENOENT`).
+    if e == Errno::ENOENT && !stage.argv[0].contains('/') {
+        eprintln!("sh: {}: command not found", stage.argv[0]);
+        return 127;
+    }
     report(&alloc::format!("sh: {}", stage.argv[0]), e);
     if e == Errno::ENOENT { 127 } else { 126 }
 }
@@ -427,13 +433,7 @@ pub fn exec(argv: &[String]) -> Errno {
 
 /// Prints one job line for `jobs`.
 pub fn print_job(job: &JobEntry) {
-    let state = if job.stopped {
-        "stopped"
-    } else if job.done() {
-        "done"
-    } else {
-        "running"
-    };
+    let state = if job.stopped { "stopped" } else { "running" };
     let pids: Vec<String> = job
         .pids
         .iter()
