@@ -265,7 +265,11 @@ pub fn user_session(kernel: Option<&Path>, initrd: Option<&Path>, smp: u32) -> R
         let reply = s.command("echo status $?")?;
         want("echo status $?", &reply, "status 127")?;
         let reply = s.command("bench zzz")?;
-        want("bench zzz", &reply, "no benchmark is named or starts with 'zzz'")?;
+        want(
+            "bench zzz",
+            &reply,
+            "no benchmark is named or starts with 'zzz'",
+        )?;
         want("bench zzz", &reply, "fork1_exit_reap")?;
         // A killed background job is reported once, whether the prompt or
         // `jobs` sees it end first.

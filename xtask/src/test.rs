@@ -48,12 +48,19 @@ pub struct TestArgs {
     /// Copy each boot's serial output to the terminal as it arrives.
     #[arg(long, short)]
     verbose: bool,
+    /// Run only the steps whose name contains PATTERN (the builds they
+    /// need always run), e.g. `--only "user shell"`. Repeatable.
+    #[arg(long, value_name = "PATTERN")]
+    only: Vec<String>,
 }
 
 pub fn main(args: &TestArgs) -> Result<()> {
     deps::ensure_qemu()?;
     deps::ensure_kernel_target()?;
-    let mut suite = Suite::default();
+    let mut suite = Suite {
+        only: args.only.clone(),
+        ..Suite::default()
+    };
 
     suite.run(Tier::Host, "cargo test (host crates)", || {
         run_command(Command::new("cargo").args(["test", "--workspace", "--exclude", "tine"]))?;
@@ -386,6 +393,8 @@ fn utest_failures(output: &str) -> Vec<&str> {
 #[derive(Default)]
 struct Suite {
     steps: Vec<Step>,
+    /// `--only` patterns; empty runs every step.
+    only: Vec<String>,
 }
 
 struct Step {
@@ -397,8 +406,13 @@ struct Step {
 }
 
 impl Suite {
-    /// Runs one step, timing it and recording its verdict.
+    /// Runs one step, timing it and recording its verdict; a step that
+    /// `--only` leaves out is not run (the builds always are).
     fn run(&mut self, tier: Tier, name: &str, step: impl FnOnce() -> Result<String>) {
+        let build = name.starts_with("build ");
+        if !build && !self.only.is_empty() && !self.only.iter().any(|p| name.contains(p.as_str())) {
+            return;
+        }
         println!();
         println!("==> [{tier}] {name}");
         let start = Instant::now();

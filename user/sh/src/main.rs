@@ -101,7 +101,8 @@ pub const NO_INPUT: i32 = 126;
 pub fn run_line(shell: &mut Shell, line: &str) {
     match sh::parse::parse(line) {
         Ok(jobs) => {
-            for job in jobs {
+            for mut job in jobs {
+                job.expand_status(shell.status);
                 jobs::run_job(shell, &job);
                 if shell.exit.is_some() {
                     return;

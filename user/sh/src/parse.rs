@@ -3,13 +3,19 @@
 //! [`tokenize`] splits a line into [`Token`]s: blanks separate words;
 //! `'...'` keeps everything literally; `"..."` keeps everything but `\"`
 //! and `\\`; a backslash outside quotes takes the next byte literally; a
-//! word starting with `#` begins a comment. [`parse`] groups the tokens
+//! word starting with `#` begins a comment. `$?` outside single quotes
+//! becomes [`STATUS_MARK`], which [`Job::expand_status`] replaces with the
+//! last status just before the job runs (so `false; echo $?` sees the
+//! status of `false`). [`parse`] groups the tokens
 //! into [`Job`]s (separated by `;` or ended by `&`), each a pipeline of
 //! [`Stage`]s with their redirections.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
+
+/// Where `$?` stood in a word (a private-use character no one types).
+pub const STATUS_MARK: char = '\u{E000}';
 
 /// One token of a command line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,6 +118,10 @@ pub fn tokenize(line: &str) -> Result<Vec<Token>, ParseError> {
                         Some('\\') if matches!(chars.peek(), Some('"' | '\\')) => {
                             w.push(chars.next().unwrap_or('\\'));
                         }
+                        Some('$') if chars.peek() == Some(&'?') => {
+                            chars.next();
+                            w.push(STATUS_MARK);
+                        }
                         Some(c) => w.push(c),
                         None => return Err(ParseError::UnterminatedQuote('"')),
                     }
@@ -122,6 +132,10 @@ pub fn tokenize(line: &str) -> Result<Vec<Token>, ParseError> {
                 if let Some(next) = chars.next() {
                     w.push(next);
                 }
+            }
+            '$' if chars.peek() == Some(&'?') => {
+                chars.next();
+                word.get_or_insert_with(String::new).push(STATUS_MARK);
             }
             c => word.get_or_insert_with(String::new).push(c),
         }
@@ -160,6 +174,22 @@ pub struct Job {
 }
 
 impl Job {
+    /// Replaces every `$?` ([`STATUS_MARK`]) in the job's words and paths
+    /// with `status`.
+    pub fn expand_status(&mut self, status: i32) {
+        let value = alloc::format!("{status}");
+        let expand = |w: &mut String| {
+            if w.contains(STATUS_MARK) {
+                *w = w.replace(STATUS_MARK, &value);
+            }
+        };
+        for stage in &mut self.stages {
+            stage.argv.iter_mut().for_each(expand);
+            stage.stdin.iter_mut().for_each(expand);
+            stage.stdout.iter_mut().for_each(|o| expand(&mut o.path));
+        }
+    }
+
     /// The job as the user would type it (for `jobs`).
     pub fn text(&self) -> String {
         let mut s = String::new();
@@ -409,5 +439,16 @@ mod tests {
         let v: Vec<String> = search_path("/bin/x", "/bin").collect();
         assert_eq!(v, ["/bin/x"]);
         assert_eq!(search_path("", "/bin").count(), 0);
+    }
+
+    #[test]
+    fn status_expands_when_the_job_runs_not_in_single_quotes() {
+        let mut jobs = parse("false; echo $? \"[$?]\" '$?' a$?b").unwrap();
+        let mut echo = jobs.remove(1);
+        echo.expand_status(127);
+        assert_eq!(echo.stages[0].argv, ["echo", "127", "[127]", "$?", "a127b"]);
+        let mut redirected = parse("echo > out$?").unwrap().remove(0);
+        redirected.expand_status(1);
+        assert_eq!(redirected.stages[0].stdout.as_ref().unwrap().path, "out1");
     }
 }
