@@ -115,6 +115,43 @@ impl Drop for Frame {
     }
 }
 
+/// One reference to a frame of shared memory (`MAP_SHARED`): such a frame
+/// is mapped writable in several page tables at once (the write invariant
+/// of [`super::user`] exempts it), so its contents are never handed out as
+/// `&[u8]`: this type has no `bytes`. The shared-memory object that owns
+/// the page keeps one reference, each PTE mapping it another.
+#[derive(Debug, Clone)]
+pub struct SharedFrame(Frame);
+
+impl SharedFrame {
+    /// A zero-filled frame for shared memory.
+    pub fn alloc_zeroed() -> Option<Self> {
+        Frame::alloc_zeroed().map(Self)
+    }
+
+    /// The frame's physical address.
+    pub fn paddr(&self) -> u64 {
+        self.0.pa
+    }
+
+    /// How many references the frame has (the object's and the PTEs').
+    pub fn refcount(&self) -> u32 {
+        self.0.refcount()
+    }
+
+    /// A frame a shared-memory PTE holds, as the shared frame it is.
+    #[cfg(target_os = "none")]
+    pub(crate) fn from_frame(frame: Frame) -> Self {
+        Self(frame)
+    }
+
+    /// The reference as a plain [`Frame`], for the page table to keep.
+    #[cfg(target_os = "none")]
+    pub(crate) fn into_frame(self) -> Frame {
+        self.0
+    }
+}
+
 /// Frames free and in total, for statistics and leak tests.
 pub fn stats() -> (usize, usize) {
     let f = frames();

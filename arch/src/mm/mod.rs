@@ -22,7 +22,7 @@ pub mod paging;
 #[cfg(target_os = "none")]
 pub mod user;
 
-pub use frame::Frame;
+pub use frame::{Frame, SharedFrame};
 
 /// Base of the direct map of physical memory.
 pub const PHYS_OFFSET: u64 = 0xffff_8000_0000_0000;

@@ -18,6 +18,13 @@
 //! copy-on-write: copy into a fresh frame and `map` it writable, or, when
 //! the refcount has dropped back to 1, `protect` it writable again.
 //!
+//! The one exception is shared memory (`MAP_SHARED`):
+//! [`UserPageTable::map_shared`] maps a [`SharedFrame`] with a software
+//! PTE bit that exempts it. Such a frame is writable in every table that
+//! maps it, fork maps it unchanged, `unmap` drops it instead of handing it
+//! out, and `share_frame` refuses it; its contents are never visible as
+//! `&[u8]` because `SharedFrame` has no `bytes`.
+//!
 //! # TLBs
 //! Each CPU remembers which table it has loaded in CR3 and the table's
 //! *epoch* at that moment (`LOADED`). Every change that removes or weakens a
@@ -59,7 +66,7 @@ use x86_64::structures::paging::page_table::PageTableEntry;
 use x86_64::structures::paging::{PageTable, PageTableFlags as F};
 use x86_64::{PhysAddr, VirtAddr};
 
-use super::{Frame, PAGE_SIZE, phys_to_virt};
+use super::{Frame, PAGE_SIZE, SharedFrame, phys_to_virt};
 use crate::cpu::Features;
 use crate::smp::MAX_CPUS;
 
@@ -149,6 +156,11 @@ pub enum Fault {
     /// only if that invariant were broken; resolve it like `ReadOnly`.
     Cow(u64),
 }
+
+/// The PTE bit (one the CPU ignores) marking a page of shared memory
+/// ([`UserPageTable::map_shared`]): the write invariant does not apply to
+/// it, fork maps it unchanged, and it is never copied on write.
+const SHARED: F = F::BIT_9;
 
 /// One user address space's page tables.
 #[derive(Debug)]
@@ -388,7 +400,40 @@ impl UserPageTable {
         Ok(old)
     }
 
-    /// Unmaps the page containing `va` and returns its frame.
+    /// Maps the shared-memory page `frame` at the page `va` with `flags`
+    /// (write allowed although the frame has other references: module
+    /// docs). What was mapped there is dropped.
+    pub fn map_shared(
+        &self,
+        va: u64,
+        frame: &SharedFrame,
+        flags: UserFlags,
+    ) -> Result<(), MapError> {
+        if !is_user(va) {
+            return Err(MapError::NotUser);
+        }
+        if !va.is_multiple_of(PAGE_SIZE) {
+            return Err(MapError::Misaligned);
+        }
+        let frame = frame.clone().into_frame();
+        let mut guard = self.lock.lock();
+        let entry = self.leaf(&mut guard, va, true)?.expect("created");
+        let old = (!entry.is_unused()).then(|| {
+            // SAFETY: a used leaf's reference, taken back once (the entry
+            // is overwritten next).
+            unsafe { Frame::from_raw(entry.addr().as_u64()) }
+        });
+        entry.set_addr(PhysAddr::new(frame.leak()), flags.pte_flags() | SHARED);
+        if old.is_some() {
+            self.changed(va);
+        }
+        drop(guard);
+        drop(old);
+        Ok(())
+    }
+
+    /// Unmaps the page containing `va` and returns its frame (`None` for
+    /// a page of shared memory, whose reference is dropped).
     pub fn unmap(&self, va: u64) -> Option<Frame> {
         if !is_user(va) {
             return None;
@@ -401,9 +446,12 @@ impl UserPageTable {
         // SAFETY: the leaf's reference, taken back once: the entry is
         // cleared next.
         let frame = unsafe { Frame::from_raw(entry.addr().as_u64()) };
+        let shared = entry.flags().contains(SHARED);
         entry.set_unused();
         self.changed(va);
-        Some(frame)
+        // A shared page's reference is dropped here (after the flush):
+        // its contents are not to be seen through `Frame::bytes`.
+        (!shared).then_some(frame)
     }
 
     /// Changes the permissions of the page containing `va`. Write
@@ -417,11 +465,11 @@ impl UserPageTable {
             .leaf(&mut guard, va, false)?
             .filter(|e| !e.is_unused())
             .ok_or(MapError::NotMapped)?;
-        if flags.write && refcount_of(entry.addr().as_u64()) != 1 {
+        let old = entry.flags();
+        if flags.write && !old.contains(SHARED) && refcount_of(entry.addr().as_u64()) != 1 {
             return Err(MapError::Shared);
         }
-        let old = entry.flags();
-        let new = flags.pte_flags();
+        let new = flags.pte_flags() | (old & SHARED);
         entry.set_flags(new);
         // Adding rights needs no flush (a stale, weaker entry only faults
         // again); removing any does.
@@ -487,12 +535,17 @@ impl UserPageTable {
     /// A new reference to the frame at `va` and the page's permissions
     /// before the call. The page is made read-only first (write
     /// invariant), so the clone's contents cannot change under its holder.
+    /// `None` for a page of shared memory (it has no private contents).
     pub fn share_frame(&self, va: u64) -> Option<(Frame, UserFlags)> {
         if !is_user(va) {
             return None;
         }
         let mut guard = self.lock.lock();
-        let before = UserFlags::from_pte(self.leaf(&mut guard, va, false).ok()??.flags());
+        let before = self.leaf(&mut guard, va, false).ok()??.flags();
+        if before.contains(SHARED) {
+            return None;
+        }
+        let before = UserFlags::from_pte(before);
         let entry = self.clear_write_locked(&mut guard, va)?;
         // SAFETY: the leaf holds a reference; the temporary `Frame` is
         // cloned (a new reference) and forgotten, so the leaf keeps its own.
@@ -501,6 +554,23 @@ impl UserPageTable {
             (*held).clone()
         };
         Some((frame, before))
+    }
+
+    /// A new reference to the shared-memory page mapped at `va`, if that
+    /// is what is mapped there.
+    fn shared_frame_at(&self, va: u64) -> Option<SharedFrame> {
+        let mut guard = self.lock.lock();
+        let entry = self.leaf(&mut guard, va, false).ok()??;
+        if entry.is_unused() || !entry.flags().contains(SHARED) {
+            return None;
+        }
+        // SAFETY: the leaf holds a reference; the temporary `Frame` is
+        // cloned and forgotten, so the leaf keeps its own.
+        let frame = unsafe {
+            let held = core::mem::ManuallyDrop::new(Frame::from_raw(entry.addr().as_u64()));
+            (*held).clone()
+        };
+        Some(SharedFrame::from_frame(frame))
     }
 
     /// The mapped pages (page address and permissions), in address order.
@@ -524,6 +594,10 @@ impl UserPageTable {
     pub fn fork_cow(&self) -> Option<UserPageTable> {
         let child = UserPageTable::new()?;
         for (va, flags) in self.pages() {
+            if let Some(frame) = self.shared_frame_at(va) {
+                child.map_shared(va, &frame, flags).ok()?;
+                continue;
+            }
             let (frame, _) = self.share_frame(va)?;
             child
                 .map(
@@ -606,7 +680,7 @@ impl UserPageTable {
                 if !entry.flags().contains(F::WRITABLE) {
                     return Err(Fault::ReadOnly(cur));
                 }
-                if refcount_of(page) != 1 {
+                if !entry.flags().contains(SHARED) && refcount_of(page) != 1 {
                     return Err(Fault::Cow(cur));
                 }
             }

@@ -225,16 +225,21 @@ fn uname(space: &AddressSpace, buf: u64) -> SysResult {
     Ok(0)
 }
 
-/// `mmap(addr, len, prot, flags, fd, offset)`: private anonymous memory
-/// only (file mappings are `ENODEV`, shared ones `EINVAL`).
+/// `mmap(addr, len, prot, flags, fd, offset)`: anonymous memory only
+/// (file mappings are `ENODEV`), private or shared (`MAP_SHARED`: a new
+/// shared-memory object, shared with children across fork). Exactly one
+/// of `MAP_PRIVATE` and `MAP_SHARED` (or `MAP_SHARED_VALIDATE`, both
+/// bits, which Tine treats as `MAP_SHARED`), else `EINVAL`.
 fn mmap(space: &AddressSpace, [addr, len, prot, flags, _fd, offset]: [u64; 6]) -> SysResult {
     use nr::map::{ANONYMOUS, FIXED, FIXED_NOREPLACE, PRIVATE, SHARED};
     if len == 0 || prot & !7 != 0 || !offset.is_multiple_of(4096) {
         return Err(Errno::EINVAL);
     }
-    if flags & (SHARED | PRIVATE) != PRIVATE {
-        return Err(Errno::EINVAL);
-    }
+    let shared = match flags & (SHARED | PRIVATE) {
+        PRIVATE => false,
+        SHARED | 0x03 => true,
+        _ => return Err(Errno::EINVAL),
+    };
     if flags & ANONYMOUS == 0 {
         return Err(Errno::ENODEV);
     }
@@ -248,5 +253,6 @@ fn mmap(space: &AddressSpace, [addr, len, prot, flags, _fd, offset]: [u64; 6]) -
         len,
         VmPerms::from_prot(prot),
         flags & FIXED_NOREPLACE == 0,
+        shared,
     )
 }

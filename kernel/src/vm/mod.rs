@@ -13,6 +13,8 @@
 #[cfg(target_os = "none")]
 pub mod space;
 #[cfg(target_os = "none")]
+mod inherit_ktests;
+#[cfg(target_os = "none")]
 mod space_ktests;
 #[cfg(target_os = "none")]
 mod user_ktests;

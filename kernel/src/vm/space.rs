@@ -32,15 +32,16 @@
 //! being mapped (and page-table pages).
 
 use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use arch::mm::Frame;
+use arch::mm::{Frame, SharedFrame};
 use arch::mm::user::{Fault, MapError, USER_END, UserFlags, UserPageTable};
 
 use super::vma::{
-    FaultAction, PAGE_SIZE, VmPerms, Vma, VmaError, VmaKind, VmaSet, accessible, classify,
-    page_down, page_up, pf,
+    FaultAction, Inherit, PAGE_SIZE, VmPerms, Vma, VmaError, VmaKind, VmaSet, accessible,
+    classify, page_down, page_up, pf,
 };
 use crate::syscall::Errno;
 
@@ -68,7 +69,65 @@ struct Layout {
     mmap_floor: u64,
     /// The highest end `mmap` may choose (below the stack).
     mmap_ceiling: u64,
+    /// The shared-memory objects the `VmaKind::Shared` VMAs name.
+    objects: BTreeMap<u64, Arc<ShmObject>>,
 }
+
+impl Layout {
+    /// Forgets the objects no VMA names any more (their pages are freed
+    /// with the last space that maps them).
+    fn drop_unused_objects(&mut self) {
+        let vmas = &self.vmas;
+        self.objects.retain(|&id, _| {
+            vmas.iter()
+                .any(|v| matches!(v.kind, VmaKind::Shared { object, .. } if object == id))
+        });
+    }
+
+    /// The object and page index behind the page `va` of a shared VMA.
+    fn shared_page(&self, va: u64) -> Option<(&Arc<ShmObject>, u64)> {
+        match self.vmas.find(va)?.kind {
+            VmaKind::Shared { object, base } => Some((
+                self.objects.get(&object)?,
+                va.wrapping_sub(base) / PAGE_SIZE,
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// The pages of a `MAP_SHARED | MAP_ANONYMOUS` mapping by page index,
+/// shared by every address space that maps it (fork keeps the mapping
+/// shared: FreeBSD's `vmspace_fork`, `VM_INHERIT_SHARE`). A page is
+/// created zero-filled at its first touch in any of them and lives until
+/// the last space drops the object.
+#[derive(Debug, Default)]
+pub struct ShmObject {
+    pages: spin::Mutex<BTreeMap<u64, SharedFrame>>,
+}
+
+impl ShmObject {
+    /// Page `index`, created zero-filled at the first call. `None` when
+    /// frames run out. Lock order: after the VMA lock, before the page
+    /// table's.
+    fn page(&self, index: u64) -> Option<SharedFrame> {
+        let mut pages = self.pages.lock();
+        if let Some(f) = pages.get(&index) {
+            return Some(f.clone());
+        }
+        let frame = SharedFrame::alloc_zeroed()?;
+        pages.insert(index, frame.clone());
+        Some(frame)
+    }
+
+    /// How many pages exist.
+    pub fn pages(&self) -> usize {
+        self.pages.lock().len()
+    }
+}
+
+/// Shared-memory object numbers (unique per boot).
+static NEXT_OBJECT: AtomicU64 = AtomicU64::new(1);
 
 /// A user address space: page table + VMAs. Shared (`Arc`) by the threads
 /// of a process.
@@ -146,6 +205,7 @@ impl AddressSpace {
                 brk: 0,
                 mmap_floor: crate::exec::elf::USER_BOTTOM,
                 mmap_ceiling: crate::exec::elf::USER_TOP,
+                objects: BTreeMap::new(),
             }),
             hidden: spin::Mutex::new(BTreeMap::new()),
             faults: FaultCounters::default(),
@@ -165,12 +225,32 @@ impl AddressSpace {
         // Hidden frames are shared too (one more reference each), so
         // neither side gets them back writable without a copy.
         let hidden = self.hidden.lock().clone();
-        Ok(Self {
+        let child = Self {
             table,
             layout: spin::Mutex::new(layout.clone()),
             hidden: spin::Mutex::new(hidden),
             faults: FaultCounters::default(),
-        })
+        };
+        // The inheritance `madvise` chose (FreeBSD's `vmspace_fork`):
+        // `MADV_DONTFORK` VMAs leave the child, `MADV_WIPEONFORK` ones
+        // lose their pages there. Shared VMAs kept their shared PTEs.
+        let odd: Vec<Vma> = layout
+            .vmas
+            .iter()
+            .filter(|v| v.inherit != Inherit::Copy)
+            .copied()
+            .collect();
+        if !odd.is_empty() {
+            let mut child_layout = child.layout.lock();
+            for vma in odd {
+                if vma.inherit == Inherit::None {
+                    drop(child_layout.vmas.remove_range(vma.start, vma.end));
+                }
+                child.unmap_pages(&vma);
+            }
+            child_layout.drop_unused_objects();
+        }
+        Ok(child)
     }
 
     /// Adds a VMA `[start, end)` (page-aligned) with no pages yet: they are
@@ -186,12 +266,7 @@ impl AddressSpace {
         self.layout
             .lock()
             .vmas
-            .insert(Vma {
-                start,
-                end,
-                perms,
-                kind,
-            })
+            .insert(Vma::new(start, end, perms, kind))
             .map_err(vma_errno)
     }
 
@@ -251,13 +326,30 @@ impl AddressSpace {
                     // or a kernel copy that resolved it): run again.
                     return Ok(());
                 }
+                if let Some((object, index)) = layout.shared_page(page) {
+                    let frame = object.page(index).ok_or(Errno::ENOMEM)?;
+                    return self
+                        .table
+                        .map_shared(page, &frame, flags(perms))
+                        .map_err(map_errno);
+                }
                 let frame = Frame::alloc_zeroed().ok_or(Errno::ENOMEM)?;
                 self.table
                     .map(page, frame, flags(perms))
                     .map(|_| bump(&self.faults.zero_fills))
                     .map_err(map_errno)
             }
-            FaultAction::CopyOnWrite(perms) => self.copy_on_write(page, perms),
+            FaultAction::CopyOnWrite(perms) => match layout.shared_page(page) {
+                // Shared memory is never copied: the page was read-only
+                // only for a while (`mprotect`).
+                Some((object, index)) => {
+                    let frame = object.page(index).ok_or(Errno::ENOMEM)?;
+                    self.table
+                        .map_shared(page, &frame, flags(perms))
+                        .map_err(map_errno)
+                }
+                None => self.copy_on_write(page, perms),
+            },
         }
     }
 
@@ -359,12 +451,9 @@ impl AddressSpace {
         };
         if new_end != old_end {
             let changed = if old_end == start {
-                layout.vmas.insert(Vma {
-                    start,
-                    end: new_end,
-                    perms: VmPerms::RW,
-                    kind: VmaKind::Heap,
-                })
+                layout
+                    .vmas
+                    .insert(Vma::new(start, new_end, VmPerms::RW, VmaKind::Heap))
             } else {
                 layout.vmas.resize(start, new_end).map(|gone| {
                     if let Some(gone) = gone {
@@ -380,15 +469,17 @@ impl AddressSpace {
         addr
     }
 
-    /// `mmap` of anonymous private memory: `len` bytes (rounded up to
-    /// pages) at `fixed` (which replaces what was there) or at an address
-    /// the kernel picks below the stack. Returns the address.
+    /// `mmap` of anonymous memory: `len` bytes (rounded up to pages) at
+    /// `fixed` (which replaces what was there) or at an address the kernel
+    /// picks below the stack. `shared` (`MAP_SHARED`) makes it a new
+    /// shared-memory object, which fork keeps shared. Returns the address.
     pub fn mmap_anonymous(
         &self,
         fixed: Option<u64>,
         len: u64,
         perms: VmPerms,
         replace: bool,
+        shared: bool,
     ) -> Result<u64, Errno> {
         let len = page_up(len).filter(|&l| l > 0).ok_or(Errno::ENOMEM)?;
         let mut layout = self.layout.lock();
@@ -408,6 +499,7 @@ impl AddressSpace {
                     for gone in layout.vmas.remove_range(addr, end).map_err(vma_errno)? {
                         self.unmap_pages(&gone);
                     }
+                    layout.drop_unused_objects();
                 }
                 addr
             }
@@ -416,14 +508,19 @@ impl AddressSpace {
                 .find_free(len, layout.mmap_floor, layout.mmap_ceiling, PAGE_SIZE)
                 .ok_or(Errno::ENOMEM)?,
         };
+        let kind = if shared {
+            let object = NEXT_OBJECT.fetch_add(1, Ordering::Relaxed);
+            layout.objects.insert(object, Arc::new(ShmObject::default()));
+            VmaKind::Shared {
+                object,
+                base: start,
+            }
+        } else {
+            VmaKind::Anonymous
+        };
         layout
             .vmas
-            .insert(Vma {
-                start,
-                end: start + len,
-                perms,
-                kind: VmaKind::Anonymous,
-            })
+            .insert(Vma::new(start, start + len, perms, kind))
             .map_err(vma_errno)?;
         Ok(start)
     }
@@ -446,6 +543,7 @@ impl AddressSpace {
         for gone in layout.vmas.remove_range(addr, end).map_err(vma_errno)? {
             self.unmap_pages(&gone);
         }
+        layout.drop_unused_objects();
         Ok(())
     }
 
@@ -480,9 +578,10 @@ impl AddressSpace {
         let mut hidden = self.hidden.lock();
         for va in self.mapped_pages(addr, end) {
             if accessible(perms) {
-                let shared = self.table.refcount_at(va).is_some_and(|r| r != 1);
+                // A private page shared copy-on-write is refused write
+                // (`Shared`) and stays read-only.
                 let want = UserFlags {
-                    write: perms.write && !shared,
+                    write: perms.write,
                     exec: perms.exec,
                 };
                 match self.table.protect(va, want) {
@@ -521,14 +620,24 @@ impl AddressSpace {
     /// (8) drop the pages of anonymous memory (heap, stack, `mmap`): they
     /// read as zeros at the next touch. The program image's pages are
     /// left as they are (Tine cannot re-read the file they came from).
-    /// The other advice Linux knows for private memory (0-3, 10-23) is
-    /// accepted and changes nothing; `MADV_REMOVE` (9, shared memory
-    /// only) and unknown advice are `EINVAL`, as is an unaligned address
-    /// or a wrapping range; a range with pages outside every VMA is
-    /// `ENOMEM` (after the rest was done, as Linux).
+    /// In shared memory only this space's mappings go; the pages stay
+    /// in the object. What fork does with the range (the VMA's
+    /// [`Inherit`]): `MADV_DONTFORK` (10) leaves it out of the child,
+    /// `MADV_DOFORK` (11) undoes that, `MADV_WIPEONFORK` (18) gives the
+    /// child the range empty (private memory only: `EINVAL` on shared
+    /// memory or the program image, as Linux for file and shared
+    /// mappings, and nothing changes), `MADV_KEEPONFORK` (19) undoes that.
+    /// The other advice Linux knows (0-3, 12-17, 20-23) is accepted and
+    /// changes nothing; `MADV_REMOVE` (9) and unknown advice are `EINVAL`,
+    /// as is an unaligned address or a wrapping range; a range with pages
+    /// outside every VMA is `ENOMEM` (after the rest was done, as Linux).
     pub fn madvise(&self, addr: u64, len: u64, advice: u64) -> Result<(), Errno> {
         const DONTNEED: u64 = 4;
         const FREE: u64 = 8;
+        const DONTFORK: u64 = 10;
+        const DOFORK: u64 = 11;
+        const WIPEONFORK: u64 = 18;
+        const KEEPONFORK: u64 = 19;
         let drop_pages = match advice {
             DONTNEED | FREE => true,
             0..=3 | 10..=23 => false,
@@ -543,6 +652,38 @@ impl AddressSpace {
         let end = page_up(len)
             .and_then(|l| addr.checked_add(l))
             .ok_or(Errno::EINVAL)?;
+        if matches!(advice, DONTFORK | DOFORK | WIPEONFORK | KEEPONFORK) {
+            let mut layout = self.layout.lock();
+            let top = end.min(crate::exec::elf::USER_TOP);
+            if addr < top {
+                let inside = |v: &&Vma| v.end > addr && v.start < top;
+                if advice == WIPEONFORK
+                    && layout
+                        .vmas
+                        .iter()
+                        .filter(inside)
+                        .any(|v| !v.kind.is_private() || v.kind == VmaKind::Image)
+                {
+                    return Err(Errno::EINVAL);
+                }
+                let change = |v: &mut Vma| match advice {
+                    DONTFORK => v.inherit = Inherit::None,
+                    WIPEONFORK => v.inherit = Inherit::Zero,
+                    // DOFORK undoes only DONTFORK, KEEPONFORK only WIPEONFORK.
+                    DOFORK if v.inherit == Inherit::None => v.inherit = Inherit::Copy,
+                    KEEPONFORK if v.inherit == Inherit::Zero => v.inherit = Inherit::Copy,
+                    _ => {}
+                };
+                layout
+                    .vmas
+                    .update(addr, top, change)
+                    .map_err(vma_errno)?;
+            }
+            if end > crate::exec::elf::USER_TOP || !layout.vmas.covers(addr, end) {
+                return Err(Errno::ENOMEM);
+            }
+            return Ok(());
+        }
         let layout = self.layout.lock();
         if drop_pages {
             let anonymous = |va: u64| {

@@ -159,7 +159,7 @@ ktest!(
         kassert_eq!(space.brk(BASE + (2 << 30)), BASE + PAGE, "over BRK_MAX");
 
         let map = space
-            .mmap_anonymous(None, 3 * PAGE, VmPerms::RW, true)
+            .mmap_anonymous(None, 3 * PAGE, VmPerms::RW, true, false)
             .map_err(|e| format!("{e}"))?;
         kassert!(map >= BASE + (1 << 30) && map + 3 * PAGE <= BASE + (2 << 30));
         kassert_eq!(space.copy_to_user(map, &[1u8; 3 * PAGE as usize]), Ok(()));
@@ -169,11 +169,11 @@ ktest!(
         kassert_eq!(space.copy_to_user(map + 2 * PAGE, b"x"), Ok(()));
         kassert_eq!(space.munmap(map + 1, PAGE), Err(Errno::EINVAL));
         kassert_eq!(
-            space.mmap_anonymous(Some(map), PAGE, VmPerms::R, false),
+            space.mmap_anonymous(Some(map), PAGE, VmPerms::R, false, false),
             Err(Errno::EEXIST)
         );
         kassert_eq!(
-            space.mmap_anonymous(Some(map), 3 * PAGE, VmPerms::R, true),
+            space.mmap_anonymous(Some(map), 3 * PAGE, VmPerms::R, true, false),
             Ok(map),
             "MAP_FIXED replaces"
         );

@@ -2,9 +2,10 @@
 //! permissions, and what a page fault in them means. Pure logic, tested on
 //! the host; `super::space::AddressSpace` pairs it with the page table.
 //!
-//! - [`Vma`]: a page-aligned range `[start, end)` with [`VmPerms`] and a
-//!   [`VmaKind`] (what it is for; every kind is private memory whose
-//!   missing pages are zero-filled on first touch).
+//! - [`Vma`]: a page-aligned range `[start, end)` with [`VmPerms`], a
+//!   [`VmaKind`] (what it is for: private memory whose missing pages are
+//!   zero-filled on first touch, or a shared-memory object's pages) and
+//!   an [`Inherit`] (what fork gives the child).
 //! - [`VmaSet`]: the non-overlapping VMAs of one address space, sorted by
 //!   start: insert, lookup, remove a range (splitting VMAs), resize one
 //!   (`brk`), find a free gap (`mmap`).
@@ -91,9 +92,10 @@ impl core::fmt::Display for VmPerms {
     }
 }
 
-/// What a VMA is for. All kinds are private, zero-filled on demand; the
-/// program image's pages that hold file bytes are copied in at load time
-/// (`exec::load`), its `.bss`-only pages are left to the first touch.
+/// What a VMA is for. All kinds but [`VmaKind::Shared`] are private,
+/// zero-filled on demand; the program image's pages that hold file bytes
+/// are copied in at load time (`exec::load`), its `.bss`-only pages are
+/// left to the first touch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VmaKind {
     /// A `PT_LOAD` segment of the program (copied from the initramfs).
@@ -104,6 +106,36 @@ pub enum VmaKind {
     Stack,
     /// `mmap(MAP_ANONYMOUS)` or the kernel's own anonymous mappings.
     Anonymous,
+    /// `mmap(MAP_SHARED | MAP_ANONYMOUS)`: the pages belong to the
+    /// shared-memory object `object` of the address space, whose page `i`
+    /// appears at `base + i * PAGE_SIZE` (`base` stays put when the VMA is
+    /// split, and moves with it under `mremap`). Writes are seen by every
+    /// space mapping the object; fork shares it (FreeBSD's
+    /// `VM_INHERIT_SHARE`).
+    Shared { object: u64, base: u64 },
+}
+
+impl VmaKind {
+    /// Whether the pages are private to the address space (copy-on-write
+    /// across fork).
+    pub const fn is_private(self) -> bool {
+        !matches!(self, Self::Shared { .. })
+    }
+}
+
+/// What a child gets of a VMA at fork (set by `madvise`; FreeBSD's
+/// `vm_inherit_t`, Linux's `VM_DONTCOPY`/`VM_WIPEONFORK`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Inherit {
+    /// The child gets the VMA: private pages copy-on-write, shared ones
+    /// shared (`MADV_DOFORK`, `MADV_KEEPONFORK`; the default).
+    #[default]
+    Copy,
+    /// The child has nothing there (`MADV_DONTFORK`).
+    None,
+    /// The child gets the VMA empty: its pages read as zeros
+    /// (`MADV_WIPEONFORK`, private memory only).
+    Zero,
 }
 
 /// A virtual memory area: `[start, end)`, page-aligned, non-empty.
@@ -113,9 +145,22 @@ pub struct Vma {
     pub end: u64,
     pub perms: VmPerms,
     pub kind: VmaKind,
+    /// What fork gives the child.
+    pub inherit: Inherit,
 }
 
 impl Vma {
+    /// A VMA inherited by fork the default way.
+    pub const fn new(start: u64, end: u64, perms: VmPerms, kind: VmaKind) -> Self {
+        Self {
+            start,
+            end,
+            perms,
+            kind,
+            inherit: Inherit::Copy,
+        }
+    }
+
     /// Whether `addr` lies in the VMA.
     pub fn contains(&self, addr: u64) -> bool {
         self.start <= addr && addr < self.end
@@ -274,15 +319,30 @@ impl VmaSet {
         if !self.covers(start, end) {
             return Err(VmaError::NotFound);
         }
+        self.update(start, end, |v| v.perms = perms)
+    }
+
+    /// Applies `change` to the parts of VMAs inside `[start, end)`
+    /// (splitting those that reach outside it; gaps are skipped) and
+    /// returns those parts as they were before. Neighbours that end up
+    /// equal are merged.
+    pub fn update(
+        &mut self,
+        start: u64,
+        end: u64,
+        change: impl Fn(&mut Vma),
+    ) -> Result<Vec<Vma>, VmaError> {
         let pieces = self.remove_range(start, end)?;
         for piece in &pieces {
-            self.map.insert(piece.start, Vma { perms, ..*piece });
+            let mut new = *piece;
+            change(&mut new);
+            self.map.insert(piece.start, new);
         }
         self.merge_around(start, end);
         Ok(pieces)
     }
 
-    /// Merges neighbouring VMAs of equal kind and permissions whose
+    /// Merges neighbouring VMAs of equal kind, permissions and inheritance whose
     /// boundary lies in `[start, end]`.
     fn merge_around(&mut self, start: u64, end: u64) {
         let keys: Vec<u64> = self
@@ -302,6 +362,7 @@ impl VmaSet {
                 && low.end == vma.start
                 && low.perms == vma.perms
                 && low.kind == vma.kind
+                && low.inherit == vma.inherit
             {
                 self.map.remove(&key);
                 self.map.insert(
@@ -459,12 +520,7 @@ mod tests {
     const LIMIT: u64 = 0x7fff_ffff_f000;
 
     fn vma(start: u64, end: u64, perms: VmPerms) -> Vma {
-        Vma {
-            start,
-            end,
-            perms,
-            kind: VmaKind::Anonymous,
-        }
+        Vma::new(start, end, perms, VmaKind::Anonymous)
     }
 
     fn set(ranges: &[(u64, u64)]) -> VmaSet {
