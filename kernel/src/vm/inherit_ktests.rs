@@ -143,10 +143,7 @@ ktest!(
         kassert_eq!(get(&child, shm)?, 10);
         // A read-only PTE of a writable shared VMA: the write fault makes
         // it writable, it does not copy.
-        kassert_eq!(
-            child.fault(shm, pf::USER | pf::WRITE | pf::PRESENT),
-            Ok(())
-        );
+        kassert_eq!(child.fault(shm, pf::USER | pf::WRITE | pf::PRESENT), Ok(()));
         kassert_eq!(child.fault_stats().cow_copies, 0);
         // DONTNEED drops this space's PTEs only: the data stays.
         child.madvise(shm, PAGE, 4).map_err(err)?;
@@ -190,7 +187,12 @@ ktest!(
         parent
             .madvise(PRIVATE, 4 * PAGE, MADV_DOFORK)
             .map_err(err)?;
-        kassert!(parent.vmas().iter().all(|v| v.inherit == Inherit::Copy || v.start == shm));
+        kassert!(
+            parent
+                .vmas()
+                .iter()
+                .all(|v| v.inherit == Inherit::Copy || v.start == shm)
+        );
         let child2 = parent.fork().map_err(err)?;
         kassert_eq!(get(&child2, PRIVATE + PAGE)?, b'x');
         Ok(())

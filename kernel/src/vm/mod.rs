@@ -11,9 +11,9 @@
 //! heap, kernel mappings, user page tables) under real use from every CPU.
 
 #[cfg(target_os = "none")]
-pub mod space;
-#[cfg(target_os = "none")]
 mod inherit_ktests;
+#[cfg(target_os = "none")]
+pub mod space;
 #[cfg(target_os = "none")]
 mod space_ktests;
 #[cfg(target_os = "none")]

@@ -36,12 +36,12 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use arch::mm::{Frame, SharedFrame};
 use arch::mm::user::{Fault, MapError, USER_END, UserFlags, UserPageTable};
+use arch::mm::{Frame, SharedFrame};
 
 use super::vma::{
-    FaultAction, Inherit, PAGE_SIZE, VmPerms, Vma, VmaError, VmaKind, VmaSet, accessible,
-    classify, page_down, page_up, pf,
+    FaultAction, Inherit, PAGE_SIZE, VmPerms, Vma, VmaError, VmaKind, VmaSet, accessible, classify,
+    page_down, page_up, pf,
 };
 use crate::syscall::Errno;
 
@@ -510,7 +510,9 @@ impl AddressSpace {
         };
         let kind = if shared {
             let object = NEXT_OBJECT.fetch_add(1, Ordering::Relaxed);
-            layout.objects.insert(object, Arc::new(ShmObject::default()));
+            layout
+                .objects
+                .insert(object, Arc::new(ShmObject::default()));
             VmaKind::Shared {
                 object,
                 base: start,
@@ -674,10 +676,7 @@ impl AddressSpace {
                     KEEPONFORK if v.inherit == Inherit::Zero => v.inherit = Inherit::Copy,
                     _ => {}
                 };
-                layout
-                    .vmas
-                    .update(addr, top, change)
-                    .map_err(vma_errno)?;
+                layout.vmas.update(addr, top, change).map_err(vma_errno)?;
             }
             if end > crate::exec::elf::USER_TOP || !layout.vmas.covers(addr, end) {
                 return Err(Errno::ENOMEM);
