@@ -359,6 +359,17 @@ impl OpenFile {
         }
     }
 
+    /// `ftruncate`: sets a tmpfs file's length. `EINVAL` for a negative
+    /// length, a file not open for writing or one that is not a regular
+    /// tmpfs file (Linux's answers), `EFBIG` past the largest file.
+    pub fn truncate(&self, length: i64) -> Result<(), Errno> {
+        let length = u64::try_from(length).map_err(|_| Errno::EINVAL)?;
+        match &self.kind {
+            FileKind::Tmp(node) if self.writable() => node.truncate(length),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
     /// `lseek`: the new offset. `ESPIPE` for pipes and the tty, `EINVAL`
     /// for a bad `whence` or a negative result (and `SEEK_END` on a
     /// directory).

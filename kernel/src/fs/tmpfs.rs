@@ -2,11 +2,36 @@
 //! (host-tested).
 //!
 //! A [`TmpNode`] is a directory (a sorted map from name to node) or a
-//! regular file (a byte vector), reference-counted: an open file keeps its
-//! node alive after `unlink`, as POSIX requires. Each node has its own spin
-//! lock, held for one map or vector operation (never across an await).
-//! Files grow up to [`MAX_FILE`] bytes (`EFBIG` beyond). No hard links,
-//! symbolic links, renames or `rmdir` yet; file times are zero.
+//! regular file, reference-counted: an open file keeps its node alive
+//! after `unlink`, as POSIX requires. Each node has its own spin lock,
+//! held for one map or page operation (never across an await).
+//!
+//! ## File data
+//!
+//! A file's data is a size and a sparse map from page index to a 4 KiB
+//! page ([`Page`]: a physical frame from the frame allocator in the
+//! kernel, a boxed array on the host). Only pages that were written hold
+//! memory: a hole (past a `truncate` that grew the file, or a write far
+//! beyond the end) reads as zeros and costs nothing, as on Linux's tmpfs
+//! (`mm/shmem.c`). Frames go straight back to the frame allocator when a
+//! page is dropped (truncate, or the last reference to an unlinked file),
+//! so `free` shows them back; the heap only holds the map's nodes.
+//!
+//! Files may be as large as [`MAX_FILE`] (`i64::MAX`, Linux's
+//! `MAX_LFS_FILESIZE`; `EFBIG` beyond). A zero-length write at any offset
+//! returns 0 and changes nothing.
+//!
+//! ## Size limit
+//!
+//! Every file system instance has a [`Quota`]: the most pages its files
+//! may hold (the root made by [`TmpNode::new_root`] sets it; `/tmp` gets
+//! half of RAM, Linux's default for tmpfs). A write that needs a page
+//! beyond the limit stops there: short if some bytes were written, else
+//! `ENOSPC`. A frame allocator that is out of frames gives `ENOMEM`
+//! instead. [`Quota::usage`] gives `df`-style figures (the `mem` command).
+//!
+//! No hard links, symbolic links, renames or `rmdir` yet; file times are
+//! zero.
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -17,21 +42,133 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use super::stat::{S_IFDIR, S_IFREG, Stat, dtype};
 use crate::syscall::Errno;
 
-/// Largest file, in bytes.
-pub const MAX_FILE: usize = 4 << 20;
+/// Largest file, in bytes (Linux's `MAX_LFS_FILESIZE`).
+pub const MAX_FILE: u64 = i64::MAX as u64;
+/// Bytes in a page of file data.
+pub const PAGE: usize = 4096;
 /// `st_dev` of `/tmp`.
 pub const TMP_DEV: u64 = 2;
+
+/// One page of file data: a physical frame, unique to its file.
+#[cfg(target_os = "none")]
+struct Page(arch::mm::Frame);
+
+#[cfg(target_os = "none")]
+impl Page {
+    fn zeroed() -> Option<Self> {
+        arch::mm::Frame::alloc_zeroed().map(Page)
+    }
+
+    fn bytes(&self) -> &[u8; PAGE] {
+        self.0.bytes()
+    }
+
+    /// `None` never happens: a tmpfs frame is never cloned.
+    fn bytes_mut(&mut self) -> Option<&mut [u8; PAGE]> {
+        self.0.bytes_mut()
+    }
+}
+
+/// One page of file data (host tests: a boxed array).
+#[cfg(not(target_os = "none"))]
+struct Page(alloc::boxed::Box<[u8; PAGE]>);
+
+#[cfg(not(target_os = "none"))]
+impl Page {
+    fn zeroed() -> Option<Self> {
+        Some(Page(alloc::boxed::Box::new([0; PAGE])))
+    }
+
+    fn bytes(&self) -> &[u8; PAGE] {
+        &self.0
+    }
+
+    fn bytes_mut(&mut self) -> Option<&mut [u8; PAGE]> {
+        Some(&mut self.0)
+    }
+}
+
+/// The page budget of one tmpfs instance (module docs).
+pub struct Quota {
+    /// Most pages the files may hold.
+    limit: AtomicU64,
+    /// Pages they hold now.
+    used: AtomicU64,
+}
+
+/// `df`'s view of a tmpfs: sizes in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Usage {
+    pub size: u64,
+    pub used: u64,
+    pub avail: u64,
+}
+
+impl Quota {
+    fn new(limit_pages: u64) -> Arc<Self> {
+        Arc::new(Self {
+            limit: AtomicU64::new(limit_pages),
+            used: AtomicU64::new(0),
+        })
+    }
+
+    /// Takes one page from the budget; `ENOSPC` if none is left.
+    fn charge(&self) -> Result<(), Errno> {
+        let limit = self.limit.load(Ordering::Relaxed);
+        // Relaxed: a counter; the pages it counts are published under the
+        // file's lock.
+        self.used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
+                (used < limit).then_some(used + 1)
+            })
+            .map(|_| ())
+            .map_err(|_| Errno::ENOSPC)
+    }
+
+    /// Gives `pages` back to the budget.
+    fn uncharge(&self, pages: u64) {
+        self.used.fetch_sub(pages, Ordering::Relaxed);
+    }
+
+    /// Sets the limit in pages (pages already held above it stay; new
+    /// ones get `ENOSPC`).
+    pub fn set_limit(&self, pages: u64) {
+        self.limit.store(pages, Ordering::Relaxed);
+    }
+
+    /// Size, used and available bytes.
+    pub fn usage(&self) -> Usage {
+        let limit = self.limit.load(Ordering::Relaxed);
+        let used = self.used.load(Ordering::Relaxed);
+        let page = PAGE as u64;
+        Usage {
+            size: limit.saturating_mul(page),
+            used: used.saturating_mul(page),
+            avail: limit.saturating_sub(used).saturating_mul(page),
+        }
+    }
+}
+
+/// A regular file's data (module docs).
+#[derive(Default)]
+struct FileData {
+    /// Size in bytes.
+    size: u64,
+    /// The pages that hold data, by index; missing ones are holes.
+    pages: BTreeMap<u64, Page>,
+}
 
 /// What a node holds.
 enum Contents {
     Dir(spin::Mutex<BTreeMap<String, Arc<TmpNode>>>),
-    File(spin::Mutex<Vec<u8>>),
+    File(spin::Mutex<FileData>),
 }
 
 /// A file or directory of the tmpfs (module docs).
 pub struct TmpNode {
     ino: u64,
     perm: AtomicU32,
+    quota: Arc<Quota>,
     contents: Contents,
 }
 
@@ -43,21 +180,37 @@ fn next_ino() -> u64 {
     NEXT_INO.fetch_add(1, Ordering::Relaxed)
 }
 
+impl Drop for TmpNode {
+    fn drop(&mut self) {
+        if let Contents::File(data) = &self.contents {
+            self.quota.uncharge(data.lock().pages.len() as u64);
+        }
+    }
+}
+
 impl TmpNode {
-    /// An empty directory with permissions `perm` (the root gets inode 1).
-    pub fn new_dir(perm: u32) -> Arc<Self> {
-        Arc::new(Self {
-            ino: next_ino(),
-            perm: AtomicU32::new(perm & 0o7777),
-            contents: Contents::Dir(spin::Mutex::new(BTreeMap::new())),
-        })
+    /// The root directory of a new tmpfs whose files may hold at most
+    /// `limit_pages` pages.
+    pub fn new_root(perm: u32, limit_pages: u64) -> Arc<Self> {
+        Self::new_node(perm, Quota::new(limit_pages), true)
     }
 
-    fn new_file(perm: u32) -> Arc<Self> {
+    /// The root of a new tmpfs without a size limit (tests).
+    pub fn new_dir(perm: u32) -> Arc<Self> {
+        Self::new_root(perm, u64::MAX)
+    }
+
+    fn new_node(perm: u32, quota: Arc<Quota>, dir: bool) -> Arc<Self> {
+        let contents = if dir {
+            Contents::Dir(spin::Mutex::new(BTreeMap::new()))
+        } else {
+            Contents::File(spin::Mutex::new(FileData::default()))
+        };
         Arc::new(Self {
             ino: next_ino(),
             perm: AtomicU32::new(perm & 0o7777),
-            contents: Contents::File(spin::Mutex::new(Vec::new())),
+            quota,
+            contents,
         })
     }
 
@@ -69,6 +222,11 @@ impl TmpNode {
         matches!(self.contents, Contents::Dir(_))
     }
 
+    /// The budget this node's file system shares.
+    pub fn quota(&self) -> &Arc<Quota> {
+        &self.quota
+    }
+
     fn children(&self) -> Result<&spin::Mutex<BTreeMap<String, Arc<TmpNode>>>, Errno> {
         match &self.contents {
             Contents::Dir(children) => Ok(children),
@@ -76,7 +234,7 @@ impl TmpNode {
         }
     }
 
-    fn data(&self) -> Result<&spin::Mutex<Vec<u8>>, Errno> {
+    fn data(&self) -> Result<&spin::Mutex<FileData>, Errno> {
         match &self.contents {
             Contents::File(data) => Ok(data),
             Contents::Dir(_) => Err(Errno::EISDIR),
@@ -121,7 +279,7 @@ impl TmpNode {
                 Ok((node.clone(), false))
             };
         }
-        let node = TmpNode::new_file(perm);
+        let node = TmpNode::new_node(perm, self.quota.clone(), false);
         children.insert(String::from(name), node.clone());
         Ok((node, true))
     }
@@ -132,7 +290,8 @@ impl TmpNode {
         if children.contains_key(name) {
             return Err(Errno::EEXIST);
         }
-        children.insert(String::from(name), TmpNode::new_dir(perm));
+        let dir = TmpNode::new_node(perm, self.quota.clone(), true);
+        children.insert(String::from(name), dir);
         Ok(())
     }
 
@@ -163,55 +322,120 @@ impl TmpNode {
     }
 
     /// Copies bytes from `offset` into `out`; returns how many (0 at or
-    /// past the end).
+    /// past the end). Holes read as zeros.
     pub fn read_at(&self, offset: u64, out: &mut [u8]) -> Result<usize, Errno> {
         let data = self.data()?.lock();
-        let Ok(start) = usize::try_from(offset) else {
-            return Ok(0);
-        };
-        if start >= data.len() {
+        if offset >= data.size {
             return Ok(0);
         }
-        let n = out.len().min(data.len() - start);
-        out[..n].copy_from_slice(&data[start..start + n]);
+        let n = (out.len() as u64).min(data.size - offset) as usize;
+        let mut done = 0;
+        while done < n {
+            let at = offset + done as u64;
+            let in_page = (at % PAGE as u64) as usize;
+            let len = (PAGE - in_page).min(n - done);
+            let dst = &mut out[done..done + len];
+            match data.pages.get(&(at / PAGE as u64)) {
+                Some(page) => dst.copy_from_slice(&page.bytes()[in_page..in_page + len]),
+                None => dst.fill(0),
+            }
+            done += len;
+        }
         Ok(n)
     }
 
     /// Writes `bytes` at `offset` (the end of the file if `None`, for
-    /// `O_APPEND`), filling a gap with zeros. Returns the offset written at
-    /// and the count. `EFBIG` if the file would outgrow [`MAX_FILE`]
-    /// (a write that fits in part is short).
+    /// `O_APPEND`); a gap before it becomes a hole. Returns the offset
+    /// written at and the count. Nothing changes for an empty `bytes`.
+    /// `EFBIG` at or past [`MAX_FILE`] (a write that fits in part is
+    /// short); `ENOSPC` past the quota and `ENOMEM` without frames, both
+    /// only if not a byte could be written (else the count is short).
     pub fn write_at(&self, offset: Option<u64>, bytes: &[u8]) -> Result<(u64, usize), Errno> {
         let mut data = self.data()?.lock();
-        let start = match offset {
-            None => data.len(),
-            Some(off) => usize::try_from(off).map_err(|_| Errno::EFBIG)?,
-        };
-        if start >= MAX_FILE && !bytes.is_empty() {
+        let start = offset.unwrap_or(data.size);
+        if bytes.is_empty() {
+            return Ok((start, 0));
+        }
+        if start >= MAX_FILE {
             return Err(Errno::EFBIG);
         }
-        let n = bytes.len().min(MAX_FILE - start.min(MAX_FILE));
-        let end = start + n;
-        if data.len() < end {
-            data.resize(end, 0);
+        let n = (bytes.len() as u64).min(MAX_FILE - start) as usize;
+        let mut done = 0;
+        while done < n {
+            let at = start + done as u64;
+            let in_page = (at % PAGE as u64) as usize;
+            let len = (PAGE - in_page).min(n - done);
+            match self.page_mut(&mut data, at / PAGE as u64) {
+                Ok(page) => page[in_page..in_page + len].copy_from_slice(&bytes[done..done + len]),
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => break,
+            }
+            done += len;
         }
-        data[start..end].copy_from_slice(&bytes[..n]);
-        Ok((start as u64, n))
+        data.size = data.size.max(start + done as u64);
+        Ok((start, done))
     }
 
-    /// Sets the length to `len` (`O_TRUNC` with 0).
-    pub fn truncate(&self, len: usize) -> Result<(), Errno> {
+    /// The page `index` of `data`, allocated (zeroed, charged to the
+    /// quota) if it was a hole.
+    fn page_mut<'a>(
+        &self,
+        data: &'a mut FileData,
+        index: u64,
+    ) -> Result<&'a mut [u8; PAGE], Errno> {
+        if !data.pages.contains_key(&index) {
+            self.quota.charge()?;
+            let Some(page) = Page::zeroed() else {
+                self.quota.uncharge(1);
+                return Err(Errno::ENOMEM);
+            };
+            data.pages.insert(index, page);
+        }
+        data.pages
+            .get_mut(&index)
+            .and_then(Page::bytes_mut)
+            .ok_or(Errno::EIO)
+    }
+
+    /// Sets the length to `len` (`O_TRUNC`, `ftruncate`): growing makes a
+    /// hole, shrinking frees the pages past the end. `EFBIG` past
+    /// [`MAX_FILE`].
+    pub fn truncate(&self, len: u64) -> Result<(), Errno> {
         if len > MAX_FILE {
             return Err(Errno::EFBIG);
         }
-        self.data()?.lock().resize(len, 0);
+        let mut data = self.data()?.lock();
+        if len < data.size {
+            let keep = len.div_ceil(PAGE as u64);
+            let dropped = data.pages.split_off(&keep);
+            self.quota.uncharge(dropped.len() as u64);
+            // The rest of the last page must read as zeros if the file
+            // grows again.
+            let tail = (len % PAGE as u64) as usize;
+            if tail != 0
+                && let Some(page) = data.pages.get_mut(&(len / PAGE as u64))
+                && let Some(bytes) = page.bytes_mut()
+            {
+                bytes[tail..].fill(0);
+            }
+            drop(dropped);
+        }
+        data.size = len;
         Ok(())
     }
 
     /// File size in bytes (0 for a directory).
-    pub fn size(&self) -> usize {
+    pub fn size(&self) -> u64 {
         match &self.contents {
-            Contents::File(data) => data.lock().len(),
+            Contents::File(data) => data.lock().size,
+            Contents::Dir(_) => 0,
+        }
+    }
+
+    /// Pages of data the file holds (0 for a directory).
+    pub fn pages(&self) -> u64 {
+        match &self.contents {
+            Contents::File(data) => data.lock().pages.len() as u64,
             Contents::Dir(_) => 0,
         }
     }
@@ -223,16 +447,19 @@ impl TmpNode {
         kind | self.perm.load(Ordering::Relaxed)
     }
 
-    /// `fstat`'s view.
+    /// `fstat`'s view: `st_blocks` counts the pages held, not the size.
     pub fn stat(&self) -> Stat {
-        Stat {
+        let mut stat = Stat {
             dev: TMP_DEV,
             ino: self.ino,
             nlink: if self.is_dir() { 2 } else { 1 },
             mode: self.mode(),
             ..Stat::default()
         }
-        .sized(self.size())
+        .sized(0);
+        stat.size = self.size() as i64;
+        stat.blocks = (self.pages() * (PAGE as u64 / 512)) as i64;
+        stat
     }
 }
 
@@ -258,21 +485,94 @@ mod tests {
         assert_eq!(f.read_at(9, &mut buf), Ok(0));
         assert_eq!(f.read_at(u64::MAX, &mut buf), Ok(0));
         assert_eq!(f.stat().size, 9);
+        assert_eq!(f.stat().blocks, 8);
         assert_eq!(f.stat().mode, S_IFREG | 0o644);
         f.truncate(0).unwrap();
         assert_eq!(f.size(), 0);
+        assert_eq!(f.pages(), 0);
+    }
+
+    #[test]
+    fn zero_length_writes_change_nothing() {
+        let root = TmpNode::new_root(0o1777, 4);
+        let (f, _) = root.create("z", 0o644, false).unwrap();
+        // The reported panic: pwrite(fd, buf, 0, 1 << 38).
+        assert_eq!(f.write_at(Some(1 << 38), b""), Ok((1 << 38, 0)));
+        assert_eq!(f.write_at(Some(u64::MAX), b""), Ok((u64::MAX, 0)));
+        assert_eq!(f.write_at(None, b""), Ok((0, 0)));
+        assert_eq!((f.size(), f.pages()), (0, 0));
+        assert_eq!(root.quota().usage().used, 0);
+        let mut empty = [0u8; 0];
+        assert_eq!(f.read_at(1 << 38, &mut empty), Ok(0));
+    }
+
+    #[test]
+    fn sparse_files_hold_only_written_pages() {
+        let root = TmpNode::new_root(0o1777, 4);
+        let (f, _) = root.create("s", 0o644, false).unwrap();
+        assert_eq!(f.write_at(Some(1 << 38), b"far"), Ok((1 << 38, 3)));
+        assert_eq!(f.size(), (1 << 38) + 3);
+        assert_eq!(f.pages(), 1);
+        assert_eq!(root.quota().usage().used, PAGE as u64);
+        let mut buf = [0xffu8; 8];
+        assert_eq!(f.read_at(1 << 30, &mut buf), Ok(8));
+        assert_eq!(buf, [0; 8], "a hole reads as zeros");
+        assert_eq!(f.read_at((1 << 38) - 2, &mut buf), Ok(5));
+        assert_eq!(&buf[..5], b"\0\0far");
+        // A write that straddles a page boundary takes two pages.
+        assert_eq!(f.write_at(Some(PAGE as u64 - 1), b"ab"), Ok((4095, 2)));
+        assert_eq!(f.pages(), 3);
+        // Growing with truncate makes a hole; shrinking frees pages and
+        // zeroes the tail of the last one.
+        f.truncate(1 << 40).unwrap();
+        assert_eq!((f.size(), f.pages()), (1 << 40, 3));
+        f.truncate(PAGE as u64).unwrap();
+        assert_eq!((f.size(), f.pages()), (PAGE as u64, 1));
+        f.truncate(PAGE as u64 - 1).unwrap();
+        f.truncate(PAGE as u64).unwrap();
+        assert_eq!(f.read_at(PAGE as u64 - 1, &mut buf), Ok(1));
+        assert_eq!(buf[0], 0, "truncated bytes do not come back");
+        assert_eq!(root.quota().usage().used, PAGE as u64);
+        drop(f);
+        root.unlink("s").unwrap();
+        assert_eq!(root.quota().usage().used, 0, "pages go back at unlink");
     }
 
     #[test]
     fn files_are_bounded() {
         let root = TmpNode::new_dir(0o755);
         let (f, _) = root.create("big", 0o644, false).unwrap();
-        assert_eq!(f.write_at(Some(MAX_FILE as u64), b"x"), Err(Errno::EFBIG));
+        assert_eq!(f.write_at(Some(MAX_FILE), b"x"), Err(Errno::EFBIG));
+        assert_eq!(f.write_at(Some(u64::MAX), b"x"), Err(Errno::EFBIG));
         assert_eq!(
-            f.write_at(Some(MAX_FILE as u64 - 2), b"xyz"),
-            Ok((MAX_FILE as u64 - 2, 2))
+            f.write_at(Some(MAX_FILE - 2), b"xyz"),
+            Ok((MAX_FILE - 2, 2))
         );
+        assert_eq!(f.size(), MAX_FILE);
+        assert_eq!(f.write_at(None, b"x"), Err(Errno::EFBIG));
         assert_eq!(f.truncate(MAX_FILE + 1), Err(Errno::EFBIG));
+    }
+
+    #[test]
+    fn the_quota_gives_enospc_and_short_writes() {
+        let root = TmpNode::new_root(0o1777, 2);
+        let usage = root.quota().usage();
+        assert_eq!((usage.size, usage.used, usage.avail), (8192, 0, 8192));
+        let (a, _) = root.create("a", 0o644, false).unwrap();
+        let (b, _) = root.create("b", 0o644, false).unwrap();
+        assert_eq!(a.write_at(Some(0), &[1; PAGE]), Ok((0, PAGE)));
+        // One page left: a two-page write is short.
+        assert_eq!(b.write_at(Some(0), &[2; 2 * PAGE]), Ok((0, PAGE)));
+        assert_eq!(b.size(), PAGE as u64);
+        assert_eq!(b.write_at(None, b"x"), Err(Errno::ENOSPC));
+        assert_eq!(b.size(), PAGE as u64, "a failed write changes nothing");
+        // Rewriting a page that exists needs no new one.
+        assert_eq!(a.write_at(Some(10), b"again"), Ok((10, 5)));
+        assert_eq!(root.quota().usage().avail, 0);
+        b.truncate(0).unwrap();
+        assert_eq!(root.quota().usage().avail, PAGE as u64);
+        root.quota().set_limit(1);
+        assert_eq!(b.write_at(Some(0), b"x"), Err(Errno::ENOSPC));
     }
 
     #[test]

@@ -70,8 +70,12 @@ pub enum Vnode {
     Dev(Device),
 }
 
-/// The tmpfs mounted at `/tmp`.
-static TMP: spin::Lazy<Arc<TmpNode>> = spin::Lazy::new(|| TmpNode::new_dir(0o1777));
+/// The tmpfs mounted at `/tmp`, limited to half of RAM (Linux's default
+/// `size=50%`).
+static TMP: spin::Lazy<Arc<TmpNode>> = spin::Lazy::new(|| {
+    let (_, total_frames) = arch::mm::frame::stats();
+    TmpNode::new_root(0o1777, total_frames as u64 / 2)
+});
 
 /// The root of `/tmp`.
 pub fn tmp_root() -> Arc<TmpNode> {

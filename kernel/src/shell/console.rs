@@ -299,6 +299,13 @@ fn mem() {
         total * 4 / 1024,
         arch::mm::heap::allocated_bytes() / 1024
     );
+    let tmp = crate::fs::vfs::tmp_root().quota().usage();
+    say!(
+        "tmpfs:  {} KiB size, {} KiB used, {} KiB avail (/tmp)\n",
+        tmp.size / 1024,
+        tmp.used / 1024,
+        tmp.avail / 1024
+    );
 }
 
 async fn spawn(n: usize) {

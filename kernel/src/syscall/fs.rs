@@ -121,6 +121,8 @@ pub fn handles(number: u64) -> bool {
             | nr::DUP3
             | nr::PIPE2
             | nr::FACCESSAT2
+            | nr::TRUNCATE
+            | nr::FTRUNCATE
     )
 }
 
@@ -165,6 +167,8 @@ pub async fn call(cx: &FileCtx, space: &AddressSpace, number: u64, args: [u64; 6
         nr::FCHDIR => fchdir(cx, a0),
         nr::MKDIR => mkdir(cx, space, a0, a1),
         nr::UNLINK => unlink(cx, space, a0),
+        nr::TRUNCATE => truncate(cx, space, a0, a1),
+        nr::FTRUNCATE => cx.files.get(a0)?.truncate(a1 as i64).map(|()| 0),
         _ => Err(Errno::ENOSYS),
     }
 }
@@ -587,6 +591,23 @@ fn mkdir(cx: &FileCtx, space: &AddressSpace, path: u64, mode: u64) -> SysResult 
             Ok(0)
         }
         _ => Err(Errno::EROFS),
+    }
+}
+
+/// `truncate(path, length)`: a tmpfs file (`EROFS` for the initramfs,
+/// `EISDIR` for a directory, `EINVAL` for a negative length or another
+/// kind of file).
+fn truncate(cx: &FileCtx, space: &AddressSpace, path: u64, length: u64) -> SysResult {
+    let path = user_path(cx, space, AT_FDCWD, path)?;
+    if (length as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    match vfs::resolve(&path, true)? {
+        Vnode::Tmp(node) if node.is_dir() => Err(Errno::EISDIR),
+        Vnode::Tmp(node) => node.truncate(length).map(|()| 0),
+        node if node.is_dir() => Err(Errno::EISDIR),
+        Vnode::Ram(_) => Err(Errno::EROFS),
+        _ => Err(Errno::EINVAL),
     }
 }
 

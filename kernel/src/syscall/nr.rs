@@ -43,6 +43,8 @@ pub const WAIT4: u64 = 61;
 pub const KILL: u64 = 62;
 pub const UNAME: u64 = 63;
 pub const FCNTL: u64 = 72;
+pub const TRUNCATE: u64 = 76;
+pub const FTRUNCATE: u64 = 77;
 pub const GETCWD: u64 = 79;
 pub const CHDIR: u64 = 80;
 pub const FCHDIR: u64 = 81;
@@ -169,6 +171,8 @@ pub const fn name(nr: u64) -> Option<&'static str> {
         GETCWD => "getcwd",
         CHDIR => "chdir",
         FCHDIR => "fchdir",
+        TRUNCATE => "truncate",
+        FTRUNCATE => "ftruncate",
         MKDIR => "mkdir",
         UNLINK => "unlink",
         GETTIMEOFDAY => "gettimeofday",

@@ -62,7 +62,7 @@ struct Ctx {
 const AT_FDCWD: usize = -100isize as usize;
 const TCGETS: usize = 0x5401;
 
-fn table(x: &Ctx) -> [Row; 57] {
+fn table(x: &Ctx) -> [Row; 58] {
     use Dir::{In, Out};
     [
         row("write", nr::WRITE, [1, P, 5, 0, 0, 0], In),
@@ -171,6 +171,7 @@ fn table(x: &Ctx) -> [Row; 57] {
         row("chdir", nr::CHDIR, [P, 0, 0, 0, 0, 0], In),
         row("mkdir", nr::MKDIR, [P, 0o755, 0, 0, 0, 0], In),
         row("unlink", nr::UNLINK, [P, 0, 0, 0, 0, 0], In),
+        row("truncate", nr::TRUNCATE, [P, 0, 0, 0, 0, 0], In),
         // Tine's own.
         row("sysctl name", nr::TINE_SYSCTL, [P, 14, 0, 0, 0, 0], In),
         row("proclist", nr::TINE_PROCLIST, [P, 4096, 0, 0, 0, 0], Out),
