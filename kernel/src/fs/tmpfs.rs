@@ -34,6 +34,7 @@
 //! zero.
 
 use alloc::collections::BTreeMap;
+use alloc::collections::btree_map::Entry;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -383,18 +384,18 @@ impl TmpNode {
         data: &'a mut FileData,
         index: u64,
     ) -> Result<&'a mut [u8; PAGE], Errno> {
-        if !data.pages.contains_key(&index) {
-            self.quota.charge()?;
-            let Some(page) = Page::zeroed() else {
-                self.quota.uncharge(1);
-                return Err(Errno::ENOMEM);
-            };
-            data.pages.insert(index, page);
-        }
-        data.pages
-            .get_mut(&index)
-            .and_then(Page::bytes_mut)
-            .ok_or(Errno::EIO)
+        let page = match data.pages.entry(index) {
+            Entry::Occupied(page) => page.into_mut(),
+            Entry::Vacant(hole) => {
+                self.quota.charge()?;
+                let Some(page) = Page::zeroed() else {
+                    self.quota.uncharge(1);
+                    return Err(Errno::ENOMEM);
+                };
+                hole.insert(page)
+            }
+        };
+        page.bytes_mut().ok_or(Errno::EIO)
     }
 
     /// Sets the length to `len` (`O_TRUNC`, `ftruncate`): growing makes a
