@@ -229,7 +229,7 @@ crate::bench_case!(FORK1_EXIT_REAP, "fork1_exit_reap", async {
     let report = measure_async(|| async {
         if let Err(e) = parked.fork_exit_reap().await {
             first_error
-                .compare_exchange(0, e as u32, Ordering::Relaxed, Ordering::Relaxed)
+                .compare_exchange(0, e.number() as u32, Ordering::Relaxed, Ordering::Relaxed)
                 .ok();
         }
     })

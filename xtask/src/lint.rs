@@ -21,8 +21,9 @@ use crate::{deps, run_command};
 
 /// Crate roots that must carry `#![deny(unsafe_code)]` or
 /// `#![forbid(unsafe_code)]`.
-const SAFE_CRATE_ROOTS: [&str; 4] = [
+const SAFE_CRATE_ROOTS: [&str; 5] = [
     "kernel/src/lib.rs",
+    "kernel/abi/src/lib.rs",
     "kernel/image/src/main.rs",
     "drivers/src/lib.rs",
     "bench/src/lib.rs",
@@ -72,10 +73,9 @@ pub fn main() -> Result<()> {
             ]))
         }),
         ("cargo doc (kernel target)", || {
-            run_command(
-                rustdoc_checked(&mut kernel_cargo("doc"))
-                    .args(["-p", "arch", "-p", "drivers", "-p", "kernel", "-p", "bench"]),
-            )
+            run_command(rustdoc_checked(&mut kernel_cargo("doc")).args([
+                "-p", "abi", "-p", "arch", "-p", "drivers", "-p", "kernel", "-p", "bench",
+            ]))
         }),
         ("cargo doc (xtask)", || {
             run_command(rustdoc_checked(Command::new("cargo").arg("doc")).args(["-p", "xtask"]))

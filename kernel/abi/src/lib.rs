@@ -1,0 +1,55 @@
+//! Tine's user/kernel ABI, written once: the kernel and every user program
+//! (`user/`, through `tine-rt`) take their numbers, flags and layouts from
+//! here.
+//!
+//! - [`nr`]: system-call numbers (Linux x86-64, Tine's own from 1000) and
+//!   their names;
+//! - [`Errno`]: error numbers (Linux's), with names;
+//! - [`signal`]: signal numbers ([`signal::Signal`], one type), `sigset_t`,
+//!   the `sigaction`/`siginfo`/`sigaltstack` constants;
+//! - [`fork`]: the fork family's flag words (`RF*`, `PD_*`, `CLONE_*`),
+//!   made with [`flag_set!`] (module [`flags`] says why not `bitflags`);
+//! - small option sets: [`wait`] (`wait4`), [`mman`] (`mmap`),
+//!   [`arch_prctl`].
+//!
+//! `#![no_std]`, no dependencies, no `unsafe`: it builds for the kernel
+//! target, for user programs and for the host (`cargo test -p abi`).
+//! New numbers, flags and records go here, never into a second list.
+
+#![no_std]
+#![forbid(unsafe_code)]
+
+pub mod errno;
+pub mod flags;
+pub mod fork;
+pub mod nr;
+pub mod signal;
+
+pub use errno::Errno;
+
+/// `arch_prctl` codes.
+pub mod arch_prctl {
+    pub const SET_GS: u64 = 0x1001;
+    pub const SET_FS: u64 = 0x1002;
+    pub const GET_FS: u64 = 0x1003;
+    pub const GET_GS: u64 = 0x1004;
+}
+
+/// `wait4` options.
+pub mod wait {
+    pub const WNOHANG: u32 = 0x1;
+    pub const WUNTRACED: u32 = 0x2;
+    pub const WCONTINUED: u32 = 0x8;
+    pub const WNOTHREAD: u32 = 0x2000_0000;
+    pub const WALL: u32 = 0x4000_0000;
+    pub const WCLONE: u32 = 0x8000_0000;
+}
+
+/// `mmap` flags.
+pub mod mman {
+    pub const SHARED: u64 = 0x01;
+    pub const PRIVATE: u64 = 0x02;
+    pub const FIXED: u64 = 0x10;
+    pub const ANONYMOUS: u64 = 0x20;
+    pub const FIXED_NOREPLACE: u64 = 0x10_0000;
+}
