@@ -13,6 +13,8 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
+use arch::mm::Frame;
+use arch::mm::frame::{PageOp, copy_with, zero_with};
 use kernel::proc::fork::fork1;
 use kernel::proc::fork_flags;
 use kernel::proc::pid::{Pid, PidFlags};
@@ -71,10 +73,19 @@ fn touch(space: &AddressSpace, pages: u64, error_code: u64) -> Result<(), String
 
 /// `AddressSpace::fork` of a space with `pages` written pages, and the
 /// child's drop (its page table freed, the frames' references given back).
-async fn space_fork(pages: u64) -> Result<BenchReport, String> {
+/// `per_page`: the baseline `AddressSpace::fork_per_page` (every PTE
+/// copied) instead of shared last-level tables.
+async fn space_fork(pages: u64, per_page: bool) -> Result<BenchReport, String> {
     let space = space_with_pages(pages)?;
+    let fork_once = || {
+        if per_page {
+            space.fork_per_page()
+        } else {
+            space.fork()
+        }
+    };
     let fork = || {
-        let child = space.fork().map_err(|e| format!("fork: {e}"));
+        let child = fork_once().map_err(|e| format!("fork: {e}"));
         async move { child.map(drop) }
     };
     if pages >= 4096 {
@@ -82,7 +93,7 @@ async fn space_fork(pages: u64) -> Result<BenchReport, String> {
     }
     let failed = AtomicBool::new(false);
     let report = measure(|| {
-        if space.fork().is_err() {
+        if fork_once().is_err() {
             failed.store(true, Ordering::Relaxed);
         }
     });
@@ -92,14 +103,80 @@ async fn space_fork(pages: u64) -> Result<BenchReport, String> {
     Ok(report)
 }
 
-crate::bench_case!(VM_FORK_PAGES_1, "vm_fork_pages_1", space_fork(1));
-crate::bench_case!(VM_FORK_PAGES_64, "vm_fork_pages_64", space_fork(64));
-crate::bench_case!(VM_FORK_PAGES_4096, "vm_fork_pages_4096", space_fork(4096));
+crate::bench_case!(VM_FORK_PAGES_1, "vm_fork_pages_1", space_fork(1, false));
+crate::bench_case!(VM_FORK_PAGES_64, "vm_fork_pages_64", space_fork(64, false));
+crate::bench_case!(
+    VM_FORK_PAGES_4096,
+    "vm_fork_pages_4096",
+    space_fork(4096, false)
+);
 crate::bench_case!(
     VM_FORK_PAGES_65536,
     "vm_fork_pages_65536",
-    space_fork(65536)
+    space_fork(65536, false)
 );
+crate::bench_case!(
+    VM_FORK_PAGES_1_PER_PAGE,
+    "vm_fork_pages_1_per_page",
+    space_fork(1, true)
+);
+crate::bench_case!(
+    VM_FORK_PAGES_64_PER_PAGE,
+    "vm_fork_pages_64_per_page",
+    space_fork(64, true)
+);
+crate::bench_case!(
+    VM_FORK_PAGES_4096_PER_PAGE,
+    "vm_fork_pages_4096_per_page",
+    space_fork(4096, true)
+);
+crate::bench_case!(
+    VM_FORK_PAGES_65536_PER_PAGE,
+    "vm_fork_pages_65536_per_page",
+    space_fork(65536, true)
+);
+
+// ---- zeroing and copying a page ----
+
+/// Zero-fills one frame per iteration the way `how` says.
+fn page_zero(how: PageOp) -> Result<BenchReport, String> {
+    let mut frame = Frame::alloc().ok_or("no frame")?;
+    let page = frame.bytes_mut().ok_or("fresh frame shared")?;
+    Ok(measure(|| zero_with(page, how)))
+}
+
+/// Copies one frame into another per iteration the way `how` says.
+fn page_copy(how: PageOp) -> Result<BenchReport, String> {
+    let src = Frame::alloc_zeroed().ok_or("no frame")?;
+    let mut dst = Frame::alloc().ok_or("no frame")?;
+    let to = dst.bytes_mut().ok_or("fresh frame shared")?;
+    Ok(measure(|| copy_with(to, src.bytes(), how)))
+}
+
+crate::bench_case!(PAGE_ZERO_BUILTIN, "page_zero_builtin", async {
+    page_zero(PageOp::Builtin)
+});
+crate::bench_case!(PAGE_ZERO_REP_STOSQ, "page_zero_rep_stosq", async {
+    page_zero(PageOp::RepQ)
+});
+crate::bench_case!(PAGE_ZERO_REP_STOSB, "page_zero_rep_stosb", async {
+    page_zero(PageOp::RepB)
+});
+crate::bench_case!(PAGE_ZERO_LOOP, "page_zero_loop", async {
+    page_zero(PageOp::Loop)
+});
+crate::bench_case!(PAGE_COPY_BUILTIN, "page_copy_builtin", async {
+    page_copy(PageOp::Builtin)
+});
+crate::bench_case!(PAGE_COPY_REP_MOVSQ, "page_copy_rep_movsq", async {
+    page_copy(PageOp::RepQ)
+});
+crate::bench_case!(PAGE_COPY_REP_MOVSB, "page_copy_rep_movsb", async {
+    page_copy(PageOp::RepB)
+});
+crate::bench_case!(PAGE_COPY_LOOP, "page_copy_loop", async {
+    page_copy(PageOp::Loop)
+});
 
 // ---- page faults ----
 

@@ -35,6 +35,103 @@ pub(crate) fn alloc_contiguous_raw(count: usize) -> Option<u64> {
     FRAMES.get()?.alloc_contiguous(count, 1)
 }
 
+/// Ways to fill or copy a 4 KiB page. Under QEMU's TCG, string
+/// instructions run one emulated iteration at a time, so the element size
+/// decides: `rep stosb`/`rep movsb` take 4096 iterations per page,
+/// `rep stosq`/`rep movsq` 512 (whatever ERMS/FSRM the CPU model
+/// advertises, which only make hardware fast). The `page_zero_*` and
+/// `page_copy_*` benchmarks compare them in one boot (docs/bench.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageOp {
+    /// `slice::fill` / `copy_from_slice`: the compiler's `memset` and
+    /// `memcpy` (`compiler_builtins`).
+    Builtin,
+    /// `rep stosq` / `rep movsq`.
+    RepQ,
+    /// `rep stosb` / `rep movsb`.
+    RepB,
+    /// A loop of 512 eight-byte volatile stores (and loads).
+    Loop,
+}
+
+/// The way the kernel zeroes and copies pages (fresh frames, copy-on-write).
+pub const PAGE_OP: PageOp = PageOp::RepQ;
+
+const WORDS: usize = PAGE_SIZE as usize / 8;
+
+/// Zero-fills `page` the way `how` says.
+pub fn zero_with(page: &mut [u8; PAGE_SIZE as usize], how: PageOp) {
+    let dst = page.as_mut_ptr();
+    match how {
+        PageOp::Builtin => page.fill(0),
+        // SAFETY (all three): `dst` is the start of a 4096-byte buffer we
+        // borrow mutably; the instructions write exactly its bytes (the
+        // direction flag is clear, as the ABI requires).
+        PageOp::RepQ => unsafe {
+            core::arch::asm!("rep stosq", inout("rcx") WORDS => _, inout("rdi") dst => _,
+                in("rax") 0u64, options(nostack, preserves_flags));
+        },
+        PageOp::RepB => unsafe {
+            core::arch::asm!("rep stosb", inout("rcx") PAGE_SIZE as usize => _,
+                inout("rdi") dst => _, in("al") 0u8, options(nostack, preserves_flags));
+        },
+        PageOp::Loop => {
+            let words = dst.cast::<u64>();
+            assert!(words.is_aligned(), "page buffers are 8-byte aligned");
+            for i in 0..WORDS {
+                // SAFETY: in bounds of the borrowed page; the buffer of a
+                // frame (or array) is 8-byte aligned.
+                unsafe { words.add(i).write_volatile(0) };
+            }
+        }
+    }
+}
+
+/// Copies `src` into `dst` the way `how` says.
+pub fn copy_with(dst: &mut [u8; PAGE_SIZE as usize], src: &[u8; PAGE_SIZE as usize], how: PageOp) {
+    // SAFETY: two distinct 4096-byte buffers (`&mut` and `&` cannot alias).
+    unsafe { copy_raw(dst.as_mut_ptr(), src.as_ptr(), how) }
+}
+
+/// Copies a page from `src` to `dst` (direct-map addresses) with
+/// [`PAGE_OP`]: copy-on-write, which reads a frame others map read-only.
+///
+/// # Safety
+/// Both must be mapped 4096-byte buffers that do not overlap; nobody
+/// writes `src` or accesses `dst` meanwhile.
+#[cfg(target_os = "none")]
+pub(crate) unsafe fn copy_page(dst: u64, src: u64) {
+    // SAFETY: the caller's contract.
+    unsafe { copy_raw(dst as *mut u8, src as *const u8, PAGE_OP) }
+}
+
+/// # Safety
+/// As [`copy_page`].
+unsafe fn copy_raw(dst: *mut u8, src: *const u8, how: PageOp) {
+    // SAFETY (all): the caller's contract; the direction flag is clear.
+    match how {
+        PageOp::Builtin => unsafe {
+            core::ptr::copy_nonoverlapping(src, dst, PAGE_SIZE as usize)
+        },
+        PageOp::RepQ => unsafe {
+            core::arch::asm!("rep movsq", inout("rcx") WORDS => _, inout("rdi") dst => _,
+                inout("rsi") src => _, options(nostack, preserves_flags));
+        },
+        PageOp::RepB => unsafe {
+            core::arch::asm!("rep movsb", inout("rcx") PAGE_SIZE as usize => _,
+                inout("rdi") dst => _, inout("rsi") src => _, options(nostack, preserves_flags));
+        },
+        PageOp::Loop => {
+            let (d, s) = (dst.cast::<u64>(), src.cast::<u64>());
+            assert!(d.is_aligned() && s.is_aligned(), "page buffers are 8-byte aligned");
+            for i in 0..WORDS {
+                // SAFETY: in bounds of both pages, 8-byte aligned.
+                unsafe { d.add(i).write_volatile(s.add(i).read_volatile()) };
+            }
+        }
+    }
+}
+
 /// One reference to a physical frame.
 #[derive(Debug)]
 pub struct Frame {
@@ -47,10 +144,10 @@ impl Frame {
         frames().alloc(crate::cpu::id()).map(|pa| Frame { pa })
     }
 
-    /// Allocates a zero-filled frame.
+    /// Allocates a zero-filled frame (filled with [`PAGE_OP`]).
     pub fn alloc_zeroed() -> Option<Frame> {
         let mut f = Self::alloc()?;
-        f.bytes_mut().expect("a new frame is unique").fill(0);
+        zero_with(f.bytes_mut().expect("a new frame is unique"), PAGE_OP);
         Some(f)
     }
 
@@ -88,6 +185,19 @@ impl Frame {
         let pa = self.pa;
         core::mem::forget(self);
         pa
+    }
+
+    /// Drops this reference unless it is the frame's last: `None` if
+    /// others remain, else `Some(self)` (the caller, now sole owner, frees
+    /// what the frame holds before dropping it: a shared page-table page).
+    #[cfg(target_os = "none")]
+    pub(crate) fn into_last(self) -> Option<Frame> {
+        if frames().dec_ref_unless_last(self.pa) {
+            core::mem::forget(self);
+            None
+        } else {
+            Some(self)
+        }
     }
 
     /// Takes back a reference given up with [`Frame::leak`] (the user page

@@ -165,6 +165,30 @@ impl FrameAllocator {
         true
     }
 
+    /// Drops a reference to the frame at `pa` unless it is the last one:
+    /// returns `true` if it dropped one, `false` if the caller holds the
+    /// only reference (then nothing changed, and since nobody else holds
+    /// one, nobody can add one either). The owner of a page-table page
+    /// shared by several tables frees what the page maps before freeing
+    /// the page itself; this is how it learns it is the last owner.
+    pub fn dec_ref_unless_last(&self, pa: u64) -> bool {
+        let count = &self.refcount[(pa / PAGE_SIZE) as usize];
+        let mut cur = count.load(Ordering::Relaxed);
+        loop {
+            assert!(cur > 0, "dec_ref on free frame {pa:#x}");
+            if cur == 1 {
+                // Acquire: the other owners' last accesses (their Release
+                // decrements) happen before the caller frees the frame.
+                core::sync::atomic::fence(Ordering::Acquire);
+                return false;
+            }
+            match count.compare_exchange_weak(cur, cur - 1, Ordering::Release, Ordering::Relaxed) {
+                Ok(_) => return true,
+                Err(now) => cur = now,
+            }
+        }
+    }
+
     /// Current reference count of the frame at `pa` (0 = free).
     pub fn refcount(&self, pa: u64) -> u32 {
         self.refcount[(pa / PAGE_SIZE) as usize].load(Ordering::Relaxed)
@@ -252,6 +276,20 @@ mod tests {
         }
         assert_eq!(seen.len(), 4096);
         assert_eq!(a.free_frames(), 0);
+    }
+
+    #[test]
+    fn dec_ref_unless_last_keeps_the_last_reference() {
+        let a = alloc16();
+        let pa = a.alloc(0).unwrap();
+        a.inc_ref(pa);
+        a.inc_ref(pa);
+        assert!(a.dec_ref_unless_last(pa));
+        assert!(a.dec_ref_unless_last(pa));
+        assert_eq!(a.refcount(pa), 1);
+        assert!(!a.dec_ref_unless_last(pa), "the last reference stays");
+        assert_eq!(a.refcount(pa), 1);
+        assert!(a.dec_ref(pa, 0));
     }
 
     #[test]

@@ -11,12 +11,40 @@
 //! frame's *only* reference. [`UserPageTable::map`] and
 //! [`UserPageTable::protect`] refuse write permission for a shared frame
 //! ([`MapError::Shared`]), and the only ways to get a new reference out of
-//! a table ([`UserPageTable::share_frame`], [`UserPageTable::fork_cow`])
-//! clear the write bit first. So a frame with several references is
-//! read-only everywhere, and `Frame::bytes` on any clone sees contents no
-//! user program can change. A write fault on such a page is the kernel's
-//! copy-on-write: copy into a fresh frame and `map` it writable, or, when
-//! the refcount has dropped back to 1, `protect` it writable again.
+//! a table ([`UserPageTable::share_frame`], [`UserPageTable::fork`]'s
+//! table copies) clear the write bit first. So a frame with several
+//! references is read-only everywhere, and `Frame::bytes` on any clone
+//! sees contents no user program can change. A write fault on such a page
+//! is the kernel's copy-on-write ([`UserPageTable::write_fault`]): copy
+//! into a fresh frame mapped writable, or, when the refcount has dropped
+//! back to 1, make it writable in place.
+//!
+//! # Shared last-level tables (fork)
+//! A last-level table (a page of 512 PTEs) is a refcounted [`Frame`] like
+//! any page; each PDE pointing at it holds one reference. Fork
+//! ([`UserPageTable::fork`], after On-demand-fork, EuroSys 2021) gives the
+//! child its own PML4, PDPTs and PDs whose PDEs point at the parent's
+//! last-level tables, and clears the write bit of those PDEs on both
+//! sides: no page under a shared table is writable through it, whatever
+//! its PTE says, so the pages need no refcount change and fork costs one
+//! step per table, not per page. The rules:
+//! - **Nobody writes a shared table.** Every change of a PTE goes through
+//!   `leaf`, which first makes the table its own (`own_table`): if others
+//!   still share it, copy it (one more reference to each page, the private
+//!   pages read-only in the copy, since two tables now map them), point
+//!   the PDE at the copy and release the shared one; if nobody else does
+//!   any more, write-protect the private pages whose frames the former
+//!   sharers' copies still map (refcount above 1) and keep it. Either way
+//!   the PDE is writable again. Readers (`peek`, the copies, `pages`) only
+//!   read shared tables, and take "writable" to mean writable at every
+//!   level.
+//! - **Only the last owner frees.** Dropping a table releases each
+//!   last-level table (`release_table`): the reference goes, and only the
+//!   owner of the last one frees the pages it maps. So exit or exec of a
+//!   child never touches the parent's pages.
+//! - Fork's write-protection of the parent's PDEs is a weakening: one
+//!   epoch bump and flush for the whole table, with a shootdown of the
+//!   CPUs running it (below).
 //!
 //! The one exception is shared memory (`MAP_SHARED`):
 //! [`UserPageTable::map_shared`] maps a [`SharedFrame`] with a software
@@ -147,7 +175,7 @@ pub enum MapError {
 pub enum Fault {
     /// Not a user address, or no page mapped there.
     NotMapped(u64),
-    /// `copy_to_user` into a read-only page (after `fork_cow`, a
+    /// `copy_to_user` into a read-only page (after `fork`, a
     /// copy-on-write page: the kernel resolves it as a write fault and
     /// retries).
     ReadOnly(u64),
@@ -161,6 +189,19 @@ pub enum Fault {
 /// ([`UserPageTable::map_shared`]): the write invariant does not apply to
 /// it, fork maps it unchanged, and it is never copied on write.
 const SHARED: F = F::BIT_9;
+
+/// What [`UserPageTable::write_fault`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteFault {
+    /// The page was writable already (once its last-level table was this
+    /// table's own): a stale TLB entry, or a table shared since a fork.
+    Writable,
+    /// Made writable in place: no other reference to the frame (or shared
+    /// memory).
+    Reused,
+    /// Copied into a fresh frame, mapped writable.
+    Copied,
+}
 
 /// One user address space's page tables.
 #[derive(Debug)]
@@ -274,6 +315,17 @@ impl UserPageTable {
     /// Records a change to the PTE of `va` that needs a TLB flush; call
     /// with the lock held, after the change.
     fn changed(&self, va: u64) {
+        self.flush(Some(va));
+    }
+
+    /// [`Self::changed`] for changes anywhere in the table (fork's
+    /// write-protection of every last-level table): the local flush is a
+    /// full one.
+    fn changed_all(&self) {
+        self.flush(None);
+    }
+
+    fn flush(&self, va: Option<u64>) {
         crate::cpu::irq::without(|| {
             let mut slot = LOADED[crate::cpu::id()].lock();
             // Release: pairs with the Acquire in `activate_irqs_off`.
@@ -283,8 +335,12 @@ impl UserPageTable {
                 && *seen == old
             {
                 // This CPU's TLB was up to date before the change: flushing
-                // the one entry keeps it so.
-                x86_64::instructions::tlb::flush(VirtAddr::new(va));
+                // the one entry (`invlpg` also drops every cached upper-level
+                // entry) or all of them keeps it so.
+                match va {
+                    Some(va) => x86_64::instructions::tlb::flush(VirtAddr::new(va)),
+                    None => x86_64::instructions::tlb::flush_all(),
+                }
                 *seen = old + 1;
             }
         });
@@ -367,11 +423,103 @@ impl UserPageTable {
                     PhysAddr::new(page.leak()),
                     F::PRESENT | F::WRITABLE | F::USER_ACCESSIBLE,
                 );
+            } else if level == 2 && !entry.flags().contains(F::WRITABLE) {
+                // The last-level table is (or was) shared since a fork: the
+                // caller changes a leaf, so make it this table's own first.
+                self.own_table(entry, va)?;
             }
             table = table_at(entry.addr().as_u64());
         }
-        // SAFETY: as above, for the last-level table.
+        // SAFETY: as above, for the last-level table, which is this
+        // table's alone now (`own_table`).
         Ok(Some(unsafe { &mut (&mut *table)[index(va, 1)] }))
+    }
+
+    /// Makes the last-level table the write-protected PDE `pde` (of this
+    /// table, lock held) points at this table's own, and the PDE writable
+    /// again (module docs, "Shared last-level tables"). Still shared: copy
+    /// it (every private page read-only in the copy: the pages are now
+    /// mapped by two tables), point the PDE at the copy and give up the
+    /// shared one. No longer shared: write-protect the private pages whose
+    /// frames the former sharers' copies still map, and keep it.
+    fn own_table(&self, pde: &mut PageTableEntry, va: u64) -> Result<(), MapError> {
+        let old = pde.addr().as_u64();
+        if refcount_of(old) == 1 {
+            // SAFETY: refcount 1: only this PDE references the table, so
+            // nobody else can reach it; the lock makes this the only access.
+            let leaves = unsafe { &mut *table_at(old) };
+            for e in leaves.iter_mut() {
+                let f = e.flags();
+                if !e.is_unused()
+                    && f.contains(F::WRITABLE)
+                    && !f.contains(SHARED)
+                    && refcount_of(e.addr().as_u64()) != 1
+                {
+                    e.set_flags(f - F::WRITABLE);
+                }
+            }
+            // The PDE only gains a right: no flush (a stale read-only
+            // entry faults once more and finds the page writable).
+            pde.set_flags(pde.flags() | F::WRITABLE);
+            return Ok(());
+        }
+        let copy = Frame::alloc().ok_or(MapError::NoMemory)?;
+        // SAFETY: `old` is a last-level table other tables share; nobody
+        // writes a shared table (its sharers copy it first, as here), so
+        // reading it races with nothing. `copy` is a fresh frame only this
+        // call references, every entry of which is written.
+        unsafe {
+            let from = &*table_at(old);
+            let to = &mut *table_at(copy.paddr());
+            for (t, f) in to.iter_mut().zip(from.iter()) {
+                if f.is_unused() {
+                    t.set_unused();
+                    continue;
+                }
+                let flags = f.flags();
+                let flags = if flags.contains(SHARED) {
+                    flags
+                } else {
+                    flags - F::WRITABLE
+                };
+                t.set_addr(PhysAddr::new(share_raw(f.addr().as_u64())), flags);
+            }
+        }
+        pde.set_addr(PhysAddr::new(copy.leak()), pde.flags() | F::WRITABLE);
+        // Page walks may have cached the old table: flush before giving up
+        // this table's reference to it.
+        self.changed(va);
+        // SAFETY: the PDE's reference to the old table, taken back once
+        // (the PDE points at the copy now).
+        unsafe { release_table(old) };
+        Ok(())
+    }
+
+    /// The leaf PTE of `va` (a copy of it) and whether the page is
+    /// writable through every level (a page under a write-protected,
+    /// shared last-level table is not), without changing anything.
+    fn peek(&self, _guard: &spin::MutexGuard<'_, ()>, va: u64) -> Option<(PageTableEntry, bool)> {
+        debug_assert!(is_user(va));
+        let mut table = table_at(self.root.paddr());
+        let mut writable = true;
+        for level in [4, 3, 2] {
+            // SAFETY: a page-table page this table references, read while
+            // the lock is held; a shared last-level table is written by
+            // nobody (`own_table`), so reading it races with nothing.
+            let entry = unsafe { &(&*table)[index(va, level)] };
+            if entry.is_unused() {
+                return None;
+            }
+            writable &= entry.flags().contains(F::WRITABLE);
+            table = table_at(entry.addr().as_u64());
+        }
+        // SAFETY: as above.
+        let entry = unsafe { (&*table)[index(va, 1)].clone() };
+        if entry.is_unused() {
+            return None;
+        }
+        let writable = writable && entry.flags().contains(F::WRITABLE);
+        Some((entry, writable))
     }
 
     /// Maps `frame` at the page `va` (page-aligned, user) with `flags`,
@@ -509,19 +657,20 @@ impl UserPageTable {
         Some(entry)
     }
 
-    /// The physical address `va` maps to and the page's permissions.
+    /// The physical address `va` maps to and the page's permissions as
+    /// user code has them (not writable under a write-protected table).
     pub fn translate(&self, va: u64) -> Option<(u64, UserFlags)> {
         if !is_user(va) {
             return None;
         }
-        let mut guard = self.lock.lock();
-        let entry = self.leaf(&mut guard, va, false).ok()??;
-        if entry.is_unused() {
-            return None;
-        }
+        let guard = self.lock.lock();
+        let (entry, writable) = self.peek(&guard, va)?;
         Some((
             entry.addr().as_u64() + (va & (PAGE_SIZE - 1)),
-            UserFlags::from_pte(entry.flags()),
+            UserFlags {
+                write: writable,
+                ..UserFlags::from_pte(entry.flags())
+            },
         ))
     }
 
@@ -559,9 +708,9 @@ impl UserPageTable {
     /// A new reference to the shared-memory page mapped at `va`, if that
     /// is what is mapped there.
     fn shared_frame_at(&self, va: u64) -> Option<SharedFrame> {
-        let mut guard = self.lock.lock();
-        let entry = self.leaf(&mut guard, va, false).ok()??;
-        if entry.is_unused() || !entry.flags().contains(SHARED) {
+        let guard = self.lock.lock();
+        let (entry, _) = self.peek(&guard, va)?;
+        if !entry.flags().contains(SHARED) {
             return None;
         }
         // SAFETY: the leaf holds a reference; the temporary `Frame` is
@@ -573,25 +722,59 @@ impl UserPageTable {
         Some(SharedFrame::from_frame(frame))
     }
 
-    /// The mapped pages (page address and permissions), in address order.
+    /// The mapped pages (page address and permissions as user code has
+    /// them), in address order.
     pub fn pages(&self) -> alloc::vec::Vec<(u64, UserFlags)> {
         let mut out = alloc::vec::Vec::new();
         let _guard = self.lock.lock();
         // SAFETY: the lock is held; the walk only reads this table's pages.
         unsafe {
-            walk(self.root.paddr(), 4, 0, &mut |va, e| {
-                out.push((va, UserFlags::from_pte(e.flags())))
+            walk(self.root.paddr(), 4, 0, true, &mut |va, e, writable| {
+                out.push((
+                    va,
+                    UserFlags {
+                        write: writable,
+                        ..UserFlags::from_pte(e.flags())
+                    },
+                ))
             })
         };
         out
     }
 
-    /// Fork: a new table mapping every page of this one to the same frame
-    /// (one more reference each), read-only in both (write invariant). The
-    /// kernel's write fault then copies or, at refcount 1, re-enables
-    /// write. `None` when memory runs out (the partial child is freed;
-    /// the parent's pages stay read-only, which only costs faults).
-    pub fn fork_cow(&self) -> Option<UserPageTable> {
+    /// Fork: a new table that shares every last-level table of this one
+    /// (module docs, "Shared last-level tables"): the child gets its own
+    /// upper levels, whose PDEs point at this table's last-level tables
+    /// (one more reference each), write-protected in both. The cost is one
+    /// step per last-level table (512 pages), not per page. `None` when
+    /// memory runs out (the partial child is freed; this table's
+    /// write-protected PDEs cost only a fault each).
+    pub fn fork(&self) -> Option<UserPageTable> {
+        let child = UserPageTable::new()?;
+        let _guard = self.lock.lock();
+        let mut protected = false;
+        // SAFETY: the lock is held, so this table's pages are ours to
+        // read and its PDEs to write-protect; `child` is new and reachable
+        // only through this call.
+        let done = unsafe {
+            fork_level(
+                self.root.paddr(),
+                child.root.paddr(),
+                4,
+                &mut protected,
+            )
+        };
+        if protected {
+            self.changed_all();
+        }
+        done.then_some(child)
+    }
+
+    /// Fork the way it was done before last-level tables were shared: a
+    /// new table mapping every page to the same frame, read-only in both
+    /// (one step per page). Kept only as the baseline of the fork
+    /// benchmarks (`vm_fork_pages_*_per_page`).
+    pub fn fork_per_page(&self) -> Option<UserPageTable> {
         let child = UserPageTable::new()?;
         for (va, flags) in self.pages() {
             if let Some(frame) = self.shared_frame_at(va) {
@@ -611,6 +794,52 @@ impl UserPageTable {
                 .ok()?;
         }
         Some(child)
+    }
+
+    /// Resolves a write fault on the present page `va` that `flags` (the
+    /// VMA's permissions, with write) allow, under one hold of the lock:
+    /// the last-level table is made this table's own if it was shared;
+    /// then a shared-memory page or a frame with no other reference is
+    /// made writable in place, and any other frame is copied into a fresh
+    /// one mapped writable (copy-on-write). `NotMapped` if the page is
+    /// gone, `NoMemory` without a frame for the copy or the table.
+    pub fn write_fault(&self, va: u64, flags: UserFlags) -> Result<WriteFault, MapError> {
+        if !is_user(va) {
+            return Err(MapError::NotUser);
+        }
+        let va = va & !(PAGE_SIZE - 1);
+        let mut guard = self.lock.lock();
+        let entry = self
+            .leaf(&mut guard, va, false)?
+            .filter(|e| !e.is_unused())
+            .ok_or(MapError::NotMapped)?;
+        let old = entry.flags();
+        let pa = entry.addr().as_u64();
+        let new = flags.pte_flags() | (old & SHARED);
+        if old.contains(SHARED) || refcount_of(pa) == 1 {
+            entry.set_flags(new);
+            if !old.contains(F::NO_EXECUTE) && new.contains(F::NO_EXECUTE) {
+                self.changed(va);
+            }
+            return Ok(if old.contains(F::WRITABLE) {
+                WriteFault::Writable
+            } else {
+                WriteFault::Reused
+            });
+        }
+        let copy = Frame::alloc().ok_or(MapError::NoMemory)?;
+        // SAFETY: `pa` is the frame this leaf maps, shared with others and
+        // so read-only everywhere (write invariant): nobody writes it while
+        // the reference is held. `copy` is fresh and only ours.
+        unsafe { super::frame::copy_page(phys_to_virt(copy.paddr()), phys_to_virt(pa)) };
+        entry.set_addr(PhysAddr::new(copy.leak()), new);
+        self.changed(va);
+        drop(guard);
+        // SAFETY: the leaf's reference to the old frame, replaced above;
+        // dropped after the flush, so no TLB still maps it writable (none
+        // ever did) or at all.
+        drop(unsafe { Frame::from_raw(pa) });
+        Ok(WriteFault::Copied)
     }
 
     /// Copies `buf.len()` bytes of user memory at `va` into `buf`, through
@@ -668,16 +897,11 @@ impl UserPageTable {
         let mut cur = va;
         while cur < end {
             let n = (PAGE_SIZE - (cur & (PAGE_SIZE - 1))).min(end - cur) as usize;
-            let mut guard = self.lock.lock();
-            let entry = self
-                .leaf(&mut guard, cur, false)
-                .ok()
-                .flatten()
-                .filter(|e| !e.is_unused())
-                .ok_or(Fault::NotMapped(cur))?;
+            let guard = self.lock.lock();
+            let (entry, writable) = self.peek(&guard, cur).ok_or(Fault::NotMapped(cur))?;
             let page = entry.addr().as_u64();
             if write {
-                if !entry.flags().contains(F::WRITABLE) {
+                if !writable {
                     return Err(Fault::ReadOnly(cur));
                 }
                 if !entry.flags().contains(SHARED) && refcount_of(page) != 1 {
@@ -692,29 +916,107 @@ impl UserPageTable {
     }
 }
 
-/// Calls `f(va, leaf)` for every used leaf under the table at `pa` of
-/// `level` that maps addresses from `base`; the PML4 (level 4) is walked
-/// over its lower half only.
+/// Calls `f(va, leaf, writable)` for every used leaf under the table at
+/// `pa` of `level` that maps addresses from `base` (`writable`: through
+/// every level); the PML4 (level 4) is walked over its lower half only.
 ///
 /// # Safety
 /// `pa` must be a page-table page of a table whose lock the caller holds.
-unsafe fn walk(pa: u64, level: u32, base: u64, f: &mut dyn FnMut(u64, &PageTableEntry)) {
+unsafe fn walk(
+    pa: u64,
+    level: u32,
+    base: u64,
+    writable: bool,
+    f: &mut dyn FnMut(u64, &PageTableEntry, bool),
+) {
     let table = table_at(pa);
     let entries = if level == 4 { 256 } else { 512 };
     for i in 0..entries {
-        // SAFETY: the caller's contract: a page-table page, lock held.
+        // SAFETY: the caller's contract: a page-table page, lock held (a
+        // shared last-level table is written by nobody).
         let entry = unsafe { &(&*table)[i] };
         if entry.is_unused() {
             continue;
         }
         let va = base + ((i as u64) << (12 + 9 * (level - 1)));
+        let writable = writable && entry.flags().contains(F::WRITABLE);
         if level == 1 {
-            f(va, entry);
+            f(va, entry, writable);
         } else {
             // SAFETY: a used non-leaf entry points at a page-table page of
             // the same table.
-            unsafe { walk(entry.addr().as_u64(), level - 1, va, f) };
+            unsafe { walk(entry.addr().as_u64(), level - 1, va, writable, f) };
         }
+    }
+}
+
+/// Fork's walk: gives the table at `dst` (the child's, empty, of `level`)
+/// copies of the upper-level tables under `src` (the parent's) down to the
+/// PDEs, which point at the parent's last-level tables, one more
+/// reference each, write-protected on both sides (`protected` is set when
+/// a parent PDE lost its write bit). `false` when a frame ran out.
+///
+/// # Safety
+/// `src` must be a page-table page of a table whose lock the caller holds,
+/// `dst` one of a new table only the caller references.
+unsafe fn fork_level(src: u64, dst: u64, level: u32, protected: &mut bool) -> bool {
+    // SAFETY: the caller's contract; `src` and `dst` are different pages.
+    let (from, to) = unsafe { (&mut *table_at(src), &mut *table_at(dst)) };
+    let entries = if level == 4 { 256 } else { 512 };
+    for i in 0..entries {
+        let entry = &mut from[i];
+        if entry.is_unused() {
+            continue;
+        }
+        let flags = entry.flags();
+        if level == 2 {
+            if flags.contains(F::WRITABLE) {
+                entry.set_flags(flags - F::WRITABLE);
+                *protected = true;
+            }
+            to[i].set_addr(
+                PhysAddr::new(share_raw(entry.addr().as_u64())),
+                flags - F::WRITABLE,
+            );
+            continue;
+        }
+        let Some(page) = Frame::alloc_zeroed() else {
+            return false;
+        };
+        let pa = page.leak();
+        // The child owns the page from now on; its `Drop` takes it back.
+        to[i].set_addr(PhysAddr::new(pa), flags);
+        // SAFETY: the same contract one level down.
+        if !unsafe { fork_level(entry.addr().as_u64(), pa, level - 1, protected) } {
+            return false;
+        }
+    }
+    true
+}
+
+/// A new reference to the frame at `pa`, which a PTE of a locked table
+/// holds, leaked for another PTE to hold.
+fn share_raw(pa: u64) -> u64 {
+    // SAFETY: the PTE holds a reference leaked by `map` or `leaf`; the
+    // temporary `Frame` is cloned (a new reference) and never dropped.
+    let held = core::mem::ManuallyDrop::new(unsafe { Frame::from_raw(pa) });
+    (*held).clone().leak()
+}
+
+/// Gives up one reference to the last-level table at `pa`; the last one
+/// frees the pages the table maps, then the table.
+///
+/// # Safety
+/// The caller gives up a reference a PDE held (the PDE no longer points
+/// at `pa`).
+unsafe fn release_table(pa: u64) {
+    // SAFETY: the caller's contract: a leaked reference, taken back once.
+    let table = unsafe { Frame::from_raw(pa) };
+    if let Some(last) = table.into_last() {
+        // SAFETY: the only reference left is ours, so nobody else reaches
+        // the table.
+        unsafe { free_tree(pa, 1) };
+        drop(last);
     }
 }
 
@@ -736,6 +1038,13 @@ unsafe fn free_tree(pa: u64, level: u32) {
         // Unlink first: a CPU that still has this PML4 loaded (see
         // `LOADED`) must never reach a freed page through it.
         entry.set_unused();
+        if level == 2 {
+            // A last-level table may be shared with other tables since a
+            // fork: only the last owner frees what it maps.
+            // SAFETY: the PDE's reference, cleared above.
+            unsafe { release_table(child) };
+            continue;
+        }
         if level > 1 {
             // SAFETY: a used non-leaf entry points at a page-table page of
             // the same table, now unlinked and owned by this call.

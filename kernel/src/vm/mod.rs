@@ -15,6 +15,8 @@ mod inherit_ktests;
 #[cfg(target_os = "none")]
 pub mod space;
 #[cfg(target_os = "none")]
+mod share_ktests;
+#[cfg(target_os = "none")]
 mod space_ktests;
 #[cfg(target_os = "none")]
 mod user_ktests;

@@ -36,7 +36,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use arch::mm::user::{Fault, MapError, USER_END, UserFlags, UserPageTable};
+use arch::mm::user::{Fault, MapError, USER_END, UserFlags, UserPageTable, WriteFault};
 use arch::mm::{Frame, SharedFrame};
 
 use super::vma::{
@@ -213,15 +213,29 @@ impl AddressSpace {
     }
 
     /// Fork: a copy of this space whose pages share this one's frames
-    /// copy-on-write (`UserPageTable::fork_cow`: read-only in both, copied
-    /// by the first write fault), with a copy of the VMAs and the break.
+    /// copy-on-write, with a copy of the VMAs and the break. The page
+    /// table shares this one's last-level tables (`UserPageTable::fork`:
+    /// one step per 512 pages, write-protected in both; the first write
+    /// under a shared table copies that table, then the page is copied on
+    /// write as ever); shared memory stays shared.
     /// The VMA lock is held throughout, so no fault, `brk` or `mmap` of this
     /// space runs in between. `ENOMEM` when frames for the child's page
     /// table run out (its partial table is freed; this space's pages stay
     /// read-only, which costs only faults).
     pub fn fork(&self) -> Result<Self, Errno> {
+        self.fork_with(UserPageTable::fork)
+    }
+
+    /// [`Self::fork`] with the page table copied page by page
+    /// (`UserPageTable::fork_per_page`), as before last-level tables were
+    /// shared: kept only as the baseline of the fork benchmarks.
+    pub fn fork_per_page(&self) -> Result<Self, Errno> {
+        self.fork_with(UserPageTable::fork_per_page)
+    }
+
+    fn fork_with(&self, fork_table: fn(&UserPageTable) -> Option<UserPageTable>) -> Result<Self, Errno> {
         let layout = self.layout.lock();
-        let table = self.table.fork_cow().ok_or(Errno::ENOMEM)?;
+        let table = fork_table(&self.table).ok_or(Errno::ENOMEM)?;
         // Hidden frames are shared too (one more reference each), so
         // neither side gets them back writable without a copy.
         let hidden = self.hidden.lock().clone();
@@ -339,24 +353,30 @@ impl AddressSpace {
                     .map(|_| bump(&self.faults.zero_fills))
                     .map_err(map_errno)
             }
+            // Shared memory is never copied (`write_fault` only makes its
+            // page writable again: `mprotect`, a table shared by fork).
             FaultAction::CopyOnWrite(perms) => match layout.shared_page(page) {
-                // Shared memory is never copied: the page was read-only
-                // only for a while (`mprotect`).
-                Some((object, index)) => {
+                Some((object, index)) if self.table.translate(page).is_none() => {
                     let frame = object.page(index).ok_or(Errno::ENOMEM)?;
                     self.table
                         .map_shared(page, &frame, flags(perms))
                         .map_err(map_errno)
                 }
-                None => self.copy_on_write(page, perms),
+                _ => self.copy_on_write(page, perms),
             },
         }
     }
 
-    /// The write fault on a present read-only page of a writable VMA.
+    /// The write fault on a present read-only page of a writable VMA:
+    /// `UserPageTable::write_fault` makes the page's last-level table this
+    /// space's own if a fork shared it, then makes the page writable in
+    /// place (no other reference, or shared memory) or copies it.
     fn copy_on_write(&self, page: u64, perms: VmPerms) -> Result<(), Errno> {
-        match self.table.translate(page) {
-            None => {
+        match self.table.write_fault(page, flags(perms)) {
+            Ok(WriteFault::Copied) => bump(&self.faults.cow_copies),
+            Ok(WriteFault::Reused) => bump(&self.faults.cow_reuses),
+            Ok(WriteFault::Writable) => {}
+            Err(MapError::NotMapped) => {
                 // Gone (unmapped under a racing thread): fill it afresh.
                 let frame = Frame::alloc_zeroed().ok_or(Errno::ENOMEM)?;
                 return self
@@ -365,31 +385,9 @@ impl AddressSpace {
                     .map(|_| bump(&self.faults.zero_fills))
                     .map_err(map_errno);
             }
-            Some((_, now)) if now.write => return Ok(()),
-            Some(_) => {}
+            Err(e) => return Err(map_errno(e)),
         }
-        if self.table.refcount_at(page) == Some(1) {
-            // The other sharers are gone: the page is ours alone.
-            match self.table.protect(page, flags(perms)) {
-                Ok(()) => {
-                    bump(&self.faults.cow_reuses);
-                    return Ok(());
-                }
-                // Shared again in between (a fork): copy after all.
-                Err(MapError::Shared) => {}
-                Err(e) => return Err(map_errno(e)),
-            }
-        }
-        let (shared, _) = self.table.share_frame(page).ok_or(Errno::EFAULT)?;
-        let mut copy = Frame::alloc().ok_or(Errno::ENOMEM)?;
-        copy.bytes_mut()
-            .expect("a fresh frame is unique")
-            .copy_from_slice(shared.bytes());
-        // The replaced reference comes back and is dropped with `shared`.
-        self.table
-            .map(page, copy, flags(perms))
-            .map(|_| bump(&self.faults.cow_copies))
-            .map_err(map_errno)
+        Ok(())
     }
 
     /// Copies user memory at `va` into `buf`, filling missing pages of VMAs

@@ -9,7 +9,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use arch::irq::vector;
 use arch::mm::Frame;
-use arch::mm::user::{Fault, MapError, USER_END, UserFlags, UserPageTable};
+use arch::mm::user::{Fault, MapError, USER_END, UserFlags, UserPageTable, WriteFault};
 use arch::user::{Trap, UserContext, run};
 
 use crate::{kassert, kassert_eq, ktest, task};
@@ -225,8 +225,8 @@ ktest!(
             .copy_from_user(DATA + 4096 - 7, &mut buf)
             .map_err(|e| format!("{e:?}"))?;
         kassert_eq!(buf, msg);
-        // After fork_cow both sides are read-only, same contents.
-        let child = table.fork_cow().ok_or("fork_cow")?;
+        // After fork both sides are read-only, same contents.
+        let child = table.fork().ok_or("fork")?;
         kassert_eq!(table.copy_to_user(DATA, &msg), Err(Fault::ReadOnly(DATA)));
         kassert_eq!(child.copy_to_user(DATA, &msg), Err(Fault::ReadOnly(DATA)));
         let mut from_child = [0u8; 16];
@@ -234,11 +234,42 @@ ktest!(
             .copy_from_user(DATA + 4096 - 7, &mut from_child)
             .map_err(|e| format!("{e:?}"))?;
         kassert_eq!(from_child, msg);
-        kassert_eq!(child.refcount_at(DATA), Some(2));
+        // One reference per page still: the child shares the last-level
+        // table, not the pages.
+        kassert_eq!(child.refcount_at(DATA), Some(1));
         drop(child);
         kassert_eq!(table.refcount_at(DATA), Some(1));
         kassert_eq!(table.protect(DATA, UserFlags::WRITE), Ok(()));
         kassert_eq!(table.copy_to_user(DATA, &msg), Ok(()));
+        // A write fault in a child copies its table, then the page; the
+        // parent's next write fault takes its table back: the page the
+        // child copied is the parent's alone again, the others are still
+        // mapped by the child's copy of the table.
+        let child = table.fork().ok_or("fork")?;
+        kassert_eq!(
+            child.write_fault(DATA, UserFlags::WRITE),
+            Ok(WriteFault::Copied)
+        );
+        kassert_eq!(child.copy_to_user(DATA, b"child"), Ok(()));
+        kassert_eq!(table.refcount_at(DATA), Some(1));
+        kassert_eq!(
+            table.write_fault(DATA + 4096, UserFlags::WRITE),
+            Ok(WriteFault::Copied),
+            "the child's table copy maps this page too"
+        );
+        kassert_eq!(
+            table.write_fault(DATA, UserFlags::WRITE),
+            Ok(WriteFault::Writable)
+        );
+        let mut mine = [0u8; 5];
+        table
+            .copy_from_user(DATA, &mut mine)
+            .map_err(|e| format!("{e:?}"))?;
+        kassert_eq!(&mine, &msg[..5]);
+        kassert_eq!(
+            child.write_fault(DATA + 8192, UserFlags::WRITE),
+            Err(MapError::NotMapped)
+        );
         Ok(())
     }
 );
