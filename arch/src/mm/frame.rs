@@ -110,9 +110,7 @@ pub(crate) unsafe fn copy_page(dst: u64, src: u64) {
 unsafe fn copy_raw(dst: *mut u8, src: *const u8, how: PageOp) {
     // SAFETY (all): the caller's contract; the direction flag is clear.
     match how {
-        PageOp::Builtin => unsafe {
-            core::ptr::copy_nonoverlapping(src, dst, PAGE_SIZE as usize)
-        },
+        PageOp::Builtin => unsafe { core::ptr::copy_nonoverlapping(src, dst, PAGE_SIZE as usize) },
         PageOp::RepQ => unsafe {
             core::arch::asm!("rep movsq", inout("rcx") WORDS => _, inout("rdi") dst => _,
                 inout("rsi") src => _, options(nostack, preserves_flags));
@@ -123,7 +121,10 @@ unsafe fn copy_raw(dst: *mut u8, src: *const u8, how: PageOp) {
         },
         PageOp::Loop => {
             let (d, s) = (dst.cast::<u64>(), src.cast::<u64>());
-            assert!(d.is_aligned() && s.is_aligned(), "page buffers are 8-byte aligned");
+            assert!(
+                d.is_aligned() && s.is_aligned(),
+                "page buffers are 8-byte aligned"
+            );
             for i in 0..WORDS {
                 // SAFETY: in bounds of both pages, 8-byte aligned.
                 unsafe { d.add(i).write_volatile(s.add(i).read_volatile()) };

@@ -756,14 +756,7 @@ impl UserPageTable {
         // SAFETY: the lock is held, so this table's pages are ours to
         // read and its PDEs to write-protect; `child` is new and reachable
         // only through this call.
-        let done = unsafe {
-            fork_level(
-                self.root.paddr(),
-                child.root.paddr(),
-                4,
-                &mut protected,
-            )
-        };
+        let done = unsafe { fork_level(self.root.paddr(), child.root.paddr(), 4, &mut protected) };
         if protected {
             self.changed_all();
         }

@@ -13,9 +13,9 @@
 #[cfg(target_os = "none")]
 mod inherit_ktests;
 #[cfg(target_os = "none")]
-pub mod space;
-#[cfg(target_os = "none")]
 mod share_ktests;
+#[cfg(target_os = "none")]
+pub mod space;
 #[cfg(target_os = "none")]
 mod space_ktests;
 #[cfg(target_os = "none")]

@@ -56,11 +56,7 @@ fn written(tag: u64) -> Result<AddressSpace, String> {
 
 /// Every page of `space` holds `i + tag`, except those `except` maps to
 /// another value.
-fn check_all(
-    space: &AddressSpace,
-    tag: u64,
-    except: &[(u64, u64)],
-) -> Result<(), String> {
+fn check_all(space: &AddressSpace, tag: u64, except: &[(u64, u64)]) -> Result<(), String> {
     for i in 0..PAGES {
         let want = except
             .iter()
@@ -85,10 +81,7 @@ ktest!(
         check_all(&child, 0, &[])?;
         check_all(&parent, 0, &[])?;
         // The pages are read-only to user code on both sides.
-        kassert_eq!(
-            parent.table.translate(BASE).map(|t| t.1.write),
-            Some(false)
-        );
+        kassert_eq!(parent.table.translate(BASE).map(|t| t.1.write), Some(false));
         kassert_eq!(child.table.translate(BASE).map(|t| t.1.write), Some(false));
         Ok(())
     }
@@ -122,7 +115,11 @@ ktest!(
         let reuses = parent.fault_stats().cow_reuses;
         set(&parent, 700, 0xa7)?;
         kassert!(parent.fault_stats().cow_reuses > reuses || parent.fault_stats().cow_copies > 0);
-        check_all(&parent, 0, &[(5, 0xa5), (6, 0xa6), (700, 0xa7), (1050, 0xa1)])?;
+        check_all(
+            &parent,
+            0,
+            &[(5, 0xa5), (6, 0xa6), (700, 0xa7), (1050, 0xa1)],
+        )?;
         Ok(())
     }
 );
@@ -214,17 +211,23 @@ ktest!(
         kassert_eq!(word(&child, 600), Err(err(Errno::EFAULT)));
         check_all(&parent, 0, &[])?;
         // The child makes a range read-only, the parent still writes it.
-        child.mprotect(BASE + 1024 * PAGE, 8 * PAGE, 1).map_err(err)?;
+        child
+            .mprotect(BASE + 1024 * PAGE, 8 * PAGE, 1)
+            .map_err(err)?;
         set(&parent, 1025, 0xa)?;
         kassert_eq!(set(&child, 1025, 0xc), Err(err(Errno::EFAULT)));
         kassert_eq!(word(&child, 1025)?, 1025);
         // The parent hides a range and drops another; the child's stay.
-        parent.mprotect(BASE + 20 * PAGE, 4 * PAGE, 0).map_err(err)?;
+        parent
+            .mprotect(BASE + 20 * PAGE, 4 * PAGE, 0)
+            .map_err(err)?;
         parent.madvise(BASE + 30 * PAGE, 4 * PAGE, 4).map_err(err)?;
         kassert_eq!(word(&child, 21)?, 21);
         kassert_eq!(word(&child, 31)?, 31);
         kassert_eq!(word(&parent, 31)?, 0);
-        parent.mprotect(BASE + 20 * PAGE, 4 * PAGE, 3).map_err(err)?;
+        parent
+            .mprotect(BASE + 20 * PAGE, 4 * PAGE, 3)
+            .map_err(err)?;
         kassert_eq!(word(&parent, 21)?, 21);
         set(&parent, 21, 0xa21)?;
         kassert_eq!(word(&child, 21)?, 21);
@@ -281,7 +284,11 @@ mod shootdown {
 
     /// Runs the program until it traps with something other than an
     /// interrupt, or `stop` is set, or 10 s pass (`None`).
-    fn run_until_fault(ctx: &mut UserContext, table: &UserPageTable, stop: &AtomicBool) -> Option<Trap> {
+    fn run_until_fault(
+        ctx: &mut UserContext,
+        table: &UserPageTable,
+        stop: &AtomicBool,
+    ) -> Option<Trap> {
         let deadline = arch::cpu::tsc::now_ns() + 10_000_000_000;
         loop {
             arch::irq::timer::arm_deadline_ns(arch::cpu::tsc::now_ns() + 2_000_000);
@@ -341,7 +348,11 @@ mod shootdown {
             let at_fork = counter(&child);
             let trap = runner.await;
             kassert_eq!(trap, Some(WRITE_FAULT));
-            kassert_eq!(counter(&table), at_fork, "a write after fork reached the frame");
+            kassert_eq!(
+                counter(&table),
+                at_fork,
+                "a write after fork reached the frame"
+            );
             kassert_eq!(counter(&child), at_fork);
             Ok(())
         }

@@ -8,10 +8,13 @@
 //! maps at load time. [`AddressSpace::fault`] resolves, in the policy of
 //! [`super::vma::classify`]:
 //! - not present, in a VMA that allows the access: map a zero-filled frame;
-//! - a write to a present, read-only page of a writable VMA (a
-//!   copy-on-write page): if the frame's refcount is 1, `protect` it
-//!   writable, else copy the frame (`share_frame`) into a fresh one and
-//!   `map` that writable;
+//! - not present in a shared VMA (`MAP_SHARED`): map the shared-memory
+//!   object's page (`ShmObject`, created zero-filled at the first touch);
+//! - a write to a present page of a writable VMA that is not writable
+//!   now (a copy-on-write page, or one under a last-level table a fork
+//!   shares): `UserPageTable::write_fault` takes the table back if needed,
+//!   then makes the page writable in place (refcount 1, or shared memory)
+//!   or copies it into a fresh frame mapped writable;
 //! - anything else: `EFAULT`, which the thread turns into `SIGSEGV`.
 //!
 //! [`AddressSpace::copy_from_user`] and [`AddressSpace::copy_to_user`] are
@@ -233,7 +236,10 @@ impl AddressSpace {
         self.fork_with(UserPageTable::fork_per_page)
     }
 
-    fn fork_with(&self, fork_table: fn(&UserPageTable) -> Option<UserPageTable>) -> Result<Self, Errno> {
+    fn fork_with(
+        &self,
+        fork_table: fn(&UserPageTable) -> Option<UserPageTable>,
+    ) -> Result<Self, Errno> {
         let layout = self.layout.lock();
         let table = fork_table(&self.table).ok_or(Errno::ENOMEM)?;
         // Hidden frames are shared too (one more reference each), so
