@@ -31,6 +31,7 @@ pub const WRITEV: u64 = 20;
 pub const ACCESS: u64 = 21;
 pub const PIPE: u64 = 22;
 pub const SCHED_YIELD: u64 = 24;
+pub const MREMAP: u64 = 25;
 pub const MADVISE: u64 = 28;
 pub const DUP: u64 = 32;
 pub const DUP2: u64 = 33;
@@ -144,6 +145,7 @@ pub const fn name(nr: u64) -> Option<&'static str> {
         MMAP => "mmap",
         MPROTECT => "mprotect",
         MUNMAP => "munmap",
+        MREMAP => "mremap",
         BRK => "brk",
         RT_SIGACTION => "rt_sigaction",
         RT_SIGPROCMASK => "rt_sigprocmask",

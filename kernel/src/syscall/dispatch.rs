@@ -52,6 +52,7 @@ pub async fn dispatch(
         nr::BRK => Ok(space.brk(a0)),
         nr::MMAP => mmap(space, [a0, a1, a2, a3, a4, a5]),
         nr::MUNMAP => space.munmap(a0, a1).map(|()| 0),
+        nr::MREMAP => space.mremap(a0, a1, a2, a3, a4),
         nr::SCHED_YIELD => {
             crate::task::yield_now().await;
             Ok(0)

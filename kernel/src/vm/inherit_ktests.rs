@@ -239,3 +239,130 @@ ktest!(
         Ok(())
     }
 );
+
+const MREMAP_MAYMOVE: u64 = 1;
+const MREMAP_FIXED: u64 = 2;
+const REMAP: u64 = 0x3000_0000;
+
+ktest!(
+    async fn inherit_mremap_grows_shrinks_and_moves_private_memory() {
+        let space = AddressSpace::new().map_err(err)?;
+        space
+            .mmap_anonymous(Some(REMAP), 2 * PAGE, VmPerms::RW, false, false)
+            .map_err(err)?;
+        put(&space, REMAP, 1)?;
+        put(&space, REMAP + PAGE, 2)?;
+        // Grow in place: the data stays, the new pages read as zeros.
+        kassert_eq!(space.mremap(REMAP, 2 * PAGE, 4 * PAGE, 0, 0), Ok(REMAP));
+        kassert_eq!(get(&space, REMAP + PAGE)?, 2);
+        kassert_eq!(get(&space, REMAP + 3 * PAGE)?, 0);
+        kassert_eq!(
+            space
+                .vmas()
+                .iter()
+                .filter(|v| v.start >= REMAP && v.start < REMAP + 4 * PAGE)
+                .count(),
+            1
+        );
+        // Shrink: the tail is gone.
+        kassert_eq!(space.mremap(REMAP, 4 * PAGE, PAGE, 0, 0), Ok(REMAP));
+        kassert_eq!(get(&space, REMAP + PAGE), Err(err(Errno::EFAULT)));
+        // Blocked: ENOMEM without MAYMOVE, a move with it.
+        space
+            .mmap_anonymous(Some(REMAP + PAGE), PAGE, VmPerms::R, false, false)
+            .map_err(err)?;
+        kassert_eq!(
+            space.mremap(REMAP, PAGE, 2 * PAGE, 0, 0),
+            Err(Errno::ENOMEM)
+        );
+        // Fork first: the moved page stays copy-on-write with the child.
+        let child = space.fork().map_err(err)?;
+        let to = space
+            .mremap(REMAP, PAGE, 3 * PAGE, MREMAP_MAYMOVE, 0)
+            .map_err(err)?;
+        kassert!(to != REMAP);
+        kassert_eq!(get(&space, to)?, 1);
+        kassert_eq!(get(&space, REMAP), Err(err(Errno::EFAULT)));
+        put(&space, to, 9)?;
+        kassert_eq!(get(&child, REMAP)?, 1);
+        kassert_eq!(get(&space, to + 2 * PAGE)?, 0);
+        // PROT_NONE pages move too, and keep their contents.
+        space.mprotect(to, PAGE, 0).map_err(err)?;
+        let fixed = REMAP + 0x10_0000;
+        // The range must lie in one VMA: the PROT_NONE page is one now.
+        kassert_eq!(
+            space.mremap(to, 3 * PAGE, 3 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, fixed),
+            Err(Errno::EFAULT)
+        );
+        kassert_eq!(
+            space.mremap(to, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, fixed),
+            Ok(fixed)
+        );
+        kassert_eq!(get(&space, fixed), Err(err(Errno::EFAULT)));
+        space.mprotect(fixed, PAGE, 3).map_err(err)?;
+        kassert_eq!(get(&space, fixed)?, 9);
+        // Errors as Linux.
+        kassert_eq!(
+            space.mremap(fixed + 1, PAGE, PAGE, 0, 0),
+            Err(Errno::EINVAL)
+        );
+        kassert_eq!(space.mremap(fixed, PAGE, 0, 0, 0), Err(Errno::EINVAL));
+        kassert_eq!(space.mremap(fixed, PAGE, PAGE, 8, 0), Err(Errno::EINVAL));
+        kassert_eq!(
+            space.mremap(fixed, PAGE, PAGE, 4, 0),
+            Err(Errno::EINVAL),
+            "DONTUNMAP"
+        );
+        kassert_eq!(
+            space.mremap(fixed, PAGE, PAGE, MREMAP_FIXED, REMAP),
+            Err(Errno::EINVAL)
+        );
+        kassert_eq!(
+            space.mremap(fixed, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, fixed),
+            Err(Errno::EINVAL),
+            "overlap"
+        );
+        kassert_eq!(
+            space.mremap(fixed, 2 * PAGE, 2 * PAGE, 0, 0),
+            Err(Errno::EFAULT)
+        );
+        kassert_eq!(
+            space.mremap(0x5000_0000, PAGE, PAGE, 0, 0),
+            Err(Errno::EFAULT)
+        );
+        Ok(())
+    }
+);
+
+ktest!(
+    async fn inherit_mremap_keeps_shared_memory_shared() {
+        let (parent, shm) = space_with_shared(2)?;
+        put(&parent, shm, 1)?;
+        let child = parent.fork().map_err(err)?;
+        let to = parent
+            .mremap(
+                shm,
+                2 * PAGE,
+                4 * PAGE,
+                MREMAP_MAYMOVE | MREMAP_FIXED,
+                0x3800_0000,
+            )
+            .map_err(err)?;
+        kassert_eq!(get(&parent, to)?, 1);
+        put(&parent, to + PAGE, 2)?;
+        kassert_eq!(get(&child, shm + PAGE)?, 2);
+        put(&child, shm, 3)?;
+        kassert_eq!(get(&parent, to)?, 3);
+        // The grown part is the object's next pages, zero-filled.
+        kassert_eq!(get(&parent, to + 3 * PAGE)?, 0);
+        // Grown in place in the child: its new page is the object's page
+        // there, the one the parent sees.
+        child.munmap(shm + PAGE, PAGE).map_err(err)?;
+        kassert_eq!(get(&child, shm + PAGE), Err(err(Errno::EFAULT)));
+        kassert_eq!(child.mremap(shm, PAGE, 2 * PAGE, 0, 0), Ok(shm));
+        kassert_eq!(get(&child, shm + PAGE)?, 2);
+        put(&child, shm + PAGE, 4)?;
+        kassert_eq!(get(&parent, to + PAGE)?, 4);
+        Ok(())
+    }
+);

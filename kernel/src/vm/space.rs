@@ -553,6 +553,180 @@ impl AddressSpace {
         Ok(())
     }
 
+    /// `mremap(old, old_len, new_len, flags, new_addr)`: resizes the
+    /// mapping at `old` (`old_len` bytes, all in one VMA) to `new_len`,
+    /// moving it if `MREMAP_MAYMOVE` (1) allows and the space after it is
+    /// taken, or to `new_addr` with `MREMAP_FIXED` (2, which needs
+    /// `MAYMOVE`; whatever is there is unmapped first). Shrinking unmaps
+    /// the tail; growing in place extends the VMA (the new pages are
+    /// zero-filled on first touch, or the shared-memory object's next
+    /// pages); a move carries the pages (frames, permissions, copy-on-write
+    /// state, `PROT_NONE` pages kept aside) to the new range, and a shared
+    /// mapping keeps its object. Returns the mapping's address. Errors as
+    /// Linux: `EINVAL` for unknown flags, `FIXED` without `MAYMOVE`, an
+    /// unaligned `old` or `new_addr`, a zero `new_len`, a zero `old_len`
+    /// (Linux's duplication of shared mappings is not supported), or
+    /// overlapping old and new ranges; `EFAULT` if `[old, old + old_len)`
+    /// is not inside one VMA; `ENOMEM` if it cannot grow in place and may
+    /// not move, or no room is free. `MREMAP_DONTUNMAP` (4) is not
+    /// supported: `EINVAL`.
+    pub fn mremap(
+        &self,
+        old: u64,
+        old_len: u64,
+        new_len: u64,
+        flags: u64,
+        new_addr: u64,
+    ) -> Result<u64, Errno> {
+        const MAYMOVE: u64 = 1;
+        const FIXED: u64 = 2;
+        if flags & !(MAYMOVE | FIXED) != 0
+            || (flags & FIXED != 0 && flags & MAYMOVE == 0)
+            || !old.is_multiple_of(PAGE_SIZE)
+        {
+            return Err(Errno::EINVAL);
+        }
+        let old_len = page_up(old_len).ok_or(Errno::EINVAL)?;
+        let new_len = page_up(new_len).ok_or(Errno::EINVAL)?;
+        if old_len == 0 || new_len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let top = crate::exec::elf::USER_TOP;
+        let old_end = old.checked_add(old_len).ok_or(Errno::EFAULT)?;
+        let mut layout = self.layout.lock();
+        let vma = *layout.vmas.find(old).ok_or(Errno::EFAULT)?;
+        if old_end > vma.end {
+            return Err(Errno::EFAULT);
+        }
+        if flags & FIXED != 0 {
+            let new_end = new_addr.checked_add(new_len).ok_or(Errno::EINVAL)?;
+            if !new_addr.is_multiple_of(PAGE_SIZE)
+                || new_addr < crate::exec::elf::USER_BOTTOM
+                || new_end > top
+            {
+                return Err(Errno::EINVAL);
+            }
+            if new_addr < old_end && old < new_end {
+                return Err(Errno::EINVAL);
+            }
+            for gone in layout
+                .vmas
+                .remove_range(new_addr, new_end)
+                .map_err(vma_errno)?
+            {
+                self.unmap_pages(&gone);
+            }
+            self.move_range(&mut layout, vma, old, old_len.min(new_len), new_addr);
+            if old_len > new_len {
+                self.unmap_range(&mut layout, old + new_len, old_end);
+            } else if new_len > old_len {
+                layout
+                    .vmas
+                    .insert(Vma {
+                        start: new_addr + old_len,
+                        end: new_end,
+                        ..moved_kind(vma, old, new_addr)
+                    })
+                    .map_err(vma_errno)?;
+            }
+            layout.vmas.merge(new_addr, new_end);
+            layout.drop_unused_objects();
+            return Ok(new_addr);
+        }
+        if new_len <= old_len {
+            if new_len < old_len {
+                self.unmap_range(&mut layout, old + new_len, old_end);
+                layout.drop_unused_objects();
+            }
+            return Ok(old);
+        }
+        let grow_end = old.checked_add(new_len).filter(|&e| e <= top);
+        if let Some(grow_end) = grow_end
+            && old_end == vma.end
+            && !layout.vmas.overlaps(old_end, grow_end)
+        {
+            layout
+                .vmas
+                .insert(Vma {
+                    start: old_end,
+                    end: grow_end,
+                    ..vma
+                })
+                .map_err(vma_errno)?;
+            layout.vmas.merge(old, grow_end);
+            return Ok(old);
+        }
+        if flags & MAYMOVE == 0 {
+            return Err(Errno::ENOMEM);
+        }
+        let to = layout
+            .vmas
+            .find_free(new_len, layout.mmap_floor, layout.mmap_ceiling, PAGE_SIZE)
+            .ok_or(Errno::ENOMEM)?;
+        self.move_range(&mut layout, vma, old, old_len, to);
+        layout
+            .vmas
+            .insert(Vma {
+                start: to + old_len,
+                end: to + new_len,
+                ..moved_kind(vma, old, to)
+            })
+            .map_err(vma_errno)?;
+        layout.vmas.merge(to, to + new_len);
+        Ok(to)
+    }
+
+    /// Moves `[from, from + len)` of `vma` (a piece of it) to `to` (free
+    /// of VMAs): the VMA piece, its mapped pages and its hidden ones.
+    fn move_range(&self, layout: &mut Layout, vma: Vma, from: u64, len: u64, to: u64) {
+        let pieces = layout
+            .vmas
+            .remove_range(from, from + len)
+            .expect("a range inside one VMA");
+        debug_assert_eq!(pieces.len(), 1);
+        let moved = Vma {
+            start: to,
+            end: to + len,
+            ..moved_kind(vma, from, to)
+        };
+        layout
+            .vmas
+            .insert(moved)
+            .expect("the target range was made free");
+        let perms = flags(vma.perms);
+        for va in self.mapped_pages(from, from + len) {
+            let writable = self.table.translate(va).is_some_and(|(_, f)| f.write);
+            // A shared-memory page comes back `None`: the next touch maps
+            // the object's page at the new place.
+            if let Some(frame) = self.table.unmap(va) {
+                let want = UserFlags {
+                    write: perms.write && writable,
+                    ..perms
+                };
+                // Mapping into an empty slot only fails without a frame
+                // for a page-table page; then the page is dropped (a
+                // private page reads as zeros later: the rarest of
+                // out-of-memory outcomes, never a crash).
+                drop(self.table.map(to + (va - from), frame, want));
+            }
+        }
+        let mut hidden = self.hidden.lock();
+        let keys: Vec<u64> = hidden.range(from..from + len).map(|(&va, _)| va).collect();
+        for va in keys {
+            let frame = hidden.remove(&va).expect("listed above");
+            hidden.insert(to + (va - from), frame);
+        }
+    }
+
+    /// Removes `[start, end)` from the VMAs and unmaps its pages.
+    fn unmap_range(&self, layout: &mut Layout, start: u64, end: u64) {
+        if let Ok(gone) = layout.vmas.remove_range(start, end) {
+            for piece in gone {
+                self.unmap_pages(&piece);
+            }
+        }
+    }
+
     /// `mprotect(addr, len, prot)`: gives the range the permissions
     /// `prot` (`PROT_READ | PROT_WRITE | PROT_EXEC`), splitting VMAs.
     /// Mapped pages get the new rights at once, except that write is
@@ -791,6 +965,19 @@ impl AddressSpace {
             resident_pages: self.table.pages().len(),
         }
     }
+}
+
+/// `vma` as it is once its page at `from` moves to `to`: a shared VMA's
+/// object pages keep their indices (the base moves along).
+fn moved_kind(vma: Vma, from: u64, to: u64) -> Vma {
+    let kind = match vma.kind {
+        VmaKind::Shared { object, base } => VmaKind::Shared {
+            object,
+            base: base.wrapping_add(to.wrapping_sub(from)),
+        },
+        other => other,
+    };
+    Vma { kind, ..vma }
 }
 
 /// `va + len` if the whole range is user space, else `EFAULT`.

@@ -342,6 +342,12 @@ impl VmaSet {
         Ok(pieces)
     }
 
+    /// Merges the VMAs around `[start, end]` that can be one
+    /// (`merge_around`): after a caller inserted pieces there.
+    pub fn merge(&mut self, start: u64, end: u64) {
+        self.merge_around(start, end);
+    }
+
     /// Merges neighbouring VMAs of equal kind, permissions and inheritance whose
     /// boundary lies in `[start, end]`.
     fn merge_around(&mut self, start: u64, end: u64) {
