@@ -64,13 +64,14 @@ pub fn zero_with(page: &mut [u8; PAGE_SIZE as usize], how: PageOp) {
     let dst = page.as_mut_ptr();
     match how {
         PageOp::Builtin => page.fill(0),
-        // SAFETY (all three): `dst` is the start of a 4096-byte buffer we
-        // borrow mutably; the instructions write exactly its bytes (the
-        // direction flag is clear, as the ABI requires).
+        // SAFETY: `dst` is the start of a 4096-byte buffer we borrow
+        // mutably; the instruction writes exactly its bytes (the direction
+        // flag is clear, as the ABI requires).
         PageOp::RepQ => unsafe {
             core::arch::asm!("rep stosq", inout("rcx") WORDS => _, inout("rdi") dst => _,
                 in("rax") 0u64, options(nostack, preserves_flags));
         },
+        // SAFETY: as for `rep stosq`.
         PageOp::RepB => unsafe {
             core::arch::asm!("rep stosb", inout("rcx") PAGE_SIZE as usize => _,
                 inout("rdi") dst => _, in("al") 0u8, options(nostack, preserves_flags));
@@ -79,8 +80,8 @@ pub fn zero_with(page: &mut [u8; PAGE_SIZE as usize], how: PageOp) {
             let words = dst.cast::<u64>();
             assert!(words.is_aligned(), "page buffers are 8-byte aligned");
             for i in 0..WORDS {
-                // SAFETY: in bounds of the borrowed page; the buffer of a
-                // frame (or array) is 8-byte aligned.
+                // SAFETY: in bounds of the borrowed page, aligned (checked
+                // above).
                 unsafe { words.add(i).write_volatile(0) };
             }
         }
@@ -106,15 +107,19 @@ pub(crate) unsafe fn copy_page(dst: u64, src: u64) {
 }
 
 /// # Safety
-/// As [`copy_page`].
+/// As `copy_page`: two mapped, non-overlapping 4096-byte buffers nobody
+/// else accesses meanwhile.
 unsafe fn copy_raw(dst: *mut u8, src: *const u8, how: PageOp) {
-    // SAFETY (all): the caller's contract; the direction flag is clear.
     match how {
+        // SAFETY: the caller's contract.
         PageOp::Builtin => unsafe { core::ptr::copy_nonoverlapping(src, dst, PAGE_SIZE as usize) },
+        // SAFETY: the caller's contract; the instruction reads and writes
+        // exactly the two pages (the direction flag is clear).
         PageOp::RepQ => unsafe {
             core::arch::asm!("rep movsq", inout("rcx") WORDS => _, inout("rdi") dst => _,
                 inout("rsi") src => _, options(nostack, preserves_flags));
         },
+        // SAFETY: as for `rep movsq`.
         PageOp::RepB => unsafe {
             core::arch::asm!("rep movsb", inout("rcx") PAGE_SIZE as usize => _,
                 inout("rdi") dst => _, inout("rsi") src => _, options(nostack, preserves_flags));
@@ -126,7 +131,7 @@ unsafe fn copy_raw(dst: *mut u8, src: *const u8, how: PageOp) {
                 "page buffers are 8-byte aligned"
             );
             for i in 0..WORDS {
-                // SAFETY: in bounds of both pages, 8-byte aligned.
+                // SAFETY: in bounds of both pages, aligned (checked above).
                 unsafe { d.add(i).write_volatile(s.add(i).read_volatile()) };
             }
         }
