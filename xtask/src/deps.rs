@@ -24,17 +24,23 @@ const QEMU_PACKAGE: &str = "qemu-system-x86";
 /// Makes sure `qemu-system-x86_64` is on the PATH, installing it with
 /// apt-get when running as root.
 pub fn ensure_qemu() -> Result<()> {
-    if find_in_path(QEMU).is_some() {
+    ensure_tool(QEMU, QEMU_PACKAGE)
+}
+
+/// Makes sure `binary` is on the PATH, installing Debian's `package` with
+/// apt-get when running as root (else the error names the command).
+pub fn ensure_tool(binary: &str, package: &str) -> Result<()> {
+    if find_in_path(binary).is_some() {
         return Ok(());
     }
-    let install = format!("apt-get update && apt-get install -y {QEMU_PACKAGE}");
+    let install = format!("apt-get update && apt-get install -y {package}");
     if !is_root() || find_in_path("apt-get").is_none() {
-        bail!("{QEMU} is not installed; install it with:\n    sudo sh -c '{install}'");
+        bail!("{binary} is not installed; install it with:\n    sudo sh -c '{install}'");
     }
-    println!("{QEMU} is missing; installing it: {install}");
-    apt_install(QEMU_PACKAGE)?;
-    if find_in_path(QEMU).is_none() {
-        bail!("{QEMU} is still not on the PATH after installing {QEMU_PACKAGE}");
+    println!("{binary} is missing; installing it: {install}");
+    apt_install(package)?;
+    if find_in_path(binary).is_none() {
+        bail!("{binary} is still not on the PATH after installing {package}");
     }
     Ok(())
 }

@@ -22,6 +22,7 @@ mod build;
 mod cpio;
 mod deps;
 mod forkbench;
+mod gdb;
 mod initramfs;
 mod lint;
 mod linux;
@@ -61,6 +62,9 @@ enum Task {
     Bench(bench::BenchArgs),
     /// rustfmt, clippy (kernel target and host) and the unsafe-boundary check.
     Lint,
+    /// Boot the kernel halted under gdb (breakpoint at the kernel's entry;
+    /// `tine-tasks` prints what each CPU runs).
+    Gdb(gdb::GdbArgs),
     /// Print the kernel's module import graph and its cycles.
     Modgraph(modgraph::ModgraphArgs),
 }
@@ -87,6 +91,7 @@ fn dispatch(task: Task) -> Result<()> {
         Task::Test(args) => test::main(&args),
         Task::Bench(args) => bench::main(&args),
         Task::Lint => lint::main(),
+        Task::Gdb(args) => gdb::main(&args),
         Task::Modgraph(args) => modgraph::main(&args),
     }
 }

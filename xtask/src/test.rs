@@ -97,6 +97,9 @@ pub fn main(args: &TestArgs) -> Result<()> {
             shell::session(kernel.as_deref(), initrd.as_deref(), smp)
         });
     }
+    suite.run(Tier::System, "gdb: entry breakpoint, tine-tasks", || {
+        crate::gdb::check(kernel.as_deref(), initrd.as_deref())
+    });
     for smp in [1, 4] {
         suite.run(
             Tier::System,

@@ -107,6 +107,46 @@ const NO_MIGRATION: usize = usize::MAX;
 /// The bit of `Executor::migrate` that pins the task at its new home.
 const MIGRATE_PINNED: usize = 1 << (usize::BITS - 2);
 
+/// What one CPU is polling, for debuggers: plain words at a fixed symbol
+/// (`kernel::task::executor::ON_CPU`), which `cargo xtask gdb`'s
+/// `tine-tasks` command reads while the machine is stopped. Written by the
+/// kernel's executors around every poll (not by host tests, whose
+/// schedulers share CPU numbers).
+#[repr(C)]
+pub struct OnCpu {
+    /// The id of the task being polled, 0 when none is.
+    pub task: AtomicU64,
+    /// The address of the task's name (UTF-8), 0 when it has none; valid
+    /// while `task` is not 0 (the task is alive while it is polled).
+    pub name_ptr: AtomicUsize,
+    /// The length of the name in bytes.
+    pub name_len: AtomicUsize,
+}
+
+/// [`OnCpu`] for each CPU, by index.
+pub static ON_CPU: [OnCpu; arch::smp::MAX_CPUS] = [const {
+    OnCpu {
+        task: AtomicU64::new(0),
+        name_ptr: AtomicUsize::new(0),
+        name_len: AtomicUsize::new(0),
+    }
+}; arch::smp::MAX_CPUS];
+
+impl OnCpu {
+    /// Records that this CPU polls `task` (or, with `None`, nothing).
+    /// Relaxed: only a debugger reads it, with every CPU stopped.
+    fn set(&self, task: Option<&Task>) {
+        if cfg!(not(target_os = "none")) {
+            return;
+        }
+        let (id, name) = task.map_or((0, ""), |t| (t.id.0, t.name.as_deref().unwrap_or("")));
+        self.name_ptr
+            .store(name.as_ptr() as usize, Ordering::Relaxed);
+        self.name_len.store(name.len(), Ordering::Relaxed);
+        self.task.store(id, Ordering::Relaxed);
+    }
+}
+
 /// One CPU's executor state.
 pub(crate) struct Executor {
     run_queue: RunQueue,
@@ -532,6 +572,10 @@ impl Scheduler {
         ex.polls
             .store(ex.polls.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         task.state.start_poll();
+        let on_cpu = ON_CPU.get(cpu);
+        if let Some(on_cpu) = on_cpu {
+            on_cpu.set(Some(&task));
+        }
         let ready = {
             let waker = waker_ref(&task);
             let mut cx = Context::from_waker(&waker);
@@ -550,6 +594,9 @@ impl Scheduler {
             }
             ready
         };
+        if let Some(on_cpu) = on_cpu {
+            on_cpu.set(None);
+        }
         // Relaxed: this CPU's own slot (see `Executor::migrate`).
         if ex.migrate.load(Ordering::Relaxed) != NO_MIGRATION {
             let request = ex.migrate.swap(NO_MIGRATION, Ordering::Relaxed);
