@@ -3,7 +3,7 @@
 
 use alloc::borrow::Cow;
 use alloc::boxed::Box;
-use alloc::sync::Arc;
+use alloc::sync::{Arc, Weak};
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
@@ -85,6 +85,28 @@ impl fmt::Debug for Task {
             .field("name", &self.name)
             .field("home", &self.home.load(Ordering::Relaxed))
             .finish()
+    }
+}
+
+/// A weak reference to a task, to ask how it is scheduled without keeping
+/// it alive (a process's threads keep one each for `ps`).
+#[derive(Clone, Default)]
+pub struct TaskRef(Weak<Task>);
+
+impl TaskRef {
+    /// Whether the task is parked: alive, not queued, not being polled
+    /// (a blocked thread). A snapshot for reports.
+    pub fn is_parked(&self) -> bool {
+        self.0.upgrade().is_some_and(|t| t.state.is_parked())
+    }
+}
+
+impl fmt::Debug for TaskRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.upgrade() {
+            Some(task) => write!(f, "TaskRef({})", task.id),
+            None => f.write_str("TaskRef(gone)"),
+        }
     }
 }
 
@@ -408,8 +430,9 @@ impl Scheduler {
         ex.live.fetch_add(1, Ordering::Relaxed);
         ex.spawned.fetch_add(1, Ordering::Relaxed);
         log::trace!("spawn {id} {:?} on cpu {home}", task.name);
+        let task_ref = TaskRef(Arc::downgrade(&task));
         self.enqueue(task);
-        JoinHandle::new(id, join)
+        JoinHandle::new(id, join, task_ref)
     }
 
     /// The CPU with the fewest live tasks. Ties go to the calling CPU (the

@@ -8,6 +8,7 @@ use core::task::{Context, Poll};
 use futures_util::task::AtomicWaker;
 
 use super::TaskId;
+use super::executor::TaskRef;
 
 /// The result slot shared by a task and its [`JoinHandle`].
 pub(crate) struct JoinState<T> {
@@ -47,16 +48,23 @@ impl<T> JoinState<T> {
 pub struct JoinHandle<T> {
     id: TaskId,
     state: Arc<JoinState<T>>,
+    task: TaskRef,
 }
 
 impl<T> JoinHandle<T> {
-    pub(crate) fn new(id: TaskId, state: Arc<JoinState<T>>) -> Self {
-        Self { id, state }
+    pub(crate) fn new(id: TaskId, state: Arc<JoinState<T>>, task: TaskRef) -> Self {
+        Self { id, state, task }
     }
 
     /// The task's id.
     pub fn id(&self) -> TaskId {
         self.id
+    }
+
+    /// A weak reference to the task, which outlives the handle (see
+    /// [`TaskRef::is_parked`]).
+    pub fn task_ref(&self) -> TaskRef {
+        self.task.clone()
     }
 
     /// Whether the task has produced its output (awaiting the handle will

@@ -77,6 +77,13 @@ impl TaskState {
         prev & QUEUED != 0
     }
 
+    /// Whether the task is parked: not in a run queue, not being polled,
+    /// not done (it waits for a wake). A snapshot: Relaxed, for reports
+    /// such as `ps`, never for a decision.
+    pub(crate) fn is_parked(&self) -> bool {
+        self.0.load(Ordering::Relaxed) == 0
+    }
+
     /// The poll returned `Ready`: the task is done for good; later wakes
     /// see `DONE` and do nothing.
     pub(crate) fn finish(&self) {

@@ -602,3 +602,27 @@ fn migrate_moves_the_task_and_pinning_keeps_it_there() {
     }
     m.shutdown();
 }
+
+#[test]
+fn a_task_waiting_for_an_event_is_parked_and_a_finished_one_is_not() {
+    let m = HostMachine::start(1);
+    let sched = m.scheduler;
+    let ev = Arc::new(Event::new());
+    let flag = Arc::new(AtomicBool::new(false));
+    let waiter = {
+        let (ev, flag) = (ev.clone(), flag.clone());
+        sched.spawn_on(0, async move {
+            ev.wait_until(|| flag.load(Ordering::Acquire)).await;
+            7
+        })
+    };
+    let task = waiter.task_ref();
+    spin_until("the waiter to queue", || ev.waiters() == 1);
+    spin_until("the waiter's poll to end", || task.is_parked());
+    flag.store(true, Ordering::Release);
+    assert!(ev.notify_one());
+    assert_eq!(m.block_on(waiter), 7);
+    // Done (and freed once its last reference went): never parked.
+    assert!(!task.is_parked());
+    assert!(!super::TaskRef::default().is_parked());
+}
