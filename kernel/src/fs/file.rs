@@ -10,8 +10,12 @@
 //! | `Ram` (initramfs file) | yes | `EBADF` (opening for write is `EROFS`) | yes | contents are slices of the archive |
 //! | `Dir` (any directory) | `EISDIR` | `EISDIR` | `SEEK_SET`/`SEEK_CUR` | `getdents64`; the offset counts entries |
 //! | `Tmp` (tmpfs file) | yes | yes, `O_APPEND` | yes | `O_TRUNC` at open |
+//! | `Proc` (`/proc` file) | yes | `EBADF` (opening for write is `EACCES`) | yes | contents made at open |
 //! | `Console` | the tty, blocking | to the serial port | `ESPIPE` | `ioctl`s of a terminal |
-//! | `Null` | 0 (end of file) | swallows everything | always 0 | |
+//! | `Mem` (`/dev/null`) | 0 (end of file) | swallows everything | always 0 | |
+//! | `Mem` (`/dev/zero`) | zeros | swallows everything | always 0 | |
+//! | `Mem` (`/dev/full`) | zeros | `ENOSPC` | always 0 | |
+//! | `Mem` (`/dev/random`, `/dev/urandom`) | random bytes (RDRAND) | swallows everything | always 0 | never blocks |
 //! | `Pipe` (one end) | blocking / `EAGAIN` | blocking / `EAGAIN` / `EPIPE` | `ESPIPE` | |
 //!
 //! Reads and writes are `async`: a blocking one is an await on an
@@ -77,10 +81,16 @@ pub enum FileKind {
     Dir(Vnode),
     /// A regular file of the tmpfs.
     Tmp(Arc<TmpNode>),
+    /// A file of `/proc`: its contents when it was opened.
+    Proc {
+        node: super::procfs::ProcNode,
+        data: Vec<u8>,
+    },
     /// The console tty.
     Console,
-    /// `/dev/null`.
-    Null,
+    /// One of Linux's "memory" devices (major 1): `/dev/null`,
+    /// `/dev/zero`, `/dev/full`, `/dev/random`, `/dev/urandom`.
+    Mem(Device),
     /// One end of a pipe.
     Pipe(PipeEnd),
     /// A process descriptor (`crate::proc::procdesc`): no data, only
@@ -185,8 +195,17 @@ impl OpenFile {
                 }
                 FileKind::Tmp(node)
             }
+            Vnode::Proc(node) => {
+                if writing {
+                    return Err(Errno::EACCES);
+                }
+                FileKind::Proc {
+                    node,
+                    data: super::procfs::contents(node)?,
+                }
+            }
             Vnode::Dev(Device::Console) => FileKind::Console,
-            Vnode::Dev(Device::Null) => FileKind::Null,
+            Vnode::Dev(device) => FileKind::Mem(device),
             Vnode::DevDir => FileKind::Dir(Vnode::DevDir),
         };
         Ok(Self::new(kind, path.path.clone(), flags))
@@ -264,7 +283,7 @@ impl OpenFile {
             return Err(Errno::EBADF);
         }
         match &self.kind {
-            FileKind::Ram { .. } | FileKind::Tmp(_) => {
+            FileKind::Ram { .. } | FileKind::Tmp(_) | FileKind::Proc { .. } => {
                 let mut offset = self.offset.lock();
                 let n = self.read_at(*offset, out)?;
                 *offset += n as u64;
@@ -272,7 +291,7 @@ impl OpenFile {
             }
             FileKind::Dir(_) => Err(Errno::EISDIR),
             FileKind::Console => tty::console().read(out, self.nonblock()).await,
-            FileKind::Null => Ok(0),
+            FileKind::Mem(device) => Ok(mem_read(*device, out)),
             FileKind::Pipe(end) => end.read(out, self.nonblock()).await,
             FileKind::ProcDesc(_) => Err(Errno::EOPNOTSUPP),
         }
@@ -297,13 +316,13 @@ impl OpenFile {
                 *offset = start + n as u64;
                 Ok(n)
             }
-            FileKind::Ram { .. } => Err(Errno::EBADF),
+            FileKind::Ram { .. } | FileKind::Proc { .. } => Err(Errno::EBADF),
             FileKind::Dir(_) => Err(Errno::EISDIR),
             FileKind::Console => {
                 tty::console().write(data);
                 Ok(data.len())
             }
-            FileKind::Null => Ok(data.len()),
+            FileKind::Mem(device) => mem_write(*device, data),
             FileKind::Pipe(end) => end.write(data, self.nonblock()).await,
             FileKind::ProcDesc(_) => Err(Errno::EOPNOTSUPP),
         }
@@ -313,7 +332,10 @@ impl OpenFile {
     /// (its offset moves back), when they could not be copied out: a read
     /// that fails with `EFAULT` leaves the offset alone, as on Linux.
     pub fn unread(&self, n: usize) {
-        if matches!(self.kind, FileKind::Ram { .. } | FileKind::Tmp(_)) {
+        if matches!(
+            self.kind,
+            FileKind::Ram { .. } | FileKind::Tmp(_) | FileKind::Proc { .. }
+        ) {
             let mut offset = self.offset.lock();
             *offset = offset.saturating_sub(n as u64);
         }
@@ -330,17 +352,11 @@ impl OpenFile {
 
     fn read_at(&self, offset: u64, out: &mut [u8]) -> Result<usize, Errno> {
         match &self.kind {
-            FileKind::Ram { data, .. } => {
-                let start = usize::try_from(offset)
-                    .unwrap_or(usize::MAX)
-                    .min(data.len());
-                let n = out.len().min(data.len() - start);
-                out[..n].copy_from_slice(&data[start..start + n]);
-                Ok(n)
-            }
+            FileKind::Ram { data, .. } => Ok(copy_at(data, offset, out)),
+            FileKind::Proc { data, .. } => Ok(copy_at(data, offset, out)),
             FileKind::Tmp(node) => node.read_at(offset, out),
             FileKind::Dir(_) => Err(Errno::EISDIR),
-            FileKind::Null => Ok(0),
+            FileKind::Mem(device) => Ok(mem_read(*device, out)),
             FileKind::Console | FileKind::Pipe(_) | FileKind::ProcDesc(_) => Err(Errno::ESPIPE),
         }
     }
@@ -352,8 +368,8 @@ impl OpenFile {
         }
         match &self.kind {
             FileKind::Tmp(node) => node.write_at(Some(offset), data).map(|(_, n)| n),
-            FileKind::Null => Ok(data.len()),
-            FileKind::Ram { .. } => Err(Errno::EBADF),
+            FileKind::Mem(device) => mem_write(*device, data),
+            FileKind::Ram { .. } | FileKind::Proc { .. } => Err(Errno::EBADF),
             FileKind::Dir(_) => Err(Errno::EISDIR),
             FileKind::Console | FileKind::Pipe(_) | FileKind::ProcDesc(_) => Err(Errno::ESPIPE),
         }
@@ -378,8 +394,9 @@ impl OpenFile {
             FileKind::Console | FileKind::Pipe(_) | FileKind::ProcDesc(_) => {
                 return Err(Errno::ESPIPE);
             }
-            FileKind::Null => return Ok(0),
+            FileKind::Mem(_) => return Ok(0),
             FileKind::Ram { data, .. } => Some(data.len() as i64),
+            FileKind::Proc { data, .. } => Some(data.len() as i64),
             FileKind::Tmp(node) => Some(node.size() as i64),
             FileKind::Dir(_) => None,
         };
@@ -402,8 +419,9 @@ impl OpenFile {
             FileKind::Ram { id, .. } => Vnode::Ram(*id).stat(),
             FileKind::Dir(vnode) => vnode.stat(),
             FileKind::Tmp(node) => node.stat(),
+            FileKind::Proc { node, .. } => Vnode::Proc(*node).stat(),
             FileKind::Console => Vnode::Dev(Device::Console).stat(),
-            FileKind::Null => Vnode::Dev(Device::Null).stat(),
+            FileKind::Mem(device) => Vnode::Dev(*device).stat(),
             FileKind::Pipe(end) => Stat {
                 dev: 4,
                 ino: end.ino(),
@@ -499,4 +517,40 @@ impl OpenFile {
             _ => None,
         }
     }
+}
+
+/// A read of a memory device: end of file for `/dev/null`, zeros for
+/// `/dev/zero` and `/dev/full`, random bytes for the random devices.
+fn mem_read(device: Device, out: &mut [u8]) -> usize {
+    match device {
+        Device::Null => 0,
+        Device::Random | Device::Urandom => {
+            arch::cpu::random::fill(out);
+            out.len()
+        }
+        Device::Zero | Device::Full | Device::Console => {
+            out.fill(0);
+            out.len()
+        }
+    }
+}
+
+/// A write to a memory device: swallowed, except by `/dev/full`
+/// (`ENOSPC`, as Linux).
+fn mem_write(device: Device, data: &[u8]) -> Result<usize, Errno> {
+    match device {
+        Device::Full => Err(Errno::ENOSPC),
+        _ => Ok(data.len()),
+    }
+}
+
+/// Copies from `data` at `offset` into `out`; returns the count (0 at or
+/// past the end).
+fn copy_at(data: &[u8], offset: u64, out: &mut [u8]) -> usize {
+    let start = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(data.len());
+    let n = out.len().min(data.len() - start);
+    out[..n].copy_from_slice(&data[start..start + n]);
+    n
 }

@@ -7,8 +7,10 @@
 //!   lookup (`.`, `..`, symlinks) and `readdir`; file contents are slices of
 //!   the archive.
 //! - [`tmpfs`]: the writable in-memory file system at `/tmp`.
+//! - [`procfs`]: the read-only `/proc` (processes and machine figures in
+//!   Linux's formats).
 //! - `vfs`: the name space user processes see (initramfs at `/`, `/dev`,
-//!   `/tmp`), over normalised paths ([`path`]).
+//!   `/tmp`, `/proc`), over normalised paths ([`path`]).
 //! - `file`: open files (`OpenFile`, shared through `FileRef`), the
 //!   kinds a descriptor can refer to, with async read and write.
 //! - [`fdtable`]: the per-process descriptor table (pure, host-tested);
@@ -40,6 +42,7 @@ pub mod initramfs;
 pub mod ldisc;
 pub mod path;
 pub mod pipe;
+pub mod procfs;
 pub mod stat;
 pub mod tmpfs;
 #[cfg(target_os = "none")]

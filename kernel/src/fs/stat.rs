@@ -34,8 +34,8 @@ pub const fn makedev(major: u32, minor: u32) -> u64 {
     ((major as u64) << 8) | (minor as u64)
 }
 
-/// The fields of `struct stat` Tine fills (times are all zero: there is
-/// no clock-backed file time yet).
+/// The fields of `struct stat` Tine fills (times in ns since 1970; only
+/// tmpfs files have them, the rest are zero).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stat {
     pub dev: u64,
@@ -48,6 +48,10 @@ pub struct Stat {
     pub size: i64,
     pub blksize: i64,
     pub blocks: i64,
+    /// `st_atim`, `st_mtim`, `st_ctim` in ns since 1970.
+    pub atime_ns: u64,
+    pub mtime_ns: u64,
+    pub ctime_ns: u64,
 }
 
 /// `sizeof(struct stat)` on x86-64.
@@ -70,6 +74,14 @@ impl Stat {
         b[48..56].copy_from_slice(&self.size.to_le_bytes());
         b[56..64].copy_from_slice(&self.blksize.to_le_bytes());
         b[64..72].copy_from_slice(&self.blocks.to_le_bytes());
+        for (i, ns) in [self.atime_ns, self.mtime_ns, self.ctime_ns]
+            .into_iter()
+            .enumerate()
+        {
+            let at = 72 + 16 * i;
+            b[at..at + 8].copy_from_slice(&(ns / 1_000_000_000).to_le_bytes());
+            b[at + 8..at + 16].copy_from_slice(&(ns % 1_000_000_000).to_le_bytes());
+        }
         b
     }
 
@@ -140,6 +152,14 @@ mod tests {
         assert_eq!(u64_at(56), 4096);
         assert_eq!(u64_at(64), 2, "1000 bytes are two 512-byte blocks");
         assert!(b[72..].iter().all(|&x| x == 0));
+        let timed = Stat {
+            mtime_ns: 3_000_000_007,
+            ..Stat::default()
+        }
+        .to_bytes();
+        let u64_at = |o: usize| u64::from_le_bytes(timed[o..o + 8].try_into().unwrap());
+        assert_eq!((u64_at(72), u64_at(80)), (0, 0), "atime");
+        assert_eq!((u64_at(88), u64_at(96)), (3, 7), "mtime: seconds, ns");
     }
 
     #[test]

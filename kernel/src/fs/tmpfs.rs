@@ -30,8 +30,15 @@
 //! `ENOSPC`. A frame allocator that is out of frames gives `ENOMEM`
 //! instead. [`Quota::usage`] gives `df`-style figures (the `mem` command).
 //!
-//! No hard links, symbolic links, renames or `rmdir` yet; file times are
-//! zero.
+//! ## Name space
+//!
+//! Besides directories and files, a node may be a symbolic link (its
+//! target; `super::vfs` follows it). `mkdir`, `rmdir` (`ENOTEMPTY`),
+//! `unlink`, hard links (files and symbolic links; a link count per node),
+//! symbolic links, and `rename` with POSIX's replacement rules
+//! ([`rename`]). Nodes carry permissions (`chmod`) and access,
+//! modification and change times (ns since 1970; writes, truncation and
+//! name changes update them, `utimensat` sets them).
 
 use alloc::collections::BTreeMap;
 use alloc::collections::btree_map::Entry;
@@ -40,8 +47,29 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use super::stat::{S_IFDIR, S_IFREG, Stat, dtype};
+use super::stat::{S_IFDIR, S_IFLNK, S_IFREG, Stat, dtype};
 use crate::syscall::Errno;
+
+/// The wall-clock time for file times, in ns since 1970.
+#[cfg(target_os = "none")]
+fn now_ns() -> u64 {
+    crate::syscall::time::realtime_ns()
+}
+
+/// The host tests' clock: a counter, so every change gets a later time.
+#[cfg(not(target_os = "none"))]
+fn now_ns() -> u64 {
+    static CLOCK: AtomicU64 = AtomicU64::new(1_000_000_000);
+    CLOCK.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A node's times (ns since 1970).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Times {
+    pub atime: u64,
+    pub mtime: u64,
+    pub ctime: u64,
+}
 
 /// Largest file, in bytes (Linux's `MAX_LFS_FILESIZE`).
 pub const MAX_FILE: u64 = i64::MAX as u64;
@@ -163,6 +191,7 @@ struct FileData {
 enum Contents {
     Dir(spin::Mutex<BTreeMap<String, Arc<TmpNode>>>),
     File(spin::Mutex<FileData>),
+    Symlink(String),
 }
 
 /// A file or directory of the tmpfs (module docs).
@@ -170,6 +199,10 @@ pub struct TmpNode {
     ino: u64,
     perm: AtomicU32,
     quota: Arc<Quota>,
+    /// Names that refer to a file or symbolic link (a directory's count
+    /// is computed from its subdirectories).
+    links: AtomicU32,
+    times: spin::Mutex<Times>,
     contents: Contents,
 }
 
@@ -207,12 +240,84 @@ impl TmpNode {
         } else {
             Contents::File(spin::Mutex::new(FileData::default()))
         };
+        Self::with_contents(perm, quota, contents)
+    }
+
+    fn with_contents(perm: u32, quota: Arc<Quota>, contents: Contents) -> Arc<Self> {
+        let now = now_ns();
         Arc::new(Self {
             ino: next_ino(),
             perm: AtomicU32::new(perm & 0o7777),
             quota,
+            links: AtomicU32::new(1),
+            times: spin::Mutex::new(Times {
+                atime: now,
+                mtime: now,
+                ctime: now,
+            }),
             contents,
         })
+    }
+
+    pub fn ino(&self) -> u64 {
+        self.ino
+    }
+
+    pub fn is_dir(&self) -> bool {
+        matches!(self.contents, Contents::Dir(_))
+    }
+
+    /// Whether it is a symbolic link.
+    pub fn is_symlink(&self) -> bool {
+        matches!(self.contents, Contents::Symlink(_))
+    }
+
+    /// A symbolic link's target (`readlink`); `None` for anything else.
+    pub fn link_target(&self) -> Option<&str> {
+        match &self.contents {
+            Contents::Symlink(target) => Some(target),
+            _ => None,
+        }
+    }
+
+    /// Its times.
+    pub fn times(&self) -> Times {
+        *self.times.lock()
+    }
+
+    /// `utimensat`: sets the access and modification times given (`None`
+    /// leaves one as it is); the change time becomes now.
+    pub fn set_times(&self, atime: Option<u64>, mtime: Option<u64>) {
+        let now = now_ns();
+        let mut times = self.times.lock();
+        if let Some(atime) = atime {
+            times.atime = atime;
+        }
+        if let Some(mtime) = mtime {
+            times.mtime = mtime;
+        }
+        times.ctime = now;
+    }
+
+    /// The contents changed: modification and change times are now.
+    fn touch_modified(&self) {
+        let now = now_ns();
+        let mut times = self.times.lock();
+        times.mtime = now;
+        times.ctime = now;
+    }
+
+    /// The node itself changed (permissions, links): the change time is
+    /// now.
+    fn touch_changed(&self) {
+        self.times.lock().ctime = now_ns();
+    }
+
+    /// `chmod`: the permission bits become `perm & 0o7777`.
+    pub fn chmod(&self, perm: u32) {
+        // Relaxed: permissions are a plain value.
+        self.perm.store(perm & 0o7777, Ordering::Relaxed);
+        self.touch_changed();
     }
 
     pub fn ino(&self) -> u64 {
@@ -231,7 +336,7 @@ impl TmpNode {
     fn children(&self) -> Result<&spin::Mutex<BTreeMap<String, Arc<TmpNode>>>, Errno> {
         match &self.contents {
             Contents::Dir(children) => Ok(children),
-            Contents::File(_) => Err(Errno::ENOTDIR),
+            Contents::File(_) | Contents::Symlink(_) => Err(Errno::ENOTDIR),
         }
     }
 
@@ -239,6 +344,7 @@ impl TmpNode {
         match &self.contents {
             Contents::File(data) => Ok(data),
             Contents::Dir(_) => Err(Errno::EISDIR),
+            Contents::Symlink(_) => Err(Errno::EINVAL),
         }
     }
 
@@ -251,7 +357,8 @@ impl TmpNode {
             .ok_or(Errno::ENOENT)
     }
 
-    /// Walks `components` down from this directory.
+    /// Walks `components` down from this directory, symbolic links not
+    /// followed (`super::vfs` follows them).
     pub fn walk<'a>(
         self: &Arc<Self>,
         components: impl IntoIterator<Item = &'a str>,
@@ -282,17 +389,48 @@ impl TmpNode {
         }
         let node = TmpNode::new_node(perm, self.quota.clone(), false);
         children.insert(String::from(name), node.clone());
+        drop(children);
+        self.touch_modified();
         Ok((node, true))
     }
 
-    /// `mkdir` in this directory. `EEXIST` if `name` exists.
-    pub fn mkdir(&self, name: &str, perm: u32) -> Result<(), Errno> {
+    /// Adds `node` as `name`, a new name (`EEXIST` if taken).
+    fn add(&self, name: &str, node: Arc<TmpNode>) -> Result<(), Errno> {
         let mut children = self.children()?.lock();
         if children.contains_key(name) {
             return Err(Errno::EEXIST);
         }
-        let dir = TmpNode::new_node(perm, self.quota.clone(), true);
-        children.insert(String::from(name), dir);
+        children.insert(String::from(name), node);
+        drop(children);
+        self.touch_modified();
+        Ok(())
+    }
+
+    /// `mkdir` in this directory. `EEXIST` if `name` exists.
+    pub fn mkdir(&self, name: &str, perm: u32) -> Result<(), Errno> {
+        self.add(name, TmpNode::new_node(perm, self.quota.clone(), true))
+    }
+
+    /// `symlink`: a symbolic link `name` to `target` (`EEXIST` if `name`
+    /// exists).
+    pub fn symlink(&self, name: &str, target: &str) -> Result<(), Errno> {
+        let link = Self::with_contents(
+            0o777,
+            self.quota.clone(),
+            Contents::Symlink(String::from(target)),
+        );
+        self.add(name, link)
+    }
+
+    /// `link`: `node` gets the further name `name` here. `EPERM` for a
+    /// directory (as Linux), `EEXIST` if `name` exists.
+    pub fn link(&self, name: &str, node: &Arc<TmpNode>) -> Result<(), Errno> {
+        if node.is_dir() {
+            return Err(Errno::EPERM);
+        }
+        self.add(name, node.clone())?;
+        node.links.fetch_add(1, Ordering::Relaxed);
+        node.touch_changed();
         Ok(())
     }
 
@@ -306,10 +444,40 @@ impl TmpNode {
             Some(_) => {
                 let removed = children.remove(name);
                 drop(children);
+                if let Some(node) = &removed {
+                    node.unlinked();
+                }
                 drop(removed);
+                self.touch_modified();
                 Ok(())
             }
         }
+    }
+
+    /// `rmdir` in this directory: `ENOENT` if missing, `ENOTDIR` for a
+    /// non-directory, `ENOTEMPTY` unless it is empty.
+    pub fn rmdir(&self, name: &str) -> Result<(), Errno> {
+        let mut children = self.children()?.lock();
+        let node = children.get(name).ok_or(Errno::ENOENT)?;
+        if !node.is_empty_dir()? {
+            return Err(Errno::ENOTEMPTY);
+        }
+        let removed = children.remove(name);
+        drop(children);
+        drop(removed);
+        self.touch_modified();
+        Ok(())
+    }
+
+    /// Whether this is an empty directory (`ENOTDIR` if no directory).
+    fn is_empty_dir(&self) -> Result<bool, Errno> {
+        Ok(self.children()?.lock().is_empty())
+    }
+
+    /// One name fewer refers to this node.
+    fn unlinked(&self) {
+        self.links.fetch_sub(1, Ordering::Relaxed);
+        self.touch_changed();
     }
 
     /// The names in this directory with their inode numbers and `d_type`s.
@@ -374,6 +542,8 @@ impl TmpNode {
             done += len;
         }
         data.size = data.size.max(start + done as u64);
+        drop(data);
+        self.touch_modified();
         Ok((start, done))
     }
 
@@ -422,39 +592,62 @@ impl TmpNode {
             drop(dropped);
         }
         data.size = len;
+        drop(data);
+        self.touch_modified();
         Ok(())
     }
 
-    /// File size in bytes (0 for a directory).
+    /// File size in bytes (0 for a directory, the target's length for a
+    /// symbolic link).
     pub fn size(&self) -> u64 {
         match &self.contents {
             Contents::File(data) => data.lock().size,
             Contents::Dir(_) => 0,
+            Contents::Symlink(target) => target.len() as u64,
         }
     }
 
-    /// Pages of data the file holds (0 for a directory).
+    /// Pages of data the file holds (0 for a directory or a link).
     pub fn pages(&self) -> u64 {
         match &self.contents {
             Contents::File(data) => data.lock().pages.len() as u64,
-            Contents::Dir(_) => 0,
+            Contents::Dir(_) | Contents::Symlink(_) => 0,
+        }
+    }
+
+    /// `st_nlink`: a directory's is 2 and one per subdirectory (their
+    /// `..`), anything else's its number of names.
+    pub fn nlink(&self) -> u64 {
+        match &self.contents {
+            Contents::Dir(children) => {
+                2 + children.lock().values().filter(|c| c.is_dir()).count() as u64
+            }
+            _ => u64::from(self.links.load(Ordering::Relaxed)),
         }
     }
 
     /// `st_mode`.
     pub fn mode(&self) -> u32 {
-        let kind = if self.is_dir() { S_IFDIR } else { S_IFREG };
+        let kind = match self.contents {
+            Contents::Dir(_) => S_IFDIR,
+            Contents::File(_) => S_IFREG,
+            Contents::Symlink(_) => S_IFLNK,
+        };
         // Relaxed: permissions are a plain value.
         kind | self.perm.load(Ordering::Relaxed)
     }
 
     /// `fstat`'s view: `st_blocks` counts the pages held, not the size.
     pub fn stat(&self) -> Stat {
+        let times = self.times();
         let mut stat = Stat {
             dev: TMP_DEV,
             ino: self.ino,
-            nlink: if self.is_dir() { 2 } else { 1 },
+            nlink: self.nlink(),
             mode: self.mode(),
+            atime_ns: times.atime,
+            mtime_ns: times.mtime,
+            ctime_ns: times.ctime,
             ..Stat::default()
         }
         .sized(0);
@@ -462,6 +655,101 @@ impl TmpNode {
         stat.blocks = (self.pages() * (PAGE as u64 / 512)) as i64;
         stat
     }
+}
+
+/// How `rename` treats an existing target (`renameat2`'s flags).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RenameMode {
+    /// Replace it (plain `rename`).
+    Replace,
+    /// `RENAME_NOREPLACE`: `EEXIST` if it exists.
+    NoReplace,
+    /// `RENAME_EXCHANGE`: swap the two (`ENOENT` unless both exist).
+    Exchange,
+}
+
+/// `rename`: moves `from_dir`'s `from` to `to_dir`'s `to`, with POSIX's
+/// rules: `ENOENT` if `from` is missing; if `to` exists, a directory
+/// replaces only an empty directory (`ENOTDIR` for a file, `ENOTEMPTY`
+/// for a full one) and a non-directory replaces only a non-directory
+/// (`EISDIR`); two names for the same node leave both in place. The caller
+/// has refused moving a directory into itself (`EINVAL`), which needs the
+/// paths. The two directories are locked in inode order.
+pub fn rename(
+    from_dir: &Arc<TmpNode>,
+    from: &str,
+    to_dir: &Arc<TmpNode>,
+    to: &str,
+    mode: RenameMode,
+) -> Result<(), Errno> {
+    let same_dir = Arc::ptr_eq(from_dir, to_dir);
+    let (first, second) = if from_dir.ino <= to_dir.ino {
+        (from_dir, to_dir)
+    } else {
+        (to_dir, from_dir)
+    };
+    let mut first_map = first.children()?.lock();
+    let mut second_map = if same_dir {
+        None
+    } else {
+        Some(second.children()?.lock())
+    };
+    // (source map, target map) as `&mut` views of the locked maps.
+    let (src, dst): (
+        &mut BTreeMap<String, Arc<TmpNode>>,
+        Option<&mut BTreeMap<_, _>>,
+    ) = match second_map.as_deref_mut() {
+        None => (&mut *first_map, None),
+        Some(second_map) if Arc::ptr_eq(first, from_dir) => (&mut *first_map, Some(second_map)),
+        Some(second_map) => (second_map, Some(&mut *first_map)),
+    };
+    let node = src.get(from).cloned().ok_or(Errno::ENOENT)?;
+    let target = match &dst {
+        None => src.get(to).cloned(),
+        Some(dst) => dst.get(to).cloned(),
+    };
+    let mut replaced = None;
+    match (&target, mode) {
+        (None, RenameMode::Exchange) => return Err(Errno::ENOENT),
+        (Some(_), RenameMode::NoReplace) => return Err(Errno::EEXIST),
+        (Some(old), _) if Arc::ptr_eq(old, &node) => return Ok(()),
+        (Some(old), RenameMode::Exchange) => {
+            src.insert(String::from(from), old.clone());
+            match dst {
+                None => src.insert(String::from(to), node.clone()),
+                Some(dst) => dst.insert(String::from(to), node.clone()),
+            };
+        }
+        (old, _) => {
+            if let Some(old) = old {
+                match (node.is_dir(), old.is_dir()) {
+                    (true, false) => return Err(Errno::ENOTDIR),
+                    (false, true) => return Err(Errno::EISDIR),
+                    (true, true) if !old.is_empty_dir()? => return Err(Errno::ENOTEMPTY),
+                    _ => {}
+                }
+            }
+            src.remove(from);
+            replaced = match dst {
+                None => src.insert(String::from(to), node.clone()),
+                Some(dst) => dst.insert(String::from(to), node.clone()),
+            };
+        }
+    }
+    drop(second_map);
+    drop(first_map);
+    if let Some(old) = &replaced
+        && !old.is_dir()
+    {
+        old.unlinked();
+    }
+    drop(replaced);
+    node.touch_changed();
+    from_dir.touch_modified();
+    if !same_dir {
+        to_dir.touch_modified();
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -604,5 +892,135 @@ mod tests {
         assert_eq!(f.read_at(0, &mut buf).map(|_| buf), Ok(*b"kept"));
         assert_eq!(f.create("x", 0, false).err(), Some(Errno::ENOTDIR));
         assert_eq!(d.read_at(0, &mut buf), Err(Errno::EISDIR));
+    }
+
+    #[test]
+    fn hard_links_count_names_and_outlive_unlink() {
+        let root = TmpNode::new_dir(0o755);
+        let (f, _) = root.create("a", 0o644, false).unwrap();
+        root.link("b", &f).unwrap();
+        assert_eq!(f.nlink(), 2);
+        assert_eq!(root.link("b", &f), Err(Errno::EEXIST));
+        root.mkdir("d", 0o755).unwrap();
+        let d = root.lookup("d").unwrap();
+        assert_eq!(
+            root.link("e", &d),
+            Err(Errno::EPERM),
+            "no links to directories"
+        );
+        root.unlink("a").unwrap();
+        assert_eq!(f.nlink(), 1);
+        assert_eq!(root.lookup("b").unwrap().ino(), f.ino());
+        assert_eq!(root.nlink(), 3, "2 + one subdirectory");
+    }
+
+    #[test]
+    fn symlinks_hold_their_target() {
+        let root = TmpNode::new_dir(0o755);
+        root.symlink("l", "../x/y").unwrap();
+        let l = root.lookup("l").unwrap();
+        assert!(l.is_symlink());
+        assert_eq!(l.link_target(), Some("../x/y"));
+        assert_eq!(l.stat().mode, S_IFLNK | 0o777);
+        assert_eq!(l.stat().size, 6);
+        assert_eq!(root.symlink("l", "z"), Err(Errno::EEXIST));
+        let mut buf = [0u8; 4];
+        assert_eq!(l.read_at(0, &mut buf), Err(Errno::EINVAL));
+        assert_eq!(l.walk(["x"]).err(), Some(Errno::ENOTDIR));
+        root.unlink("l").unwrap();
+    }
+
+    #[test]
+    fn rmdir_wants_an_empty_directory() {
+        let root = TmpNode::new_dir(0o755);
+        root.mkdir("d", 0o755).unwrap();
+        let d = root.lookup("d").unwrap();
+        d.create("f", 0o644, false).unwrap();
+        assert_eq!(root.rmdir("d"), Err(Errno::ENOTEMPTY));
+        assert_eq!(d.rmdir("f"), Err(Errno::ENOTDIR));
+        assert_eq!(root.rmdir("nope"), Err(Errno::ENOENT));
+        d.unlink("f").unwrap();
+        root.rmdir("d").unwrap();
+        assert_eq!(root.lookup("d").err(), Some(Errno::ENOENT));
+    }
+
+    #[test]
+    fn rename_follows_posix_replacement_rules() {
+        let root = TmpNode::new_dir(0o755);
+        let (a, _) = root.create("a", 0o644, false).unwrap();
+        let (b, _) = root.create("b", 0o644, false).unwrap();
+        root.mkdir("d", 0o755).unwrap();
+        root.mkdir("e", 0o755).unwrap();
+        let d = root.lookup("d").unwrap();
+        let e = root.lookup("e").unwrap();
+        use RenameMode::*;
+        // A file over a file: the old one loses its name.
+        rename(&root, "a", &root, "b", Replace).unwrap();
+        assert_eq!(root.lookup("b").unwrap().ino(), a.ino());
+        assert_eq!(root.lookup("a").err(), Some(Errno::ENOENT));
+        assert_eq!(b.nlink(), 0);
+        // Across directories, both ways round the lock order.
+        rename(&root, "b", &d, "x", Replace).unwrap();
+        rename(&d, "x", &root, "back", Replace).unwrap();
+        assert_eq!(root.lookup("back").unwrap().ino(), a.ino());
+        // Kinds must agree; a full directory is not replaced.
+        assert_eq!(
+            rename(&root, "back", &root, "d", Replace),
+            Err(Errno::EISDIR)
+        );
+        assert_eq!(
+            rename(&root, "d", &root, "back", Replace),
+            Err(Errno::ENOTDIR)
+        );
+        d.create("f", 0o644, false).unwrap();
+        assert_eq!(
+            rename(&root, "e", &root, "d", Replace),
+            Err(Errno::ENOTEMPTY)
+        );
+        rename(&root, "d", &root, "e", Replace).unwrap();
+        assert_eq!(root.lookup("e").unwrap().ino(), d.ino());
+        assert!(e.entries().unwrap().is_empty());
+        assert_eq!(
+            rename(&root, "gone", &root, "x", Replace),
+            Err(Errno::ENOENT)
+        );
+        // Two names of one file: nothing happens.
+        root.link("twin", &a).unwrap();
+        rename(&root, "back", &root, "twin", Replace).unwrap();
+        assert!(root.lookup("back").is_ok() && root.lookup("twin").is_ok());
+        // renameat2's flags.
+        assert_eq!(
+            rename(&root, "back", &root, "e", NoReplace),
+            Err(Errno::EEXIST)
+        );
+        assert_eq!(
+            rename(&root, "back", &root, "new", Exchange),
+            Err(Errno::ENOENT)
+        );
+        rename(&root, "back", &root, "e", Exchange).unwrap();
+        assert_eq!(root.lookup("e").unwrap().ino(), a.ino());
+        assert_eq!(root.lookup("back").unwrap().ino(), d.ino());
+    }
+
+    #[test]
+    fn times_follow_writes_and_utimensat() {
+        let root = TmpNode::new_dir(0o755);
+        let (f, _) = root.create("f", 0o644, false).unwrap();
+        let born = f.times();
+        f.write_at(Some(0), b"x").unwrap();
+        let written = f.times();
+        assert!(written.mtime > born.mtime && written.ctime > born.ctime);
+        assert_eq!(written.atime, born.atime);
+        f.set_times(Some(5), None);
+        assert_eq!(f.times().atime, 5);
+        assert_eq!(f.times().mtime, written.mtime);
+        f.chmod(0o4600);
+        assert_eq!(f.stat().mode, S_IFREG | 0o4600);
+        assert!(f.times().ctime > written.ctime);
+        assert_eq!(
+            f.stat().to_bytes()[72..80],
+            0u64.to_le_bytes(),
+            "atime 5 ns"
+        );
     }
 }

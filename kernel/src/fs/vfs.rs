@@ -1,25 +1,30 @@
 //! The one name space user processes see: the initramfs at `/`, with
-//! `/dev` and `/tmp` laid over it.
+//! `/dev`, `/tmp` and `/proc` laid over it.
 //!
 //! A path is first made absolute and normal ([`super::path::normalize`]);
 //! its first component then picks the file system:
 //!
 //! | path | holder | `st_dev` |
 //! |---|---|---|
-//! | `/dev`, `/dev/console`, `/dev/tty`, `/dev/null` | built in (`Vnode::DevDir`, `Vnode::Dev`) | 3 |
+//! | `/dev`, `/dev/console`, `/dev/tty`, `/dev/null`, `/dev/zero`, `/dev/full`, `/dev/random`, `/dev/urandom` | built in (`Vnode::DevDir`, `Vnode::Dev`) | 3 |
 //! | `/tmp/...` | the tmpfs ([`super::tmpfs`]) | 2 |
+//! | `/proc/...` | the process file system ([`super::procfs`], read-only) | 6 |
 //! | anything else | the initramfs (read-only: writes are `EROFS`) | 1 |
 //!
-//! Listing `/` shows `dev` and `tmp` besides the initramfs's own names.
-//! Symbolic links inside the initramfs are followed by its own lookup;
-//! one pointing into `/dev` or `/tmp` is not (none does today).
+//! Listing `/` shows `dev`, `tmp` and `proc` besides the initramfs's own
+//! names. Symbolic links inside the initramfs are followed by its own
+//! lookup (one pointing into `/dev`, `/tmp` or `/proc` is not); those of
+//! the tmpfs by [`resolve`], which restarts the lookup at the link's
+//! target joined with the rest of the path (relative targets from the
+//! link's directory), up to [`MAX_SYMLINKS`] times (`ELOOP`).
 
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::initramfs::NodeId;
-use super::path::Normal;
+use super::path::{Normal, normalize};
+use super::procfs::{self, ProcNode};
 use super::stat::{DT_CHR, DT_DIR, S_IFCHR, S_IFDIR, Stat, dtype, makedev};
 use super::tmpfs::TmpNode;
 use super::{FsError, root};
@@ -37,13 +42,46 @@ pub enum Device {
     Console,
     /// `/dev/null`.
     Null,
+    /// `/dev/zero`: reads zeros, swallows writes.
+    Zero,
+    /// `/dev/full`: reads zeros, writes fail with `ENOSPC`.
+    Full,
+    /// `/dev/random`: random bytes (RDRAND); never blocks (Linux's
+    /// `/dev/random` has not blocked once seeded since 5.6, and RDRAND
+    /// needs no seeding). Writes are accepted and dropped.
+    Random,
+    /// `/dev/urandom`: the same bytes as `/dev/random`.
+    Urandom,
 }
 
 impl Device {
+    /// The entries of `/dev` (`tty` is the console's second name).
+    pub const NAMES: [(&'static str, Device); 7] = [
+        ("console", Device::Console),
+        ("full", Device::Full),
+        ("null", Device::Null),
+        ("random", Device::Random),
+        ("tty", Device::Console),
+        ("urandom", Device::Urandom),
+        ("zero", Device::Zero),
+    ];
+
+    /// The device called `name` in `/dev`.
+    fn named(name: &str) -> Option<Device> {
+        Self::NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|&(_, device)| device)
+    }
+
     fn stat(self) -> Stat {
         let (ino, perm, rdev) = match self {
             Device::Console => (2, 0o620, makedev(5, 1)),
             Device::Null => (3, 0o666, makedev(1, 3)),
+            Device::Zero => (4, 0o666, makedev(1, 5)),
+            Device::Full => (5, 0o666, makedev(1, 7)),
+            Device::Random => (6, 0o666, makedev(1, 8)),
+            Device::Urandom => (7, 0o666, makedev(1, 9)),
         };
         Stat {
             dev: DEV_DEV,
@@ -68,7 +106,12 @@ pub enum Vnode {
     DevDir,
     /// A device in `/dev`.
     Dev(Device),
+    /// A node of `/proc`.
+    Proc(ProcNode),
 }
+
+/// Most symbolic links one lookup follows (Linux's `MAXSYMLINKS`).
+pub const MAX_SYMLINKS: usize = 40;
 
 /// The tmpfs mounted at `/tmp`, limited to half of RAM (Linux's default
 /// `size=50%`).
@@ -98,24 +141,67 @@ pub fn errno(e: FsError) -> Errno {
 /// the last component is followed (`stat` vs `lstat`). A path that ended
 /// in `/` must name a directory (`ENOTDIR`).
 pub fn resolve(path: &Normal, follow: bool) -> Result<Vnode, Errno> {
-    let node = resolve_components(path, follow)?;
-    if path.must_be_dir && !node.is_dir() {
-        return Err(Errno::ENOTDIR);
+    // A trailing slash follows a final link (`ls link/`).
+    let follow = follow || path.must_be_dir;
+    let mut next = None;
+    for _ in 0..=MAX_SYMLINKS {
+        let at = next.as_ref().unwrap_or(path);
+        match resolve_components(at, follow)? {
+            Step::Found(node) => {
+                if path.must_be_dir && !node.is_dir() {
+                    return Err(Errno::ENOTDIR);
+                }
+                return Ok(node);
+            }
+            Step::Link(target) => next = Some(target),
+        }
     }
-    Ok(node)
+    Err(Errno::ELOOP)
 }
 
-fn resolve_components(path: &Normal, follow: bool) -> Result<Vnode, Errno> {
+enum Step {
+    Found(Vnode),
+    Link(Normal),
+}
+
+/// Walks `/tmp/<components>`, stopping at a symbolic link to follow.
+fn walk_tmp<'a>(components: impl Iterator<Item = &'a str>, follow: bool) -> Result<Step, Errno> {
+    let rest: Vec<&str> = components.collect();
+    let mut node = tmp_root();
+    let mut dir = String::from("/tmp");
+    for (i, name) in rest.iter().enumerate() {
+        let child = node.lookup(name)?;
+        let last = i + 1 == rest.len();
+        if let Some(target) = child.link_target()
+            && (follow || !last)
+        {
+            let mut joined = String::from(target);
+            for more in &rest[i + 1..] {
+                joined.push('/');
+                joined.push_str(more);
+            }
+            return normalize(&dir, joined.as_bytes()).map(Step::Link);
+        }
+        dir.push('/');
+        dir.push_str(name);
+        node = child;
+    }
+    Ok(Step::Found(Vnode::Tmp(node)))
+}
+
+fn resolve_components(path: &Normal, follow: bool) -> Result<Step, Errno> {
     let mut components = path.components();
     match components.next() {
         Some("dev") => match (components.next(), components.next()) {
-            (None, _) => Ok(Vnode::DevDir),
-            (Some("console" | "tty"), None) => Ok(Vnode::Dev(Device::Console)),
-            (Some("null"), None) => Ok(Vnode::Dev(Device::Null)),
-            (Some("console" | "tty" | "null"), Some(_)) => Err(Errno::ENOTDIR),
-            (Some(_), _) => Err(Errno::ENOENT),
+            (None, _) => Ok(Step::Found(Vnode::DevDir)),
+            (Some(name), rest) => match (Device::named(name), rest) {
+                (Some(device), None) => Ok(Step::Found(Vnode::Dev(device))),
+                (Some(_), Some(_)) => Err(Errno::ENOTDIR),
+                (None, _) => Err(Errno::ENOENT),
+            },
         },
-        Some("tmp") => tmp_root().walk(components).map(Vnode::Tmp),
+        Some("tmp") => walk_tmp(components, follow),
+        Some("proc") => procfs::resolve(components).map(|n| Step::Found(Vnode::Proc(n))),
         _ => {
             let fs = root().map_err(errno)?;
             let node = if follow {
@@ -123,7 +209,7 @@ fn resolve_components(path: &Normal, follow: bool) -> Result<Vnode, Errno> {
             } else {
                 fs.lookup_nofollow(path.path.as_bytes())
             };
-            node.map(|n| Vnode::Ram(n.id)).map_err(errno)
+            node.map(|n| Step::Found(Vnode::Ram(n.id))).map_err(errno)
         }
     }
 }
@@ -150,15 +236,34 @@ impl Vnode {
             Vnode::Tmp(node) => node.is_dir(),
             Vnode::DevDir => true,
             Vnode::Dev(_) => false,
+            Vnode::Proc(node) => node.is_dir(),
         }
     }
 
     /// Whether it is a symbolic link (`O_NOFOLLOW`).
     pub fn is_symlink(&self) -> bool {
-        matches!(self, Vnode::Ram(id) if root()
-            .ok()
-            .and_then(|fs| fs.node(*id))
-            .is_some_and(|n| matches!(n.kind, super::NodeKind::Symlink(_))))
+        match self {
+            Vnode::Ram(id) => root()
+                .ok()
+                .and_then(|fs| fs.node(*id))
+                .is_some_and(|n| matches!(n.kind, super::NodeKind::Symlink(_))),
+            Vnode::Tmp(node) => node.is_symlink(),
+            _ => false,
+        }
+    }
+
+    /// A symbolic link's target (`readlink`): `EINVAL` for anything else.
+    pub fn link_target(&self) -> Result<String, Errno> {
+        match self {
+            Vnode::Ram(id) => match root().ok().and_then(|fs| fs.node(*id)).map(|n| n.kind) {
+                Some(super::NodeKind::Symlink(target)) => {
+                    Ok(String::from_utf8_lossy(target).into_owned())
+                }
+                _ => Err(Errno::EINVAL),
+            },
+            Vnode::Tmp(node) => node.link_target().map(String::from).ok_or(Errno::EINVAL),
+            _ => Err(Errno::EINVAL),
+        }
     }
 
     /// `stat`'s view.
@@ -187,6 +292,7 @@ impl Vnode {
                 ..Stat::default()
             },
             Vnode::Dev(device) => device.stat(),
+            Vnode::Proc(node) => procfs::stat(*node),
         }
     }
 
@@ -207,7 +313,7 @@ impl Vnode {
                     out.push((name, e.id.ino(), dtype(mode)));
                 }
                 if *id == NodeId::ROOT {
-                    for (name, ino) in [("dev", 1), ("tmp", tmp_root().ino())] {
+                    for (name, ino) in [("dev", 1), ("tmp", tmp_root().ino()), ("proc", 1)] {
                         if !out.iter().any(|(n, _, _)| n == name) {
                             out.push((String::from(name), ino, DT_DIR));
                         }
@@ -216,11 +322,13 @@ impl Vnode {
             }
             Vnode::Tmp(node) => out.extend(node.entries()?),
             Vnode::DevDir => {
-                for (name, ino) in [("console", 2), ("null", 3), ("tty", 2)] {
-                    out.push((String::from(name), ino, DT_CHR));
+                for (name, device) in Device::NAMES {
+                    out.push((String::from(name), device.stat().ino, DT_CHR));
                 }
             }
             Vnode::Dev(_) => return Err(Errno::ENOTDIR),
+            Vnode::Proc(node) if node.is_dir() => out.extend(procfs::entries(*node)),
+            Vnode::Proc(_) => return Err(Errno::ENOTDIR),
         }
         Ok(out)
     }

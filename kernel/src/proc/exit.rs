@@ -133,15 +133,26 @@ pub fn reap_in_background(pid: Pid) {
 fn reparent_children(dead: Pid) {
     let adopter = crate::proc::reaper::reaper_of(dead);
     let mut orphans = Vec::new();
+    let mut bereaved = Vec::new();
     for p in TABLE.lock().values() {
         let mut ppid = p.ppid.lock();
         if *ppid == dead {
             *ppid = adopter;
             orphans.push(p.pid);
+            if p.pdeathsig() != 0 {
+                bereaved.push(p.clone());
+            }
         }
     }
     if orphans.is_empty() {
         return;
+    }
+    // `prctl(PR_SET_PDEATHSIG)`: told after the move, so a handler that
+    // calls `getppid` sees the new parent (as on Linux).
+    for p in bereaved {
+        if let Some(sig) = sig::Signal::new(u32::from(p.pdeathsig())) {
+            sig::send(&p, sig, sig::SigInfo::user(sig, dead.as_u32()));
+        }
     }
     if adopter == Pid::KERNEL {
         for pid in orphans {

@@ -111,6 +111,9 @@ mod imp {
         pub(in crate::proc) ppid: spin::Mutex<Pid>,
         /// The program's file name; `execve` changes it.
         name: spin::Mutex<String>,
+        /// The arguments of the last `execve`, each ending in a NUL
+        /// (`/proc/PID/cmdline`); fork copies them.
+        cmdline: spin::Mutex<Vec<u8>>,
         /// User and group ids (`super::cred`); fork copies them.
         creds: spin::Mutex<Creds>,
         /// Resource limits; fork copies them.
@@ -159,8 +162,12 @@ mod imp {
         vfork_event: Event,
         /// A kernel process (`FR2_KPROC`; `ps` marks it).
         system: AtomicBool,
-        /// Acquired reaper status (`procctl(PROC_REAP_ACQUIRE)`).
+        /// Acquired reaper status (`procctl(PROC_REAP_ACQUIRE)`,
+        /// `prctl(PR_SET_CHILD_SUBREAPER)`).
         reaper: AtomicBool,
+        /// `prctl(PR_SET_PDEATHSIG)`: the signal sent to this process when
+        /// its parent exits (0: none). Not inherited by fork.
+        pdeathsig: core::sync::atomic::AtomicU8,
         /// Owned by a process descriptor (`super::procdesc`) that is still
         /// open: `wait4(-1)` skips it.
         pub(in crate::proc) procdesc: AtomicBool,
@@ -244,6 +251,7 @@ mod imp {
                 pid,
                 ppid: spin::Mutex::new(ppid),
                 name: spin::Mutex::new(String::from(name)),
+                cmdline: spin::Mutex::new(Vec::new()),
                 creds: spin::Mutex::new(Creds::ROOT),
                 rlimits: spin::Mutex::new(Rlimits::boot_defaults(
                     crate::proc::fork::maxproc() as u64
@@ -268,6 +276,7 @@ mod imp {
                 event_cursor: AtomicU64::new(u64::MAX),
                 system: AtomicBool::new(false),
                 reaper: AtomicBool::new(false),
+                pdeathsig: core::sync::atomic::AtomicU8::new(0),
                 procdesc: AtomicBool::new(false),
                 leader: core::sync::atomic::AtomicU32::new(0),
                 last_cpu: AtomicU32::new(u32::MAX),
@@ -380,6 +389,7 @@ mod imp {
         /// credentials, resource limits, the CPU affinity.
         pub fn inherit_from(&self, parent: &Process) {
             *self.creds.lock() = parent.creds();
+            *self.cmdline.lock() = parent.cmdline();
             *self.rlimits.lock() = *parent.rlimits.lock();
             let mask = parent.affinity();
             self.affinity.store(mask, Ordering::Relaxed);
@@ -591,6 +601,33 @@ mod imp {
         /// it).
         pub fn has_procdesc(&self) -> bool {
             self.procdesc.load(Ordering::Acquire)
+        }
+
+        /// The parent-death signal (0: none).
+        pub fn pdeathsig(&self) -> u8 {
+            // Relaxed: a plain value, read at the parent's exit.
+            self.pdeathsig.load(Ordering::Relaxed)
+        }
+
+        /// Sets the parent-death signal (`prctl(PR_SET_PDEATHSIG)`).
+        pub fn set_pdeathsig(&self, sig: u8) {
+            self.pdeathsig.store(sig, Ordering::Relaxed);
+        }
+
+        /// The arguments of its last `execve`, each ending in a NUL.
+        pub fn cmdline(&self) -> Vec<u8> {
+            self.cmdline.lock().clone()
+        }
+
+        /// Records the arguments of a new program (`execve`).
+        pub fn set_cmdline(&self, cmdline: Vec<u8>) {
+            *self.cmdline.lock() = cmdline;
+        }
+
+        /// Renames the process (`prctl(PR_SET_NAME)`; `execve` renames it
+        /// through [`Process::exec_commit`]).
+        pub fn set_name(&self, name: &str) {
+            *self.name.lock() = String::from(name);
         }
 
         /// Whether this process acquired reaper status.

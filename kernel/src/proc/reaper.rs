@@ -121,6 +121,21 @@ mod imp {
         }
     }
 
+    /// `prctl(PR_SET_CHILD_SUBREAPER)`: sets (`on`) or clears `p`'s
+    /// reaper status, reserving or releasing its PID as a reaper id. Unlike
+    /// `procctl`, setting it twice or clearing it when clear is no error.
+    pub fn set_subreaper(p: &Process, on: bool) {
+        // The swap decides who reserves or releases: one of two racing
+        // calls sees the old value change.
+        if p.set_reaper(on) != on {
+            if on {
+                crate::proc::pids().set_id(IdKind::Reaper, p.pid());
+            } else {
+                crate::proc::pids().clear_id(IdKind::Reaper, p.pid());
+            }
+        }
+    }
+
     /// The status FreeBSD's `PROC_REAP_STATUS` reports for `p`.
     pub fn status(p: &Process) -> ReaperStatus {
         let owned = is_reaper(p);

@@ -66,6 +66,7 @@ pub fn execve(
     // The name is the file asked for (the script, not its interpreter).
     let name = path.rsplit('/').next().unwrap_or(&path);
     let old = process.exec_commit(name, space.clone());
+    process.set_cmdline(crate::fs::procfs::cmdline_bytes(argv.iter().copied()));
     // Outside the process's lock: this may free the old image's frames.
     drop(old);
     exec_hooks(process);

@@ -18,9 +18,11 @@ use alloc::vec::Vec;
 
 use super::nr;
 use super::{Errno, SysResult};
+use crate::fs::file::FileKind;
 use crate::fs::file::oflags::{O_CLOEXEC, O_CLOFORK, O_NONBLOCK};
 use crate::fs::ldisc::{TERMIOS_SIZE, Termios};
 use crate::fs::path::{Normal, normalize};
+use crate::fs::tmpfs::{RenameMode, TmpNode};
 use crate::fs::vfs::{self, Vnode};
 use crate::fs::{FdFlags, Files, FsContext, OpenFile};
 use crate::proc::process::Process;
@@ -123,12 +125,29 @@ pub fn handles(number: u64) -> bool {
             | nr::FACCESSAT2
             | nr::TRUNCATE
             | nr::FTRUNCATE
+            | nr::UMASK
+            | nr::RENAME
+            | nr::RENAMEAT
+            | nr::RENAMEAT2
+            | nr::RMDIR
+            | nr::LINK
+            | nr::LINKAT
+            | nr::SYMLINK
+            | nr::SYMLINKAT
+            | nr::READLINK
+            | nr::READLINKAT
+            | nr::CHMOD
+            | nr::FCHMOD
+            | nr::FCHMODAT
+            | nr::UTIMENSAT
+            | nr::MKDIRAT
+            | nr::UNLINKAT
     )
 }
 
 /// Runs file system call `number` with `args` (module docs).
 pub async fn call(cx: &FileCtx, space: &AddressSpace, number: u64, args: [u64; 6]) -> SysResult {
-    let [a0, a1, a2, a3, _, _] = args;
+    let [a0, a1, a2, a3, a4, _] = args;
     let at = a0 as i32;
     match number {
         nr::READ => read(cx, space, a0, a1, a2).await,
@@ -165,8 +184,26 @@ pub async fn call(cx: &FileCtx, space: &AddressSpace, number: u64, args: [u64; 6
         nr::GETCWD => getcwd(cx, space, a0, a1),
         nr::CHDIR => chdir(cx, space, a0),
         nr::FCHDIR => fchdir(cx, a0),
-        nr::MKDIR => mkdir(cx, space, a0, a1),
-        nr::UNLINK => unlink(cx, space, a0),
+        nr::MKDIR => mkdir(cx, space, AT_FDCWD, a0, a1),
+        nr::MKDIRAT => mkdir(cx, space, at, a1, a2),
+        nr::UNLINK => unlinkat(cx, space, AT_FDCWD, a0, 0),
+        nr::UNLINKAT => unlinkat(cx, space, at, a1, a2),
+        nr::RMDIR => unlinkat(cx, space, AT_FDCWD, a0, AT_REMOVEDIR),
+        nr::RENAME => renameat2(cx, space, [AT_FDCWD as u64, a0, AT_FDCWD as u64, a1, 0]),
+        nr::RENAMEAT => renameat2(cx, space, [a0, a1, a2, a3, 0]),
+        nr::RENAMEAT2 => renameat2(cx, space, [a0, a1, a2, a3, a4]),
+        nr::LINK => linkat(cx, space, [AT_FDCWD as u64, a0, AT_FDCWD as u64, a1, 0]),
+        nr::LINKAT => linkat(cx, space, [a0, a1, a2, a3, a4]),
+        nr::SYMLINK => symlinkat(cx, space, a0, AT_FDCWD, a1),
+        nr::SYMLINKAT => symlinkat(cx, space, a0, a1 as i32, a2),
+        nr::READLINK => readlinkat(cx, space, AT_FDCWD, a0, a1, a2),
+        nr::READLINKAT => readlinkat(cx, space, at, a1, a2, a3),
+        nr::CHMOD => fchmodat(cx, space, AT_FDCWD, a0, a1),
+        nr::FCHMODAT => fchmodat(cx, space, at, a1, a2),
+        nr::FCHMOD => fchmod(cx, a0, a1),
+        nr::UTIMENSAT => utimensat(cx, space, at, a1, a2, a3),
+        // Linux keeps only the permission bits and cannot fail.
+        nr::UMASK => Ok(u64::from(cx.fs.set_umask(a0 as u32 & 0o777))),
         nr::TRUNCATE => truncate(cx, space, a0, a1),
         nr::FTRUNCATE => cx.files.get(a0)?.truncate(a1 as i64).map(|()| 0),
         _ => Err(Errno::ENOSYS),
@@ -240,8 +277,18 @@ fn user_path(cx: &FileCtx, space: &AddressSpace, dirfd: i32, ptr: u64) -> Result
     resolve_at(cx, dirfd, &path)
 }
 
-/// Normalises `path` against `dirfd`'s directory.
+/// Normalises `path` against `dirfd`'s directory; `/proc/self` becomes
+/// the caller's `/proc/PID` ([`crate::fs::procfs`]).
 pub fn resolve_at(cx: &FileCtx, dirfd: i32, path: &[u8]) -> Result<Normal, Errno> {
+    let normal = resolve_at_literally(cx, dirfd, path)?;
+    Ok(match &cx.process {
+        Some(process) => proc_self(normal, process.pid().as_u32()),
+        None => normal,
+    })
+}
+
+/// [`resolve_at`] without the `/proc/self` rewrite (`readlink`).
+fn resolve_at_literally(cx: &FileCtx, dirfd: i32, path: &[u8]) -> Result<Normal, Errno> {
     if path.first() == Some(&b'/') || path.is_empty() {
         return normalize("/", path);
     }
@@ -253,6 +300,16 @@ pub fn resolve_at(cx: &FileCtx, dirfd: i32, path: &[u8]) -> Result<Normal, Errno
         return Err(Errno::ENOTDIR);
     }
     normalize(dir.path(), path)
+}
+
+/// `/proc/self` and the paths below it, for process `pid`: `/proc/PID`.
+fn proc_self(mut path: Normal, pid: u32) -> Normal {
+    let rest = match path.path.strip_prefix("/proc/self") {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => rest,
+        _ => return path,
+    };
+    path.path = alloc::format!("/proc/{pid}{rest}");
+    path
 }
 
 // ---------------------------------------------------------------------------
@@ -577,17 +634,214 @@ fn fchdir(cx: &FileCtx, fd: u64) -> SysResult {
     Ok(0)
 }
 
-/// `mkdir(path, mode)`: only in `/tmp` (`EROFS` elsewhere, `EEXIST`
-/// first).
-fn mkdir(cx: &FileCtx, space: &AddressSpace, path: u64, mode: u64) -> SysResult {
-    let path = user_path(cx, space, AT_FDCWD, path)?;
-    if vfs::resolve(&path, false).is_ok() {
+/// `mkdirat(dirfd, path, mode)` (and `mkdir`): only in `/tmp` (`EROFS`
+/// elsewhere, `EEXIST` first).
+fn mkdir(cx: &FileCtx, space: &AddressSpace, dirfd: i32, path: u64, mode: u64) -> SysResult {
+    let path = user_path(cx, space, dirfd, path)?;
+    let dir = new_name_dir(&path)?;
+    let name = path.split_last().map_or("", |(_, name)| name);
+    dir.mkdir(name, mode as u32 & 0o7777 & !cx.fs.umask())?;
+    Ok(0)
+}
+
+/// The tmpfs directory that is to hold `path`, a new name: `EEXIST` if
+/// the path names something already (a dangling symbolic link too),
+/// `EROFS` outside `/tmp`.
+fn new_name_dir(path: &Normal) -> Result<Arc<TmpNode>, Errno> {
+    if vfs::resolve(path, false).is_ok() {
         return Err(Errno::EEXIST);
     }
-    let (dir, name) = vfs::resolve_parent(&path)?;
-    match dir {
-        Vnode::Tmp(dir) => {
-            dir.mkdir(&name, mode as u32 & 0o7777 & !cx.fs.umask())?;
+    match vfs::resolve_parent(path)? {
+        (Vnode::Tmp(dir), _) => Ok(dir),
+        _ => Err(Errno::EROFS),
+    }
+}
+
+/// The tmpfs directory holding `path`, an existing name, and the name:
+/// `EROFS` outside `/tmp` (`ENOENT` first).
+fn old_name_dir(path: &Normal) -> Result<(Arc<TmpNode>, alloc::string::String), Errno> {
+    vfs::resolve(path, false)?;
+    match vfs::resolve_parent(path)? {
+        (Vnode::Tmp(dir), name) => Ok((dir, name)),
+        _ => Err(Errno::EROFS),
+    }
+}
+
+/// `unlinkat`'s flag: remove a directory (`rmdir`).
+const AT_REMOVEDIR: u64 = 0x200;
+
+/// `unlinkat(dirfd, path, flags)` (and `unlink`, `rmdir`): only in `/tmp`
+/// (`EROFS` elsewhere). Without `AT_REMOVEDIR` a directory is `EISDIR`;
+/// with it, a non-directory is `ENOTDIR` and a full directory
+/// `ENOTEMPTY`. Other flags `EINVAL`.
+fn unlinkat(cx: &FileCtx, space: &AddressSpace, dirfd: i32, path: u64, flags: u64) -> SysResult {
+    if flags & !AT_REMOVEDIR != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = user_path(cx, space, dirfd, path)?;
+    let node = vfs::resolve(&path, false)?;
+    if flags & AT_REMOVEDIR != 0 {
+        if !node.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        // Linux: `rmdir("/")` is `EBUSY`.
+        if path.split_last().is_none() {
+            return Err(Errno::EBUSY);
+        }
+        let (dir, name) = old_name_dir(&path)?;
+        return dir.rmdir(&name).map(|()| 0);
+    }
+    if node.is_dir() {
+        return Err(Errno::EISDIR);
+    }
+    let (dir, name) = old_name_dir(&path)?;
+    dir.unlink(&name).map(|()| 0)
+}
+
+/// `renameat2(olddirfd, old, newdirfd, new, flags)` (and `rename`,
+/// `renameat`): in `/tmp` only (`EROFS` elsewhere, `EXDEV` between
+/// `/tmp` and another file system). `RENAME_NOREPLACE` and
+/// `RENAME_EXCHANGE` (not both: `EINVAL`); other flags `EINVAL`. A
+/// directory moved below itself is `EINVAL`; the rest is
+/// `tmpfs::rename`'s.
+fn renameat2(
+    cx: &FileCtx,
+    space: &AddressSpace,
+    [olddirfd, old, newdirfd, new, flags]: [u64; 5],
+) -> SysResult {
+    const NOREPLACE: u64 = 1;
+    const EXCHANGE: u64 = 2;
+    let mode = match flags {
+        0 => RenameMode::Replace,
+        NOREPLACE => RenameMode::NoReplace,
+        EXCHANGE => RenameMode::Exchange,
+        _ => return Err(Errno::EINVAL),
+    };
+    let old = user_path(cx, space, olddirfd as i32, old)?;
+    let new = user_path(cx, space, newdirfd as i32, new)?;
+    vfs::resolve(&old, false)?;
+    let (from_dir, from) = vfs::resolve_parent(&old)?;
+    let (to_dir, to) = vfs::resolve_parent(&new)?;
+    let (Vnode::Tmp(from_dir), Vnode::Tmp(to_dir)) = (from_dir, to_dir) else {
+        let in_tmp = |p: &Normal| p.path.starts_with("/tmp/");
+        return Err(if in_tmp(&old) != in_tmp(&new) {
+            Errno::EXDEV
+        } else {
+            Errno::EROFS
+        });
+    };
+    let below = |a: &Normal, b: &Normal| {
+        b.path.len() > a.path.len()
+            && b.path.starts_with(a.path.as_str())
+            && b.path.as_bytes()[a.path.len()] == b'/'
+    };
+    if below(&old, &new) || (mode == RenameMode::Exchange && below(&new, &old)) {
+        return Err(Errno::EINVAL);
+    }
+    crate::fs::tmpfs::rename(&from_dir, &from, &to_dir, &to, mode).map(|()| 0)
+}
+
+/// `linkat`'s flag: follow a final symbolic link of the old path.
+const AT_SYMLINK_FOLLOW: u64 = 0x400;
+
+/// `linkat(olddirfd, old, newdirfd, new, flags)` (and `link`): a further
+/// name for a tmpfs file or symbolic link (a final link is not followed
+/// unless `AT_SYMLINK_FOLLOW`). `EEXIST` if `new` exists, `EPERM` for a
+/// directory, `EXDEV` from another file system, `EROFS` outside `/tmp`;
+/// other flags `EINVAL`.
+fn linkat(
+    cx: &FileCtx,
+    space: &AddressSpace,
+    [olddirfd, old, newdirfd, new, flags]: [u64; 5],
+) -> SysResult {
+    if flags & !AT_SYMLINK_FOLLOW != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let old = user_path(cx, space, olddirfd as i32, old)?;
+    let new = user_path(cx, space, newdirfd as i32, new)?;
+    let node = vfs::resolve(&old, flags & AT_SYMLINK_FOLLOW != 0)?;
+    let dir = new_name_dir(&new)?;
+    let Vnode::Tmp(node) = node else {
+        return Err(if node.is_dir() {
+            Errno::EPERM
+        } else {
+            Errno::EXDEV
+        });
+    };
+    let name = new.split_last().map_or("", |(_, name)| name);
+    dir.link(name, &node).map(|()| 0)
+}
+
+/// `symlinkat(target, newdirfd, linkpath)` (and `symlink`): a symbolic
+/// link in `/tmp` holding `target` as given (`ENOENT` if empty).
+/// `EEXIST` if `linkpath` exists, `EROFS` outside `/tmp`.
+fn symlinkat(
+    cx: &FileCtx,
+    space: &AddressSpace,
+    target: u64,
+    dirfd: i32,
+    linkpath: u64,
+) -> SysResult {
+    let target = read_path(space, target)?;
+    let path = user_path(cx, space, dirfd, linkpath)?;
+    if target.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    let target = core::str::from_utf8(&target).map_err(|_| Errno::EINVAL)?;
+    let dir = new_name_dir(&path)?;
+    let name = path.split_last().map_or("", |(_, name)| name);
+    dir.symlink(name, target).map(|()| 0)
+}
+
+/// `readlinkat(dirfd, path, buf, size)` (and `readlink`): the target,
+/// cut to `size` bytes, no NUL; returns its length. `EINVAL` for a size
+/// of 0 or below, or a path that is no symbolic link. `/proc/self` reads
+/// as the caller's PID.
+fn readlinkat(
+    cx: &FileCtx,
+    space: &AddressSpace,
+    dirfd: i32,
+    path: u64,
+    buf: u64,
+    size: u64,
+) -> SysResult {
+    if size as i32 <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let raw = read_path(space, path)?;
+    let path = resolve_at_literally(cx, dirfd, &raw)?;
+    let target = match &cx.process {
+        Some(process) if path.path == "/proc/self" => {
+            alloc::format!("{}", process.pid().as_u32())
+        }
+        _ => vfs::resolve(&path, false)?.link_target()?,
+    };
+    let n = target.len().min(size as i32 as usize);
+    space.copy_to_user(buf, &target.as_bytes()[..n])?;
+    Ok(n as u64)
+}
+
+/// `fchmodat(dirfd, path, mode)` (and `chmod`): the permission bits of a
+/// tmpfs node (a final link followed); `EROFS` elsewhere.
+fn fchmodat(cx: &FileCtx, space: &AddressSpace, dirfd: i32, path: u64, mode: u64) -> SysResult {
+    let path = user_path(cx, space, dirfd, path)?;
+    chmod_vnode(&vfs::resolve(&path, true)?, mode)
+}
+
+/// `fchmod(fd, mode)`: as `chmod`, on an open file.
+fn fchmod(cx: &FileCtx, fd: u64, mode: u64) -> SysResult {
+    let file = cx.files.get(fd)?;
+    match file.kind() {
+        FileKind::Tmp(node) => chmod_vnode(&Vnode::Tmp(node.clone()), mode),
+        FileKind::Dir(vnode) => chmod_vnode(vnode, mode),
+        _ => Err(Errno::EROFS),
+    }
+}
+
+fn chmod_vnode(vnode: &Vnode, mode: u64) -> SysResult {
+    match vnode {
+        Vnode::Tmp(node) => {
+            node.chmod(mode as u32);
             Ok(0)
         }
         _ => Err(Errno::EROFS),
@@ -611,17 +865,63 @@ fn truncate(cx: &FileCtx, space: &AddressSpace, path: u64, length: u64) -> SysRe
     }
 }
 
-/// `unlink(path)`: only in `/tmp` (`EROFS` elsewhere); a directory is
-/// `EISDIR`.
-fn unlink(cx: &FileCtx, space: &AddressSpace, path: u64) -> SysResult {
-    let path = user_path(cx, space, AT_FDCWD, path)?;
-    let node = vfs::resolve(&path, false)?;
-    if node.is_dir() {
-        return Err(Errno::EISDIR);
+/// `utimensat(dirfd, path, times, flags)`: sets a tmpfs node's access and
+/// modification times from `times[2]` (`struct timespec`; NULL: both
+/// now; `tv_nsec` `UTIME_NOW` or `UTIME_OMIT`); a NULL `path` is `dirfd`
+/// itself (`futimens`). `EINVAL` for a bad `tv_nsec` or flags other than
+/// `AT_SYMLINK_NOFOLLOW`; `EROFS` on the initramfs and `/proc`; the
+/// devices of `/dev` accept and ignore it.
+fn utimensat(
+    cx: &FileCtx,
+    space: &AddressSpace,
+    dirfd: i32,
+    path: u64,
+    times: u64,
+    flags: u64,
+) -> SysResult {
+    const UTIME_NOW: u64 = (1 << 30) - 1;
+    const UTIME_OMIT: u64 = (1 << 30) - 2;
+    if flags & !AT_SYMLINK_NOFOLLOW != 0 {
+        return Err(Errno::EINVAL);
     }
-    let (dir, name) = vfs::resolve_parent(&path)?;
-    match dir {
-        Vnode::Tmp(dir) => dir.unlink(&name).map(|()| 0),
+    let now = super::time::realtime_ns();
+    let (atime, mtime) = if times == 0 {
+        (Some(now), Some(now))
+    } else {
+        let mut raw = [0u8; 32];
+        space.copy_from_user(times, &mut raw)?;
+        let word = |at: usize| u64::from_le_bytes(raw[at..at + 8].try_into().unwrap_or([0; 8]));
+        let pick = |sec: u64, nsec: u64| match nsec {
+            UTIME_NOW => Ok(Some(now)),
+            UTIME_OMIT => Ok(None),
+            n if n < 1_000_000_000 && (sec as i64) >= 0 => {
+                Ok(Some(sec.saturating_mul(1_000_000_000).saturating_add(n)))
+            }
+            _ => Err(Errno::EINVAL),
+        };
+        (pick(word(0), word(8))?, pick(word(16), word(24))?)
+    };
+    let vnode = if path == 0 {
+        if dirfd == AT_FDCWD {
+            return Err(Errno::EFAULT);
+        }
+        let file = cx.files.get(dirfd as u32 as u64)?;
+        match file.kind() {
+            FileKind::Tmp(node) => Vnode::Tmp(node.clone()),
+            FileKind::Dir(vnode) => vnode.clone(),
+            FileKind::Mem(device) => Vnode::Dev(*device),
+            _ => return Err(Errno::EROFS),
+        }
+    } else {
+        let path = user_path(cx, space, dirfd, path)?;
+        vfs::resolve(&path, flags & AT_SYMLINK_NOFOLLOW == 0)?
+    };
+    match vnode {
+        Vnode::Tmp(node) => {
+            node.set_times(atime, mtime);
+            Ok(0)
+        }
+        Vnode::Dev(_) | Vnode::DevDir => Ok(0),
         _ => Err(Errno::EROFS),
     }
 }

@@ -44,6 +44,7 @@ pub fn handles(n: u64) -> bool {
             | nr::NANOSLEEP
             | nr::CLOCK_NANOSLEEP
             | nr::TINE_POWEROFF
+            | nr::PRCTL
     )
 }
 
@@ -81,6 +82,7 @@ pub async fn call(
         nr::NANOSLEEP => time::nanosleep(process, space, a0, a1).await,
         nr::CLOCK_NANOSLEEP => time::clock_nanosleep(process, space, a0, a1, a2, a3).await,
         nr::TINE_POWEROFF => poweroff(process, a0),
+        nr::PRCTL => prctl(process, space, a0, a1),
         _ => Err(Errno::ENOSYS),
     }
 }
@@ -276,6 +278,84 @@ pub async fn apply_affinity(process: &Process) {
         mask.trailing_zeros() as usize
     };
     crate::task::migrate(cpu, true).await;
+}
+
+/// `prctl` options (Linux's `<linux/prctl.h>`).
+pub mod pr {
+    pub const SET_PDEATHSIG: u64 = 1;
+    pub const GET_PDEATHSIG: u64 = 2;
+    pub const SET_NAME: u64 = 15;
+    pub const GET_NAME: u64 = 16;
+    pub const SET_CHILD_SUBREAPER: u64 = 36;
+    pub const GET_CHILD_SUBREAPER: u64 = 37;
+}
+
+/// `TASK_COMM_LEN`: a name is at most 15 bytes and a NUL.
+pub const COMM_LEN: usize = 16;
+
+/// `prctl(option, arg2, ...)`:
+/// - `PR_SET_PDEATHSIG` (`arg2` a signal, 0 for none; else `EINVAL`): the
+///   signal this process gets when its parent exits
+///   (`process::reparent_children` sends it); fork clears it in the child;
+///   `PR_GET_PDEATHSIG` stores it as an `int` at `arg2`.
+/// - `PR_SET_NAME`: the name (`ps`, `/proc/PID/comm`) becomes the string
+///   at `arg2`, cut at 15 bytes; `PR_GET_NAME` stores it with its NUL in
+///   the 16 bytes at `arg2`.
+/// - `PR_SET_CHILD_SUBREAPER` (`arg2` non-zero to set, 0 to clear):
+///   FreeBSD's `PROC_REAP_ACQUIRE`/`RELEASE` (`proc::reaper`), without
+///   their errors (Linux's flag may be set twice or cleared when clear);
+///   `PR_GET_CHILD_SUBREAPER` stores the flag as an `int` at `arg2`.
+///
+/// A bad pointer is `EFAULT`, an unknown option `EINVAL`.
+fn prctl(process: &Arc<Process>, space: &AddressSpace, option: u64, arg2: u64) -> SysResult {
+    match option {
+        pr::SET_PDEATHSIG => {
+            let sig = u8::try_from(arg2)
+                .ok()
+                .filter(|&s| s == 0 || crate::proc::signal::Signal::new(u32::from(s)).is_some())
+                .ok_or(Errno::EINVAL)?;
+            process.set_pdeathsig(sig);
+            Ok(0)
+        }
+        pr::GET_PDEATHSIG => {
+            let sig = i32::from(process.pdeathsig());
+            space.copy_to_user(arg2, &sig.to_le_bytes())?;
+            Ok(0)
+        }
+        pr::SET_NAME => {
+            // Byte by byte up to the NUL, so a name that ends just before
+            // an unmapped page is fine (Linux's `strncpy_from_user`).
+            let mut name = alloc::vec::Vec::with_capacity(COMM_LEN);
+            for at in 0..COMM_LEN as u64 - 1 {
+                let mut byte = [0u8];
+                space.copy_from_user(arg2.wrapping_add(at), &mut byte)?;
+                if byte[0] == 0 {
+                    break;
+                }
+                name.push(byte[0]);
+            }
+            process.set_name(&alloc::string::String::from_utf8_lossy(&name));
+            Ok(0)
+        }
+        pr::GET_NAME => {
+            let mut out = [0u8; COMM_LEN];
+            let name = process.name();
+            let comm = crate::fs::procfs::comm(&name).as_bytes();
+            out[..comm.len()].copy_from_slice(comm);
+            space.copy_to_user(arg2, &out)?;
+            Ok(0)
+        }
+        pr::SET_CHILD_SUBREAPER => {
+            crate::proc::reaper::set_subreaper(process, arg2 != 0);
+            Ok(0)
+        }
+        pr::GET_CHILD_SUBREAPER => {
+            let on = i32::from(process.is_reaper());
+            space.copy_to_user(arg2, &on.to_le_bytes())?;
+            Ok(0)
+        }
+        _ => Err(Errno::EINVAL),
+    }
 }
 
 /// `tine_poweroff(status)`: ends the machine (QEMU's isa-debug-exit, as

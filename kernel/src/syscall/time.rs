@@ -175,6 +175,11 @@ mod imp {
         })
     }
 
+    /// `CLOCK_REALTIME` now, in ns since 1970 (file times).
+    pub fn realtime_ns() -> u64 {
+        Clock::Realtime.read(now(), 0, boot_realtime_ns())
+    }
+
     fn read_clock(process: &Process, clock: Clock) -> u64 {
         clock.read(now(), process.user_ns(), boot_realtime_ns())
     }

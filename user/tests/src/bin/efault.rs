@@ -57,12 +57,14 @@ struct Ctx {
     file: usize,
     path: usize,
     buf: usize,
+    /// A symbolic link (`/proc/self`).
+    link: usize,
 }
 
 const AT_FDCWD: usize = -100isize as usize;
 const TCGETS: usize = 0x5401;
 
-fn table(x: &Ctx) -> [Row; 58] {
+fn table(x: &Ctx) -> [Row; 82] {
     use Dir::{In, Out};
     [
         row("write", nr::WRITE, [1, P, 5, 0, 0, 0], In),
@@ -172,6 +174,71 @@ fn table(x: &Ctx) -> [Row; 58] {
         row("mkdir", nr::MKDIR, [P, 0o755, 0, 0, 0, 0], In),
         row("unlink", nr::UNLINK, [P, 0, 0, 0, 0, 0], In),
         row("truncate", nr::TRUNCATE, [P, 0, 0, 0, 0, 0], In),
+        // Name space and process knobs (issue 12).
+        row("rename old", nr::RENAME, [P, x.path, 0, 0, 0, 0], In),
+        row("rename new", nr::RENAME, [x.path, P, 0, 0, 0, 0], In),
+        row(
+            "renameat old",
+            nr::RENAMEAT,
+            [AT_FDCWD, P, AT_FDCWD, x.path, 0, 0],
+            In,
+        ),
+        row(
+            "renameat2 new",
+            nr::RENAMEAT2,
+            [AT_FDCWD, x.path, AT_FDCWD, P, 0, 0],
+            In,
+        ),
+        row("rmdir", nr::RMDIR, [P, 0, 0, 0, 0, 0], In),
+        row("mkdirat", nr::MKDIRAT, [AT_FDCWD, P, 0o755, 0, 0, 0], In),
+        row("unlinkat", nr::UNLINKAT, [AT_FDCWD, P, 0, 0, 0, 0], In),
+        row("link old", nr::LINK, [P, x.path, 0, 0, 0, 0], In),
+        row("link new", nr::LINK, [x.path, P, 0, 0, 0, 0], In),
+        row(
+            "linkat new",
+            nr::LINKAT,
+            [AT_FDCWD, x.path, AT_FDCWD, P, 0, 0],
+            In,
+        ),
+        row("symlink target", nr::SYMLINK, [P, x.path, 0, 0, 0, 0], In),
+        row("symlink path", nr::SYMLINK, [x.path, P, 0, 0, 0, 0], In),
+        row(
+            "symlinkat path",
+            nr::SYMLINKAT,
+            [x.path, AT_FDCWD, P, 0, 0, 0],
+            In,
+        ),
+        row("readlink path", nr::READLINK, [P, x.buf, 64, 0, 0, 0], In),
+        row("readlink buf", nr::READLINK, [x.link, P, 64, 0, 0, 0], Out),
+        row(
+            "readlinkat buf",
+            nr::READLINKAT,
+            [AT_FDCWD, x.link, P, 64, 0, 0],
+            Out,
+        ),
+        row("chmod", nr::CHMOD, [P, 0o644, 0, 0, 0, 0], In),
+        row("fchmodat", nr::FCHMODAT, [AT_FDCWD, P, 0o644, 0, 0, 0], In),
+        row(
+            "utimensat path",
+            nr::UTIMENSAT,
+            [AT_FDCWD, P, 0, 0, 0, 0],
+            In,
+        ),
+        row(
+            "utimensat times",
+            nr::UTIMENSAT,
+            [AT_FDCWD, x.path, P, 0, 0, 0],
+            In,
+        ),
+        row("prctl SET_NAME", nr::PRCTL, [15, P, 0, 0, 0, 0], In),
+        row("prctl GET_NAME", nr::PRCTL, [16, P, 0, 0, 0, 0], Out),
+        row("prctl GET_PDEATHSIG", nr::PRCTL, [2, P, 0, 0, 0, 0], Out),
+        row(
+            "prctl GET_CHILD_SUBREAPER",
+            nr::PRCTL,
+            [37, P, 0, 0, 0, 0],
+            Out,
+        ),
         // Tine's own.
         row("sysctl name", nr::TINE_SYSCTL, [P, 14, 0, 0, 0, 0], In),
         row("proclist", nr::TINE_PROCLIST, [P, 4096, 0, 0, 0, 0], Out),
@@ -209,6 +276,7 @@ fn main(_: Args) -> i32 {
         file,
         path: path.as_ptr() as usize,
         buf: buf.as_mut_ptr() as usize,
+        link: c"/proc/self".as_ptr() as usize,
     };
     for row in table(&x) {
         let bad: &[usize] = match row.dir {

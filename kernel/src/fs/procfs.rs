@@ -1,0 +1,622 @@
+//! `/proc`: a read-only view of the processes and the machine in Linux's
+//! formats, enough for busybox `ps`, `top` and `free` (the formatting is
+//! pure and host-tested; gathering the figures needs the machine).
+//!
+//! | path | contents |
+//! |---|---|
+//! | `/proc/PID/stat` | one line, Linux's 52 fields (`proc_pid_stat(5)`); times in clock ticks of 100 Hz |
+//! | `/proc/PID/status` | `Name:`, `State:`, `Pid:`, `PPid:`, `Uid:`, `Gid:`, the signal masks, ... |
+//! | `/proc/PID/cmdline` | the arguments of the last `execve`, each ending in a NUL |
+//! | `/proc/PID/comm` | the name (15 bytes at most) and a newline |
+//! | `/proc/self` | the caller's `/proc/PID` (rewritten by the path lookup of the system calls, see `syscall::fs::resolve_at`) |
+//! | `/proc/meminfo` | `MemTotal`, `MemFree`, `MemAvailable`, ... in kB |
+//! | `/proc/uptime` | seconds since boot and idle CPU seconds |
+//! | `/proc/loadavg` | Linux's five fields; the averages are 0.00 (Tine keeps none) |
+//! | `/proc/stat` | the `cpu` lines, `btime`, `processes`, `procs_running` |
+//!
+//! A file's contents are made when it is opened (a snapshot, as a reader
+//! that reads it whole sees on Linux too); `st_dev` is [`PROC_DEV`].
+//! Figures Tine does not keep (system time, faults, per-CPU idle time) are
+//! 0 or derived as each field says.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::Write;
+
+/// `st_dev` of `/proc`.
+pub const PROC_DEV: u64 = 6;
+/// Clock ticks per second of the times in `/proc` (Linux's `USER_HZ`).
+pub const USER_HZ: u64 = 100;
+
+/// A file of one process's directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PidFile {
+    Stat,
+    Status,
+    Cmdline,
+    Comm,
+}
+
+impl PidFile {
+    /// The files of `/proc/PID`, by name.
+    pub const NAMES: [(&'static str, PidFile); 4] = [
+        ("cmdline", PidFile::Cmdline),
+        ("comm", PidFile::Comm),
+        ("stat", PidFile::Stat),
+        ("status", PidFile::Status),
+    ];
+
+    pub fn named(name: &str) -> Option<PidFile> {
+        Self::NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|&(_, f)| f)
+    }
+
+    fn index(self) -> u64 {
+        self as u64 + 1
+    }
+}
+
+/// A file at the top of `/proc`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SysFile {
+    Meminfo,
+    Uptime,
+    Loadavg,
+    Stat,
+}
+
+impl SysFile {
+    /// The files of `/proc`, by name.
+    pub const NAMES: [(&'static str, SysFile); 4] = [
+        ("loadavg", SysFile::Loadavg),
+        ("meminfo", SysFile::Meminfo),
+        ("stat", SysFile::Stat),
+        ("uptime", SysFile::Uptime),
+    ];
+
+    pub fn named(name: &str) -> Option<SysFile> {
+        Self::NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|&(_, f)| f)
+    }
+}
+
+/// A node of `/proc`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProcNode {
+    /// `/proc`.
+    Root,
+    /// `/proc/PID`.
+    Dir(u32),
+    /// `/proc/PID/NAME`.
+    PidFile(u32, PidFile),
+    /// `/proc/NAME`.
+    Sys(SysFile),
+}
+
+impl ProcNode {
+    /// The node at `components` below `/proc` (`self` already rewritten).
+    /// `ENOENT`-worthy paths are `None`; `Some(Err(()))` is a path through
+    /// a file (`ENOTDIR`).
+    pub fn lookup<'a>(
+        mut components: impl Iterator<Item = &'a str>,
+        exists: impl Fn(u32) -> bool,
+    ) -> Option<Result<ProcNode, ()>> {
+        let Some(first) = components.next() else {
+            return Some(Ok(ProcNode::Root));
+        };
+        let node = if let Some(file) = SysFile::named(first) {
+            ProcNode::Sys(file)
+        } else {
+            let pid: u32 = first.parse().ok().filter(|&p| p > 0)?;
+            if first.starts_with('0') || !exists(pid) {
+                return None;
+            }
+            match components.next() {
+                None => return Some(Ok(ProcNode::Dir(pid))),
+                Some(name) => ProcNode::PidFile(pid, PidFile::named(name)?),
+            }
+        };
+        match components.next() {
+            None => Some(Ok(node)),
+            Some(_) => Some(Err(())),
+        }
+    }
+
+    pub fn is_dir(self) -> bool {
+        matches!(self, ProcNode::Root | ProcNode::Dir(_))
+    }
+
+    /// Its inode number: 1 for `/proc`, small numbers for the top files,
+    /// `PID << 4 | k` from `0x1000` on for the process directories.
+    pub fn ino(self) -> u64 {
+        match self {
+            ProcNode::Root => 1,
+            ProcNode::Sys(file) => 2 + file as u64,
+            ProcNode::Dir(pid) => 0x1000 + (u64::from(pid) << 4),
+            ProcNode::PidFile(pid, file) => 0x1000 + (u64::from(pid) << 4) + file.index(),
+        }
+    }
+}
+
+/// What `/proc/PID/stat` and `status` show of a process.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProcessView {
+    pub pid: u32,
+    pub ppid: u32,
+    pub pgid: u32,
+    pub sid: u32,
+    /// The name (cut to 15 bytes here).
+    pub name: String,
+    /// Linux's state letter: `R`, `S`, `T`, `Z`.
+    pub state: char,
+    /// The controlling terminal's device number (0: none) and its
+    /// foreground group (-1: none).
+    pub tty_nr: u32,
+    pub tpgid: i32,
+    /// User-mode time in ns.
+    pub user_ns: u64,
+    pub vsize: u64,
+    pub rss_pages: u64,
+    pub exit_signal: i32,
+    pub processor: u32,
+    /// Real, effective, saved user and group ids.
+    pub uids: [u32; 3],
+    pub gids: [u32; 3],
+    pub umask: u32,
+    pub pending: u64,
+    pub blocked: u64,
+    pub ignored: u64,
+    pub caught: u64,
+}
+
+/// The name as Linux's `comm` holds it: at most 15 bytes, cut on a
+/// character boundary.
+pub fn comm(name: &str) -> &str {
+    let mut end = name.len().min(15);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
+}
+
+/// ns to clock ticks of [`USER_HZ`].
+pub const fn ticks(ns: u64) -> u64 {
+    ns / (1_000_000_000 / USER_HZ)
+}
+
+/// `/proc/PID/stat`: the 52 fields of Linux's `do_task_stat`.
+pub fn stat_line(p: &ProcessView) -> String {
+    let mut s = format!(
+        "{} ({}) {} {} {} {} {} {} ",
+        p.pid,
+        comm(&p.name),
+        p.state,
+        p.ppid,
+        p.pgid,
+        p.sid,
+        p.tty_nr,
+        p.tpgid
+    );
+    // flags minflt cminflt majflt cmajflt utime stime cutime cstime
+    // priority nice num_threads itrealvalue starttime vsize rss rsslim
+    let _ = write!(
+        s,
+        "0 0 0 0 0 {} 0 0 0 20 0 1 0 0 {} {} {} ",
+        ticks(p.user_ns),
+        p.vsize,
+        p.rss_pages,
+        u64::MAX
+    );
+    // startcode endcode startstack kstkesp kstkeip signal blocked
+    // sigignore sigcatch wchan nswap cnswap exit_signal processor
+    // rt_priority policy delayacct_blkio_ticks guest_time cguest_time
+    // start_data end_data start_brk arg_start arg_end env_start env_end
+    // exit_code
+    let _ = writeln!(
+        s,
+        "0 0 0 0 0 {} {} {} {} 0 0 0 {} {} 0 0 0 0 0 0 0 0 0 0 0 0 0",
+        p.pending & 0x7fff_ffff,
+        p.blocked & 0x7fff_ffff,
+        p.ignored & 0x7fff_ffff,
+        p.caught & 0x7fff_ffff,
+        p.exit_signal,
+        p.processor
+    );
+    s
+}
+
+/// `/proc/PID/status`, the fields Tine has, in Linux's order and format.
+pub fn status_text(p: &ProcessView) -> String {
+    let state = match p.state {
+        'R' => "R (running)",
+        'T' => "T (stopped)",
+        'Z' => "Z (zombie)",
+        _ => "S (sleeping)",
+    };
+    let [uid, euid, suid] = p.uids;
+    let [gid, egid, sgid] = p.gids;
+    format!(
+        "Name:\t{}\nUmask:\t{:04o}\nState:\t{state}\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\n\
+         PPid:\t{}\nTracerPid:\t0\nUid:\t{uid}\t{euid}\t{suid}\t{euid}\n\
+         Gid:\t{gid}\t{egid}\t{sgid}\t{egid}\nFDSize:\t256\nGroups:\t\n\
+         VmSize:\t{:8} kB\nVmRSS:\t{:8} kB\nThreads:\t1\n\
+         SigPnd:\t{:016x}\nShdPnd:\t{:016x}\nSigBlk:\t{:016x}\nSigIgn:\t{:016x}\nSigCgt:\t{:016x}\n",
+        comm(&p.name),
+        p.umask,
+        p.ppid,
+        p.vsize / 1024,
+        p.rss_pages * 4,
+        0,
+        p.pending,
+        p.blocked,
+        p.ignored,
+        p.caught,
+        pid = p.pid,
+    )
+}
+
+/// `/proc/PID/cmdline` from the arguments: each followed by a NUL.
+pub fn cmdline_bytes<'a>(args: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for arg in args {
+        out.extend_from_slice(arg);
+        out.push(0);
+    }
+    out
+}
+
+/// `/proc/meminfo` from the total and free bytes: the lines busybox
+/// `free` and `top` read (no swap, no page cache).
+pub fn meminfo_text(total: u64, free: u64) -> String {
+    let mut s = String::new();
+    for (name, bytes) in [
+        ("MemTotal", total),
+        ("MemFree", free),
+        ("MemAvailable", free),
+        ("Buffers", 0),
+        ("Cached", 0),
+        ("SwapCached", 0),
+        ("Active", total - free),
+        ("Inactive", 0),
+        ("SwapTotal", 0),
+        ("SwapFree", 0),
+        ("Shmem", 0),
+        ("SReclaimable", 0),
+    ] {
+        let label = format!("{name}:");
+        let _ = writeln!(s, "{label:<16}{:>8} kB", bytes / 1024);
+    }
+    s
+}
+
+/// Seconds and hundredths: `12.34`.
+fn centiseconds(ns: u64) -> String {
+    format!(
+        "{}.{:02}",
+        ns / 1_000_000_000,
+        ns % 1_000_000_000 / 10_000_000
+    )
+}
+
+/// `/proc/uptime`: time since boot and the CPUs' idle time (here the
+/// CPU time not spent in user mode by any process).
+pub fn uptime_text(uptime_ns: u64, idle_ns: u64) -> String {
+    format!("{} {}\n", centiseconds(uptime_ns), centiseconds(idle_ns))
+}
+
+/// `/proc/loadavg`: three load averages (Tine keeps none: 0.00),
+/// running/total processes, the last PID handed out.
+pub fn loadavg_text(running: usize, total: usize, last_pid: u32) -> String {
+    format!("0.00 0.00 0.00 {running}/{total} {last_pid}\n")
+}
+
+/// `/proc/stat`: the `cpu` line (the sum) and one per CPU, each with
+/// user and idle ticks (the CPUs' shares of the idle time are equal),
+/// then `btime` (boot, s since 1970), `processes` (forks since boot),
+/// `procs_running`, `procs_blocked`.
+pub fn stat_text(
+    ncpus: usize,
+    user_ns: u64,
+    idle_ns: u64,
+    boot_time: u64,
+    forks: u64,
+    running: usize,
+) -> String {
+    let line = |name: &str, user: u64, idle: u64| {
+        format!("{name} {} 0 0 {} 0 0 0 0 0 0\n", ticks(user), ticks(idle))
+    };
+    let mut s = line("cpu ", user_ns, idle_ns);
+    let n = ncpus.max(1) as u64;
+    for cpu in 0..ncpus {
+        s.push_str(&line(&format!("cpu{cpu}"), user_ns / n, idle_ns / n));
+    }
+    let _ = write!(
+        s,
+        "intr 0\nctxt 0\nbtime {boot_time}\nprocesses {forks}\nprocs_running {running}\nprocs_blocked 0\n"
+    );
+    s
+}
+
+#[cfg(target_os = "none")]
+pub use imp::*;
+
+#[cfg(target_os = "none")]
+mod imp {
+    use alloc::string::String;
+    use alloc::sync::Arc;
+    use alloc::vec::Vec;
+
+    use super::super::stat::{DT_DIR, DT_LNK, DT_REG, S_IFDIR, S_IFREG, Stat};
+    use super::*;
+    use crate::proc::pid::Pid;
+    use crate::proc::process::{self, Process, State};
+    use crate::syscall::Errno;
+
+    fn process(pid: u32) -> Option<Arc<Process>> {
+        Pid::new(pid).and_then(process::lookup)
+    }
+
+    /// The node at `components` below `/proc`: `ENOENT`, or `ENOTDIR`
+    /// for a path through a file.
+    pub fn resolve<'a>(components: impl Iterator<Item = &'a str>) -> Result<ProcNode, Errno> {
+        match ProcNode::lookup(components, |pid| process(pid).is_some()) {
+            Some(Ok(node)) => Ok(node),
+            Some(Err(())) => Err(Errno::ENOTDIR),
+            None => Err(Errno::ENOENT),
+        }
+    }
+
+    /// `stat` of a node: directories `0555` owned by the process's real
+    /// uid and gid (what `ps` shows as USER), files `0444`.
+    pub fn stat(node: ProcNode) -> Stat {
+        let owner = match node {
+            ProcNode::Dir(pid) | ProcNode::PidFile(pid, _) => {
+                process(pid).map_or((0, 0), |p| (p.creds().uid, p.creds().gid))
+            }
+            _ => (0, 0),
+        };
+        let (mode, nlink) = if node.is_dir() {
+            (S_IFDIR | 0o555, 2)
+        } else {
+            (S_IFREG | 0o444, 1)
+        };
+        Stat {
+            dev: PROC_DEV,
+            ino: node.ino(),
+            nlink,
+            mode,
+            uid: owner.0,
+            gid: owner.1,
+            blksize: 1024,
+            ..Stat::default()
+        }
+    }
+
+    /// The entries of a directory (not `.`/`..`).
+    pub fn entries(node: ProcNode) -> Vec<(String, u64, u8)> {
+        match node {
+            ProcNode::Root => {
+                let mut out: Vec<(String, u64, u8)> = SysFile::NAMES
+                    .iter()
+                    .map(|&(name, f)| (String::from(name), ProcNode::Sys(f).ino(), DT_REG))
+                    .collect();
+                out.push((String::from("self"), 0x0fff, DT_LNK));
+                for p in process::all() {
+                    let pid = p.pid().as_u32();
+                    out.push((format!("{pid}"), ProcNode::Dir(pid).ino(), DT_DIR));
+                }
+                out
+            }
+            ProcNode::Dir(pid) => PidFile::NAMES
+                .iter()
+                .map(|&(name, f)| (String::from(name), ProcNode::PidFile(pid, f).ino(), DT_REG))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// A file's contents now. `ENOENT` if its process is gone, `EISDIR`
+    /// for a directory.
+    pub fn contents(node: ProcNode) -> Result<Vec<u8>, Errno> {
+        let text = match node {
+            ProcNode::Root | ProcNode::Dir(_) => return Err(Errno::EISDIR),
+            ProcNode::PidFile(pid, file) => {
+                let p = process(pid).ok_or(Errno::ENOENT)?;
+                match file {
+                    PidFile::Cmdline => return Ok(p.cmdline()),
+                    PidFile::Comm => format!("{}\n", comm(&p.name())),
+                    PidFile::Stat => stat_line(&view(&p)),
+                    PidFile::Status => status_text(&view(&p)),
+                }
+            }
+            ProcNode::Sys(file) => {
+                let (free, total) = arch::mm::frame::stats();
+                let page = crate::vm::vma::PAGE_SIZE;
+                let uptime = crate::task::now_ns();
+                let ncpus = crate::task::ncpus() as u64;
+                let procs = process::all();
+                let user: u64 = procs.iter().map(|p| p.user_ns()).sum();
+                let idle = (uptime * ncpus).saturating_sub(user);
+                let running = procs
+                    .iter()
+                    .filter(|p| p.state() == State::Running && !p.signals().is_stopped())
+                    .count()
+                    .min(1);
+                match file {
+                    SysFile::Meminfo => meminfo_text(total as u64 * page, free as u64 * page),
+                    SysFile::Uptime => uptime_text(uptime, idle),
+                    SysFile::Loadavg => {
+                        loadavg_text(running, procs.len(), crate::proc::pids().lastpid().as_u32())
+                    }
+                    SysFile::Stat => {
+                        let boot = crate::syscall::time::realtime_ns().saturating_sub(uptime);
+                        stat_text(
+                            ncpus as usize,
+                            user,
+                            idle,
+                            boot / 1_000_000_000,
+                            crate::proc::pids().lastpid().as_u32().into(),
+                            running,
+                        )
+                    }
+                }
+            }
+        };
+        Ok(text.into_bytes())
+    }
+
+    /// What `stat` and `status` show of `p`.
+    fn view(p: &Process) -> ProcessView {
+        let state = match p.state() {
+            State::Zombie(_) => 'Z',
+            State::Running if p.signals().is_stopped() => 'T',
+            State::Running => 'S',
+        };
+        let stats = p.space().map(|s| s.stats());
+        let creds = p.creds();
+        let signals = p.signals();
+        let ignored = signals.actions().lock().ignored().0;
+        let caught = (1..=64u32)
+            .filter_map(crate::proc::signal::Signal::new)
+            .filter(|&sig| {
+                matches!(
+                    signals.action(sig).disposition(sig),
+                    crate::proc::signal::Disposition::Catch(_)
+                )
+            })
+            .fold(0u64, |mask, sig| mask | 1 << (sig.number() - 1));
+        let tty = crate::fs::tty::console().foreground();
+        ProcessView {
+            pid: p.pid().as_u32(),
+            ppid: p.ppid().as_u32(),
+            pgid: p.pgid().as_u32(),
+            sid: p.sid().as_u32(),
+            name: p.name(),
+            state,
+            tty_nr: super::super::stat::makedev(5, 1) as u32,
+            tpgid: tty,
+            user_ns: p.user_ns(),
+            vsize: stats.as_ref().map_or(0, |s| s.virtual_bytes),
+            rss_pages: stats.as_ref().map_or(0, |s| s.resident_pages as u64),
+            exit_signal: p.exit_signal().map_or(0, i32::from),
+            processor: p.last_cpu().unwrap_or(0),
+            uids: [creds.uid, creds.euid, creds.suid],
+            gids: [creds.gid, creds.egid, creds.sgid],
+            umask: p.fs().umask(),
+            pending: signals.pending().0,
+            blocked: signals.blocked().0,
+            ignored,
+            caught,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view() -> ProcessView {
+        ProcessView {
+            pid: 7,
+            ppid: 1,
+            pgid: 7,
+            sid: 1,
+            name: String::from("a-very-long-program-name"),
+            state: 'S',
+            tty_nr: 0x501,
+            tpgid: 7,
+            user_ns: 2_500_000_000,
+            vsize: 8 << 20,
+            rss_pages: 3,
+            exit_signal: 17,
+            processor: 2,
+            uids: [1000, 1000, 0],
+            gids: [5, 5, 5],
+            umask: 0o22,
+            pending: 0,
+            blocked: 1 << 9,
+            ignored: 0,
+            caught: 1 << 16,
+        }
+    }
+
+    #[test]
+    fn stat_has_linux_fields_in_place() {
+        let line = stat_line(&view());
+        assert!(line.ends_with('\n'));
+        assert!(
+            line.starts_with("7 (a-very-long-p) S 1 7 1 1281 7 "),
+            "{line}"
+        );
+        let after_comm = line.rsplit_once(") ").unwrap().1;
+        let fields: Vec<&str> = after_comm.split_whitespace().collect();
+        // Fields are numbered from 1 (pid), 2 (comm), so field N is
+        // fields[N - 3].
+        assert_eq!(fields.len() + 2, 52);
+        assert_eq!(fields[0], "S");
+        assert_eq!(fields[14 - 3], "250", "utime in ticks");
+        assert_eq!(fields[20 - 3], "1", "num_threads");
+        assert_eq!(fields[23 - 3], (8u64 << 20).to_string(), "vsize");
+        assert_eq!(fields[24 - 3], "3", "rss");
+        assert_eq!(fields[32 - 3], "512", "blocked");
+        assert_eq!(fields[38 - 3], "17", "exit_signal");
+        assert_eq!(fields[39 - 3], "2", "processor");
+    }
+
+    #[test]
+    fn status_is_tab_separated_and_complete() {
+        let text = status_text(&view());
+        assert!(text.starts_with("Name:\ta-very-long-p\nUmask:\t0022\nState:\tS (sleeping)\n"));
+        assert!(text.contains("\nPid:\t7\nPPid:\t1\n"));
+        assert!(text.contains("\nUid:\t1000\t1000\t0\t1000\n"));
+        assert!(text.contains("\nSigBlk:\t0000000000000200\n"));
+        assert!(text.contains("\nVmRSS:\t      12 kB\n"));
+    }
+
+    #[test]
+    fn small_files() {
+        assert_eq!(cmdline_bytes([&b"sh"[..], b"-c", b""]), b"sh\0-c\0\0");
+        let mem = meminfo_text(512 << 20, 100 << 20);
+        assert!(
+            mem.starts_with("MemTotal:         524288 kB\nMemFree:          102400 kB\n"),
+            "{mem}"
+        );
+        assert!(mem.contains("\nSwapTotal:             0 kB\n"));
+        assert_eq!(uptime_text(12_345_000_000, 5_009_000_000), "12.34 5.00\n");
+        assert_eq!(loadavg_text(1, 5, 42), "0.00 0.00 0.00 1/5 42\n");
+        let stat = stat_text(2, 300_000_000, 1_000_000_000, 1_700_000_000, 9, 1);
+        assert!(
+            stat.starts_with("cpu  30 0 0 100 0 0 0 0 0 0\ncpu0 15 0 0 50 "),
+            "{stat}"
+        );
+        assert!(stat.contains("\nbtime 1700000000\nprocesses 9\nprocs_running 1\n"));
+    }
+
+    #[test]
+    fn lookup_walks_the_tree() {
+        let alive = |pid| pid == 7;
+        let look = |path: &str| ProcNode::lookup(path.split('/').filter(|c| !c.is_empty()), alive);
+        assert_eq!(look(""), Some(Ok(ProcNode::Root)));
+        assert_eq!(look("7"), Some(Ok(ProcNode::Dir(7))));
+        assert_eq!(
+            look("7/stat"),
+            Some(Ok(ProcNode::PidFile(7, PidFile::Stat)))
+        );
+        assert_eq!(look("meminfo"), Some(Ok(ProcNode::Sys(SysFile::Meminfo))));
+        assert_eq!(look("8"), None, "no such process");
+        assert_eq!(look("07"), None);
+        assert_eq!(look("7/nope"), None);
+        assert_eq!(look("x"), None);
+        assert_eq!(look("7/stat/x"), Some(Err(())));
+        assert_eq!(look("uptime/x"), Some(Err(())));
+        assert_ne!(
+            ProcNode::Dir(7).ino(),
+            ProcNode::PidFile(7, PidFile::Stat).ino()
+        );
+    }
+}
