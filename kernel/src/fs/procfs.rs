@@ -550,7 +550,7 @@ mod tests {
         let line = stat_line(&view());
         assert!(line.ends_with('\n'));
         assert!(
-            line.starts_with("7 (a-very-long-p) S 1 7 1 1281 7 "),
+            line.starts_with("7 (a-very-long-pro) S 1 7 1 1281 7 "),
             "{line}"
         );
         let after_comm = line.rsplit_once(") ").unwrap().1;
@@ -571,7 +571,7 @@ mod tests {
     #[test]
     fn status_is_tab_separated_and_complete() {
         let text = status_text(&view());
-        assert!(text.starts_with("Name:\ta-very-long-p\nUmask:\t0022\nState:\tS (sleeping)\n"));
+        assert!(text.starts_with("Name:\ta-very-long-pro\nUmask:\t0022\nState:\tS (sleeping)\n"));
         assert!(text.contains("\nPid:\t7\nPPid:\t1\n"));
         assert!(text.contains("\nUid:\t1000\t1000\t0\t1000\n"));
         assert!(text.contains("\nSigBlk:\t0000000000000200\n"));
