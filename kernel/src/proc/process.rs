@@ -91,6 +91,7 @@ pub use super::wait::{WaitFor, WaitOptions, wait, wait_child};
 mod imp {
     use alloc::string::String;
     use alloc::sync::Arc;
+    use alloc::vec::Vec;
     use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
     use super::State;
