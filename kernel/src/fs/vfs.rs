@@ -159,6 +159,7 @@ pub fn resolve(path: &Normal, follow: bool) -> Result<Vnode, Errno> {
     Err(Errno::ELOOP)
 }
 
+/// One pass of a lookup: the node, or a symbolic link to restart at.
 enum Step {
     Found(Vnode),
     Link(Normal),
