@@ -320,14 +320,6 @@ impl TmpNode {
         self.touch_changed();
     }
 
-    pub fn ino(&self) -> u64 {
-        self.ino
-    }
-
-    pub fn is_dir(&self) -> bool {
-        matches!(self.contents, Contents::Dir(_))
-    }
-
     /// The budget this node's file system shares.
     pub fn quota(&self) -> &Arc<Quota> {
         &self.quota
