@@ -156,11 +156,19 @@ struct UserRun {
 }
 
 /// The QEMU machine of a run: runs compare only with runs of the same.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct Machine {
     smp: u32,
+    /// QEMU's `-cpu` model (records from before it was chosen: `max`).
+    #[serde(default = "old_cpu")]
+    cpu: String,
     mem_mib: u32,
     accel: qemu::Accel,
+}
+
+/// The CPU model of records made before `--cpu` existed.
+fn old_cpu() -> String {
+    "max".to_owned()
 }
 
 /// The parts of an earlier record the `prev` columns need.
@@ -177,11 +185,11 @@ struct PreviousRecord {
 impl PreviousRecord {
     /// The record in `latest` if it was made on `machine` (empty if there
     /// is none, it is unreadable or another machine's).
-    fn load(latest: &Path, machine: Machine) -> Self {
+    fn load(latest: &Path, machine: &Machine) -> Self {
         std::fs::read_to_string(latest)
             .ok()
             .and_then(|json| serde_json::from_str::<Self>(&json).ok())
-            .filter(|record| record.machine == Some(machine))
+            .filter(|record| record.machine.as_ref() == Some(machine))
             .unwrap_or_default()
     }
 
@@ -224,8 +232,14 @@ pub fn main(args: &BenchArgs) -> Result<()> {
         .machine
         .timeout
         .map_or(DEFAULT_TIMEOUT, Duration::from_secs);
+    let cpu = args
+        .machine
+        .cpu
+        .clone()
+        .unwrap_or_else(|| qemu::default_cpu(args.machine.accel).to_owned());
     let machine = |kernel: &Path, initrd: &Path, append: String| QemuConfig {
         smp: args.smp,
+        cpu: Some(cpu.clone()),
         mem_mib: args.machine.mem_mib,
         accel: args.machine.accel,
         kernel: kernel.to_path_buf(),
@@ -236,10 +250,11 @@ pub fn main(args: &BenchArgs) -> Result<()> {
     let dir = target_dir().join("bench");
     let this_machine = Machine {
         smp: args.smp,
+        cpu: cpu.clone(),
         mem_mib: args.machine.mem_mib,
         accel: args.machine.accel,
     };
-    let previous = PreviousRecord::load(&dir.join("latest.json"), this_machine);
+    let previous = PreviousRecord::load(&dir.join("latest.json"), &this_machine);
     let host_loadavg = loadavg();
     let mut problems = Vec::new();
 
@@ -322,14 +337,24 @@ pub fn main(args: &BenchArgs) -> Result<()> {
     }
     if let Some(tine) = &tine_run {
         println!(
-            "forkbench (user space, -smp {}, {:?}, median of {} round(s); Tine/Linux < 1 \
-             means Tine is faster, except for forks/s and x where higher is better):",
+            "forkbench (user space, -smp {}, -cpu {cpu}, {:?}, median of {} round(s); \
+             Tine/Linux < 1 means Tine is faster, except for forks/s and x where higher \
+             is better; `rounds`: the lowest and highest Tine/Linux of the rounds):",
             args.smp, args.machine.accel, args.rounds
         );
         let linux_report = linux_run.as_ref().map(|run| &run.report);
+        let spread = linux_run
+            .as_ref()
+            .map(|linux| ratio_spread(tine, linux))
+            .unwrap_or_default();
         print!(
             "{}",
-            forkbench::table(&tine.report, linux_report, &previous.tine_metrics())
+            forkbench::table(
+                &tine.report,
+                linux_report,
+                &spread,
+                &previous.tine_metrics()
+            )
         );
     }
     println!(
@@ -365,7 +390,7 @@ pub fn main(args: &BenchArgs) -> Result<()> {
     println!("results written to {}", stamped.display());
     if tine_run.is_some() || !results.is_empty() {
         let caption = format!(
-            "Tine {} ({}), QEMU {:?} -smp {} -m {}, host load {} (unix time {unix_time})",
+            "Tine {} ({}), QEMU {:?} -cpu {cpu} -smp {} -m {}, host load {} (unix time {unix_time})",
             &record.git_rev[..record.git_rev.len().min(12)],
             profile.dir_name(),
             args.machine.accel,
@@ -386,6 +411,13 @@ pub fn main(args: &BenchArgs) -> Result<()> {
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
         println!("chart written to {}", svg_path.display());
+        if let Some(tine) = &tine_run {
+            let path = dir.join("latest-fork-memory.svg");
+            let chart = fork_memory_document(&caption, tine, linux_run.as_ref());
+            std::fs::write(&path, chart)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            println!("fork-memory chart written to {}", path.display());
+        }
     }
     if !problems.is_empty() {
         bail!("the benchmark run had problems: {}", problems.join("; "));
@@ -559,6 +591,33 @@ fn merge_rounds(mut rounds: Vec<UserRun>) -> Option<UserRun> {
     Some(merged)
 }
 
+/// Each metric's lowest and highest Tine/Linux over the rounds, round `i`
+/// of Tine against round `i` of Linux (they ran one after the other).
+fn ratio_spread(tine: &UserRun, linux: &UserRun) -> HashMap<String, (f64, f64)> {
+    let rounds = |run: &UserRun| {
+        if run.rounds.is_empty() {
+            vec![run.report.clone()]
+        } else {
+            run.rounds.clone()
+        }
+    };
+    let mut spread: HashMap<String, (f64, f64)> = HashMap::new();
+    for (t, l) in rounds(tine).iter().zip(&rounds(linux)) {
+        for metric in &t.metrics {
+            let Some(twin) = l.value(&metric.name).filter(|&v| v > 0.0) else {
+                continue;
+            };
+            let ratio = metric.value / twin;
+            let entry = spread
+                .entry(metric.name.clone())
+                .or_insert((ratio, ratio));
+            entry.0 = entry.0.min(ratio);
+            entry.1 = entry.1.max(ratio);
+        }
+    }
+    spread
+}
+
 /// What went wrong with a forkbench boot: it did not finish, or QEMU did
 /// not end as `expected`. FAIL lines are in the table, not problems: the
 /// figures that did come are still worth recording.
@@ -619,22 +678,7 @@ fn chart(
     }
     let mut charts = Vec::new();
 
-    let points: Vec<Vec<(f64, f64)>> = figures
-        .iter()
-        .map(|figures| {
-            FORK_AFTER
-                .iter()
-                .filter_map(|&(name, mib)| Some((mib, figures.get(name)? / 1000.0)))
-                .collect()
-        })
-        .collect();
-    charts.push(svg::line_chart(
-        "fork + exit + wait after the parent wrote N MiB",
-        "MiB of anonymous memory the parent wrote before forking",
-        "ms per fork + exit + wait",
-        &series,
-        &points,
-    ));
+    charts.push(fork_memory_chart(&series, &figures));
 
     let in_us = |name: &str, value: f64| {
         let unit = tine.get(name).or(linux.and_then(|l| l.get(name)));
@@ -716,6 +760,52 @@ fn chart(
         ));
     }
     svg::document(caption, &charts)
+}
+
+/// Fork latency (pinned) against the memory the parent wrote, a line per
+/// series (`figures` in the order of `series`, metric name to value).
+fn fork_memory_chart(series: &[Series], figures: &[HashMap<String, f64>]) -> svg::Chart {
+    let points: Vec<Vec<(f64, f64)>> = figures
+        .iter()
+        .map(|figures| {
+            FORK_AFTER
+                .iter()
+                .filter_map(|&(name, mib)| Some((mib, figures.get(name)? / 1000.0)))
+                .collect()
+        })
+        .collect();
+    svg::line_chart(
+        "fork + exit + wait after the parent wrote N MiB (pinned to one CPU)",
+        "MiB of anonymous memory the parent wrote before forking",
+        "ms per fork + exit + wait",
+        series,
+        &points,
+    )
+}
+
+/// The SVG of the fork-latency-against-memory chart alone, Tine and
+/// Linux (`docs/benchmarks.md` shows one).
+fn fork_memory_document(caption: &str, tine: &UserRun, linux: Option<&UserRun>) -> String {
+    let figures = |run: &UserRun| -> HashMap<String, f64> {
+        run.report
+            .metrics
+            .iter()
+            .map(|metric| (metric.name.clone(), metric.value))
+            .collect()
+    };
+    let mut series = vec![Series {
+        label: "Tine".to_owned(),
+        color: "#c0392b",
+    }];
+    let mut all = vec![figures(tine)];
+    if let Some(linux) = linux {
+        series.push(Series {
+            label: "Linux".to_owned(),
+            color: "#2c3e50",
+        });
+        all.push(figures(linux));
+    }
+    svg::document(caption, &[fork_memory_chart(&series, &all)])
 }
 
 /// `name (0.30x)`: the metric and Tine/Linux when both are known.
@@ -858,10 +948,11 @@ getpid   1000       85.5   171.0      -       -
     fn a_missing_previous_record_means_no_prev_column_values() {
         let machine = Machine {
             smp: 2,
+            cpu: "qemu64".to_owned(),
             mem_mib: 512,
             accel: qemu::Accel::Tcg,
         };
-        let previous = PreviousRecord::load(Path::new("/nonexistent/latest.json"), machine);
+        let previous = PreviousRecord::load(Path::new("/nonexistent/latest.json"), &machine);
         assert!(previous.medians().is_empty());
         assert!(previous.tine_metrics().is_empty());
     }
@@ -984,6 +1075,25 @@ getpid   1000       85.5   171.0      -       -
         assert!(merge_rounds(vec![]).is_none());
         let single = merge_rounds(vec![run("METRIC a 1 us\n", ok)]).unwrap();
         assert!(single.rounds.is_empty());
+    }
+
+    #[test]
+    fn ratios_spread_over_paired_rounds() {
+        let run = |texts: &[&str]| UserRun {
+            kernel: "k".into(),
+            qemu_command: String::new(),
+            outcome: String::new(),
+            elapsed_s: 0.0,
+            host_loadavg_before: vec![],
+            report: forkbench::parse(texts[0]),
+            rounds: texts.iter().map(|t| forkbench::parse(t)).collect(),
+        };
+        let tine = run(&["METRIC a 1 us\nMETRIC b 1 us\n", "METRIC a 3 us\n"]);
+        let linux = run(&["METRIC a 4 us\n", "METRIC a 4 us\nMETRIC b 2 us\n"]);
+        let spread = ratio_spread(&tine, &linux);
+        assert_eq!(spread["a"], (0.25, 0.75));
+        // b has no pair in the same round.
+        assert!(!spread.contains_key("b"));
     }
 
     #[test]

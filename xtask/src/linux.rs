@@ -3,7 +3,8 @@
 //! benchmark program and powers off.
 //!
 //! `cargo xtask bench --compare-linux` boots it in the same QEMU
-//! configuration as Tine (same `-M`, `-cpu`, `-accel`, `-smp`, `-m`), so
+//! configuration as Tine (same `-M`, `-cpu`, `-accel`, `-smp`, `-m`; Linux
+//! with `mitigations=off`), so
 //! that every figure of the user-space benchmark has its Linux twin from
 //! the same host at the same time.
 //!
@@ -30,8 +31,12 @@ pub const KERNEL_METAPACKAGE: &str = "linux-image-cloud-amd64";
 /// `poweroff`.
 pub const BUSYBOX_PACKAGE: &str = "busybox-static";
 /// Linux's command line: the serial console, quiet (no boot log between
-/// the benchmark's lines), and a panic ends the run instead of hanging.
-pub const LINUX_CMDLINE: &str = "console=ttyS0 quiet panic=-1";
+/// the benchmark's lines), a panic ends the run instead of hanging, and
+/// no speculative-execution mitigations (page-table isolation, retpolines,
+/// buffer clearing on return to user mode...): Tine has none of them, so
+/// comparing against a Linux that pays for them would flatter Tine (see
+/// docs/benchmarks.md).
+pub const LINUX_CMDLINE: &str = "console=ttyS0 quiet panic=-1 mitigations=off";
 
 /// The fetched reference system.
 #[derive(Clone, Debug)]

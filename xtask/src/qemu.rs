@@ -82,11 +82,24 @@ pub enum Accel {
     Kvm,
 }
 
+/// The `-cpu` model when none is asked for: `qemu64` under TCG (the model
+/// Linux runs fastest on there: with `max` it picks paths TCG emulates
+/// slowly, and Tine and Linux are compared on the same model, see
+/// `docs/benchmarks.md`), the host's under KVM.
+pub fn default_cpu(accel: Accel) -> &'static str {
+    match accel {
+        Accel::Tcg => "qemu64",
+        Accel::Kvm => "host",
+    }
+}
+
 /// One QEMU machine: what varies between boots. Everything else on the
 /// command line is fixed by [`QemuConfig::args`].
 #[derive(Clone, Debug)]
 pub struct QemuConfig {
     pub smp: u32,
+    /// The `-cpu` model; `None`: [`default_cpu`] for the accelerator.
+    pub cpu: Option<String>,
     pub mem_mib: u32,
     pub accel: Accel,
     /// The kernel ELF, loaded through PVH.
@@ -103,10 +116,11 @@ pub struct QemuConfig {
 impl QemuConfig {
     /// The arguments after `qemu-system-x86_64`.
     pub fn args(&self) -> Vec<OsString> {
-        let (cpu, accel) = match self.accel {
-            Accel::Tcg => ("max", "tcg,thread=multi"),
-            Accel::Kvm => ("host", "kvm"),
+        let accel = match self.accel {
+            Accel::Tcg => "tcg,thread=multi",
+            Accel::Kvm => "kvm",
         };
+        let cpu = self.cpu.as_deref().unwrap_or(default_cpu(self.accel));
         let mut args: Vec<OsString> = ["-M", "q35", "-cpu", cpu, "-accel", accel]
             .map(OsString::from)
             .into();
@@ -329,6 +343,7 @@ mod tests {
     fn config() -> QemuConfig {
         QemuConfig {
             smp: 4,
+            cpu: None,
             mem_mib: 512,
             accel: Accel::Tcg,
             kernel: PathBuf::from("target/x86_64-unknown-none/debug/tine"),
@@ -346,7 +361,7 @@ mod tests {
     fn renders_a_non_interactive_tcg_run() {
         assert_eq!(
             rendered(&config()),
-            "qemu-system-x86_64 -M q35 -cpu max -accel tcg,thread=multi -smp 4 -m 512 \
+            "qemu-system-x86_64 -M q35 -cpu qemu64 -accel tcg,thread=multi -smp 4 -m 512 \
              -kernel target/x86_64-unknown-none/debug/tine -append test=boot \
              -display none -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
              -serial stdio -monitor none"
@@ -370,7 +385,16 @@ mod tests {
             ..config()
         });
         assert!(line.contains(" -cpu host -accel kvm "), "{line}");
-        assert!(!line.contains("tcg") && !line.contains("max"), "{line}");
+        assert!(!line.contains("tcg") && !line.contains("qemu64"), "{line}");
+    }
+
+    #[test]
+    fn a_cpu_model_can_be_chosen() {
+        let line = rendered(&QemuConfig {
+            cpu: Some("max".to_owned()),
+            ..config()
+        });
+        assert!(line.contains(" -cpu max -accel tcg,thread=multi "), "{line}");
     }
 
     #[test]

@@ -169,6 +169,7 @@ pub fn session(kernel: Option<&Path>, initrd: Option<&Path>, smp: u32) -> Result
     let initrd = initrd.context("not run: the initramfs did not build")?;
     let config = QemuConfig {
         smp,
+        cpu: None,
         mem_mib: 512,
         accel: Accel::Tcg,
         kernel: kernel.to_path_buf(),
@@ -236,6 +237,7 @@ pub fn user_session(kernel: Option<&Path>, initrd: Option<&Path>, smp: u32) -> R
     let initrd = initrd.context("not run: the initramfs did not build")?;
     let config = QemuConfig {
         smp,
+        cpu: None,
         mem_mib: 512,
         accel: Accel::Tcg,
         kernel: kernel.to_path_buf(),

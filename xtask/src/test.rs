@@ -273,6 +273,7 @@ impl BootCheck {
         let kernel = kernel.context("not run: the kernel did not build")?;
         let config = QemuConfig {
             smp: self.smp,
+            cpu: None,
             mem_mib: self.mem_mib,
             accel: Accel::Tcg,
             kernel: PathBuf::from(kernel),

@@ -27,7 +27,10 @@
  * Method: every timed workload runs one warm-up batch and then BATCHES
  * batches of a fixed number of iterations, each timed with
  * clock_gettime(CLOCK_MONOTONIC) (or rdtsc with -t); the figure is the median over the batches
- * of the time per iteration. Exit 0 unless something FAILed.
+ * of the time per iteration. The latency workloads run twice: pinned to
+ * CPU 0 (sched_setaffinity before the first; children inherit the mask),
+ * with their plain names, then on every CPU, named NAME_unpinned. Exit 0
+ * unless something FAILed.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -66,6 +69,16 @@ static struct {
 } opt = { .scale = 1.0, .nop = "/bin/nop" };
 
 static int failures;
+/* Appended to every name reported: "" while pinned, "_unpinned" after. */
+static const char *suffix = "";
+
+/* `name` with the current suffix (a static buffer: use it at once). */
+static const char *suffixed(const char *name)
+{
+	static char buf[96];
+	snprintf(buf, sizeof buf, "%s%s", name, suffix);
+	return buf;
+}
 
 /* How a workload step went: OK, or why not (with the reason for the
  * SKIP/FAIL line). */
@@ -95,9 +108,9 @@ static int syscall_failed(struct outcome *o, const char *call, int err)
 static void report(const char *name, const struct outcome *o)
 {
 	if (o->kind == SKIPPED) {
-		printf("SKIP %s %s\n", name, o->reason);
+		printf("SKIP %s %s\n", suffixed(name), o->reason);
 	} else if (o->kind == FAILED) {
-		printf("FAIL %s %s\n", name, o->reason);
+		printf("FAIL %s %s\n", suffixed(name), o->reason);
 		failures++;
 	}
 	fflush(stdout);
@@ -105,7 +118,7 @@ static void report(const char *name, const struct outcome *o)
 
 static void metric(const char *name, double value, const char *unit)
 {
-	printf("METRIC %s %.3f %s\n", name, value, unit);
+	printf("METRIC %s %.3f %s\n", suffixed(name), value, unit);
 	fflush(stdout);
 }
 
@@ -481,6 +494,35 @@ static int getpid_1000(struct outcome *o)
 	return 0;
 }
 
+/* clock_gettime(CLOCK_MONOTONIC) through the C library (so through the
+ * vDSO where the kernel offers one), 1000 calls per step. */
+static int clock_1000(struct outcome *o)
+{
+	struct timespec ts;
+	for (int i = 0; i < 1000; i++)
+		if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
+			return syscall_failed(o, "clock_gettime", errno);
+	return 0;
+}
+
+/* A workload of `n` steps of 1000 calls each, reported per call in ns. */
+static void bench_calls(const char *name, step_fn *step, long n)
+{
+	struct outcome o = { OK, "" };
+	double per[BATCHES];
+	if (!wanted(name))
+		return;
+	if (time_steps(step, n, &o) < 0)
+		return report(name, &o);
+	for (int b = 0; b < BATCHES; b++) {
+		int64_t ns = time_steps(step, n, &o);
+		if (ns < 0)
+			return report(name, &o);
+		per[b] = (double)ns / (n * 1000.0);
+	}
+	metric(name, median(per, BATCHES), "ns");
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: forkbench [-c CPUS] [-s SCALE] [-n NOP] [-t MHZ] [NAME...]\n");
@@ -494,12 +536,29 @@ static const struct {
 	long base_iters;
 	const char *unit;
 } steps[] = {
-	{ "fork_exit_wait", fork_exit_wait, 64, "us" },
-	{ "vfork_exit_wait", vfork_exit_wait, 128, "us" },
-	{ "vfork_exec_wait", vfork_exec_wait, 32, "us" },
-	{ "fork_exec_wait", fork_exec_wait, 32, "us" },
-	{ "posix_spawn_wait", posix_spawn_wait, 32, "us" },
+	{ "fork_exit_wait", fork_exit_wait, 128, "us" },
+	{ "vfork_exit_wait", vfork_exit_wait, 256, "us" },
+	{ "vfork_exec_wait", vfork_exec_wait, 48, "us" },
+	{ "fork_exec_wait", fork_exec_wait, 48, "us" },
+	{ "posix_spawn_wait", posix_spawn_wait, 48, "us" },
 };
+
+/* Every latency workload, named with the current suffix. */
+static void latencies(void)
+{
+	bench_calls("getpid", getpid_1000, iters(50));
+	bench_calls("clock_gettime", clock_1000, iters(100));
+	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
+		if (wanted(steps[i].name))
+			bench_steps(steps[i].name, steps[i].step,
+				    iters(steps[i].base_iters), steps[i].unit);
+	bench_fork_after(1, iters(64));
+	bench_fork_after(16, iters(16));
+	bench_fork_after(64, iters(8));
+	bench_fork_after(256, iters(4));
+	bench_cow(iters(4));
+	bench_first_touch();
+}
 
 int main(int argc, char **argv)
 {
@@ -539,25 +598,18 @@ int main(int argc, char **argv)
 		}
 	}
 
-	if (wanted("getpid")) {
-		struct outcome o = { OK, "" };
-		double per[BATCHES];
-		long n = iters(20);
-		time_steps(getpid_1000, n, &o);
-		for (int b = 0; b < BATCHES; b++)
-			per[b] = (double)time_steps(getpid_1000, n, &o) / (n * 1000.0);
-		metric("getpid", median(per, BATCHES), "ns");
-	}
-	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
-		if (wanted(steps[i].name))
-			bench_steps(steps[i].name, steps[i].step, iters(steps[i].base_iters),
-				    steps[i].unit);
-	bench_fork_after(1, iters(32));
-	bench_fork_after(16, iters(16));
-	bench_fork_after(64, iters(8));
-	bench_fork_after(256, iters(4));
-	bench_cow(iters(4));
-	bench_first_touch();
+	cpu_set_t every;
+	CPU_ZERO(&every);
+	for (int c = 0; c < opt.cpus && c < CPU_SETSIZE; c++)
+		CPU_SET(c, &every);
+	if (pin_to(0) < 0)
+		printf("NOTE latencies not pinned: sched_setaffinity: %s\n",
+		       errno == ENOSYS ? "ENOSYS" : strerror(errno));
+	latencies();
+	sched_setaffinity(0, sizeof every, &every);
+	suffix = "_unpinned";
+	latencies();
+	suffix = "";
 	bench_throughput(iters(64));
 	printf("forkbench done failures=%d\n", failures);
 	return failures ? 1 : 0;
