@@ -8,7 +8,9 @@
 //! the user registers saved back into `ctx` and the reason as a [`Trap`].
 //!
 //! - [`UserContext`]: general registers, `rip`/`rsp`/`rflags`, FS and GS
-//!   bases, and the FXSAVE area ([`FpuState`]).
+//!   bases, and the FXSAVE area ([`FpuState`]), saved lazily: the user's
+//!   x87/SSE registers stay in the CPU across a trap and are saved only
+//!   when the thread's poll ends or something reads them ([`FpuSlot`]).
 //! - [`Trap`]: `Syscall` (number in `ctx.rax`, arguments in `rdi, rsi, rdx,
 //!   r10, r8, r9`), `PageFault`, `Exception`, `Interrupt` (its handler has
 //!   run and the EOI was sent).
@@ -20,7 +22,7 @@
 //! `iretq`s. Every way out of ring 3 lands on the entry stack with a
 //! `TrapFrame`: the IDT stubs build it as for any trap, the `syscall`
 //! entry builds the same frame by hand. `save_user_state` copies it (and
-//! the FPU state, FS/GS bases, CR2) into the context the record names, and
+//! CR2) into the context the record names, and
 //! `tine_user_return` reloads the saved stack pointer, pops the callee-saved
 //! registers and `ret`s: to the Rust caller, `tine_user_enter` was an
 //! ordinary function call. Nothing in between leaves a Rust frame half
@@ -35,6 +37,8 @@
 //! The kernel arms the LAPIC timer for user time slices
 //! (`irq::timer::arm_oneshot_ns` before `run`); `run` leaves the timer
 //! alone. `init_this_cpu` is called by `irq::init_bsp`/`irq::init_ap`.
+
+pub mod vdso;
 
 /// The pseudo-vector the `syscall` entry writes into its frame.
 pub const SYSCALL_VECTOR: u64 = 0x100;
@@ -112,6 +116,90 @@ impl core::fmt::Debug for FpuState {
     }
 }
 
+/// A thread's x87/SSE save area, on the heap so that a CPU can keep a
+/// reference to it (see [`FpuSlot`]).
+struct FpuArea {
+    state: core::cell::UnsafeCell<FpuState>,
+    /// The CPU (its id + 1) whose registers hold this area's state, 0 for
+    /// none; written with that CPU's record.
+    #[cfg_attr(not(target_os = "none"), allow(dead_code))]
+    live_on: core::sync::atomic::AtomicU32,
+}
+
+// SAFETY: the state is read and written only by the thread that owns the
+// `UserContext` (through `&`/`&mut` of its `FpuSlot`) and by the CPU whose
+// record names the area, at the end of that thread's poll on that CPU (the
+// executor calls `release_fpu` before anyone else can poll it), so never
+// from two CPUs at once; no reference to the inside is ever handed out.
+unsafe impl Sync for FpuArea {}
+// SAFETY: as above; the area is plain data.
+unsafe impl Send for FpuArea {}
+
+/// A context's FPU/SSE state, saved lazily.
+///
+/// `run` leaves the user's x87/SSE registers in the CPU when the thread
+/// traps (the kernel is built without SSE and never touches them) and the
+/// CPU's record keeps a reference to the area they belong to. Returning to
+/// the same context on the same CPU restores nothing; the registers are
+/// saved (FXSAVE) into the area only when something else needs them: the
+/// executor's end of the task's poll ([`release_fpu`], a task switch),
+/// entering another context on that CPU, [`UserContext::fpu`] (a signal
+/// frame, fork's copy). [`UserContext::set_fpu`] drops what the registers
+/// hold so that the next entry loads the new state (FXRSTOR).
+pub struct FpuSlot(alloc::sync::Arc<FpuArea>);
+
+impl FpuSlot {
+    fn new(state: FpuState) -> Self {
+        Self(alloc::sync::Arc::new(FpuArea {
+            state: core::cell::UnsafeCell::new(state),
+            live_on: core::sync::atomic::AtomicU32::new(0),
+        }))
+    }
+
+    /// The current state (from the registers if this CPU holds it).
+    fn get(&self) -> FpuState {
+        #[cfg(target_os = "none")]
+        imp::sync_fpu(&self.0);
+        // SAFETY: see `FpuArea`'s Sync: only this thread reads or writes
+        // the area now, and no reference to it is kept.
+        unsafe { (*self.0.state.get()).clone() }
+    }
+
+    /// Replaces the state; reserved MXCSR bits are cleared (FXRSTOR would
+    /// fault on them).
+    fn set(&mut self, mut state: FpuState) {
+        let bits = MXCSR_BITS.load(core::sync::atomic::Ordering::Relaxed);
+        state.set_mxcsr(state.mxcsr() & bits);
+        #[cfg(target_os = "none")]
+        imp::forget_fpu(&self.0);
+        // SAFETY: as in `get`, and this CPU no longer holds the area.
+        unsafe { *self.0.state.get() = state };
+    }
+}
+
+impl Default for FpuSlot {
+    fn default() -> Self {
+        Self::new(FpuState::default())
+    }
+}
+
+impl Clone for FpuSlot {
+    /// A new area with the current state (fork's copy).
+    fn clone(&self) -> Self {
+        Self::new(self.get())
+    }
+}
+
+impl core::fmt::Debug for FpuSlot {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("FpuSlot")
+    }
+}
+
+/// The MXCSR bits the CPU implements (FXSAVE's MXCSR_MASK, 0xffbf when it
+/// reports 0); others must be clear or FXRSTOR faults.
+static MXCSR_BITS: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0xffbf);
+
 /// The user-visible CPU state of a thread. Fork copies it (`clone`).
 #[repr(C, align(16))]
 #[derive(Clone, Debug, Default)]
@@ -138,7 +226,9 @@ pub struct UserContext {
     pub rflags: u64,
     pub fs_base: u64,
     pub gs_base: u64,
-    pub fpu: FpuState,
+    /// The x87/SSE state, saved lazily ([`FpuSlot`]): read it with
+    /// [`Self::fpu`], replace it with [`Self::set_fpu`].
+    fpu: FpuSlot,
 }
 
 impl UserContext {
@@ -151,6 +241,18 @@ impl UserContext {
             rflags: RFLAGS_IF,
             ..Self::default()
         }
+    }
+
+    /// The x87/SSE state (saved from the registers first if this CPU holds
+    /// it).
+    pub fn fpu(&self) -> FpuState {
+        self.fpu.get()
+    }
+
+    /// Replaces the x87/SSE state (a signal handler's clean state,
+    /// `rt_sigreturn`'s saved one); reserved MXCSR bits are dropped.
+    pub fn set_fpu(&mut self, state: FpuState) {
+        self.fpu.set(state);
     }
 
     /// The system call arguments: `rdi, rsi, rdx, r10, r8, r9`.
@@ -209,7 +311,7 @@ pub const fn decode_trap(vector: u64, error_code: u64, cr2: u64) -> Trap {
 }
 
 #[cfg(target_os = "none")]
-pub use imp::run;
+pub use imp::{release_fpu, run};
 #[cfg(target_os = "none")]
 pub(crate) use imp::{init_this_cpu, save_user_state};
 
@@ -217,7 +319,8 @@ pub(crate) use imp::{init_this_cpu, save_user_state};
 mod imp {
     use alloc::vec::Vec;
     use core::mem::offset_of;
-    use core::sync::atomic::{AtomicU32, Ordering};
+    use alloc::sync::Arc;
+    use core::sync::atomic::Ordering;
     use x86_64::VirtAddr;
     use x86_64::registers::model_specific::{Efer, EferFlags, FsBase, KernelGsBase, LStar, Msr};
 
@@ -255,6 +358,10 @@ mod imp {
         /// the context asks for another value.
         fs_base: u64,
         gs_base: u64,
+        /// The area whose state this CPU's x87/SSE registers hold (a
+        /// strong reference from `Arc::into_raw`), or null when they hold
+        /// nothing anyone needs.
+        fpu_owner: *const FpuArea,
     }
 
     const _: () = assert!(offset_of!(RunRecord, kernel_rsp) == 0);
@@ -269,10 +376,6 @@ mod imp {
         assert!(!rec.is_null(), "user::run before user::init_this_cpu");
         rec
     }
-
-    /// The MXCSR bits this CPU implements (FXSAVE's MXCSR_MASK, 0xffbf
-    /// when it reports 0); others must be clear or FXRSTOR faults.
-    static MXCSR_BITS: AtomicU32 = AtomicU32::new(0xffbf);
 
     /// Sets up user mode on the executing CPU: its entry stack and record
     /// (TSS.RSP0, `gs:16`), and the `syscall` MSRs (EFER.SCE, STAR, LSTAR,
@@ -327,7 +430,9 @@ mod imp {
         /// Saves the callee-saved registers and RSP in the record, loads
         /// `ctx` and enters ring 3 (`sysretq` when `sysret` != 0); "returns"
         /// through `tine_user_return` when ring 3 is left.
-        fn tine_user_enter(ctx: *mut UserContext, sysret: u64);
+        /// (`ctx` is a `*mut UserContext`; the assembly reads the
+        /// `repr(C)` register fields at their offsets.)
+        fn tine_user_enter(ctx: *mut u8, sysret: u64);
         /// The `syscall` target (IA32_LSTAR).
         fn tine_syscall_entry();
     }
@@ -356,9 +461,7 @@ mod imp {
                 error_code: 0,
             };
         }
-        // Reserved MXCSR bits would make FXRSTOR fault in ring 0.
-        let mxcsr = ctx.fpu.mxcsr() & MXCSR_BITS.load(Ordering::Relaxed);
-        ctx.fpu.set_mxcsr(mxcsr);
+        load_fpu(&ctx.fpu.0);
         table.enter_user();
         table.activate_irqs_off();
         load_bases(ctx);
@@ -383,10 +486,115 @@ mod imp {
         unsafe {
             assert_eq!((*rec).kernel_rsp, 0, "nested user::run");
             (*rec).ctx = ctx_ptr;
-            tine_user_enter(ctx_ptr, sysret as u64);
+            tine_user_enter(ctx_ptr.cast(), sysret as u64);
             (*rec).ctx = core::ptr::null_mut();
             table.leave_user();
             decode_trap((*rec).vector, (*rec).error_code, (*rec).cr2)
+        }
+    }
+
+    /// The executing CPU's record, or null before `init_this_cpu`.
+    fn record_or_null() -> *mut RunRecord {
+        crate::smp::percpu::current()
+            .kernel_rsp
+            .load(Ordering::Relaxed) as *mut RunRecord
+    }
+
+    /// FXSAVE of the registers into `area`.
+    ///
+    /// # Safety
+    /// Nothing else reads or writes `area`'s state now.
+    unsafe fn fxsave(area: &FpuArea) {
+        // SAFETY: the caller's; FXSAVE writes 512 bytes to the 16-aligned
+        // `FpuState`, and CR4.OSFXSR is set by `cpu::init_this_cpu`.
+        unsafe {
+            core::arch::asm!("fxsave64 [{}]", in(reg) area.state.get(), options(nostack));
+        }
+    }
+
+    /// Saves the registers into the area the record names, if any, and
+    /// forgets it. Interrupt handlers never touch `fpu_owner` or the x87/
+    /// SSE registers, so the caller needs no masking.
+    fn save_and_release(rec: *mut RunRecord) {
+        // SAFETY: the record is this CPU's and only code of the thread on
+        // this CPU touches `fpu_owner` (interrupt handlers do not);
+        // `fpu_owner` came from `Arc::into_raw`, so the area is alive, and
+        // its thread is not running user code or reading it (the one
+        // polled here is this thread, which is in this call).
+        unsafe {
+            let owner = (*rec).fpu_owner;
+            if owner.is_null() {
+                return;
+            }
+            (*rec).fpu_owner = core::ptr::null();
+            let area = Arc::from_raw(owner);
+            fxsave(&area);
+            area.live_on.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Makes the registers hold `area`'s state for an entry to ring 3:
+    /// nothing to do when they already do; otherwise the previous owner's
+    /// state is saved and `area`'s loaded (FXRSTOR).
+    fn load_fpu(area: &Arc<FpuArea>) {
+        let rec = record();
+        // SAFETY: the record is this CPU's (see `save_and_release`).
+        if unsafe { (*rec).fpu_owner } == Arc::as_ptr(area) {
+            return;
+        }
+        save_and_release(rec);
+        let me = crate::cpu::id() as u32 + 1;
+        // The executor releases the registers at the end of every poll, so
+        // a thread's state is never left in another CPU's registers.
+        let held = area.live_on.load(Ordering::Relaxed);
+        assert!(held == 0, "FPU state held by cpu {} entered on {}", held - 1, me - 1);
+        // SAFETY: FXRSTOR reads the 512-byte image this thread owns (MXCSR
+        // sanitised by `FpuSlot::set`); the record then holds a strong
+        // reference for `save_and_release`.
+        unsafe {
+            core::arch::asm!("fxrstor64 [{}]", in(reg) area.state.get(), options(nostack, readonly));
+            area.live_on.store(me, Ordering::Relaxed);
+            (*rec).fpu_owner = Arc::into_raw(Arc::clone(area));
+        }
+    }
+
+    /// Saves the registers into `area` if this CPU holds its state (they
+    /// keep it too).
+    pub(super) fn sync_fpu(area: &Arc<FpuArea>) {
+        let rec = record_or_null();
+        // SAFETY: the record is this CPU's (see `save_and_release`); the
+        // area is the calling thread's, which is not in user mode.
+        unsafe {
+            if !rec.is_null() && (*rec).fpu_owner == Arc::as_ptr(area) {
+                fxsave(area);
+            }
+        }
+    }
+
+    /// Forgets that this CPU's registers hold `area`'s state (it is about
+    /// to be replaced).
+    pub(super) fn forget_fpu(area: &Arc<FpuArea>) {
+        let rec = record_or_null();
+        // SAFETY: as in `sync_fpu`; the strong reference the record held
+        // goes back to `Arc::from_raw` exactly once.
+        unsafe {
+            if !rec.is_null() && (*rec).fpu_owner == Arc::as_ptr(area) {
+                (*rec).fpu_owner = core::ptr::null();
+                area.live_on.store(0, Ordering::Relaxed);
+                drop(Arc::from_raw(Arc::as_ptr(area)));
+            }
+        }
+    }
+
+    /// Saves the user x87/SSE registers of the executing CPU into the
+    /// context they belong to, if any: the executor calls this at the end
+    /// of every task poll, so that a thread that waits, yields or moves to
+    /// another CPU has its state in its context. Cheap when no user code
+    /// ran in the poll.
+    pub fn release_fpu() {
+        let rec = record_or_null();
+        if !rec.is_null() {
+            save_and_release(rec);
         }
     }
 
@@ -453,11 +661,7 @@ mod imp {
         // what `enter` loaded, and ring 3 cannot change the bases (CR4.
         // FSGSBASE is clear, so WRFSBASE/WRGSBASE are #UD, and WRMSR is
         // privileged). Enabling FSGSBASE would require reading them here.
-        // SAFETY: FXSAVE writes the 512-byte, 16-aligned area of a context
-        // we hold exclusively (above).
-        unsafe {
-            core::arch::asm!("fxsave64 [{}]", in(reg) &raw mut ctx.fpu, options(nostack));
-        }
+        // The x87/SSE registers stay in the CPU (`FpuSlot`).
     }
 
     // The entry, exit and `syscall` paths. `tine_user_return` needs no
@@ -484,7 +688,6 @@ tine_user_enter:
     push r15
     mov rax, qword ptr gs:[16]
     mov qword ptr [rax], rsp
-    fxrstor64 [rdi + {fpu}]
     test rsi, rsi
     jz tine_user_enter_iret
     mov rcx, qword ptr [rdi + {rip}]
@@ -577,7 +780,6 @@ tine_syscall_entry:
 
     .text
 "#,
-        fpu = const offset_of!(UserContext, fpu),
         rip = const offset_of!(UserContext, rip),
         rsp = const offset_of!(UserContext, rsp),
         rflags = const offset_of!(UserContext, rflags),
@@ -672,6 +874,18 @@ mod tests {
         assert_eq!(f.fcw(), 0x37f);
         assert_eq!(f.mxcsr(), 0x1f80);
         assert_eq!(core::mem::align_of::<FpuState>(), 16);
-        assert_eq!(core::mem::offset_of!(UserContext, fpu) % 16, 0);
+    }
+
+    #[test]
+    fn fpu_state_is_copied_by_clone_and_sanitised_by_set() {
+        let mut a = UserContext::new(0x1000, 0x2000);
+        let mut state = FpuState::default();
+        state.set_mxcsr(0xffff_ffff);
+        a.set_fpu(state);
+        assert_eq!(a.fpu().mxcsr(), 0xffbf);
+        let b = a.clone();
+        a.set_fpu(FpuState::default());
+        assert_eq!(b.fpu().mxcsr(), 0xffbf, "a clone has its own area");
+        assert_eq!(a.fpu().mxcsr(), 0x1f80);
     }
 }

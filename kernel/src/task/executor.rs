@@ -610,6 +610,11 @@ impl Scheduler {
                 Some(fut) => fut.as_mut().poll(&mut cx).is_ready(),
                 None => true,
             };
+            // A thread's x87/SSE registers stay in the CPU while its poll
+            // lasts (`arch::user::FpuSlot`): into its context before any
+            // other task runs here or it moves.
+            #[cfg(target_os = "none")]
+            arch::user::release_fpu();
             if ready {
                 // Drop the future (and all it owns) now, not when the last
                 // waker goes away.

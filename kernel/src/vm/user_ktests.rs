@@ -410,8 +410,8 @@ ktest!(
             .copy_from_user(DATA, &mut stored)
             .map_err(|e| format!("{e:?}"))?;
         kassert_eq!(u64::from_le_bytes(stored), 0x1122_3344_5566_7788);
-        kassert_eq!(a.fpu.fcw(), 0x37f);
-        kassert_eq!(a.fpu.mxcsr() & 0xffbf, 0x1f80);
+        kassert_eq!(a.fpu().fcw(), 0x37f);
+        kassert_eq!(a.fpu().mxcsr() & 0xffbf, 0x1f80);
         Ok(())
     }
 );
@@ -454,7 +454,9 @@ ktest!(
         // Hostile flags are dropped (IOPL 3, NT), reserved MXCSR bits too.
         let mut ctx = UserContext::new(CODE, STACK_TOP);
         ctx.rflags = 0x3000 | 0x4000;
-        ctx.fpu.set_mxcsr(0xffff_ffff);
+        let mut fpu = arch::user::FpuState::default();
+        fpu.set_mxcsr(0xffff_ffff);
+        ctx.set_fpu(fpu);
         kassert_eq!(run_to_trap(&mut ctx, &table), Trap::Syscall);
         kassert_eq!(ctx.rflags & 0x7000, 0);
         kassert_eq!(ctx.rax, 39);

@@ -194,7 +194,7 @@ pub fn build(ctx: &UserContext, args: &FrameArgs<'_>) -> [u8; FRAME_SIZE] {
 /// 464..512 cleared (Linux keeps its software-reserved `fpx_sw_bytes`
 /// there; without XSAVE nothing is announced).
 pub fn fpstate_bytes(ctx: &UserContext) -> [u8; FPSTATE_SIZE] {
-    let mut b = ctx.fpu.0;
+    let mut b = ctx.fpu().0;
     b[464..].fill(0);
     b
 }

@@ -487,7 +487,7 @@ fn setup_handler(
     space.copy_to_user(frame_addr, &bytes)?;
     frame::enter_handler(ctx, act.handler, sig.number(), frame_addr);
     // The handler starts with a clean FPU (Linux's `fpu__clear_user_states`).
-    ctx.fpu = FpuState::default();
+    ctx.set_fpu(FpuState::default());
     let mut queue = state.queue.lock();
     if use_alt && altstack.autodisarm {
         queue.altstack = super::AltStack::default();
@@ -532,11 +532,11 @@ fn restore_frame(
     space.copy_from_user(frame_addr, &mut bytes)?;
     let mut restored = ctx.clone();
     let r = frame::restore(&mut restored, &bytes);
+    let mut fpu = FpuState::default();
     if r.fpstate != 0 {
-        space.copy_from_user(r.fpstate, &mut restored.fpu.0)?;
-    } else {
-        restored.fpu = FpuState::default();
+        space.copy_from_user(r.fpstate, &mut fpu.0)?;
     }
+    restored.set_fpu(fpu);
     *ctx = restored;
     let state = process.signals();
     state.set_blocked(r.mask);
