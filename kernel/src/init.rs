@@ -94,6 +94,8 @@ pub fn start(info: &'static arch::boot::BootInfo, bench: BenchRunner) -> ! {
 
     crate::machine::install();
     crate::task::init(crate::machine::platform(), ncpus);
+    // The vDSO's clock (TSC parameters, the RTC's date) before any exec.
+    arch::user::vdso::init(crate::syscall::time::boot_realtime_ns());
 
     let mode_line = String::from(info.cmdline);
     // Detached: the boot task ends the session itself when it is done.

@@ -12,6 +12,7 @@
 //! | `0x1b` [`USER_SS`] | user data, DPL 3 (slot 0x18) | `STAR[63:48]` = 0x10: `sysretq` loads SS = 0x10 + 8, RPL 3 |
 //! | `0x23` [`USER_CS`] | 64-bit user code, DPL 3 (slot 0x20) | ... and CS = 0x10 + 16, RPL 3 |
 //! | `0x28` [`TSS_SELECTOR`] | 64-bit TSS (two slots, 0x28 and 0x30) | |
+//! | `0x3b` [`CPU_NUMBER_SEL`] | read-only data, DPL 3, limit = the CPU number (slot 0x38) | the vDSO's `getcpu` reads it with `lsl` |
 //!
 //! So `STAR` = `(0x10 << 48) | (0x08 << 32)` ([`STAR_VALUE`]).
 //!
@@ -30,6 +31,9 @@ pub const USER_SS: u16 = 0x18 | 3;
 pub const USER_CS: u16 = 0x20 | 3;
 /// The TSS selector.
 pub const TSS_SELECTOR: u16 = 0x28;
+/// A user-readable descriptor whose limit is the CPU's number (RPL 3):
+/// `lsl` on it in ring 3 gives `getcpu` without a system call.
+pub const CPU_NUMBER_SEL: u16 = 0x38 | 3;
 /// The value for `IA32_STAR`: kernel base 0x08, user base 0x10 (sysret adds
 /// 8 for SS and 16 for CS).
 pub const STAR_VALUE: u64 = ((KERNEL_SS as u64) << 48) | ((KERNEL_CS as u64) << 32);
@@ -60,8 +64,15 @@ pub const fn tss_descriptor(base: u64) -> [u64; 2] {
     [low, base >> 32]
 }
 
-/// The GDT of a CPU whose TSS is at `tss`.
-pub const fn gdt_for(tss: u64) -> [u64; 7] {
+/// The descriptor of [`CPU_NUMBER_SEL`] for CPU `cpu`: present, DPL 3,
+/// read-only data (accessed), byte granularity, limit = `cpu` (20 bits).
+pub const fn cpu_number_descriptor(cpu: u32) -> u64 {
+    let cpu = cpu as u64;
+    (cpu & 0xffff) | (0xf1 << 40) | (((cpu >> 16) & 0xf) << 48)
+}
+
+/// The GDT of CPU `cpu`, whose TSS is at `tss`.
+pub const fn gdt_for(tss: u64, cpu: u32) -> [u64; 8] {
     let [t0, t1] = tss_descriptor(tss);
     [
         0,
@@ -71,6 +82,7 @@ pub const fn gdt_for(tss: u64) -> [u64; 7] {
         DESC_USER_CODE,
         t0,
         t1,
+        cpu_number_descriptor(cpu),
     ]
 }
 
@@ -89,7 +101,7 @@ mod imp {
     /// One CPU's GDT and TSS, leaked for the life of the system.
     #[repr(C, align(16))]
     struct CpuTables {
-        gdt: [u64; 7],
+        gdt: [u64; 8],
         tss: TaskStateSegment,
     }
 
@@ -124,15 +136,15 @@ mod imp {
         // gets no port access.
         tss.iomap_base = size_of::<TaskStateSegment>() as u16;
 
-        let tables = Box::leak(Box::new(CpuTables { gdt: [0; 7], tss }));
+        let tables = Box::leak(Box::new(CpuTables { gdt: [0; 8], tss }));
         let tss_addr = &raw const tables.tss as u64;
-        tables.gdt = gdt_for(tss_addr);
+        tables.gdt = gdt_for(tss_addr, crate::cpu::id() as u32);
         crate::smp::percpu::current()
             .tss
             .store(tss_addr, Ordering::Relaxed);
 
         let pointer = x86_64::structures::DescriptorTablePointer {
-            limit: (size_of::<[u64; 7]>() - 1) as u16,
+            limit: (size_of::<[u64; 8]>() - 1) as u16,
             base: x86_64::VirtAddr::new(&raw const tables.gdt as u64),
         };
         // SAFETY: (1) `tables` is leaked, so the GDT outlives its use; (2) its
@@ -200,7 +212,11 @@ mod tests {
 
     #[test]
     fn descriptors_have_expected_privilege() {
-        let gdt = gdt_for(0);
+        let gdt = gdt_for(0, 0x1_2345);
+        let cpu = gdt[(CPU_NUMBER_SEL >> 3) as usize];
+        assert_eq!(dpl(cpu), 3);
+        assert_eq!((cpu & 0xffff) | (((cpu >> 48) & 0xf) << 16), 0x1_2345);
+        assert_eq!((cpu >> 47) & 1, 1, "present");
         let dpl = |d: u64| (d >> 45) & 3;
         let long = |d: u64| (d >> 53) & 1;
         assert_eq!(dpl(gdt[(KERNEL_CS >> 3) as usize]), 0);

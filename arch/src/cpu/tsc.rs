@@ -13,6 +13,12 @@ static TICKS_PER_US_X65536: AtomicU64 = AtomicU64::new(0);
 /// multiply and a shift, no division (a library call for u128, and slow
 /// under emulation), on the executor's hot path.
 static NS_PER_TICK_X2_32: AtomicU64 = AtomicU64::new(0);
+/// `ticks_to_ns`'s factor: nanoseconds per tick, scaled by 2^32 (the
+/// vDSO computes the same).
+pub fn ns_per_tick_x2_32() -> u64 {
+    NS_PER_TICK_X2_32.load(Ordering::Relaxed)
+}
+
 /// TSC value at boot.
 static BOOT_TSC: AtomicU64 = AtomicU64::new(0);
 

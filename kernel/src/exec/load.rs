@@ -21,7 +21,10 @@
 //!   [`STACK_GUARD`] bytes (`mmap` keeps out of that gap), the initial stack
 //!   image (argv, envp, auxv with 16 `AT_RANDOM` bytes from
 //!   `arch::cpu::random`) copied to its top. The stack is never
-//!   executable, whatever `PT_GNU_STACK` asks for.
+//!   executable, whatever `PT_GNU_STACK` asks for;
+//! - the vDSO (`arch::user::vdso`): its data page and image, the same
+//!   frames in every process, at [`VDSO_BASE`], `AT_SYSINFO_EHDR` naming
+//!   the image (fork shares them like any page, exec maps them afresh).
 //!
 //! The result is the entry point and the initial `rsp`, from which the
 //! caller makes the first thread's `UserContext::new(entry, rsp)`.
@@ -36,6 +39,11 @@ use crate::vm::vma::{PAGE_SIZE, VmPerms};
 pub const STACK_SIZE: u64 = 128 << 10;
 /// The unmapped gap kept below the stack VMA.
 pub const STACK_GUARD: u64 = 1 << 20;
+/// Where the vDSO goes (its data page; the ELF image follows, and
+/// `AT_SYSINFO_EHDR` points there): 16 MiB below the stack's top, below
+/// the largest stack and its guard, in the `mmap` window (which leaves
+/// the two pages alone).
+pub const VDSO_BASE: u64 = crate::exec::stack::DEFAULT_STACK_TOP - (16 << 20);
 
 /// Why a plan cannot be mapped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -201,7 +209,9 @@ mod imp {
 
         let mut random = [0u8; 16];
         arch::cpu::random::fill(&mut random);
+        let vdso = arch::user::vdso::pages();
         let aux = AuxInfo {
+            sysinfo_ehdr: if vdso.is_some() { VDSO_BASE + PAGE_SIZE } else { 0 },
             uid: creds.uid,
             euid: creds.euid,
             gid: creds.gid,
@@ -262,6 +272,10 @@ mod imp {
             .map_anonymous(stack_bottom, DEFAULT_STACK_TOP, VmPerms::RW, VmaKind::Stack)
             .map_err(|_| Errno::ENOMEM)?;
         space.copy_to_user(stack.rsp, &stack.bytes)?;
+        if let Some((data, image)) = vdso {
+            debug_assert!(VDSO_BASE + 2 * PAGE_SIZE <= stack_bottom - STACK_GUARD);
+            space.map_vdso(VDSO_BASE, data, image)?;
+        }
 
         let brk_start = plan.image_end;
         let mmap_floor = brk_start.saturating_add(BRK_MAX).max(USER_BOTTOM);

@@ -52,6 +52,7 @@ pub mod at {
     pub const SECURE: u64 = 23;
     pub const RANDOM: u64 = 25;
     pub const EXECFN: u64 = 31;
+    pub const SYSINFO_EHDR: u64 = 33;
 }
 
 /// The values the auxiliary vector carries that the kernel decides.
@@ -77,6 +78,8 @@ pub struct AuxInfo {
     /// The 16 bytes `AT_RANDOM` points at (stack protector and pointer
     /// guard seeds).
     pub random: [u8; 16],
+    /// `AT_SYSINFO_EHDR`: where the vDSO's ELF header is mapped (0: none).
+    pub sysinfo_ehdr: u64,
 }
 
 impl AuxInfo {
@@ -213,8 +216,9 @@ impl StackImage {
 
 /// The auxiliary vector, ending with `AT_NULL`; the values of `AT_RANDOM`
 /// and `AT_EXECFN` are filled in by the caller.
-fn auxv_entries(aux: &AuxInfo) -> [(u64, u64); 17] {
+fn auxv_entries(aux: &AuxInfo) -> [(u64, u64); 18] {
     [
+        (at::SYSINFO_EHDR, aux.sysinfo_ehdr),
         (at::HWCAP, aux.hwcap),
         (at::PAGESZ, PAGE_SIZE),
         (at::CLKTCK, 100),

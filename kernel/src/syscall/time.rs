@@ -163,8 +163,8 @@ mod imp {
     }
 
     /// The wall-clock time of the boot in ns since 1970: the RTC's reading
-    /// minus the time since boot, taken once.
-    fn boot_realtime_ns() -> u64 {
+    /// minus the time since boot, taken once (at boot, for the vDSO).
+    pub fn boot_realtime_ns() -> u64 {
         static BOOT: spin::Once<u64> = spin::Once::new();
         *BOOT.call_once(|| {
             let secs = drivers::rtc::read_unix_seconds().unwrap_or_else(|| {

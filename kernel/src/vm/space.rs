@@ -301,6 +301,28 @@ impl AddressSpace {
             .map_err(map_errno)
     }
 
+    /// Maps the vDSO (`arch::user::vdso::pages`: its data page read-only
+    /// at `at`, its image read and execute at `at` + 4096), two
+    /// [`VmaKind::Vdso`] VMAs. `EEXIST` if the range is taken.
+    pub fn map_vdso(&self, at: u64, data: Frame, image: Frame) -> Result<(), Errno> {
+        let mut layout = self.layout.lock();
+        for (va, perms, frame) in [(at, VmPerms::R, data), (at + PAGE_SIZE, VmPerms::RX, image)] {
+            layout
+                .vmas
+                .insert(Vma {
+                    start: va,
+                    end: va + PAGE_SIZE,
+                    perms,
+                    kind: VmaKind::Vdso,
+                })
+                .map_err(vma_errno)?;
+            self.table
+                .map(va, frame, flags(perms))
+                .map_err(map_errno)?;
+        }
+        Ok(())
+    }
+
     /// Sets where the heap starts (the loader: the end of the image) and
     /// the window `mmap` chooses addresses from.
     pub fn set_layout(&self, brk_start: u64, mmap_floor: u64, mmap_ceiling: u64) {
@@ -867,7 +889,7 @@ impl AddressSpace {
                 layout
                     .vmas
                     .find(va)
-                    .is_some_and(|v| v.kind != VmaKind::Image)
+                    .is_some_and(|v| !matches!(v.kind, VmaKind::Image | VmaKind::Vdso))
             };
             for va in self.mapped_pages(addr, end) {
                 if anonymous(va) {

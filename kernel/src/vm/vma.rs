@@ -113,6 +113,10 @@ pub enum VmaKind {
     /// space mapping the object; fork shares it (FreeBSD's
     /// `VM_INHERIT_SHARE`).
     Shared { object: u64, base: u64 },
+    /// The vDSO's data page or image (`arch::user::vdso`): frames shared
+    /// by every process, mapped read-only (a write after `mprotect` gets a
+    /// private copy, as for any shared frame).
+    Vdso,
 }
 
 impl VmaKind {
