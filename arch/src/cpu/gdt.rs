@@ -213,11 +213,11 @@ mod tests {
     #[test]
     fn descriptors_have_expected_privilege() {
         let gdt = gdt_for(0, 0x1_2345);
+        let dpl = |d: u64| (d >> 45) & 3;
         let cpu = gdt[(CPU_NUMBER_SEL >> 3) as usize];
         assert_eq!(dpl(cpu), 3);
         assert_eq!((cpu & 0xffff) | (((cpu >> 48) & 0xf) << 16), 0x1_2345);
         assert_eq!((cpu >> 47) & 1, 1, "present");
-        let dpl = |d: u64| (d >> 45) & 3;
         let long = |d: u64| (d >> 53) & 1;
         assert_eq!(dpl(gdt[(KERNEL_CS >> 3) as usize]), 0);
         assert_eq!(long(gdt[(KERNEL_CS >> 3) as usize]), 1);

@@ -43,8 +43,11 @@ pub struct VdsoData {
 
 #[cfg_attr(not(target_os = "none"), allow(dead_code))]
 const SEQ: usize = core::mem::offset_of!(VdsoData, seq);
+#[cfg_attr(not(target_os = "none"), allow(dead_code))]
 const BOOT_TSC: usize = core::mem::offset_of!(VdsoData, boot_tsc);
+#[cfg_attr(not(target_os = "none"), allow(dead_code))]
 const MULT: usize = core::mem::offset_of!(VdsoData, ns_per_tick_x2_32);
+#[cfg_attr(not(target_os = "none"), allow(dead_code))]
 const REALTIME: usize = core::mem::offset_of!(VdsoData, realtime_at_boot_ns);
 
 #[cfg_attr(not(target_os = "none"), allow(dead_code))]

@@ -5,6 +5,7 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::future::Future;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use arch::user::{FpuState, UserContext};
 use futures_util::future::{Either, select};
@@ -27,12 +28,53 @@ pub type SharedActions = Arc<spin::Mutex<SigActions>>;
 /// and the event a blocked thread of it waits on.
 pub struct SignalState {
     /// Lock order: after `actions` (and after the `SigActions` inside).
-    queue: spin::Mutex<SigQueue>,
+    queue: QueueLock,
     /// Replaced by exec (which unshares) and by the shared-action fork
     /// variants; the lock guards the `Arc`, not the actions.
     actions: spin::Mutex<SharedActions>,
     /// Notified when a signal becomes pending or the process is continued.
     event: Event,
+}
+
+/// The queue's lock, with a hint that lets the return to user mode skip
+/// both locks when nothing can be pending.
+///
+/// `attention` is written only with the lock held: every `lock` sets it
+/// (whoever locks may post a signal, unblock one or save a mask), and
+/// `deliver` clears it when it found nothing to do, before unlocking. So
+/// while it reads false, nothing has changed the queue since a `deliver`
+/// saw it empty, and `deliver` may return at once. A signal posted from
+/// another CPU just as the flag is read is taken at the next entry to the
+/// kernel, exactly as one posted just after the locked check would be.
+struct QueueLock {
+    inner: spin::Mutex<SigQueue>,
+    attention: AtomicBool,
+}
+
+impl QueueLock {
+    fn new(queue: SigQueue) -> Self {
+        Self {
+            inner: spin::Mutex::new(queue),
+            attention: AtomicBool::new(true),
+        }
+    }
+
+    fn lock(&self) -> spin::MutexGuard<'_, SigQueue> {
+        let guard = self.inner.lock();
+        self.attention.store(true, Ordering::Relaxed);
+        guard
+    }
+
+    /// Whether the queue may have changed since `deliver` last found
+    /// nothing to deliver.
+    fn needs_attention(&self) -> bool {
+        self.attention.load(Ordering::Acquire)
+    }
+
+    /// Clears the hint; `_held` proves the lock is held.
+    fn settle(&self, _held: &spin::MutexGuard<'_, SigQueue>) {
+        self.attention.store(false, Ordering::Release);
+    }
 }
 
 impl Default for SignalState {
@@ -52,7 +94,7 @@ impl SignalState {
 
     fn with(queue: SigQueue, actions: SharedActions) -> Self {
         Self {
-            queue: spin::Mutex::new(queue),
+            queue: QueueLock::new(queue),
             actions: spin::Mutex::new(actions),
             event: Event::new(),
         }
@@ -348,6 +390,16 @@ pub async fn deliver(
     mut interrupted: Option<super::Interrupted>,
 ) -> Option<i32> {
     let state = process.signals();
+    // The common case, without a lock: nothing changed since the last
+    // return found nothing (`QueueLock`).
+    if !state.queue.needs_attention() {
+        if let Some(call) = interrupted
+            && call.restarts_with(None)
+        {
+            call.rewind(ctx);
+        }
+        return None;
+    }
     loop {
         let (sig, info, action, old_mask, trap) = {
             let actions = state.actions();
@@ -356,7 +408,11 @@ pub async fn deliver(
             let Some(sig) = queue.next() else {
                 // `rt_sigsuspend`'s mask, if no handler took it over.
                 if let Some(mask) = queue.saved_mask.take() {
+                    // A signal the old mask held back may be deliverable
+                    // now: look again next time.
                     queue.blocked = mask;
+                } else {
+                    state.queue.settle(&queue);
                 }
                 drop(queue);
                 if let Some(call) = interrupted
