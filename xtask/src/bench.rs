@@ -608,9 +608,7 @@ fn ratio_spread(tine: &UserRun, linux: &UserRun) -> HashMap<String, (f64, f64)> 
                 continue;
             };
             let ratio = metric.value / twin;
-            let entry = spread
-                .entry(metric.name.clone())
-                .or_insert((ratio, ratio));
+            let entry = spread.entry(metric.name.clone()).or_insert((ratio, ratio));
             entry.0 = entry.0.min(ratio);
             entry.1 = entry.1.max(ratio);
         }

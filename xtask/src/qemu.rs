@@ -394,7 +394,10 @@ mod tests {
             cpu: Some("max".to_owned()),
             ..config()
         });
-        assert!(line.contains(" -cpu max -accel tcg,thread=multi "), "{line}");
+        assert!(
+            line.contains(" -cpu max -accel tcg,thread=multi "),
+            "{line}"
+        );
     }
 
     #[test]

@@ -311,15 +311,15 @@ pub const fn decode_trap(vector: u64, error_code: u64, cr2: u64) -> Trap {
 }
 
 #[cfg(target_os = "none")]
-pub use imp::{release_fpu, run};
-#[cfg(target_os = "none")]
 pub(crate) use imp::{init_this_cpu, save_user_state};
+#[cfg(target_os = "none")]
+pub use imp::{release_fpu, run};
 
 #[cfg(target_os = "none")]
 mod imp {
+    use alloc::sync::Arc;
     use alloc::vec::Vec;
     use core::mem::offset_of;
-    use alloc::sync::Arc;
     use core::sync::atomic::Ordering;
     use x86_64::VirtAddr;
     use x86_64::registers::model_specific::{Efer, EferFlags, FsBase, KernelGsBase, LStar, Msr};
@@ -547,7 +547,12 @@ mod imp {
         // The executor releases the registers at the end of every poll, so
         // a thread's state is never left in another CPU's registers.
         let held = area.live_on.load(Ordering::Relaxed);
-        assert!(held == 0, "FPU state held by cpu {} entered on {}", held - 1, me - 1);
+        assert!(
+            held == 0,
+            "FPU state held by cpu {} entered on {}",
+            held - 1,
+            me - 1
+        );
         // SAFETY: FXRSTOR reads the 512-byte image this thread owns (MXCSR
         // sanitised by `FpuSlot::set`); the record then holds a strong
         // reference for `save_and_release`.

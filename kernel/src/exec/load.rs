@@ -211,7 +211,11 @@ mod imp {
         arch::cpu::random::fill(&mut random);
         let vdso = arch::user::vdso::pages();
         let aux = AuxInfo {
-            sysinfo_ehdr: if vdso.is_some() { VDSO_BASE + PAGE_SIZE } else { 0 },
+            sysinfo_ehdr: if vdso.is_some() {
+                VDSO_BASE + PAGE_SIZE
+            } else {
+                0
+            },
             uid: creds.uid,
             euid: creds.euid,
             gid: creds.gid,

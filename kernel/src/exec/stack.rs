@@ -316,6 +316,7 @@ mod tests {
             hwcap: 0x178b_fbff,
             secure: true,
             random: *b"0123456789abcdef",
+            sysinfo_ehdr: 0x7fff_feff_f000,
         }
     }
 
@@ -348,6 +349,7 @@ mod tests {
         );
         assert_eq!(a[&at::HWCAP], 0x178b_fbff);
         assert_eq!(a[&at::SECURE], 1);
+        assert_eq!(a[&at::SYSINFO_EHDR], 0x7fff_feff_f000);
         assert_eq!(a[&at::NULL], 0);
         let random = a[&at::RANDOM];
         assert_eq!(random % 16, 0);

@@ -316,9 +316,7 @@ impl AddressSpace {
                     kind: VmaKind::Vdso,
                 })
                 .map_err(vma_errno)?;
-            self.table
-                .map(va, frame, flags(perms))
-                .map_err(map_errno)?;
+            self.table.map(va, frame, flags(perms)).map_err(map_errno)?;
         }
         Ok(())
     }
