@@ -309,12 +309,7 @@ impl AddressSpace {
         for (va, perms, frame) in [(at, VmPerms::R, data), (at + PAGE_SIZE, VmPerms::RX, image)] {
             layout
                 .vmas
-                .insert(Vma {
-                    start: va,
-                    end: va + PAGE_SIZE,
-                    perms,
-                    kind: VmaKind::Vdso,
-                })
+                .insert(Vma::new(va, va + PAGE_SIZE, perms, VmaKind::Vdso))
                 .map_err(vma_errno)?;
             self.table.map(va, frame, flags(perms)).map_err(map_errno)?;
         }
@@ -858,11 +853,9 @@ impl AddressSpace {
             if addr < top {
                 let inside = |v: &&Vma| v.end > addr && v.start < top;
                 if advice == WIPEONFORK
-                    && layout
-                        .vmas
-                        .iter()
-                        .filter(inside)
-                        .any(|v| !v.kind.is_private() || v.kind == VmaKind::Image)
+                    && layout.vmas.iter().filter(inside).any(|v| {
+                        !v.kind.is_private() || matches!(v.kind, VmaKind::Image | VmaKind::Vdso)
+                    })
                 {
                     return Err(Errno::EINVAL);
                 }
