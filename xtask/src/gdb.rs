@@ -66,6 +66,7 @@ fn session(args: &GdbArgs) -> Result<String> {
     let initrd = initramfs::build_initramfs(&[])?;
     let kernel = build::build_kernel(Profile::from_release_flag(args.release))?;
     let config = QemuConfig {
+        cpu: args.machine.cpu.clone(),
         smp: args.smp,
         mem_mib: args.machine.mem_mib,
         accel: args.machine.accel,
@@ -132,6 +133,7 @@ pub fn check(kernel: Option<&Path>, initrd: Option<&Path>) -> Result<String> {
     let kernel = kernel.context("not run: the kernel did not build")?;
     let initrd = initrd.context("not run: the initramfs did not build")?;
     let config = QemuConfig {
+        cpu: None,
         smp: 2,
         mem_mib: 512,
         accel: crate::qemu::Accel::Tcg,
