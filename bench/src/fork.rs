@@ -193,6 +193,23 @@ crate::bench_case!(VM_COW_FAULT_COPY, "vm_cow_fault_copy", async {
     )
 });
 
+crate::bench_case!(
+    VM_COW_FAULT_COPY_PER_PAGE,
+    "vm_cow_fault_copy_per_page",
+    async {
+        // The same faults after the baseline fork (`fork_per_page`: no shared
+        // table, each page read-only with a refcount of 2): only page copies.
+        let space = space_with_pages(FAULT_PAGES)?;
+        measure_prepared(
+            || {
+                let child = space.fork_per_page().map_err(|e| format!("fork: {e}"))?;
+                Ok((child, FAULT_PAGES))
+            },
+            |_child| touch(&space, FAULT_PAGES, WRITE_PRESENT),
+        )
+    }
+);
+
 crate::bench_case!(VM_COW_FAULT_SOLE, "vm_cow_fault_sole", async {
     // Per batch: fork and drop the child, which leaves every page
     // read-only with a refcount of 1; a write fault then only makes it
