@@ -28,7 +28,12 @@ pub const BATCH: usize = 32;
 struct Pool {
     /// Bit `pfn` set = frame `pfn` is free in the pool.
     free: Vec<u64>,
-    /// Word to start the next single-frame search from.
+    /// Word to start the next single-frame search from: moved back to the
+    /// lowest word a frame is freed into, so freed frames are reused
+    /// before memory never handed out. (A next-fit search sweeps through
+    /// all of RAM first; under QEMU every frame the guest touches for the
+    /// first time costs the host a page fault, which made the fault
+    /// benchmarks 10x slower in the boots where they drew fresh frames.)
     hint: usize,
 }
 
@@ -157,6 +162,7 @@ impl FrameAllocator {
                 cache.len -= 1;
                 let f = cache.frames[cache.len];
                 pool.free[f as usize / 64] |= 1 << (f % 64);
+                pool.hint = pool.hint.min(f as usize / 64);
             }
         }
         let len = cache.len;
@@ -276,6 +282,20 @@ mod tests {
         }
         assert_eq!(seen.len(), 4096);
         assert_eq!(a.free_frames(), 0);
+    }
+
+    #[test]
+    fn freed_frames_are_reused_before_untouched_ones() {
+        let a = alloc16();
+        let first: Vec<u64> = (0..1000).map(|_| a.alloc(0).unwrap()).collect();
+        let highest = *first.iter().max().unwrap();
+        for &pa in &first {
+            a.dec_ref(pa, 0);
+        }
+        for _ in 0..1000 {
+            let pa = a.alloc(0).unwrap();
+            assert!(pa <= highest, "{pa:#x} is above every frame used so far");
+        }
     }
 
     #[test]
