@@ -23,6 +23,7 @@ mod cpio;
 mod deps;
 mod forkbench;
 mod gdb;
+mod fuzz;
 mod initramfs;
 mod lint;
 mod linux;
@@ -65,6 +66,14 @@ enum Task {
     /// Boot the kernel halted under gdb (breakpoint at the kernel's entry;
     /// `tine-tasks` prints what each CPU runs).
     Gdb(gdb::GdbArgs),
+    /// Random system calls with hostile arguments, in forked children
+    /// (`user/fuzz`); passes iff the kernel neither panics nor hangs and
+    /// fork, wait and memory are intact afterwards.
+    Fuzz(fuzz::FuzzArgs),
+    /// Every CPU forks, vforks, spawns, execs, pipes, signals and writes
+    /// COW memory at once (`user/stress`), then the kernel checks its
+    /// invariants.
+    Stress(fuzz::StressArgs),
     /// Print the kernel's module import graph and its cycles.
     Modgraph(modgraph::ModgraphArgs),
 }
@@ -92,6 +101,8 @@ fn dispatch(task: Task) -> Result<()> {
         Task::Bench(args) => bench::main(&args),
         Task::Lint => lint::main(),
         Task::Gdb(args) => gdb::main(&args),
+        Task::Fuzz(args) => fuzz::fuzz_main(&args),
+        Task::Stress(args) => fuzz::stress_main(&args),
         Task::Modgraph(args) => modgraph::main(&args),
     }
 }
