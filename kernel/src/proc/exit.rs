@@ -138,6 +138,7 @@ fn reparent_children(dead: Pid) {
         let mut ppid = p.ppid.lock();
         if *ppid == dead {
             *ppid = adopter;
+            p.adopted();
             orphans.push(p.pid);
             if p.pdeathsig() != 0 {
                 bereaved.push(p.clone());

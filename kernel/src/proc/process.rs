@@ -136,8 +136,8 @@ mod imp {
         /// around each entry to ring 3).
         user_ns: AtomicU64,
         /// The signal the parent gets when this process exits (`SIGCHLD`
-        /// for fork; `None` sends nothing).
-        exit_signal: Option<u8>,
+        /// for fork; 0 sends nothing). Reparenting makes it `SIGCHLD`.
+        exit_signal: core::sync::atomic::AtomicU8,
         /// Its process group and session (`JobIds`).
         pub(in crate::proc) job: spin::Mutex<JobIds>,
         /// It has called `execve` (a parent's `setpgid` on it is `EACCES`
@@ -263,7 +263,7 @@ mod imp {
                 affinity: AtomicU64::new(!0),
                 affinity_changed: core::sync::atomic::AtomicBool::new(false),
                 user_ns: AtomicU64::new(0),
-                exit_signal,
+                exit_signal: core::sync::atomic::AtomicU8::new(exit_signal.unwrap_or(0)),
                 job: spin::Mutex::new(job),
                 execed: AtomicBool::new(false),
                 exit_notified: AtomicBool::new(false),
@@ -367,7 +367,25 @@ mod imp {
 
         /// The signal the parent gets at this process's exit.
         pub fn exit_signal(&self) -> Option<u8> {
-            self.exit_signal
+            // Relaxed: a plain value, read by the exiting process's parent
+            // notification after the reparenting that may change it (both
+            // under the process table's lock order).
+            match self.exit_signal.load(Ordering::Relaxed) {
+                0 => None,
+                sig => Some(sig),
+            }
+        }
+
+        /// On reparenting: an adopted process tells its new parent of its
+        /// exit with `SIGCHLD`, whatever `clone` asked for, so that an
+        /// orphan cannot kill its reaper (or init) with its exit signal
+        /// (Linux's `reparent_leader`, kernel/exit.c: "We don't want
+        /// people slaying init"). A process that sends none stays silent.
+        pub fn adopted(&self) {
+            if self.exit_signal().is_some() {
+                self.exit_signal
+                    .store(crate::proc::fork_flags::SIGCHLD, Ordering::Relaxed);
+            }
         }
 
         /// This process's PID.

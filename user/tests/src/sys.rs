@@ -18,6 +18,7 @@ pub mod nr {
     pub const CHDIR: usize = 80;
     pub const MKDIR: usize = 83;
     pub const UNLINK: usize = 87;
+    pub const CLONE: usize = 56;
     pub const TRUNCATE: usize = 76;
     pub const GETDENTS64: usize = 217;
     pub const OPENAT: usize = 257;

@@ -3,7 +3,10 @@
 //! and memory comes back after the child is reaped); wait4 statuses for
 //! exits and deaths by signal; a SIGSEGV kills only the child; a pipe
 //! carries bytes both ways between parent and child, with end-of-file
-//! when the writer is gone; an orphan is adopted by its reaper.
+//! when the writer is gone; an orphan is adopted by its reaper, and an
+//! orphan made by `clone` with another exit signal (SIGTERM) tells its
+//! reaper of its exit with SIGCHLD instead (a fuzzer finding: the signal
+//! used to reach, and kill, the reaper).
 #![no_std]
 #![no_main]
 
@@ -34,6 +37,7 @@ fn main(_: Args) -> i32 {
     segv_kills_only_the_child(&mut c);
     pipes(&mut c);
     orphan(&mut c);
+    orphan_exit_signal(&mut c);
     c.finish()
 }
 
@@ -312,4 +316,40 @@ fn orphan(c: &mut Checks) {
     // SAFETY: procctl(PROC_REAP_RELEASE), no data.
     let released = unsafe { sys::call(nr::TINE_PROCCTL, &[0, 0, 3, 0]) };
     check_eq!(c, released, Ok(0), "procctl(PROC_REAP_RELEASE)");
+}
+
+fn orphan_exit_signal(c: &mut Checks) {
+    // SAFETY: procctl(PROC_REAP_ACQUIRE), no data.
+    let acquired = unsafe { sys::call(nr::TINE_PROCCTL, &[0, 0, 2, 0]) };
+    check_eq!(c, acquired, Ok(0), "procctl(PROC_REAP_ACQUIRE) again");
+    let status = fork_and_wait(|| {
+        let middle = syscall::getpid();
+        // clone(SIGTERM): a fork whose exit signal is SIGTERM.
+        // SAFETY: no CLONE_VM: the child gets a copy of our memory, as
+        // with fork; no pointers are passed.
+        match unsafe { sys::call(nr::CLONE, &[15, 0, 0, 0, 0]) } {
+            Ok(0) => {
+                for _ in 0..100_000 {
+                    if syscall::getppid() != middle {
+                        break;
+                    }
+                    syscall::sched_yield();
+                }
+                syscall::exit_group(0)
+            }
+            Ok(_) => 0,
+            Err(_) => 1,
+        }
+    });
+    check_eq!(c, status, exited(0), "the middle process (clone)");
+    // Were the orphan's SIGTERM to reach us, we would die here.
+    let r = syscall::wait4(-1, 0);
+    check!(
+        c,
+        matches!(r, Ok((pid, 0)) if pid > 0),
+        "the clone orphan was adopted and reaped: {r:?}"
+    );
+    // SAFETY: procctl(PROC_REAP_RELEASE), no data.
+    let released = unsafe { sys::call(nr::TINE_PROCCTL, &[0, 0, 3, 0]) };
+    check_eq!(c, released, Ok(0), "procctl(PROC_REAP_RELEASE) again");
 }
