@@ -26,6 +26,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use crate::build::{self, Profile};
+use crate::fuzz;
 use crate::initramfs;
 use crate::qemu::{self, Accel, KernelExit, Outcome, QemuConfig};
 use crate::shell;
@@ -37,6 +38,9 @@ use crate::{deps, display_command, run_command, serial, target_dir};
 const KTEST_TIMEOUT: Duration = Duration::from_secs(300);
 /// Deadline for a boot that only checks the system came up (or crashed as
 /// asked).
+/// The seed of the suite's fuzz run (fixed, so a failure repeats).
+const FUZZ_SEED: u64 = 13;
+
 const BOOT_TIMEOUT: Duration = Duration::from_secs(180);
 /// How many lines of serial output a failed boot shows.
 const TAIL_LINES: usize = 40;
@@ -106,6 +110,16 @@ pub fn main(args: &TestArgs) -> Result<()> {
             &format!("user shell session -smp {smp}"),
             || shell::user_session(kernel.as_deref(), initrd.as_deref(), smp),
         );
+    }
+
+    if !args.quick {
+        suite.run(Tier::System, "fuzz -smp 4 (60 s)", || {
+            let (Some(kernel), Some(initrd)) = (kernel.as_deref(), initrd.as_deref()) else {
+                bail!("no kernel or initramfs");
+            };
+            let job = fuzz::Job::Fuzz { seed: FUZZ_SEED };
+            fuzz::run(&job, kernel, initrd, 60, 4, 512, args.verbose)
+        });
     }
 
     suite.print_summary();

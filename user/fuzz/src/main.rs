@@ -82,6 +82,7 @@ const SKIP: &[u64] = &[
     109,  // setpgid
     1006, // tine_poweroff
     1005, // tine_sysctl
+    1011, // tine_kbench (runs the kernel benchmarks: slow, not hostile)
 ];
 
 /// Calls whose first argument is a process (or group) to act on.
@@ -212,7 +213,8 @@ fn main(args: Args) -> i32 {
     };
     if o.jobs == 0 {
         let mut buf = [0u8; 64 * 64];
-        let cpus = syscall::tine_info(nr::TINE_CPUINFO, &mut buf).map_or(1, |n| n / 64);
+        // cpuinfo returns the number of records (CPUs).
+        let cpus = syscall::tine_info(nr::TINE_CPUINFO, &mut buf).unwrap_or(1);
         o.jobs = (2 * cpus as u64).max(1);
     }
     let _ = syscall::files::mkdir(c"/tmp/fuzz", 0o777);
@@ -413,19 +415,54 @@ fn drain(fd: i32) -> u64 {
     total
 }
 
-/// Kills every process below us (by the PIDs `proclist` reports with
-/// us as an ancestor) until `wait4` says there are none.
+/// Kills every process below us (the subtree `proclist` shows under our
+/// PID) until `wait4` says there are none; after 2 s of trying, names
+/// the survivors (a finding: something SIGKILL cannot end).
 fn finish_subtree() {
     let me = syscall::getpid();
-    for _ in 0..200 {
+    for round in 0..400 {
         let mut buf = [0u8; 56 * 512];
         let n = syscall::tine_info(nr::TINE_PROCLIST, &mut buf).unwrap_or(0);
-        for rec in buf[..n].chunks_exact(56) {
-            let pid = u32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]) as i32;
-            let ppid = u32::from_le_bytes([rec[4], rec[5], rec[6], rec[7]]) as i32;
-            if ppid == me && pid != me {
+        let procs: [(i32, i32, u8); 512] = core::array::from_fn(|i| {
+            let rec = &buf[(i * 56).min(buf.len() - 56)..][..56];
+            if i < n {
+                let word = |at: usize| i32::from_le_bytes([rec[at], rec[at + 1], rec[at + 2], rec[at + 3]]);
+                (word(0), word(4), rec[16])
+            } else {
+                (0, 0, 0)
+            }
+        });
+        // proclist returns the number of processes (records).
+        let count = n.min(512);
+        let mut below = [false; 512];
+        // Mark descendants: a fixed point over the parent links.
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for i in 0..count {
+                let (pid, ppid, _) = procs[i];
+                if !below[i] && pid != me && (ppid == me || (0..count).any(|j| below[j] && procs[j].0 == ppid)) {
+                    below[i] = true;
+                    changed = true;
+                }
+            }
+        }
+        if round == 200 {
+            println!("fuzz: the process list after 2 s of killing ({count} processes):");
+            for &(pid, ppid, state) in &procs[..count] {
+                println!("fuzz:   pid {pid} parent {ppid} state {}", state as char);
+            }
+        }
+        for i in 0..count {
+            if below[i] {
+                let pid = procs[i].0;
                 let _ = raw(62, [pid as u64, SIGKILL as u64, 0, 0, 0, 0]);
-                let _ = raw(62, [(-pid) as u64, SIGKILL as u64, 0, 0, 0, 0]);
+                if round == 200 {
+                    println!(
+                        "fuzz: FAILED: pid {} (parent {}, state {}) is still here after SIGKILL",
+                        pid, procs[i].1, procs[i].2 as char
+                    );
+                }
             }
         }
         loop {
@@ -479,12 +516,26 @@ fn cleanup() {
     let _ = syscall::close(dir);
 }
 
+/// `wait4(pid)` for at most 10 s (a hang here is a finding, reported).
+fn wait_for(pid: i32) -> Result<(i32, i32), Errno> {
+    let start = now();
+    loop {
+        match syscall::wait4(pid, WNOHANG as i32) {
+            Ok((0, _)) if now() - start < 10_000_000_000 => {
+                let _ = syscall::nanosleep(5_000_000);
+            }
+            Ok((0, _)) => return Err(Errno::EAGAIN),
+            other => return other,
+        }
+    }
+}
+
 /// After the run: fork and wait work, memory came back.
 fn checks(before: &[u64; 6]) -> i32 {
     let mut ok = true;
     match syscall::fork() {
         Ok(0) => syscall::exit(42),
-        Ok(pid) => match syscall::wait4(pid, 0) {
+        Ok(pid) => match wait_for(pid) {
             Ok((p, status)) if p == pid && status == 42 << 8 => {}
             other => {
                 println!("fuzz: FAILED: fork/wait after the run: {other:?}");
@@ -496,7 +547,7 @@ fn checks(before: &[u64; 6]) -> i32 {
             ok = false;
         }
     }
-    if syscall::wait4(-1, 0) != Err(Errno::ECHILD) {
+    if syscall::wait4(-1, WNOHANG as i32) != Err(Errno::ECHILD) {
         println!("fuzz: FAILED: a child is left after the run");
         ok = false;
     }
