@@ -156,10 +156,13 @@ pub fn run(
         interactive: false,
     };
     let boot = qemu::boot(&config, Duration::from_secs(seconds) + GRACE, echo)?;
-    println!("QEMU: {} after {:.1} s", boot.outcome, boot.elapsed.as_secs_f64());
-    verdict(job.program(), &boot.outcome, &boot.output).map_err(|e| {
-        anyhow::anyhow!("{e}\n--- last {TAIL_LINES} lines ---\n{}", boot_tail(&boot))
-    })
+    println!(
+        "QEMU: {} after {:.1} s",
+        boot.outcome,
+        boot.elapsed.as_secs_f64()
+    );
+    verdict(job.program(), &boot.outcome, &boot.output)
+        .map_err(|e| anyhow::anyhow!("{e}\n--- last {TAIL_LINES} lines ---\n{}", boot_tail(&boot)))
 }
 
 fn boot_tail(boot: &Boot) -> String {
@@ -185,7 +188,10 @@ pub fn verdict(program: &str, outcome: &Outcome, output: &str) -> Result<String>
         .rev()
         .find(|l| l.contains(" calls in ") || l.contains(" rounds"))
         .copied();
-    let last = lines.last().copied().unwrap_or("(no line from the program)");
+    let last = lines
+        .last()
+        .copied()
+        .unwrap_or("(no line from the program)");
     let what = match outcome {
         Outcome::Kernel(KernelExit::Success) if ok && failed.is_empty() => {
             return Ok(summary.unwrap_or(last).to_owned());
@@ -220,9 +226,13 @@ mod tests {
             "fuzz: seed 7: 99 calls in 4 children over 5s"
         );
         let panic = Outcome::Kernel(KernelExit::Panic);
-        let e = verdict("fuzz", &panic, "fuzz: 5s 10 calls running [3]\npanicked at x\n")
-            .unwrap_err()
-            .to_string();
+        let e = verdict(
+            "fuzz",
+            &panic,
+            "fuzz: 5s 10 calls running [3]\npanicked at x\n",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("panicked") && e.contains("running [3]"), "{e}");
         let e = verdict("fuzz", &success, "fuzz: FAILED: 3 KiB\n")
             .unwrap_err()

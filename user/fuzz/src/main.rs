@@ -208,7 +208,9 @@ fn options(args: &Args) -> Option<Options> {
 
 fn main(args: Args) -> i32 {
     let Some(mut o) = options(&args) else {
-        println!("usage: fuzz [--seed S] [--seconds T] [--calls K] [--jobs P] [--child I [--trace]]");
+        println!(
+            "usage: fuzz [--seed S] [--seconds T] [--calls K] [--jobs P] [--child I [--trace]]"
+        );
         return 2;
     };
     if o.jobs == 0 {
@@ -271,8 +273,13 @@ fn raw(n: u64, a: [u64; 6]) -> isize {
     // numbers (procctl, kill, wait4 with a NULL status).
     unsafe {
         syscall::syscall6(
-            n as usize, a[0] as usize, a[1] as usize, a[2] as usize, a[3] as usize,
-            a[4] as usize, a[5] as usize,
+            n as usize,
+            a[0] as usize,
+            a[1] as usize,
+            a[2] as usize,
+            a[3] as usize,
+            a[4] as usize,
+            a[5] as usize,
         )
     }
 }
@@ -314,7 +321,11 @@ fn parent(o: &Options) -> i32 {
     let mut last_report = start;
     loop {
         let t = now();
-        let stopping = if o.seconds == 0 { next >= slots as u64 } else { t >= deadline };
+        let stopping = if o.seconds == 0 {
+            next >= slots as u64
+        } else {
+            t >= deadline
+        };
         for slot in running.iter_mut().take(slots) {
             if slot.is_none() && !stopping {
                 match syscall::fork() {
@@ -326,7 +337,11 @@ fn parent(o: &Options) -> i32 {
                         if o.verbose {
                             println!("fuzz: child {next} is pid {pid}");
                         }
-                        *slot = Some(Running { pid, index: next, started: t });
+                        *slot = Some(Running {
+                            pid,
+                            index: next,
+                            started: t,
+                        });
                         next += 1;
                     }
                     Err(e) => {
@@ -349,10 +364,12 @@ fn parent(o: &Options) -> i32 {
         loop {
             match syscall::wait4(-1, WNOHANG as i32) {
                 Ok((0, _)) | Err(_) => break,
-                Ok((pid, _)) => match running.iter_mut().find(|r| r.is_some_and(|r| r.pid == pid)) {
-                    Some(slot) => *slot = None,
-                    None => reaped_others += 1,
-                },
+                Ok((pid, _)) => {
+                    match running.iter_mut().find(|r| r.is_some_and(|r| r.pid == pid)) {
+                        Some(slot) => *slot = None,
+                        None => reaped_others += 1,
+                    }
+                }
             }
         }
         if t.saturating_sub(last_report) >= 5_000_000_000 {
@@ -426,7 +443,9 @@ fn finish_subtree() {
         let procs: [(i32, i32, u8); 512] = core::array::from_fn(|i| {
             let rec = &buf[(i * 56).min(buf.len() - 56)..][..56];
             if i < n {
-                let word = |at: usize| i32::from_le_bytes([rec[at], rec[at + 1], rec[at + 2], rec[at + 3]]);
+                let word = |at: usize| {
+                    i32::from_le_bytes([rec[at], rec[at + 1], rec[at + 2], rec[at + 3]])
+                };
                 (word(0), word(4), rec[16])
             } else {
                 (0, 0, 0)
@@ -441,7 +460,10 @@ fn finish_subtree() {
             changed = false;
             for i in 0..count {
                 let (pid, ppid, _) = procs[i];
-                if !below[i] && pid != me && (ppid == me || (0..count).any(|j| below[j] && procs[j].0 == ppid)) {
+                if !below[i]
+                    && pid != me
+                    && (ppid == me || (0..count).any(|j| below[j] && procs[j].0 == ppid))
+                {
                     below[i] = true;
                     changed = true;
                 }
@@ -620,7 +642,13 @@ fn setup_signals() {
 
 /// Pipes for the console and a pool of open files.
 fn setup_files(rng: &mut Rng, report: i32) -> ([u64; 16], usize) {
-    let nb = |rng: &mut Rng| if rng.below(4) == 0 { 0 } else { O_NONBLOCK as i32 };
+    let nb = |rng: &mut Rng| {
+        if rng.below(4) == 0 {
+            0
+        } else {
+            O_NONBLOCK as i32
+        }
+    };
     let keep = [report, TRACE_FD];
     // fd 0 reads a pipe whose write end we keep; fds 1 and 2 write one
     // whose read end we keep.
@@ -711,8 +739,20 @@ fn argument(rng: &mut Rng, t: &Targets, stack: u64) -> u64 {
         0xffff_ffff_ffff_f000,
         0xffff_8880_0010_0000,
     ];
-    const NONCANONICAL: [u64; 3] = [0x0000_8000_0000_0000, 0x8000_0000_0000_0000, 0x0001_0000_0000_0000];
-    const HUGE: [u64; 7] = [u64::MAX, 1 << 63, 1 << 62, 1 << 40, 1 << 38, 1 << 32, u32::MAX as u64];
+    const NONCANONICAL: [u64; 3] = [
+        0x0000_8000_0000_0000,
+        0x8000_0000_0000_0000,
+        0x0001_0000_0000_0000,
+    ];
+    const HUGE: [u64; 7] = [
+        u64::MAX,
+        1 << 63,
+        1 << 62,
+        1 << 40,
+        1 << 38,
+        1 << 32,
+        u32::MAX as u64,
+    ];
     const NEGATIVE: [i64; 6] = [-1, -2, -4096, -4095, i32::MIN as i64, i64::MIN];
     match rng.below(18) {
         0 | 1 => rng.below(16),
@@ -736,7 +776,7 @@ fn argument(rng: &mut Rng, t: &Targets, stack: u64) -> u64 {
 fn child(o: &Options, index: u64, report: i32) -> ! {
     let mut rng = Rng::new(o.seed, index);
     let _ = raw(109, [0, 0, 0, 0, 0, 0]); // setpgid(0, 0)
-    if index % 4 != 0 {
+    if !index.is_multiple_of(4) {
         let _ = raw(106, [65534, 0, 0, 0, 0, 0]); // setgid
         let _ = raw(105, [65534, 0, 0, 0, 0, 0]); // setuid
     }
