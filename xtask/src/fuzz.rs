@@ -150,6 +150,7 @@ pub fn run(
         smp,
         mem_mib,
         accel: Accel::Tcg,
+        cpu: None,
         kernel: kernel.to_owned(),
         initrd: Some(initrd.to_owned()),
         append: job.cmdline(seconds),
