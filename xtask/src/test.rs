@@ -120,6 +120,12 @@ pub fn main(args: &TestArgs) -> Result<()> {
             let job = fuzz::Job::Fuzz { seed: FUZZ_SEED };
             fuzz::run(&job, kernel, initrd, 60, 4, 512, args.verbose)
         });
+        suite.run(Tier::System, "stress -smp 4 (30 s)", || {
+            let (Some(kernel), Some(initrd)) = (kernel.as_deref(), initrd.as_deref()) else {
+                bail!("no kernel or initramfs");
+            };
+            fuzz::run(&fuzz::Job::Stress, kernel, initrd, 30, 4, 512, args.verbose)
+        });
     }
 
     suite.print_summary();
