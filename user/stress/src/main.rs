@@ -8,9 +8,9 @@
 //! 1. **COW**: store a worker-specific value in every word of a page,
 //!    fork; the child checks it sees the value, writes its own and exits
 //!    0; the parent checks the exit status and that its page is unchanged;
-//! 2. **vfork + exec**: `vfork` + `execve("/bin/hello")`, status 0;
+//! 2. **vfork + exec**: `vfork` + `execve("/bin/nop", [.., "stress"])`, status 0;
 //! 3. **spawn**: `vfork_exec` of `/bin/nop` with rfork(`RFSPAWN`), status 0;
-//! 4. **exec**: fork, the child execs `/bin/hello` with arguments, status 0;
+//! 4. **exec**: fork, the child execs `/bin/nop` with arguments, status 0;
 //! 5. **pipe**: fork a child that writes 16 KiB of a pattern into a pipe;
 //!    the parent reads it all back and checks every byte, then end of file;
 //! 6. **signals**: fork a child that counts `SIGUSR1` in a handler and
@@ -63,9 +63,7 @@ fn now() -> u64 {
 fn meminfo() -> [u64; 6] {
     let mut buf = [0u8; 48];
     let _ = syscall::tine_info(nr::TINE_MEMINFO, &mut buf);
-    core::array::from_fn(|i| {
-        u64::from_le_bytes(buf[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]))
-    })
+    core::array::from_fn(|i| u64::from_le_bytes(buf[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8])))
 }
 
 fn main(args: Args) -> i32 {
@@ -122,7 +120,11 @@ fn main(args: Args) -> i32 {
                 let t = now();
                 if t - last >= 5_000_000_000 {
                     last = t;
-                    println!("stress: {}s, {} workers running", (t - start) / 1_000_000_000, left);
+                    println!(
+                        "stress: {}s, {} workers running",
+                        (t - start) / 1_000_000_000,
+                        left
+                    );
                 }
                 let _ = syscall::nanosleep(20_000_000);
             }
@@ -202,8 +204,8 @@ fn worker(w: u64, deadline: u64) -> u64 {
     if sig::sigaction(SIGUSR1, Some(&handler), None).is_err() {
         fail!(w, "sigaction");
     }
-    let hello = c"/bin/hello";
-    let argv_strings = [hello, c"stress"];
+    let nop_path = c"/bin/nop";
+    let argv_strings = [nop_path, c"stress"];
     let Ok(argv) = CStrArray::new(&argv_strings) else {
         fail!(w, "argv");
     };
@@ -240,7 +242,7 @@ fn worker(w: u64, deadline: u64) -> u64 {
         }
         // 2. vfork + exec.
         let req = VforkExec {
-            path: Some(hello),
+            path: Some(nop_path),
             argv: &argv,
             envp: &envp,
             pgid: -1,
@@ -270,7 +272,7 @@ fn worker(w: u64, deadline: u64) -> u64 {
         // 4. fork + exec.
         match syscall::fork() {
             Ok(0) => {
-                let e = syscall::execve(hello, &argv_strings, &[]);
+                let e = syscall::execve(nop_path, &argv_strings, &[]);
                 syscall::exit_group(100 + e.0)
             }
             Ok(pid) => match wait_status(pid) {
