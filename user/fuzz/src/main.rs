@@ -36,8 +36,10 @@
 //! init). A child that has not finished within 3 s is killed (its group
 //! with `SIGKILL`).
 //!
-//! Every 32 calls a child writes its count to a pipe the parent reads
-//! (a child that closes that pipe is undercounted). At the end the parent
+//! Every 32 calls a child writes its count to a pipe the parent reads,
+//! as tagged 8-byte records on descriptor 200, out of reach of the small
+//! numbers passed as descriptors (a child that closes it anyway is
+//! undercounted; a stray write there is skipped). At the end the parent
 //! kills and reaps everything, removes `/tmp/fuzz`, then checks that fork
 //! and wait still work and that memory came back (frames free again, less
 //! what the heap claimed meanwhile and keeps, within 2 MiB; heap in use
@@ -331,7 +333,16 @@ fn parent(o: &Options) -> i32 {
                 match syscall::fork() {
                     Ok(0) => {
                         let _ = syscall::close(report_r);
-                        child(o, next, report_w)
+                        // Out of reach of the small numbers the fuzzer
+                        // passes as descriptors.
+                        let report = match syscall::dup2(report_w, REPORT_FD) {
+                            Ok(fd) => {
+                                let _ = syscall::close(report_w);
+                                fd
+                            }
+                            Err(_) => -1,
+                        };
+                        child(o, next, report)
                     }
                     Ok(pid) => {
                         if o.verbose {
@@ -416,7 +427,9 @@ fn parent(o: &Options) -> i32 {
     checks(&before)
 }
 
-/// Sums the counts children wrote to the report pipe.
+/// Sums the counts children wrote to the report pipe: 8-byte records
+/// `{u32 REPORT_MAGIC, u32 count <= 32}`, each one `write` (atomic on a
+/// pipe). Anything else (a stray write) is skipped.
 fn drain(fd: i32) -> u64 {
     let mut total = 0;
     let mut buf = [0u8; 512];
@@ -424,12 +437,27 @@ fn drain(fd: i32) -> u64 {
         if n == 0 {
             break;
         }
-        total += buf[..n - n % 4]
-            .chunks_exact(4)
-            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as u64)
-            .sum::<u64>();
+        for rec in buf[..n].chunks_exact(8) {
+            let magic = u32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]);
+            let count = u32::from_le_bytes([rec[4], rec[5], rec[6], rec[7]]);
+            if magic == REPORT_MAGIC && count <= 32 {
+                total += u64::from(count);
+            }
+        }
     }
     total
+}
+
+/// Tags a count record on the report pipe.
+const REPORT_MAGIC: u32 = 0xf022_ca11;
+/// The child's descriptor for the report pipe.
+const REPORT_FD: i32 = 200;
+
+fn report_calls(fd: i32, count: u32) {
+    let mut rec = [0u8; 8];
+    rec[..4].copy_from_slice(&REPORT_MAGIC.to_le_bytes());
+    rec[4..].copy_from_slice(&count.to_le_bytes());
+    let _ = syscall::write(fd, &rec);
 }
 
 /// Kills every process below us (the subtree `proclist` shows under our
@@ -666,7 +694,7 @@ fn setup_files(rng: &mut Rng, report: i32) -> ([u64; 16], usize) {
         }
     }
     // Close anything else inherited (the parent's console copies).
-    for fd in 3..TRACE_FD {
+    for fd in (3..TRACE_FD).chain(TRACE_FD + 1..REPORT_FD) {
         if !keep.contains(&fd) && !fds[..n].contains(&(fd as u64)) {
             let _ = syscall::close(fd);
         }
@@ -844,12 +872,12 @@ fn child(o: &Options, index: u64, report: i32) -> ! {
         }
         unreported += 1;
         if unreported == 32 && report >= 0 {
-            let _ = syscall::write(report, &unreported.to_le_bytes());
+            report_calls(report, unreported);
             unreported = 0;
         }
     }
     if report >= 0 {
-        let _ = syscall::write(report, &unreported.to_le_bytes());
+        report_calls(report, unreported);
     }
     syscall::exit_group(0)
 }
