@@ -56,6 +56,18 @@ impl Creds {
         self.euid == ROOT
     }
 
+    /// POSIX's permission to send a signal (`kill(2)`), by ids alone:
+    /// root, or the sender's real or effective uid equals the target's
+    /// real or saved uid (Linux's `kill_ok_by_cred`). The session rule for
+    /// `SIGCONT` is `proc::signal::may_signal`'s.
+    pub const fn may_signal(&self, target: &Creds) -> bool {
+        self.is_root()
+            || self.uid == target.uid
+            || self.uid == target.suid
+            || self.euid == target.uid
+            || self.euid == target.suid
+    }
+
     /// `setuid(uid)`: root sets the real, effective and saved ids; anyone
     /// else may set the effective id to the real or saved one. `EINVAL`
     /// for `-1` (not an id), `EPERM` otherwise.
@@ -296,5 +308,31 @@ mod tests {
         };
         assert_eq!(Rlimit::from_bytes(r.to_bytes()), r);
         assert_eq!(r.to_bytes()[..2], [0x22, 0x11]);
+    }
+
+    #[test]
+    fn signal_permission_by_ids() {
+        let user = |uid, euid, suid| Creds {
+            uid,
+            euid,
+            suid,
+            ..Creds::ROOT
+        };
+        let target = user(1001, 1002, 1003);
+        assert!(Creds::ROOT.may_signal(&target), "root");
+        assert!(user(1001, 7, 7).may_signal(&target), "real = real");
+        assert!(user(1003, 7, 7).may_signal(&target), "real = saved");
+        assert!(user(7, 1001, 7).may_signal(&target), "effective = real");
+        assert!(user(7, 1003, 7).may_signal(&target), "effective = saved");
+        assert!(
+            !user(7, 1002, 1001).may_signal(&target),
+            "effective ids and the sender's saved id do not count"
+        );
+        assert!(!user(1002, 7, 7).may_signal(&target));
+        assert!(
+            !user(0, 7, 0).may_signal(&target),
+            "a real uid of 0 is not root"
+        );
+        assert!(!target.may_signal(&Creds::ROOT));
     }
 }

@@ -24,7 +24,7 @@ use crate::fs::Files;
 use crate::proc::pid::Pid;
 use crate::proc::process::{Process, State};
 use crate::proc::signal as sig;
-use crate::proc::table::{TABLE, notify_parent, reaped};
+use crate::proc::table::{TABLE, notify_parent, reaped, unlist};
 use crate::proc::wait::wait;
 
 impl Process {
@@ -61,7 +61,7 @@ impl Process {
         crate::proc::reaper::on_exit(self);
         kill_peers(self.pid);
         reparent_children(self.pid);
-        if sig::exit_notify(self, status) && TABLE.lock().remove(&self.pid).is_some() {
+        if sig::exit_notify(self, status) && unlist(&mut TABLE.lock(), self.pid).is_some() {
             // The parent ignores SIGCHLD: nobody will wait for us.
             reaped(self);
         }
@@ -104,7 +104,7 @@ fn kill_peers(leader: Pid) {
 /// `wait4(-1)`.
 pub fn close_procdesc(p: &Process) {
     if p.state() != State::Running {
-        if TABLE.lock().remove(&p.pid).is_some() {
+        if unlist(&mut TABLE.lock(), p.pid).is_some() {
             reaped(p);
         }
         return;

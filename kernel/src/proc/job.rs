@@ -1,11 +1,13 @@
 //! Job control: a process's process group and session ([`JobIds`]),
-//! `setpgid` ([`set_pgid`]) and `setsid` ([`set_sid`]).
+//! `setpgid` ([`set_pgid`]) and `setsid` ([`set_sid`]). A group's and a
+//! session's number is reserved in the PID map while it has members
+//! (`super::table::enlist`, `unlist`; `docs/pid.md`).
 //!
 //! See `docs/signals.md` (job control) and `docs/processes.md`.
 
-use crate::proc::pid::Pid;
+use crate::proc::pid::{IdKind, Pid};
 use crate::proc::process::Process;
-use crate::proc::table::TABLE;
+use crate::proc::table::{TABLE, release_ids, reserve_id};
 use crate::syscall::Errno;
 
 /// A process's process group and session IDs.
@@ -44,14 +46,22 @@ pub fn set_pgid(caller: &Process, pid: Pid, pgid: Option<Pid>) -> Result<(), Err
         return Err(Errno::EPERM);
     }
     let pgid = pgid.unwrap_or(target.pid);
-    if pgid != target.pid
-        && !table
-            .values()
-            .any(|p| p.pgid() == pgid && p.sid() == caller_job.sid)
-    {
+    let exists = table
+        .values()
+        .any(|p| p.pgid() == pgid && p.sid() == caller_job.sid);
+    if pgid != target.pid && !exists {
         return Err(Errno::EPERM);
     }
+    if pgid == target_job.pgid {
+        return Ok(());
+    }
+    if !exists {
+        // A new group, led by the target: its number is reserved in the
+        // PID map while it has members (`super::table::release_ids`).
+        reserve_id(IdKind::ProcessGroup, pgid);
+    }
     target.job.lock().pgid = pgid;
+    release_ids(&table, target_job);
     Ok(())
 }
 
@@ -62,9 +72,13 @@ pub fn set_sid(caller: &Process) -> Result<Pid, Errno> {
     if table.values().any(|p| p.pgid() == caller.pid) {
         return Err(Errno::EPERM);
     }
+    let old = caller.job();
+    reserve_id(IdKind::ProcessGroup, caller.pid);
+    reserve_id(IdKind::Session, caller.pid);
     *caller.job.lock() = JobIds {
         pgid: caller.pid,
         sid: caller.pid,
     };
+    release_ids(&table, old);
     Ok(caller.pid)
 }

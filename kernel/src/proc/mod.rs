@@ -44,6 +44,8 @@ mod fork_ktests;
 mod forkfam_ktests;
 #[cfg(target_os = "none")]
 pub mod job;
+#[cfg(target_os = "none")]
+mod job_ktests;
 pub mod pid;
 #[cfg(target_os = "none")]
 mod pid_ktests;

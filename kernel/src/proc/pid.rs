@@ -392,6 +392,11 @@ impl PidMap {
         assert!(before & bit(id.0) == 0, "{kind:?} id {id} set twice");
     }
 
+    /// Whether `id` is recorded as a live `kind` id.
+    pub fn has_id(&self, kind: IdKind, id: Pid) -> bool {
+        id.0 < self.pid_max && self.ids(kind).test(id.0)
+    }
+
     /// Records that `id` is no longer in use as a `kind` id (the group,
     /// session or reaper subtree is gone).
     ///

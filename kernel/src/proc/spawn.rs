@@ -43,7 +43,7 @@ pub fn spawn_process_on(
     NPROCS.fetch_add(1, Ordering::Relaxed);
     // Root's, without a limit.
     crate::proc::uidinfo::charge(crate::proc::cred::ROOT, None);
-    TABLE.lock().insert(pid, process.clone());
+    super::table::enlist(&mut TABLE.lock(), process.clone());
     let ctx = arch::user::UserContext::new(loaded.entry, loaded.rsp);
     let mut builder = crate::task::Builder::new().name(name);
     if let Some(cpu) = cpu {

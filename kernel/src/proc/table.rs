@@ -17,7 +17,8 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::proc::pid::Pid;
+use crate::proc::job::JobIds;
+use crate::proc::pid::{IdKind, Pid};
 use crate::proc::process::{Process, State};
 use crate::task::Event;
 use crate::vm::space::AddressSpace;
@@ -105,7 +106,57 @@ pub fn list() -> Vec<ProcInfo> {
 /// Inserts a forked child (fork's commit point: this cannot fail). Its
 /// slot was taken with [`reserve_slot`].
 pub fn insert(process: Arc<Process>) {
-    TABLE.lock().insert(process.pid, process);
+    enlist(&mut TABLE.lock(), process);
+}
+
+/// The process table, as its lock's guard derefs.
+pub(super) type Table = BTreeMap<Pid, Arc<Process>>;
+
+/// Puts `process` in the table. A process that enters it as the leader
+/// of its own group or session (one the kernel starts, or a fork without
+/// a parent process) reserves that id in the PID map, so no new process
+/// gets its number while the group or session lives (the seeds'
+/// `fork_findpid`). Forked children join their parent's.
+pub(super) fn enlist(table: &mut Table, process: Arc<Process>) {
+    let job = process.job();
+    if job.pgid == process.pid {
+        reserve_id(IdKind::ProcessGroup, job.pgid);
+    }
+    if job.sid == process.pid {
+        reserve_id(IdKind::Session, job.sid);
+    }
+    table.insert(process.pid, process);
+}
+
+/// Takes `pid` out of the table (it is reaped) and releases the ids of the
+/// group and session it leaves, if it was their last member. Under the
+/// table's lock, like every change of group or session
+/// (`super::job`), so a group's end and a new group of the same number
+/// cannot interleave.
+pub(super) fn unlist(table: &mut Table, pid: Pid) -> Option<Arc<Process>> {
+    let process = table.remove(&pid)?;
+    release_ids(table, process.job());
+    Some(process)
+}
+
+/// Records `id` as a live `kind` id (one already recorded is left alone).
+pub(super) fn reserve_id(kind: IdKind, id: Pid) {
+    let pids = crate::proc::pids();
+    if !pids.has_id(kind, id) {
+        pids.set_id(kind, id);
+    }
+}
+
+/// Releases the ids of `job` that no process in `table` uses any more.
+pub(super) fn release_ids(table: &Table, job: JobIds) {
+    let pids = crate::proc::pids();
+    if !table.values().any(|p| p.pgid() == job.pgid) && pids.has_id(IdKind::ProcessGroup, job.pgid)
+    {
+        pids.clear_id(IdKind::ProcessGroup, job.pgid);
+    }
+    if !table.values().any(|p| p.sid() == job.sid) && pids.has_id(IdKind::Session, job.sid) {
+        pids.clear_id(IdKind::Session, job.sid);
+    }
 }
 
 /// What follows a removal from the table: the PID, the slot and the

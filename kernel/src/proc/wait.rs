@@ -33,7 +33,7 @@ pub async fn wait(pid: Pid) -> Result<i32, Errno> {
     let State::Zombie(status) = process.state() else {
         unreachable!("waited for the zombie state");
     };
-    if TABLE.lock().remove(&pid).is_none() {
+    if super::table::unlist(&mut TABLE.lock(), pid).is_none() {
         return Err(Errno::ECHILD);
     }
     reaped(&process);
@@ -114,7 +114,7 @@ fn scan(parent: Pid, target: WaitFor, options: WaitOptions) -> Scan {
         }
         found = Scan::Running;
     }
-    if let Some(p) = zombie.and_then(|pid| table.remove(&pid)) {
+    if let Some(p) = zombie.and_then(|pid| super::table::unlist(&mut table, pid)) {
         drop(table);
         reaped(&p);
     }

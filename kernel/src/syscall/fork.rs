@@ -241,20 +241,28 @@ pub fn pdgetpid(process: &Process, space: &AddressSpace, fd: u64, pidp: u64) -> 
 }
 
 /// `pdkill(fd, sig)` (Tine 1003): `sig` to the process (0 checks it
-/// exists); `ESRCH` once it has exited, `EINVAL` for a bad signal.
+/// exists); `ESRCH` once it has exited, `EINVAL` for a bad signal,
+/// `EPERM` when the caller may not signal it (`signal::may_signal`).
 pub fn pdkill(process: &Process, fd: u64, sig: u64) -> SysResult {
     use crate::proc::signal;
     let pd = procdesc_of(process, fd)?;
     let target = process::lookup(pd.pid())
         .filter(|p| p.state() == process::State::Running)
         .ok_or(Errno::ESRCH)?;
-    if sig == 0 {
+    let sig = match sig {
+        0 => None,
+        sig => Some(
+            u32::try_from(sig)
+                .ok()
+                .and_then(signal::Signal::new)
+                .ok_or(Errno::EINVAL)?,
+        ),
+    };
+    // FreeBSD's pdkill: `p_cansignal` first.
+    signal::check_may_signal(process, &target, sig)?;
+    let Some(sig) = sig else {
         return Ok(0);
-    }
-    let sig = u32::try_from(sig)
-        .ok()
-        .and_then(signal::Signal::new)
-        .ok_or(Errno::EINVAL)?;
+    };
     signal::send(
         &target,
         sig,

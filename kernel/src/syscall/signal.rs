@@ -194,7 +194,8 @@ fn kill_signal(sig: u64) -> Result<Option<Signal>, Errno> {
 /// `kill(pid, sig)`: `pid > 0` that process, `0` the caller's group, `-1`
 /// every process but init and the caller, `< -1` group `-pid`. Signal 0
 /// checks existence only. `EINVAL` for a bad signal, `ESRCH` when nothing
-/// matches. No permission checks: Tine has no users yet, everyone is root.
+/// matches, `EPERM` when the caller may signal none of a process or group
+/// (`signal::may_signal`).
 pub fn kill(process: &Process, pid: u64, sig: u64) -> SysResult {
     let sig = kill_signal(sig)?;
     let pid = pid as i32;
@@ -211,13 +212,13 @@ pub fn kill(process: &Process, pid: u64, sig: u64) -> SysResult {
     let info = sig.map_or_else(SigInfo::default, |s| {
         SigInfo::user(s, process.pid().as_u32())
     });
-    signal::kill(target, sig, info).map(|()| 0)
+    signal::kill(target, sig, info, Some(process)).map(|()| 0)
 }
 
 /// `tgkill(tgid, tid, sig)` (`tgid = None`: `tkill(tid, sig)`): one thread;
 /// every process has one thread whose TID is its PID. `EINVAL` for a
 /// non-positive ID or a bad signal, `ESRCH` when no such thread (or it is
-/// not in `tgid`).
+/// not in `tgid`), `EPERM` as for `kill`.
 pub fn tgkill(process: &Process, tgid: Option<u64>, tid: u64, sig: u64) -> SysResult {
     let tid = tid as i32;
     if tid <= 0 || tgid.is_some_and(|g| g as i32 <= 0) {
@@ -231,7 +232,7 @@ pub fn tgkill(process: &Process, tgid: Option<u64>, tid: u64, sig: u64) -> SysRe
     let info = sig.map_or_else(SigInfo::default, |s| {
         SigInfo::tkill(s, process.pid().as_u32())
     });
-    signal::kill(KillTarget::Pid(pid), sig, info).map(|()| 0)
+    signal::kill(KillTarget::Pid(pid), sig, info, Some(process)).map(|()| 0)
 }
 
 /// A PID argument where 0 means the caller.

@@ -265,10 +265,44 @@ pub enum KillTarget {
     All { sender: Pid },
 }
 
+/// Whether `sender` may send `sig` to `target` (`None`: the existence
+/// check of signal 0, which needs the same permission): POSIX's rule,
+/// [`crate::proc::cred::Creds::may_signal`] (root, or the sender's real
+/// or effective uid is the target's real or saved uid), or `SIGCONT` to a
+/// process of the sender's session. The one check of every signal a
+/// process asks for: `kill`, `tkill`/`tgkill`, `pdkill`,
+/// `pidfd_send_signal`.
+pub fn may_signal(sender: &Process, target: &Process, sig: Option<Signal>) -> bool {
+    sender.creds().may_signal(&target.creds())
+        || (sig == Some(SIGCONT) && sender.sid() == target.sid())
+}
+
+/// [`may_signal`] as a result: `EPERM` when not allowed.
+pub fn check_may_signal(
+    sender: &Process,
+    target: &Process,
+    sig: Option<Signal>,
+) -> Result<(), Errno> {
+    if may_signal(sender, target, sig) {
+        Ok(())
+    } else {
+        Err(Errno::EPERM)
+    }
+}
+
 /// Sends `sig` (`None`: only check that the target exists, `kill(pid,
-/// 0)`) to `target` with `info`. `ESRCH` when no process matched. Zombies
-/// count as existing (and ignore the signal), as on Linux.
-pub fn kill(target: KillTarget, sig: Option<Signal>, info: SigInfo) -> Result<(), Errno> {
+/// 0)`) to `target` with `info`, on behalf of `sender` (`None`: the
+/// kernel, which may signal anyone). `ESRCH` when no process matched.
+/// Zombies count as existing (and ignore the signal), as on Linux.
+/// Processes `sender` may not signal ([`may_signal`]) are skipped: `EPERM`
+/// when that leaves none of a process or a group; `kill(-1)` succeeds when
+/// it found anyone at all (Linux's `kill_something_info`).
+pub fn kill(
+    target: KillTarget,
+    sig: Option<Signal>,
+    info: SigInfo,
+    sender: Option<&Process>,
+) -> Result<(), Errno> {
     let victims: Vec<Arc<Process>> = match target {
         KillTarget::Pid(pid) => process::lookup(pid).into_iter().collect(),
         KillTarget::Group(pgid) => process::all()
@@ -283,8 +317,15 @@ pub fn kill(target: KillTarget, sig: Option<Signal>, info: SigInfo) -> Result<()
     if victims.is_empty() {
         return Err(Errno::ESRCH);
     }
+    let allowed: Vec<&Arc<Process>> = victims
+        .iter()
+        .filter(|p| sender.is_none_or(|s| may_signal(s, p, sig)))
+        .collect();
+    if allowed.is_empty() && !matches!(target, KillTarget::All { .. }) {
+        return Err(Errno::EPERM);
+    }
     if let Some(sig) = sig {
-        for p in &victims {
+        for p in allowed {
             send(p, sig, info);
         }
     }
@@ -299,7 +340,12 @@ pub fn kill(target: KillTarget, sig: Option<Signal>, info: SigInfo) -> Result<()
 /// terminal's receive interrupt should wake its input task, which calls
 /// this.
 pub fn kill_pgrp(pgid: Pid, sig: Signal) -> Result<(), Errno> {
-    kill(KillTarget::Group(pgid), Some(sig), SigInfo::kernel(sig))
+    kill(
+        KillTarget::Group(pgid),
+        Some(sig),
+        SigInfo::kernel(sig),
+        None,
+    )
 }
 
 /// Runs `fut` until it completes (`Ok(output)`) or a signal the mask lets
