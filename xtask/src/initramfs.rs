@@ -173,20 +173,41 @@ pub fn initramfs_path() -> PathBuf {
 /// Builds the user programs, packs them and `extra` into the initramfs and
 /// returns its path.
 pub fn build_initramfs(extra: &[AddFile]) -> Result<PathBuf> {
+    build_initramfs_at(&initramfs_path(), extra, &[])
+}
+
+/// [`build_initramfs`] written to `path`, with symbolic `links` (`(path,
+/// target)`) added where the archive has nothing of that name (busybox's
+/// applet links, `crate::busybox`).
+pub fn build_initramfs_at(
+    path: &Path,
+    extra: &[AddFile],
+    links: &[(String, String)],
+) -> Result<PathBuf> {
     let programs = build_user_programs()?;
     let c_programs = musl::build_c_programs()?;
-    let archive = pack(&programs, &c_programs, extra)?;
-    let path = initramfs_path();
+    let mut archive = pack(&programs, &c_programs, extra)?;
+    let taken: std::collections::BTreeSet<String> = archive.paths().collect();
+    for (link, target) in links {
+        if !taken.contains(link) {
+            archive.add_symlink(link, target)?;
+        }
+    }
+    let path = path.to_path_buf();
     let bytes = archive.to_bytes();
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     std::fs::write(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut paths: Vec<String> = archive.paths().collect();
+    let listed = paths.len();
+    paths.truncate(80);
     println!(
-        "initramfs: {} ({} KiB): {}",
+        "initramfs: {} ({} KiB, {listed} members): {}{}",
         path.display(),
         bytes.len().div_ceil(1024),
-        archive.paths().collect::<Vec<_>>().join(" ")
+        paths.join(" "),
+        if listed > paths.len() { " ..." } else { "" }
     );
     Ok(path)
 }

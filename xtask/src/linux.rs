@@ -54,11 +54,35 @@ fn cache_dir() -> PathBuf {
     target_dir().join("linux")
 }
 
+/// Debian's static busybox, downloaded and unpacked unless it already is
+/// (`target/linux/busybox/bin/busybox`).
+pub fn fetch_busybox() -> Result<PathBuf> {
+    let tree = cache_dir().join("busybox");
+    let busybox = tree.join("bin/busybox");
+    if !busybox.is_file() {
+        for tool in ["apt-get", "dpkg-deb"] {
+            if find_in_path(tool).is_none() {
+                bail!("fetching {BUSYBOX_PACKAGE} needs Debian's {tool}; it is not on the PATH");
+            }
+        }
+        let deb = match download(BUSYBOX_PACKAGE) {
+            Ok(deb) => deb,
+            // A fresh container has no package lists yet.
+            Err(_) if crate::deps::is_root() => {
+                run_command(Command::new("apt-get").arg("update"))?;
+                download(BUSYBOX_PACKAGE)?
+            }
+            Err(e) => return Err(e),
+        };
+        unpack(&deb, &tree)?;
+    }
+    Ok(busybox)
+}
+
 /// The kernel and busybox, downloaded and unpacked unless they already are.
 pub fn fetch() -> Result<Linux> {
     let dir = cache_dir();
     let kernel_tree = dir.join("kernel");
-    let busybox_tree = dir.join("busybox");
     if find_vmlinuz(&kernel_tree).is_none() {
         for tool in ["apt-get", "apt-cache", "dpkg-deb"] {
             if find_in_path(tool).is_none() {
@@ -71,9 +95,7 @@ pub fn fetch() -> Result<Linux> {
         let package = kernel_package()?;
         unpack(&download(&package)?, &kernel_tree)?;
     }
-    if !busybox_tree.join("bin/busybox").is_file() {
-        unpack(&download(BUSYBOX_PACKAGE)?, &busybox_tree)?;
-    }
+    let busybox = fetch_busybox()?;
     let kernel = find_vmlinuz(&kernel_tree)
         .with_context(|| format!("no boot/vmlinuz-* in {}", kernel_tree.display()))?;
     let version = kernel
@@ -83,7 +105,7 @@ pub fn fetch() -> Result<Linux> {
         .unwrap_or("unknown");
     Ok(Linux {
         kernel_package: format!("linux-image-{version}"),
-        busybox: busybox_tree.join("bin/busybox"),
+        busybox,
         kernel,
     })
 }

@@ -19,6 +19,7 @@
 
 mod bench;
 mod build;
+mod busybox;
 mod cpio;
 mod deps;
 mod forkbench;
@@ -57,7 +58,7 @@ enum Task {
     /// Build the kernel and boot it in QEMU with the serial console on this
     /// terminal (Ctrl-A X quits).
     Run(run::RunArgs),
-    /// Run the three test tiers: host, in-kernel, whole system.
+    /// Run the test tiers: host, in-kernel, whole system, busybox.
     Test(test::TestArgs),
     /// Boot a release kernel with `bench`, print and record the results.
     Bench(bench::BenchArgs),
@@ -76,6 +77,9 @@ enum Task {
     Stress(fuzz::StressArgs),
     /// Print the kernel's module import graph and its cycles.
     Modgraph(modgraph::ModgraphArgs),
+    /// Run the busybox checks (xtask/busybox/check.sh) under Debian's
+    /// busybox ash, on Tine or (`--linux`) on Linux.
+    Busybox(busybox::BusyboxArgs),
 }
 
 fn main() -> ExitCode {
@@ -104,6 +108,7 @@ fn dispatch(task: Task) -> Result<()> {
         Task::Fuzz(args) => fuzz::fuzz_main(&args),
         Task::Stress(args) => fuzz::stress_main(&args),
         Task::Modgraph(args) => modgraph::main(&args),
+        Task::Busybox(args) => busybox::main(&args),
     }
 }
 

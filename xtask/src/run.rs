@@ -7,7 +7,9 @@
 //! kernel is the release build (optimised, with debug info) unless
 //! `--debug` asks for the opt-level-1 one. The
 //! initrd is the initramfs of user programs ([`initramfs`]), with any
-//! `--add HOST[:GUEST]` files, unless `--initrd FILE` names another.
+//! `--add HOST[:GUEST]` files, unless `--initrd FILE` names another;
+//! `--busybox` adds Debian's busybox as `/bin/busybox` with its applet
+//! links (`crate::busybox`), so `ash` and the applets can be used by hand.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -94,6 +96,10 @@ pub struct RunArgs {
     /// and its file name). Repeatable.
     #[arg(long, value_name = "HOST[:GUEST]")]
     add: Vec<AddFile>,
+    /// Install Debian's busybox (fetched with apt-get) as /bin/busybox
+    /// with a link per applet that no Tine program shadows.
+    #[arg(long, conflicts_with_all = ["initrd", "add"])]
+    busybox: bool,
     /// The kernel command line, after `--`.
     #[arg(last = true, value_name = "KERNEL ARGS")]
     kernel_args: Vec<String>,
@@ -104,6 +110,7 @@ pub fn main(args: &RunArgs) -> Result<()> {
     deps::ensure_kernel_target()?;
     let initrd = match &args.initrd {
         Some(file) => file.clone(),
+        None if args.busybox => crate::busybox::initramfs()?,
         None => initramfs::build_initramfs(&args.add)?,
     };
     let kernel = build::build_kernel(Profile::from_release_flag(!args.debug))?;
