@@ -8,6 +8,7 @@
 //! | `/proc/PID/status` | `Name:`, `State:`, `Pid:`, `PPid:`, `Uid:`, `Gid:`, the signal masks, ... |
 //! | `/proc/PID/cmdline` | the arguments of the last `execve`, each ending in a NUL |
 //! | `/proc/PID/comm` | the name (15 bytes at most) and a newline |
+//! | `/proc/PID/exe` | a symbolic link to the program file (the path `execve` loaded) |
 //! | `/proc/self` | the caller's `/proc/PID` (rewritten by the path lookup of the system calls, see `syscall::fs::resolve_at`) |
 //! | `/proc/meminfo` | `MemTotal`, `MemFree`, `MemAvailable`, ... in kB |
 //! | `/proc/uptime` | seconds since boot and idle CPU seconds |
@@ -36,13 +37,16 @@ pub enum PidFile {
     Status,
     Cmdline,
     Comm,
+    /// A symbolic link to the program file.
+    Exe,
 }
 
 impl PidFile {
     /// The files of `/proc/PID`, by name.
-    pub const NAMES: [(&'static str, PidFile); 4] = [
+    pub const NAMES: [(&'static str, PidFile); 5] = [
         ("cmdline", PidFile::Cmdline),
         ("comm", PidFile::Comm),
+        ("exe", PidFile::Exe),
         ("stat", PidFile::Stat),
         ("status", PidFile::Status),
     ];
@@ -129,6 +133,11 @@ impl ProcNode {
 
     pub fn is_dir(self) -> bool {
         matches!(self, ProcNode::Root | ProcNode::Dir(_))
+    }
+
+    /// Whether it is a symbolic link (`/proc/PID/exe`).
+    pub fn is_symlink(self) -> bool {
+        matches!(self, ProcNode::PidFile(_, PidFile::Exe))
     }
 
     /// Its inode number: 1 for `/proc`, small numbers for the top files,
@@ -351,7 +360,7 @@ mod imp {
     use alloc::sync::Arc;
     use alloc::vec::Vec;
 
-    use super::super::stat::{DT_DIR, DT_LNK, DT_REG, S_IFDIR, S_IFREG, Stat};
+    use super::super::stat::{DT_DIR, DT_LNK, DT_REG, S_IFDIR, S_IFLNK, S_IFREG, Stat};
     use super::*;
     use crate::proc::pid::Pid;
     use crate::proc::process::{self, Process, State};
@@ -382,6 +391,8 @@ mod imp {
         };
         let (mode, nlink) = if node.is_dir() {
             (S_IFDIR | 0o555, 2)
+        } else if node.is_symlink() {
+            (S_IFLNK | 0o777, 1)
         } else {
             (S_IFREG | 0o444, 1)
         };
@@ -414,7 +425,11 @@ mod imp {
             }
             ProcNode::Dir(pid) => PidFile::NAMES
                 .iter()
-                .map(|&(name, f)| (String::from(name), ProcNode::PidFile(pid, f).ino(), DT_REG))
+                .map(|&(name, f)| {
+                    let node = ProcNode::PidFile(pid, f);
+                    let dtype = if node.is_symlink() { DT_LNK } else { DT_REG };
+                    (String::from(name), node.ino(), dtype)
+                })
                 .collect(),
             _ => Vec::new(),
         }
@@ -431,6 +446,7 @@ mod imp {
                     PidFile::Cmdline => return Ok(p.cmdline()),
                     PidFile::Comm => format!("{}\n", comm(&p.name())),
                     PidFile::Stat => stat_line(&view(&p)),
+                    PidFile::Exe => p.exe(),
                     PidFile::Status => status_text(&view(&p)),
                 }
             }
@@ -468,6 +484,29 @@ mod imp {
             }
         };
         Ok(text.into_bytes())
+    }
+
+    /// The target of a `/proc/PID/exe` link (`ENOENT` once the process is
+    /// gone or if it never ran a program file).
+    pub fn exe_target(pid: u32) -> Result<String, Errno> {
+        let exe = process(pid).ok_or(Errno::ENOENT)?.exe();
+        if exe.is_empty() {
+            return Err(Errno::ENOENT);
+        }
+        Ok(exe)
+    }
+
+    /// For `execve`, which loads from the initramfs by path: if `path` is
+    /// `/proc/self/exe` (`self` being `caller`) or `/proc/PID/exe`, the
+    /// program file it links to.
+    pub fn exe_link(path: &str, caller: Pid) -> Option<Result<String, Errno>> {
+        let pid = path.strip_prefix("/proc/")?.strip_suffix("/exe")?;
+        let pid = match pid {
+            "self" => caller.as_u32(),
+            pid if !pid.starts_with('0') => pid.parse().ok()?,
+            _ => return None,
+        };
+        Some(exe_target(pid))
     }
 
     /// What `stat` and `status` show of `p`.

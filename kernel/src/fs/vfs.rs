@@ -202,7 +202,13 @@ fn resolve_components(path: &Normal, follow: bool) -> Result<Step, Errno> {
             },
         },
         Some("tmp") => walk_tmp(components, follow),
-        Some("proc") => procfs::resolve(components).map(|n| Step::Found(Vnode::Proc(n))),
+        // `/proc/PID/exe` is a link, and only ever the last component.
+        Some("proc") => match procfs::resolve(components)? {
+            ProcNode::PidFile(pid, procfs::PidFile::Exe) if follow => {
+                normalize("/", procfs::exe_target(pid)?.as_bytes()).map(Step::Link)
+            }
+            node => Ok(Step::Found(Vnode::Proc(node))),
+        },
         _ => {
             let fs = root().map_err(errno)?;
             let node = if follow {
@@ -249,6 +255,7 @@ impl Vnode {
                 .and_then(|fs| fs.node(*id))
                 .is_some_and(|n| matches!(n.kind, super::NodeKind::Symlink(_))),
             Vnode::Tmp(node) => node.is_symlink(),
+            Vnode::Proc(node) => node.is_symlink(),
             _ => false,
         }
     }
@@ -263,6 +270,7 @@ impl Vnode {
                 _ => Err(Errno::EINVAL),
             },
             Vnode::Tmp(node) => node.link_target().map(String::from).ok_or(Errno::EINVAL),
+            Vnode::Proc(ProcNode::PidFile(pid, procfs::PidFile::Exe)) => procfs::exe_target(*pid),
             _ => Err(Errno::EINVAL),
         }
     }

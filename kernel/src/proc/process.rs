@@ -115,6 +115,9 @@ mod imp {
         /// The arguments of the last `execve`, each ending in a NUL
         /// (`/proc/PID/cmdline`); fork copies them.
         cmdline: spin::Mutex<Vec<u8>>,
+        /// The program file it runs (`/proc/PID/exe`): the path `execve`
+        /// loaded (a script's interpreter); fork copies it.
+        exe: spin::Mutex<String>,
         /// User and group ids (`super::cred`); fork copies them.
         creds: spin::Mutex<Creds>,
         /// Resource limits; fork copies them.
@@ -253,6 +256,7 @@ mod imp {
                 ppid: spin::Mutex::new(ppid),
                 name: spin::Mutex::new(String::from(name)),
                 cmdline: spin::Mutex::new(Vec::new()),
+                exe: spin::Mutex::new(String::new()),
                 creds: spin::Mutex::new(Creds::ROOT),
                 rlimits: spin::Mutex::new(Rlimits::boot_defaults(
                     crate::proc::fork::maxproc() as u64
@@ -409,6 +413,7 @@ mod imp {
         pub fn inherit_from(&self, parent: &Process) {
             *self.creds.lock() = parent.creds();
             *self.cmdline.lock() = parent.cmdline();
+            *self.exe.lock() = parent.exe();
             *self.rlimits.lock() = *parent.rlimits.lock();
             let mask = parent.affinity();
             self.affinity.store(mask, Ordering::Relaxed);
@@ -636,6 +641,17 @@ mod imp {
         /// The arguments of its last `execve`, each ending in a NUL.
         pub fn cmdline(&self) -> Vec<u8> {
             self.cmdline.lock().clone()
+        }
+
+        /// The path of the program file it runs (empty for a process that
+        /// never ran one).
+        pub fn exe(&self) -> String {
+            self.exe.lock().clone()
+        }
+
+        /// Records the program file of a new image (`execve`, spawn).
+        pub fn set_exe(&self, path: &str) {
+            *self.exe.lock() = String::from(path);
         }
 
         /// Records the arguments of a new program (`execve`).

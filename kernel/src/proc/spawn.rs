@@ -39,6 +39,7 @@ pub fn spawn_process_on(
     let space = Arc::new(loaded.space);
     let process = Process::new_child(pid, Pid::KERNEL, &name, space.clone(), None);
     process.set_cmdline(crate::fs::procfs::cmdline_bytes(argv.iter().copied()));
+    process.set_exe(path);
     process.set_files(Arc::new(Files::with_stdio(OpenFile::console())));
     NPROCS.fetch_add(1, Ordering::Relaxed);
     // Root's, without a limit.

@@ -67,6 +67,7 @@ pub fn execve(
     let name = path.rsplit('/').next().unwrap_or(&path);
     let old = process.exec_commit(name, space.clone());
     process.set_cmdline(crate::fs::procfs::cmdline_bytes(argv.iter().copied()));
+    process.set_exe(&program);
     // Outside the process's lock: this may free the old image's frames.
     drop(old);
     exec_hooks(process);
@@ -99,10 +100,16 @@ fn interpreter(
 }
 
 /// The path to look up: an absolute one as it is, a relative one from
-/// the process's working directory (`fs::path::normalize`).
+/// the process's working directory (`fs::path::normalize`);
+/// `/proc/self/exe` and `/proc/PID/exe` are the program file they link
+/// to (busybox runs its applets through `/proc/self/exe`).
 fn resolve(process: &Process, path: &[u8]) -> Result<String, Errno> {
     core::str::from_utf8(path).map_err(|_| Errno::ENOENT)?;
-    crate::fs::path::normalize(&process.fs().cwd(), path).map(|n| n.path)
+    let path = crate::fs::path::normalize(&process.fs().cwd(), path)?.path;
+    match crate::fs::procfs::exe_link(&path, process.pid()) {
+        Some(target) => target,
+        None => Ok(path),
+    }
 }
 
 /// What other parts of the kernel do at exec, after the commit: signal

@@ -4,7 +4,7 @@
  * rename (replacing, across directories, into itself, renameat2's
  * flags), link, symlink (followed in the middle and at the end of a
  * path, loops), readlink, rmdir, chmod, fchmod, utimensat and file
- * times; /proc: /proc/self, /proc/PID/{stat,status,cmdline,comm},
+ * times; /proc: /proc/self, /proc/PID/{stat,status,cmdline,comm,exe},
  * /proc/meminfo, /proc/uptime, /proc/loadavg in Linux's formats. Exits
  * 0 when every check holds; each failure is printed. Runs unchanged on
  * Linux.
@@ -266,6 +266,11 @@ static void proc(void)
 	CHECK(memcmp(args, "/test/c_files\0two words\0", 24) == 0);
 	close(fd);
 	CHECK(strcmp(contents("/proc/self/comm"), "c_files\n") == 0);
+	memset(buf, 0, sizeof buf);
+	CHECK(readlink("/proc/self/exe", buf, sizeof buf) == 13);
+	CHECK(strcmp(buf, "/test/c_files") == 0);
+	CHECK(lstat("/proc/self/exe", &st) == 0 && S_ISLNK(st.st_mode));
+	CHECK(stat("/proc/self/exe", &st) == 0 && S_ISREG(st.st_mode));
 
 	unsigned long total = 0, free_kb = 0;
 	CHECK(sscanf(contents("/proc/meminfo"),
