@@ -1,4 +1,4 @@
-# The busybox tier of `cargo xtask test` (xtask/src/busybox.rs): shell and
+# `cargo xtask busybox` (xtask/src/busybox.rs): shell and
 # applet checks run by Debian's busybox ash, on Tine at -smp 1 and 4 and,
 # to check this script itself, on Linux (`cargo xtask busybox --linux`).
 # Each check prints `bbcheck NAME ... ok` or `... FAILED: why`; the last

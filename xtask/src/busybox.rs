@@ -1,6 +1,11 @@
-//! Debian's busybox on Tine: the busybox test tier of `cargo xtask test`,
-//! `cargo xtask run --busybox`, and `cargo xtask busybox` (the same
-//! checks on Tine or, to check the script itself, on Linux).
+//! Debian's busybox on Tine: `cargo xtask busybox` (the shell and applet
+//! checks of `xtask/busybox/check.sh` on Tine or, to check the script
+//! itself, on Linux) and `cargo xtask run --busybox`.
+//!
+//! Not yet a step of `cargo xtask test`: on Tine three checks fail today
+//! (the `read` loops, whose builtin needs `poll`, which Tine lacks, and
+//! `ps -o comm`, which shows `busybox` for an applet re-executed through
+//! `/proc/self/exe`); the tier joins the suite once they pass.
 //!
 //! [`initramfs`] fetches `busybox-static` ([`linux::fetch_busybox`]: `apt-get
 //! download`, unpacked under `target/linux/busybox`), and packs the usual

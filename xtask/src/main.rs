@@ -58,7 +58,7 @@ enum Task {
     /// Build the kernel and boot it in QEMU with the serial console on this
     /// terminal (Ctrl-A X quits).
     Run(run::RunArgs),
-    /// Run the test tiers: host, in-kernel, whole system, busybox.
+    /// Run the three test tiers: host, in-kernel, whole system.
     Test(test::TestArgs),
     /// Boot a release kernel with `bench`, print and record the results.
     Bench(bench::BenchArgs),

@@ -809,12 +809,13 @@ fn readlinkat(
         return Err(Errno::EINVAL);
     }
     let raw = read_path(space, path)?;
-    let path = resolve_at_literally(cx, dirfd, &raw)?;
+    let literal = resolve_at_literally(cx, dirfd, &raw)?;
     let target = match &cx.process {
-        Some(process) if path.path == "/proc/self" => {
+        Some(process) if literal.path == "/proc/self" => {
             alloc::format!("{}", process.pid().as_u32())
         }
-        _ => vfs::resolve(&path, false)?.link_target()?,
+        // Below `/proc/self` (its `exe`), the caller's `/proc/PID`.
+        _ => vfs::resolve(&resolve_at(cx, dirfd, &raw)?, false)?.link_target()?,
     };
     let n = target.len().min(size as i32 as usize);
     space.copy_to_user(buf, &target.as_bytes()[..n])?;
