@@ -7,7 +7,7 @@
 //! `ps -o comm`, which shows `busybox` for an applet re-executed through
 //! `/proc/self/exe`); the tier joins the suite once they pass.
 //!
-//! [`initramfs`] fetches `busybox-static` ([`linux::fetch_busybox`]: `apt-get
+//! [`initramfs()`] fetches `busybox-static` ([`linux::fetch_busybox`]: `apt-get
 //! download`, unpacked under `target/linux/busybox`), and packs the usual
 //! initramfs plus `/bin/busybox`, a link `/bin/APPLET -> busybox` for every
 //! applet whose name no Tine program has (`busybox --list`, run on the
@@ -127,7 +127,7 @@ pub fn initramfs() -> Result<PathBuf> {
     initramfs::build_initramfs_at(&target_dir().join("initramfs-busybox.cpio"), &extra, &links)
 }
 
-/// Boots `kernel` with `initrd` (from [`initramfs`]) at `smp` CPUs,
+/// Boots `kernel` with `initrd` (from [`initramfs()`]) at `smp` CPUs,
 /// running the script; a note on success (`N checks passed`).
 pub fn check_on_tine(kernel: &Path, initrd: &Path, smp: u32, verbose: bool) -> Result<String> {
     let config = QemuConfig {
