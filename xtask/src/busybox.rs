@@ -132,6 +132,7 @@ pub fn initramfs() -> Result<PathBuf> {
 pub fn check_on_tine(kernel: &Path, initrd: &Path, smp: u32, verbose: bool) -> Result<String> {
     let config = QemuConfig {
         smp,
+        cpu: None,
         mem_mib: 512,
         accel: Accel::Tcg,
         kernel: kernel.to_path_buf(),
@@ -172,6 +173,7 @@ pub fn check_on_linux(smp: u32, verbose: bool) -> Result<String> {
     )?;
     let config = QemuConfig {
         smp,
+        cpu: None,
         mem_mib: 512,
         accel: Accel::Tcg,
         kernel: linux.kernel.clone(),
