@@ -1,7 +1,7 @@
 //! Error numbers, with the Linux x86-64 values (Tine speaks the Linux
 //! system-call ABI). The kernel returns `-errno` in `rax`
-//! ([`Errno::to_user`]); user programs read it back with
-//! [`Errno::from_ret`].
+//! ([`Errno::to_user`], through [`encode`] of a [`SysResult`]); user
+//! programs read it back with [`Errno::from_ret`].
 
 use core::fmt;
 
@@ -124,6 +124,18 @@ impl fmt::Display for Errno {
     }
 }
 
+/// A system call's outcome: a value for `rax`, or an error.
+pub type SysResult = Result<u64, Errno>;
+
+/// Encodes a result for `rax` (`-errno` on failure): the one place the
+/// kernel converts an error to the user ABI.
+pub const fn encode(result: SysResult) -> u64 {
+    match result {
+        Ok(v) => v,
+        Err(e) => e.to_user(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -140,6 +152,13 @@ mod tests {
         assert_eq!(Errno::from_name("ELOOP"), Some(Errno(40)));
         assert_eq!(Errno(22).name(), Some("EINVAL"));
         assert!(Errno::ALL.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn results_become_rax_values() {
+        assert_eq!(encode(Err(Errno::EINVAL)) as i64, -22);
+        assert_eq!(encode(Err(Errno::EFAULT)) as i64, -14);
+        assert_eq!(encode(Ok(1234)), 1234);
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub mod fork;
 pub mod nr;
 pub mod signal;
 
-pub use errno::Errno;
+pub use errno::{Errno, SysResult};
 
 /// `arch_prctl` codes.
 pub mod arch_prctl {

@@ -21,7 +21,7 @@
 
 use alloc::vec::Vec;
 
-use crate::syscall::Errno;
+use abi::Errno;
 
 /// Most bytes of a path, its NUL included (Linux's `PATH_MAX`).
 pub const PATH_MAX: usize = 4096;

@@ -15,10 +15,11 @@
 //! whose file size exceeds its memory size, whose file range is past the
 //! end of the image, whose address and offset disagree modulo the page
 //! size (the file could not be mapped page by page), that reaches below
-//! [`USER_BOTTOM`] or above [`USER_TOP`], two segments that overlap, and an
-//! entry point outside every executable segment. Neighbouring segments may
-//! share a boundary page (their byte ranges do not overlap); the mapper
-//! then gives that page the union of their permissions.
+//! [`USER_BOTTOM`] or above [`USER_TOP`] (`crate::vm`'s user range), two
+//! segments that overlap, and an entry point outside every executable
+//! segment. Neighbouring segments may share a boundary page (their byte
+//! ranges do not overlap); the mapper then gives that page the union of
+//! their permissions.
 //!
 //! The headers are parsed with the `elf` crate (`default-features = false`:
 //! no `std`, no `alloc`, no unsafe code, zero-copy; `docs/initramfs.md`
@@ -35,14 +36,10 @@ use elf::file::{Class, FileHeader};
 use elf::parse::ParseError;
 use elf::segment::{ProgramHeader, SegmentTable};
 
+use crate::vm::{USER_BOTTOM, USER_TOP};
+
 /// The page size the plan aligns to.
 pub const PAGE_SIZE: u64 = 4096;
-/// No segment may reach at or above this address (the top of the lower
-/// canonical half, less a guard page, as on Linux).
-pub const USER_TOP: u64 = 0x0000_7fff_ffff_f000;
-/// No segment may start below this address (Linux's default
-/// `mmap_min_addr`: the low 64 KiB stay unmapped to catch NULL pointers).
-pub const USER_BOTTOM: u64 = 0x1_0000;
 /// A load bias for static PIEs when the caller has no better one (no
 /// address-space randomization yet).
 pub const DEFAULT_PIE_BIAS: u64 = 0x0000_5555_5555_0000;

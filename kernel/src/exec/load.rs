@@ -123,13 +123,14 @@ mod imp {
     use arch::mm::Frame;
 
     use super::*;
-    use crate::exec::elf::{DEFAULT_PIE_BIAS, LoadPlan, USER_BOTTOM};
+    use crate::exec::elf::{DEFAULT_PIE_BIAS, LoadPlan};
     use crate::exec::stack::{AuxInfo, DEFAULT_STACK_TOP, StackError, StackImage};
     use crate::fs::FsError;
     use crate::proc::cred::Creds;
-    use crate::syscall::Errno;
+    use crate::vm::USER_BOTTOM;
     use crate::vm::space::{AddressSpace, BRK_MAX};
     use crate::vm::vma::{VmaKind, page_down, page_up};
+    use abi::Errno;
 
     /// A program ready to run: its address space and first registers.
     #[derive(Debug)]

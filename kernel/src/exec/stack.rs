@@ -27,7 +27,7 @@ use core::fmt;
 use super::elf::{LoadPlan, PAGE_SIZE};
 
 /// The stack top `execve` uses until address-space randomization arrives:
-/// one guard page below [`super::elf::USER_TOP`], 16-aligned.
+/// one guard page below [`crate::vm::USER_TOP`], 16-aligned.
 pub const DEFAULT_STACK_TOP: u64 = 0x0000_7fff_ffff_e000;
 /// Most bytes the image may take (`E2BIG` beyond): a quarter of Linux's
 /// default 8 MiB stack limit, which is Linux's own bound.

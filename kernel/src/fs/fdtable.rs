@@ -24,7 +24,7 @@
 
 use alloc::vec::Vec;
 
-use crate::syscall::Errno;
+use abi::Errno;
 
 /// Most descriptors a process may hold (`RLIMIT_NOFILE`, soft and hard).
 pub const NOFILE_MAX: usize = 256;

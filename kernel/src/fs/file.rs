@@ -36,7 +36,7 @@ use super::stat::{S_IFIFO, Stat, push_dirent};
 use super::tmpfs::TmpNode;
 use super::tty;
 use super::vfs::{self, Device, Vnode};
-use crate::syscall::Errno;
+use abi::Errno;
 
 /// `open` flags (Linux x86-64 values), and Tine's `O_CLOFORK`.
 pub mod oflags {

@@ -15,10 +15,10 @@ use alloc::vec::Vec;
 use super::file::oflags::*;
 use super::{FdFlags, Files, FsContext, OpenFile};
 use crate::syscall::fs::{AT_FDCWD, FileCtx, call, fcntl, ioctl};
-use crate::syscall::{Errno, nr};
 use crate::vm::space::AddressSpace;
 use crate::vm::vma::{VmPerms, VmaKind};
 use crate::{kassert, kassert_eq, ktest};
+use abi::{Errno, nr};
 
 /// A read-write area of four pages.
 const DATA: u64 = 0x1000_0000;
@@ -1021,7 +1021,7 @@ filetest_mode!(user_exec_closes_cloexec_descriptors, "cloexec", 0);
 filetest_mode!(
     user_write_to_a_pipe_without_readers_raises_sigpipe,
     "sigpipe",
-    crate::proc::process::signal_status(13)
+    crate::proc::process::signal_status(abi::signal::SIGPIPE)
 );
 
 ktest!(
@@ -1053,7 +1053,7 @@ ktest!(
         tty.set_foreground(saved.1);
         kassert_eq!(
             status,
-            Ok(crate::proc::process::signal_status(2)),
+            Ok(crate::proc::process::signal_status(abi::signal::SIGINT)),
             "died of SIGINT"
         );
         Ok(())

@@ -14,7 +14,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::initramfs::{NAME_MAX, PATH_MAX};
-use crate::syscall::Errno;
+use abi::Errno;
 
 /// A normalised absolute path and whether the original ended in a slash
 /// (then the file must be a directory).

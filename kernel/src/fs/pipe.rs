@@ -25,8 +25,8 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use crate::syscall::Errno;
 use crate::task::Event;
+use abi::Errno;
 
 /// Bytes a pipe holds.
 pub const PIPE_CAPACITY: usize = 16 << 10;

@@ -48,7 +48,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use super::stat::{S_IFDIR, S_IFLNK, S_IFREG, Stat, dtype};
-use crate::syscall::Errno;
+use abi::Errno;
 
 /// The wall-clock time for file times, in ns since 1970.
 #[cfg(target_os = "none")]

@@ -18,8 +18,8 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicI32, Ordering};
 
 use super::ldisc::{LineDiscipline, Termios};
-use crate::syscall::Errno;
 use crate::task::Event;
+use abi::Errno;
 
 /// Rows and columns `TIOCGWINSZ` reports (a serial line has no size).
 pub const WINSIZE: (u16, u16) = (24, 80);

@@ -28,7 +28,7 @@ use super::procfs::{self, ProcNode};
 use super::stat::{DT_CHR, DT_DIR, S_IFCHR, S_IFDIR, Stat, dtype, makedev};
 use super::tmpfs::TmpNode;
 use super::{FsError, root};
-use crate::syscall::Errno;
+use abi::Errno;
 
 /// `st_dev` of the initramfs.
 pub const RAM_DEV: u64 = 1;

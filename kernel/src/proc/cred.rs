@@ -15,7 +15,7 @@
 //! exposes `creds()` and `rlimit(resource)`; the system calls
 //! (`syscall::misc`) read and change them. Host-tested.
 
-use crate::syscall::Errno;
+use abi::Errno;
 
 /// A user or group id.
 pub type Id = u32;

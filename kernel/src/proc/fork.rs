@@ -47,7 +47,7 @@
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use super::fork_flags::ForkRequest;
-use crate::syscall::Errno;
+use abi::Errno;
 
 #[cfg(target_os = "none")]
 pub use imp::*;
@@ -147,7 +147,7 @@ mod imp {
     use crate::proc::pid::Pid;
     use crate::proc::process::{self, Process};
     use crate::proc::{counters, cred, uidinfo};
-    use crate::syscall::Errno;
+    use abi::Errno;
 
     /// A test's injected failure (module docs).
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -36,7 +36,7 @@
 use core::fmt;
 
 use crate::proc::pid::PidFlags;
-use crate::syscall::Errno;
+use abi::Errno;
 pub use abi::fork::*;
 
 // ---------------------------------------------------------------------------

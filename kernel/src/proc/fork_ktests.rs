@@ -12,9 +12,9 @@ use super::fork::{self, FailAt};
 use super::fork_flags;
 use super::pid::Pid;
 use super::process::{self, Process};
-use crate::syscall::Errno;
 use crate::vm::space::AddressSpace;
 use crate::{kassert, kassert_eq, ktest};
+use abi::Errno;
 
 /// How many PIDs are allocated now.
 fn pids_in_use() -> usize {

@@ -14,8 +14,8 @@ use super::fork_ktests::fake_parent;
 use super::pid::Pid;
 use super::process;
 use super::{events, fork_flags};
-use crate::syscall::Errno;
 use crate::{kassert, kassert_eq, ktest};
+use abi::Errno;
 
 /// Runs `/bin/forkfam MODE` and returns its wait status.
 async fn forkfam(mode: &str) -> Result<i32, String> {

@@ -8,7 +8,7 @@
 use crate::proc::pid::{IdKind, Pid};
 use crate::proc::process::Process;
 use crate::proc::table::{TABLE, release_ids, reserve_id};
-use crate::syscall::Errno;
+use abi::Errno;
 
 /// A process's process group and session IDs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,5 +1,7 @@
 //! Processes: PIDs, fork, exit, wait.
 //!
+//! - `affinity` (on the machine): CPU masks, moving a thread to obey its
+//!   mask;
 //! - [`cred`]: user and group ids, resource limits (pure logic);
 //! - [`fork`]: `fork1`, which makes a process from a request: refusals,
 //!   the `maxproc` limit, allocations with rollback, the commit point;
@@ -31,6 +33,8 @@
 //! - `thread` (on the machine): a user thread as a future, the trap loop
 //!   around `arch::user::run`.
 
+#[cfg(target_os = "none")]
+pub mod affinity;
 pub mod counters;
 pub mod cred;
 pub mod events;

@@ -25,15 +25,7 @@
 //!
 //! See `docs/processes.md` and `docs/fork.md`.
 
-/// Signal numbers (Linux x86-64) the kernel raises itself.
-pub mod signal {
-    pub const SIGILL: i32 = 4;
-    pub const SIGTRAP: i32 = 5;
-    pub const SIGBUS: i32 = 7;
-    pub const SIGFPE: i32 = 8;
-    pub const SIGKILL: i32 = 9;
-    pub const SIGSEGV: i32 = 11;
-}
+use abi::signal::{self, Signal};
 
 /// The wait status of a process that called `exit(code)`: `(code & 0xff)
 /// << 8` (`WIFEXITED`, `WEXITSTATUS` = the low 8 bits of `code`).
@@ -43,14 +35,14 @@ pub const fn exit_status(code: i32) -> i32 {
 
 /// The wait status of a process killed by signal `sig` (`WIFSIGNALED`,
 /// `WTERMSIG` = `sig`; no core dump flag).
-pub const fn signal_status(sig: i32) -> i32 {
-    sig & 0x7f
+pub const fn signal_status(sig: Signal) -> i32 {
+    sig.number() as i32 & 0x7f
 }
 
 /// The signal a CPU exception in user mode raises, as on Linux: #DE and
 /// the floating-point exceptions `SIGFPE`, #UD `SIGILL`, #DB/#BP
 /// `SIGTRAP`, #AC `SIGBUS`, everything else (#GP, #SS, #NP, ...) `SIGSEGV`.
-pub const fn signal_for_exception(vector: u8) -> i32 {
+pub const fn signal_for_exception(vector: u8) -> Signal {
     match vector {
         0 | 16 | 19 => signal::SIGFPE,
         1 | 3 => signal::SIGTRAP,
@@ -100,9 +92,9 @@ mod imp {
     use crate::proc::job::JobIds;
     use crate::proc::pid::Pid;
     use crate::proc::signal::SignalState;
-    use crate::syscall::Errno;
     use crate::task::Event;
     use crate::vm::space::AddressSpace;
+    use abi::Errno;
 
     /// A process (module docs).
     pub struct Process {
@@ -499,7 +491,7 @@ mod imp {
         }
 
         /// Records a new CPU mask; the thread moves at its next trip
-        /// through its trap loop (`syscall::misc::apply_affinity`).
+        /// through its trap loop (`proc::affinity::apply`).
         pub fn set_affinity(&self, mask: u64) {
             self.affinity.store(mask, Ordering::Relaxed);
             // Release: pairs with the Acquire in `take_affinity_change`, so

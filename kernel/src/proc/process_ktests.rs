@@ -9,9 +9,10 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::pid::Pid;
-use super::process::{self, State, exit_status, signal, signal_status};
-use crate::syscall::Errno;
+use super::process::{self, State, exit_status, signal_status};
 use crate::{kassert, kassert_eq, ktest, task};
+use abi::Errno;
+use abi::signal;
 
 /// Spawns `path` with `args` (`argv[0]` is `path`) and waits for it:
 /// its PID and wait status.

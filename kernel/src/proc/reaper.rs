@@ -85,7 +85,7 @@ mod imp {
     };
     use crate::proc::pid::{IdKind, Pid};
     use crate::proc::process::{self, Process, State};
-    use crate::syscall::Errno;
+    use abi::Errno;
 
     /// Whether `pid` is a reaper now: init while it runs, or a process that
     /// acquired the status.

@@ -364,8 +364,8 @@ impl AltStack {
 
     /// Parses `stack_t` as `sigaltstack` takes it: `EINVAL` for unknown
     /// flags, `ENOMEM` for a stack below [`MINSIGSTKSZ`].
-    pub fn from_bytes(b: &[u8; Self::SIZE]) -> Result<AltStack, crate::syscall::Errno> {
-        use crate::syscall::Errno;
+    pub fn from_bytes(b: &[u8; Self::SIZE]) -> Result<AltStack, abi::Errno> {
+        use abi::Errno;
         let sp = u64::from_le_bytes(b[0..8].try_into().expect("8 bytes"));
         let flags = i32::from_le_bytes(b[8..12].try_into().expect("4 bytes"));
         let size = u64::from_le_bytes(b[16..24].try_into().expect("8 bytes"));
@@ -554,7 +554,7 @@ pub enum Restart {
 /// remaining time, which Tine does not track, so they return `EINTR`;
 /// `vfork` and `close` never restart on Linux either.
 pub const fn restart_policy(nr: u64) -> Restart {
-    use crate::syscall::nr;
+    use abi::nr;
     match nr {
         nr::READ
         | nr::WRITE
@@ -584,7 +584,7 @@ impl Interrupted {
     /// `Some` when it was `EINTR` and the call may restart.
     pub fn after(nr: u64, rax: u64) -> Option<Interrupted> {
         let restart = restart_policy(nr);
-        (rax == crate::syscall::Errno::EINTR.to_user() && restart != Restart::Never)
+        (rax == abi::Errno::EINTR.to_user() && restart != Restart::Never)
             .then_some(Interrupted { nr, restart })
     }
 

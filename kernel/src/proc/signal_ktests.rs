@@ -13,9 +13,9 @@ use core::time::Duration;
 use super::pid::Pid;
 use super::process::{self, Process, State, signal_status};
 use super::signal::{self, SigInfo};
-use crate::syscall::Errno;
 use crate::vm::space::AddressSpace;
 use crate::{kassert, kassert_eq, ktest};
+use abi::Errno;
 
 /// Spawns `path` with `args` (`argv[0]` is `path`).
 fn spawn(path: &str, args: &[&str]) -> Result<Pid, String> {
@@ -95,7 +95,7 @@ ktest!(
         let p = process::lookup(pid).ok_or("spinner gone")?;
         signal::send(&p, signal::SIGTERM, SigInfo::kernel(signal::SIGTERM));
         let status = process::wait(pid).await.map_err(|e| format!("{e}"))?;
-        kassert_eq!(status, signal_status(15));
+        kassert_eq!(status, signal_status(abi::signal::SIGTERM));
         Ok(())
     }
 );
@@ -115,10 +115,16 @@ ktest!(
             Err(Errno::ESRCH)
         );
         signal::kill_pgrp(a, signal::SIGINT).map_err(|e| format!("kill_pgrp: {e}"))?;
-        kassert_eq!(process::wait(a).await, Ok(signal_status(2)));
+        kassert_eq!(
+            process::wait(a).await,
+            Ok(signal_status(abi::signal::SIGINT))
+        );
         kassert_eq!(pb.state(), State::Running, "b is not in a's group");
         signal::kill_pgrp(b, signal::SIGKILL).map_err(|e| format!("kill_pgrp: {e}"))?;
-        kassert_eq!(process::wait(b).await, Ok(signal_status(9)));
+        kassert_eq!(
+            process::wait(b).await,
+            Ok(signal_status(abi::signal::SIGKILL))
+        );
         Ok(())
     }
 );
@@ -157,7 +163,10 @@ ktest!(
             crate::task::sleep(Duration::from_millis(5)).await;
         }
         signal::send(&p, signal::SIGKILL, SigInfo::kernel(signal::SIGKILL));
-        kassert_eq!(process::wait(pid).await, Ok(signal_status(9)));
+        kassert_eq!(
+            process::wait(pid).await,
+            Ok(signal_status(abi::signal::SIGKILL))
+        );
         Ok(())
     }
 );
@@ -212,21 +221,25 @@ sigtest_mode!(signal_sigsuspend_swaps_the_mask, "sigsuspend", 0);
 sigtest_mode!(signal_ignored_sigchld_reaps_children, "autoreap", 0);
 sigtest_mode!(signal_sigaltstack_runs_handlers_there, "altstack", 0);
 sigtest_mode!(signal_einval_efault_esrch_matrix, "errors", 0);
-sigtest_mode!(signal_kill_self_terminates, "kill-self", signal_status(15));
+sigtest_mode!(
+    signal_kill_self_terminates,
+    "kill-self",
+    signal_status(abi::signal::SIGTERM)
+);
 sigtest_mode!(
     signal_blocked_fault_is_forced,
     "segv-blocked",
-    signal_status(11)
+    signal_status(abi::signal::SIGSEGV)
 );
 sigtest_mode!(
     signal_unwritable_frame_is_sigsegv,
     "badstack",
-    signal_status(11)
+    signal_status(abi::signal::SIGSEGV)
 );
 sigtest_mode!(
     signal_sigreturn_without_frame_is_sigsegv,
     "badsigreturn",
-    signal_status(11)
+    signal_status(abi::signal::SIGSEGV)
 );
 sigtest_mode!(signal_sa_restart_restarts_wait4, "restart", 0);
 

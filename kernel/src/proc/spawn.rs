@@ -12,7 +12,7 @@ use crate::fs::{Files, OpenFile};
 use crate::proc::pid::{Pid, PidFlags};
 use crate::proc::process::Process;
 use crate::proc::table::{NPROCS, TABLE};
-use crate::syscall::Errno;
+use abi::Errno;
 
 /// Starts the program at `path` of the initramfs as a new process whose
 /// parent is the kernel, with `argv` and `envp`, its one thread on the

@@ -17,7 +17,7 @@
 //!
 //! Values are integers; the system call carries them as decimal text.
 
-use crate::syscall::Errno;
+use abi::Errno;
 
 /// The most `kern.forkfsleep` may be, in milliseconds (NetBSD: `MAXSLP`
 /// seconds, 20).
@@ -50,7 +50,7 @@ mod imp {
     use super::FORKFSLEEP_MAX_MS;
     use crate::proc::counters::{self, Counter};
     use crate::proc::{PidKnob, fork, pids, process};
-    use crate::syscall::Errno;
+    use abi::Errno;
 
     /// How a knob is read.
     #[derive(Clone, Copy)]

@@ -28,9 +28,10 @@ use arch::user::{Trap, UserContext};
 
 use super::process::{Process, signal_for_exception, signal_status};
 use super::signal::frame::TrapRegs;
-use super::signal::{self, Interrupted, SigInfo, Signal, code};
-use crate::syscall::{Action, Errno, dispatch};
+use super::signal::{self, Interrupted, SigInfo, code};
+use crate::syscall::{Action, dispatch};
 use crate::vm::space::AddressSpace;
+use abi::Errno;
 
 /// A user time slice.
 pub const SLICE_NS: u64 = 10_000_000;
@@ -55,7 +56,7 @@ pub async fn run(process: Arc<Process>, mut space: Arc<AddressSpace>, mut ctx: U
             slice_end = arch::cpu::tsc::now_ns() + SLICE_NS;
         }
         if process.take_affinity_change() {
-            crate::syscall::misc::apply_affinity(&process).await;
+            crate::proc::affinity::apply(&process).await;
         }
         arch::irq::timer::arm_deadline_ns(slice_end);
         process.set_last_cpu(arch::cpu::id());
@@ -91,7 +92,7 @@ pub async fn run(process: Arc<Process>, mut space: Arc<AddressSpace>, mut ctx: U
                             process.name(),
                             process.pid()
                         );
-                        break signal_status(i32::from(signal::SIGKILL.number()));
+                        break signal_status(signal::SIGKILL);
                     }
                     page_fault_signal(&process, &space, &ctx, addr, error_code);
                 }
@@ -149,8 +150,7 @@ fn page_fault_signal(
 /// Raises the signal Linux raises for CPU exception `vector` in user mode
 /// (`signal_for_exception`), `si_addr` = the faulting instruction.
 fn exception_signal(process: &Process, ctx: &UserContext, vector: u8, error_code: u64) {
-    let number = signal_for_exception(vector);
-    let sig = Signal::new(number as u32).unwrap_or(signal::SIGSEGV);
+    let sig = signal_for_exception(vector);
     let si_code = match vector {
         0 => code::FPE_INTDIV,
         16 | 19 => code::FPE_FLTINV,

@@ -14,7 +14,7 @@
 use crate::proc::pid::Pid;
 use crate::proc::process::{Process, State};
 use crate::proc::table::{KERNEL_CHILDREN, TABLE, lookup, reaped};
-use crate::syscall::Errno;
+use abi::Errno;
 
 /// Waits until process `pid` (a child of the kernel) has exited, reaps
 /// it (removes it from the table, frees its PID) and returns its wait

@@ -10,13 +10,14 @@
 use alloc::sync::Arc;
 use arch::user::UserContext;
 
-use super::errno::encode;
-use super::nr;
-use super::{Errno, SysResult, signal};
+use super::signal;
 use crate::proc::pid::Pid;
 use crate::proc::process::{self, Process, WaitFor, WaitOptions, exit_status};
 use crate::vm::space::AddressSpace;
 use crate::vm::vma::VmPerms;
+use abi::errno::encode;
+use abi::nr;
+use abi::{Errno, SysResult};
 
 /// What the thread does after a system call.
 #[derive(Debug)]
@@ -122,7 +123,7 @@ pub async fn dispatch(
 
 /// `arch_prctl(code, addr)`: the FS and GS bases.
 fn arch_prctl(space: &AddressSpace, ctx: &mut UserContext, code: u64, addr: u64) -> SysResult {
-    use nr::arch_prctl::{GET_FS, GET_GS, SET_FS, SET_GS};
+    use abi::arch_prctl::{GET_FS, GET_GS, SET_FS, SET_GS};
     match code {
         SET_FS | SET_GS => {
             // Linux: EPERM for an address outside user space.
@@ -165,7 +166,7 @@ async fn wait4(
     space: &AddressSpace,
     [pid, wstatus, options, rusage]: [u64; 4],
 ) -> SysResult {
-    use nr::wait::{WALL, WCLONE, WCONTINUED, WNOHANG, WNOTHREAD, WUNTRACED};
+    use abi::wait::{WALL, WCLONE, WCONTINUED, WNOHANG, WNOTHREAD, WUNTRACED};
     let options = options as u32;
     if options & !(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE) != 0 {
         return Err(Errno::EINVAL);
@@ -232,7 +233,7 @@ fn uname(space: &AddressSpace, buf: u64) -> SysResult {
 /// of `MAP_PRIVATE` and `MAP_SHARED` (or `MAP_SHARED_VALIDATE`, both
 /// bits, which Tine treats as `MAP_SHARED`), else `EINVAL`.
 fn mmap(space: &AddressSpace, [addr, len, prot, flags, _fd, offset]: [u64; 6]) -> SysResult {
-    use nr::map::{ANONYMOUS, FIXED, FIXED_NOREPLACE, PRIVATE, SHARED};
+    use abi::mman::{ANONYMOUS, FIXED, FIXED_NOREPLACE, PRIVATE, SHARED};
     if len == 0 || prot & !7 != 0 || !offset.is_multiple_of(4096) {
         return Err(Errno::EINVAL);
     }

@@ -27,12 +27,13 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use super::{Action, Errno};
+use super::Action;
 use crate::exec::args::ExecArgs;
 use crate::exec::load::{executable, load_exec};
 use crate::exec::script;
 use crate::proc::process::Process;
 use crate::vm::space::AddressSpace;
+use abi::Errno;
 
 /// What the thread continues with after a successful `execve`.
 #[derive(Debug)]

@@ -21,7 +21,7 @@ use core::fmt::Write;
 
 use arch::user::UserContext;
 
-use super::{Action, Errno, SysResult};
+use super::Action;
 use crate::proc::events::{self, EVENT_BYTES};
 use crate::proc::fork::fork1;
 use crate::proc::fork_flags::{
@@ -30,6 +30,7 @@ use crate::proc::fork_flags::{
 use crate::proc::process::{self, Process};
 use crate::proc::sysctl;
 use crate::vm::space::AddressSpace;
+use abi::{Errno, SysResult};
 
 /// `fork1` for a system call: the child's PID in `rax`.
 async fn fork_as_syscall(

@@ -16,8 +16,6 @@ use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::nr;
-use super::{Errno, SysResult};
 use crate::fs::file::FileKind;
 use crate::fs::file::oflags::{O_CLOEXEC, O_CLOFORK, O_NONBLOCK};
 use crate::fs::ldisc::{TERMIOS_SIZE, Termios};
@@ -28,6 +26,8 @@ use crate::fs::{FdFlags, Files, FsContext, OpenFile};
 use crate::proc::process::Process;
 use crate::proc::signal;
 use crate::vm::space::AddressSpace;
+use abi::nr;
+use abi::{Errno, SysResult};
 
 /// Most bytes one read or write moves.
 pub const IO_MAX: usize = 64 << 10;

@@ -9,13 +9,14 @@
 
 use alloc::sync::Arc;
 
-use super::nr;
 use super::time;
-use super::{Errno, SysResult};
+use crate::proc::affinity;
 use crate::proc::cred::Rlimit;
 use crate::proc::pid::Pid;
 use crate::proc::process::{self, Process};
 use crate::vm::space::AddressSpace;
+use abi::nr;
+use abi::{Errno, SysResult};
 
 /// Whether system call `n` is one of this module's.
 pub fn handles(n: u64) -> bool {
@@ -202,12 +203,6 @@ fn sysinfo(space: &AddressSpace, info: u64) -> SysResult {
     Ok(0)
 }
 
-/// The mask of the CPUs that are online.
-fn online_mask() -> u64 {
-    let n = crate::task::ncpus().min(64);
-    if n == 64 { !0 } else { (1 << n) - 1 }
-}
-
 /// `sched_getaffinity(pid, len, mask)`: the mask (8 bytes, CPUs 0..64)
 /// as set, limited to the online CPUs; returns the bytes written.
 /// `EINVAL` when `len` is under 8 or not a multiple of 8, as Linux.
@@ -222,7 +217,7 @@ fn sched_getaffinity(
         return Err(Errno::EINVAL);
     }
     let target = target(process, pid)?;
-    let value = target.affinity() & online_mask();
+    let value = target.affinity() & affinity::online_mask();
     space.copy_to_user(mask, &value.to_le_bytes())?;
     Ok(8)
 }
@@ -230,7 +225,7 @@ fn sched_getaffinity(
 /// `sched_setaffinity(pid, len, mask)`: the thread may run only on the
 /// CPUs in `mask` (bits past the 64th and offline CPUs are ignored; none
 /// left is `EINVAL`). The caller's own thread moves at once
-/// ([`apply_affinity`]); another process's thread moves at its next
+/// ([`affinity::apply`]); another process's thread moves at its next
 /// system call or time-slice end. `ESRCH` for no such process, `EPERM`
 /// for another user's process without root.
 async fn sched_setaffinity(
@@ -248,36 +243,15 @@ async fn sched_setaffinity(
     let mut raw = [0u8; 8];
     let n = (len as usize).min(8);
     space.copy_from_user(mask, &mut raw[..n])?;
-    let wanted = u64::from_le_bytes(raw) & online_mask();
+    let wanted = u64::from_le_bytes(raw) & affinity::online_mask();
     if wanted == 0 {
         return Err(Errno::EINVAL);
     }
     target.set_affinity(wanted);
     if Arc::ptr_eq(&target, process) && process.take_affinity_change() {
-        apply_affinity(process).await;
+        affinity::apply(process).await;
     }
     Ok(0)
-}
-
-/// Makes the calling thread (of `process`) obey its affinity mask: a
-/// thread allowed on every online CPU is free (stealable); otherwise it
-/// is pinned to one allowed CPU, the one it is on if allowed, else the
-/// lowest. A pinned task never leaves its CPU, so the thread always runs
-/// on a CPU of its mask (a stricter rule than Linux's, which lets it move
-/// within the mask).
-pub async fn apply_affinity(process: &Process) {
-    let mask = process.affinity() & online_mask();
-    let here = arch::cpu::id();
-    if mask == online_mask() || mask == 0 {
-        crate::task::migrate(here, false).await;
-        return;
-    }
-    let cpu = if mask & (1 << here) != 0 {
-        here
-    } else {
-        mask.trailing_zeros() as usize
-    };
-    crate::task::migrate(cpu, true).await;
 }
 
 /// `prctl` options (Linux's `<linux/prctl.h>`).

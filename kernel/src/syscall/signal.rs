@@ -9,11 +9,11 @@
 
 use arch::user::UserContext;
 
-use super::{Errno, SysResult};
 use crate::proc::pid::Pid;
 use crate::proc::process::{self, Process};
 use crate::proc::signal::{self, AltStack, KillTarget, SigAction, SigInfo, SigSet, Signal};
 use crate::vm::space::AddressSpace;
+use abi::{Errno, SysResult};
 
 /// `sizeof(sigset_t)` as the kernel takes it.
 const SIGSET_SIZE: u64 = 8;

@@ -21,7 +21,7 @@
 //! The parsing and clock rules are pure and host-tested; the system
 //! calls themselves are on the machine.
 
-use super::Errno;
+use abi::Errno;
 
 /// Clock ids (Linux).
 pub mod clock {
@@ -155,8 +155,8 @@ pub use imp::*;
 mod imp {
     use super::*;
     use crate::proc::process::Process;
-    use crate::syscall::SysResult;
     use crate::vm::space::AddressSpace;
+    use abi::SysResult;
 
     fn now() -> u64 {
         crate::task::now_ns()

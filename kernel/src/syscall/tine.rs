@@ -19,10 +19,10 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::{Errno, SysResult};
 use crate::proc::process::{self, State};
 use crate::shell::BenchRunner;
 use crate::vm::space::AddressSpace;
+use abi::{Errno, SysResult};
 
 /// `proclist` record, 56 bytes: `{u32 pid, u32 ppid, u32 pgid, u32 sid,
 /// u8 state ('R' running, 'T' stopped, 'Z' zombie), u8 pad[3],

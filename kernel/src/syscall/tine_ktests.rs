@@ -7,12 +7,12 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::Errno;
 use super::tine::{self, CPU_RECORD, MEM_RECORD, PROC_RECORD, VM_RECORD};
 use crate::proc::process;
 use crate::vm::space::AddressSpace;
 use crate::vm::vma::{VmPerms, VmaKind, pf};
 use crate::{kassert, kassert_eq, ktest};
+use abi::Errno;
 
 const BASE: u64 = 0x1000_0000;
 const PAGE: u64 = 4096;

@@ -12,8 +12,8 @@ use alloc::sync::Arc;
 
 use super::space::AddressSpace;
 use super::vma::{Inherit, VmPerms, pf};
-use crate::syscall::Errno;
 use crate::{kassert, kassert_eq, ktest};
+use abi::Errno;
 
 const PAGE: u64 = 4096;
 const PRIVATE: u64 = 0x2000_0000;

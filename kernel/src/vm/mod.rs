@@ -10,6 +10,15 @@
 //! Also the in-kernel tests of the memory layer `arch` provides (frames,
 //! heap, kernel mappings, user page tables) under real use from every CPU.
 
+/// The top of user space: nothing user-visible (a segment, a mapping, the
+/// stack) reaches at or above this address (the top of the lower canonical
+/// half, less a guard page, as on Linux).
+pub const USER_TOP: u64 = 0x0000_7fff_ffff_f000;
+/// The bottom of user space: nothing is mapped below this address (Linux's
+/// default `mmap_min_addr`: the low 64 KiB stay unmapped to catch NULL
+/// pointers).
+pub const USER_BOTTOM: u64 = 0x1_0000;
+
 #[cfg(target_os = "none")]
 mod inherit_ktests;
 #[cfg(target_os = "none")]

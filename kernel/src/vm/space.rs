@@ -46,7 +46,7 @@ use super::vma::{
     FaultAction, Inherit, PAGE_SIZE, VmPerms, Vma, VmaError, VmaKind, VmaSet, accessible, classify,
     page_down, page_up, pf,
 };
-use crate::syscall::Errno;
+use abi::Errno;
 
 /// How far `brk` may move above its start.
 pub const BRK_MAX: u64 = 1 << 30;
@@ -203,11 +203,11 @@ impl AddressSpace {
         Ok(Self {
             table,
             layout: spin::Mutex::new(Layout {
-                vmas: VmaSet::new(crate::exec::elf::USER_TOP),
+                vmas: VmaSet::new(super::USER_TOP),
                 brk_start: 0,
                 brk: 0,
-                mmap_floor: crate::exec::elf::USER_BOTTOM,
-                mmap_ceiling: crate::exec::elf::USER_TOP,
+                mmap_floor: super::USER_BOTTOM,
+                mmap_ceiling: super::USER_TOP,
                 objects: BTreeMap::new(),
             }),
             hidden: spin::Mutex::new(BTreeMap::new()),
@@ -508,7 +508,7 @@ impl AddressSpace {
                     return Err(Errno::EINVAL);
                 }
                 let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
-                if addr < crate::exec::elf::USER_BOTTOM || end > crate::exec::elf::USER_TOP {
+                if addr < super::USER_BOTTOM || end > super::USER_TOP {
                     return Err(Errno::ENOMEM);
                 }
                 if layout.vmas.overlaps(addr, end) {
@@ -556,7 +556,7 @@ impl AddressSpace {
             .and_then(|l| addr.checked_add(l))
             .filter(|&e| e <= USER_END)
             .ok_or(Errno::EINVAL)?;
-        let end = end.min(crate::exec::elf::USER_TOP);
+        let end = end.min(super::USER_TOP);
         if addr >= end {
             return Ok(());
         }
@@ -762,7 +762,7 @@ impl AddressSpace {
         }
         let end = page_up(len)
             .and_then(|l| addr.checked_add(l))
-            .filter(|&e| e <= crate::exec::elf::USER_TOP)
+            .filter(|&e| e <= super::USER_TOP)
             .ok_or(Errno::ENOMEM)?;
         let perms = VmPerms::from_prot(prot);
         let mut layout = self.layout.lock();
@@ -849,7 +849,7 @@ impl AddressSpace {
             .ok_or(Errno::EINVAL)?;
         if matches!(advice, DONTFORK | DOFORK | WIPEONFORK | KEEPONFORK) {
             let mut layout = self.layout.lock();
-            let top = end.min(crate::exec::elf::USER_TOP);
+            let top = end.min(super::USER_TOP);
             if addr < top {
                 let inside = |v: &&Vma| v.end > addr && v.start < top;
                 if advice == WIPEONFORK
@@ -869,7 +869,7 @@ impl AddressSpace {
                 };
                 layout.vmas.update(addr, top, change).map_err(vma_errno)?;
             }
-            if end > crate::exec::elf::USER_TOP || !layout.vmas.covers(addr, end) {
+            if end > super::USER_TOP || !layout.vmas.covers(addr, end) {
                 return Err(Errno::ENOMEM);
             }
             return Ok(());
@@ -897,7 +897,7 @@ impl AddressSpace {
                 drop(hidden.remove(&va));
             }
         }
-        if end > crate::exec::elf::USER_TOP || !layout.vmas.covers(addr, end) {
+        if end > super::USER_TOP || !layout.vmas.covers(addr, end) {
             return Err(Errno::ENOMEM);
         }
         Ok(())

@@ -8,8 +8,8 @@ use arch::mm::user::UserFlags;
 
 use super::space::AddressSpace;
 use super::vma::{VmPerms, VmaKind, pf};
-use crate::syscall::Errno;
 use crate::{kassert, kassert_eq, ktest};
+use abi::Errno;
 
 const BASE: u64 = 0x1000_0000;
 const PAGE: u64 = 4096;

@@ -17,9 +17,9 @@ use super::{
 };
 use crate::proc::pid::Pid;
 use crate::proc::process::{self, Process, State, signal_status};
-use crate::syscall::Errno;
 use crate::task::Event;
 use crate::vm::space::AddressSpace;
+use abi::Errno;
 
 /// The actions a process uses; processes may share one (module docs).
 pub type SharedActions = Arc<spin::Mutex<SigActions>>;
@@ -489,7 +489,7 @@ pub async fn deliver(
             Disposition::Ignore
             | Disposition::Default(DefaultAction::Ignore | DefaultAction::Continue) => {}
             Disposition::Default(DefaultAction::Terminate | DefaultAction::CoreDump) => {
-                return Some(signal_status(i32::from(sig.number())));
+                return Some(signal_status(sig));
             }
             Disposition::Default(DefaultAction::Stop) => stop(process, sig).await,
             Disposition::Catch(act) => {

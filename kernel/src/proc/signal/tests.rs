@@ -7,7 +7,7 @@ use arch::user::UserContext;
 
 use super::frame::{self, FrameArgs, TrapRegs};
 use super::*;
-use crate::syscall::Errno;
+use abi::Errno;
 
 #[test]
 fn signal_numbers_and_sets() {
@@ -512,7 +512,7 @@ fn restored_frames_are_sanitised() {
 
 #[test]
 fn interrupted_calls_restart_as_on_linux() {
-    use crate::syscall::nr;
+    use abi::nr;
     let eintr = Errno::EINTR.to_user();
     assert_eq!(Interrupted::after(nr::WAIT4, 0), None, "not interrupted");
     assert_eq!(
