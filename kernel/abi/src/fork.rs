@@ -252,3 +252,78 @@ pub const SIG_MAXSIG: u8 = 64;
 /// `rfork` rejects them against [`SIG_MAXSIG`] instead (same rule, Tine's
 /// maximum).
 pub const FREEBSD_SIG_MAXSIG: u32 = 128;
+
+// ---------------------------------------------------------------------------
+// The user runtime's vfork + exec
+// ---------------------------------------------------------------------------
+
+/// Whether `tine_rt::syscall::vfork_exec` may make a child with system
+/// call `call` (`nr::VFORK` or `nr::TINE_RFORK`) and argument `arg`;
+/// `has_path`: the child execs a program (it reads the caller's strings
+/// and may write the exec error into the caller's memory). `vfork` is
+/// always fine (the parent waits for the exec). An `rfork` must make a
+/// child (`RFPROC` or `RFSPAWN`; otherwise the "child" code would run in
+/// the caller), its flags must fit 32 bits, and with a program a child on
+/// the caller's memory (`RFMEM`) needs the parent to wait for its exec
+/// (`RFPPWAIT` (Tine's user bit) or `RFSPAWN`).
+pub const fn vfork_exec_is_sound(call: u64, arg: u64, has_path: bool) -> bool {
+    match call {
+        crate::nr::VFORK => true,
+        crate::nr::TINE_RFORK => {
+            if arg > u32::MAX as u64 {
+                return false;
+            }
+            let flags = RfFlags::from_bits_retain(arg as u32);
+            let makes_child = flags.intersects(RFPROC.union(RFSPAWN));
+            let parent_waits = flags.intersects(RFPPWAIT_USER.union(RFSPAWN));
+            makes_child && (!has_path || !flags.contains(RFMEM) || parent_waits)
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nr;
+
+    #[test]
+    fn vfork_exec_needs_a_child_and_a_waiting_parent_for_a_program() {
+        let rf = |f: RfFlags| u64::from(f.bits());
+        assert!(vfork_exec_is_sound(nr::VFORK, 0, true));
+        assert!(vfork_exec_is_sound(nr::TINE_RFORK, rf(RFSPAWN), true));
+        assert!(vfork_exec_is_sound(
+            nr::TINE_RFORK,
+            rf(RFPROC | RFMEM | RFPPWAIT_USER),
+            true
+        ));
+        assert!(vfork_exec_is_sound(
+            nr::TINE_RFORK,
+            rf(RFPROC | RFMEM),
+            false
+        ));
+        assert!(vfork_exec_is_sound(nr::TINE_RFORK, rf(RFPROC), true));
+        assert!(!vfork_exec_is_sound(
+            nr::TINE_RFORK,
+            rf(RFPROC | RFMEM),
+            true
+        ));
+        assert!(!vfork_exec_is_sound(nr::TINE_RFORK, rf(RFMEM), false));
+        assert!(!vfork_exec_is_sound(nr::TINE_RFORK, 1 << 40, false));
+        assert!(!vfork_exec_is_sound(nr::FORK, 0, false));
+        assert!(!vfork_exec_is_sound(nr::CLONE, 0, false));
+    }
+
+    #[test]
+    fn flag_words_have_their_c_values_and_names() {
+        assert_eq!(RFPROC.bits(), 1 << 4);
+        assert_eq!(CLONE_VM.bits(), 0x100);
+        assert_eq!(RfFlags::from_name("RFSPAWN"), Some(RFSPAWN));
+        assert_eq!(alloc_free_debug(RFPROC | RFMEM), "RFPROC|RFMEM");
+    }
+
+    fn alloc_free_debug(f: RfFlags) -> &'static str {
+        extern crate std;
+        std::boxed::Box::leak(std::format!("{f:?}").into_boxed_str())
+    }
+}

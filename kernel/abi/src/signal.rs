@@ -81,6 +81,38 @@ impl Signal {
     }
 }
 
+/// A signal is the `int` the system calls take (`kill(pid, SIGTERM)`).
+impl From<Signal> for i32 {
+    fn from(sig: Signal) -> i32 {
+        sig.0 as i32
+    }
+}
+
+impl From<Signal> for u64 {
+    fn from(sig: Signal) -> u64 {
+        u64::from(sig.0)
+    }
+}
+
+impl From<Signal> for usize {
+    fn from(sig: Signal) -> usize {
+        usize::from(sig.0)
+    }
+}
+
+/// A signal number as a handler or `wait4` status gets it.
+impl PartialEq<i32> for Signal {
+    fn eq(&self, other: &i32) -> bool {
+        self.0 as i32 == *other
+    }
+}
+
+impl PartialEq<Signal> for i32 {
+    fn eq(&self, other: &Signal) -> bool {
+        *self == other.0 as i32
+    }
+}
+
 impl core::fmt::Display for Signal {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match name(*self) {

@@ -39,56 +39,66 @@ use tine_rt::{Args, println};
 
 tine_rt::entry!(main);
 
-/// System call numbers.
+/// System call numbers (`abi`'s), by the short names this program uses.
 mod nr {
-    pub const SCHED_YIELD: usize = 24;
-    pub const CLONE: usize = 56;
-    pub const VFORK: usize = 58;
-    pub const EXIT: usize = 60;
-    pub const RFORK: usize = 1000;
-    pub const PROCCTL: usize = 1004;
-    pub const SYSCTL: usize = 1005;
-    pub const FORKEVENTS: usize = 1010;
+    pub use tine_rt::syscall::nr::*;
+    pub use tine_rt::syscall::nr::{
+        TINE_FORKEVENTS as FORKEVENTS, TINE_PDFORK as PDFORK, TINE_PDGETPID as PDGETPID,
+        TINE_PDKILL as PDKILL, TINE_PROCCTL as PROCCTL, TINE_RFORK as RFORK, TINE_SYSCTL as SYSCTL,
+    };
 }
 
-/// FreeBSD's rfork flags (Tine's `RFPPWAIT` is bit 15, `docs/fork.md`).
+/// FreeBSD's rfork flags (`abi::fork`; Tine's `RFPPWAIT` is bit 15,
+/// `docs/fork.md`) as the `usize` the raw calls take.
 mod rf {
-    pub const FDG: usize = 1 << 2;
-    pub const PROC: usize = 1 << 4;
-    pub const MEM: usize = 1 << 5;
-    pub const NOWAIT: usize = 1 << 6;
-    pub const CFDG: usize = 1 << 12;
-    pub const PPWAIT: usize = 1 << 15;
-    pub const STOPPED: usize = 1 << 17;
-    pub const HIGHPID: usize = 1 << 18;
-    pub const TSIGZMB: usize = 1 << 19;
-    pub const PROCDESC: usize = 1 << 28;
-    pub const SPAWN: usize = 1 << 31;
+    use tine_rt::syscall::abi::fork::{self, RfFlags};
+    const fn bits(f: RfFlags) -> usize {
+        f.bits() as usize
+    }
+    pub const FDG: usize = bits(fork::RFFDG);
+    pub const PROC: usize = bits(fork::RFPROC);
+    pub const MEM: usize = bits(fork::RFMEM);
+    pub const NOWAIT: usize = bits(fork::RFNOWAIT);
+    pub const CFDG: usize = bits(fork::RFCFDG);
+    pub const THREAD: usize = bits(fork::RFTHREAD);
+    pub const LINUXTHPN: usize = bits(fork::RFLINUXTHPN);
+    pub const PPWAIT: usize = bits(fork::RFPPWAIT_USER);
+    pub const STOPPED: usize = bits(fork::RFSTOPPED);
+    pub const HIGHPID: usize = bits(fork::RFHIGHPID);
+    pub const TSIGZMB: usize = bits(fork::RFTSIGZMB);
+    pub const PROCDESC: usize = bits(fork::RFPROCDESC);
+    pub const SPAWN: usize = bits(fork::RFSPAWN);
     pub const fn tsig(n: usize) -> usize {
-        n << 20
+        bits(RfFlags::tsig(n as u8))
     }
 }
 
-/// Linux clone flags.
+/// Linux clone flags (`abi::fork`) as the `usize` the raw calls take.
 mod cl {
-    pub const VM: usize = 0x100;
-    pub const FILES: usize = 0x400;
-    pub const SIGHAND: usize = 0x800;
-    pub const PIDFD: usize = 0x1000;
-    pub const PTRACE: usize = 0x2000;
-    pub const VFORK: usize = 0x4000;
-    pub const THREAD: usize = 0x1_0000;
-    pub const NEWNS: usize = 0x2_0000;
-    pub const PARENT_SETTID: usize = 0x10_0000;
-    pub const CHILD_SETTID: usize = 0x100_0000;
-    pub const SIGCHLD: usize = 17;
+    use tine_rt::syscall::abi::fork::{self, CloneFlags};
+    const fn bits(f: CloneFlags) -> usize {
+        f.bits() as usize
+    }
+    pub const VM: usize = bits(fork::CLONE_VM);
+    pub const FS: usize = bits(fork::CLONE_FS);
+    pub const FILES: usize = bits(fork::CLONE_FILES);
+    pub const SIGHAND: usize = bits(fork::CLONE_SIGHAND);
+    pub const PIDFD: usize = bits(fork::CLONE_PIDFD);
+    pub const PTRACE: usize = bits(fork::CLONE_PTRACE);
+    pub const VFORK: usize = bits(fork::CLONE_VFORK);
+    pub const THREAD: usize = bits(fork::CLONE_THREAD);
+    pub const NEWNS: usize = bits(fork::CLONE_NEWNS);
+    pub const PARENT_SETTID: usize = bits(fork::CLONE_PARENT_SETTID);
+    pub const CHILD_CLEARTID: usize = bits(fork::CLONE_CHILD_CLEARTID);
+    pub const CHILD_SETTID: usize = bits(fork::CLONE_CHILD_SETTID);
+    pub const SIGCHLD: usize = tine_rt::syscall::abi::signal::SIGCHLD.number() as usize;
 }
 
-const EINVAL: Errno = Errno(22);
-const ENOENT: Errno = Errno(2);
-const EPERM: Errno = Errno(1);
-const EFAULT: Errno = Errno(14);
-const ENOMEM: Errno = Errno(12);
+const EINVAL: Errno = Errno::EINVAL;
+const ENOENT: Errno = Errno::ENOENT;
+const EPERM: Errno = Errno::EPERM;
+const EFAULT: Errno = Errno::EFAULT;
+const ENOMEM: Errno = Errno::ENOMEM;
 
 /// A store the vfork children make; seen by the parent only when the
 /// space is shared.
@@ -259,7 +269,7 @@ fn vfork(mode: &str) {
             unsafe { syscall::syscall0(nr::SCHED_YIELD) };
         }
         // SAFETY: no arguments.
-        let pid = unsafe { syscall::syscall0(39) } as u32;
+        let pid = unsafe { syscall::syscall0(nr::GETPID) } as u32;
         MARK.store(pid, Ordering::SeqCst);
         exit_now(7);
     }
@@ -352,10 +362,11 @@ unsafe fn clone_call(
             "mov rdi, r12",
             "call r13",
             "mov edi, eax",
-            "mov eax, 60",
+            "mov eax, {exit}",
             "syscall",
             "ud2",
             "2:",
+            exit = const nr::EXIT,
             inlateout("rax") nr::CLONE as isize => ret,
             in("rdi") flags,
             in("rsi") stack,
@@ -682,7 +693,7 @@ fn reaper(mode: &str) {
     check!(mode, procctl(0, 0, REAP_ACQUIRE, 0) == Ok(0), "acquire");
     check!(
         mode,
-        procctl(0, 0, REAP_ACQUIRE, 0) == Err(Errno(16)),
+        procctl(0, 0, REAP_ACQUIRE, 0) == Err(Errno::EBUSY),
         "acquire twice is EBUSY"
     );
     match reap_status() {
@@ -755,7 +766,7 @@ fn reaper(mode: &str) {
     check!(mode, procctl(0, 0, 99, 0) == Err(EINVAL), "unknown command");
     check!(
         mode,
-        procctl(0, 99_999, REAP_STATUS, 0) == Err(Errno(3)),
+        procctl(0, 99_999, REAP_STATUS, 0) == Err(Errno::ESRCH),
         "a PID that does not exist is ESRCH"
     );
     check!(
@@ -765,7 +776,7 @@ fn reaper(mode: &str) {
     );
 }
 
-const RFTHREAD: usize = 1 << 13;
+const RFTHREAD: usize = rf::THREAD;
 
 fn peers(mode: &str) {
     for _ in 0..2 {
@@ -781,8 +792,8 @@ fn peers(mode: &str) {
     // Return: the leader exits and the kernel must kill both peers.
 }
 
-const SIGUSR1: usize = 10;
-const SIGUSR2: usize = 12;
+const SIGUSR1: usize = tine_rt::syscall::abi::signal::SIGUSR1.number() as usize;
+const SIGUSR2: usize = tine_rt::syscall::abi::signal::SIGUSR2.number() as usize;
 
 /// `rt_sigaction(sig, act, old)` with the kernel's 32-byte struct
 /// `{handler, flags, restorer, mask}`; returns the old handler.
@@ -795,7 +806,8 @@ fn sigaction(sig: usize, handler: Option<u64>) -> Result<u64, Errno> {
         0
     };
     // SAFETY: both structs are live and 32 bytes.
-    let ret = unsafe { syscall::syscall4(13, sig, act_ptr, old.as_mut_ptr() as usize, 8) };
+    let ret =
+        unsafe { syscall::syscall4(nr::RT_SIGACTION, sig, act_ptr, old.as_mut_ptr() as usize, 8) };
     res(ret).map(|_| old[0])
 }
 
@@ -966,7 +978,7 @@ fn eintr(mode: &str) {
 fn set_nproc(n: u64) -> Result<usize, Errno> {
     let lim = [n, n];
     // SAFETY: `lim` is a live 16-byte struct rlimit.
-    res(unsafe { syscall::syscall2(160, 6, lim.as_ptr() as usize) })
+    res(unsafe { syscall::syscall2(nr::SETRLIMIT, 6, lim.as_ptr() as usize) })
 }
 
 /// `kern.nprocs` now.
@@ -994,7 +1006,8 @@ fn nproc(mode: &str) {
     let user = match syscall::fork() {
         Ok(0) => {
             // SAFETY: setuid takes no pointer.
-            let ok = res(unsafe { syscall::syscall1(105, 1000) }).is_ok() && set_nproc(5).is_ok();
+            let ok =
+                res(unsafe { syscall::syscall1(nr::SETUID, 1000) }).is_ok() && set_nproc(5).is_ok();
             if !ok {
                 syscall::exit(10);
             }
@@ -1058,10 +1071,11 @@ fn cleartid(mode: &str) {
             "test rax, rax",
             "jnz 2f",
             "mov edi, 0",
-            "mov eax, 60",
+            "mov eax, {exit}",
             "syscall",
             "ud2",
             "2:",
+            exit = const nr::EXIT,
             inlateout("rax") nr::CLONE as isize => ret,
             in("rdi") cl::VM | cl::VFORK | CLONE_CHILD_CLEARTID | cl::SIGCHLD,
             in("rsi") top,
@@ -1086,39 +1100,39 @@ fn cleartid(mode: &str) {
     }
 }
 
-const CLONE_CHILD_CLEARTID: usize = 0x20_0000;
+const CLONE_CHILD_CLEARTID: usize = cl::CHILD_CLEARTID;
 
-const EBADF: Errno = Errno(9);
+const EBADF: Errno = Errno::EBADF;
 
 /// `fcntl(fd, F_GETFD)`: whether `fd` is open (and its flags).
 fn fd_flags(fd: usize) -> Result<usize, Errno> {
     // SAFETY: fcntl with F_GETFD takes no pointer.
-    res(unsafe { syscall::syscall3(72, fd, 1, 0) })
+    res(unsafe { syscall::syscall3(nr::FCNTL, fd, 1, 0) })
 }
 
 /// `dup(fd)`.
 fn dup(fd: usize) -> Result<usize, Errno> {
     // SAFETY: no pointer.
-    res(unsafe { syscall::syscall1(32, fd) })
+    res(unsafe { syscall::syscall1(nr::DUP, fd) })
 }
 
 /// `close(fd)`.
 fn close(fd: usize) {
     // SAFETY: no pointer.
-    unsafe { syscall::syscall1(3, fd) };
+    unsafe { syscall::syscall1(nr::CLOSE, fd) };
 }
 
 /// `chdir(path)` (NUL-terminated).
 fn chdir(path: &[u8]) -> Result<usize, Errno> {
     // SAFETY: `path` is NUL-terminated and lives across the call.
-    res(unsafe { syscall::syscall1(80, path.as_ptr() as usize) })
+    res(unsafe { syscall::syscall1(nr::CHDIR, path.as_ptr() as usize) })
 }
 
 /// `getcwd` into `buf`; the path without its NUL.
 fn getcwd(buf: &mut [u8; 64]) -> &[u8] {
     // SAFETY: `buf` is writable for its length.
-    let n =
-        res(unsafe { syscall::syscall2(79, buf.as_mut_ptr() as usize, buf.len()) }).unwrap_or(0);
+    let n = res(unsafe { syscall::syscall2(nr::GETCWD, buf.as_mut_ptr() as usize, buf.len()) })
+        .unwrap_or(0);
     &buf[..n.saturating_sub(1)]
 }
 
@@ -1177,7 +1191,7 @@ fn files(mode: &str) {
     check!(mode, st == 0, "the RFCFDG child had descriptors");
     // CLONE_FILES while a descriptor is close-on-fork: EINVAL (NetBSD).
     // SAFETY: fcntl F_SETFD takes no pointer; FD_CLOFORK is 2.
-    let set = res(unsafe { syscall::syscall3(72, fd, 2, 2) });
+    let set = res(unsafe { syscall::syscall3(nr::FCNTL, fd, 2, 2) });
     check!(mode, set.is_ok(), "F_SETFD FD_CLOFORK: {set:?}");
     // SAFETY: no pointers; a child (not expected) exits at once.
     let ret = unsafe { syscall::syscall6(nr::CLONE, cl::FILES | cl::SIGCHLD, 0, 0, 0, 0, 0) };
@@ -1234,7 +1248,7 @@ fn files(mode: &str) {
     let _ = chdir(b"/\0");
 }
 
-const CLONE_FS: usize = 0x200;
+const CLONE_FS: usize = cl::FS;
 static FD: AtomicU32 = AtomicU32::new(0);
 
 /// The `unshare` child on its own stack, sharing the parent's space:
@@ -1298,9 +1312,9 @@ fn unshare(mode: &str) {
 }
 
 const PD_DAEMON: usize = 1;
-const PDFORK: usize = 1001;
-const PDGETPID: usize = 1002;
-const PDKILL: usize = 1003;
+const PDFORK: u64 = nr::PDFORK;
+const PDGETPID: u64 = nr::PDGETPID;
+const PDKILL: u64 = nr::PDKILL;
 
 /// `pdfork(&fd, flags)`: (pid or 0, fd).
 fn pdfork(flags: usize) -> Result<(usize, i32), Errno> {
@@ -1424,7 +1438,7 @@ fn pdfork_mode(mode: &str) {
             );
             check!(
                 mode,
-                pdkill(fd, 15) == Err(Errno(3)),
+                pdkill(fd, 15) == Err(Errno::ESRCH),
                 "pdkill after the exit is ESRCH"
             );
             close(fd as usize);
@@ -1508,7 +1522,7 @@ fn pdfork_mode(mode: &str) {
     let _ = syscall::signal::sigaction(17, Some(&dfl), None);
 }
 
-const SA_RESTART_FLAG: u64 = 0x1000_0000;
+const SA_RESTART_FLAG: u64 = tine_rt::syscall::abi::signal::sa::RESTART;
 
 /// Signals counted by `exitsig`'s handler, one counter per signal.
 static SEEN: [AtomicU32; 65] = [const { AtomicU32::new(0) }; 65];
@@ -1519,8 +1533,8 @@ extern "C" fn count_signal(sig: i32, _info: *mut u8, _ctx: *mut u8) {
     }
 }
 
-const RFLINUXTHPN: usize = 1 << 16;
-const WALL: i32 = 0x4000_0000;
+const RFLINUXTHPN: usize = rf::LINUXTHPN;
+const WALL: i32 = tine_rt::syscall::abi::wait::WALL as i32;
 
 fn exitsig(mode: &str) {
     for sig in [10usize, 12, 17] {
@@ -1580,9 +1594,9 @@ fn vforkkill(mode: &str) {
     let ret = unsafe { syscall::syscall0(nr::VFORK) };
     if ret == 0 {
         // SAFETY: getpid takes no pointer.
-        let me = unsafe { syscall::syscall0(39) };
+        let me = unsafe { syscall::syscall0(nr::GETPID) };
         // SAFETY: kill takes no pointer.
-        unsafe { syscall::syscall2(62, me as usize, 9) };
+        unsafe { syscall::syscall2(nr::KILL, me as usize, 9) };
         exit_now(1);
     }
     match res(ret) {

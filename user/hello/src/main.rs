@@ -20,7 +20,8 @@
 #![no_main]
 
 use core::arch::asm;
-use tine_rt::syscall::{syscall0, syscall1, syscall2, syscall3, syscall6};
+use tine_rt::syscall::abi::{arch_prctl, mman};
+use tine_rt::syscall::{Errno, call, nr};
 use tine_rt::{Args, println};
 
 tine_rt::entry!(main);
@@ -33,11 +34,11 @@ fn main(args: Args) -> i32 {
         Some(b"--efault") => {
             // SAFETY: the kernel only reads the (invalid) buffer, which is
             // the point: it must refuse with EFAULT.
-            -(unsafe { syscall3(1, 1, 1, 5) } as i32)
+            negated(unsafe { call(nr::WRITE, &[1, 1, 5]) })
         }
         Some(b"--enosys") => {
             // SAFETY: an unknown system call takes no memory.
-            -(unsafe { syscall0(9999) } as i32)
+            negated(unsafe { call(9999, &[]) })
         }
         Some(b"--mem") => mem(),
         Some(b"--tls") => tls(),
@@ -84,17 +85,32 @@ fn ud2() -> i32 {
 }
 
 const PAGE: usize = 4096;
+/// `PROT_READ | PROT_WRITE`.
+const PROT_RW: usize = 3;
+/// `MAP_PRIVATE | MAP_ANONYMOUS`.
+const ANON: usize = (mman::PRIVATE | mman::ANONYMOUS) as usize;
+const SET_FS: usize = arch_prctl::SET_FS as usize;
+const GET_FS: usize = arch_prctl::GET_FS as usize;
+
+/// The exit status `--efault`/`--enosys` report: the error number, or
+/// minus the value (a call that wrongly succeeded).
+fn negated(r: Result<usize, Errno>) -> i32 {
+    match r {
+        Err(e) => e.0,
+        Ok(v) => -(v as i32),
+    }
+}
 
 /// `brk`, `mmap` and `munmap`; returns the failed step or 0.
 fn mem() -> i32 {
     // SAFETY: brk(0) only asks for the current break.
-    let start = unsafe { syscall1(12, 0) } as usize;
+    let start = unsafe { call(nr::BRK, &[0]) }.unwrap_or(0);
     if start == 0 || !start.is_multiple_of(PAGE) {
         return 1;
     }
     let want = start + 5 * PAGE + 123;
     // SAFETY: growing the break maps fresh memory nobody uses yet.
-    let got = unsafe { syscall1(12, want) } as usize;
+    let got = unsafe { call(nr::BRK, &[want]) }.unwrap_or(0);
     if got != want {
         return 2;
     }
@@ -111,13 +127,15 @@ fn mem() -> i32 {
     }
     // Shrink back: the break moves, the pages go.
     // SAFETY: nothing refers to the heap any more.
-    if unsafe { syscall1(12, start) } as usize != start {
+    if unsafe { call(nr::BRK, &[start]) } != Ok(start) {
         return 4;
     }
     // An anonymous mapping: PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS.
     // SAFETY: the kernel picks a free range.
-    let map = unsafe { syscall6(9, 0, 3 * PAGE, 3, 0x22, usize::MAX, 0) };
-    if map < 0 || !(map as usize).is_multiple_of(PAGE) {
+    let Ok(map) = (unsafe { call(nr::MMAP, &[0, 3 * PAGE, PROT_RW, ANON, usize::MAX, 0]) }) else {
+        return 5;
+    };
+    if !map.is_multiple_of(PAGE) {
         return 5;
     }
     let map = map as *mut u64;
@@ -132,16 +150,18 @@ fn mem() -> i32 {
         }
     }
     // SAFETY: the mapping is ours and nothing refers to it after this.
-    if unsafe { syscall2(11, map as usize, 3 * PAGE) } != 0 {
+    if unsafe { call(nr::MUNMAP, &[map as usize, 3 * PAGE]) } != Ok(0) {
         return 8;
     }
     // A file mapping is refused (ENODEV), a zero length too (EINVAL).
     // SAFETY: both are refused before anything is mapped.
-    if unsafe { syscall6(9, 0, PAGE, 3, 0x02, 0, 0) } != -19 {
+    if unsafe { call(nr::MMAP, &[0, PAGE, PROT_RW, mman::PRIVATE as usize, 0, 0]) }
+        != Err(Errno::ENODEV)
+    {
         return 9;
     }
     // SAFETY: as above.
-    if unsafe { syscall6(9, 0, 0, 3, 0x22, usize::MAX, 0) } != -22 {
+    if unsafe { call(nr::MMAP, &[0, 0, PROT_RW, ANON, usize::MAX, 0]) } != Err(Errno::EINVAL) {
         return 10;
     }
     0
@@ -154,7 +174,7 @@ fn tls() -> i32 {
     let base = SLOT.as_ptr() as usize;
     // SAFETY: ARCH_SET_FS only changes this thread's FS base, which the
     // runtime does not use.
-    if unsafe { syscall2(158, 0x1002, base) } != 0 {
+    if unsafe { call(nr::ARCH_PRCTL, &[SET_FS, base]) } != Ok(0) {
         return 1;
     }
     let value: u64;
@@ -165,18 +185,23 @@ fn tls() -> i32 {
     }
     let mut read_back = 0u64;
     // SAFETY: ARCH_GET_FS writes one u64 to `read_back`.
-    if unsafe { syscall2(158, 0x1003, &mut read_back as *mut u64 as usize) } != 0
+    if unsafe {
+        call(
+            nr::ARCH_PRCTL,
+            &[GET_FS, &mut read_back as *mut u64 as usize],
+        )
+    } != Ok(0)
         || read_back != base as u64
     {
         return 3;
     }
     // A kernel address is refused (EPERM), an unknown code too (EINVAL).
     // SAFETY: both are refused without changing anything.
-    if unsafe { syscall2(158, 0x1002, 0xffff_8000_0000_0000) } != -1 {
+    if unsafe { call(nr::ARCH_PRCTL, &[SET_FS, 0xffff_8000_0000_0000]) } != Err(Errno::EPERM) {
         return 4;
     }
     // SAFETY: as above.
-    if unsafe { syscall2(158, 0x9999, 0) } != -22 {
+    if unsafe { call(nr::ARCH_PRCTL, &[0x9999, 0]) } != Err(Errno::EINVAL) {
         return 5;
     }
     0

@@ -282,7 +282,7 @@ fn wait(shell: &mut Shell, argv: &[String]) -> i32 {
 
 fn kill(shell: &mut Shell, argv: &[String]) -> i32 {
     let mut args = &argv[1..];
-    let mut sig = sh::signal::SIGTERM;
+    let mut sig: i32 = sh::signal::SIGTERM.into();
     if let Some(s) = args.first().and_then(|a| a.strip_prefix('-')) {
         match sh::signal::parse(s) {
             Some(n) => sig = n,

@@ -1,58 +1,19 @@
-//! Linux error numbers by name, for messages like `rfork: EINVAL`.
+//! Linux error numbers by name (`abi::Errno`'s), for messages like
+//! `rfork: EINVAL`.
 
 use core::fmt;
 
-const NAMES: &[(i32, &str)] = &[
-    (1, "EPERM"),
-    (2, "ENOENT"),
-    (3, "ESRCH"),
-    (4, "EINTR"),
-    (5, "EIO"),
-    (6, "ENXIO"),
-    (7, "E2BIG"),
-    (8, "ENOEXEC"),
-    (9, "EBADF"),
-    (10, "ECHILD"),
-    (11, "EAGAIN"),
-    (12, "ENOMEM"),
-    (13, "EACCES"),
-    (14, "EFAULT"),
-    (16, "EBUSY"),
-    (17, "EEXIST"),
-    (18, "EXDEV"),
-    (19, "ENODEV"),
-    (20, "ENOTDIR"),
-    (21, "EISDIR"),
-    (22, "EINVAL"),
-    (23, "ENFILE"),
-    (24, "EMFILE"),
-    (25, "ENOTTY"),
-    (26, "ETXTBSY"),
-    (27, "EFBIG"),
-    (28, "ENOSPC"),
-    (29, "ESPIPE"),
-    (30, "EROFS"),
-    (31, "EMLINK"),
-    (32, "EPIPE"),
-    (33, "EDOM"),
-    (34, "ERANGE"),
-    (35, "EDEADLK"),
-    (36, "ENAMETOOLONG"),
-    (38, "ENOSYS"),
-    (39, "ENOTEMPTY"),
-    (40, "ELOOP"),
-    (95, "EOPNOTSUPP"),
-    (110, "ETIMEDOUT"),
-];
+use abi::Errno;
 
-/// The name of error `n` (`EINVAL` for 22), if it is a known one.
+/// The name of error `n` (`EINVAL` for 22), if it is a known one
+/// (`abi::Errno`'s names).
 pub fn name(n: i32) -> Option<&'static str> {
-    NAMES.iter().find(|&&(v, _)| v == n).map(|&(_, s)| s)
+    Errno(n).name()
 }
 
 /// The number of error `name`.
 pub fn number(name: &str) -> Option<i32> {
-    NAMES.iter().find(|&&(_, s)| s == name).map(|&(v, _)| v)
+    Errno::from_name(name).map(Errno::number)
 }
 
 /// Shows an error number by name (`ENOSYS`), or `errno N` when unknown.
@@ -79,16 +40,12 @@ mod tests {
         assert_eq!(name(11), Some("EAGAIN"));
         assert_eq!(name(0), None);
         assert_eq!(name(4000), None);
-        for &(n, s) in NAMES {
-            assert_eq!(number(s), Some(n));
-            assert_eq!(name(n), Some(s));
+        for &e in Errno::ALL {
+            let s = e.name().expect("named");
+            assert_eq!(number(s), Some(e.0));
+            assert_eq!(name(e.0), Some(s));
         }
         assert_eq!(alloc::format!("{}", Name(2)), "ENOENT");
         assert_eq!(alloc::format!("{}", Name(200)), "errno 200");
-    }
-
-    #[test]
-    fn numbers_are_unique_and_sorted() {
-        assert!(NAMES.windows(2).all(|w| w[0].0 < w[1].0));
     }
 }

@@ -205,7 +205,7 @@ impl Program {
 
     /// Creates the child with `call(arg)` and execs the program in it,
     /// trying each path until one is not `ENOENT`.
-    fn vfork_exec(&self, call: usize, arg: usize) -> Result<i32, Errno> {
+    fn vfork_exec(&self, call: u64, arg: usize) -> Result<i32, Errno> {
         let mut last = Errno::ENOENT;
         for path in &self.paths {
             let req = VforkExec {
@@ -274,7 +274,7 @@ pub fn spawn(shell: &mut Shell, argv: &[String]) -> i32 {
 }
 
 /// Runs `argv` in a child made by `call(arg)` sharing our memory.
-fn run_shared(shell: &mut Shell, cmd: &str, call: usize, arg: usize, argv: &[String]) -> i32 {
+fn run_shared(shell: &mut Shell, cmd: &str, call: u64, arg: usize, argv: &[String]) -> i32 {
     let program = match Program::new(argv) {
         Ok(p) => p,
         Err(e) => {

@@ -14,7 +14,7 @@ use crate::{Shell, jobs, report};
 
 /// Reads a list call's records, growing the buffer until they fit (the
 /// call returns how many exist, which may exceed what it wrote).
-fn records(call: usize, size: usize) -> Result<Vec<u8>, Errno> {
+fn records(call: u64, size: usize) -> Result<Vec<u8>, Errno> {
     let mut cap = 64;
     loop {
         let mut buf = vec![0u8; cap * size];

@@ -28,7 +28,7 @@ pub const WNOHANG: i32 = 1;
 pub const WUNTRACED: i32 = 2;
 
 /// The signals an interactive shell ignores and its children get back.
-const JOB_SIGNALS: [i32; 5] = [
+const JOB_SIGNALS: [abi::signal::Signal; 5] = [
     signal::SIGINT,
     signal::SIGQUIT,
     signal::SIGTSTP,

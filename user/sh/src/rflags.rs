@@ -7,26 +7,29 @@
 //! each argument is a name (`RFPROC`, `rfproc`, or without the `RF`:
 //! `proc`), several joined with `|` or `,`, a number (`0x14`), or
 //! `RFTSIGZMB=SIG` (the exit signal in bits 20..=27, a name or number).
+//! The values are `abi::fork`'s, as `u32` words.
 
 use alloc::string::String;
 
-pub const RFFDG: u32 = 1 << 2;
-pub const RFPROC: u32 = 1 << 4;
-pub const RFMEM: u32 = 1 << 5;
-pub const RFNOWAIT: u32 = 1 << 6;
-pub const RFCFDG: u32 = 1 << 12;
-pub const RFTHREAD: u32 = 1 << 13;
-pub const RFSIGSHARE: u32 = 1 << 14;
+use abi::fork;
+
+pub const RFFDG: u32 = fork::RFFDG.bits();
+pub const RFPROC: u32 = fork::RFPROC.bits();
+pub const RFMEM: u32 = fork::RFMEM.bits();
+pub const RFNOWAIT: u32 = fork::RFNOWAIT.bits();
+pub const RFCFDG: u32 = fork::RFCFDG.bits();
+pub const RFTHREAD: u32 = fork::RFTHREAD.bits();
+pub const RFSIGSHARE: u32 = fork::RFSIGSHARE.bits();
 /// Tine's user-visible `RFPPWAIT` (module docs).
-pub const RFPPWAIT: u32 = 1 << 15;
-pub const RFLINUXTHPN: u32 = 1 << 16;
-pub const RFSTOPPED: u32 = 1 << 17;
-pub const RFHIGHPID: u32 = 1 << 18;
-pub const RFTSIGZMB: u32 = 1 << 19;
-pub const RFTSIGSHIFT: u32 = 20;
-pub const RFTSIGMASK: u32 = 0xff;
-pub const RFPROCDESC: u32 = 1 << 28;
-pub const RFSPAWN: u32 = 1 << 31;
+pub const RFPPWAIT: u32 = fork::RFPPWAIT_USER.bits();
+pub const RFLINUXTHPN: u32 = fork::RFLINUXTHPN.bits();
+pub const RFSTOPPED: u32 = fork::RFSTOPPED.bits();
+pub const RFHIGHPID: u32 = fork::RFHIGHPID.bits();
+pub const RFTSIGZMB: u32 = fork::RFTSIGZMB.bits();
+pub const RFTSIGSHIFT: u32 = fork::RFTSIGSHIFT;
+pub const RFTSIGMASK: u32 = fork::RFTSIGMASK;
+pub const RFPROCDESC: u32 = fork::RFPROCDESC.bits();
+pub const RFSPAWN: u32 = fork::RFSPAWN.bits();
 
 /// Every flag by name, in bit order.
 pub const NAMES: &[(&str, u32)] = &[

@@ -152,7 +152,7 @@ static ALIGNED: AtomicBool = AtomicBool::new(false);
 /// Where the fault handlers send the program on.
 static RECOVER: AtomicUsize = AtomicUsize::new(0);
 
-fn install(signo: i32, handler: sig::Handler, flags: u64, mask: u64) -> Check {
+fn install(signo: impl Into<i32>, handler: sig::Handler, flags: u64, mask: u64) -> Check {
     sig::sigaction(signo, Some(&SigAction::handler(handler, flags, mask)), None)
         .map_err(|_| "sigaction failed")
 }
@@ -237,7 +237,7 @@ fn handler() -> Check {
             xo = lateout(reg) xmm,
             inlateout("rax") tine_rt::syscall::nr::KILL as u64 => rax,
             inlateout("rdi") pid as u64 => rdi,
-            inlateout("rsi") sig::SIGUSR1 as u64 => rsi,
+            inlateout("rsi") u64::from(sig::SIGUSR1) => rsi,
             inlateout("rdx") MDX => rdx,
             inlateout("r8") M8 => r8,
             inlateout("r9") M9 => r9,
@@ -277,7 +277,10 @@ fn handler() -> Check {
     )?;
     ensure(SEEN_R8.load(Ordering::SeqCst) == M8, "uc_mcontext.r8")?;
     ensure(rax == 0, "kill's result was lost")?;
-    ensure(rdi == pid as u64 && rsi == sig::SIGUSR1 as u64, "rdi/rsi")?;
+    ensure(
+        rdi == pid as u64 && rsi == u64::from(sig::SIGUSR1),
+        "rdi/rsi",
+    )?;
     ensure(
         rdx == MDX && r8 == M8 && r9 == M9 && r10 == M10,
         "rdx/r8/r9/r10",
@@ -520,7 +523,7 @@ fn stop() -> Check {
     syscall::kill(child, sig::SIGSTOP).map_err(|_| "kill SIGSTOP")?;
     let r = wait_retry(child, WUNTRACED);
     ensure(
-        r == Ok((child, (sig::SIGSTOP << 8) | 0x7f)),
+        r == Ok((child, (i32::from(sig::SIGSTOP) << 8) | 0x7f)),
         "WUNTRACED status",
     )?;
     ensure(
@@ -535,13 +538,13 @@ fn stop() -> Check {
     syscall::kill(child, sig::SIGTSTP).map_err(|_| "kill SIGTSTP")?;
     let r = wait_retry(child, WUNTRACED);
     ensure(
-        r == Ok((child, (sig::SIGTSTP << 8) | 0x7f)),
+        r == Ok((child, (i32::from(sig::SIGTSTP) << 8) | 0x7f)),
         "SIGTSTP status",
     )?;
     syscall::kill(child, sig::SIGTERM).map_err(|_| "kill SIGTERM")?;
     syscall::kill(child, sig::SIGCONT).map_err(|_| "kill SIGCONT")?;
     let r = wait_retry(child, 0);
-    ensure(r == Ok((child, sig::SIGTERM)), "killed status")?;
+    ensure(r == Ok((child, i32::from(sig::SIGTERM))), "killed status")?;
     let codes = CHLD_CODES.load(Ordering::SeqCst);
     ensure(codes & (1 << 5) != 0, "no SIGCHLD with CLD_STOPPED")?;
     ensure(codes & (1 << 6) != 0, "no SIGCHLD with CLD_CONTINUED")?;
@@ -574,7 +577,10 @@ fn stop() -> Check {
     )?;
     syscall::kill(child, sig::SIGKILL).map_err(|_| "kill SIGKILL")?;
     let r = wait_retry(child, 0);
-    ensure(r == Ok((child, sig::SIGKILL)), "SIGKILL of a stopped child")?;
+    ensure(
+        r == Ok((child, i32::from(sig::SIGKILL))),
+        "SIGKILL of a stopped child",
+    )?;
     // An exit is CLD_EXITED with the code.
     let child = match syscall::fork() {
         Ok(0) => syscall::exit(7),
@@ -663,7 +669,10 @@ fn pgrp() -> Check {
     ensure(syscall::wait4(c, WNOHANG) == Ok((0, 0)), "c survived")?;
     // wait4(0): the caller's group, which c is still in.
     syscall::kill(c, sig::SIGKILL).map_err(|_| "kill c")?;
-    ensure(wait_retry(0, 0) == Ok((c, sig::SIGKILL)), "wait4(0)")?;
+    ensure(
+        wait_retry(0, 0) == Ok((c, i32::from(sig::SIGKILL))),
+        "wait4(0)",
+    )?;
 
     // A child may start its own session; then it cannot be moved.
     let d = match syscall::fork() {
@@ -695,7 +704,10 @@ fn pgrp() -> Check {
         "setpgid into another session",
     )?;
     syscall::kill(d, sig::SIGKILL).map_err(|_| "kill d")?;
-    ensure(wait_retry(d, 0) == Ok((d, sig::SIGKILL)), "d's status")?;
+    ensure(
+        wait_retry(d, 0) == Ok((d, i32::from(sig::SIGKILL))),
+        "d's status",
+    )?;
     Ok(())
 }
 
@@ -717,7 +729,10 @@ fn eintr() -> Check {
     ensure(HITS.load(Ordering::SeqCst) >= 1, "no handler ran")?;
     ensure(sig::pause() == Errno::EINTR, "pause")?;
     syscall::kill(child, sig::SIGKILL).map_err(|_| "kill")?;
-    ensure(wait_retry(child, 0) == Ok((child, sig::SIGKILL)), "status")?;
+    ensure(
+        wait_retry(child, 0) == Ok((child, i32::from(sig::SIGKILL))),
+        "status",
+    )?;
     Ok(())
 }
 
@@ -893,17 +908,17 @@ fn raw(r: isize) -> Result<usize, Errno> {
 /// A raw system call with up to four arguments. Only for calls whose
 /// pointer arguments are ours and live across the call, or deliberately
 /// bad (the kernel must refuse them with `EFAULT`).
-fn call4(n: usize, a: usize, b: usize, c: usize, d: usize) -> Result<usize, Errno> {
+fn call4(n: u64, a: usize, b: usize, c: usize, d: usize) -> Result<usize, Errno> {
     // SAFETY: the callers pass pointers to their own live buffers or
     // invalid addresses the kernel checks (module docs of `errors`).
     raw(unsafe { syscall4(n, a, b, c, d) })
 }
 
-fn call3(n: usize, a: usize, b: usize, c: usize) -> Result<usize, Errno> {
+fn call3(n: u64, a: usize, b: usize, c: usize) -> Result<usize, Errno> {
     call4(n, a, b, c, 0)
 }
 
-fn call2(n: usize, a: usize, b: usize) -> Result<usize, Errno> {
+fn call2(n: u64, a: usize, b: usize) -> Result<usize, Errno> {
     // SAFETY: as `call4`.
     raw(unsafe { syscall2(n, a, b) })
 }
@@ -1052,7 +1067,7 @@ fn badstack() -> Check {
             "ud2",
             in("rax") tine_rt::syscall::nr::KILL,
             in("rdi") pid,
-            in("rsi") sig::SIGUSR1,
+            in("rsi") usize::from(sig::SIGUSR1),
             options(noreturn),
         );
     }

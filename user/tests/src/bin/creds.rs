@@ -16,7 +16,7 @@ const RLIMIT_CORE: usize = 4;
 const RLIMIT_STACK: usize = 3;
 const INFINITY: u64 = !0;
 
-fn call(n: usize, args: &[usize]) -> Result<usize, tine_rt::syscall::Errno> {
+fn call(n: u64, args: &[usize]) -> Result<usize, tine_rt::syscall::Errno> {
     // SAFETY: the callers pass pointers to their own live buffers only.
     unsafe { sys::call(n, args) }
 }

@@ -31,7 +31,7 @@ enum Dir {
 /// pointer goes, and the pointer's direction.
 struct Row {
     name: &'static str,
-    nr: usize,
+    nr: u64,
     args: [usize; 6],
     dir: Dir,
 }
@@ -39,7 +39,7 @@ struct Row {
 /// Where the bad pointer goes in `Row::args`.
 const P: usize = usize::MAX - 0xbad;
 
-const fn row(name: &'static str, nr: usize, args: [usize; 6], dir: Dir) -> Row {
+const fn row(name: &'static str, nr: u64, args: [usize; 6], dir: Dir) -> Row {
     Row {
         name,
         nr,
@@ -369,7 +369,7 @@ fn writev_element(c: &mut Checks) {
 }
 
 fn enosys(c: &mut Checks) {
-    for n in [9999, 335, 423, 999, 1099, 1 << 20, usize::MAX] {
+    for n in [9999, 335, 423, 999, 1099, 1 << 20, u64::MAX] {
         // SAFETY: unknown numbers take no memory.
         let r = unsafe { sys::call(n, &[LOW, LOW, LOW]) };
         check_eq!(c, r, Err(errno::ENOSYS), "system call {n}");

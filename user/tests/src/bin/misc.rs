@@ -17,7 +17,7 @@ tine_rt::entry!(main);
 /// The word a vfork child registers with `set_tid_address`.
 static TID_WORD: AtomicU32 = AtomicU32::new(0);
 
-fn call(n: usize, args: &[usize]) -> Result<usize, tine_rt::syscall::Errno> {
+fn call(n: u64, args: &[usize]) -> Result<usize, tine_rt::syscall::Errno> {
     // SAFETY: callers pass only pointers to their own live buffers.
     unsafe { sys::call(n, args) }
 }
@@ -38,13 +38,15 @@ fn vfork_set_tid_and_exit(word: usize) -> Result<usize, tine_rt::syscall::Errno>
             "test rax, rax",
             "jnz 2f",
             "mov rdi, rdx",
-            "mov eax, 218",
+            "mov eax, {set_tid_address}",
             "syscall",
             "xor edi, edi",
-            "mov eax, 60",
+            "mov eax, {exit}",
             "syscall",
             "ud2",
             "2:",
+            set_tid_address = const nr::SET_TID_ADDRESS,
+            exit = const nr::EXIT,
             in("rdx") word,
             inlateout("rax") nr::VFORK as isize => ret,
             out("rdi") _,
