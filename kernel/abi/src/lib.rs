@@ -9,6 +9,8 @@
 //!   the `sigaction`/`siginfo`/`sigaltstack` constants;
 //! - [`fork`]: the fork family's flag words (`RF*`, `PD_*`, `CLONE_*`),
 //!   made with [`flag_set!`] (module [`flags`] says why not `bitflags`);
+//! - [`record`]: the records the kernel and user programs exchange (the
+//!   fork event, `struct stat`; `siginfo_t` is [`signal::SigInfo`]);
 //! - small option sets: [`wait`] (`wait4`), [`mman`] (`mmap`),
 //!   [`arch_prctl`].
 //!
@@ -23,6 +25,7 @@ pub mod errno;
 pub mod flags;
 pub mod fork;
 pub mod nr;
+pub mod record;
 pub mod signal;
 
 pub use errno::{Errno, SysResult};

@@ -6,7 +6,9 @@
 //! - `sa_handler` values ([`SIG_DFL`], [`SIG_IGN`]), `sa_flags` bits
 //!   ([`sa`]), `si_code` values ([`code`]), `ss_flags` bits ([`ss`]),
 //!   [`MINSIGSTKSZ`];
-//! - `rt_sigprocmask`'s `how` ([`how`]).
+//! - `rt_sigprocmask`'s `how` ([`how`]);
+//! - [`SigInfo`]: the fields of `siginfo_t` Tine fills, and its 128-byte
+//!   layout.
 
 /// A signal number, 1..=64 (Linux x86-64).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -263,6 +265,123 @@ pub mod ss {
 
 /// The smallest alternate stack (`MINSIGSTKSZ`).
 pub const MINSIGSTKSZ: u64 = 2048;
+
+/// What `siginfo_t` says about one signal (the fields Tine fills).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SigInfo {
+    /// The signal (0 in an empty slot).
+    pub signo: u8,
+    /// `si_code` ([`code`]).
+    pub code: i32,
+    /// `si_pid`: the sender (kill) or the child (`SIGCHLD`).
+    pub pid: u32,
+    /// `si_status` (`SIGCHLD`: exit code or signal).
+    pub status: i32,
+    /// `si_addr` (faults).
+    pub addr: u64,
+}
+
+impl SigInfo {
+    /// The size of `siginfo_t`.
+    pub const SIZE: usize = 128;
+
+    /// Sent by `kill` from process `from`.
+    pub const fn user(sig: Signal, from: u32) -> SigInfo {
+        SigInfo {
+            signo: sig.number(),
+            code: code::SI_USER,
+            pid: from,
+            status: 0,
+            addr: 0,
+        }
+    }
+
+    /// Sent by `tkill`/`tgkill` from process `from`.
+    pub const fn tkill(sig: Signal, from: u32) -> SigInfo {
+        SigInfo {
+            code: code::SI_TKILL,
+            ..SigInfo::user(sig, from)
+        }
+    }
+
+    /// Sent by the kernel (the terminal's `SIGINT`, ...).
+    pub const fn kernel(sig: Signal) -> SigInfo {
+        SigInfo {
+            code: code::SI_KERNEL,
+            ..SigInfo::user(sig, 0)
+        }
+    }
+
+    /// A fault at `addr` with `si_code` `code`.
+    pub const fn fault(sig: Signal, code: i32, addr: u64) -> SigInfo {
+        SigInfo {
+            signo: sig.number(),
+            code,
+            pid: 0,
+            status: 0,
+            addr,
+        }
+    }
+
+    /// `SIGCHLD` (or another exit signal) about child `pid`.
+    pub const fn child(sig: Signal, code: i32, pid: u32, status: i32) -> SigInfo {
+        SigInfo {
+            signo: sig.number(),
+            code,
+            pid,
+            status,
+            addr: 0,
+        }
+    }
+
+    /// Whether the union holds `si_addr` (a fault) rather than
+    /// `si_pid`/`si_uid`/`si_status`.
+    pub fn is_fault(&self) -> bool {
+        self.code > 0
+            && self.code != code::SI_KERNEL
+            && Signal::new(u32::from(self.signo)).is_some_and(|s| SigSet::SYNCHRONOUS.contains(s))
+    }
+
+    /// Linux's `siginfo_t` for x86-64: `si_signo` at 0, `si_errno` at 4,
+    /// `si_code` at 8, then the union at 16: `si_addr`; or `si_pid` (16),
+    /// `si_uid` (20, always 0: everyone is root) and `si_status` (24).
+    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
+        let mut b = [0u8; Self::SIZE];
+        b[0..4].copy_from_slice(&i32::from(self.signo).to_le_bytes());
+        b[8..12].copy_from_slice(&self.code.to_le_bytes());
+        if self.is_fault() {
+            b[16..24].copy_from_slice(&self.addr.to_le_bytes());
+        } else {
+            b[16..20].copy_from_slice(&self.pid.to_le_bytes());
+            b[24..28].copy_from_slice(&self.status.to_le_bytes());
+        }
+        b
+    }
+}
+
+impl SigInfo {
+    /// Reads a `siginfo_t` as [`SigInfo::to_bytes`] writes it (a user
+    /// program's view of what its handler got).
+    pub fn from_bytes(b: &[u8; Self::SIZE]) -> SigInfo {
+        let i32_at = |i: usize| i32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let signo = i32_at(0).clamp(0, 255) as u8;
+        let code = i32_at(8);
+        let mut info = SigInfo {
+            signo,
+            code,
+            ..SigInfo::default()
+        };
+        if info.is_fault() {
+            let mut addr = [0u8; 8];
+            addr.copy_from_slice(&b[16..24]);
+            info.addr = u64::from_le_bytes(addr);
+        } else {
+            info.pid = i32_at(16) as u32;
+            info.status = i32_at(24);
+        }
+        info
+    }
+}
 
 /// `rt_sigprocmask`'s `how`.
 pub mod how {

@@ -37,14 +37,9 @@ pub const TRAILER: &[u8] = b"TRAILER!!!";
 /// Length of a newc header.
 pub const HEADER_LEN: usize = 110;
 
-/// File-type bits of [`Entry::mode`] (`S_IFMT`).
-pub const S_IFMT: u32 = 0o170_000;
-/// A regular file.
-pub const S_IFREG: u32 = 0o100_000;
-/// A directory.
-pub const S_IFDIR: u32 = 0o040_000;
-/// A symbolic link; its data is the target.
-pub const S_IFLNK: u32 = 0o120_000;
+/// File-type bits of [`Entry::mode`] (`S_IFMT`), a regular file, a
+/// directory, a symbolic link (its data is the target): `abi::record`'s.
+pub use abi::record::{S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
 
 /// Why an archive could not be read. `offset` is where the offending
 /// member's header starts.

@@ -1,99 +1,12 @@
-//! `struct stat` (Linux x86-64, 144 bytes), `linux_dirent64` records and
-//! the file-type constants (pure, host-tested).
+//! `linux_dirent64` records (pure, host-tested); `struct stat` and the
+//! file-type constants are the `abi` crate's (`abi::record`), re-exported.
 
 use alloc::vec::Vec;
 
-pub use super::cpio::{S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
-
-/// A character device.
-pub const S_IFCHR: u32 = 0o020_000;
-/// A FIFO (a pipe).
-pub const S_IFIFO: u32 = 0o010_000;
-
-/// `d_type` values of `getdents64`.
-pub const DT_FIFO: u8 = 1;
-pub const DT_CHR: u8 = 2;
-pub const DT_DIR: u8 = 4;
-pub const DT_REG: u8 = 8;
-pub const DT_LNK: u8 = 10;
-
-/// The `d_type` for a mode's file type.
-pub const fn dtype(mode: u32) -> u8 {
-    match mode & S_IFMT {
-        S_IFDIR => DT_DIR,
-        S_IFREG => DT_REG,
-        S_IFLNK => DT_LNK,
-        S_IFCHR => DT_CHR,
-        S_IFIFO => DT_FIFO,
-        _ => 0,
-    }
-}
-
-/// Linux's `makedev(major, minor)` for small numbers.
-pub const fn makedev(major: u32, minor: u32) -> u64 {
-    ((major as u64) << 8) | (minor as u64)
-}
-
-/// The fields of `struct stat` Tine fills (times in ns since 1970; only
-/// tmpfs files have them, the rest are zero).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Stat {
-    pub dev: u64,
-    pub ino: u64,
-    pub nlink: u64,
-    pub mode: u32,
-    pub uid: u32,
-    pub gid: u32,
-    pub rdev: u64,
-    pub size: i64,
-    pub blksize: i64,
-    pub blocks: i64,
-    /// `st_atim`, `st_mtim`, `st_ctim` in ns since 1970.
-    pub atime_ns: u64,
-    pub mtime_ns: u64,
-    pub ctime_ns: u64,
-}
-
-/// `sizeof(struct stat)` on x86-64.
-pub const STAT_SIZE: usize = 144;
-
-impl Stat {
-    /// The bytes of Linux x86-64's `struct stat`: `st_dev` 0, `st_ino` 8,
-    /// `st_nlink` 16, `st_mode` 24, `st_uid` 28, `st_gid` 32, padding 36,
-    /// `st_rdev` 40, `st_size` 48, `st_blksize` 56, `st_blocks` 64, then
-    /// three `timespec`s (72..120) and three reserved longs (120..144).
-    pub fn to_bytes(&self) -> [u8; STAT_SIZE] {
-        let mut b = [0u8; STAT_SIZE];
-        b[0..8].copy_from_slice(&self.dev.to_le_bytes());
-        b[8..16].copy_from_slice(&self.ino.to_le_bytes());
-        b[16..24].copy_from_slice(&self.nlink.to_le_bytes());
-        b[24..28].copy_from_slice(&self.mode.to_le_bytes());
-        b[28..32].copy_from_slice(&self.uid.to_le_bytes());
-        b[32..36].copy_from_slice(&self.gid.to_le_bytes());
-        b[40..48].copy_from_slice(&self.rdev.to_le_bytes());
-        b[48..56].copy_from_slice(&self.size.to_le_bytes());
-        b[56..64].copy_from_slice(&self.blksize.to_le_bytes());
-        b[64..72].copy_from_slice(&self.blocks.to_le_bytes());
-        for (i, ns) in [self.atime_ns, self.mtime_ns, self.ctime_ns]
-            .into_iter()
-            .enumerate()
-        {
-            let at = 72 + 16 * i;
-            b[at..at + 8].copy_from_slice(&(ns / 1_000_000_000).to_le_bytes());
-            b[at + 8..at + 16].copy_from_slice(&(ns % 1_000_000_000).to_le_bytes());
-        }
-        b
-    }
-
-    /// A stat for a file of `size` bytes: `blksize` 4096 and `blocks` in
-    /// 512-byte units, rounded up.
-    pub fn sized(mut self, size: usize) -> Self {
-        self.size = size as i64;
-        self.blksize = 4096;
-        self.blocks = size.div_ceil(512) as i64;
-        self
-    }
-}
+pub use abi::record::{
+    DT_CHR, DT_DIR, DT_FIFO, DT_LNK, DT_REG, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG,
+    STAT_SIZE, Stat, dtype, makedev,
+};
 
 /// Appends one `linux_dirent64` record (`d_ino` u64, `d_off` i64,
 /// `d_reclen` u16, `d_type` u8, the NUL-terminated name, padded to 8

@@ -24,52 +24,10 @@
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
-/// What happened.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub enum EventKind {
-    /// A process forked (`pid` the parent, `other` the child).
-    Fork = 1,
-    /// A process vforked: its system call waits for the child.
-    Vfork = 2,
-    /// A vfork child exec'd or exited: its parent goes on (`pid` the child,
-    /// `other` the parent).
-    VforkDone = 3,
-    /// A process exec'd (`other` 0).
-    Exec = 4,
-    /// A process exited (`other` its wait status).
-    Exit = 5,
-}
-
-/// One event, as user space reads it (24 bytes, little-endian):
-/// `{ u32 kind, u32 flags, u32 pid, u32 other, u64 time_ns }`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ProcEvent {
-    pub kind: EventKind,
-    /// For forks: the rfork-style flag word of the request (`RFPROC`,
-    /// `RFMEM`, `RFPPWAIT`, ...), else 0.
-    pub flags: u32,
-    pub pid: u32,
-    pub other: u32,
-    /// Nanoseconds since boot.
-    pub time_ns: u64,
-}
+pub use abi::record::{EventKind, ForkEvent as ProcEvent};
 
 /// Size of one event in user memory.
-pub const EVENT_BYTES: usize = 24;
-
-impl ProcEvent {
-    /// The user-space layout.
-    pub fn to_bytes(&self) -> [u8; EVENT_BYTES] {
-        let mut out = [0u8; EVENT_BYTES];
-        out[0..4].copy_from_slice(&(self.kind as u32).to_le_bytes());
-        out[4..8].copy_from_slice(&self.flags.to_le_bytes());
-        out[8..12].copy_from_slice(&self.pid.to_le_bytes());
-        out[12..16].copy_from_slice(&self.other.to_le_bytes());
-        out[16..24].copy_from_slice(&self.time_ns.to_le_bytes());
-        out
-    }
-}
+pub const EVENT_BYTES: usize = abi::record::ForkEvent::SIZE;
 
 /// Events the ring keeps.
 pub const RING_EVENTS: usize = 256;

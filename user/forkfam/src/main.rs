@@ -34,6 +34,7 @@
 
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
+use tine_rt::syscall::abi::record::{EventKind, ForkEvent};
 use tine_rt::syscall::{self, Errno};
 use tine_rt::{Args, println};
 
@@ -43,8 +44,8 @@ tine_rt::entry!(main);
 mod nr {
     pub use tine_rt::syscall::nr::*;
     pub use tine_rt::syscall::nr::{
-        TINE_FORKEVENTS as FORKEVENTS, TINE_PDFORK as PDFORK, TINE_PDGETPID as PDGETPID,
-        TINE_PDKILL as PDKILL, TINE_PROCCTL as PROCCTL, TINE_RFORK as RFORK, TINE_SYSCTL as SYSCTL,
+        TINE_PDFORK as PDFORK, TINE_PDGETPID as PDGETPID, TINE_PDKILL as PDKILL,
+        TINE_PROCCTL as PROCCTL, TINE_RFORK as RFORK, TINE_SYSCTL as SYSCTL,
     };
 }
 
@@ -192,27 +193,23 @@ const NO_EVENT: Event = Event {
     other: 0,
 };
 
-const FORK: u32 = 1;
-const VFORK: u32 = 2;
-const VFORK_DONE: u32 = 3;
-const EXIT: u32 = 5;
+const FORK: u32 = EventKind::Fork as u32;
+const VFORK: u32 = EventKind::Vfork as u32;
+const VFORK_DONE: u32 = EventKind::VforkDone as u32;
+const EXIT: u32 = EventKind::Exit as u32;
 
 /// Reads the events published since the last call (non-blocking) into
 /// `out`; returns how many.
 fn events(out: &mut [Event; 32]) -> usize {
-    let mut buf = [0u8; 24 * 32];
-    // SAFETY: `buf` is writable for its length.
-    let ret = unsafe { syscall::syscall3(nr::FORKEVENTS, buf.as_mut_ptr() as usize, buf.len(), 1) };
-    let Ok(n) = res(ret) else { return 0 };
-    let word = |b: &[u8], i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-    let count = n / 24;
+    const SIZE: usize = ForkEvent::SIZE;
+    let mut buf = [0u8; SIZE * 32];
+    let Ok(n) = syscall::forkevents(&mut buf, 1) else {
+        return 0;
+    };
+    let count = n / SIZE;
     for (i, e) in out.iter_mut().enumerate().take(count) {
-        let b = &buf[i * 24..];
-        *e = Event {
-            kind: word(b, 0),
-            pid: word(b, 8),
-            other: word(b, 12),
-        };
+        let (kind, _, pid, other, _) = ForkEvent::fields(&buf[i * SIZE..]).unwrap_or_default();
+        *e = Event { kind, pid, other };
     }
     count
 }
@@ -950,9 +947,8 @@ fn eintr(mode: &str) {
         }
     };
     start_events();
-    let mut buf = [0u8; 24];
-    // SAFETY: `buf` is writable for its length.
-    let ret = unsafe { syscall::syscall3(nr::FORKEVENTS, buf.as_mut_ptr() as usize, buf.len(), 0) };
+    let mut buf = [0u8; ForkEvent::SIZE];
+    let ret = syscall::forkevents(&mut buf, 0);
     let _ = syscall::kill(child, 9);
     check!(
         mode,
@@ -961,9 +957,9 @@ fn eintr(mode: &str) {
     );
     check!(
         mode,
-        res(ret) == Err(Errno::EINTR),
+        ret == Err(Errno::EINTR),
         "forkevents returned {:?}, not EINTR",
-        res(ret)
+        ret
     );
     check!(
         mode,

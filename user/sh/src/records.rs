@@ -187,23 +187,26 @@ pub struct ForkEvent {
 }
 
 impl ForkEvent {
-    pub const SIZE: usize = 24;
+    pub const SIZE: usize = abi::record::ForkEvent::SIZE;
 
     pub fn decode(b: &[u8]) -> Self {
-        let kind = match u32_at(b, 0) {
-            1 => EventKind::Fork,
-            2 => EventKind::Vfork,
-            3 => EventKind::VforkDone,
-            4 => EventKind::Exec,
-            5 => EventKind::Exit,
-            k => EventKind::Other(k),
+        use abi::record::{self, EventKind as Kind};
+        let (kind, flags, pid, other, time_ns) =
+            record::ForkEvent::fields(b).unwrap_or((0, 0, 0, 0, 0));
+        let kind = match Kind::from_u32(kind) {
+            Some(Kind::Fork) => EventKind::Fork,
+            Some(Kind::Vfork) => EventKind::Vfork,
+            Some(Kind::VforkDone) => EventKind::VforkDone,
+            Some(Kind::Exec) => EventKind::Exec,
+            Some(Kind::Exit) => EventKind::Exit,
+            None => EventKind::Other(kind),
         };
         Self {
             kind,
-            flags: u32_at(b, 4),
-            pid: u32_at(b, 8),
-            other: u32_at(b, 12),
-            time_ns: u64_at(b, 16),
+            flags,
+            pid,
+            other,
+            time_ns,
         }
     }
 
