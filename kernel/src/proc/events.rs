@@ -11,7 +11,7 @@
 //! - **The event stream** (the `NOTE_FORK` / `PTRACE_FORK`,
 //!   `PTRACE_VFORK`, `PTRACE_VFORK_DONE`, `NOTE_EXEC`, `NOTE_EXIT`
 //!   analogue): every fork, vfork, vfork-done, exec and exit is published
-//!   as a fixed 24-byte [`ProcEvent`] into one ring of the last
+//!   as a fixed 24-byte [`ForkEvent`] into one ring of the last
 //!   [`RING_EVENTS`] events. Readers (the `forkevents` Tine system call,
 //!   the shell's `trace`) each keep a sequence-number cursor; a reader that
 //!   falls more than a ring behind skips what was overwritten (it is a
@@ -24,7 +24,7 @@
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
-pub use abi::record::{EventKind, ForkEvent as ProcEvent};
+pub use abi::record::{EventKind, ForkEvent};
 
 /// Size of one event in user memory.
 pub const EVENT_BYTES: usize = abi::record::ForkEvent::SIZE;
@@ -35,7 +35,7 @@ pub const RING_EVENTS: usize = 256;
 /// The last `capacity` events, numbered from 0 in publication order.
 #[derive(Debug)]
 pub struct Ring {
-    events: VecDeque<ProcEvent>,
+    events: VecDeque<ForkEvent>,
     capacity: usize,
     /// The sequence number of the next event published.
     next_seq: u64,
@@ -52,7 +52,7 @@ impl Ring {
     }
 
     /// Appends `event`, dropping the oldest when full.
-    pub fn push(&mut self, event: ProcEvent) {
+    pub fn push(&mut self, event: ForkEvent) {
         if self.events.len() == self.capacity {
             self.events.pop_front();
         }
@@ -74,11 +74,11 @@ impl Ring {
     /// Up to `max` events from `cursor` on. Returns them, the new cursor,
     /// and how many events were lost because the cursor was older than the
     /// ring.
-    pub fn read_from(&self, cursor: u64, max: usize) -> (Vec<ProcEvent>, u64, u64) {
+    pub fn read_from(&self, cursor: u64, max: usize) -> (Vec<ForkEvent>, u64, u64) {
         let start = cursor.max(self.oldest()).min(self.next_seq);
         let lost = start - cursor.min(start);
         let skip = (start - self.oldest()) as usize;
-        let out: Vec<ProcEvent> = self.events.iter().skip(skip).take(max).copied().collect();
+        let out: Vec<ForkEvent> = self.events.iter().skip(skip).take(max).copied().collect();
         let cursor = start + out.len() as u64;
         (out, cursor, lost)
     }
@@ -93,7 +93,7 @@ mod imp {
 
     use conquer_once::spin::Lazy;
 
-    use super::{EventKind, ProcEvent, RING_EVENTS, Ring};
+    use super::{EventKind, ForkEvent, RING_EVENTS, Ring};
     use crate::proc::fork_flags::ForkRequest;
     use crate::proc::pid::Pid;
     use crate::task::Event;
@@ -139,7 +139,7 @@ mod imp {
 
     /// Publishes an event of `kind` now.
     pub fn publish(kind: EventKind, flags: u32, pid: Pid, other: u32) {
-        let event = ProcEvent {
+        let event = ForkEvent {
             kind,
             flags,
             pid: pid.as_u32(),
@@ -157,7 +157,7 @@ mod imp {
 
     /// Up to `max` events from `cursor`, without waiting: the events, the
     /// new cursor, how many were lost.
-    pub fn read_now(cursor: u64, max: usize) -> (Vec<ProcEvent>, u64, u64) {
+    pub fn read_now(cursor: u64, max: usize) -> (Vec<ForkEvent>, u64, u64) {
         RING.lock().read_from(cursor, max)
     }
 
@@ -171,8 +171,8 @@ mod imp {
 mod tests {
     use super::*;
 
-    fn ev(pid: u32) -> ProcEvent {
-        ProcEvent {
+    fn ev(pid: u32) -> ForkEvent {
+        ForkEvent {
             kind: EventKind::Fork,
             flags: 0x30,
             pid,

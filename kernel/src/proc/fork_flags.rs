@@ -12,7 +12,7 @@
 //! - the flag sets with their real values: FreeBSD's `RF*` ([`RfFlags`]),
 //!   `FR2_*` ([`Fr2Flags`]), `PD_*` ([`PdFlags`]) and Linux's `CLONE_*`
 //!   ([`CloneFlags`]);
-//! - [`ForkReq`], FreeBSD's `struct fork_req`, and [`ForkReq::lower`], which
+//! - [`ForkArgs`], FreeBSD's `struct fork_req`, and [`ForkArgs::lower`], which
 //!   applies `fork1`'s validation in `fork1`'s order and lowers the flags;
 //! - the normalized result: a [`ForkRequest`] (a new process: what to copy,
 //!   share or start fresh, who waits, which signal the parent gets, ...) or,
@@ -331,7 +331,7 @@ pub struct DivorceRequest {
 
 /// What an rfork-style request lowers to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RforkRequest {
+pub enum Lowered {
     /// `RFPROC`: a new process, for `fork1`.
     Fork(ForkRequest),
     /// No `RFPROC`: change the caller in place, for `fork_norfproc`.
@@ -434,7 +434,7 @@ impl fmt::Display for Rejection {
 /// lowering: what a kernel caller (pdfork, posix_spawn, kthread, the shell)
 /// hands to `fork1`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct ForkReq {
+pub struct ForkArgs {
     /// `fr_flags`, kernel meaning (bit 31 is [`RFPPWAIT`]).
     pub flags: RfFlags,
     /// `fr_flags2`.
@@ -445,7 +445,7 @@ pub struct ForkReq {
     pub pd_flags: PdFlags,
 }
 
-impl ForkReq {
+impl ForkArgs {
     /// A request with these flags and nothing else.
     pub const fn new(flags: RfFlags) -> Self {
         Self {
@@ -460,7 +460,7 @@ impl ForkReq {
     /// then the lowering: a [`ForkRequest`] with `RFPROC`, a
     /// [`DivorceRequest`] (`fork_norfproc`, line 908) without. Kernel-only
     /// flags are allowed here; [`rfork`] rejects them before it gets here.
-    pub fn lower(&self) -> Result<RforkRequest, Rejection> {
+    pub fn lower(&self) -> Result<Lowered, Rejection> {
         let flags = self.flags;
         // Undefined or unimplemented flags.
         if !flags
@@ -503,18 +503,18 @@ impl ForkReq {
             None
         };
         if !flags.contains(RFPROC) {
-            return Ok(RforkRequest::Divorce(lower_divorce(flags)));
+            return Ok(Lowered::Divorce(lower_divorce(flags)));
         }
-        Ok(RforkRequest::Fork(lower_fork(flags, self.flags2, procdesc)))
+        Ok(Lowered::Fork(lower_fork(flags, self.flags2, procdesc)))
     }
 
-    /// [`ForkReq::lower`] for callers that always set `RFPROC`.
+    /// [`ForkArgs::lower`] for callers that always set `RFPROC`.
     fn lower_new_process(&self) -> Result<ForkRequest, Rejection> {
         match self.lower()? {
-            RforkRequest::Fork(req) => Ok(req),
+            Lowered::Fork(req) => Ok(req),
             // Only reachable without RFPROC, which these callers always set;
             // fork1 would make no process either.
-            RforkRequest::Divorce(_) => Err(Rejection::ProcdescWithoutProc),
+            Lowered::Divorce(_) => Err(Rejection::ProcdescWithoutProc),
         }
     }
 }
@@ -637,7 +637,7 @@ pub const fn vfork_44bsd() -> ForkRequest {
 /// RFPROCDESC`, `pd_flags` checked against `PD_ALLOWED_AT_FORK`). The child
 /// sends no `SIGCHLD`.
 pub fn pdfork(pd_flags: u32, fd_out: FdOut) -> Result<ForkRequest, Rejection> {
-    ForkReq {
+    ForkArgs {
         flags: RFFDG | RFPROC | RFPROCDESC,
         flags2: Fr2Flags::EMPTY,
         pd_fd: Some(fd_out),
@@ -680,12 +680,12 @@ pub const fn kthread(high_pid: bool) -> ForkRequest {
 /// 3. `RFSPAWN` alone becomes `RFFDG | RFPROC | RFPPWAIT | RFMEM` with
 ///    `FR2_DROPSIG_CAUGHT` (posix_spawn); otherwise Tine moves its
 ///    [`RFPPWAIT_USER`] bit to the kernel's [`RFPPWAIT`];
-/// 4. [`ForkReq::lower`]: unknown bits, a signal without `RFTSIGZMB`,
+/// 4. [`ForkArgs::lower`]: unknown bits, a signal without `RFTSIGZMB`,
 ///    `RFFDG` with `RFCFDG`, a signal above [`SIG_MAXSIG`] (the procdesc
 ///    rules cannot fire: `RFPROCDESC` was refused in 1).
 ///
 /// Every rejection is `EINVAL`.
-pub fn rfork(user_flags: u32) -> Result<RforkRequest, Rejection> {
+pub fn rfork(user_flags: u32) -> Result<Lowered, Rejection> {
     let user = RfFlags::from_bits_retain(user_flags);
     if user.intersects(RFKERNELONLY) {
         return Err(Rejection::KernelOnlyFlags);
@@ -694,7 +694,7 @@ pub fn rfork(user_flags: u32) -> Result<RforkRequest, Rejection> {
         return Err(Rejection::SpawnNotAlone);
     }
     let fr = if user == RFSPAWN {
-        ForkReq {
+        ForkArgs {
             flags: RFFDG | RFPROC | RFPPWAIT | RFMEM,
             flags2: FR2_DROPSIG_CAUGHT,
             pd_fd: None,
@@ -702,9 +702,9 @@ pub fn rfork(user_flags: u32) -> Result<RforkRequest, Rejection> {
         }
     } else if user.contains(RFPPWAIT_USER) {
         // Bit 31 is clear here (RFSPAWN would have been alone).
-        ForkReq::new(user.difference(RFPPWAIT_USER).union(RFPPWAIT))
+        ForkArgs::new(user.difference(RFPPWAIT_USER).union(RFPPWAIT))
     } else {
-        ForkReq::new(user)
+        ForkArgs::new(user)
     };
     fr.lower()
 }
@@ -850,15 +850,15 @@ mod tests {
     /// A user rfork expected to make a process.
     fn rfork_fork(user: RfFlags) -> ForkRequest {
         match rfork(user.bits()) {
-            Ok(RforkRequest::Fork(req)) => req,
+            Ok(Lowered::Fork(req)) => req,
             other => panic!("rfork({user:?}) = {other:?}, expected a new process"),
         }
     }
 
     /// A kernel fork_req expected to make a process.
-    fn kernel_fork(fr: ForkReq) -> ForkRequest {
+    fn kernel_fork(fr: ForkArgs) -> ForkRequest {
         match fr.lower() {
-            Ok(RforkRequest::Fork(req)) => req,
+            Ok(Lowered::Fork(req)) => req,
             other => panic!("lower({fr:?}) = {other:?}, expected a new process"),
         }
     }
@@ -1037,16 +1037,16 @@ mod tests {
 
     #[test]
     fn fork1_rejects_procdesc_without_rfproc() {
-        let fr = ForkReq {
+        let fr = ForkArgs {
             pd_fd: Some(FdOut::Kernel),
-            ..ForkReq::new(RFFDG | RFPROCDESC)
+            ..ForkArgs::new(RFFDG | RFPROCDESC)
         };
         assert_eq!(fr.lower(), Err(Rejection::ProcdescWithoutProc));
     }
 
     #[test]
     fn fork1_rejects_procdesc_without_a_place_for_it() {
-        let fr = ForkReq::new(RFFDG | RFPROC | RFPROCDESC);
+        let fr = ForkArgs::new(RFFDG | RFPROC | RFPROCDESC);
         assert_eq!(fr.lower(), Err(Rejection::ProcdescWithoutPlace));
     }
 
@@ -1105,22 +1105,22 @@ mod tests {
             assert_eq!(rfork(flags.bits()), Err(want), "{flags:?}");
         }
         // The kernel path: the procdesc rules come last, in their order.
-        let fr = ForkReq {
+        let fr = ForkArgs {
             pd_flags: PdFlags::from_bits_retain(0x10),
-            ..ForkReq::new(RFFDG | RFCFDG | RFPROCDESC)
+            ..ForkArgs::new(RFFDG | RFCFDG | RFPROCDESC)
         };
         assert_eq!(fr.lower(), Err(Rejection::CopyAndClearFiles));
-        let fr = ForkReq {
+        let fr = ForkArgs {
             flags: RFFDG | RFPROCDESC,
             ..fr
         };
         assert_eq!(fr.lower(), Err(Rejection::ProcdescWithoutProc));
-        let fr = ForkReq {
+        let fr = ForkArgs {
             flags: RFFDG | RFPROC | RFPROCDESC,
             ..fr
         };
         assert_eq!(fr.lower(), Err(Rejection::ProcdescWithoutPlace));
-        let fr = ForkReq {
+        let fr = ForkArgs {
             pd_fd: Some(FdOut::Kernel),
             ..fr
         };
@@ -1141,7 +1141,7 @@ mod tests {
         assert_eq!(req.parent, ChildParent::Caller);
         assert_eq!(req.procdesc, None);
         assert_eq!(req.pid_flags(), PidFlags::NONE);
-        assert_eq!(kernel_fork(ForkReq::new(RFFDG | RFPROC)), req);
+        assert_eq!(kernel_fork(ForkArgs::new(RFFDG | RFPROC)), req);
         assert_eq!(rfork_fork(RFFDG | RFPROC), req);
     }
 
@@ -1153,7 +1153,7 @@ mod tests {
         assert!(req.wait_for_child);
         assert_eq!(req.exit_signal, Some(SIGCHLD));
         assert_eq!(
-            kernel_fork(ForkReq::new(RFFDG | RFPROC | RFPPWAIT | RFMEM)),
+            kernel_fork(ForkArgs::new(RFFDG | RFPROC | RFPPWAIT | RFMEM)),
             req
         );
     }
@@ -1193,7 +1193,7 @@ mod tests {
     fn rfork_ppwait_user_bit_is_unknown_to_fork1() {
         // The translation happens only in the user front end.
         assert_eq!(
-            ForkReq::new(RFPROC | RFPPWAIT_USER).lower(),
+            ForkArgs::new(RFPROC | RFPPWAIT_USER).lower(),
             Err(Rejection::UnknownFlags)
         );
     }
@@ -1242,9 +1242,9 @@ mod tests {
 
     #[test]
     fn procdesc_child_signals_only_when_asked() {
-        let fr = ForkReq {
+        let fr = ForkArgs {
             pd_fd: Some(FdOut::Kernel),
-            ..ForkReq::new(RFFDG | RFPROC | RFPROCDESC | RFTSIGZMB | RfFlags::tsig(SIGCHLD))
+            ..ForkArgs::new(RFFDG | RFPROC | RFPROCDESC | RFTSIGZMB | RfFlags::tsig(SIGCHLD))
         };
         assert_eq!(kernel_fork(fr).exit_signal, Some(SIGCHLD));
     }
@@ -1256,9 +1256,9 @@ mod tests {
         assert_eq!(req.address_space, AddressSpace::Share);
         assert!(!req.stopped && !req.high_pid);
         assert_eq!(kthread(true).pid_flags(), PidFlags::HIGH);
-        let fr = ForkReq {
+        let fr = ForkArgs {
             flags2: FR2_KPROC,
-            ..ForkReq::new(RFMEM | RFFDG | RFPROC)
+            ..ForkArgs::new(RFMEM | RFFDG | RFPROC)
         };
         assert_eq!(kernel_fork(fr), req);
     }
@@ -1277,14 +1277,14 @@ mod tests {
 
     #[test]
     fn fr2_share_paths_turns_the_cwd_round() {
-        let copied = kernel_fork(ForkReq {
+        let copied = kernel_fork(ForkArgs {
             flags2: FR2_SHARE_PATHS,
-            ..ForkReq::new(RFPROC | RFFDG)
+            ..ForkArgs::new(RFPROC | RFFDG)
         });
         assert_eq!((copied.files, copied.fs), (FileTable::Copy, FsInfo::Share));
-        let shared = kernel_fork(ForkReq {
+        let shared = kernel_fork(ForkArgs {
             flags2: FR2_SHARE_PATHS,
-            ..ForkReq::new(RFPROC)
+            ..ForkArgs::new(RFPROC)
         });
         assert_eq!((shared.files, shared.fs), (FileTable::Share, FsInfo::Copy));
     }
@@ -1299,9 +1299,9 @@ mod tests {
 
     #[test]
     fn dropping_caught_signals_needs_copied_actions() {
-        let req = kernel_fork(ForkReq {
+        let req = kernel_fork(ForkArgs {
             flags2: FR2_DROPSIG_CAUGHT,
-            ..ForkReq::new(RFPROC | RFFDG | RFSIGSHARE)
+            ..ForkArgs::new(RFPROC | RFFDG | RFSIGSHARE)
         });
         assert!(!req.drop_caught_signals);
     }
@@ -1353,7 +1353,7 @@ mod tests {
 
     #[test]
     fn kernel_rfork_stopped_and_high_pid() {
-        let req = kernel_fork(ForkReq::new(RFPROC | RFFDG | RFSTOPPED | RFHIGHPID));
+        let req = kernel_fork(ForkArgs::new(RFPROC | RFFDG | RFSTOPPED | RFHIGHPID));
         assert!(req.stopped);
         assert!(req.high_pid);
         assert_eq!(req.pid_flags(), PidFlags::HIGH);
@@ -1376,7 +1376,7 @@ mod tests {
         for &(flags, unshare_address_space, files) in rows {
             assert_eq!(
                 rfork(flags.bits()),
-                Ok(RforkRequest::Divorce(DivorceRequest {
+                Ok(Lowered::Divorce(DivorceRequest {
                     unshare_address_space,
                     files
                 })),
@@ -1733,11 +1733,11 @@ mod tests {
     }
 
     /// What must hold for every accepted user rfork.
-    fn check_rfork_invariants(bits: u32, got: &Result<RforkRequest, Rejection>) {
+    fn check_rfork_invariants(bits: u32, got: &Result<Lowered, Rejection>) {
         assert_eq!(got.is_ok(), rfork_accepts(bits), "{bits:#x}: {got:?}");
         let flags = RfFlags::from_bits_retain(bits);
         match got {
-            Ok(RforkRequest::Fork(req)) => {
+            Ok(Lowered::Fork(req)) => {
                 assert!(flags.contains(RFPROC) || flags == RFSPAWN, "{bits:#x}");
                 // Never both copy and clear: one FileTable value.
                 if flags.contains(RFCFDG) {
@@ -1761,7 +1761,7 @@ mod tests {
                 );
                 assert_eq!(req.fs == FsInfo::Share, req.files == FileTable::Share);
             }
-            Ok(RforkRequest::Divorce(_)) => assert!(!flags.contains(RFPROC)),
+            Ok(Lowered::Divorce(_)) => assert!(!flags.contains(RFPROC)),
             Err(r) => assert_eq!(r.errno(), Errno::EINVAL),
         }
     }

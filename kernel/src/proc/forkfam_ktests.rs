@@ -339,11 +339,11 @@ ktest!(
 
 ktest!(
     async fn fork_rfstopped_child_waits_for_sigcont() {
-        use super::fork_flags::{ForkReq, RFFDG, RFPROC, RFSTOPPED, RforkRequest};
+        use super::fork_flags::{ForkArgs, Lowered, RFFDG, RFPROC, RFSTOPPED};
         use super::signal;
         let parent = fake_parent()?;
-        let req = match ForkReq::new(RFPROC | RFFDG | RFSTOPPED).lower() {
-            Ok(RforkRequest::Fork(req)) => req,
+        let req = match ForkArgs::new(RFPROC | RFFDG | RFSTOPPED).lower() {
+            Ok(Lowered::Fork(req)) => req,
             other => return Err(format!("lower: {other:?}")),
         };
         // The child's context is all zeros: if it ever ran, it would fault

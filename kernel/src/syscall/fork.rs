@@ -25,7 +25,7 @@ use super::Action;
 use crate::proc::events::{self, EVENT_BYTES};
 use crate::proc::fork::fork1;
 use crate::proc::fork_flags::{
-    self, CloneArgs, CloneCaller, DivorceRequest, FilesInPlace, ForkRequest, RforkRequest,
+    self, CloneArgs, CloneCaller, DivorceRequest, FilesInPlace, ForkRequest, Lowered,
 };
 use crate::proc::process::{self, Process};
 use crate::proc::sysctl;
@@ -80,8 +80,8 @@ pub async fn clone(process: &Arc<Process>, ctx: &UserContext, a: [u64; 5]) -> Sy
 pub async fn rfork(process: &Arc<Process>, ctx: &UserContext, flags: u64) -> Result<Action, Errno> {
     let flags = u32::try_from(flags).map_err(|_| Errno::EINVAL)?;
     match fork_flags::rfork(flags)? {
-        RforkRequest::Fork(req) => Ok(Action::Return(fork_as_syscall(process, ctx, &req).await?)),
-        RforkRequest::Divorce(d) => fork_norfproc(process, d),
+        Lowered::Fork(req) => Ok(Action::Return(fork_as_syscall(process, ctx, &req).await?)),
+        Lowered::Divorce(d) => fork_norfproc(process, d),
     }
 }
 
@@ -181,7 +181,7 @@ pub fn sysctl(space: &AddressSpace, a: [u64; 6]) -> SysResult {
 const FORKEVENTS_NONBLOCK: u64 = 1;
 
 /// `forkevents(buf, len, flags)` (Tine 1010): whole 24-byte events
-/// (`proc::events::ProcEvent`) published since the caller's previous
+/// (`proc::events::ForkEvent`) published since the caller's previous
 /// call (its first call starts the stream). Waits for one unless
 /// `FORKEVENTS_NONBLOCK` (then `EAGAIN`); a signal ends the wait with
 /// `EINTR`. `EINVAL` for a buffer smaller
