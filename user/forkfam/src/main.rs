@@ -167,7 +167,7 @@ fn res(ret: isize) -> Result<usize, Errno> {
 fn rfork(flags: usize) -> Result<usize, Errno> {
     // SAFETY: rfork takes no pointer; a child continues here with a copy
     // (or, with RFMEM, the parent's own memory while the parent waits).
-    res(unsafe { syscall::syscall1(nr::RFORK, flags) })
+    unsafe { syscall::call(nr::RFORK, &[flags]) }
 }
 
 /// `_exit` without touching the stack (vfork children).
@@ -670,7 +670,7 @@ fn sysctl(mode: &str) {
 fn procctl(idtype: usize, id: usize, cmd: usize, data: usize) -> Result<usize, Errno> {
     // SAFETY: `data` is either 0 or a live buffer of 80 bytes, or a bad
     // address the kernel must refuse.
-    res(unsafe { syscall::syscall4(nr::PROCCTL, idtype, id, cmd, data) })
+    unsafe { syscall::call(nr::PROCCTL, &[idtype, id, cmd, data]) }
 }
 
 const REAP_ACQUIRE: usize = 2;
@@ -974,7 +974,7 @@ fn eintr(mode: &str) {
 fn set_nproc(n: u64) -> Result<usize, Errno> {
     let lim = [n, n];
     // SAFETY: `lim` is a live 16-byte struct rlimit.
-    res(unsafe { syscall::syscall2(nr::SETRLIMIT, 6, lim.as_ptr() as usize) })
+    unsafe { syscall::call(nr::SETRLIMIT, &[6, lim.as_ptr() as usize]) }
 }
 
 /// `kern.nprocs` now.
@@ -1002,8 +1002,7 @@ fn nproc(mode: &str) {
     let user = match syscall::fork() {
         Ok(0) => {
             // SAFETY: setuid takes no pointer.
-            let ok =
-                res(unsafe { syscall::syscall1(nr::SETUID, 1000) }).is_ok() && set_nproc(5).is_ok();
+            let ok = unsafe { syscall::call(nr::SETUID, &[1000]) }.is_ok() && set_nproc(5).is_ok();
             if !ok {
                 syscall::exit(10);
             }
@@ -1103,13 +1102,13 @@ const EBADF: Errno = Errno::EBADF;
 /// `fcntl(fd, F_GETFD)`: whether `fd` is open (and its flags).
 fn fd_flags(fd: usize) -> Result<usize, Errno> {
     // SAFETY: fcntl with F_GETFD takes no pointer.
-    res(unsafe { syscall::syscall3(nr::FCNTL, fd, 1, 0) })
+    unsafe { syscall::call(nr::FCNTL, &[fd, 1, 0]) }
 }
 
 /// `dup(fd)`.
 fn dup(fd: usize) -> Result<usize, Errno> {
     // SAFETY: no pointer.
-    res(unsafe { syscall::syscall1(nr::DUP, fd) })
+    unsafe { syscall::call(nr::DUP, &[fd]) }
 }
 
 /// `close(fd)`.
@@ -1121,14 +1120,14 @@ fn close(fd: usize) {
 /// `chdir(path)` (NUL-terminated).
 fn chdir(path: &[u8]) -> Result<usize, Errno> {
     // SAFETY: `path` is NUL-terminated and lives across the call.
-    res(unsafe { syscall::syscall1(nr::CHDIR, path.as_ptr() as usize) })
+    unsafe { syscall::call(nr::CHDIR, &[path.as_ptr() as usize]) }
 }
 
 /// `getcwd` into `buf`; the path without its NUL.
 fn getcwd(buf: &mut [u8; 64]) -> &[u8] {
     // SAFETY: `buf` is writable for its length.
-    let n = res(unsafe { syscall::syscall2(nr::GETCWD, buf.as_mut_ptr() as usize, buf.len()) })
-        .unwrap_or(0);
+    let n =
+        unsafe { syscall::call(nr::GETCWD, &[buf.as_mut_ptr() as usize, buf.len()]) }.unwrap_or(0);
     &buf[..n.saturating_sub(1)]
 }
 
@@ -1187,7 +1186,7 @@ fn files(mode: &str) {
     check!(mode, st == 0, "the RFCFDG child had descriptors");
     // CLONE_FILES while a descriptor is close-on-fork: EINVAL (NetBSD).
     // SAFETY: fcntl F_SETFD takes no pointer; FD_CLOFORK is 2.
-    let set = res(unsafe { syscall::syscall3(nr::FCNTL, fd, 2, 2) });
+    let set = unsafe { syscall::call(nr::FCNTL, &[fd, 2, 2]) };
     check!(mode, set.is_ok(), "F_SETFD FD_CLOFORK: {set:?}");
     // SAFETY: no pointers; a child (not expected) exits at once.
     let ret = unsafe { syscall::syscall6(nr::CLONE, cl::FILES | cl::SIGCHLD, 0, 0, 0, 0, 0) };
@@ -1316,8 +1315,7 @@ const PDKILL: u64 = nr::PDKILL;
 fn pdfork(flags: usize) -> Result<(usize, i32), Errno> {
     let mut fd: i32 = -1;
     // SAFETY: `fd` is a live int the kernel writes.
-    let pid =
-        res(unsafe { syscall::syscall2(PDFORK, core::ptr::addr_of_mut!(fd) as usize, flags) })?;
+    let pid = unsafe { syscall::call(PDFORK, &[core::ptr::addr_of_mut!(fd) as usize, flags]) }?;
     Ok((pid, fd))
 }
 
@@ -1332,7 +1330,7 @@ fn pdgetpid(fd: i32) -> Result<i32, Errno> {
 
 fn pdkill(fd: i32, sig: usize) -> Result<usize, Errno> {
     // SAFETY: no pointer.
-    res(unsafe { syscall::syscall2(PDKILL, fd as usize, sig) })
+    unsafe { syscall::call(PDKILL, &[fd as usize, sig]) }
 }
 
 /// The wait status in `pid`'s exit event, yielding up to `tries` times

@@ -32,7 +32,7 @@ const PARENT_VALUE: u32 = 0xC0FF_EE00;
 /// `WNOHANG`.
 const WNOHANG: i32 = 1;
 /// `EFAULT`.
-const EFAULT: Errno = Errno(14);
+const EFAULT: Errno = Errno::EFAULT;
 
 /// A writable static: the children's writes must not reach the parent.
 static SHARED: AtomicU32 = AtomicU32::new(0);
@@ -138,9 +138,9 @@ fn efault() -> i32 {
     };
     // SAFETY: the status pointer is bad on purpose; the kernel checks it
     // and writes nothing of ours.
-    let ret = unsafe { syscall::syscall4(syscall::nr::WAIT4, pid as usize, 1, 0, 0) };
-    if ret != -(EFAULT.0 as isize) {
-        eprintln!("forks: wait4 with a bad pointer: {ret}, not -EFAULT");
+    let ret = unsafe { syscall::call(syscall::nr::WAIT4, &[pid as usize, 1, 0, 0]) };
+    if ret != Err(EFAULT) {
+        eprintln!("forks: wait4 with a bad pointer: {ret:?}, not EFAULT");
         return 1;
     }
     match syscall::wait4(pid, 0) {

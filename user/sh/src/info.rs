@@ -184,7 +184,7 @@ fn sysctl_read(name: &str) -> Result<String, Errno> {
                 }
                 return Ok(String::from_utf8_lossy(&buf).into_owned());
             }
-            Err(Errno(12)) => {}
+            Err(Errno::ENOMEM) => {}
             Err(e) => return Err(e),
         }
     }

@@ -48,7 +48,7 @@ use core::arch::asm;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use tine_rt::syscall::signal::{self as sig, SigAction, Stack, bit};
-use tine_rt::syscall::{self, Errno, syscall2, syscall4};
+use tine_rt::syscall::{self, Errno};
 use tine_rt::{Args, eprintln, println};
 
 tine_rt::entry!(main);
@@ -896,22 +896,13 @@ fn altstack() -> Check {
     Ok(())
 }
 
-/// A raw system call's result as `Result`.
-fn raw(r: isize) -> Result<usize, Errno> {
-    if (-4095..0).contains(&r) {
-        Err(Errno(-r as i32))
-    } else {
-        Ok(r as usize)
-    }
-}
-
 /// A raw system call with up to four arguments. Only for calls whose
 /// pointer arguments are ours and live across the call, or deliberately
 /// bad (the kernel must refuse them with `EFAULT`).
 fn call4(n: u64, a: usize, b: usize, c: usize, d: usize) -> Result<usize, Errno> {
     // SAFETY: the callers pass pointers to their own live buffers or
     // invalid addresses the kernel checks (module docs of `errors`).
-    raw(unsafe { syscall4(n, a, b, c, d) })
+    unsafe { syscall::call(n, &[a, b, c, d]) }
 }
 
 fn call3(n: u64, a: usize, b: usize, c: usize) -> Result<usize, Errno> {
@@ -920,7 +911,7 @@ fn call3(n: u64, a: usize, b: usize, c: usize) -> Result<usize, Errno> {
 
 fn call2(n: u64, a: usize, b: usize) -> Result<usize, Errno> {
     // SAFETY: as `call4`.
-    raw(unsafe { syscall2(n, a, b) })
+    unsafe { syscall::call(n, &[a, b]) }
 }
 
 /// One row of the error matrix: name, got, want.

@@ -33,7 +33,7 @@ fn main(args: Args) -> i32 {
 fn open(name: &[u8]) -> Result<i32, Errno> {
     let mut path = [0u8; 256];
     if name.len() >= path.len() {
-        return Err(Errno(36)); // ENAMETOOLONG
+        return Err(Errno::ENAMETOOLONG);
     }
     path[..name.len()].copy_from_slice(name);
     let c = CStr::from_bytes_until_nul(&path).map_err(|_| Errno::EINVAL)?;
