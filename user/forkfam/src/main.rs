@@ -335,8 +335,8 @@ extern "C" fn clone_child(arg: usize) -> i32 {
     9
 }
 
-/// `clone(flags, stack, ..)` whose child calls `f(arg)` on `stack` and
-/// exits with its return value.
+/// `clone(flags, stack)` whose child calls `f(arg)` on `stack` and exits
+/// with its return value (the runtime's `clone_run`).
 ///
 /// # Safety
 /// `stack` is the top of memory no one else uses while the child runs.
@@ -345,46 +345,26 @@ unsafe fn clone_call(
     stack: usize,
     f: extern "C" fn(usize) -> i32,
     arg: usize,
-) -> isize {
-    let ret: isize;
-    // SAFETY: the parent returns from the syscall with its own registers;
-    // the child (rax 0) switches to nothing but its new stack: it calls
-    // `f` there and exits without returning, so it never uses the
-    // parent's frame.
-    unsafe {
-        core::arch::asm!(
-            "syscall",
-            "test rax, rax",
-            "jnz 2f",
-            "mov rdi, r12",
-            "call r13",
-            "mov edi, eax",
-            "mov eax, {exit}",
-            "syscall",
-            "ud2",
-            "2:",
-            exit = const nr::EXIT,
-            inlateout("rax") nr::CLONE as isize => ret,
-            in("rdi") flags,
-            in("rsi") stack,
-            in("rdx") 0usize,
-            in("r10") 0usize,
-            in("r8") 0usize,
-            in("r12") arg,
-            in("r13") f,
-            lateout("rcx") _,
-            lateout("r11") _,
-        );
-    }
-    ret
+) -> Result<usize, Errno> {
+    // SAFETY: the caller's contract; no tid pointers.
+    unsafe { syscall::clone_run(flags, stack, 0, 0, f, arg) }
 }
 
 fn clone_vfork(mode: &str) {
     MARK.store(0, Ordering::SeqCst);
     let top = core::ptr::addr_of_mut!(CHILD_STACK) as usize + 16384;
     // SAFETY: the stack is used by this child only.
-    let ret = unsafe { clone_call(cl::VM | cl::VFORK | cl::SIGCHLD, top, clone_child, 0x5EED) };
-    let child = match res(ret) {
+    let ret = unsafe {
+        syscall::clone_run(
+            cl::VM | cl::VFORK | cl::SIGCHLD,
+            top,
+            0,
+            0,
+            clone_child,
+            0x5EED,
+        )
+    };
+    let child = match ret {
         Ok(pid) => pid,
         Err(e) => {
             check!(mode, false, "clone: {e}");
@@ -845,7 +825,7 @@ fn sighand(mode: &str) {
             0,
         )
     };
-    match res(ret) {
+    match ret {
         Ok(pid) => {
             check!(mode, wait_status(mode, pid) == 0, "clone child");
             check!(
@@ -1058,30 +1038,22 @@ fn cleartid(mode: &str) {
     static TID_WORD: AtomicU32 = AtomicU32::new(0);
     TID_WORD.store(0xFFFF, Ordering::SeqCst);
     let top = core::ptr::addr_of_mut!(CHILD_STACK) as usize + 16384;
-    let ret: isize;
-    // SAFETY: as `clone_call`, with CLONE_CHILD_CLEARTID's address in r10.
-    unsafe {
-        core::arch::asm!(
-            "syscall",
-            "test rax, rax",
-            "jnz 2f",
-            "mov edi, 0",
-            "mov eax, {exit}",
-            "syscall",
-            "ud2",
-            "2:",
-            exit = const nr::EXIT,
-            inlateout("rax") nr::CLONE as isize => ret,
-            in("rdi") cl::VM | cl::VFORK | CLONE_CHILD_CLEARTID | cl::SIGCHLD,
-            in("rsi") top,
-            in("rdx") 0usize,
-            in("r10") TID_WORD.as_ptr() as usize,
-            in("r8") 0usize,
-            lateout("rcx") _,
-            lateout("r11") _,
-        );
+    extern "C" fn exit_zero(_: usize) -> i32 {
+        0
     }
-    match res(ret) {
+    // SAFETY: the stack is used by this child only; TID_WORD is a static
+    // the kernel clears at the child's exit.
+    let ret = unsafe {
+        syscall::clone_run(
+            cl::VM | cl::VFORK | CLONE_CHILD_CLEARTID | cl::SIGCHLD,
+            top,
+            0,
+            TID_WORD.as_ptr() as usize,
+            exit_zero,
+            0,
+        )
+    };
+    match ret {
         Ok(pid) => {
             check!(mode, wait_status(mode, pid) == 0, "child status");
             check!(
@@ -1263,7 +1235,7 @@ fn unshare(mode: &str) {
     let top = core::ptr::addr_of_mut!(CHILD_STACK) as usize + 16384;
     // SAFETY: the stack is this child's only.
     let ret = unsafe { clone_call(cl::VM | cl::SIGCHLD, top, divorce_then_store, 0) };
-    match res(ret) {
+    match ret {
         Ok(pid) => {
             check!(
                 mode,

@@ -222,6 +222,60 @@ pub fn vfork_exec(
     Ok((pid, (err != 0).then_some(Errno(err))))
 }
 
+/// `clone(flags, stack, parent_tid, child_tid, 0)` whose child calls
+/// `f(arg)` on `stack` and exits (`exit`, the thread) with its return
+/// value; the parent gets the child's id. The child never returns into
+/// the caller's frame, so it may share the caller's memory (`CLONE_VM`).
+///
+/// # Safety
+/// `stack` is the 16-byte aligned top of memory nothing else uses while
+/// the child runs; `parent_tid` and `child_tid` are 0 or point at `u32`s
+/// that stay valid as long as the kernel may write them (the flags say
+/// when: `CLONE_PARENT_SETTID`, `CLONE_CHILD_SETTID`,
+/// `CLONE_CHILD_CLEARTID`); `flags` must not ask for what breaks Rust's
+/// invariants in the parent (a child sharing its memory must only run
+/// `f`, which must not touch data the parent holds references to).
+pub unsafe fn clone_run(
+    flags: usize,
+    stack: usize,
+    parent_tid: usize,
+    child_tid: usize,
+    f: extern "C" fn(usize) -> i32,
+    arg: usize,
+) -> Result<usize, Errno> {
+    let ret: isize;
+    // SAFETY: the parent returns from the syscall with its own registers;
+    // the child (rax 0) uses nothing but its new stack: it calls `f`
+    // there and exits without returning, so it never uses the parent's
+    // frame. The caller vouches for the stack and the tid pointers.
+    unsafe {
+        asm!(
+            "syscall",
+            "test rax, rax",
+            "jnz 2f",
+            "mov rdi, r12",
+            "call r13",
+            "mov edi, eax",
+            "mov eax, {exit}",
+            "syscall",
+            "ud2",
+            "2:",
+            exit = const nr::EXIT,
+            inlateout("rax") nr::CLONE as isize => ret,
+            in("rdi") flags,
+            in("rsi") stack,
+            in("rdx") parent_tid,
+            in("r10") child_tid,
+            in("r8") 0usize,
+            in("r12") arg,
+            in("r13") f,
+            lateout("rcx") _,
+            lateout("r11") _,
+        );
+    }
+    check(ret)
+}
+
 /// What [`vfork_exec`]'s child runs.
 pub struct VforkExec<'a> {
     /// The program; `None`: the child exits with status 0 at once.
