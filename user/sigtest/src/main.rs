@@ -235,7 +235,7 @@ fn handler() -> Check {
             "movq {xo}, xmm0",
             x = in(reg) MX,
             xo = lateout(reg) xmm,
-            inlateout("rax") tine_rt::syscall::nr::KILL as u64 => rax,
+            inlateout("rax") tine_rt::syscall::nr::KILL => rax,
             inlateout("rdi") pid as u64 => rdi,
             inlateout("rsi") u64::from(sig::SIGUSR1) => rsi,
             inlateout("rdx") MDX => rdx,
