@@ -299,7 +299,7 @@ impl Parked {
 
     /// fork1 + the child's whole life + wait4's reap; the errno of the
     /// first failure.
-    async fn fork_exit_reap(&self) -> Result<(), kernel::syscall::Errno> {
+    async fn fork_exit_reap(&self) -> Result<(), abi::Errno> {
         let child = fork1(&self.process, &self.ctx, &fork_flags::fork()).await?;
         process::wait_child(
             self.process.pid(),

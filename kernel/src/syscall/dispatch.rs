@@ -1,5 +1,5 @@
 //! The system-call dispatcher: from the trapped thread's registers to a
-//! result in `rax`, keyed by Linux x86-64 numbers ([`super::nr`]).
+//! result in `rax`, keyed by Linux x86-64 numbers ([`abi::nr`]).
 //!
 //! Arguments come from `rdi, rsi, rdx, r10, r8, r9`. Every call returns a
 //! [`SysResult`]; [`encode`] turns it into `rax` (the one place errors

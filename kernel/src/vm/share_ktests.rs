@@ -13,8 +13,8 @@ use alloc::sync::Arc;
 
 use super::space::AddressSpace;
 use super::vma::{VmPerms, VmaKind, pf};
-use crate::syscall::Errno;
 use crate::{kassert, kassert_eq, ktest};
+use abi::Errno;
 
 const PAGE: u64 = 4096;
 const BASE: u64 = 0x4000_0000;

@@ -606,7 +606,7 @@ impl AddressSpace {
         if old_len == 0 || new_len == 0 {
             return Err(Errno::EINVAL);
         }
-        let top = crate::exec::elf::USER_TOP;
+        let top = super::USER_TOP;
         let old_end = old.checked_add(old_len).ok_or(Errno::EFAULT)?;
         let mut layout = self.layout.lock();
         let vma = *layout.vmas.find(old).ok_or(Errno::EFAULT)?;
@@ -615,9 +615,7 @@ impl AddressSpace {
         }
         if flags & FIXED != 0 {
             let new_end = new_addr.checked_add(new_len).ok_or(Errno::EINVAL)?;
-            if !new_addr.is_multiple_of(PAGE_SIZE)
-                || new_addr < crate::exec::elf::USER_BOTTOM
-                || new_end > top
+            if !new_addr.is_multiple_of(PAGE_SIZE) || new_addr < super::USER_BOTTOM || new_end > top
             {
                 return Err(Errno::EINVAL);
             }

@@ -557,7 +557,7 @@ fn stop() -> Check {
     let child = spinning_child()?;
     syscall::kill(child, sig::SIGTERM).map_err(|_| "kill SIGTERM")?;
     let r = wait_retry(child, 0);
-    ensure(r == Ok((child, sig::SIGTERM)), "killed status")?;
+    ensure(r == Ok((child, i32::from(sig::SIGTERM))), "killed status")?;
     let codes = CHLD_CODES.load(Ordering::SeqCst);
     ensure(codes & (1 << 2) != 0, "no SIGCHLD with CLD_KILLED")?;
     ensure(CHLD_PID.load(Ordering::SeqCst) == child, "SIGCHLD si_pid")?;
