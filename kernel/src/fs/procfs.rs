@@ -364,7 +364,7 @@ mod imp {
     use super::*;
     use crate::proc::pid::Pid;
     use crate::proc::process::{self, Process, State};
-    use crate::syscall::Errno;
+    use abi::Errno;
 
     fn process(pid: u32) -> Option<Arc<Process>> {
         Pid::new(pid).and_then(process::lookup)
