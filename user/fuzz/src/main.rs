@@ -275,7 +275,7 @@ fn raw(n: u64, a: [u64; 6]) -> isize {
     // numbers (procctl, kill, wait4 with a NULL status).
     unsafe {
         syscall::syscall6(
-            n as usize,
+            n,
             a[0] as usize,
             a[1] as usize,
             a[2] as usize,
@@ -309,7 +309,7 @@ fn parent(o: &Options) -> i32 {
         }
     }
     // Orphans of the fuzzed subtree come back to us, to be reaped.
-    let _ = raw(nr::TINE_PROCCTL as u64, [0, 0, 2, 0, 0, 0]);
+    let _ = raw(nr::TINE_PROCCTL, [0, 0, 2, 0, 0, 0]);
     let before = meminfo();
     let Ok([report_r, report_w]) = syscall::pipe2(O_NONBLOCK as i32) else {
         println!("fuzz: FAILED: pipe2");
