@@ -89,7 +89,7 @@ ktest!(
         // The leader's group has the leader still.
         kassert!(pids.has_id(IdKind::ProcessGroup, lid));
         // A new session: the member's group ends with the move.
-        kassert_eq!(process::set_sid(&member), Err(crate::syscall::Errno::EPERM));
+        kassert_eq!(process::set_sid(&member), Err(abi::Errno::EPERM));
         process::set_pgid(&member, mid, Some(lid)).map_err(|e| format!("back: {e}"))?;
         kassert!(
             !pids.has_id(IdKind::ProcessGroup, mid),
