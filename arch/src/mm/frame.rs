@@ -11,6 +11,7 @@
 #[cfg(target_os = "none")]
 use alloc::vec::Vec;
 use conquer_once::spin::OnceCell;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use super::frame_alloc::FrameAllocator;
 use super::{PAGE_SIZE, phys_to_virt};
@@ -21,6 +22,33 @@ static FRAMES: OnceCell<FrameAllocator> = OnceCell::uninit();
 #[cfg(target_os = "none")]
 pub(crate) fn init(memory: &crate::boot::MemoryMap) {
     FRAMES.init_once(|| FrameAllocator::new(memory.regions(), crate::smp::MAX_CPUS));
+    RESERVE.store(reserve_for(frames().total_frames()), Ordering::Relaxed);
+}
+
+/// Frames [`Frame::alloc`] leaves free for the kernel heap (which grows
+/// from them through [`alloc_contiguous_raw`]), so that user memory runs
+/// out first: a fault or `mmap` then fails with `ENOMEM` (the faulting
+/// process is killed) while the kernel still has room to clean up.
+static RESERVE: AtomicUsize = AtomicUsize::new(0);
+
+/// The reserve for a machine of `total` frames: 1/64 of them, between
+/// 1 MiB and 32 MiB.
+pub const fn reserve_for(total: usize) -> usize {
+    let r = total / 64;
+    if r < 256 {
+        256
+    } else if r > 8192 {
+        8192
+    } else {
+        r
+    }
+}
+
+/// Frames [`Frame::alloc`] can still hand out (free ones above the
+/// reserve).
+pub fn available() -> usize {
+    let free = FRAMES.get().map_or(0, FrameAllocator::free_frames);
+    free.saturating_sub(RESERVE.load(Ordering::Relaxed))
 }
 
 fn frames() -> &'static FrameAllocator {
@@ -142,6 +170,13 @@ unsafe fn copy_raw(dst: *mut u8, src: *const u8, how: PageOp) {
     }
 }
 
+/// Frees one frame of [`alloc_contiguous_raw`] (the heap giving memory
+/// back).
+#[cfg(target_os = "none")]
+pub(crate) fn free_raw(pa: u64) {
+    frames().dec_ref(pa, crate::cpu::id());
+}
+
 /// One reference to a physical frame.
 #[derive(Debug)]
 pub struct Frame {
@@ -150,8 +185,23 @@ pub struct Frame {
 
 impl Frame {
     /// Allocates a frame (contents undefined: old data of a freed frame).
+    /// When none is free, the heap gives back what it can first
+    /// ([`super::heap::trim`]). None when only the reserve is left ([`available`]).
     pub fn alloc() -> Option<Frame> {
-        frames().alloc(crate::cpu::id()).map(|pa| Frame { pa })
+        #[cfg(target_os = "none")]
+        if available() == 0 {
+            super::heap::trim();
+            if available() == 0 {
+                return None;
+            }
+        }
+        let pa = frames().alloc(crate::cpu::id());
+        #[cfg(target_os = "none")]
+        let pa = pa.or_else(|| {
+            super::heap::trim();
+            frames().alloc(crate::cpu::id())
+        });
+        pa.map(|pa| Frame { pa })
     }
 
     /// Allocates a zero-filled frame (filled with [`PAGE_OP`]).

@@ -1,37 +1,218 @@
 //! The kernel heap: `talc`, started on a region taken from the memory map
 //! at boot and grown from the frame allocator when it runs out.
 //!
+//! Growth regions whose pages hold no allocation any more are given back
+//! to the frame allocator by [`trim`] (after reaping, through
+//! [`maybe_trim`], and when frames run out).
+//!
 //! The heap lock masks interrupts ([`IrqRawMutex`]), because an interrupt
 //! handler that wakes a task may allocate (a run-queue block).
 
 use core::alloc::Layout;
+use core::sync::atomic::{AtomicUsize, Ordering};
 use talc::{OomHandler, Span, Talc, Talck};
 
 use super::{PAGE_SIZE, frame, phys_to_virt};
 use crate::boot::MemoryMap;
 use crate::sync::IrqRawMutex;
 
-/// Heap growth step: at least this much is claimed from frames at once.
+/// Heap growth step: this much is taken from the frames at once when that
+/// much is free in one piece (one piece otherwise).
 const GROW_BYTES: usize = 2 << 20;
 
-/// Grows the heap from contiguous frames.
-pub struct GrowFromFrames;
+/// Growth is claimed in pieces of this size, each a talc heap of its own,
+/// so that a long-lived allocation keeps at most its piece from being
+/// given back; bigger allocations get a region of their own.
+const PIECE_BYTES: usize = 128 << 10;
 
-impl OomHandler for GrowFromFrames {
-    fn handle_oom(talc: &mut Talc<Self>, layout: Layout) -> Result<(), ()> {
-        let bytes = (layout.size() + layout.align() + 4 * PAGE_SIZE as usize)
-            .max(GROW_BYTES)
-            .next_multiple_of(PAGE_SIZE as usize);
-        let pa = frame::alloc_contiguous_raw(bytes / PAGE_SIZE as usize).ok_or(())?;
-        let base = phys_to_virt(pa) as *mut u8;
-        // SAFETY: the frames were just allocated (refcount 1) and are never
-        // freed, so the heap owns them for good; the direct map covers them.
-        unsafe { talc.claim(Span::from_base_size(base, bytes)) }.map(|_| ())
+/// Most growth regions remembered for [`trim`] (2 GiB of pieces); growth
+/// past this many fails.
+const MAX_GROWN: usize = 16384;
+
+/// A region the heap grew by: the heap span talc made of it (`base..acme`,
+/// empty once given back) and the frames still owned (`lo..hi`, physical).
+#[derive(Clone, Copy)]
+struct Grown {
+    base: usize,
+    acme: usize,
+    lo: u64,
+    hi: u64,
+}
+
+impl Grown {
+    const NONE: Grown = Grown {
+        base: 0,
+        acme: 0,
+        lo: 0,
+        hi: 0,
+    };
+
+    fn span(&self) -> Span {
+        Span::new(self.base as *mut u8, self.acme as *mut u8)
     }
 }
 
+/// Grows the heap from contiguous frames and remembers each growth so
+/// that [`trim`] can give back the parts with no allocation left.
+pub struct GrowFromFrames {
+    grown: [Grown; MAX_GROWN],
+}
+
+impl OomHandler for GrowFromFrames {
+    fn handle_oom(talc: &mut Talc<Self>, layout: Layout) -> Result<(), ()> {
+        let page = PAGE_SIZE as usize;
+        let need = (layout.size() + layout.align() + 4 * page).next_multiple_of(page);
+        if need > PIECE_BYTES {
+            // A big allocation gets a region of its own.
+            let pa = frame::alloc_contiguous_raw(need / page).ok_or(())?;
+            return claim(talc, pa, need);
+        }
+        // Pieces of PIECE_BYTES, claimed one by one so that each can be
+        // given back on its own: a big step when physical memory has one
+        // in one piece, else one piece.
+        let (pa, bytes) = match frame::alloc_contiguous_raw(GROW_BYTES / page) {
+            Some(pa) => (pa, GROW_BYTES),
+            None => (
+                frame::alloc_contiguous_raw(PIECE_BYTES / page).ok_or(())?,
+                PIECE_BYTES,
+            ),
+        };
+        let mut claimed = false;
+        for at in (0..bytes).step_by(PIECE_BYTES) {
+            claimed |= claim(talc, pa + at as u64, PIECE_BYTES).is_ok();
+        }
+        if claimed { Ok(()) } else { Err(()) }
+    }
+}
+
+/// Hands `bytes` of frames at `pa` (just allocated) to talc as a heap of
+/// its own and remembers it for [`trim`]; frees them if talc refuses.
+fn claim(talc: &mut Talc<GrowFromFrames>, pa: u64, bytes: usize) -> Result<(), ()> {
+    let page = PAGE_SIZE as usize;
+    let free_all = || {
+        for i in 0..bytes / page {
+            frame::free_raw(pa + (i * page) as u64);
+        }
+    };
+    let Some(slot) = talc.oom_handler.grown.iter().position(|g| g.base == g.acme) else {
+        // Nowhere to remember it: not used (it could never be given back).
+        free_all();
+        return Err(());
+    };
+    let base = phys_to_virt(pa) as *mut u8;
+    // SAFETY: the frames were just allocated (refcount 1) and are owned by
+    // the heap until `trim` frees them after talc gave them up; the direct
+    // map covers them.
+    let heap = match unsafe { talc.claim(Span::from_base_size(base, bytes)) } {
+        Ok(heap) => heap,
+        Err(()) => {
+            free_all();
+            return Err(());
+        }
+    };
+    let Some((hb, ha)) = heap.get_base_acme() else {
+        return Err(());
+    };
+    talc.oom_handler.grown[slot] = Grown {
+        base: hb as usize,
+        acme: ha as usize,
+        lo: pa,
+        hi: pa + bytes as u64,
+    };
+    Ok(())
+}
+
+/// Gives back to the frame allocator every whole page of the heap's
+/// growth regions that holds no allocation (a region with none goes
+/// entirely); returns the bytes given back. The initial region stays.
+pub fn trim() -> usize {
+    let page = PAGE_SIZE;
+    let mut talc = HEAP.lock();
+    let mut freed_frames = 0usize;
+    for i in 0..MAX_GROWN {
+        let g = talc.oom_handler.grown[i];
+        if g.base == g.acme {
+            continue;
+        }
+        let heap = g.span();
+        // SAFETY: `heap` is the span talc returned for this region (by
+        // claim or by the last truncate), and the heap lock is held
+        // between the look and the truncation.
+        let used = unsafe { talc.get_allocated_span(heap) };
+        let (new, keep) = match used.get_base_acme() {
+            Some((ub, ua)) if !used.is_empty() => {
+                let lo = (ub as u64 - (ub as u64 % page)) as *mut u8;
+                let hi = (ua as u64).next_multiple_of(page) as *mut u8;
+                (Span::new(lo, hi).fit_within(heap), true)
+            }
+            _ => (Span::empty(), false),
+        };
+        if keep && new.get_base_acme() == heap.get_base_acme() {
+            continue;
+        }
+        // SAFETY: `new` lies within `heap` and covers every allocation in
+        // it (`used`), under the same lock hold.
+        let now = unsafe { talc.truncate(heap, new) };
+        let virt_lo = phys_to_virt(g.lo);
+        let (keep_lo, keep_hi) = match now.get_base_acme() {
+            Some((b, a)) if !now.is_empty() => (
+                (b as u64 - virt_lo) / page * page + g.lo,
+                (a as u64 - virt_lo).next_multiple_of(page) + g.lo,
+            ),
+            _ => (g.lo, g.lo),
+        };
+        let mut pa = g.lo;
+        while pa < g.hi {
+            if pa < keep_lo || pa >= keep_hi {
+                frame::free_raw(pa);
+                freed_frames += 1;
+            }
+            pa += page;
+        }
+        talc.oom_handler.grown[i] = match now.get_base_acme() {
+            Some((b, a)) if !now.is_empty() => Grown {
+                base: b as usize,
+                acme: a as usize,
+                lo: keep_lo,
+                hi: keep_hi,
+            },
+            _ => Grown::NONE,
+        };
+    }
+    freed_frames * page as usize
+}
+
+/// The heap's free space (claimed minus allocated) after the last
+/// [`maybe_trim`] that trimmed.
+static TRIMMED_SLACK: AtomicUsize = AtomicUsize::new(0);
+
+/// [`trim`]s when the heap's free space has grown by a MiB since the last
+/// trim (cheap otherwise: one look at the counters). The process table
+/// calls it after reaping, so memory comes back as processes go.
+pub fn maybe_trim() {
+    let s = stats();
+    let slack = s.claimed_bytes.saturating_sub(s.allocated_bytes);
+    let last = TRIMMED_SLACK.load(Ordering::Relaxed);
+    if slack < last {
+        TRIMMED_SLACK.store(slack, Ordering::Relaxed);
+    } else if slack - last >= TRIM_STEP {
+        trim();
+        let s = stats();
+        TRIMMED_SLACK.store(
+            s.claimed_bytes.saturating_sub(s.allocated_bytes),
+            Ordering::Relaxed,
+        );
+    }
+}
+
+/// How much the heap's free space grows before [`maybe_trim`] trims.
+const TRIM_STEP: usize = 1 << 20;
+
 #[global_allocator]
-static HEAP: Talck<IrqRawMutex, GrowFromFrames> = Talc::new(GrowFromFrames).lock();
+static HEAP: Talck<IrqRawMutex, GrowFromFrames> = Talc::new(GrowFromFrames {
+    grown: [Grown::NONE; MAX_GROWN],
+})
+.lock();
 
 /// Starts the heap on a region big enough for the frame allocator's own
 /// bookkeeping (4 bytes of refcount and 1 bit per frame) plus 4 MiB.
