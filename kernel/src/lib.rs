@@ -23,6 +23,8 @@ pub mod init;
 pub mod ktest;
 #[cfg(target_os = "none")]
 mod machine;
+#[cfg(target_os = "none")]
+pub mod memstat;
 pub mod proc;
 pub mod shell;
 pub mod syscall;

@@ -253,6 +253,7 @@ impl UserPageTable {
     /// A fresh address space: empty lower half, the kernel's upper half.
     pub fn new() -> Option<Self> {
         let root = Frame::alloc_zeroed()?;
+        TABLE_PAGES.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
         let kernel = table_at(super::paging::kernel_pml4());
         let pml4 = table_at(root.paddr());
         // SAFETY: (1) `root` is a fresh frame nobody else references, reached
@@ -418,6 +419,7 @@ impl UserPageTable {
                     return Ok(None);
                 }
                 let page = Frame::alloc_zeroed().ok_or(MapError::NoMemory)?;
+                TABLE_PAGES.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
                 // The table owns the page from now on; `Drop` takes it back.
                 entry.set_addr(
                     PhysAddr::new(page.leak()),
@@ -1042,6 +1044,7 @@ unsafe fn free_tree(pa: u64, level: u32) {
             // SAFETY: a used non-leaf entry points at a page-table page of
             // the same table, now unlinked and owned by this call.
             unsafe { free_tree(child, level - 1) };
+            TABLE_PAGES.fetch_sub(1, core::sync::atomic::Ordering::Relaxed);
         }
         // SAFETY: every used entry holds one reference leaked by `map` or
         // `leaf`, taken back once here (the entry was cleared above).
@@ -1056,5 +1059,15 @@ impl Drop for UserPageTable {
         // have the PML4 in CR3 keep it alive through `LOADED` and see an
         // empty lower half once `free_tree` unlinks it.
         unsafe { free_tree(self.root.paddr(), 4) };
+        // The root frame goes with `self.root`.
+        TABLE_PAGES.fetch_sub(1, core::sync::atomic::Ordering::Relaxed);
     }
+}
+
+/// Page-table pages of every user page table (roots included).
+static TABLE_PAGES: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// How many frames the user page tables hold as page-table pages (`mem`).
+pub fn table_pages() -> usize {
+    TABLE_PAGES.load(core::sync::atomic::Ordering::Relaxed)
 }

@@ -108,6 +108,12 @@ impl<F: Clone> FdTable<F> {
         }
     }
 
+    /// The heap bytes the table holds: itself and its slots (`mem`).
+    pub fn heap_bytes(&self) -> usize {
+        core::mem::size_of::<Self>()
+            + self.slots.lock().capacity() * core::mem::size_of::<Option<Slot<F>>>()
+    }
+
     /// A table with `file` at 0, 1 and 2 (what the kernel gives the
     /// processes it starts: the console).
     pub fn with_stdio(file: F) -> Self {

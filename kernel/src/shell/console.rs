@@ -290,15 +290,7 @@ fn cpus() {
 }
 
 fn mem() {
-    let (free, total) = arch::mm::frame::stats();
-    say!(
-        "frames: {} free of {} ({} MiB of {} MiB)\nheap:   {} KiB in use\n",
-        free,
-        total,
-        free * 4 / 1024,
-        total * 4 / 1024,
-        arch::mm::heap::allocated_bytes() / 1024
-    );
+    say!("{}", crate::memstat::report(&crate::memstat::now()));
     let tmp = crate::fs::vfs::tmp_root().quota().usage();
     say!(
         "tmpfs:  {} KiB size, {} KiB used, {} KiB avail (/tmp)\n",

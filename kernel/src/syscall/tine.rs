@@ -5,7 +5,7 @@
 //! |---|---|---|---|
 //! | `proclist` | 1007 | `buf, len` | the number of processes; fills `min(len / 56, count)` [`PROC_RECORD`]s |
 //! | `cpuinfo` | 1008 | `buf, len` | the number of CPUs; fills `min(len / 64, count)` [`CPU_RECORD`]s |
-//! | `meminfo` | 1009 | `buf, len` | 48: one [`MEM_RECORD`] (`len` must hold it) |
+//! | `meminfo` | 1009 | `buf, len` | up to 104: one [`MEM_RECORD`] (`len` must hold its first 48 bytes) |
 //! | `kbench` | 1011 | `names, len` | 0 after the benchmarks ran (comma-separated names, empty = all; output on the console) |
 //! | `vmstat` | 1012 | `buf, len` | 32: the caller's [`VM_RECORD`] (`len` must hold it) |
 //!
@@ -32,10 +32,14 @@ pub const PROC_RECORD: usize = 56;
 /// u64 spawned, u64 completed, u64 stolen, u64 ipis, u32 queued,
 /// u32 live, u32 idle (1: halted), u32 pad}` (`task::CpuStats`).
 pub const CPU_RECORD: usize = 64;
-/// `meminfo` record, 48 bytes: `{u64 frames_total, u64 frames_free,
+/// `meminfo` record, 104 bytes: `{u64 frames_total, u64 frames_free,
 /// u64 frames_used, u64 heap_allocated_bytes, u64 heap_allocations,
-/// u64 heap_claimed_bytes}`.
-pub const MEM_RECORD: usize = 48;
+/// u64 heap_claimed_bytes, u64 processes, u64 process_bytes, u64 tasks,
+/// u64 task_bytes, u64 page_table_pages, u64 fd_tables, u64 fd_bytes}`
+/// (`memstat::MemStat`).
+pub const MEM_RECORD: usize = 104;
+/// The shortest buffer `meminfo` fills (the record's first six fields).
+pub const MEM_RECORD_MIN: usize = 48;
 /// `vmstat` record, 32 bytes: `{u64 cow_copies, u64 cow_reuses,
 /// u64 zero_fills, u64 faults}` of the caller's address space
 /// (`vm::space::FaultStats`).
@@ -161,18 +165,31 @@ pub fn cpuinfo(space: &AddressSpace, buf: u64, len: u64) -> SysResult {
     copy_records(space, buf, len, &records)
 }
 
-/// `meminfo(buf, len)` (1009).
+/// `meminfo(buf, len)` (1009): the first `len` bytes of one
+/// [`MEM_RECORD`] (at least the 48 bytes of its first six fields, else
+/// `EINVAL`); returns the bytes written.
 pub fn meminfo(space: &AddressSpace, buf: u64, len: u64) -> SysResult {
-    let (free, total) = arch::mm::frame::stats();
-    let heap = arch::mm::heap::stats();
+    if len < MEM_RECORD_MIN as u64 {
+        return Err(Errno::EINVAL);
+    }
+    let m = crate::memstat::now();
     let r = Record::new(MEM_RECORD)
-        .u64(total as u64)
-        .u64(free as u64)
-        .u64(total.saturating_sub(free) as u64)
-        .u64(heap.allocated_bytes as u64)
-        .u64(heap.allocations as u64)
-        .u64(heap.claimed_bytes as u64);
-    copy_record(space, buf, len, &r.0)
+        .u64(m.frames_total)
+        .u64(m.frames_free)
+        .u64(m.frames_total.saturating_sub(m.frames_free))
+        .u64(m.heap_allocated)
+        .u64(m.heap_allocations)
+        .u64(m.heap_claimed)
+        .u64(m.processes)
+        .u64(m.process_bytes)
+        .u64(m.tasks)
+        .u64(m.task_bytes)
+        .u64(m.table_pages)
+        .u64(m.fd_tables)
+        .u64(m.fd_bytes);
+    let n = (len as usize).min(r.0.len());
+    space.copy_to_user(buf, &r.0[..n])?;
+    Ok(n as u64)
 }
 
 /// `vmstat(buf, len)` (1012): the caller's fault counters.

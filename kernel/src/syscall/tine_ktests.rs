@@ -7,7 +7,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::tine::{self, CPU_RECORD, MEM_RECORD, PROC_RECORD, VM_RECORD};
+use super::tine::{self, CPU_RECORD, MEM_RECORD, MEM_RECORD_MIN, PROC_RECORD, VM_RECORD};
 use crate::proc::process;
 use crate::vm::space::AddressSpace;
 use crate::vm::vma::{VmPerms, VmaKind, pf};
@@ -115,9 +115,10 @@ ktest!(
                 "kbench {bad:#x}"
             );
         }
-        // A single record that does not fit is EINVAL.
+        // A single record that does not fit is EINVAL (meminfo: less than
+        // its first six fields).
         kassert_eq!(
-            tine::meminfo(&space, BASE, MEM_RECORD as u64 - 1),
+            tine::meminfo(&space, BASE, MEM_RECORD_MIN as u64 - 1),
             Err(Errno::EINVAL)
         );
         kassert_eq!(tine::vmstat(&space, BASE, 0), Err(Errno::EINVAL));
@@ -166,6 +167,25 @@ ktest!(
         kassert!(total > 0 && free <= total, "total {total} free {free}");
         kassert_eq!(used, total - free);
         kassert!(u64_at(&m, 24) > 0, "the kernel heap is in use");
+        // The breakdown: a process exists (this test's caller's children
+        // may be gone, but init or the shell may not: at least no
+        // nonsense), tasks exist (this one), parts within the heap.
+        let [procs, proc_bytes, tasks, task_bytes, _pt, _fds, fd_bytes] =
+            [48, 56, 64, 72, 80, 88, 96].map(|o| u64_at(&m, o));
+        kassert!(tasks >= 1 && task_bytes > 0, "tasks {tasks} {task_bytes}");
+        kassert!(
+            proc_bytes >= procs * 64,
+            "process records {procs} {proc_bytes}"
+        );
+        kassert!(
+            proc_bytes + task_bytes + fd_bytes <= u64_at(&m, 24),
+            "the parts fit in the heap"
+        );
+        // A short buffer gets the first fields.
+        kassert_eq!(
+            tine::meminfo(&space, BASE, MEM_RECORD_MIN as u64),
+            Ok(MEM_RECORD_MIN as u64)
+        );
         Ok(())
     }
 );

@@ -61,6 +61,30 @@ pub(crate) struct Task {
     /// taken in interrupt context. `None` once the future completed.
     future: spin::Mutex<Option<TaskFuture>>,
     sched: &'static Scheduler,
+    /// Heap bytes this task took at spawn (itself, its future, its join
+    /// state), for [`task_memory`].
+    bytes: usize,
+}
+
+/// Live tasks and the heap bytes they took at spawn (`mem`).
+static TASKS_LIVE: AtomicUsize = AtomicUsize::new(0);
+static TASK_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// How many tasks exist (spawned, not yet freed) and the heap bytes they
+/// took at spawn: the task, its boxed future, its join state.
+pub fn task_memory() -> (usize, usize) {
+    (
+        TASKS_LIVE.load(Ordering::Relaxed),
+        TASK_BYTES.load(Ordering::Relaxed),
+    )
+}
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        // Relaxed: statistics.
+        TASKS_LIVE.fetch_sub(1, Ordering::Relaxed);
+        TASK_BYTES.fetch_sub(self.bytes, Ordering::Relaxed);
+    }
 }
 
 impl ArcWake for Task {
@@ -411,6 +435,16 @@ impl Scheduler {
         let id = TaskId(self.next_task_id.fetch_add(1, Ordering::Relaxed));
         let join = Arc::new(JoinState::new());
         let result = join.clone();
+        let future: TaskFuture = Box::pin(async move {
+            result.finish(fut.await);
+        });
+        // Arc headers are two words.
+        let bytes = core::mem::size_of_val(&*future)
+            + core::mem::size_of::<Task>()
+            + core::mem::size_of_val(&*join)
+            + 4 * core::mem::size_of::<usize>();
+        TASKS_LIVE.fetch_add(1, Ordering::Relaxed);
+        TASK_BYTES.fetch_add(bytes, Ordering::Relaxed);
         let task = Arc::new(Task {
             id,
             name: builder.name,
@@ -419,10 +453,9 @@ impl Scheduler {
             state: TaskState::new_queued(),
             // The one allocation of the future: the caller's future and the
             // delivery of its output, in one box.
-            future: spin::Mutex::new(Some(Box::pin(async move {
-                result.finish(fut.await);
-            }))),
+            future: spin::Mutex::new(Some(future)),
             sched: self,
+            bytes,
         });
         let ex = &self.executors[home];
         // Relaxed counters: `live` is a load estimate; its decrement happens

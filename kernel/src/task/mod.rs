@@ -84,7 +84,7 @@ use conquer_once::spin::OnceCell;
 use core::future::Future;
 
 pub use event::{Event, Wait, WaitUntil};
-pub use executor::{Builder, CpuStats, Scheduler, TaskId, TaskRef};
+pub use executor::{Builder, CpuStats, Scheduler, TaskId, TaskRef, task_memory};
 pub use join::JoinHandle;
 pub use migrate::Migrate;
 pub use timer::Sleep;

@@ -137,10 +137,35 @@ pub fn mem(_: &mut Shell, _: &[String]) -> i32 {
         m.frames_total * 4 / 1024
     );
     println!(
-        "kernel heap: {} KiB in {} allocations, {} KiB claimed",
+        "kernel heap: {} KiB in {} allocations, {} KiB claimed ({} KiB free inside)",
         m.heap_allocated / 1024,
         m.heap_allocations,
-        m.heap_claimed / 1024
+        m.heap_claimed / 1024,
+        m.heap_claimed.saturating_sub(m.heap_allocated) / 1024
+    );
+    let other = m
+        .heap_allocated
+        .saturating_sub(m.process_bytes + m.task_bytes + m.fd_bytes);
+    println!(
+        "  process records:   {:>8} KiB ({} processes)",
+        m.process_bytes / 1024,
+        m.processes
+    );
+    println!(
+        "  tasks:             {:>8} KiB ({} tasks)",
+        m.task_bytes / 1024,
+        m.tasks
+    );
+    println!(
+        "  descriptor tables: {:>8} KiB ({} tables)",
+        m.fd_bytes / 1024,
+        m.fd_tables
+    );
+    println!("  other heap:        {:>8} KiB", other / 1024);
+    println!(
+        "page tables: {} KiB ({} pages)",
+        m.table_pages * 4,
+        m.table_pages
     );
     0
 }

@@ -108,10 +108,20 @@ pub struct MemRecord {
     pub heap_allocated: u64,
     pub heap_allocations: u64,
     pub heap_claimed: u64,
+    /// The breakdown (docs/memory.md): process records and their bytes,
+    /// tasks and their bytes, user page-table pages, descriptor tables
+    /// and their bytes.
+    pub processes: u64,
+    pub process_bytes: u64,
+    pub tasks: u64,
+    pub task_bytes: u64,
+    pub table_pages: u64,
+    pub fd_tables: u64,
+    pub fd_bytes: u64,
 }
 
 impl MemRecord {
-    pub const SIZE: usize = 48;
+    pub const SIZE: usize = 104;
 
     pub fn decode(b: &[u8]) -> Self {
         Self {
@@ -121,6 +131,13 @@ impl MemRecord {
             heap_allocated: u64_at(b, 24),
             heap_allocations: u64_at(b, 32),
             heap_claimed: u64_at(b, 40),
+            processes: u64_at(b, 48),
+            process_bytes: u64_at(b, 56),
+            tasks: u64_at(b, 64),
+            task_bytes: u64_at(b, 72),
+            table_pages: u64_at(b, 80),
+            fd_tables: u64_at(b, 88),
+            fd_bytes: u64_at(b, 96),
         }
     }
 }
@@ -355,13 +372,16 @@ mod tests {
         assert_eq!((c[0].cpu, c[0].apic, c[0].polls, c[0].ipis), (3, 6, 100, 9));
         assert_eq!((c[0].queued, c[0].live, c[0].idle), (1, 3, true));
 
-        let m: Vec<u8> = [10u64, 4, 6, 1, 2, 3]
+        let m: Vec<u8> = [10u64, 4, 6, 1, 2, 3, 7, 8, 9, 11, 12, 13, 14]
             .iter()
             .flat_map(|v| v.to_le_bytes())
             .collect();
         let m = MemRecord::decode(&m);
         assert_eq!((m.frames_total, m.frames_free, m.frames_used), (10, 4, 6));
         assert_eq!(m.heap_claimed, 3);
+        assert_eq!((m.processes, m.process_bytes), (7, 8));
+        assert_eq!((m.tasks, m.task_bytes, m.table_pages), (9, 11, 12));
+        assert_eq!((m.fd_tables, m.fd_bytes), (13, 14));
 
         let a = VmRecord::decode(
             &[1u64, 2, 3, 6]
