@@ -2,6 +2,7 @@
 //! kernel writes (little-endian, fixed sizes; the kernel side is
 //! `kernel/src/syscall/tine.rs`, the table is in `docs/syscalls.md`).
 
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -264,15 +265,25 @@ impl ForkEvent {
 
 /// `pstree`: each process under its parent, children by pid, drawn with
 /// `|-` and `` `- ``; processes whose parent is not listed are roots.
+/// O(n log n): the children of each pid are gathered once.
 pub fn pstree(procs: &[ProcRecord]) -> String {
     let mut out = String::new();
-    let mut roots: Vec<&ProcRecord> = procs
-        .iter()
-        .filter(|p| p.ppid == p.pid || !procs.iter().any(|q| q.pid == p.ppid))
-        .collect();
+    let pids: BTreeSet<u32> = procs.iter().map(|p| p.pid).collect();
+    let mut children: BTreeMap<u32, Vec<&ProcRecord>> = BTreeMap::new();
+    let mut roots: Vec<&ProcRecord> = Vec::new();
+    for p in procs {
+        if p.ppid == p.pid || !pids.contains(&p.ppid) {
+            roots.push(p);
+        } else {
+            children.entry(p.ppid).or_default().push(p);
+        }
+    }
+    for list in children.values_mut() {
+        list.sort_by_key(|c| c.pid);
+    }
     roots.sort_by_key(|p| p.pid);
     for root in roots {
-        draw(procs, root, "", None, &mut out, 0);
+        draw(&children, root, "", None, &mut out, 0);
     }
     out
 }
@@ -280,7 +291,7 @@ pub fn pstree(procs: &[ProcRecord]) -> String {
 /// Draws `p` (after `prefix` and its branch, `last` = the last sibling;
 /// `None` for a root) and its children below it.
 fn draw(
-    procs: &[ProcRecord],
+    children: &BTreeMap<u32, Vec<&ProcRecord>>,
     p: &ProcRecord,
     prefix: &str,
     last: Option<bool>,
@@ -301,19 +312,17 @@ fn draw(
     if depth > 64 {
         return;
     }
-    let mut children: Vec<&ProcRecord> = procs
-        .iter()
-        .filter(|c| c.ppid == p.pid && c.pid != p.pid)
-        .collect();
-    children.sort_by_key(|c| c.pid);
+    let Some(mine) = children.get(&p.pid) else {
+        return;
+    };
     let child_prefix = match last {
         None => String::from(prefix),
         Some(true) => alloc::format!("{prefix}   "),
         Some(false) => alloc::format!("{prefix}|  "),
     };
-    let n = children.len();
-    for (i, c) in children.into_iter().enumerate() {
-        draw(procs, c, &child_prefix, Some(i + 1 == n), out, depth + 1);
+    let n = mine.len();
+    for (i, c) in mine.iter().enumerate() {
+        draw(children, c, &child_prefix, Some(i + 1 == n), out, depth + 1);
     }
 }
 
@@ -445,5 +454,16 @@ mod tests {
             "init(1)\n|- sh(2)\n|  |- sleep(3)\n|  `- cat(4)\n|     `- x(6)\n`- orphan(5)\n"
         );
         assert_eq!(pstree(&[]), "");
+        // Many children of one parent (each looked up once, not a scan
+        // per child).
+        let many: Vec<ProcRecord> = core::iter::once(p(1, 0, "init"))
+            .chain((2..50_002).map(|pid| p(pid, 1, "child")))
+            .collect();
+        let tree = pstree(&many);
+        assert_eq!(tree.lines().count(), 50_001);
+        assert!(
+            tree.ends_with("`- child(50001)\n"),
+            "the last child ends the tree"
+        );
     }
 }
