@@ -2,20 +2,14 @@
 
 use super::line;
 
-use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
-use core::future::Future;
-use core::pin::Pin;
 use core::time::Duration;
 
 use line::{Edit, LineEditor};
 
-/// Runs benchmarks by name (comma list, "" = all), printing as it goes;
-/// resolves to the number that failed. Provided by the image, which links
-/// the `bench` crate.
-pub type BenchRunner = fn(String) -> Pin<Box<dyn Future<Output = usize> + Send>>;
+pub use crate::syscall::tine::BenchRunner;
 
 /// One built-in command.
 struct Command {

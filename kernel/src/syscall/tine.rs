@@ -20,7 +20,6 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::proc::process::{self, State};
-use crate::shell::BenchRunner;
 use crate::vm::space::AddressSpace;
 use abi::{Errno, SysResult};
 
@@ -48,6 +47,13 @@ pub const VM_RECORD: usize = 32;
 const KBENCH_NAMES_MAX: u64 = 4096;
 
 /// The benchmark runner `kbench` uses, set once at boot.
+/// Runs benchmarks by name (comma list, "" = all), printing as it goes;
+/// resolves to the number that failed. Provided by the image, which links
+/// the `bench` crate (the kernel shell's `bench` and `tine_kbench` use it).
+pub type BenchRunner = fn(
+    alloc::string::String,
+) -> core::pin::Pin<alloc::boxed::Box<dyn Future<Output = usize> + Send>>;
+
 static BENCH: spin::Once<BenchRunner> = spin::Once::new();
 
 /// Gives `kbench` the image's benchmark runner (called by `init::start`).
