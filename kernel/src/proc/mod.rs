@@ -2,6 +2,8 @@
 //!
 //! - `affinity` (on the machine): CPU masks, moving a thread to obey its
 //!   mask;
+//! - `divorce` (on the machine): `rfork` without `RFPROC`, unsharing in
+//!   place;
 //! - [`cred`]: user and group ids, resource limits (pure logic);
 //! - [`fork`]: `fork1`, which makes a process from a request: refusals,
 //!   the `maxproc` limit, allocations with rollback, the commit point;
@@ -37,6 +39,8 @@
 pub mod affinity;
 pub mod counters;
 pub mod cred;
+#[cfg(target_os = "none")]
+pub mod divorce;
 pub mod events;
 #[cfg(target_os = "none")]
 pub mod exit;

@@ -24,9 +24,7 @@ use arch::user::UserContext;
 use super::Action;
 use crate::proc::events::{self, EVENT_BYTES};
 use crate::proc::fork::fork1;
-use crate::proc::fork_flags::{
-    self, CloneArgs, CloneCaller, DivorceRequest, FilesInPlace, ForkRequest, Lowered,
-};
+use crate::proc::fork_flags::{self, CloneArgs, CloneCaller, DivorceRequest, ForkRequest, Lowered};
 use crate::proc::process::{self, Process};
 use crate::proc::sysctl;
 use crate::vm::space::AddressSpace;
@@ -85,36 +83,10 @@ pub async fn rfork(process: &Arc<Process>, ctx: &UserContext, flags: u64) -> Res
     }
 }
 
-/// FreeBSD's `fork_norfproc`: no new process; the caller divorces what
-/// it shares. Without `RFMEM`, an address space shared with another
-/// process (vfork, `RFMEM`, `CLONE_VM`) becomes the caller's own
-/// copy-on-write copy (`vmspace_unshare`; `ENOMEM` leaves it shared);
-/// `RFFDG` gives it its own copy of a shared descriptor table
-/// (`fdunshare`, every descriptor kept), `RFCFDG` a new empty one (all its
-/// descriptors closed).
+/// `rfork` without `RFPROC` (`proc::divorce::fork_norfproc`): the caller
+/// goes on, in a new address space when it got one.
 fn fork_norfproc(process: &Arc<Process>, d: DivorceRequest) -> Result<Action, Errno> {
-    let mut switch = None;
-    if d.unshare_address_space
-        && let Some(space) = process.space()
-        && process::space_sharers(&space) > 1
-    {
-        let own = Arc::new(space.fork()?);
-        process.replace_space(own.clone());
-        switch = Some(own);
-    }
-    match d.files {
-        FilesInPlace::Keep => {}
-        FilesInPlace::Unshare => {
-            let files = process.files();
-            // Ours plus the process's reference: anything more is another
-            // process's.
-            if Arc::strong_count(&files) > 2 {
-                process.set_files(Arc::new(files.unshared_copy()));
-            }
-        }
-        FilesInPlace::Fresh => process.set_files(Arc::new(crate::fs::Files::empty())),
-    }
-    Ok(match switch {
+    Ok(match crate::proc::divorce::fork_norfproc(process, d)? {
         Some(space) => Action::Switch(space, 0),
         None => Action::Return(0),
     })
