@@ -276,6 +276,47 @@ pub unsafe fn clone_run(
     check(ret)
 }
 
+/// `vfork()` whose child makes one system call, `call(arg)`, and exits
+/// with status 0, touching no stack (it shares the parent's, which the
+/// parent resumes on): everything is in registers, in one `asm!` block.
+/// Returns the child's PID once the child has exited (vfork's wait).
+///
+/// # Safety
+/// `call(arg)` must be sound in a child that shares all of the caller's
+/// memory: a pointer in `arg` points at memory of the size and mutability
+/// the call uses, and the call must not break an invariant Rust relies on.
+pub unsafe fn vfork_call_exit(call: u64, arg: usize) -> Result<usize, Errno> {
+    let ret: isize;
+    // SAFETY: the parent is suspended until the child exits; the child
+    // uses only registers (no stack) for two system calls and never
+    // returns here. `syscall` clobbers rcx and r11, declared; `call` and
+    // `arg` are in r12 and rdx, which no system call changes. The caller
+    // vouches for `call(arg)`.
+    unsafe {
+        asm!(
+            "syscall",
+            "test rax, rax",
+            "jnz 2f",
+            "mov rdi, rdx",
+            "mov rax, r12",
+            "syscall",
+            "xor edi, edi",
+            "mov eax, {exit}",
+            "syscall",
+            "ud2",
+            "2:",
+            exit = const nr::EXIT,
+            in("rdx") arg,
+            in("r12") call,
+            inlateout("rax") nr::VFORK as isize => ret,
+            out("rdi") _,
+            lateout("rcx") _,
+            lateout("r11") _,
+        );
+    }
+    check(ret)
+}
+
 /// What [`vfork_exec`]'s child runs.
 pub struct VforkExec<'a> {
     /// The program; `None`: the child exits with status 0 at once.

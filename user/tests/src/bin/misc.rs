@@ -22,43 +22,13 @@ fn call(n: u64, args: &[usize]) -> Result<usize, tine_rt::syscall::Errno> {
     unsafe { sys::call(n, args) }
 }
 
-/// `vfork()`; the child calls `set_tid_address(word)` and `exit(0)`.
-/// In one `asm!` block: the child shares our stack, so it must not touch
-/// it (a call or a spill would overwrite the frame the parent resumes in).
-/// Returns the child's PID.
+/// `vfork()`; the child calls `set_tid_address(word)` and `exit(0)`
+/// (the runtime's `vfork_call_exit`: the child shares our stack, so it
+/// must not touch it). Returns the child's PID.
 fn vfork_set_tid_and_exit(word: usize) -> Result<usize, tine_rt::syscall::Errno> {
-    let ret: isize;
-    // SAFETY: the parent is suspended until the child exits; the child
-    // uses only registers (no stack) for two system calls and never
-    // returns here. `syscall` clobbers rcx and r11, declared; `word` is in
-    // rdx, which no system call here changes.
-    unsafe {
-        core::arch::asm!(
-            "syscall",
-            "test rax, rax",
-            "jnz 2f",
-            "mov rdi, rdx",
-            "mov eax, {set_tid_address}",
-            "syscall",
-            "xor edi, edi",
-            "mov eax, {exit}",
-            "syscall",
-            "ud2",
-            "2:",
-            set_tid_address = const nr::SET_TID_ADDRESS,
-            exit = const nr::EXIT,
-            in("rdx") word,
-            inlateout("rax") nr::VFORK as isize => ret,
-            out("rdi") _,
-            lateout("rcx") _,
-            lateout("r11") _,
-        );
-    }
-    if (-4095..0).contains(&ret) {
-        Err(tine_rt::syscall::Errno(-ret as i32))
-    } else {
-        Ok(ret as usize)
-    }
+    // SAFETY: `word` is a static u32 the kernel may clear at the child's
+    // exit.
+    unsafe { syscall::vfork_call_exit(nr::SET_TID_ADDRESS, word) }
 }
 
 fn main(_: Args) -> i32 {
