@@ -2,13 +2,13 @@
 //!
 //! Reads the sources of the kernel crate (`kernel/src`, or `--src DIR`)
 //! and prints, for each module at depth `--depth` (1: `proc`, `syscall`,
-//! `fs`...; 2: `proc::fork`, `syscall::nr`...), the modules it names with
+//! `fs`...; 2: `proc::fork`, `syscall::fs`...), the modules it names with
 //! a `crate::` path, then the import cycles (the strongly connected
 //! components with more than one module). Paths of the `abi` crate count
 //! as the module `abi` (except in a file that imports `elf::abi`). A
 //! textual scan, not a compiler pass: a path in a `//` comment is skipped,
 //! one in a string is not; a path is cut to the longest module that has a
-//! file (`crate::syscall::Errno` is `syscall`), and one that names an item
+//! file (`crate::proc::fork::fork1` is `proc::fork`), and one that names an item
 //! of the crate root (a macro) is no edge; `super::` paths stay inside
 //! their module at depth 1 and are resolved at depth 2. `--no-tests`
 //! leaves out `*_ktests.rs` and `tests.rs` files and `tests/`
@@ -122,7 +122,8 @@ pub fn module_path(rel: &Path) -> Option<Vec<String>> {
 }
 
 /// The name of `module` cut to `depth` parts, and further to a module
-/// in `known` (`syscall::Errno` is `syscall`: a path names items too);
+/// in `known` (`proc::fork::fork1` is `proc::fork`: a path names items
+/// too);
 /// the crate root is `lib`, the `abi` crate `abi`. `None` for an item of
 /// the crate root (a macro, a static).
 fn node(known: &BTreeSet<String>, module: &[String], depth: usize) -> Option<String> {

@@ -1,8 +1,8 @@
-//! The system-call layer: Linux x86-64 numbers and layouts, one typed
-//! [`Errno`] converted to the user ABI in one place.
+//! The system-call layer: argument decoding for the Linux x86-64 calls and
+//! Tine's own. The numbers, `Errno`, `SysResult` and the one conversion
+//! of a result to `rax` (`abi::errno::encode`) are the `abi` crate's
+//! (`docs/syscalls.md` is the table of what is implemented).
 //!
-//! - [`nr`]: the numbers (`docs/syscalls.md` is the table of what is
-//!   implemented);
 //! - `dispatch` (on the machine): `dispatch()` runs the call a user
 //!   thread trapped with and says whether the thread returns to user mode
 //!   (`Action::Return`), the process exits (`Action::Exit`) or continues
@@ -18,7 +18,6 @@
 
 #[cfg(target_os = "none")]
 mod dispatch;
-pub mod errno;
 #[cfg(target_os = "none")]
 pub mod exec;
 #[cfg(target_os = "none")]
@@ -27,7 +26,6 @@ mod fork;
 pub mod fs;
 #[cfg(target_os = "none")]
 pub mod misc;
-pub mod nr;
 #[cfg(target_os = "none")]
 mod signal;
 pub mod time;
@@ -40,4 +38,3 @@ mod tine_ktests;
 
 #[cfg(target_os = "none")]
 pub use dispatch::{Action, dispatch};
-pub use errno::{Errno, SysResult};
