@@ -119,6 +119,20 @@ pub const READLINKAT: u64 = 267;
 pub const FCHMODAT: u64 = 268;
 pub const UTIMENSAT: u64 = 280;
 pub const RENAMEAT2: u64 = 316;
+// Readiness, process descriptors and descriptor ranges (issue 12).
+pub const SELECT: u64 = 23;
+pub const EPOLL_CREATE: u64 = 213;
+pub const EPOLL_WAIT: u64 = 232;
+pub const EPOLL_CTL: u64 = 233;
+pub const PSELECT6: u64 = 270;
+pub const PPOLL: u64 = 271;
+pub const EPOLL_PWAIT: u64 = 281;
+pub const EVENTFD: u64 = 284;
+pub const EVENTFD2: u64 = 290;
+pub const EPOLL_CREATE1: u64 = 291;
+pub const CLOSE_RANGE: u64 = 436;
+pub const PIDFD_GETFD: u64 = 438;
+pub const EPOLL_PWAIT2: u64 = 441;
 
 // Tine's own calls (no Linux equivalent).
 /// `rfork(flags)` (FreeBSD).
@@ -147,6 +161,8 @@ pub const TINE_FORKEVENTS: u64 = 1010;
 pub const TINE_KBENCH: u64 = 1011;
 /// this process's fault counters (COW, zero-fill).
 pub const TINE_VMSTAT: u64 = 1012;
+/// `pdwait(fd, status, options, rusage, info)` (FreeBSD 15).
+pub const TINE_PDWAIT: u64 = 1013;
 
 /// The name of system call `nr`, for the ones Tine knows.
 pub const fn name(nr: u64) -> Option<&'static str> {
@@ -263,6 +279,19 @@ pub const fn name(nr: u64) -> Option<&'static str> {
         FCHMODAT => "fchmodat",
         UTIMENSAT => "utimensat",
         RENAMEAT2 => "renameat2",
+        SELECT => "select",
+        EPOLL_CREATE => "epoll_create",
+        EPOLL_WAIT => "epoll_wait",
+        EPOLL_CTL => "epoll_ctl",
+        PSELECT6 => "pselect6",
+        PPOLL => "ppoll",
+        EPOLL_PWAIT => "epoll_pwait",
+        EVENTFD => "eventfd",
+        EVENTFD2 => "eventfd2",
+        EPOLL_CREATE1 => "epoll_create1",
+        CLOSE_RANGE => "close_range",
+        PIDFD_GETFD => "pidfd_getfd",
+        EPOLL_PWAIT2 => "epoll_pwait2",
         TINE_RFORK => "tine_rfork",
         TINE_PDFORK => "tine_pdfork",
         TINE_PDGETPID => "tine_pdgetpid",
@@ -276,6 +305,7 @@ pub const fn name(nr: u64) -> Option<&'static str> {
         TINE_FORKEVENTS => "tine_forkevents",
         TINE_KBENCH => "tine_kbench",
         TINE_VMSTAT => "tine_vmstat",
+        TINE_PDWAIT => "tine_pdwait",
         _ => return None,
     })
 }

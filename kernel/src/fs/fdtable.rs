@@ -276,6 +276,36 @@ impl<F: Clone> FdTable<F> {
             .collect()
     }
 
+    /// `close_range(first, last)`: closes every open descriptor in
+    /// `first..=last` and returns their files (drop them after this
+    /// returns); with `cloexec` (`CLOSE_RANGE_CLOEXEC`) marks them
+    /// `FD_CLOEXEC` instead and returns nothing. Closed numbers in the
+    /// range are skipped; `last` may be far beyond the table.
+    pub fn close_range(&self, first: u64, last: u64, cloexec: bool) -> Vec<F> {
+        let mut slots = self.slots.lock();
+        let Ok(first) = usize::try_from(first) else {
+            return Vec::new();
+        };
+        let end = usize::try_from(last)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1)
+            .min(slots.len());
+        if first >= end {
+            return Vec::new();
+        }
+        let range = &mut slots[first..end];
+        if cloexec {
+            for slot in range.iter_mut().flatten() {
+                slot.flags = slot.flags.union(FdFlags::CLOEXEC);
+            }
+            return Vec::new();
+        }
+        range
+            .iter_mut()
+            .filter_map(|s| s.take().map(|s| s.file))
+            .collect()
+    }
+
     /// Whether some descriptor is marked `FD_CLOFORK` (so a fork that
     /// shares the table cannot honour it: the fork family decides).
     pub fn has_clofork(&self) -> bool {
@@ -400,6 +430,24 @@ mod tests {
             Err(Errno::EBADF)
         );
         assert_eq!(t.insert(9, FdFlags::NONE), Ok(3));
+    }
+
+    #[test]
+    fn close_range_closes_or_marks_only_the_open_descriptors_in_range() {
+        let t = table(8);
+        t.remove(3).unwrap();
+        let closed = t.close_range(2, 5, false);
+        assert_eq!(closed.len(), 3, "2, 4 and 5 (3 was closed)");
+        assert_eq!(t.fds(), vec![0, 1, 6, 7]);
+        assert!(t.close_range(100, u64::MAX, false).is_empty());
+        assert!(t.close_range(7, 1, false).is_empty(), "empty range");
+        assert!(t.close_range(6, u64::MAX, true).is_empty());
+        assert_eq!(t.fds(), vec![0, 1, 6, 7], "CLOEXEC closes nothing");
+        assert!(t.flags(6).unwrap().contains(FdFlags::CLOEXEC));
+        assert!(t.flags(7).unwrap().contains(FdFlags::CLOEXEC));
+        assert!(!t.flags(1).unwrap().contains(FdFlags::CLOEXEC));
+        assert_eq!(t.close_range(0, u64::MAX, false).len(), 4);
+        assert!(t.is_empty());
     }
 
     #[test]

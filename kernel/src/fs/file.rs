@@ -17,6 +17,13 @@
 //! | `Mem` (`/dev/full`) | zeros | `ENOSPC` | always 0 | |
 //! | `Mem` (`/dev/random`, `/dev/urandom`) | random bytes (RDRAND) | swallows everything | always 0 | never blocks |
 //! | `Pipe` (one end) | blocking / `EAGAIN` | blocking / `EAGAIN` / `EPIPE` | `ESPIPE` | |
+//! | `ProcDesc` (pdfork, pidfd) | `EOPNOTSUPP` | `EOPNOTSUPP` | `ESPIPE` | polls readable when the process exits |
+//! | `EventFd` | 8 bytes, blocking / `EAGAIN` | 8 bytes, blocking / `EAGAIN` | `ESPIPE` | `super::eventfd` |
+//! | `Epoll` | `EINVAL` | `EINVAL` | `ESPIPE` | `super::epoll`; polls readable while a registered file is ready |
+//!
+//! Readiness for `poll`/`select`/`epoll` is [`OpenFile::poll_mask`], and
+//! the events that announce its changes [`OpenFile::poll_sources`]
+//! (`super::poll`).
 //!
 //! Reads and writes are `async`: a blocking one is an await on an
 //! [`crate::task::Event`]. No lock is held across an await; the offset's
@@ -96,6 +103,10 @@ pub enum FileKind {
     /// A process descriptor (`crate::proc::procdesc`): no data, only
     /// `pdgetpid`, `pdkill` and close.
     ProcDesc(Arc<crate::proc::procdesc::ProcDesc>),
+    /// An eventfd counter (`super::eventfd`).
+    EventFd(super::eventfd::EventFd),
+    /// An epoll instance (`super::epoll`).
+    Epoll(super::epoll::Epoll),
 }
 
 /// An open file (module docs).
@@ -268,7 +279,10 @@ impl OpenFile {
     /// Whether a read takes its bytes away for good (a pipe, the tty): the
     /// syscall layer checks the buffer before such a read.
     pub fn consumes_input(&self) -> bool {
-        matches!(self.kind, FileKind::Console | FileKind::Pipe(_))
+        matches!(
+            self.kind,
+            FileKind::Console | FileKind::Pipe(_) | FileKind::EventFd(_)
+        )
     }
 
     /// Whether it is a terminal (`isatty`, the terminal `ioctl`s).
@@ -293,6 +307,8 @@ impl OpenFile {
             FileKind::Console => tty::console().read(out, self.nonblock()).await,
             FileKind::Mem(device) => Ok(mem_read(*device, out)),
             FileKind::Pipe(end) => end.read(out, self.nonblock()).await,
+            FileKind::EventFd(e) => e.read(out, self.nonblock()).await,
+            FileKind::Epoll(_) => Err(Errno::EINVAL),
             FileKind::ProcDesc(_) => Err(Errno::EOPNOTSUPP),
         }
     }
@@ -324,6 +340,8 @@ impl OpenFile {
             }
             FileKind::Mem(device) => mem_write(*device, data),
             FileKind::Pipe(end) => end.write(data, self.nonblock()).await,
+            FileKind::EventFd(e) => e.write(data, self.nonblock()).await,
+            FileKind::Epoll(_) => Err(Errno::EINVAL),
             FileKind::ProcDesc(_) => Err(Errno::EOPNOTSUPP),
         }
     }
@@ -357,7 +375,11 @@ impl OpenFile {
             FileKind::Tmp(node) => node.read_at(offset, out),
             FileKind::Dir(_) => Err(Errno::EISDIR),
             FileKind::Mem(device) => Ok(mem_read(*device, out)),
-            FileKind::Console | FileKind::Pipe(_) | FileKind::ProcDesc(_) => Err(Errno::ESPIPE),
+            FileKind::Console
+            | FileKind::Pipe(_)
+            | FileKind::ProcDesc(_)
+            | FileKind::EventFd(_)
+            | FileKind::Epoll(_) => Err(Errno::ESPIPE),
         }
     }
 
@@ -371,7 +393,11 @@ impl OpenFile {
             FileKind::Mem(device) => mem_write(*device, data),
             FileKind::Ram { .. } | FileKind::Proc { .. } => Err(Errno::EBADF),
             FileKind::Dir(_) => Err(Errno::EISDIR),
-            FileKind::Console | FileKind::Pipe(_) | FileKind::ProcDesc(_) => Err(Errno::ESPIPE),
+            FileKind::Console
+            | FileKind::Pipe(_)
+            | FileKind::ProcDesc(_)
+            | FileKind::EventFd(_)
+            | FileKind::Epoll(_) => Err(Errno::ESPIPE),
         }
     }
 
@@ -391,7 +417,11 @@ impl OpenFile {
     /// directory).
     pub fn lseek(&self, offset: i64, whence: u32) -> Result<u64, Errno> {
         let size = match &self.kind {
-            FileKind::Console | FileKind::Pipe(_) | FileKind::ProcDesc(_) => {
+            FileKind::Console
+            | FileKind::Pipe(_)
+            | FileKind::ProcDesc(_)
+            | FileKind::EventFd(_)
+            | FileKind::Epoll(_) => {
                 return Err(Errno::ESPIPE);
             }
             FileKind::Mem(_) => return Ok(0),
@@ -439,6 +469,23 @@ impl OpenFile {
                 blksize: 4096,
                 ..Stat::default()
             },
+            // Linux's anonymous inode: no type bits, mode 0600.
+            FileKind::EventFd(_) | FileKind::Epoll(_) => Stat {
+                dev: 5,
+                ino: 0,
+                nlink: 1,
+                mode: 0o600,
+                blksize: 4096,
+                ..Stat::default()
+            },
+        }
+    }
+
+    /// The epoll instance this file is, if it is one.
+    pub fn epoll(&self) -> Option<&super::epoll::Epoll> {
+        match &self.kind {
+            FileKind::Epoll(ep) => Some(ep),
+            _ => None,
         }
     }
 
@@ -489,6 +536,49 @@ impl OpenFile {
             .ok()
             .and_then(|p| vfs::resolve(&p, true).ok())
             .map_or(1, |v| v.stat().ino)
+    }
+
+    /// The `poll` events that hold now (`super::poll`): what Linux's
+    /// `f_op->poll` of the kind reports.
+    pub fn poll_mask(&self) -> u32 {
+        use super::poll::*;
+        match &self.kind {
+            FileKind::Console => {
+                let mut mask = POLLOUT | POLLWRNORM;
+                if tty::console().read_ready() {
+                    mask |= POLLIN | POLLRDNORM;
+                }
+                mask
+            }
+            FileKind::Pipe(end) => end.poll_mask(),
+            FileKind::ProcDesc(pd) => pd.poll_mask(),
+            FileKind::EventFd(e) => e.poll_mask(),
+            FileKind::Epoll(ep) => ep.poll_mask(),
+            FileKind::Ram { .. }
+            | FileKind::Proc { .. }
+            | FileKind::Dir(_)
+            | FileKind::Tmp(_)
+            | FileKind::Mem(_) => {
+                DEFAULT_POLLMASK
+            }
+        }
+    }
+
+    /// The events notified when [`OpenFile::poll_mask`] may change (none
+    /// for a file that is always ready).
+    pub fn poll_sources(&self) -> Option<&crate::task::Event> {
+        match &self.kind {
+            FileKind::Console => Some(tty::console().readable_event()),
+            FileKind::Pipe(end) => Some(end.poll_event()),
+            FileKind::ProcDesc(pd) => Some(crate::proc::procdesc::exit_event(pd.pid())),
+            FileKind::EventFd(e) => Some(e.poll_event()),
+            FileKind::Epoll(ep) => Some(ep.changed()),
+            FileKind::Ram { .. }
+            | FileKind::Proc { .. }
+            | FileKind::Dir(_)
+            | FileKind::Tmp(_)
+            | FileKind::Mem(_) => None,
+        }
     }
 
     /// Whether a read would not wait (`poll` readiness).

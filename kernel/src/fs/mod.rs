@@ -15,7 +15,9 @@
 //!   kinds a descriptor can refer to, with async read and write.
 //! - [`fdtable`]: the per-process descriptor table (pure, host-tested);
 //!   [`context`]: the per-process cwd and umask.
-//! - [`pipe`]: the bounded ring and the blocking pipe ends.
+//! - [`pipe`]: the bounded ring and the blocking pipe ends; [`eventfd`]:
+//!   the eventfd counter; [`poll`]: readiness bits and event sources;
+//!   `epoll`: epoll instances.
 //! - [`ldisc`]: the terminal line discipline (pure, host-tested) and
 //!   `struct termios`; `tty`: the console terminal over the serial port.
 //! - [`stat`]: `struct stat` and `linux_dirent64` layouts.
@@ -33,6 +35,9 @@ use conquer_once::spin::OnceCell;
 
 pub mod context;
 pub mod cpio;
+#[cfg(target_os = "none")]
+pub mod epoll;
+pub mod eventfd;
 pub mod fdtable;
 #[cfg(target_os = "none")]
 pub mod file;
@@ -43,6 +48,9 @@ pub mod ldisc;
 pub mod path;
 pub mod pipe;
 pub mod procfs;
+pub mod poll;
+#[cfg(target_os = "none")]
+mod poll_ktests;
 pub mod stat;
 pub mod tmpfs;
 #[cfg(target_os = "none")]

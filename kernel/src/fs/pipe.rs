@@ -275,6 +275,47 @@ impl PipeEnd {
     }
 }
 
+impl PipeEnd {
+    /// `poll` readiness as Linux's `pipe_poll` gives it: the read end is
+    /// `POLLIN` with bytes waiting and `POLLHUP` once no writer is left;
+    /// the write end `POLLOUT` with room and `POLLERR` once no reader is
+    /// left.
+    pub fn poll_mask(&self) -> u32 {
+        use super::poll::*;
+        let s = self.pipe.state.lock();
+        match self.side {
+            Side::Read => {
+                let mut mask = 0;
+                if !s.ring.is_empty() {
+                    mask |= POLLIN | POLLRDNORM;
+                }
+                if s.writers == 0 {
+                    mask |= POLLHUP;
+                }
+                mask
+            }
+            Side::Write => {
+                let mut mask = 0;
+                if s.ring.room() > 0 {
+                    mask |= POLLOUT | POLLWRNORM;
+                }
+                if s.readers == 0 {
+                    mask |= POLLERR;
+                }
+                mask
+            }
+        }
+    }
+
+    /// The event notified when this end's readiness changes.
+    pub fn poll_event(&self) -> &Event {
+        match self.side {
+            Side::Read => &self.pipe.readable,
+            Side::Write => &self.pipe.writable,
+        }
+    }
+}
+
 impl Drop for PipeEnd {
     fn drop(&mut self) {
         let mut s = self.pipe.state.lock();

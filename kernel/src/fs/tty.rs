@@ -90,6 +90,11 @@ impl Tty {
         self.ldisc.lock().readable()
     }
 
+    /// Notified when input becomes readable: what `poll` waits on.
+    pub fn readable_event(&self) -> &Event {
+        &self.readable
+    }
+
     /// Input bytes waiting (`FIONREAD`).
     pub fn available(&self) -> usize {
         self.ldisc.lock().available()

@@ -69,6 +69,7 @@ impl Process {
         // signal is pending in the parent before a waiter can reap.
         self.exit_notified.store(true, Ordering::Release);
         notify_parent(self.ppid());
+        crate::proc::procdesc::notify_exit(self.pid);
     }
 
     /// `set_tid_address`'s exit half: store a 0 `u32` at the address

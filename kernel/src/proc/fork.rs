@@ -371,6 +371,14 @@ mod imp {
         // 3. Allocations, each undone on a later failure.
         let pid = if injected(FailAt::Pid) {
             Err(Errno::EAGAIN)
+        } else if let Some(want) = req.set_tid {
+            // clone3's set_tid: Linux asks for CAP_CHECKPOINT_RESTORE,
+            // root here.
+            if root {
+                crate::proc::pids().alloc_exact(want).ok_or(Errno::EEXIST)
+            } else {
+                Err(Errno::EPERM)
+            }
         } else {
             crate::proc::pids()
                 .alloc(req.pid_flags())
@@ -452,7 +460,7 @@ mod imp {
     fn make_procdesc(
         parent: &Process,
         parent_space: &crate::vm::space::AddressSpace,
-        child: &Process,
+        child: &Arc<Process>,
         pd: crate::proc::fork_flags::ProcDesc,
     ) -> Result<(), Errno> {
         use crate::fs::fdtable::FdFlags;
@@ -460,11 +468,8 @@ mod imp {
         if injected(FailAt::ProcDesc) {
             return Err(Errno::EMFILE);
         }
-        let desc = crate::proc::procdesc::ProcDesc::new(
-            child.pid(),
-            pd.flags.contains(PD_DAEMON),
-            pd.pidfd,
-        );
+        let desc =
+            crate::proc::procdesc::ProcDesc::new(child, pd.flags.contains(PD_DAEMON), pd.pidfd);
         let file = crate::fs::OpenFile::new(
             crate::fs::file::FileKind::ProcDesc(desc),
             alloc::string::String::new(),

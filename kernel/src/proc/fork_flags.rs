@@ -213,6 +213,9 @@ pub struct ForkRequest {
     /// A kernel process (`FR2_KPROC`, NetBSD's `FORK_SYSTEM`): marked
     /// system, and its own children are not waited for (`PS_NOCLDWAIT`).
     pub kernel: bool,
+    /// clone3's `set_tid`: this PID rather than the allocator's choice
+    /// (root only; `EEXIST` if it is not free).
+    pub set_tid: Option<u32>,
 }
 
 /// FreeBSD's fork counters (`v_forks`, `v_vforks`, `v_rforks`,
@@ -587,6 +590,7 @@ const fn lower_fork(flags: RfFlags, flags2: Fr2Flags, procdesc: Option<ProcDesc>
         tls: None,
         stack: None,
         kernel: flags2.contains(FR2_KPROC),
+        set_tid: None,
     }
 }
 
@@ -840,7 +844,207 @@ pub fn clone(args: CloneArgs, caller: CloneCaller) -> Result<ForkRequest, Reject
             Some(args.stack)
         },
         kernel: false,
+        set_tid: None,
     })
+}
+
+// ---------------------------------------------------------------------------
+// Linux's clone3
+// ---------------------------------------------------------------------------
+
+/// `CLONE_CLEAR_SIGHAND` (clone3 only): caught signals revert to the
+/// default action in the child.
+pub const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
+/// `CLONE_INTO_CGROUP` (clone3 only): start the child in the cgroup
+/// `clone_args.cgroup` names.
+pub const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+/// The first published `struct clone_args` (up to `tls`).
+pub const CLONE_ARGS_SIZE_VER0: usize = 64;
+/// With `set_tid` and `set_tid_size`.
+pub const CLONE_ARGS_SIZE_VER1: usize = 80;
+/// With `cgroup`: the `struct clone_args` Tine knows.
+pub const CLONE_ARGS_SIZE_VER2: usize = 88;
+/// The most a caller may pass (Linux: a page).
+pub const CLONE_ARGS_SIZE_MAX: usize = 4096;
+
+/// Linux's `struct clone_args` (every field a `u64`, in this order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Clone3Args {
+    pub flags: u64,
+    /// Where `CLONE_PIDFD` stores the pidfd (an `int`).
+    pub pidfd: u64,
+    /// `CLONE_CHILD_SETTID` / `CLONE_CHILD_CLEARTID` address.
+    pub child_tid: u64,
+    /// `CLONE_PARENT_SETTID` address.
+    pub parent_tid: u64,
+    /// The exit signal (not in `flags`, unlike clone's).
+    pub exit_signal: u64,
+    /// The lowest address of the child's stack (0: the parent's).
+    pub stack: u64,
+    pub stack_size: u64,
+    /// `CLONE_SETTLS`'s value.
+    pub tls: u64,
+    /// Address of `set_tid_size` PIDs to give the child.
+    pub set_tid: u64,
+    pub set_tid_size: u64,
+    /// `CLONE_INTO_CGROUP`'s cgroup directory descriptor.
+    pub cgroup: u64,
+}
+
+impl Clone3Args {
+    /// Reads the first `bytes.len()` bytes of a `struct clone_args`
+    /// (fields past the end are 0: an older, smaller struct). Linux's
+    /// `copy_struct_from_user`: a larger struct whose extra bytes are not
+    /// all zero is `E2BIG` (a field this kernel does not know); the size
+    /// checks (`EINVAL` below version 0, `E2BIG` past a page) are
+    /// [`clone3`]'s caller's.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Errno> {
+        if bytes.len() > CLONE_ARGS_SIZE_VER2
+            && bytes[CLONE_ARGS_SIZE_VER2..].iter().any(|&b| b != 0)
+        {
+            return Err(Errno::E2BIG);
+        }
+        let mut raw = [0u8; CLONE_ARGS_SIZE_VER2];
+        let n = bytes.len().min(CLONE_ARGS_SIZE_VER2);
+        raw[..n].copy_from_slice(&bytes[..n]);
+        let field = |i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&raw[i * 8..i * 8 + 8]);
+            u64::from_le_bytes(w)
+        };
+        Ok(Self {
+            flags: field(0),
+            pidfd: field(1),
+            child_tid: field(2),
+            parent_tid: field(3),
+            exit_signal: field(4),
+            stack: field(5),
+            stack_size: field(6),
+            tls: field(7),
+            set_tid: field(8),
+            set_tid_size: field(9),
+            cgroup: field(10),
+        })
+    }
+}
+
+/// Why `clone3` refused, beyond clone's [`Rejection`]s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Clone3Error {
+    /// `EINVAL` (the rule in [`clone3`]'s list), or a clone rule.
+    Invalid(&'static str),
+    /// One of clone's rules.
+    Clone(Rejection),
+    /// `CLONE_INTO_CGROUP`: Tine has no cgroup file system, so no
+    /// descriptor names a cgroup directory; Linux answers such a
+    /// descriptor with `EBADF` (`cgroup_get_from_file`).
+    NoCgroup,
+}
+
+impl From<Clone3Error> for Errno {
+    fn from(e: Clone3Error) -> Errno {
+        match e {
+            Clone3Error::Invalid(_) => Errno::EINVAL,
+            Clone3Error::Clone(r) => r.errno(),
+            Clone3Error::NoCgroup => Errno::EBADF,
+        }
+    }
+}
+
+/// clone3(2): Linux's `copy_clone_args_from_user` and
+/// `clone3_args_valid`, then clone's rules ([`clone`]) on the 64-bit flag
+/// word, lowered to the same [`ForkRequest`]. `size` is the caller's
+/// struct size (already read into `args`). `EINVAL` for:
+///
+/// 1. `set_tid_size` above 32 (`MAX_PID_NS_LEVEL`), or `set_tid` and
+///    `set_tid_size` not both zero or both non-zero; or `set_tid_size`
+///    above 1 (no PID namespaces: one level);
+/// 2. an `exit_signal` with bits above `CSIGNAL` or above the last
+///    signal;
+/// 3. `CLONE_INTO_CGROUP` with a `cgroup` above `INT_MAX` or a struct
+///    older than version 2;
+/// 4. unknown flags, `CLONE_DETACHED` or `CSIGNAL` bits in `flags`
+///    (clone3 has its own `exit_signal`), `CLONE_SIGHAND` with
+///    `CLONE_CLEAR_SIGHAND`, an exit signal with `CLONE_THREAD` or
+///    `CLONE_PARENT`;
+/// 5. a stack without a size or a size without a stack;
+/// 6. every rule of [`clone`] except `CLONE_PIDFD` with
+///    `CLONE_PARENT_SETTID` (clone3 has a separate `pidfd` field).
+///
+/// Then `CLONE_INTO_CGROUP` is [`Clone3Error::NoCgroup`]. The child's
+/// stack pointer is `stack + stack_size` (the stack grows down);
+/// `CLONE_CLEAR_SIGHAND` resets caught signals as `posix_spawn` does.
+/// `set_tid` itself (the PID wanted) is read and checked by the caller.
+pub fn clone3(
+    args: &Clone3Args,
+    size: usize,
+    caller: CloneCaller,
+) -> Result<ForkRequest, Clone3Error> {
+    use Clone3Error::Invalid;
+    const MAX_PID_NS_LEVEL: u64 = 32;
+    const CSIGNAL: u64 = 0xff;
+    const INT_MAX: u64 = i32::MAX as u64;
+    if args.set_tid_size > MAX_PID_NS_LEVEL {
+        return Err(Invalid("set_tid_size above MAX_PID_NS_LEVEL"));
+    }
+    if (args.set_tid == 0) != (args.set_tid_size == 0) {
+        return Err(Invalid("set_tid without set_tid_size or the reverse"));
+    }
+    if args.exit_signal & !CSIGNAL != 0 || args.exit_signal > u64::from(SIG_MAXSIG) {
+        return Err(Invalid("bad exit_signal"));
+    }
+    if args.flags & CLONE_INTO_CGROUP != 0 && (args.cgroup > INT_MAX || size < CLONE_ARGS_SIZE_VER2)
+    {
+        return Err(Invalid(
+            "CLONE_INTO_CGROUP with a bad cgroup or an old struct",
+        ));
+    }
+    let legacy = u64::from(u32::MAX) & !CSIGNAL;
+    if args.flags & !(legacy | CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP) != 0 {
+        return Err(Invalid("unknown flags"));
+    }
+    let flags = CloneFlags::from_bits_retain(args.flags as u32);
+    if flags.intersects(CLONE_DETACHED) {
+        return Err(Invalid("CLONE_DETACHED"));
+    }
+    let clear_sighand = args.flags & CLONE_CLEAR_SIGHAND != 0;
+    if clear_sighand && flags.intersects(CLONE_SIGHAND) {
+        return Err(Invalid("CLONE_SIGHAND with CLONE_CLEAR_SIGHAND"));
+    }
+    if flags.intersects(CLONE_THREAD | CLONE_PARENT) && args.exit_signal != 0 {
+        return Err(Invalid("exit_signal with CLONE_THREAD or CLONE_PARENT"));
+    }
+    if (args.stack == 0) != (args.stack_size == 0) {
+        return Err(Invalid("stack without stack_size or the reverse"));
+    }
+    if args.set_tid_size > 1 {
+        return Err(Invalid("set_tid_size above the one PID level"));
+    }
+    // clone's rules on the same flag word, the exit signal in its place,
+    // and CLONE_PIDFD's destination apart from CLONE_PARENT_SETTID's.
+    let as_clone = CloneArgs {
+        flags: u64::from(flags.difference(CLONE_PIDFD).bits()) | args.exit_signal,
+        stack: args.stack.wrapping_add(args.stack_size),
+        parent_tid: args.parent_tid,
+        child_tid: args.child_tid,
+        tls: args.tls,
+    };
+    let mut req = clone(as_clone, caller).map_err(Clone3Error::Clone)?;
+    if flags.intersects(CLONE_PIDFD) {
+        if flags.intersects(CLONE_DETACHED) {
+            return Err(Clone3Error::Clone(Rejection::PidfdWithDetached));
+        }
+        req.procdesc = Some(ProcDesc {
+            flags: PD_DAEMON.union(PD_CLOEXEC),
+            fd_out: FdOut::User(args.pidfd),
+            pidfd: true,
+        });
+    }
+    if args.flags & CLONE_INTO_CGROUP != 0 {
+        return Err(Clone3Error::NoCgroup);
+    }
+    req.drop_caught_signals = clear_sighand;
+    Ok(req)
 }
 
 #[cfg(test)]
@@ -1833,5 +2037,158 @@ mod tests {
             assert!(!req.kernel && !req.stopped && !req.high_pid && !req.drop_caught_signals);
             assert_eq!(req.wait_for_child, f.intersects(CLONE_VFORK));
         }
+    }
+
+    /// clone3 with `args` at the full size, from a caller that is not init.
+    fn clone3_req(args: Clone3Args) -> Result<ForkRequest, Clone3Error> {
+        clone3(&args, CLONE_ARGS_SIZE_VER2, CloneCaller::default())
+    }
+
+    #[test]
+    fn clone3_reads_each_struct_version_and_refuses_unknown_tails() {
+        let mut raw = [0u8; 128];
+        raw[32] = SIGCHLD; // exit_signal
+        raw[56] = 0x42; // tls
+        let v0 = Clone3Args::from_bytes(&raw[..CLONE_ARGS_SIZE_VER0]).unwrap();
+        assert_eq!((v0.exit_signal, v0.tls, v0.set_tid), (17, 0x42, 0));
+        raw[80] = 3; // cgroup, a version 2 field
+        assert_eq!(
+            Clone3Args::from_bytes(&raw[..CLONE_ARGS_SIZE_VER1])
+                .unwrap()
+                .cgroup,
+            0
+        );
+        assert_eq!(
+            Clone3Args::from_bytes(&raw[..CLONE_ARGS_SIZE_VER2])
+                .unwrap()
+                .cgroup,
+            3
+        );
+        assert!(Clone3Args::from_bytes(&raw).is_ok(), "a zero tail is fine");
+        raw[100] = 1;
+        assert_eq!(Clone3Args::from_bytes(&raw), Err(Errno::E2BIG));
+    }
+
+    #[test]
+    fn clone3_lowers_like_clone_with_its_own_exit_signal_stack_and_pidfd() {
+        let plain = clone3_req(Clone3Args {
+            exit_signal: u64::from(SIGCHLD),
+            ..Clone3Args::default()
+        });
+        assert_eq!(plain, Ok(fork()));
+        let req = clone3_req(Clone3Args {
+            flags: u64::from((CLONE_PIDFD | CLONE_PARENT_SETTID | CLONE_SETTLS).bits())
+                | CLONE_CLEAR_SIGHAND,
+            pidfd: 0x1000,
+            parent_tid: 0x2000,
+            exit_signal: 10,
+            stack: 0x7000,
+            stack_size: 0x1000,
+            tls: 0x3000,
+            ..Clone3Args::default()
+        })
+        .unwrap();
+        assert_eq!(req.exit_signal, Some(10));
+        assert_eq!(req.stack, Some(0x8000), "the top of the stack");
+        assert_eq!(req.tls, Some(0x3000));
+        assert_eq!(req.tids.parent_settid, Some(0x2000));
+        let pd = req.procdesc.unwrap();
+        assert!(pd.pidfd && pd.fd_out == FdOut::User(0x1000));
+        assert!(req.drop_caught_signals, "CLONE_CLEAR_SIGHAND");
+        assert_eq!(req.set_tid, None);
+    }
+
+    #[test]
+    fn clone3_refuses_as_linux_does() {
+        let einval = |args: Clone3Args| {
+            let r = clone3_req(args);
+            assert!(
+                matches!(r, Err(Clone3Error::Invalid(_) | Clone3Error::Clone(_))),
+                "{args:?}: {r:?}"
+            );
+            assert_eq!(r.map_err(Errno::from), Err(Errno::EINVAL));
+        };
+        let d = Clone3Args::default();
+        einval(Clone3Args {
+            flags: u64::from(SIGCHLD),
+            ..d
+        });
+        einval(Clone3Args {
+            exit_signal: 65,
+            ..d
+        });
+        einval(Clone3Args {
+            exit_signal: 0x100 | 17,
+            ..d
+        });
+        einval(Clone3Args {
+            flags: 1 << 40,
+            ..d
+        });
+        einval(Clone3Args {
+            flags: u64::from(CLONE_DETACHED.bits()),
+            ..d
+        });
+        einval(Clone3Args {
+            flags: u64::from(CLONE_SIGHAND.bits() | CLONE_VM.bits()) | CLONE_CLEAR_SIGHAND,
+            ..d
+        });
+        einval(Clone3Args {
+            flags: u64::from(CLONE_PARENT.bits()),
+            exit_signal: 17,
+            ..d
+        });
+        einval(Clone3Args { stack: 0x1000, ..d });
+        einval(Clone3Args {
+            stack_size: 0x1000,
+            ..d
+        });
+        einval(Clone3Args {
+            set_tid: 0x1000,
+            ..d
+        });
+        einval(Clone3Args {
+            set_tid_size: 1,
+            ..d
+        });
+        einval(Clone3Args {
+            set_tid: 0x1000,
+            set_tid_size: 2,
+            ..d
+        });
+        einval(Clone3Args {
+            set_tid: 0x1000,
+            set_tid_size: 33,
+            ..d
+        });
+        einval(Clone3Args {
+            flags: u64::from(CLONE_NEWPID.bits()),
+            ..d
+        });
+        // CLONE_INTO_CGROUP: EINVAL for an old struct or a bad cgroup,
+        // else EBADF (no cgroup directories).
+        let cg = Clone3Args {
+            flags: CLONE_INTO_CGROUP,
+            ..d
+        };
+        assert_eq!(
+            clone3(&cg, CLONE_ARGS_SIZE_VER1, CloneCaller::default()).map_err(Errno::from),
+            Err(Errno::EINVAL)
+        );
+        einval(Clone3Args {
+            cgroup: 1 << 31,
+            ..cg
+        });
+        assert_eq!(clone3_req(cg), Err(Clone3Error::NoCgroup));
+        assert_eq!(Errno::from(Clone3Error::NoCgroup), Errno::EBADF);
+        // CLONE_PIDFD with CLONE_PARENT_SETTID is fine here (separate
+        // fields), unlike clone's.
+        assert!(
+            clone3_req(Clone3Args {
+                flags: u64::from((CLONE_PIDFD | CLONE_PARENT_SETTID).bits()),
+                ..d
+            })
+            .is_ok()
+        );
     }
 }

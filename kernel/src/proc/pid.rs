@@ -324,6 +324,28 @@ impl PidMap {
         None
     }
 
+    /// Claims exactly `pid` (clone3's `set_tid`, Linux's `alloc_pid` with
+    /// a requested number): `None` if it is 0 or not below `pid_max`, if
+    /// a process has it, or if it is in use as a process-group, session
+    /// or reaper id. `lastpid` is left alone.
+    pub fn alloc_exact(&self, pid: u32) -> Option<Pid> {
+        if pid == 0 || pid >= self.pid_max {
+            return None;
+        }
+        let word = self.pids.word(pid);
+        // Acquire: as the claim in `claim`, so `reserved` below sees the
+        // ids a previous owner of the number set.
+        if word.fetch_or(bit(pid), Ordering::Acquire) & bit(pid) != 0 {
+            return None;
+        }
+        if self.reserved(pid) {
+            // Release: as in `free` (nothing was published under it).
+            word.fetch_and(!bit(pid), Ordering::Release);
+            return None;
+        }
+        Some(Pid(pid))
+    }
+
     /// Whether `id` is in use as a process-group, session or reaper id.
     /// Called with `id` claimed in the PID map, which orders these loads
     /// after every `set_id` of `id` (see `set_id`).
@@ -454,6 +476,24 @@ mod tests {
     use std::collections::VecDeque;
     use std::sync::atomic::AtomicBool;
     use std::sync::{Arc, Barrier};
+
+    #[test]
+    fn alloc_exact_takes_only_a_free_unreserved_number() {
+        let map = PidMap::new(PID_MAX_MIN, no_random);
+        assert_eq!(map.alloc_exact(0), None);
+        assert_eq!(map.alloc_exact(PID_MAX_MIN), None, "not below pid_max");
+        let p = map.alloc_exact(100).expect("a free number");
+        assert_eq!(p.as_u32(), 100);
+        assert!(map.is_allocated(p));
+        assert_eq!(map.alloc_exact(100), None, "taken");
+        map.set_id(IdKind::ProcessGroup, p);
+        map.free(p);
+        assert_eq!(map.alloc_exact(100), None, "a process group's number");
+        assert!(!map.is_allocated(p), "a refused claim is undone");
+        map.clear_id(IdKind::ProcessGroup, p);
+        assert_eq!(map.alloc_exact(100), Some(p));
+        assert_eq!(map.lastpid().as_u32(), 0, "lastpid untouched");
+    }
 
     fn no_random() -> u64 {
         panic!("randomness drawn while randompid is 0");

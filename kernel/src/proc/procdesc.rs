@@ -22,10 +22,39 @@
 //! - `pdgetpid(fd, pidp)` stores the PID; `pdkill(fd, sig)` signals the
 //!   process (`ESRCH` once it has exited). A descriptor that is not a
 //!   process descriptor is `EBADF` to both.
+//! - A descriptor polls readable (`POLLIN`) once its process has exited,
+//!   and `POLLHUP` too once it is reaped (Linux's `pidfd_poll`). The
+//!   wake-up comes from [`exit_event`]: one of [`EXIT_BUCKETS`] events,
+//!   chosen by PID, notified when a process of that bucket exits or is
+//!   reaped ([`notify_exit`]). Hashing (as Linux's hashed wait queues
+//!   do) keeps the process record free of a per-process event and makes
+//!   a descriptor made after the exit (`pidfd_open` of a zombie) wait on
+//!   the same queue.
+//! - The descriptor keeps a weak reference to the process, so once the
+//!   process is reaped and its PID reused the descriptor does not name
+//!   the newcomer ([`ProcDesc::process`]).
 
+#[cfg(target_os = "none")]
 use alloc::sync::Arc;
 
 use super::pid::Pid;
+use crate::task::Event;
+
+/// Number of exit events PIDs hash into.
+pub const EXIT_BUCKETS: usize = 64;
+
+static EXIT_EVENTS: [Event; EXIT_BUCKETS] = [const { Event::new() }; EXIT_BUCKETS];
+
+/// The event notified when process `pid` exits or is reaped (module docs).
+pub fn exit_event(pid: Pid) -> &'static Event {
+    &EXIT_EVENTS[pid.as_u32() as usize % EXIT_BUCKETS]
+}
+
+/// Wakes whoever polls or waits on a descriptor of `pid`: called when it
+/// becomes a zombie and when it is reaped.
+pub fn notify_exit(pid: Pid) {
+    exit_event(pid).notify_all();
+}
 
 /// What a process descriptor refers to.
 #[derive(Debug)]
@@ -34,15 +63,13 @@ pub struct ProcDesc {
     daemon: bool,
     /// Linux's pidfd: closing it does nothing.
     pidfd: bool,
+    /// The process itself: a PID alone could name a later process once
+    /// this one is reaped and its number reused.
+    #[cfg(target_os = "none")]
+    process: alloc::sync::Weak<super::process::Process>,
 }
 
 impl ProcDesc {
-    /// A descriptor for child `pid`; `daemon` is `PD_DAEMON`, `pidfd` a
-    /// Linux pidfd (`CLONE_PIDFD`).
-    pub fn new(pid: Pid, daemon: bool, pidfd: bool) -> Arc<Self> {
-        Arc::new(Self { pid, daemon, pidfd })
-    }
-
     /// The process's PID.
     pub fn pid(&self) -> Pid {
         self.pid
@@ -60,13 +87,52 @@ impl ProcDesc {
 }
 
 #[cfg(target_os = "none")]
+impl ProcDesc {
+    /// A descriptor for `process`; `daemon` is `PD_DAEMON`, `pidfd` a
+    /// Linux pidfd (`CLONE_PIDFD`, `pidfd_open`).
+    pub fn new(process: &Arc<super::process::Process>, daemon: bool, pidfd: bool) -> Arc<Self> {
+        Arc::new(Self {
+            pid: process.pid(),
+            daemon,
+            pidfd,
+            process: Arc::downgrade(process),
+        })
+    }
+
+    /// The process, while it is in the process table (running or a
+    /// zombie); `None` once reaped (or never published: a failed fork).
+    pub fn process(&self) -> Option<Arc<super::process::Process>> {
+        let p = super::process::lookup(self.pid)?;
+        core::ptr::eq(Arc::as_ptr(&p), self.process.as_ptr()).then_some(p)
+    }
+
+    /// The process while it runs (not yet a zombie).
+    pub fn running(&self) -> Option<Arc<super::process::Process>> {
+        self.process()
+            .filter(|p| p.state() == super::process::State::Running)
+    }
+
+    /// `poll` readiness (module docs): `POLLIN` once exited, `POLLHUP`
+    /// too once reaped.
+    pub fn poll_mask(&self) -> u32 {
+        use crate::fs::poll::{POLLHUP, POLLIN, POLLRDNORM};
+        match self.process() {
+            None => POLLIN | POLLRDNORM | POLLHUP,
+            Some(p) if p.state() != super::process::State::Running => POLLIN | POLLRDNORM,
+            Some(_) => 0,
+        }
+    }
+}
+
+#[cfg(target_os = "none")]
 impl Drop for ProcDesc {
     /// The last descriptor is closed (module docs).
     fn drop(&mut self) {
         use super::signal;
-        let Some(p) = super::process::lookup(self.pid).filter(|_| !self.is_pidfd()) else {
-            // A Linux pidfd, or a fork that failed after making the
-            // descriptor (no process).
+        let Some(p) = self.process().filter(|_| !self.is_pidfd()) else {
+            // A Linux pidfd, a fork that failed after making the
+            // descriptor (no process), or a process already reaped
+            // (waited for by PID).
             return;
         };
         if !self.daemon && p.state() == super::process::State::Running {

@@ -433,6 +433,16 @@ impl SigQueue {
         }
     }
 
+    /// What [`SigQueue::take_report`] would take, left in place
+    /// (`WNOWAIT`).
+    pub fn peek_report(&self, untraced: bool, continued: bool) -> Option<JobReport> {
+        match self.report {
+            Some(JobReport::Stopped(_)) if untraced => self.report,
+            Some(JobReport::Continued) if continued => self.report,
+            _ => None,
+        }
+    }
+
     /// Whether [`SigQueue::take_report`] would find something.
     pub fn has_report(&self, untraced: bool, continued: bool) -> bool {
         matches!(
@@ -474,7 +484,11 @@ pub const fn restart_policy(nr: u64) -> Restart {
         | nr::OPENAT
         | nr::WAIT4
         | nr::WAITID => Restart::Sys,
-        nr::PAUSE | nr::RT_SIGSUSPEND => Restart::NoHandler,
+        // Linux: ERESTARTNOHAND (poll's restart block also restarts only
+        // without a handler).
+        nr::PAUSE | nr::RT_SIGSUSPEND | nr::POLL | nr::PPOLL | nr::SELECT | nr::PSELECT6 => {
+            Restart::NoHandler
+        }
         _ => Restart::Never,
     }
 }

@@ -165,6 +165,7 @@ pub(super) fn reaped(p: &Process) {
     crate::proc::pids().free(p.pid);
     release_slot();
     crate::proc::uidinfo::uncharge(p.charged_uid.load(Ordering::Relaxed));
+    crate::proc::procdesc::notify_exit(p.pid);
 }
 
 /// How many live processes use `space` (more than one after vfork or

@@ -7,9 +7,15 @@
 //!   parent, or those of a process group ([`WaitFor`]), optionally without
 //!   blocking, reporting stopped and continued children
 //!   ([`WaitOptions`]); reaped atomically under the table lock so two
-//!   waiters never reap the same child.
+//!   waiters never reap the same child. [`wait_child_info`] also gives
+//!   the child's uid (`waitid`'s `si_uid`); `WEXITED` and `WNOWAIT`
+//!   (leave the child waitable) are options too.
+//! - [`wait_process`] is `pdwait`'s: one process, whoever its parent is,
+//!   woken by its PID's exit event (`super::procdesc::exit_event`).
 //!
 //! See `docs/processes.md`.
+
+use alloc::sync::Arc;
 
 use crate::proc::pid::Pid;
 use crate::proc::process::{Process, State};
@@ -65,8 +71,9 @@ impl WaitFor {
     }
 }
 
-/// What `wait4` reports besides exits (`WUNTRACED`, `WCONTINUED`) and
-/// whether it blocks (`WNOHANG`).
+/// What a wait reports (`WEXITED`, `WUNTRACED`/`WSTOPPED`,
+/// `WCONTINUED`), whether it blocks (`WNOHANG`) and whether it consumes
+/// what it reports (`WNOWAIT` does not).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WaitOptions {
     /// Return `Ok(None)` instead of waiting.
@@ -75,20 +82,55 @@ pub struct WaitOptions {
     pub untraced: bool,
     /// Report children that continued (status `0xffff`).
     pub continued: bool,
+    /// Report children that exited (`wait4` always does; `waitid`
+    /// only with `WEXITED`).
+    pub exited: bool,
+    /// Leave the child waitable: a zombie is not reaped, a stop or
+    /// continue report is not taken (`WNOWAIT`).
+    pub nowait: bool,
 }
 
 impl WaitOptions {
+    /// What `wait4` uses: exits always, the rest as asked.
+    pub const fn wait4(nohang: bool, untraced: bool, continued: bool) -> Self {
+        Self {
+            nohang,
+            untraced,
+            continued,
+            exited: true,
+            nowait: false,
+        }
+    }
+
     /// Whether `p` has something to report under these options.
     fn reportable(self, p: &Process) -> bool {
-        p.reapable().is_some() || p.signals.has_report(self.untraced, self.continued)
+        (self.exited && p.reapable().is_some())
+            || p.signals.has_report(self.untraced, self.continued)
+    }
+
+    /// Reports what `p` has for these options: its exit (reaped by
+    /// the caller unless `nowait`) or its stop/continue report (taken
+    /// unless `nowait`). The wait status, and whether it was an exit.
+    fn report(self, p: &Process) -> Option<(i32, bool)> {
+        if self.exited
+            && let Some(status) = p.reapable()
+        {
+            return Some((status, true));
+        }
+        let report = if self.nowait {
+            p.signals.peek_report(self.untraced, self.continued)
+        } else {
+            p.signals.take_report(self.untraced, self.continued)
+        };
+        report.map(|r| (r.wait_status(), false))
     }
 }
 
 /// What a look over the table found.
 enum Scan {
-    /// Reaped this child, or took its stop/continue report, with this
-    /// status.
-    Found(Pid, i32),
+    /// Reaped this child (of this real uid), or took its
+    /// stop/continue report, with this status.
+    Found(Pid, u32, i32),
     /// Matching children exist, none has anything to report.
     Running,
     /// No matching child.
@@ -103,13 +145,11 @@ fn scan(parent: Pid, target: WaitFor, options: WaitOptions) -> Scan {
     let mut found = Scan::None;
     let mut zombie = None;
     for p in table.values().filter(|p| target.matches(parent, p)) {
-        if let Some(status) = p.reapable() {
-            zombie = Some(p.pid);
-            found = Scan::Found(p.pid, status);
-            break;
-        }
-        if let Some(report) = p.signals.take_report(options.untraced, options.continued) {
-            found = Scan::Found(p.pid, report.wait_status());
+        if let Some((status, exited)) = options.report(p) {
+            if exited && !options.nowait {
+                zombie = Some(p.pid);
+            }
+            found = Scan::Found(p.pid, p.creds().uid, status);
             break;
         }
         found = Scan::Running;
@@ -132,6 +172,17 @@ pub async fn wait_child(
     target: WaitFor,
     options: WaitOptions,
 ) -> Result<Option<(Pid, i32)>, Errno> {
+    let found = wait_child_info(parent, target, options).await?;
+    Ok(found.map(|(pid, _, status)| (pid, status)))
+}
+
+/// [`wait_child`] that also returns the child's real uid (`waitid`'s
+/// `si_uid`).
+pub async fn wait_child_info(
+    parent: Pid,
+    target: WaitFor,
+    options: WaitOptions,
+) -> Result<Option<(Pid, u32, i32)>, Errno> {
     let owner = if parent == Pid::KERNEL {
         None
     } else {
@@ -140,7 +191,7 @@ pub async fn wait_child(
     let event = owner.as_ref().map_or(&KERNEL_CHILDREN, |p| &p.children);
     loop {
         match scan(parent, target, options) {
-            Scan::Found(pid, status) => return Ok(Some((pid, status))),
+            Scan::Found(pid, uid, status) => return Ok(Some((pid, uid, status))),
             Scan::None => return Err(Errno::ECHILD),
             Scan::Running if options.nohang => return Ok(None),
             Scan::Running => {}
@@ -159,6 +210,48 @@ pub async fn wait_child(
                 });
                 ready || !any
             })
+            .await;
+    }
+}
+
+/// `pdwait`'s kernel side: waits, as [`wait_child`] does, for the one
+/// process `p` (whoever its parent is: holding its descriptor is
+/// enough), woken by its PID's exit event
+/// (`super::procdesc::exit_event`), which exits, stops and continues
+/// notify. Returns its PID, real uid and wait status; `Ok(None)` with
+/// `nohang` while there is nothing to report; `ECHILD` once it has
+/// been reaped by someone else.
+pub async fn wait_process(
+    p: &Arc<Process>,
+    options: WaitOptions,
+) -> Result<Option<(Pid, u32, i32)>, Errno> {
+    let event = crate::proc::procdesc::exit_event(p.pid);
+    let in_table = || TABLE.lock().get(&p.pid).is_some_and(|q| Arc::ptr_eq(q, p));
+    loop {
+        if !in_table() {
+            return Err(Errno::ECHILD);
+        }
+        if let Some((status, exited)) = options.report(p) {
+            if exited && !options.nowait {
+                let removed = {
+                    let mut table = TABLE.lock();
+                    match table.get(&p.pid) {
+                        Some(q) if Arc::ptr_eq(q, p) => table.remove(&p.pid),
+                        _ => None,
+                    }
+                };
+                match removed {
+                    Some(_) => reaped(p),
+                    None => return Err(Errno::ECHILD),
+                }
+            }
+            return Ok(Some((p.pid, p.creds().uid, status)));
+        }
+        if options.nohang {
+            return Ok(None);
+        }
+        event
+            .wait_until(|| !in_table() || options.reportable(p))
             .await;
     }
 }

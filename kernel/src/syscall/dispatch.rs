@@ -65,6 +65,7 @@ pub async fn dispatch(
         nr::FORK => super::fork::fork(process, ctx).await,
         nr::VFORK => super::fork::vfork(process, ctx).await,
         nr::CLONE => super::fork::clone(process, ctx, [a0, a1, a2, a3, a4]).await,
+        nr::CLONE3 => super::fork::clone3(process, space, ctx, a0, a1).await,
         nr::TINE_RFORK => match super::fork::rfork(process, ctx, a0).await {
             Ok(action) => return action,
             Err(e) => Err(e),
@@ -102,6 +103,15 @@ pub async fn dispatch(
         nr::EXECVE => {
             return super::exec::execve(process, space, a0, a1, a2)
                 .unwrap_or_else(|e| Action::Return(e.to_user()));
+        }
+        n if super::pidfd::handles(n) => {
+            super::pidfd::call(process, space, n, [a0, a1, a2, a3, a4, a5]).await
+        }
+        n if super::epoll::handles(n) => {
+            super::epoll::call(process, space, n, [a0, a1, a2, a3, a4, a5]).await
+        }
+        n if super::poll::handles(n) => {
+            super::poll::call(process, space, n, [a0, a1, a2, a3, a4, a5]).await
         }
         n if super::misc::handles(n) => {
             super::misc::call(process, space, n, [a0, a1, a2, a3, a4, a5]).await
@@ -178,11 +188,11 @@ async fn wait4(
         p if p < 0 => WaitFor::Group(Pid::new((-p) as u32).ok_or(Errno::ECHILD)?),
         p => WaitFor::Pid(Pid::new(p as u32).ok_or(Errno::ECHILD)?),
     };
-    let options = WaitOptions {
-        nohang: options & WNOHANG != 0,
-        untraced: options & WUNTRACED != 0,
-        continued: options & WCONTINUED != 0,
-    };
+    let options = WaitOptions::wait4(
+        options & WNOHANG != 0,
+        options & WUNTRACED != 0,
+        options & WCONTINUED != 0,
+    );
     let waiting = process::wait_child(process.pid(), target, options);
     let Some((child, status)) = crate::proc::signal::interruptible(process, waiting).await?? else {
         return Ok(0);

@@ -8,6 +8,7 @@
 //! | `fork()` | 57 | `fork_flags::fork()` |
 //! | `vfork()` | 58 | `fork_flags::vfork()`: shared space, the parent awaits `VforkDone` |
 //! | `clone(flags, stack, parent_tid, child_tid, tls)` | 56 | `fork_flags::clone` (Linux order of arguments) |
+//! | `clone3(args, size)` | 435 | `fork_flags::clone3` (`struct clone_args`, size-versioned) |
 //! | `rfork(flags)` | 1000 | `fork_flags::rfork`: `RFPROC` forks; without it `fork_norfproc` |
 //! | `sysctl(name, namelen, old, oldlenp, new, newlen)` | 1005 | `proc::sysctl` |
 //! | `pdfork(fdp, flags)`, `pdgetpid(fd, pidp)`, `pdkill(fd, sig)` | 1001-1003 | `proc::procdesc` |
@@ -69,6 +70,50 @@ pub async fn clone(process: &Arc<Process>, ctx: &UserContext, a: [u64; 5]) -> Sy
         tls,
     };
     let req = fork_flags::clone(args, caller)?;
+    fork_as_syscall(process, ctx, &req).await
+}
+
+/// `clone3(args, size)`: Linux's `struct clone_args` of `size` bytes
+/// (`fork_flags::clone3` has the rules): below version 0 (64 bytes)
+/// `EINVAL`, past a page or with unknown non-zero fields `E2BIG`, a bad
+/// `args` or `set_tid` `EFAULT`; `set_tid` outside `1..pid_max` `EINVAL`,
+/// taken `EEXIST`, without root `EPERM`; `CLONE_INTO_CGROUP` `EBADF` (no
+/// cgroups). Then the one `fork1`.
+pub async fn clone3(
+    process: &Arc<Process>,
+    space: &AddressSpace,
+    ctx: &UserContext,
+    uargs: u64,
+    size: u64,
+) -> SysResult {
+    use fork_flags::{CLONE_ARGS_SIZE_MAX, CLONE_ARGS_SIZE_VER0, Clone3Args};
+    let size = usize::try_from(size).unwrap_or(usize::MAX);
+    if size > CLONE_ARGS_SIZE_MAX {
+        return Err(Errno::E2BIG);
+    }
+    if size < CLONE_ARGS_SIZE_VER0 {
+        return Err(Errno::EINVAL);
+    }
+    let mut raw = alloc::vec![0u8; size];
+    space.copy_from_user(uargs, &mut raw)?;
+    let args = Clone3Args::from_bytes(&raw)?;
+    let caller = CloneCaller {
+        has_clofork_fds: process.files().has_clofork(),
+        is_init: process.pid() == crate::proc::pid::Pid::INIT,
+    };
+    let mut set_tid = None;
+    if args.set_tid_size == 1 {
+        let mut b = [0u8; 4];
+        space.copy_from_user(args.set_tid, &mut b)?;
+        set_tid = Some(i32::from_le_bytes(b));
+    }
+    let mut req = fork_flags::clone3(&args, size, caller)?;
+    if let Some(tid) = set_tid {
+        if tid < 1 || tid as u32 >= crate::proc::pids().pid_max() {
+            return Err(Errno::EINVAL);
+        }
+        req.set_tid = Some(tid as u32);
+    }
     fork_as_syscall(process, ctx, &req).await
 }
 
@@ -219,9 +264,7 @@ pub fn pdgetpid(process: &Process, space: &AddressSpace, fd: u64, pidp: u64) -> 
 pub fn pdkill(process: &Process, fd: u64, sig: u64) -> SysResult {
     use crate::proc::signal;
     let pd = procdesc_of(process, fd)?;
-    let target = process::lookup(pd.pid())
-        .filter(|p| p.state() == process::State::Running)
-        .ok_or(Errno::ESRCH)?;
+    let target = pd.running().ok_or(Errno::ESRCH)?;
     let sig = match sig {
         0 => None,
         sig => Some(

@@ -142,6 +142,7 @@ pub fn handles(number: u64) -> bool {
             | nr::UTIMENSAT
             | nr::MKDIRAT
             | nr::UNLINKAT
+            | nr::CLOSE_RANGE
     )
 }
 
@@ -180,6 +181,7 @@ pub async fn call(cx: &FileCtx, space: &AddressSpace, number: u64, args: [u64; 6
         nr::DUP => cx.files.dup_from(a0, 0, FdFlags::NONE).map(u64::from),
         nr::DUP2 => dup2(cx, a0, a1),
         nr::DUP3 => dup3(cx, a0, a1, a2),
+        nr::CLOSE_RANGE => close_range(cx, a0, a1, a2),
         nr::FCNTL => fcntl(cx, a0, a1, a2),
         nr::GETCWD => getcwd(cx, space, a0, a1),
         nr::CHDIR => chdir(cx, space, a0),
@@ -973,6 +975,36 @@ fn dup3(cx: &FileCtx, old: u64, new: u64, flags: u64) -> SysResult {
     let (fd, replaced) = cx.files.dup_to(old, new, fd_flags(flags))?;
     drop(replaced);
     Ok(u64::from(fd))
+}
+
+/// `close_range` flags.
+const CLOSE_RANGE_UNSHARE: u64 = 1 << 1;
+const CLOSE_RANGE_CLOEXEC: u64 = 1 << 2;
+
+/// `close_range(first, last, flags)`: closes the open descriptors in
+/// `first..=last` (`last` may be `~0`), or with `CLOSE_RANGE_CLOEXEC`
+/// marks them close-on-exec; `CLOSE_RANGE_UNSHARE` first gives the caller
+/// its own copy of a table it shares (`CLONE_FILES`, Linux's
+/// `unshare_fd`). `first > last` or unknown flags `EINVAL`.
+fn close_range(cx: &FileCtx, first: u64, last: u64, flags: u64) -> SysResult {
+    if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first > last {
+        return Err(Errno::EINVAL);
+    }
+    let mut files = cx.files.clone();
+    if flags & CLOSE_RANGE_UNSHARE != 0
+        && let Some(process) = &cx.process
+    {
+        let own = process.files();
+        // The process's, the context's, `files` and `own`: anything more
+        // is another process's.
+        if Arc::ptr_eq(&own, &files) && Arc::strong_count(&files) > 4 {
+            files = Arc::new(files.unshared_copy());
+            process.set_files(files.clone());
+        }
+    }
+    let closed = files.close_range(first, last, flags & CLOSE_RANGE_CLOEXEC != 0);
+    drop(closed);
+    Ok(0)
 }
 
 /// `fcntl(fd, cmd, arg)`: `F_DUPFD`, `F_DUPFD_CLOEXEC`, `F_GETFD`,

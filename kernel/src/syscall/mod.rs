@@ -15,9 +15,15 @@
 //! - `tine` (on the machine): Tine's information calls (`proclist`,
 //!   `cpuinfo`, `meminfo`, `vmstat`, `kbench`) behind the user shell.
 //! - `fs` (on the machine): the file system calls (`docs/files.md`).
+//! - `poll` (on the machine): `poll`, `ppoll`, `select`, `pselect6`,
+//!   `eventfd2` (`docs/files.md`, Readiness); `epoll` (on the machine): the
+//!   epoll calls; `pidfd` (on the machine): `pidfd_open`,
+//!   `pidfd_send_signal`, `pidfd_getfd`, `waitid`, Tine's `pdwait`.
 
 #[cfg(target_os = "none")]
 mod dispatch;
+#[cfg(target_os = "none")]
+mod epoll;
 #[cfg(target_os = "none")]
 pub mod exec;
 #[cfg(target_os = "none")]
@@ -26,6 +32,10 @@ mod fork;
 pub mod fs;
 #[cfg(target_os = "none")]
 pub mod misc;
+#[cfg(target_os = "none")]
+mod pidfd;
+#[cfg(target_os = "none")]
+pub mod poll;
 #[cfg(target_os = "none")]
 mod signal;
 pub mod time;

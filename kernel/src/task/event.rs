@@ -104,6 +104,12 @@ impl Event {
         n
     }
 
+    /// How many `notify_all` calls there have been: a generation count
+    /// (edge-triggered epoll compares it).
+    pub fn broadcasts(&self) -> u64 {
+        self.locked(|s| s.broadcasts)
+    }
+
     /// Number of queued waiters (a snapshot).
     pub fn waiters(&self) -> usize {
         self.locked(|s| s.waiters.len())
@@ -294,5 +300,78 @@ impl<F> Drop for WaitUntil<'_, F> {
         if let Some(reg) = self.registration.take() {
             self.event.deregister(reg, true);
         }
+    }
+}
+
+/// A future that completes once `condition()` returns `true`, woken by a
+/// notification of any of several events: what `poll`, `select` and
+/// `epoll_wait` await (one event per file they watch). The rule of
+/// [`Event::wait_until`] holds for each event: the waiter is queued on all
+/// of them *before* the condition is evaluated, so a notifier that makes
+/// it true and then notifies any of them is never missed.
+pub fn wait_any<'a, F: FnMut() -> bool>(events: &[&'a Event], condition: F) -> WaitAny<'a, F> {
+    WaitAny {
+        events: events.iter().map(|e| (*e, None)).collect(),
+        condition,
+        queued: false,
+    }
+}
+
+/// Returned by [`wait_any`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct WaitAny<'a, F> {
+    /// Each event and the waiter's place in its queue.
+    events: alloc::vec::Vec<(&'a Event, Option<Registration>)>,
+    condition: F,
+    /// Whether the first registration round is done.
+    queued: bool,
+}
+
+impl<F> Unpin for WaitAny<'_, F> {}
+
+impl<F> WaitAny<'_, F> {
+    /// Leaves every queue; `pass_on` as in [`Event::deregister`].
+    fn leave_all(&mut self, pass_on: bool) {
+        for (event, reg) in &mut self.events {
+            if let Some(reg) = reg.take() {
+                event.deregister(reg, pass_on);
+            }
+        }
+    }
+}
+
+impl<F: FnMut() -> bool> Future for WaitAny<'_, F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        if !this.queued {
+            // Fast path: no need to queue if the condition already holds.
+            if (this.condition)() {
+                return Poll::Ready(());
+            }
+            this.queued = true;
+        }
+        // Queue on every event we are not queued on (first poll, or
+        // notified since), refresh the wakers of the others; then check.
+        for (event, reg) in &mut this.events {
+            match reg {
+                Some(r) if !event.is_notified(*r, cx.waker()) => {}
+                _ => *reg = Some(event.register(cx.waker())),
+            }
+        }
+        if (this.condition)() {
+            // Completing: notifications that picked us are ours.
+            this.leave_all(false);
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+impl<F> Drop for WaitAny<'_, F> {
+    fn drop(&mut self) {
+        self.leave_all(true);
     }
 }

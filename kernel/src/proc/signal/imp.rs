@@ -195,6 +195,11 @@ impl SignalState {
         self.queue.lock().take_report(untraced, continued)
     }
 
+    /// What [`SignalState::take_report`] would take, left in place.
+    pub fn peek_report(&self, untraced: bool, continued: bool) -> Option<JobReport> {
+        self.queue.lock().peek_report(untraced, continued)
+    }
+
     /// Whether [`SignalState::take_report`] would find something.
     pub fn has_report(&self, untraced: bool, continued: bool) -> bool {
         self.queue.lock().has_report(untraced, continued)
@@ -392,6 +397,8 @@ fn notify_parent_job(child: &Process, code: i32, sig: Signal, before_wake: impl 
     }
     before_wake();
     process::notify_parent(ppid);
+    // `pdwait` waits on the PID's exit event.
+    crate::proc::procdesc::notify_exit(child.pid());
 }
 
 /// Tells the parent of `child`, which just exited with wait status

@@ -51,7 +51,7 @@ const fn row(name: &'static str, nr: u64, args: [usize; 6], dir: Dir) -> Row {
 const SIGUSR1: usize = 10;
 
 /// What the rows need from the running program: an open directory, an
-/// open regular file, a valid path and a writable buffer.
+/// open regular file, a valid path, a writable buffer and zeros.
 struct Ctx {
     dir: usize,
     file: usize,
@@ -59,12 +59,20 @@ struct Ctx {
     buf: usize,
     /// A symbolic link (`/proc/self`).
     link: usize,
+    /// 32 zero bytes, never written: a zero timeout.
+    zeros: usize,
+    /// An epoll instance watching `pipe_w` for `EPOLLOUT`.
+    epoll: usize,
+    /// A pipe's ends.
+    pipe_r: usize,
+    /// A pidfd of this process.
+    pidfd: usize,
 }
 
 const AT_FDCWD: usize = -100isize as usize;
 const TCGETS: usize = 0x5401;
 
-fn table(x: &Ctx) -> [Row; 82] {
+fn table(x: &Ctx) -> [Row; 100] {
     use Dir::{In, Out};
     [
         row("write", nr::WRITE, [1, P, 5, 0, 0, 0], In),
@@ -239,6 +247,73 @@ fn table(x: &Ctx) -> [Row; 82] {
             [37, P, 0, 0, 0, 0],
             Out,
         ),
+        // Readiness (timeouts of zero: `x.zeros` is a zero `timespec`).
+        row("poll fds", nr::POLL, [P, 1, 0, 0, 0, 0], Out),
+        row("ppoll fds", nr::PPOLL, [P, 1, x.zeros, 0, 8, 0], Out),
+        row("ppoll timeout", nr::PPOLL, [x.zeros, 0, P, 0, 8, 0], In),
+        row(
+            "ppoll sigmask",
+            nr::PPOLL,
+            [x.zeros, 0, x.zeros, P, 8, 0],
+            In,
+        ),
+        row("select readfds", nr::SELECT, [1, P, 0, 0, x.zeros, 0], Out),
+        row("select writefds", nr::SELECT, [1, 0, P, 0, x.zeros, 0], Out),
+        row(
+            "select exceptfds",
+            nr::SELECT,
+            [1, 0, 0, P, x.zeros, 0],
+            Out,
+        ),
+        row("select timeout", nr::SELECT, [0, 0, 0, 0, P, 0], In),
+        row("pselect6 timeout", nr::PSELECT6, [0, 0, 0, 0, P, 0], In),
+        row(
+            "pselect6 sigmask",
+            nr::PSELECT6,
+            [0, 0, 0, 0, x.zeros, P],
+            In,
+        ),
+        // epoll: the pipe's write end is registered for EPOLLOUT, so a
+        // wait always has an event to store.
+        row(
+            "epoll_ctl event",
+            nr::EPOLL_CTL,
+            [x.epoll, 1, x.pipe_r, P, 0, 0],
+            In,
+        ),
+        row(
+            "epoll_wait events",
+            nr::EPOLL_WAIT,
+            [x.epoll, P, 4, 0, 0, 0],
+            Out,
+        ),
+        row(
+            "epoll_pwait events",
+            nr::EPOLL_PWAIT,
+            [x.epoll, P, 4, 0, 0, 8],
+            Out,
+        ),
+        row(
+            "epoll_pwait sigmask",
+            nr::EPOLL_PWAIT,
+            [x.epoll, x.buf, 4, 0, P, 8],
+            In,
+        ),
+        row(
+            "epoll_pwait2 timeout",
+            nr::EPOLL_PWAIT2,
+            [x.epoll, x.buf, 4, P, 0, 8],
+            In,
+        ),
+        // Process descriptors (`x.pidfd` is the caller's own).
+        row(
+            "pidfd_send_signal info",
+            nr::PIDFD_SEND_SIGNAL,
+            [x.pidfd, 0, P, 0, 0, 0],
+            In,
+        ),
+        row("waitid infop", nr::WAITID, [0, 0, P, 5, 0, 0], Out),
+        row("clone3 args", nr::CLONE3, [P, 88, 0, 0, 0, 0], In),
         // Tine's own.
         row("sysctl name", nr::TINE_SYSCTL, [P, 14, 0, 0, 0, 0], In),
         row("proclist", nr::TINE_PROCLIST, [P, 4096, 0, 0, 0, 0], Out),
@@ -271,7 +346,15 @@ fn main(_: Args) -> i32 {
         return c.finish();
     };
     let mut buf = [0u8; 256];
+    let zeros = [0u64; 4];
+    let Some((epoll, pipe_r, pidfd)) = readiness_fds(&mut c) else {
+        return c.finish();
+    };
     let x = Ctx {
+        zeros: zeros.as_ptr() as usize,
+        epoll,
+        pipe_r,
+        pidfd,
         dir,
         file,
         path: path.as_ptr() as usize,
@@ -304,10 +387,43 @@ fn main(_: Args) -> i32 {
         format_args!("getdents64 after the faults: {r:?}"),
     );
     wait4_pointers(&mut c);
+    pdwait_pointers(&mut c);
     forkevents(&mut c);
     writev_element(&mut c);
     enosys(&mut c);
     c.finish()
+}
+
+/// An epoll instance watching a pipe's write end for `EPOLLOUT` (always
+/// ready), the pipe's read end, and a pidfd of this process.
+fn readiness_fds(c: &mut Checks) -> Option<(usize, usize, usize)> {
+    let mut fds = [0i32; 2];
+    // SAFETY: `fds` is ours, 8 bytes.
+    let pipe = unsafe { sys::call(nr::PIPE2, &[fds.as_mut_ptr() as usize, 0]) };
+    // SAFETY: no pointers.
+    let epoll = unsafe { sys::call(nr::EPOLL_CREATE1, &[0]) };
+    // SAFETY: no pointers.
+    let pidfd = unsafe { sys::call(nr::PIDFD_OPEN, &[syscall::getpid() as usize, 0]) };
+    let (Ok(_), Ok(epoll), Ok(pidfd)) = (pipe, epoll, pidfd) else {
+        c.check(
+            false,
+            format_args!("pipe2 {pipe:?}, epoll_create1 {epoll:?}, pidfd_open {pidfd:?}"),
+        );
+        return None;
+    };
+    // EPOLLOUT with data 7: {u32 events, u64 data}, packed.
+    let mut event = [0u8; 12];
+    event[..4].copy_from_slice(&4u32.to_le_bytes());
+    event[4..].copy_from_slice(&7u64.to_le_bytes());
+    // SAFETY: `event` is ours, 12 bytes.
+    let r = unsafe {
+        sys::call(
+            nr::EPOLL_CTL,
+            &[epoll, 1, fds[1] as usize, event.as_ptr() as usize],
+        )
+    };
+    check_eq!(c, r, Ok(0), "epoll_ctl ADD");
+    Some((epoll, fds[0] as usize, pidfd))
 }
 
 /// `wait4` with a bad status or rusage pointer: `EFAULT`, and the child
@@ -328,6 +444,31 @@ fn wait4_pointers(c: &mut Checks) {
                 );
             }
             Err(e) => c.check(false, format_args!("fork: {e}")),
+        }
+    }
+}
+
+/// Tine's `pdwait` with a bad status, rusage or info pointer: `EFAULT`,
+/// and the child is reaped anyway (as `wait4`).
+fn pdwait_pointers(c: &mut Checks) {
+    for (what, slot) in [("status", 1), ("rusage", 3), ("info", 4)] {
+        let mut fd = -1i32;
+        // SAFETY: `fd` is ours; the child exits at once.
+        match unsafe { sys::call(nr::TINE_PDFORK, &[&mut fd as *mut i32 as usize, 0]) } {
+            Ok(0) => syscall::exit_group(0),
+            Ok(_) => {
+                let mut args = [fd as usize, 0, 0, 0, 0];
+                args[slot] = LOW;
+                // SAFETY: a bad pointer on purpose.
+                let r = unsafe { sys::call(nr::TINE_PDWAIT, &args) };
+                check_eq!(c, r, Err(errno::EFAULT), "pdwait with a bad {what}");
+                // SAFETY: no pointers.
+                let r = unsafe { sys::call(nr::TINE_PDWAIT, &[fd as usize, 0, 0, 0, 0]) };
+                check_eq!(c, r, Err(Errno::ECHILD), "reaped anyway");
+                // SAFETY: closing our descriptor.
+                let _ = unsafe { sys::call(nr::CLOSE, &[fd as usize]) };
+            }
+            Err(e) => c.check(false, format_args!("pdfork: {e:?}")),
         }
     }
 }
@@ -369,7 +510,7 @@ fn writev_element(c: &mut Checks) {
 }
 
 fn enosys(c: &mut Checks) {
-    for n in [9999, 335, 423, 999, 1099, 1 << 20, u64::MAX] {
+    for n in [9999, 335, 423, 999, 1014, 1099, 1 << 20, u64::MAX] {
         // SAFETY: unknown numbers take no memory.
         let r = unsafe { sys::call(n, &[LOW, LOW, LOW]) };
         check_eq!(c, r, Err(errno::ENOSYS), "system call {n}");
