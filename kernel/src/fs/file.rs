@@ -558,9 +558,7 @@ impl OpenFile {
             | FileKind::Proc { .. }
             | FileKind::Dir(_)
             | FileKind::Tmp(_)
-            | FileKind::Mem(_) => {
-                DEFAULT_POLLMASK
-            }
+            | FileKind::Mem(_) => DEFAULT_POLLMASK,
         }
     }
 

@@ -47,10 +47,10 @@ pub mod initramfs;
 pub mod ldisc;
 pub mod path;
 pub mod pipe;
-pub mod procfs;
 pub mod poll;
 #[cfg(target_os = "none")]
 mod poll_ktests;
+pub mod procfs;
 pub mod stat;
 pub mod tmpfs;
 #[cfg(target_os = "none")]

@@ -604,7 +604,6 @@ fn migrate_moves_the_task_and_pinning_keeps_it_there() {
 }
 
 #[test]
-<<<<<<< HEAD
 fn a_task_waiting_for_an_event_is_parked_and_a_finished_one_is_not() {
     let m = HostMachine::start(1);
     let sched = m.scheduler;
@@ -626,7 +625,9 @@ fn a_task_waiting_for_an_event_is_parked_and_a_finished_one_is_not() {
     // Done (and freed once its last reference went): never parked.
     assert!(!task.is_parked());
     assert!(!super::TaskRef::default().is_parked());
-=======
+}
+
+#[test]
 fn wait_any_is_woken_by_any_of_its_events_and_leaves_every_queue() {
     let (a, b) = (Event::new(), Event::new());
     let flag = AtomicBool::new(false);
@@ -659,5 +660,4 @@ fn wait_any_checks_after_queueing_on_every_event() {
     let mut w = super::wait_any(&[&a, &b], || calls.fetch_add(1, Ordering::AcqRel) >= 1);
     assert_eq!(poll_once(&mut w), Poll::Ready(()));
     assert_eq!((a.waiters(), b.waiters()), (0, 0));
->>>>>>> 33da2d1 (readiness: poll, ppoll, select, pselect6 await the files' event sources (task::wait_any); eventfd/eventfd2; close_range; pidfds poll readable at exit (hashed exit events) and name their process, not a reusable PID)
 }
