@@ -169,9 +169,11 @@ fn pidfd_send_signal(
     // A zombie still exists (the signal is ignored); a reaped process
     // does not.
     let target = pd.process().ok_or(Errno::ESRCH)?;
+    // The same permission check as kill(2) and pdkill.
+    signal::check_may_signal(process, &target, sig)?;
     if scope == PIDFD_SIGNAL_PROCESS_GROUP {
         let group = signal::KillTarget::Group(target.pgid());
-        return signal::kill(group, sig, siginfo.unwrap_or_default()).map(|()| 0);
+        return signal::kill(group, sig, siginfo.unwrap_or_default(), Some(process)).map(|()| 0);
     }
     if let (Some(sig), Some(info)) = (sig, siginfo) {
         signal::send(&target, sig, info);
