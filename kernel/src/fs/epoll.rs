@@ -28,8 +28,8 @@ use alloc::vec::Vec;
 
 use super::poll::{POLLERR, POLLHUP, POLLIN, POLLRDNORM};
 use super::{FileRef, OpenFile};
-use abi::Errno;
 use crate::task::Event;
+use abi::Errno;
 
 /// `EPOLLEXCLUSIVE`: wake one of several epoll instances (accepted,
 /// only with `EPOLL_CTL_ADD`).

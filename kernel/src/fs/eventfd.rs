@@ -10,8 +10,8 @@
 //! host-tested; one [`Event`] is notified at every change and is both the
 //! readers', the writers' and `poll`'s wake-up.
 
-use abi::Errno;
 use crate::task::Event;
+use abi::Errno;
 
 /// The counter's largest value (Linux's `ULLONG_MAX - 1`).
 pub const EVENTFD_MAX: u64 = u64::MAX - 1;

@@ -10,9 +10,9 @@ use super::file::FileKind;
 use super::file::oflags::{O_NONBLOCK, O_RDWR};
 use super::poll::*;
 use super::{FileRef, OpenFile};
-use abi::Errno;
 use crate::syscall::poll::await_ready;
 use crate::{kassert, kassert_eq, ktest};
+use abi::Errno;
 
 /// A watchdog deadline: far enough that only a lost wake-up reaches it.
 fn watchdog() -> Option<u64> {

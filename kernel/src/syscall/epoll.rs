@@ -15,15 +15,15 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use abi::nr;
 use super::poll::{TemporaryMask, await_ready, read_timespec};
-use abi::{Errno, SysResult};
 use crate::fs::epoll::{EPOLL_CTL_DEL, EPOLL_EVENT_SIZE, Epoll};
 use crate::fs::file::FileKind;
 use crate::fs::file::oflags::{O_CLOEXEC, O_RDWR};
 use crate::fs::{FileRef, OpenFile};
 use crate::proc::process::Process;
 use crate::vm::space::AddressSpace;
+use abi::nr;
+use abi::{Errno, SysResult};
 
 /// Whether system call `n` is one of this module's.
 pub fn handles(n: u64) -> bool {

@@ -26,7 +26,7 @@ use super::Action;
 use crate::proc::events::{self, EVENT_BYTES};
 use crate::proc::fork::fork1;
 use crate::proc::fork_flags::{self, CloneArgs, CloneCaller, DivorceRequest, ForkRequest, Lowered};
-use crate::proc::process::{self, Process};
+use crate::proc::process::Process;
 use crate::proc::sysctl;
 use crate::vm::space::AddressSpace;
 use abi::{Errno, SysResult};

@@ -20,8 +20,6 @@
 
 use alloc::sync::Arc;
 
-use abi::nr;
-use abi::{Errno, SysResult};
 use crate::fs::FileRef;
 use crate::fs::file::FileKind;
 use crate::fs::file::oflags::{O_NONBLOCK, O_RDWR};
@@ -30,6 +28,8 @@ use crate::proc::procdesc::ProcDesc;
 use crate::proc::process::{self, Process, WaitFor, WaitOptions};
 use crate::proc::signal::{self, SigInfo, Signal};
 use crate::vm::space::AddressSpace;
+use abi::nr;
+use abi::{Errno, SysResult};
 
 /// `pidfd_open` flags: `PIDFD_NONBLOCK` is `O_NONBLOCK`; `PIDFD_THREAD`
 /// (`O_EXCL`) asks for a thread, which every Tine process's only thread
@@ -208,7 +208,7 @@ fn pidfd_getfd(process: &Process, pidfd: u64, targetfd: u64, flags: u64) -> SysR
 
 /// `waitid`'s and `pdwait`'s options, checked (module docs).
 fn wait_options(options: u64) -> Result<WaitOptions, Errno> {
-    use nr::wait::{WALL, WCLONE, WCONTINUED, WNOHANG, WNOTHREAD, WUNTRACED};
+    use abi::wait::{WALL, WCLONE, WCONTINUED, WNOHANG, WNOTHREAD, WUNTRACED};
     let options = u32::try_from(options).map_err(|_| Errno::EINVAL)?;
     let known = WNOHANG | WNOWAIT | WEXITED | WUNTRACED | WCONTINUED | WNOTHREAD | WCLONE | WALL;
     if options & !known != 0 || options & (WEXITED | WUNTRACED | WCONTINUED) == 0 {

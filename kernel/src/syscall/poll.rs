@@ -24,8 +24,6 @@ use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use abi::nr;
-use abi::{Errno, SysResult};
 use crate::fs::FileRef;
 use crate::fs::fdtable::NOFILE_MAX;
 use crate::fs::poll::{ALWAYS, POLLNVAL, SELECT_EX, SELECT_IN, SELECT_OUT};
@@ -33,6 +31,8 @@ use crate::proc::process::Process;
 use crate::proc::signal::SigSet;
 use crate::task::Event;
 use crate::vm::space::AddressSpace;
+use abi::nr;
+use abi::{Errno, SysResult};
 
 const NS_PER_SEC: u64 = 1_000_000_000;
 
