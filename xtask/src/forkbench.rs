@@ -99,6 +99,8 @@ pub enum Target {
     RatioAtMost(f64),
     /// The metric itself at least this (fork_scaling).
     AtLeast(f64),
+    /// The metric itself at most this (thread_kheap, bytes).
+    AtMost(f64),
 }
 
 impl Target {
@@ -115,6 +117,10 @@ impl Target {
             | "posix_spawn_wait" => Some(Self::RatioAtMost(0.15)),
             "fork_after_256mib" => Some(Self::RatioAtMost(0.05)),
             "fork_scaling" => Some(Self::AtLeast(1.9)),
+            // Issue 11's thread figures.
+            "pthread_create_join" => Some(Self::RatioAtMost(0.5)),
+            "futex_pingpong_same_cpu" | "futex_pingpong_cross_cpu" => Some(Self::RatioAtMost(1.0)),
+            "thread_kheap" => Some(Self::AtMost(2048.0)),
             _ => None,
         }
     }
@@ -128,6 +134,7 @@ impl Target {
                 Some(value / linux <= ratio)
             }
             Self::AtLeast(floor) => Some(value >= floor),
+            Self::AtMost(ceiling) => Some(value <= ceiling),
         }
     }
 
@@ -135,6 +142,7 @@ impl Target {
         match self {
             Self::RatioAtMost(ratio) => format!("<= {ratio:.2}x"),
             Self::AtLeast(floor) => format!(">= {floor:.1}"),
+            Self::AtMost(ceiling) => format!("<= {ceiling:.0}"),
         }
     }
 }

@@ -872,6 +872,44 @@ impl UserPageTable {
         })
     }
 
+    /// Atomically updates the aligned `u32` of user memory at `va` (futex
+    /// words): `f` gets the current value and returns the new one (`None`:
+    /// leave it); a compare-exchange loop, so a user thread writing the
+    /// word on another CPU is never overwritten unseen. Returns the value
+    /// `f` last saw. The page must be writable and unshared, as for
+    /// [`UserPageTable::copy_to_user`]. `va` must be 4-byte aligned (the
+    /// caller checks; an unaligned `va` is reported as not mapped).
+    pub fn update_u32(&self, va: u64, mut f: impl FnMut(u32) -> Option<u32>) -> Result<u32, Fault> {
+        if !va.is_multiple_of(4) {
+            return Err(Fault::NotMapped(va));
+        }
+        let mut seen = 0;
+        self.copy(va, 4, true, |pa, _, _| {
+            // SAFETY: `pa..pa + 4` lies in one frame the table owns (aligned,
+            // so it does not cross a page), mapped writable and unshared
+            // (checked by `copy`); the direct map covers it and the address
+            // is 4-aligned. User threads may access it concurrently, which
+            // is what the atomic operations are for.
+            let word =
+                unsafe { core::sync::atomic::AtomicU32::from_ptr(phys_to_virt(pa) as *mut u32) };
+            let mut cur = word.load(core::sync::atomic::Ordering::SeqCst);
+            loop {
+                seen = cur;
+                let Some(new) = f(cur) else { break };
+                match word.compare_exchange(
+                    cur,
+                    new,
+                    core::sync::atomic::Ordering::SeqCst,
+                    core::sync::atomic::Ordering::SeqCst,
+                ) {
+                    Ok(_) => break,
+                    Err(actual) => cur = actual,
+                }
+            }
+        })?;
+        Ok(seen)
+    }
+
     /// Walks `va..va + len` page by page, calling `each(pa, offset in the
     /// buffer, bytes)` with the lock held (at most one page per hold).
     fn copy(

@@ -12,7 +12,7 @@
 //! - [`record`]: the records the kernel and user programs exchange (the
 //!   fork event, `struct stat`; `siginfo_t` is [`signal::SigInfo`]);
 //! - small option sets: [`wait`] (`wait4`), [`mman`] (`mmap`),
-//!   [`arch_prctl`].
+//!   [`futex`] (`futex`), [`arch_prctl`].
 //!
 //! `#![no_std]`, no dependencies, no `unsafe`: it builds for the kernel
 //! target, for user programs and for the host (`cargo test -p abi`).
@@ -36,6 +36,35 @@ pub mod arch_prctl {
     pub const SET_FS: u64 = 0x1002;
     pub const GET_FS: u64 = 0x1003;
     pub const GET_GS: u64 = 0x1004;
+}
+
+/// `futex(2)`: the operation word's commands and flags, and the bits of
+/// a robust futex word (Linux's `<linux/futex.h>`).
+pub mod futex {
+    pub const WAIT: u32 = 0;
+    pub const WAKE: u32 = 1;
+    pub const FD: u32 = 2;
+    pub const REQUEUE: u32 = 3;
+    pub const CMP_REQUEUE: u32 = 4;
+    pub const WAKE_OP: u32 = 5;
+    pub const LOCK_PI: u32 = 6;
+    pub const UNLOCK_PI: u32 = 7;
+    pub const TRYLOCK_PI: u32 = 8;
+    pub const WAIT_BITSET: u32 = 9;
+    pub const WAKE_BITSET: u32 = 10;
+    pub const WAIT_REQUEUE_PI: u32 = 11;
+    pub const CMP_REQUEUE_PI: u32 = 12;
+    pub const LOCK_PI2: u32 = 13;
+    /// `FUTEX_PRIVATE_FLAG`.
+    pub const PRIVATE: u32 = 128;
+    /// `FUTEX_CLOCK_REALTIME`.
+    pub const CLOCK_REALTIME: u32 = 256;
+    /// `FUTEX_OWNER_DIED`.
+    pub const OWNER_DIED: u32 = 0x4000_0000;
+    /// `FUTEX_WAITERS`.
+    pub const WAITERS: u32 = 0x8000_0000;
+    /// `FUTEX_TID_MASK`.
+    pub const TID_MASK: u32 = 0x3fff_ffff;
 }
 
 /// `wait4` options.

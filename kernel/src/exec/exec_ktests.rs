@@ -40,7 +40,6 @@ ktest!(
         // inserted, only its methods are exercised.
         let pid = Pid::new(99_998).ok_or("pid")?;
         let p = Process::new_child(pid, Pid::KERNEL, "before", old.clone(), None);
-        p.set_clear_child_tid(0x40_0000);
         let new = Arc::new(AddressSpace::new().map_err(|e| format!("{e}"))?);
         let gone = p.exec_commit("after", new.clone()).ok_or("no old space")?;
         kassert!(Arc::ptr_eq(&gone, &old), "the old space comes back");
@@ -53,8 +52,7 @@ ktest!(
         old.copy_from_user(0x40_0000, &mut buf)
             .map_err(|e| format!("{e}"))?;
         kassert_eq!(&buf, b"kept");
-        // The old image's set_tid_address pointer is forgotten: exit
-        // writes nothing into the new space.
+        // Exit writes nothing into the new space.
         drop(now);
         p.exit(0);
         kassert_eq!(new.stats().resident_pages, 0);

@@ -46,7 +46,6 @@ impl Process {
             }
             *state = State::Zombie(status);
         }
-        self.clear_tid();
         // Frees the memory unless a thread (or a vfork parent) still
         // holds the space.
         drop(self.space.lock().take());
@@ -70,17 +69,6 @@ impl Process {
         self.exit_notified.store(true, Ordering::Release);
         notify_parent(self.ppid());
         crate::proc::procdesc::notify_exit(self.pid);
-    }
-
-    /// `set_tid_address`'s exit half: store a 0 `u32` at the address
-    /// (a bad one is ignored, as Linux does). No futex wake yet.
-    fn clear_tid(&self) {
-        let addr = self.clear_child_tid.swap(0, Ordering::Relaxed);
-        if addr != 0
-            && let Some(space) = self.space()
-        {
-            let _ = space.copy_to_user(addr, &0u32.to_le_bytes());
-        }
     }
 }
 

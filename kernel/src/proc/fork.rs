@@ -146,6 +146,7 @@ mod imp {
     use crate::proc::fork_flags::{AddressSpace, ChildParent, FileTable, ForkRequest, FsInfo};
     use crate::proc::pid::Pid;
     use crate::proc::process::{self, Process};
+    use crate::proc::thread::Thread;
     use crate::proc::{counters, cred, uidinfo};
     use abi::Errno;
 
@@ -214,6 +215,18 @@ mod imp {
         ctx: &UserContext,
         req: &ForkRequest,
     ) -> Result<Pid, Errno> {
+        if req.thread {
+            return match fork_thread(parent, ctx, req) {
+                Ok(tid) => Ok(tid),
+                Err(Failure { errno, at_limit }) => {
+                    let ms = forkfsleep_ms();
+                    if at_limit && ms > 0 {
+                        crate::task::sleep(core::time::Duration::from_millis(ms)).await;
+                    }
+                    Err(errno)
+                }
+            };
+        }
         let child = match fork_now(parent, ctx, req) {
             Ok(child) => child,
             Err(Failure { errno, at_limit }) => {
@@ -301,18 +314,105 @@ mod imp {
         if let Some(addr) = req.tids.child_settid {
             let _ = space.copy_to_user(addr, &pid_bytes);
         }
+        // The child's one thread: a copy of the caller only (POSIX; seed
+        // 001's fork1 copies `td`, the calling thread).
+        // Its signal mask, alternate stack and CPU mask are the calling
+        // thread's.
+        let caller = crate::proc::thread::current();
+        let signals = caller
+            .as_ref()
+            .map_or_else(crate::proc::signal::ThreadSignals::new, |t| {
+                t.signals().fork_copy()
+            });
+        let leader = Thread::with_signals(child.pid(), child.clone(), signals);
+        leader.inherit_affinity(caller.map_or(parent.affinity(), |t| t.affinity()));
         if let Some(addr) = req.tids.child_cleartid {
-            child.set_clear_child_tid(addr);
+            leader.set_clear_child_tid(addr);
         }
+        child.add_thread(leader.clone());
         publish(&parent_ids, &parent_space, &child, req);
         let name = parent.name();
         // Detached, like `spawn_process`: the process state says when it ends.
         drop(
             crate::task::Builder::new()
                 .name(name)
-                .spawn(crate::proc::thread::run(child.clone(), space, child_ctx)),
+                .spawn(crate::proc::thread::start(leader, space, child_ctx)),
         );
         Ok(child)
+    }
+
+    /// `CLONE_THREAD`: a new thread of `parent` (`docs/threads.md`). The
+    /// same stages as a process: the `maxproc` slot and the uid's
+    /// `RLIMIT_NPROC` count (a thread counts as on Linux), then the TID,
+    /// then the commit: the TID stores, the thread joins the process's
+    /// list and its future starts from a copy of the caller's registers
+    /// with `rax` 0, the new stack and TLS base. `CLONE_VFORK` with
+    /// `CLONE_THREAD` does not wait (not implemented).
+    fn fork_thread(
+        parent: &Arc<Process>,
+        ctx: &UserContext,
+        req: &ForkRequest,
+    ) -> Result<Pid, Failure> {
+        let Some(space) = parent.space() else {
+            return Err(Errno::ESRCH.into());
+        };
+        if parent.signals().group_exit().is_some() {
+            // The group is going away (Linux: a fatal signal is pending).
+            return Err(Errno::EAGAIN.into());
+        }
+        let uid = take_limits(Some(parent), parent.pid())?;
+        let tid = if injected(FailAt::Pid) {
+            Err(Errno::EAGAIN)
+        } else {
+            crate::proc::pids()
+                .alloc(req.pid_flags())
+                .map_err(|_| Errno::EAGAIN)
+        };
+        let tid = match tid {
+            Ok(tid) => tid,
+            Err(e) => {
+                uidinfo::uncharge(uid);
+                process::release_slot();
+                return Err(e.into());
+            }
+        };
+        // Commit.
+        // The caller's signal and CPU masks; no alternate stack (Linux
+        // clears it for CLONE_VM without CLONE_VFORK).
+        let caller = crate::proc::thread::current();
+        let signals = caller
+            .as_ref()
+            .map_or_else(crate::proc::signal::ThreadSignals::new, |t| {
+                t.signals().thread_copy()
+            });
+        let thread = Thread::with_signals(tid, parent.clone(), signals);
+        thread.inherit_affinity(caller.map_or(!0, |t| t.affinity()));
+        let mut thread_ctx = ctx.clone();
+        thread_ctx.rax = 0;
+        if let Some(tls) = req.tls {
+            thread_ctx.fs_base = tls;
+        }
+        if let Some(stack) = req.stack {
+            thread_ctx.rsp = stack;
+        }
+        let tid_bytes = tid.as_u32().to_le_bytes();
+        for addr in [req.tids.parent_settid, req.tids.child_settid]
+            .into_iter()
+            .flatten()
+        {
+            let _ = space.copy_to_user(addr, &tid_bytes);
+        }
+        if let Some(addr) = req.tids.child_cleartid {
+            thread.set_clear_child_tid(addr);
+        }
+        parent.add_thread(thread.clone());
+        counters::count_fork(req, 0);
+        drop(
+            crate::task::Builder::new()
+                .name(parent.name())
+                .spawn(crate::proc::thread::start(thread, space, thread_ctx)),
+        );
+        Ok(tid)
     }
 
     /// Who makes a child: the parent's PID and name, the child's parent
@@ -335,38 +435,9 @@ mod imp {
         parent_space: &Arc<crate::vm::space::AddressSpace>,
         req: &ForkRequest,
     ) -> Result<(Arc<Process>, Arc<crate::vm::space::AddressSpace>), Failure> {
-        // 2. Limits: the global process count against `maxproc` (root may
-        // use the last slots), then the caller's real uid against its
-        // RLIMIT_NPROC (root is not held to it).
-        let (uid, root, nproc) = match parent.process {
-            Some(p) => {
-                let creds = p.creds();
-                let limit = p
-                    .rlimit(cred::resource::NPROC)
-                    .map_or(cred::RLIM_INFINITY, |l| l.cur);
-                let nproc = (!creds.is_root() && limit != cred::RLIM_INFINITY)
-                    .then(|| usize::try_from(limit).unwrap_or(usize::MAX));
-                (creds.uid, creds.is_root(), nproc)
-            }
-            None => (cred::ROOT, true, None),
-        };
-        if !process::reserve_slot(slot_limit(maxproc(), root)) {
-            if MAXPROC_LOG.check(crate::task::now_ns()) {
-                MAXPROC_LOGGED.fetch_add(1, Ordering::Relaxed);
-                log::warn!("maxproc limit exceeded by uid {uid} (pid {})", parent.pid);
-            }
-            return Err(Failure {
-                errno: Errno::EAGAIN,
-                at_limit: true,
-            });
-        }
-        if !uidinfo::charge(uid, nproc) {
-            process::release_slot();
-            return Err(Failure {
-                errno: Errno::EAGAIN,
-                at_limit: true,
-            });
-        }
+        let uid = take_limits(parent.process, parent.pid)?;
+        // The kernel counts as root (clone3's set_tid below).
+        let root = parent.process.is_none_or(|p| p.creds().is_root());
 
         // 3. Allocations, each undone on a later failure.
         let pid = if injected(FailAt::Pid) {
@@ -451,6 +522,42 @@ mod imp {
             crate::proc::signal::send(&child, stop, crate::proc::signal::SigInfo::kernel(stop));
         }
         Ok((child, space))
+    }
+
+    /// Stage 2, the limits: the global process count against `maxproc`
+    /// (root may use the last slots), then the caller's real uid against
+    /// its RLIMIT_NPROC (root is not held to it). Returns the uid charged.
+    fn take_limits(process: Option<&Process>, pid: Pid) -> Result<u32, Failure> {
+        let (uid, root, nproc) = match process {
+            Some(p) => {
+                let creds = p.creds();
+                let limit = p
+                    .rlimit(cred::resource::NPROC)
+                    .map_or(cred::RLIM_INFINITY, |l| l.cur);
+                let nproc = (!creds.is_root() && limit != cred::RLIM_INFINITY)
+                    .then(|| usize::try_from(limit).unwrap_or(usize::MAX));
+                (creds.uid, creds.is_root(), nproc)
+            }
+            None => (cred::ROOT, true, None),
+        };
+        if !process::reserve_slot(slot_limit(maxproc(), root)) {
+            if MAXPROC_LOG.check(crate::task::now_ns()) {
+                MAXPROC_LOGGED.fetch_add(1, Ordering::Relaxed);
+                log::warn!("maxproc limit exceeded by uid {uid} (pid {})", pid);
+            }
+            return Err(Failure {
+                errno: Errno::EAGAIN,
+                at_limit: true,
+            });
+        }
+        if !uidinfo::charge(uid, nproc) {
+            process::release_slot();
+            return Err(Failure {
+                errno: Errno::EAGAIN,
+                at_limit: true,
+            });
+        }
+        Ok(uid)
     }
 
     /// Puts a process descriptor for `child` in `parent`'s table and stores

@@ -198,6 +198,9 @@ pub struct ForkRequest {
     /// `RFTHREAD`: the child joins the caller's peer group (same leader);
     /// when the leader exits the peers are killed.
     pub peer_thread_group: bool,
+    /// `CLONE_THREAD`: a new thread of the caller's process, not a new
+    /// process (it shares everything; `exit_signal` is `None`).
+    pub thread: bool,
     /// `RFSTOPPED`: the child exists but stays stopped until `SIGCONT`.
     pub stopped: bool,
     /// `RFHIGHPID`: allocate with [`PidFlags::HIGH`].
@@ -376,8 +379,10 @@ pub enum Rejection {
     /// clone: `CLONE_FILES` while the caller has close-on-fork descriptors
     /// (NetBSD 1.232).
     ShareFilesWithClofork,
-    /// clone: `CLONE_THREAD` (a thread, not a process: not this call's).
-    CloneThread,
+    /// clone: `CLONE_THREAD` without `CLONE_SIGHAND` (Linux).
+    ThreadWithoutSighand,
+    /// clone: `CLONE_THREAD` with `CLONE_PIDFD` (Linux before 6.9).
+    ThreadWithPidfd,
     /// clone: a `CLONE_NEW*` namespace (Tine has none).
     Namespace,
     /// clone: `CLONE_PIDFD` with `CLONE_DETACHED` (Linux).
@@ -419,7 +424,8 @@ impl fmt::Display for Rejection {
             Self::SighandWithoutVm => "CLONE_SIGHAND without CLONE_VM",
             Self::BadExitSignal => "clone exit signal above the maximum",
             Self::ShareFilesWithClofork => "CLONE_FILES with close-on-fork descriptors",
-            Self::CloneThread => "CLONE_THREAD",
+            Self::ThreadWithoutSighand => "CLONE_THREAD without CLONE_SIGHAND",
+            Self::ThreadWithPidfd => "CLONE_THREAD with CLONE_PIDFD",
             Self::Namespace => "CLONE_NEW* namespace",
             Self::PidfdWithDetached => "CLONE_PIDFD with CLONE_DETACHED",
             Self::PidfdWithParentSettid => "CLONE_PIDFD with CLONE_PARENT_SETTID",
@@ -579,6 +585,7 @@ const fn lower_fork(flags: RfFlags, flags2: Fr2Flags, procdesc: Option<ProcDesc>
             ChildParent::Caller
         },
         peer_thread_group: flags.contains(RFTHREAD),
+        thread: false,
         stopped: flags.contains(RFSTOPPED),
         high_pid: flags.contains(RFHIGHPID),
         procdesc,
@@ -748,7 +755,8 @@ pub struct CloneCaller {
 /// 3. an exit signal above [`SIG_MAXSIG`] (Linux's `valid_signal`);
 /// 4. `CLONE_FILES` while the caller has close-on-fork descriptors
 ///    (NetBSD 1.232);
-/// 5. `CLONE_THREAD`, a `CLONE_NEW*` namespace, `CLONE_PIDFD` with
+/// 5. `CLONE_THREAD` without `CLONE_SIGHAND` or with `CLONE_PIDFD`, a
+///    `CLONE_NEW*` namespace, `CLONE_PIDFD` with
 ///    `CLONE_DETACHED` or with `CLONE_PARENT_SETTID`, `CLONE_PARENT` from
 ///    init (Linux's `copy_process` / `kernel_clone`).
 ///
@@ -771,8 +779,11 @@ pub fn clone(args: CloneArgs, caller: CloneCaller) -> Result<ForkRequest, Reject
     if flags.intersects(CLONE_FILES) && caller.has_clofork_fds {
         return Err(Rejection::ShareFilesWithClofork);
     }
-    if flags.intersects(CLONE_THREAD) {
-        return Err(Rejection::CloneThread);
+    if flags.intersects(CLONE_THREAD) && !flags.intersects(CLONE_SIGHAND) {
+        return Err(Rejection::ThreadWithoutSighand);
+    }
+    if flags.contains(CLONE_THREAD | CLONE_PIDFD) {
+        return Err(Rejection::ThreadWithPidfd);
     }
     if flags.intersects(CLONE_NAMESPACES) {
         return Err(Rejection::Namespace);
@@ -812,13 +823,19 @@ pub fn clone(args: CloneArgs, caller: CloneCaller) -> Result<ForkRequest, Reject
         sigactions,
         drop_caught_signals: false,
         wait_for_child: has(CLONE_VFORK),
-        exit_signal: if sig == 0 { None } else { Some(sig) },
+        // A thread never signals anyone when it ends (Linux: -1).
+        exit_signal: if sig == 0 || has(CLONE_THREAD) {
+            None
+        } else {
+            Some(sig)
+        },
         parent: if has(CLONE_PARENT) {
             ChildParent::CallersParent
         } else {
             ChildParent::Caller
         },
         peer_thread_group: false,
+        thread: has(CLONE_THREAD),
         stopped: false,
         high_pid: false,
         // A pidfd, like Linux's: closing it does not kill the child, and it
@@ -1727,11 +1744,40 @@ mod tests {
     }
 
     #[test]
-    fn clone_rejects_threads() {
+    fn clone_thread_needs_sighand_which_needs_vm() {
         assert_eq!(
-            clone_flags(CLONE_VM | CLONE_SIGHAND | CLONE_THREAD),
-            Err(Rejection::CloneThread)
+            clone_flags(CLONE_VM | CLONE_THREAD),
+            Err(Rejection::ThreadWithoutSighand)
         );
+        assert_eq!(
+            clone_flags(CLONE_THREAD),
+            Err(Rejection::ThreadWithoutSighand)
+        );
+        assert_eq!(
+            clone_flags(CLONE_SIGHAND | CLONE_THREAD),
+            Err(Rejection::SighandWithoutVm)
+        );
+        assert_eq!(
+            clone_flags(CLONE_VM | CLONE_SIGHAND | CLONE_THREAD | CLONE_PIDFD),
+            Err(Rejection::ThreadWithPidfd)
+        );
+        // musl's pthread_create.
+        let musl = CLONE_VM
+            | CLONE_FS
+            | CLONE_FILES
+            | CLONE_SIGHAND
+            | CLONE_THREAD
+            | CLONE_SYSVSEM
+            | CLONE_SETTLS
+            | CLONE_PARENT_SETTID
+            | CLONE_CHILD_CLEARTID
+            | CLONE_DETACHED;
+        let req = clone_flags(musl).unwrap();
+        assert!(req.thread);
+        assert_eq!(req.exit_signal, None);
+        assert_eq!(req.address_space, AddressSpace::Share);
+        assert_eq!(req.sigactions, SigActions::Share);
+        assert_eq!(req.files, FileTable::Share);
     }
 
     #[test]
@@ -1850,7 +1896,7 @@ mod tests {
                 CLONE_FILES | CLONE_THREAD | CLONE_NEWPID,
                 Rejection::ShareFilesWithClofork,
             ),
-            (CLONE_THREAD | CLONE_NEWPID, Rejection::CloneThread),
+            (CLONE_THREAD | CLONE_NEWPID, Rejection::ThreadWithoutSighand),
             (
                 CLONE_NEWPID | CLONE_PIDFD | CLONE_DETACHED,
                 Rejection::Namespace,
@@ -2029,7 +2075,11 @@ mod tests {
                 continue;
             };
             let f = CloneFlags::from_bits_retain(flags as u32);
-            assert!(!f.intersects(CLONE_PTRACE | CLONE_THREAD | CLONE_NAMESPACES));
+            assert!(!f.intersects(CLONE_PTRACE | CLONE_NAMESPACES));
+            // A thread shares the actions (so the space) and signals no one.
+            assert_eq!(req.thread, f.intersects(CLONE_THREAD));
+            assert!(!req.thread || req.sigactions == SigActions::Share);
+            assert!(!req.thread || (req.exit_signal.is_none() && req.procdesc.is_none()));
             assert!(req.sigactions == SigActions::Copy || req.address_space == AddressSpace::Share);
             assert_ne!(req.exit_signal, Some(0));
             assert!(req.exit_signal.is_none_or(|s| s <= SIG_MAXSIG));

@@ -7,6 +7,8 @@
 //! - [`cred`]: user and group ids, resource limits (pure logic);
 //! - [`fork`]: `fork1`, which makes a process from a request: refusals,
 //!   the `maxproc` limit, allocations with rollback, the commit point;
+//! - [`futex`]: the futex wait queue (pure, loom-modelled) and, on the
+//!   machine, `futex(2)` and the robust-list walk (`docs/futex.md`);
 //! - [`fork_flags`]: the fork family's front ends (fork, vfork, rfork,
 //!   clone, pdfork, posix_spawn) as validated requests, pure logic
 //!   (`docs/fork.md`);
@@ -32,8 +34,9 @@
 //! - [`signal`]: signal numbers, sets, actions, the per-process queue,
 //!   the signal frame, and (on the machine) sending, delivery and
 //!   [`signal::interruptible`] (`docs/signals.md`);
-//! - `thread` (on the machine): a user thread as a future, the trap loop
-//!   around `arch::user::run`.
+//! - `thread` (on the machine): `Thread` (one per thread of a process),
+//!   a user thread as a future, the trap loop around `arch::user::run`,
+//!   thread and group exit (`docs/threads.md`).
 
 #[cfg(target_os = "none")]
 pub mod affinity;
@@ -50,6 +53,7 @@ pub mod fork_flags;
 mod fork_ktests;
 #[cfg(target_os = "none")]
 mod forkfam_ktests;
+pub mod futex;
 #[cfg(target_os = "none")]
 pub mod job;
 #[cfg(target_os = "none")]
@@ -72,6 +76,8 @@ pub mod sysctl;
 pub mod table;
 #[cfg(target_os = "none")]
 pub mod thread;
+#[cfg(target_os = "none")]
+mod thread_ktests;
 pub mod uidinfo;
 #[cfg(target_os = "none")]
 pub mod wait;

@@ -116,11 +116,11 @@ mod imp {
         rlimits: spin::Mutex<Rlimits>,
         /// The real uid this process is counted under (`super::uidinfo`).
         pub(in crate::proc) charged_uid: core::sync::atomic::AtomicU32,
-        /// `set_tid_address`: where to store 0 at exit (0 = nowhere). Per
-        /// thread once processes have several.
-        pub(in crate::proc) clear_child_tid: AtomicU64,
-        /// `set_robust_list`: the list head (stored, not walked yet).
-        robust_list: AtomicU64,
+        /// Its live threads (`super::thread::Thread`), the leader first
+        /// while it lives; empty once the last one has ended.
+        threads: spin::Mutex<Vec<Arc<crate::proc::thread::Thread>>>,
+        /// Bumped by `replace_space`.
+        space_generation: AtomicU64,
         /// The CPUs the thread may run on (bit N = CPU N);
         /// `sched_setaffinity` changes it, fork copies it.
         affinity: AtomicU64,
@@ -253,9 +253,9 @@ mod imp {
                 rlimits: spin::Mutex::new(Rlimits::boot_defaults(
                     crate::proc::fork::maxproc() as u64
                 )),
-                clear_child_tid: AtomicU64::new(0),
                 charged_uid: core::sync::atomic::AtomicU32::new(0),
-                robust_list: AtomicU64::new(0),
+                threads: spin::Mutex::new(Vec::new()),
+                space_generation: AtomicU64::new(0),
                 affinity: AtomicU64::new(!0),
                 affinity_changed: core::sync::atomic::AtomicBool::new(false),
                 user_ns: AtomicU64::new(0),
@@ -470,19 +470,31 @@ mod imp {
             Ok(())
         }
 
-        /// `set_tid_address`: at exit, 0 is stored at `addr` (if not 0).
-        pub fn set_clear_child_tid(&self, addr: u64) {
-            self.clear_child_tid.store(addr, Ordering::Relaxed);
+        /// Adds a thread to its list (its creation's commit point).
+        pub fn add_thread(&self, thread: Arc<crate::proc::thread::Thread>) {
+            self.threads.lock().push(thread);
         }
 
-        /// `set_robust_list`: remembers the list head.
-        pub fn set_robust_list(&self, head: u64) {
-            self.robust_list.store(head, Ordering::Relaxed);
+        /// Removes thread `tid` from its list; returns how many remain.
+        pub fn remove_thread(&self, tid: Pid) -> usize {
+            let mut threads = self.threads.lock();
+            threads.retain(|t| t.tid() != tid);
+            threads.len()
         }
 
-        /// The robust list head `set_robust_list` stored.
-        pub fn robust_list(&self) -> u64 {
-            self.robust_list.load(Ordering::Relaxed)
+        /// Its live threads (a snapshot).
+        pub fn threads(&self) -> Vec<Arc<crate::proc::thread::Thread>> {
+            self.threads.lock().clone()
+        }
+
+        /// How many live threads it has.
+        pub fn nthreads(&self) -> usize {
+            self.threads.lock().len()
+        }
+
+        /// Its live thread `tid`.
+        pub fn thread(&self, tid: Pid) -> Option<Arc<crate::proc::thread::Thread>> {
+            self.threads.lock().iter().find(|t| t.tid() == tid).cloned()
         }
 
         /// The CPU mask its thread may run on.
@@ -520,16 +532,14 @@ mod imp {
         /// `execve`'s commit: the process now runs `space` under `name`;
         /// the old space is returned (dropped by the caller outside the
         /// lock; another holder, a vfork parent, keeps it intact).
-        /// `set_tid_address`'s pointer belonged to the old image and is
-        /// forgotten.
+        /// (The calling thread forgets its `set_tid_address` pointer:
+        /// `Thread::exec_reset`.)
         pub fn exec_commit(
             &self,
             name: &str,
             space: Arc<AddressSpace>,
         ) -> Option<Arc<AddressSpace>> {
             *self.name.lock() = String::from(name);
-            self.clear_child_tid.store(0, Ordering::Relaxed);
-            self.robust_list.store(0, Ordering::Relaxed);
             self.space.lock().replace(space)
         }
 
@@ -537,7 +547,17 @@ mod imp {
         /// returns the old one. The calling thread must switch to it too
         /// (`syscall::Action::Switch`).
         pub fn replace_space(&self, space: Arc<AddressSpace>) -> Option<Arc<AddressSpace>> {
-            self.space.lock().replace(space)
+            let old = self.space.lock().replace(space);
+            // Release: a thread that sees the new generation sees the space.
+            self.space_generation.fetch_add(1, Ordering::Release);
+            old
+        }
+
+        /// Counts [`Process::replace_space`] calls: a thread whose space
+        /// is of an older generation switches to the process's (the other
+        /// threads after rfork's unsharing).
+        pub fn space_generation(&self) -> u64 {
+            self.space_generation.load(Ordering::Acquire)
         }
 
         /// Its state now.

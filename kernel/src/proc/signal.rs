@@ -330,6 +330,16 @@ pub struct SigQueue {
     pub stop_dequeued: bool,
     /// The trap registers of the pending fault signal, for its frame.
     pub trap: frame::TrapRegs,
+    /// The whole process is ending with this wait status (`exit_group`, a
+    /// fatal signal): every thread leaves at its next return to user mode
+    /// and every interruptible wait ends (`docs/threads.md`).
+    pub group_exit: Option<i32>,
+    /// A thread (this TID) is changing what the threads share and wants
+    /// the others parked at their return to user mode (FreeBSD's
+    /// `thread_single(SINGLE_BOUNDARY)`, `docs/threads.md`).
+    pub single: Option<u32>,
+    /// How many threads are parked for `single`.
+    pub parked: usize,
 }
 
 impl Default for SigQueue {
@@ -344,6 +354,9 @@ impl Default for SigQueue {
             altstack: AltStack::default(),
             stop_dequeued: false,
             trap: frame::TrapRegs::default(),
+            group_exit: None,
+            single: None,
+            parked: 0,
         }
     }
 }
@@ -400,7 +413,18 @@ impl SigQueue {
     /// The next signal to deliver: `SIGKILL` first, then the synchronous
     /// ones (faults), then the lowest number.
     pub fn next(&self) -> Option<Signal> {
-        let ready = self.deliverable();
+        self.next_with(self.blocked)
+    }
+
+    /// The pending signals `blocked` (a thread's mask, for the process's
+    /// shared queue) lets through.
+    pub fn deliverable_with(&self, blocked: SigSet) -> SigSet {
+        self.pending.minus(blocked.blockable())
+    }
+
+    /// [`SigQueue::next`] under the mask `blocked`.
+    pub fn next_with(&self, blocked: SigSet) -> Option<Signal> {
+        let ready = self.deliverable_with(blocked);
         if ready.contains(SIGKILL) {
             return Some(SIGKILL);
         }
@@ -502,11 +526,12 @@ pub struct Interrupted {
 
 impl Interrupted {
     /// What the thread loop records after system call `nr` returned `rax`:
-    /// `Some` when it was `EINTR` and the call may restart.
+    /// `Some` when it was `EINTR` (a call whose policy is
+    /// [`Restart::Never`] runs again only after a single-threading park,
+    /// `docs/threads.md`).
     pub fn after(nr: u64, rax: u64) -> Option<Interrupted> {
         let restart = restart_policy(nr);
-        (rax == abi::Errno::EINTR.to_user() && restart != Restart::Never)
-            .then_some(Interrupted { nr, restart })
+        (rax == abi::Errno::EINTR.to_user()).then_some(Interrupted { nr, restart })
     }
 
     /// Whether it restarts given the handler about to run (`None`: no

@@ -45,12 +45,14 @@ pub fn spawn_process_on(
     // Root's, without a limit.
     crate::proc::uidinfo::charge(crate::proc::cred::ROOT, None);
     super::table::enlist(&mut TABLE.lock(), process.clone());
+    let leader = crate::proc::thread::Thread::new(pid, process.clone());
+    process.add_thread(leader.clone());
     let ctx = arch::user::UserContext::new(loaded.entry, loaded.rsp);
     let mut builder = crate::task::Builder::new().name(name);
     if let Some(cpu) = cpu {
         builder = builder.cpu(cpu % crate::task::ncpus());
     }
     // Detached: the process's state, not the task, says when it ends.
-    drop(builder.spawn(crate::proc::thread::run(process, space, ctx)));
+    drop(builder.spawn(crate::proc::thread::start(leader, space, ctx)));
     Ok(pid)
 }

@@ -82,6 +82,8 @@ pub struct ProcInfo {
     pub sid: Pid,
     /// Stopped by a signal.
     pub stopped: bool,
+    /// Its live threads' IDs and last CPUs (empty for a zombie).
+    pub threads: Vec<(Pid, Option<u32>)>,
 }
 
 /// Every process, by PID (a snapshot).
@@ -99,6 +101,11 @@ pub fn list() -> Vec<ProcInfo> {
             pgid: p.pgid(),
             sid: p.sid(),
             stopped: p.signals().is_stopped(),
+            threads: p
+                .threads()
+                .iter()
+                .map(|t| (t.tid(), t.last_cpu()))
+                .collect(),
         })
         .collect()
 }

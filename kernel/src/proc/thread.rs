@@ -1,5 +1,13 @@
 //! User threads: a thread is a future that runs its user code in a loop.
 //!
+//! A [`Thread`] is what one thread of a process owns: its TID (the
+//! leader's is the PID), the `clear_child_tid` address, the robust-list
+//! head and the CPU it last ran on. Its registers and FPU state (with the
+//! TLS base, `fs_base`) are the `UserContext` inside its future. The
+//! process owns what its threads share (address space, descriptors, cwd,
+//! credentials, limits, signal actions) and the list of its threads
+//! (`Process::threads`). `docs/threads.md` has the whole design.
+//!
 //! [`run`] is the whole life of a thread: it enters ring 3 with
 //! `arch::user::run` (a synchronous call on the executor's per-CPU stack)
 //! and handles whatever brought the CPU back:
@@ -19,13 +27,28 @@
 //! tasks of its CPU. Kernel code is never preempted.
 //!
 //! Between two `run` calls a thread is its `UserContext` plus this
-//! future's state: no kernel stack. When the loop ends, the thread drops
-//! its reference to the address space and calls `Process::exit`.
+//! future's state: no kernel stack.
+//!
+//! **Ending.** `exit` ends the calling thread ([`exit_thread`]);
+//! `exit_group`, a fatal signal or a fault that kills end the whole
+//! group: the first one records the group's wait status in the process's
+//! signal state (`SignalState::start_group_exit`), which every other
+//! thread sees at its next return to user mode, and which interrupts
+//! whatever it awaits (`signal::interruptible`). A thread that ends
+//! stores 0 at its `clear_child_tid` address and wakes one futex waiter
+//! there (`pthread_join`, and musl's thread-list lock), walks its robust
+//! list, leaves the process's list and gives back its TID and its
+//! `maxproc`/`RLIMIT_NPROC` charge (the leader's are the process's, given
+//! back at reaping). The last thread to leave calls `Process::exit` with
+//! the group's status if one was set, else its own.
 
 use alloc::sync::Arc;
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
 use arch::irq::vector;
 use arch::user::{Trap, UserContext};
 
+use super::pid::Pid;
 use super::process::{Process, signal_for_exception, signal_status};
 use super::signal::frame::TrapRegs;
 use super::signal::{self, Interrupted, SigInfo, code};
@@ -33,20 +56,243 @@ use crate::syscall::{Action, dispatch};
 use crate::vm::space::AddressSpace;
 use abi::Errno;
 
+/// One thread of a process (module docs).
+pub struct Thread {
+    /// Its TID; `execve` from a non-leader changes it to the PID.
+    tid: AtomicU32,
+    process: Arc<Process>,
+    /// `set_tid_address` / `CLONE_CHILD_CLEARTID`: where to store 0 and
+    /// wake a futex at exit (0: nowhere).
+    clear_child_tid: AtomicU64,
+    /// `set_robust_list`: the list head (0: none).
+    robust_list: AtomicU64,
+    /// The CPU it last entered user mode on (`u32::MAX`: not yet).
+    last_cpu: AtomicU32,
+    /// The CPUs it may run on (bit N = CPU N): `sched_setaffinity`.
+    affinity: AtomicU64,
+    /// It has yet to move to obey `affinity`.
+    affinity_changed: core::sync::atomic::AtomicBool,
+    /// Its signal mask, the signals sent to it alone (`tgkill`, faults),
+    /// its alternate stack (`signal::ThreadSignals`).
+    signals: signal::ThreadSignals,
+}
+
+impl Thread {
+    /// A new thread `tid` of `process` (not yet in its list), nothing
+    /// blocked.
+    pub fn new(tid: Pid, process: Arc<Process>) -> Arc<Thread> {
+        Self::with_signals(tid, process, signal::ThreadSignals::new())
+    }
+
+    /// A new thread with these signal state (a copy of its creator's mask).
+    pub fn with_signals(
+        tid: Pid,
+        process: Arc<Process>,
+        signals: signal::ThreadSignals,
+    ) -> Arc<Thread> {
+        Arc::new(Thread {
+            tid: AtomicU32::new(tid.as_u32()),
+            process,
+            clear_child_tid: AtomicU64::new(0),
+            robust_list: AtomicU64::new(0),
+            last_cpu: AtomicU32::new(u32::MAX),
+            affinity: AtomicU64::new(!0),
+            affinity_changed: core::sync::atomic::AtomicBool::new(false),
+            signals,
+        })
+    }
+
+    /// The CPU mask it may run on.
+    pub fn affinity(&self) -> u64 {
+        self.affinity.load(Ordering::Relaxed)
+    }
+
+    /// Records a new CPU mask; the thread moves at its next trip through
+    /// its trap loop (`proc::affinity::apply`), or at once when it
+    /// set its own.
+    pub fn set_affinity(&self, mask: u64) {
+        self.affinity.store(mask, Ordering::Relaxed);
+        // Release: pairs with the Acquire in `take_affinity_change`.
+        self.affinity_changed.store(true, Ordering::Release);
+    }
+
+    /// A new thread's mask, inherited from its creator (no move needed
+    /// for "every CPU").
+    pub fn inherit_affinity(&self, mask: u64) {
+        if mask != !0 {
+            self.set_affinity(mask);
+        }
+    }
+
+    /// Whether the mask changed since the last call (and forgets it).
+    pub fn take_affinity_change(&self) -> bool {
+        // A cheap load first: this runs before every entry to user mode.
+        self.affinity_changed.load(Ordering::Acquire)
+            && self.affinity_changed.swap(false, Ordering::Acquire)
+    }
+
+    /// Its own signal state.
+    pub fn signals(&self) -> &signal::ThreadSignals {
+        &self.signals
+    }
+
+    /// Its TID (`gettid`).
+    pub fn tid(&self) -> Pid {
+        // Relaxed: changed only by the thread itself (exec), read by others
+        // as a name.
+        Pid::new(self.tid.load(Ordering::Relaxed)).unwrap_or(self.process.pid())
+    }
+
+    /// `execve` from a non-leader: the thread becomes the leader, its TID
+    /// the PID (Linux's `de_thread`); returns the TID it gave up.
+    pub fn become_leader(&self) -> Pid {
+        let old = self.tid();
+        self.tid
+            .store(self.process.pid().as_u32(), Ordering::Relaxed);
+        old
+    }
+
+    /// Its process.
+    pub fn process(&self) -> &Arc<Process> {
+        &self.process
+    }
+
+    /// Whether it is the group leader (its TID is the PID).
+    pub fn is_leader(&self) -> bool {
+        self.tid() == self.process.pid()
+    }
+
+    /// `set_tid_address`: at exit, 0 is stored at `addr` (if not 0) and a
+    /// futex waiter there is woken.
+    pub fn set_clear_child_tid(&self, addr: u64) {
+        self.clear_child_tid.store(addr, Ordering::Relaxed);
+    }
+
+    /// The address `set_tid_address` stored (0: none).
+    pub fn clear_child_tid(&self) -> u64 {
+        self.clear_child_tid.load(Ordering::Relaxed)
+    }
+
+    /// `set_robust_list`: remembers the list head.
+    pub fn set_robust_list(&self, head: u64) {
+        self.robust_list.store(head, Ordering::Relaxed);
+    }
+
+    /// The robust list head (0: none).
+    pub fn robust_list(&self) -> u64 {
+        self.robust_list.load(Ordering::Relaxed)
+    }
+
+    /// Records that it runs on `cpu` now.
+    pub fn set_last_cpu(&self, cpu: usize) {
+        // Relaxed: a statistic.
+        self.last_cpu.store(cpu as u32, Ordering::Relaxed);
+        self.process.set_last_cpu(cpu);
+    }
+
+    /// The CPU it last ran user code on, if it ran.
+    pub fn last_cpu(&self) -> Option<u32> {
+        Some(self.last_cpu.load(Ordering::Relaxed)).filter(|&c| c != u32::MAX)
+    }
+
+    /// What `execve` forgets: the `set_tid_address` pointer and the robust
+    /// list belonged to the old image.
+    pub fn exec_reset(&self) {
+        self.clear_child_tid.store(0, Ordering::Relaxed);
+        self.robust_list.store(0, Ordering::Relaxed);
+        self.signals.exec_reset();
+    }
+}
+
+/// The thread each CPU is polling now (module docs of `current`).
+static CURRENT: conquer_once::spin::Lazy<alloc::vec::Vec<spin::Mutex<Option<Arc<Thread>>>>> =
+    conquer_once::spin::Lazy::new(|| {
+        (0..crate::task::ncpus().max(1))
+            .map(|_| spin::Mutex::new(None))
+            .collect()
+    });
+
+/// The user thread whose future this CPU is polling, if any: what a
+/// system call's code deep inside the kernel asks for its caller's signal
+/// mask (`signal::interruptible`) without every call site passing the
+/// thread. Set around every poll of a thread's future ([`Current`]); a
+/// task is polled on one CPU at a time and kernel code is never
+/// preempted, so the answer is exact for the code running now.
+pub fn current() -> Option<Arc<Thread>> {
+    CURRENT.get(arch::cpu::id())?.lock().clone()
+}
+
+/// A thread's future with [`current`] set around each poll.
+pub struct Current<F> {
+    thread: Arc<Thread>,
+    fut: core::pin::Pin<alloc::boxed::Box<F>>,
+}
+
+impl<F: core::future::Future<Output = ()>> core::future::Future for Current<F> {
+    type Output = ();
+
+    fn poll(
+        mut self: core::pin::Pin<&mut Self>,
+        cx: &mut core::task::Context<'_>,
+    ) -> core::task::Poll<()> {
+        let slot = CURRENT.get(arch::cpu::id());
+        if let Some(slot) = slot {
+            *slot.lock() = Some(self.thread.clone());
+        }
+        let out = self.fut.as_mut().poll(cx);
+        // The same CPU: nothing in a poll migrates it.
+        if let Some(slot) = slot {
+            slot.lock().take();
+        }
+        out
+    }
+}
+
+/// The future of `thread` from `ctx` in `space`: [`run`] with [`current`]
+/// set; what `spawn_process` and `fork1` spawn.
+pub fn start(
+    thread: Arc<Thread>,
+    space: Arc<AddressSpace>,
+    ctx: UserContext,
+) -> Current<impl core::future::Future<Output = ()> + Send> {
+    Current {
+        thread: thread.clone(),
+        fut: alloc::boxed::Box::pin(run(thread, space, ctx)),
+    }
+}
+
+/// How a thread's loop ended.
+enum Ending {
+    /// `exit(status)`: this thread only.
+    Thread(i32),
+    /// `exit_group`, a fatal signal: the whole process.
+    Group(i32),
+}
+
 /// A user time slice.
 pub const SLICE_NS: u64 = 10_000_000;
 
-/// Runs the (only) thread of `process` from `ctx` until the process exits;
-/// `space` is the process's address space.
-pub async fn run(process: Arc<Process>, mut space: Arc<AddressSpace>, mut ctx: UserContext) {
+/// Runs `thread` from `ctx` until it ends (module docs); `space` is the
+/// process's address space.
+pub async fn run(thread: Arc<Thread>, mut space: Arc<AddressSpace>, mut ctx: UserContext) {
+    let process = thread.process().clone();
+    let mut space_generation = process.space_generation();
     let mut slice_end = 0;
     // The system call a signal interrupted, if it may run again.
     let mut interrupted = None;
-    let status = loop {
-        // Signals are taken before every return to user mode.
-        if let Some(status) = signal::deliver(&process, &space, &mut ctx, interrupted.take()).await
-        {
-            break status;
+    let ending = loop {
+        // Signals are taken before every return to user mode (and a group
+        // exit is seen there).
+        if let Some(status) = signal::deliver(&thread, &space, &mut ctx, interrupted.take()).await {
+            break Ending::Group(status);
+        }
+        // Another thread replaced the process's space (rfork without
+        // RFMEM unsharing it): this one follows.
+        if process.space_generation() != space_generation {
+            space_generation = process.space_generation();
+            if let Some(new) = process.space() {
+                space = new;
+            }
         }
         let now = arch::cpu::tsc::now_ns();
         if now >= slice_end {
@@ -55,23 +301,24 @@ pub async fn run(process: Arc<Process>, mut space: Arc<AddressSpace>, mut ctx: U
             }
             slice_end = arch::cpu::tsc::now_ns() + SLICE_NS;
         }
-        if process.take_affinity_change() {
-            crate::proc::affinity::apply(&process).await;
+        if thread.take_affinity_change() {
+            crate::proc::affinity::apply(&thread).await;
         }
         arch::irq::timer::arm_deadline_ns(slice_end);
-        process.set_last_cpu(arch::cpu::id());
+        thread.set_last_cpu(arch::cpu::id());
         let entered = arch::cpu::tsc::now_ns();
         let trap = arch::user::run(&mut ctx, &space.table);
         process.account_user_ns(arch::cpu::tsc::now_ns().saturating_sub(entered));
         match trap {
             Trap::Syscall => {
                 let nr = ctx.rax;
-                match dispatch(&process, &space, &mut ctx).await {
+                match dispatch(&thread, &space, &mut ctx).await {
                     Action::Return(rax) => {
                         ctx.rax = rax;
                         interrupted = Interrupted::after(nr, rax);
                     }
-                    Action::Exit(status) => break status,
+                    Action::Exit(status) => break Ending::Group(status),
+                    Action::ExitThread(status) => break Ending::Thread(status),
                     // execve: the new program, from its first instruction.
                     Action::Exec(image) => {
                         space = image.space;
@@ -80,6 +327,7 @@ pub async fn run(process: Arc<Process>, mut space: Arc<AddressSpace>, mut ctx: U
                     // rfork's fork_norfproc: the process's own copy now.
                     Action::Switch(new, rax) => {
                         space = new;
+                        space_generation = process.space_generation();
                         ctx.rax = rax;
                     }
                 }
@@ -92,13 +340,13 @@ pub async fn run(process: Arc<Process>, mut space: Arc<AddressSpace>, mut ctx: U
                             process.name(),
                             process.pid()
                         );
-                        break signal_status(signal::SIGKILL);
+                        break Ending::Group(signal_status(signal::SIGKILL));
                     }
-                    page_fault_signal(&process, &space, &ctx, addr, error_code);
+                    page_fault_signal(&thread, &space, &ctx, addr, error_code);
                 }
             }
             Trap::Exception { vector, error_code } => {
-                exception_signal(&process, &ctx, vector, error_code);
+                exception_signal(&thread, &ctx, vector, error_code);
             }
             Trap::Interrupt {
                 vector: vector::TIMER,
@@ -109,20 +357,61 @@ pub async fn run(process: Arc<Process>, mut space: Arc<AddressSpace>, mut ctx: U
             Trap::Interrupt { .. } => {}
         }
     };
+    exit_thread(&thread, space, ending);
+}
+
+/// Ends `thread` (module docs): its group's too for [`Ending::Group`].
+fn exit_thread(thread: &Arc<Thread>, space: Arc<AddressSpace>, ending: Ending) {
+    let process = thread.process();
+    let own = match ending {
+        Ending::Thread(status) => {
+            signal::thread_exit_signals(thread);
+            status
+        }
+        Ending::Group(status) => {
+            process.signals().start_group_exit(status);
+            status
+        }
+    };
+    let addr = thread.clear_child_tid.swap(0, Ordering::Relaxed);
+    // Linux ignores a fault here; so does Tine.
+    if addr != 0 && space.copy_to_user(addr, &0u32.to_le_bytes()).is_ok() {
+        crate::proc::futex::wake_address(&space, addr, 1);
+    }
+    crate::proc::futex::exit_robust_list(&space, thread);
+    let tid = thread.tid();
+    let remaining = process.remove_thread(tid);
+    if !thread.is_leader() {
+        release_tid(process, tid);
+    }
+    // An `execve` may wait for the others to be gone.
+    process.signals().event().notify_all();
     drop(space);
-    process.exit(status);
+    if remaining == 0 {
+        let status = process.signals().group_exit().unwrap_or(own);
+        process.exit(status);
+    }
+}
+
+/// Gives back what a non-leader thread took at creation: its TID, its
+/// process slot and its count under the process's uid.
+pub fn release_tid(process: &Process, tid: Pid) {
+    crate::proc::pids().free(tid);
+    crate::proc::process::release_slot();
+    crate::proc::uidinfo::uncharge(process.charged_uid());
 }
 
 /// Raises `SIGSEGV` for a page fault the address space refused:
 /// `SEGV_MAPERR` where no mapping covers `addr`, `SEGV_ACCERR` where one
 /// forbids the access; `si_addr` = `addr` (CR2).
 fn page_fault_signal(
-    process: &Process,
+    thread: &Thread,
     space: &AddressSpace,
     ctx: &UserContext,
     addr: u64,
     error_code: u64,
 ) {
+    let process = thread.process();
     let mapped = space.vmas().iter().any(|v| v.contains(addr));
     let si_code = if mapped {
         code::SEGV_ACCERR
@@ -136,7 +425,7 @@ fn page_fault_signal(
         ctx.rip
     );
     signal::force(
-        process,
+        thread,
         signal::SIGSEGV,
         SigInfo::fault(signal::SIGSEGV, si_code, addr),
         TrapRegs {
@@ -149,7 +438,8 @@ fn page_fault_signal(
 
 /// Raises the signal Linux raises for CPU exception `vector` in user mode
 /// (`signal_for_exception`), `si_addr` = the faulting instruction.
-fn exception_signal(process: &Process, ctx: &UserContext, vector: u8, error_code: u64) {
+fn exception_signal(thread: &Thread, ctx: &UserContext, vector: u8, error_code: u64) {
+    let process = thread.process();
     let sig = signal_for_exception(vector);
     let si_code = match vector {
         0 => code::FPE_INTDIV,
@@ -173,7 +463,7 @@ fn exception_signal(process: &Process, ctx: &UserContext, vector: u8, error_code
         ctx.rip
     };
     signal::force(
-        process,
+        thread,
         sig,
         SigInfo::fault(sig, si_code, addr),
         TrapRegs {

@@ -24,8 +24,11 @@ use abi::{Errno, SysResult};
 pub enum Action {
     /// Return to user mode with this `rax`.
     Return(u64),
-    /// The process ends with this wait status (`exit`, `exit_group`).
+    /// The process ends with this wait status (`exit_group`).
     Exit(i32),
+    /// The calling thread ends with this wait status (`exit`); the
+    /// process too if it was the last.
+    ExitThread(i32),
     /// `execve` succeeded: continue in this new image (its space is the
     /// process's now; the thread drops its reference to the old one).
     Exec(super::exec::NewImage),
@@ -34,12 +37,13 @@ pub enum Action {
     Switch(Arc<crate::vm::space::AddressSpace>, u64),
 }
 
-/// Runs the system call the thread trapped with (number in `ctx.rax`).
+/// Runs the system call `thread` trapped with (number in `ctx.rax`).
 pub async fn dispatch(
-    process: &Arc<Process>,
+    thread: &Arc<crate::proc::thread::Thread>,
     space: &AddressSpace,
     ctx: &mut UserContext,
 ) -> Action {
+    let process = thread.process();
     let [a0, a1, a2, a3, a4, a5] = ctx.syscall_args();
     let result: SysResult = match ctx.rax {
         n if super::fs::handles(n) => {
@@ -58,7 +62,14 @@ pub async fn dispatch(
             crate::task::yield_now().await;
             Ok(0)
         }
-        nr::GETPID | nr::GETTID => Ok(u64::from(process.pid().as_u32())),
+        nr::GETPID => Ok(u64::from(process.pid().as_u32())),
+        nr::GETTID => Ok(u64::from(thread.tid().as_u32())),
+        nr::SET_TID_ADDRESS => {
+            thread.set_clear_child_tid(a0);
+            Ok(u64::from(thread.tid().as_u32()))
+        }
+        nr::SET_ROBUST_LIST => super::misc::set_robust_list(thread, a0, a1),
+        nr::FUTEX => crate::proc::futex::futex(process, space, [a0, a1, a2, a3, a4, a5]).await,
         nr::GETPPID => Ok(u64::from(process.ppid().as_u32())),
         nr::UNAME => uname(space, a0),
         nr::ARCH_PRCTL => arch_prctl(space, ctx, a0, a1),
@@ -84,14 +95,14 @@ pub async fn dispatch(
         nr::WAIT4 => wait4(process, space, [a0, a1, a2, a3]).await,
         nr::GETCPU => getcpu(space, a0, a1),
         nr::RT_SIGACTION => signal::rt_sigaction(process, space, [a0, a1, a2, a3]),
-        nr::RT_SIGPROCMASK => signal::rt_sigprocmask(process, space, [a0, a1, a2, a3]),
+        nr::RT_SIGPROCMASK => signal::rt_sigprocmask(thread, space, [a0, a1, a2, a3]),
         nr::RT_SIGRETURN => {
-            return Action::Return(crate::proc::signal::sigreturn(process, space, ctx));
+            return Action::Return(crate::proc::signal::sigreturn(thread, space, ctx));
         }
-        nr::RT_SIGPENDING => signal::rt_sigpending(process, space, a0, a1),
-        nr::RT_SIGSUSPEND => signal::rt_sigsuspend(process, space, a0, a1).await,
+        nr::RT_SIGPENDING => signal::rt_sigpending(thread, space, a0, a1),
+        nr::RT_SIGSUSPEND => signal::rt_sigsuspend(thread, space, a0, a1).await,
         nr::PAUSE => signal::pause(process).await,
-        nr::SIGALTSTACK => signal::sigaltstack(process, space, ctx, a0, a1),
+        nr::SIGALTSTACK => signal::sigaltstack(thread, space, ctx, a0, a1),
         nr::KILL => signal::kill(process, a0, a1),
         nr::TKILL => signal::tgkill(process, None, a0, a1),
         nr::TGKILL => signal::tgkill(process, Some(a0), a1, a2),
@@ -101,7 +112,8 @@ pub async fn dispatch(
         nr::SETSID => signal::setsid(process),
         nr::GETSID => signal::getsid(process, a0),
         nr::EXECVE => {
-            return super::exec::execve(process, space, a0, a1, a2)
+            return super::exec::execve(thread, space, a0, a1, a2)
+                .await
                 .unwrap_or_else(|e| Action::Return(e.to_user()));
         }
         n if super::pidfd::handles(n) => {
@@ -116,8 +128,8 @@ pub async fn dispatch(
         n if super::misc::handles(n) => {
             super::misc::call(process, space, n, [a0, a1, a2, a3, a4, a5]).await
         }
-        // One thread per process for now: exit is exit_group.
-        nr::EXIT | nr::EXIT_GROUP => return Action::Exit(exit_status(a0 as i32)),
+        nr::EXIT => return Action::ExitThread(exit_status(a0 as i32)),
+        nr::EXIT_GROUP => return Action::Exit(exit_status(a0 as i32)),
         other => {
             log::debug!(
                 "{}[{}]: system call {other} ({}) is not implemented",

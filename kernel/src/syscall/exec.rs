@@ -48,13 +48,14 @@ pub struct NewImage {
 
 /// `execve(path, argv, envp)` (module docs): `Action::Exec` on success,
 /// the error with the caller untouched otherwise.
-pub fn execve(
-    process: &Arc<Process>,
+pub async fn execve(
+    thread: &Arc<crate::proc::thread::Thread>,
     space: &AddressSpace,
     path: u64,
     argv: u64,
     envp: u64,
 ) -> Result<Action, Errno> {
+    let process = thread.process();
     let args = ExecArgs::copy_in(|va, buf| space.copy_from_user(va, buf), path, argv, envp)?;
     let path = resolve(process, &args.path)?;
     let (program, argv) = interpreter(process, &path, args.argv)?;
@@ -62,7 +63,10 @@ pub fn execve(
     let envp: Vec<&[u8]> = args.envp.iter().map(Vec::as_slice).collect();
     let loaded = load_exec(&program, &args.path, &argv, &envp, &process.creds())?;
 
+    // The other threads end first (they still run the old image).
+    dethread(thread).await?;
     // The point of no return.
+    thread.exec_reset();
     let space = Arc::new(loaded.space);
     // The name is the file asked for (the script, not its interpreter).
     let name = path.rsplit('/').next().unwrap_or(&path);
@@ -77,6 +81,31 @@ pub fn execve(
         entry: loaded.entry,
         rsp: loaded.rsp,
     }))
+}
+
+/// Linux's `de_thread`: an `execve` in a process with several threads
+/// ends the others (a group exit the caller survives: it is still in the
+/// process's list, so the last-thread rule never fires) and waits until
+/// they are gone; a non-leader caller then takes the PID as its TID and
+/// gives back its own. If a group exit (`exit_group`, a fatal signal)
+/// had started first, that wins: `EAGAIN` here, and the thread ends at
+/// its return to user mode.
+async fn dethread(thread: &Arc<crate::proc::thread::Thread>) -> Result<(), Errno> {
+    let process = thread.process();
+    let signals = process.signals();
+    if process.nthreads() > 1 {
+        let kill = crate::proc::process::signal_status(crate::proc::signal::SIGKILL);
+        if !signals.begin_dethread(kill) {
+            return Err(Errno::EAGAIN);
+        }
+        signals.event().wait_until(|| process.nthreads() == 1).await;
+        signals.end_dethread();
+    }
+    if !thread.is_leader() {
+        let old = thread.become_leader();
+        crate::proc::thread::release_tid(process, old);
+    }
+    Ok(())
 }
 
 /// The program to load for `path` and its argv: `path` itself, or, for a

@@ -124,14 +124,34 @@ pub async fn rfork(process: &Arc<Process>, ctx: &UserContext, flags: u64) -> Res
     let flags = u32::try_from(flags).map_err(|_| Errno::EINVAL)?;
     match fork_flags::rfork(flags)? {
         Lowered::Fork(req) => Ok(Action::Return(fork_as_syscall(process, ctx, &req).await?)),
-        Lowered::Divorce(d) => fork_norfproc(process, d),
+        Lowered::Divorce(d) => fork_norfproc(process, d).await,
     }
 }
 
 /// `rfork` without `RFPROC` (`proc::divorce::fork_norfproc`): the caller
 /// goes on, in a new address space when it got one.
-fn fork_norfproc(process: &Arc<Process>, d: DivorceRequest) -> Result<Action, Errno> {
-    Ok(match crate::proc::divorce::fork_norfproc(process, d)? {
+///
+/// In a process with several threads that unshares the descriptor table
+/// or the address space, the other threads are parked at their return to
+/// user mode around the change (FreeBSD's `thread_single(SINGLE_BOUNDARY)`
+/// and `thread_single_end`); `EINTR` if a group exit or another thread's
+/// single-threading is under way (FreeBSD's `ERESTART`).
+async fn fork_norfproc(process: &Arc<Process>, d: DivorceRequest) -> Result<Action, Errno> {
+    let quiesce = process.nthreads() > 1
+        && (d.unshare_address_space || d.files != crate::proc::fork_flags::FilesInPlace::Keep);
+    let me = crate::proc::thread::current();
+    if quiesce {
+        let tid = me.as_ref().map_or(0, |t| t.tid().as_u32());
+        let others = || process.nthreads().saturating_sub(1);
+        if !process.signals().single_thread(tid, others).await {
+            return Err(Errno::EINTR);
+        }
+    }
+    let r = crate::proc::divorce::fork_norfproc(process, d);
+    if quiesce {
+        process.signals().single_thread_end();
+    }
+    Ok(match r? {
         Some(space) => Action::Switch(space, 0),
         None => Action::Return(0),
     })

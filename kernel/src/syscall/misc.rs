@@ -14,6 +14,7 @@ use crate::proc::affinity;
 use crate::proc::cred::Rlimit;
 use crate::proc::pid::Pid;
 use crate::proc::process::{self, Process};
+use crate::proc::thread::Thread;
 use crate::vm::space::AddressSpace;
 use abi::nr;
 use abi::{Errno, SysResult};
@@ -31,8 +32,6 @@ pub fn handles(n: u64) -> bool {
             | nr::GETRLIMIT
             | nr::SETRLIMIT
             | nr::PRLIMIT64
-            | nr::SET_TID_ADDRESS
-            | nr::SET_ROBUST_LIST
             | nr::GETRANDOM
             | nr::SYSINFO
             | nr::SCHED_GETAFFINITY
@@ -66,14 +65,9 @@ pub async fn call(
         nr::GETRLIMIT => prlimit(process, space, 0, a0, 0, a1),
         nr::SETRLIMIT => prlimit(process, space, 0, a0, a1, 0),
         nr::PRLIMIT64 => prlimit(process, space, a0, a1, a2, a3),
-        nr::SET_TID_ADDRESS => {
-            process.set_clear_child_tid(a0);
-            Ok(u64::from(process.pid().as_u32()))
-        }
-        nr::SET_ROBUST_LIST => set_robust_list(process, a0, a1),
         nr::GETRANDOM => getrandom(space, a0, a1, a2),
         nr::SYSINFO => sysinfo(space, a0),
-        nr::SCHED_GETAFFINITY => sched_getaffinity(process, space, a0, a1, a2),
+        nr::SCHED_GETAFFINITY => sched_getaffinity(space, a0, a1, a2),
         nr::SCHED_SETAFFINITY => sched_setaffinity(process, space, a0, a1, a2).await,
         nr::MPROTECT => space.mprotect(a0, a1, a2).map(|()| 0),
         nr::MADVISE => space.madvise(a0, a1, a2).map(|()| 0),
@@ -138,14 +132,14 @@ fn prlimit(
     Ok(0)
 }
 
-/// `set_robust_list(head, len)`: stored for the futex code to come;
-/// `len` must be the size of `struct robust_list_head` (24), as Linux
-/// checks.
-fn set_robust_list(process: &Process, head: u64, len: u64) -> SysResult {
+/// `set_robust_list(head, len)`: the calling thread's list, walked at its
+/// exit (`proc::futex::exit_robust_list`); `len` must be the size of
+/// `struct robust_list_head` (24), as Linux checks.
+pub fn set_robust_list(thread: &crate::proc::thread::Thread, head: u64, len: u64) -> SysResult {
     if len != 24 {
         return Err(Errno::EINVAL);
     }
-    process.set_robust_list(head);
+    thread.set_robust_list(head);
     Ok(0)
 }
 
@@ -203,31 +197,43 @@ fn sysinfo(space: &AddressSpace, info: u64) -> SysResult {
     Ok(0)
 }
 
+/// The thread `sched_*affinity` names: 0 the caller, else the thread with
+/// that TID (a process's PID names its leader), as on Linux. `ESRCH` for
+/// none (a negative ID too).
+fn target_thread(pid: u64) -> Result<Arc<Thread>, Errno> {
+    let pid = pid as i32;
+    if pid == 0 {
+        return crate::proc::thread::current().ok_or(Errno::ESRCH);
+    }
+    let tid = u32::try_from(pid)
+        .ok()
+        .and_then(Pid::new)
+        .ok_or(Errno::ESRCH)?;
+    process::lookup(tid)
+        .and_then(|p| p.thread(tid))
+        .or_else(|| process::all().iter().find_map(|p| p.thread(tid)))
+        .ok_or(Errno::ESRCH)
+}
+
 /// `sched_getaffinity(pid, len, mask)`: the mask (8 bytes, CPUs 0..64)
 /// as set, limited to the online CPUs; returns the bytes written.
 /// `EINVAL` when `len` is under 8 or not a multiple of 8, as Linux.
-fn sched_getaffinity(
-    process: &Arc<Process>,
-    space: &AddressSpace,
-    pid: u64,
-    len: u64,
-    mask: u64,
-) -> SysResult {
+fn sched_getaffinity(space: &AddressSpace, pid: u64, len: u64, mask: u64) -> SysResult {
     if len < 8 || !len.is_multiple_of(8) {
         return Err(Errno::EINVAL);
     }
-    let target = target(process, pid)?;
+    let target = target_thread(pid)?;
     let value = target.affinity() & affinity::online_mask();
     space.copy_to_user(mask, &value.to_le_bytes())?;
     Ok(8)
 }
 
-/// `sched_setaffinity(pid, len, mask)`: the thread may run only on the
-/// CPUs in `mask` (bits past the 64th and offline CPUs are ignored; none
-/// left is `EINVAL`). The caller's own thread moves at once
-/// ([`affinity::apply`]); another process's thread moves at its next
-/// system call or time-slice end. `ESRCH` for no such process, `EPERM`
-/// for another user's process without root.
+/// `sched_setaffinity(pid, len, mask)`: the thread (`target_thread`) may
+/// run only on the CPUs in `mask` (bits past the 64th and offline CPUs
+/// are ignored; none left is `EINVAL`). The caller moves at once
+/// ([`affinity::apply`]); another thread moves at its next system call or
+/// time-slice end. `ESRCH` for no such thread, `EPERM` for another user's
+/// process without root.
 async fn sched_setaffinity(
     process: &Arc<Process>,
     space: &AddressSpace,
@@ -235,9 +241,12 @@ async fn sched_setaffinity(
     len: u64,
     mask: u64,
 ) -> SysResult {
-    let target = target(process, pid)?;
+    let target = target_thread(pid)?;
     let by = process.creds();
-    if !Arc::ptr_eq(&target, process) && !by.is_root() && target.creds().uid != by.uid {
+    if !Arc::ptr_eq(target.process(), process)
+        && !by.is_root()
+        && target.process().creds().uid != by.uid
+    {
         return Err(Errno::EPERM);
     }
     let mut raw = [0u8; 8];
@@ -248,8 +257,11 @@ async fn sched_setaffinity(
         return Err(Errno::EINVAL);
     }
     target.set_affinity(wanted);
-    if Arc::ptr_eq(&target, process) && process.take_affinity_change() {
-        affinity::apply(process).await;
+    // The process-wide copy `fork` of a kernel caller reads.
+    target.process().set_affinity(wanted);
+    let me = crate::proc::thread::current();
+    if me.is_some_and(|t| Arc::ptr_eq(&t, &target)) && target.take_affinity_change() {
+        affinity::apply(&target).await;
     }
     Ok(0)
 }

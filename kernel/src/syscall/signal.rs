@@ -12,6 +12,7 @@ use arch::user::UserContext;
 use crate::proc::pid::Pid;
 use crate::proc::process::{self, Process};
 use crate::proc::signal::{self, AltStack, KillTarget, SigAction, SigInfo, SigSet, Signal};
+use crate::proc::thread::Thread;
 use crate::vm::space::AddressSpace;
 use abi::{Errno, SysResult};
 
@@ -72,6 +73,11 @@ pub fn rt_sigaction(
                 state.with_queue(|q| {
                     q.take(sig);
                 });
+                for t in process.threads() {
+                    t.signals().with_queue(|q| {
+                        q.take(sig);
+                    });
+                }
             }
         }
         old
@@ -87,15 +93,14 @@ pub fn rt_sigaction(
 /// `set` (nothing changes) or `oset` (the mask has changed). `SIGKILL` and
 /// `SIGSTOP` are silently left out of the mask.
 pub fn rt_sigprocmask(
-    process: &Process,
+    thread: &Thread,
     space: &AddressSpace,
     [how, set, oset, size]: [u64; 4],
 ) -> SysResult {
     if size != SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
-    let state = process.signals();
-    let old = state.blocked();
+    let old = thread.signals().blocked();
     if set != 0 {
         let set = SigSet(read_u64(space, set)?);
         let mask = match how {
@@ -104,7 +109,7 @@ pub fn rt_sigprocmask(
             SIG_SETMASK => set,
             _ => return Err(Errno::EINVAL),
         };
-        state.set_blocked(mask);
+        signal::set_thread_mask(thread, mask);
     }
     if oset != 0 {
         space.copy_to_user(oset, &old.0.to_le_bytes())?;
@@ -115,12 +120,17 @@ pub fn rt_sigprocmask(
 /// `rt_sigpending(set, sigsetsize)`: the pending signals that are blocked
 /// (Linux: pending ∩ blocked). `EINVAL` for a size above 8 (a smaller one
 /// gets that many bytes), `EFAULT` for a bad `set`.
-pub fn rt_sigpending(process: &Process, space: &AddressSpace, set: u64, size: u64) -> SysResult {
+pub fn rt_sigpending(thread: &Thread, space: &AddressSpace, set: u64, size: u64) -> SysResult {
     if size > SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
-    let state = process.signals();
-    let pending = state.pending().intersect(state.blocked());
+    let own = thread.signals();
+    let pending = thread
+        .process()
+        .signals()
+        .pending()
+        .union(own.pending())
+        .intersect(own.blocked());
     space.copy_to_user(set, &pending.0.to_le_bytes()[..size as usize])?;
     Ok(0)
 }
@@ -130,7 +140,7 @@ pub fn rt_sigpending(process: &Process, space: &AddressSpace, set: u64, size: u6
 /// once the handler has been set up (it is the frame's `uc_sigmask`).
 /// `EINVAL` for a size other than 8, `EFAULT` for a bad `mask`.
 pub async fn rt_sigsuspend(
-    process: &Process,
+    thread: &Thread,
     space: &AddressSpace,
     mask: u64,
     size: u64,
@@ -139,11 +149,10 @@ pub async fn rt_sigsuspend(
         return Err(Errno::EINVAL);
     }
     let mask = SigSet(read_u64(space, mask)?);
-    let state = process.signals();
-    let old = state.blocked();
-    state.set_blocked(mask);
-    state.with_queue(|q| q.saved_mask = Some(old));
-    signal::wait_for_signal(process).await;
+    let old = thread.signals().blocked();
+    signal::set_thread_mask(thread, mask);
+    thread.signals().with_queue(|q| q.saved_mask = Some(old));
+    signal::wait_for_signal(thread.process()).await;
     Err(Errno::EINTR)
 }
 
@@ -158,13 +167,13 @@ pub async fn pause(process: &Process) -> SysResult {
 /// `ENOMEM` for a stack smaller than `MINSIGSTKSZ` (2048). The old stack
 /// is reported as it was before the change.
 pub fn sigaltstack(
-    process: &Process,
+    thread: &Thread,
     space: &AddressSpace,
     ctx: &UserContext,
     ss: u64,
     old_ss: u64,
 ) -> SysResult {
-    let state = process.signals();
+    let state = thread.signals();
     let current = state.with_queue(|q| q.altstack);
     let old_bytes = current.to_bytes(ctx.rsp);
     if ss != 0 {
@@ -215,24 +224,33 @@ pub fn kill(process: &Process, pid: u64, sig: u64) -> SysResult {
     signal::kill(target, sig, info, Some(process)).map(|()| 0)
 }
 
-/// `tgkill(tgid, tid, sig)` (`tgid = None`: `tkill(tid, sig)`): one thread;
-/// every process has one thread whose TID is its PID. `EINVAL` for a
-/// non-positive ID or a bad signal, `ESRCH` when no such thread (or it is
-/// not in `tgid`), `EPERM` as for `kill`.
+/// `tgkill(tgid, tid, sig)` (`tgid = None`: `tkill(tid, sig)`): one
+/// thread, found by its TID (in process `tgid` for `tgkill`); the signal
+/// is that thread's alone (`signal::send_thread`). `EINVAL` for a
+/// non-positive ID or a bad signal, `ESRCH` when no such live thread (or
+/// it is not in `tgid`), `EPERM` as for `kill`.
 pub fn tgkill(process: &Process, tgid: Option<u64>, tid: u64, sig: u64) -> SysResult {
     let tid = tid as i32;
     if tid <= 0 || tgid.is_some_and(|g| g as i32 <= 0) {
         return Err(Errno::EINVAL);
     }
     let sig = kill_signal(sig)?;
-    if tgid.is_some_and(|g| g as i32 != tid) {
-        return Err(Errno::ESRCH);
+    let tid = Pid::new(tid as u32).ok_or(Errno::ESRCH)?;
+    let thread = match tgid {
+        Some(g) => {
+            process::lookup(Pid::new(g as u32).ok_or(Errno::ESRCH)?).and_then(|p| p.thread(tid))
+        }
+        None => process::lookup(tid)
+            .and_then(|p| p.thread(tid))
+            .or_else(|| process::all().iter().find_map(|p| p.thread(tid))),
     }
-    let pid = Pid::new(tid as u32).ok_or(Errno::ESRCH)?;
-    let info = sig.map_or_else(SigInfo::default, |s| {
-        SigInfo::tkill(s, process.pid().as_u32())
-    });
-    signal::kill(KillTarget::Pid(pid), sig, info, Some(process)).map(|()| 0)
+    .ok_or(Errno::ESRCH)?;
+    // Permission, as `kill` checks it (SIGCONT within the session too).
+    signal::check_may_signal(process, thread.process(), sig)?;
+    if let Some(sig) = sig {
+        signal::send_thread(&thread, sig, SigInfo::tkill(sig, process.pid().as_u32()));
+    }
+    Ok(0)
 }
 
 /// A PID argument where 0 means the caller.

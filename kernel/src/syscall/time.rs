@@ -217,6 +217,13 @@ mod imp {
         Ok(0)
     }
 
+    /// The monotonic deadline of a wait on clock `id` (`TIMER_ABSTIME` in
+    /// `flags`: `ts` is a time on that clock, else a length from now), as
+    /// [`sleep_deadline`] decides (the futex timeouts use it).
+    pub fn deadline_for(id: u64, flags: u64, ts: Timespec) -> Result<u64, Errno> {
+        sleep_deadline(Clock::from_id(id)?, flags, ts, now(), boot_realtime_ns())
+    }
+
     fn read_timespec(space: &AddressSpace, at: u64) -> Result<Timespec, Errno> {
         let mut raw = [0u8; 16];
         space.copy_from_user(at, &mut raw)?;

@@ -24,8 +24,9 @@ use crate::vm::space::AddressSpace;
 use abi::{Errno, SysResult};
 
 /// `proclist` record, 56 bytes: `{u32 pid, u32 ppid, u32 pgid, u32 sid,
-/// u8 state ('R' running, 'T' stopped, 'Z' zombie), u8 pad[3],
-/// i32 last_cpu (-1: never ran), u8 name[32] (NUL-padded, cut at 32)}`.
+/// u8 state ('R' running, 'T' stopped, 'Z' zombie), u8 pad, u16 threads
+/// (live threads, at most 65535; 0 for a zombie), i32 last_cpu (-1: never
+/// ran), u8 name[32] (NUL-padded, cut at 32)}`.
 pub const PROC_RECORD: usize = 56;
 /// `cpuinfo` record, 64 bytes: `{u32 cpu, u32 apic, u64 polls,
 /// u64 spawned, u64 completed, u64 stolen, u64 ipis, u32 queued,
@@ -99,7 +100,8 @@ fn proc_record(p: &process::ProcInfo) -> Vec<u8> {
         .u32(p.ppid.as_u32())
         .u32(p.pgid.as_u32())
         .u32(p.sid.as_u32())
-        .bytes(&[state, 0, 0, 0])
+        .bytes(&[state, 0])
+        .bytes(&(p.threads.len().min(u16::MAX as usize) as u16).to_le_bytes())
         .u32(cpu as u32)
         .bytes(&name);
     debug_assert_eq!(r.0.len(), PROC_RECORD);

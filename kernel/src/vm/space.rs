@@ -455,6 +455,43 @@ impl AddressSpace {
         Err(Errno::EFAULT)
     }
 
+    /// The identity of the shared-memory object behind `va` (the address
+    /// of its `ShmObject`) and `va`'s byte offset in it, if `va` lies in
+    /// a `MAP_SHARED` VMA: the key of a shared futex there, the same in
+    /// every space that maps the object.
+    pub fn shared_offset(&self, va: u64) -> Option<(usize, u64)> {
+        let layout = self.layout.lock();
+        let (object, index) = layout.shared_page(va)?;
+        Some((
+            Arc::as_ptr(object) as usize,
+            index * PAGE_SIZE + va % PAGE_SIZE,
+        ))
+    }
+
+    /// Atomically updates the `u32` at `va` with `f` (current value in,
+    /// new value or `None` out), filling missing pages and resolving
+    /// copy-on-write ones first; returns the value `f` last saw. `EINVAL`
+    /// for an address that is not 4-byte aligned, `EFAULT` outside every
+    /// writable VMA. The futex code's read-modify-write (`FUTEX_WAKE_OP`,
+    /// the robust-list walk).
+    pub fn update_u32(&self, va: u64, mut f: impl FnMut(u32) -> Option<u32>) -> Result<u32, Errno> {
+        if !va.is_multiple_of(4) {
+            return Err(Errno::EINVAL);
+        }
+        check_user_range(va, 4)?;
+        for _ in 0..3 {
+            let (bad, code) = match self.table.update_u32(va, &mut f) {
+                Ok(v) => return Ok(v),
+                Err(Fault::NotMapped(bad)) => (bad, pf::USER | pf::WRITE),
+                Err(Fault::ReadOnly(bad) | Fault::Cow(bad)) => {
+                    (bad, pf::USER | pf::WRITE | pf::PRESENT)
+                }
+            };
+            self.fault(bad, code).map_err(|_| Errno::EFAULT)?;
+        }
+        Err(Errno::EFAULT)
+    }
+
     /// `brk(addr)`: moves the program break to `addr` if it lies in
     /// `[start, start + BRK_MAX]` and the heap does not run into another
     /// VMA; returns the break in effect (the old one on failure, as Linux

@@ -34,6 +34,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -43,6 +44,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/sysinfo.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -523,6 +525,224 @@ static void bench_calls(const char *name, step_fn *step, long n)
 	metric(name, median(per, BATCHES), "ns");
 }
 
+/* ---- threads -------------------------------------------------------- */
+
+static void *thread_nothing(void *arg)
+{
+	return arg;
+}
+
+static int pthread_create_join(struct outcome *o)
+{
+	pthread_t t;
+	int err = pthread_create(&t, NULL, thread_nothing, NULL);
+	if (err)
+		return syscall_failed(o, "pthread_create", err);
+	err = pthread_join(t, NULL);
+	if (err)
+		return syscall_failed(o, "pthread_join", err);
+	return 0;
+}
+
+static long sys_futex(int *uaddr, int op, int val)
+{
+	return syscall(SYS_futex, uaddr, op | 128 /* FUTEX_PRIVATE_FLAG */, val, NULL, NULL, 0);
+}
+
+/* Ping-pong: `turn` goes 0 -> 1 (ping) -> 0 (pong), each side waking the
+ * other through the futex and sleeping on it, never spinning. */
+static int pp_turn;
+static long pp_rounds;
+
+static void *pong(void *arg)
+{
+	int cpu = (int)(intptr_t)arg;
+	if (cpu >= 0)
+		pin_to(cpu);
+	for (long i = 0; i < pp_rounds; i++) {
+		while (__atomic_load_n(&pp_turn, __ATOMIC_ACQUIRE) != 1)
+			sys_futex(&pp_turn, 0 /* WAIT */, 0);
+		__atomic_store_n(&pp_turn, 0, __ATOMIC_RELEASE);
+		sys_futex(&pp_turn, 1 /* WAKE */, 1);
+	}
+	return NULL;
+}
+
+/* The ns per round trip of `rounds` ping-pongs with the pong thread on
+ * CPU `other` and this one on CPU `mine` (-1: wherever). */
+static double pingpong(int mine, int other, long rounds, struct outcome *o)
+{
+	pthread_t t;
+	pp_turn = 0;
+	pp_rounds = rounds;
+	if (mine >= 0 && pin_to(mine) != 0) {
+		set_outcome(o, SKIPPED, "sched_setaffinity: %s", strerror(errno));
+		return -1;
+	}
+	int err = pthread_create(&t, NULL, pong, (void *)(intptr_t)other);
+	if (err) {
+		syscall_failed(o, "pthread_create", err);
+		return -1;
+	}
+	int64_t t0 = now_ns();
+	for (long i = 0; i < rounds; i++) {
+		__atomic_store_n(&pp_turn, 1, __ATOMIC_RELEASE);
+		sys_futex(&pp_turn, 1 /* WAKE */, 1);
+		while (__atomic_load_n(&pp_turn, __ATOMIC_ACQUIRE) != 0)
+			sys_futex(&pp_turn, 0 /* WAIT */, 1);
+	}
+	int64_t ns = now_ns() - t0;
+	pthread_join(t, NULL);
+	return (double)ns / rounds;
+}
+
+static void bench_pingpong(const char *name, int mine, int other, long rounds)
+{
+	struct outcome o = { OK, "" };
+	double per[BATCHES];
+	if (!wanted(name))
+		return;
+	if (pingpong(mine, other, rounds, &o) < 0)
+		return report(name, &o);
+	for (int b = 0; b < BATCHES; b++) {
+		per[b] = pingpong(mine, other, rounds, &o);
+		if (per[b] < 0)
+			return report(name, &o);
+	}
+	metric(name, median(per, BATCHES), "ns");
+}
+
+/* Blocked threads: each waits on `park` until the bench ends. */
+static int park;
+static int parked;
+
+static void *park_thread(void *arg)
+{
+	(void)arg;
+	__atomic_fetch_add(&parked, 1, __ATOMIC_RELAXED);
+	while (__atomic_load_n(&park, __ATOMIC_ACQUIRE) == 0)
+		sys_futex(&park, 0 /* WAIT */, 0);
+	return NULL;
+}
+
+/* Starts `n` parked threads with 16 KiB stacks; returns how many started. */
+static long start_parked(pthread_t *t, long n, struct outcome *o)
+{
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 16384);
+	__atomic_store_n(&park, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&parked, 0, __ATOMIC_RELEASE);
+	long made = 0;
+	for (; made < n; made++) {
+		int err = pthread_create(&t[made], &attr, park_thread, NULL);
+		if (err) {
+			syscall_failed(o, "pthread_create", err);
+			break;
+		}
+	}
+	while (__atomic_load_n(&parked, __ATOMIC_ACQUIRE) < made)
+		sched_yield();
+	/* Let them reach their futex wait. */
+	usleep(20000);
+	return made;
+}
+
+static void stop_parked(pthread_t *t, long n)
+{
+	__atomic_store_n(&park, 1, __ATOMIC_RELEASE);
+	sys_futex(&park, 1 /* WAKE */, 0x7fffffff);
+	for (long i = 0; i < n; i++)
+		pthread_join(t[i], NULL);
+}
+
+/* Tine's meminfo (1009): heap bytes allocated, or -1 elsewhere. */
+static long long kernel_heap_bytes(void)
+{
+	uint64_t rec[6];
+	if (syscall(1009, rec, sizeof rec) < 0)
+		return -1;
+	return (long long)rec[3];
+}
+
+/* Tine's sysctl (1005) kern.maxproc, so 10,000 threads fit (threads count
+ * against it as on Linux, whose limits are far higher); ENOSYS on Linux. */
+static void raise_maxproc(void)
+{
+	const char name[] = "kern.maxproc";
+	const char value[] = "20000";
+	syscall(1005, name, sizeof name - 1, NULL, NULL, value, sizeof value - 1);
+}
+
+static void bench_thread_memory(long n)
+{
+	const char *name = "thread_mem_10k";
+	struct outcome o = { OK, "" };
+	if (!wanted(name))
+		return;
+	raise_maxproc();
+	pthread_t *t = calloc((size_t)n, sizeof *t);
+	if (!t) {
+		set_outcome(&o, FAILED, "calloc");
+		return report(name, &o);
+	}
+	struct sysinfo before, after;
+	long long heap0 = kernel_heap_bytes();
+	sysinfo(&before);
+	long made = start_parked(t, n, &o);
+	sysinfo(&after);
+	long long heap1 = kernel_heap_bytes();
+	if (made == n) {
+		double total = ((double)before.freeram - (double)after.freeram) * before.mem_unit;
+		/* Everything: kernel structures, page tables and the touched
+		 * pages of the user stacks. */
+		metric("thread_mem_total", total / n / 1024.0, "KiB");
+		if (heap0 >= 0 && heap1 >= 0)
+			metric("thread_kheap", (double)(heap1 - heap0) / n, "B");
+		else
+			printf("NOTE thread_kheap no kernel heap figure here (Linux: a 16 KiB kernel stack + task_struct per thread)\n");
+	}
+	stop_parked(t, made);
+	free(t);
+	if (made != n)
+		report(name, &o);
+}
+
+/* fork+exit+wait from a process with 64 parked threads. */
+static void bench_fork_threaded(long iters_n)
+{
+	const char *name = "fork_64threads";
+	struct outcome o = { OK, "" };
+	pthread_t t[64];
+	if (!wanted(name))
+		return;
+	long made = start_parked(t, 64, &o);
+	if (made == 64)
+		bench_steps(name, fork_exit_wait, iters_n, "us");
+	else
+		report(name, &o);
+	stop_parked(t, made);
+}
+
+static void bench_threads(void)
+{
+	if (wanted("pthread_create_join"))
+		bench_steps("pthread_create_join", pthread_create_join, iters(256), "us");
+	bench_pingpong("futex_pingpong_same_cpu", 0, 0, iters(2000));
+	if (opt.cpus >= 2)
+		bench_pingpong("futex_pingpong_cross_cpu", 0, 1, iters(2000));
+	else if (wanted("futex_pingpong_cross_cpu"))
+		printf("SKIP futex_pingpong_cross_cpu one CPU\n");
+	/* Back to every CPU. */
+	cpu_set_t all;
+	CPU_ZERO(&all);
+	for (int c = 0; c < opt.cpus && c < CPU_SETSIZE; c++)
+		CPU_SET(c, &all);
+	sched_setaffinity(0, sizeof all, &all);
+	bench_fork_threaded(iters(64));
+	bench_thread_memory(10000);
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: forkbench [-c CPUS] [-s SCALE] [-n NOP] [-t MHZ] [NAME...]\n");
@@ -611,6 +831,7 @@ int main(int argc, char **argv)
 	latencies();
 	suffix = "";
 	bench_throughput(iters(64));
+	bench_threads();
 	printf("forkbench done failures=%d\n", failures);
 	return failures ? 1 : 0;
 }

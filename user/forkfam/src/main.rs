@@ -498,7 +498,7 @@ fn einval(mode: &str) {
         (cl::PTRACE | cl::SIGCHLD, "CLONE_PTRACE"),
         (cl::SIGHAND | cl::SIGCHLD, "CLONE_SIGHAND without CLONE_VM"),
         (65, "exit signal 65"),
-        (cl::THREAD | cl::SIGHAND | cl::VM, "CLONE_THREAD"),
+        (cl::THREAD | cl::VM, "CLONE_THREAD without CLONE_SIGHAND"),
         (cl::NEWNS | cl::SIGCHLD, "a namespace"),
         (
             cl::PIDFD | cl::PARENT_SETTID | cl::SIGCHLD,

@@ -52,7 +52,7 @@ pub const BUILTINS: &[Builtin] = &[
     b(
         "ps",
         "",
-        "processes: pid, ppid, pgid, state, cpu, command",
+        "processes: pid, ppid, pgid, state, cpu, threads, command",
         info::ps,
     ),
     b("pstree", "", "processes as a tree", info::pstree),
@@ -74,6 +74,12 @@ pub const BUILTINS: &[Builtin] = &[
         "[N]",
         "fork N children that print pid, ppid, CPU; reap them",
         forkcmds::fork,
+    ),
+    b(
+        "threads",
+        "[N]",
+        "start N threads in one process (each prints TID and CPU), show ps",
+        threads,
     ),
     b(
         "cow",
@@ -278,6 +284,30 @@ fn wait(shell: &mut Shell, argv: &[String]) -> i32 {
     }
     shell.jobs.announce_done();
     code
+}
+
+/// `threads [N]`: `/bin/threads -s N` in the background (N threads of one
+/// process print their TID and CPU, then stay for a second), `ps` while
+/// they are alive (its THR column counts them), then waits for it.
+fn threads(shell: &mut Shell, argv: &[String]) -> i32 {
+    let n: u32 = match argv.get(1) {
+        Some(a) => match number("threads", a) {
+            Some(n) if (1..=10_000).contains(&n) => n,
+            _ => return 2,
+        },
+        None => 4,
+    };
+    let line = alloc::format!("/bin/threads -s {n} &");
+    let Ok(parsed) = sh::parse::parse(&line) else {
+        return 1;
+    };
+    for job in &parsed {
+        jobs::run_job(shell, job);
+    }
+    // Long enough for every thread to start and report.
+    let _ = syscall::nanosleep(300_000_000);
+    info::ps(shell, &[]);
+    wait(shell, &[String::from("wait")])
 }
 
 fn kill(shell: &mut Shell, argv: &[String]) -> i32 {

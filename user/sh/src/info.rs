@@ -42,7 +42,7 @@ pub fn vmstat() -> Option<VmRecord> {
 pub fn ps(_: &mut Shell, _: &[String]) -> i32 {
     match processes() {
         Ok(procs) => {
-            println!("  PID  PPID  PGID S CPU COMMAND");
+            println!("  PID  PPID  PGID S CPU THR COMMAND");
             for p in procs {
                 let cpu = if p.cpu < 0 {
                     String::from("-")
@@ -50,8 +50,8 @@ pub fn ps(_: &mut Shell, _: &[String]) -> i32 {
                     alloc::format!("{}", p.cpu)
                 };
                 println!(
-                    "{:>5} {:>5} {:>5} {} {:>3} {}",
-                    p.pid, p.ppid, p.pgid, p.state, cpu, p.name
+                    "{:>5} {:>5} {:>5} {} {:>3} {:>3} {}",
+                    p.pid, p.ppid, p.pgid, p.state, cpu, p.threads, p.name
                 );
             }
             0

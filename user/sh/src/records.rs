@@ -17,9 +17,9 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 }
 
 /// One process of `TINE_PROCLIST` (1007): 56 bytes,
-/// `{u32 pid, u32 ppid, u32 pgid, u32 sid, u8 state, u8 pad[3],
-/// i32 last_cpu, u8 name[32]}` (name NUL-padded; `last_cpu` -1 before the
-/// first run).
+/// `{u32 pid, u32 ppid, u32 pgid, u32 sid, u8 state, u8 pad,
+/// u16 threads, i32 last_cpu, u8 name[32]}` (name NUL-padded; `last_cpu`
+/// -1 before the first run; `threads` the live threads, 0 for a zombie).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProcRecord {
     pub pid: u32,
@@ -29,6 +29,8 @@ pub struct ProcRecord {
     /// `R` running or runnable, `S` sleeping in a system call, `T`
     /// stopped, `Z` zombie.
     pub state: char,
+    /// Live threads (0 for a zombie).
+    pub threads: u16,
     pub cpu: i32,
     pub name: String,
 }
@@ -45,6 +47,7 @@ impl ProcRecord {
             pgid: u32_at(b, 8),
             sid: u32_at(b, 12),
             state: char::from(b[16]),
+            threads: u16::from_le_bytes([b[18], b[19]]),
             cpu: u32_at(b, 20) as i32,
             name: String::from_utf8_lossy(&name[..end]).into_owned(),
         }
@@ -438,6 +441,7 @@ mod tests {
             pgid: pid,
             sid: 1,
             state: 'S',
+            threads: 1,
             cpu: 0,
             name: name.into(),
         };

@@ -1,6 +1,17 @@
-//! Signals on the machine: per-process state, posting, interrupting
-//! blocked calls, and delivery in the thread loop (the parent module's
-//! docs and `docs/signals.md`).
+//! Signals on the machine: per-process and per-thread state, posting,
+//! interrupting blocked calls, and delivery in the thread loop (the parent
+//! module's docs, `docs/signals.md` and `docs/threads.md`).
+//!
+//! A process's [`SignalState`] holds the shared actions, the signals sent
+//! to the process that no thread could take when they were sent (all
+//! blocked them), the job-control state and the group exit; each
+//! thread's [`ThreadSignals`] holds its mask, the signals sent to it
+//! (`tgkill`, faults, and process signals it was picked for), its
+//! alternate stack and `rt_sigsuspend`'s saved mask. A process-directed
+//! signal goes to the first thread (leader first) that does not block it
+//! (Linux's `complete_signal`); `SIGKILL`, the stop signals and `SIGCONT`
+//! stay with the process and act on all its threads. Lock order: actions,
+//! then the process's queue, then a thread's queue.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -17,6 +28,7 @@ use super::{
 };
 use crate::proc::pid::Pid;
 use crate::proc::process::{self, Process, State, signal_status};
+use crate::proc::thread::Thread;
 use crate::task::Event;
 use crate::vm::space::AddressSpace;
 use abi::Errno;
@@ -172,10 +184,73 @@ impl SignalState {
         self.queue.lock().pending
     }
 
-    /// Whether a signal is pending that the mask lets through: what makes
-    /// [`interruptible`] give up.
+    /// Whether a signal is pending that the mask lets through, or the
+    /// process is ending: what makes [`interruptible`] give up.
     pub fn has_deliverable(&self) -> bool {
-        !self.queue.lock().deliverable().is_empty()
+        let queue = self.queue.lock();
+        queue.group_exit.is_some() || !queue.deliverable().is_empty()
+    }
+
+    /// Starts the group exit with wait status `status` unless one has
+    /// started (the first status wins) and wakes every waiting thread;
+    /// returns the status in effect.
+    pub fn start_group_exit(&self, status: i32) -> i32 {
+        let status = *self.queue.lock().group_exit.get_or_insert(status);
+        self.event.notify_all();
+        status
+    }
+
+    /// `execve`'s start of the group exit the caller survives: `false` if
+    /// a group exit had already started (it wins).
+    pub fn begin_dethread(&self, status: i32) -> bool {
+        {
+            let mut queue = self.queue.lock();
+            if queue.group_exit.is_some() {
+                return false;
+            }
+            queue.group_exit = Some(status);
+        }
+        self.event.notify_all();
+        true
+    }
+
+    /// FreeBSD's `thread_single(SINGLE_BOUNDARY)` for thread `tid`: asks
+    /// every other thread to park at its return to user mode (a blocked
+    /// interruptible call ends and runs again afterwards) and waits until
+    /// `others` of them have. `false` (nothing done) when a group exit or
+    /// another thread's single-threading is under way.
+    pub async fn single_thread(&self, tid: u32, others: impl Fn() -> usize) -> bool {
+        {
+            let mut queue = self.queue.lock();
+            if queue.group_exit.is_some() || queue.single.is_some() {
+                return false;
+            }
+            queue.single = Some(tid);
+        }
+        self.event.notify_all();
+        self.event
+            .wait_until(|| {
+                let queue = self.queue.lock();
+                queue.parked >= others() || queue.group_exit.is_some()
+            })
+            .await;
+        true
+    }
+
+    /// `thread_single_end`: the parked threads go on.
+    pub fn single_thread_end(&self) {
+        self.queue.lock().single = None;
+        self.event.notify_all();
+    }
+
+    /// `execve`'s end of it: the other threads are gone.
+    pub fn end_dethread(&self) {
+        self.queue.lock().group_exit = None;
+    }
+
+    /// The group exit's wait status, once one has started.
+    pub fn group_exit(&self) -> Option<i32> {
+        self.queue.lock().group_exit
     }
 
     /// Whether a stop signal stopped the process (and no `SIGCONT` came).
@@ -206,6 +281,149 @@ impl SignalState {
     }
 }
 
+/// A thread's own signal state (module docs).
+pub struct ThreadSignals {
+    /// Its mask, own pending set, alternate stack, saved mask; the
+    /// job-control fields are unused (they are the process's); with the
+    /// same fast-path hint as the process's queue.
+    queue: QueueLock,
+}
+
+impl Default for ThreadSignals {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ThreadSignals {
+    /// Nothing blocked or pending, no alternate stack.
+    pub fn new() -> Self {
+        Self {
+            queue: QueueLock::new(SigQueue::default()),
+        }
+    }
+
+    /// A fork child's first thread: this thread's mask and alternate
+    /// stack, nothing pending.
+    pub fn fork_copy(&self) -> Self {
+        Self {
+            queue: QueueLock::new(self.queue.lock().fork_copy()),
+        }
+    }
+
+    /// A new thread of the same process: this thread's mask only.
+    pub fn thread_copy(&self) -> Self {
+        let q = SigQueue {
+            blocked: self.queue.lock().blocked,
+            ..SigQueue::default()
+        };
+        Self {
+            queue: QueueLock::new(q),
+        }
+    }
+
+    /// `execve`: the alternate stack is gone; mask and pending stay.
+    pub fn exec_reset(&self) {
+        self.queue.lock().altstack = super::AltStack::default();
+    }
+
+    /// Runs `f` on the queue under its lock (no other lock inside).
+    pub fn with_queue<R>(&self, f: impl FnOnce(&mut SigQueue) -> R) -> R {
+        f(&mut self.queue.lock())
+    }
+
+    /// Its mask.
+    pub fn blocked(&self) -> SigSet {
+        self.queue.lock().blocked
+    }
+
+    /// The signals sent to it alone that are pending.
+    pub fn pending(&self) -> SigSet {
+        self.queue.lock().pending
+    }
+
+    /// Takes every pending signal with its siginfo (a thread that ends
+    /// hands them to its process).
+    fn drain(&self) -> Vec<(Signal, SigInfo)> {
+        let mut queue = self.queue.lock();
+        let mut out = Vec::new();
+        while let Some(sig) = queue.pending.lowest() {
+            out.push((sig, queue.take(sig)));
+        }
+        out
+    }
+}
+
+/// A thread that ends alone (`exit`) gives its pending signals to its
+/// process, so a process signal it had been picked for is not lost: each
+/// goes to another thread that does not block it, or stays pending for
+/// the process.
+pub fn thread_exit_signals(thread: &Thread) {
+    let process = thread.process();
+    for (sig, info) in thread.signals().drain() {
+        if sig == SIGKILL || sig == SIGCONT || sig.is_stop() {
+            continue;
+        }
+        let others = process.threads();
+        let action = process.signals().action(sig);
+        match others
+            .iter()
+            .find(|t| t.tid() != thread.tid() && !t.signals().blocked().contains(sig))
+        {
+            Some(t) => {
+                t.signals().queue.lock().post(sig, info, &action);
+            }
+            None => {
+                process.signals().queue.lock().post(sig, info, &action);
+            }
+        }
+    }
+    process.signals().event.notify_all();
+}
+
+/// Sets `thread`'s mask, discarding the newly unblocked pending signals
+/// that are ignored.
+pub fn set_thread_mask(thread: &Thread, mask: SigSet) {
+    let actions = thread.process().signals().actions();
+    let actions = actions.lock();
+    thread
+        .signals()
+        .queue
+        .lock()
+        .set_blocked(mask, actions.ignored());
+}
+
+/// Whether `thread` has something to deliver or must leave: the group is
+/// ending, a signal sent to it is unblocked, or one pending for the
+/// process is not blocked by its mask.
+pub fn thread_has_deliverable(thread: &Thread) -> bool {
+    let pq = thread.process().signals().queue.lock();
+    if pq.group_exit.is_some() || pq.single.is_some_and(|t| t != thread.tid().as_u32()) {
+        return true;
+    }
+    let tq = thread.signals().queue.lock();
+    !tq.deliverable().is_empty() || !pq.deliverable_with(tq.blocked).is_empty()
+}
+
+/// Posts `sig` to `thread` alone (`tgkill`, `tkill`): `SIGKILL`, the stop
+/// signals and `SIGCONT` act on the whole process (as on Linux), so they
+/// go to it; anything else is pending for this thread only.
+pub fn send_thread(thread: &Thread, sig: Signal, info: SigInfo) {
+    let process = thread.process();
+    if sig == SIGKILL || sig == SIGCONT || sig.is_stop() {
+        return send(process, sig, info);
+    }
+    if process.state() != State::Running {
+        return;
+    }
+    let state = process.signals();
+    let action = state.action(sig);
+    if thread.signals().queue.lock().post(sig, info, &action) == super::Posted::Discarded {
+        return;
+    }
+    state.event.notify_all();
+}
+
 /// Posts `sig` with `info` to `process` (Linux's `send_signal`): the
 /// effect of `SIGCONT` (continue a stopped process, tell the parent)
 /// happens now; otherwise the signal becomes pending, unless ignored, and
@@ -218,6 +436,19 @@ pub fn send(process: &Process, sig: Signal, info: SigInfo) {
     }
     let state = process.signals();
     let action = state.action(sig);
+    if sig != SIGKILL && sig != SIGCONT && !sig.is_stop() {
+        // The first thread that does not block it takes it.
+        let threads = process.threads();
+        if let Some(t) = threads
+            .iter()
+            .find(|t| !t.signals().blocked().contains(sig))
+        {
+            if t.signals().queue.lock().post(sig, info, &action) != super::Posted::Discarded {
+                state.event.notify_all();
+            }
+            return;
+        }
+    }
     match state.queue.lock().post(sig, info, &action) {
         super::Posted::Discarded => return,
         super::Posted::Pending => {}
@@ -228,16 +459,16 @@ pub fn send(process: &Process, sig: Signal, info: SigInfo) {
     state.event.notify_all();
 }
 
-/// Raises a fault signal in `process` (its own thread, after a trap):
+/// Raises a fault signal in `thread` (after its own trap):
 /// delivered to a handler if one is installed and the signal is not
 /// blocked, else the default action (a blocked or ignored fault signal is
 /// unblocked and reset to the default, as Linux's `force_sig_info`). `trap`
 /// goes into the handler's `sigcontext`.
-pub fn force(process: &Process, sig: Signal, info: SigInfo, trap: TrapRegs) {
-    let state = process.signals();
+pub fn force(thread: &Thread, sig: Signal, info: SigInfo, trap: TrapRegs) {
+    let state = thread.process().signals();
     let actions = state.actions();
     let mut actions = actions.lock();
-    let mut queue = state.queue.lock();
+    let mut queue = thread.signals().queue.lock();
     let action = actions.get(sig);
     if queue.blocked.contains(sig) || action.handler == super::SIG_IGN {
         actions.set(sig, SigAction::default());
@@ -250,13 +481,14 @@ pub fn force(process: &Process, sig: Signal, info: SigInfo, trap: TrapRegs) {
 
 /// [`force`] with the action reset to the default first (a signal frame
 /// that could not be written: Linux's `force_sigsegv`).
-fn force_default(process: &Process, sig: Signal) {
-    process
+fn force_default(thread: &Thread, sig: Signal) {
+    thread
+        .process()
         .signals()
         .actions()
         .lock()
         .set(sig, SigAction::default());
-    force(process, sig, SigInfo::kernel(sig), TrapRegs::default());
+    force(thread, sig, SigInfo::kernel(sig), TrapRegs::default());
 }
 
 /// Whom `kill` names.
@@ -368,7 +600,14 @@ pub fn kill_pgrp(pgid: Pid, sig: Signal) -> Result<(), Errno> {
 /// program sees `EINTR` (`docs/signals.md`).
 pub async fn interruptible<F: Future>(process: &Process, fut: F) -> Result<F::Output, Errno> {
     let state = process.signals();
-    let signalled = state.event.wait_until(|| state.has_deliverable());
+    // The calling thread's mask decides (a kernel task has none: the
+    // process's own queue does).
+    let thread =
+        crate::proc::thread::current().filter(|t| core::ptr::eq(t.process().as_ref(), process));
+    let signalled = state.event.wait_until(|| match &thread {
+        Some(t) => thread_has_deliverable(t),
+        None => state.has_deliverable(),
+    });
     futures_util::pin_mut!(fut);
     match select(fut, signalled).await {
         Either::Left((output, _)) => Ok(output),
@@ -379,8 +618,8 @@ pub async fn interruptible<F: Future>(process: &Process, fut: F) -> Result<F::Ou
 /// Waits until a signal the mask lets through is pending (`pause`,
 /// `rt_sigsuspend`).
 pub async fn wait_for_signal(process: &Process) {
-    let state = process.signals();
-    state.event.wait_until(|| state.has_deliverable()).await;
+    // Never completes: `interruptible` ends it.
+    let _ = interruptible(process, core::future::pending::<()>()).await;
 }
 
 /// Tells the parent of `child` that it stopped or continued: wakes its
@@ -437,15 +676,17 @@ pub fn exit_notify(child: &Process, status: i32) -> bool {
 /// call allows it (`super::Interrupted::restarts_with`). `Some(wait
 /// status)` when a signal ends the process.
 pub async fn deliver(
-    process: &Process,
+    thread: &Thread,
     space: &AddressSpace,
     ctx: &mut UserContext,
     mut interrupted: Option<super::Interrupted>,
 ) -> Option<i32> {
+    let process = thread.process().as_ref();
     let state = process.signals();
-    // The common case, without a lock: nothing changed since the last
-    // return found nothing (`QueueLock`).
-    if !state.queue.needs_attention() {
+    // The common case, without a lock: nothing changed in the process's
+    // queue or this thread's since the last return found nothing
+    // (`QueueLock`).
+    if !state.queue.needs_attention() && !thread.signals().queue.needs_attention() {
         if let Some(call) = interrupted
             && call.restarts_with(None)
         {
@@ -453,29 +694,80 @@ pub async fn deliver(
         }
         return None;
     }
+    // Parked for another thread's single-threading: the call it
+    // interrupted runs again (FreeBSD's ERESTART) unless a handler runs.
+    let mut restart_after_park = false;
     loop {
+        let me = thread.tid().as_u32();
+        let parked = {
+            let mut queue = state.queue.lock();
+            let park = queue.single.is_some_and(|t| t != me) && queue.group_exit.is_none();
+            if park {
+                queue.parked += 1;
+            }
+            park
+        };
+        if parked {
+            state.event.notify_all();
+            state
+                .event
+                .wait_until(|| {
+                    let queue = state.queue.lock();
+                    queue.single.is_none() || queue.group_exit.is_some()
+                })
+                .await;
+            state.queue.lock().parked -= 1;
+            restart_after_park = true;
+        }
+        // A stopped process: every thread waits here.
+        if state.is_stopped() {
+            state
+                .event
+                .wait_until(|| {
+                    let queue = state.queue.lock();
+                    !queue.stopped || queue.pending.contains(SIGKILL) || queue.group_exit.is_some()
+                })
+                .await;
+        }
         let (sig, info, action, old_mask, trap) = {
             let actions = state.actions();
             let mut actions = actions.lock();
-            let mut queue = state.queue.lock();
-            let Some(sig) = queue.next() else {
+            let mut shared = state.queue.lock();
+            if let Some(status) = shared.group_exit {
+                return Some(status);
+            }
+            let mut queue = thread.signals().queue.lock();
+            // SIGKILL of the process first, then the thread's own (faults
+            // among them), then the process's.
+            let own = queue.next();
+            let from_shared = shared
+                .next_with(queue.blocked)
+                .filter(|&s| s == SIGKILL || own.is_none());
+            let next = from_shared.or(own);
+            let Some(sig) = next else {
                 // `rt_sigsuspend`'s mask, if no handler took it over.
                 if let Some(mask) = queue.saved_mask.take() {
                     // A signal the old mask held back may be deliverable
                     // now: look again next time.
                     queue.blocked = mask;
                 } else {
-                    state.queue.settle(&queue);
+                    state.queue.settle(&shared);
+                    thread.signals().queue.settle(&queue);
                 }
                 drop(queue);
+                drop(shared);
                 if let Some(call) = interrupted
-                    && call.restarts_with(None)
+                    && (call.restarts_with(None) || restart_after_park)
                 {
                     call.rewind(ctx);
                 }
                 return None;
             };
-            let info = queue.take(sig);
+            let info = if from_shared.is_some() {
+                shared.take(sig)
+            } else {
+                queue.take(sig)
+            };
             let action = actions.get(sig);
             let old_mask = queue.blocked;
             if let Disposition::Catch(act) = action.disposition(sig) {
@@ -483,7 +775,7 @@ pub async fn deliver(
                     actions.set(sig, SigAction::default());
                 }
             } else if sig.is_stop() {
-                queue.stop_dequeued = true;
+                shared.stop_dequeued = true;
             }
             let trap = if super::SigSet::SYNCHRONOUS.contains(sig) {
                 core::mem::take(&mut queue.trap)
@@ -507,14 +799,14 @@ pub async fn deliver(
                 {
                     call.rewind(ctx);
                 }
-                if setup_handler(state, space, ctx, sig, &info, &act, old_mask, trap).is_err() {
+                if setup_handler(thread, space, ctx, sig, &info, &act, old_mask, trap).is_err() {
                     log::info!(
                         "{}[{}]: cannot write the frame for {sig} (rsp {:#x}): SIGSEGV",
                         process.name(),
                         process.pid(),
                         ctx.rsp
                     );
-                    force_default(process, SIGSEGV);
+                    force_default(thread, SIGSEGV);
                 }
             }
         }
@@ -545,7 +837,7 @@ async fn stop(process: &Process, sig: Signal) {
         .event
         .wait_until(|| {
             let queue = state.queue.lock();
-            !queue.stopped || queue.pending.contains(SIGKILL)
+            !queue.stopped || queue.pending.contains(SIGKILL) || queue.group_exit.is_some()
         })
         .await;
     state.queue.lock().stopped = false;
@@ -557,7 +849,7 @@ async fn stop(process: &Process, sig: Signal) {
 /// action has no `SA_RESTORER`: there would be nowhere to return to).
 #[expect(clippy::too_many_arguments, reason = "one call site, all distinct")]
 fn setup_handler(
-    state: &SignalState,
+    thread: &Thread,
     space: &AddressSpace,
     ctx: &mut UserContext,
     sig: Signal,
@@ -569,6 +861,7 @@ fn setup_handler(
     if act.flags & sa::RESTORER == 0 {
         return Err(Errno::EFAULT);
     }
+    let state = thread.signals();
     let (altstack, saved_mask) = {
         let queue = state.queue.lock();
         (queue.altstack, queue.saved_mask)
@@ -615,8 +908,9 @@ fn setup_handler(
 /// `ret` popped the return address: the frame is at `rsp - 8`). A frame
 /// that cannot be read is `SIGSEGV` (forced default), as on Linux.
 /// Returns the restored `rax`.
-pub fn sigreturn(process: &Process, space: &AddressSpace, ctx: &mut UserContext) -> u64 {
-    match restore_frame(process, space, ctx) {
+pub fn sigreturn(thread: &Thread, space: &AddressSpace, ctx: &mut UserContext) -> u64 {
+    let process = thread.process();
+    match restore_frame(thread, space, ctx) {
         Ok(()) => ctx.rax,
         Err(_) => {
             log::info!(
@@ -625,14 +919,14 @@ pub fn sigreturn(process: &Process, space: &AddressSpace, ctx: &mut UserContext)
                 process.pid(),
                 ctx.rsp
             );
-            force_default(process, SIGSEGV);
+            force_default(thread, SIGSEGV);
             ctx.rax
         }
     }
 }
 
 fn restore_frame(
-    process: &Process,
+    thread: &Thread,
     space: &AddressSpace,
     ctx: &mut UserContext,
 ) -> Result<(), Errno> {
@@ -647,8 +941,8 @@ fn restore_frame(
     }
     restored.set_fpu(fpu);
     *ctx = restored;
-    let state = process.signals();
-    state.set_blocked(r.mask);
+    set_thread_mask(thread, r.mask);
+    let state = thread.signals();
     // Linux's `restore_altstack`: as `sigaltstack` would, errors ignored.
     if let Ok(alt) = super::AltStack::from_bytes(&r.uc_stack) {
         let mut queue = state.queue.lock();

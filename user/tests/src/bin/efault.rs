@@ -72,7 +72,7 @@ struct Ctx {
 const AT_FDCWD: usize = -100isize as usize;
 const TCGETS: usize = 0x5401;
 
-fn table(x: &Ctx) -> [Row; 100] {
+fn table(x: &Ctx) -> [Row; 103] {
     use Dir::{In, Out};
     [
         row("write", nr::WRITE, [1, P, 5, 0, 0, 0], In),
@@ -120,6 +120,15 @@ fn table(x: &Ctx) -> [Row; 100] {
         row("gettimeofday tv", nr::GETTIMEOFDAY, [P, 0, 0, 0, 0, 0], Out),
         row("gettimeofday tz", nr::GETTIMEOFDAY, [0, P, 0, 0, 0, 0], Out),
         row("nanosleep req", nr::NANOSLEEP, [P, 0, 0, 0, 0, 0], In),
+        // futex: FUTEX_WAIT's word and timeout, FUTEX_WAKE_OP's second word.
+        row("futex wait uaddr", nr::FUTEX, [P, 0, 0, 0, 0, 0], In),
+        row("futex wait timeout", nr::FUTEX, [x.buf, 0, 0, P, 0, 0], In),
+        row(
+            "futex wake_op uaddr2",
+            nr::FUTEX,
+            [x.buf, 5, 1, 1, P, 0],
+            Out,
+        ),
         row(
             "clock_nanosleep req",
             nr::CLOCK_NANOSLEEP,
@@ -345,7 +354,8 @@ fn main(_: Args) -> i32 {
         c.check(false, format_args!("open: {dir:?} {file:?}"));
         return c.finish();
     };
-    let mut buf = [0u8; 256];
+    // 256 bytes, 8-aligned (a futex word must be aligned).
+    let mut buf = [0u64; 32];
     let zeros = [0u64; 4];
     let Some((epoll, pipe_r, pidfd)) = readiness_fds(&mut c) else {
         return c.finish();
