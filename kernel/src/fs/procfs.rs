@@ -548,7 +548,10 @@ mod imp {
             gids: [creds.gid, creds.egid, creds.sgid],
             umask: p.fs().umask(),
             pending: signals.pending().0,
-            blocked: signals.blocked().0,
+            // Masks are per thread: the leader's, as Linux shows.
+            blocked: p
+                .thread(p.pid())
+                .map_or(signals.blocked().0, |t| t.signals().blocked().0),
             ignored,
             caught,
         }

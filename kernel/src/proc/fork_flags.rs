@@ -1046,6 +1046,11 @@ pub fn clone3(
         child_tid: args.child_tid,
         tls: args.tls,
     };
+    // clone's rule that CLONE_PIDFD is not seen above: no pidfd for a
+    // thread (Linux before 6.9).
+    if flags.contains(CLONE_THREAD | CLONE_PIDFD) {
+        return Err(Clone3Error::Clone(Rejection::ThreadWithPidfd));
+    }
     let mut req = clone(as_clone, caller).map_err(Clone3Error::Clone)?;
     if flags.intersects(CLONE_PIDFD) {
         if flags.intersects(CLONE_DETACHED) {
@@ -2161,6 +2166,10 @@ mod tests {
         let d = Clone3Args::default();
         einval(Clone3Args {
             flags: u64::from(SIGCHLD),
+            ..d
+        });
+        einval(Clone3Args {
+            flags: u64::from((CLONE_VM | CLONE_SIGHAND | CLONE_THREAD | CLONE_PIDFD).bits()),
             ..d
         });
         einval(Clone3Args {

@@ -28,7 +28,8 @@ use crate::fs::FileRef;
 use crate::fs::fdtable::NOFILE_MAX;
 use crate::fs::poll::{ALWAYS, POLLNVAL, SELECT_EX, SELECT_IN, SELECT_OUT};
 use crate::proc::process::Process;
-use crate::proc::signal::SigSet;
+use crate::proc::signal::{self, SigSet};
+use crate::proc::thread::Thread;
 use crate::task::Event;
 use crate::vm::space::AddressSpace;
 use abi::nr;
@@ -253,14 +254,15 @@ fn write_time_left(space: &AddressSpace, at: u64, deadline: u64, per_sec: u64) {
 
 /// A signal mask installed for the length of a `ppoll`/`pselect6` wait.
 pub(super) struct TemporaryMask {
-    old: Option<SigSet>,
+    /// The calling thread (masks are per thread) and its old mask.
+    old: Option<(Arc<Thread>, SigSet)>,
 }
 
 impl TemporaryMask {
-    /// Reads the mask at `set` (`size` must be 8) and installs it; NULL
-    /// installs nothing.
+    /// Reads the mask at `set` (`size` must be 8) and installs it as the
+    /// calling thread's; NULL installs nothing.
     pub(super) fn install(
-        process: &Process,
+        _process: &Process,
         space: &AddressSpace,
         set: u64,
         size: u64,
@@ -273,21 +275,27 @@ impl TemporaryMask {
         }
         let mut b = [0u8; 8];
         space.copy_from_user(set, &mut b)?;
-        let state = process.signals();
-        let old = state.blocked();
-        state.set_blocked(SigSet(u64::from_le_bytes(b)));
-        Ok(Self { old: Some(old) })
+        // A system call always runs in a thread's future.
+        let Some(thread) = crate::proc::thread::current() else {
+            return Err(Errno::ESRCH);
+        };
+        let old = thread.signals().blocked();
+        signal::set_thread_mask(&thread, SigSet(u64::from_le_bytes(b)));
+        Ok(Self {
+            old: Some((thread, old)),
+        })
     }
 
     /// Ends the wait with `result`: after `EINTR` the old mask comes back
     /// once the signal's handler is set up (the frame keeps it), else now.
-    pub(super) fn restore(self, process: &Process, result: &SysResult) {
-        let Some(old) = self.old else { return };
-        let state = process.signals();
+    pub(super) fn restore(self, _process: &Process, result: &SysResult) {
+        let Some((thread, old)) = self.old else {
+            return;
+        };
         if *result == Err(Errno::EINTR) {
-            state.with_queue(|q| q.saved_mask = Some(old));
+            thread.signals().with_queue(|q| q.saved_mask = Some(old));
         } else {
-            state.set_blocked(old);
+            signal::set_thread_mask(&thread, old);
         }
     }
 }
