@@ -313,7 +313,7 @@ pub const fn decode_trap(vector: u64, error_code: u64, cr2: u64) -> Trap {
 #[cfg(target_os = "none")]
 pub(crate) use imp::{init_this_cpu, save_user_state};
 #[cfg(target_os = "none")]
-pub use imp::{release_fpu, run};
+pub use imp::{release_fpu, run, run_until};
 
 #[cfg(target_os = "none")]
 mod imp {
@@ -443,8 +443,28 @@ mod imp {
     /// faulting instruction after a fault). Interrupts are in the caller's
     /// state again on return.
     pub fn run(ctx: &mut UserContext, table: &UserPageTable) -> Trap {
+        run_masked(ctx, table, || {})
+    }
+
+    /// [`run`] with the executing CPU's timer armed for `deadline_ns`
+    /// ([`crate::irq::timer::arm_deadline_ns`]) after interrupts are
+    /// masked, so the deadline cannot fire in the kernel between the arming
+    /// and the entry to ring 3 (which would leave the user code running
+    /// with no timer: a spinning program never preempted). A deadline that
+    /// passes before the entry stays pending and interrupts the user code
+    /// at once.
+    pub fn run_until(ctx: &mut UserContext, table: &UserPageTable, deadline_ns: u64) -> Trap {
+        run_masked(ctx, table, || {
+            crate::irq::timer::arm_deadline_ns(deadline_ns)
+        })
+    }
+
+    /// Masks interrupts, runs `before`, enters ring 3; interrupts are in the
+    /// caller's state again on return.
+    fn run_masked(ctx: &mut UserContext, table: &UserPageTable, before: impl FnOnce()) -> Trap {
         let irqs_were_on = crate::cpu::irq::enabled();
         crate::cpu::irq::disable();
+        before();
         let trap = enter(ctx, table);
         if irqs_were_on {
             crate::cpu::irq::enable();

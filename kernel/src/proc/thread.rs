@@ -304,10 +304,12 @@ pub async fn run(thread: Arc<Thread>, mut space: Arc<AddressSpace>, mut ctx: Use
         if thread.take_affinity_change() {
             crate::proc::affinity::apply(&thread).await;
         }
-        arch::irq::timer::arm_deadline_ns(slice_end);
         thread.set_last_cpu(arch::cpu::id());
         let entered = arch::cpu::tsc::now_ns();
-        let trap = arch::user::run(&mut ctx, &space.table);
+        // The slice's end is armed with interrupts masked, right before the
+        // entry (`run_until`): armed earlier, it could fire in the kernel
+        // and leave the program running with no timer.
+        let trap = arch::user::run_until(&mut ctx, &space.table, slice_end);
         process.account_user_ns(arch::cpu::tsc::now_ns().saturating_sub(entered));
         match trap {
             Trap::Syscall => {

@@ -251,7 +251,7 @@ mod shootdown {
     use alloc::sync::Arc;
     use arch::mm::Frame;
     use arch::mm::user::{UserFlags, UserPageTable};
-    use arch::user::{Trap, UserContext, run};
+    use arch::user::{Trap, UserContext, run_until};
     use core::sync::atomic::{AtomicBool, Ordering};
 
     use crate::{kassert_eq, ktest, task};
@@ -291,8 +291,7 @@ mod shootdown {
     ) -> Option<Trap> {
         let deadline = arch::cpu::tsc::now_ns() + 10_000_000_000;
         loop {
-            arch::irq::timer::arm_deadline_ns(arch::cpu::tsc::now_ns() + 2_000_000);
-            match run(ctx, table) {
+            match run_until(ctx, table, arch::cpu::tsc::now_ns() + 2_000_000) {
                 Trap::Interrupt { .. } => {
                     if stop.load(Ordering::Relaxed) || arch::cpu::tsc::now_ns() > deadline {
                         return None;
