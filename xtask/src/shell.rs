@@ -228,7 +228,8 @@ const USER_PROMPT: &str = " $ ";
 /// which starts `/bin/sh`; `fork 3` forks three children that are all
 /// reaped, `ps` lists init and the shell, a pipeline runs through
 /// `/bin/cat`, an unknown command is `command not found` with status 127,
-/// `bench` lists the benchmarks for an unknown name, a killed background
+/// `bench` lists the benchmarks for an unknown name, `ps` shows blocked
+/// processes as `S`, a killed background
 /// job is reported exactly once, ^C interrupts a sleeping program (the shell reports
 /// `[signal 2]` and survives), ^D ends the shell and init starts a new
 /// one, `poweroff` exits with status 33.
@@ -277,6 +278,18 @@ pub fn user_session(kernel: Option<&Path>, initrd: Option<&Path>, smp: u32) -> R
         // `jobs` sees it end first.
         let reply = s.command("sleep 5000 &")?;
         want("sleep 5000 &", &reply, "[1] ")?;
+        // Blocked in nanosleep, init in wait4, the shell reading: parked
+        // tasks are `S`, as Linux's ps says (only `ps` itself is running).
+        let reply = s.command("ps")?;
+        for name in ["sleep", "init"] {
+            let line = reply
+                .lines()
+                .find(|l| l.trim_end().ends_with(&format!(" {name}")))
+                .with_context(|| format!("ps lists no {name}:\n{reply}"))?;
+            if line.split_whitespace().nth(3) != Some("S") {
+                bail!("ps shows {name} not as S (blocked):\n{reply}");
+            }
+        }
         let mut reports = s.command("kill %1")?;
         let deadline = Instant::now() + REPLY_TIMEOUT;
         while !reports.contains("signal 15") {
@@ -329,7 +342,7 @@ pub fn user_session(kernel: Option<&Path>, initrd: Option<&Path>, smp: u32) -> R
     }
     match s.finish()? {
         Outcome::Kernel(KernelExit::Success) => Ok(format!(
-            "13 commands, a ^C and a ^D answered in {:.1} s",
+            "14 commands, a ^C and a ^D answered in {:.1} s",
             start.elapsed().as_secs_f64()
         )),
         other => bail!("after poweroff: expected exit 33, got {other}"),

@@ -333,10 +333,11 @@ mod imp {
         publish(&parent_ids, &parent_space, &child, req);
         let name = parent.name();
         // Detached, like `spawn_process`: the process state says when it ends.
-        drop(
-            crate::task::Builder::new()
-                .name(name)
-                .spawn(crate::proc::thread::start(leader, space, child_ctx)),
+        crate::proc::thread::spawn(
+            crate::task::Builder::new().name(name),
+            leader,
+            space,
+            child_ctx,
         );
         Ok(child)
     }
@@ -407,10 +408,11 @@ mod imp {
         }
         parent.add_thread(thread.clone());
         counters::count_fork(req, 0);
-        drop(
-            crate::task::Builder::new()
-                .name(parent.name())
-                .spawn(crate::proc::thread::start(thread, space, thread_ctx)),
+        crate::proc::thread::spawn(
+            crate::task::Builder::new().name(parent.name()),
+            thread,
+            space,
+            thread_ctx,
         );
         Ok(tid)
     }

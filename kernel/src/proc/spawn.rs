@@ -53,6 +53,6 @@ pub fn spawn_process_on(
         builder = builder.cpu(cpu % crate::task::ncpus());
     }
     // Detached: the process's state, not the task, says when it ends.
-    drop(builder.spawn(crate::proc::thread::start(leader, space, ctx)));
+    crate::proc::thread::spawn(builder, leader, space, ctx);
     Ok(pid)
 }

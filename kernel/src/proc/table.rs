@@ -84,6 +84,8 @@ pub struct ProcInfo {
     pub stopped: bool,
     /// Its live threads' IDs and last CPUs (empty for a zombie).
     pub threads: Vec<(Pid, Option<u32>)>,
+    /// Every live thread is parked (blocked, not queued or running).
+    pub parked: bool,
 }
 
 /// Every process, by PID (a snapshot).
@@ -106,6 +108,10 @@ pub fn list() -> Vec<ProcInfo> {
                 .iter()
                 .map(|t| (t.tid(), t.last_cpu()))
                 .collect(),
+            parked: {
+                let threads = p.threads();
+                !threads.is_empty() && threads.iter().all(|t| t.is_parked())
+            },
         })
         .collect()
 }

@@ -75,6 +75,9 @@ pub struct Thread {
     /// Its signal mask, the signals sent to it alone (`tgkill`, faults),
     /// its alternate stack (`signal::ThreadSignals`).
     signals: signal::ThreadSignals,
+    /// Its task, once spawned ([`spawn`]): `ps` asks it whether the thread
+    /// is parked (blocked) or queued/running.
+    task: spin::Once<crate::task::TaskRef>,
 }
 
 impl Thread {
@@ -99,6 +102,7 @@ impl Thread {
             affinity: AtomicU64::new(!0),
             affinity_changed: core::sync::atomic::AtomicBool::new(false),
             signals,
+            task: spin::Once::new(),
         })
     }
 
@@ -190,6 +194,12 @@ impl Thread {
         self.process.set_last_cpu(cpu);
     }
 
+    /// Whether its task is parked: blocked in a system call (or not yet
+    /// spawned), neither queued nor running. A snapshot for `ps`.
+    pub fn is_parked(&self) -> bool {
+        self.task.get().is_none_or(crate::task::TaskRef::is_parked)
+    }
+
     /// The CPU it last ran user code on, if it ran.
     pub fn last_cpu(&self) -> Option<u32> {
         Some(self.last_cpu.load(Ordering::Relaxed)).filter(|&c| c != u32::MAX)
@@ -248,8 +258,21 @@ impl<F: core::future::Future<Output = ()>> core::future::Future for Current<F> {
     }
 }
 
+/// Spawns `thread`'s task from `ctx` in `space` with `builder` (its name
+/// and CPU), detached (the process's state says when it ends), and keeps a
+/// weak reference to the task for [`Thread::is_parked`].
+pub fn spawn(
+    builder: crate::task::Builder,
+    thread: Arc<Thread>,
+    space: Arc<AddressSpace>,
+    ctx: UserContext,
+) {
+    let handle = builder.spawn(start(thread.clone(), space, ctx));
+    thread.task.call_once(|| handle.task_ref());
+}
+
 /// The future of `thread` from `ctx` in `space`: [`run`] with [`current`]
-/// set; what `spawn_process` and `fork1` spawn.
+/// set; what [`spawn`] runs.
 pub fn start(
     thread: Arc<Thread>,
     space: Arc<AddressSpace>,

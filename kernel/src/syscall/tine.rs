@@ -24,7 +24,8 @@ use crate::vm::space::AddressSpace;
 use abi::{Errno, SysResult};
 
 /// `proclist` record, 56 bytes: `{u32 pid, u32 ppid, u32 pgid, u32 sid,
-/// u8 state ('R' running, 'T' stopped, 'Z' zombie), u8 pad, u16 threads
+/// u8 state ('R' queued or running, 'S' every thread blocked, 'T' stopped,
+/// 'Z' zombie), u8 pad, u16 threads
 /// (live threads, at most 65535; 0 for a zombie), i32 last_cpu (-1: never
 /// ran), u8 name[32] (NUL-padded, cut at 32)}`.
 pub const PROC_RECORD: usize = 56;
@@ -89,6 +90,7 @@ fn proc_record(p: &process::ProcInfo) -> Vec<u8> {
     let state = match p.state {
         State::Zombie(_) => b'Z',
         State::Running if p.stopped => b'T',
+        State::Running if p.parked => b'S',
         State::Running => b'R',
     };
     let mut name = [0u8; 32];

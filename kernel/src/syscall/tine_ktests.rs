@@ -211,7 +211,7 @@ ktest!(
         kassert_eq!(mine.len(), 1, "pid {pid} listed once");
         let r = mine[0];
         kassert_eq!(u32_at(r, 4), 0, "ppid: the kernel");
-        kassert!(r[16] == b'R' || r[16] == b'Z', "state {}", r[16]);
+        kassert!(matches!(r[16], b'R' | b'S' | b'Z'), "state {}", r[16]);
         let cpu = u32_at(r, 20) as i32;
         kassert!(
             cpu == -1 || (cpu as usize) < arch::cpu::count(),
