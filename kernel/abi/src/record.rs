@@ -3,7 +3,9 @@
 //!
 //! - [`ForkEvent`]: one record of Tine's `forkevents` stream (24 bytes);
 //! - [`Stat`]: Linux's `struct stat` (144 bytes), with the file-type bits
-//!   and `getdents64`'s `d_type` values.
+//!   and `getdents64`'s `d_type` values;
+//! - [`Clone3Args`]: clone3's `struct clone_args` (64, 80 or 88 bytes by
+//!   version).
 //!
 //! `siginfo_t` is [`crate::signal::SigInfo`].
 
@@ -265,5 +267,77 @@ mod tests {
         assert_eq!(st.blocks, 10);
         assert_eq!(Stat::from_bytes(&st.to_bytes()), st);
         assert_eq!(dtype(S_IFDIR | 0o755), DT_DIR);
+    }
+}
+
+// ---- clone3(2)'s `struct clone_args` ----
+
+/// The first published `struct clone_args` (up to `tls`).
+pub const CLONE_ARGS_SIZE_VER0: usize = 64;
+/// With `set_tid` and `set_tid_size`.
+pub const CLONE_ARGS_SIZE_VER1: usize = 80;
+/// With `cgroup`: the `struct clone_args` Tine knows.
+pub const CLONE_ARGS_SIZE_VER2: usize = 88;
+/// The most a caller may pass (Linux: a page).
+pub const CLONE_ARGS_SIZE_MAX: usize = 4096;
+
+/// Linux's `struct clone_args` (every field a `u64`, in this order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Clone3Args {
+    pub flags: u64,
+    /// Where `CLONE_PIDFD` stores the pidfd (an `int`).
+    pub pidfd: u64,
+    /// `CLONE_CHILD_SETTID` / `CLONE_CHILD_CLEARTID` address.
+    pub child_tid: u64,
+    /// `CLONE_PARENT_SETTID` address.
+    pub parent_tid: u64,
+    /// The exit signal (not in `flags`, unlike clone's).
+    pub exit_signal: u64,
+    /// The lowest address of the child's stack (0: the parent's).
+    pub stack: u64,
+    pub stack_size: u64,
+    /// `CLONE_SETTLS`'s value.
+    pub tls: u64,
+    /// Address of `set_tid_size` PIDs to give the child.
+    pub set_tid: u64,
+    pub set_tid_size: u64,
+    /// `CLONE_INTO_CGROUP`'s cgroup directory descriptor.
+    pub cgroup: u64,
+}
+
+impl Clone3Args {
+    /// Reads the first `bytes.len()` bytes of a `struct clone_args`
+    /// (fields past the end are 0: an older, smaller struct). Linux's
+    /// `copy_struct_from_user`: a larger struct whose extra bytes are not
+    /// all zero is `E2BIG` (a field this kernel does not know); the size
+    /// checks (`EINVAL` below version 0, `E2BIG` past a page) are the
+    /// caller's (the kernel's `clone3`).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, crate::Errno> {
+        if bytes.len() > CLONE_ARGS_SIZE_VER2
+            && bytes[CLONE_ARGS_SIZE_VER2..].iter().any(|&b| b != 0)
+        {
+            return Err(crate::Errno::E2BIG);
+        }
+        let mut raw = [0u8; CLONE_ARGS_SIZE_VER2];
+        let n = bytes.len().min(CLONE_ARGS_SIZE_VER2);
+        raw[..n].copy_from_slice(&bytes[..n]);
+        let field = |i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&raw[i * 8..i * 8 + 8]);
+            u64::from_le_bytes(w)
+        };
+        Ok(Self {
+            flags: field(0),
+            pidfd: field(1),
+            child_tid: field(2),
+            parent_tid: field(3),
+            exit_signal: field(4),
+            stack: field(5),
+            stack_size: field(6),
+            tls: field(7),
+            set_tid: field(8),
+            set_tid_size: field(9),
+            cgroup: field(10),
+        })
     }
 }

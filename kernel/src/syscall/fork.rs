@@ -86,7 +86,7 @@ pub async fn clone3(
     uargs: u64,
     size: u64,
 ) -> SysResult {
-    use fork_flags::{CLONE_ARGS_SIZE_MAX, CLONE_ARGS_SIZE_VER0, Clone3Args};
+    use abi::record::{CLONE_ARGS_SIZE_MAX, CLONE_ARGS_SIZE_VER0, Clone3Args};
     let size = usize::try_from(size).unwrap_or(usize::MAX);
     if size > CLONE_ARGS_SIZE_MAX {
         return Err(Errno::E2BIG);
