@@ -22,18 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static int failures, checks;
 static const char *me = "c_files";
-
-#define CHECK(cond)                                                    \
-	do {                                                           \
-		checks++;                                              \
-		if (!(cond)) {                                         \
-			printf("%s: FAILED: %s (line %d, errno %d)\n", \
-			       me, #cond, __LINE__, errno);            \
-			failures++;                                    \
-		}                                                      \
-	} while (0)
+#include "check.h"
 
 /* -errno of a failed call, or its result. */
 #define ERR(call) ((call) < 0 ? -errno : 0)

@@ -21,18 +21,8 @@
 
 extern char **environ;
 
-static int failures, checks;
 static const char *me = "c_forkfam";
-
-#define CHECK(cond)                                                    \
-	do {                                                           \
-		checks++;                                              \
-		if (!(cond)) {                                         \
-			printf("%s: FAILED: %s (line %d)\n", me, #cond, \
-			       __LINE__);                              \
-			failures++;                                    \
-		}                                                      \
-	} while (0)
+#include "check.h"
 
 /* The program every spawn runs: exits 0 (built from user/c/bin/nop.c). */
 static const char *nop = "/bin/nop";

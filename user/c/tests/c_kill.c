@@ -16,18 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int failures, checks;
 static const char *me = "c_kill";
-
-#define CHECK(cond)                                                    \
-	do {                                                           \
-		checks++;                                              \
-		if (!(cond)) {                                         \
-			printf("%s: FAILED: %s (line %d, errno %d)\n", \
-			       me, #cond, __LINE__, errno);            \
-			failures++;                                    \
-		}                                                      \
-	} while (0)
+#include "check.h"
 
 #define ERR(call) ((call) < 0 ? -errno : 0)
 

@@ -37,18 +37,8 @@
 #define CLONE_CLEAR_SIGHAND_ 0x100000000ULL
 #define CLONE_INTO_CGROUP_ 0x200000000ULL
 
-static int failures, checks;
 static const char *me = "c_pidfd";
-
-#define CHECK(cond)                                                    \
-	do {                                                           \
-		checks++;                                              \
-		if (!(cond)) {                                         \
-			printf("%s: FAILED: %s (line %d, errno %d)\n", \
-			       me, #cond, __LINE__, errno);            \
-			failures++;                                    \
-		}                                                      \
-	} while (0)
+#include "check.h"
 
 /* struct clone_args, version 2 (88 bytes). */
 struct clone_args_v2 {

@@ -30,18 +30,8 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
-static int failures, checks;
 static const char *me = "c_poll";
-
-#define CHECK(cond)                                                    \
-	do {                                                           \
-		checks++;                                              \
-		if (!(cond)) {                                         \
-			printf("%s: FAILED: %s (line %d, errno %d)\n", \
-			       me, #cond, __LINE__, errno);            \
-			failures++;                                    \
-		}                                                      \
-	} while (0)
+#include "check.h"
 
 /* An address no process has mapped. */
 #define BAD_PTR ((void *)16)

@@ -18,18 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int failures, checks;
 static const char *me = "c_prctl";
-
-#define CHECK(cond)                                                    \
-	do {                                                           \
-		checks++;                                              \
-		if (!(cond)) {                                         \
-			printf("%s: FAILED: %s (line %d)\n", me, #cond, \
-			       __LINE__);                              \
-			failures++;                                    \
-		}                                                      \
-	} while (0)
+#include "check.h"
 
 /* A raw prctl: -errno on failure. */
 static long raw_prctl(long option, unsigned long arg2)

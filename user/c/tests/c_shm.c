@@ -23,18 +23,8 @@
 #define MADV_KEEPONFORK 19
 #endif
 
-static int failures, checks;
 static const char *me = "c_shm";
-
-#define CHECK(cond)                                                    \
-	do {                                                           \
-		checks++;                                              \
-		if (!(cond)) {                                         \
-			printf("%s: FAILED: %s (line %d)\n", me, #cond, \
-			       __LINE__);                              \
-			failures++;                                    \
-		}                                                      \
-	} while (0)
+#include "check.h"
 
 static long page;
 

@@ -23,18 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static int failures, checks;
 static const char *me = "c_vdso";
-
-#define CHECK(cond)                                                    \
-	do {                                                           \
-		checks++;                                              \
-		if (!(cond)) {                                         \
-			printf("%s: FAILED: %s (line %d)\n", me, #cond, \
-			       __LINE__);                              \
-			failures++;                                    \
-		}                                                      \
-	} while (0)
+#include "check.h"
 
 static int64_t ns_of(const struct timespec *ts)
 {
