@@ -1,5 +1,7 @@
 //! The panic handler: report on the emergency console, then end the QEMU
 //! session with [`ExitCode::Panic`] (host status 37). Never a silent hang.
+//! The report ends with a frame-pointer backtrace ([`cpu::backtrace`]),
+//! which `cargo xtask` symbolises.
 
 use crate::{ExitCode, cpu};
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -19,5 +21,6 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
         cpu::id(),
         info
     ));
+    cpu::backtrace::print_here();
     cpu::exit_qemu(ExitCode::Panic)
 }

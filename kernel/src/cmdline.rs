@@ -8,6 +8,7 @@
 //! | `utest` / `utest=SUBSTR` | run the user test programs under `/test/` (those whose name contains SUBSTR), then exit QEMU |
 //! | `bench` / `bench=A,B` | run the benchmarks (those named), then exit QEMU |
 //! | `crash=pagefault` | take a deliberate kernel page fault (proves the exception report) |
+//! | `crash=panic` | panic on purpose (proves the panic report and its symbolised backtrace) |
 //! | `run=PATH,ARG,...` | run one user program (argv: the comma-separated words), then exit QEMU: success if it exited 0 |
 //! | `log=LEVEL` | log level: error, warn, info, debug, trace |
 //! | `pid_max=N` | PIDs run below N (FreeBSD's `kern.pid_max` tunable; default 99999) |

@@ -183,11 +183,20 @@ async fn boot_task(cmdline: &str, ncpus: usize, bench: BenchRunner) {
                 "pagefault" => {
                     let _ = arch::cpu::debug::touch_unmapped();
                 }
-                _ => log::error!("crash={how}: unknown; try crash=pagefault"),
+                "panic" => deliberate_panic(),
+                _ => log::error!("crash={how}: unknown; try crash=pagefault or crash=panic"),
             }
             arch::cpu::exit_qemu(arch::ExitCode::Failure)
         }
     }
+}
+
+/// `crash=panic`: a kernel panic from a function of its own, so the
+/// test of the panic report can look for this name in the symbolised
+/// backtrace.
+#[inline(never)]
+fn deliberate_panic() -> ! {
+    panic!("crash=panic: a deliberate kernel panic")
 }
 
 /// `run=PATH,ARG,...`: starts the program with those words as argv, waits

@@ -35,6 +35,7 @@ mod run;
 mod serial;
 mod shell;
 mod svg;
+mod symbolize;
 mod test;
 
 use std::path::{Path, PathBuf};

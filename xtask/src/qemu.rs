@@ -213,9 +213,17 @@ impl Boot {
 /// Boots `config` (which must not be interactive) with the serial console
 /// captured, killing QEMU after `timeout`. With `echo`, the output is also
 /// copied to this terminal as it arrives.
+/// A panic or exception report's backtrace is symbolised against
+/// `config.kernel` ([`crate::symbolize`]): printed, and appended to the
+/// output.
 pub fn boot(config: &QemuConfig, timeout: Duration, echo: bool) -> Result<Boot> {
     debug_assert!(!config.interactive);
-    capture(config.command(), timeout, echo)
+    let mut boot = capture(config.command(), timeout, echo)?;
+    if let Some(text) = crate::symbolize::annotate_boot(&config.kernel, &boot.output) {
+        print!("{text}");
+        boot.output.push_str(&text);
+    }
+    Ok(boot)
 }
 
 /// Runs `cmd` with its stdout and stderr captured (and echoed with `echo`),

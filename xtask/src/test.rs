@@ -228,6 +228,9 @@ enum Expect {
     PageFault,
     /// Exit 33 and `utest result: N passed, 0 failed` with N > 0.
     UserTests,
+    /// Exit 37, the panic message and a symbolised backtrace through the
+    /// function that panicked (`crash=panic`).
+    Panic,
 }
 
 /// One QEMU boot of the suite.
@@ -253,6 +256,7 @@ fn boots(quick: bool) -> Vec<BootCheck> {
         boot(Tier::Kernel, 4, 512, "test", Expect::Ktests),
         boot(Tier::System, 4, 512, "test=boot", Expect::AllCpusOnline),
         boot(Tier::System, 1, 512, "crash=pagefault", Expect::PageFault),
+        boot(Tier::System, 1, 512, "crash=panic", Expect::Panic),
         boot(Tier::System, 1, 512, "utest", Expect::UserTests),
         boot(Tier::System, 4, 512, "utest", Expect::UserTests),
     ];
@@ -303,7 +307,7 @@ impl BootCheck {
         };
         let timeout = match self.expect {
             Expect::Ktests | Expect::UserTests => KTEST_TIMEOUT,
-            Expect::AllCpusOnline | Expect::PageFault => BOOT_TIMEOUT,
+            Expect::AllCpusOnline | Expect::PageFault | Expect::Panic => BOOT_TIMEOUT,
         };
         let boot = qemu::boot(&config, timeout, verbose)?;
         println!(
@@ -327,6 +331,7 @@ fn check(expect: Expect, smp: u32, outcome: Outcome, output: &str) -> Result<Str
     let wanted = match expect {
         Expect::Ktests | Expect::AllCpusOnline | Expect::UserTests => KernelExit::Success,
         Expect::PageFault => KernelExit::Exception,
+        Expect::Panic => KernelExit::Panic,
     };
     if outcome != Outcome::Kernel(wanted) {
         problems.push(format!(
@@ -373,6 +378,17 @@ fn check(expect: Expect, smp: u32, outcome: Outcome, output: &str) -> Result<Str
                 }
             }
             "page fault reported".to_owned()
+        }
+        Expect::Panic => {
+            for needle in ["KERNEL PANIC", "a deliberate kernel panic", "symbolised backtrace"] {
+                if !output.contains(needle) {
+                    problems.push(format!("no `{needle}` in the output"));
+                }
+            }
+            if !output.contains("kernel::init::deliberate_panic+0x") {
+                problems.push("the backtrace does not name kernel::init::deliberate_panic".into());
+            }
+            "panic reported with a symbolised backtrace".to_owned()
         }
         Expect::UserTests => {
             problems.extend(utest_failures(output).into_iter().map(str::to_owned));
@@ -570,9 +586,20 @@ test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; fini
     }
 
     #[test]
+    fn panic_test_wants_exit_37_and_the_function_name() {
+        let report = "KERNEL PANIC on cpu0: crash=panic: a deliberate kernel panic\n\
+                      backtrace: 0x1\n--- symbolised backtrace ---\n\
+                      #1 0xffffffff80001234 kernel::init::deliberate_panic+0x1d\n";
+        let panic = Outcome::Kernel(KernelExit::Panic);
+        assert!(check(Expect::Panic, 1, panic, report).is_ok());
+        let problems = check(Expect::Panic, 1, panic, "KERNEL PANIC\nbacktrace: 0x1\n").unwrap_err();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+    }
+
+    #[test]
     fn quick_runs_a_subset_of_the_boots() {
-        assert_eq!(boots(true).len(), 6);
-        assert_eq!(boots(false).len(), 11);
+        assert_eq!(boots(true).len(), 7);
+        assert_eq!(boots(false).len(), 12);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The CPU: feature detection, control-register setup, interrupt masking,
 //! the TSC clock, random numbers, and leaving QEMU.
 
+#[cfg(target_os = "none")]
+pub mod backtrace;
 pub mod debug;
 pub mod features;
 pub mod gdt;

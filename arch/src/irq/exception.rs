@@ -65,7 +65,7 @@ pub(super) fn report(frame: &TrapFrame) -> ! {
         let _ = write!(text, "{reg:>3}={value:#018x}{sep}");
     }
     emergency(format_args!("{}", text.as_str()));
-    backtrace(frame.rbp);
+    cpu::backtrace::print_from(frame.rbp);
     cpu::exit_qemu(ExitCode::Exception)
 }
 
@@ -124,30 +124,6 @@ fn error_detail(v: u8, code: u64) -> DetailText {
         );
     }
     d
-}
-
-/// Prints up to 16 return addresses by following the frame-pointer chain
-/// (the kernel is built with frame pointers). Stops at the first pointer
-/// outside kernel space or misaligned; a wild pointer that still faults
-/// ends the session through the "during the report" path.
-fn backtrace(mut rbp: u64) {
-    emergency(format_args!("backtrace:"));
-    for _ in 0..16 {
-        if rbp < crate::mm::PHYS_OFFSET || !rbp.is_multiple_of(8) || rbp > u64::MAX - 16 {
-            break;
-        }
-        // SAFETY: rbp is an aligned kernel-half address from the frame
-        // chain; if it is not mapped the resulting fault is caught by
-        // `claim_report` and ends the session, which is the intended
-        // outcome for a corrupted chain.
-        let (next, ret) = unsafe { (*(rbp as *const u64), *((rbp + 8) as *const u64)) };
-        if ret == 0 {
-            break;
-        }
-        emergency(format_args!(" {ret:#x}"));
-        rbp = next;
-    }
-    emergency(format_args!("\n"));
 }
 
 /// A fixed buffer text is formatted into, so the report goes out in one
