@@ -23,7 +23,8 @@ pub struct Symbols {
 impl Symbols {
     /// Reads the function symbols of the ELF at `path`.
     pub fn load(path: &Path) -> Result<Self> {
-        let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let data =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         Self::parse(&data).with_context(|| format!("{}: no usable symbol table", path.display()))
     }
 
@@ -84,7 +85,9 @@ fn demangle(name: &str) -> String {
 /// Parses the hexadecimal number at the start of `text` (`0x` optional).
 fn hex(text: &str) -> Option<u64> {
     let text = text.strip_prefix("0x").unwrap_or(text);
-    let end = text.find(|c: char| !c.is_ascii_hexdigit()).unwrap_or(text.len());
+    let end = text
+        .find(|c: char| !c.is_ascii_hexdigit())
+        .unwrap_or(text.len());
     u64::from_str_radix(&text[..end], 16).ok()
 }
 
@@ -93,14 +96,18 @@ fn hex(text: &str) -> Option<u64> {
 pub fn annotate(symbols: &Symbols, output: &str) -> Option<String> {
     let mut text = String::new();
     for line in output.lines() {
-        if let Some(rip) = line.split_whitespace().find_map(|w| w.strip_prefix("RIP=")) {
-            if let Some(rip) = hex(rip) {
-                let _ = writeln!(text, "  at  {rip:#018x} {}", symbols.describe(rip));
-            }
+        if let Some(rip) = line.split_whitespace().find_map(|w| w.strip_prefix("RIP="))
+            && let Some(rip) = hex(rip)
+        {
+            let _ = writeln!(text, "  at  {rip:#018x} {}", symbols.describe(rip));
         }
         if let Some(addrs) = line.trim_start().strip_prefix("backtrace:") {
             for (i, ret) in addrs.split_whitespace().filter_map(hex).enumerate() {
-                let _ = writeln!(text, "  #{i:<2} {ret:#018x} {}", symbols.describe_return(ret));
+                let _ = writeln!(
+                    text,
+                    "  #{i:<2} {ret:#018x} {}",
+                    symbols.describe_return(ret)
+                );
             }
         }
     }
@@ -137,29 +144,44 @@ mod tests {
     #[test]
     fn addresses_resolve_to_the_function_holding_them() {
         let s = symbols();
-        assert_eq!(s.lookup(0x1000), Some(("kernel::init::deliberate_panic", 0)));
-        assert_eq!(s.lookup(0x101f), Some(("kernel::init::deliberate_panic", 0x1f)));
+        assert_eq!(
+            s.lookup(0x1000),
+            Some(("kernel::init::deliberate_panic", 0))
+        );
+        assert_eq!(
+            s.lookup(0x101f),
+            Some(("kernel::init::deliberate_panic", 0x1f))
+        );
         assert_eq!(s.lookup(0x1020), Some(("arch::panic::panic", 0)));
         assert_eq!(s.lookup(0x1120), None);
         assert_eq!(s.lookup(0xfff), None);
         assert_eq!(s.lookup(0x9000), Some(("last", 0x7000)));
         // A return address just past a function's last call names that
         // function.
-        assert_eq!(s.describe_return(0x1020), "kernel::init::deliberate_panic+0x20");
+        assert_eq!(
+            s.describe_return(0x1020),
+            "kernel::init::deliberate_panic+0x20"
+        );
     }
 
     #[test]
     fn reports_are_annotated() {
         let out = "KERNEL PANIC on cpu0: boom\nbacktrace: 0x1030 0x1010\n";
         let text = annotate(&symbols(), out).unwrap();
-        assert!(text.contains("#0  0x0000000000001030 arch::panic::panic+0x10"), "{text}");
+        assert!(
+            text.contains("#0  0x0000000000001030 arch::panic::panic+0x10"),
+            "{text}"
+        );
         assert!(
             text.contains("#1  0x0000000000001010 kernel::init::deliberate_panic+0x10"),
             "{text}"
         );
         let exc = "RIP=0x0000000000001005 CS=0x0008\nbacktrace: 0x1021\n";
         let text = annotate(&symbols(), exc).unwrap();
-        assert!(text.contains("at  0x0000000000001005 kernel::init::deliberate_panic+0x5"), "{text}");
+        assert!(
+            text.contains("at  0x0000000000001005 kernel::init::deliberate_panic+0x5"),
+            "{text}"
+        );
         assert_eq!(annotate(&symbols(), "no report here\n"), None);
     }
 

@@ -380,7 +380,11 @@ fn check(expect: Expect, smp: u32, outcome: Outcome, output: &str) -> Result<Str
             "page fault reported".to_owned()
         }
         Expect::Panic => {
-            for needle in ["KERNEL PANIC", "a deliberate kernel panic", "symbolised backtrace"] {
+            for needle in [
+                "KERNEL PANIC",
+                "a deliberate kernel panic",
+                "symbolised backtrace",
+            ] {
                 if !output.contains(needle) {
                     problems.push(format!("no `{needle}` in the output"));
                 }
@@ -592,7 +596,8 @@ test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; fini
                       #1 0xffffffff80001234 kernel::init::deliberate_panic+0x1d\n";
         let panic = Outcome::Kernel(KernelExit::Panic);
         assert!(check(Expect::Panic, 1, panic, report).is_ok());
-        let problems = check(Expect::Panic, 1, panic, "KERNEL PANIC\nbacktrace: 0x1\n").unwrap_err();
+        let problems =
+            check(Expect::Panic, 1, panic, "KERNEL PANIC\nbacktrace: 0x1\n").unwrap_err();
         assert_eq!(problems.len(), 3, "{problems:?}");
     }
 

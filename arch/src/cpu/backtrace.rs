@@ -59,7 +59,9 @@ pub fn print_here() {
     {
         let rbp: u64;
         // SAFETY: copies rbp into a register; no memory is touched.
-        unsafe { core::arch::asm!("mov {}, rbp", out(reg) rbp, options(nomem, nostack, preserves_flags)) };
+        unsafe {
+            core::arch::asm!("mov {}, rbp", out(reg) rbp, options(nomem, nostack, preserves_flags))
+        };
         print_from(rbp);
     }
 }
