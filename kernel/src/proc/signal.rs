@@ -36,6 +36,8 @@
 
 pub mod frame;
 
+use alloc::vec::Vec;
+
 pub use abi::signal::*;
 
 /// What a signal does when no handler catches it (Linux's table, `man 7
@@ -340,6 +342,15 @@ pub struct SigQueue {
     pub single: Option<u32>,
     /// How many threads are parked for `single`.
     pub parked: usize,
+    /// The mask before `rt_sigtimedwait` unblocked the signals it waits
+    /// for (Linux's `real_blocked`): a signal in it is not discarded as
+    /// ignored while the wait lasts.
+    pub real_blocked: SigSet,
+    /// The pending signals that were sent to the process and handed to
+    /// this thread (a thread's queue only): if the thread blocks one
+    /// before taking it, it goes back to the process
+    /// (`signal::set_thread_mask`).
+    pub routed: SigSet,
 }
 
 impl Default for SigQueue {
@@ -357,6 +368,8 @@ impl Default for SigQueue {
             group_exit: None,
             single: None,
             parked: 0,
+            real_blocked: SigSet::EMPTY,
+            routed: SigSet::EMPTY,
         }
     }
 }
@@ -378,6 +391,20 @@ impl SigQueue {
     /// pending `SIGCONT`; an ignored signal that is not blocked is
     /// discarded; a pending standard signal keeps its first siginfo.
     pub fn post(&mut self, sig: Signal, info: SigInfo, action: &SigAction) -> Posted {
+        let held = self.blocked.contains(sig) || self.real_blocked.contains(sig);
+        self.post_held(sig, info, action, held)
+    }
+
+    /// [`SigQueue::post`] where `held` says whether the signal is blocked
+    /// where it will be taken (a process's queue: by every thread), so an
+    /// ignored one is kept pending.
+    pub fn post_held(
+        &mut self,
+        sig: Signal,
+        info: SigInfo,
+        action: &SigAction,
+        held: bool,
+    ) -> Posted {
         let mut continued = false;
         if sig == SIGCONT {
             self.pending = self.pending.minus(SigSet::STOP);
@@ -390,7 +417,7 @@ impl SigQueue {
         } else if sig.is_stop() {
             self.pending.remove(SIGCONT);
         }
-        let ignored = action.ignores(sig) && !self.blocked.contains(sig);
+        let ignored = action.ignores(sig) && !held;
         let queued = if ignored || self.pending.contains(sig) {
             false
         } else {
@@ -437,7 +464,35 @@ impl SigQueue {
     /// Removes `sig` from the pending set and returns its siginfo.
     pub fn take(&mut self, sig: Signal) -> SigInfo {
         self.pending.remove(sig);
+        self.routed.remove(sig);
         core::mem::take(&mut self.infos[sig.index()])
+    }
+
+    /// Takes the pending signal of `set` that delivery would pick first
+    /// (the synchronous ones, then the lowest number), blocked or not
+    /// (`rt_sigtimedwait`); never `SIGKILL` or `SIGSTOP`.
+    pub fn take_from(&mut self, set: SigSet) -> Option<(Signal, SigInfo)> {
+        let ready = self.pending.intersect(set.blockable());
+        let sig = ready
+            .intersect(SigSet::SYNCHRONOUS)
+            .lowest()
+            .or_else(|| ready.lowest())?;
+        Some((sig, self.take(sig)))
+    }
+
+    /// Takes the signals handed to this thread by its process that its
+    /// mask now blocks (they go back to the process).
+    pub fn take_blocked_routed(&mut self) -> Vec<(Signal, SigInfo)> {
+        let mut out = Vec::new();
+        while let Some(sig) = self
+            .pending
+            .intersect(self.routed)
+            .intersect(self.blocked)
+            .lowest()
+        {
+            out.push((sig, self.take(sig)));
+        }
+        out
     }
 
     /// Sets the mask (never holding `SIGKILL`/`SIGSTOP`), discarding the

@@ -101,6 +101,7 @@ pub async fn dispatch(
         }
         nr::RT_SIGPENDING => signal::rt_sigpending(thread, space, a0, a1),
         nr::RT_SIGSUSPEND => signal::rt_sigsuspend(thread, space, a0, a1).await,
+        nr::RT_SIGTIMEDWAIT => signal::rt_sigtimedwait(thread, space, [a0, a1, a2, a3]).await,
         nr::PAUSE => signal::pause(process).await,
         nr::SIGALTSTACK => signal::sigaltstack(thread, space, ctx, a0, a1),
         nr::KILL => signal::kill(process, a0, a1),

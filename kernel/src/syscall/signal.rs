@@ -1,6 +1,6 @@
 //! The signal, process-group and session system calls: `rt_sigaction`,
 //! `rt_sigprocmask`, `rt_sigreturn`, `rt_sigpending`, `rt_sigsuspend`,
-//! `pause`, `sigaltstack`, `kill`, `tkill`, `tgkill`, `setpgid`,
+//! `rt_sigtimedwait`, `pause`, `sigaltstack`, `kill`, `tkill`, `tgkill`, `setpgid`,
 //! `getpgid`, `getpgrp`, `setsid`, `getsid`.
 //!
 //! Argument checks follow Linux's order (which error wins when several
@@ -154,6 +154,45 @@ pub async fn rt_sigsuspend(
     thread.signals().with_queue(|q| q.saved_mask = Some(old));
     signal::wait_for_signal(thread.process()).await;
     Err(Errno::EINTR)
+}
+
+/// `rt_sigtimedwait(set, info, timeout, sigsetsize)` (also musl's
+/// `sigwaitinfo`, `sigtimedwait` and `sigwait`): takes a pending signal
+/// of `set` (`SIGKILL`/`SIGSTOP` left out) sent to the calling thread or
+/// its process, waiting for one if none is pending, and returns its
+/// number, with its siginfo in `info` (NULL: not written). `timeout`
+/// (NULL: none) is a relative monotonic time; once it passes, or at once
+/// for a zero timeout, `EAGAIN`. A caught signal outside `set` ends the
+/// wait with `EINTR` (not restarted). Linux's order of errors: `EINVAL`
+/// for a size other than 8, `EFAULT` for a bad `set` or `timeout`,
+/// `EINVAL` for a bad timespec, and `EFAULT` for a bad `info` (the signal
+/// is taken nonetheless). The wait is `signal::timed_wait`.
+pub async fn rt_sigtimedwait(
+    thread: &Thread,
+    space: &AddressSpace,
+    [set, info, timeout, size]: [u64; 4],
+) -> SysResult {
+    use crate::syscall::time::{Timespec, clock, deadline_for};
+    if size != SIGSET_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    let set = SigSet(read_u64(space, set)?);
+    let ts = if timeout != 0 {
+        let mut raw = [0u8; 16];
+        space.copy_from_user(timeout, &mut raw)?;
+        Some(Timespec::from_bytes(raw))
+    } else {
+        None
+    };
+    let deadline = ts
+        .map(|ts| deadline_for(clock::MONOTONIC, 0, ts))
+        .transpose()?;
+    let poll_only = ts.is_some_and(|ts| ts.sec == 0 && ts.nsec == 0);
+    let (sig, siginfo) = signal::timed_wait(thread, set, deadline, poll_only).await?;
+    if info != 0 {
+        space.copy_to_user(info, &siginfo.to_bytes())?;
+    }
+    Ok(u64::from(sig.number()))
 }
 
 /// `pause()`: waits until a signal is delivered; always `EINTR`.

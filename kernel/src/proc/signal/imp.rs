@@ -364,33 +364,123 @@ pub fn thread_exit_signals(thread: &Thread) {
         if sig == SIGKILL || sig == SIGCONT || sig.is_stop() {
             continue;
         }
-        let others = process.threads();
-        let action = process.signals().action(sig);
-        match others
-            .iter()
-            .find(|t| t.tid() != thread.tid() && !t.signals().blocked().contains(sig))
-        {
-            Some(t) => {
-                t.signals().queue.lock().post(sig, info, &action);
-            }
-            None => {
-                process.signals().queue.lock().post(sig, info, &action);
-            }
-        }
+        route(process, Some(thread.tid()), sig, info);
     }
     process.signals().event.notify_all();
 }
 
+/// Hands process-directed `sig` to the first thread of `process` (leader
+/// first, `except` left out) that does not block it, or keeps it pending
+/// for the process when every thread blocks it (Linux's shared pending
+/// set and `complete_signal`). Whoever waits is not woken here.
+fn route(process: &Process, except: Option<Pid>, sig: Signal, info: SigInfo) -> super::Posted {
+    let state = process.signals();
+    let action = state.action(sig);
+    let threads = process.threads();
+    if let Some(t) = threads
+        .iter()
+        .find(|t| Some(t.tid()) != except && !t.signals().blocked().contains(sig))
+    {
+        let mut queue = t.signals().queue.lock();
+        let posted = queue.post(sig, info, &action);
+        if posted != super::Posted::Discarded {
+            queue.routed.add(sig);
+        }
+        return posted;
+    }
+    // Every thread blocks it: an ignored signal stays pending too (a
+    // thread may unblock it, or `rt_sigtimedwait` for it). A process
+    // without threads (a kernel test's) has only its own mask.
+    let mut queue = state.queue.lock();
+    let held = !threads.is_empty() || queue.blocked.contains(sig);
+    queue.post_held(sig, info, &action, held)
+}
+
 /// Sets `thread`'s mask, discarding the newly unblocked pending signals
-/// that are ignored.
+/// that are ignored. A signal sent to the process and handed to this
+/// thread that the new mask blocks goes back to the process: to another
+/// thread that does not block it, or pending for the process (Linux
+/// keeps process-directed signals on the shared pending set).
 pub fn set_thread_mask(thread: &Thread, mask: SigSet) {
-    let actions = thread.process().signals().actions();
-    let actions = actions.lock();
-    thread
-        .signals()
-        .queue
-        .lock()
-        .set_blocked(mask, actions.ignored());
+    let back = {
+        let actions = thread.process().signals().actions();
+        let actions = actions.lock();
+        let mut queue = thread.signals().queue.lock();
+        queue.set_blocked(mask, actions.ignored());
+        queue.take_blocked_routed()
+    };
+    give_back(thread, back);
+}
+
+/// Routes signals `thread` took back from its queue to the process again.
+fn give_back(thread: &Thread, back: Vec<(Signal, SigInfo)>) {
+    if back.is_empty() {
+        return;
+    }
+    let process = thread.process();
+    for (sig, info) in back {
+        route(process, Some(thread.tid()), sig, info);
+    }
+    process.signals().event.notify_all();
+}
+
+/// `rt_sigtimedwait`'s wait (Linux's `do_sigtimedwait`): takes a pending
+/// signal of `set` sent to `thread` or to its process, blocked or not.
+/// If there is none: `EAGAIN` at once when `poll_only` (a zero timeout);
+/// otherwise `set` is unblocked while the thread waits (the old mask is
+/// kept in `real_blocked`, so an ignored signal of `set` is not discarded
+/// meanwhile) until a signal comes, the monotonic `deadline` passes
+/// (`EAGAIN`; `None`: never) or a signal outside `set` interrupts
+/// (`EINTR`, never restarted, as on Linux). The signal is taken before
+/// the return to user mode, so no handler runs for it.
+pub async fn timed_wait(
+    thread: &Thread,
+    set: SigSet,
+    deadline: Option<u64>,
+    poll_only: bool,
+) -> Result<(Signal, SigInfo), Errno> {
+    let set = set.blockable();
+    let process = thread.process();
+    let take = || {
+        let own = thread.signals().queue.lock().take_from(set);
+        own.or_else(|| process.signals().queue.lock().take_from(set))
+    };
+    if let Some(found) = take() {
+        return Ok(found);
+    }
+    if poll_only {
+        return Err(Errno::EAGAIN);
+    }
+    let old = {
+        let mut queue = thread.signals().queue.lock();
+        let old = queue.blocked;
+        queue.real_blocked = old;
+        queue.blocked = old.minus(set);
+        old
+    };
+    let timer = async {
+        match deadline {
+            Some(d) => crate::task::sleep_until(d).await,
+            None => core::future::pending::<()>().await,
+        }
+    };
+    let outcome = interruptible(process, timer).await;
+    let back = {
+        let mut queue = thread.signals().queue.lock();
+        queue.blocked = old;
+        queue.real_blocked = SigSet::EMPTY;
+        queue.take_from(set)
+    };
+    let found = back.or_else(|| process.signals().queue.lock().take_from(set));
+    // Process signals handed to this thread while it waited that it
+    // blocks again go back (another thread may take them).
+    let routed = thread.signals().queue.lock().take_blocked_routed();
+    give_back(thread, routed);
+    match (found, outcome) {
+        (Some(found), _) => Ok(found),
+        (None, Ok(())) => Err(Errno::EAGAIN),
+        (None, Err(e)) => Err(e),
+    }
 }
 
 /// Whether `thread` has something to deliver or must leave: the group is
@@ -435,20 +525,13 @@ pub fn send(process: &Process, sig: Signal, info: SigInfo) {
         return;
     }
     let state = process.signals();
-    let action = state.action(sig);
     if sig != SIGKILL && sig != SIGCONT && !sig.is_stop() {
-        // The first thread that does not block it takes it.
-        let threads = process.threads();
-        if let Some(t) = threads
-            .iter()
-            .find(|t| !t.signals().blocked().contains(sig))
-        {
-            if t.signals().queue.lock().post(sig, info, &action) != super::Posted::Discarded {
-                state.event.notify_all();
-            }
-            return;
+        if route(process, None, sig, info) != super::Posted::Discarded {
+            state.event.notify_all();
         }
+        return;
     }
+    let action = state.action(sig);
     match state.queue.lock().post(sig, info, &action) {
         super::Posted::Discarded => return,
         super::Posted::Pending => {}

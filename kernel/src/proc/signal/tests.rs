@@ -547,3 +547,70 @@ fn interrupted_calls_restart_as_on_linux() {
     wait4.rewind(&mut ctx);
     assert_eq!((ctx.rip, ctx.rax), (0x40_1000, nr::WAIT4));
 }
+
+#[test]
+fn sigtimedwait_takes_from_its_set_and_keeps_ignored_signals_it_waits_for() {
+    let dfl = SigAction::default();
+    let mut q = SigQueue::default();
+    // Blocked or not, the set's signals are taken: faults first, then
+    // the lowest; never SIGKILL or SIGSTOP; the rest stays pending.
+    q.blocked.add(SIGUSR1);
+    q.post(SIGUSR1, SigInfo::user(SIGUSR1, 5), &dfl);
+    q.post(SIGTERM, SigInfo::kernel(SIGTERM), &dfl);
+    q.post(SIGSEGV, SigInfo::kernel(SIGSEGV), &dfl);
+    q.post(SIGKILL, SigInfo::kernel(SIGKILL), &dfl);
+    let all = SigSet(u64::MAX);
+    assert_eq!(q.take_from(all).map(|(s, _)| s), Some(SIGSEGV));
+    let (sig, info) = q.take_from(all).unwrap();
+    assert_eq!((sig, info.pid), (SIGUSR1, 5));
+    assert_eq!(q.take_from(SigSet::of(SIGHUP)), None);
+    assert_eq!(q.take_from(all).map(|(s, _)| s), Some(SIGTERM));
+    assert_eq!(q.take_from(all), None);
+    assert!(q.pending.contains(SIGKILL));
+
+    // A SIGCHLD (ignored by default) posted while the waiter has it
+    // unblocked, blocked before the wait (`real_blocked`), stays.
+    let mut q = SigQueue::default();
+    q.real_blocked = SigSet::of(SIGCHLD);
+    assert_eq!(
+        q.post(SIGCHLD, SigInfo::kernel(SIGCHLD), &dfl),
+        Posted::Pending
+    );
+    // With no mask holding it, it is discarded, unless the caller says
+    // every thread blocks it (a process's queue).
+    let mut q = SigQueue::default();
+    assert_eq!(
+        q.post(SIGCHLD, SigInfo::kernel(SIGCHLD), &dfl),
+        Posted::Discarded
+    );
+    assert_eq!(
+        q.post_held(SIGCHLD, SigInfo::kernel(SIGCHLD), &dfl, true),
+        Posted::Pending
+    );
+}
+
+#[test]
+fn routed_signals_go_back_when_blocked() {
+    let dfl = SigAction::default();
+    let mut q = SigQueue::default();
+    q.post(SIGUSR1, SigInfo::user(SIGUSR1, 7), &dfl);
+    q.routed.add(SIGUSR1);
+    q.post(SIGUSR2, SigInfo::tkill(SIGUSR2, 7), &dfl);
+    // Not blocked: it stays.
+    assert!(q.take_blocked_routed().is_empty());
+    // Blocked: the process's signal goes back, the thread's own stays.
+    q.set_blocked(
+        SigSet::of(SIGUSR1).union(SigSet::of(SIGUSR2)),
+        SigSet::EMPTY,
+    );
+    let back = q.take_blocked_routed();
+    assert_eq!(back.len(), 1);
+    assert_eq!((back[0].0, back[0].1.pid), (SIGUSR1, 7));
+    assert_eq!(q.pending, SigSet::of(SIGUSR2));
+    assert!(q.routed.is_empty());
+    // Taking a signal forgets where it came from.
+    q.post(SIGUSR1, SigInfo::user(SIGUSR1, 7), &dfl);
+    q.routed.add(SIGUSR1);
+    q.take(SIGUSR1);
+    assert!(q.routed.is_empty());
+}

@@ -72,7 +72,7 @@ struct Ctx {
 const AT_FDCWD: usize = -100isize as usize;
 const TCGETS: usize = 0x5401;
 
-fn table(x: &Ctx) -> [Row; 103] {
+fn table(x: &Ctx) -> [Row; 105] {
     use Dir::{In, Out};
     [
         row("write", nr::WRITE, [1, P, 5, 0, 0, 0], In),
@@ -112,6 +112,20 @@ fn table(x: &Ctx) -> [Row; 103] {
         ),
         row("rt_sigpending", nr::RT_SIGPENDING, [P, 8, 0, 0, 0, 0], Out),
         row("rt_sigsuspend", nr::RT_SIGSUSPEND, [P, 8, 0, 0, 0, 0], In),
+        // rt_sigtimedwait: the set, and the timeout (an empty set read
+        // from the zeros).
+        row(
+            "rt_sigtimedwait set",
+            nr::RT_SIGTIMEDWAIT,
+            [P, 0, x.zeros, 8, 0, 0],
+            In,
+        ),
+        row(
+            "rt_sigtimedwait timeout",
+            nr::RT_SIGTIMEDWAIT,
+            [x.zeros, 0, P, 8, 0, 0],
+            In,
+        ),
         row("sigaltstack ss", nr::SIGALTSTACK, [P, 0, 0, 0, 0, 0], In),
         row("sigaltstack old", nr::SIGALTSTACK, [0, P, 0, 0, 0, 0], Out),
         row("execve path", nr::EXECVE, [P, 0, 0, 0, 0, 0], In),
