@@ -570,8 +570,10 @@ fn sigtimedwait_takes_from_its_set_and_keeps_ignored_signals_it_waits_for() {
 
     // A SIGCHLD (ignored by default) posted while the waiter has it
     // unblocked, blocked before the wait (`real_blocked`), stays.
-    let mut q = SigQueue::default();
-    q.real_blocked = SigSet::of(SIGCHLD);
+    let mut q = SigQueue {
+        real_blocked: SigSet::of(SIGCHLD),
+        ..SigQueue::default()
+    };
     assert_eq!(
         q.post(SIGCHLD, SigInfo::kernel(SIGCHLD), &dfl),
         Posted::Pending
