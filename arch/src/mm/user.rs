@@ -7,7 +7,8 @@
 //! Only the lower half is ever walked or changed here.
 //!
 //! # The write invariant (what makes copy-on-write sound)
-//! A frame is writable through a user PTE only while that PTE holds the
+//! A frame is writable through a user PTE (and every entry above it, see
+//! "Shared page-table subtrees") only while that PTE holds the
 //! frame's *only* reference. [`UserPageTable::map`] and
 //! [`UserPageTable::protect`] refuse write permission for a shared frame
 //! ([`MapError::Shared`]), and the only ways to get a new reference out of
@@ -19,34 +20,41 @@
 //! into a fresh frame mapped writable, or, when the refcount has dropped
 //! back to 1, make it writable in place.
 //!
-//! # Shared last-level tables (fork)
-//! A last-level table (a page of 512 PTEs) is a refcounted [`Frame`] like
-//! any page; each PDE pointing at it holds one reference. Fork
-//! ([`UserPageTable::fork`], after On-demand-fork, EuroSys 2021) gives the
-//! child its own PML4, PDPTs and PDs whose PDEs point at the parent's
-//! last-level tables, and clears the write bit of those PDEs on both
-//! sides: no page under a shared table is writable through it, whatever
-//! its PTE says, so the pages need no refcount change and fork costs one
-//! step per table, not per page. The rules:
-//! - **Nobody writes a shared table.** Every change of a PTE goes through
-//!   `leaf`, which first makes the table its own (`own_table`): if others
-//!   still share it, copy it (one more reference to each page, the private
-//!   pages read-only in the copy, since two tables now map them), point
-//!   the PDE at the copy and release the shared one; if nobody else does
-//!   any more, write-protect the private pages whose frames the former
-//!   sharers' copies still map (refcount above 1) and keep it. Either way
-//!   the PDE is writable again. Readers (`peek`, the copies, `pages`) only
-//!   read shared tables, and take "writable" to mean writable at every
-//!   level.
-//! - **Only the last owner frees.** Dropping a table releases each
-//!   last-level table (`release_table`): the reference goes, and only the
-//!   owner of the last one frees the pages it maps. So exit or exec of a
-//!   child never touches the parent's pages.
-//! - Fork's write-protection of the parent's PDEs is a weakening: one
-//!   epoch bump and flush for the whole table, with a shootdown of the
+//! # Shared page-table subtrees (fork)
+//! Every page-table page below the PML4 (a PDPT, a PD, a last-level table)
+//! is a refcounted [`Frame`] like any page; each entry pointing at it holds
+//! one reference. Fork ([`UserPageTable::fork`], after On-demand-fork,
+//! EuroSys 2021, taken up to the top level) gives the child only a PML4,
+//! whose user entries point at the parent's PDPTs, and clears the write
+//! bit of those entries on both sides. The x86 write bit of an upper-level
+//! entry gates its whole subtree: no page under a write-protected entry is
+//! writable through it, whatever the entries below say, so nothing below
+//! needs a refcount change and fork costs one page and one step per used
+//! PML4 entry, not per table or page. The rules:
+//! - **Nobody writes a shared table.** An entry of an upper-level table
+//!   is write-protected exactly when the table it points at is, or was,
+//!   shared. Every change of a PTE goes through `leaf`, which walks down
+//!   and makes each table on the way its own (`own_table`) when the entry
+//!   above it is write-protected: if others still share it, copy it (one
+//!   more reference to each table or page it points at, every entry
+//!   read-only in the copy but shared-memory pages, since two tables now
+//!   point at them), point the entry at the copy and release the shared
+//!   one; if nobody else does any more, write-protect what the former
+//!   sharers' copies may reach too (every table entry, and the private
+//!   pages whose refcount is above 1), and keep it. Either way the entry
+//!   is writable again. So the first write under a shared subtree copies
+//!   only the path to it, level by level. Readers (`peek`, the copies,
+//!   `pages`) only read shared tables, and take "writable" to mean
+//!   writable at every level.
+//! - **Only the last owner frees.** Dropping a table releases each table
+//!   below its PML4 (`release_table`): the reference goes, and only the
+//!   owner of the last one releases what that table points at, and so on
+//!   down. So exit or exec of a child never touches the parent's pages.
+//! - Fork's write-protection of the parent's PML4 entries is a weakening:
+//!   one epoch bump and flush for the whole table, with a shootdown of the
 //!   CPUs running it (below).
 //!
-//! The one exception is shared memory (`MAP_SHARED`):
+//! The other exception is shared memory (`MAP_SHARED`):
 //! [`UserPageTable::map_shared`] maps a [`SharedFrame`] with a software
 //! PTE bit that exempts it. Such a frame is writable in every table that
 //! maps it, fork maps it unchanged, `unmap` drops it instead of handing it
@@ -89,7 +97,7 @@
 //! happens under it except page-table pages, and copies hold it for at most
 //! one page. Never taken in interrupt handlers.
 
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use x86_64::structures::paging::page_table::PageTableEntry;
 use x86_64::structures::paging::{PageTable, PageTableFlags as F};
 use x86_64::{PhysAddr, VirtAddr};
@@ -193,7 +201,7 @@ const SHARED: F = F::BIT_9;
 /// What [`UserPageTable::write_fault`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WriteFault {
-    /// The page was writable already (once its last-level table was this
+    /// The page was writable already (once the tables above it were this
     /// table's own): a stale TLB entry, or a table shared since a fork.
     Writable,
     /// Made writable in place: no other reference to the frame (or shared
@@ -253,7 +261,7 @@ impl UserPageTable {
     /// A fresh address space: empty lower half, the kernel's upper half.
     pub fn new() -> Option<Self> {
         let root = Frame::alloc_zeroed()?;
-        TABLE_PAGES.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        TABLE_PAGES.fetch_add(1, Ordering::Relaxed);
         let kernel = table_at(super::paging::kernel_pml4());
         let pml4 = table_at(root.paddr());
         // SAFETY: (1) `root` is a fresh frame nobody else references, reached
@@ -320,7 +328,7 @@ impl UserPageTable {
     }
 
     /// [`Self::changed`] for changes anywhere in the table (fork's
-    /// write-protection of every last-level table): the local flush is a
+    /// write-protection of the PML4 entries): the local flush is a
     /// full one.
     fn changed_all(&self) {
         self.flush(None);
@@ -419,57 +427,69 @@ impl UserPageTable {
                     return Ok(None);
                 }
                 let page = Frame::alloc_zeroed().ok_or(MapError::NoMemory)?;
-                TABLE_PAGES.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+                TABLE_PAGES.fetch_add(1, Ordering::Relaxed);
                 // The table owns the page from now on; `Drop` takes it back.
                 entry.set_addr(
                     PhysAddr::new(page.leak()),
                     F::PRESENT | F::WRITABLE | F::USER_ACCESSIBLE,
                 );
-            } else if level == 2 && !entry.flags().contains(F::WRITABLE) {
-                // The last-level table is (or was) shared since a fork: the
-                // caller changes a leaf, so make it this table's own first.
-                self.own_table(entry, va)?;
+            } else if !entry.flags().contains(F::WRITABLE) {
+                // The table below is (or was) shared since a fork: the
+                // caller changes a leaf under it, so make it this table's
+                // own first (top down: the path is ours down to here).
+                self.own_table(entry, level, va)?;
             }
             table = table_at(entry.addr().as_u64());
         }
         // SAFETY: as above, for the last-level table, which is this
-        // table's alone now (`own_table`).
+        // table's alone now (`own_table` at every level above).
         Ok(Some(unsafe { &mut (&mut *table)[index(va, 1)] }))
     }
 
-    /// Makes the last-level table the write-protected PDE `pde` (of this
-    /// table, lock held) points at this table's own, and the PDE writable
-    /// again (module docs, "Shared last-level tables"). Still shared: copy
-    /// it (every private page read-only in the copy: the pages are now
-    /// mapped by two tables), point the PDE at the copy and give up the
-    /// shared one. No longer shared: write-protect the private pages whose
-    /// frames the former sharers' copies still map, and keep it.
-    fn own_table(&self, pde: &mut PageTableEntry, va: u64) -> Result<(), MapError> {
-        let old = pde.addr().as_u64();
+    /// Makes the table the write-protected entry `entry` (of this table's
+    /// table of `level`, lock held, on the path this call owns already)
+    /// points at this table's own, and the entry writable again (module
+    /// docs, "Shared page-table subtrees"). Still shared: copy it (one more
+    /// reference to everything it points at, every entry read-only in the
+    /// copy but shared-memory pages), point `entry` at the copy and give up
+    /// the shared one. No longer shared: write-protect what the former
+    /// sharers' copies may still reach (every table entry; the private
+    /// pages with other references), and keep it.
+    fn own_table(&self, entry: &mut PageTableEntry, level: u32, va: u64) -> Result<(), MapError> {
+        let old = entry.addr().as_u64();
+        let below = level - 1;
         if refcount_of(old) == 1 {
-            // SAFETY: refcount 1: only this PDE references the table, so
+            // Acquire: the former sharers' reads of the table (before
+            // their Release decrement) happen before the writes below.
+            core::sync::atomic::fence(Ordering::Acquire);
+            // SAFETY: refcount 1: only `entry` references the table, so
             // nobody else can reach it; the lock makes this the only access.
-            let leaves = unsafe { &mut *table_at(old) };
-            for e in leaves.iter_mut() {
+            let table = unsafe { &mut *table_at(old) };
+            for e in table.iter_mut() {
                 let f = e.flags();
-                if !e.is_unused()
-                    && f.contains(F::WRITABLE)
-                    && !f.contains(SHARED)
-                    && refcount_of(e.addr().as_u64()) != 1
-                {
+                if e.is_unused() || !f.contains(F::WRITABLE) {
+                    continue;
+                }
+                // A table below may have been copied by a former sharer
+                // meanwhile (its entries then reach frames the copy maps
+                // too): it is owned again on the next walk through it.
+                let keep = below == 1
+                    && (f.contains(SHARED) || refcount_of(e.addr().as_u64()) == 1);
+                if !keep {
                     e.set_flags(f - F::WRITABLE);
                 }
             }
-            // The PDE only gains a right: no flush (a stale read-only
-            // entry faults once more and finds the page writable).
-            pde.set_flags(pde.flags() | F::WRITABLE);
+            // The entry only gains a right, and nothing under it became
+            // weaker through it (it was read-only): no flush.
+            entry.set_flags(entry.flags() | F::WRITABLE);
             return Ok(());
         }
         let copy = Frame::alloc().ok_or(MapError::NoMemory)?;
-        // SAFETY: `old` is a last-level table other tables share; nobody
-        // writes a shared table (its sharers copy it first, as here), so
-        // reading it races with nothing. `copy` is a fresh frame only this
-        // call references, every entry of which is written.
+        TABLE_PAGES.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: `old` is a table other tables share; nobody writes a
+        // shared table (its sharers copy it first, as here), so reading it
+        // races with nothing. `copy` is a fresh frame only this call
+        // references, every entry of which is written.
         unsafe {
             let from = &*table_at(old);
             let to = &mut *table_at(copy.paddr());
@@ -479,7 +499,7 @@ impl UserPageTable {
                     continue;
                 }
                 let flags = f.flags();
-                let flags = if flags.contains(SHARED) {
+                let flags = if below == 1 && flags.contains(SHARED) {
                     flags
                 } else {
                     flags - F::WRITABLE
@@ -487,26 +507,26 @@ impl UserPageTable {
                 t.set_addr(PhysAddr::new(share_raw(f.addr().as_u64())), flags);
             }
         }
-        pde.set_addr(PhysAddr::new(copy.leak()), pde.flags() | F::WRITABLE);
+        entry.set_addr(PhysAddr::new(copy.leak()), entry.flags() | F::WRITABLE);
         // Page walks may have cached the old table: flush before giving up
         // this table's reference to it.
         self.changed(va);
-        // SAFETY: the PDE's reference to the old table, taken back once
-        // (the PDE points at the copy now).
-        unsafe { release_table(old) };
+        // SAFETY: the entry's reference to the old table, taken back once
+        // (the entry points at the copy now).
+        unsafe { release_table(old, below) };
         Ok(())
     }
 
     /// The leaf PTE of `va` (a copy of it) and whether the page is
     /// writable through every level (a page under a write-protected,
-    /// shared last-level table is not), without changing anything.
+    /// shared table is not), without changing anything.
     fn peek(&self, _guard: &spin::MutexGuard<'_, ()>, va: u64) -> Option<(PageTableEntry, bool)> {
         debug_assert!(is_user(va));
         let mut table = table_at(self.root.paddr());
         let mut writable = true;
         for level in [4, 3, 2] {
             // SAFETY: a page-table page this table references, read while
-            // the lock is held; a shared last-level table is written by
+            // the lock is held; a shared table is written by
             // nobody (`own_table`), so reading it races with nothing.
             let entry = unsafe { &(&*table)[index(va, level)] };
             if entry.is_unused() {
@@ -744,28 +764,38 @@ impl UserPageTable {
         out
     }
 
-    /// Fork: a new table that shares every last-level table of this one
-    /// (module docs, "Shared last-level tables"): the child gets its own
-    /// upper levels, whose PDEs point at this table's last-level tables
-    /// (one more reference each), write-protected in both. The cost is one
-    /// step per last-level table (512 pages), not per page. `None` when
-    /// memory runs out (the partial child is freed; this table's
-    /// write-protected PDEs cost only a fault each).
+    /// Fork: a new table that shares every subtree of this one (module
+    /// docs, "Shared page-table subtrees"): the child's PML4 points at this
+    /// table's PDPTs (one more reference each), write-protected in both.
+    /// The cost is the child's PML4 and one step per used PML4 entry (512
+    /// GiB of address space each), whatever is mapped. `None` when memory
+    /// runs out (for the PML4).
     pub fn fork(&self) -> Option<UserPageTable> {
         let child = UserPageTable::new()?;
         let _guard = self.lock.lock();
         let mut protected = false;
-        // SAFETY: the lock is held, so this table's pages are ours to
-        // read and its PDEs to write-protect; `child` is new and reachable
-        // only through this call.
-        let done = unsafe { fork_level(self.root.paddr(), child.root.paddr(), 4, &mut protected) };
+        // SAFETY: the lock is held, so this table's PML4 is ours to read
+        // and its entries to write-protect; `child` is new and reachable
+        // only through this call; the two PML4s are different pages.
+        let (from, to) = unsafe { (&mut *table_at(self.root.paddr()), &mut *table_at(child.root.paddr())) };
+        for (f, t) in from.iter_mut().zip(to.iter_mut()).take(256) {
+            if f.is_unused() {
+                continue;
+            }
+            let flags = f.flags();
+            if flags.contains(F::WRITABLE) {
+                f.set_flags(flags - F::WRITABLE);
+                protected = true;
+            }
+            t.set_addr(PhysAddr::new(share_raw(f.addr().as_u64())), flags - F::WRITABLE);
+        }
         if protected {
             self.changed_all();
         }
-        done.then_some(child)
+        Some(child)
     }
 
-    /// Fork the way it was done before last-level tables were shared: a
+    /// Fork the way it was done before page tables were shared: a
     /// new table mapping every page to the same frame, read-only in both
     /// (one step per page). Kept only as the baseline of the fork
     /// benchmarks (`vm_fork_pages_*_per_page`).
@@ -793,7 +823,7 @@ impl UserPageTable {
 
     /// Resolves a write fault on the present page `va` that `flags` (the
     /// VMA's permissions, with write) allow, under one hold of the lock:
-    /// the last-level table is made this table's own if it was shared;
+    /// the tables on the path to it are made this table's own if shared;
     /// then a shared-memory page or a frame with no other reference is
     /// made writable in place, and any other frame is copied into a fresh
     /// one mapped writable (copy-on-write). `NotMapped` if the page is
@@ -966,7 +996,7 @@ unsafe fn walk(
     let entries = if level == 4 { 256 } else { 512 };
     for i in 0..entries {
         // SAFETY: the caller's contract: a page-table page, lock held (a
-        // shared last-level table is written by nobody).
+        // shared table is written by nobody).
         let entry = unsafe { &(&*table)[i] };
         if entry.is_unused() {
             continue;
@@ -983,50 +1013,6 @@ unsafe fn walk(
     }
 }
 
-/// Fork's walk: gives the table at `dst` (the child's, empty, of `level`)
-/// copies of the upper-level tables under `src` (the parent's) down to the
-/// PDEs, which point at the parent's last-level tables, one more
-/// reference each, write-protected on both sides (`protected` is set when
-/// a parent PDE lost its write bit). `false` when a frame ran out.
-///
-/// # Safety
-/// `src` must be a page-table page of a table whose lock the caller holds,
-/// `dst` one of a new table only the caller references.
-unsafe fn fork_level(src: u64, dst: u64, level: u32, protected: &mut bool) -> bool {
-    // SAFETY: the caller's contract; `src` and `dst` are different pages.
-    let (from, to) = unsafe { (&mut *table_at(src), &mut *table_at(dst)) };
-    let entries = if level == 4 { 256 } else { 512 };
-    for i in 0..entries {
-        let entry = &mut from[i];
-        if entry.is_unused() {
-            continue;
-        }
-        let flags = entry.flags();
-        if level == 2 {
-            if flags.contains(F::WRITABLE) {
-                entry.set_flags(flags - F::WRITABLE);
-                *protected = true;
-            }
-            to[i].set_addr(
-                PhysAddr::new(share_raw(entry.addr().as_u64())),
-                flags - F::WRITABLE,
-            );
-            continue;
-        }
-        let Some(page) = Frame::alloc_zeroed() else {
-            return false;
-        };
-        let pa = page.leak();
-        // The child owns the page from now on; its `Drop` takes it back.
-        to[i].set_addr(PhysAddr::new(pa), flags);
-        // SAFETY: the same contract one level down.
-        if !unsafe { fork_level(entry.addr().as_u64(), pa, level - 1, protected) } {
-            return false;
-        }
-    }
-    true
-}
-
 /// A new reference to the frame at `pa`, which a PTE of a locked table
 /// holds, leaked for another PTE to hold.
 fn share_raw(pa: u64) -> u64 {
@@ -1036,28 +1022,31 @@ fn share_raw(pa: u64) -> u64 {
     (*held).clone().leak()
 }
 
-/// Gives up one reference to the last-level table at `pa`; the last one
-/// frees the pages the table maps, then the table.
+/// Gives up one reference to the page-table page at `pa` of `level`
+/// (3: a PDPT, 2: a PD, 1: a last-level table); the last one frees what
+/// the table maps, then the table.
 ///
 /// # Safety
-/// The caller gives up a reference a PDE held (the PDE no longer points
-/// at `pa`).
-unsafe fn release_table(pa: u64) {
+/// The caller gives up a reference an entry held (the entry no longer
+/// points at `pa`).
+unsafe fn release_table(pa: u64, level: u32) {
     // SAFETY: the caller's contract: a leaked reference, taken back once.
     let table = unsafe { Frame::from_raw(pa) };
     if let Some(last) = table.into_last() {
         // SAFETY: the only reference left is ours, so nobody else reaches
         // the table.
-        unsafe { free_tree(pa, 1) };
+        unsafe { free_tree(pa, level) };
         drop(last);
+        TABLE_PAGES.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
-/// Frees every page and page-table page under the table at `pa` of
-/// `level` (lower half only for the PML4), clearing the entries.
+/// Gives up every reference the table at `pa` of `level` holds (lower
+/// half only for the PML4), clearing the entries: tables below through
+/// [`release_table`], pages directly.
 ///
 /// # Safety
-/// The caller owns the table exclusively (`Drop`).
+/// The caller owns the table exclusively (`Drop`, `release_table`).
 unsafe fn free_tree(pa: u64, level: u32) {
     let table = table_at(pa);
     let entries = if level == 4 { 256 } else { 512 };
@@ -1071,22 +1060,16 @@ unsafe fn free_tree(pa: u64, level: u32) {
         // Unlink first: a CPU that still has this PML4 loaded (see
         // `LOADED`) must never reach a freed page through it.
         entry.set_unused();
-        if level == 2 {
-            // A last-level table may be shared with other tables since a
-            // fork: only the last owner frees what it maps.
-            // SAFETY: the PDE's reference, cleared above.
-            unsafe { release_table(child) };
-            continue;
-        }
         if level > 1 {
-            // SAFETY: a used non-leaf entry points at a page-table page of
-            // the same table, now unlinked and owned by this call.
-            unsafe { free_tree(child, level - 1) };
-            TABLE_PAGES.fetch_sub(1, core::sync::atomic::Ordering::Relaxed);
+            // A table below may be shared with other tables since a fork:
+            // only the last owner frees what it maps.
+            // SAFETY: the entry's reference, cleared above.
+            unsafe { release_table(child, level - 1) };
+        } else {
+            // SAFETY: a used leaf holds one reference leaked by `map` or
+            // `leaf`, taken back once here (the entry was cleared above).
+            drop(unsafe { Frame::from_raw(child) });
         }
-        // SAFETY: every used entry holds one reference leaked by `map` or
-        // `leaf`, taken back once here (the entry was cleared above).
-        drop(unsafe { Frame::from_raw(child) });
     }
 }
 
@@ -1098,14 +1081,14 @@ impl Drop for UserPageTable {
         // empty lower half once `free_tree` unlinks it.
         unsafe { free_tree(self.root.paddr(), 4) };
         // The root frame goes with `self.root`.
-        TABLE_PAGES.fetch_sub(1, core::sync::atomic::Ordering::Relaxed);
+        TABLE_PAGES.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
 /// Page-table pages of every user page table (roots included).
-static TABLE_PAGES: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+static TABLE_PAGES: AtomicUsize = AtomicUsize::new(0);
 
 /// How many frames the user page tables hold as page-table pages (`mem`).
 pub fn table_pages() -> usize {
-    TABLE_PAGES.load(core::sync::atomic::Ordering::Relaxed)
+    TABLE_PAGES.load(Ordering::Relaxed)
 }
