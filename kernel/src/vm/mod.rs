@@ -28,6 +28,8 @@ pub mod space;
 #[cfg(target_os = "none")]
 mod space_ktests;
 #[cfg(target_os = "none")]
+mod subtree_ktests;
+#[cfg(target_os = "none")]
 mod user_ktests;
 pub mod vma;
 
