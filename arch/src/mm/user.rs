@@ -473,8 +473,8 @@ impl UserPageTable {
                 // A table below may have been copied by a former sharer
                 // meanwhile (its entries then reach frames the copy maps
                 // too): it is owned again on the next walk through it.
-                let keep = below == 1
-                    && (f.contains(SHARED) || refcount_of(e.addr().as_u64()) == 1);
+                let keep =
+                    below == 1 && (f.contains(SHARED) || refcount_of(e.addr().as_u64()) == 1);
                 if !keep {
                     e.set_flags(f - F::WRITABLE);
                 }
@@ -777,7 +777,12 @@ impl UserPageTable {
         // SAFETY: the lock is held, so this table's PML4 is ours to read
         // and its entries to write-protect; `child` is new and reachable
         // only through this call; the two PML4s are different pages.
-        let (from, to) = unsafe { (&mut *table_at(self.root.paddr()), &mut *table_at(child.root.paddr())) };
+        let (from, to) = unsafe {
+            (
+                &mut *table_at(self.root.paddr()),
+                &mut *table_at(child.root.paddr()),
+            )
+        };
         for (f, t) in from.iter_mut().zip(to.iter_mut()).take(256) {
             if f.is_unused() {
                 continue;
@@ -787,7 +792,10 @@ impl UserPageTable {
                 f.set_flags(flags - F::WRITABLE);
                 protected = true;
             }
-            t.set_addr(PhysAddr::new(share_raw(f.addr().as_u64())), flags - F::WRITABLE);
+            t.set_addr(
+                PhysAddr::new(share_raw(f.addr().as_u64())),
+                flags - F::WRITABLE,
+            );
         }
         if protected {
             self.changed_all();

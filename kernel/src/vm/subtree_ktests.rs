@@ -108,7 +108,13 @@ ktest!(
         // Another PML4 entry: the whole path again.
         set(&child, D + PAGE, 0xc4)?;
         kassert_eq!(tables(), t0 + 10);
-        let child_view = [(A, 0xc0), (B, 0xc1), (B + PAGE, 0xc2), (C, 0xc3), (D + PAGE, 0xc4)];
+        let child_view = [
+            (A, 0xc0),
+            (B, 0xc1),
+            (B + PAGE, 0xc2),
+            (C, 0xc3),
+            (D + PAGE, 0xc4),
+        ];
         check(&child, 0, &child_view)?;
         check(&parent, 0, &[])?;
         // The parent's tables are its own again (the child copied them):
