@@ -322,6 +322,12 @@ impl SharedFrame {
     }
 }
 
+/// The frame allocator's bookkeeping checked against itself
+/// (`FrameAllocator::audit`), for `sysctl debug.check`.
+pub fn audit() -> Result<(), alloc::string::String> {
+    frames().audit()
+}
+
 /// Frames free and in total, for statistics and leak tests.
 pub fn stats() -> (usize, usize) {
     let f = frames();

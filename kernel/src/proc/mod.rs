@@ -40,6 +40,9 @@
 
 #[cfg(target_os = "none")]
 pub mod affinity;
+pub mod check;
+#[cfg(target_os = "none")]
+mod check_ktests;
 pub mod counters;
 pub mod cred;
 #[cfg(target_os = "none")]

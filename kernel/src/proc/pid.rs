@@ -390,6 +390,24 @@ impl PidMap {
         }
     }
 
+    /// The numbers set in one bitmap, in order: live PIDs (and TIDs) for
+    /// `None`, else the `kind` ids. A snapshot word by word, for
+    /// `sysctl debug.check` (`super::check`).
+    pub fn set_ids(&self, kind: Option<IdKind>) -> impl Iterator<Item = Pid> + '_ {
+        let map = kind.map_or(&self.pids, |k| self.ids(k));
+        map.words.iter().enumerate().flat_map(|(i, word)| {
+            // Relaxed: a snapshot (see `IdBitmap::test`).
+            let mut bits = word.load(Ordering::Relaxed);
+            core::iter::from_fn(move || {
+                let b = bits.trailing_zeros();
+                (b < 64).then(|| {
+                    bits &= bits - 1;
+                    Pid(i as u32 * 64 + b)
+                })
+            })
+        })
+    }
+
     /// Records that the number `id` is in use as a `kind` id, so no new
     /// process gets it as its PID until [`clear_id`](Self::clear_id).
     ///
@@ -476,6 +494,20 @@ mod tests {
     use std::collections::VecDeque;
     use std::sync::atomic::AtomicBool;
     use std::sync::{Arc, Barrier};
+
+    #[test]
+    fn set_ids_lists_each_bitmap_in_order() {
+        let map = PidMap::new(1000, || 0);
+        let a = map.alloc(PidFlags::NONE).unwrap();
+        let b = map.alloc(PidFlags::NONE).unwrap();
+        let high = map.alloc_exact(700).unwrap();
+        map.set_id(IdKind::Session, b);
+        let pids: Vec<Pid> = map.set_ids(None).collect();
+        assert_eq!(pids, [a, b, high]);
+        let sessions: Vec<Pid> = map.set_ids(Some(IdKind::Session)).collect();
+        assert_eq!(sessions, [b]);
+        assert_eq!(map.set_ids(Some(IdKind::Reaper)).count(), 0);
+    }
 
     #[test]
     fn alloc_exact_takes_only_a_free_unreserved_number() {

@@ -14,6 +14,7 @@
 //! | `kern.nprocs` | read-only | processes now |
 //! | `kern.forkfsleep` | read-write | ms a fork that hits a limit sleeps before `EAGAIN` (NetBSD; 0..=20000) |
 //! | `vm.stats.vm.v_forks` ... | read-only | fork counters ([`super::counters`]) |
+//! | `debug.check` | read-only | runs the kernel's invariant check ([`super::check`]) and reads the number of problems found, 0 if all hold; not in the full list (it is slow with many processes) |
 //!
 //! Values are integers; the system call carries them as decimal text.
 
@@ -60,6 +61,7 @@ mod imp {
         NProcs,
         ForkFSleep,
         Counter(Counter),
+        Check,
     }
 
     /// One knob.
@@ -79,7 +81,7 @@ mod imp {
     }
 
     /// Every knob (module docs).
-    pub static KNOBS: [Knob; 16] = [
+    pub static KNOBS: [Knob; 17] = [
         knob("kern.pid_max", false, Source::Pid(PidKnob::PidMax)),
         knob("kern.lastpid", false, Source::Pid(PidKnob::LastPid)),
         knob("kern.randompid", true, Source::Pid(PidKnob::RandomPid)),
@@ -96,6 +98,7 @@ mod imp {
         knob(Counter::ALL[7].0, false, Source::Counter(Counter::ALL[7].1)),
         knob(Counter::ALL[8].0, false, Source::Counter(Counter::ALL[8].1)),
         knob(Counter::ALL[9].0, false, Source::Counter(Counter::ALL[9].1)),
+        knob("debug.check", false, Source::Check),
     ];
 
     fn find(name: &str) -> Result<&'static Knob, Errno> {
@@ -109,6 +112,7 @@ mod imp {
             Source::NProcs => process::nprocs() as i64,
             Source::ForkFSleep => fork::forkfsleep_ms() as i64,
             Source::Counter(c) => counters::read(c) as i64,
+            Source::Check => crate::proc::check::run() as i64,
         }
     }
 
@@ -145,13 +149,17 @@ mod imp {
                 fork::set_forkfsleep_ms(value as u64);
                 Ok(value)
             }
-            Source::NProcs | Source::Counter(_) => Err(Errno::EPERM),
+            Source::NProcs | Source::Counter(_) | Source::Check => Err(Errno::EPERM),
         }
     }
 
-    /// Every knob with its value, in table order.
+    /// Every knob with its value, in table order, except `debug.check`
+    /// (a check, not a value to list; it walks every process).
     pub fn list() -> impl Iterator<Item = (&'static str, i64)> {
-        KNOBS.iter().map(|k| (k.name, read(k)))
+        KNOBS
+            .iter()
+            .filter(|k| !matches!(k.source, Source::Check))
+            .map(|k| (k.name, read(k)))
     }
 }
 

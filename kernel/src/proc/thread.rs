@@ -43,7 +43,7 @@
 //! the group's status if one was set, else its own.
 
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use arch::irq::vector;
 use arch::user::{Trap, UserContext};
@@ -200,6 +200,11 @@ impl Thread {
         self.task.get().is_none_or(crate::task::TaskRef::is_parked)
     }
 
+    /// Whether its task was spawned and still exists (`debug.check`).
+    pub fn has_task(&self) -> bool {
+        self.task.get().is_some_and(crate::task::TaskRef::is_alive)
+    }
+
     /// The CPU it last ran user code on, if it ran.
     pub fn last_cpu(&self) -> Option<u32> {
         Some(self.last_cpu.load(Ordering::Relaxed)).filter(|&c| c != u32::MAX)
@@ -236,6 +241,22 @@ pub fn current() -> Option<Arc<Thread>> {
 pub struct Current<F> {
     thread: Arc<Thread>,
     fut: core::pin::Pin<alloc::boxed::Box<F>>,
+}
+
+/// How many threads' futures ([`Current`]) exist: made by [`start`],
+/// dropped when the task completes (or is dropped unfinished).
+/// `sysctl debug.check` compares it with the live threads.
+static LIVE_TASKS: AtomicUsize = AtomicUsize::new(0);
+
+/// How many thread futures exist (see [`LIVE_TASKS`]).
+pub fn live_tasks() -> usize {
+    LIVE_TASKS.load(Ordering::Relaxed)
+}
+
+impl<F> Drop for Current<F> {
+    fn drop(&mut self) {
+        LIVE_TASKS.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl<F: core::future::Future<Output = ()>> core::future::Future for Current<F> {
@@ -278,6 +299,7 @@ pub fn start(
     space: Arc<AddressSpace>,
     ctx: UserContext,
 ) -> Current<impl core::future::Future<Output = ()> + Send> {
+    LIVE_TASKS.fetch_add(1, Ordering::Relaxed);
     Current {
         thread: thread.clone(),
         fut: alloc::boxed::Box::pin(run(thread, space, ctx)),

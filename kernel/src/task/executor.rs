@@ -118,6 +118,12 @@ impl fmt::Debug for Task {
 pub struct TaskRef(Weak<Task>);
 
 impl TaskRef {
+    /// Whether the task still exists (its future has not completed, or a
+    /// queue or waker still holds it).
+    pub fn is_alive(&self) -> bool {
+        self.0.strong_count() > 0
+    }
+
     /// Whether the task is parked: alive, not queued, not being polled
     /// (a blocked thread). A snapshot for reports.
     pub fn is_parked(&self) -> bool {

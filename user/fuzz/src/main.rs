@@ -43,7 +43,8 @@
 //! kills and reaps everything, removes `/tmp/fuzz`, then checks that fork
 //! and wait still work and that memory came back (frames free again, less
 //! what the heap claimed meanwhile and keeps, within 2 MiB; heap in use
-//! within 1 MiB). It prints `fuzz: seed S: N calls in C children` and
+//! within 1 MiB), and that the kernel's invariant check (`sysctl
+//! debug.check`) finds nothing. It prints `fuzz: seed S: N calls in C children` and
 //! `fuzz: ok`, and exits 0; any failed check prints `fuzz: FAILED ...`
 //! and exits 1. Progress lines (`fuzz: Ts ...`, with the children
 //! running) come every 5 s: after a kernel panic the last one names the
@@ -624,6 +625,17 @@ fn checks(before: &[u64; 6]) -> i32 {
     if heap_delta > 1 << 20 {
         println!("fuzz: FAILED: the heap holds {heap_delta} bytes more than before");
         ok = false;
+    }
+    match syscall::debug_check(5) {
+        Ok(0) => println!("fuzz: debug.check: the kernel's invariants hold"),
+        Ok(n) => {
+            println!("fuzz: FAILED: debug.check found {n} problems (see the console)");
+            ok = false;
+        }
+        Err(e) => {
+            println!("fuzz: FAILED: sysctl debug.check: {e}");
+            ok = false;
+        }
     }
     if ok {
         println!("fuzz: ok");

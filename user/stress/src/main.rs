@@ -21,7 +21,9 @@
 //! exits 1 after its first failure. After the workers, the parent checks
 //! that no child is left, and that the frames free and the heap in use
 //! are back within 2 MiB / 1 MiB of the start (what the heap claimed
-//! meanwhile counted as returned). It prints
+//! meanwhile counted as returned), and that the kernel's invariant check
+//! (`sysctl debug.check`: PID map, threads and tasks, frames) finds
+//! nothing. It prints
 //! `stress: N rounds by W workers in Ts` and `stress: ok` (exit 0).
 #![no_std]
 #![no_main]
@@ -171,6 +173,17 @@ fn main(args: Args) -> i32 {
     if heap_delta > 1 << 20 {
         println!("stress: FAILED: the heap holds {heap_delta} bytes more");
         ok = false;
+    }
+    match syscall::debug_check(5) {
+        Ok(0) => println!("stress: debug.check: the kernel's invariants hold"),
+        Ok(n) => {
+            println!("stress: FAILED: debug.check found {n} problems (see the console)");
+            ok = false;
+        }
+        Err(e) => {
+            println!("stress: FAILED: sysctl debug.check: {e}");
+            ok = false;
+        }
     }
     println!(
         "stress: {} rounds by {} workers in {}s",

@@ -409,6 +409,30 @@ pub fn pdkill(fd: i32, sig: impl Into<i32>) -> Result<(), Errno> {
     check(unsafe { syscall2(nr::TINE_PDKILL, fd as usize, sig as usize) }).map(|_| ())
 }
 
+/// Reads `sysctl debug.check`, the kernel's invariant check (PID map,
+/// threads and tasks, frames; `docs/robustness.md`): the number of
+/// problems it found, which it also printed on the console. A fork or an
+/// exit still finishing can show as a passing problem, so a non-zero
+/// answer is asked again, up to `tries` reads 100 ms apart.
+pub fn debug_check(tries: u32) -> Result<u64, Errno> {
+    let mut problems = 0;
+    for i in 0..tries.max(1) {
+        if i > 0 {
+            super::nanosleep(100_000_000)?;
+        }
+        let mut text = [0u8; 24];
+        let len = sysctl(b"debug.check", &mut text, None)?;
+        problems = text[..len.min(text.len())]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .fold(0u64, |n, b| n * 10 + u64::from(b - b'0'));
+        if problems == 0 {
+            break;
+        }
+    }
+    Ok(problems)
+}
+
 /// `sysctl(name, old, new)` (Tine 1005) by name (empty: every knob as
 /// `name=value` lines): copies the old value into `old` (ASCII) and
 /// returns its length; sets `new` when given. With `old` empty, returns
