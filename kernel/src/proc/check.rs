@@ -123,7 +123,12 @@ mod imp {
             }
         }
         compare("PIDs and TIDs", &ids, None, problems);
-        compare("process groups", &groups, Some(IdKind::ProcessGroup), problems);
+        compare(
+            "process groups",
+            &groups,
+            Some(IdKind::ProcessGroup),
+            problems,
+        );
         compare("sessions", &sessions, Some(IdKind::Session), problems);
         compare("reapers", &reapers, Some(IdKind::Reaper), problems);
     }
