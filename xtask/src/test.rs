@@ -228,6 +228,9 @@ enum Expect {
     PageFault,
     /// Exit 33 and `utest result: N passed, 0 failed` with N > 0.
     UserTests,
+    /// As `UserTests`, and the console names the process killed for
+    /// running out of memory (`utest=c_oom` at 128 MiB).
+    OomKill,
     /// Exit 37, the panic message and a symbolised backtrace through the
     /// function that panicked (`crash=panic`).
     Panic,
@@ -257,6 +260,7 @@ fn boots(quick: bool) -> Vec<BootCheck> {
         boot(Tier::System, 4, 512, "test=boot", Expect::AllCpusOnline),
         boot(Tier::System, 1, 512, "crash=pagefault", Expect::PageFault),
         boot(Tier::System, 1, 512, "crash=panic", Expect::Panic),
+        boot(Tier::System, 2, 128, "utest=c_oom", Expect::OomKill),
         boot(Tier::System, 1, 512, "utest", Expect::UserTests),
         boot(Tier::System, 4, 512, "utest", Expect::UserTests),
     ];
@@ -306,7 +310,7 @@ impl BootCheck {
             interactive: false,
         };
         let timeout = match self.expect {
-            Expect::Ktests | Expect::UserTests => KTEST_TIMEOUT,
+            Expect::Ktests | Expect::UserTests | Expect::OomKill => KTEST_TIMEOUT,
             Expect::AllCpusOnline | Expect::PageFault | Expect::Panic => BOOT_TIMEOUT,
         };
         let boot = qemu::boot(&config, timeout, verbose)?;
@@ -329,7 +333,9 @@ impl BootCheck {
 fn check(expect: Expect, smp: u32, outcome: Outcome, output: &str) -> Result<String, Vec<String>> {
     let mut problems = Vec::new();
     let wanted = match expect {
-        Expect::Ktests | Expect::AllCpusOnline | Expect::UserTests => KernelExit::Success,
+        Expect::Ktests | Expect::AllCpusOnline | Expect::UserTests | Expect::OomKill => {
+            KernelExit::Success
+        }
         Expect::PageFault => KernelExit::Exception,
         Expect::Panic => KernelExit::Panic,
     };
@@ -394,7 +400,11 @@ fn check(expect: Expect, smp: u32, outcome: Outcome, output: &str) -> Result<Str
             }
             "panic reported with a symbolised backtrace".to_owned()
         }
-        Expect::UserTests => {
+        Expect::UserTests | Expect::OomKill => {
+            if matches!(expect, Expect::OomKill) && !output.contains("out of memory: killed c_oom[")
+            {
+                problems.push("no `out of memory: killed c_oom[PID]` line".to_owned());
+            }
             problems.extend(utest_failures(output).into_iter().map(str::to_owned));
             match utest_summary(output) {
                 Some((passed, 0)) if passed > 0 => format!("{passed} user test programs passed"),
@@ -603,8 +613,8 @@ test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; fini
 
     #[test]
     fn quick_runs_a_subset_of_the_boots() {
-        assert_eq!(boots(true).len(), 7);
-        assert_eq!(boots(false).len(), 12);
+        assert_eq!(boots(true).len(), 8);
+        assert_eq!(boots(false).len(), 13);
     }
 
     #[test]

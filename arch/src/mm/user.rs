@@ -744,6 +744,16 @@ impl UserPageTable {
         Some(SharedFrame::from_frame(frame))
     }
 
+    /// How many pages are mapped, counted without allocating (the
+    /// out-of-memory report runs when nothing is left).
+    pub fn mapped_pages(&self) -> usize {
+        let mut count = 0;
+        let _guard = self.lock.lock();
+        // SAFETY: the lock is held; the walk only reads this table's pages.
+        unsafe { walk(self.root.paddr(), 4, 0, true, &mut |_, _, _| count += 1) };
+        count
+    }
+
     /// The mapped pages (page address and permissions as user code has
     /// them), in address order.
     pub fn pages(&self) -> alloc::vec::Vec<(u64, UserFlags)> {

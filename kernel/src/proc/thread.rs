@@ -382,10 +382,12 @@ pub async fn run(thread: Arc<Thread>, mut space: Arc<AddressSpace>, mut ctx: Use
             Trap::PageFault { addr, error_code } => {
                 if let Err(e) = space.fault(addr, error_code) {
                     if e == Errno::ENOMEM {
-                        log::info!(
-                            "{}[{}]: out of memory at {addr:#x}: SIGKILL",
+                        // No allocation here: the heap may be short too.
+                        log::warn!(
+                            "out of memory: killed {}[{}] ({} pages resident), fault at {addr:#x}: SIGKILL",
                             process.name(),
-                            process.pid()
+                            process.pid(),
+                            space.table.mapped_pages()
                         );
                         break Ending::Group(signal_status(signal::SIGKILL));
                     }

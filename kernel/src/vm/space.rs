@@ -1010,7 +1010,7 @@ impl AddressSpace {
         SpaceStats {
             vmas,
             virtual_bytes,
-            resident_pages: self.table.pages().len(),
+            resident_pages: self.table.mapped_pages(),
         }
     }
 }
