@@ -85,7 +85,7 @@ pub async fn dispatch(
         nr::TINE_PDGETPID => super::fork::pdgetpid(process, space, a0, a1),
         nr::TINE_PDKILL => super::fork::pdkill(process, a0, a1),
         nr::TINE_PROCCTL => super::fork::procctl(process, space, [a0, a1, a2, a3]),
-        nr::TINE_SYSCTL => super::fork::sysctl(space, [a0, a1, a2, a3, a4, a5]),
+        nr::TINE_SYSCTL => super::fork::sysctl(process, space, [a0, a1, a2, a3, a4, a5]),
         nr::TINE_FORKEVENTS => super::fork::forkevents(process, space, [a0, a1, a2]).await,
         nr::TINE_PROCLIST => super::tine::proclist(space, a0, a1),
         nr::TINE_CPUINFO => super::tine::cpuinfo(space, a0, a1),

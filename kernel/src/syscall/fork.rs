@@ -167,8 +167,11 @@ const SYSCTL_VALUE_MAX: u64 = 32;
 /// With `old` NULL, `*oldlenp` gets the length needed; a buffer too small
 /// is `ENOMEM` with `*oldlenp` set to the length needed (BSD). `new`
 /// writes the knob (`EPERM` read-only, `EINVAL` not a number or out of
-/// range, `ENOENT` unknown name).
-pub fn sysctl(space: &AddressSpace, a: [u64; 6]) -> SysResult {
+/// range, `ENOENT` unknown name). Writing needs root (effective uid 0):
+/// anyone else gets `EPERM` before the new value is read, as FreeBSD's
+/// `sysctl_root` (`kern_sysctl.c`) answers a write without
+/// `PRIV_SYSCTL_WRITE`.
+pub fn sysctl(process: &Process, space: &AddressSpace, a: [u64; 6]) -> SysResult {
     let [name, namelen, old, oldlenp, new, newlen] = a;
     if namelen > SYSCTL_NAME_MAX || newlen > SYSCTL_VALUE_MAX {
         return Err(Errno::EINVAL);
@@ -189,6 +192,9 @@ pub fn sysctl(space: &AddressSpace, a: [u64; 6]) -> SysResult {
         let name = name.trim_end_matches('\0');
         let old_value = sysctl::get(name)?;
         if new != 0 {
+            if !process.creds().is_root() {
+                return Err(Errno::EPERM);
+            }
             let mut raw = alloc::vec![0u8; newlen as usize];
             space.copy_from_user(new, &mut raw)?;
             let value = core::str::from_utf8(&raw).map_err(|_| Errno::EINVAL)?;

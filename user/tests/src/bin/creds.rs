@@ -117,6 +117,28 @@ fn main(_: Args) -> i32 {
         check_eq!(c, r, Err(errno::EPERM), "prlimit64 on root's process");
         let ok = call(nr::TINE_POWEROFF, &[0]);
         check_eq!(c, ok, Err(errno::EPERM), "poweroff as a user");
+        // sysctl: a user reads knobs but writes none (FreeBSD's
+        // PRIV_SYSCTL_WRITE), and the knob keeps its value.
+        let maxproc = || {
+            let mut old = [0u8; 24];
+            syscall::sysctl(b"kern.maxproc", &mut old, None).map(|n| (old, n))
+        };
+        let before = maxproc();
+        check_eq!(c, before.is_ok(), true, "a user reads kern.maxproc");
+        let mut old = [0u8; 24];
+        check_eq!(
+            c,
+            syscall::sysctl(b"kern.maxproc", &mut old, Some(b"200000")),
+            Err(errno::EPERM),
+            "a user raises kern.maxproc"
+        );
+        check_eq!(
+            c,
+            syscall::sysctl(b"kern.forkfsleep", &mut old, Some(b"x")),
+            Err(errno::EPERM),
+            "a user writes a bad value (EPERM first)"
+        );
+        check_eq!(c, maxproc(), before, "kern.maxproc unchanged");
         if c.finish() != 0 {
             return 1;
         }
