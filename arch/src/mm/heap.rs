@@ -56,6 +56,9 @@ impl Grown {
 /// that [`trim`] can give back the parts with no allocation left.
 pub struct GrowFromFrames {
     grown: [Grown; MAX_GROWN],
+    /// Slots at and past this index have never been used (`trim` looks
+    /// only below it).
+    high: usize,
 }
 
 impl OomHandler for GrowFromFrames {
@@ -69,8 +72,15 @@ impl OomHandler for GrowFromFrames {
         }
         // Pieces of PIECE_BYTES, claimed one by one so that each can be
         // given back on its own: a big step when physical memory has one
-        // in one piece, else one piece.
-        let (pa, bytes) = match frame::alloc_contiguous_raw(GROW_BYTES / page) {
+        // in one piece and twice that is free above the reserve (near the
+        // end of memory a big step would eat the reserve at once), else
+        // one piece.
+        let big = if frame::available() >= 2 * GROW_BYTES / page {
+            frame::alloc_contiguous_raw(GROW_BYTES / page)
+        } else {
+            None
+        };
+        let (pa, bytes) = match big {
             Some(pa) => (pa, GROW_BYTES),
             None => (
                 frame::alloc_contiguous_raw(PIECE_BYTES / page).ok_or(())?,
@@ -113,6 +123,7 @@ fn claim(talc: &mut Talc<GrowFromFrames>, pa: u64, bytes: usize) -> Result<(), (
     let Some((hb, ha)) = heap.get_base_acme() else {
         return Err(());
     };
+    talc.oom_handler.high = talc.oom_handler.high.max(slot + 1);
     talc.oom_handler.grown[slot] = Grown {
         base: hb as usize,
         acme: ha as usize,
@@ -129,7 +140,7 @@ pub fn trim() -> usize {
     let page = PAGE_SIZE;
     let mut talc = HEAP.lock();
     let mut freed_frames = 0usize;
-    for i in 0..MAX_GROWN {
+    for i in 0..talc.oom_handler.high {
         let g = talc.oom_handler.grown[i];
         if g.base == g.acme {
             continue;
@@ -186,16 +197,29 @@ pub fn trim() -> usize {
 /// [`maybe_trim`] that trimmed.
 static TRIMMED_SLACK: AtomicUsize = AtomicUsize::new(0);
 
-/// [`trim`]s when the heap's free space has grown by a MiB since the last
+/// [`trim`]s when the heap's free space has grown by half a MiB since the last
 /// trim (cheap otherwise: one look at the counters). The process table
 /// calls it after reaping, so memory comes back as processes go.
 pub fn maybe_trim() {
+    trim_if_grown(TRIM_STEP);
+}
+
+/// [`trim`]s if the heap's free space grew at all (by a piece) since the
+/// last trim: for when a burst of frees is over (a parent found no child
+/// left to wait for).
+pub fn trim_settled() {
+    trim_if_grown(PIECE_BYTES);
+}
+
+/// [`trim`]s when the heap's free space has grown by `step` since the
+/// last trim.
+fn trim_if_grown(step: usize) {
     let s = stats();
     let slack = s.claimed_bytes.saturating_sub(s.allocated_bytes);
     let last = TRIMMED_SLACK.load(Ordering::Relaxed);
     if slack < last {
         TRIMMED_SLACK.store(slack, Ordering::Relaxed);
-    } else if slack - last >= TRIM_STEP {
+    } else if slack - last >= step {
         trim();
         let s = stats();
         TRIMMED_SLACK.store(
@@ -206,11 +230,12 @@ pub fn maybe_trim() {
 }
 
 /// How much the heap's free space grows before [`maybe_trim`] trims.
-const TRIM_STEP: usize = 1 << 20;
+const TRIM_STEP: usize = 512 << 10;
 
 #[global_allocator]
 static HEAP: Talck<IrqRawMutex, GrowFromFrames> = Talc::new(GrowFromFrames {
     grown: [Grown::NONE; MAX_GROWN],
+    high: 0,
 })
 .lock();
 

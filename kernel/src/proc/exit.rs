@@ -67,6 +67,7 @@ impl Process {
         // Release: pairs with the Acquire in `reapable`; the exit
         // signal is pending in the parent before a waiter can reap.
         self.exit_notified.store(true, Ordering::Release);
+        TABLE.lock().set_ready(self.pid, true);
         notify_parent(self.ppid());
         crate::proc::procdesc::notify_exit(self.pid);
     }
@@ -76,12 +77,13 @@ impl Process {
 /// killed (FreeBSD's `exit1`, which also waits for them; Tine does not
 /// wait: the peers die on their own).
 fn kill_peers(leader: Pid) {
-    let peers: Vec<Arc<Process>> = TABLE
-        .lock()
-        .values()
-        .filter(|p| p.pid != leader && p.peer_leader() == leader)
-        .cloned()
-        .collect();
+    let peers: Vec<Arc<Process>> = {
+        let table = TABLE.lock();
+        table
+            .peers_of(leader)
+            .filter_map(|pid| table.get(pid).cloned())
+            .collect()
+    };
     for p in peers {
         sig::send(&p, sig::SIGKILL, sig::SigInfo::kernel(sig::SIGKILL));
     }
@@ -98,9 +100,14 @@ pub fn close_procdesc(p: &Process) {
         }
         return;
     }
-    p.procdesc.store(false, Ordering::Release);
     let reaper = crate::proc::reaper::reaper_of(p.pid);
-    *p.ppid.lock() = reaper;
+    {
+        let mut table = TABLE.lock();
+        p.procdesc.store(false, Ordering::Release);
+        *p.ppid.lock() = reaper;
+        table.set_hidden(p.pid, false);
+        table.set_ppid(p.pid, reaper);
+    }
     if reaper == Pid::KERNEL {
         reap_in_background(p.pid);
     }
@@ -121,19 +128,21 @@ pub fn reap_in_background(pid: Pid) {
 /// reaps them (module docs).
 fn reparent_children(dead: Pid) {
     let adopter = crate::proc::reaper::reaper_of(dead);
-    let mut orphans = Vec::new();
     let mut bereaved = Vec::new();
-    for p in TABLE.lock().values() {
-        let mut ppid = p.ppid.lock();
-        if *ppid == dead {
-            *ppid = adopter;
-            p.adopted();
-            orphans.push(p.pid);
-            if p.pdeathsig() != 0 {
-                bereaved.push(p.clone());
+    let orphans = {
+        let mut table = TABLE.lock();
+        let orphans = table.reparent_children(dead, adopter);
+        for &pid in &orphans {
+            if let Some(p) = table.get(pid) {
+                *p.ppid.lock() = adopter;
+                p.adopted();
+                if p.pdeathsig() != 0 {
+                    bereaved.push(p.clone());
+                }
             }
         }
-    }
+        orphans
+    };
     if orphans.is_empty() {
         return;
     }

@@ -10,6 +10,9 @@
 //!    is valid (`EINVAL` is the front end's verdict on a bad flag word);
 //!    the kernel lacks the piece, which is what `ENOSYS` says, so a program
 //!    can tell the two apart.
+//!    With user memory gone (fewer than `FORK_MIN_FRAMES` frames above the
+//!    heap's reserve, `docs/memory.md`) the fork is `ENOMEM` before
+//!    anything is taken.
 //! 2. **Limits.** A process slot is taken against [`maxproc`] (the
 //!    `kern.maxproc` knob, [`DEFAULT_MAXPROC`] at boot); FreeBSD keeps the
 //!    last [`ROOT_RESERVED`] slots for root ([`slot_limit`]). None left is
@@ -429,6 +432,14 @@ mod imp {
         exit_signal: Option<u8>,
     }
 
+    /// Frames a fork wants available (above the heap's reserve) before it
+    /// starts. Fork itself copies only the top-level table, but the first
+    /// writes after it copy the shared tables below on each side (three
+    /// levels) and the page written, and the heap may grow by a 128 KiB
+    /// piece meanwhile: with less than that left, a fork that succeeded
+    /// would have its parent killed by the next fault.
+    const FORK_MIN_FRAMES: usize = 64;
+
     /// Stages 2 and 3 for any parent: the limits, then the PID, the address
     /// space and the `Process`, each undone if a later one fails. The child
     /// is not in the table yet.
@@ -437,6 +448,16 @@ mod imp {
         parent_space: &Arc<crate::vm::space::AddressSpace>,
         req: &ForkRequest,
     ) -> Result<(Arc<Process>, Arc<crate::vm::space::AddressSpace>), Failure> {
+        // 1b. Memory: a process needs page-table pages and kernel heap;
+        // with user memory gone (only the heap's reserve of frames is
+        // left, `docs/memory.md`) the fork is refused before anything is
+        // taken.
+        if arch::mm::frame::available() < FORK_MIN_FRAMES {
+            return Err(Failure {
+                errno: Errno::ENOMEM,
+                at_limit: false,
+            });
+        }
         let uid = take_limits(parent.process, parent.pid)?;
         // The kernel counts as root (clone3's set_tid below).
         let root = parent.process.is_none_or(|p| p.creds().is_root());

@@ -26,8 +26,8 @@ pub struct JobIds {
 /// group that does not exist in the caller's session (other than the
 /// target's own PID). `EINVAL` for a negative `pgid` is the caller's.
 pub fn set_pgid(caller: &Process, pid: Pid, pgid: Option<Pid>) -> Result<(), Errno> {
-    let table = TABLE.lock();
-    let target = table.get(&pid).ok_or(Errno::ESRCH)?;
+    let mut table = TABLE.lock();
+    let target = table.get(pid).ok_or(Errno::ESRCH)?.clone();
     let is_self = target.pid == caller.pid;
     if !is_self && target.ppid() != caller.pid {
         return Err(Errno::ESRCH);
@@ -46,9 +46,7 @@ pub fn set_pgid(caller: &Process, pid: Pid, pgid: Option<Pid>) -> Result<(), Err
         return Err(Errno::EPERM);
     }
     let pgid = pgid.unwrap_or(target.pid);
-    let exists = table
-        .values()
-        .any(|p| p.pgid() == pgid && p.sid() == caller_job.sid);
+    let exists = table.group_session(pgid) == Some(caller_job.sid);
     if pgid != target.pid && !exists {
         return Err(Errno::EPERM);
     }
@@ -61,6 +59,7 @@ pub fn set_pgid(caller: &Process, pid: Pid, pgid: Option<Pid>) -> Result<(), Err
         reserve_id(IdKind::ProcessGroup, pgid);
     }
     target.job.lock().pgid = pgid;
+    table.set_job(target.pid, pgid, target_job.sid);
     release_ids(&table, target_job);
     Ok(())
 }
@@ -68,8 +67,8 @@ pub fn set_pgid(caller: &Process, pid: Pid, pgid: Option<Pid>) -> Result<(), Err
 /// `setsid()`: `caller` leads a new session and group, both its PID.
 /// `EPERM` if a process group with its PID exists (it leads one).
 pub fn set_sid(caller: &Process) -> Result<Pid, Errno> {
-    let table = TABLE.lock();
-    if table.values().any(|p| p.pgid() == caller.pid) {
+    let mut table = TABLE.lock();
+    if table.group(caller.pid).next().is_some() {
         return Err(Errno::EPERM);
     }
     let old = caller.job();
@@ -79,6 +78,7 @@ pub fn set_sid(caller: &Process) -> Result<Pid, Errno> {
         pgid: caller.pid,
         sid: caller.pid,
     };
+    table.set_job(caller.pid, caller.pid, caller.pid);
     release_ids(&table, old);
     Ok(caller.pid)
 }

@@ -25,6 +25,9 @@
 //! - `spawn` (on the machine): `spawn_process` (load a program from the
 //!   initramfs and start it);
 //! - `wait` (on the machine): `wait` and `wait4`'s kernel side;
+//! - [`index`]: the process table's indexes (children, children ready
+//!   for `wait4`, process groups, sessions, peer groups), every operation
+//!   O(log n), pure logic;
 //! - [`counters`]: fork counters per CPU (FreeBSD's `v_forks`...);
 //! - [`events`]: fork hooks and the fork/exec/exit event stream;
 //! - [`procdesc`]: process descriptors (pdfork, `CLONE_PIDFD`);
@@ -57,6 +60,7 @@ mod fork_ktests;
 #[cfg(target_os = "none")]
 mod forkfam_ktests;
 pub mod futex;
+pub mod index;
 #[cfg(target_os = "none")]
 pub mod job;
 #[cfg(target_os = "none")]

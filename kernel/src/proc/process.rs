@@ -71,11 +71,12 @@ pub use super::job::{JobIds, set_pgid, set_sid};
 #[cfg(target_os = "none")]
 pub use super::spawn::{spawn_process, spawn_process_on};
 #[cfg(target_os = "none")]
-pub(crate) use super::table::notify_parent;
-#[cfg(target_os = "none")]
 pub use super::table::{
-    ProcInfo, all, insert, list, lookup, nprocs, release_slot, reserve_slot, space_sharers,
+    ProcInfo, all, group_members, insert, list, lookup, nprocs, release_slot, reserve_slot,
+    space_sharers,
 };
+#[cfg(target_os = "none")]
+pub(crate) use super::table::{mark_ready, notify_parent};
 #[cfg(target_os = "none")]
 pub use super::wait::{WaitFor, WaitOptions, wait, wait_child};
 

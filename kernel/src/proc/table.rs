@@ -2,7 +2,10 @@
 //! reaped, by PID.
 //!
 //! - The table maps `Pid` to `Arc<Process>` under one spin lock (never
-//!   taken in interrupt handlers, held for a map operation only).
+//!   taken in interrupt handlers, held for a map operation only), with
+//!   the indexes of `super::index` beside it: the children of a process,
+//!   those ready for `wait4`, the members of a process group, a session,
+//!   a peer group; every operation fork, exit and wait make is O(log n).
 //! - [`nprocs`] counts the processes in it (zombies included); `fork1`
 //!   holds it against `maxproc` with [`reserve_slot`].
 //! - The kernel (PID 0) is the parent of processes the kernel starts (the
@@ -11,21 +14,20 @@
 //!
 //! See `docs/processes.md`.
 
-use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::proc::index::{Ids, Index};
 use crate::proc::job::JobIds;
 use crate::proc::pid::{IdKind, Pid};
 use crate::proc::process::{Process, State};
 use crate::task::Event;
 use crate::vm::space::AddressSpace;
 
-/// The process table.
-pub(super) static TABLE: spin::Mutex<BTreeMap<Pid, Arc<Process>>> =
-    spin::Mutex::new(BTreeMap::new());
+/// The process table and its indexes (`super::index`).
+pub(super) static TABLE: spin::Mutex<Index<Arc<Process>>> = spin::Mutex::new(Index::new());
 
 /// The child-state event of the kernel (PID 0), the parent of the
 /// processes the kernel starts.
@@ -58,7 +60,22 @@ pub fn release_slot() {
 
 /// The process with PID `pid`, if it exists (zombies included).
 pub fn lookup(pid: Pid) -> Option<Arc<Process>> {
-    TABLE.lock().get(&pid).cloned()
+    TABLE.lock().get(pid).cloned()
+}
+
+/// The members of process group `pgid` (zombies included), by PID.
+pub fn group_members(pgid: Pid) -> Vec<Arc<Process>> {
+    let table = TABLE.lock();
+    table
+        .group(pgid)
+        .filter_map(|pid| table.get(pid).cloned())
+        .collect()
+}
+
+/// Marks `child` as having something for `wait4` to report (a stop or
+/// a continue; exit marks itself) before its parent is woken.
+pub(crate) fn mark_ready(child: &Process) {
+    TABLE.lock().set_ready(child.pid, true);
 }
 
 /// Every process in the table (zombies included), by PID.
@@ -123,13 +140,13 @@ pub fn insert(process: Arc<Process>) {
 }
 
 /// The process table, as its lock's guard derefs.
-pub(super) type Table = BTreeMap<Pid, Arc<Process>>;
+pub(super) type Table = Index<Arc<Process>>;
 
-/// Puts `process` in the table. A process that enters it as the leader
-/// of its own group or session (one the kernel starts, or a fork without
-/// a parent process) reserves that id in the PID map, so no new process
-/// gets its number while the group or session lives (the seeds'
-/// `fork_findpid`). Forked children join their parent's.
+/// Puts `process` in the table and its indexes. A process that enters it
+/// as the leader of its own group or session (one the kernel starts, or a
+/// fork without a parent process) reserves that id in the PID map, so no
+/// new process gets its number while the group or session lives (the
+/// seeds' `fork_findpid`). Forked children join their parent's.
 pub(super) fn enlist(table: &mut Table, process: Arc<Process>) {
     let job = process.job();
     if job.pgid == process.pid {
@@ -138,7 +155,14 @@ pub(super) fn enlist(table: &mut Table, process: Arc<Process>) {
     if job.sid == process.pid {
         reserve_id(IdKind::Session, job.sid);
     }
-    table.insert(process.pid, process);
+    let ids = Ids {
+        ppid: process.ppid(),
+        pgid: job.pgid,
+        sid: job.sid,
+        leader: process.peer_leader(),
+    };
+    let hidden = process.has_procdesc();
+    table.insert(process.pid, ids, hidden, process);
 }
 
 /// Takes `pid` out of the table (it is reaped) and releases the ids of the
@@ -147,7 +171,7 @@ pub(super) fn enlist(table: &mut Table, process: Arc<Process>) {
 /// (`super::job`), so a group's end and a new group of the same number
 /// cannot interleave.
 pub(super) fn unlist(table: &mut Table, pid: Pid) -> Option<Arc<Process>> {
-    let process = table.remove(&pid)?;
+    let process = table.remove(pid)?;
     release_ids(table, process.job());
     Some(process)
 }
@@ -160,14 +184,14 @@ pub(super) fn reserve_id(kind: IdKind, id: Pid) {
     }
 }
 
-/// Releases the ids of `job` that no process in `table` uses any more.
+/// Releases the ids of `job` that no process in `table` uses any more
+/// (a look at the group's and the session's index: O(log n)).
 pub(super) fn release_ids(table: &Table, job: JobIds) {
     let pids = crate::proc::pids();
-    if !table.values().any(|p| p.pgid() == job.pgid) && pids.has_id(IdKind::ProcessGroup, job.pgid)
-    {
+    if table.group(job.pgid).next().is_none() && pids.has_id(IdKind::ProcessGroup, job.pgid) {
         pids.clear_id(IdKind::ProcessGroup, job.pgid);
     }
-    if !table.values().any(|p| p.sid() == job.sid) && pids.has_id(IdKind::Session, job.sid) {
+    if table.session(job.sid).next().is_none() && pids.has_id(IdKind::Session, job.sid) {
         pids.clear_id(IdKind::Session, job.sid);
     }
 }
@@ -179,6 +203,8 @@ pub(super) fn reaped(p: &Process) {
     release_slot();
     crate::proc::uidinfo::uncharge(p.charged_uid.load(Ordering::Relaxed));
     crate::proc::procdesc::notify_exit(p.pid);
+    // The heap gives back what the dead processes held.
+    arch::mm::heap::maybe_trim();
 }
 
 /// How many live processes use `space` (more than one after vfork or

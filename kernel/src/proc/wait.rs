@@ -46,30 +46,7 @@ pub async fn wait(pid: Pid) -> Result<i32, Errno> {
     Ok(status)
 }
 
-/// Which children `wait4` waits for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WaitFor {
-    /// Any child (`pid = -1`).
-    Any,
-    /// This one (`pid > 0`).
-    Pid(Pid),
-    /// Those in this process group (`pid = 0`: the caller's; `pid <
-    /// -1`: group `-pid`).
-    Group(Pid),
-}
-
-impl WaitFor {
-    /// Whether `p` is a child of `parent` this target names.
-    fn matches(self, parent: Pid, p: &Process) -> bool {
-        p.ppid() == parent
-            && match self {
-                // FreeBSD: a descriptor-owned child is not "any" child.
-                WaitFor::Any => !p.has_procdesc(),
-                WaitFor::Pid(pid) => pid == p.pid,
-                WaitFor::Group(pgid) => pgid == p.pgid(),
-            }
-    }
-}
+pub use crate::proc::index::WaitFor;
 
 /// What a wait reports (`WEXITED`, `WUNTRACED`/`WSTOPPED`,
 /// `WCONTINUED`), whether it blocks (`WNOHANG`) and whether it consumes
@@ -139,26 +116,64 @@ enum Scan {
 
 /// Looks for a zombie child of `parent` matching `target` and reaps it
 /// (under the table lock, so one waiter gets it), or for one with a
-/// stop/continue report `options` asks for.
+/// stop/continue report `options` asks for. Only the children marked
+/// ready are looked at (`super::index`), each in O(log n); one found with
+/// nothing to report any more is unmarked.
 fn scan(parent: Pid, target: WaitFor, options: WaitOptions) -> Scan {
     let mut table = TABLE.lock();
-    let mut found = Scan::None;
-    let mut zombie = None;
-    for p in table.values().filter(|p| target.matches(parent, p)) {
-        if let Some((status, exited)) = options.report(p) {
-            if exited && !options.nowait {
-                zombie = Some(p.pid);
-            }
-            found = Scan::Found(p.pid, p.creds().uid, status);
-            break;
-        }
-        found = Scan::Running;
-    }
-    if let Some(p) = zombie.and_then(|pid| super::table::unlist(&mut table, pid)) {
+    if !table.has_child(parent, target) {
         drop(table);
-        reaped(&p);
+        // Reaping is over for this parent: what the heap still holds
+        // below `maybe_trim`'s step goes back too.
+        arch::mm::heap::trim_settled();
+        return Scan::None;
     }
-    found
+    let mut after = None;
+    while let Some(pid) = table.next_ready(parent, target, after) {
+        after = Some(pid);
+        let Some(p) = table.get(pid).cloned() else {
+            break;
+        };
+        if let Some((status, exited)) = options.report(&p) {
+            let uid = p.creds().uid;
+            if exited && !options.nowait {
+                super::table::unlist(&mut table, pid);
+                drop(table);
+                reaped(&p);
+            } else if !exited && !still_ready(&p) {
+                table.set_ready(pid, false);
+            }
+            return Scan::Found(pid, uid, status);
+        }
+        if !still_ready(&p) {
+            table.set_ready(pid, false);
+        }
+    }
+    Scan::Running
+}
+
+/// Whether `p` still has something to report to some wait: its exit or a
+/// stop/continue report not yet taken.
+fn still_ready(p: &Process) -> bool {
+    p.reapable().is_some() || p.signals.has_report(true, true)
+}
+
+/// Whether a wait for `target` by `parent` has something to look at: a
+/// ready child with a report `options` asks for, or no matching child at
+/// all.
+fn wait_ready(parent: Pid, target: WaitFor, options: WaitOptions) -> bool {
+    let table = TABLE.lock();
+    if !table.has_child(parent, target) {
+        return true;
+    }
+    let mut after = None;
+    while let Some(pid) = table.next_ready(parent, target, after) {
+        after = Some(pid);
+        if table.get(pid).is_some_and(|p| options.reportable(p)) {
+            return true;
+        }
+    }
+    false
 }
 
 /// `wait4`'s kernel side: reaps a zombie child of `parent` matching
@@ -200,16 +215,7 @@ pub async fn wait_child_info(
         // the child gone (another waiter; a kernel caller of `wait`;
         // automatic reaping).
         event
-            .wait_until(|| {
-                let table = TABLE.lock();
-                let mut matching = table.values().filter(|p| target.matches(parent, p));
-                let mut any = false;
-                let ready = matching.any(|p| {
-                    any = true;
-                    options.reportable(p)
-                });
-                ready || !any
-            })
+            .wait_until(|| wait_ready(parent, target, options))
             .await;
     }
 }
@@ -226,7 +232,7 @@ pub async fn wait_process(
     options: WaitOptions,
 ) -> Result<Option<(Pid, u32, i32)>, Errno> {
     let event = crate::proc::procdesc::exit_event(p.pid);
-    let in_table = || TABLE.lock().get(&p.pid).is_some_and(|q| Arc::ptr_eq(q, p));
+    let in_table = || TABLE.lock().get(p.pid).is_some_and(|q| Arc::ptr_eq(q, p));
     loop {
         if !in_table() {
             return Err(Errno::ECHILD);
@@ -235,8 +241,8 @@ pub async fn wait_process(
             if exited && !options.nowait {
                 let removed = {
                     let mut table = TABLE.lock();
-                    match table.get(&p.pid) {
-                        Some(q) if Arc::ptr_eq(q, p) => table.remove(&p.pid),
+                    match table.get(p.pid) {
+                        Some(q) if Arc::ptr_eq(q, p) => super::table::unlist(&mut table, p.pid),
                         _ => None,
                     }
                 };

@@ -625,10 +625,7 @@ pub fn kill(
 ) -> Result<(), Errno> {
     let victims: Vec<Arc<Process>> = match target {
         KillTarget::Pid(pid) => process::lookup(pid).into_iter().collect(),
-        KillTarget::Group(pgid) => process::all()
-            .into_iter()
-            .filter(|p| p.pgid() == pgid)
-            .collect(),
+        KillTarget::Group(pgid) => process::group_members(pgid),
         KillTarget::All { sender } => process::all()
             .into_iter()
             .filter(|p| p.pid() != Pid::INIT && p.pid() != sender)
@@ -718,6 +715,7 @@ fn notify_parent_job(child: &Process, code: i32, sig: Signal, before_wake: impl 
         send(&parent, SIGCHLD, info);
     }
     before_wake();
+    process::mark_ready(child);
     process::notify_parent(ppid);
     // `pdwait` waits on the PID's exit event.
     crate::proc::procdesc::notify_exit(child.pid());

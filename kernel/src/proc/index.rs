@@ -1,0 +1,506 @@
+//! The process table and its indexes: every lookup that fork, exit, wait,
+//! `kill` and `setpgid` make is O(log n) (pure logic, host-tested).
+//!
+//! An [`Index`] maps a [`Pid`] to an entry (the caller's value, a
+//! `Arc<Process>` on the machine, plus the IDs the indexes are keyed by)
+//! and keeps ordered sets of composite keys beside it, one per question
+//! asked of the table:
+//!
+//! | index | key | answers |
+//! |---|---|---|
+//! | `children` | (parent, pid) | the children of a process (reparenting at exit) |
+//! | `visible` | (parent, pid) | its children `wait4(-1)` may report (not owned by a process descriptor) |
+//! | `group_children` | (parent, pgid, pid) | its children in a process group (`wait4(0)`, `wait4(-pgid)`) |
+//! | `ready` | (parent, pid) | its children with something to report (a zombie, a stop or continue) |
+//! | `ready_visible`, `ready_group` | as above | the same, for `wait4(-1)` and a group |
+//! | `groups` | (pgid, pid) | the members of a process group (`kill(-pgid)`, `setpgid`, `setsid`) |
+//! | `sessions` | (sid, pid) | the members of a session |
+//! | `peers` | (leader, pid) | an `RFTHREAD` peer group's members other than its leader |
+//!
+//! A range query over a composite key lists the members in O(log n + k);
+//! its first element answers "is there one" in O(log n). No operation
+//! walks the whole table except [`Index::values`] (`ps`, `kill(-1)`).
+//! Linux keeps intrusive lists instead (`task_struct::children`, the PID
+//! hash's per-type lists); sets of keys need no unsafe code and cost about
+//! 150 bytes per process in all (`docs/memory.md`).
+//!
+//! "Ready" is a hint the owner keeps: [`Index::set_ready`] when a child
+//! becomes reportable (its exit is complete, it stopped, it continued),
+//! cleared by the owner when a look finds nothing to report any more
+//! (a stop report taken). A waiter looks only at ready children.
+
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::vec::Vec;
+
+use super::pid::Pid;
+
+/// The lowest and highest PIDs, for range queries.
+const LO: Pid = Pid::KERNEL;
+const HI: Pid = match Pid::new(super::pid::PID_MAX_LIMIT - 1) {
+    Some(p) => p,
+    None => panic!("PID_MAX_LIMIT - 1 is a PID"),
+};
+
+/// Which children a wait looks for (`wait4`'s `pid`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitFor {
+    /// Any child (`pid = -1`) not owned by a process descriptor.
+    Any,
+    /// This one (`pid > 0`).
+    Pid(Pid),
+    /// Those in this process group (`pid = 0`: the caller's; `pid <
+    /// -1`: group `-pid`).
+    Group(Pid),
+}
+
+/// The IDs an entry is indexed by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ids {
+    /// The parent.
+    pub ppid: Pid,
+    /// The process group.
+    pub pgid: Pid,
+    /// The session.
+    pub sid: Pid,
+    /// The `RFTHREAD` peer-group leader (the process itself if none).
+    pub leader: Pid,
+}
+
+/// One process in the table.
+#[derive(Debug)]
+struct Entry<V> {
+    value: V,
+    ids: Ids,
+    /// Owned by an open process descriptor: `wait4(-1)` skips it.
+    hidden: bool,
+    /// Has something to report (module docs).
+    ready: bool,
+}
+
+/// The process table (module docs). `V` is what it holds per process.
+#[derive(Debug)]
+pub struct Index<V> {
+    procs: BTreeMap<Pid, Entry<V>>,
+    children: BTreeSet<(Pid, Pid)>,
+    visible: BTreeSet<(Pid, Pid)>,
+    group_children: BTreeSet<(Pid, Pid, Pid)>,
+    ready: BTreeSet<(Pid, Pid)>,
+    ready_visible: BTreeSet<(Pid, Pid)>,
+    ready_group: BTreeSet<(Pid, Pid, Pid)>,
+    groups: BTreeSet<(Pid, Pid)>,
+    sessions: BTreeSet<(Pid, Pid)>,
+    peers: BTreeSet<(Pid, Pid)>,
+}
+
+impl<V> Default for Index<V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The keys `(a, *)`.
+fn pairs(a: Pid) -> core::ops::RangeInclusive<(Pid, Pid)> {
+    (a, LO)..=(a, HI)
+}
+
+/// The keys `(a, b, *)`.
+fn triples(a: Pid, b: Pid) -> core::ops::RangeInclusive<(Pid, Pid, Pid)> {
+    (a, b, LO)..=(a, b, HI)
+}
+
+impl<V> Index<V> {
+    /// An empty table.
+    pub const fn new() -> Self {
+        Self {
+            procs: BTreeMap::new(),
+            children: BTreeSet::new(),
+            visible: BTreeSet::new(),
+            group_children: BTreeSet::new(),
+            ready: BTreeSet::new(),
+            ready_visible: BTreeSet::new(),
+            ready_group: BTreeSet::new(),
+            groups: BTreeSet::new(),
+            sessions: BTreeSet::new(),
+            peers: BTreeSet::new(),
+        }
+    }
+
+    /// How many processes the table holds.
+    pub fn len(&self) -> usize {
+        self.procs.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.procs.is_empty()
+    }
+
+    /// Adds (or replaces) process `pid`.
+    pub fn insert(&mut self, pid: Pid, ids: Ids, hidden: bool, value: V) {
+        self.remove(pid);
+        let e = Entry {
+            value,
+            ids,
+            hidden,
+            ready: false,
+        };
+        self.index(pid, &e);
+        self.procs.insert(pid, e);
+    }
+
+    /// Removes process `pid`, returning its value.
+    pub fn remove(&mut self, pid: Pid) -> Option<V> {
+        let e = self.procs.remove(&pid)?;
+        self.unindex(pid, &e);
+        Some(e.value)
+    }
+
+    /// The value of process `pid`.
+    pub fn get(&self, pid: Pid) -> Option<&V> {
+        self.procs.get(&pid).map(|e| &e.value)
+    }
+
+    /// The IDs of process `pid`.
+    pub fn ids(&self, pid: Pid) -> Option<Ids> {
+        self.procs.get(&pid).map(|e| e.ids)
+    }
+
+    /// Every value, by PID.
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.procs.values().map(|e| &e.value)
+    }
+
+    fn index(&mut self, pid: Pid, e: &Entry<V>) {
+        let Ids {
+            ppid,
+            pgid,
+            sid,
+            leader,
+        } = e.ids;
+        self.children.insert((ppid, pid));
+        self.group_children.insert((ppid, pgid, pid));
+        self.groups.insert((pgid, pid));
+        self.sessions.insert((sid, pid));
+        if leader != pid {
+            self.peers.insert((leader, pid));
+        }
+        if !e.hidden {
+            self.visible.insert((ppid, pid));
+        }
+        if e.ready {
+            self.ready.insert((ppid, pid));
+            self.ready_group.insert((ppid, pgid, pid));
+            if !e.hidden {
+                self.ready_visible.insert((ppid, pid));
+            }
+        }
+    }
+
+    fn unindex(&mut self, pid: Pid, e: &Entry<V>) {
+        let Ids {
+            ppid,
+            pgid,
+            sid,
+            leader,
+        } = e.ids;
+        self.children.remove(&(ppid, pid));
+        self.group_children.remove(&(ppid, pgid, pid));
+        self.groups.remove(&(pgid, pid));
+        self.sessions.remove(&(sid, pid));
+        self.peers.remove(&(leader, pid));
+        self.visible.remove(&(ppid, pid));
+        self.ready.remove(&(ppid, pid));
+        self.ready_group.remove(&(ppid, pgid, pid));
+        self.ready_visible.remove(&(ppid, pid));
+    }
+
+    /// Changes an entry's indexed fields with `f`; false if `pid` is not
+    /// in the table.
+    fn update(&mut self, pid: Pid, f: impl FnOnce(&mut Ids, &mut bool, &mut bool)) -> bool {
+        let Some(mut e) = self.procs.remove(&pid) else {
+            return false;
+        };
+        self.unindex(pid, &e);
+        f(&mut e.ids, &mut e.hidden, &mut e.ready);
+        self.index(pid, &e);
+        self.procs.insert(pid, e);
+        true
+    }
+
+    /// Gives process `pid` a new parent.
+    pub fn set_ppid(&mut self, pid: Pid, ppid: Pid) -> bool {
+        self.update(pid, |ids, _, _| ids.ppid = ppid)
+    }
+
+    /// Moves process `pid` to group `pgid` and session `sid`.
+    pub fn set_job(&mut self, pid: Pid, pgid: Pid, sid: Pid) -> bool {
+        self.update(pid, |ids, _, _| {
+            ids.pgid = pgid;
+            ids.sid = sid;
+        })
+    }
+
+    /// Hides process `pid` from `wait4(-1)` or shows it again.
+    pub fn set_hidden(&mut self, pid: Pid, hidden: bool) -> bool {
+        self.update(pid, |_, h, _| *h = hidden)
+    }
+
+    /// Marks process `pid` as having something to report to its parent, or
+    /// not (module docs).
+    pub fn set_ready(&mut self, pid: Pid, ready: bool) -> bool {
+        match self.procs.get(&pid) {
+            Some(e) if e.ready == ready => true,
+            Some(_) => self.update(pid, |_, _, r| *r = ready),
+            None => false,
+        }
+    }
+
+    /// Gives every child of `dead` to `adopter`; returns their PIDs. O(k
+    /// log n) for k children.
+    pub fn reparent_children(&mut self, dead: Pid, adopter: Pid) -> Vec<Pid> {
+        let orphans: Vec<Pid> = self.children.range(pairs(dead)).map(|&(_, p)| p).collect();
+        for &pid in &orphans {
+            self.set_ppid(pid, adopter);
+        }
+        orphans
+    }
+
+    /// The children of `parent`, by PID.
+    pub fn children_of(&self, parent: Pid) -> impl Iterator<Item = Pid> + '_ {
+        self.children.range(pairs(parent)).map(|&(_, p)| p)
+    }
+
+    /// Whether `parent` has a child `target` names.
+    pub fn has_child(&self, parent: Pid, target: WaitFor) -> bool {
+        match target {
+            WaitFor::Any => self.visible.range(pairs(parent)).next().is_some(),
+            WaitFor::Pid(pid) => self.procs.get(&pid).is_some_and(|e| e.ids.ppid == parent),
+            WaitFor::Group(pgid) => self
+                .group_children
+                .range(triples(parent, pgid))
+                .next()
+                .is_some(),
+        }
+    }
+
+    /// The first child of `parent` that `target` names, that is marked
+    /// ready and whose PID is above `after` (all of them for `None`): a
+    /// waiter looks at them one at a time, each in O(log n).
+    pub fn next_ready(&self, parent: Pid, target: WaitFor, after: Option<Pid>) -> Option<Pid> {
+        use core::ops::Bound::{Excluded, Included};
+        let from = |p: Option<Pid>| p.map_or(Included(LO), Excluded);
+        match target {
+            WaitFor::Any => self
+                .ready_visible
+                .range((from(after).map(|p| (parent, p)), Included((parent, HI))))
+                .next()
+                .map(|k| k.1),
+            WaitFor::Pid(pid) => (after.is_none_or(|a| a < pid)
+                && self.ready.contains(&(parent, pid)))
+            .then_some(pid),
+            WaitFor::Group(pgid) => self
+                .ready_group
+                .range((
+                    from(after).map(|p| (parent, pgid, p)),
+                    Included((parent, pgid, HI)),
+                ))
+                .next()
+                .map(|k| k.2),
+        }
+    }
+
+    /// The members of process group `pgid`, by PID.
+    pub fn group(&self, pgid: Pid) -> impl Iterator<Item = Pid> + '_ {
+        self.groups.range(pairs(pgid)).map(|&(_, p)| p)
+    }
+
+    /// The session of process group `pgid`, if the group has a member
+    /// (all members of a group are in one session).
+    pub fn group_session(&self, pgid: Pid) -> Option<Pid> {
+        let pid = self.group(pgid).next()?;
+        self.ids(pid).map(|ids| ids.sid)
+    }
+
+    /// The members of session `sid`, by PID.
+    pub fn session(&self, sid: Pid) -> impl Iterator<Item = Pid> + '_ {
+        self.sessions.range(pairs(sid)).map(|&(_, p)| p)
+    }
+
+    /// The members of `leader`'s `RFTHREAD` peer group other than the
+    /// leader, by PID.
+    pub fn peers_of(&self, leader: Pid) -> impl Iterator<Item = Pid> + '_ {
+        self.peers.range(pairs(leader)).map(|&(_, p)| p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pid(n: u32) -> Pid {
+        Pid::new(n).unwrap()
+    }
+
+    fn ids(ppid: u32, pgid: u32, sid: u32, leader: u32) -> Ids {
+        Ids {
+            ppid: pid(ppid),
+            pgid: pid(pgid),
+            sid: pid(sid),
+            leader: pid(leader),
+        }
+    }
+
+    /// init (1), its children 2 and 3 in group 2 (session 1), 3's child 4
+    /// in group 4, 4's RFTHREAD peer 5.
+    fn family() -> Index<u32> {
+        let mut t = Index::new();
+        t.insert(pid(1), ids(0, 1, 1, 1), false, 10);
+        t.insert(pid(2), ids(1, 2, 1, 2), false, 20);
+        t.insert(pid(3), ids(1, 2, 1, 3), false, 30);
+        t.insert(pid(4), ids(3, 4, 1, 4), false, 40);
+        t.insert(pid(5), ids(4, 4, 1, 4), false, 50);
+        t
+    }
+
+    fn all<I: Iterator<Item = Pid>>(it: I) -> Vec<u32> {
+        it.map(Pid::as_u32).collect()
+    }
+
+    #[test]
+    fn lookups_follow_inserts_and_removes() {
+        let mut t = family();
+        assert_eq!(t.len(), 5);
+        assert_eq!(t.get(pid(3)), Some(&30));
+        assert_eq!(all(t.children_of(pid(1))), [2, 3]);
+        assert_eq!(all(t.group(pid(2))), [2, 3]);
+        assert_eq!(all(t.session(pid(1))), [1, 2, 3, 4, 5]);
+        assert_eq!(all(t.peers_of(pid(4))), [5]);
+        assert_eq!(t.remove(pid(3)), Some(30));
+        assert_eq!(t.remove(pid(3)), None);
+        assert_eq!(all(t.children_of(pid(1))), [2]);
+        assert_eq!(all(t.group(pid(2))), [2]);
+        assert_eq!(t.values().copied().collect::<Vec<_>>(), [10, 20, 40, 50]);
+    }
+
+    #[test]
+    fn reparenting_moves_every_child_and_only_those() {
+        let mut t = family();
+        let moved = t.reparent_children(pid(3), pid(1));
+        assert_eq!(all(moved.into_iter()), [4]);
+        assert_eq!(all(t.children_of(pid(1))), [2, 3, 4]);
+        assert_eq!(all(t.children_of(pid(3))), []);
+        assert_eq!(t.ids(pid(4)).unwrap().ppid, pid(1));
+        assert!(t.has_child(pid(1), WaitFor::Group(pid(4))));
+        assert!(!t.has_child(pid(3), WaitFor::Any));
+    }
+
+    #[test]
+    fn waits_see_ready_children_by_target() {
+        let mut t = family();
+        assert_eq!(t.next_ready(pid(1), WaitFor::Any, None), None);
+        assert!(t.has_child(pid(1), WaitFor::Any));
+        assert!(t.has_child(pid(1), WaitFor::Pid(pid(3))));
+        assert!(!t.has_child(pid(1), WaitFor::Pid(pid(4))), "a grandchild");
+        assert!(t.has_child(pid(1), WaitFor::Group(pid(2))));
+        assert!(!t.has_child(pid(1), WaitFor::Group(pid(4))));
+        t.set_ready(pid(3), true);
+        assert_eq!(t.next_ready(pid(1), WaitFor::Any, None), Some(pid(3)));
+        assert_eq!(
+            t.next_ready(pid(1), WaitFor::Pid(pid(3)), None),
+            Some(pid(3))
+        );
+        assert_eq!(t.next_ready(pid(1), WaitFor::Pid(pid(2)), None), None);
+        assert_eq!(
+            t.next_ready(pid(1), WaitFor::Group(pid(2)), None),
+            Some(pid(3))
+        );
+        assert_eq!(t.next_ready(pid(1), WaitFor::Group(pid(4)), None), None);
+        assert_eq!(t.next_ready(pid(3), WaitFor::Any, None), None);
+        t.set_ready(pid(3), false);
+        assert_eq!(t.next_ready(pid(1), WaitFor::Any, None), None);
+        t.set_ready(pid(2), true);
+        t.set_ready(pid(3), true);
+        let any = WaitFor::Any;
+        assert_eq!(t.next_ready(pid(1), any, None), Some(pid(2)));
+        assert_eq!(t.next_ready(pid(1), any, Some(pid(2))), Some(pid(3)));
+        assert_eq!(t.next_ready(pid(1), any, Some(pid(3))), None);
+        let group = WaitFor::Group(pid(2));
+        assert_eq!(t.next_ready(pid(1), group, Some(pid(2))), Some(pid(3)));
+        assert_eq!(
+            t.next_ready(pid(1), WaitFor::Pid(pid(3)), Some(pid(3))),
+            None
+        );
+        t.remove(pid(2));
+        assert_eq!(t.next_ready(pid(1), any, None), Some(pid(3)));
+    }
+
+    #[test]
+    fn hidden_children_are_not_any_child() {
+        let mut t = family();
+        t.set_hidden(pid(2), true);
+        t.set_hidden(pid(3), true);
+        assert!(!t.has_child(pid(1), WaitFor::Any));
+        assert!(t.has_child(pid(1), WaitFor::Pid(pid(2))));
+        t.set_ready(pid(2), true);
+        assert_eq!(t.next_ready(pid(1), WaitFor::Any, None), None);
+        assert_eq!(
+            t.next_ready(pid(1), WaitFor::Pid(pid(2)), None),
+            Some(pid(2))
+        );
+        t.set_hidden(pid(2), false);
+        assert_eq!(
+            t.next_ready(pid(1), WaitFor::Any, None),
+            Some(pid(2)),
+            "ready kept"
+        );
+    }
+
+    #[test]
+    fn job_changes_move_group_and_session_keys() {
+        let mut t = family();
+        t.set_job(pid(3), pid(3), pid(3));
+        assert_eq!(all(t.group(pid(2))), [2]);
+        assert_eq!(all(t.group(pid(3))), [3]);
+        assert_eq!(t.group_session(pid(3)), Some(pid(3)));
+        assert_eq!(t.group_session(pid(2)), Some(pid(1)));
+        assert_eq!(t.group_session(pid(9)), None);
+        assert_eq!(all(t.session(pid(3))), [3]);
+        assert!(
+            t.has_child(pid(1), WaitFor::Group(pid(2))),
+            "2 is still in it"
+        );
+        assert!(t.has_child(pid(1), WaitFor::Group(pid(3))));
+        assert!(!t.set_job(pid(42), pid(1), pid(1)), "no such process");
+    }
+
+    #[test]
+    fn a_replaced_entry_leaves_no_stale_keys() {
+        let mut t = family();
+        t.set_ready(pid(3), true);
+        t.insert(pid(3), ids(2, 7, 7, 3), false, 31);
+        assert_eq!(all(t.children_of(pid(1))), [2]);
+        assert_eq!(all(t.children_of(pid(2))), [3]);
+        assert_eq!(t.next_ready(pid(1), WaitFor::Any, None), None);
+        assert_eq!(all(t.group(pid(2))), [2]);
+    }
+
+    #[test]
+    fn many_children_reap_in_order_without_walking_the_table() {
+        let mut t: Index<()> = Index::new();
+        t.insert(pid(1), ids(0, 1, 1, 1), false, ());
+        for n in 2..20_000 {
+            t.insert(pid(n), ids(1, 1, 1, n), false, ());
+        }
+        for n in (2..20_000).rev() {
+            t.set_ready(pid(n), true);
+        }
+        let mut reaped = 0;
+        while let Some(p) = t.next_ready(pid(1), WaitFor::Any, None) {
+            t.remove(p);
+            reaped += 1;
+        }
+        assert_eq!(reaped, 19_998);
+        assert!(!t.has_child(pid(1), WaitFor::Any));
+        assert_eq!(t.len(), 1);
+    }
+}
