@@ -110,6 +110,9 @@ pub struct BenchArgs {
         allow_hyphen_values = true
     )]
     program_arg: Vec<String>,
+    /// The processes-at-scale benchmark (`scalebench`).
+    #[command(flatten)]
+    procs: crate::scalebench::ProcsArgs,
     /// Only these in-kernel benchmarks (after `--`; all of them if none).
     #[arg(last = true, value_name = "NAMES")]
     names: Vec<String>,
@@ -247,6 +250,22 @@ pub fn main(args: &BenchArgs) -> Result<()> {
         append,
         interactive: false,
     };
+    // The processes-at-scale benchmark: its own boots, table and record
+    // (`scalebench`).
+    if args.procs.procs {
+        crate::scalebench::run(
+            &args.procs,
+            args.smp,
+            args.machine.accel,
+            &cpu,
+            (&kernel, &initrd),
+            linux.as_ref(),
+            timeout,
+        )?;
+        if args.procs.procs_only {
+            return Ok(());
+        }
+    }
     let dir = target_dir().join("bench");
     let this_machine = Machine {
         smp: args.smp,

@@ -32,6 +32,7 @@ mod modgraph;
 mod musl;
 mod qemu;
 mod run;
+mod scalebench;
 mod serial;
 mod shell;
 mod svg;
