@@ -5,9 +5,10 @@
 # line is `busybox result: N passed, M failed`; the exit status is the
 # number of failures.
 export PATH=/bin:/usr/bin:/sbin:/usr/sbin
-# Linux's initramfs has busybox alone: links and /proc first.
+# Linux's initramfs has busybox alone: links, /proc and /dev first.
 [ -e /bin/sort ] || /bin/busybox --install -s /bin
 [ -e /proc/self/stat ] || { mkdir -p /proc && mount -t proc proc /proc; }
+[ -e /dev/null ] || { mkdir -p /dev && mount -t devtmpfs dev /dev; }
 mkdir -p /tmp && cd /tmp || exit 100
 passed=0
 failed=0
@@ -110,6 +111,12 @@ cd /tmp && rm -rf bb-files bb-find bb-in bb-rand
 # ps, top, free over /proc.
 sleep 20 &
 pid=$!
+# The child may not have exec'd `sleep` yet (another CPU): up to 5 s.
+i=0
+until grep -q sleep /proc/$pid/comm 2>/dev/null || [ $i -ge 50 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
 expect ps-finds-sleep "sleep 20" "$(ps | awk -v p=$pid '$1 == p' | grep -o 'sleep 20')"
 expect ps-o "$pid sleep" "$(ps -o pid,comm | awk -v p=$pid '$1 == p { print $1, $2 }')"
 kill $pid

@@ -1,11 +1,7 @@
 //! Debian's busybox on Tine: `cargo xtask busybox` (the shell and applet
 //! checks of `xtask/busybox/check.sh` on Tine or, to check the script
-//! itself, on Linux) and `cargo xtask run --busybox`.
-//!
-//! Not yet a step of `cargo xtask test`: on Tine three checks fail today
-//! (the `read` loops, whose builtin needs `poll`, which Tine lacks, and
-//! `ps -o comm`, which shows `busybox` for an applet re-executed through
-//! `/proc/self/exe`); the tier joins the suite once they pass.
+//! itself, on Linux), the same checks as steps of `cargo xtask test`
+//! ([`check`], at `-smp 1` and `-smp 4`), and `cargo xtask run --busybox`.
 //!
 //! [`initramfs()`] fetches `busybox-static` ([`linux::fetch_busybox`]: `apt-get
 //! download`, unpacked under `target/linux/busybox`), and packs the usual
@@ -125,6 +121,14 @@ pub fn initramfs() -> Result<PathBuf> {
         .map(|name| (format!("/bin/{name}"), "busybox".to_owned()))
         .collect();
     initramfs::build_initramfs_at(&target_dir().join("initramfs-busybox.cpio"), &extra, &links)
+}
+
+/// `cargo xtask test`'s step: packs the initramfs ([`initramfs()`]: the
+/// download is cached, the archive takes a fraction of a second) and runs
+/// [`check_on_tine`] on the kernel an earlier step built.
+pub fn check(kernel: Option<&Path>, smp: u32, verbose: bool) -> Result<String> {
+    let kernel = kernel.context("not run: the kernel did not build")?;
+    check_on_tine(kernel, &initramfs()?, smp, verbose)
 }
 
 /// Boots `kernel` with `initrd` (from [`initramfs()`]) at `smp` CPUs,

@@ -112,6 +112,12 @@ pub fn main(args: &TestArgs) -> Result<()> {
         );
     }
 
+    for smp in [1, 4] {
+        suite.run(Tier::System, &format!("busybox checks -smp {smp}"), || {
+            crate::busybox::check(kernel.as_deref(), smp, args.verbose)
+        });
+    }
+
     if !args.quick {
         suite.run(Tier::System, "fuzz -smp 4 (60 s)", || {
             let (Some(kernel), Some(initrd)) = (kernel.as_deref(), initrd.as_deref()) else {

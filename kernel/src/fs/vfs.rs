@@ -141,6 +141,13 @@ pub fn errno(e: FsError) -> Errno {
 /// the last component is followed (`stat` vs `lstat`). A path that ended
 /// in `/` must name a directory (`ENOTDIR`).
 pub fn resolve(path: &Normal, follow: bool) -> Result<Vnode, Errno> {
+    resolve_to(path, follow).map(|(node, _)| node)
+}
+
+/// [`resolve`] that also gives the path it ended at once the links
+/// were followed (`execve`, which loads programs from the initramfs by
+/// path, runs a link's target).
+pub fn resolve_to(path: &Normal, follow: bool) -> Result<(Vnode, String), Errno> {
     // A trailing slash follows a final link (`ls link/`).
     let follow = follow || path.must_be_dir;
     let mut next = None;
@@ -151,7 +158,7 @@ pub fn resolve(path: &Normal, follow: bool) -> Result<Vnode, Errno> {
                 if path.must_be_dir && !node.is_dir() {
                     return Err(Errno::ENOTDIR);
                 }
-                return Ok(node);
+                return Ok((node, at.path.clone()));
             }
             Step::Link(target) => next = Some(target),
         }

@@ -60,6 +60,11 @@ impl Process {
         crate::proc::reaper::on_exit(self);
         kill_peers(self.pid);
         reparent_children(self.pid);
+        // Ready before the parent is told: a `WNOHANG` wait that finds it
+        // exiting (`exit_in_flight`) waits for the notification below
+        // rather than answer "nothing yet" to a parent whose SIGCHLD
+        // handler may already have run (`wait::wait_child_info`).
+        TABLE.lock().set_ready(self.pid, true);
         if sig::exit_notify(self, status) && unlist(&mut TABLE.lock(), self.pid).is_some() {
             // The parent ignores SIGCHLD: nobody will wait for us.
             reaped(self);
@@ -67,7 +72,6 @@ impl Process {
         // Release: pairs with the Acquire in `reapable`; the exit
         // signal is pending in the parent before a waiter can reap.
         self.exit_notified.store(true, Ordering::Release);
-        TABLE.lock().set_ready(self.pid, true);
         notify_parent(self.ppid());
         crate::proc::procdesc::notify_exit(self.pid);
     }

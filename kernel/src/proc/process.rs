@@ -316,6 +316,15 @@ mod imp {
             }
         }
 
+        /// Whether the process has exited but `exit` has not yet told its
+        /// parent (`SIGCHLD` may be posted, `exit_notified` not yet
+        /// set): a moment on the exiting CPU, which `wait4`'s `WNOHANG`
+        /// waits out (`wait::wait_child_info`).
+        pub(in crate::proc) fn exit_in_flight(&self) -> bool {
+            // Acquire: pairs with the Release at the end of `exit`.
+            !self.exit_notified.load(Ordering::Acquire) && matches!(self.state(), State::Zombie(_))
+        }
+
         /// Records that the process has called `execve` (the exec code
         /// calls this once the new image is committed).
         pub fn mark_execed(&self) {

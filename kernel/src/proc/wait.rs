@@ -108,8 +108,10 @@ enum Scan {
     /// Reaped this child (of this real uid), or took its
     /// stop/continue report, with this status.
     Found(Pid, u32, i32),
-    /// Matching children exist, none has anything to report.
-    Running,
+    /// Matching children exist, none has anything to report; `true`
+    /// when one has exited and is being reported to its parent right now
+    /// ([`Process::exit_in_flight`]).
+    Running(bool),
     /// No matching child.
     None,
 }
@@ -118,7 +120,8 @@ enum Scan {
 /// (under the table lock, so one waiter gets it), or for one with a
 /// stop/continue report `options` asks for. Only the children marked
 /// ready are looked at (`super::index`), each in O(log n); one found with
-/// nothing to report any more is unmarked.
+/// nothing to report any more is unmarked. (An exiting child is marked
+/// ready before its parent is told: `Process::exit`.)
 fn scan(parent: Pid, target: WaitFor, options: WaitOptions) -> Scan {
     let mut table = TABLE.lock();
     if !table.has_child(parent, target) {
@@ -129,11 +132,13 @@ fn scan(parent: Pid, target: WaitFor, options: WaitOptions) -> Scan {
         return Scan::None;
     }
     let mut after = None;
+    let mut in_flight = false;
     while let Some(pid) = table.next_ready(parent, target, after) {
         after = Some(pid);
         let Some(p) = table.get(pid).cloned() else {
             break;
         };
+        in_flight |= options.exited && p.exit_in_flight();
         if let Some((status, exited)) = options.report(&p) {
             let uid = p.creds().uid;
             if exited && !options.nowait {
@@ -149,13 +154,14 @@ fn scan(parent: Pid, target: WaitFor, options: WaitOptions) -> Scan {
             table.set_ready(pid, false);
         }
     }
-    Scan::Running
+    Scan::Running(in_flight)
 }
 
-/// Whether `p` still has something to report to some wait: its exit or a
-/// stop/continue report not yet taken.
+/// Whether `p` still has something to report to some wait: its exit
+/// (told to its parent or being told) or a stop/continue report not yet
+/// taken.
 fn still_ready(p: &Process) -> bool {
-    p.reapable().is_some() || p.signals.has_report(true, true)
+    p.reapable().is_some() || p.exit_in_flight() || p.signals.has_report(true, true)
 }
 
 /// Whether a wait for `target` by `parent` has something to look at: a
@@ -208,8 +214,15 @@ pub async fn wait_child_info(
         match scan(parent, target, options) {
             Scan::Found(pid, uid, status) => return Ok(Some((pid, uid, status))),
             Scan::None => return Err(Errno::ECHILD),
-            Scan::Running if options.nohang => return Ok(None),
-            Scan::Running => {}
+            // A child between its zombie state and its parent's
+            // notification is as good as reapable: its `SIGCHLD` may
+            // already have run the caller's handler, which expects to
+            // reap it (busybox ash: `waitpid(WNOHANG)` from its SIGCHLD
+            // loop). Linux's waiters never see that moment (tasklist_lock
+            // covers both); here `WNOHANG` waits it out (the exiting CPU
+            // is inside `Process::exit`, which does not block).
+            Scan::Running(false) if options.nohang => return Ok(None),
+            Scan::Running(_) => {}
         }
         // Something to look at again: a matching zombie or report, or
         // the child gone (another waiter; a kernel caller of `wait`;
@@ -253,7 +266,9 @@ pub async fn wait_process(
             }
             return Ok(Some((p.pid, p.creds().uid, status)));
         }
-        if options.nohang {
+        // As in `wait_child_info`: the moment between the zombie state
+        // and the parent's notification is waited out.
+        if options.nohang && !(options.exited && p.exit_in_flight()) {
             return Ok(None);
         }
         event

@@ -68,9 +68,7 @@ pub async fn execve(
     // The point of no return.
     thread.exec_reset();
     let space = Arc::new(loaded.space);
-    // The name is the file asked for (the script, not its interpreter).
-    let name = path.rsplit('/').next().unwrap_or(&path);
-    let old = process.exec_commit(name, space.clone());
+    let old = process.exec_commit(&comm_name(&args.path), space.clone());
     process.set_cmdline(crate::fs::procfs::cmdline_bytes(argv.iter().copied()));
     process.set_exe(&program);
     // Outside the process's lock: this may free the old image's frames.
@@ -129,17 +127,30 @@ fn interpreter(
     Err(Errno::ELOOP)
 }
 
-/// The path to look up: an absolute one as it is, a relative one from
-/// the process's working directory (`fs::path::normalize`);
-/// `/proc/self/exe` and `/proc/PID/exe` are the program file they link
-/// to (busybox runs its applets through `/proc/self/exe`).
+/// The path to load: an absolute one as it is, a relative one from the
+/// process's working directory (`fs::path::normalize`), with symbolic
+/// links followed to the file they name (`fs::vfs::resolve_to`: a tmpfs
+/// link to a program, `/proc/PID/exe`); `/proc/self/exe` is the calling
+/// process's program file (busybox runs its applets through it).
 fn resolve(process: &Process, path: &[u8]) -> Result<String, Errno> {
     core::str::from_utf8(path).map_err(|_| Errno::ENOENT)?;
-    let path = crate::fs::path::normalize(&process.fs().cwd(), path)?.path;
-    match crate::fs::procfs::exe_link(&path, process.pid()) {
+    let path = crate::fs::path::normalize(&process.fs().cwd(), path)?;
+    match crate::fs::procfs::exe_link(&path.path, process.pid()) {
         Some(target) => target,
-        None => Ok(path),
+        None => crate::fs::vfs::resolve_to(&path, true).map(|(_, path)| path),
     }
+}
+
+/// The process's new name: the last component of the path as the caller
+/// passed it, as Linux's `begin_new_exec` names it (`kbasename` of
+/// `bprm->filename`). So a script is named after itself, not its
+/// interpreter; a link after the link, not its target; and
+/// `/proc/self/exe` is `exe` (busybox, re-run through it, sees `exe` and
+/// renames itself to the applet with `PR_SET_NAME`, which is what `ps -o
+/// comm` then shows). The caller already checked the path is UTF-8.
+fn comm_name(path: &[u8]) -> String {
+    let last = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
+    String::from_utf8_lossy(last).into_owned()
 }
 
 /// What other parts of the kernel do at exec, after the commit: signal
@@ -155,4 +166,18 @@ fn exec_hooks(process: &Process) {
     process.mark_execed();
     crate::proc::events::publish(crate::proc::events::EventKind::Exec, 0, process.pid(), 0);
     process.vfork_release();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::comm_name;
+
+    #[test]
+    fn the_name_is_the_last_component_as_asked() {
+        assert_eq!(comm_name(b"/proc/self/exe"), "exe");
+        assert_eq!(comm_name(b"/bin/sleep"), "sleep");
+        assert_eq!(comm_name(b"./script.sh"), "script.sh");
+        assert_eq!(comm_name(b"plain"), "plain");
+        assert_eq!(comm_name(b"/a/b\xffc"), "b\u{fffd}c");
+    }
 }

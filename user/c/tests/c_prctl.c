@@ -4,7 +4,9 @@
  * PR_SET_PDEATHSIG is not inherited by fork and is delivered when the
  * parent dies; PR_SET_CHILD_SUBREAPER makes this process the new parent
  * of an orphaned grandchild (which it can then wait for); bad signals
- * and unknown options are EINVAL, bad pointers EFAULT. Exits 0 when
+ * and unknown options are EINVAL, bad pointers EFAULT; execve names the
+ * process after the last component of the path it was given (a link,
+ * not its target: /proc/self/exe gives "exe"). Exits 0 when
  * every check holds; each failure is printed. Runs unchanged on Linux.
  */
 #define _GNU_SOURCE
@@ -116,9 +118,49 @@ static void subreaper_and_pdeathsig(void)
 	CHECK(prctl(PR_GET_CHILD_SUBREAPER, &on) == 0 && on == 0);
 }
 
-int main(void)
+/* Runs this program again as PATH (argv "comm-is" NAME) and checks the
+ * re-run's PR_GET_NAME is NAME (the child's exit status says). */
+static void exec_names_as(const char *path, const char *name)
 {
+	pid_t pid = fork();
+	if (pid == 0) {
+		char *argv[] = {"anything", "comm-is", (char *)name, NULL};
+		execv(path, argv);
+		_exit(99);
+	}
+	int status = -1;
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		printf("%s: exec of %s: status %#x\n", me, path, status);
+}
+
+static void exec_names(void)
+{
+	exec_names_as("/proc/self/exe", "exe");
+	char self[256] = {0};
+	CHECK(readlink("/proc/self/exe", self, sizeof self - 1) > 0);
+	const char *link = "/tmp/c_prctl-link";
+	unlink(link);
+	CHECK(symlink(self, link) == 0);
+	exec_names_as(link, "c_prctl-link");
+	CHECK(unlink(link) == 0);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && strcmp(argv[1], "comm-is") == 0) {
+		char name[16] = {0};
+		if (prctl(PR_GET_NAME, name) != 0)
+			return 2;
+		if (strcmp(name, argv[2]) != 0) {
+			printf("%s: named %s, not %s\n", me, name, argv[2]);
+			return 1;
+		}
+		return 0;
+	}
 	names();
+	exec_names();
 	pdeathsig_rules();
 	subreaper_and_pdeathsig();
 	CHECK(raw_prctl(0x7fff0000, 0) == -EINVAL);

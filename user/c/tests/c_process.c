@@ -4,6 +4,7 @@
  * codes, death by SIGSEGV and SIGKILL), execve with argv, envp and the
  * auxiliary vector checked in the new image (getauxval), execve errors
  * that leave the caller running, EFAULT and ENOSYS through syscall(),
+ * a SIGCHLD handler's waitpid(WNOHANG) finding the child that sent it,
  * sched_setaffinity really moving the thread. Exits 0 when every check
  * holds; each failure is printed. Runs unchanged on Linux.
  */
@@ -62,6 +63,60 @@ static int status_of(pid_t pid)
 	if (waitpid(pid, &status, 0) != pid)
 		return -1;
 	return status;
+}
+
+static volatile sig_atomic_t got_chld;
+
+static void on_chld(int sig)
+{
+	(void)sig;
+	got_chld = 1;
+}
+
+/*
+ * Busybox ash's wait loop: SIGCHLD blocked, sigsuspend until its handler
+ * has run, then waitpid(WNOHANG), which must find the child whose exit
+ * sent the signal (it is reapable by the time its SIGCHLD is seen, even
+ * with the child exiting on another CPU).
+ */
+static void sigchld_then_wnohang(void)
+{
+	struct sigaction sa = {0}, old;
+	sa.sa_handler = on_chld;
+	sigemptyset(&sa.sa_mask);
+	CHECK(sigaction(SIGCHLD, &sa, &old) == 0);
+	sigset_t chld, orig;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	CHECK(sigprocmask(SIG_BLOCK, &chld, &orig) == 0);
+	int missed = 0, wrong = 0;
+	for (int i = 0; i < 200; i++) {
+		got_chld = 0;
+		pid_t pid = fork();
+		if (pid == 0)
+			_exit(3);
+		if (pid < 0) {
+			wrong++;
+			break;
+		}
+		while (!got_chld)
+			sigsuspend(&orig);
+		int st = -1;
+		pid_t r = waitpid(-1, &st, WNOHANG);
+		if (r == 0) {
+			missed++;
+			r = waitpid(pid, &st, 0);
+		}
+		if (r != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 3)
+			wrong++;
+	}
+	CHECK(missed == 0);
+	CHECK(wrong == 0);
+	if (missed != 0)
+		printf("%s: waitpid(WNOHANG) after SIGCHLD found nothing %d of 200 times\n",
+		       me, missed);
+	CHECK(sigprocmask(SIG_SETMASK, &orig, NULL) == 0);
+	CHECK(sigaction(SIGCHLD, &old, NULL) == 0);
 }
 
 int main(int argc, char **argv)
@@ -136,6 +191,8 @@ int main(int argc, char **argv)
 	      errno == EFAULT);
 	errno = 0;
 	CHECK(syscall(9999) == -1 && errno == ENOSYS);
+
+	sigchld_then_wnohang();
 
 	cpu_set_t all, one;
 	CHECK(sched_getaffinity(0, sizeof all, &all) == 0);
