@@ -113,6 +113,10 @@ pub struct BenchArgs {
     /// The processes-at-scale benchmark (`scalebench`).
     #[command(flatten)]
     procs: crate::scalebench::ProcsArgs,
+    /// Only forkbench's workloads whose name starts with NAME
+    /// (repeatable, e.g. `--only pthread --only futex`; all if none).
+    #[arg(long, value_name = "NAME", conflicts_with = "program")]
+    only: Vec<String>,
     /// Only these in-kernel benchmarks (after `--`; all of them if none).
     #[arg(last = true, value_name = "NAMES")]
     names: Vec<String>,
@@ -468,6 +472,10 @@ impl Workload {
         let Some(program) = &args.program else {
             let mut command = vec![FORKBENCH.to_owned()];
             command.extend(forkbench_args(args.smp, args.scale));
+            if let Some(bad) = args.only.iter().find(|a| a.contains([',', ' '])) {
+                bail!("--only {bad:?}: commas and spaces cannot be passed");
+            }
+            command.extend(args.only.iter().cloned());
             return Ok(Self {
                 command,
                 program: None,

@@ -228,7 +228,8 @@ const USER_PROMPT: &str = " $ ";
 /// which starts `/bin/sh`; `fork 3` forks three children that are all
 /// reaped, `ps` lists init and the shell, a pipeline runs through
 /// `/bin/cat`, an unknown command is `command not found` with status 127,
-/// `bench` lists the benchmarks for an unknown name, `ps` shows blocked
+/// `bench` lists the benchmarks for an unknown name, `threads 3` shows
+/// `ps -T` with a line per thread of the process, `ps` shows blocked
 /// processes as `S`, a killed background
 /// job is reported exactly once, ^C interrupts a sleeping program (the shell reports
 /// `[signal 2]` and survives), ^D ends the shell and init starts a new
@@ -261,6 +262,8 @@ pub fn user_session(kernel: Option<&Path>, initrd: Option<&Path>, smp: u32) -> R
         for wanted in ["PID  PPID  PGID", " init", " sh"] {
             want("ps", &reply, wanted)?;
         }
+        let reply = s.command("threads 3")?;
+        check_ps_threads(&reply, 4)?;
         let reply = s.command("echo piped through cat | cat | cat")?;
         want("pipeline", &reply, "piped through cat")?;
         let reply = s.command("ls")?;
@@ -342,9 +345,32 @@ pub fn user_session(kernel: Option<&Path>, initrd: Option<&Path>, smp: u32) -> R
     }
     match s.finish()? {
         Outcome::Kernel(KernelExit::Success) => Ok(format!(
-            "14 commands, a ^C and a ^D answered in {:.1} s",
+            "15 commands, a ^C and a ^D answered in {:.1} s",
             start.elapsed().as_secs_f64()
         )),
         other => bail!("after poweroff: expected exit 33, got {other}"),
     }
+}
+
+/// Checks the `ps -T` that the user shell's `threads` builtin shows:
+/// `threads` (the process) has `n` lines, one per thread, with distinct
+/// SPIDs (TIDs), the first SPID its PID, and `n` in the THR column.
+fn check_ps_threads(reply: &str, n: usize) -> Result<()> {
+    want("threads", reply, "  PID  SPID S CPU THR COMMAND")?;
+    let rows: Vec<Vec<&str>> = reply
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|f| f.len() == 6 && f[5] == "threads")
+        .collect();
+    let tids: std::collections::BTreeSet<&str> = rows.iter().map(|f| f[1]).collect();
+    let ok = rows.len() == n
+        && tids.len() == n
+        && rows.first().is_some_and(|f| f[0] == f[1])
+        && rows
+            .iter()
+            .all(|f| f[0] == rows[0][0] && f[4] == n.to_string());
+    if !ok {
+        bail!("ps -T does not show the {n} threads of one process:\n{reply}");
+    }
+    Ok(())
 }

@@ -163,6 +163,8 @@ pub const TINE_KBENCH: u64 = 1011;
 pub const TINE_VMSTAT: u64 = 1012;
 /// `pdwait(fd, status, options, rusage, info)` (FreeBSD 15).
 pub const TINE_PDWAIT: u64 = 1013;
+/// thread list snapshot for `ps -T`.
+pub const TINE_THREADLIST: u64 = 1014;
 
 /// The name of system call `nr`, for the ones Tine knows.
 pub const fn name(nr: u64) -> Option<&'static str> {
@@ -306,6 +308,7 @@ pub const fn name(nr: u64) -> Option<&'static str> {
         TINE_KBENCH => "tine_kbench",
         TINE_VMSTAT => "tine_vmstat",
         TINE_PDWAIT => "tine_pdwait",
+        TINE_THREADLIST => "tine_threadlist",
         _ => return None,
     })
 }

@@ -35,7 +35,8 @@
 //!    `CLONE_VFORK`) the parent's system call now *awaits* the child's
 //!    `VforkDone`, which the child fires exactly once when it execs, exits
 //!    or is killed (`Process::vfork_release`); then it returns the child's
-//!    PID (`fork_return`).
+//!    PID (`fork_return`). A `CLONE_VFORK` thread's caller awaits the
+//!    thread's exit or exec (which ends the caller too) instead.
 //!
 //! A fork that fails at a limit (stage 2) sleeps for `kern.forkfsleep`
 //! milliseconds before it returns `EAGAIN` (NetBSD's `forkfsleep`; 0, the
@@ -220,7 +221,26 @@ mod imp {
     ) -> Result<Pid, Errno> {
         if req.thread {
             return match fork_thread(parent, ctx, req) {
-                Ok(tid) => Ok(tid),
+                Ok(thread) => {
+                    let tid = thread.tid();
+                    if req.wait_for_child {
+                        // `CLONE_VFORK`: the caller waits until the thread
+                        // exits, or execs (which ends the group's other
+                        // threads, the caller among them), as Linux's
+                        // `wait_for_vfork_done` until the thread's
+                        // `mm_release`. The thread's exit and the group
+                        // exit both notify the signal event.
+                        let events = parent.signals();
+                        events
+                            .event()
+                            .wait_until(|| {
+                                events.group_exit().is_some()
+                                    || parent.thread(tid).is_none_or(|t| !Arc::ptr_eq(&t, &thread))
+                            })
+                            .await;
+                    }
+                    Ok(tid)
+                }
                 Err(Failure { errno, at_limit }) => {
                     let ms = forkfsleep_ms();
                     if at_limit && ms > 0 {
@@ -350,13 +370,13 @@ mod imp {
     /// `RLIMIT_NPROC` count (a thread counts as on Linux), then the TID,
     /// then the commit: the TID stores, the thread joins the process's
     /// list and its future starts from a copy of the caller's registers
-    /// with `rax` 0, the new stack and TLS base. `CLONE_VFORK` with
-    /// `CLONE_THREAD` does not wait (not implemented).
+    /// with `rax` 0, the new stack and TLS base. Returns the thread
+    /// ([`fork1`] waits for it with `CLONE_VFORK`).
     fn fork_thread(
         parent: &Arc<Process>,
         ctx: &UserContext,
         req: &ForkRequest,
-    ) -> Result<Pid, Failure> {
+    ) -> Result<Arc<Thread>, Failure> {
         let Some(space) = parent.space() else {
             return Err(Errno::ESRCH.into());
         };
@@ -413,11 +433,11 @@ mod imp {
         counters::count_fork(req, 0);
         crate::proc::thread::spawn(
             crate::task::Builder::new().name(parent.name()),
-            thread,
+            thread.clone(),
             space,
             thread_ctx,
         );
-        Ok(tid)
+        Ok(thread)
     }
 
     /// Who makes a child: the parent's PID and name, the child's parent

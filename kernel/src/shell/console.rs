@@ -61,8 +61,8 @@ const COMMANDS: &[Command] = &[
     },
     Command {
         name: "ps",
-        args: "",
-        help: "list processes",
+        args: "[-T]",
+        help: "list processes (-T: threads)",
     },
     Command {
         name: "test",
@@ -181,7 +181,7 @@ pub async fn execute(line: &str, bench: BenchRunner) {
             let n = rest.first().copied().unwrap_or("3");
             run_program(&["/bin/forks", n]).await
         }
-        "ps" => ps(),
+        "ps" => ps(rest.first() == Some(&"-T")),
         "test" => {
             let filter = rest.first().copied().unwrap_or("");
             crate::ktest::run(filter, print).await;
@@ -254,9 +254,36 @@ async fn run_program(args: &[&str]) {
     }
 }
 
-/// `ps`: the process table.
-fn ps() {
+/// `ps`: the process table; `ps -T`: a line per thread (TID, CPU it last
+/// ran on, its process's thread count).
+fn ps(threads: bool) {
     use crate::proc::process::{self, State};
+    if threads {
+        say!("  PID   TID  S  CPU  THR  NAME\n");
+        for p in process::all() {
+            let list = p.threads();
+            for t in list.iter() {
+                let state = if p.signals().is_stopped() {
+                    'T'
+                } else if t.is_parked() {
+                    'S'
+                } else {
+                    'R'
+                };
+                let cpu = t
+                    .last_cpu()
+                    .map_or_else(|| String::from("-"), |c| alloc::format!("{c}"));
+                say!(
+                    "{:>5} {:>5}  {state}  {cpu:>3}  {:>3}  {}\n",
+                    p.pid(),
+                    t.tid(),
+                    list.len(),
+                    p.name()
+                );
+            }
+        }
+        return;
+    }
     say!("  PID  PPID  STATE        NAME\n");
     for p in process::list() {
         let state = match p.state {

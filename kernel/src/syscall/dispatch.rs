@@ -88,6 +88,7 @@ pub async fn dispatch(
         nr::TINE_SYSCTL => super::fork::sysctl(process, space, [a0, a1, a2, a3, a4, a5]),
         nr::TINE_FORKEVENTS => super::fork::forkevents(process, space, [a0, a1, a2]).await,
         nr::TINE_PROCLIST => super::tine::proclist(space, a0, a1),
+        nr::TINE_THREADLIST => super::tine::threadlist(space, a0, a1),
         nr::TINE_CPUINFO => super::tine::cpuinfo(space, a0, a1),
         nr::TINE_MEMINFO => super::tine::meminfo(space, a0, a1),
         nr::TINE_VMSTAT => super::tine::vmstat(space, a0, a1),

@@ -8,6 +8,7 @@
 //! | `meminfo` | 1009 | `buf, len` | up to 104: one [`MEM_RECORD`] (`len` must hold its first 48 bytes) |
 //! | `kbench` | 1011 | `names, len` | 0 after the benchmarks ran (comma-separated names, empty = all; output on the console) |
 //! | `vmstat` | 1012 | `buf, len` | 32: the caller's [`VM_RECORD`] (`len` must hold it) |
+//! | `threadlist` | 1014 | `buf, len` | the number of live threads; fills `min(len / 48, count)` [`THREAD_RECORD`]s |
 //!
 //! Records are little-endian with fixed layouts (below; the shell decodes
 //! them in `user/sh/src/records.rs`). A list call with `len` 0 writes
@@ -29,6 +30,12 @@ use abi::{Errno, SysResult};
 /// (live threads, at most 65535; 0 for a zombie), i32 last_cpu (-1: never
 /// ran), u8 name[32] (NUL-padded, cut at 32)}`.
 pub const PROC_RECORD: usize = 56;
+/// `threadlist` record, 48 bytes: `{u32 pid, u32 tid, u8 state ('R'
+/// queued or running, 'S' blocked, 'T' its process stopped), u8 pad[3],
+/// i32 last_cpu (-1: never ran user code), u8 name[32] (the process's,
+/// NUL-padded)}`, by PID, then in the process's thread order (the leader
+/// first). Zombies have no threads.
+pub const THREAD_RECORD: usize = 48;
 /// `cpuinfo` record, 64 bytes: `{u32 cpu, u32 apic, u64 polls,
 /// u64 spawned, u64 completed, u64 stolen, u64 ipis, u32 queued,
 /// u32 live, u32 idle (1: halted), u32 pad}` (`task::CpuStats`).
@@ -166,6 +173,37 @@ fn copy_record(space: &AddressSpace, buf: u64, len: u64, record: &[u8]) -> SysRe
 /// `proclist(buf, len)` (1007).
 pub fn proclist(space: &AddressSpace, buf: u64, len: u64) -> SysResult {
     let records: Vec<Vec<u8>> = process::list().iter().map(proc_record).collect();
+    copy_records(space, buf, len, &records)
+}
+
+/// `threadlist(buf, len)` (1014).
+pub fn threadlist(space: &AddressSpace, buf: u64, len: u64) -> SysResult {
+    let mut records = Vec::new();
+    for p in process::all() {
+        let stopped = p.signals().is_stopped();
+        let mut name = [0u8; 32];
+        let pname = p.name();
+        let n = pname.len().min(name.len());
+        name[..n].copy_from_slice(&pname.as_bytes()[..n]);
+        for t in p.threads().iter() {
+            let state = if stopped {
+                b'T'
+            } else if t.is_parked() {
+                b'S'
+            } else {
+                b'R'
+            };
+            let cpu = t.last_cpu().map_or(-1, |c| c as i32);
+            let r = Record::new(THREAD_RECORD)
+                .u32(p.pid().as_u32())
+                .u32(t.tid().as_u32())
+                .bytes(&[state, 0, 0, 0])
+                .u32(cpu as u32)
+                .bytes(&name);
+            debug_assert_eq!(r.0.len(), THREAD_RECORD);
+            records.push(r.0);
+        }
+    }
     copy_records(space, buf, len, &records)
 }
 

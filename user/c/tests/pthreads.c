@@ -2,7 +2,9 @@
  * /test/pthreads: POSIX threads through musl (create/join of 1000
  * threads, mutexes, condition variables, rwlocks, barriers, semaphores,
  * TLS, detached threads), the futex system call's errors, and what a
- * threaded process does around fork, vfork, exec, exit and SIGKILL.
+ * threaded process does around fork, vfork, exec, exit and SIGKILL, and
+ * clone(CLONE_VFORK | CLONE_THREAD), whose caller waits for the new
+ * thread's exit or exec.
  * Exits 0 when every check holds; each failure is printed. Runs
  * unchanged on Linux.
  */
@@ -719,6 +721,76 @@ static void vfork_from_a_thread(void)
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* ---- clone(CLONE_VFORK | CLONE_THREAD): the caller waits ---- */
+
+#define THREAD_FLAGS (CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | \
+		      CLONE_THREAD | CLONE_SYSVSEM)
+
+static atomic_int vthread_done;
+static char vthread_stack[65536] __attribute__((aligned(16)));
+
+/* Runs on the caller's TLS (no CLONE_SETTLS): raw calls only. */
+static int vthread_sleep_then_exit(void *arg)
+{
+	(void)arg;
+	struct timespec ts = {0, 50 * 1000000L};
+	syscall(SYS_nanosleep, &ts, NULL);
+	atomic_store(&vthread_done, 1);
+	return 0;
+}
+
+static int vthread_exec(void *arg)
+{
+	char *const *argv = arg;
+	syscall(SYS_execve, argv[0], argv, NULL);
+	syscall(SYS_exit_group, 98);
+	return 0;
+}
+
+static atomic_int vticks, vticks_stop;
+
+static void *vticker(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&vticks_stop)) {
+		atomic_fetch_add(&vticks, 1);
+		sleep_ms(1);
+	}
+	return NULL;
+}
+
+static void clone_vfork_thread(void)
+{
+	/* The caller waits until the new thread exits; the others run. */
+	pthread_t ticker_thread;
+	atomic_store(&vticks_stop, 0);
+	CHECK(pthread_create(&ticker_thread, NULL, vticker, NULL) == 0);
+	sleep_ms(5);
+	atomic_store(&vthread_done, 0);
+	int before = atomic_load(&vticks);
+	int tid = clone(vthread_sleep_then_exit, vthread_stack + sizeof vthread_stack,
+			THREAD_FLAGS | CLONE_VFORK, NULL);
+	CHECK(tid > 0 && tid != getpid());
+	CHECK(atomic_load(&vthread_done) == 1);
+	CHECK(atomic_load(&vticks) > before);
+	atomic_store(&vticks_stop, 1);
+	pthread_join(ticker_thread, NULL);
+
+	/* The new thread execs: the process goes on in it (the waiting
+	 * caller ends with the other threads), PID = TID = the old PID. */
+	pid_t pid = fork();
+	if (pid == 0) {
+		char pidtext[32];
+		snprintf(pidtext, sizeof pidtext, "%d", (int)getpid());
+		char *argv[] = {(char *)self_path, "exec-child", pidtext, NULL};
+		clone(vthread_exec, vthread_stack + sizeof vthread_stack,
+		      THREAD_FLAGS | CLONE_VFORK, argv);
+		_exit(97);
+	}
+	int status = wait_status(pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 42);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "exec-child") == 0) {
@@ -746,6 +818,7 @@ int main(int argc, char **argv)
 	sigkill_threaded();
 	exec_from_a_thread();
 	vfork_from_a_thread();
+	clone_vfork_thread();
 	if (failures == 0)
 		printf("pthreads: all checks passed\n");
 	return failures ? 1 : 0;

@@ -51,8 +51,8 @@ pub const BUILTINS: &[Builtin] = &[
     ),
     b(
         "ps",
-        "",
-        "processes: pid, ppid, pgid, state, cpu, threads, command",
+        "[-T]",
+        "processes: pid, ppid, pgid, state, cpu, threads, command (-T: a line per thread)",
         info::ps,
     ),
     b("pstree", "", "processes as a tree", info::pstree),
@@ -78,7 +78,7 @@ pub const BUILTINS: &[Builtin] = &[
     b(
         "threads",
         "[N]",
-        "start N threads in one process (each prints TID and CPU), show ps",
+        "start N threads in one process (each prints TID and CPU), show ps -T",
         threads,
     ),
     b(
@@ -287,8 +287,9 @@ fn wait(shell: &mut Shell, argv: &[String]) -> i32 {
 }
 
 /// `threads [N]`: `/bin/threads -s N` in the background (N threads of one
-/// process print their TID and CPU, then stay for a second), `ps` while
-/// they are alive (its THR column counts them), then waits for it.
+/// process print their TID and CPU, then stay for a second), `ps -T`
+/// while they are alive (a line per thread, THR counting them), then
+/// waits for it.
 fn threads(shell: &mut Shell, argv: &[String]) -> i32 {
     let n: u32 = match argv.get(1) {
         Some(a) => match number("threads", a) {
@@ -306,7 +307,7 @@ fn threads(shell: &mut Shell, argv: &[String]) -> i32 {
     }
     // Long enough for every thread to start and report.
     let _ = syscall::nanosleep(300_000_000);
-    info::ps(shell, &[]);
+    info::ps(shell, &[String::from("ps"), String::from("-T")]);
     wait(shell, &[String::from("wait")])
 }
 

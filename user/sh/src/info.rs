@@ -6,7 +6,7 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 use sh::errno::Name;
-use sh::records::{CpuRecord, ForkEvent, MemRecord, ProcRecord, VmRecord};
+use sh::records::{CpuRecord, ForkEvent, MemRecord, ProcRecord, ThreadRecord, VmRecord};
 use tine_rt::syscall::{self, Errno, nr};
 use tine_rt::{eprintln, print, println};
 
@@ -39,7 +39,30 @@ pub fn vmstat() -> Option<VmRecord> {
     Some(VmRecord::decode(&buf))
 }
 
-pub fn ps(_: &mut Shell, _: &[String]) -> i32 {
+/// `ps` (one line per process, `THR` its threads) or `ps -T` (one line
+/// per thread, `SPID` its TID, as Linux's `ps -T`).
+pub fn ps(_: &mut Shell, argv: &[String]) -> i32 {
+    match argv.get(1).map(String::as_str) {
+        None => {}
+        Some("-T") => {
+            let threads = records(nr::TINE_THREADLIST, ThreadRecord::SIZE)
+                .map(|b| ThreadRecord::decode_all(&b));
+            return match processes().and_then(|p| Ok((p, threads?))) {
+                Ok((procs, threads)) => {
+                    print!("{}", sh::records::ps_threads(&procs, &threads));
+                    0
+                }
+                Err(e) => {
+                    report("ps", e);
+                    1
+                }
+            };
+        }
+        Some(other) => {
+            eprintln!("ps: unknown option '{other}' (usage: ps [-T])");
+            return 2;
+        }
+    }
     match processes() {
         Ok(procs) => {
             println!("  PID  PPID  PGID S CPU THR COMMAND");

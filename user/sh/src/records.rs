@@ -59,6 +59,88 @@ impl ProcRecord {
     }
 }
 
+/// One thread of `TINE_THREADLIST` (1014): 48 bytes, `{u32 pid,
+/// u32 tid, u8 state, u8 pad[3], i32 last_cpu, u8 name[32]}` (the
+/// process's name, NUL-padded; `last_cpu` -1 before it ran).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ThreadRecord {
+    pub pid: u32,
+    pub tid: u32,
+    /// `R` running or runnable, `S` blocked, `T` stopped.
+    pub state: char,
+    pub cpu: i32,
+    pub name: String,
+}
+
+impl ThreadRecord {
+    pub const SIZE: usize = 48;
+
+    pub fn decode(b: &[u8]) -> Self {
+        let name = &b[16..48];
+        let end = name.iter().position(|&c| c == 0).unwrap_or(name.len());
+        Self {
+            pid: u32_at(b, 0),
+            tid: u32_at(b, 4),
+            state: char::from(b[8]),
+            cpu: u32_at(b, 12) as i32,
+            name: String::from_utf8_lossy(&name[..end]).into_owned(),
+        }
+    }
+
+    /// Every whole record of `bytes`.
+    pub fn decode_all(bytes: &[u8]) -> Vec<Self> {
+        bytes.chunks_exact(Self::SIZE).map(Self::decode).collect()
+    }
+}
+
+/// `ps -T`'s lines: one per thread (`PID SPID S CPU THR COMMAND`, the
+/// process's thread count on each), a zombie as one line with its PID;
+/// threads of a process that was not in `procs` (it started between the
+/// two calls) are left out.
+pub fn ps_threads(procs: &[ProcRecord], threads: &[ThreadRecord]) -> String {
+    let mut by_pid: BTreeMap<u32, Vec<&ThreadRecord>> = BTreeMap::new();
+    for t in threads {
+        by_pid.entry(t.pid).or_default().push(t);
+    }
+    let cpu = |c: i32| {
+        if c < 0 {
+            String::from("-")
+        } else {
+            alloc::format!("{c}")
+        }
+    };
+    let mut out = String::from("  PID  SPID S CPU THR COMMAND\n");
+    for p in procs {
+        match by_pid.get(&p.pid) {
+            Some(ts) => {
+                for t in ts {
+                    out += &alloc::format!(
+                        "{:>5} {:>5} {} {:>3} {:>3} {}\n",
+                        p.pid,
+                        t.tid,
+                        t.state,
+                        cpu(t.cpu),
+                        ts.len(),
+                        t.name
+                    );
+                }
+            }
+            None => {
+                out += &alloc::format!(
+                    "{:>5} {:>5} {} {:>3} {:>3} {}\n",
+                    p.pid,
+                    p.pid,
+                    p.state,
+                    cpu(p.cpu),
+                    p.threads,
+                    p.name
+                );
+            }
+        }
+    }
+    out
+}
+
 /// One CPU of `TINE_CPUINFO` (1008): 64 bytes, `{u32 cpu, u32 apic,
 /// u64 polls, u64 spawned, u64 completed, u64 stolen, u64 ipis,
 /// u32 queued, u32 live, u32 idle, u32 pad}`.
@@ -431,6 +513,47 @@ mod tests {
             ForkEvent::decode(&b2).line(),
             "    1.500000 exit 5 (exit 3)"
         );
+    }
+
+    #[test]
+    fn ps_threads_lists_each_thread() {
+        let mut b = [0u8; 2 * ThreadRecord::SIZE];
+        for (i, (tid, state, cpu)) in [(7u32, b'S', 1i32), (9, b'R', -1)].into_iter().enumerate() {
+            let r = &mut b[i * ThreadRecord::SIZE..];
+            r[0..4].copy_from_slice(&7u32.to_le_bytes());
+            r[4..8].copy_from_slice(&tid.to_le_bytes());
+            r[8] = state;
+            r[12..16].copy_from_slice(&(cpu as u32).to_le_bytes());
+            r[16..23].copy_from_slice(b"threads");
+        }
+        let threads = ThreadRecord::decode_all(&b);
+        assert_eq!(
+            threads[1],
+            ThreadRecord {
+                pid: 7,
+                tid: 9,
+                state: 'R',
+                cpu: -1,
+                name: "threads".into()
+            }
+        );
+        let proc = |pid, state, threads| ProcRecord {
+            pid,
+            ppid: 1,
+            pgid: pid,
+            sid: 1,
+            state,
+            threads,
+            cpu: 0,
+            name: "p".into(),
+        };
+        let out = ps_threads(&[proc(7, 'S', 2), proc(8, 'Z', 0)], &threads);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "  PID  SPID S CPU THR COMMAND");
+        assert_eq!(lines[1], "    7     7 S   1   2 threads");
+        assert_eq!(lines[2], "    7     9 R   -   2 threads");
+        assert_eq!(lines[3], "    8     8 Z   0   0 p");
+        assert_eq!(lines.len(), 4);
     }
 
     #[test]

@@ -72,7 +72,7 @@ struct Ctx {
 const AT_FDCWD: usize = -100isize as usize;
 const TCGETS: usize = 0x5401;
 
-fn table(x: &Ctx) -> [Row; 105] {
+fn table(x: &Ctx) -> [Row; 106] {
     use Dir::{In, Out};
     [
         row("write", nr::WRITE, [1, P, 5, 0, 0, 0], In),
@@ -340,6 +340,7 @@ fn table(x: &Ctx) -> [Row; 105] {
         // Tine's own.
         row("sysctl name", nr::TINE_SYSCTL, [P, 14, 0, 0, 0, 0], In),
         row("proclist", nr::TINE_PROCLIST, [P, 4096, 0, 0, 0, 0], Out),
+        row("threadlist", nr::TINE_THREADLIST, [P, 4096, 0, 0, 0, 0], Out),
         row("cpuinfo", nr::TINE_CPUINFO, [P, 4096, 0, 0, 0, 0], Out),
         row("meminfo", nr::TINE_MEMINFO, [P, 4096, 0, 0, 0, 0], Out),
         row("vmstat", nr::TINE_VMSTAT, [P, 4096, 0, 0, 0, 0], Out),
@@ -534,7 +535,7 @@ fn writev_element(c: &mut Checks) {
 }
 
 fn enosys(c: &mut Checks) {
-    for n in [9999, 335, 423, 999, 1014, 1099, 1 << 20, u64::MAX] {
+    for n in [9999, 335, 423, 999, 1015, 1099, 1 << 20, u64::MAX] {
         // SAFETY: unknown numbers take no memory.
         let r = unsafe { sys::call(n, &[LOW, LOW, LOW]) };
         check_eq!(c, r, Err(errno::ENOSYS), "system call {n}");
