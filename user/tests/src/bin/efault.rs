@@ -340,7 +340,12 @@ fn table(x: &Ctx) -> [Row; 106] {
         // Tine's own.
         row("sysctl name", nr::TINE_SYSCTL, [P, 14, 0, 0, 0, 0], In),
         row("proclist", nr::TINE_PROCLIST, [P, 4096, 0, 0, 0, 0], Out),
-        row("threadlist", nr::TINE_THREADLIST, [P, 4096, 0, 0, 0, 0], Out),
+        row(
+            "threadlist",
+            nr::TINE_THREADLIST,
+            [P, 4096, 0, 0, 0, 0],
+            Out,
+        ),
         row("cpuinfo", nr::TINE_CPUINFO, [P, 4096, 0, 0, 0, 0], Out),
         row("meminfo", nr::TINE_MEMINFO, [P, 4096, 0, 0, 0, 0], Out),
         row("vmstat", nr::TINE_VMSTAT, [P, 4096, 0, 0, 0, 0], Out),
