@@ -24,18 +24,24 @@
 //! Every page-table page below the PML4 (a PDPT, a PD, a last-level table)
 //! is a refcounted [`Frame`] like any page; each entry pointing at it holds
 //! one reference. Fork ([`UserPageTable::fork`], after On-demand-fork,
-//! EuroSys 2021, taken up to the top level) gives the child only a PML4,
-//! whose user entries point at the parent's PDPTs, and clears the write
-//! bit of those entries on both sides. The x86 write bit of an upper-level
-//! entry gates its whole subtree: no page under a write-protected entry is
-//! writable through it, whatever the entries below say, so nothing below
-//! needs a refcount change and fork costs one page and one step per used
-//! PML4 entry, not per table or page. The rules:
+//! EuroSys 2021, taken up to the top level) clears the write bit of the
+//! parent's user PML4 entries and gives the child the parent's PML4
+//! itself: the PML4 is shared too (an `Arc<Root>` each table holds), so a
+//! fork allocates nothing. The x86 write bit of an upper-level entry gates
+//! its whole subtree: no page under a write-protected entry is writable
+//! through it, whatever the entries below say, so nothing below needs a
+//! refcount change and fork costs one step per used PML4 entry (none when
+//! the PML4 is shared already), not per table or page. The rules:
 //! - **Nobody writes a shared table.** An entry of an upper-level table
 //!   is write-protected exactly when the table it points at is, or was,
-//!   shared. Every change of a PTE goes through `leaf`, which walks down
-//!   and makes each table on the way its own (`own_table`) when the entry
-//!   above it is write-protected: if others still share it, copy it (one
+//!   shared, and every user entry of a shared PML4 is write-protected.
+//!   Every change of a PTE goes through `leaf`, which first makes the
+//!   PML4 its own (`own_root`: still shared → copy it, the copy's entries
+//!   one more reference to each PDPT; the table switches to the copy, and
+//!   the CPUs running it reload CR3, before it lets go of the shared one),
+//!   then walks down and makes each table on the way its own
+//!   (`own_table`) when the entry above it is write-protected: if others
+//!   still share it, copy it (one
 //!   more reference to each table or page it points at, every entry
 //!   read-only in the copy but shared-memory pages, since two tables now
 //!   point at them), point the entry at the copy and release the shared
@@ -46,8 +52,9 @@
 //!   only the path to it, level by level. Readers (`peek`, the copies,
 //!   `pages`) only read shared tables, and take "writable" to mean
 //!   writable at every level.
-//! - **Only the last owner frees.** Dropping a table releases each table
-//!   below its PML4 (`release_table`): the reference goes, and only the
+//! - **Only the last owner frees.** Dropping the last table of a PML4
+//!   releases each table below it (`release_table`): the reference goes,
+//!   and only the
 //!   owner of the last one releases what that table points at, and so on
 //!   down. So exit or exec of a child never touches the parent's pages.
 //! - Fork's write-protection of the parent's PML4 entries is a weakening:
@@ -62,8 +69,9 @@
 //! `&[u8]` because `SharedFrame` has no `bytes`.
 //!
 //! # TLBs
-//! Each CPU remembers which table it has loaded in CR3 and the table's
-//! *epoch* at that moment (`LOADED`). Every change that removes or weakens a
+//! Each CPU remembers which table it has loaded in CR3 (by the table's
+//! unique `id`, not its PML4, which forked tables share and a table may
+//! replace) and the table's *epoch* at that moment (`LOADED`). Every change that removes or weakens a
 //! present mapping bumps the table's epoch, so a CPU whose recorded epoch
 //! is old reloads CR3 (a full flush of user entries; PCID is not used yet)
 //! the next time it runs that table. When the changing CPU itself has the
@@ -90,6 +98,11 @@
 //! A CPU keeps a reference to the PML4 frame it has loaded, so a dropped
 //! table's PML4 cannot be reused by a new table while a CPU still has it in
 //! CR3 (its lower half is cleared first, so such a CPU sees no user pages).
+//! A table that replaces its PML4 (`own_root`) publishes the new one
+//! (`root_pa`) before the epoch bump and lets go of the old one only after
+//! the shootdown, so a CPU entering user mode either reads the new PML4 or
+//! is waited for; being marked running keeps the PML4 it read alive until
+//! `LOADED` holds it.
 //!
 //! # Concurrency
 //! All methods take `&self`: a table is shared by the threads of a
@@ -97,14 +110,16 @@
 //! happens under it except page-table pages, and copies hold it for at most
 //! one page. Never taken in interrupt handlers.
 
-use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use x86_64::structures::paging::page_table::PageTableEntry;
 use x86_64::structures::paging::{PageTable, PageTableFlags as F};
 use x86_64::{PhysAddr, VirtAddr};
 
 use super::{Frame, PAGE_SIZE, SharedFrame, phys_to_virt};
 use crate::cpu::Features;
+
 use crate::smp::MAX_CPUS;
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 /// The end of user space: user addresses are `0..USER_END` (the canonical
 /// lower half with 4-level paging).
@@ -214,17 +229,51 @@ pub enum WriteFault {
 /// One user address space's page tables.
 #[derive(Debug)]
 pub struct UserPageTable {
-    /// The PML4 page (its upper half is the kernel's).
-    root: Frame,
-    /// Serialises every walk and change of the lower half.
-    lock: spin::Mutex<()>,
+    /// This table's name for the CPUs' records (`LOADED`, `RUNNING`):
+    /// unique, never reused (two tables may share a PML4).
+    id: u64,
+    /// The physical address of the PML4 in `lock` (what CR3 holds when
+    /// this table runs), for the readers that do not take the lock.
+    root_pa: AtomicU64,
+    /// The PML4, shared copy-on-write with the tables forked from this
+    /// one (module docs); the lock serialises every walk and change of
+    /// the lower half.
+    lock: spin::Mutex<Arc<Root>>,
     /// Bumped by every change that needs a TLB flush (module docs).
     epoch: AtomicU64,
     /// How many CPUs are running user code with this table now.
     running: AtomicU32,
 }
 
-/// The root of the table each CPU runs user code with (0: none), and how
+/// A PML4 and what it holds; shared by the tables forked from one
+/// another until one of them changes a mapping (`own_root`). The last
+/// table to let go frees the lower half.
+#[derive(Debug)]
+struct Root {
+    frame: Frame,
+}
+
+impl Root {
+    fn pa(&self) -> u64 {
+        self.frame.paddr()
+    }
+}
+
+impl Drop for Root {
+    fn drop(&mut self) {
+        // SAFETY: the last `Arc`: no table reaches this PML4 any more;
+        // CPUs that still have it in CR3 keep the frame alive through
+        // `LOADED` and see an empty lower half once `free_tree` unlinks it.
+        unsafe { free_tree(self.pa(), 4) };
+        // The frame itself goes with `self.frame`.
+        TABLE_PAGES.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The next table's `id` (0 means none in `RUNNING`).
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// The table each CPU runs user code with (its `id`, 0: none), and how
 /// many times it has entered user mode (module docs, shootdowns).
 static RUNNING: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 static ENTRIES: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
@@ -237,10 +286,19 @@ pub fn shootdowns() -> u64 {
 }
 
 /// What a CPU has in CR3: `None` = the kernel's boot-time PML4, else a
-/// reference to a user PML4 and the table's epoch when it was loaded or
-/// last flushed. Only its own CPU touches a slot, with interrupts off.
-static LOADED: [spin::Mutex<Option<(Frame, u64)>>; MAX_CPUS] =
+/// reference to a user PML4, the `id` of the table it was loaded for and
+/// that table's epoch when it was loaded or last flushed. Only its own CPU
+/// touches a slot, with interrupts off.
+static LOADED: [spin::Mutex<Option<Loaded>>; MAX_CPUS] =
     [const { spin::Mutex::new(None) }; MAX_CPUS];
+
+/// A CPU's record in `LOADED`.
+#[derive(Debug)]
+struct Loaded {
+    root: Frame,
+    table: u64,
+    epoch: u64,
+}
 
 fn table_at(pa: u64) -> *mut PageTable {
     phys_to_virt(pa) as *mut PageTable
@@ -272,41 +330,48 @@ impl UserPageTable {
                 (&mut *pml4)[i] = (&*kernel)[i].clone();
             }
         }
-        Some(Self {
-            root,
-            lock: spin::Mutex::new(()),
-            epoch: AtomicU64::new(0),
-            running: AtomicU32::new(0),
-        })
+        Some(Self::with_root(Arc::new(Root { frame: root })))
     }
 
-    /// Physical address of the PML4 (what CR3 holds when this table runs).
+    fn with_root(root: Arc<Root>) -> Self {
+        Self {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            root_pa: AtomicU64::new(root.pa()),
+            lock: spin::Mutex::new(root),
+            epoch: AtomicU64::new(0),
+            running: AtomicU32::new(0),
+        }
+    }
+
+    /// Physical address of the PML4 (what CR3 holds when this table
+    /// runs). It changes when a change of a mapping gives the table its own
+    /// copy of a PML4 shared since a fork.
     pub fn root_pa(&self) -> u64 {
-        self.root.paddr()
+        self.root_pa.load(Ordering::SeqCst)
     }
 
     /// Loads this table into CR3 on the executing CPU, unless it is loaded
-    /// there already with no change since (module docs, "TLBs").
-    pub fn activate(&self) {
-        crate::cpu::irq::without(|| self.activate_irqs_off());
-    }
-
-    /// [`Self::activate`] for callers that already masked interrupts
-    /// (`user::run`).
+    /// there already with no change since (module docs, "TLBs"). Called by
+    /// `user::run` with interrupts masked, after [`Self::enter_user`]:
+    /// being marked as running is what keeps the PML4 read here from being
+    /// freed before `LOADED` holds it (a change that replaces the PML4
+    /// shoots this CPU down, and waits for it, before letting go of the
+    /// old one).
     pub(crate) fn activate_irqs_off(&self) {
         let mut slot = LOADED[crate::cpu::id()].lock();
         // Acquire: pairs with the Release in `changed`, so the PTE changes
         // of that epoch are visible to the page walks after the CR3 load.
+        // The epoch first: a new PML4 is published before the epoch bump.
         let epoch = self.epoch.load(Ordering::SeqCst);
-        if let Some((frame, seen)) = slot.as_ref()
-            && frame.paddr() == self.root.paddr()
-            && *seen == epoch
+        let root = self.root_pa.load(Ordering::SeqCst);
+        if let Some(l) = slot.as_ref()
+            && l.table == self.id
+            && l.root.paddr() == root
+            && l.epoch == epoch
         {
             return;
         }
-        let frame = x86_64::structures::paging::PhysFrame::containing_address(PhysAddr::new(
-            self.root.paddr(),
-        ));
+        let frame = x86_64::structures::paging::PhysFrame::containing_address(PhysAddr::new(root));
         // SAFETY: the PML4's upper half is the kernel's, so the running code,
         // its stack and the direct map stay mapped; the lower half maps only
         // frames this table owns. `LOADED` keeps a reference to the PML4 so
@@ -317,8 +382,16 @@ impl UserPageTable {
                 x86_64::registers::control::Cr3Flags::empty(),
             )
         };
+        // SAFETY: the PML4 at `root` is alive: the table's `Arc<Root>` holds
+        // it until this CPU has left user mode (see above); the temporary
+        // `Frame` is cloned (a new reference) and never dropped.
+        let held = core::mem::ManuallyDrop::new(unsafe { Frame::from_raw(root) });
         // The old PML4 reference (if any) is dropped after the switch.
-        let _old = slot.replace((self.root.clone(), epoch));
+        let _old = slot.replace(Loaded {
+            root: (*held).clone(),
+            table: self.id,
+            epoch,
+        });
     }
 
     /// Records a change to the PTE of `va` that needs a TLB flush; call
@@ -339,9 +412,10 @@ impl UserPageTable {
             let mut slot = LOADED[crate::cpu::id()].lock();
             // Release: pairs with the Acquire in `activate_irqs_off`.
             let old = self.epoch.fetch_add(1, Ordering::SeqCst);
-            if let Some((frame, seen)) = slot.as_mut()
-                && frame.paddr() == self.root.paddr()
-                && *seen == old
+            if let Some(l) = slot.as_mut()
+                && l.table == self.id
+                && l.root.paddr() == self.root_pa.load(Ordering::SeqCst)
+                && l.epoch == old
             {
                 // This CPU's TLB was up to date before the change: flushing
                 // the one entry (`invlpg` also drops every cached upper-level
@@ -350,7 +424,7 @@ impl UserPageTable {
                     Some(va) => x86_64::instructions::tlb::flush(VirtAddr::new(va)),
                     None => x86_64::instructions::tlb::flush_all(),
                 }
-                *seen = old + 1;
+                l.epoch = old + 1;
             }
         });
         self.shoot_down();
@@ -362,7 +436,7 @@ impl UserPageTable {
         let cpu = crate::cpu::id();
         ENTRIES[cpu].fetch_add(1, Ordering::SeqCst);
         self.running.fetch_add(1, Ordering::SeqCst);
-        RUNNING[cpu].store(self.root.paddr(), Ordering::SeqCst);
+        RUNNING[cpu].store(self.id, Ordering::SeqCst);
     }
 
     /// How many CPUs run this table's user code now.
@@ -383,7 +457,7 @@ impl UserPageTable {
             return;
         }
         let me = crate::cpu::id();
-        let root = self.root.paddr();
+        let root = self.id;
         let cpus = crate::cpu::count().min(MAX_CPUS);
         let mut seen = [0u64; MAX_CPUS];
         let mut kicked = [false; MAX_CPUS];
@@ -411,16 +485,17 @@ impl UserPageTable {
     /// `Ok(None)` when a table is missing and `create` is false.
     fn leaf<'g>(
         &'g self,
-        _guard: &'g mut spin::MutexGuard<'_, ()>,
+        guard: &'g mut spin::MutexGuard<'_, Arc<Root>>,
         va: u64,
         create: bool,
     ) -> Result<Option<&'g mut PageTableEntry>, MapError> {
         debug_assert!(is_user(va));
-        let mut table = table_at(self.root.paddr());
+        self.own_root(guard)?;
+        let mut table = table_at(guard.pa());
         for level in [4, 3, 2] {
             // SAFETY: `table` is this table's PML4 or a page-table page it
             // owns (created below), reached through the direct map; the lock
-            // (`_guard`) makes this the only access from Rust.
+            // (`guard`) makes this the only access from Rust.
             let entry = unsafe { &mut (&mut *table)[index(va, level)] };
             if entry.is_unused() {
                 if !create {
@@ -444,6 +519,49 @@ impl UserPageTable {
         // SAFETY: as above, for the last-level table, which is this
         // table's alone now (`own_table` at every level above).
         Ok(Some(unsafe { &mut (&mut *table)[index(va, 1)] }))
+    }
+
+    /// Makes the PML4 this table's own if a fork shared it (module docs):
+    /// copy it (one more reference to each PDPT, every entry read-only in
+    /// the copy as in the shared one), publish the copy for the CPUs
+    /// (`root_pa`, an epoch bump, a shootdown of the CPUs running this
+    /// table, which reload CR3), then let go of the shared one.
+    fn own_root(&self, guard: &mut spin::MutexGuard<'_, Arc<Root>>) -> Result<(), MapError> {
+        if Arc::get_mut(guard).is_some() {
+            return Ok(());
+        }
+        let copy = Frame::alloc().ok_or(MapError::NoMemory)?;
+        TABLE_PAGES.fetch_add(1, Ordering::Relaxed);
+        let old = guard.pa();
+        // SAFETY: `old` is a PML4 other tables share; nobody writes a
+        // shared PML4's lower half (its sharers copy it first, as here) and
+        // the upper half is written only at boot, so reading it races with
+        // nothing. `copy` is a fresh frame only this call references,
+        // every entry of which is written.
+        unsafe {
+            let from = &*table_at(old);
+            let to = &mut *table_at(copy.paddr());
+            for (i, (t, f)) in to.iter_mut().zip(from.iter()).enumerate() {
+                if i >= 256 {
+                    *t = f.clone();
+                } else if f.is_unused() {
+                    t.set_unused();
+                } else {
+                    t.set_addr(
+                        PhysAddr::new(share_raw(f.addr().as_u64())),
+                        f.flags() - F::WRITABLE,
+                    );
+                }
+            }
+        }
+        let new = Arc::new(Root { frame: copy });
+        self.root_pa.store(new.pa(), Ordering::SeqCst);
+        let shared = core::mem::replace(&mut **guard, new);
+        // Every CPU running this table leaves user mode and reloads CR3
+        // before the shared PML4 is let go of.
+        self.changed_all();
+        drop(shared);
+        Ok(())
     }
 
     /// Makes the table the write-protected entry `entry` (of this table's
@@ -520,9 +638,13 @@ impl UserPageTable {
     /// The leaf PTE of `va` (a copy of it) and whether the page is
     /// writable through every level (a page under a write-protected,
     /// shared table is not), without changing anything.
-    fn peek(&self, _guard: &spin::MutexGuard<'_, ()>, va: u64) -> Option<(PageTableEntry, bool)> {
+    fn peek(
+        &self,
+        guard: &spin::MutexGuard<'_, Arc<Root>>,
+        va: u64,
+    ) -> Option<(PageTableEntry, bool)> {
         debug_assert!(is_user(va));
-        let mut table = table_at(self.root.paddr());
+        let mut table = table_at(guard.pa());
         let mut writable = true;
         for level in [4, 3, 2] {
             // SAFETY: a page-table page this table references, read while
@@ -664,7 +786,7 @@ impl UserPageTable {
     /// The leaf of `va` with the write bit cleared, if mapped.
     fn clear_write_locked<'g>(
         &'g self,
-        guard: &'g mut spin::MutexGuard<'_, ()>,
+        guard: &'g mut spin::MutexGuard<'_, Arc<Root>>,
         va: u64,
     ) -> Option<&'g mut PageTableEntry> {
         let entry = self.leaf(guard, va, false).ok()??;
@@ -758,10 +880,10 @@ impl UserPageTable {
     /// them), in address order.
     pub fn pages(&self) -> alloc::vec::Vec<(u64, UserFlags)> {
         let mut out = alloc::vec::Vec::new();
-        let _guard = self.lock.lock();
+        let guard = self.lock.lock();
         // SAFETY: the lock is held; the walk only reads this table's pages.
         unsafe {
-            walk(self.root.paddr(), 4, 0, true, &mut |va, e, writable| {
+            walk(guard.pa(), 4, 0, true, &mut |va, e, writable| {
                 out.push((
                     va,
                     UserFlags {
@@ -774,39 +896,29 @@ impl UserPageTable {
         out
     }
 
-    /// Fork: a new table that shares every subtree of this one (module
-    /// docs, "Shared page-table subtrees"): the child's PML4 points at this
-    /// table's PDPTs (one more reference each), write-protected in both.
-    /// The cost is the child's PML4 and one step per used PML4 entry (512
-    /// GiB of address space each), whatever is mapped. `None` when memory
-    /// runs out (for the PML4).
+    /// Fork: a new table that shares this one's PML4 and so every
+    /// subtree (module docs, "Shared page-table subtrees"), its user
+    /// entries write-protected. The cost is no page at all: one step per
+    /// used PML4 entry (512 GiB of address space each) the first time,
+    /// none while the PML4 is shared already. Never fails (`Option` for
+    /// the callers' sake).
     pub fn fork(&self) -> Option<UserPageTable> {
-        let child = UserPageTable::new()?;
-        let _guard = self.lock.lock();
+        let mut guard = self.lock.lock();
         let mut protected = false;
-        // SAFETY: the lock is held, so this table's PML4 is ours to read
-        // and its entries to write-protect; `child` is new and reachable
-        // only through this call; the two PML4s are different pages.
-        let (from, to) = unsafe {
-            (
-                &mut *table_at(self.root.paddr()),
-                &mut *table_at(child.root.paddr()),
-            )
-        };
-        for (f, t) in from.iter_mut().zip(to.iter_mut()).take(256) {
-            if f.is_unused() {
-                continue;
+        if let Some(root) = Arc::get_mut(&mut guard) {
+            // SAFETY: the lock is held and the PML4 is this table's alone:
+            // its entries are ours to write-protect.
+            let pml4 = unsafe { &mut *table_at(root.pa()) };
+            for e in pml4.iter_mut().take(256) {
+                let flags = e.flags();
+                if !e.is_unused() && flags.contains(F::WRITABLE) {
+                    e.set_flags(flags - F::WRITABLE);
+                    protected = true;
+                }
             }
-            let flags = f.flags();
-            if flags.contains(F::WRITABLE) {
-                f.set_flags(flags - F::WRITABLE);
-                protected = true;
-            }
-            t.set_addr(
-                PhysAddr::new(share_raw(f.addr().as_u64())),
-                flags - F::WRITABLE,
-            );
         }
+        // A shared PML4's user entries are all write-protected already.
+        let child = UserPageTable::with_root(Arc::clone(&guard));
         if protected {
             self.changed_all();
         }
@@ -1064,7 +1176,7 @@ unsafe fn release_table(pa: u64, level: u32) {
 /// [`release_table`], pages directly.
 ///
 /// # Safety
-/// The caller owns the table exclusively (`Drop`, `release_table`).
+/// The caller owns the table exclusively (`Root`'s drop, `release_table`).
 unsafe fn free_tree(pa: u64, level: u32) {
     let table = table_at(pa);
     let entries = if level == 4 { 256 } else { 512 };
@@ -1088,18 +1200,6 @@ unsafe fn free_tree(pa: u64, level: u32) {
             // `leaf`, taken back once here (the entry was cleared above).
             drop(unsafe { Frame::from_raw(child) });
         }
-    }
-}
-
-impl Drop for UserPageTable {
-    fn drop(&mut self) {
-        let _guard = self.lock.lock();
-        // SAFETY: `&mut self`: nobody else uses the table; CPUs that still
-        // have the PML4 in CR3 keep it alive through `LOADED` and see an
-        // empty lower half once `free_tree` unlinks it.
-        unsafe { free_tree(self.root.paddr(), 4) };
-        // The root frame goes with `self.root`.
-        TABLE_PAGES.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

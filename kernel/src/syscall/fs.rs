@@ -264,12 +264,12 @@ fn copy_in(space: &AddressSpace, ptr: u64, count: usize) -> Result<Vec<u8>, Errn
     Ok(data)
 }
 
-/// Checks that the first byte at `ptr` is writable user memory, without
-/// changing it (a read's buffer, before the read consumes input).
+/// Checks that the first byte at `ptr` is writable user memory (a read's
+/// buffer, before the read consumes input), by the VMAs alone: the page is
+/// not touched, so a forked child blocked in a read copies nothing of its
+/// parent (`AddressSpace::check_writable`).
 fn probe_writable(space: &AddressSpace, ptr: u64) -> Result<(), Errno> {
-    let mut byte = [0u8];
-    space.copy_from_user(ptr, &mut byte)?;
-    space.copy_to_user(ptr, &byte)
+    space.check_writable(ptr)
 }
 
 /// The absolute path `ptr` names relative to `dirfd` (`AT_FDCWD` or a

@@ -254,7 +254,7 @@ mod shootdown {
     use arch::user::{Trap, UserContext, run_until};
     use core::sync::atomic::{AtomicBool, Ordering};
 
-    use crate::{kassert_eq, ktest, task};
+    use crate::{kassert, kassert_eq, ktest, task};
 
     const CODE: u64 = 0x40_0000;
     const DATA: u64 = 0x60_0000;
@@ -320,7 +320,7 @@ mod shootdown {
                 kassert_eq!(run_until_fault(&mut ctx, &table, &never), Some(WRITE_FAULT));
                 kassert_eq!(counter(&table), at_fork);
                 kassert_eq!(counter(&child), at_fork);
-                return Ok(());
+                return resume_on_its_own_pml4(&table, &child, at_fork);
             }
             let stop = Arc::new(AtomicBool::new(false));
             let runner = {
@@ -353,6 +353,73 @@ mod shootdown {
                 "a write after fork reached the frame"
             );
             kassert_eq!(counter(&child), at_fork);
+            resume_on_its_own_pml4(&table, &child, at_fork)
+        }
+    );
+
+    /// After the fault: the write fault gives the table its own PML4 (it
+    /// shared the child's) and page; the program, run again, writes on
+    /// through the new PML4 (its CPU reloads CR3) and never into the
+    /// child's page.
+    fn resume_on_its_own_pml4(
+        table: &UserPageTable,
+        child: &UserPageTable,
+        at_fork: u64,
+    ) -> Result<(), alloc::string::String> {
+        let shared_root = table.root_pa();
+        kassert_eq!(child.root_pa(), shared_root);
+        table
+            .write_fault(DATA, UserFlags::WRITE)
+            .map_err(|e| alloc::format!("{e:?}"))?;
+        kassert!(table.root_pa() != shared_root, "the PML4 stayed shared");
+        kassert_eq!(child.root_pa(), shared_root);
+        let mut ctx = UserContext::new(CODE, STACK_TOP);
+        kassert_eq!(
+            run_while(&mut ctx, table, || counter(table) <= at_fork),
+            None
+        );
+        kassert!(counter(table) > at_fork, "the program wrote nothing");
+        kassert_eq!(counter(child), at_fork);
+        Ok(())
+    }
+
+    /// Runs the program while `go` says so, for up to 10 s, or until it
+    /// traps with something other than an interrupt (returned).
+    fn run_while(
+        ctx: &mut UserContext,
+        table: &UserPageTable,
+        go: impl Fn() -> bool,
+    ) -> Option<Trap> {
+        let deadline = arch::cpu::tsc::now_ns() + 10_000_000_000;
+        while go() && arch::cpu::tsc::now_ns() < deadline {
+            match run_until(ctx, table, arch::cpu::tsc::now_ns() + 2_000_000) {
+                Trap::Interrupt { .. } => {}
+                other => return Some(other),
+            }
+        }
+        None
+    }
+
+    ktest!(
+        async fn share_fork_of_a_program_shares_its_pml4_until_it_writes() {
+            let table = table()?;
+            let children: alloc::vec::Vec<UserPageTable> = (0..100)
+                .map(|_| table.fork().ok_or("fork"))
+                .collect::<Result<_, _>>()?;
+            let tables = arch::mm::user::table_pages();
+            let mut ctx = UserContext::new(CODE, STACK_TOP);
+            kassert_eq!(run_while(&mut ctx, &table, || true), Some(WRITE_FAULT));
+            let at_fork = counter(&table);
+            for c in &children {
+                kassert_eq!(c.root_pa(), table.root_pa());
+            }
+            resume_on_its_own_pml4(&table, &children[0], at_fork)?;
+            // Its own PML4 and the path to DATA (PDPT, PD, last-level table).
+            kassert_eq!(arch::mm::user::table_pages(), tables + 4);
+            // The children's PML4 goes with the last of them, and what
+            // only it pointed at (the old PDPT, PD and table on DATA's path).
+            drop(children);
+            kassert_eq!(arch::mm::user::table_pages(), tables);
             Ok(())
         }
     );

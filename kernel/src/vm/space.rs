@@ -217,10 +217,11 @@ impl AddressSpace {
 
     /// Fork: a copy of this space whose pages share this one's frames
     /// copy-on-write, with a copy of the VMAs and the break. The page
-    /// table shares this one's last-level tables (`UserPageTable::fork`:
-    /// one step per 512 pages, write-protected in both; the first write
-    /// under a shared table copies that table, then the page is copied on
-    /// write as ever); shared memory stays shared.
+    /// table shares this one's PML4 and everything under it
+    /// (`UserPageTable::fork`: no page allocated, the PML4 entries
+    /// write-protected; the first write under a shared subtree copies the
+    /// path of tables to it, then the page is copied on write as ever);
+    /// shared memory stays shared.
     /// The VMA lock is held throughout, so no fault, `brk` or `mmap` of this
     /// space runs in between. `ENOMEM` when frames for the child's page
     /// table run out (its partial table is freed; this space's pages stay
@@ -389,8 +390,8 @@ impl AddressSpace {
     }
 
     /// The write fault on a present read-only page of a writable VMA:
-    /// `UserPageTable::write_fault` makes the page's last-level table this
-    /// space's own if a fork shared it, then makes the page writable in
+    /// `UserPageTable::write_fault` makes the tables on the path to the
+    /// page this space's own if a fork shared them, then makes the page writable in
     /// place (no other reference, or shared memory) or copies it.
     fn copy_on_write(&self, page: u64, perms: VmPerms) -> Result<(), Errno> {
         match self.table.write_fault(page, flags(perms)) {
@@ -409,6 +410,20 @@ impl AddressSpace {
             Err(e) => return Err(map_errno(e)),
         }
         Ok(())
+    }
+
+    /// Whether user code may write the byte at `va` (`EFAULT` if not: no
+    /// VMA there, or one without write permission), decided by the VMAs
+    /// alone: nothing is filled, copied or written, so a page shared
+    /// copy-on-write since a fork stays shared (a read that probes its
+    /// buffer before it blocks costs a forked child nothing).
+    pub fn check_writable(&self, va: u64) -> Result<(), Errno> {
+        check_user_range(va, 1)?;
+        let layout = self.layout.lock();
+        match classify(layout.vmas.find(va), pf::USER | pf::WRITE) {
+            FaultAction::Segv => Err(Errno::EFAULT),
+            _ => Ok(()),
+        }
     }
 
     /// Copies user memory at `va` into `buf`, filling missing pages of VMAs

@@ -1,8 +1,8 @@
 //! In-kernel tests of fork with shared page-table subtrees
 //! (`UserPageTable::fork`, arch/src/mm/user.rs "Shared page-table
-//! subtrees"): fork gives the child one page-table page (its PML4)
-//! whatever is mapped; the first write under a shared subtree copies only
-//! the path to it, one table per level, on either side; the page-table
+//! subtrees"): fork gives the child no page-table page whatever is
+//! mapped (it shares the PML4); the first write under a shared subtree
+//! copies only the path to it, one table per level, on either side; the page-table
 //! page counter (`mem`'s) and the free frames come back to their start
 //! when the spaces go, in any order; `munmap`/`mprotect`/`mmap` under a
 //! shared subtree change only the side that asked.
@@ -88,12 +88,13 @@ ktest!(
         let start = tables();
         let parent = regions(0)?;
         // Whatever the parent has (PML4, 2 PDPTs, 3 PDs, 4 tables), fork
-        // adds one page.
+        // adds no page: the child shares the parent's PML4.
         let t0 = tables();
         let child = parent.fork().map_err(err)?;
-        kassert_eq!(tables(), t0 + 1, "fork took more than the child's PML4");
+        kassert_eq!(tables(), t0, "fork took a page-table page");
         check(&child, 0, &[])?;
-        // The child's first write copies the PDPT, the PD and the table.
+        // The child's first write copies the PML4, the PDPT, the PD and the
+        // table.
         set(&child, A, 0xc0)?;
         kassert_eq!(tables(), t0 + 4);
         // Another table under the same PD: only that table.
@@ -142,10 +143,10 @@ ktest!(
             let parent = regions(0x100)?;
             let t0 = tables();
             let child = parent.fork().map_err(err)?;
-            // The parent writes first: it copies the path, the child keeps
-            // the old tables.
+            // The parent writes first: it copies the PML4 and the path,
+            // the child keeps the old tables.
             set(&parent, C + PAGE, 0xa)?;
-            kassert_eq!(tables(), t0 + 4, "fork and the parent's path");
+            kassert_eq!(tables(), t0 + 4, "the parent's PML4 and path");
             // The child's write under the same path finds its tables its
             // own (refcount 1) and copies no table, only the page.
             set(&child, C, 0xc)?;
