@@ -870,9 +870,9 @@ impl UserPageTable {
     /// out-of-memory report runs when nothing is left).
     pub fn mapped_pages(&self) -> usize {
         let mut count = 0;
-        let _guard = self.lock.lock();
+        let guard = self.lock.lock();
         // SAFETY: the lock is held; the walk only reads this table's pages.
-        unsafe { walk(self.root.paddr(), 4, 0, true, &mut |_, _, _| count += 1) };
+        unsafe { walk(guard.pa(), 4, 0, true, &mut |_, _, _| count += 1) };
         count
     }
 
