@@ -36,6 +36,7 @@
 
 pub mod frame;
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 pub use abi::signal::*;
@@ -147,12 +148,19 @@ impl SigAction {
 }
 
 /// The 64 actions of a process (or of processes that share them).
+///
+/// The table (2 KiB) is copy-on-write: a fork's copy shares it until one
+/// side changes an action (`Arc::make_mut`), so the usual fork, whose
+/// child never calls `sigaction`, costs a reference count instead of
+/// 2 KiB per process (`docs/memory.md`). Sharing in the `CLONE_SIGHAND`
+/// sense (one table that both see change) is the `SharedActions` lock
+/// around this.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SigActions([SigAction; NSIG as usize]);
+pub struct SigActions(Arc<[SigAction; NSIG as usize]>);
 
 impl Default for SigActions {
     fn default() -> Self {
-        Self([SigAction::default(); NSIG as usize])
+        Self(Arc::new([SigAction::default(); NSIG as usize]))
     }
 }
 
@@ -169,10 +177,13 @@ impl SigActions {
 
     /// Sets the action of `sig`.
     pub fn set(&mut self, sig: Signal, action: SigAction) {
-        self.0[sig.index()] = action;
+        if self.0[sig.index()] != action {
+            Arc::make_mut(&mut self.0)[sig.index()] = action;
+        }
     }
 
-    /// A fork child's actions: an independent copy (FreeBSD's `sigacts_copy`).
+    /// A fork child's actions: an independent copy (FreeBSD's
+    /// `sigacts_copy`), made lazily (type docs).
     pub fn fork_copy(&self) -> SigActions {
         self.clone()
     }
@@ -182,15 +193,21 @@ impl SigActions {
     /// ignored ones stay ignored, flags and masks of the default ones are
     /// cleared (FreeBSD's `execsigs`, `FR2_DROPSIG_CAUGHT`).
     pub fn reset_caught(&mut self) {
-        for a in &mut self.0 {
-            if a.handler != SIG_IGN {
-                *a = SigAction::default();
-            } else {
-                *a = SigAction {
+        let reset = |a: &SigAction| {
+            if a.handler == SIG_IGN {
+                SigAction {
                     handler: SIG_IGN,
                     ..SigAction::default()
-                };
+                }
+            } else {
+                SigAction::default()
             }
+        };
+        if self.0.iter().all(|a| reset(a) == *a) {
+            return;
+        }
+        for a in Arc::make_mut(&mut self.0).iter_mut() {
+            *a = reset(a);
         }
     }
 
@@ -316,8 +333,11 @@ pub struct SigQueue {
     pub blocked: SigSet,
     /// Posted, not yet delivered.
     pub pending: SigSet,
-    /// The siginfo of each pending signal's first instance.
-    infos: [SigInfo; NSIG as usize],
+    /// The siginfo of each pending signal's first instance, by signal
+    /// number: only the pending ones (a queue with nothing pending holds
+    /// no heap; a table of all 64 would be 1.5 KiB in every process and
+    /// thread, `docs/memory.md`).
+    infos: Vec<(u8, SigInfo)>,
     /// The mask to restore once a handler has been set up
     /// (`rt_sigsuspend`).
     pub saved_mask: Option<SigSet>,
@@ -358,7 +378,7 @@ impl Default for SigQueue {
         Self {
             blocked: SigSet::EMPTY,
             pending: SigSet::EMPTY,
-            infos: [SigInfo::default(); NSIG as usize],
+            infos: Vec::new(),
             saved_mask: None,
             stopped: false,
             report: None,
@@ -422,7 +442,7 @@ impl SigQueue {
             false
         } else {
             self.pending.add(sig);
-            self.infos[sig.index()] = info;
+            self.keep_info(sig, info);
             true
         };
         match (continued, queued) {
@@ -465,7 +485,25 @@ impl SigQueue {
     pub fn take(&mut self, sig: Signal) -> SigInfo {
         self.pending.remove(sig);
         self.routed.remove(sig);
-        core::mem::take(&mut self.infos[sig.index()])
+        match self.infos.iter().position(|&(n, _)| n == sig.number()) {
+            Some(i) => self.infos.swap_remove(i).1,
+            // Its siginfo could not be kept (no memory).
+            None => SigInfo::kernel(sig),
+        }
+    }
+
+    /// Records `info` for the newly pending `sig`, dropping the siginfo of
+    /// signals no longer pending (a stop signal discarded by `SIGCONT`...).
+    /// With no memory for it the signal stays pending without its siginfo
+    /// ([`SigQueue::take`] then gives a kernel one).
+    fn keep_info(&mut self, sig: Signal, info: SigInfo) {
+        let pending = self.pending;
+        self.infos.retain(|&(n, _)| {
+            n != sig.number() && Signal::new(u32::from(n)).is_some_and(|s| pending.contains(s))
+        });
+        if self.infos.try_reserve(1).is_ok() {
+            self.infos.push((sig.number(), info));
+        }
     }
 
     /// Takes the pending signal of `set` that delivery would pick first

@@ -253,6 +253,15 @@ pub fn live_tasks() -> usize {
     LIVE_TASKS.load(Ordering::Relaxed)
 }
 
+/// The size of a thread's boxed future (the state machine of [`run`]).
+static RUN_FUTURE_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// The heap the threads' futures take, besides what their tasks took at
+/// spawn (`memstat`: a thread's future is boxed apart from its task).
+pub fn future_bytes() -> usize {
+    live_tasks() * RUN_FUTURE_BYTES.load(Ordering::Relaxed)
+}
+
 impl<F> Drop for Current<F> {
     fn drop(&mut self) {
         LIVE_TASKS.fetch_sub(1, Ordering::Relaxed);
@@ -300,10 +309,10 @@ pub fn start(
     ctx: UserContext,
 ) -> Current<impl core::future::Future<Output = ()> + Send> {
     LIVE_TASKS.fetch_add(1, Ordering::Relaxed);
-    Current {
-        thread: thread.clone(),
-        fut: alloc::boxed::Box::pin(run(thread, space, ctx)),
-    }
+    let fut = alloc::boxed::Box::pin(run(thread.clone(), space, ctx));
+    // Relaxed: statistics; every thread's future has the same size.
+    RUN_FUTURE_BYTES.store(core::mem::size_of_val(&*fut), Ordering::Relaxed);
+    Current { thread, fut }
 }
 
 /// How a thread's loop ended.

@@ -616,3 +616,67 @@ fn routed_signals_go_back_when_blocked() {
     q.take(SIGUSR1);
     assert!(q.routed.is_empty());
 }
+
+#[test]
+fn siginfos_are_kept_only_for_pending_signals() {
+    let dfl = SigAction::default();
+    let mut q = SigQueue::default();
+    assert_eq!(q.infos.capacity(), 0, "an idle queue holds no heap");
+    q.post(SIGUSR1, SigInfo::user(SIGUSR1, 7), &dfl);
+    q.post(SIGTSTP, SigInfo::user(SIGTSTP, 8), &dfl);
+    // SIGCONT discards the pending stop signal; its siginfo goes with it
+    // at the next post.
+    q.post(SIGCONT, SigInfo::user(SIGCONT, 9), &dfl);
+    q.post(SIGUSR2, SigInfo::user(SIGUSR2, 10), &dfl);
+    assert_eq!(q.infos.len(), 2, "SIGUSR1 and SIGUSR2: {:?}", q.infos);
+    assert_eq!(q.take(SIGUSR2).pid, 10);
+    assert_eq!(q.take(SIGUSR1).pid, 7);
+    assert!(q.infos.is_empty());
+    // Every signal pending at once: each keeps its own.
+    for n in 1..=64 {
+        let sig = Signal::new(n).unwrap();
+        q.post(
+            sig,
+            SigInfo::user(sig, n),
+            &SigAction {
+                handler: 0x1000,
+                ..dfl
+            },
+        );
+    }
+    for n in (1..=64).rev() {
+        let sig = Signal::new(n).unwrap();
+        if q.pending.contains(sig) {
+            assert_eq!(q.take(sig).pid, n, "{sig}");
+        }
+    }
+}
+
+#[test]
+fn a_forked_action_table_is_shared_until_written() {
+    let mut parent = SigActions::new();
+    let handler = SigAction {
+        handler: 0x40_1000,
+        ..SigAction::default()
+    };
+    parent.set(SIGUSR1, handler);
+    let mut child = parent.fork_copy();
+    assert!(Arc::ptr_eq(&parent.0, &child.0), "one table after fork");
+    child.set(SIGUSR1, handler);
+    assert!(
+        Arc::ptr_eq(&parent.0, &child.0),
+        "an unchanged set copies nothing"
+    );
+    child.set(SIGUSR2, handler);
+    assert!(!Arc::ptr_eq(&parent.0, &child.0));
+    assert_eq!(
+        parent.get(SIGUSR2),
+        SigAction::default(),
+        "the parent's is its own"
+    );
+    assert_eq!(child.get(SIGUSR1), handler);
+    let mut exec = parent.fork_copy();
+    exec.reset_caught();
+    assert_eq!(exec.get(SIGUSR1), SigAction::default());
+    assert_eq!(parent.get(SIGUSR1), handler);
+}
