@@ -17,6 +17,7 @@ extern crate alloc;
 
 pub mod cmdline;
 pub mod exec;
+pub mod fallible;
 pub mod fs;
 #[cfg(target_os = "none")]
 pub mod init;

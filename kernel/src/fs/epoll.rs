@@ -25,6 +25,7 @@
 
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use super::poll::{POLLERR, POLLHUP, POLLIN, POLLRDNORM};
 use super::{FileRef, OpenFile};
@@ -50,8 +51,50 @@ pub const MAX_NESTS: usize = 4;
 /// data).
 pub const EPOLL_EVENT_SIZE: usize = 12;
 
+/// Epoll watches (interests) registered now, machine-wide.
+static WATCHES: AtomicUsize = AtomicUsize::new(0);
+
+/// Linux's `max_user_watches`: 4% of RAM at 128 bytes a watch (on the
+/// whole machine here, not per user), so epoll interest lists cannot
+/// exhaust the kernel heap.
+fn max_watches() -> usize {
+    #[cfg(target_os = "none")]
+    {
+        arch::mm::frame::stats().1 * 4096 / 25 / 128
+    }
+    #[cfg(not(target_os = "none"))]
+    {
+        1 << 20
+    }
+}
+
+/// One counted watch: taken by `EPOLL_CTL_ADD`, given back when its
+/// interest is dropped (`EPOLL_CTL_DEL`, its file closed, the epoll gone).
+struct Watch;
+
+impl Watch {
+    /// `ENOSPC` past [`max_watches`] (Linux's answer).
+    fn take() -> Result<Watch, Errno> {
+        let max = max_watches();
+        WATCHES
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .map(|_| Watch)
+            .map_err(|_| Errno::ENOSPC)
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        WATCHES.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// One registered file (module docs).
 struct Interest {
+    /// Its place in the machine's count.
+    _watch: Watch,
     fd: i32,
     file: Weak<OpenFile>,
     events: u32,
@@ -117,15 +160,19 @@ impl Epoll {
         let at = list.iter().position(|i| i.same(fd, file));
         match (op, at) {
             (EPOLL_CTL_ADD, Some(_)) => return Err(Errno::EEXIST),
-            (EPOLL_CTL_ADD, None) => list.push(Interest {
-                fd,
-                file: Arc::downgrade(file),
-                events,
-                data,
-                disarmed: false,
-                last_mask: 0,
-                last_generation: generation(file),
-            }),
+            (EPOLL_CTL_ADD, None) => crate::fallible::push(
+                &mut list,
+                Interest {
+                    _watch: Watch::take()?,
+                    fd,
+                    file: Arc::downgrade(file),
+                    events,
+                    data,
+                    disarmed: false,
+                    last_mask: 0,
+                    last_generation: generation(file),
+                },
+            )?,
             (EPOLL_CTL_MOD, Some(_)) if events & EPOLLEXCLUSIVE != 0 => {
                 return Err(Errno::EINVAL);
             }

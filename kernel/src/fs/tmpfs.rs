@@ -29,6 +29,10 @@
 //! beyond the limit stops there: short if some bytes were written, else
 //! `ENOSPC`. A frame allocator that is out of frames gives `ENOMEM`
 //! instead. [`Quota::usage`] gives `df`-style figures (the `mem` command).
+//! The same number bounds the inodes: every node but the root and every
+//! extra hard link takes one (`ENOSPC` past it; Linux's `nr_inodes`,
+//! whose default is also half of RAM in pages), so names cannot exhaust
+//! the kernel heap either.
 //!
 //! ## Name space
 //!
@@ -123,6 +127,11 @@ pub struct Quota {
     limit: AtomicU64,
     /// Pages they hold now.
     used: AtomicU64,
+    /// Nodes and extra hard links now (Linux's tmpfs counts both against
+    /// `nr_inodes`); at most `limit` new ones, as Linux's default
+    /// `nr_inodes` is its default size in pages. Every name costs kernel
+    /// heap, so this bounds what `/tmp` holds besides file data.
+    inodes: AtomicU64,
 }
 
 /// `df`'s view of a tmpfs: sizes in bytes.
@@ -138,6 +147,7 @@ impl Quota {
         Arc::new(Self {
             limit: AtomicU64::new(limit_pages),
             used: AtomicU64::new(0),
+            inodes: AtomicU64::new(0),
         })
     }
 
@@ -152,6 +162,24 @@ impl Quota {
             })
             .map(|_| ())
             .map_err(|_| Errno::ENOSPC)
+    }
+
+    /// Takes one inode (a node or an extra name) from the budget;
+    /// `ENOSPC` past the limit.
+    fn charge_inode(&self) -> Result<(), Errno> {
+        let limit = self.limit.load(Ordering::Relaxed);
+        // Relaxed: a counter, as `used`.
+        self.inodes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .map(|_| ())
+            .map_err(|_| Errno::ENOSPC)
+    }
+
+    /// Gives one inode back.
+    fn uncharge_inode(&self) {
+        self.inodes.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Gives `pages` back to the budget.
@@ -199,6 +227,8 @@ pub struct TmpNode {
     ino: u64,
     perm: AtomicU32,
     quota: Arc<Quota>,
+    /// Holds an inode of `quota` (every node but a tmpfs's root).
+    charged: bool,
     /// Names that refer to a file or symbolic link (a directory's count
     /// is computed from its subdirectories).
     links: AtomicU32,
@@ -218,6 +248,9 @@ impl Drop for TmpNode {
     fn drop(&mut self) {
         if let Contents::File(data) = &self.contents {
             self.quota.uncharge(data.lock().pages.len() as u64);
+        }
+        if self.charged {
+            self.quota.uncharge_inode();
         }
     }
 }
@@ -240,14 +273,22 @@ impl TmpNode {
         } else {
             Contents::File(spin::Mutex::new(FileData::default()))
         };
-        Self::with_contents(perm, quota, contents)
+        Self::with_contents(perm, quota, contents, false)
     }
 
-    fn with_contents(perm: u32, quota: Arc<Quota>, contents: Contents) -> Arc<Self> {
+    /// A node inside a tmpfs: one inode charged to `quota` (`ENOSPC` past
+    /// its limit), given back when the node is dropped.
+    fn new_charged(perm: u32, quota: Arc<Quota>, contents: Contents) -> Result<Arc<Self>, Errno> {
+        quota.charge_inode()?;
+        Ok(Self::with_contents(perm, quota, contents, true))
+    }
+
+    fn with_contents(perm: u32, quota: Arc<Quota>, contents: Contents, charged: bool) -> Arc<Self> {
         let now = now_ns();
         Arc::new(Self {
             ino: next_ino(),
             perm: AtomicU32::new(perm & 0o7777),
+            charged,
             quota,
             links: AtomicU32::new(1),
             times: spin::Mutex::new(Times {
@@ -379,7 +420,8 @@ impl TmpNode {
                 Ok((node.clone(), false))
             };
         }
-        let node = TmpNode::new_node(perm, self.quota.clone(), false);
+        let file = Contents::File(spin::Mutex::new(FileData::default()));
+        let node = TmpNode::new_charged(perm, self.quota.clone(), file)?;
         children.insert(String::from(name), node.clone());
         drop(children);
         self.touch_modified();
@@ -400,17 +442,18 @@ impl TmpNode {
 
     /// `mkdir` in this directory. `EEXIST` if `name` exists.
     pub fn mkdir(&self, name: &str, perm: u32) -> Result<(), Errno> {
-        self.add(name, TmpNode::new_node(perm, self.quota.clone(), true))
+        let dir = Contents::Dir(spin::Mutex::new(BTreeMap::new()));
+        self.add(name, TmpNode::new_charged(perm, self.quota.clone(), dir)?)
     }
 
     /// `symlink`: a symbolic link `name` to `target` (`EEXIST` if `name`
     /// exists).
     pub fn symlink(&self, name: &str, target: &str) -> Result<(), Errno> {
-        let link = Self::with_contents(
+        let link = Self::new_charged(
             0o777,
             self.quota.clone(),
             Contents::Symlink(String::from(target)),
-        );
+        )?;
         self.add(name, link)
     }
 
@@ -420,7 +463,12 @@ impl TmpNode {
         if node.is_dir() {
             return Err(Errno::EPERM);
         }
-        self.add(name, node.clone())?;
+        // An extra name is an inode too (Linux's `shmem_link`).
+        self.quota.charge_inode()?;
+        if let Err(e) = self.add(name, node.clone()) {
+            self.quota.uncharge_inode();
+            return Err(e);
+        }
         node.links.fetch_add(1, Ordering::Relaxed);
         node.touch_changed();
         Ok(())
@@ -468,7 +516,11 @@ impl TmpNode {
 
     /// One name fewer refers to this node.
     fn unlinked(&self) {
-        self.links.fetch_sub(1, Ordering::Relaxed);
+        // A name the node outlives was an extra link's inode; the last
+        // name's goes with the node (`Drop`).
+        if self.links.fetch_sub(1, Ordering::Relaxed) > 1 {
+            self.quota.uncharge_inode();
+        }
         self.touch_changed();
     }
 
@@ -854,6 +906,33 @@ mod tests {
         assert_eq!(root.quota().usage().avail, PAGE as u64);
         root.quota().set_limit(1);
         assert_eq!(b.write_at(Some(0), b"x"), Err(Errno::ENOSPC));
+    }
+
+    #[test]
+    fn names_are_bounded_like_linux_nr_inodes() {
+        // A limit of 3 inodes: nodes and extra hard links count.
+        let root = TmpNode::new_root(0o1777, 3);
+        let (a, _) = root.create("a", 0o644, false).unwrap();
+        root.mkdir("d", 0o755).unwrap();
+        root.link("a2", &a).unwrap();
+        assert_eq!(root.create("b", 0o644, false).err(), Some(Errno::ENOSPC));
+        assert_eq!(root.mkdir("e", 0o755), Err(Errno::ENOSPC));
+        assert_eq!(root.symlink("s", "a"), Err(Errno::ENOSPC));
+        assert_eq!(root.link("a3", &a), Err(Errno::ENOSPC));
+        // Removing the extra name gives its inode back; the node's own
+        // comes back when the node goes.
+        root.unlink("a2").unwrap();
+        root.symlink("s", "a").unwrap();
+        root.unlink("s").unwrap();
+        root.unlink("a").unwrap();
+        root.create("b", 0o644, false).unwrap();
+        // a, d and b: full while a is still held open.
+        assert_eq!(root.create("c", 0o644, false).err(), Some(Errno::ENOSPC));
+        drop(a);
+        root.create("c", 0o644, false).unwrap();
+        root.rmdir("d").unwrap();
+        root.mkdir("d", 0o755).unwrap();
+        assert_eq!(root.mkdir("e", 0o755), Err(Errno::ENOSPC));
     }
 
     #[test]

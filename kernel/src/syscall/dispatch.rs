@@ -45,6 +45,11 @@ pub async fn dispatch(
 ) -> Action {
     let process = thread.process();
     let [a0, a1, a2, a3, a4, a5] = ctx.syscall_args();
+    // Near heap exhaustion a call that may allocate is ENOMEM; calls that
+    // release memory still run (`crate::fallible`).
+    if let Err(e) = crate::fallible::syscall_headroom(ctx.rax) {
+        return Action::Return(encode(Err(e)));
+    }
     let result: SysResult = match ctx.rax {
         n if super::fs::handles(n) => {
             let cx = super::fs::FileCtx {

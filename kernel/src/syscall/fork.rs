@@ -94,7 +94,7 @@ pub async fn clone3(
     if size < CLONE_ARGS_SIZE_VER0 {
         return Err(Errno::EINVAL);
     }
-    let mut raw = alloc::vec![0u8; size];
+    let mut raw = crate::fallible::zeroed(size)?;
     space.copy_from_user(uargs, &mut raw)?;
     let args = Clone3Args::from_bytes(&raw)?;
     let caller = CloneCaller {
@@ -186,7 +186,7 @@ pub fn sysctl(process: &Process, space: &AddressSpace, a: [u64; 6]) -> SysResult
         }
         all
     } else {
-        let mut raw = alloc::vec![0u8; namelen as usize];
+        let mut raw = crate::fallible::zeroed(namelen as usize)?;
         space.copy_from_user(name, &mut raw)?;
         let name = core::str::from_utf8(&raw).map_err(|_| Errno::EINVAL)?;
         let name = name.trim_end_matches('\0');
@@ -195,7 +195,7 @@ pub fn sysctl(process: &Process, space: &AddressSpace, a: [u64; 6]) -> SysResult
             if !process.creds().is_root() {
                 return Err(Errno::EPERM);
             }
-            let mut raw = alloc::vec![0u8; newlen as usize];
+            let mut raw = crate::fallible::zeroed(newlen as usize)?;
             space.copy_from_user(new, &mut raw)?;
             let value = core::str::from_utf8(&raw).map_err(|_| Errno::EINVAL)?;
             sysctl::set(name, sysctl::parse_value(value.trim_end_matches('\0'))?)?;

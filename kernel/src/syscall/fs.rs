@@ -13,7 +13,6 @@
 //! whatever the buffer, as on Linux.)
 
 use alloc::sync::Arc;
-use alloc::vec;
 use alloc::vec::Vec;
 
 use crate::fs::file::FileKind;
@@ -226,7 +225,7 @@ pub fn read_path(space: &AddressSpace, ptr: u64) -> Result<Vec<u8>, Errno> {
     loop {
         let in_page = (4096 - (at & 4095)) as usize;
         let n = in_page.min(LIMIT + 1 - path.len());
-        let mut chunk = vec![0u8; n];
+        let mut chunk = crate::fallible::zeroed(n)?;
         space.copy_from_user(at, &mut chunk)?;
         if let Some(end) = chunk.iter().position(|&b| b == 0) {
             path.extend_from_slice(&chunk[..end]);
@@ -247,7 +246,7 @@ pub fn read_path(space: &AddressSpace, ptr: u64) -> Result<Vec<u8>, Errno> {
 /// Copies up to `count` bytes from user memory, page by page, stopping at
 /// the first fault: `EFAULT` only if not even one byte could be read.
 fn copy_in(space: &AddressSpace, ptr: u64, count: usize) -> Result<Vec<u8>, Errno> {
-    let mut data = vec![0u8; count];
+    let mut data = crate::fallible::zeroed(count)?;
     let mut done = 0;
     while done < count {
         let at = ptr.wrapping_add(done as u64);
@@ -325,7 +324,7 @@ async fn read(cx: &FileCtx, space: &AddressSpace, fd: u64, buf: u64, count: u64)
     if n > 0 && file.consumes_input() {
         probe_writable(space, buf)?;
     }
-    let mut data = vec![0u8; n];
+    let mut data = crate::fallible::zeroed(n)?;
     let k = cx.blocking(&file, file.read(&mut data)).await?;
     if let Err(e) = space.copy_to_user(buf, &data[..k]) {
         file.unread(k);
@@ -372,7 +371,7 @@ fn read_iovecs(space: &AddressSpace, iov: u64, iovcnt: u64) -> Result<Vec<(u64, 
     if iovcnt > IOV_MAX {
         return Err(Errno::EINVAL);
     }
-    let mut raw = vec![0u8; iovcnt as usize * 16];
+    let mut raw = crate::fallible::zeroed(iovcnt as usize * 16)?;
     space.copy_from_user(iov, &mut raw)?;
     let mut total: u64 = 0;
     let vecs: Vec<(u64, u64)> = raw
@@ -402,7 +401,7 @@ async fn readv(cx: &FileCtx, space: &AddressSpace, fd: u64, iov: u64, iovcnt: u6
     {
         probe_writable(space, base)?;
     }
-    let mut data = vec![0u8; total];
+    let mut data = crate::fallible::zeroed(total)?;
     let k = cx.blocking(&file, file.read(&mut data)).await?;
     let mut done = 0;
     for (base, len) in vecs {
@@ -463,7 +462,7 @@ fn pread(
         return Err(Errno::EINVAL);
     }
     let n = usize::try_from(count).unwrap_or(usize::MAX).min(IO_MAX);
-    let mut data = vec![0u8; n];
+    let mut data = crate::fallible::zeroed(n)?;
     let k = file.pread(&mut data, offset)?;
     space.copy_to_user(buf, &data[..k])?;
     Ok(k as u64)

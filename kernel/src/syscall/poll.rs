@@ -168,7 +168,7 @@ async fn poll(
     if nfds > NOFILE_MAX as u64 {
         return Err(Errno::EINVAL);
     }
-    let mut raw = vec![0u8; nfds as usize * POLLFD_SIZE];
+    let mut raw = crate::fallible::zeroed(nfds as usize * POLLFD_SIZE)?;
     space.copy_from_user(fds, &mut raw)?;
     let table = process.files();
     let watched: Vec<Watched> = raw
@@ -356,9 +356,11 @@ async fn pselect6(process: &Process, space: &AddressSpace, a: [u64; 6]) -> SysRe
 /// One of `select`'s descriptor sets: `nfds` bits in whole 64-bit words.
 fn read_set(space: &AddressSpace, at: u64, words: usize) -> Result<Vec<u64>, Errno> {
     if at == 0 {
-        return Ok(vec![0; words]);
+        let mut none = crate::fallible::with_capacity(words)?;
+        none.resize(words, 0);
+        return Ok(none);
     }
-    let mut b = vec![0u8; words * 8];
+    let mut b = crate::fallible::zeroed(words * 8)?;
     space.copy_from_user(at, &mut b)?;
     Ok(b.chunks_exact(8)
         .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))

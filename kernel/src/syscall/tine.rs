@@ -259,7 +259,7 @@ pub async fn kbench(space: &AddressSpace, names: u64, len: u64) -> SysResult {
     if len > KBENCH_NAMES_MAX {
         return Err(Errno::EINVAL);
     }
-    let mut raw = alloc::vec![0u8; len as usize];
+    let mut raw = crate::fallible::zeroed(len as usize)?;
     space.copy_from_user(names, &mut raw)?;
     let names = String::from_utf8(raw).map_err(|_| Errno::EINVAL)?;
     let bench = *BENCH.get().ok_or(Errno::ENOSYS)?;

@@ -194,6 +194,12 @@ pub enum VmaError {
     NoSpace,
 }
 
+/// The most VMAs one address space may have (Linux's default
+/// `vm.max_map_count`): past it, a mapping, or a split by `munmap` or
+/// `mprotect`, is `NoSpace` (`ENOMEM`), so no process can grow its VMA
+/// tree until the kernel heap is exhausted.
+pub const MAX_VMAS: usize = 65_530;
+
 /// The VMAs of one address space, keyed by start address.
 #[derive(Clone, Debug, Default)]
 pub struct VmaSet {
@@ -237,6 +243,9 @@ impl VmaSet {
         self.check_range(vma.start, vma.end)?;
         if self.overlaps(vma.start, vma.end) {
             return Err(VmaError::Overlap);
+        }
+        if self.map.len() >= MAX_VMAS {
+            return Err(VmaError::NoSpace);
         }
         self.map.insert(vma.start, vma);
         Ok(())
@@ -283,6 +292,15 @@ impl VmaSet {
             .take_while(|(_, v)| v.end > start)
             .map(|(&k, _)| k)
             .collect();
+        // One VMA cut in the middle leaves two pieces: one VMA more.
+        let splits_one = touched.len() == 1
+            && self
+                .map
+                .get(&touched[0])
+                .is_some_and(|v| v.start < start && v.end > end);
+        if splits_one && self.map.len() >= MAX_VMAS {
+            return Err(VmaError::NoSpace);
+        }
         let mut removed = Vec::new();
         for key in touched.into_iter().rev() {
             let vma = self.map.remove(&key).expect("listed above");
@@ -336,6 +354,10 @@ impl VmaSet {
         end: u64,
         change: impl Fn(&mut Vma),
     ) -> Result<Vec<Vma>, VmaError> {
+        // At most two VMAs more (both ends split), before merging.
+        if self.map.len() + 2 > MAX_VMAS {
+            return Err(VmaError::NoSpace);
+        }
         let pieces = self.remove_range(start, end)?;
         for piece in &pieces {
             let mut new = *piece;
@@ -543,6 +565,38 @@ mod tests {
 
     fn ranges(s: &VmaSet) -> Vec<(u64, u64)> {
         s.iter().map(|v| (v.start, v.end)).collect()
+    }
+
+    #[test]
+    fn the_vma_count_is_bounded() {
+        // MAX_VMAS separate pages (a gap after each, so none merge).
+        let mut s = VmaSet::new(LIMIT);
+        for i in 0..MAX_VMAS as u64 {
+            s.insert(vma(0x10000 + i * 0x2000, 0x11000 + i * 0x2000, VmPerms::RW))
+                .unwrap();
+        }
+        let past = 0x10000 + MAX_VMAS as u64 * 0x2000;
+        assert_eq!(
+            s.insert(vma(past, past + 0x1000, VmPerms::RW)),
+            Err(VmaError::NoSpace)
+        );
+        // Freeing one makes room again; cutting one in the middle at the
+        // limit does not fit, taking its end does.
+        s.remove_range(0x10000, 0x11000).unwrap();
+        s.insert(vma(past, past + 0x3000, VmPerms::RW)).unwrap();
+        assert_eq!(
+            s.remove_range(past + 0x1000, past + 0x2000),
+            Err(VmaError::NoSpace)
+        );
+        assert_eq!(
+            s.protect(past + 0x1000, past + 0x2000, VmPerms::R),
+            Err(VmaError::NoSpace)
+        );
+        assert_eq!(
+            s.remove_range(past + 0x2000, past + 0x3000).unwrap().len(),
+            1
+        );
+        assert_eq!(s.len(), MAX_VMAS);
     }
 
     #[test]
