@@ -15,7 +15,7 @@
 //! | trap | what happens |
 //! |---|---|
 //! | `Syscall` | `syscall::dispatch(..).await`; the result goes to `rax` |
-//! | `PageFault` | `AddressSpace::fault`; a refused fault kills the process with `SIGSEGV` (`SIGKILL` when out of memory) |
+//! | `PageFault` | `AddressSpace::fault`; a refused fault kills the process with `SIGSEGV` (`SIGKILL` when out of memory); a resolved one re-enters ring 3 at once (below) |
 //! | `Exception` | the process dies with the signal Linux would send (`SIGILL` for #UD, `SIGFPE` for #DE, `SIGSEGV` for #GP, ...) |
 //! | `Interrupt` (timer) | the time slice is over: `yield_now().await` |
 //! | `Interrupt` (other) | its handler ran; enter ring 3 again |
@@ -25,6 +25,16 @@
 //! executor may have re-armed it for its own deadline while the thread
 //! awaited), and when the slice is over the thread yields to the other
 //! tasks of its CPU. Kernel code is never preempted.
+//!
+//! **The fault fast path.** A page fault the address space resolves
+//! (zero fill, copy-on-write; `AddressSpace::fault` never waits) goes
+//! straight back to ring 3 from an inner loop around `run`, skipping the
+//! loop top's signal delivery, slice check, space-generation and affinity
+//! checks, unless `signal::needs_attention` (two lock-free flag loads)
+//! says a signal may have arrived. What it skips is taken at the next
+//! other trap, as it would be for a program that traps for nothing: a
+//! system call, an interrupt, at the latest the slice's timer, which stays
+//! armed. A refused fault leaves the inner loop and is handled as above.
 //!
 //! Between two `run` calls a thread is its `UserContext` plus this
 //! future's state: no kernel stack.
@@ -359,12 +369,27 @@ pub async fn run(thread: Arc<Thread>, mut space: Arc<AddressSpace>, mut ctx: Use
             crate::proc::affinity::apply(&thread).await;
         }
         thread.set_last_cpu(arch::cpu::id());
-        let entered = arch::cpu::tsc::now_ns();
-        // The slice's end is armed with interrupts masked, right before the
-        // entry (`run_until`): armed earlier, it could fire in the kernel
-        // and leave the program running with no timer.
-        let trap = arch::user::run_until(&mut ctx, &space.table, slice_end);
-        process.account_user_ns(arch::cpu::tsc::now_ns().saturating_sub(entered));
+        // What `space.fault` said about the last page fault.
+        let mut resolved = Ok(());
+        let trap = loop {
+            let entered = arch::cpu::tsc::now_ns();
+            // The slice's end is armed with interrupts masked, right before
+            // the entry (`run_until`): armed earlier, it could fire in the
+            // kernel and leave the program running with no timer.
+            let trap = arch::user::run_until(&mut ctx, &space.table, slice_end);
+            process.account_user_ns(arch::cpu::tsc::now_ns().saturating_sub(entered));
+            // The fault fast path (module docs): a page fault resolved
+            // without waiting goes straight back to user mode, unless a
+            // signal may have arrived. The slice's end needs no check: its
+            // timer stays armed and interrupts the program when it passes.
+            let Trap::PageFault { addr, error_code } = trap else {
+                break trap;
+            };
+            resolved = space.fault(addr, error_code);
+            if resolved.is_err() || signal::needs_attention(&thread) {
+                break trap;
+            }
+        };
         match trap {
             Trap::Syscall => {
                 let nr = ctx.rax;
@@ -389,7 +414,7 @@ pub async fn run(thread: Arc<Thread>, mut space: Arc<AddressSpace>, mut ctx: Use
                 }
             }
             Trap::PageFault { addr, error_code } => {
-                if let Err(e) = space.fault(addr, error_code) {
+                if let Err(e) = resolved {
                     if e == Errno::ENOMEM {
                         // No allocation here: the heap may be short too.
                         log::warn!(

@@ -749,6 +749,14 @@ pub fn exit_notify(child: &Process, status: i32) -> bool {
     autoreap
 }
 
+/// Whether [`deliver`] may have work for `thread`: false while nothing
+/// changed its process's queue or its own since `deliver` last found
+/// nothing (`QueueLock`), so that the return to user mode after a
+/// resolved page fault can skip it (`thread::run`). Lock-free.
+pub fn needs_attention(thread: &Thread) -> bool {
+    thread.process().signals().queue.needs_attention() || thread.signals().queue.needs_attention()
+}
+
 /// Handles the pending signals `process`'s thread may take before it
 /// returns to user mode with `ctx` (module docs): default actions and
 /// handler frames, as many as are deliverable. `interrupted` is the system
@@ -767,7 +775,7 @@ pub async fn deliver(
     // The common case, without a lock: nothing changed in the process's
     // queue or this thread's since the last return found nothing
     // (`QueueLock`).
-    if !state.queue.needs_attention() && !thread.signals().queue.needs_attention() {
+    if !needs_attention(thread) {
         if let Some(call) = interrupted
             && call.restarts_with(None)
         {
