@@ -23,7 +23,9 @@
 //! taken it is pending, so a skipped write cannot lose it. Every arming
 //! goes through [`arm`], which updates the memo with interrupts masked;
 //! relative armings ([`arm_oneshot_ns`] in one-shot mode) and [`cancel`]
-//! leave 0, which no deadline matches.
+//! leave 0, which no deadline matches. [`arm_deadline_within_ns`] goes
+//! further for the user time slice: any armed deadline not too late is
+//! kept.
 
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
@@ -195,6 +197,32 @@ pub fn arm_deadline_ns(deadline_ns: u64) {
             });
         }
     }
+}
+
+/// Arms the executing CPU's timer to fire no later than `deadline_ns +
+/// slack_ns`, keeping an armed deadline that already does (one earlier
+/// than `deadline_ns` included: the caller must cope with an early
+/// interrupt, as the user time slice does); otherwise as
+/// [`arm_deadline_ns`]. Threads taking turns on a CPU (a parent and the
+/// child it waits for) then share the earliest of their slice ends
+/// instead of each rewriting the timer at every entry.
+pub fn arm_deadline_within_ns(deadline_ns: u64, slack_ns: u64) {
+    let latest = deadline_ns.saturating_add(slack_ns);
+    let key = |ns: u64| {
+        if uses_tsc_deadline() {
+            tsc::boot_reference()
+                .saturating_add(tsc::ns_to_ticks(ns))
+                .max(1)
+        } else {
+            ns.max(1)
+        }
+    };
+    // Relaxed: only this CPU writes its slot (`is_armed_for`).
+    let armed = ARMED[crate::cpu::id()].load(Ordering::Relaxed);
+    if armed != 0 && armed <= key(latest) {
+        return;
+    }
+    arm_deadline_ns(deadline_ns);
 }
 
 /// Disarms the executing CPU's timer.

@@ -446,16 +446,23 @@ mod imp {
         run_masked(ctx, table, || {})
     }
 
-    /// [`run`] with the executing CPU's timer armed for `deadline_ns`
-    /// ([`crate::irq::timer::arm_deadline_ns`]) after interrupts are
-    /// masked, so the deadline cannot fire in the kernel between the arming
-    /// and the entry to ring 3 (which would leave the user code running
-    /// with no timer: a spinning program never preempted). A deadline that
-    /// passes before the entry stays pending and interrupts the user code
-    /// at once.
-    pub fn run_until(ctx: &mut UserContext, table: &UserPageTable, deadline_ns: u64) -> Trap {
+    /// [`run`] with the executing CPU's timer armed to fire by
+    /// `deadline_ns` + `slack_ns` at the latest
+    /// ([`crate::irq::timer::arm_deadline_within_ns`]: an earlier armed
+    /// deadline is kept, so the caller must cope with an early timer
+    /// interrupt) after interrupts are masked, so the deadline cannot fire
+    /// in the kernel between the arming and the entry to ring 3 (which
+    /// would leave the user code running with no timer: a spinning program
+    /// never preempted). A deadline that passes before the entry stays
+    /// pending and interrupts the user code at once.
+    pub fn run_until(
+        ctx: &mut UserContext,
+        table: &UserPageTable,
+        deadline_ns: u64,
+        slack_ns: u64,
+    ) -> Trap {
         run_masked(ctx, table, || {
-            crate::irq::timer::arm_deadline_ns(deadline_ns)
+            crate::irq::timer::arm_deadline_within_ns(deadline_ns, slack_ns)
         })
     }
 

@@ -79,3 +79,73 @@ ktest!(
         Ok(())
     }
 );
+
+ktest!(
+    async fn exec_shares_image_pages_and_copies_on_write() {
+        let load = || crate::exec::load::load("/bin/hello", &[b"/bin/hello"], &[]);
+        let a = load().map_err(|e| format!("load: {e}"))?;
+        let cached = crate::exec::cache::frames();
+        let b = load().map_err(|e| format!("load: {e}"))?;
+        kassert_eq!(
+            crate::exec::cache::frames(),
+            cached,
+            "the second exec builds nothing"
+        );
+        let image: alloc::vec::Vec<_> = a
+            .space
+            .vmas()
+            .into_iter()
+            .filter(|v| v.kind == VmaKind::Image)
+            .collect();
+        let mut shared = 0;
+        let mut data = None;
+        for vma in &image {
+            for page in (vma.start..vma.end).step_by(4096) {
+                let (Some((pa, fa)), Some((pb, fb))) =
+                    (a.space.table.translate(page), b.space.table.translate(page))
+                else {
+                    continue;
+                };
+                kassert_eq!(pa, pb, "page {page:#x}: one frame for both processes");
+                kassert!(
+                    !fa.write && !fb.write,
+                    "page {page:#x}: a shared frame is read-only"
+                );
+                shared += 1;
+                if vma.perms.write {
+                    data.get_or_insert(page);
+                }
+            }
+        }
+        kassert!(shared >= 2, "{shared} image pages shared");
+        // A write to a data page: a private copy, the other process and the
+        // cached page keep the file's bytes.
+        let page = data.ok_or("/bin/hello has no data page with file bytes")?;
+        let mut before = [0u8; 8];
+        b.space
+            .copy_from_user(page, &mut before)
+            .map_err(|e| format!("{e}"))?;
+        let scribble = [0xa5u8; 8];
+        a.space
+            .copy_to_user(page, &scribble)
+            .map_err(|e| format!("{e}"))?;
+        let (pa, fa) = a.space.table.translate(page).ok_or("unmapped")?;
+        let (pb, _) = b.space.table.translate(page).ok_or("unmapped")?;
+        kassert!(pa != pb && fa.write, "the writer has its own writable copy");
+        let mut after = [0u8; 8];
+        b.space
+            .copy_from_user(page, &mut after)
+            .map_err(|e| format!("{e}"))?;
+        kassert_eq!(
+            after,
+            before,
+            "the other process still sees the file's bytes"
+        );
+        let c = load().map_err(|e| format!("load: {e}"))?;
+        c.space
+            .copy_from_user(page, &mut after)
+            .map_err(|e| format!("{e}"))?;
+        kassert_eq!(after, before, "a new exec still sees the file's bytes");
+        Ok(())
+    }
+);

@@ -11,10 +11,11 @@
 //! by default, and `user/` is linked with it) never produce one.
 //!
 //! `load` (on the machine) then builds the `AddressSpace`:
-//! - one `Image` VMA per range; the pages that hold file bytes are copied
-//!   from the initramfs now (the archive is read-only and shared, so a
-//!   private copy is needed anyway), the `.bss`-only pages are left to be
-//!   zero-filled on first touch;
+//! - one `Image` VMA per range; the pages that hold file bytes come from
+//!   the image page cache ([`super::cache`]: built from the initramfs at
+//!   the program's first exec, shared by every process running it, mapped
+//!   read-only so that a write makes a private copy), the `.bss`-only
+//!   pages are left to be zero-filled on first touch;
 //! - the heap (`brk`) starts at the page after the image, empty;
 //! - the stack: a VMA of [`STACK_SIZE`] (more if the arguments need it)
 //!   below `DEFAULT_STACK_TOP`, with nothing mapped below it for
@@ -123,6 +124,7 @@ mod imp {
     use arch::mm::Frame;
 
     use super::*;
+    use crate::exec::cache;
     use crate::exec::elf::{DEFAULT_PIE_BIAS, LoadPlan};
     use crate::exec::stack::{AuxInfo, DEFAULT_STACK_TOP, StackError, StackImage};
     use crate::fs::FsError;
@@ -235,8 +237,9 @@ mod imp {
         for r in &ranges {
             space.map_anonymous(r.start, r.end, r.perms, VmaKind::Image)?;
         }
-        // The pages with file bytes, filled before they are mapped.
-        let mut pages: BTreeMap<u64, Frame> = BTreeMap::new();
+        // The pages with file bytes: from the image page cache, or built
+        // now (filled before they are mapped) and then cached.
+        let mut pages: BTreeMap<u64, (Frame, bool)> = BTreeMap::new();
         for seg in &plan.segments {
             let bytes = seg.file_bytes(image);
             let mut at = 0usize;
@@ -245,14 +248,19 @@ mod imp {
                 let page = page_down(va);
                 let offset = (va - page) as usize;
                 let n = (PAGE_SIZE as usize - offset).min(bytes.len() - at);
-                let frame = match pages.entry(page) {
+                let (frame, fresh) = match pages.entry(page) {
                     alloc::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
                     alloc::collections::btree_map::Entry::Vacant(e) => {
-                        e.insert(Frame::alloc_zeroed().ok_or(Errno::ENOMEM)?)
+                        e.insert(match cache::get(image, page) {
+                            Some(cached) => (cached, false),
+                            None => (Frame::alloc_zeroed().ok_or(Errno::ENOMEM)?, true),
+                        })
                     }
                 };
-                frame.bytes_mut().expect("a fresh frame is unique")[offset..offset + n]
-                    .copy_from_slice(&bytes[at..at + n]);
+                if *fresh {
+                    frame.bytes_mut().expect("a fresh frame is unique")[offset..offset + n]
+                        .copy_from_slice(&bytes[at..at + n]);
+                }
                 at += n;
             }
         }
@@ -261,9 +269,14 @@ mod imp {
                 .iter()
                 .any(|r| r.start <= va && va < r.end && r.perms == VmPerms::default())
         };
-        for (page, frame) in pages {
+        for (page, (frame, fresh)) in pages {
+            if fresh {
+                cache::insert(image, page, &frame);
+            }
             // A segment with no permissions at all stays unmapped (every
-            // access is SIGSEGV, as PROT_NONE).
+            // access is SIGSEGV, as PROT_NONE). The cache's reference makes
+            // a writable page read-only until its first write (a private
+            // copy then).
             if !no_access(page) {
                 space.map_frame(page, frame)?;
             }

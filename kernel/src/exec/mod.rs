@@ -14,12 +14,19 @@
 //! - [`stack`]: lays out the initial user stack (argc, argv, envp, auxv,
 //!   strings, `AT_RANDOM` bytes) and the initial `rsp`.
 //!
-//! Neither maps memory: the VM layer (`kernel::vm`, over `arch::mm::user`)
-//! carries the plan out, copying each segment's file bytes from the
-//! initramfs ([`crate::fs`]) into fresh user pages. Both are host-tested;
+//! - `cache` (on the machine): the image page cache, the pages holding
+//!   file bytes built once per program and shared (copy-on-write) by every
+//!   process that runs it.
+//!
+//! Neither `elf` nor `stack` maps memory: the VM layer (`kernel::vm`, over
+//! `arch::mm::user`) carries the plan out, mapping each page of file bytes
+//! from the cache, built from the initramfs ([`crate::fs`]) on the first
+//! exec of the program. Both are host-tested;
 //! `docs/initramfs.md` describes the checks.
 
 pub mod args;
+#[cfg(target_os = "none")]
+pub mod cache;
 pub mod elf;
 #[cfg(target_os = "none")]
 mod exec_ktests;

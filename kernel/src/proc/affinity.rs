@@ -17,16 +17,23 @@ pub fn online_mask() -> u64 {
 /// on a CPU of its mask (a stricter rule than Linux's, which lets it move
 /// within the mask).
 pub async fn apply(thread: &Thread) {
+    match pinned_cpu(thread) {
+        Some(cpu) => crate::task::migrate(cpu, true).await,
+        None => crate::task::migrate(arch::cpu::id(), false).await,
+    }
+}
+
+/// The CPU [`apply`] pins `thread` to, `None` when it is free: the
+/// executing CPU if the mask allows it, else the lowest allowed.
+pub fn pinned_cpu(thread: &Thread) -> Option<usize> {
     let mask = thread.affinity() & online_mask();
     let here = arch::cpu::id();
     if mask == online_mask() || mask == 0 {
-        crate::task::migrate(here, false).await;
-        return;
+        return None;
     }
-    let cpu = if mask & (1 << here) != 0 {
+    Some(if mask & (1 << here) != 0 {
         here
     } else {
         mask.trailing_zeros() as usize
-    };
-    crate::task::migrate(cpu, true).await;
+    })
 }

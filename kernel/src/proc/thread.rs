@@ -20,7 +20,8 @@
 //! | `Interrupt` (timer) | the time slice is over: `yield_now().await` |
 //! | `Interrupt` (other) | its handler ran; enter ring 3 again |
 //!
-//! Time slices: [`SLICE_NS`] of user time, measured from the slice's start;
+//! Time slices: [`SLICE_NS`] of user time, measured from the slice's start
+//! (ended by the timer up to [`SLICE_SLACK_NS`] late);
 //! the LAPIC timer is armed for the slice's end before every entry (the
 //! executor may have re-armed it for its own deadline while the thread
 //! awaited), and when the slice is over the thread yields to the other
@@ -300,13 +301,21 @@ impl<F: core::future::Future<Output = ()>> core::future::Future for Current<F> {
 
 /// Spawns `thread`'s task from `ctx` in `space` with `builder` (its name
 /// and CPU), detached (the process's state says when it ends), and keeps a
-/// weak reference to the task for [`Thread::is_parked`].
+/// weak reference to the task for [`Thread::is_parked`]. A thread whose
+/// affinity mask (inherited: fork, clone) pins it starts pinned on the CPU
+/// `affinity::apply` would move it to, instead of on the least-loaded CPU
+/// and migrating from there at its first entry (an IPI and a wake-up of
+/// another CPU for every fork of a pinned process).
 pub fn spawn(
     builder: crate::task::Builder,
     thread: Arc<Thread>,
     space: Arc<AddressSpace>,
     ctx: UserContext,
 ) {
+    let builder = match crate::proc::affinity::pinned_cpu(&thread) {
+        Some(cpu) if thread.take_affinity_change() => builder.cpu(cpu).pinned(),
+        _ => builder,
+    };
     let handle = builder.spawn(start(thread.clone(), space, ctx));
     thread.task.call_once(|| handle.task_ref());
 }
@@ -333,8 +342,17 @@ enum Ending {
     Group(i32),
 }
 
-/// A user time slice.
+/// A user time slice (at least; at most [`SLICE_SLACK_NS`] more).
 pub const SLICE_NS: u64 = 10_000_000;
+
+/// How late the timer may end a slice: an entry to user mode keeps the
+/// CPU's timer armed when it fires no later than the slice's end plus
+/// this (earlier is fine: the loop top decides whether the slice is
+/// over), so threads taking turns on a CPU (a parent and the child it
+/// waits for, each process of a fork or exec loop) do not rewrite the
+/// LAPIC timer at every entry (an MMIO exit taking QEMU's big lock under
+/// emulation; `arch::irq::timer::arm_deadline_within_ns`).
+pub const SLICE_SLACK_NS: u64 = SLICE_NS / 2;
 
 /// Runs `thread` from `ctx` until it ends (module docs); `space` is the
 /// process's address space.
@@ -376,7 +394,7 @@ pub async fn run(thread: Arc<Thread>, mut space: Arc<AddressSpace>, mut ctx: Use
             // The slice's end is armed with interrupts masked, right before
             // the entry (`run_until`): armed earlier, it could fire in the
             // kernel and leave the program running with no timer.
-            let trap = arch::user::run_until(&mut ctx, &space.table, slice_end);
+            let trap = arch::user::run_until(&mut ctx, &space.table, slice_end, SLICE_SLACK_NS);
             process.account_user_ns(arch::cpu::tsc::now_ns().saturating_sub(entered));
             // The fault fast path (module docs): a page fault resolved
             // without waiting goes straight back to user mode, unless a

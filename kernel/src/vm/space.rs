@@ -292,12 +292,16 @@ impl AddressSpace {
     }
 
     /// Maps a prepared frame (the loader's, filled with file bytes) at the
-    /// page `va`, which must lie in a VMA; it gets the VMA's permissions.
+    /// page `va`, which must lie in a VMA; it gets the VMA's permissions,
+    /// except write while the frame has other references (the image page
+    /// cache's): then the first write is a copy-on-write fault.
     pub fn map_frame(&self, va: u64, frame: Frame) -> Result<(), Errno> {
         let layout = self.layout.lock();
         let vma = layout.vmas.find(va).ok_or(Errno::EFAULT)?;
+        let mut flags = flags(vma.perms);
+        flags.write &= frame.refcount() == 1;
         self.table
-            .map(va, frame, flags(vma.perms))
+            .map(va, frame, flags)
             .map(drop)
             .map_err(map_errno)
     }

@@ -377,7 +377,7 @@ ktest!(
                 // Armed with interrupts masked (`run_until`): a deadline
                 // that passed while this test was not running is taken in
                 // user mode at once instead of being lost in the kernel.
-                match run_until(&mut ctx, &table, deadline) {
+                match run_until(&mut ctx, &table, deadline, 0) {
                     Trap::Interrupt {
                         vector: vector::TIMER,
                     } => break,
