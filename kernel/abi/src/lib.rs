@@ -12,7 +12,8 @@
 //! - [`record`]: the records the kernel and user programs exchange (the
 //!   fork event, `struct stat`; `siginfo_t` is [`signal::SigInfo`]);
 //! - small option sets: [`wait`] (`wait4`), [`mman`] (`mmap`),
-//!   [`futex`] (`futex`), [`arch_prctl`].
+//!   [`futex`] (`futex`), [`arch_prctl`], [`prctl`], [`rename`]
+//!   (`renameat2`).
 //!
 //! `#![no_std]`, no dependencies, no `unsafe`: it builds for the kernel
 //! target, for user programs and for the host (`cargo test -p abi`).
@@ -65,6 +66,25 @@ pub mod futex {
     pub const WAITERS: u32 = 0x8000_0000;
     /// `FUTEX_TID_MASK`.
     pub const TID_MASK: u32 = 0x3fff_ffff;
+}
+
+/// `prctl` options (Linux's `<linux/prctl.h>`) and `TASK_COMM_LEN`.
+pub mod prctl {
+    pub const SET_PDEATHSIG: u64 = 1;
+    pub const GET_PDEATHSIG: u64 = 2;
+    pub const SET_NAME: u64 = 15;
+    pub const GET_NAME: u64 = 16;
+    pub const SET_CHILD_SUBREAPER: u64 = 36;
+    pub const GET_CHILD_SUBREAPER: u64 = 37;
+    /// `TASK_COMM_LEN`: a name is at most 15 bytes and a NUL.
+    pub const COMM_LEN: usize = 16;
+}
+
+/// `renameat2` flags (Linux's `<linux/fs.h>`).
+pub mod rename {
+    pub const NOREPLACE: u64 = 1;
+    pub const EXCHANGE: u64 = 2;
+    pub const WHITEOUT: u64 = 4;
 }
 
 /// `wait4` options.

@@ -710,12 +710,11 @@ fn renameat2(
     space: &AddressSpace,
     [olddirfd, old, newdirfd, new, flags]: [u64; 5],
 ) -> SysResult {
-    const NOREPLACE: u64 = 1;
-    const EXCHANGE: u64 = 2;
+    // `RENAME_WHITEOUT` (overlay file systems) is `EINVAL` too.
     let mode = match flags {
         0 => RenameMode::Replace,
-        NOREPLACE => RenameMode::NoReplace,
-        EXCHANGE => RenameMode::Exchange,
+        abi::rename::NOREPLACE => RenameMode::NoReplace,
+        abi::rename::EXCHANGE => RenameMode::Exchange,
         _ => return Err(Errno::EINVAL),
     };
     let old = user_path(cx, space, olddirfd as i32, old)?;

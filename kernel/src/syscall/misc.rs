@@ -17,6 +17,7 @@ use crate::proc::process::{self, Process};
 use crate::proc::thread::Thread;
 use crate::vm::space::AddressSpace;
 use abi::nr;
+use abi::prctl::{self as pr, COMM_LEN};
 use abi::{Errno, SysResult};
 
 /// Whether system call `n` is one of this module's.
@@ -265,19 +266,6 @@ async fn sched_setaffinity(
     }
     Ok(0)
 }
-
-/// `prctl` options (Linux's `<linux/prctl.h>`).
-pub mod pr {
-    pub const SET_PDEATHSIG: u64 = 1;
-    pub const GET_PDEATHSIG: u64 = 2;
-    pub const SET_NAME: u64 = 15;
-    pub const GET_NAME: u64 = 16;
-    pub const SET_CHILD_SUBREAPER: u64 = 36;
-    pub const GET_CHILD_SUBREAPER: u64 = 37;
-}
-
-/// `TASK_COMM_LEN`: a name is at most 15 bytes and a NUL.
-pub const COMM_LEN: usize = 16;
 
 /// `prctl(option, arg2, ...)`:
 /// - `PR_SET_PDEATHSIG` (`arg2` a signal, 0 for none; else `EINVAL`): the
