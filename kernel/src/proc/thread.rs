@@ -471,6 +471,7 @@ fn exit_thread(thread: &Arc<Thread>, space: Arc<AddressSpace>, ending: Ending) {
         }
         Ending::Group(status) => {
             process.signals().start_group_exit(status);
+            signal::wake_threads(process);
             status
         }
     };

@@ -96,6 +96,7 @@ async fn dethread(thread: &Arc<crate::proc::thread::Thread>) -> Result<(), Errno
         if !signals.begin_dethread(kill) {
             return Err(Errno::EAGAIN);
         }
+        crate::proc::signal::wake_threads(process);
         signals.event().wait_until(|| process.nthreads() == 1).await;
         signals.end_dethread();
     }

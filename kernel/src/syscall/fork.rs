@@ -143,7 +143,8 @@ async fn fork_norfproc(process: &Arc<Process>, d: DivorceRequest) -> Result<Acti
     if quiesce {
         let tid = me.as_ref().map_or(0, |t| t.tid().as_u32());
         let others = || process.nthreads().saturating_sub(1);
-        if !process.signals().single_thread(tid, others).await {
+        let wake = || crate::proc::signal::wake_threads(process);
+        if !process.signals().single_thread(tid, others, wake).await {
             return Err(Errno::EINTR);
         }
     }

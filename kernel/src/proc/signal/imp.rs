@@ -192,8 +192,9 @@ impl SignalState {
     }
 
     /// Starts the group exit with wait status `status` unless one has
-    /// started (the first status wins) and wakes every waiting thread;
-    /// returns the status in effect.
+    /// started (the first status wins) and wakes the process's event (the
+    /// caller wakes its threads: [`wake_threads`]); returns the status in
+    /// effect.
     pub fn start_group_exit(&self, status: i32) -> i32 {
         let status = *self.queue.lock().group_exit.get_or_insert(status);
         self.event.notify_all();
@@ -201,7 +202,8 @@ impl SignalState {
     }
 
     /// `execve`'s start of the group exit the caller survives: `false` if
-    /// a group exit had already started (it wins).
+    /// a group exit had already started (it wins). The caller wakes the
+    /// threads ([`wake_threads`]).
     pub fn begin_dethread(&self, status: i32) -> bool {
         {
             let mut queue = self.queue.lock();
@@ -216,10 +218,15 @@ impl SignalState {
 
     /// FreeBSD's `thread_single(SINGLE_BOUNDARY)` for thread `tid`: asks
     /// every other thread to park at its return to user mode (a blocked
-    /// interruptible call ends and runs again afterwards) and waits until
-    /// `others` of them have. `false` (nothing done) when a group exit or
+    /// interruptible call ends and runs again afterwards; `wake_others`
+    /// wakes them) and waits until `others` of them have. `false` (nothing done) when a group exit or
     /// another thread's single-threading is under way.
-    pub async fn single_thread(&self, tid: u32, others: impl Fn() -> usize) -> bool {
+    pub async fn single_thread(
+        &self,
+        tid: u32,
+        others: impl Fn() -> usize,
+        wake_others: impl FnOnce(),
+    ) -> bool {
         {
             let mut queue = self.queue.lock();
             if queue.group_exit.is_some() || queue.single.is_some() {
@@ -227,7 +234,8 @@ impl SignalState {
             }
             queue.single = Some(tid);
         }
-        self.event.notify_all();
+        // Their interruptible waits end ([`wake_threads`]).
+        wake_others();
         self.event
             .wait_until(|| {
                 let queue = self.queue.lock();
@@ -287,6 +295,12 @@ pub struct ThreadSignals {
     /// job-control fields are unused (they are the process's); with the
     /// same fast-path hint as the process's queue.
     queue: QueueLock,
+    /// What this thread's [`interruptible`] waits wait on: notified when
+    /// a signal is posted to it, and (with every other thread's, by
+    /// [`wake_threads`]) when something the whole process must see
+    /// happens: a signal pending for the process, a group exit, a
+    /// single-threading. So a signal for one thread of 10,000 wakes one.
+    event: Event,
 }
 
 impl Default for ThreadSignals {
@@ -300,6 +314,7 @@ impl ThreadSignals {
     pub fn new() -> Self {
         Self {
             queue: QueueLock::new(SigQueue::default()),
+            event: Event::new(),
         }
     }
 
@@ -308,6 +323,7 @@ impl ThreadSignals {
     pub fn fork_copy(&self) -> Self {
         Self {
             queue: QueueLock::new(self.queue.lock().fork_copy()),
+            event: Event::new(),
         }
     }
 
@@ -319,6 +335,7 @@ impl ThreadSignals {
         };
         Self {
             queue: QueueLock::new(q),
+            event: Event::new(),
         }
     }
 
@@ -366,13 +383,24 @@ pub fn thread_exit_signals(thread: &Thread) {
         }
         route(process, Some(thread.tid()), sig, info);
     }
+}
+
+/// Wakes every thread of `process` that waits in [`interruptible`], and
+/// whoever waits on the process's own event: for what every thread must
+/// see (a signal pending for the process, `SIGKILL`, a stop or continue,
+/// a group exit, a single-threading).
+pub fn wake_threads(process: &Process) {
+    for t in process.threads().iter() {
+        t.signals().event.notify_all();
+    }
     process.signals().event.notify_all();
 }
 
 /// Hands process-directed `sig` to the first thread of `process` (leader
 /// first, `except` left out) that does not block it, or keeps it pending
 /// for the process when every thread blocks it (Linux's shared pending
-/// set and `complete_signal`). Whoever waits is not woken here.
+/// set and `complete_signal`), and wakes the thread that took it (or, for
+/// the process, every thread).
 fn route(process: &Process, except: Option<Pid>, sig: Signal, info: SigInfo) -> super::Posted {
     let state = process.signals();
     let action = state.action(sig);
@@ -381,19 +409,32 @@ fn route(process: &Process, except: Option<Pid>, sig: Signal, info: SigInfo) -> 
         .iter()
         .find(|t| Some(t.tid()) != except && !t.signals().blocked().contains(sig))
     {
-        let mut queue = t.signals().queue.lock();
-        let posted = queue.post(sig, info, &action);
+        let posted = {
+            let mut queue = t.signals().queue.lock();
+            let posted = queue.post(sig, info, &action);
+            if posted != super::Posted::Discarded {
+                queue.routed.add(sig);
+            }
+            posted
+        };
         if posted != super::Posted::Discarded {
-            queue.routed.add(sig);
+            t.signals().event.notify_all();
         }
         return posted;
     }
     // Every thread blocks it: an ignored signal stays pending too (a
     // thread may unblock it, or `rt_sigtimedwait` for it). A process
     // without threads (a kernel test's) has only its own mask.
-    let mut queue = state.queue.lock();
-    let held = !threads.is_empty() || queue.blocked.contains(sig);
-    queue.post_held(sig, info, &action, held)
+    let posted = {
+        let mut queue = state.queue.lock();
+        let held = !threads.is_empty() || queue.blocked.contains(sig);
+        queue.post_held(sig, info, &action, held)
+    };
+    if posted != super::Posted::Discarded {
+        drop(threads);
+        wake_threads(process);
+    }
+    posted
 }
 
 /// Sets `thread`'s mask, discarding the newly unblocked pending signals
@@ -421,7 +462,6 @@ fn give_back(thread: &Thread, back: Vec<(Signal, SigInfo)>) {
     for (sig, info) in back {
         route(process, Some(thread.tid()), sig, info);
     }
-    process.signals().event.notify_all();
 }
 
 /// `rt_sigtimedwait`'s wait (Linux's `do_sigtimedwait`): takes a pending
@@ -511,7 +551,7 @@ pub fn send_thread(thread: &Thread, sig: Signal, info: SigInfo) {
     if thread.signals().queue.lock().post(sig, info, &action) == super::Posted::Discarded {
         return;
     }
-    state.event.notify_all();
+    thread.signals().event.notify_all();
 }
 
 /// Posts `sig` with `info` to `process` (Linux's `send_signal`): the
@@ -526,20 +566,19 @@ pub fn send(process: &Process, sig: Signal, info: SigInfo) {
     }
     let state = process.signals();
     if sig != SIGKILL && sig != SIGCONT && !sig.is_stop() {
-        if route(process, None, sig, info) != super::Posted::Discarded {
-            state.event.notify_all();
-        }
+        route(process, None, sig, info);
         return;
     }
     let action = state.action(sig);
-    match state.queue.lock().post(sig, info, &action) {
+    let posted = state.queue.lock().post(sig, info, &action);
+    match posted {
         super::Posted::Discarded => return,
         super::Posted::Pending => {}
         super::Posted::Continued { .. } => {
             notify_parent_job(process, code::CLD_CONTINUED, SIGCONT, || {});
         }
     }
-    state.event.notify_all();
+    wake_threads(process);
 }
 
 /// Raises a fault signal in `thread` (after its own trap):
@@ -684,7 +723,10 @@ pub async fn interruptible<F: Future>(process: &Process, fut: F) -> Result<F::Ou
     // process's own queue does).
     let thread =
         crate::proc::thread::current().filter(|t| core::ptr::eq(t.process().as_ref(), process));
-    let signalled = state.event.wait_until(|| match &thread {
+    // A thread waits on its own event (`ThreadSignals::event`), a kernel
+    // task on the process's.
+    let event = thread.as_ref().map_or(&state.event, |t| &t.signals().event);
+    let signalled = event.wait_until(|| match &thread {
         Some(t) => thread_has_deliverable(t),
         None => state.has_deliverable(),
     });
