@@ -119,7 +119,7 @@ use crate::cpu::Features;
 
 use crate::smp::MAX_CPUS;
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// The end of user space: user addresses are `0..USER_END` (the canonical
 /// lower half with 4-level paging).
@@ -241,8 +241,6 @@ pub struct UserPageTable {
     lock: spin::Mutex<Arc<Root>>,
     /// Bumped by every change that needs a TLB flush (module docs).
     epoch: AtomicU64,
-    /// How many CPUs are running user code with this table now.
-    running: AtomicU32,
 }
 
 /// A PML4 and what it holds; shared by the tables forked from one
@@ -291,6 +289,13 @@ pub fn shootdowns() -> u64 {
 /// touches a slot, with interrupts off.
 static LOADED: [spin::Mutex<Option<Loaded>>; MAX_CPUS] =
     [const { spin::Mutex::new(None) }; MAX_CPUS];
+/// `LOADED` without its lock, for the check on every entry to user mode:
+/// the table's `id` (0: none), the PML4's address and the epoch. Written
+/// by its own CPU only, with interrupts off and the slot locked, whenever
+/// the slot changes.
+static LOADED_TABLE: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+static LOADED_ROOT: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+static LOADED_EPOCH: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 
 /// A CPU's record in `LOADED`.
 #[derive(Debug)]
@@ -339,7 +344,6 @@ impl UserPageTable {
             root_pa: AtomicU64::new(root.pa()),
             lock: spin::Mutex::new(root),
             epoch: AtomicU64::new(0),
-            running: AtomicU32::new(0),
         }
     }
 
@@ -358,12 +362,21 @@ impl UserPageTable {
     /// shoots this CPU down, and waits for it, before letting go of the
     /// old one).
     pub(crate) fn activate_irqs_off(&self) {
-        let mut slot = LOADED[crate::cpu::id()].lock();
+        let cpu = crate::cpu::id();
         // Acquire: pairs with the Release in `changed`, so the PTE changes
         // of that epoch are visible to the page walks after the CR3 load.
         // The epoch first: a new PML4 is published before the epoch bump.
         let epoch = self.epoch.load(Ordering::SeqCst);
         let root = self.root_pa.load(Ordering::SeqCst);
+        // The common case without the lock: loaded and up to date. Relaxed:
+        // only this CPU writes its mirrors, with interrupts off as now.
+        if LOADED_TABLE[cpu].load(Ordering::Relaxed) == self.id
+            && LOADED_ROOT[cpu].load(Ordering::Relaxed) == root
+            && LOADED_EPOCH[cpu].load(Ordering::Relaxed) == epoch
+        {
+            return;
+        }
+        let mut slot = LOADED[cpu].lock();
         if let Some(l) = slot.as_ref()
             && l.table == self.id
             && l.root.paddr() == root
@@ -392,6 +405,9 @@ impl UserPageTable {
             table: self.id,
             epoch,
         });
+        LOADED_TABLE[cpu].store(self.id, Ordering::Relaxed);
+        LOADED_ROOT[cpu].store(root, Ordering::Relaxed);
+        LOADED_EPOCH[cpu].store(epoch, Ordering::Relaxed);
     }
 
     /// Records a change to the PTE of `va` that needs a TLB flush; call
@@ -425,6 +441,7 @@ impl UserPageTable {
                     None => x86_64::instructions::tlb::flush_all(),
                 }
                 l.epoch = old + 1;
+                LOADED_EPOCH[crate::cpu::id()].store(old + 1, Ordering::Relaxed);
             }
         });
         self.shoot_down();
@@ -434,28 +451,37 @@ impl UserPageTable {
     /// it with interrupts masked before [`Self::activate_irqs_off`].
     pub(crate) fn enter_user(&self) {
         let cpu = crate::cpu::id();
-        ENTRIES[cpu].fetch_add(1, Ordering::SeqCst);
-        self.running.fetch_add(1, Ordering::SeqCst);
+        // Only this CPU writes its count: no read-modify-write. Release is
+        // enough: the SeqCst store below orders it before the epoch read,
+        // and a shooter only needs to see it change eventually.
+        let entries = ENTRIES[cpu].load(Ordering::Relaxed);
+        ENTRIES[cpu].store(entries + 1, Ordering::Release);
+        // SeqCst: the store-load handshake with `shoot_down` (module docs);
+        // the one locked instruction of an entry.
         RUNNING[cpu].store(self.id, Ordering::SeqCst);
     }
 
     /// How many CPUs run this table's user code now.
     pub fn running_cpus(&self) -> u32 {
-        self.running.load(Ordering::SeqCst)
+        let cpus = crate::cpu::count().min(MAX_CPUS);
+        RUNNING[..cpus]
+            .iter()
+            .filter(|r| r.load(Ordering::SeqCst) == self.id)
+            .count() as u32
     }
 
     /// Undoes [`Self::enter_user`] once the CPU is back in ring 0.
     pub(crate) fn leave_user(&self) {
-        RUNNING[crate::cpu::id()].store(0, Ordering::SeqCst);
-        self.running.fetch_sub(1, Ordering::SeqCst);
+        // Release: the CPU has left ring 3 and is done with the PML4 it
+        // loaded for this table (`activate_irqs_off` ran before); the
+        // kernel reaches user memory by walking the table, never through
+        // the TLB, so a shooter waiting for this store needs no more.
+        RUNNING[crate::cpu::id()].store(0, Ordering::Release);
     }
 
     /// Makes every other CPU running this table's user code leave ring 3,
     /// and waits until each has (module docs). Called after an epoch bump.
     fn shoot_down(&self) {
-        if self.running.load(Ordering::SeqCst) == 0 {
-            return;
-        }
         let me = crate::cpu::id();
         let root = self.id;
         let cpus = crate::cpu::count().min(MAX_CPUS);

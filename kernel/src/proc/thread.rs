@@ -364,8 +364,12 @@ pub async fn run(thread: Arc<Thread>, mut space: Arc<AddressSpace>, mut ctx: Use
     let mut interrupted = None;
     let ending = loop {
         // Signals are taken before every return to user mode (and a group
-        // exit is seen there).
-        if let Some(status) = signal::deliver(&thread, &space, &mut ctx, interrupted.take()).await {
+        // exit is seen there); `deliver` is not even called while nothing
+        // can have changed (`needs_attention`) and no call is to restart.
+        if (interrupted.is_some() || signal::needs_attention(&thread))
+            && let Some(status) =
+                signal::deliver(&thread, &space, &mut ctx, interrupted.take()).await
+        {
             break Ending::Group(status);
         }
         // Another thread replaced the process's space (rfork without
@@ -376,21 +380,25 @@ pub async fn run(thread: Arc<Thread>, mut space: Arc<AddressSpace>, mut ctx: Use
                 space = new;
             }
         }
-        let now = arch::cpu::tsc::now_ns();
+        // One clock read serves the slice check and the user-time start,
+        // unless the thread waited in between.
+        let mut now = arch::cpu::tsc::now_ns();
         if now >= slice_end {
             if slice_end != 0 {
                 crate::task::yield_now().await;
+                now = arch::cpu::tsc::now_ns();
             }
-            slice_end = arch::cpu::tsc::now_ns() + SLICE_NS;
+            slice_end = now + SLICE_NS;
         }
         if thread.take_affinity_change() {
             crate::proc::affinity::apply(&thread).await;
+            now = arch::cpu::tsc::now_ns();
         }
         thread.set_last_cpu(arch::cpu::id());
         // What `space.fault` said about the last page fault.
         let mut resolved = Ok(());
+        let mut entered = now;
         let trap = loop {
-            let entered = arch::cpu::tsc::now_ns();
             // The slice's end is armed with interrupts masked, right before
             // the entry (`run_until`): armed earlier, it could fire in the
             // kernel and leave the program running with no timer.
@@ -407,6 +415,7 @@ pub async fn run(thread: Arc<Thread>, mut space: Arc<AddressSpace>, mut ctx: Use
             if resolved.is_err() || signal::needs_attention(&thread) {
                 break trap;
             }
+            entered = arch::cpu::tsc::now_ns();
         };
         match trap {
             Trap::Syscall => {
