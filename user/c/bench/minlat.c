@@ -1,0 +1,207 @@
+/*
+ * minlat: per-operation latencies as the minimum (and 25th percentile and
+ * median) over 41 short batches, for before/after comparisons on a loaded
+ * host, where noise only ever adds time. Runs unchanged on Tine and Linux.
+ *
+ * Usage: minlat [-p] [NAME...]
+ *   -p      pin to CPU 0 first (children inherit it)
+ *   NAME    only the operations whose names start with one of these:
+ *           getpid, touch (first write to a fresh anonymous page), cow
+ *           (a forked child writes 256 shared pages), vfork_exit,
+ *           fork_exit, vfork_exec, spawn (posix_spawn; both of /bin/nop)
+ * Output: METRIC NAME_{min,p25,med} VALUE ns (forkbench's format), then
+ * "minlat done".
+ *
+ * cargo xtask bench --compare-linux --skip-kernel \
+ *     --program target/c/bin/minlat --program-arg=-p --rounds 2
+ */
+#define _GNU_SOURCE
+#include <sched.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NB 41
+#define PAGES 256
+#define PAGE 4096L
+
+extern char **environ;
+static char *nop[] = { "/bin/nop", 0 };
+
+/* vfork, the child _exits at once (its own frame: nothing of the caller's
+ * is live across the vfork). */
+static __attribute__((noinline)) void vfork_exit_wait(void)
+{
+	pid_t c = vfork();
+
+	if (c == 0)
+		_exit(0);
+	waitpid(c, 0, 0);
+}
+
+/* vfork, the child execs /bin/nop. */
+static __attribute__((noinline)) void vfork_exec_wait(void)
+{
+	pid_t c = vfork();
+
+	if (c == 0) {
+		execve(nop[0], nop, environ);
+		_exit(127);
+	}
+	waitpid(c, 0, 0);
+}
+
+static double now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e9 + t.tv_nsec;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void report(const char *name, double *v)
+{
+	qsort(v, NB, sizeof v[0], cmp);
+	printf("METRIC %s_min %.1f ns\n", name, v[0]);
+	printf("METRIC %s_p25 %.1f ns\n", name, v[NB / 4]);
+	printf("METRIC %s_med %.1f ns\n", name, v[NB / 2]);
+	fflush(stdout);
+}
+
+static int want(int argc, char **argv, const char *name)
+{
+	if (argc < 2)
+		return 1;
+	for (int i = 1; i < argc; i++)
+		if (strncmp(name, argv[i], strlen(argv[i])) == 0)
+			return 1;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	double v[NB];
+
+	if (argc > 1 && strcmp(argv[1], "-p") == 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(0, &set);
+		if (sched_setaffinity(0, sizeof set, &set) != 0)
+			perror("sched_setaffinity");
+		argv++;
+		argc--;
+	}
+	if (want(argc, argv, "getpid")) {
+		for (int b = 0; b < NB; b++) {
+			double t = now_ns();
+
+			for (int i = 0; i < 2000; i++)
+				syscall(SYS_getpid);
+			v[b] = (now_ns() - t) / 2000;
+		}
+		report("getpid", v);
+	}
+	if (want(argc, argv, "touch")) {
+		for (int b = 0; b < NB; b++) {
+			char *p = mmap(0, PAGES * PAGE, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			double t = now_ns();
+
+			for (int i = 0; i < PAGES; i++)
+				p[i * PAGE] = 1;
+			v[b] = (now_ns() - t) / PAGES;
+			munmap(p, PAGES * PAGE);
+		}
+		report("touch", v);
+	}
+	if (want(argc, argv, "cow")) {
+		char *p = mmap(0, PAGES * PAGE, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		int fd[2];
+
+		memset(p, 1, PAGES * PAGE);
+		if (pipe(fd) != 0)
+			return 1;
+		for (int b = 0; b < NB; b++) {
+			pid_t c = fork();
+
+			if (c == 0) {
+				double t = now_ns(), d;
+
+				for (int i = 0; i < PAGES; i++)
+					p[i * PAGE] = 2;
+				d = (now_ns() - t) / PAGES;
+				_exit(write(fd[1], &d, sizeof d) == sizeof d ? 0 : 1);
+			}
+			if (read(fd[0], &v[b], sizeof v[b]) != sizeof v[b])
+				return 1;
+			waitpid(c, 0, 0);
+		}
+		report("cow", v);
+	}
+	if (want(argc, argv, "vfork_exit")) {
+		for (int b = 0; b < NB; b++) {
+			double t = now_ns();
+
+			for (int i = 0; i < 16; i++)
+				vfork_exit_wait();
+			v[b] = (now_ns() - t) / 16;
+		}
+		report("vfork_exit", v);
+	}
+	if (want(argc, argv, "fork_exit")) {
+		for (int b = 0; b < NB; b++) {
+			double t = now_ns();
+
+			for (int i = 0; i < 8; i++) {
+				pid_t c = fork();
+
+				if (c == 0)
+					_exit(0);
+				waitpid(c, 0, 0);
+			}
+			v[b] = (now_ns() - t) / 8;
+		}
+		report("fork_exit", v);
+	}
+	if (want(argc, argv, "vfork_exec")) {
+		for (int b = 0; b < NB; b++) {
+			double t = now_ns();
+
+			for (int i = 0; i < 4; i++)
+				vfork_exec_wait();
+			v[b] = (now_ns() - t) / 4;
+		}
+		report("vfork_exec", v);
+	}
+	if (want(argc, argv, "spawn")) {
+		for (int b = 0; b < NB; b++) {
+			double t = now_ns();
+
+			for (int i = 0; i < 4; i++) {
+				pid_t c;
+
+				if (posix_spawn(&c, nop[0], 0, 0, nop, environ) == 0)
+					waitpid(c, 0, 0);
+			}
+			v[b] = (now_ns() - t) / 4;
+		}
+		report("spawn", v);
+	}
+	printf("minlat done\n");
+	return 0;
+}
