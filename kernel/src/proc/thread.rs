@@ -27,12 +27,13 @@
 //! awaited), and when the slice is over the thread yields to the other
 //! tasks of its CPU. Kernel code is never preempted.
 //!
-//! **The fault fast path.** A page fault the address space resolves
-//! (zero fill, copy-on-write; `AddressSpace::fault` never waits) goes
-//! straight back to ring 3 from an inner loop around `run`, skipping the
-//! loop top's signal delivery, slice check, space-generation and affinity
-//! checks, unless `signal::needs_attention` (two lock-free flag loads)
-//! says a signal may have arrived. What it skips is taken at the next
+//! **The fast paths.** A page fault the address space resolves (zero
+//! fill, copy-on-write; `AddressSpace::fault` never waits), and a system
+//! call `syscall::fast` answers (`getpid`, `gettid`: read-only, never
+//! failing, never waiting), go straight back to ring 3 from an inner loop
+//! around `run`, skipping the loop top's signal delivery, slice check,
+//! space-generation and affinity checks, unless `signal::needs_attention`
+//! (two lock-free flag loads) says a signal may have arrived. What it skips is taken at the next
 //! other trap, as it would be for a program that traps for nothing: a
 //! system call, an interrupt, at the latest the slice's timer, which stays
 //! armed. A refused fault leaves the inner loop and is handled as above.
@@ -403,19 +404,32 @@ pub async fn run(thread: Arc<Thread>, mut space: Arc<AddressSpace>, mut ctx: Use
             // the entry (`run_until`): armed earlier, it could fire in the
             // kernel and leave the program running with no timer.
             let trap = arch::user::run_until(&mut ctx, &space.table, slice_end, SLICE_SLACK_NS);
-            process.account_user_ns(arch::cpu::tsc::now_ns().saturating_sub(entered));
-            // The fault fast path (module docs): a page fault resolved
-            // without waiting goes straight back to user mode, unless a
-            // signal may have arrived. The slice's end needs no check: its
-            // timer stays armed and interrupts the program when it passes.
-            let Trap::PageFault { addr, error_code } = trap else {
-                break trap;
-            };
-            resolved = space.fault(addr, error_code);
-            if resolved.is_err() || signal::needs_attention(&thread) {
-                break trap;
+            let left = arch::cpu::tsc::now_ns();
+            process.account_user_ns(left.saturating_sub(entered));
+            // The fast paths (module docs): a page fault resolved without
+            // waiting, or a system call `syscall::fast` answers, goes
+            // straight back to user mode, unless a signal may have arrived.
+            // The slice's end needs no check: its timer stays armed and
+            // interrupts the program when it passes.
+            match trap {
+                Trap::PageFault { addr, error_code } => {
+                    resolved = space.fault(addr, error_code);
+                    if resolved.is_err() || signal::needs_attention(&thread) {
+                        break trap;
+                    }
+                    entered = arch::cpu::tsc::now_ns();
+                }
+                Trap::Syscall => match crate::syscall::fast(&thread, ctx.rax) {
+                    Some(rax) if !signal::needs_attention(&thread) => {
+                        ctx.rax = rax;
+                        // Its few instructions count as user time: one
+                        // clock read per round trip.
+                        entered = left;
+                    }
+                    _ => break trap,
+                },
+                _ => break trap,
             }
-            entered = arch::cpu::tsc::now_ns();
         };
         match trap {
             Trap::Syscall => {

@@ -37,6 +37,18 @@ pub enum Action {
     Switch(Arc<crate::vm::space::AddressSpace>, u64),
 }
 
+/// The system calls answered from the trap loop without [`dispatch`]
+/// (`proc::thread::run`'s fast path): those that only read the caller's
+/// own identifiers, never fail, never wait and change nothing. `None`
+/// for every other number.
+pub fn fast(thread: &crate::proc::thread::Thread, nr: u64) -> Option<u64> {
+    match nr {
+        nr::GETPID => Some(u64::from(thread.process().pid().as_u32())),
+        nr::GETTID => Some(u64::from(thread.tid().as_u32())),
+        _ => None,
+    }
+}
+
 /// Runs the system call `thread` trapped with (number in `ctx.rax`).
 pub async fn dispatch(
     thread: &Arc<crate::proc::thread::Thread>,

@@ -47,4 +47,4 @@ pub mod tine;
 mod tine_ktests;
 
 #[cfg(target_os = "none")]
-pub use dispatch::{Action, dispatch};
+pub use dispatch::{Action, dispatch, fast};
