@@ -197,11 +197,18 @@ pub fn trim() -> usize {
 /// [`maybe_trim`] that trimmed.
 static TRIMMED_SLACK: AtomicUsize = AtomicUsize::new(0);
 
-/// [`trim`]s when the heap's free space has grown by half a MiB since the last
-/// trim (cheap otherwise: one look at the counters). The process table
-/// calls it after reaping, so memory comes back as processes go.
+/// [`trim`]s when the heap's free space has grown by half a MiB, or by a
+/// sixteenth of the heap if that is more, since the last trim (cheap
+/// otherwise: one look at the counters). The process table calls it after
+/// reaping, so memory comes back as processes go. A trim looks at every
+/// region the heap grew by, so a fixed step made reaping N processes cost
+/// O(N) trims of O(N) regions each (90,000 processes: about 870 trims of
+/// 3,500 regions); a step proportional to the heap keeps it to a few
+/// dozen trims, and [`trim_settled`] gives back the rest when the reaping
+/// is over.
 pub fn maybe_trim() {
-    trim_if_grown(TRIM_STEP);
+    let claimed = stats().claimed_bytes;
+    trim_if_grown(TRIM_STEP.max(claimed / 16));
 }
 
 /// [`trim`]s if the heap's free space grew at all (by a piece) since the
