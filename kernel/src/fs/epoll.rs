@@ -19,6 +19,16 @@
 //! Waiting (`syscall/epoll.rs`) is the same await as `poll`'s, on the
 //! sources of the registered files plus [`Epoll::changed`], which
 //! `epoll_ctl` notifies so that a waiter sees files added while it sleeps.
+//! An `EPOLLEXCLUSIVE` interest makes the waiter queue on its file's
+//! event as an exclusive waiter (`task::wait_any_exclusive`): a
+//! notification wakes every other waiter of the file but only one
+//! exclusive one, so of several processes each blocked in `epoll_wait`
+//! on its own instance over one file, one is woken per event (Linux's
+//! thundering-herd cure). Unlike Linux, readiness is still computed at
+//! each wait: an instance that was not woken still reports the file
+//! ready if it looks (a timeout, another file's event), where Linux's
+//! would have nothing on its ready list.
+//!
 //! An epoll file is itself pollable: `POLLIN` while an interest is ready;
 //! adding an epoll instance to itself or in a cycle is `ELOOP`, nesting
 //! deeper than [`MAX_NESTS`] too.
@@ -32,9 +42,13 @@ use super::{FileRef, OpenFile};
 use crate::task::Event;
 use abi::Errno;
 
-/// `EPOLLEXCLUSIVE`: wake one of several epoll instances (accepted,
-/// only with `EPOLL_CTL_ADD`).
+/// `EPOLLEXCLUSIVE`: of the waiters of several epoll instances watching
+/// one file exclusively, an event of the file wakes one (module docs).
 pub const EPOLLEXCLUSIVE: u32 = 1 << 28;
+/// The bits `EPOLLEXCLUSIVE` may come with (Linux's
+/// `EPOLLEXCLUSIVE_OK_BITS`: `EPOLLIN`, `EPOLLOUT`, `EPOLLERR`,
+/// `EPOLLHUP`, `EPOLLWAKEUP`, `EPOLLET`).
+const EXCLUSIVE_OK: u32 = 0x1 | 0x4 | 0x8 | 0x10 | EPOLLWAKEUP | EPOLLET | EPOLLEXCLUSIVE;
 /// `EPOLLWAKEUP`: hold a wake lock (accepted, no effect).
 pub const EPOLLWAKEUP: u32 = 1 << 29;
 /// `EPOLLONESHOT`: report once, then stay disabled until re-armed.
@@ -134,8 +148,10 @@ impl Epoll {
     /// `ENOENT` changing or deleting what is not there, `EPERM` a file
     /// that cannot be polled (regular files, directories, `/dev/null`:
     /// always ready), `ELOOP` an epoll cycle or nesting past
-    /// [`MAX_NESTS`], `EINVAL` `EPOLLEXCLUSIVE` with `EPOLL_CTL_MOD` or an
-    /// unknown `op`. `self_file` is the epoll's own open file.
+    /// [`MAX_NESTS`], `EINVAL` an unknown `op` or, as Linux,
+    /// `EPOLLEXCLUSIVE` with `EPOLL_CTL_MOD`, on an epoll file or with
+    /// bits besides [`EXCLUSIVE_OK`], and `EPOLL_CTL_MOD` of an exclusive
+    /// interest. `self_file` is the epoll's own open file.
     pub fn ctl(
         &self,
         self_file: &FileRef,
@@ -148,6 +164,11 @@ impl Epoll {
         if op == EPOLL_CTL_ADD || op == EPOLL_CTL_MOD {
             if file.poll_sources().is_none() && file.epoll().is_none() {
                 return Err(Errno::EPERM);
+            }
+            if events & EPOLLEXCLUSIVE != 0
+                && (op == EPOLL_CTL_MOD || file.epoll().is_some() || events & !EXCLUSIVE_OK != 0)
+            {
+                return Err(Errno::EINVAL);
             }
             if let Some(inner) = file.epoll()
                 && (inner.reaches(self_file, 0)? || inner.depth(0)? + 1 > MAX_NESTS)
@@ -173,7 +194,7 @@ impl Epoll {
                     last_generation: generation(file),
                 },
             )?,
-            (EPOLL_CTL_MOD, Some(_)) if events & EPOLLEXCLUSIVE != 0 => {
+            (EPOLL_CTL_MOD, Some(i)) if list[i].events & EPOLLEXCLUSIVE != 0 => {
                 return Err(Errno::EINVAL);
             }
             (EPOLL_CTL_MOD, Some(i)) => {
@@ -225,6 +246,24 @@ impl Epoll {
             }
         }
         Ok(deepest)
+    }
+
+    /// The registered files that are still open, each with whether an
+    /// interest in it is `EPOLLEXCLUSIVE` (only if all of its interests
+    /// here are).
+    pub fn files_exclusive(&self) -> Vec<(FileRef, bool)> {
+        let mut out: Vec<(FileRef, bool)> = Vec::new();
+        for i in self.interests.lock().iter() {
+            let Some(file) = i.file.upgrade() else {
+                continue;
+            };
+            let exclusive = i.events & EPOLLEXCLUSIVE != 0;
+            match out.iter_mut().find(|(f, _)| Arc::ptr_eq(f, &file)) {
+                Some((_, x)) => *x &= exclusive,
+                None => out.push((file, exclusive)),
+            }
+        }
+        out
     }
 
     /// The registered files that are still open.

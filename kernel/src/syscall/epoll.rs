@@ -15,7 +15,7 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use super::poll::{TemporaryMask, await_ready, read_timespec};
+use super::poll::{TemporaryMask, await_ready_exclusive, read_timespec};
 use crate::fs::epoll::{EPOLL_CTL_DEL, EPOLL_EVENT_SIZE, Epoll};
 use crate::fs::file::FileKind;
 use crate::fs::file::oflags::{O_CLOEXEC, O_RDWR};
@@ -176,8 +176,21 @@ async fn epoll_wait(
         if deadline.is_some_and(|d| crate::task::now_ns() >= d) {
             return Ok(0);
         }
-        let files = super::poll::expand(&ep.files());
-        await_ready(Some(process), &files, &[ep.changed()], deadline, || {
+        // A nested epoll's files are waited on plainly; a file of this
+        // instance exclusively when its interest is `EPOLLEXCLUSIVE`.
+        let direct = ep.files_exclusive();
+        let nested: Vec<FileRef> = direct
+            .iter()
+            .filter(|(f, _)| f.epoll().is_some())
+            .map(|(f, _)| f.clone())
+            .collect();
+        let mut files = direct;
+        for f in super::poll::expand(&nested) {
+            if !files.iter().any(|(g, _)| Arc::ptr_eq(g, &f)) {
+                files.push((f, false));
+            }
+        }
+        await_ready_exclusive(Some(process), &files, &[ep.changed()], deadline, || {
             !ep.collect(max as usize, false).is_empty()
         })
         .await?;

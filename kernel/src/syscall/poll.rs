@@ -83,16 +83,31 @@ pub async fn await_ready(
     deadline: Option<u64>,
     ready: impl FnMut() -> bool,
 ) -> Result<(), Errno> {
+    let files: Vec<(FileRef, bool)> = files.iter().map(|f| (f.clone(), false)).collect();
+    await_ready_exclusive(process, &files, extra, deadline, ready).await
+}
+
+/// [`await_ready`] where each file says whether the waiter queues on its
+/// event as an exclusive waiter (`epoll_wait` on `EPOLLEXCLUSIVE`
+/// interests: `task::wait_any_exclusive`); a source shared by an
+/// exclusive and a plain file is waited on plainly.
+pub async fn await_ready_exclusive(
+    process: Option<&Process>,
+    files: &[(FileRef, bool)],
+    extra: &[&Event],
+    deadline: Option<u64>,
+    ready: impl FnMut() -> bool,
+) -> Result<(), Errno> {
     use futures_util::future::{Either, select};
-    let mut sources: Vec<&Event> = extra.to_vec();
-    for f in files {
-        if let Some(e) = f.poll_sources()
-            && !sources.iter().any(|s| core::ptr::eq(*s, e))
-        {
-            sources.push(e);
+    let mut sources: Vec<(&Event, bool)> = extra.iter().map(|e| (*e, false)).collect();
+    for (f, exclusive) in files {
+        let Some(e) = f.poll_sources() else { continue };
+        match sources.iter_mut().find(|(s, _)| core::ptr::eq(*s, e)) {
+            Some((_, x)) => *x &= *exclusive,
+            None => sources.push((e, *exclusive)),
         }
     }
-    let waiting = crate::task::wait_any(&sources, ready);
+    let waiting = crate::task::wait_any_exclusive(&sources, ready);
     let bounded = async {
         match deadline {
             None => waiting.await,

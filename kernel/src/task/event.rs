@@ -11,6 +11,12 @@
 //! A waiter dropped after `notify_one` picked it but before it observed the
 //! notification passes the notification on to the next waiter, so a
 //! cancelled wait never swallows a wake-up.
+//!
+//! An *exclusive* waiter ([`wait_any_exclusive`]; Linux's
+//! `add_wait_queue_exclusive`, what `EPOLLEXCLUSIVE` asks for) is woken
+//! one at a time: `notify_all` wakes every other waiter and only the
+//! oldest exclusive one; a picked exclusive waiter that is cancelled
+//! passes the wake-up on to the next.
 
 use alloc::collections::VecDeque;
 use core::future::Future;
@@ -21,6 +27,8 @@ use core::task::{Context, Poll, Waker};
 struct Waiter {
     ticket: u64,
     waker: Waker,
+    /// Woken alone by `notify_all` (module docs).
+    exclusive: bool,
 }
 
 #[derive(Default)]
@@ -60,6 +68,7 @@ pub struct Event {
 struct Registration {
     ticket: u64,
     broadcasts: u64,
+    exclusive: bool,
 }
 
 impl Event {
@@ -91,11 +100,27 @@ impl Event {
         }
     }
 
-    /// Wakes every waiter queued now. Returns how many.
+    /// Wakes every waiter queued now, except that of the exclusive ones
+    /// only the oldest (module docs). Returns how many.
     pub fn notify_all(&self) -> usize {
         let waiters = self.locked(|s| {
             s.broadcasts += 1;
-            core::mem::take(&mut s.waiters)
+            if !s.waiters.iter().any(|w| w.exclusive) {
+                return core::mem::take(&mut s.waiters);
+            }
+            let mut woken = VecDeque::new();
+            let mut kept = VecDeque::new();
+            let mut exclusive_woken = false;
+            for w in core::mem::take(&mut s.waiters) {
+                if !w.exclusive || !exclusive_woken {
+                    exclusive_woken |= w.exclusive;
+                    woken.push_back(w);
+                } else {
+                    kept.push_back(w);
+                }
+            }
+            s.waiters = kept;
+            woken
         });
         let n = waiters.len();
         for w in waiters {
@@ -139,18 +164,36 @@ impl Event {
     }
 
     fn register(&self, waker: &Waker) -> Registration {
+        self.register_as(waker, false)
+    }
+
+    fn register_as(&self, waker: &Waker, exclusive: bool) -> Registration {
         self.locked(|s| {
             let ticket = s.next_ticket;
             s.next_ticket += 1;
             s.waiters.push_back(Waiter {
                 ticket,
                 waker: waker.clone(),
+                exclusive,
             });
             Registration {
                 ticket,
                 broadcasts: s.broadcasts,
+                exclusive,
             }
         })
+    }
+
+    /// Wakes the oldest exclusive waiter, or the oldest waiter when none
+    /// is exclusive (a cancelled exclusive waiter's pass-on).
+    fn notify_exclusive(&self) {
+        let picked = self.locked(|s| {
+            let at = s.waiters.iter().position(|w| w.exclusive).unwrap_or(0);
+            s.waiters.remove(at)
+        });
+        if let Some(w) = picked {
+            w.waker.wake();
+        }
     }
 
     /// Returns `true` if the registration was notified (it is no longer
@@ -172,15 +215,21 @@ impl Event {
     /// picked passes the notification on if `pass_on` (the waiter is being
     /// cancelled) and keeps it otherwise (the waiter completed).
     fn deregister(&self, reg: Registration, pass_on: bool) {
-        let picked_by_notify_one = self.locked(|s| match s.position(reg.ticket) {
+        // An exclusive waiter is only ever woken alone: gone from the
+        // queue, it was picked.
+        let picked_alone = self.locked(|s| match s.position(reg.ticket) {
             Some(i) => {
                 s.waiters.remove(i);
                 false
             }
-            None => s.broadcasts == reg.broadcasts,
+            None => reg.exclusive || s.broadcasts == reg.broadcasts,
         });
-        if pass_on && picked_by_notify_one {
-            self.notify_one();
+        if pass_on && picked_alone {
+            if reg.exclusive {
+                self.notify_exclusive();
+            } else {
+                self.notify_one();
+            }
         }
     }
 }
@@ -311,7 +360,21 @@ impl<F> Drop for WaitUntil<'_, F> {
 /// it true and then notifies any of them is never missed.
 pub fn wait_any<'a, F: FnMut() -> bool>(events: &[&'a Event], condition: F) -> WaitAny<'a, F> {
     WaitAny {
-        events: events.iter().map(|e| (*e, None)).collect(),
+        events: events.iter().map(|e| (*e, false, None)).collect(),
+        condition,
+        queued: false,
+    }
+}
+
+/// [`wait_any`] where each event says whether the waiter queues on it as
+/// an exclusive waiter (module docs): `epoll_wait` on `EPOLLEXCLUSIVE`
+/// interests.
+pub fn wait_any_exclusive<'a, F: FnMut() -> bool>(
+    events: &[(&'a Event, bool)],
+    condition: F,
+) -> WaitAny<'a, F> {
+    WaitAny {
+        events: events.iter().map(|&(e, x)| (e, x, None)).collect(),
         condition,
         queued: false,
     }
@@ -320,8 +383,9 @@ pub fn wait_any<'a, F: FnMut() -> bool>(events: &[&'a Event], condition: F) -> W
 /// Returned by [`wait_any`].
 #[must_use = "futures do nothing unless awaited"]
 pub struct WaitAny<'a, F> {
-    /// Each event and the waiter's place in its queue.
-    events: alloc::vec::Vec<(&'a Event, Option<Registration>)>,
+    /// Each event, whether the waiter is exclusive there, and its place
+    /// in the queue.
+    events: alloc::vec::Vec<(&'a Event, bool, Option<Registration>)>,
     condition: F,
     /// Whether the first registration round is done.
     queued: bool,
@@ -332,7 +396,7 @@ impl<F> Unpin for WaitAny<'_, F> {}
 impl<F> WaitAny<'_, F> {
     /// Leaves every queue; `pass_on` as in [`Event::deregister`].
     fn leave_all(&mut self, pass_on: bool) {
-        for (event, reg) in &mut self.events {
+        for (event, _, reg) in &mut self.events {
             if let Some(reg) = reg.take() {
                 event.deregister(reg, pass_on);
             }
@@ -354,10 +418,10 @@ impl<F: FnMut() -> bool> Future for WaitAny<'_, F> {
         }
         // Queue on every event we are not queued on (first poll, or
         // notified since), refresh the wakers of the others; then check.
-        for (event, reg) in &mut this.events {
+        for (event, exclusive, reg) in &mut this.events {
             match reg {
                 Some(r) if !event.is_notified(*r, cx.waker()) => {}
-                _ => *reg = Some(event.register(cx.waker())),
+                _ => *reg = Some(event.register_as(cx.waker(), *exclusive)),
             }
         }
         if (this.condition)() {

@@ -83,7 +83,7 @@ mod yield_now;
 use conquer_once::spin::OnceCell;
 use core::future::Future;
 
-pub use event::{Event, Wait, WaitAny, WaitUntil, wait_any};
+pub use event::{Event, Wait, WaitAny, WaitUntil, wait_any, wait_any_exclusive};
 pub use executor::{Builder, CpuStats, Scheduler, TaskId, TaskRef, task_memory};
 pub use join::JoinHandle;
 pub use migrate::Migrate;

@@ -661,3 +661,43 @@ fn wait_any_checks_after_queueing_on_every_event() {
     assert_eq!(poll_once(&mut w), Poll::Ready(()));
     assert_eq!((a.waiters(), b.waiters()), (0, 0));
 }
+
+#[test]
+fn notify_all_wakes_one_exclusive_waiter_and_every_other() {
+    let e = Event::new();
+    let plain = Event::new();
+    let mut x1 = super::wait_any_exclusive(&[(&e, true)], || false);
+    let mut x2 = super::wait_any_exclusive(&[(&e, true)], || false);
+    let mut shared = super::wait_any(&[&e, &plain], || false);
+    assert_eq!(poll_once(&mut x1), Poll::Pending);
+    assert_eq!(poll_once(&mut x2), Poll::Pending);
+    assert_eq!(poll_once(&mut shared), Poll::Pending);
+    assert_eq!(e.waiters(), 3);
+    // The non-exclusive waiter and the oldest exclusive one.
+    assert_eq!(e.notify_all(), 2);
+    assert_eq!(e.waiters(), 1, "the second exclusive waiter stays queued");
+    // The next notification goes to the one left (x1 has not polled
+    // again, so it is not queued).
+    assert_eq!(e.notify_all(), 1);
+    assert_eq!(e.waiters(), 0);
+    drop((x1, x2, shared));
+    assert_eq!((e.waiters(), plain.waiters()), (0, 0));
+}
+
+#[test]
+fn a_cancelled_exclusive_waiter_passes_its_wake_up_on() {
+    let e = Event::new();
+    let mut x1 = super::wait_any_exclusive(&[(&e, true)], || false);
+    let mut x2 = super::wait_any_exclusive(&[(&e, true)], || false);
+    assert_eq!(poll_once(&mut x1), Poll::Pending);
+    assert_eq!(poll_once(&mut x2), Poll::Pending);
+    assert_eq!(e.notify_all(), 1, "x1 alone");
+    // x1 goes away without looking: x2 gets the wake-up.
+    drop(x1);
+    assert_eq!(e.waiters(), 0, "x2 was woken in its place");
+    // x2, woken, looks again and queues again.
+    assert_eq!(poll_once(&mut x2), Poll::Pending);
+    assert_eq!(e.waiters(), 1);
+    drop(x2);
+    assert_eq!(e.waiters(), 0);
+}
