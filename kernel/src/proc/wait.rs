@@ -233,6 +233,23 @@ pub async fn wait_child_info(
     }
 }
 
+/// Runs `waiting` (a [`wait_child_info`] or [`wait_process`] for
+/// `options`) for a system call of `process`: interruptible by a signal
+/// (`EINTR`), except with `WNOHANG`, which never blocks (it only waits out
+/// a child that is inside `Process::exit`, which does not block either)
+/// and so never fails with `EINTR`, as on Linux.
+pub async fn for_syscall<T>(
+    process: &Process,
+    options: WaitOptions,
+    waiting: impl core::future::Future<Output = T>,
+) -> Result<T, Errno> {
+    if options.nohang {
+        Ok(waiting.await)
+    } else {
+        crate::proc::signal::interruptible(process, waiting).await
+    }
+}
+
 /// `pdwait`'s kernel side: waits, as [`wait_child`] does, for the one
 /// process `p` (whoever its parent is: holding its descriptor is
 /// enough), woken by its PID's exit event

@@ -225,7 +225,8 @@ async fn wait4(
         options & WCONTINUED != 0,
     );
     let waiting = process::wait_child(process.pid(), target, options);
-    let Some((child, status)) = crate::proc::signal::interruptible(process, waiting).await?? else {
+    let Some((child, status)) = crate::proc::wait::for_syscall(process, options, waiting).await??
+    else {
         return Ok(0);
     };
     if wstatus != 0 {

@@ -321,14 +321,15 @@ async fn waitid_find(
     wait_for(process, target, options).await
 }
 
-/// Waits as `wait4` does (interruptible); the child's PID, uid, status.
+/// Waits as `wait4` does (interruptible unless `WNOHANG`); the child's PID,
+/// uid, status.
 async fn wait_for(
     process: &Arc<Process>,
     target: WaitFor,
     options: WaitOptions,
 ) -> Result<Option<(Pid, u32, i32)>, Errno> {
     let waiting = crate::proc::wait::wait_child_info(process.pid(), target, options);
-    signal::interruptible(process, waiting).await?
+    crate::proc::wait::for_syscall(process, options, waiting).await?
 }
 
 /// `pdwait(fd, status, options, rusage, info)` (Tine 1013; FreeBSD 15's
@@ -349,7 +350,8 @@ async fn pdwait(
     let (_, pd) = procdesc_at(process, fd)?;
     let target = pd.process().ok_or(Errno::ECHILD)?;
     let waiting = crate::proc::wait::wait_process(&target, options);
-    let Some((pid, uid, st)) = signal::interruptible(process, waiting).await?? else {
+    let Some((pid, uid, st)) = crate::proc::wait::for_syscall(process, options, waiting).await??
+    else {
         return Ok(0);
     };
     if status != 0 {
