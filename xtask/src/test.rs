@@ -275,15 +275,20 @@ fn boots(quick: bool) -> Vec<BootCheck> {
         boot(Tier::System, 1, 512, "utest", Expect::UserTests),
         boot(Tier::System, 4, 512, "utest", Expect::UserTests),
         // Processes at scale, short: 3,000 made and reaped, all memory
-        // back. (Forking until 128 MiB runs out, `Scale { exhausted:
-        // true }`, is not in the suite yet: the parent can still be killed
-        // by a fault after its last fork; docs/memory.md.)
+        // back; then forking until 128 MiB runs out (ENOMEM, all reaped).
         boot(
             Tier::System,
             2,
             512,
             "run=/bin/scale,3000 log=warn",
             Expect::Scale { exhausted: false },
+        ),
+        boot(
+            Tier::System,
+            2,
+            128,
+            "run=/bin/scale,-e,100000 log=warn",
+            Expect::Scale { exhausted: true },
         ),
     ];
     if !quick {
@@ -332,10 +337,14 @@ impl BootCheck {
             interactive: false,
         };
         let timeout = match self.expect {
-            Expect::Ktests | Expect::UserTests | Expect::OomKill | Expect::Scale { .. } => {
-                KTEST_TIMEOUT
-            }
-            Expect::AllCpusOnline | Expect::PageFault | Expect::Panic => BOOT_TIMEOUT,
+            Expect::Ktests
+            | Expect::UserTests
+            | Expect::OomKill
+            | Expect::Scale { exhausted: false } => KTEST_TIMEOUT,
+            Expect::AllCpusOnline
+            | Expect::PageFault
+            | Expect::Panic
+            | Expect::Scale { exhausted: true } => BOOT_TIMEOUT,
         };
         let boot = qemu::boot(&config, timeout, verbose)?;
         println!(
