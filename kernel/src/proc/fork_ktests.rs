@@ -182,3 +182,47 @@ ktest!(
         result
     }
 );
+
+ktest!(
+    async fn fork_kernel_wait_child_with_default_options_reaps() {
+        // A kernel caller's `wait_child` with `WaitOptions::default()` (as
+        // the fork1_exit_reap benchmark does): it waits for the exit and
+        // reaps. A derived default once asked for no report at all and
+        // the wait never ended. A wait that asks for nothing is EINVAL.
+        use super::process::{WaitFor, WaitOptions, signal_status, wait_child};
+        use super::signal;
+        let parent = fake_parent()?;
+        if !process::reserve_slot(usize::MAX) {
+            super::pids().free(parent.pid());
+            return Err("no process slot".into());
+        }
+        process::insert(parent.clone());
+        let result = async {
+            let nothing = WaitOptions {
+                exited: false,
+                ..WaitOptions::default()
+            };
+            kassert!(nothing.asks_nothing());
+            kassert_eq!(
+                wait_child(parent.pid(), WaitFor::Any, nothing).await,
+                Err(Errno::EINVAL)
+            );
+            // The child's context is all zeros: it faults at 0 and dies
+            // of SIGSEGV.
+            let ctx = arch::user::UserContext::default();
+            let child = fork::fork1(&parent, &ctx, &fork_flags::fork())
+                .await
+                .map_err(|e| format!("fork1: {e}"))?;
+            let got = wait_child(parent.pid(), WaitFor::Pid(child), WaitOptions::default()).await;
+            kassert_eq!(got, Ok(Some((child, signal_status(signal::SIGSEGV)))));
+            kassert!(process::lookup(child).is_none(), "{child} not reaped");
+            Ok::<(), String>(())
+        }
+        .await;
+        parent.exit(0);
+        let reaped = process::wait(parent.pid()).await;
+        result?;
+        kassert_eq!(reaped, Ok(0), "the fake parent's reaping");
+        Ok(())
+    }
+);

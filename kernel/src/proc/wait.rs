@@ -50,8 +50,9 @@ pub use crate::proc::index::WaitFor;
 
 /// What a wait reports (`WEXITED`, `WUNTRACED`/`WSTOPPED`,
 /// `WCONTINUED`), whether it blocks (`WNOHANG`) and whether it consumes
-/// what it reports (`WNOWAIT` does not).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// what it reports (`WNOWAIT` does not). The default is `wait4` without
+/// flags: block until a child exits, and reap it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WaitOptions {
     /// Return `Ok(None)` instead of waiting.
     pub nohang: bool,
@@ -67,7 +68,24 @@ pub struct WaitOptions {
     pub nowait: bool,
 }
 
+impl Default for WaitOptions {
+    /// `wait4(pid, &status, 0)`: exits only, blocking, reaping. (A
+    /// derived default would ask for nothing at all, `exited` false, and
+    /// a wait for nothing never ends: see [`WaitOptions::asks_nothing`].)
+    fn default() -> Self {
+        Self::wait4(false, false, false)
+    }
+}
+
 impl WaitOptions {
+    /// Whether these options ask for no kind of report (no `WEXITED`,
+    /// `WUNTRACED` or `WCONTINUED`): such a wait could never end, so
+    /// [`wait_child`] and [`wait_process`] refuse it with `EINVAL`, as
+    /// Linux's `waitid` does.
+    pub const fn asks_nothing(self) -> bool {
+        !self.exited && !self.untraced && !self.continued
+    }
+
     /// What `wait4` uses: exits always, the rest as asked.
     pub const fn wait4(nohang: bool, untraced: bool, continued: bool) -> Self {
         Self {
@@ -186,8 +204,9 @@ fn wait_ready(parent: Pid, target: WaitFor, options: WaitOptions) -> bool {
 /// `target` (or takes a stop/continue report `options` asks for) and
 /// returns its PID and wait status, waiting for one unless
 /// `options.nohang` (then `Ok(None)` while they all run). `ECHILD`
-/// when `parent` has no matching child. Not interruptible by itself:
-/// the system call wraps it in `signal::interruptible`.
+/// when `parent` has no matching child; `EINVAL` when `options` ask for
+/// no report ([`WaitOptions::asks_nothing`]). Not interruptible by
+/// itself: the system call wraps it in `signal::interruptible`.
 pub async fn wait_child(
     parent: Pid,
     target: WaitFor,
@@ -204,6 +223,9 @@ pub async fn wait_child_info(
     target: WaitFor,
     options: WaitOptions,
 ) -> Result<Option<(Pid, u32, i32)>, Errno> {
+    if options.asks_nothing() {
+        return Err(Errno::EINVAL);
+    }
     let owner = if parent == Pid::KERNEL {
         None
     } else {
@@ -261,6 +283,9 @@ pub async fn wait_process(
     p: &Arc<Process>,
     options: WaitOptions,
 ) -> Result<Option<(Pid, u32, i32)>, Errno> {
+    if options.asks_nothing() {
+        return Err(Errno::EINVAL);
+    }
     let event = crate::proc::procdesc::exit_event(p.pid);
     let in_table = || TABLE.lock().get(p.pid).is_some_and(|q| Arc::ptr_eq(q, p));
     loop {
