@@ -271,6 +271,15 @@ fn boots(quick: bool) -> Vec<BootCheck> {
         boot(Tier::System, 4, 512, "test=boot", Expect::AllCpusOnline),
         boot(Tier::System, 1, 512, "crash=pagefault", Expect::PageFault),
         boot(Tier::System, 1, 512, "crash=panic", Expect::Panic),
+        // One in-kernel benchmark that forks, exits and reaps: it must end
+        // (exit 33) within the boot deadline (it once waited forever).
+        boot(
+            Tier::System,
+            2,
+            512,
+            "bench=fork1_exit_reap",
+            Expect::AllCpusOnline,
+        ),
         boot(Tier::System, 2, 128, "utest=c_oom", Expect::OomKill),
         boot(Tier::System, 1, 512, "utest", Expect::UserTests),
         boot(Tier::System, 4, 512, "utest", Expect::UserTests),
