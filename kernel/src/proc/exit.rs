@@ -9,8 +9,8 @@
 //!   notifies the parent's event.
 //! - Orphans: when a process exits, its children are reparented to their
 //!   reaper (`super::reaper`: init if it is alive, else the kernel, which
-//!   reaps them with a small task each); the new parent's event is
-//!   notified so a zombie orphan is seen.
+//!   reaps them: one task for all the orphans of one exit); the new
+//!   parent's event is notified so a zombie orphan is seen.
 //! - The peers of an `RFTHREAD` leader die with it; the last close of a
 //!   process descriptor ([`close_procdesc`]) reaps or reparents.
 //!
@@ -127,21 +127,58 @@ pub fn reap_in_background(pid: Pid) {
     }));
 }
 
+/// Has one kernel task reap `orphans`, children the kernel adopted that
+/// no one else waits for, as each becomes a zombie. One task for the
+/// whole batch, not one each: when a parent of thousands dies with memory
+/// nearly gone, a task per orphan was thousands of heap allocations in
+/// the exit path (a kernel panic when the heap could not grow), and every
+/// exit woke all of those tasks.
+fn reap_orphans(mut orphans: Vec<Arc<Process>>) {
+    if orphans.is_empty() {
+        return;
+    }
+    drop(crate::task::spawn(async move {
+        while !orphans.is_empty() {
+            crate::proc::table::KERNEL_CHILDREN
+                .wait_until(|| orphans.iter().any(|p| p.reapable().is_some()))
+                .await;
+            orphans.retain(|p| {
+                if p.reapable().is_none() {
+                    return true;
+                }
+                // `None` only if someone else reaped it first.
+                if unlist(&mut TABLE.lock(), p.pid).is_some() {
+                    reaped(p);
+                }
+                false
+            });
+        }
+    }));
+}
+
 /// Gives the children of `dead` to its reaper (`super::reaper`): the
 /// nearest reaper ancestor, init if it is alive, else the kernel, which
 /// reaps them (module docs).
 fn reparent_children(dead: Pid) {
     let adopter = crate::proc::reaper::reaper_of(dead);
     let mut bereaved = Vec::new();
+    // The kernel's orphans, for one task that reaps them all.
+    let mut for_kernel = Vec::new();
     let orphans = {
         let mut table = TABLE.lock();
         let orphans = table.reparent_children(dead, adopter);
+        if adopter == Pid::KERNEL {
+            for_kernel.reserve_exact(orphans.len());
+        }
         for &pid in &orphans {
             if let Some(p) = table.get(pid) {
                 *p.ppid.lock() = adopter;
                 p.adopted();
                 if p.pdeathsig() != 0 {
                     bereaved.push(p.clone());
+                }
+                if adopter == Pid::KERNEL {
+                    for_kernel.push(p.clone());
                 }
             }
         }
@@ -158,9 +195,7 @@ fn reparent_children(dead: Pid) {
         }
     }
     if adopter == Pid::KERNEL {
-        for pid in orphans {
-            reap_in_background(pid);
-        }
+        reap_orphans(for_kernel);
     }
     // Init may already wait for any child; a zombie orphan is one now.
     notify_parent(adopter);
