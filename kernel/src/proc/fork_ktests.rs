@@ -87,6 +87,25 @@ ktest!(
     }
 );
 
+ktest!(
+    async fn fork_many_orphans_exiting_at_once_are_all_reaped() {
+        let nprocs = process::nprocs();
+        let pids = pids_in_use();
+        kassert_eq!(forks(&["--orphans", "200"]).await?, 0);
+        // The parent's exit closes the pipe: the 200 exit together and the
+        // kernel's one reaping task for them takes every zombie.
+        for _ in 0..400 {
+            if process::nprocs() == nprocs {
+                break;
+            }
+            crate::task::sleep(core::time::Duration::from_millis(5)).await;
+        }
+        kassert_eq!(process::nprocs(), nprocs, "nprocs after the orphans exited");
+        kassert_eq!(pids_in_use(), pids, "PIDs in use after the orphans exited");
+        Ok(())
+    }
+);
+
 /// A parent that never runs: a PID, an empty address space with one
 /// touched page, not in the table.
 pub(super) fn fake_parent() -> Result<Arc<Process>, String> {

@@ -27,6 +27,8 @@ tine_rt::entry!(main);
 
 /// Most children.
 const MAX: usize = 64;
+/// The most `--orphans` makes.
+const MAX_ORPHANS: usize = 1000;
 /// What the parent stores before forking.
 const PARENT_VALUE: u32 = 0xC0FF_EE00;
 /// `WNOHANG`.
@@ -42,10 +44,19 @@ fn main(args: Args) -> i32 {
         Some(b"--efault") => efault(),
         Some(b"--echild") => echild(),
         Some(b"--orphan") => orphan(),
+        Some(b"--orphans") => match args.get(2).and_then(parse) {
+            Some(n) if (1..=MAX_ORPHANS).contains(&n) => orphans(n),
+            _ => {
+                eprintln!("usage: forks --orphans N (1..={MAX_ORPHANS})");
+                2
+            }
+        },
         Some(n) => match parse(n) {
             Some(n) if (1..=MAX).contains(&n) => forks(n),
             _ => {
-                eprintln!("usage: forks [N (1..={MAX})] | --efault | --echild | --orphan");
+                eprintln!(
+                    "usage: forks [N (1..={MAX})] | --efault | --echild | --orphan | --orphans N"
+                );
                 2
             }
         },
@@ -186,4 +197,33 @@ fn orphan() -> i32 {
             1
         }
     }
+}
+
+/// `N` children blocked reading a pipe whose write end only this process
+/// holds; it exits without waiting, so they all see end-of-file and exit
+/// at once, orphans (the kernel reaps them when init is not running).
+fn orphans(n: usize) -> i32 {
+    let [rd, wr] = match syscall::pipe2(0) {
+        Ok(fds) => fds,
+        Err(e) => {
+            eprintln!("forks: pipe2: {e}");
+            return 1;
+        }
+    };
+    for _ in 0..n {
+        match syscall::fork() {
+            Ok(0) => {
+                let _ = syscall::close(wr);
+                let mut byte = [0u8; 1];
+                let _ = syscall::read(rd, &mut byte);
+                syscall::exit(0)
+            }
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("forks: fork: {e}");
+                return 1;
+            }
+        }
+    }
+    0
 }
