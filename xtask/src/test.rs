@@ -662,8 +662,8 @@ test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; fini
 
     #[test]
     fn quick_runs_a_subset_of_the_boots() {
-        assert_eq!(boots(true).len(), 9);
-        assert_eq!(boots(false).len(), 14);
+        assert_eq!(boots(true).len(), 11);
+        assert_eq!(boots(false).len(), 16);
     }
 
     #[test]
