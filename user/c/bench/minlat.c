@@ -27,35 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ops.h"
+
 #define NB 41
-#define PAGES 256
-#define PAGE 4096L
-
-extern char **environ;
-static char *nop[] = { "/bin/nop", 0 };
-
-/* vfork, the child _exits at once (its own frame: nothing of the caller's
- * is live across the vfork). */
-static __attribute__((noinline)) void vfork_exit_wait(void)
-{
-	pid_t c = vfork();
-
-	if (c == 0)
-		_exit(0);
-	waitpid(c, 0, 0);
-}
-
-/* vfork, the child execs /bin/nop. */
-static __attribute__((noinline)) void vfork_exec_wait(void)
-{
-	pid_t c = vfork();
-
-	if (c == 0) {
-		execve(nop[0], nop, environ);
-		_exit(127);
-	}
-	waitpid(c, 0, 0);
-}
 
 static double now_ns(void)
 {
