@@ -119,6 +119,11 @@ pub struct OpenFile {
     status: AtomicU32,
     /// The file offset (entries for a directory).
     offset: spin::Mutex<u64>,
+    /// For a `/proc/PID` directory, the process it named when it was
+    /// opened: Linux's `pidfd_send_signal` takes such a descriptor as a
+    /// pidfd, and like Linux's (whose inode holds the `struct pid`) it
+    /// keeps naming that process, never a later one given the same PID.
+    proc_dir: Option<Arc<crate::proc::procdesc::ProcDesc>>,
 }
 
 /// A shared reference to an open file: what a descriptor holds.
@@ -132,6 +137,7 @@ impl OpenFile {
             path,
             status: AtomicU32::new(status & (O_ACCMODE | SETFL_MASK)),
             offset: spin::Mutex::new(0),
+            proc_dir: None,
         })
     }
 
@@ -185,6 +191,12 @@ impl OpenFile {
         if is_dir && (writing || flags & O_CREAT != 0) {
             return Err(Errno::EISDIR);
         }
+        let proc_dir = match vnode {
+            Vnode::Proc(super::procfs::ProcNode::Dir(pid)) => crate::proc::pid::Pid::new(pid)
+                .and_then(crate::proc::process::lookup)
+                .map(|p| crate::proc::procdesc::ProcDesc::new(&p, true, true)),
+            _ => None,
+        };
         let kind = match vnode {
             v if is_dir => FileKind::Dir(v),
             Vnode::Ram(id) => {
@@ -219,7 +231,14 @@ impl OpenFile {
             Vnode::Dev(device) => FileKind::Mem(device),
             Vnode::DevDir => FileKind::Dir(Vnode::DevDir),
         };
-        Ok(Self::new(kind, path.path.clone(), flags))
+        let status = AtomicU32::new(flags & (O_ACCMODE | SETFL_MASK));
+        Ok(Arc::new(Self {
+            kind,
+            path: path.path.clone(),
+            status,
+            offset: spin::Mutex::new(0),
+            proc_dir,
+        }))
     }
 
     /// `open(O_CREAT)` of a missing file.
@@ -495,6 +514,12 @@ impl OpenFile {
             FileKind::ProcDesc(pd) => Some(pd),
             _ => None,
         }
+    }
+
+    /// The process a `/proc/PID` directory named when it was opened
+    /// (`proc_dir`); `None` for any other file.
+    pub fn proc_dir(&self) -> Option<&Arc<crate::proc::procdesc::ProcDesc>> {
+        self.proc_dir.as_ref()
     }
 
     /// `getdents64`: as many `linux_dirent64` records as fit in `limit`

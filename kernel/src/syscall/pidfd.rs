@@ -32,8 +32,9 @@ use abi::nr;
 use abi::{Errno, SysResult};
 
 /// `pidfd_open` flags: `PIDFD_NONBLOCK` is `O_NONBLOCK`; `PIDFD_THREAD`
-/// (`O_EXCL`) asks for a thread, which every Tine process's only thread
-/// is.
+/// (`O_EXCL`) asks for a thread. Tine's pidfds name processes, so it is
+/// accepted for a leader's TID (the PID) and another thread's TID is
+/// `ESRCH`, as without the flag.
 const PIDFD_THREAD: u64 = 0o200;
 
 /// `pidfd_send_signal` flags (Linux 6.9): which of the process's
@@ -84,13 +85,18 @@ pub async fn call(
 /// not a process descriptor. Also returns the open file (its status
 /// flags say `PIDFD_NONBLOCK`).
 fn procdesc_at(process: &Process, fd: u64) -> Result<(FileRef, Arc<ProcDesc>), Errno> {
+    let file = file_at(process, fd)?;
+    let pd = file.procdesc().cloned().ok_or(Errno::EBADF)?;
+    Ok((file, pd))
+}
+
+/// The file open at `fd` (an `int`): `EBADF` if none.
+fn file_at(process: &Process, fd: u64) -> Result<FileRef, Errno> {
     let fd = i32::try_from(fd as i64).map_err(|_| Errno::EBADF)?;
     if fd < 0 {
         return Err(Errno::EBADF);
     }
-    let file = process.files().get(fd as u64)?;
-    let pd = file.procdesc().cloned().ok_or(Errno::EBADF)?;
-    Ok((file, pd))
+    process.files().get(fd as u64)
 }
 
 /// `pidfd_open(pid, flags)`: a close-on-exec pidfd for `pid` (running or
@@ -118,9 +124,10 @@ fn pidfd_open(process: &Process, pid: u64, flags: u64) -> SysResult {
 }
 
 /// `pidfd_send_signal(pidfd, sig, info, flags)`: `sig` (0 checks) to the
-/// process, with `info` (a `siginfo_t`) if not NULL. Flags: 0,
-/// `PIDFD_SIGNAL_THREAD`, `PIDFD_SIGNAL_THREAD_GROUP` (the same on Tine:
-/// one thread per process) or `PIDFD_SIGNAL_PROCESS_GROUP` (its group);
+/// process, with `info` (a `siginfo_t`) if not NULL. As on Linux, an
+/// open `/proc/PID` directory serves as `pidfd` too. Flags: 0 or
+/// `PIDFD_SIGNAL_THREAD_GROUP` (the process), `PIDFD_SIGNAL_THREAD` (its
+/// leader thread) or `PIDFD_SIGNAL_PROCESS_GROUP` (its group);
 /// more than one, or others, `EINVAL`. `EBADF` not a pidfd, `EINVAL` bad
 /// signal or `info.si_signo != sig`, `EPERM` a forged `si_code` (>= 0 or
 /// `SI_TKILL`) sent to another process, `ESRCH` once reaped (a zombie
@@ -138,7 +145,16 @@ fn pidfd_send_signal(
     if flags != scope || scope.count_ones() > 1 {
         return Err(Errno::EINVAL);
     }
-    let (_, pd) = procdesc_at(process, pidfd)?;
+    // Linux's `pidfd_to_pid`: a `/proc/PID` directory names its process
+    // here too (only here: `waitid` and `pidfd_getfd` want a pidfd).
+    let pd = match procdesc_at(process, pidfd) {
+        Ok((_, pd)) => pd,
+        Err(Errno::EBADF) => file_at(process, pidfd)?
+            .proc_dir()
+            .cloned()
+            .ok_or(Errno::EBADF)?,
+        Err(e) => return Err(e),
+    };
     let sig = match sig {
         0 => None,
         s => Some(
@@ -176,7 +192,14 @@ fn pidfd_send_signal(
         return signal::kill(group, sig, siginfo.unwrap_or_default(), Some(process)).map(|()| 0);
     }
     if let (Some(sig), Some(info)) = (sig, siginfo) {
-        signal::send(&target, sig, info);
+        // A pidfd names a process by its leader's TID: the thread scope
+        // is that thread while it lives, the process once it is gone.
+        match target.thread(target.pid()) {
+            Some(leader) if scope == PIDFD_SIGNAL_THREAD => {
+                signal::send_thread(&leader, sig, info);
+            }
+            _ => signal::send(&target, sig, info),
+        }
     }
     Ok(0)
 }

@@ -2,7 +2,7 @@
  * /test/c_pidfd: process descriptors and clone3 through musl, as a
  * program written for Linux uses them: pidfd_open (flags, errors, a pidfd
  * that polls readable when its process exits), pidfd_send_signal (with
- * and without a siginfo), pidfd_getfd, waitid with P_ALL, P_PID, P_PGID
+ * and without a siginfo, and through an open /proc/PID), pidfd_getfd, waitid with P_ALL, P_PID, P_PGID
  * and P_PIDFD and WEXITED/WSTOPPED/WCONTINUED/WNOHANG/WNOWAIT filling
  * siginfo_t, and clone3: struct size versions (EINVAL, E2BIG), CLONE_PIDFD,
  * exit_signal, CLONE_CLEAR_SIGHAND, set_tid and CLONE_INTO_CGROUP
@@ -147,6 +147,42 @@ static void test_kill_poll_waitid(void)
 	errno = 0;
 	CHECK(waitid(P_PIDFD, fd, &si, WEXITED) == -1 && errno == ECHILD);
 	close(fd);
+}
+
+/* An open /proc/PID directory serves pidfd_send_signal as a pidfd (and
+ * only it: waitid and pidfd_getfd want a real pidfd); it keeps naming
+ * the process it was opened for, so once that is reaped it is ESRCH. */
+static void test_proc_dir_as_pidfd(void)
+{
+	pid_t pid = idle_child();
+	char path[32];
+	snprintf(path, sizeof path, "/proc/%d", (int)pid);
+	int dir = open(path, O_RDONLY | O_DIRECTORY);
+	CHECK(dir >= 0);
+	CHECK(pidfd_send_signal(dir, 0, NULL, 0) == 0);
+	siginfo_t si;
+	errno = 0;
+	CHECK(waitid(P_PIDFD, dir, &si, WEXITED | WNOHANG) == -1 &&
+	      errno == EBADF);
+	errno = 0;
+	CHECK(syscall(SYS_pidfd_getfd, dir, 0, 0) == -1 && errno == EBADF);
+	/* PIDFD_SIGNAL_THREAD (1): the leader thread, here the only one. */
+	CHECK(pidfd_send_signal(dir, SIGKILL, NULL, 1) == 0);
+	int status;
+	CHECK(waitpid(pid, &status, 0) == pid && WIFSIGNALED(status) &&
+	      WTERMSIG(status) == SIGKILL);
+	errno = 0;
+	CHECK(pidfd_send_signal(dir, 0, NULL, 0) == -1 && errno == ESRCH);
+	close(dir);
+	/* /proc/self too; a file below it is no pidfd. */
+	int self = open("/proc/self", O_RDONLY | O_DIRECTORY);
+	CHECK(self >= 0 && pidfd_send_signal(self, 0, NULL, 0) == 0);
+	close(self);
+	int stat = open("/proc/self/stat", O_RDONLY);
+	errno = 0;
+	CHECK(stat >= 0 && pidfd_send_signal(stat, 0, NULL, 0) == -1 &&
+	      errno == EBADF);
+	close(stat);
 }
 
 /* A poll that sleeps on a pidfd is woken by the exit. */
@@ -395,6 +431,7 @@ int main(void)
 {
 	test_pidfd_open();
 	test_kill_poll_waitid();
+	test_proc_dir_as_pidfd();
 	test_poll_wakes_at_exit();
 	test_waitid();
 	test_pidfd_getfd();
