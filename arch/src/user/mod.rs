@@ -126,11 +126,13 @@ struct FpuArea {
     live_on: core::sync::atomic::AtomicU32,
 }
 
-// SAFETY: the state is read and written only by the thread that owns the
+// SAFETY: the state is read and written only by the code that owns the
 // `UserContext` (through `&`/`&mut` of its `FpuSlot`) and by the CPU whose
-// record names the area, at the end of that thread's poll on that CPU (the
-// executor calls `release_fpu` before anyone else can poll it), so never
-// from two CPUs at once; no reference to the inside is ever handed out.
+// record names the area, when it saves the registers (`live_on` then goes
+// to 0 with Release). The owner touches the area only when its own CPU's
+// record names it or `live_on` is 0 (read with Acquire; it waits for that
+// otherwise, `wait_fpu_handover`), so never from two CPUs at once; no
+// reference to the inside is ever handed out.
 unsafe impl Sync for FpuArea {}
 // SAFETY: as above; the area is plain data.
 unsafe impl Send for FpuArea {}
@@ -468,9 +470,24 @@ mod imp {
 
     /// Masks interrupts, runs `before`, enters ring 3; interrupts are in the
     /// caller's state again on return.
+    ///
+    /// A context whose x87/SSE state another CPU's registers still hold is
+    /// waited for first, with interrupts in the caller's state: it was
+    /// moved out of the task that ran it before that task's poll ended
+    /// (see [`wait_fpu_handover`]).
     fn run_masked(ctx: &mut UserContext, table: &UserPageTable, before: impl FnOnce()) -> Trap {
         let irqs_were_on = crate::cpu::irq::enabled();
         crate::cpu::irq::disable();
+        // Checked with interrupts masked so that the record cannot change
+        // under the check; nothing in it changes while the loop waits
+        // either (no other CPU can enter `ctx`: it is borrowed here).
+        while fpu_held_elsewhere(&ctx.fpu.0) {
+            if irqs_were_on {
+                crate::cpu::irq::enable();
+            }
+            wait_fpu_handover(&ctx.fpu.0);
+            crate::cpu::irq::disable();
+        }
         before();
         let trap = enter(ctx, table);
         if irqs_were_on {
@@ -556,7 +573,44 @@ mod imp {
             (*rec).fpu_owner = core::ptr::null();
             let area = Arc::from_raw(owner);
             fxsave(&area);
-            area.live_on.store(0, Ordering::Relaxed);
+            // Release: the image is written before another CPU that sees 0
+            // may load it (`wait_fpu_handover`).
+            area.live_on.store(0, Ordering::Release);
+        }
+    }
+
+    /// Whether another CPU's registers hold `area`'s state: this CPU's
+    /// record does not name it, yet it is live somewhere. One load on the
+    /// common path (the record names it: the same thread again).
+    fn fpu_held_elsewhere(area: &Arc<FpuArea>) -> bool {
+        let rec = record();
+        // SAFETY: the record is this CPU's (see `save_and_release`).
+        let mine = unsafe { (*rec).fpu_owner } == Arc::as_ptr(area);
+        // Acquire: pairs with the Release in `save_and_release`, so a 0
+        // seen here comes with the FXSAVE image that CPU wrote.
+        !mine && area.live_on.load(Ordering::Acquire) != 0
+    }
+
+    /// Waits until no other CPU holds `area`'s state in its registers.
+    ///
+    /// The executor releases a CPU's registers at the end of every task
+    /// poll (`release_fpu`), so within one poll a context's state is only
+    /// ever live on the CPU polling the task that ran it, and a task never
+    /// runs on two CPUs. But a `UserContext` is a plain value: a task can
+    /// hand it to another task (send it, return it as its output through a
+    /// `JoinHandle`, put it in a shared slot) and keep running until its
+    /// poll ends, and that other task can be polled on another CPU in the
+    /// meantime. Its state is then still in the first CPU's registers (the
+    /// "FPU state held by cpu 1 entered on 2" panic: a ktest passed a
+    /// context from task to task through `JoinHandle`s; the output is
+    /// delivered, and the joiner woken, inside the poll). The holder saves
+    /// it at its poll's end at the latest, and a poll never waits for
+    /// another CPU's poll, so this wait ends; the caller must hold no spin
+    /// lock another CPU's poll might need.
+    fn wait_fpu_handover(area: &FpuArea) {
+        // Acquire: as in `fpu_held_elsewhere`.
+        while area.live_on.load(Ordering::Acquire) != 0 {
+            core::hint::spin_loop();
         }
     }
 
@@ -571,8 +625,9 @@ mod imp {
         }
         save_and_release(rec);
         let me = crate::cpu::id() as u32 + 1;
-        // The executor releases the registers at the end of every poll, so
-        // a thread's state is never left in another CPU's registers.
+        // `run_masked` waited for any other CPU holding it
+        // (`wait_fpu_handover`), and no CPU can take it since: entering
+        // needs the context, which the caller borrows.
         let held = area.live_on.load(Ordering::Relaxed);
         assert!(
             held == 0,
@@ -590,27 +645,38 @@ mod imp {
         }
     }
 
-    /// Saves the registers into `area` if this CPU holds its state (they
-    /// keep it too).
-    pub(super) fn sync_fpu(area: &Arc<FpuArea>) {
+    /// Whether this CPU's record names `area` (its registers hold the
+    /// state); if not, waits until no other CPU's do
+    /// ([`wait_fpu_handover`]: a context handed over mid-poll).
+    fn holds_or_wait(area: &Arc<FpuArea>) -> bool {
         let rec = record_or_null();
-        // SAFETY: the record is this CPU's (see `save_and_release`); the
-        // area is the calling thread's, which is not in user mode.
-        unsafe {
-            if !rec.is_null() && (*rec).fpu_owner == Arc::as_ptr(area) {
-                fxsave(area);
-            }
+        // SAFETY: the record is this CPU's (see `save_and_release`).
+        if !rec.is_null() && unsafe { (*rec).fpu_owner } == Arc::as_ptr(area) {
+            return true;
+        }
+        wait_fpu_handover(area);
+        false
+    }
+
+    /// Saves the registers into `area` if this CPU holds its state (they
+    /// keep it too); waits for another CPU that holds it to save it.
+    pub(super) fn sync_fpu(area: &Arc<FpuArea>) {
+        if holds_or_wait(area) {
+            // SAFETY: this CPU's registers hold the area's state and the
+            // area's thread (the caller) is not in user mode.
+            unsafe { fxsave(area) };
         }
     }
 
     /// Forgets that this CPU's registers hold `area`'s state (it is about
-    /// to be replaced).
+    /// to be replaced); waits for another CPU that holds it to save it (or
+    /// its save would overwrite the new state).
     pub(super) fn forget_fpu(area: &Arc<FpuArea>) {
-        let rec = record_or_null();
-        // SAFETY: as in `sync_fpu`; the strong reference the record held
-        // goes back to `Arc::from_raw` exactly once.
-        unsafe {
-            if !rec.is_null() && (*rec).fpu_owner == Arc::as_ptr(area) {
+        if holds_or_wait(area) {
+            let rec = record();
+            // SAFETY: as in `sync_fpu`; the strong reference the record
+            // held goes back to `Arc::from_raw` exactly once.
+            unsafe {
                 (*rec).fpu_owner = core::ptr::null();
                 area.live_on.store(0, Ordering::Relaxed);
                 drop(Arc::from_raw(Arc::as_ptr(area)));

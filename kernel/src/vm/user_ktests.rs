@@ -6,6 +6,7 @@
 
 use alloc::format;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use arch::irq::vector;
 use arch::mm::Frame;
@@ -47,6 +48,18 @@ const SSE: &[u8] = &[
     0xb8, 0x3c, 0x00, 0x00, 0x00, // mov eax, 60
     0x0f, 0x05, // syscall
 ];
+
+/// `loop: paddq xmm0, xmm1; movq rax, xmm0; syscall; jmp loop`: counts
+/// in xmm0 by xmm1 and shows the count in `rax` at every system call.
+const FPU_COUNT: &[u8] = &[
+    0x66, 0x0f, 0xd4, 0xc1, // paddq xmm0, xmm1
+    0x66, 0x48, 0x0f, 0x7e, 0xc0, // movq rax, xmm0
+    0x0f, 0x05, // syscall
+    0xeb, 0xf3, // jmp loop
+];
+/// Offsets of xmm0 and xmm1 in the FXSAVE image.
+const XMM0: usize = 160;
+const XMM1: usize = 176;
 
 /// `mov rax, qword ptr fs:[0]; syscall`
 const READ_FS: &[u8] = &[
@@ -463,6 +476,92 @@ ktest!(
         kassert_eq!(run_to_trap(&mut ctx, &table), Trap::Syscall);
         kassert_eq!(ctx.rflags & 0x7000, 0);
         kassert_eq!(ctx.rax, 39);
+        Ok(())
+    }
+);
+
+/// A context, its table and the step that is to run it next.
+type Baton = spin::Mutex<Option<(UserContext, UserPageTable, u64)>>;
+
+/// One step of `user_fpu_state_follows_a_context_handed_between_cpus`, on
+/// CPU `step % ncpus`: takes the context from `baton` (reading its FPU
+/// state first on even steps), runs it to its next system call, hands it
+/// on and keeps running for a while with the context's x87/SSE state still
+/// in this CPU's registers (released only when this poll ends). Returns
+/// the trap, the count the program showed in `rax` and the xmm0 value
+/// read before the entry (even steps).
+async fn fpu_step(step: u64, baton: Arc<Baton>) -> (Trap, u64, Option<u64>) {
+    let (mut ctx, table) = loop {
+        {
+            let mut slot = baton.lock();
+            if slot.as_ref().is_some_and(|b| b.2 == step)
+                && let Some((ctx, table, _)) = slot.take()
+            {
+                break (ctx, table);
+            }
+        }
+        task::yield_now().await;
+    };
+    let read = step.is_multiple_of(2).then(|| {
+        let fpu = ctx.fpu();
+        u64::from_le_bytes(fpu.0[XMM0..XMM0 + 8].try_into().expect("8 bytes"))
+    });
+    let trap = run_to_trap(&mut ctx, &table);
+    let count = ctx.rax;
+    *baton.lock() = Some((ctx, table, step + 1));
+    let until = arch::cpu::tsc::now_ns() + 100_000;
+    while arch::cpu::tsc::now_ns() < until {
+        core::hint::spin_loop();
+    }
+    (trap, count, read)
+}
+
+ktest!(
+    /// A context handed from task to task (and CPU to CPU) while the task
+    /// that ran it is still being polled: its x87/SSE state is live in the
+    /// old CPU's registers until that poll ends, and the next entry (or
+    /// `fpu()`) on another CPU must wait for it to be saved, not load the
+    /// stale copy (was the "FPU state held by cpu 1 entered on 2" panic).
+    /// Each step's task takes the context while the previous one spins
+    /// with it live.
+    async fn user_fpu_state_follows_a_context_handed_between_cpus() {
+        const STEPS: u64 = 200;
+        let n = task::ncpus() as u64;
+        let table = address_space(FPU_COUNT)?;
+        let mut ctx = UserContext::new(CODE, STACK_TOP);
+        let mut fpu = arch::user::FpuState::default();
+        fpu.0[XMM1..XMM1 + 8].copy_from_slice(&1u64.to_le_bytes());
+        ctx.set_fpu(fpu);
+        let baton: Arc<Baton> = Arc::new(spin::Mutex::new(Some((ctx, table, 0))));
+        let spawn = |step: u64| {
+            task::Builder::new()
+                .cpu((step % n) as usize)
+                .pinned()
+                .spawn(fpu_step(step, baton.clone()))
+        };
+        // Every step runs (no early return leaves a task waiting for the
+        // baton); the results are checked at the end.
+        let mut wrong = Vec::new();
+        let mut running = spawn(0);
+        for step in 0..STEPS {
+            let next = (step + 1 < STEPS).then(|| spawn(step + 1));
+            let (trap, count, read) = running.await;
+            if trap != Trap::Syscall || count != step + 1 || read.is_some_and(|r| r != step) {
+                wrong.push((step, trap, count, read));
+            }
+            match next {
+                Some(handle) => running = handle,
+                None => break,
+            }
+        }
+        kassert_eq!(wrong, Vec::new());
+        let (ctx, _table, _) = baton
+            .lock()
+            .take()
+            .ok_or("the context was not handed back")?;
+        let fpu = ctx.fpu();
+        kassert_eq!(&fpu.0[XMM0..XMM0 + 8], &STEPS.to_le_bytes());
+        kassert_eq!(&fpu.0[XMM1..XMM1 + 8], &1u64.to_le_bytes());
         Ok(())
     }
 );
