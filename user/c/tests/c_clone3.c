@@ -137,10 +137,5 @@ int main(void)
 	errno = 0;
 	CHECK(waitpid(-1, NULL, WNOHANG) == -1 && errno == ECHILD);
 
-	if (failures == 0)
-		printf("%s: ok (%d checks)\n", me, checks);
-	else
-		printf("%s: %d of %d checks failed\n", me, failures, checks);
-	fflush(stdout);
-	return failures != 0;
+	return check_report();
 }

@@ -176,10 +176,5 @@ int main(void)
 	errors();
 	one_per_event();
 	all_without_it();
-	if (failures == 0)
-		printf("%s: ok (%d checks)\n", me, checks);
-	else
-		printf("%s: %d of %d checks failed\n", me, failures, checks);
-	fflush(stdout);
-	return failures != 0;
+	return check_report();
 }

@@ -310,10 +310,5 @@ int main(int argc, char **argv)
 	names();
 	proc();
 	CHECK(rmdir("/tmp/c_files") == 0);
-	if (failures == 0)
-		printf("%s: ok (%d checks)\n", me, checks);
-	else
-		printf("%s: %d of %d checks failed\n", me, failures, checks);
-	fflush(stdout);
-	return failures != 0;
+	return check_report();
 }

@@ -194,9 +194,5 @@ int main(int argc, char **argv)
 	test_posix_spawn();
 	test_clone();
 	test_wait_statuses();
-	if (failures == 0)
-		printf("%s: ok (%d checks)\n", me, checks);
-	else
-		printf("%s: %d of %d checks failed\n", me, failures, checks);
-	return failures != 0;
+	return check_report();
 }

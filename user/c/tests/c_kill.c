@@ -100,10 +100,5 @@ int main(void)
 	CHECK(waitpid(alien, &status, 0) == alien && WIFSIGNALED(status));
 	CHECK(waitpid(neighbour, &status, 0) == neighbour &&
 	      WTERMSIG(status) == SIGKILL);
-	if (failures == 0)
-		printf("%s: ok (%d checks)\n", me, checks);
-	else
-		printf("%s: %d of %d checks failed\n", me, failures, checks);
-	fflush(stdout);
-	return failures != 0;
+	return check_report();
 }

@@ -164,10 +164,5 @@ int main(int argc, char **argv)
 	pdeathsig_rules();
 	subreaper_and_pdeathsig();
 	CHECK(raw_prctl(0x7fff0000, 0) == -EINVAL);
-	if (failures == 0)
-		printf("%s: ok (%d checks)\n", me, checks);
-	else
-		printf("%s: %d of %d checks failed\n", me, failures, checks);
-	fflush(stdout);
-	return failures != 0;
+	return check_report();
 }

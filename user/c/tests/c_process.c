@@ -24,16 +24,6 @@
 static const char *me = "c_process";
 #include "check.h"
 
-static int finish(void)
-{
-	if (failures == 0)
-		printf("%s: ok (%d checks)\n", me, checks);
-	else
-		printf("%s: %d of %d checks failed\n", me, failures, checks);
-	fflush(stdout);
-	return failures != 0;
-}
-
 static int shared_value = 1;
 
 /* The exec'd image: argv, envp, auxv. Exits 42 when all hold. */
@@ -54,7 +44,7 @@ static int child_image(int argc, char **argv)
 	CHECK(rnd != NULL);
 	const char *fn = (const char *)getauxval(AT_EXECFN);
 	CHECK(fn && strcmp(fn, "/test/c_process") == 0);
-	return finish() == 0 ? 42 : 1;
+	return check_report() == 0 ? 42 : 1;
 }
 
 static int status_of(pid_t pid)
@@ -213,5 +203,5 @@ int main(int argc, char **argv)
 	errno = 0;
 	CHECK(sched_setaffinity(0, sizeof one, &one) == -1 && errno == EINVAL);
 	CHECK(sched_setaffinity(0, sizeof all, &all) == 0);
-	return finish();
+	return check_report();
 }

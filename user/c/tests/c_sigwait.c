@@ -326,10 +326,5 @@ int main(void)
 	sigchld_is_waited_for();
 	errors();
 	process_signal_goes_back();
-	if (failures == 0)
-		printf("%s: ok (%d checks)\n", me, checks);
-	else
-		printf("%s: %d of %d checks failed\n", me, failures, checks);
-	fflush(stdout);
-	return failures != 0;
+	return check_report();
 }

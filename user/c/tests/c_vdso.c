@@ -174,9 +174,5 @@ int main(int argc, char **argv)
 	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 
-	if (failures == 0)
-		printf("%s: ok (%d checks)\n", me, checks);
-	else
-		printf("%s: %d of %d checks failed\n", me, failures, checks);
-	return failures != 0;
+	return check_report();
 }

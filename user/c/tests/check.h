@@ -2,7 +2,8 @@
  * The C tests' check harness: CHECK(cond) counts a check and, when cond
  * is false, prints "NAME: FAILED: cond (line L, errno E)" and counts a
  * failure. Include it after defining `static const char *me = "NAME";`;
- * each test ends by reporting `checks` and `failures` itself.
+ * a test ends with `return check_report();` (or reports `checks` and
+ * `failures` in its own words).
  */
 #ifndef TINE_C_TESTS_CHECK_H
 #define TINE_C_TESTS_CHECK_H
@@ -21,5 +22,17 @@ static int failures, checks;
 			failures++;                                    \
 		}                                                      \
 	} while (0)
+
+/* Prints "NAME: ok (N checks)" or "NAME: F of N checks failed" and
+ * returns the exit status: 0 when every check held. */
+static inline int check_report(void)
+{
+	if (failures == 0)
+		printf("%s: ok (%d checks)\n", me, checks);
+	else
+		printf("%s: %d of %d checks failed\n", me, failures, checks);
+	fflush(stdout);
+	return failures != 0;
+}
 
 #endif
