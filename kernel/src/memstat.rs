@@ -10,40 +10,19 @@
 //! (the executor's count of what they took at spawn, plus each user
 //! thread's boxed future). Page-table pages
 //! are frames, counted by `arch`.
+//!
+//! The figures are an `abi::record::MemRecord`, the record `meminfo`
+//! copies out; its `Display` is the text `mem` prints.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+use abi::record::MemRecord;
+
 use crate::proc::process::{self, Process};
 
-/// The breakdown (module docs). Byte counts unless named otherwise.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct MemStat {
-    /// Frames in the machine.
-    pub frames_total: u64,
-    /// Frames free.
-    pub frames_free: u64,
-    /// Heap bytes in live allocations.
-    pub heap_allocated: u64,
-    /// Live heap allocations.
-    pub heap_allocations: u64,
-    /// Bytes the heap holds from the frames (allocated or free inside it).
-    pub heap_claimed: u64,
-    /// Process records (zombies included) and the heap they take.
-    pub processes: u64,
-    pub process_bytes: u64,
-    /// Tasks (threads and kernel tasks) and the heap they took at spawn.
-    pub tasks: u64,
-    pub task_bytes: u64,
-    /// Page-table pages of the user address spaces (frames).
-    pub table_pages: u64,
-    /// Descriptor tables and the heap they take.
-    pub fd_tables: u64,
-    pub fd_bytes: u64,
-}
-
 /// Takes the figures now.
-pub fn now() -> MemStat {
+pub fn now() -> MemRecord {
     let (free, total) = arch::mm::frame::stats();
     let heap = arch::mm::heap::stats();
     let (tasks, task_bytes) = crate::task::task_memory();
@@ -63,9 +42,10 @@ pub fn now() -> MemStat {
         .collect();
     tables.sort_unstable();
     tables.dedup_by_key(|t| t.0);
-    MemStat {
+    MemRecord {
         frames_total: total as u64,
         frames_free: free as u64,
+        frames_used: total.saturating_sub(free) as u64,
         heap_allocated: heap.allocated_bytes as u64,
         heap_allocations: heap.allocations as u64,
         heap_claimed: heap.claimed_bytes as u64,
@@ -77,57 +57,4 @@ pub fn now() -> MemStat {
         fd_tables: tables.len() as u64,
         fd_bytes: tables.iter().map(|t| t.1 as u64 + 16).sum(),
     }
-}
-
-/// The breakdown as text, one figure a line (the kernel shell's `mem`).
-pub fn report(m: &MemStat) -> alloc::string::String {
-    use core::fmt::Write;
-    let kib = |b: u64| b / 1024;
-    let page = crate::vm::vma::PAGE_SIZE;
-    let mut s = alloc::string::String::new();
-    let heap_other = m
-        .heap_allocated
-        .saturating_sub(m.process_bytes + m.task_bytes + m.fd_bytes);
-    let _ = writeln!(
-        s,
-        "frames: {} free of {} ({} MiB of {} MiB)",
-        m.frames_free,
-        m.frames_total,
-        m.frames_free * page / (1 << 20),
-        m.frames_total * page / (1 << 20)
-    );
-    let _ = writeln!(
-        s,
-        "heap:   {} KiB in use in {} allocations, {} KiB claimed ({} KiB free inside)",
-        kib(m.heap_allocated),
-        m.heap_allocations,
-        kib(m.heap_claimed),
-        kib(m.heap_claimed.saturating_sub(m.heap_allocated))
-    );
-    let _ = writeln!(
-        s,
-        "  process records:   {:>8} KiB ({} processes)",
-        kib(m.process_bytes),
-        m.processes
-    );
-    let _ = writeln!(
-        s,
-        "  tasks:             {:>8} KiB ({} tasks)",
-        kib(m.task_bytes),
-        m.tasks
-    );
-    let _ = writeln!(
-        s,
-        "  descriptor tables: {:>8} KiB ({} tables)",
-        kib(m.fd_bytes),
-        m.fd_tables
-    );
-    let _ = writeln!(s, "  other heap:        {:>8} KiB", kib(heap_other));
-    let _ = writeln!(
-        s,
-        "page tables:         {:>8} KiB ({} pages)",
-        m.table_pages * page / 1024,
-        m.table_pages
-    );
-    s
 }

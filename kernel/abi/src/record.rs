@@ -5,7 +5,12 @@
 //! - [`Stat`]: Linux's `struct stat` (144 bytes), with the file-type bits
 //!   and `getdents64`'s `d_type` values;
 //! - [`Clone3Args`]: clone3's `struct clone_args` (64, 80 or 88 bytes by
-//!   version).
+//!   version);
+//! - the records of Tine's information calls: [`ProcRecord`] (`proclist`,
+//!   56 bytes), [`ThreadRecord`] (`threadlist`, 48), [`CpuRecord`]
+//!   (`cpuinfo`, 64), [`MemRecord`] (`meminfo`, 104) and [`VmRecord`]
+//!   (`vmstat`, 32). The kernel writes them with `to_bytes`; the shells,
+//!   the fuzzer and the stress test read them with `from_bytes`.
 //!
 //! `siginfo_t` is [`crate::signal::SigInfo`].
 
@@ -106,6 +111,395 @@ impl ForkEvent {
             other,
             time_ns,
         })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Tine's information calls (proclist, threadlist, cpuinfo, meminfo, vmstat)
+// ---------------------------------------------------------------------------
+
+/// Little-endian field writer of a fixed-size record.
+struct Put<'a>(&'a mut [u8], usize);
+
+impl Put<'_> {
+    fn bytes(&mut self, b: &[u8]) -> &mut Self {
+        self.0[self.1..self.1 + b.len()].copy_from_slice(b);
+        self.1 += b.len();
+        self
+    }
+    fn u32(&mut self, v: u32) -> &mut Self {
+        self.bytes(&v.to_le_bytes())
+    }
+    fn u64(&mut self, v: u64) -> &mut Self {
+        self.bytes(&v.to_le_bytes())
+    }
+}
+
+/// A process or command name as records carry it: NUL-padded, cut at 32
+/// bytes.
+pub type Name = [u8; 32];
+
+/// `name` cut to fit a record.
+pub fn name(name: &str) -> Name {
+    let mut out = [0u8; 32];
+    let n = name.len().min(out.len());
+    out[..n].copy_from_slice(&name.as_bytes()[..n]);
+    out
+}
+
+/// The text of a record's name: up to the first NUL, and up to the last
+/// whole UTF-8 character when the cut at 32 bytes split one.
+pub fn name_str(name: &Name) -> &str {
+    let end = name.iter().position(|&c| c == 0).unwrap_or(name.len());
+    match core::str::from_utf8(&name[..end]) {
+        Ok(s) => s,
+        Err(e) => core::str::from_utf8(&name[..e.valid_up_to()]).unwrap_or(""),
+    }
+}
+
+fn name_at(b: &[u8], at: usize) -> Name {
+    let mut n = [0u8; 32];
+    n.copy_from_slice(&b[at..at + 32]);
+    n
+}
+
+/// One process of `proclist` (Tine 1007), 56 bytes: `{u32 pid, u32 ppid,
+/// u32 pgid, u32 sid, u8 state, u8 pad, u16 threads, i32 last_cpu,
+/// u8 name[32]}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProcRecord {
+    pub pid: u32,
+    pub ppid: u32,
+    pub pgid: u32,
+    pub sid: u32,
+    /// `R` queued or running, `S` every thread blocked, `T` stopped, `Z`
+    /// zombie.
+    pub state: u8,
+    /// Live threads, at most 65535 (0 for a zombie).
+    pub threads: u16,
+    /// The CPU it last ran on, -1 before it ran.
+    pub cpu: i32,
+    pub name: Name,
+}
+
+impl ProcRecord {
+    pub const SIZE: usize = 56;
+
+    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
+        let mut b = [0u8; Self::SIZE];
+        Put(&mut b, 0)
+            .u32(self.pid)
+            .u32(self.ppid)
+            .u32(self.pgid)
+            .u32(self.sid)
+            .bytes(&[self.state, 0])
+            .bytes(&self.threads.to_le_bytes())
+            .u32(self.cpu as u32)
+            .bytes(&self.name);
+        b
+    }
+
+    /// `None` when `b` is shorter than [`ProcRecord::SIZE`].
+    pub fn from_bytes(b: &[u8]) -> Option<Self> {
+        (b.len() >= Self::SIZE).then(|| Self {
+            pid: u32_at(b, 0),
+            ppid: u32_at(b, 4),
+            pgid: u32_at(b, 8),
+            sid: u32_at(b, 12),
+            state: b[16],
+            threads: u16::from_le_bytes([b[18], b[19]]),
+            cpu: u32_at(b, 20) as i32,
+            name: name_at(b, 24),
+        })
+    }
+}
+
+/// One thread of `threadlist` (Tine 1014), 48 bytes: `{u32 pid, u32 tid,
+/// u8 state, u8 pad[3], i32 last_cpu, u8 name[32]}` (the process's
+/// name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThreadRecord {
+    pub pid: u32,
+    pub tid: u32,
+    /// `R` queued or running, `S` blocked, `T` its process stopped.
+    pub state: u8,
+    /// The CPU it last ran user code on, -1 before it did.
+    pub cpu: i32,
+    pub name: Name,
+}
+
+impl ThreadRecord {
+    pub const SIZE: usize = 48;
+
+    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
+        let mut b = [0u8; Self::SIZE];
+        Put(&mut b, 0)
+            .u32(self.pid)
+            .u32(self.tid)
+            .bytes(&[self.state, 0, 0, 0])
+            .u32(self.cpu as u32)
+            .bytes(&self.name);
+        b
+    }
+
+    /// `None` when `b` is shorter than [`ThreadRecord::SIZE`].
+    pub fn from_bytes(b: &[u8]) -> Option<Self> {
+        (b.len() >= Self::SIZE).then(|| Self {
+            pid: u32_at(b, 0),
+            tid: u32_at(b, 4),
+            state: b[8],
+            cpu: u32_at(b, 12) as i32,
+            name: name_at(b, 16),
+        })
+    }
+}
+
+/// One CPU of `cpuinfo` (Tine 1008), 64 bytes: `{u32 cpu, u32 apic,
+/// u64 polls, u64 spawned, u64 completed, u64 stolen, u64 ipis,
+/// u32 queued, u32 live, u32 idle, u32 pad}`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuRecord {
+    pub cpu: u32,
+    pub apic: u32,
+    /// Task polls run on this CPU (user threads run inside polls).
+    pub polls: u64,
+    pub spawned: u64,
+    pub completed: u64,
+    pub stolen: u64,
+    pub ipis: u64,
+    /// Tasks in its run queues now.
+    pub queued: u32,
+    /// Live tasks whose home is this CPU.
+    pub live: u32,
+    /// Whether the CPU is halted.
+    pub idle: bool,
+}
+
+impl CpuRecord {
+    pub const SIZE: usize = 64;
+
+    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
+        let mut b = [0u8; Self::SIZE];
+        Put(&mut b, 0)
+            .u32(self.cpu)
+            .u32(self.apic)
+            .u64(self.polls)
+            .u64(self.spawned)
+            .u64(self.completed)
+            .u64(self.stolen)
+            .u64(self.ipis)
+            .u32(self.queued)
+            .u32(self.live)
+            .u32(u32::from(self.idle))
+            .u32(0);
+        b
+    }
+
+    /// `None` when `b` is shorter than [`CpuRecord::SIZE`].
+    pub fn from_bytes(b: &[u8]) -> Option<Self> {
+        (b.len() >= Self::SIZE).then(|| Self {
+            cpu: u32_at(b, 0),
+            apic: u32_at(b, 4),
+            polls: u64_at(b, 8),
+            spawned: u64_at(b, 16),
+            completed: u64_at(b, 24),
+            stolen: u64_at(b, 32),
+            ipis: u64_at(b, 40),
+            queued: u32_at(b, 48),
+            live: u32_at(b, 52),
+            idle: u32_at(b, 56) != 0,
+        })
+    }
+}
+
+/// `meminfo` (Tine 1009), 104 bytes of thirteen `u64`s in this order. A
+/// caller may ask for only the first [`MemRecord::MIN`] bytes (the frame
+/// and heap figures).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemRecord {
+    pub frames_total: u64,
+    pub frames_free: u64,
+    pub frames_used: u64,
+    /// Heap bytes in live allocations.
+    pub heap_allocated: u64,
+    pub heap_allocations: u64,
+    /// Bytes the heap holds from the frames (in use or free inside it).
+    pub heap_claimed: u64,
+    /// Process records (zombies included) and the heap they take.
+    pub processes: u64,
+    pub process_bytes: u64,
+    /// Tasks and the heap they take.
+    pub tasks: u64,
+    pub task_bytes: u64,
+    /// Page-table pages of the user address spaces.
+    pub table_pages: u64,
+    /// Descriptor tables and the heap they take.
+    pub fd_tables: u64,
+    pub fd_bytes: u64,
+}
+
+impl MemRecord {
+    pub const SIZE: usize = 104;
+    /// The shortest buffer `meminfo` fills: the first six fields.
+    pub const MIN: usize = 48;
+
+    fn fields(&self) -> [u64; 13] {
+        [
+            self.frames_total,
+            self.frames_free,
+            self.frames_used,
+            self.heap_allocated,
+            self.heap_allocations,
+            self.heap_claimed,
+            self.processes,
+            self.process_bytes,
+            self.tasks,
+            self.task_bytes,
+            self.table_pages,
+            self.fd_tables,
+            self.fd_bytes,
+        ]
+    }
+
+    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
+        let mut b = [0u8; Self::SIZE];
+        let mut put = Put(&mut b, 0);
+        for v in self.fields() {
+            put.u64(v);
+        }
+        b
+    }
+
+    /// The fields `b` holds (at least [`MemRecord::MIN`] bytes; those it
+    /// is too short for are 0); `None` when it is shorter.
+    pub fn from_bytes(b: &[u8]) -> Option<Self> {
+        if b.len() < Self::MIN {
+            return None;
+        }
+        let f = |i: usize| {
+            if b.len() >= i * 8 + 8 {
+                u64_at(b, i * 8)
+            } else {
+                0
+            }
+        };
+        Some(Self {
+            frames_total: f(0),
+            frames_free: f(1),
+            frames_used: f(2),
+            heap_allocated: f(3),
+            heap_allocations: f(4),
+            heap_claimed: f(5),
+            processes: f(6),
+            process_bytes: f(7),
+            tasks: f(8),
+            task_bytes: f(9),
+            table_pages: f(10),
+            fd_tables: f(11),
+            fd_bytes: f(12),
+        })
+    }
+}
+
+/// The breakdown as both shells' `mem` prints it, one figure a line
+/// (pages of 4 KiB).
+impl core::fmt::Display for MemRecord {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let kib = |b: u64| b / 1024;
+        let heap_other = self
+            .heap_allocated
+            .saturating_sub(self.process_bytes + self.task_bytes + self.fd_bytes);
+        writeln!(
+            f,
+            "frames: {} free of {} ({} MiB of {} MiB), {} used",
+            self.frames_free,
+            self.frames_total,
+            self.frames_free * 4 / 1024,
+            self.frames_total * 4 / 1024,
+            self.frames_used
+        )?;
+        writeln!(
+            f,
+            "heap:   {} KiB in use in {} allocations, {} KiB claimed ({} KiB free inside)",
+            kib(self.heap_allocated),
+            self.heap_allocations,
+            kib(self.heap_claimed),
+            kib(self.heap_claimed.saturating_sub(self.heap_allocated))
+        )?;
+        let part = |f: &mut core::fmt::Formatter<'_>, what: &str, bytes: u64, n: u64, of: &str| {
+            writeln!(f, "  {what:<18} {:>8} KiB ({n} {of})", kib(bytes))
+        };
+        part(
+            f,
+            "process records:",
+            self.process_bytes,
+            self.processes,
+            "processes",
+        )?;
+        part(f, "tasks:", self.task_bytes, self.tasks, "tasks")?;
+        part(
+            f,
+            "descriptor tables:",
+            self.fd_bytes,
+            self.fd_tables,
+            "tables",
+        )?;
+        writeln!(f, "  other heap:        {:>8} KiB", kib(heap_other))?;
+        writeln!(
+            f,
+            "page tables:         {:>8} KiB ({} pages)",
+            self.table_pages * 4,
+            self.table_pages
+        )
+    }
+}
+
+/// `vmstat` (Tine 1012): the caller's page-fault counters, 32 bytes,
+/// four `u64`s in this order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VmRecord {
+    /// Write faults that copied a shared page.
+    pub cow_copies: u64,
+    /// Write faults on a page no one else shared any more (made writable
+    /// in place).
+    pub cow_reuses: u64,
+    /// First touches filled with a zeroed frame.
+    pub zero_fills: u64,
+    /// Every fault resolved.
+    pub faults: u64,
+}
+
+impl VmRecord {
+    pub const SIZE: usize = 32;
+
+    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
+        let mut b = [0u8; Self::SIZE];
+        Put(&mut b, 0)
+            .u64(self.cow_copies)
+            .u64(self.cow_reuses)
+            .u64(self.zero_fills)
+            .u64(self.faults);
+        b
+    }
+
+    /// `None` when `b` is shorter than [`VmRecord::SIZE`].
+    pub fn from_bytes(b: &[u8]) -> Option<Self> {
+        (b.len() >= Self::SIZE).then(|| Self {
+            cow_copies: u64_at(b, 0),
+            cow_reuses: u64_at(b, 8),
+            zero_fills: u64_at(b, 16),
+            faults: u64_at(b, 24),
+        })
+    }
+
+    /// The counts from `earlier` to `self`.
+    pub fn since(&self, earlier: &Self) -> Self {
+        Self {
+            cow_copies: self.cow_copies.wrapping_sub(earlier.cow_copies),
+            cow_reuses: self.cow_reuses.wrapping_sub(earlier.cow_reuses),
+            zero_fills: self.zero_fills.wrapping_sub(earlier.zero_fills),
+            faults: self.faults.wrapping_sub(earlier.faults),
+        }
     }
 }
 
@@ -267,6 +661,72 @@ mod tests {
         assert_eq!(st.blocks, 10);
         assert_eq!(Stat::from_bytes(&st.to_bytes()), st);
         assert_eq!(dtype(S_IFDIR | 0o755), DT_DIR);
+    }
+
+    #[test]
+    fn info_records_read_back_what_they_wrote() {
+        let p = ProcRecord {
+            pid: 7,
+            ppid: 1,
+            pgid: 7,
+            sid: 1,
+            state: b'S',
+            threads: 3,
+            cpu: -1,
+            name: name("sh"),
+        };
+        let b = p.to_bytes();
+        assert_eq!(&b[..8], &[7, 0, 0, 0, 1, 0, 0, 0]);
+        assert_eq!((b[16], b[18], &b[20..24]), (b'S', 3, &[0xff; 4][..]));
+        assert_eq!(ProcRecord::from_bytes(&b), Some(p));
+        assert_eq!(ProcRecord::from_bytes(&b[..55]), None);
+        let t = ThreadRecord {
+            pid: 7,
+            tid: 9,
+            state: b'R',
+            cpu: 2,
+            name: name("a-name-longer-than-thirty-two-bytes"),
+        };
+        assert_eq!(ThreadRecord::from_bytes(&t.to_bytes()), Some(t));
+        assert_eq!(name_str(&t.name), "a-name-longer-than-thirty-two-by");
+        let c = CpuRecord {
+            cpu: 1,
+            apic: 1,
+            polls: 5,
+            ipis: 1 << 33,
+            live: 4,
+            idle: true,
+            ..CpuRecord::default()
+        };
+        assert_eq!(CpuRecord::from_bytes(&c.to_bytes()), Some(c));
+        let m = MemRecord {
+            frames_total: 1 << 17,
+            frames_free: 1000,
+            heap_claimed: 4096,
+            fd_bytes: 77,
+            ..MemRecord::default()
+        };
+        let b = m.to_bytes();
+        assert_eq!(u64_at(&b, 96), 77);
+        assert_eq!(MemRecord::from_bytes(&b), Some(m));
+        let short = MemRecord::from_bytes(&b[..MemRecord::MIN]).unwrap();
+        assert_eq!((short.heap_claimed, short.fd_bytes), (4096, 0));
+        assert_eq!(MemRecord::from_bytes(&b[..47]), None);
+        let v = VmRecord {
+            cow_copies: 3,
+            faults: 10,
+            ..VmRecord::default()
+        };
+        assert_eq!(VmRecord::from_bytes(&v.to_bytes()), Some(v));
+        assert_eq!(v.since(&VmRecord { faults: 4, ..v }).faults, 6);
+    }
+
+    #[test]
+    fn a_name_cut_inside_a_character_keeps_the_whole_ones() {
+        // 31 ASCII bytes and a 2-byte character: the cut leaves half of it.
+        let long = "abcdefghijklmnopqrstuvwxyz01234\u{e9}";
+        assert_eq!(name_str(&name(long)), "abcdefghijklmnopqrstuvwxyz01234");
+        assert_eq!(name_str(&name("")), "");
     }
 }
 

@@ -311,7 +311,7 @@ fn cpus() {
 }
 
 fn mem() {
-    say!("{}", crate::memstat::report(&crate::memstat::now()));
+    say!("{}", crate::memstat::now());
     let tmp = crate::fs::vfs::tmp_root().quota().usage();
     say!(
         "tmpfs:  {} KiB size, {} KiB used, {} KiB avail (/tmp)\n",

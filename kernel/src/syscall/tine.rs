@@ -10,8 +10,10 @@
 //! | `vmstat` | 1012 | `buf, len` | 32: the caller's [`VM_RECORD`] (`len` must hold it) |
 //! | `threadlist` | 1014 | `buf, len` | the number of live threads; fills `min(len / 48, count)` [`THREAD_RECORD`]s |
 //!
-//! Records are little-endian with fixed layouts (below; the shell decodes
-//! them in `user/sh/src/records.rs`). A list call with `len` 0 writes
+//! Records are little-endian with fixed layouts, defined once in the
+//! `abi` crate (`abi::record::{ProcRecord, ThreadRecord, CpuRecord,
+//! MemRecord, VmRecord}`), which the kernel writes and the user programs
+//! read. A list call with `len` 0 writes
 //! nothing and returns the count, so a caller can size its buffer; a count
 //! above what fitted means "call again with more room". A buffer outside
 //! user space, or a record that lands on an unmapped page, is `EFAULT`; a
@@ -22,36 +24,17 @@ use alloc::vec::Vec;
 
 use crate::proc::process::{self, State};
 use crate::vm::space::AddressSpace;
+use abi::record::{self, CpuRecord, MemRecord, ProcRecord, ThreadRecord, VmRecord};
 use abi::{Errno, SysResult};
 
-/// `proclist` record, 56 bytes: `{u32 pid, u32 ppid, u32 pgid, u32 sid,
-/// u8 state ('R' queued or running, 'S' every thread blocked, 'T' stopped,
-/// 'Z' zombie), u8 pad, u16 threads
-/// (live threads, at most 65535; 0 for a zombie), i32 last_cpu (-1: never
-/// ran), u8 name[32] (NUL-padded, cut at 32)}`.
-pub const PROC_RECORD: usize = 56;
-/// `threadlist` record, 48 bytes: `{u32 pid, u32 tid, u8 state ('R'
-/// queued or running, 'S' blocked, 'T' its process stopped), u8 pad[3],
-/// i32 last_cpu (-1: never ran user code), u8 name[32] (the process's,
-/// NUL-padded)}`, by PID, then in the process's thread order (the leader
-/// first). Zombies have no threads.
-pub const THREAD_RECORD: usize = 48;
-/// `cpuinfo` record, 64 bytes: `{u32 cpu, u32 apic, u64 polls,
-/// u64 spawned, u64 completed, u64 stolen, u64 ipis, u32 queued,
-/// u32 live, u32 idle (1: halted), u32 pad}` (`task::CpuStats`).
-pub const CPU_RECORD: usize = 64;
-/// `meminfo` record, 104 bytes: `{u64 frames_total, u64 frames_free,
-/// u64 frames_used, u64 heap_allocated_bytes, u64 heap_allocations,
-/// u64 heap_claimed_bytes, u64 processes, u64 process_bytes, u64 tasks,
-/// u64 task_bytes, u64 page_table_pages, u64 fd_tables, u64 fd_bytes}`
-/// (`memstat::MemStat`).
-pub const MEM_RECORD: usize = 104;
+/// Sizes of the records (`abi::record` has their layouts).
+pub const PROC_RECORD: usize = ProcRecord::SIZE;
+pub const THREAD_RECORD: usize = ThreadRecord::SIZE;
+pub const CPU_RECORD: usize = CpuRecord::SIZE;
+pub const MEM_RECORD: usize = MemRecord::SIZE;
 /// The shortest buffer `meminfo` fills (the record's first six fields).
-pub const MEM_RECORD_MIN: usize = 48;
-/// `vmstat` record, 32 bytes: `{u64 cow_copies, u64 cow_reuses,
-/// u64 zero_fills, u64 faults}` of the caller's address space
-/// (`vm::space::FaultStats`).
-pub const VM_RECORD: usize = 32;
+pub const MEM_RECORD_MIN: usize = MemRecord::MIN;
+pub const VM_RECORD: usize = VmRecord::SIZE;
 /// Longest benchmark name list `kbench` takes.
 const KBENCH_NAMES_MAX: u64 = 4096;
 
@@ -70,70 +53,45 @@ pub fn set_bench_runner(bench: BenchRunner) {
     BENCH.call_once(|| bench);
 }
 
-/// A record under construction.
-struct Record(Vec<u8>);
-
-impl Record {
-    fn new(size: usize) -> Self {
-        Self(Vec::with_capacity(size))
-    }
-    fn u32(mut self, v: u32) -> Self {
-        self.0.extend_from_slice(&v.to_le_bytes());
-        self
-    }
-    fn u64(mut self, v: u64) -> Self {
-        self.0.extend_from_slice(&v.to_le_bytes());
-        self
-    }
-    fn bytes(mut self, b: &[u8]) -> Self {
-        self.0.extend_from_slice(b);
-        self
-    }
-}
-
 /// The `proclist` record of one process.
 fn proc_record(p: &process::ProcInfo) -> Vec<u8> {
-    let pid = p.pid.as_u32();
     let state = match p.state {
         State::Zombie(_) => b'Z',
         State::Running if p.stopped => b'T',
         State::Running if p.parked => b'S',
         State::Running => b'R',
     };
-    let mut name = [0u8; 32];
-    let n = p.name.len().min(name.len());
-    name[..n].copy_from_slice(&p.name.as_bytes()[..n]);
-    let cpu = p.last_cpu.map_or(-1, |c| c as i32);
-    let r = Record::new(PROC_RECORD)
-        .u32(pid)
-        .u32(p.ppid.as_u32())
-        .u32(p.pgid.as_u32())
-        .u32(p.sid.as_u32())
-        .bytes(&[state, 0])
-        .bytes(&(p.threads.len().min(u16::MAX as usize) as u16).to_le_bytes())
-        .u32(cpu as u32)
-        .bytes(&name);
-    debug_assert_eq!(r.0.len(), PROC_RECORD);
-    r.0
+    ProcRecord {
+        pid: p.pid.as_u32(),
+        ppid: p.ppid.as_u32(),
+        pgid: p.pgid.as_u32(),
+        sid: p.sid.as_u32(),
+        state,
+        threads: p.threads.len().min(u16::MAX as usize) as u16,
+        cpu: p.last_cpu.map_or(-1, |c| c as i32),
+        name: record::name(&p.name),
+    }
+    .to_bytes()
+    .to_vec()
 }
 
 /// The `cpuinfo` record of CPU `cpu`.
 fn cpu_record(cpu: usize) -> Vec<u8> {
     let s = crate::task::stats(cpu);
-    let r = Record::new(CPU_RECORD)
-        .u32(cpu as u32)
-        .u32(arch::smp::cpu_apic_id(cpu))
-        .u64(s.polls)
-        .u64(s.spawned)
-        .u64(s.completed)
-        .u64(s.stolen)
-        .u64(s.ipis)
-        .u32(s.queued as u32)
-        .u32(s.live as u32)
-        .u32(u32::from(s.idle))
-        .u32(0);
-    debug_assert_eq!(r.0.len(), CPU_RECORD);
-    r.0
+    CpuRecord {
+        cpu: cpu as u32,
+        apic: arch::smp::cpu_apic_id(cpu),
+        polls: s.polls,
+        spawned: s.spawned,
+        completed: s.completed,
+        stolen: s.stolen,
+        ipis: s.ipis,
+        queued: s.queued as u32,
+        live: s.live as u32,
+        idle: s.idle,
+    }
+    .to_bytes()
+    .to_vec()
 }
 
 /// Copies as many whole `records` as fit `len` bytes at `buf`; returns
@@ -181,10 +139,7 @@ pub fn threadlist(space: &AddressSpace, buf: u64, len: u64) -> SysResult {
     let mut records = Vec::new();
     for p in process::all() {
         let stopped = p.signals().is_stopped();
-        let mut name = [0u8; 32];
-        let pname = p.name();
-        let n = pname.len().min(name.len());
-        name[..n].copy_from_slice(&pname.as_bytes()[..n]);
+        let name = record::name(&p.name());
         for t in p.threads().iter() {
             let state = if stopped {
                 b'T'
@@ -193,15 +148,14 @@ pub fn threadlist(space: &AddressSpace, buf: u64, len: u64) -> SysResult {
             } else {
                 b'R'
             };
-            let cpu = t.last_cpu().map_or(-1, |c| c as i32);
-            let r = Record::new(THREAD_RECORD)
-                .u32(p.pid().as_u32())
-                .u32(t.tid().as_u32())
-                .bytes(&[state, 0, 0, 0])
-                .u32(cpu as u32)
-                .bytes(&name);
-            debug_assert_eq!(r.0.len(), THREAD_RECORD);
-            records.push(r.0);
+            let r = ThreadRecord {
+                pid: p.pid().as_u32(),
+                tid: t.tid().as_u32(),
+                state,
+                cpu: t.last_cpu().map_or(-1, |c| c as i32),
+                name,
+            };
+            records.push(r.to_bytes().to_vec());
         }
     }
     copy_records(space, buf, len, &records)
@@ -220,35 +174,22 @@ pub fn meminfo(space: &AddressSpace, buf: u64, len: u64) -> SysResult {
     if len < MEM_RECORD_MIN as u64 {
         return Err(Errno::EINVAL);
     }
-    let m = crate::memstat::now();
-    let r = Record::new(MEM_RECORD)
-        .u64(m.frames_total)
-        .u64(m.frames_free)
-        .u64(m.frames_total.saturating_sub(m.frames_free))
-        .u64(m.heap_allocated)
-        .u64(m.heap_allocations)
-        .u64(m.heap_claimed)
-        .u64(m.processes)
-        .u64(m.process_bytes)
-        .u64(m.tasks)
-        .u64(m.task_bytes)
-        .u64(m.table_pages)
-        .u64(m.fd_tables)
-        .u64(m.fd_bytes);
-    let n = (len as usize).min(r.0.len());
-    space.copy_to_user(buf, &r.0[..n])?;
+    let r = crate::memstat::now().to_bytes();
+    let n = (len as usize).min(r.len());
+    space.copy_to_user(buf, &r[..n])?;
     Ok(n as u64)
 }
 
 /// `vmstat(buf, len)` (1012): the caller's fault counters.
 pub fn vmstat(space: &AddressSpace, buf: u64, len: u64) -> SysResult {
     let f = space.fault_stats();
-    let r = Record::new(VM_RECORD)
-        .u64(f.cow_copies)
-        .u64(f.cow_reuses)
-        .u64(f.zero_fills)
-        .u64(f.faults);
-    copy_record(space, buf, len, &r.0)
+    let r = VmRecord {
+        cow_copies: f.cow_copies,
+        cow_reuses: f.cow_reuses,
+        zero_fills: f.zero_fills,
+        faults: f.faults,
+    };
+    copy_record(space, buf, len, &r.to_bytes())
 }
 
 /// `kbench(names, len)` (1011): runs the benchmarks, whose output goes to

@@ -54,6 +54,7 @@
 
 use core::ffi::CStr;
 
+use tine_rt::memcheck::{self, MemRecord};
 use tine_rt::syscall::{self, Errno, nr, signal as sig};
 use tine_rt::{Args, println};
 
@@ -265,12 +266,6 @@ fn now() -> u64 {
     syscall::clock_gettime(1).unwrap_or(0)
 }
 
-fn meminfo() -> [u64; 6] {
-    let mut buf = [0u8; 48];
-    let _ = syscall::tine_info(nr::TINE_MEMINFO, &mut buf);
-    core::array::from_fn(|i| u64::from_le_bytes(buf[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8])))
-}
-
 fn raw(n: u64, a: [u64; 6]) -> isize {
     // SAFETY: the parent passes only its own live buffers or plain
     // numbers (procctl, kill, wait4 with a NULL status).
@@ -311,7 +306,7 @@ fn parent(o: &Options) -> i32 {
     }
     // Orphans of the fuzzed subtree come back to us, to be reaped.
     let _ = raw(nr::TINE_PROCCTL, [0, 0, 2, 0, 0, 0]);
-    let before = meminfo();
+    let before = memcheck::meminfo();
     let Ok([report_r, report_w]) = syscall::pipe2(O_NONBLOCK as i32) else {
         println!("fuzz: FAILED: pipe2");
         return 1;
@@ -582,7 +577,7 @@ fn wait_for(pid: i32) -> Result<(i32, i32), Errno> {
 }
 
 /// After the run: fork and wait work, memory came back.
-fn checks(before: &[u64; 6]) -> i32 {
+fn checks(before: &MemRecord) -> i32 {
     let mut ok = true;
     match syscall::fork() {
         Ok(0) => syscall::exit(42),
@@ -602,40 +597,8 @@ fn checks(before: &[u64; 6]) -> i32 {
         println!("fuzz: FAILED: a child is left after the run");
         ok = false;
     }
-    // Frames freed by exiting processes go back on their CPU's cache
-    // first; give the other CPUs a moment.
-    let _ = syscall::nanosleep(200_000_000);
-    let after = meminfo();
-    // meminfo: total, free, used, heap bytes, heap allocations, heap claimed.
-    let heap_grew_frames = after[5].saturating_sub(before[5]) / PAGE as u64;
-    let free_before = before[1];
-    let free_after = after[1] + heap_grew_frames;
-    let heap_delta = after[3] as i64 - before[3] as i64;
-    println!(
-        "fuzz: memory: {} frames free before, {} after (+{} the heap claimed); heap in use {:+} bytes",
-        free_before, after[1], heap_grew_frames, heap_delta
-    );
-    if free_after + 512 < free_before {
-        println!(
-            "fuzz: FAILED: {} KiB of frames did not come back",
-            (free_before - free_after) * 4
-        );
+    if !memcheck::after_run("fuzz", before) {
         ok = false;
-    }
-    if heap_delta > 1 << 20 {
-        println!("fuzz: FAILED: the heap holds {heap_delta} bytes more than before");
-        ok = false;
-    }
-    match syscall::debug_check(5) {
-        Ok(0) => println!("fuzz: debug.check: the kernel's invariants hold"),
-        Ok(n) => {
-            println!("fuzz: FAILED: debug.check found {n} problems (see the console)");
-            ok = false;
-        }
-        Err(e) => {
-            println!("fuzz: FAILED: sysctl debug.check: {e}");
-            ok = false;
-        }
     }
     if ok {
         println!("fuzz: ok");

@@ -33,6 +33,7 @@
 
 pub mod heap;
 pub mod io;
+pub mod memcheck;
 pub mod start;
 pub mod syscall;
 pub mod tty;

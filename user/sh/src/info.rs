@@ -6,7 +6,9 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 use sh::errno::Name;
-use sh::records::{CpuRecord, ForkEvent, MemRecord, ProcRecord, ThreadRecord, VmRecord};
+use sh::records::{
+    CpuRecord, ForkEvent, MemRecord, ProcRecord, ThreadRecord, VmRecord, decode_all, name_str,
+};
 use tine_rt::syscall::{self, Errno, nr};
 use tine_rt::{eprintln, print, println};
 
@@ -29,14 +31,15 @@ fn records(call: u64, size: usize) -> Result<Vec<u8>, Errno> {
 
 /// The process table.
 pub fn processes() -> Result<Vec<ProcRecord>, Errno> {
-    records(nr::TINE_PROCLIST, ProcRecord::SIZE).map(|b| ProcRecord::decode_all(&b))
+    records(nr::TINE_PROCLIST, ProcRecord::SIZE)
+        .map(|b| decode_all(&b, ProcRecord::SIZE, ProcRecord::from_bytes))
 }
 
 /// This process's fault counters (`None` when the call fails).
 pub fn vmstat() -> Option<VmRecord> {
     let mut buf = [0u8; VmRecord::SIZE];
     syscall::tine_info(nr::TINE_VMSTAT, &mut buf).ok()?;
-    Some(VmRecord::decode(&buf))
+    VmRecord::from_bytes(&buf)
 }
 
 /// `ps` (one line per process, `THR` its threads) or `ps -T` (one line
@@ -46,7 +49,7 @@ pub fn ps(_: &mut Shell, argv: &[String]) -> i32 {
         None => {}
         Some("-T") => {
             let threads = records(nr::TINE_THREADLIST, ThreadRecord::SIZE)
-                .map(|b| ThreadRecord::decode_all(&b));
+                .map(|b| decode_all(&b, ThreadRecord::SIZE, ThreadRecord::from_bytes));
             return match processes().and_then(|p| Ok((p, threads?))) {
                 Ok((procs, threads)) => {
                     print!("{}", sh::records::ps_threads(&procs, &threads));
@@ -74,7 +77,13 @@ pub fn ps(_: &mut Shell, argv: &[String]) -> i32 {
                 };
                 println!(
                     "{:>5} {:>5} {:>5} {} {:>3} {:>3} {}",
-                    p.pid, p.ppid, p.pgid, p.state, cpu, p.threads, p.name
+                    p.pid,
+                    p.ppid,
+                    p.pgid,
+                    char::from(p.state),
+                    cpu,
+                    p.threads,
+                    name_str(&p.name)
                 );
             }
             0
@@ -100,7 +109,8 @@ pub fn pstree(_: &mut Shell, _: &[String]) -> i32 {
 }
 
 fn cpu_records() -> Result<Vec<CpuRecord>, Errno> {
-    records(nr::TINE_CPUINFO, CpuRecord::SIZE).map(|b| CpuRecord::decode_all(&b))
+    records(nr::TINE_CPUINFO, CpuRecord::SIZE)
+        .map(|b| decode_all(&b, CpuRecord::SIZE, CpuRecord::from_bytes))
 }
 
 /// How long `cpus` samples.
@@ -150,46 +160,7 @@ pub fn mem(_: &mut Shell, _: &[String]) -> i32 {
         report("mem", e);
         return 1;
     }
-    let m = MemRecord::decode(&buf);
-    println!(
-        "frames: {} total, {} free, {} used ({} MiB free of {} MiB)",
-        m.frames_total,
-        m.frames_free,
-        m.frames_used,
-        m.frames_free * 4 / 1024,
-        m.frames_total * 4 / 1024
-    );
-    println!(
-        "kernel heap: {} KiB in {} allocations, {} KiB claimed ({} KiB free inside)",
-        m.heap_allocated / 1024,
-        m.heap_allocations,
-        m.heap_claimed / 1024,
-        m.heap_claimed.saturating_sub(m.heap_allocated) / 1024
-    );
-    let other = m
-        .heap_allocated
-        .saturating_sub(m.process_bytes + m.task_bytes + m.fd_bytes);
-    println!(
-        "  process records:   {:>8} KiB ({} processes)",
-        m.process_bytes / 1024,
-        m.processes
-    );
-    println!(
-        "  tasks:             {:>8} KiB ({} tasks)",
-        m.task_bytes / 1024,
-        m.tasks
-    );
-    println!(
-        "  descriptor tables: {:>8} KiB ({} tables)",
-        m.fd_bytes / 1024,
-        m.fd_tables
-    );
-    println!("  other heap:        {:>8} KiB", other / 1024);
-    println!(
-        "page tables: {} KiB ({} pages)",
-        m.table_pages * 4,
-        m.table_pages
-    );
+    print!("{}", MemRecord::from_bytes(&buf).unwrap_or_default());
     0
 }
 

@@ -1,96 +1,17 @@
-//! The records of Tine's information calls, decoded from the bytes the
-//! kernel writes (little-endian, fixed sizes; the kernel side is
-//! `kernel/src/syscall/tine.rs`, the table is in `docs/syscalls.md`).
+//! What the shell makes of the records of Tine's information calls: the
+//! records themselves (layouts, decoding) are the `abi` crate's
+//! (`abi::record`), shared with the kernel that writes them; here are
+//! `ps -T`'s and `pstree`'s drawings and the `trace` view of fork events.
 
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
 use alloc::vec::Vec;
 
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
+pub use abi::record::{CpuRecord, MemRecord, ProcRecord, ThreadRecord, VmRecord, name_str};
 
-fn u64_at(b: &[u8], at: usize) -> u64 {
-    let mut x = [0u8; 8];
-    x.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(x)
-}
-
-/// One process of `TINE_PROCLIST` (1007): 56 bytes,
-/// `{u32 pid, u32 ppid, u32 pgid, u32 sid, u8 state, u8 pad,
-/// u16 threads, i32 last_cpu, u8 name[32]}` (name NUL-padded; `last_cpu`
-/// -1 before the first run; `threads` the live threads, 0 for a zombie).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProcRecord {
-    pub pid: u32,
-    pub ppid: u32,
-    pub pgid: u32,
-    pub sid: u32,
-    /// `R` running or runnable, `S` sleeping in a system call, `T`
-    /// stopped, `Z` zombie.
-    pub state: char,
-    /// Live threads (0 for a zombie).
-    pub threads: u16,
-    pub cpu: i32,
-    pub name: String,
-}
-
-impl ProcRecord {
-    pub const SIZE: usize = 56;
-
-    pub fn decode(b: &[u8]) -> Self {
-        let name = &b[24..56];
-        let end = name.iter().position(|&c| c == 0).unwrap_or(name.len());
-        Self {
-            pid: u32_at(b, 0),
-            ppid: u32_at(b, 4),
-            pgid: u32_at(b, 8),
-            sid: u32_at(b, 12),
-            state: char::from(b[16]),
-            threads: u16::from_le_bytes([b[18], b[19]]),
-            cpu: u32_at(b, 20) as i32,
-            name: String::from_utf8_lossy(&name[..end]).into_owned(),
-        }
-    }
-
-    /// Every whole record of `bytes`.
-    pub fn decode_all(bytes: &[u8]) -> Vec<Self> {
-        bytes.chunks_exact(Self::SIZE).map(Self::decode).collect()
-    }
-}
-
-/// One thread of `TINE_THREADLIST` (1014): 48 bytes, `{u32 pid,
-/// u32 tid, u8 state, u8 pad[3], i32 last_cpu, u8 name[32]}` (the
-/// process's name, NUL-padded; `last_cpu` -1 before it ran).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ThreadRecord {
-    pub pid: u32,
-    pub tid: u32,
-    /// `R` running or runnable, `S` blocked, `T` stopped.
-    pub state: char,
-    pub cpu: i32,
-    pub name: String,
-}
-
-impl ThreadRecord {
-    pub const SIZE: usize = 48;
-
-    pub fn decode(b: &[u8]) -> Self {
-        let name = &b[16..48];
-        let end = name.iter().position(|&c| c == 0).unwrap_or(name.len());
-        Self {
-            pid: u32_at(b, 0),
-            tid: u32_at(b, 4),
-            state: char::from(b[8]),
-            cpu: u32_at(b, 12) as i32,
-            name: String::from_utf8_lossy(&name[..end]).into_owned(),
-        }
-    }
-
-    /// Every whole record of `bytes`.
-    pub fn decode_all(bytes: &[u8]) -> Vec<Self> {
-        bytes.chunks_exact(Self::SIZE).map(Self::decode).collect()
-    }
+/// Every whole record of `bytes`, each `size` bytes, read by `from`.
+pub fn decode_all<R>(bytes: &[u8], size: usize, from: fn(&[u8]) -> Option<R>) -> Vec<R> {
+    bytes.chunks_exact(size).filter_map(from).collect()
 }
 
 /// `ps -T`'s lines: one per thread (`PID SPID S CPU THR COMMAND`, the
@@ -118,10 +39,10 @@ pub fn ps_threads(procs: &[ProcRecord], threads: &[ThreadRecord]) -> String {
                         "{:>5} {:>5} {} {:>3} {:>3} {}\n",
                         p.pid,
                         t.tid,
-                        t.state,
+                        char::from(t.state),
                         cpu(t.cpu),
                         ts.len(),
-                        t.name
+                        name_str(&t.name)
                     );
                 }
             }
@@ -130,140 +51,15 @@ pub fn ps_threads(procs: &[ProcRecord], threads: &[ThreadRecord]) -> String {
                     "{:>5} {:>5} {} {:>3} {:>3} {}\n",
                     p.pid,
                     p.pid,
-                    p.state,
+                    char::from(p.state),
                     cpu(p.cpu),
                     p.threads,
-                    p.name
+                    name_str(&p.name)
                 );
             }
         }
     }
     out
-}
-
-/// One CPU of `TINE_CPUINFO` (1008): 64 bytes, `{u32 cpu, u32 apic,
-/// u64 polls, u64 spawned, u64 completed, u64 stolen, u64 ipis,
-/// u32 queued, u32 live, u32 idle, u32 pad}`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CpuRecord {
-    pub cpu: u32,
-    pub apic: u32,
-    /// Task polls run on this CPU (user threads run inside polls).
-    pub polls: u64,
-    pub spawned: u64,
-    pub completed: u64,
-    pub stolen: u64,
-    pub ipis: u64,
-    /// Tasks in its run queues now.
-    pub queued: u32,
-    /// Live tasks whose home is this CPU.
-    pub live: u32,
-    /// 1 when the CPU is halted.
-    pub idle: bool,
-}
-
-impl CpuRecord {
-    pub const SIZE: usize = 64;
-
-    pub fn decode(b: &[u8]) -> Self {
-        Self {
-            cpu: u32_at(b, 0),
-            apic: u32_at(b, 4),
-            polls: u64_at(b, 8),
-            spawned: u64_at(b, 16),
-            completed: u64_at(b, 24),
-            stolen: u64_at(b, 32),
-            ipis: u64_at(b, 40),
-            queued: u32_at(b, 48),
-            live: u32_at(b, 52),
-            idle: u32_at(b, 56) != 0,
-        }
-    }
-
-    pub fn decode_all(bytes: &[u8]) -> Vec<Self> {
-        bytes.chunks_exact(Self::SIZE).map(Self::decode).collect()
-    }
-}
-
-/// `TINE_MEMINFO` (1009): 48 bytes, six u64s.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct MemRecord {
-    pub frames_total: u64,
-    pub frames_free: u64,
-    pub frames_used: u64,
-    pub heap_allocated: u64,
-    pub heap_allocations: u64,
-    pub heap_claimed: u64,
-    /// The breakdown (docs/memory.md): process records and their bytes,
-    /// tasks and their bytes, user page-table pages, descriptor tables
-    /// and their bytes.
-    pub processes: u64,
-    pub process_bytes: u64,
-    pub tasks: u64,
-    pub task_bytes: u64,
-    pub table_pages: u64,
-    pub fd_tables: u64,
-    pub fd_bytes: u64,
-}
-
-impl MemRecord {
-    pub const SIZE: usize = 104;
-
-    pub fn decode(b: &[u8]) -> Self {
-        Self {
-            frames_total: u64_at(b, 0),
-            frames_free: u64_at(b, 8),
-            frames_used: u64_at(b, 16),
-            heap_allocated: u64_at(b, 24),
-            heap_allocations: u64_at(b, 32),
-            heap_claimed: u64_at(b, 40),
-            processes: u64_at(b, 48),
-            process_bytes: u64_at(b, 56),
-            tasks: u64_at(b, 64),
-            task_bytes: u64_at(b, 72),
-            table_pages: u64_at(b, 80),
-            fd_tables: u64_at(b, 88),
-            fd_bytes: u64_at(b, 96),
-        }
-    }
-}
-
-/// `TINE_VMSTAT` (1012): the caller's page-fault counters, 32 bytes,
-/// four u64s.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct VmRecord {
-    /// Write faults that copied a shared page.
-    pub cow_copies: u64,
-    /// Write faults on a page no one else shared any more (made writable
-    /// in place).
-    pub cow_reuses: u64,
-    /// First touches filled with a zeroed frame.
-    pub zero_fills: u64,
-    /// Every fault resolved.
-    pub faults: u64,
-}
-
-impl VmRecord {
-    pub const SIZE: usize = 32;
-
-    pub fn decode(b: &[u8]) -> Self {
-        Self {
-            cow_copies: u64_at(b, 0),
-            cow_reuses: u64_at(b, 8),
-            zero_fills: u64_at(b, 16),
-            faults: u64_at(b, 24),
-        }
-    }
-
-    /// The counts from `earlier` to `self`.
-    pub fn since(&self, earlier: &Self) -> Self {
-        Self {
-            cow_copies: self.cow_copies.wrapping_sub(earlier.cow_copies),
-            cow_reuses: self.cow_reuses.wrapping_sub(earlier.cow_reuses),
-            zero_fills: self.zero_fills.wrapping_sub(earlier.zero_fills),
-            faults: self.faults.wrapping_sub(earlier.faults),
-        }
-    }
 }
 
 /// What a fork event says happened.
@@ -389,8 +185,8 @@ fn draw(
         Some(false) => out.push_str("|- "),
         None => {}
     }
-    out.push_str(&alloc::format!("{}({})", p.name, p.pid));
-    if p.state == 'Z' {
+    out.push_str(&alloc::format!("{}({})", name_str(&p.name), p.pid));
+    if p.state == b'Z' {
         out.push_str(" <zombie>");
     }
     out.push('\n');
@@ -415,85 +211,30 @@ fn draw(
 mod tests {
     use super::*;
 
-    fn proc_bytes(pid: u32, ppid: u32, state: u8, cpu: i32, name: &str) -> Vec<u8> {
-        let mut b = Vec::new();
-        for v in [pid, ppid, pid, 1] {
-            b.extend_from_slice(&v.to_le_bytes());
+    fn proc(pid: u32, ppid: u32, state: u8, threads: u16, name: &str) -> ProcRecord {
+        ProcRecord {
+            pid,
+            ppid,
+            pgid: pid,
+            sid: 1,
+            state,
+            threads,
+            cpu: 0,
+            name: abi::record::name(name),
         }
-        b.extend_from_slice(&[state, 0, 0, 0]);
-        b.extend_from_slice(&cpu.to_le_bytes());
-        let mut n = [0u8; 32];
-        n[..name.len()].copy_from_slice(name.as_bytes());
-        b.extend_from_slice(&n);
-        b
     }
 
     #[test]
-    fn proc_records() {
-        let mut bytes = proc_bytes(1, 0, b'S', 0, "init");
-        bytes.extend(proc_bytes(
-            7,
-            1,
-            b'R',
-            -1,
-            "a-name-of-exactly-32-bytes-long!",
-        ));
+    fn decode_all_takes_whole_records() {
+        let mut bytes = proc(1, 0, b'S', 1, "init").to_bytes().to_vec();
+        bytes.extend(proc(7, 1, b'R', 1, "a-name-of-exactly-32-bytes-long!").to_bytes());
         bytes.extend_from_slice(&[1, 2, 3]); // a partial record is ignored
-        let v = ProcRecord::decode_all(&bytes);
+        let v = decode_all(&bytes, ProcRecord::SIZE, ProcRecord::from_bytes);
         assert_eq!(v.len(), 2);
-        assert_eq!(v[0].name, "init");
-        assert_eq!(v[0].state, 'S');
+        assert_eq!(name_str(&v[0].name), "init");
+        assert_eq!(v[0].state, b'S');
         assert_eq!(v[1].pid, 7);
-        assert_eq!(v[1].pgid, 7);
-        assert_eq!(v[1].cpu, -1);
-        assert_eq!(v[1].name.len(), 32);
-    }
-
-    #[test]
-    fn cpu_mem_vm_records() {
-        let mut b = Vec::new();
-        for v in [3u32, 6] {
-            b.extend_from_slice(&v.to_le_bytes());
-        }
-        for v in [100u64, 5, 4, 2, 9] {
-            b.extend_from_slice(&v.to_le_bytes());
-        }
-        for v in [1u32, 3, 1, 0] {
-            b.extend_from_slice(&v.to_le_bytes());
-        }
-        let c = CpuRecord::decode_all(&b);
-        assert_eq!(c.len(), 1);
-        assert_eq!((c[0].cpu, c[0].apic, c[0].polls, c[0].ipis), (3, 6, 100, 9));
-        assert_eq!((c[0].queued, c[0].live, c[0].idle), (1, 3, true));
-
-        let m: Vec<u8> = [10u64, 4, 6, 1, 2, 3, 7, 8, 9, 11, 12, 13, 14]
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect();
-        let m = MemRecord::decode(&m);
-        assert_eq!((m.frames_total, m.frames_free, m.frames_used), (10, 4, 6));
-        assert_eq!(m.heap_claimed, 3);
-        assert_eq!((m.processes, m.process_bytes), (7, 8));
-        assert_eq!((m.tasks, m.task_bytes, m.table_pages), (9, 11, 12));
-        assert_eq!((m.fd_tables, m.fd_bytes), (13, 14));
-
-        let a = VmRecord::decode(
-            &[1u64, 2, 3, 6]
-                .iter()
-                .flat_map(|v| v.to_le_bytes())
-                .collect::<Vec<_>>(),
-        );
-        let b = VmRecord::decode(
-            &[4u64, 2, 5, 11]
-                .iter()
-                .flat_map(|v| v.to_le_bytes())
-                .collect::<Vec<_>>(),
-        );
-        let d = b.since(&a);
-        assert_eq!(
-            (d.cow_copies, d.cow_reuses, d.zero_fills, d.faults),
-            (3, 0, 2, 5)
-        );
+        assert_eq!(name_str(&v[1].name).len(), 32);
     }
 
     #[test]
@@ -517,37 +258,18 @@ mod tests {
 
     #[test]
     fn ps_threads_lists_each_thread() {
-        let mut b = [0u8; 2 * ThreadRecord::SIZE];
-        for (i, (tid, state, cpu)) in [(7u32, b'S', 1i32), (9, b'R', -1)].into_iter().enumerate() {
-            let r = &mut b[i * ThreadRecord::SIZE..];
-            r[0..4].copy_from_slice(&7u32.to_le_bytes());
-            r[4..8].copy_from_slice(&tid.to_le_bytes());
-            r[8] = state;
-            r[12..16].copy_from_slice(&(cpu as u32).to_le_bytes());
-            r[16..23].copy_from_slice(b"threads");
-        }
-        let threads = ThreadRecord::decode_all(&b);
-        assert_eq!(
-            threads[1],
-            ThreadRecord {
-                pid: 7,
-                tid: 9,
-                state: 'R',
-                cpu: -1,
-                name: "threads".into()
-            }
-        );
-        let proc = |pid, state, threads| ProcRecord {
-            pid,
-            ppid: 1,
-            pgid: pid,
-            sid: 1,
+        let thread = |tid, state, cpu| ThreadRecord {
+            pid: 7,
+            tid,
             state,
-            threads,
-            cpu: 0,
-            name: "p".into(),
+            cpu,
+            name: abi::record::name("threads"),
         };
-        let out = ps_threads(&[proc(7, 'S', 2), proc(8, 'Z', 0)], &threads);
+        let threads = [thread(7, b'S', 1), thread(9, b'R', -1)];
+        let out = ps_threads(
+            &[proc(7, 1, b'S', 2, "p"), proc(8, 1, b'Z', 0, "p")],
+            &threads,
+        );
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines[0], "  PID  SPID S CPU THR COMMAND");
         assert_eq!(lines[1], "    7     7 S   1   2 threads");
@@ -558,16 +280,7 @@ mod tests {
 
     #[test]
     fn pstree_draws_the_hierarchy() {
-        let p = |pid, ppid, name: &str| ProcRecord {
-            pid,
-            ppid,
-            pgid: pid,
-            sid: 1,
-            state: 'S',
-            threads: 1,
-            cpu: 0,
-            name: name.into(),
-        };
+        let p = |pid, ppid, name: &str| proc(pid, ppid, b'S', 1, name);
         let procs = [
             p(3, 2, "sleep"),
             p(1, 0, "init"),

@@ -30,6 +30,7 @@
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
+use tine_rt::memcheck;
 use tine_rt::syscall::{self, CStrArray, Errno, VforkExec, nr, signal as sig};
 use tine_rt::{Args, println};
 
@@ -62,12 +63,6 @@ fn now() -> u64 {
     syscall::clock_gettime(1).unwrap_or(0)
 }
 
-fn meminfo() -> [u64; 6] {
-    let mut buf = [0u8; 48];
-    let _ = syscall::tine_info(nr::TINE_MEMINFO, &mut buf);
-    core::array::from_fn(|i| u64::from_le_bytes(buf[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8])))
-}
-
 fn main(args: Args) -> i32 {
     let (mut seconds, mut workers) = (60, 0);
     let mut i = 1;
@@ -89,7 +84,7 @@ fn main(args: Args) -> i32 {
         let cpus = syscall::tine_info(nr::TINE_CPUINFO, &mut buf).unwrap_or(1) as u64;
         workers = (2 * cpus).clamp(1, 64);
     }
-    let before = meminfo();
+    let before = memcheck::meminfo();
     let start = now();
     let deadline = start + seconds * 1_000_000_000;
     let Ok([report_r, report_w]) = syscall::pipe2(0o4000) else {
@@ -158,32 +153,8 @@ fn main(args: Args) -> i32 {
         println!("stress: FAILED: a child is left after the workers");
         ok = false;
     }
-    let _ = syscall::nanosleep(200_000_000);
-    let after = meminfo();
-    let heap_grew = after[5].saturating_sub(before[5]) / 4096;
-    let heap_delta = after[3] as i64 - before[3] as i64;
-    println!(
-        "stress: memory: {} frames free before, {} after (+{} the heap claimed); heap in use {:+} bytes",
-        before[1], after[1], heap_grew, heap_delta
-    );
-    if after[1] + heap_grew + 512 < before[1] {
-        println!("stress: FAILED: frames did not come back");
+    if !memcheck::after_run("stress", &before) {
         ok = false;
-    }
-    if heap_delta > 1 << 20 {
-        println!("stress: FAILED: the heap holds {heap_delta} bytes more");
-        ok = false;
-    }
-    match syscall::debug_check(5) {
-        Ok(0) => println!("stress: debug.check: the kernel's invariants hold"),
-        Ok(n) => {
-            println!("stress: FAILED: debug.check found {n} problems (see the console)");
-            ok = false;
-        }
-        Err(e) => {
-            println!("stress: FAILED: sysctl debug.check: {e}");
-            ok = false;
-        }
     }
     println!(
         "stress: {} rounds by {} workers in {}s",
