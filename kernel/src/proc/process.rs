@@ -482,6 +482,7 @@ mod imp {
 
         /// Adds a thread to its list (its creation's commit point).
         pub fn add_thread(&self, thread: Arc<crate::proc::thread::Thread>) {
+            crate::proc::thread::register_tid(&thread);
             self.threads.lock().push(thread);
         }
 

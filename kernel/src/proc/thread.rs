@@ -518,9 +518,37 @@ fn exit_thread(thread: &Arc<Thread>, space: Arc<AddressSpace>, ending: Ending) {
     }
 }
 
-/// Gives back what a non-leader thread took at creation: its TID, its
-/// process slot and its count under the process's uid.
+/// The process of every live non-leader thread, by TID: how `tkill`,
+/// `tgkill` without a group and `sched_setaffinity` find a thread whose
+/// TID is not a PID without a walk of all processes (a leader is found
+/// through the process table, its TID being the PID).
+static OTHER_TIDS: spin::Mutex<alloc::collections::BTreeMap<u32, alloc::sync::Weak<Process>>> =
+    spin::Mutex::new(alloc::collections::BTreeMap::new());
+
+/// Records a new thread's TID (`Process::add_thread`) if it is not its
+/// process's PID.
+pub fn register_tid(thread: &Thread) {
+    if !thread.is_leader() {
+        OTHER_TIDS
+            .lock()
+            .insert(thread.tid().as_u32(), Arc::downgrade(thread.process()));
+    }
+}
+
+/// The live thread with TID `tid`, of any process.
+pub fn by_tid(tid: Pid) -> Option<Arc<Thread>> {
+    if let Some(t) = crate::proc::process::lookup(tid).and_then(|p| p.thread(tid)) {
+        return Some(t);
+    }
+    let owner = OTHER_TIDS.lock().get(&tid.as_u32())?.upgrade()?;
+    owner.thread(tid)
+}
+
+/// Gives back what a non-leader thread took at creation: its TID (out of
+/// [`OTHER_TIDS`] before the PID map, which may hand it out again at
+/// once), its process slot and its count under the process's uid.
 pub fn release_tid(process: &Process, tid: Pid) {
+    OTHER_TIDS.lock().remove(&tid.as_u32());
     crate::proc::pids().free(tid);
     crate::proc::process::release_slot();
     crate::proc::uidinfo::uncharge(process.charged_uid());

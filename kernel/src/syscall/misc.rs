@@ -210,10 +210,7 @@ fn target_thread(pid: u64) -> Result<Arc<Thread>, Errno> {
         .ok()
         .and_then(Pid::new)
         .ok_or(Errno::ESRCH)?;
-    process::lookup(tid)
-        .and_then(|p| p.thread(tid))
-        .or_else(|| process::all().iter().find_map(|p| p.thread(tid)))
-        .ok_or(Errno::ESRCH)
+    crate::proc::thread::by_tid(tid).ok_or(Errno::ESRCH)
 }
 
 /// `sched_getaffinity(pid, len, mask)`: the mask (8 bytes, CPUs 0..64)

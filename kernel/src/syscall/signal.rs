@@ -279,9 +279,7 @@ pub fn tgkill(process: &Process, tgid: Option<u64>, tid: u64, sig: u64) -> SysRe
         Some(g) => {
             process::lookup(Pid::new(g as u32).ok_or(Errno::ESRCH)?).and_then(|p| p.thread(tid))
         }
-        None => process::lookup(tid)
-            .and_then(|p| p.thread(tid))
-            .or_else(|| process::all().iter().find_map(|p| p.thread(tid))),
+        None => crate::proc::thread::by_tid(tid),
     }
     .ok_or(Errno::ESRCH)?;
     // Permission, as `kill` checks it (SIGCONT within the session too).
