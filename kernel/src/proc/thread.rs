@@ -357,131 +357,143 @@ pub const SLICE_SLACK_NS: u64 = SLICE_NS / 2;
 
 /// Runs `thread` from `ctx` until it ends (module docs); `space` is the
 /// process's address space.
-pub async fn run(thread: Arc<Thread>, mut space: Arc<AddressSpace>, mut ctx: UserContext) {
-    let process = thread.process().clone();
-    let mut space_generation = process.space_generation();
-    let mut slice_end = 0;
-    // The system call a signal interrupted, if it may run again.
-    let mut interrupted = None;
-    let ending = loop {
-        // Signals are taken before every return to user mode (and a group
-        // exit is seen there); `deliver` is not even called while nothing
-        // can have changed (`needs_attention`) and no call is to restart.
-        if (interrupted.is_some() || signal::needs_attention(&thread))
-            && let Some(status) =
-                signal::deliver(&thread, &space, &mut ctx, interrupted.take()).await
-        {
-            break Ending::Group(status);
-        }
-        // Another thread replaced the process's space (rfork without
-        // RFMEM unsharing it): this one follows.
-        if process.space_generation() != space_generation {
-            space_generation = process.space_generation();
-            if let Some(new) = process.space() {
-                space = new;
+///
+/// Not an `async fn`: an `async fn` keeps its arguments in its state and
+/// moves them into locals of the body, so the `UserContext` would be
+/// stored twice in every thread's future (176 bytes more per thread);
+/// the `async move` block uses the captured `ctx` and `space` in place.
+#[allow(clippy::manual_async_fn)] // on purpose: see above
+pub fn run(
+    thread: Arc<Thread>,
+    mut space: Arc<AddressSpace>,
+    mut ctx: UserContext,
+) -> impl core::future::Future<Output = ()> + Send {
+    async move {
+        let process = thread.process().clone();
+        let mut space_generation = process.space_generation();
+        let mut slice_end = 0;
+        // The system call a signal interrupted, if it may run again.
+        let mut interrupted = None;
+        let ending = loop {
+            // Signals are taken before every return to user mode (and a group
+            // exit is seen there); `deliver` is not even called while nothing
+            // can have changed (`needs_attention`) and no call is to restart.
+            if (interrupted.is_some() || signal::needs_attention(&thread))
+                && let Some(status) =
+                    signal::deliver(&thread, &space, &mut ctx, interrupted.take()).await
+            {
+                break Ending::Group(status);
             }
-        }
-        // One clock read serves the slice check and the user-time start,
-        // unless the thread waited in between.
-        let mut now = arch::cpu::tsc::now_ns();
-        if now >= slice_end {
-            if slice_end != 0 {
-                crate::task::yield_now().await;
+            // Another thread replaced the process's space (rfork without
+            // RFMEM unsharing it): this one follows.
+            if process.space_generation() != space_generation {
+                space_generation = process.space_generation();
+                if let Some(new) = process.space() {
+                    space = new;
+                }
+            }
+            // One clock read serves the slice check and the user-time start,
+            // unless the thread waited in between.
+            let mut now = arch::cpu::tsc::now_ns();
+            if now >= slice_end {
+                if slice_end != 0 {
+                    crate::task::yield_now().await;
+                    now = arch::cpu::tsc::now_ns();
+                }
+                slice_end = now + SLICE_NS;
+            }
+            if thread.take_affinity_change() {
+                crate::proc::affinity::apply(&thread).await;
                 now = arch::cpu::tsc::now_ns();
             }
-            slice_end = now + SLICE_NS;
-        }
-        if thread.take_affinity_change() {
-            crate::proc::affinity::apply(&thread).await;
-            now = arch::cpu::tsc::now_ns();
-        }
-        thread.set_last_cpu(arch::cpu::id());
-        // What `space.fault` said about the last page fault.
-        let mut resolved = Ok(());
-        let mut entered = now;
-        let trap = loop {
-            // The slice's end is armed with interrupts masked, right before
-            // the entry (`run_until`): armed earlier, it could fire in the
-            // kernel and leave the program running with no timer.
-            let trap = arch::user::run_until(&mut ctx, &space.table, slice_end, SLICE_SLACK_NS);
-            let left = arch::cpu::tsc::now_ns();
-            process.account_user_ns(left.saturating_sub(entered));
-            // The fast paths (module docs): a page fault resolved without
-            // waiting, or a system call `syscall::fast` answers, goes
-            // straight back to user mode, unless a signal may have arrived.
-            // The slice's end needs no check: its timer stays armed and
-            // interrupts the program when it passes.
-            match trap {
-                Trap::PageFault { addr, error_code } => {
-                    resolved = space.fault(addr, error_code);
-                    if resolved.is_err() || signal::needs_attention(&thread) {
-                        break trap;
+            thread.set_last_cpu(arch::cpu::id());
+            // What `space.fault` said about the last page fault.
+            let mut resolved = Ok(());
+            let mut entered = now;
+            let trap = loop {
+                // The slice's end is armed with interrupts masked, right before
+                // the entry (`run_until`): armed earlier, it could fire in the
+                // kernel and leave the program running with no timer.
+                let trap = arch::user::run_until(&mut ctx, &space.table, slice_end, SLICE_SLACK_NS);
+                let left = arch::cpu::tsc::now_ns();
+                process.account_user_ns(left.saturating_sub(entered));
+                // The fast paths (module docs): a page fault resolved without
+                // waiting, or a system call `syscall::fast` answers, goes
+                // straight back to user mode, unless a signal may have arrived.
+                // The slice's end needs no check: its timer stays armed and
+                // interrupts the program when it passes.
+                match trap {
+                    Trap::PageFault { addr, error_code } => {
+                        resolved = space.fault(addr, error_code);
+                        if resolved.is_err() || signal::needs_attention(&thread) {
+                            break trap;
+                        }
+                        entered = arch::cpu::tsc::now_ns();
                     }
-                    entered = arch::cpu::tsc::now_ns();
-                }
-                Trap::Syscall => match crate::syscall::fast(&thread, ctx.rax) {
-                    Some(rax) if !signal::needs_attention(&thread) => {
-                        ctx.rax = rax;
-                        // Its few instructions count as user time: one
-                        // clock read per round trip.
-                        entered = left;
-                    }
+                    Trap::Syscall => match crate::syscall::fast(&thread, ctx.rax) {
+                        Some(rax) if !signal::needs_attention(&thread) => {
+                            ctx.rax = rax;
+                            // Its few instructions count as user time: one
+                            // clock read per round trip.
+                            entered = left;
+                        }
+                        _ => break trap,
+                    },
                     _ => break trap,
-                },
-                _ => break trap,
+                }
+            };
+            match trap {
+                Trap::Syscall => {
+                    let nr = ctx.rax;
+                    match dispatch(&thread, &space, &mut ctx).await {
+                        Action::Return(rax) => {
+                            ctx.rax = rax;
+                            interrupted = Interrupted::after(nr, rax);
+                        }
+                        Action::Exit(status) => break Ending::Group(status),
+                        Action::ExitThread(status) => break Ending::Thread(status),
+                        // execve: the new program, from its first instruction.
+                        Action::Exec(image) => {
+                            space = image.space;
+                            ctx = UserContext::new(image.entry, image.rsp);
+                        }
+                        // rfork's fork_norfproc: the process's own copy now.
+                        Action::Switch(new, rax) => {
+                            space = new;
+                            space_generation = process.space_generation();
+                            ctx.rax = rax;
+                        }
+                    }
+                }
+                Trap::PageFault { addr, error_code } => {
+                    if let Err(e) = resolved {
+                        if e == Errno::ENOMEM {
+                            // No allocation here: the heap may be short too.
+                            log::warn!(
+                                "out of memory: killed {}[{}] ({} pages resident), fault at {addr:#x}: SIGKILL",
+                                process.name(),
+                                process.pid(),
+                                space.table.mapped_pages()
+                            );
+                            break Ending::Group(signal_status(signal::SIGKILL));
+                        }
+                        page_fault_signal(&thread, &space, &ctx, addr, error_code);
+                    }
+                }
+                Trap::Exception { vector, error_code } => {
+                    exception_signal(&thread, &ctx, vector, error_code);
+                }
+                Trap::Interrupt {
+                    vector: vector::TIMER,
+                } => {
+                    // The slice end (checked at the top) decides: a timer armed
+                    // by someone else may fire early.
+                }
+                Trap::Interrupt { .. } => {}
             }
         };
-        match trap {
-            Trap::Syscall => {
-                let nr = ctx.rax;
-                match dispatch(&thread, &space, &mut ctx).await {
-                    Action::Return(rax) => {
-                        ctx.rax = rax;
-                        interrupted = Interrupted::after(nr, rax);
-                    }
-                    Action::Exit(status) => break Ending::Group(status),
-                    Action::ExitThread(status) => break Ending::Thread(status),
-                    // execve: the new program, from its first instruction.
-                    Action::Exec(image) => {
-                        space = image.space;
-                        ctx = UserContext::new(image.entry, image.rsp);
-                    }
-                    // rfork's fork_norfproc: the process's own copy now.
-                    Action::Switch(new, rax) => {
-                        space = new;
-                        space_generation = process.space_generation();
-                        ctx.rax = rax;
-                    }
-                }
-            }
-            Trap::PageFault { addr, error_code } => {
-                if let Err(e) = resolved {
-                    if e == Errno::ENOMEM {
-                        // No allocation here: the heap may be short too.
-                        log::warn!(
-                            "out of memory: killed {}[{}] ({} pages resident), fault at {addr:#x}: SIGKILL",
-                            process.name(),
-                            process.pid(),
-                            space.table.mapped_pages()
-                        );
-                        break Ending::Group(signal_status(signal::SIGKILL));
-                    }
-                    page_fault_signal(&thread, &space, &ctx, addr, error_code);
-                }
-            }
-            Trap::Exception { vector, error_code } => {
-                exception_signal(&thread, &ctx, vector, error_code);
-            }
-            Trap::Interrupt {
-                vector: vector::TIMER,
-            } => {
-                // The slice end (checked at the top) decides: a timer armed
-                // by someone else may fire early.
-            }
-            Trap::Interrupt { .. } => {}
-        }
-    };
-    exit_thread(&thread, space, ending);
+        exit_thread(&thread, space, ending);
+    }
 }
 
 /// Ends `thread` (module docs): its group's too for [`Ending::Group`].

@@ -7,6 +7,7 @@
 //! space's `copy_from_user`/`copy_to_user`, so a bad pointer is `EFAULT`,
 //! never a kernel fault. Unknown numbers are `ENOSYS`.
 
+use alloc::boxed::Box;
 use alloc::sync::Arc;
 use arch::user::UserContext;
 
@@ -50,6 +51,13 @@ pub fn fast(thread: &crate::proc::thread::Thread, nr: u64) -> Option<u64> {
 }
 
 /// Runs the system call `thread` trapped with (number in `ctx.rax`).
+///
+/// Its future is part of every thread's future (`proc::thread::run`), as
+/// big as the biggest call's future inline here: so the calls whose
+/// futures are big (the file calls, poll, epoll, exec, the fork family,
+/// the waits) are boxed, one allocation per call, sized to that call. A
+/// thread blocked in a futex wait, `pause` or `rt_sigsuspend` (inline)
+/// holds no box (`docs/memory.md`, "Threads").
 pub async fn dispatch(
     thread: &Arc<crate::proc::thread::Thread>,
     space: &AddressSpace,
@@ -64,12 +72,15 @@ pub async fn dispatch(
     }
     let result: SysResult = match ctx.rax {
         n if super::fs::handles(n) => {
-            let cx = super::fs::FileCtx {
-                files: process.files(),
-                fs: process.fs(),
-                process: Some(process.clone()),
-            };
-            super::fs::call(&cx, space, n, [a0, a1, a2, a3, a4, a5]).await
+            Box::pin(async move {
+                let cx = super::fs::FileCtx {
+                    files: process.files(),
+                    fs: process.fs(),
+                    process: Some(process.clone()),
+                };
+                super::fs::call(&cx, space, n, [a0, a1, a2, a3, a4, a5]).await
+            })
+            .await
         }
         nr::BRK => Ok(space.brk(a0)),
         nr::MMAP => mmap(space, [a0, a1, a2, a3, a4, a5]),
@@ -90,27 +101,29 @@ pub async fn dispatch(
         nr::GETPPID => Ok(u64::from(process.ppid().as_u32())),
         nr::UNAME => uname(space, a0),
         nr::ARCH_PRCTL => arch_prctl(space, ctx, a0, a1),
-        nr::FORK => super::fork::fork(process, ctx).await,
-        nr::VFORK => super::fork::vfork(process, ctx).await,
-        nr::CLONE => super::fork::clone(process, ctx, [a0, a1, a2, a3, a4]).await,
-        nr::CLONE3 => super::fork::clone3(process, space, ctx, a0, a1).await,
-        nr::TINE_RFORK => match super::fork::rfork(process, ctx, a0).await {
+        nr::FORK => Box::pin(super::fork::fork(process, ctx)).await,
+        nr::VFORK => Box::pin(super::fork::vfork(process, ctx)).await,
+        nr::CLONE => Box::pin(super::fork::clone(process, ctx, [a0, a1, a2, a3, a4])).await,
+        nr::CLONE3 => Box::pin(super::fork::clone3(process, space, ctx, a0, a1)).await,
+        nr::TINE_RFORK => match Box::pin(super::fork::rfork(process, ctx, a0)).await {
             Ok(action) => return action,
             Err(e) => Err(e),
         },
-        nr::TINE_PDFORK => super::fork::pdfork(process, ctx, a0, a1).await,
+        nr::TINE_PDFORK => Box::pin(super::fork::pdfork(process, ctx, a0, a1)).await,
         nr::TINE_PDGETPID => super::fork::pdgetpid(process, space, a0, a1),
         nr::TINE_PDKILL => super::fork::pdkill(process, a0, a1),
         nr::TINE_PROCCTL => super::fork::procctl(process, space, [a0, a1, a2, a3]),
         nr::TINE_SYSCTL => super::fork::sysctl(process, space, [a0, a1, a2, a3, a4, a5]),
-        nr::TINE_FORKEVENTS => super::fork::forkevents(process, space, [a0, a1, a2]).await,
+        nr::TINE_FORKEVENTS => {
+            Box::pin(super::fork::forkevents(process, space, [a0, a1, a2])).await
+        }
         nr::TINE_PROCLIST => super::tine::proclist(space, a0, a1),
         nr::TINE_THREADLIST => super::tine::threadlist(space, a0, a1),
         nr::TINE_CPUINFO => super::tine::cpuinfo(space, a0, a1),
         nr::TINE_MEMINFO => super::tine::meminfo(space, a0, a1),
         nr::TINE_VMSTAT => super::tine::vmstat(space, a0, a1),
-        nr::TINE_KBENCH => super::tine::kbench(space, a0, a1).await,
-        nr::WAIT4 => wait4(process, space, [a0, a1, a2, a3]).await,
+        nr::TINE_KBENCH => Box::pin(super::tine::kbench(space, a0, a1)).await,
+        nr::WAIT4 => Box::pin(wait4(process, space, [a0, a1, a2, a3])).await,
         nr::GETCPU => getcpu(space, a0, a1),
         nr::RT_SIGACTION => signal::rt_sigaction(process, space, [a0, a1, a2, a3]),
         nr::RT_SIGPROCMASK => signal::rt_sigprocmask(thread, space, [a0, a1, a2, a3]),
@@ -119,7 +132,9 @@ pub async fn dispatch(
         }
         nr::RT_SIGPENDING => signal::rt_sigpending(thread, space, a0, a1),
         nr::RT_SIGSUSPEND => signal::rt_sigsuspend(thread, space, a0, a1).await,
-        nr::RT_SIGTIMEDWAIT => signal::rt_sigtimedwait(thread, space, [a0, a1, a2, a3]).await,
+        nr::RT_SIGTIMEDWAIT => {
+            Box::pin(signal::rt_sigtimedwait(thread, space, [a0, a1, a2, a3])).await
+        }
         nr::PAUSE => signal::pause(process).await,
         nr::SIGALTSTACK => signal::sigaltstack(thread, space, ctx, a0, a1),
         nr::KILL => signal::kill(process, a0, a1),
@@ -131,21 +146,45 @@ pub async fn dispatch(
         nr::SETSID => signal::setsid(process),
         nr::GETSID => signal::getsid(process, a0),
         nr::EXECVE => {
-            return super::exec::execve(thread, space, a0, a1, a2)
+            return Box::pin(super::exec::execve(thread, space, a0, a1, a2))
                 .await
                 .unwrap_or_else(|e| Action::Return(e.to_user()));
         }
         n if super::pidfd::handles(n) => {
-            super::pidfd::call(process, space, n, [a0, a1, a2, a3, a4, a5]).await
+            Box::pin(super::pidfd::call(
+                process,
+                space,
+                n,
+                [a0, a1, a2, a3, a4, a5],
+            ))
+            .await
         }
         n if super::epoll::handles(n) => {
-            super::epoll::call(process, space, n, [a0, a1, a2, a3, a4, a5]).await
+            Box::pin(super::epoll::call(
+                process,
+                space,
+                n,
+                [a0, a1, a2, a3, a4, a5],
+            ))
+            .await
         }
         n if super::poll::handles(n) => {
-            super::poll::call(process, space, n, [a0, a1, a2, a3, a4, a5]).await
+            Box::pin(super::poll::call(
+                process,
+                space,
+                n,
+                [a0, a1, a2, a3, a4, a5],
+            ))
+            .await
         }
         n if super::misc::handles(n) => {
-            super::misc::call(process, space, n, [a0, a1, a2, a3, a4, a5]).await
+            Box::pin(super::misc::call(
+                process,
+                space,
+                n,
+                [a0, a1, a2, a3, a4, a5],
+            ))
+            .await
         }
         nr::EXIT => return Action::ExitThread(exit_status(a0 as i32)),
         nr::EXIT_GROUP => return Action::Exit(exit_status(a0 as i32)),
