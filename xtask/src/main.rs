@@ -6,16 +6,21 @@
 //! only `cargo xtask run` or `cargo xtask test`.
 //!
 //! One module per subcommand: [`build`], [`run`], [`test`](mod@test), [`bench`](mod@bench),
-//! [`lint`], [`modgraph`]. Shared pieces: [`initramfs`] builds the user programs (the C
+//! [`lint`], [`gdb`], [`fuzz`] (`fuzz` and `stress`), [`busybox`],
+//! [`modgraph`]. Shared pieces: [`initramfs`] builds the user programs (the C
 //! ones with [`musl`]) and packs them with [`cpio`] into the archive every
 //! boot gets; `bench` reads the user-space benchmark with [`forkbench`],
+//! runs the processes-at-scale benchmark with [`scalebench`],
 //! fetches and boots Linux for comparison with [`linux`] and draws with
 //! [`svg`]; [`deps`] installs
 //! what a fresh machine lacks
-//! (QEMU, the `x86_64-unknown-none` target, rustfmt/clippy), [`qemu`] turns
+//! (QEMU, gdb, the `x86_64-unknown-none` target, rustfmt/clippy; `musl`
+//! installs `musl-gcc`), [`qemu`] turns
 //! a typed [`qemu::QemuConfig`] into a QEMU command line and runs it under a
-//! timeout, and [`serial`] parses the kernel's serial-output contract
-//! (documented in `docs/testing.md`).
+//! timeout, [`serial`] parses the kernel's serial-output contract
+//! (documented in `docs/testing.md`), [`symbolize`] resolves the
+//! addresses of a kernel backtrace, and [`shell`] drives the test suite's
+//! sessions on the kernel shell and the user shell.
 
 mod bench;
 mod build;
@@ -64,7 +69,8 @@ enum Task {
     Test(test::TestArgs),
     /// Boot a release kernel with `bench`, print and record the results.
     Bench(bench::BenchArgs),
-    /// rustfmt, clippy (kernel target and host) and the unsafe-boundary check.
+    /// rustfmt and clippy (kernel target, host crates, user programs), the
+    /// unsafe-boundary check and `cargo doc` with warnings denied.
     Lint,
     /// Boot the kernel halted under gdb (breakpoint at the kernel's entry;
     /// `tine-tasks` prints what each CPU runs).

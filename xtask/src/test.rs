@@ -9,9 +9,15 @@
 //!    QEMU exits 33 and the kernel reports `ktest result: N passed, 0 failed`.
 //! 3. **system**: boot with `test=boot` and check that every CPU came
 //!    online (at `-smp 4`, and with `--quick` off also at 1, 2, 8 CPUs and
-//!    128 MiB / 8 GiB of memory); boot with `crash=pagefault` and check the
-//!    exception report; boot with `utest` at `-smp 1` and `-smp 4`: every
-//!    user test program under `/test/` must exit 0.
+//!    128 MiB / 8 GiB of memory); boot with `crash=pagefault` and
+//!    `crash=panic` and check the reports; boot with
+//!    `bench=fork1_exit_reap` (it must end); boot with `utest=c_oom` at
+//!    128 MiB (the OOM killer's line) and with `utest` at `-smp 1` and
+//!    `-smp 4`: every user test program under `/test/` must exit 0; run
+//!    `/bin/scale` (3,000 processes, then until memory runs out); then the
+//!    sessions on the kernel shell and the user shell ([`shell`]), the
+//!    gdb check, the busybox checks and (not with `--quick`) a 60 s fuzz
+//!    run.
 //!
 //! Every step runs even when an earlier one failed, each QEMU run is under
 //! a timeout, and the exit status is non-zero if any step failed. The tiers
