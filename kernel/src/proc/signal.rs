@@ -8,7 +8,7 @@
 //!   signal `n`), [`default_action`] (Linux's table);
 //! - [`SigAction`] (the kernel's `struct sigaction` for `rt_sigaction`)
 //!   and [`SigActions`], the 64 dispositions of a process, kept in an
-//!   `Arc<spin::Mutex<_>>` so processes can share them later (`CLONE_SIGHAND`,
+//!   `Arc<spin::Mutex<_>>` so processes can share them (`CLONE_SIGHAND`,
 //!   `RFSIGSHARE`); [`SigActions::fork_copy`], [`SigActions::reset_caught`]
 //!   (exec, posix_spawn);
 //! - [`SigInfo`] (`siginfo_t`, 128 bytes), [`SigQueue`]: blocked mask,
@@ -20,8 +20,10 @@
 //!
 //! On the machine (`imp`):
 //! - [`SignalState`]: one per process (`Process::signals()`), the queue
-//!   under a spin lock, the shared actions, and an [`Event`](crate::task::Event)
-//!   notified whenever a signal is posted or the process is continued;
+//!   of the process's signals under a spin lock, the shared actions, and
+//!   an [`Event`](crate::task::Event) notified whenever a signal is posted
+//!   or the process is continued; each thread's `ThreadSignals` (its mask,
+//!   its own pending signals, its alternate stack) is in `imp`;
 //! - [`send`], [`kill_pgrp`], [`kill`], [`force`]: posting signals;
 //! - [`interruptible`]: how a blocking system call lets a signal interrupt
 //!   it (`EINTR`);
