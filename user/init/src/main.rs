@@ -8,8 +8,8 @@
 //! with 127: exec failed, e.g. a kernel without `execve`, or no
 //! `/bin/sh`), or a shell cannot read the console (it exits with 126: a
 //! kernel without console input), or `fork` itself fails, init says so and
-//! exits with status 0, leaving the console to the kernel (the behaviour
-//! before the user shell existed).
+//! exits with status 0; the kernel logs that and the machine idles (its
+//! own shell runs only when the command line says `kshell`).
 //!
 //! `init --greet` only greets and exits 0 (the in-kernel process tests run
 //! it so, without a shell waiting for the console).
