@@ -11,8 +11,8 @@
 //! for PID randomisation and hash seeds, not for keys.
 //!
 //! Users: the PID allocator's `kern.randompid` offset (the kernel injects
-//! [`u64()`] into its `PidMap`) and, later, the 16 `AT_RANDOM` bytes given to
-//! every new program ([`fill`]).
+//! [`u64()`] into its `PidMap`), and through [`fill`] the 16 `AT_RANDOM`
+//! bytes given to every new program, `getrandom` and `/dev/random`.
 //!
 //! All of this also runs on the host (RDRAND/RDSEED/RDTSC are unprivileged),
 //! so `cargo test -p arch` exercises the real instructions where the host

@@ -5,7 +5,7 @@
 //! |---|---:|---|
 //! | `CLOCK_REALTIME` (and `_COARSE`, 5) | 0 | the CMOS RTC's date at boot (`drivers::rtc`, read once, at the first use) + time since boot; [`REALTIME_AT_BOOT`] if the RTC cannot be read |
 //! | `CLOCK_MONOTONIC` (and `_COARSE`, 6), `CLOCK_MONOTONIC_RAW` (4), `CLOCK_BOOTTIME` (7) | 1 | nanoseconds since boot (the calibrated TSC; nothing is suspended, so all are one clock) |
-//! | `CLOCK_PROCESS_CPUTIME_ID`, `CLOCK_THREAD_CPUTIME_ID` | 2, 3 | the user-mode time of the process (one thread each), measured by the trap loop around each entry to ring 3; kernel time is not counted (an approximation) |
+//! | `CLOCK_PROCESS_CPUTIME_ID`, `CLOCK_THREAD_CPUTIME_ID` | 2, 3 | the user-mode time of the process (all its threads: there is no per-thread count, so the thread clock reads the process's), measured by the trap loop around each entry to ring 3; kernel time is not counted (an approximation) |
 //!
 //! Any other id (the alarm clocks, `CLOCK_TAI`, per-process CPU clocks
 //! with negative ids) is `EINVAL`. Every clock's resolution is 1 ns.
