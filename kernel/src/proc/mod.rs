@@ -2,6 +2,8 @@
 //!
 //! - `affinity` (on the machine): CPU masks, moving a thread to obey its
 //!   mask;
+//! - `check` (on the machine): `sysctl debug.check`, the kernel's
+//!   bookkeeping checked against itself (`docs/robustness.md`);
 //! - `divorce` (on the machine): `rfork` without `RFPROC`, unsharing in
 //!   place;
 //! - [`cred`]: user and group ids, resource limits (pure logic);
@@ -16,7 +18,7 @@
 //!   `pid_max` the command line asks for, and the PID knobs FreeBSD exposes
 //!   as sysctls (`kern.pid_max`, `kern.lastpid`, `kern.randompid`);
 //! - [`process`]: the process record and its accessors, exit and wait
-//!   statuses; it re-exports the four modules that follow;
+//!   statuses; it re-exports the five modules that follow;
 //! - `table` (on the machine): the process table, `nprocs`, the `maxproc`
 //!   slots;
 //! - `exit` (on the machine): `Process::exit`, reparenting orphans;

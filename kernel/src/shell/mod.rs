@@ -2,9 +2,10 @@
 //!
 //! It runs when the command line says `kshell` and reads the console tty
 //! (`crate::fs::tty`) in raw mode, edits lines with
-//! [`line::LineEditor`], and runs built-in commands. User programs (and the
-//! user-space `sh`) come with the processes issue; until then this is how a
-//! person looks at a running Tine: CPUs, memory, tasks, tests, benchmarks.
+//! [`line::LineEditor`], and runs built-in commands: CPUs, memory, tasks,
+//! processes, tests, benchmarks, and user programs from the initramfs.
+//! Without `kshell` the console belongs to `/bin/init` and the user shell
+//! `/bin/sh` (`docs/shell.md`).
 
 #[cfg(target_os = "none")]
 mod console;

@@ -5,15 +5,24 @@
 //!
 //! - `dispatch` (on the machine): `dispatch()` runs the call a user
 //!   thread trapped with and says whether the thread returns to user mode
-//!   (`Action::Return`), the process exits (`Action::Exit`) or continues
-//!   in a new program (`Action::Exec`);
+//!   (`Action::Return`), the process exits (`Action::Exit`), the thread
+//!   alone ends (`Action::ExitThread`), it continues in a new program
+//!   (`Action::Exec`) or on the process's own copy of a shared space
+//!   (`Action::Switch`, rfork without `RFPROC`); `fast()` answers
+//!   `getpid` and `gettid` from the trap loop;
 //! - `exec` (on the machine): `execve`;
+//! - `fork` (on the machine): the fork family's calls (fork, vfork,
+//!   clone, clone3, rfork, pdfork, `pdgetpid`, `pdkill`, `procctl`,
+//!   `sysctl`, `forkevents`; `docs/fork.md`);
+//! - `signal` (on the machine): the signal, process-group and session
+//!   calls (`docs/signals.md`);
 //! - `misc` (on the machine): credentials, resource limits, affinity,
 //!   `set_tid_address`, `getrandom`, `sysinfo`, `mprotect`, `madvise`,
 //!   `tine_poweroff`, and the clocks of [`time`] (whose rules are pure and
 //!   host-tested).
 //! - `tine` (on the machine): Tine's information calls (`proclist`,
-//!   `cpuinfo`, `meminfo`, `vmstat`, `kbench`) behind the user shell.
+//!   `threadlist`, `cpuinfo`, `meminfo`, `vmstat`, `kbench`) behind the
+//!   user shell.
 //! - `fs` (on the machine): the file system calls (`docs/files.md`).
 //! - `poll` (on the machine): `poll`, `ppoll`, `select`, `pselect6`,
 //!   `eventfd2` (`docs/files.md`, Readiness); `epoll` (on the machine): the

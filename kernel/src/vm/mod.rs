@@ -4,8 +4,9 @@
 //! - [`vma`]: VMA bookkeeping and the fault policy (pure, host-tested);
 //! - `space` (on the machine): `space::AddressSpace`, a user page table
 //!   with its VMAs, the page-fault handler (zero-fill on first touch,
-//!   copy-on-write), `brk`, anonymous `mmap`/`munmap`, and user-memory
-//!   copies that resolve faults.
+//!   copy-on-write), `brk`, anonymous `mmap` (private and shared),
+//!   `munmap`, `mprotect`, `mremap`, `madvise`, fork of the space, and
+//!   user-memory copies that resolve faults.
 //!
 //! Also the in-kernel tests of the memory layer `arch` provides (frames,
 //! heap, kernel mappings, user page tables) under real use from every CPU.
