@@ -3,7 +3,8 @@
 //! The serial console and QEMU's monitor share the terminal
 //! (`-serial mon:stdio`), so Ctrl-A X quits and Ctrl-A C switches to the
 //! monitor. Words after `--` become the kernel command line (`test`,
-//! `bench=fork`, `crash=pagefault`, ...; none boots to the shell). The
+//! `bench=fork`, `crash=pagefault`, `kshell`, ...; none boots to
+//! `/bin/init` and the user shell). The
 //! kernel is the release build (optimised, with debug info) unless
 //! `--debug` asks for the opt-level-1 one. The
 //! initrd is the initramfs of user programs ([`initramfs`]), with any
