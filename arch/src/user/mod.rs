@@ -34,9 +34,11 @@
 //! time on its CPU: no interrupt can arrive in kernel mode while it is
 //! live, and an interrupt handler never calls `run`.
 //!
-//! The kernel arms the LAPIC timer for user time slices
-//! (`irq::timer::arm_oneshot_ns` before `run`); `run` leaves the timer
-//! alone. `init_this_cpu` is called by `irq::init_bsp`/`irq::init_ap`.
+//! [`run`] leaves the LAPIC timer alone; [`run_until`] arms it for the
+//! caller's time-slice deadline (`irq::timer::arm_deadline_within_ns`)
+//! with interrupts already masked, right before the entry, which is what
+//! the kernel's thread loop uses. `init_this_cpu` is called by
+//! `irq::init_bsp`/`irq::init_ap`.
 
 pub mod vdso;
 
