@@ -84,8 +84,8 @@
 //! the moment of the change. CPUs that are (processes sharing a table:
 //! `CLONE_VM`, vfork) get a **shootdown**: each CPU publishes the table it
 //! runs user code with (`RUNNING`, set before the epoch is read on entry,
-//! cleared on the way out) and the table counts its running CPUs. A change
-//! bumps the epoch, then, if some other CPU runs the table, sends it an IPI
+//! cleared on the way out). A change bumps the epoch, then scans the
+//! CPUs' `RUNNING` marks and, if some other CPU runs the table, sends it an IPI
 //! on [`TLB_SHOOTDOWN`](crate::irq::vector::TLB_SHOOTDOWN), which makes it
 //! leave user mode (`user::run` returns `Interrupt`; its next `run` sees
 //! the new epoch and reloads CR3), and *waits* until it has left (or
