@@ -1,5 +1,6 @@
 //! `rfork` without `RFPROC`: no new process, the caller divorces what it
-//! shares with others (FreeBSD's `fork_norfproc`, sys/kern/kern_fork.c).
+//! shares with others (FreeBSD's `fork_norfproc`, `sys/kern/kern_fork.c`
+//! at the revision `docs/fork.md` cites, git `09dfe066`).
 
 use alloc::sync::Arc;
 

@@ -170,8 +170,8 @@ const SYSCTL_VALUE_MAX: u64 = 32;
 /// writes the knob (`EPERM` read-only, `EINVAL` not a number or out of
 /// range, `ENOENT` unknown name). Writing needs root (effective uid 0):
 /// anyone else gets `EPERM` before the new value is read, as FreeBSD's
-/// `sysctl_root` (`kern_sysctl.c`) answers a write without
-/// `PRIV_SYSCTL_WRITE`.
+/// `sysctl_root` (`sys/kern/kern_sysctl.c`, git `0029a996`) answers a
+/// write without `PRIV_SYSCTL_WRITE`.
 pub fn sysctl(process: &Process, space: &AddressSpace, a: [u64; 6]) -> SysResult {
     let [name, namelen, old, oldlenp, new, newlen] = a;
     if namelen > SYSCTL_NAME_MAX || newlen > SYSCTL_VALUE_MAX {
