@@ -19,10 +19,10 @@
 //! each CPU has an *entry stack* with a `RunRecord` on top; TSS.RSP0 and
 //! `gs:16` point at that record. `tine_user_enter` pushes the callee-saved
 //! registers and stores the stack pointer in the record, then `sysretq`s or
-//! `iretq`s. Every way out of ring 3 lands on the entry stack with a
-//! `TrapFrame`: the IDT stubs build it as for any trap, the `syscall`
-//! entry builds the same frame by hand. `save_user_state` copies it (and
-//! CR2) into the context the record names, and
+//! `iretq`s. Every way out of ring 3 lands on the entry stack: the IDT
+//! stubs build a `TrapFrame` as for any trap and `save_user_state` copies
+//! it (and CR2) into the context the record names; the `syscall` entry
+//! stores the registers straight into that context. Then
 //! `tine_user_return` reloads the saved stack pointer, pops the callee-saved
 //! registers and `ret`s: to the Rust caller, `tine_user_enter` was an
 //! ordinary function call. Nothing in between leaves a Rust frame half
@@ -317,7 +317,7 @@ pub const fn decode_trap(vector: u64, error_code: u64, cr2: u64) -> Trap {
 #[cfg(target_os = "none")]
 pub(crate) use imp::{init_this_cpu, save_user_state};
 #[cfg(target_os = "none")]
-pub use imp::{release_fpu, run, run_until};
+pub use imp::{release_fpu, run, run_until, run_until_answering};
 
 #[cfg(target_os = "none")]
 mod imp {
@@ -374,9 +374,7 @@ mod imp {
 
     /// The executing CPU's record.
     fn record() -> *mut RunRecord {
-        let rec = crate::smp::percpu::current()
-            .kernel_rsp
-            .load(Ordering::Relaxed) as *mut RunRecord;
+        let rec = record_or_null();
         assert!(!rec.is_null(), "user::run before user::init_this_cpu");
         rec
     }
@@ -447,7 +445,7 @@ mod imp {
     /// faulting instruction after a fault). Interrupts are in the caller's
     /// state again on return.
     pub fn run(ctx: &mut UserContext, table: &UserPageTable) -> Trap {
-        run_masked(ctx, table, || {})
+        run_masked(ctx, table, || {}, |_| None)
     }
 
     /// [`run`] with the executing CPU's timer armed to fire by
@@ -465,19 +463,53 @@ mod imp {
         deadline_ns: u64,
         slack_ns: u64,
     ) -> Trap {
-        run_masked(ctx, table, || {
-            crate::irq::timer::arm_deadline_within_ns(deadline_ns, slack_ns)
-        })
+        run_until_answering(ctx, table, deadline_ns, slack_ns, |_| None)
     }
 
-    /// Masks interrupts, runs `before`, enters ring 3; interrupts are in the
-    /// caller's state again on return.
+    /// [`run_until`], answering system calls in between: when the user
+    /// code executes `syscall`, `answer(number)` is called (with interrupts
+    /// still masked and the CPU still marked as running `table`'s user
+    /// code); `Some(result)` puts `result` in `rax` and goes straight back
+    /// to ring 3 with `sysretq`, `None` returns [`Trap::Syscall`] as
+    /// `run_until` would. For the calls that only read something, never
+    /// wait and never fail (`getpid`): the round trip skips everything
+    /// `run_until` does around the entry (the caller's bookkeeping, the
+    /// interrupt flag, the timer, the FPU/base/table checks, the running
+    /// mark), since nothing of it can have changed: interrupts stayed
+    /// masked (a timer or IPI that came meanwhile is taken right after the
+    /// return to ring 3), the context's FPU state and bases are untouched
+    /// (only `rax` changes). The table's epoch is still checked, as a
+    /// change of the table may have happened on another CPU meanwhile.
+    /// `answer` must be short: interrupts are masked while it runs.
+    pub fn run_until_answering(
+        ctx: &mut UserContext,
+        table: &UserPageTable,
+        deadline_ns: u64,
+        slack_ns: u64,
+        answer: impl FnMut(u64) -> Option<u64>,
+    ) -> Trap {
+        run_masked(
+            ctx,
+            table,
+            || crate::irq::timer::arm_deadline_within_ns(deadline_ns, slack_ns),
+            answer,
+        )
+    }
+
+    /// Masks interrupts, runs `before`, enters ring 3 (answering system
+    /// calls with `answer`, see [`run_until_answering`]); interrupts are in
+    /// the caller's state again on return.
     ///
     /// A context whose x87/SSE state another CPU's registers still hold is
     /// waited for first, with interrupts in the caller's state: it was
     /// moved out of the task that ran it before that task's poll ended
     /// (see [`wait_fpu_handover`]).
-    fn run_masked(ctx: &mut UserContext, table: &UserPageTable, before: impl FnOnce()) -> Trap {
+    fn run_masked(
+        ctx: &mut UserContext,
+        table: &UserPageTable,
+        before: impl FnOnce(),
+        answer: impl FnMut(u64) -> Option<u64>,
+    ) -> Trap {
         let irqs_were_on = crate::cpu::irq::enabled();
         crate::cpu::irq::disable();
         // Checked with interrupts masked so that the record cannot change
@@ -491,7 +523,7 @@ mod imp {
             crate::cpu::irq::disable();
         }
         before();
-        let trap = enter(ctx, table);
+        let trap = enter(ctx, table, answer);
         if irqs_were_on {
             crate::cpu::irq::enable();
         }
@@ -499,7 +531,11 @@ mod imp {
     }
 
     /// `run` with interrupts masked.
-    fn enter(ctx: &mut UserContext, table: &UserPageTable) -> Trap {
+    fn enter(
+        ctx: &mut UserContext,
+        table: &UserPageTable,
+        mut answer: impl FnMut(u64) -> Option<u64>,
+    ) -> Trap {
         ctx.rflags = sanitize_rflags(ctx.rflags);
         if !is_enterable(ctx) {
             return Trap::Exception {
@@ -511,39 +547,62 @@ mod imp {
         table.enter_user();
         table.activate_irqs_off();
         load_bases(ctx);
-        // `sysretq` sets rcx = rip and r11 = rflags, so it restores the
-        // context exactly only when those already agree (always true right
-        // after a `syscall`); otherwise `iretq`. `rip` is a user address,
-        // so `rcx` is canonical: no #GP in ring 0 after `sysretq`.
-        let sysret = ctx.rcx == ctx.rip && ctx.r11 == ctx.rflags;
         let rec = record();
-        let ctx_ptr: *mut UserContext = ctx;
-        // SAFETY: (1) the record is this CPU's and interrupts are masked, so
-        // nothing else touches it; `kernel_rsp == 0` proves no `run` is in
-        // progress on this CPU (none can be: handlers never call `run`).
-        // (2) `tine_user_enter` returns like a normal `extern "C"` call:
-        // callee-saved registers, RSP and DF are restored by
-        // `tine_user_return`; rflags is left with IF clear. (3) It reads
-        // `*ctx_ptr`, and `save_user_state` writes it through the record,
-        // while `ctx` is mutably borrowed by this call; `ctx_ptr` is not
-        // used after it. (4) The user code runs with `table` loaded, which
-        // maps only frames the table owns, and the borrow of `table` lasts
-        // until it has left ring 3.
-        unsafe {
-            assert_eq!((*rec).kernel_rsp, 0, "nested user::run");
-            (*rec).ctx = ctx_ptr;
-            tine_user_enter(ctx_ptr.cast(), sysret as u64);
-            (*rec).ctx = core::ptr::null_mut();
+        loop {
+            // `sysretq` sets rcx = rip and r11 = rflags, so it restores the
+            // context exactly only when those already agree (always true
+            // right after a `syscall`); otherwise `iretq`. `rip` is a user
+            // address, so `rcx` is canonical: no #GP in ring 0 after
+            // `sysretq`.
+            let sysret = ctx.rcx == ctx.rip && ctx.r11 == ctx.rflags;
+            let ctx_ptr: *mut UserContext = ctx;
+            // SAFETY: (1) the record is this CPU's and interrupts are
+            // masked, so nothing else touches it; `kernel_rsp == 0` proves
+            // no `run` is in progress on this CPU (none can be: handlers
+            // never call `run`). (2) `tine_user_enter` returns like a
+            // normal `extern "C"` call: callee-saved registers, RSP and DF
+            // are restored by `tine_user_return`; rflags is left with IF
+            // clear. (3) It reads `*ctx_ptr`, and the exit paths write it
+            // through the record (`tine_syscall_entry`,
+            // `save_user_state`), while `ctx` is mutably borrowed by this
+            // call; `ctx_ptr` is not used after it. (4) The user code runs
+            // with `table` loaded, which maps only frames the table owns,
+            // and the borrow of `table` lasts until it has left ring 3.
+            let (vector, error_code, cr2) = unsafe {
+                assert_eq!((*rec).kernel_rsp, 0, "nested user::run");
+                (*rec).ctx = ctx_ptr;
+                tine_user_enter(ctx_ptr.cast(), sysret as u64);
+                (*rec).ctx = core::ptr::null_mut();
+                ((*rec).vector, (*rec).error_code, (*rec).cr2)
+            };
+            if vector == SYSCALL_VECTOR
+                && let Some(rax) = answer(ctx.rax)
+            {
+                // Back at once (`run_until_answering`): only `rax` and
+                // the flags the program may set changed since the entry.
+                ctx.rax = rax;
+                ctx.rflags = sanitize_rflags(ctx.rflags);
+                table.activate_irqs_off();
+                continue;
+            }
             table.leave_user();
-            decode_trap((*rec).vector, (*rec).error_code, (*rec).cr2)
+            return decode_trap(vector, error_code, cr2);
         }
     }
 
-    /// The executing CPU's record, or null before `init_this_cpu`.
+    /// The executing CPU's record, or null before `init_this_cpu`: one
+    /// load from `gs:16` (`PerCpu::kernel_rsp`), as the entry paths read
+    /// it, instead of indexing the per-CPU array by `gs:8`.
     fn record_or_null() -> *mut RunRecord {
-        crate::smp::percpu::current()
-            .kernel_rsp
-            .load(Ordering::Relaxed) as *mut RunRecord
+        let rec: u64;
+        // SAFETY: `smp::percpu::install` pointed GS at this CPU's block
+        // before any code that can get here ran; `gs:16` is its
+        // `kernel_rsp` (fixed offset, ABI for assembly), written only by
+        // `init_this_cpu` on this CPU. A read, no side effect.
+        unsafe {
+            core::arch::asm!("mov {}, qword ptr gs:[16]", out(reg) rec, options(nostack, readonly, preserves_flags));
+        }
+        rec as *mut RunRecord
     }
 
     /// FXSAVE of the registers into `area`.
@@ -720,7 +779,8 @@ mod imp {
     /// Saves the user state of a trap from ring 3 (`frame` on the entry
     /// stack) into the running context, with the FPU state, FS/GS bases
     /// and the reason. Called with interrupts masked by `trap_dispatch`
-    /// and the `syscall` entry; `tine_user_return` follows.
+    /// (the `syscall` entry stores its registers itself);
+    /// `tine_user_return` follows.
     pub(crate) extern "C" fn save_user_state(frame: &TrapFrame) {
         let rec = record();
         // SAFETY: a trap from ring 3 happens only inside `run` on this CPU
@@ -852,30 +912,30 @@ tine_syscall_entry:
     swapgs
     mov qword ptr gs:[24], rsp
     mov rsp, qword ptr gs:[16]
-    push {user_ss}
-    push qword ptr gs:[24]
-    push r11
-    push {user_cs}
-    push rcx
-    push 0
-    push {syscall_vector}
     push rax
-    push rbx
-    push rcx
-    push rdx
-    push rsi
-    push rdi
-    push rbp
-    push r8
-    push r9
-    push r10
-    push r11
-    push r12
-    push r13
-    push r14
-    push r15
-    mov rdi, rsp
-    call {save}
+    mov rax, qword ptr [rsp + 8 + {rec_ctx}]
+    mov qword ptr [rax + {rbx}], rbx
+    mov qword ptr [rax + {rcx}], rcx
+    mov qword ptr [rax + {rdx}], rdx
+    mov qword ptr [rax + {rsi}], rsi
+    mov qword ptr [rax + {rdi}], rdi
+    mov qword ptr [rax + {rbp}], rbp
+    mov qword ptr [rax + {r8}], r8
+    mov qword ptr [rax + {r9}], r9
+    mov qword ptr [rax + {r10}], r10
+    mov qword ptr [rax + {r11}], r11
+    mov qword ptr [rax + {r12}], r12
+    mov qword ptr [rax + {r13}], r13
+    mov qword ptr [rax + {r14}], r14
+    mov qword ptr [rax + {r15}], r15
+    mov qword ptr [rax + {rip}], rcx
+    mov qword ptr [rax + {rflags}], r11
+    mov rcx, qword ptr gs:[24]
+    mov qword ptr [rax + {rsp}], rcx
+    pop qword ptr [rax + {rax}]
+    mov qword ptr [rsp + {rec_vector}], {syscall_vector}
+    mov qword ptr [rsp + {rec_error}], 0
+    mov qword ptr [rsp + {rec_cr2}], 0
     jmp tine_user_return
 
     .text
@@ -901,13 +961,15 @@ tine_syscall_entry:
         user_ss = const USER_SS as u64,
         user_cs = const USER_CS as u64,
         syscall_vector = const SYSCALL_VECTOR,
-        save = sym save_user_state,
+        rec_ctx = const offset_of!(RunRecord, ctx),
+        rec_vector = const offset_of!(RunRecord, vector),
+        rec_error = const offset_of!(RunRecord, error_code),
+        rec_cr2 = const offset_of!(RunRecord, cr2),
     );
 
-    // The syscall entry's frame is a `TrapFrame`: 7 words pushed by hand
-    // (ss .. vector) then the 15 registers, 16-aligned below the record.
-    const _: () = assert!(crate::irq::frame::FRAME_SIZE == 22 * 8);
     const _: () = assert!(size_of::<RunRecord>().is_multiple_of(16));
+    // `gs:16` is the record (`record_or_null`, the entry paths).
+    const _: () = assert!(offset_of!(crate::smp::percpu::PerCpu, kernel_rsp) == 16);
 }
 
 #[cfg(test)]

@@ -28,15 +28,17 @@
 //! tasks of its CPU. Kernel code is never preempted.
 //!
 //! **The fast paths.** A page fault the address space resolves (zero
-//! fill, copy-on-write; `AddressSpace::fault` never waits), and a system
-//! call `syscall::fast` answers (`getpid`, `gettid`: read-only, never
-//! failing, never waiting), go straight back to ring 3 from an inner loop
-//! around `run`, skipping the loop top's signal delivery, slice check,
-//! space-generation and affinity checks, unless `signal::needs_attention`
-//! (two lock-free flag loads) says a signal may have arrived. What it skips is taken at the next
-//! other trap, as it would be for a program that traps for nothing: a
-//! system call, an interrupt, at the latest the slice's timer, which stays
-//! armed. A refused fault leaves the inner loop and is handled as above.
+//! fill, copy-on-write; `AddressSpace::fault` never waits) goes straight
+//! back to ring 3 from an inner loop around `run`, and a system call
+//! `syscall::fast` answers (`getpid`, `gettid`: read-only, never failing,
+//! never waiting) from inside `arch::user::run_until_answering` without
+//! returning at all; both skip the loop top's signal delivery, slice
+//! check, space-generation and affinity checks, unless
+//! `signal::needs_attention` (two lock-free flag loads) says a signal may
+//! have arrived. What they skip is taken at the next other trap, as it
+//! would be for a program that traps for nothing: a system call, an
+//! interrupt, at the latest the slice's timer, which stays armed. A
+//! refused fault leaves the inner loop and is handled as above.
 //!
 //! Between two `run` calls a thread is its `UserContext` plus this
 //! future's state: no kernel stack.
@@ -414,14 +416,27 @@ pub fn run(
                 // The slice's end is armed with interrupts masked, right before
                 // the entry (`run_until`): armed earlier, it could fire in the
                 // kernel and leave the program running with no timer.
-                let trap = arch::user::run_until(&mut ctx, &space.table, slice_end, SLICE_SLACK_NS);
+                // A system call `syscall::fast` answers goes back to user
+                // mode from inside `arch::user` (with interrupts still
+                // masked), unless a signal may have arrived; its few
+                // instructions count as user time.
+                let trap = arch::user::run_until_answering(
+                    &mut ctx,
+                    &space.table,
+                    slice_end,
+                    SLICE_SLACK_NS,
+                    |nr| {
+                        crate::syscall::fast(&thread, nr)
+                            .filter(|_| !signal::needs_attention(&thread))
+                    },
+                );
                 let left = arch::cpu::tsc::now_ns();
                 process.account_user_ns(left.saturating_sub(entered));
-                // The fast paths (module docs): a page fault resolved without
-                // waiting, or a system call `syscall::fast` answers, goes
-                // straight back to user mode, unless a signal may have arrived.
-                // The slice's end needs no check: its timer stays armed and
-                // interrupts the program when it passes.
+                // The page-fault fast path (module docs): a fault resolved
+                // without waiting goes straight back to user mode, unless a
+                // signal may have arrived. The slice's end needs no check:
+                // its timer stays armed and interrupts the program when it
+                // passes.
                 match trap {
                     Trap::PageFault { addr, error_code } => {
                         resolved = space.fault(addr, error_code);
@@ -430,15 +445,6 @@ pub fn run(
                         }
                         entered = arch::cpu::tsc::now_ns();
                     }
-                    Trap::Syscall => match crate::syscall::fast(&thread, ctx.rax) {
-                        Some(rax) if !signal::needs_attention(&thread) => {
-                            ctx.rax = rax;
-                            // Its few instructions count as user time: one
-                            // clock read per round trip.
-                            entered = left;
-                        }
-                        _ => break trap,
-                    },
                     _ => break trap,
                 }
             };

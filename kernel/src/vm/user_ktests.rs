@@ -57,6 +57,19 @@ const FPU_COUNT: &[u8] = &[
     0x0f, 0x05, // syscall
     0xeb, 0xf3, // jmp loop
 ];
+/// `loop: mov eax, 39; syscall; add rbx, rax; dec r12; jnz loop;
+/// mov eax, 60; syscall; ud2`: r12 times getpid, summing the answers.
+const GETPID_LOOP: &[u8] = &[
+    0xb8, 0x27, 0x00, 0x00, 0x00, // mov eax, 39
+    0x0f, 0x05, // syscall
+    0x48, 0x01, 0xc3, // add rbx, rax
+    0x49, 0xff, 0xcc, // dec r12
+    0x75, 0xf1, // jnz loop
+    0xb8, 0x3c, 0x00, 0x00, 0x00, // mov eax, 60
+    0x0f, 0x05, // syscall
+    0x0f, 0x0b, // ud2
+];
+
 /// Offsets of xmm0 and xmm1 in the FXSAVE image.
 const XMM0: usize = 160;
 const XMM1: usize = 176;
@@ -476,6 +489,50 @@ ktest!(
         kassert_eq!(run_to_trap(&mut ctx, &table), Trap::Syscall);
         kassert_eq!(ctx.rflags & 0x7000, 0);
         kassert_eq!(ctx.rax, 39);
+        Ok(())
+    }
+);
+
+ktest!(
+    /// `run_until_answering`: the system calls the closure answers go
+    /// straight back to ring 3 with the answer in `rax` (the closure runs
+    /// with interrupts masked), the first one it declines comes back as
+    /// `Trap::Syscall` with the program's registers intact.
+    async fn user_answered_syscalls_go_straight_back() {
+        let table = address_space(GETPID_LOOP)?;
+        let mut ctx = UserContext::new(CODE, STACK_TOP);
+        ctx.r12 = 10;
+        let mut answered = 0u64;
+        let mut unmasked = 0;
+        let trap = loop {
+            let deadline = arch::cpu::tsc::now_ns() + 1_000_000_000;
+            match arch::user::run_until_answering(&mut ctx, &table, deadline, 0, |nr| {
+                if arch::cpu::irq::enabled() {
+                    unmasked += 1;
+                }
+                (nr == 39).then(|| {
+                    answered += 1;
+                    1000 + answered
+                })
+            }) {
+                Trap::Interrupt { .. } => continue,
+                other => break other,
+            }
+        };
+        kassert_eq!(trap, Trap::Syscall);
+        kassert_eq!(ctx.rax, 60);
+        kassert_eq!(answered, 10);
+        kassert_eq!(unmasked, 0);
+        kassert_eq!(ctx.rbx, (1001..=1010).sum::<u64>());
+        kassert_eq!(ctx.r12, 0);
+        kassert_eq!(ctx.rip, CODE + 22);
+        kassert_eq!(
+            run_to_trap(&mut ctx, &table),
+            Trap::Exception {
+                vector: vector::INVALID_OPCODE,
+                error_code: 0
+            }
+        );
         Ok(())
     }
 );
