@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! utest /test/exec ... ok
-//! utest /test/segv ... FAILED: wait status 0x100
+//! utest /test/segv ... FAILED: exit status 1
 //! utest result: N passed, M failed
 //! ```
 //!
