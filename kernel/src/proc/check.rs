@@ -21,6 +21,12 @@
 //!    A frame's count is not compared with the number of mappings: page
 //!    tables shared after fork count once for all the spaces that share
 //!    them, so that equality is not cheap to check.
+//! 4. **Wait marks**: every zombie whose exit its parent has been told
+//!    about ([`Process::reapable`](super::process::Process)) is marked
+//!    ready in the table's `ready` index (`super::index`), which is all a
+//!    `wait4` looks at: an unmarked one would never be reaped, and its
+//!    parent's wait would sleep forever (the lost mark `proc::wait`'s
+//!    `still_ready` once caused).
 //!
 //! The check takes snapshots one after the other, not one atomic picture:
 //! a fork or exit running meanwhile can show up as a problem that is gone
@@ -84,6 +90,7 @@ mod imp {
         check_ids(&procs, &mut problems);
         check_tasks(&procs, &mut problems);
         check_frames(&procs, &mut problems);
+        check_waits(&procs, &mut problems);
         log::info!(
             "debug.check: {} processes, {} problems",
             procs.len(),
@@ -162,6 +169,25 @@ mod imp {
             problems.report(format_args!(
                 "{tasks} thread tasks alive for {threads} live threads"
             ));
+        }
+    }
+
+    /// Every zombie its parent has been told about is marked ready for
+    /// `wait4` (module docs, 4).
+    fn check_waits(procs: &[Arc<process::Process>], problems: &mut Problems) {
+        for p in procs {
+            let Some(status) = p.reapable() else {
+                continue;
+            };
+            if !crate::proc::table::TABLE.lock().is_ready(p.pid()) {
+                let waiters = process::lookup(p.ppid()).map(|q| q.children.waiters());
+                problems.report(format_args!(
+                    "zombie {} ({}, status {status:#x}) of {} is not marked ready for wait4 (its parent's waiters: {waiters:?})",
+                    p.pid(),
+                    p.name(),
+                    p.ppid(),
+                ));
+            }
         }
     }
 

@@ -255,6 +255,11 @@ impl<V> Index<V> {
         }
     }
 
+    /// Whether process `pid` is marked ready ([`Index::set_ready`]).
+    pub fn is_ready(&self, pid: Pid) -> bool {
+        self.procs.get(&pid).is_some_and(|e| e.ready)
+    }
+
     /// Gives every child of `dead` to `adopter`; returns their PIDs. O(k
     /// log n) for k children.
     pub fn reparent_children(&mut self, dead: Pid, adopter: Pid) -> Vec<Pid> {

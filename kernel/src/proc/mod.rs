@@ -90,6 +90,8 @@ mod thread_ktests;
 pub mod uidinfo;
 #[cfg(target_os = "none")]
 pub mod wait;
+#[cfg(target_os = "none")]
+mod wait_ktests;
 
 use conquer_once::spin::OnceCell;
 

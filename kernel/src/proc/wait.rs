@@ -178,8 +178,17 @@ fn scan(parent: Pid, target: WaitFor, options: WaitOptions) -> Scan {
 /// Whether `p` still has something to report to some wait: its exit
 /// (told to its parent or being told) or a stop/continue report not yet
 /// taken.
+///
+/// A zombie still in the table always has its exit to report, so this
+/// asks only whether it is a zombie: one read of a state that never goes
+/// back, set before `Process::exit` marks it ready. It once asked
+/// `reapable() || exit_in_flight()`, two reads of `exit_notified`: when
+/// `exit` set that flag between them (the parent's `wait4` scanning while
+/// the child's exit was telling it), both said no, the ready mark was
+/// cleared for good, and the parent slept forever beside an unreaped
+/// zombie (`docs/processes.md`, "Ready marks").
 fn still_ready(p: &Process) -> bool {
-    p.reapable().is_some() || p.exit_in_flight() || p.signals.has_report(true, true)
+    matches!(p.state(), State::Zombie(_)) || p.signals.has_report(true, true)
 }
 
 /// Whether a wait for `target` by `parent` has something to look at: a
@@ -292,6 +301,10 @@ pub async fn wait_process(
         if !in_table() {
             return Err(Errno::ECHILD);
         }
+        // Read before the report: `exit_notified` only goes from false
+        // to true, so "not in flight" here and "no exit" in the report
+        // cannot both come from an exit that completed between them.
+        let in_flight = options.exited && p.exit_in_flight();
         if let Some((status, exited)) = options.report(p) {
             if exited && !options.nowait {
                 let removed = {
@@ -310,7 +323,7 @@ pub async fn wait_process(
         }
         // As in `wait_child_info`: the moment between the zombie state
         // and the parent's notification is waited out.
-        if options.nohang && !(options.exited && p.exit_in_flight()) {
+        if options.nohang && !in_flight {
             return Ok(None);
         }
         event
