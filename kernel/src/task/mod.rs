@@ -12,8 +12,9 @@
 //!   over `arch`; `host::HostPlatform` (host builds only) implements it with std threads so
 //!   everything here runs under `cargo test`.
 //! - [`Scheduler`]: the set of per-CPU executors of one machine. Each CPU
-//!   has a run queue (a crossbeam `SegQueue`), a timer heap, an idle flag
-//!   and statistics ([`CpuStats`]). The kernel has exactly one, created by
+//!   has a run queue (a crossbeam `SegQueue`) and a queue of tasks pinned
+//!   to it (never stolen), a timer heap, an idle flag and statistics
+//!   ([`CpuStats`]). The kernel has exactly one, created by
 //!   [`init`]; host tests create as many as they like (`host::HostMachine`, host builds only).
 //! - A task (private `Task`) has a [`TaskId`], an optional name and a *home
 //!   CPU*: a waker pushes the task onto its home CPU's run queue and sends
@@ -22,7 +23,7 @@
 //!   migrates).
 //! - [`JoinHandle<T>`]: a future for a task's result; dropping it detaches
 //!   the task.
-//! - [`Builder`]: spawn options (name, CPU).
+//! - [`Builder`]: spawn options (name, CPU, pinned).
 //! - [`Event`]: a wait queue. [`Event::wait_until`] is the race-free way to
 //!   block on a condition; [`Event::notify_one`] / [`Event::notify_all`]
 //!   may be called from interrupt handlers.
