@@ -559,7 +559,8 @@ pub fn send_thread(thread: &Thread, sig: Signal, info: SigInfo) {
 /// happens now; otherwise the signal becomes pending, unless ignored, and
 /// whatever the process awaits in [`interruptible`] is woken. A process
 /// that has exited ignores signals. Permission checks are the caller's
-/// (Tine has no credentials: everyone may signal everyone).
+/// ([`may_signal`], [`check_may_signal`]); signals the kernel raises are
+/// not checked.
 pub fn send(process: &Process, sig: Signal, info: SigInfo) {
     if process.state() != State::Running {
         return;
