@@ -122,8 +122,10 @@ mod imp {
         threads: spin::Mutex<Vec<Arc<crate::proc::thread::Thread>>>,
         /// Bumped by `replace_space`.
         space_generation: AtomicU64,
-        /// The CPUs the thread may run on (bit N = CPU N);
-        /// `sched_setaffinity` changes it, fork copies it.
+        /// The last mask `sched_setaffinity` gave any of its threads (bit
+        /// N = CPU N; each thread has its own, `Thread::affinity`): what a
+        /// fork without a calling thread (a kernel caller) inherits; fork
+        /// copies it.
         affinity: AtomicU64,
         /// The thread has yet to move to obey `affinity` (set by
         /// `set_affinity` and fork, cleared by `take_affinity_change`).
@@ -174,8 +176,8 @@ mod imp {
         /// Where this process's next `forkevents` read starts (`u64::MAX`:
         /// it has not read yet).
         event_cursor: AtomicU64,
-        /// The CPU its thread last entered user mode on (`u32::MAX`: not
-        /// yet), for `ps`.
+        /// The CPU one of its threads last entered user mode on
+        /// (`u32::MAX`: not yet), for `ps`.
         last_cpu: AtomicU32,
         /// The descriptor table: an `Arc` so it can be shared
         /// (`CLONE_FILES`) or replaced in place; emptied at exit.
@@ -337,14 +339,14 @@ mod imp {
             self.execed.load(Ordering::Relaxed)
         }
 
-        /// Records that its thread runs on `cpu` now (the thread loop
-        /// calls this before entering user mode).
+        /// Records that one of its threads runs on `cpu` now
+        /// (`Thread::set_last_cpu`, before entering user mode).
         pub fn set_last_cpu(&self, cpu: usize) {
             // Relaxed: a statistic; readers need no ordering with it.
             self.last_cpu.store(cpu as u32, Ordering::Relaxed);
         }
 
-        /// The CPU its thread last ran user code on, if it ran.
+        /// The CPU one of its threads last ran user code on, if any ran.
         pub fn last_cpu(&self) -> Option<u32> {
             Some(self.last_cpu.load(Ordering::Relaxed)).filter(|&c| c != u32::MAX)
         }
@@ -508,7 +510,7 @@ mod imp {
             self.threads.lock().iter().find(|t| t.tid() == tid).cloned()
         }
 
-        /// The CPU mask its thread may run on.
+        /// The process-wide mask (the `affinity` field's docs).
         pub fn affinity(&self) -> u64 {
             self.affinity.load(Ordering::Relaxed)
         }
