@@ -34,10 +34,11 @@
 //! time on its CPU: no interrupt can arrive in kernel mode while it is
 //! live, and an interrupt handler never calls `run`.
 //!
-//! [`run`] leaves the LAPIC timer alone; [`run_until`] arms it for the
-//! caller's time-slice deadline (`irq::timer::arm_deadline_within_ns`)
-//! with interrupts already masked, right before the entry, which is what
-//! the kernel's thread loop uses. `init_this_cpu` is called by
+//! [`run`] leaves the LAPIC timer alone; [`run_until`] (and
+//! [`run_until_answering`], which the kernel's thread loop uses) arms it
+//! for the caller's time-slice deadline
+//! (`irq::timer::arm_deadline_within_ns`) with interrupts already masked,
+//! right before the entry. `init_this_cpu` is called by
 //! `irq::init_bsp`/`irq::init_ap`.
 
 pub mod vdso;
