@@ -25,6 +25,8 @@
 //!   group (`TIOCGPGRP`/`TIOCSPGRP`);
 //! - [`heap`]: the global allocator (size classes over anonymous `mmap`),
 //!   so programs can use `alloc` (`extern crate alloc;`);
+//! - [`memcheck`]: what the fuzzer and the stress test check at the end
+//!   of a run (memory back, `sysctl debug.check`);
 //! - a panic handler that reports the panic on fd 2 and exits with 127.
 //!
 //! Tine speaks the Linux ABI, so these programs run unchanged on Linux too

@@ -13,9 +13,10 @@
 //!   ways;
 //! - [`wstatus`]: Linux wait statuses decoded;
 //! - [`rflags`]: FreeBSD's `RF*` rfork flags by name (Tine's values);
-//! - [`records`]: the fixed-size records of Tine's information calls
-//!   (`TINE_PROCLIST`, `TINE_CPUINFO`, `TINE_MEMINFO`, `TINE_VMSTAT`,
-//!   `TINE_FORKEVENTS`) decoded from bytes, and `pstree`'s layout.
+//! - [`records`]: what the shell draws from the records of Tine's
+//!   information calls (`ps -T`, `pstree`, the `trace` view of fork
+//!   events); the records and their decoding are the `abi` crate's
+//!   (`abi::record`).
 //!
 //! `docs/shell.md` describes the shell as a user sees it.
 #![cfg_attr(target_os = "none", no_std)]
