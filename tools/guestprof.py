@@ -9,7 +9,11 @@ registers HZ times a second until QEMU exits, and prints the share of
 samples per kernel function (`<user>` for ring 3). RIPS=N also prints the N
 hottest addresses with addr2line's inline chain. Environment: INITRD (default
 target/initramfs.cpio; pack the program with `cargo xtask run --add`), SMP
-(default 2), TOP (functions shown, default 40).
+(default 2), MEM (guest MiB, default 512), START (the line that starts the
+sampling, default `loop start`), STOP (a line that ends it, default none),
+TOP (functions shown, default 40), SAVE (write the raw samples to this
+file). CPU may be a list (`0,1`): each sample
+then reads every listed CPU in turn, and the table adds them up.
 
 Under TCG a sample lands at the start of a translation block, so a slow
 helper or MMIO exit is charged to the block it ends. Nothing here is a
@@ -18,12 +22,14 @@ timing test: it is for finding where the time goes.
 import json, os, socket, subprocess, sys, time, collections, bisect, re
 kernel, runargs = sys.argv[1], sys.argv[2]
 hz = float(sys.argv[3]) if len(sys.argv) > 3 else 300
-cpu = sys.argv[4] if len(sys.argv) > 4 else "0"
+cpus = (sys.argv[4] if len(sys.argv) > 4 else "0").split(",")
+start = os.environ.get("START", "loop start")
+stop = os.environ.get("STOP")
 initrd = os.environ.get("INITRD", "target/initramfs.cpio")
 sock = f"/tmp/tine-prof-{os.getpid()}.sock"
 out_path = f"/tmp/tine-prof-{os.getpid()}.out"
 q = subprocess.Popen(["qemu-system-x86_64", "-M", "q35", "-cpu", "qemu64", "-accel", "tcg,thread=multi",
-    "-smp", os.environ.get("SMP", "2"), "-m", "512", "-kernel", kernel, "-initrd", initrd, "-append", "run=" + runargs,
+    "-smp", os.environ.get("SMP", "2"), "-m", os.environ.get("MEM", "512"), "-kernel", kernel, "-initrd", initrd, "-append", "run=" + runargs,
     "-display", "none", "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
     "-serial", "file:" + out_path + "", "-monitor", "none", "-qmp", f"unix:{sock},server,nowait"])
 for _ in range(100):
@@ -42,19 +48,29 @@ t_end = time.time() + 600
 while q.poll() is None and time.time() < t_end:
     if not started:
         try:
-            if "loop start" in open(out_path).read(): started = True
+            if start in open(out_path).read(): started = True
         except FileNotFoundError: pass
         time.sleep(0.01); continue
+    if stop and len(samples) % 16 == 0 and stop in open(out_path).read().split(start, 1)[-1]:
+        break
     try:
-        r = cmd("human-monitor-command", **{"command-line": f"cpu {cpu}"})
-        r = cmd("human-monitor-command", **{"command-line": "info registers"})
+        for cpu in cpus:
+            # `cpu N` would not carry over to the next command: each
+            # human-monitor-command has its own monitor, so the CPU is an
+            # argument.
+            r = cmd("human-monitor-command", **{"command-line": "info registers", "cpu-index": int(cpu)})
+            out = r.get("return", "")
+            m = re.search(r"RIP=([0-9a-f]+)", out); c = re.search(r"CPL=(\d)", out)
+            if m: samples.append((int(m.group(1), 16), int(c.group(1)) if c else -1))
     except Exception: break
-    out = r.get("return", "")
-    m = re.search(r"RIP=([0-9a-f]+)", out); c = re.search(r"CPL=(\d)", out)
-    if m: samples.append((int(m.group(1), 16), int(c.group(1)) if c else -1))
     time.sleep(1 / hz)
 q.wait()
-print(open(out_path).read().split("loop start")[-1][:300])
+if os.environ.get("SAVE"):
+    with open(os.environ["SAVE"], "w") as out:
+        out.writelines(f"{rip:x} {cpl}\n" for rip, cpl in samples)
+if os.environ.get("LOAD"):
+    samples = [(int(a, 16), int(b)) for a, b in (l.split() for l in open(os.environ["LOAD"]))]
+print(open(out_path).read().split(start)[-1][:600])
 # symbolise
 nm = subprocess.run(["nm", "-C", "--defined-only", kernel], capture_output=True, text=True).stdout
 syms = []

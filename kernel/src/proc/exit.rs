@@ -58,22 +58,67 @@ impl Process {
         // A vfork parent goes on (the child exited or was killed).
         self.vfork_release();
         crate::proc::reaper::on_exit(self);
-        kill_peers(self.pid);
-        reparent_children(self.pid);
-        // Ready before the parent is told: a `WNOHANG` wait that finds it
-        // exiting (`exit_in_flight`) waits for the notification below
+        // One look at the table for what the rest needs from it (its lock
+        // is the one every exit and every reaping takes: each extra
+        // acquisition was contended when thousands exit at once): marked
+        // ready before the parent is told (a `WNOHANG` wait that finds it
+        // exiting, `exit_in_flight`, waits for the notification below
         // rather than answer "nothing yet" to a parent whose SIGCHLD
-        // handler may already have run (`wait::wait_child_info`).
-        TABLE.lock().set_ready(self.pid, true);
-        if sig::exit_notify(self, status) && unlist(&mut TABLE.lock(), self.pid).is_some() {
+        // handler may already have run: `wait::wait_child_info`), whether
+        // it has peers or children to see to, and its parent.
+        let (has_peers, has_children, parent) = {
+            let mut table = TABLE.lock();
+            table.set_ready(self.pid, true);
+            let ppid = self.ppid();
+            (
+                table.peers_of(self.pid).next().is_some(),
+                table.children_of(self.pid).next().is_some(),
+                (ppid != Pid::KERNEL)
+                    .then(|| table.get(ppid).cloned())
+                    .flatten(),
+            )
+        };
+        if has_peers {
+            kill_peers(self.pid);
+        }
+        if has_children {
+            reparent_children(self.pid);
+        }
+        // The parent now: the one looked up above unless this process was
+        // reparented since (its parent exited meanwhile).
+        let parent = self.parent_now(parent);
+        if sig::exit_notify(self, parent.as_deref(), status)
+            && unlist(&mut TABLE.lock(), self.pid).is_some()
+        {
             // The parent ignores SIGCHLD: nobody will wait for us.
             reaped(self);
         }
         // Release: pairs with the Acquire in `reapable`; the exit
         // signal is pending in the parent before a waiter can reap.
         self.exit_notified.store(true, Ordering::Release);
-        notify_parent(self.ppid());
+        // Whoever waits for a child of the parent it has now (a
+        // reparenting since is seen here: the new parent's waiter,
+        // woken by the reparenting before this process was reapable,
+        // must be woken again).
+        match self.parent_now(parent) {
+            Some(parent) => {
+                parent.children.notify_all();
+            }
+            None => notify_parent(self.ppid()),
+        }
         crate::proc::procdesc::notify_exit(self.pid);
+    }
+
+    /// Its parent process now: `cached` if that is still its parent
+    /// (a process cannot be reaped, and its PID reused, before its
+    /// children are reparented), else a lookup; `None` for the kernel.
+    fn parent_now(&self, cached: Option<Arc<Process>>) -> Option<Arc<Process>> {
+        let ppid = self.ppid();
+        match cached {
+            Some(p) if p.pid == ppid => Some(p),
+            _ if ppid == Pid::KERNEL => None,
+            _ => crate::proc::table::lookup(ppid),
+        }
     }
 }
 

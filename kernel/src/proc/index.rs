@@ -247,12 +247,33 @@ impl<V> Index<V> {
 
     /// Marks process `pid` as having something to report to its parent, or
     /// not (module docs).
+    ///
+    /// Only the three ready sets change (three set operations, where a
+    /// general [`Self::update`] takes the entry out of every index and puts
+    /// it back): every exit marks itself ready and every reaping removes
+    /// the mark, so this is on the path of each child.
     pub fn set_ready(&mut self, pid: Pid, ready: bool) -> bool {
-        match self.procs.get(&pid) {
-            Some(e) if e.ready == ready => true,
-            Some(_) => self.update(pid, |_, _, r| *r = ready),
-            None => false,
+        let Some(e) = self.procs.get_mut(&pid) else {
+            return false;
+        };
+        if e.ready == ready {
+            return true;
         }
+        e.ready = ready;
+        let Ids { ppid, pgid, .. } = e.ids;
+        let hidden = e.hidden;
+        if ready {
+            self.ready.insert((ppid, pid));
+            self.ready_group.insert((ppid, pgid, pid));
+            if !hidden {
+                self.ready_visible.insert((ppid, pid));
+            }
+        } else {
+            self.ready.remove(&(ppid, pid));
+            self.ready_group.remove(&(ppid, pgid, pid));
+            self.ready_visible.remove(&(ppid, pid));
+        }
+        true
     }
 
     /// Whether process `pid` is marked ready ([`Index::set_ready`]).
@@ -341,6 +362,8 @@ impl<V> Index<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::format;
+    use alloc::string::String;
 
     fn pid(n: u32) -> Pid {
         Pid::new(n).unwrap()
@@ -487,6 +510,59 @@ mod tests {
         assert_eq!(all(t.children_of(pid(2))), [3]);
         assert_eq!(t.next_ready(pid(1), WaitFor::Any, None), None);
         assert_eq!(all(t.group(pid(2))), [2]);
+    }
+
+    /// The sets of `t`, and of a table built afresh from its entries:
+    /// equal when no operation left a stale or missing key.
+    fn sets_and_rebuilt(t: &Index<u32>) -> (String, String) {
+        let sets = |t: &Index<u32>| {
+            format!(
+                "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+                t.children,
+                t.visible,
+                t.group_children,
+                t.ready,
+                t.ready_visible,
+                t.ready_group,
+                t.groups,
+                t.sessions,
+                t.peers
+            )
+        };
+        let mut fresh = Index::new();
+        for (&pid, e) in &t.procs {
+            fresh.insert(pid, e.ids, e.hidden, e.value);
+            fresh.set_ready(pid, e.ready);
+        }
+        (sets(t), sets(&fresh))
+    }
+
+    #[test]
+    fn ready_marks_keep_the_indexes_consistent() {
+        let mut t = family();
+        t.set_hidden(pid(2), true);
+        t.set_ready(pid(2), true);
+        t.set_ready(pid(3), true);
+        t.set_ready(pid(5), true);
+        t.set_ready(pid(3), true);
+        let (now, fresh) = sets_and_rebuilt(&t);
+        assert_eq!(now, fresh);
+        t.set_job(pid(3), pid(3), pid(3));
+        t.set_hidden(pid(2), false);
+        t.reparent_children(pid(4), pid(1));
+        t.set_ready(pid(2), false);
+        t.set_ready(pid(5), false);
+        let (now, fresh) = sets_and_rebuilt(&t);
+        assert_eq!(now, fresh);
+        t.remove(pid(3));
+        let (now, fresh) = sets_and_rebuilt(&t);
+        assert_eq!(now, fresh);
+        assert_eq!(t.next_ready(pid(1), WaitFor::Any, None), None);
+        assert_eq!(
+            t.next_ready(pid(1), WaitFor::Group(pid(2)), None),
+            None,
+            "3 left the group and the table"
+        );
     }
 
     #[test]

@@ -500,6 +500,29 @@ mod imp {
             self.threads.lock().clone()
         }
 
+        /// Its first live thread for which `pred` holds, and whether it
+        /// had any live thread, without copying the list (a signal sent
+        /// to the process: `signal::route`). `pred` runs without the
+        /// list's lock (it may take the thread's own locks); a thread
+        /// that comes or goes meanwhile may be seen or not, as with a
+        /// snapshot taken a moment earlier or later.
+        pub fn find_thread(
+            &self,
+            pred: impl Fn(&crate::proc::thread::Thread) -> bool,
+        ) -> (Option<Arc<crate::proc::thread::Thread>>, bool) {
+            let mut any = false;
+            for i in 0.. {
+                let Some(t) = self.threads.lock().get(i).cloned() else {
+                    break;
+                };
+                any = true;
+                if pred(&t) {
+                    return (Some(t), true);
+                }
+            }
+            (None, any)
+        }
+
         /// How many live threads it has.
         pub fn nthreads(&self) -> usize {
             self.threads.lock().len()

@@ -6,11 +6,14 @@
  * `cargo xtask bench` gives every figure its Linux twin from the same QEMU
  * configuration (docs/memory.md, docs/benchmarks.md).
  *
- * Usage: scale [-w SECONDS] [-e] N...
+ * Usage: scale [-w SECONDS] [-z SECONDS] [-e] N...
  *   N          for each N in turn: fork N children that block reading a
  *              pipe, then close the pipe and reap them all with wait4(-1)
  *   -w SECONDS hold the N children that long before releasing them (to
  *              look at them with `ps`, `pstree` or `mem` meanwhile)
+ *   -z SECONDS after releasing them, let them exit for that long before
+ *              reaping: reap_us is then the parent's wait4 loop alone, over
+ *              zombies (its time less than with -z 0 is the exits')
  *   -e         a fork failure is expected (memory or the process limit
  *              runs out): report how many were made and reap them, do not
  *              fail
@@ -142,7 +145,7 @@ static long fork_blocked_child(int fd, int write_end)
 	return ret;
 }
 
-static void one_round(long n, int hold_s, int expect_failure)
+static void one_round(long n, int hold_s, int zombie_s, int expect_failure)
 {
 	int p[2];
 	if (pipe(p) != 0) {
@@ -176,6 +179,10 @@ static void one_round(long n, int hold_s, int expect_failure)
 		sleep(hold_s);
 	}
 	close(p[1]);
+	printf("scale: released\n");
+	fflush(stdout);
+	if (zombie_s > 0)
+		sleep(zombie_s);
 	long long t2 = now_us();
 	long reaped = 0;
 	for (;;) {
@@ -218,17 +225,20 @@ static void one_round(long n, int hold_s, int expect_failure)
 
 int main(int argc, char **argv)
 {
-	int hold_s = 0, expect_failure = 0, opt;
-	while ((opt = getopt(argc, argv, "w:e")) != -1) {
+	int hold_s = 0, zombie_s = 0, expect_failure = 0, opt;
+	while ((opt = getopt(argc, argv, "w:z:e")) != -1) {
 		switch (opt) {
 		case 'w':
 			hold_s = atoi(optarg);
+			break;
+		case 'z':
+			zombie_s = atoi(optarg);
 			break;
 		case 'e':
 			expect_failure = 1;
 			break;
 		default:
-			fprintf(stderr, "usage: scale [-w SECONDS] [-e] N...\n");
+			fprintf(stderr, "usage: scale [-w SECONDS] [-z SECONDS] [-e] N...\n");
 			return 2;
 		}
 	}
@@ -236,7 +246,7 @@ int main(int argc, char **argv)
 	setvbuf(stdout, 0, _IOLBF, 0);
 	printf("scale start\n");
 	for (int i = optind; i < argc; i++)
-		one_round(atol(argv[i]), hold_s, expect_failure);
+		one_round(atol(argv[i]), hold_s, zombie_s, expect_failure);
 	printf("scale done failures=%d\n", failures);
 	return failures != 0;
 }

@@ -404,11 +404,9 @@ pub fn wake_threads(process: &Process) {
 fn route(process: &Process, except: Option<Pid>, sig: Signal, info: SigInfo) -> super::Posted {
     let state = process.signals();
     let action = state.action(sig);
-    let threads = process.threads();
-    if let Some(t) = threads
-        .iter()
-        .find(|t| Some(t.tid()) != except && !t.signals().blocked().contains(sig))
-    {
+    let (target, has_threads) =
+        process.find_thread(|t| Some(t.tid()) != except && !t.signals().blocked().contains(sig));
+    if let Some(t) = target {
         let posted = {
             let mut queue = t.signals().queue.lock();
             let posted = queue.post(sig, info, &action);
@@ -427,11 +425,10 @@ fn route(process: &Process, except: Option<Pid>, sig: Signal, info: SigInfo) -> 
     // without threads (a kernel test's) has only its own mask.
     let posted = {
         let mut queue = state.queue.lock();
-        let held = !threads.is_empty() || queue.blocked.contains(sig);
+        let held = has_threads || queue.blocked.contains(sig);
         queue.post_held(sig, info, &action, held)
     };
     if posted != super::Posted::Discarded {
-        drop(threads);
         wake_threads(process);
     }
     posted
@@ -769,9 +766,10 @@ fn notify_parent_job(child: &Process, code: i32, sig: Signal, before_wake: impl 
 /// `CLD_EXITED` with the exit code or `CLD_KILLED` with the signal).
 /// Returns whether the parent reaps its children automatically (its
 /// `SIGCHLD` action is `SIG_IGN` or has `SA_NOCLDWAIT`, POSIX's rule), in
-/// which case the caller reaps `child` now.
-pub fn exit_notify(child: &Process, status: i32) -> bool {
-    let Some(parent) = process::lookup(child.ppid()) else {
+/// which case the caller reaps `child` now. `parent` is the parent
+/// (`None`: the kernel), looked up by the caller.
+pub fn exit_notify(child: &Process, parent: Option<&Process>, status: i32) -> bool {
+    let Some(parent) = parent else {
         return false;
     };
     let chld = parent.signals().action(SIGCHLD);
@@ -784,7 +782,7 @@ pub fn exit_notify(child: &Process, status: i32) -> bool {
             (code::CLD_EXITED, (status >> 8) & 0xff)
         };
         send(
-            &parent,
+            parent,
             sig,
             SigInfo::child(sig, code, child.pid().as_u32(), value),
         );
