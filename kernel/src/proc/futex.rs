@@ -534,9 +534,14 @@ pub use imp::*;
 mod imp {
     use conquer_once::spin::Lazy;
 
+    use core::future::Future;
+
+    use futures_util::future::{Either, Ready, ready};
+
     use super::op::{self, Cmd, WakeOp};
-    use super::{FutexTable, Key, MATCH_ANY};
+    use super::{FutexTable, Key, MATCH_ANY, Waiting};
     use crate::proc::process::Process;
+    use crate::proc::signal::interruptible;
     use crate::syscall::time::{Timespec, clock};
     use crate::vm::space::AddressSpace;
     use abi::{Errno, SysResult};
@@ -585,11 +590,40 @@ mod imp {
 
     /// `futex(uaddr, op, val, timeout, uaddr2, val3)` (`docs/futex.md`).
     /// `timeout` is also `val2` (a count) for the requeue commands.
-    pub async fn futex(process: &Process, space: &AddressSpace, a: [u64; 6]) -> SysResult {
+    ///
+    /// Not an `async fn`: everything but the wait itself runs here, and
+    /// the future returned is either the result, ready, or the wait, which
+    /// keeps only what it needs, not the arguments and their decoding:
+    /// that future is what a blocked thread holds, inline in its own
+    /// through `dispatch` (`docs/memory.md`, "Per thread").
+    pub fn futex<'a>(
+        process: &'a Process,
+        space: &AddressSpace,
+        a: [u64; 6],
+    ) -> Either<Ready<SysResult>, impl Future<Output = SysResult> + Send + 'a> {
+        match command(process, space, a) {
+            Ok(Call::Wait(wait)) => Either::Right(wait),
+            Ok(Call::Done(result)) => Either::Left(ready(result)),
+            Err(e) => Either::Left(ready(Err(e))),
+        }
+    }
+
+    /// What [`futex`] found to do: done at once (every command but a wait
+    /// that enqueued), or a wait to await.
+    enum Call<F> {
+        Done(SysResult),
+        Wait(F),
+    }
+
+    fn command<'a>(
+        process: &'a Process,
+        space: &AddressSpace,
+        a: [u64; 6],
+    ) -> Result<Call<impl Future<Output = SysResult> + Send + 'a>, Errno> {
         let [uaddr, op, val, timeout, uaddr2, val3] = a;
         let op = op::decode(op as u32, val3 as u32)?;
         let k1 = key(space, uaddr, op.private)?;
-        match op.cmd {
+        let n = match op.cmd {
             Cmd::Wait { bitset, absolute } => {
                 let deadline = if timeout == 0 {
                     None
@@ -604,33 +638,41 @@ mod imp {
                     };
                     Some(crate::syscall::time::deadline_for(clock, flags, ts)?)
                 };
-                wait(process, space, k1, uaddr, val as u32, bitset, deadline).await
+                // The value is checked and the waiter enqueued now, under
+                // the bucket lock (module docs); the future only waits.
+                let waiting = TABLE.wait(k1, bitset, || {
+                    if read_u32(space, uaddr)? == val as u32 {
+                        Ok(())
+                    } else {
+                        Err(Errno::EAGAIN)
+                    }
+                })?;
+                return Ok(Call::Wait(wait(process, waiting, deadline)));
             }
-            Cmd::Wake { bitset } => Ok(TABLE.wake(k1, wake_count(val), bitset) as u64),
+            Cmd::Wake { bitset } => TABLE.wake(k1, wake_count(val), bitset),
             Cmd::Requeue { cmp } => {
                 let (nr_wake, nr_requeue) = (val as i32, timeout as i32);
                 if nr_wake < 0 || nr_requeue < 0 {
                     return Err(Errno::EINVAL);
                 }
                 let k2 = key(space, uaddr2, op.private)?;
-                let n = TABLE.requeue(k1, k2, nr_wake as usize, nr_requeue as usize, || {
+                TABLE.requeue(k1, k2, nr_wake as usize, nr_requeue as usize, || {
                     if cmp && read_u32(space, uaddr)? != val3 as u32 {
                         return Err(Errno::EAGAIN);
                     }
                     Ok(())
-                })?;
-                Ok(n as u64)
+                })?
             }
             Cmd::WakeOp => {
                 let k2 = key(space, uaddr2, op.private)?;
                 let wop = WakeOp::decode(val3 as u32)?;
-                let n = TABLE.wake_op(k1, k2, wake_count(val), wake_count(timeout), || {
+                TABLE.wake_op(k1, k2, wake_count(val), wake_count(timeout), || {
                     let old = space.update_u32(uaddr2, |v| Some(wop.apply(v)))?;
                     Ok::<_, Errno>(wop.compare(old))
-                })?;
-                Ok(n as u64)
+                })?
             }
-        }
+        };
+        Ok(Call::Done(Ok(n as u64)))
     }
 
     /// A wake count from a register: Linux's is an `int`, and a count of 0
@@ -639,44 +681,34 @@ mod imp {
         (v as i32).max(1) as usize
     }
 
-    /// `FUTEX_WAIT`: enqueue if `*uaddr == val` (`EAGAIN` otherwise), then
-    /// await a wake (0), the deadline (`ETIMEDOUT`) or a signal (`EINTR`,
-    /// never restarted, as Linux's `FUTEX_WAIT` with a handler). A wake
-    /// that raced the timeout or signal wins.
-    async fn wait(
-        process: &Process,
-        space: &AddressSpace,
-        key: Key,
-        uaddr: u64,
-        val: u32,
-        bitset: u32,
+    /// `FUTEX_WAIT` once enqueued: await a wake (0), the deadline
+    /// (`ETIMEDOUT`) or a signal (`EINTR`, never restarted, as Linux's
+    /// `FUTEX_WAIT` with a handler). A wake that raced the timeout or
+    /// signal wins. An `async move` block, not an `async fn`, which would
+    /// store its arguments twice.
+    #[allow(clippy::manual_async_fn)] // on purpose: see above
+    fn wait<'a>(
+        process: &'a Process,
+        mut waiting: Waiting<'static>,
         deadline: Option<u64>,
-    ) -> SysResult {
-        use futures_util::future::{Either, select};
-        let waiting = TABLE.wait(key, bitset, || {
-            if read_u32(space, uaddr)? == val {
-                Ok(())
-            } else {
-                Err(Errno::EAGAIN)
+    ) -> impl Future<Output = SysResult> + Send + 'a {
+        use futures_util::future::select;
+        async move {
+            let outcome = match deadline {
+                None => interruptible(process, &mut waiting).await.map(|()| true),
+                Some(d) => {
+                    interruptible(process, select(&mut waiting, crate::task::sleep_until(d)))
+                        .await
+                        .map(|either| matches!(either, Either::Left(_)))
+                }
+            };
+            match outcome {
+                Ok(true) => Ok(0),
+                // Woken after all: the wake is not lost.
+                _ if waiting.is_woken() => Ok(0),
+                Ok(false) => Err(Errno::ETIMEDOUT),
+                Err(e) => Err(e),
             }
-        })?;
-        let mut waiting = core::pin::pin!(waiting);
-        let timer = async {
-            match deadline {
-                Some(d) => crate::task::sleep_until(d).await,
-                None => core::future::pending::<()>().await,
-            }
-        };
-        let timer = core::pin::pin!(timer);
-        let outcome = crate::proc::signal::interruptible(process, select(&mut waiting, timer))
-            .await
-            .map(|either| matches!(either, Either::Left(_)));
-        match outcome {
-            Ok(true) => Ok(0),
-            // Woken after all: the wake is not lost.
-            _ if waiting.is_woken() => Ok(0),
-            Ok(false) => Err(Errno::ETIMEDOUT),
-            Err(e) => Err(e),
         }
     }
 
