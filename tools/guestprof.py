@@ -12,7 +12,8 @@ target/initramfs.cpio; pack the program with `cargo xtask run --add`), SMP
 (default 2), MEM (guest MiB, default 512), START (the line that starts the
 sampling, default `loop start`), STOP (a line that ends it, default none),
 TOP (functions shown, default 40), SAVE (write the raw samples to this
-file). CPU may be a list (`0,1`): each sample
+file), APPEND (the whole kernel command line instead of `run=RUN`, e.g.
+`bench=vm_cow_fault_copy` with START=`bench`). CPU may be a list (`0,1`): each sample
 then reads every listed CPU in turn, and the table adds them up.
 
 Under TCG a sample lands at the start of a translation block, so a slow
@@ -29,7 +30,7 @@ initrd = os.environ.get("INITRD", "target/initramfs.cpio")
 sock = f"/tmp/tine-prof-{os.getpid()}.sock"
 out_path = f"/tmp/tine-prof-{os.getpid()}.out"
 q = subprocess.Popen(["qemu-system-x86_64", "-M", "q35", "-cpu", "qemu64", "-accel", "tcg,thread=multi",
-    "-smp", os.environ.get("SMP", "2"), "-m", os.environ.get("MEM", "512"), "-kernel", kernel, "-initrd", initrd, "-append", "run=" + runargs,
+    "-smp", os.environ.get("SMP", "2"), "-m", os.environ.get("MEM", "512"), "-kernel", kernel, "-initrd", initrd, "-append", os.environ.get("APPEND", "run=" + runargs),
     "-display", "none", "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
     "-serial", "file:" + out_path + "", "-monitor", "none", "-qmp", f"unix:{sock},server,nowait"])
 for _ in range(100):

@@ -367,11 +367,15 @@ mod imp {
         /// strong reference from `Arc::into_raw`), or null when they hold
         /// nothing anyone needs.
         fpu_owner: *const FpuArea,
+        /// The owner's area already holds what the registers hold (saved by
+        /// `sync_fpu` and no user code ran since): releasing it needs no
+        /// FXSAVE.
+        fpu_clean: bool,
     }
 
     const _: () = assert!(offset_of!(RunRecord, kernel_rsp) == 0);
     const _: () = assert!(USER_END == crate::mm::user::USER_END);
-    const _: () = assert!(size_of::<RunRecord>() == 64);
+    const _: () = assert!(size_of::<RunRecord>() == 128);
 
     /// The executing CPU's record.
     fn record() -> *mut RunRecord {
@@ -545,10 +549,13 @@ mod imp {
             };
         }
         load_fpu(&ctx.fpu.0);
+        let rec = record();
+        // SAFETY: the record is this CPU's and interrupts are masked. The
+        // user code may change its registers from now on.
+        unsafe { (*rec).fpu_clean = false };
         table.enter_user();
         table.activate_irqs_off();
         load_bases(ctx);
-        let rec = record();
         loop {
             // `sysretq` sets rcx = rip and r11 = rflags, so it restores the
             // context exactly only when those already agree (always true
@@ -634,7 +641,15 @@ mod imp {
             }
             (*rec).fpu_owner = core::ptr::null();
             let area = Arc::from_raw(owner);
-            fxsave(&area);
+            // No FXSAVE when the area is up to date, or when this was its
+            // last reference: its context is gone (an exited thread, the
+            // image exec replaced), so nobody will ever read it. No one
+            // can make a new reference to it meanwhile: contexts clone
+            // into new areas.
+            if !(*rec).fpu_clean && Arc::strong_count(&area) > 1 {
+                fxsave(&area);
+            }
+            (*rec).fpu_clean = false;
             // Release: the image is written before another CPU that sees 0
             // may load it (`wait_fpu_handover`).
             area.live_on.store(0, Ordering::Release);
@@ -724,9 +739,16 @@ mod imp {
     /// keep it too); waits for another CPU that holds it to save it.
     pub(super) fn sync_fpu(area: &Arc<FpuArea>) {
         if holds_or_wait(area) {
+            let rec = record();
             // SAFETY: this CPU's registers hold the area's state and the
-            // area's thread (the caller) is not in user mode.
-            unsafe { fxsave(area) };
+            // area's thread (the caller) is not in user mode; the record
+            // is this CPU's (see `save_and_release`).
+            unsafe {
+                if !(*rec).fpu_clean {
+                    fxsave(area);
+                    (*rec).fpu_clean = true;
+                }
+            }
         }
     }
 
@@ -740,6 +762,7 @@ mod imp {
             // held goes back to `Arc::from_raw` exactly once.
             unsafe {
                 (*rec).fpu_owner = core::ptr::null();
+                (*rec).fpu_clean = false;
                 area.live_on.store(0, Ordering::Relaxed);
                 drop(Arc::from_raw(Arc::as_ptr(area)));
             }

@@ -537,6 +537,62 @@ ktest!(
     }
 );
 
+ktest!(
+    /// The FXSAVEs the lazy FPU skips: releasing a state `fpu()` just saved
+    /// (no user code ran since) and one whose context is gone. Two
+    /// counting programs take turns on one CPU; each count must go on
+    /// from where it was.
+    async fn user_fpu_state_survives_skipped_saves() {
+        let a_table = address_space(FPU_COUNT)?;
+        let b_table = address_space(FPU_COUNT)?;
+        let with_step = |step: u64| {
+            let mut ctx = UserContext::new(CODE, STACK_TOP);
+            let mut fpu = arch::user::FpuState::default();
+            fpu.0[XMM1..XMM1 + 8].copy_from_slice(&step.to_le_bytes());
+            ctx.set_fpu(fpu);
+            ctx
+        };
+        let (mut a, mut b) = (with_step(1), with_step(100));
+        task::spawn_on(0, async move {
+            let xmm0 = |c: &UserContext| {
+                u64::from_le_bytes(c.fpu().0[XMM0..XMM0 + 8].try_into().expect("8 bytes"))
+            };
+            let mut seen = Vec::new();
+            run_to_trap(&mut a, &a_table);
+            seen.push(a.rax);
+            // Saved here, so the switch to b need not save it again.
+            seen.push(xmm0(&a));
+            run_to_trap(&mut b, &b_table);
+            seen.push(b.rax);
+            run_to_trap(&mut a, &a_table);
+            seen.push(a.rax);
+            // Changed since the last save: the switch must save it.
+            run_to_trap(&mut b, &b_table);
+            seen.push(b.rax);
+            run_to_trap(&mut a, &a_table);
+            seen.push(a.rax);
+            // A context dropped while its state is live, then another.
+            let mut c = with_step(7);
+            run_to_trap(&mut c, &a_table);
+            seen.push(c.rax);
+            drop(c);
+            run_to_trap(&mut b, &b_table);
+            seen.push(b.rax);
+            seen
+        })
+        .await
+        .into_iter()
+        .zip([1, 1, 100, 2, 200, 3, 7, 300])
+        .try_for_each(|(got, want)| {
+            if got == want {
+                Ok(())
+            } else {
+                Err(format!("{got} instead of {want}"))
+            }
+        })
+    }
+);
+
 /// A context, its table and the step that is to run it next.
 type Baton = spin::Mutex<Option<(UserContext, UserPageTable, u64)>>;
 
