@@ -17,7 +17,7 @@
 //!    `/bin/scale` (3,000 processes, then until memory runs out); then the
 //!    sessions on the kernel shell and the user shell ([`shell`]), the
 //!    gdb check, the busybox checks and (not with `--quick`) a 60 s fuzz
-//!    run.
+//!    run and a 30 s stress run at `-smp 4`.
 //!
 //! Every step runs even when an earlier one failed, each QEMU run is under
 //! a timeout, and the exit status is non-zero if any step failed. The tiers
@@ -132,10 +132,12 @@ pub fn main(args: &TestArgs) -> Result<()> {
             let job = fuzz::Job::Fuzz { seed: FUZZ_SEED };
             fuzz::run(&job, kernel, initrd, 60, 4, 512, args.verbose)
         });
-        // The stress step is out of the suite while a known kernel bug
-        // makes it hang in about half the runs (workers parked with a
-        // zombie child they never reap; docs/testing.md, "Known bug").
-        // `cargo xtask stress` still runs it by hand.
+        suite.run(Tier::System, "stress -smp 4 (30 s)", || {
+            let (Some(kernel), Some(initrd)) = (kernel.as_deref(), initrd.as_deref()) else {
+                bail!("no kernel or initramfs");
+            };
+            fuzz::run(&fuzz::Job::Stress, kernel, initrd, 30, 4, 512, args.verbose)
+        });
     }
 
     suite.print_summary();

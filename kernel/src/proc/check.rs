@@ -179,7 +179,13 @@ mod imp {
             let Some(status) = p.reapable() else {
                 continue;
             };
-            if !crate::proc::table::TABLE.lock().is_ready(p.pid()) {
+            // Still this process's entry (a zombie reaped since the
+            // snapshot is gone from the table, not unmarked).
+            let unmarked = {
+                let table = crate::proc::table::TABLE.lock();
+                table.get(p.pid()).is_some_and(|q| Arc::ptr_eq(q, p)) && !table.is_ready(p.pid())
+            };
+            if unmarked {
                 let waiters = process::lookup(p.ppid()).map(|q| q.children.waiters());
                 problems.report(format_args!(
                     "zombie {} ({}, status {status:#x}) of {} is not marked ready for wait4 (its parent's waiters: {waiters:?})",
