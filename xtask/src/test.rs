@@ -455,6 +455,9 @@ fn check(expect: Expect, smp: u32, outcome: Outcome, output: &str) -> Result<Str
             {
                 problems.push("no `out of memory: killed c_oom[PID]` line".to_owned());
             }
+            if matches!(expect, Expect::OomKill) && !oom_killed_another(output) {
+                problems.push("no out-of-memory kill of a process other than the faulting one".to_owned());
+            }
             problems.extend(utest_failures(output).into_iter().map(str::to_owned));
             match utest_summary(output) {
                 Some((passed, 0)) if passed > 0 => format!("{passed} user test programs passed"),
@@ -488,6 +491,24 @@ fn utest_summary(output: &str) -> Option<(u32, u32)> {
         let (passed, failed) = counts.split_once(" passed, ")?;
         let failed = failed.strip_suffix(" failed")?;
         Some((passed.parse().ok()?, failed.parse().ok()?))
+    })
+}
+
+/// Whether the kernel's out-of-memory killer chose a process other than
+/// the one whose fault found no frame (`out of memory: killed A[..] ...
+/// in B[..]: SIGKILL` with A != B; `/test/c_oom`'s largest-goes check).
+fn oom_killed_another(output: &str) -> bool {
+    output.lines().any(|line| {
+        let Some(rest) = line.split("out of memory: killed ").nth(1) else {
+            return false;
+        };
+        let victim = rest.split(' ').next().unwrap_or_default();
+        let faulting = rest
+            .rsplit(" in ")
+            .next()
+            .and_then(|t| t.split(':').next())
+            .unwrap_or_default();
+        !victim.is_empty() && !faulting.is_empty() && victim != faulting
     })
 }
 
@@ -664,6 +685,15 @@ test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; fini
         let problems =
             check(Expect::Panic, 1, panic, "KERNEL PANIC\nbacktrace: 0x1\n").unwrap_err();
         assert_eq!(problems.len(), 3, "{problems:?}");
+    }
+
+    #[test]
+    fn an_oom_kill_of_another_process_is_recognised() {
+        let own = "out of memory: killed c_oom[7] (900 pages resident), fault at 0x1000 in c_oom[7]: SIGKILL";
+        let other = "out of memory: killed c_oom[8] (900 pages resident), fault at 0x1000 in c_oom[9]: SIGKILL";
+        assert!(!oom_killed_another(own));
+        assert!(oom_killed_another(&format!("{own}\n{other}\n")));
+        assert!(!oom_killed_another("nothing"));
     }
 
     #[test]

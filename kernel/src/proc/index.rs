@@ -165,6 +165,18 @@ impl<V> Index<V> {
         self.procs.get(&pid).map(|e| e.ids)
     }
 
+    /// The first process with a PID above `after` (the lowest for
+    /// `None`) and its value: a walk one step at a time, each O(log n),
+    /// without holding anything between steps.
+    pub fn next_after(&self, after: Option<Pid>) -> Option<(Pid, &V)> {
+        use core::ops::Bound::{Excluded, Unbounded};
+        let from = after.map_or(Unbounded, Excluded);
+        self.procs
+            .range((from, Unbounded))
+            .next()
+            .map(|(&pid, e)| (pid, &e.value))
+    }
+
     /// Every value, by PID.
     pub fn values(&self) -> impl Iterator<Item = &V> {
         self.procs.values().map(|e| &e.value)
@@ -392,6 +404,20 @@ mod tests {
 
     fn all<I: Iterator<Item = Pid>>(it: I) -> Vec<u32> {
         it.map(Pid::as_u32).collect()
+    }
+
+    #[test]
+    fn next_after_steps_through_every_pid() {
+        let mut t = family();
+        t.remove(pid(3));
+        let mut seen = Vec::new();
+        let mut at = None;
+        while let Some((p, &v)) = t.next_after(at) {
+            seen.push((p.as_u32(), v));
+            at = Some(p);
+        }
+        assert_eq!(seen, [(1, 10), (2, 20), (4, 40), (5, 50)]);
+        assert_eq!(t.next_after(Some(pid(5))), None);
     }
 
     #[test]

@@ -67,6 +67,7 @@ pub mod index;
 pub mod job;
 #[cfg(target_os = "none")]
 mod job_ktests;
+pub mod oom;
 pub mod pid;
 #[cfg(target_os = "none")]
 mod pid_ktests;

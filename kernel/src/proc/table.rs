@@ -63,6 +63,13 @@ pub fn lookup(pid: Pid) -> Option<Arc<Process>> {
     TABLE.lock().get(pid).cloned()
 }
 
+/// The process with the lowest PID above `after` (the lowest of all for
+/// `None`), zombies included: walks the table without a snapshot and
+/// without allocating (the out-of-memory killer, `super::oom`).
+pub fn next_after(after: Option<Pid>) -> Option<Arc<Process>> {
+    TABLE.lock().next_after(after).map(|(_, p)| p.clone())
+}
+
 /// The members of process group `pgid` (zombies included), by PID.
 pub fn group_members(pgid: Pid) -> Vec<Arc<Process>> {
     let table = TABLE.lock();

@@ -15,7 +15,7 @@
 //! | trap | what happens |
 //! |---|---|
 //! | `Syscall` | `syscall::dispatch(..).await`; the result goes to `rax` |
-//! | `PageFault` | `AddressSpace::fault`; a refused fault kills the process with `SIGSEGV` (`SIGKILL` when out of memory); a resolved one re-enters ring 3 at once (below) |
+//! | `PageFault` | `AddressSpace::fault`; a refused fault kills the process with `SIGSEGV`; out of memory, the out-of-memory killer (`super::oom`) kills the largest process with `SIGKILL` (this one, or another and the fault is tried again); a resolved one re-enters ring 3 at once (below) |
 //! | `Exception` | the process dies with the signal Linux would send (`SIGILL` for #UD, `SIGFPE` for #DE, `SIGSEGV` for #GP, ...) |
 //! | `Interrupt` (timer) | the time slice is over: `yield_now().await` |
 //! | `Interrupt` (other) | its handler ran; enter ring 3 again |
@@ -474,14 +474,15 @@ pub fn run(
                 Trap::PageFault { addr, error_code } => {
                     if let Err(e) = resolved {
                         if e == Errno::ENOMEM {
-                            // No allocation here: the heap may be short too.
-                            log::warn!(
-                                "out of memory: killed {}[{}] ({} pages resident), fault at {addr:#x}: SIGKILL",
-                                process.name(),
-                                process.pid(),
-                                space.table.mapped_pages()
-                            );
-                            break Ending::Group(signal_status(signal::SIGKILL));
+                            // The out-of-memory killer (`super::oom`): this
+                            // process dies, or another did and the fault is
+                            // tried again from the loop top.
+                            match super::oom::out_of_memory(&process, addr).await {
+                                super::oom::Verdict::Die => {
+                                    break Ending::Group(signal_status(signal::SIGKILL));
+                                }
+                                super::oom::Verdict::Retry => continue,
+                            }
                         }
                         page_fault_signal(&thread, &space, &ctx, addr, error_code);
                     }
