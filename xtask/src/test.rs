@@ -456,7 +456,9 @@ fn check(expect: Expect, smp: u32, outcome: Outcome, output: &str) -> Result<Str
                 problems.push("no `out of memory: killed c_oom[PID]` line".to_owned());
             }
             if matches!(expect, Expect::OomKill) && !oom_killed_another(output) {
-                problems.push("no out-of-memory kill of a process other than the faulting one".to_owned());
+                problems.push(
+                    "no out-of-memory kill of a process other than the faulting one".to_owned(),
+                );
             }
             problems.extend(utest_failures(output).into_iter().map(str::to_owned));
             match utest_summary(output) {

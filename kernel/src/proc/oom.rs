@@ -122,7 +122,12 @@ mod imp {
         let Some((victim, pages)) = select(me) else {
             // Nothing else to kill: the faulting process goes (init
             // included, as before there was a choice).
-            report(me, me.space().map_or(0, |s| s.table.mapped_pages()), me, addr);
+            report(
+                me,
+                me.space().map_or(0, |s| s.table.mapped_pages()),
+                me,
+                addr,
+            );
             return Verdict::Die;
         };
         report(&victim, pages, me, addr);
@@ -186,7 +191,10 @@ mod imp {
                 faulting: Arc::ptr_eq(&p, me),
             };
             // `choose` keeps the first of equals: `c` wins only if better.
-            if best.as_ref().is_none_or(|(_, b)| choose([*b, c]) == Some(c)) {
+            if best
+                .as_ref()
+                .is_none_or(|(_, b)| choose([*b, c]) == Some(c))
+            {
                 best = Some((p, c));
             }
         }
