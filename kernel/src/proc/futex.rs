@@ -534,6 +534,7 @@ pub use imp::*;
 mod imp {
     use conquer_once::spin::Lazy;
 
+    use alloc::boxed::Box;
     use core::future::Future;
 
     use futures_util::future::{Either, Ready, ready};
@@ -696,11 +697,13 @@ mod imp {
         async move {
             let outcome = match deadline {
                 None => interruptible(process, &mut waiting).await.map(|()| true),
-                Some(d) => {
-                    interruptible(process, select(&mut waiting, crate::task::sleep_until(d)))
-                        .await
-                        .map(|either| matches!(either, Either::Left(_)))
-                }
+                // Boxed: the timer would make every wait's future bigger.
+                Some(d) => Box::pin(interruptible(
+                    process,
+                    select(&mut waiting, crate::task::sleep_until(d)),
+                ))
+                .await
+                .map(|either| matches!(either, Either::Left(_))),
             };
             match outcome {
                 Ok(true) => Ok(0),

@@ -171,6 +171,12 @@ impl Event {
         self.locked(|s| {
             let ticket = s.next_ticket;
             s.next_ticket += 1;
+            // Most events have one waiter at a time (each thread's signal
+            // event, while it blocks): room for one, not the four a first
+            // push makes (96 bytes per blocked thread); more grow as usual.
+            if s.waiters.capacity() == 0 {
+                s.waiters.reserve_exact(1);
+            }
             s.waiters.push_back(Waiter {
                 ticket,
                 waker: waker.clone(),
