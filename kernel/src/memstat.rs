@@ -58,3 +58,60 @@ pub fn now() -> MemRecord {
         fd_bytes: tables.iter().map(|t| t.1 as u64 + 16).sum(),
     }
 }
+
+mod ktests {
+    use alloc::boxed::Box;
+    use alloc::vec::Vec;
+
+    use arch::mm::heap;
+
+    use crate::{kassert, ktest};
+
+    ktest!(
+        async fn heap_grows_from_scattered_frames_and_gives_them_back() {
+            // As if no two free frames were adjacent: the heap must grow
+            // one page at a time for small allocations instead of failing
+            // (and so panicking) for want of a 128 KiB run.
+            let (frames_before, _) = arch::mm::frame::stats();
+            let before = heap::stats();
+            let mut boxes: Vec<Box<[u8; 1000]>> = Vec::with_capacity(1 << 16);
+            let grown = heap::with_runs_limited(1, || {
+                // Enough for 256 KiB of growth past whatever is free now.
+                let mut n = 0u8;
+                while boxes.len() < boxes.capacity()
+                    && heap::stats().claimed_bytes < before.claimed_bytes + (256 << 10)
+                {
+                    n = n.wrapping_add(1);
+                    boxes.push(Box::new([n; 1000]));
+                }
+                heap::stats()
+            });
+            kassert!(
+                grown.claimed_bytes >= before.claimed_bytes + (256 << 10),
+                "the heap did not grow: {before:?} -> {grown:?}"
+            );
+            kassert!(
+                grown.regions >= before.regions + 60,
+                "growth was not page by page: {before:?} -> {grown:?}"
+            );
+            let mut n = 0u8;
+            for b in &boxes {
+                n = n.wrapping_add(1);
+                kassert!(b.iter().all(|&x| x == n), "a box lost its contents");
+            }
+            drop(boxes);
+            heap::trim();
+            let after = heap::stats();
+            kassert!(
+                after.regions <= before.regions + 4,
+                "the pages were not given back: {before:?} -> {after:?}"
+            );
+            let (frames_after, _) = arch::mm::frame::stats();
+            kassert!(
+                frames_after + 64 >= frames_before,
+                "frames not back: {frames_before} -> {frames_after}"
+            );
+            Ok(())
+        }
+    );
+}

@@ -1,6 +1,16 @@
 //! The kernel heap: `talc`, started on a region taken from the memory map
 //! at boot and grown from the frame allocator when it runs out.
 //!
+//! Growth takes physically contiguous frames, reached through the direct
+//! map: a 2 MiB step, or a 128 KiB piece, or a region of its own for a big
+//! allocation. When memory is too fragmented for that, growth takes the
+//! largest run it finds down to the few pages the allocation needs (one
+//! page for any allocation below about 4 KiB, the great majority), so the
+//! heap grows while single frames are free. Only an allocation of more
+//! than a page can still find no run: that growth fails, and the
+//! allocation with it (`ENOMEM` for the fallible ones, the system-call
+//! paths of `kernel/src/fallible.rs`; an infallible one would panic).
+//!
 //! Growth regions whose pages hold no allocation any more are given back
 //! to the frame allocator by [`trim`] (after reaping, through
 //! [`maybe_trim`], and when frames run out).
@@ -59,7 +69,13 @@ pub struct GrowFromFrames {
     /// Slots at and past this index have never been used (`trim` looks
     /// only below it).
     high: usize,
+    /// Slots holding a region now.
+    regions: usize,
 }
+
+/// Bytes talc needs in a heap of its own besides an allocation (its tags
+/// and the heap's end marker), rounded up generously.
+const TALC_OVERHEAD: usize = 128;
 
 impl OomHandler for GrowFromFrames {
     fn handle_oom(talc: &mut Talc<Self>, layout: Layout) -> Result<(), ()> {
@@ -67,8 +83,10 @@ impl OomHandler for GrowFromFrames {
         let need = (layout.size() + layout.align() + 4 * page).next_multiple_of(page);
         if need > PIECE_BYTES {
             // A big allocation gets a region of its own.
-            let pa = frame::alloc_contiguous_raw(need / page).ok_or(())?;
-            return claim(talc, pa, need);
+            if let Some(pa) = contiguous(need / page) {
+                return claim(talc, pa, need);
+            }
+            return grow_fragmented(talc, layout);
         }
         // Pieces of PIECE_BYTES, claimed one by one so that each can be
         // given back on its own: a big step when physical memory has one
@@ -76,16 +94,16 @@ impl OomHandler for GrowFromFrames {
         // end of memory a big step would eat the reserve at once), else
         // one piece.
         let big = if frame::available() >= 2 * GROW_BYTES / page {
-            frame::alloc_contiguous_raw(GROW_BYTES / page)
+            contiguous(GROW_BYTES / page)
         } else {
             None
         };
         let (pa, bytes) = match big {
             Some(pa) => (pa, GROW_BYTES),
-            None => (
-                frame::alloc_contiguous_raw(PIECE_BYTES / page).ok_or(())?,
-                PIECE_BYTES,
-            ),
+            None => match contiguous(PIECE_BYTES / page) {
+                Some(pa) => (pa, PIECE_BYTES),
+                None => return grow_fragmented(talc, layout),
+            },
         };
         let mut claimed = false;
         for at in (0..bytes).step_by(PIECE_BYTES) {
@@ -93,6 +111,66 @@ impl OomHandler for GrowFromFrames {
         }
         if claimed { Ok(()) } else { Err(()) }
     }
+}
+
+/// The fewest pages a heap of its own needs to hold `layout`.
+fn pages_for(layout: Layout) -> usize {
+    (layout.size() + layout.align() + TALC_OVERHEAD).div_ceil(PAGE_SIZE as usize)
+}
+
+/// Growth when no piece is free in one run (module docs): the largest
+/// run from half a piece down to [`pages_for`] `layout`, each size
+/// halving the last.
+fn grow_fragmented(talc: &mut Talc<GrowFromFrames>, layout: Layout) -> Result<(), ()> {
+    let page = PAGE_SIZE as usize;
+    let least = pages_for(layout);
+    let mut pages = (PIECE_BYTES / page / 2).max(least);
+    loop {
+        if let Some(pa) = contiguous(pages) {
+            return claim(talc, pa, pages * page);
+        }
+        if pages == least {
+            return Err(());
+        }
+        pages = (pages / 2).max(least);
+    }
+}
+
+/// `count` contiguous frames for the heap (the reserve included), unless
+/// [`with_runs_limited`] forbids a run that long on this CPU.
+fn contiguous(count: usize) -> Option<u64> {
+    let (cpu, max) = (
+        RUN_LIMIT_CPU.load(Ordering::Relaxed),
+        RUN_LIMIT.load(Ordering::Relaxed),
+    );
+    if count > max && cpu == crate::cpu::id() {
+        return None;
+    }
+    frame::alloc_contiguous_raw(count)
+}
+
+/// The CPU whose heap growth [`with_runs_limited`] restricts, and to how
+/// many contiguous frames (`usize::MAX`: none).
+static RUN_LIMIT_CPU: AtomicUsize = AtomicUsize::new(usize::MAX);
+static RUN_LIMIT: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+/// Runs `f` with the heap's growth on this CPU limited to runs of at most
+/// `max_frames` contiguous frames, as if physical memory were that
+/// fragmented (a test of the fragmented path: the kernel's ktests). Other
+/// CPUs are not affected. `f` must not wait (the task must stay on this
+/// CPU); one such test at a time.
+pub fn with_runs_limited<R>(max_frames: usize, f: impl FnOnce() -> R) -> R {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            RUN_LIMIT_CPU.store(usize::MAX, Ordering::Relaxed);
+            RUN_LIMIT.store(usize::MAX, Ordering::Relaxed);
+        }
+    }
+    let _reset = Reset;
+    RUN_LIMIT.store(max_frames, Ordering::Relaxed);
+    RUN_LIMIT_CPU.store(crate::cpu::id(), Ordering::Relaxed);
+    f()
 }
 
 /// Hands `bytes` of frames at `pa` (just allocated) to talc as a heap of
@@ -124,6 +202,7 @@ fn claim(talc: &mut Talc<GrowFromFrames>, pa: u64, bytes: usize) -> Result<(), (
         return Err(());
     };
     talc.oom_handler.high = talc.oom_handler.high.max(slot + 1);
+    talc.oom_handler.regions += 1;
     talc.oom_handler.grown[slot] = Grown {
         base: hb as usize,
         acme: ha as usize,
@@ -187,7 +266,10 @@ pub fn trim() -> usize {
                 lo: keep_lo,
                 hi: keep_hi,
             },
-            _ => Grown::NONE,
+            _ => {
+                talc.oom_handler.regions -= 1;
+                Grown::NONE
+            }
         };
     }
     freed_frames * page as usize
@@ -243,6 +325,7 @@ const TRIM_STEP: usize = 512 << 10;
 static HEAP: Talck<IrqRawMutex, GrowFromFrames> = Talc::new(GrowFromFrames {
     grown: [Grown::NONE; MAX_GROWN],
     high: 0,
+    regions: 0,
 })
 .lock();
 
@@ -275,6 +358,8 @@ pub struct HeapStats {
     pub total_allocated_bytes: u64,
     /// Bytes the heap owns (initial region plus growth).
     pub claimed_bytes: usize,
+    /// Growth regions it holds (each a run of contiguous frames).
+    pub regions: usize,
 }
 
 /// A snapshot of the heap's counters.
@@ -286,6 +371,7 @@ pub fn stats() -> HeapStats {
         allocations: c.allocation_count,
         total_allocated_bytes: c.total_allocated_bytes,
         claimed_bytes: c.claimed_bytes,
+        regions: heap.oom_handler.regions,
     }
 }
 
