@@ -42,19 +42,19 @@ use crate::{deps, display_command, run_command, serial, target_dir};
 /// 2-core machine, but a loaded host (several builds and boots at once)
 /// has taken 90 s, and a deadline is not a timing assertion.
 const KTEST_TIMEOUT: Duration = Duration::from_secs(300);
-/// Deadline for a boot that only checks the system came up (or crashed as
-/// asked).
 /// The seed of the suite's fuzz run (fixed, so a failure repeats).
 const FUZZ_SEED: u64 = 13;
 
+/// Deadline for a boot that only checks the system came up (or crashed as
+/// asked).
 const BOOT_TIMEOUT: Duration = Duration::from_secs(180);
 /// How many lines of serial output a failed boot shows.
 const TAIL_LINES: usize = 40;
 
 #[derive(Args)]
 pub struct TestArgs {
-    /// Skip the loom models and the boots at 1, 2 and 8 CPUs and at
-    /// 128 MiB / 8 GiB.
+    /// Skip the loom models, the boots at 1, 2 and 8 CPUs and at
+    /// 128 MiB / 8 GiB, and the fuzz and stress runs.
     #[arg(long)]
     quick: bool,
     /// Copy each boot's serial output to the terminal as it arrives.
