@@ -450,7 +450,7 @@ mod imp {
     /// faulting instruction after a fault). Interrupts are in the caller's
     /// state again on return.
     pub fn run(ctx: &mut UserContext, table: &UserPageTable) -> Trap {
-        run_masked(ctx, table, || {}, |_| None)
+        run_masked(ctx, table, || {}, |_| None, |_, _| false)
     }
 
     /// [`run`] with the executing CPU's timer armed to fire by
@@ -468,7 +468,7 @@ mod imp {
         deadline_ns: u64,
         slack_ns: u64,
     ) -> Trap {
-        run_until_answering(ctx, table, deadline_ns, slack_ns, |_| None)
+        run_until_answering(ctx, table, deadline_ns, slack_ns, |_| None, |_, _| false)
     }
 
     /// [`run_until`], answering system calls in between: when the user
@@ -486,18 +486,29 @@ mod imp {
     /// (only `rax` changes). The table's epoch is still checked, as a
     /// change of the table may have happened on another CPU meanwhile.
     /// `answer` must be short: interrupts are masked while it runs.
+    ///
+    /// Page faults likewise: `resolve(addr, error_code)` runs with
+    /// interrupts masked, after the CPU stopped being marked as running
+    /// the table (so a shootdown another CPU makes meanwhile does not wait
+    /// for this one); `true` enters ring 3 again at the faulting
+    /// instruction (through all of `run`'s entry checks, the table's CR3
+    /// check included), `false` returns [`Trap::PageFault`]. It must not
+    /// wait for anything that needs this CPU's interrupts: it may wait for
+    /// other CPUs to leave user mode (a shootdown), never for this one.
     pub fn run_until_answering(
         ctx: &mut UserContext,
         table: &UserPageTable,
         deadline_ns: u64,
         slack_ns: u64,
         answer: impl FnMut(u64) -> Option<u64>,
+        resolve: impl FnMut(u64, u64) -> bool,
     ) -> Trap {
         run_masked(
             ctx,
             table,
             || crate::irq::timer::arm_deadline_within_ns(deadline_ns, slack_ns),
             answer,
+            resolve,
         )
     }
 
@@ -514,6 +525,7 @@ mod imp {
         table: &UserPageTable,
         before: impl FnOnce(),
         answer: impl FnMut(u64) -> Option<u64>,
+        resolve: impl FnMut(u64, u64) -> bool,
     ) -> Trap {
         let irqs_were_on = crate::cpu::irq::enabled();
         crate::cpu::irq::disable();
@@ -528,7 +540,7 @@ mod imp {
             crate::cpu::irq::disable();
         }
         before();
-        let trap = enter(ctx, table, answer);
+        let trap = enter(ctx, table, answer, resolve);
         if irqs_were_on {
             crate::cpu::irq::enable();
         }
@@ -540,61 +552,69 @@ mod imp {
         ctx: &mut UserContext,
         table: &UserPageTable,
         mut answer: impl FnMut(u64) -> Option<u64>,
+        mut resolve: impl FnMut(u64, u64) -> bool,
     ) -> Trap {
-        ctx.rflags = sanitize_rflags(ctx.rflags);
-        if !is_enterable(ctx) {
-            return Trap::Exception {
-                vector: crate::irq::vector::GENERAL_PROTECTION,
-                error_code: 0,
-            };
-        }
-        load_fpu(&ctx.fpu.0);
-        let rec = record();
-        // SAFETY: the record is this CPU's and interrupts are masked. The
-        // user code may change its registers from now on.
-        unsafe { (*rec).fpu_clean = false };
-        table.enter_user();
-        table.activate_irqs_off();
-        load_bases(ctx);
-        loop {
-            // `sysretq` sets rcx = rip and r11 = rflags, so it restores the
-            // context exactly only when those already agree (always true
-            // right after a `syscall`); otherwise `iretq`. `rip` is a user
-            // address, so `rcx` is canonical: no #GP in ring 0 after
-            // `sysretq`.
-            let sysret = ctx.rcx == ctx.rip && ctx.r11 == ctx.rflags;
-            let ctx_ptr: *mut UserContext = ctx;
-            // SAFETY: (1) the record is this CPU's and interrupts are
-            // masked, so nothing else touches it; `kernel_rsp == 0` proves
-            // no `run` is in progress on this CPU (none can be: handlers
-            // never call `run`). (2) `tine_user_enter` returns like a
-            // normal `extern "C"` call: callee-saved registers, RSP and DF
-            // are restored by `tine_user_return`; rflags is left with IF
-            // clear. (3) It reads `*ctx_ptr`, and the exit paths write it
-            // through the record (`tine_syscall_entry`,
-            // `save_user_state`), while `ctx` is mutably borrowed by this
-            // call; `ctx_ptr` is not used after it. (4) The user code runs
-            // with `table` loaded, which maps only frames the table owns,
-            // and the borrow of `table` lasts until it has left ring 3.
-            let (vector, error_code, cr2) = unsafe {
-                assert_eq!((*rec).kernel_rsp, 0, "nested user::run");
-                (*rec).ctx = ctx_ptr;
-                tine_user_enter(ctx_ptr.cast(), sysret as u64);
-                (*rec).ctx = core::ptr::null_mut();
-                ((*rec).vector, (*rec).error_code, (*rec).cr2)
-            };
-            if vector == SYSCALL_VECTOR
-                && let Some(rax) = answer(ctx.rax)
-            {
-                // Back at once (`run_until_answering`): only `rax` and
-                // the flags the program may set changed since the entry.
-                ctx.rax = rax;
-                ctx.rflags = sanitize_rflags(ctx.rflags);
-                table.activate_irqs_off();
-                continue;
+        'entry: loop {
+            ctx.rflags = sanitize_rflags(ctx.rflags);
+            if !is_enterable(ctx) {
+                return Trap::Exception {
+                    vector: crate::irq::vector::GENERAL_PROTECTION,
+                    error_code: 0,
+                };
             }
-            table.leave_user();
-            return decode_trap(vector, error_code, cr2);
+            load_fpu(&ctx.fpu.0);
+            let rec = record();
+            // SAFETY: the record is this CPU's and interrupts are masked. The
+            // user code may change its registers from now on.
+            unsafe { (*rec).fpu_clean = false };
+            table.enter_user();
+            table.activate_irqs_off();
+            load_bases(ctx);
+            loop {
+                // `sysretq` sets rcx = rip and r11 = rflags, so it restores the
+                // context exactly only when those already agree (always true
+                // right after a `syscall`); otherwise `iretq`. `rip` is a user
+                // address, so `rcx` is canonical: no #GP in ring 0 after
+                // `sysretq`.
+                let sysret = ctx.rcx == ctx.rip && ctx.r11 == ctx.rflags;
+                let ctx_ptr: *mut UserContext = ctx;
+                // SAFETY: (1) the record is this CPU's and interrupts are
+                // masked, so nothing else touches it; `kernel_rsp == 0` proves
+                // no `run` is in progress on this CPU (none can be: handlers
+                // never call `run`). (2) `tine_user_enter` returns like a
+                // normal `extern "C"` call: callee-saved registers, RSP and DF
+                // are restored by `tine_user_return`; rflags is left with IF
+                // clear. (3) It reads `*ctx_ptr`, and the exit paths write it
+                // through the record (`tine_syscall_entry`,
+                // `save_user_state`), while `ctx` is mutably borrowed by this
+                // call; `ctx_ptr` is not used after it. (4) The user code runs
+                // with `table` loaded, which maps only frames the table owns,
+                // and the borrow of `table` lasts until it has left ring 3.
+                let (vector, error_code, cr2) = unsafe {
+                    assert_eq!((*rec).kernel_rsp, 0, "nested user::run");
+                    (*rec).ctx = ctx_ptr;
+                    tine_user_enter(ctx_ptr.cast(), sysret as u64);
+                    (*rec).ctx = core::ptr::null_mut();
+                    ((*rec).vector, (*rec).error_code, (*rec).cr2)
+                };
+                if vector == SYSCALL_VECTOR
+                    && let Some(rax) = answer(ctx.rax)
+                {
+                    // Back at once (`run_until_answering`): only `rax` and
+                    // the flags the program may set changed since the entry.
+                    ctx.rax = rax;
+                    ctx.rflags = sanitize_rflags(ctx.rflags);
+                    table.activate_irqs_off();
+                    continue;
+                }
+                table.leave_user();
+                if vector == crate::irq::vector::PAGE_FAULT as u64 && resolve(cr2, error_code) {
+                    // Resolved (`run_until_answering`): the same instruction
+                    // again, through every entry check.
+                    continue 'entry;
+                }
+                return decode_trap(vector, error_code, cr2);
+            }
         }
     }
 

@@ -412,42 +412,34 @@ pub fn run(
             // What `space.fault` said about the last page fault.
             let mut resolved = Ok(());
             let mut entered = now;
-            let trap = loop {
-                // The slice's end is armed with interrupts masked, right before
-                // the entry (`run_until`): armed earlier, it could fire in the
-                // kernel and leave the program running with no timer.
-                // A system call `syscall::fast` answers goes back to user
-                // mode from inside `arch::user` (with interrupts still
-                // masked), unless a signal may have arrived; its few
-                // instructions count as user time.
-                let trap = arch::user::run_until_answering(
-                    &mut ctx,
-                    &space.table,
-                    slice_end,
-                    SLICE_SLACK_NS,
-                    |nr| {
-                        crate::syscall::fast(&thread, nr)
-                            .filter(|_| !signal::needs_attention(&thread))
-                    },
-                );
-                let left = arch::cpu::tsc::now_ns();
-                process.account_user_ns(left.saturating_sub(entered));
-                // The page-fault fast path (module docs): a fault resolved
-                // without waiting goes straight back to user mode, unless a
-                // signal may have arrived. The slice's end needs no check:
-                // its timer stays armed and interrupts the program when it
-                // passes.
-                match trap {
-                    Trap::PageFault { addr, error_code } => {
-                        resolved = space.fault(addr, error_code);
-                        if resolved.is_err() || signal::needs_attention(&thread) {
-                            break trap;
-                        }
-                        entered = arch::cpu::tsc::now_ns();
-                    }
-                    _ => break trap,
-                }
-            };
+            // The slice's end is armed with interrupts masked, right
+            // before the entry (`run_until`): armed earlier, it could fire
+            // in the kernel and leave the program running with no timer.
+            // The fast paths (module docs) run inside `arch::user`, with
+            // interrupts masked: a system call `syscall::fast` answers
+            // goes back to user mode at once (its few instructions count
+            // as user time), and so does a page fault `space.fault`
+            // resolves (never waiting), unless a signal may have arrived.
+            // The slice's end needs no check: its timer stays armed and
+            // interrupts the program when it passes.
+            let trap = arch::user::run_until_answering(
+                &mut ctx,
+                &space.table,
+                slice_end,
+                SLICE_SLACK_NS,
+                |nr| {
+                    crate::syscall::fast(&thread, nr).filter(|_| !signal::needs_attention(&thread))
+                },
+                |addr, error_code| {
+                    let left = arch::cpu::tsc::now_ns();
+                    process.account_user_ns(left.saturating_sub(entered));
+                    resolved = space.fault(addr, error_code);
+                    entered = arch::cpu::tsc::now_ns();
+                    resolved.is_ok() && !signal::needs_attention(&thread)
+                },
+            );
+            let left = arch::cpu::tsc::now_ns();
+            process.account_user_ns(left.saturating_sub(entered));
             match trap {
                 Trap::Syscall => {
                     let nr = ctx.rax;

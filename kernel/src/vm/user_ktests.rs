@@ -506,15 +506,22 @@ ktest!(
         let mut unmasked = 0;
         let trap = loop {
             let deadline = arch::cpu::tsc::now_ns() + 1_000_000_000;
-            match arch::user::run_until_answering(&mut ctx, &table, deadline, 0, |nr| {
-                if arch::cpu::irq::enabled() {
-                    unmasked += 1;
-                }
-                (nr == 39).then(|| {
-                    answered += 1;
-                    1000 + answered
-                })
-            }) {
+            match arch::user::run_until_answering(
+                &mut ctx,
+                &table,
+                deadline,
+                0,
+                |nr| {
+                    if arch::cpu::irq::enabled() {
+                        unmasked += 1;
+                    }
+                    (nr == 39).then(|| {
+                        answered += 1;
+                        1000 + answered
+                    })
+                },
+                |_, _| false,
+            ) {
                 Trap::Interrupt { .. } => continue,
                 other => break other,
             }
@@ -590,6 +597,59 @@ ktest!(
                 Err(format!("{got} instead of {want}"))
             }
         })
+    }
+);
+
+/// `mov qword ptr [0x50000000], rax; syscall`
+const WRITE_UNMAPPED_THEN_SYSCALL: &[u8] = &[
+    0x48, 0x89, 0x04, 0x25, 0x00, 0x00, 0x00, 0x50, // mov [0x50000000], rax
+    0x0f, 0x05, // syscall
+];
+
+ktest!(
+    /// `run_until_answering`'s `resolve`: a page fault it resolves (here
+    /// by mapping the page) re-runs the faulting instruction without
+    /// returning; it runs with interrupts masked and gets CR2 and the
+    /// error code.
+    async fn user_resolved_faults_go_straight_back() {
+        let table = address_space(WRITE_UNMAPPED_THEN_SYSCALL)?;
+        let mut ctx = UserContext::new(CODE, STACK_TOP);
+        ctx.rax = 0x5eed_f00d;
+        let mut faults = Vec::new();
+        let mut unmasked = 0;
+        let trap = loop {
+            let deadline = arch::cpu::tsc::now_ns() + 1_000_000_000;
+            let trap = arch::user::run_until_answering(
+                &mut ctx,
+                &table,
+                deadline,
+                0,
+                |_| None,
+                |addr, error_code| {
+                    if arch::cpu::irq::enabled() {
+                        unmasked += 1;
+                    }
+                    faults.push((addr, error_code));
+                    let Some(frame) = Frame::alloc_zeroed() else {
+                        return false;
+                    };
+                    table.map(addr & !0xfff, frame, UserFlags::WRITE).is_ok()
+                },
+            );
+            match trap {
+                Trap::Interrupt { .. } => continue,
+                other => break other,
+            }
+        };
+        kassert_eq!(trap, Trap::Syscall);
+        kassert_eq!(faults, [(0x5000_0000, 6)]);
+        kassert_eq!(unmasked, 0);
+        let mut stored = [0u8; 8];
+        table
+            .copy_from_user(0x5000_0000, &mut stored)
+            .map_err(|e| format!("{e:?}"))?;
+        kassert_eq!(u64::from_le_bytes(stored), 0x5eed_f00d);
+        Ok(())
     }
 );
 
