@@ -902,6 +902,17 @@ impl UserPageTable {
         count
     }
 
+    /// How many page-table pages this table's tree has, its root
+    /// included (shared subtrees counted as if its own), without
+    /// allocating and without reading the last-level tables: what
+    /// un-sharing the whole tree after a fork could copy (fork's memory
+    /// precheck, `proc::fork`).
+    pub fn tree_pages(&self) -> usize {
+        let guard = self.lock.lock();
+        // SAFETY: the lock is held; the count only reads this table's pages.
+        1 + unsafe { count_tables(guard.pa(), 4) }
+    }
+
     /// The mapped pages (page address and permissions as user code has
     /// them), in address order.
     pub fn pages(&self) -> alloc::vec::Vec<(u64, UserFlags)> {
@@ -1167,6 +1178,32 @@ unsafe fn walk(
             unsafe { walk(entry.addr().as_u64(), level - 1, va, writable, f) };
         }
     }
+}
+
+/// The page-table pages below the table at `pa` of `level` (4: a PML4,
+/// its user half) down to the last-level tables, which are counted but
+/// not read.
+///
+/// # Safety
+/// As [`walk`]: a page-table page of a table whose lock is held.
+unsafe fn count_tables(pa: u64, level: u32) -> usize {
+    let table = table_at(pa);
+    let entries = if level == 4 { 256 } else { 512 };
+    let mut n = 0;
+    for i in 0..entries {
+        // SAFETY: the caller's contract, as in `walk`.
+        let entry = unsafe { &(&*table)[i] };
+        if entry.is_unused() {
+            continue;
+        }
+        n += 1;
+        if level > 2 {
+            // SAFETY: a used non-leaf entry points at a page-table page of
+            // the same table.
+            n += unsafe { count_tables(entry.addr().as_u64(), level - 1) };
+        }
+    }
+    n
 }
 
 /// A new reference to the frame at `pa`, which a PTE of a locked table

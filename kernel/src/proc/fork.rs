@@ -10,8 +10,9 @@
 //!    is valid (`EINVAL` is the front end's verdict on a bad flag word);
 //!    the kernel lacks the piece, which is what `ENOSYS` says, so a program
 //!    can tell the two apart.
-//!    With user memory gone (fewer than `FORK_MIN_FRAMES` frames above the
-//!    heap's reserve, `docs/memory.md`) the fork is `ENOMEM` before
+//!    With user memory short (fewer frames above the heap's reserve than
+//!    the parent's page tables and the first writes may need,
+//!    `fork_memory_ok`, `docs/memory.md`) the fork is `ENOMEM` before
 //!    anything is taken.
 //! 2. **Limits.** A process slot is taken against [`maxproc`] (the
 //!    `kern.maxproc` knob, [`DEFAULT_MAXPROC`] at boot); FreeBSD keeps the
@@ -452,13 +453,36 @@ mod imp {
         exit_signal: Option<u8>,
     }
 
-    /// Frames a fork wants available (above the heap's reserve) before it
-    /// starts. Fork itself copies only the top-level table, but the first
-    /// writes after it copy the shared tables below on each side (three
-    /// levels) and the page written, and the heap may grow by a 128 KiB
-    /// piece meanwhile: with less than that left, a fork that succeeded
-    /// would have its parent killed by the next fault.
-    const FORK_MIN_FRAMES: usize = 64;
+    /// Frames a fork wants available (above the heap's reserve) besides
+    /// the page tables it may have to copy ([`fork_memory_ok`]): the pages
+    /// the first writes on both sides copy (a stack page, a data page,
+    /// the TLS block: 16 between them) and a 128 KiB heap piece (32) for
+    /// the child's records.
+    const FORK_BASE_FRAMES: usize = 48;
+
+    /// Whether memory allows a fork of a process whose space is
+    /// `parent_space` (copied when `copy`, else shared). Fork itself
+    /// copies no table (the child shares the parent's whole tree), but
+    /// the writes after it copy the shared tables on the path they write
+    /// on each side, and in all they can copy the tree once
+    /// (`UserPageTable::tree_pages`: a static program's seven pages, a
+    /// large process's hundreds); with less than that and
+    /// [`FORK_BASE_FRAMES`] left, a fork that succeeded would have its
+    /// parent (or the child) killed by the next faults. A shared space
+    /// (vfork, `CLONE_VM`) copies no table. The tree is walked only when
+    /// memory is short: every user table page in the machine
+    /// (`arch::mm::user::table_pages`) bounds it, and available memory
+    /// above that bound needs no look.
+    fn fork_memory_ok(parent_space: &crate::vm::space::AddressSpace, copy: bool) -> bool {
+        let available = arch::mm::frame::available();
+        if available < FORK_BASE_FRAMES {
+            return false;
+        }
+        if !copy || available >= FORK_BASE_FRAMES + arch::mm::user::table_pages() {
+            return true;
+        }
+        available >= FORK_BASE_FRAMES + parent_space.table.tree_pages()
+    }
 
     /// Stages 2 and 3 for any parent: the limits, then the PID, the address
     /// space and the `Process`, each undone if a later one fails. The child
@@ -469,10 +493,11 @@ mod imp {
         req: &ForkRequest,
     ) -> Result<(Arc<Process>, Arc<crate::vm::space::AddressSpace>), Failure> {
         // 1b. Memory: a process needs page-table pages and kernel heap;
-        // with user memory gone (only the heap's reserve of frames is
-        // left, `docs/memory.md`) the fork is refused before anything is
-        // taken.
-        if arch::mm::frame::available() < FORK_MIN_FRAMES {
+        // with too little user memory left for what the parent's tables
+        // may need (`fork_memory_ok`, `docs/memory.md`) the fork is
+        // refused before anything is taken.
+        let copy = matches!(req.address_space, AddressSpace::Copy);
+        if !fork_memory_ok(parent_space, copy) {
             return Err(Failure {
                 errno: Errno::ENOMEM,
                 at_limit: false,

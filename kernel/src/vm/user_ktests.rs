@@ -124,6 +124,34 @@ fn run_to_trap(ctx: &mut UserContext, table: &UserPageTable) -> Trap {
 }
 
 ktest!(
+    async fn tree_pages_counts_the_tables_a_fork_may_copy() {
+        let table = UserPageTable::new().ok_or("no memory")?;
+        kassert_eq!(table.tree_pages(), 1, "a new table is its root");
+        let map = |va| {
+            let f = Frame::alloc_zeroed().ok_or("no frame")?;
+            table
+                .map(va, f, UserFlags::WRITE)
+                .map_err(|_| "map failed")
+                .map(drop)
+        };
+        // Data and stack: a PDPT, a PD and a last-level table each.
+        map(DATA)?;
+        map(STACK_TOP - 4096)?;
+        kassert_eq!(table.tree_pages(), 7);
+        // Another page in the same 2 MiB: no new table.
+        map(DATA + 4096)?;
+        kassert_eq!(table.tree_pages(), 7);
+        // The next 2 MiB: one more last-level table.
+        map(DATA + (2 << 20))?;
+        kassert_eq!(table.tree_pages(), 8);
+        // A fork shares the tree: the child's count is the parent's.
+        let child = table.fork().ok_or("fork")?;
+        kassert_eq!(child.tree_pages(), 8);
+        Ok(())
+    }
+);
+
+ktest!(
     async fn user_page_table_map_translate_unmap() {
         let (free_before, _) = arch::mm::frame::stats();
         {
