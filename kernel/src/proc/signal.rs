@@ -373,6 +373,11 @@ pub struct SigQueue {
     /// before taking it, it goes back to the process
     /// (`signal::set_thread_mask`).
     pub routed: SigSet,
+    /// The thread has ended alone and handed its pending signals to its
+    /// process (a thread's queue only): a process signal is no longer
+    /// handed to it (`signal::route` checks this, and the mask, under
+    /// the queue's lock).
+    pub ended: bool,
 }
 
 impl Default for SigQueue {
@@ -392,6 +397,7 @@ impl Default for SigQueue {
             parked: 0,
             real_blocked: SigSet::EMPTY,
             routed: SigSet::EMPTY,
+            ended: false,
         }
     }
 }

@@ -90,6 +90,66 @@ ktest!(
 );
 
 ktest!(
+    async fn signal_process_signal_skips_a_thread_that_ended() {
+        // A process with two threads that never run: the leader has ended
+        // alone (`thread_exit_signals` drained its queue) but is still in
+        // the list, as between the drain and `remove_thread` in the
+        // thread's exit. A process signal must go to the other thread:
+        // in the ended one's queue it would be lost with it, and a
+        // `sigwait` or `pause` of the other thread would never end. Once
+        // the other thread blocks the signal too, it stays pending for
+        // the process.
+        use super::thread::Thread;
+        let p = idle_process()?;
+        let leader = Thread::new(p.pid(), p.clone());
+        let uid = p.charged_uid();
+        if !process::reserve_slot(usize::MAX) {
+            super::pids().free(p.pid());
+            return Err("no process slot".into());
+        }
+        super::uidinfo::charge(uid, None);
+        let tid = match super::pids().alloc(super::pid::PidFlags::NONE) {
+            Ok(tid) => tid,
+            Err(_) => {
+                super::uidinfo::uncharge(uid);
+                process::release_slot();
+                super::pids().free(p.pid());
+                return Err("no TID".into());
+            }
+        };
+        let other = Thread::new(tid, p.clone());
+        p.add_thread(leader.clone());
+        p.add_thread(other.clone());
+        let result = (|| {
+            signal::thread_exit_signals(&leader);
+            signal::send(&p, signal::SIGUSR1, SigInfo::user(signal::SIGUSR1, 0));
+            kassert!(
+                !leader.signals().pending().contains(signal::SIGUSR1),
+                "a process signal went to a thread that had ended"
+            );
+            kassert!(
+                other.signals().pending().contains(signal::SIGUSR1),
+                "the live thread did not get the process signal"
+            );
+            signal::set_thread_mask(&other, signal::SigSet::of(signal::SIGUSR2));
+            signal::send(&p, signal::SIGUSR2, SigInfo::user(signal::SIGUSR2, 0));
+            kassert!(!leader.signals().pending().contains(signal::SIGUSR2));
+            kassert!(!other.signals().pending().contains(signal::SIGUSR2));
+            kassert!(
+                p.signals().pending().contains(signal::SIGUSR2),
+                "a signal every live thread blocks is not pending for the process"
+            );
+            Ok::<(), String>(())
+        })();
+        p.remove_thread(tid);
+        p.remove_thread(p.pid());
+        super::thread::release_tid(&p, tid);
+        super::pids().free(p.pid());
+        result
+    }
+);
+
+ktest!(
     async fn signal_kernel_send_terminates_with_the_signal_status() {
         let pid = spinner()?;
         let p = process::lookup(pid).ok_or("spinner gone")?;

@@ -360,9 +360,12 @@ impl ThreadSignals {
     }
 
     /// Takes every pending signal with its siginfo (a thread that ends
-    /// hands them to its process).
+    /// hands them to its process) and closes the queue to process
+    /// signals ([`SigQueue::ended`]), in one hold of its lock: one routed
+    /// here later would be lost with the thread.
     fn drain(&self) -> Vec<(Signal, SigInfo)> {
         let mut queue = self.queue.lock();
+        queue.ended = true;
         let mut out = Vec::new();
         while let Some(sig) = queue.pending.lowest() {
             out.push((sig, queue.take(sig)));
@@ -404,17 +407,28 @@ pub fn wake_threads(process: &Process) {
 fn route(process: &Process, except: Option<Pid>, sig: Signal, info: SigInfo) -> super::Posted {
     let state = process.signals();
     let action = state.action(sig);
-    let (target, has_threads) =
-        process.find_thread(|t| Some(t.tid()) != except && !t.signals().blocked().contains(sig));
+    // The mask is checked and the signal posted in one hold of the
+    // thread's queue lock: checked first and posted after, a thread that
+    // blocked the signal in between (or ended, its queue drained) would
+    // hold it where no one takes it while another thread could.
+    let posted = core::cell::Cell::new(super::Posted::Discarded);
+    let (target, has_threads) = process.find_thread(|t| {
+        if Some(t.tid()) == except {
+            return false;
+        }
+        let mut queue = t.signals().queue.lock();
+        if queue.ended || queue.blocked.contains(sig) {
+            return false;
+        }
+        let p = queue.post(sig, info, &action);
+        if p != super::Posted::Discarded {
+            queue.routed.add(sig);
+        }
+        posted.set(p);
+        true
+    });
     if let Some(t) = target {
-        let posted = {
-            let mut queue = t.signals().queue.lock();
-            let posted = queue.post(sig, info, &action);
-            if posted != super::Posted::Discarded {
-                queue.routed.add(sig);
-            }
-            posted
-        };
+        let posted = posted.get();
         if posted != super::Posted::Discarded {
             t.signals().event.notify_all();
         }
