@@ -357,7 +357,10 @@ impl AddressSpace {
     fn resolve(&self, addr: u64, error_code: u64) -> Result<(), Errno> {
         let layout = self.layout.lock();
         let page = page_down(addr);
-        match classify(layout.vmas.find(addr), error_code) {
+        let vma = layout.vmas.find(addr);
+        // Only a shared VMA has an object to look up (a second search).
+        let shared = vma.is_some_and(|v| matches!(v.kind, VmaKind::Shared { .. }));
+        match classify(vma, error_code) {
             FaultAction::Segv => Err(Errno::EFAULT),
             FaultAction::Retry => Ok(()),
             FaultAction::ZeroFill(perms) => {
@@ -366,7 +369,7 @@ impl AddressSpace {
                     // or a kernel copy that resolved it): run again.
                     return Ok(());
                 }
-                if let Some((object, index)) = layout.shared_page(page) {
+                if shared && let Some((object, index)) = layout.shared_page(page) {
                     let frame = object.page(index).ok_or(Errno::ENOMEM)?;
                     return self
                         .table
@@ -381,15 +384,17 @@ impl AddressSpace {
             }
             // Shared memory is never copied (`write_fault` only makes its
             // page writable again: `mprotect`, a table shared by fork).
-            FaultAction::CopyOnWrite(perms) => match layout.shared_page(page) {
-                Some((object, index)) if self.table.translate(page).is_none() => {
-                    let frame = object.page(index).ok_or(Errno::ENOMEM)?;
-                    self.table
-                        .map_shared(page, &frame, flags(perms))
-                        .map_err(map_errno)
+            FaultAction::CopyOnWrite(perms) => {
+                match shared.then(|| layout.shared_page(page)).flatten() {
+                    Some((object, index)) if self.table.translate(page).is_none() => {
+                        let frame = object.page(index).ok_or(Errno::ENOMEM)?;
+                        self.table
+                            .map_shared(page, &frame, flags(perms))
+                            .map_err(map_errno)
+                    }
+                    _ => self.copy_on_write(page, perms),
                 }
-                _ => self.copy_on_write(page, perms),
-            },
+            }
         }
     }
 
