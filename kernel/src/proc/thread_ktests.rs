@@ -117,3 +117,23 @@ ktest!(
         Ok(())
     }
 );
+
+/// The size of the future `f` returns (never polled, never made).
+fn future_size<A, B, C, R>(_: impl FnOnce(A, B, C) -> R) -> usize {
+    core::mem::size_of::<R>()
+}
+
+ktest!(
+    async fn a_parked_threads_future_stays_small() {
+        // What a thread parked in a futex wait holds besides its records
+        // (docs/memory.md, "Per thread"): its own future, with `dispatch`
+        // and the futex wait inline. The big system calls are boxed in
+        // `dispatch`; a new inline one that is big shows here.
+        let run = future_size(super::thread::run);
+        let futex = future_size(super::futex::futex);
+        log::info!("thread future {run} B, futex future {futex} B");
+        kassert!(run <= 512, "proc::thread::run's future is {run} B");
+        kassert!(futex <= 192, "futex's future is {futex} B");
+        Ok(())
+    }
+);

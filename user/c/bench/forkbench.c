@@ -208,6 +208,20 @@ static int fork_exit_wait(struct outcome *o)
 	return reap(pid, o);
 }
 
+/* fork_exit_wait with the raw system call instead of musl's fork(),
+ * which in a threaded process also takes its locks around the call and,
+ * in the child, writes every other thread's descriptor (one page per
+ * thread, so one copy-on-write fault each): what the kernel does alone. */
+static int raw_fork_exit_wait(struct outcome *o)
+{
+	long pid = syscall(SYS_fork);
+	if (pid < 0)
+		return syscall_failed(o, "fork", errno);
+	if (pid == 0)
+		_exit(0);
+	return reap((pid_t)pid, o);
+}
+
 static int vfork_exit_wait(struct outcome *o)
 {
 	pid_t pid = vfork();
@@ -716,17 +730,17 @@ static void bench_thread_memory(long n)
 		report(name, &o);
 }
 
-/* fork+exit+wait from a process with 64 parked threads. */
-static void bench_fork_threaded(long iters_n)
+/* `step` (a fork, exit and wait) from a process with `n` (at most 64)
+ * more threads parked, named `name`. */
+static void bench_fork_threaded(const char *name, step_fn *step, long n, long iters_n)
 {
-	const char *name = "fork_64threads";
 	struct outcome o = { OK, "" };
 	pthread_t t[64];
 	if (!wanted(name))
 		return;
-	long made = start_parked(t, 64, &o);
-	if (made == 64)
-		bench_steps(name, fork_exit_wait, iters_n, "us");
+	long made = start_parked(t, n, &o);
+	if (made == n)
+		bench_steps(name, step, iters_n, "us");
 	else
 		report(name, &o);
 	stop_parked(t, made);
@@ -741,13 +755,22 @@ static void bench_threads(void)
 		bench_pingpong("futex_pingpong_cross_cpu", 0, 1, iters(2000));
 	else if (wanted("futex_pingpong_cross_cpu"))
 		printf("SKIP futex_pingpong_cross_cpu one CPU\n");
-	/* Back to every CPU. */
+	/* Pinned to CPU 0 as fork_exit_wait is, its comparison (the threads
+	 * inherit the mask; they are parked), then on every CPU as
+	 * fork_exit_wait_unpinned is. */
+	if (pin_to(0) == 0) {
+		bench_fork_threaded("fork_1thread", fork_exit_wait, 1, iters(64));
+		bench_fork_threaded("fork_64threads", fork_exit_wait, 64, iters(64));
+		if (wanted("fork_raw_exit_wait"))
+			bench_steps("fork_raw_exit_wait", raw_fork_exit_wait, iters(64), "us");
+		bench_fork_threaded("fork_raw_64threads", raw_fork_exit_wait, 64, iters(64));
+	}
 	cpu_set_t all;
 	CPU_ZERO(&all);
 	for (int c = 0; c < opt.cpus && c < CPU_SETSIZE; c++)
 		CPU_SET(c, &all);
 	sched_setaffinity(0, sizeof all, &all);
-	bench_fork_threaded(iters(64));
+	bench_fork_threaded("fork_64threads_unpinned", fork_exit_wait, 64, iters(64));
 	bench_thread_memory(10000);
 }
 
