@@ -13,7 +13,7 @@
  * "minlat done".
  *
  * cargo xtask bench --compare-linux --skip-kernel \
- *     --program target/c/bin/minlat --program-arg=-p --rounds 2
+ *     --program target/c/bench/minlat --program-arg=-p --rounds 2
  */
 #define _GNU_SOURCE
 #include <sched.h>
