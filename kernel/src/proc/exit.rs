@@ -71,8 +71,8 @@ impl Process {
             table.set_ready(self.pid, true);
             let ppid = self.ppid();
             (
-                table.peers_of(self.pid).next().is_some(),
-                table.children_of(self.pid).next().is_some(),
+                table.has_peers(self.pid),
+                table.has_children(self.pid),
                 (ppid != Pid::KERNEL)
                     .then(|| table.get(ppid).cloned())
                     .flatten(),

@@ -103,9 +103,10 @@ fn pairs(a: Pid) -> core::ops::RangeInclusive<(Pid, Pid)> {
     (a, LO)..=(a, HI)
 }
 
-/// The keys `(a, b, *)`.
-fn triples(a: Pid, b: Pid) -> core::ops::RangeInclusive<(Pid, Pid, Pid)> {
-    (a, b, LO)..=(a, b, HI)
+/// Whether `set` has a key `(a, *)`: a range with one bound, which the
+/// B-tree finds in one descent (a range with two bounds may take two).
+fn any_pair(set: &BTreeSet<(Pid, Pid)>, a: Pid) -> bool {
+    set.range((a, LO)..).next().is_some_and(|k| k.0 == a)
 }
 
 impl<V> Index<V> {
@@ -311,14 +312,24 @@ impl<V> Index<V> {
     /// Whether `parent` has a child `target` names.
     pub fn has_child(&self, parent: Pid, target: WaitFor) -> bool {
         match target {
-            WaitFor::Any => self.visible.range(pairs(parent)).next().is_some(),
+            WaitFor::Any => any_pair(&self.visible, parent),
             WaitFor::Pid(pid) => self.procs.get(&pid).is_some_and(|e| e.ids.ppid == parent),
             WaitFor::Group(pgid) => self
                 .group_children
-                .range(triples(parent, pgid))
+                .range((parent, pgid, LO)..)
                 .next()
-                .is_some(),
+                .is_some_and(|k| k.0 == parent && k.1 == pgid),
         }
+    }
+
+    /// Whether `parent` has any child (hidden ones included).
+    pub fn has_children(&self, parent: Pid) -> bool {
+        any_pair(&self.children, parent)
+    }
+
+    /// Whether `leader` has `RFTHREAD` peers.
+    pub fn has_peers(&self, leader: Pid) -> bool {
+        any_pair(&self.peers, leader)
     }
 
     /// The first child of `parent` that `target` names, that is marked
@@ -404,6 +415,24 @@ mod tests {
 
     fn all<I: Iterator<Item = Pid>>(it: I) -> Vec<u32> {
         it.map(Pid::as_u32).collect()
+    }
+
+    #[test]
+    fn one_bound_lookups_see_only_their_own_keys() {
+        let t = family();
+        assert!(t.has_children(pid(1)));
+        assert!(t.has_children(pid(3)));
+        assert!(!t.has_children(pid(2)));
+        assert!(!t.has_children(pid(5)), "5 is last: nothing above it");
+        assert!(t.has_peers(pid(4)));
+        assert!(!t.has_peers(pid(5)));
+        assert!(!t.has_peers(pid(1)));
+        assert!(t.has_child(pid(3), WaitFor::Group(pid(4))));
+        assert!(!t.has_child(pid(3), WaitFor::Group(pid(2))));
+        assert!(
+            t.has_child(pid(4), WaitFor::Group(pid(4))),
+            "5, the last key"
+        );
     }
 
     #[test]

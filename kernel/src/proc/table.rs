@@ -192,13 +192,23 @@ pub(super) fn reserve_id(kind: IdKind, id: Pid) {
 }
 
 /// Releases the ids of `job` that no process in `table` uses any more
-/// (a look at the group's and the session's index: O(log n)).
+/// (a look at the group's and the session's index: O(log n)). A group
+/// (session) whose leader is still in it has a member: one map lookup
+/// answers that, the common case when a child is reaped, before the
+/// index's range is searched.
 pub(super) fn release_ids(table: &Table, job: JobIds) {
     let pids = crate::proc::pids();
-    if table.group(job.pgid).next().is_none() && pids.has_id(IdKind::ProcessGroup, job.pgid) {
+    let led = |id: Pid, of: fn(Ids) -> Pid| table.ids(id).is_some_and(|ids| of(ids) == id);
+    if !led(job.pgid, |ids| ids.pgid)
+        && table.group(job.pgid).next().is_none()
+        && pids.has_id(IdKind::ProcessGroup, job.pgid)
+    {
         pids.clear_id(IdKind::ProcessGroup, job.pgid);
     }
-    if table.session(job.sid).next().is_none() && pids.has_id(IdKind::Session, job.sid) {
+    if !led(job.sid, |ids| ids.sid)
+        && table.session(job.sid).next().is_none()
+        && pids.has_id(IdKind::Session, job.sid)
+    {
         pids.clear_id(IdKind::Session, job.sid);
     }
 }

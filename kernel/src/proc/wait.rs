@@ -142,13 +142,8 @@ enum Scan {
 /// ready before its parent is told: `Process::exit`.)
 fn scan(parent: Pid, target: WaitFor, options: WaitOptions) -> Scan {
     let mut table = TABLE.lock();
-    if !table.has_child(parent, target) {
-        drop(table);
-        // Reaping is over for this parent: what the heap still holds
-        // below `maybe_trim`'s step goes back too.
-        arch::mm::heap::trim_settled();
-        return Scan::None;
-    }
+    // A ready child is a matching child: whether there is one at all is
+    // asked only when none is ready (one index lookup less per reaping).
     let mut after = None;
     let mut in_flight = false;
     while let Some(pid) = table.next_ready(parent, target, after) {
@@ -171,6 +166,13 @@ fn scan(parent: Pid, target: WaitFor, options: WaitOptions) -> Scan {
         if !still_ready(&p) {
             table.set_ready(pid, false);
         }
+    }
+    if !table.has_child(parent, target) {
+        drop(table);
+        // Reaping is over for this parent: what the heap still holds
+        // below `maybe_trim`'s step goes back too.
+        arch::mm::heap::trim_settled();
+        return Scan::None;
     }
     Scan::Running(in_flight)
 }
