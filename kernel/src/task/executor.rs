@@ -649,16 +649,18 @@ impl Scheduler {
                 Some(fut) => fut.as_mut().poll(&mut cx).is_ready(),
                 None => true,
             };
+            if ready {
+                // Drop the future (and all it owns) now, not when the last
+                // waker goes away; before `release_fpu`, so that an ended
+                // thread's FPU state is not saved into a context that is
+                // gone (`release_fpu` skips an area nothing else refers to).
+                *slot = None;
+            }
             // A thread's x87/SSE registers stay in the CPU while its poll
             // lasts (`arch::user::FpuSlot`): into its context before any
             // other task runs here or it moves.
             #[cfg(target_os = "none")]
             arch::user::release_fpu();
-            if ready {
-                // Drop the future (and all it owns) now, not when the last
-                // waker goes away.
-                *slot = None;
-            }
             ready
         };
         if let Some(on_cpu) = on_cpu {
