@@ -11,8 +11,8 @@
 //! | `children` | (parent, pid) | the children of a process (reparenting at exit) |
 //! | `visible` | (parent, pid) | its children `wait4(-1)` may report (not owned by a process descriptor) |
 //! | `group_children` | (parent, pgid, pid) | its children in a process group (`wait4(0)`, `wait4(-pgid)`) |
-//! | `ready` | (parent, pid) | its children with something to report (a zombie, a stop or continue) |
-//! | `ready_visible`, `ready_group` | as above | the same, for `wait4(-1)` and a group |
+//! | `ready_visible` | (parent, pid) | its children with something to report (a zombie, a stop or continue) that `wait4(-1)` may report |
+//! | `ready_group` | (parent, pgid, pid) | the same, in a process group |
 //! | `groups` | (pgid, pid) | the members of a process group (`kill(-pgid)`, `setpgid`, `setsid`) |
 //! | `sessions` | (sid, pid) | the members of a session |
 //! | `peers` | (leader, pid) | an `RFTHREAD` peer group's members other than its leader |
@@ -84,7 +84,6 @@ pub struct Index<V> {
     children: BTreeSet<(Pid, Pid)>,
     visible: BTreeSet<(Pid, Pid)>,
     group_children: BTreeSet<(Pid, Pid, Pid)>,
-    ready: BTreeSet<(Pid, Pid)>,
     ready_visible: BTreeSet<(Pid, Pid)>,
     ready_group: BTreeSet<(Pid, Pid, Pid)>,
     groups: BTreeSet<(Pid, Pid)>,
@@ -117,7 +116,6 @@ impl<V> Index<V> {
             children: BTreeSet::new(),
             visible: BTreeSet::new(),
             group_children: BTreeSet::new(),
-            ready: BTreeSet::new(),
             ready_visible: BTreeSet::new(),
             ready_group: BTreeSet::new(),
             groups: BTreeSet::new(),
@@ -201,7 +199,6 @@ impl<V> Index<V> {
             self.visible.insert((ppid, pid));
         }
         if e.ready {
-            self.ready.insert((ppid, pid));
             self.ready_group.insert((ppid, pgid, pid));
             if !e.hidden {
                 self.ready_visible.insert((ppid, pid));
@@ -222,7 +219,6 @@ impl<V> Index<V> {
         self.sessions.remove(&(sid, pid));
         self.peers.remove(&(leader, pid));
         self.visible.remove(&(ppid, pid));
-        self.ready.remove(&(ppid, pid));
         self.ready_group.remove(&(ppid, pgid, pid));
         self.ready_visible.remove(&(ppid, pid));
     }
@@ -261,7 +257,7 @@ impl<V> Index<V> {
     /// Marks process `pid` as having something to report to its parent, or
     /// not (module docs).
     ///
-    /// Only the three ready sets change (three set operations, where a
+    /// Only the two ready sets change (two set operations, where a
     /// general [`Self::update`] takes the entry out of every index and puts
     /// it back): every exit marks itself ready and every reaping removes
     /// the mark, so this is on the path of each child.
@@ -276,13 +272,11 @@ impl<V> Index<V> {
         let Ids { ppid, pgid, .. } = e.ids;
         let hidden = e.hidden;
         if ready {
-            self.ready.insert((ppid, pid));
             self.ready_group.insert((ppid, pgid, pid));
             if !hidden {
                 self.ready_visible.insert((ppid, pid));
             }
         } else {
-            self.ready.remove(&(ppid, pid));
             self.ready_group.remove(&(ppid, pgid, pid));
             self.ready_visible.remove(&(ppid, pid));
         }
@@ -345,7 +339,10 @@ impl<V> Index<V> {
                 .next()
                 .map(|k| k.1),
             WaitFor::Pid(pid) => (after.is_none_or(|a| a < pid)
-                && self.ready.contains(&(parent, pid)))
+                && self
+                    .procs
+                    .get(&pid)
+                    .is_some_and(|e| e.ready && e.ids.ppid == parent))
             .then_some(pid),
             WaitFor::Group(pgid) => self
                 .ready_group
@@ -572,11 +569,10 @@ mod tests {
     fn sets_and_rebuilt(t: &Index<u32>) -> (String, String) {
         let sets = |t: &Index<u32>| {
             format!(
-                "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+                "{:?} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
                 t.children,
                 t.visible,
                 t.group_children,
-                t.ready,
                 t.ready_visible,
                 t.ready_group,
                 t.groups,
