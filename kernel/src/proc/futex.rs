@@ -179,6 +179,17 @@ impl FutexTable {
     /// Wakes up to `n` waiters of `key` whose bitset meets `bitset`,
     /// oldest first; returns how many.
     pub fn wake(&self, key: Key, n: usize, bitset: u32) -> usize {
+        if n == 1 {
+            // The common case (a mutex unlock, a condition signal, a
+            // ping-pong): no list of woken entries to allocate.
+            let woken = {
+                let mut bucket = self.buckets[self.index(&key)].lock();
+                take_first(&mut bucket, key, bitset)
+            };
+            let count = usize::from(woken.is_some());
+            wake_all(woken);
+            return count;
+        }
         let woken = {
             let mut bucket = self.buckets[self.index(&key)].lock();
             take_matching(&mut bucket, key, bitset, n)
@@ -335,7 +346,18 @@ fn take_matching(bucket: &mut Vec<Entry>, key: Key, bitset: u32, n: usize) -> Ve
 }
 
 /// Calls the wakers of `woken` entries (no lock held).
-fn wake_all(woken: Vec<Entry>) {
+/// [`take_matching`] of one entry, without a `Vec`.
+fn take_first(bucket: &mut Vec<Entry>, key: Key, bitset: u32) -> Option<Entry> {
+    let at = bucket
+        .iter()
+        .position(|e| e.key == key && e.bitset & bitset != 0)?;
+    let e = bucket.remove(at);
+    // Release: as in `take_matching`.
+    e.slot.woken.store(true, Ordering::Release);
+    Some(e)
+}
+
+fn wake_all(woken: impl IntoIterator<Item = Entry>) {
     for e in woken {
         let waker = e.slot.waker.lock().take();
         if let Some(w) = waker {
