@@ -100,9 +100,12 @@ impl Process {
         // reparenting since is seen here: the new parent's waiter,
         // woken by the reparenting before this process was reapable,
         // must be woken again).
+        // The parent's waiter runs next on its CPU (`task::wake_first`):
+        // queued behind thousands of exiting siblings it would reap them
+        // all only after the last exit, one CPU idle meanwhile.
         match self.parent_now(parent) {
             Some(parent) => {
-                parent.children.notify_all();
+                crate::task::wake_first(|| parent.children.notify_all());
             }
             None => notify_parent(self.ppid()),
         }

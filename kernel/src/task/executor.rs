@@ -214,6 +214,10 @@ pub(crate) struct Executor {
     /// Tasks whose home is this CPU and that have not completed: the load
     /// measure for [`Scheduler::spawn`].
     live: AtomicUsize,
+    /// Set while this CPU runs [`Scheduler::wake_first`]'s wake-ups: the
+    /// tasks they wake go to their home's pinned queue, which its
+    /// executor polls first. Only this CPU writes it (Relaxed).
+    urgent: AtomicBool,
     // Statistics, all Relaxed counters: read only as a snapshot.
     spawned: AtomicU64,
     completed: AtomicU64,
@@ -231,6 +235,7 @@ impl Executor {
             idle: IdleFlag::new(),
             migrate: AtomicUsize::new(NO_MIGRATION),
             live: AtomicUsize::new(0),
+            urgent: AtomicBool::new(false),
             spawned: AtomicU64::new(0),
             completed: AtomicU64::new(0),
             stolen: AtomicU64::new(0),
@@ -496,8 +501,13 @@ impl Scheduler {
         let home = task.home.load(Ordering::Relaxed);
         let ex = &self.executors[home];
         // Interrupts masked: see `RunQueue` (SegQueue::push is not
-        // reentrant on one CPU).
-        let pinned = task.pinned.load(Ordering::Relaxed);
+        // reentrant on one CPU). A task woken by `wake_first` goes ahead
+        // of the run queue, as a pinned one does (and like one, it is not
+        // stolen this time).
+        let pinned = task.pinned.load(Ordering::Relaxed)
+            || self
+                .current_cpu()
+                .is_some_and(|cpu| self.executors[cpu].urgent.load(Ordering::Relaxed));
         self.without_interrupts(|| {
             if pinned {
                 ex.pinned_queue.push(task)
@@ -555,6 +565,22 @@ impl Scheduler {
             }
             self.thief_pending.store(false, Ordering::Relaxed);
         }
+    }
+
+    /// Runs `wake` (calls that wake tasks, on this CPU, without waiting)
+    /// so that each task it wakes runs next on its home CPU, ahead of that
+    /// CPU's run queue: a parent woken by its child's exit, which would
+    /// otherwise wait behind every other exiting child queued there. Off
+    /// a CPU (host threads outside an executor), just runs `wake`.
+    pub fn wake_first<R>(&self, wake: impl FnOnce() -> R) -> R {
+        let Some(cpu) = self.current_cpu() else {
+            return wake();
+        };
+        let urgent = &self.executors[cpu].urgent;
+        urgent.store(true, Ordering::Relaxed);
+        let out = wake();
+        urgent.store(false, Ordering::Relaxed);
+        out
     }
 
     /// Runs the calling CPU's executor loop until [`Scheduler::shutdown`]:

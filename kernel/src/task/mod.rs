@@ -193,6 +193,12 @@ where
     scheduler().spawn_on(cpu, fut)
 }
 
+/// Runs `wake` so that the tasks it wakes run next on their home CPUs
+/// ([`Scheduler::wake_first`]).
+pub fn wake_first<R>(wake: impl FnOnce() -> R) -> R {
+    scheduler().wake_first(wake)
+}
+
 /// Yields to the other tasks of this CPU: the task goes to the back of the
 /// run queue.
 pub fn yield_now() -> YieldNow {
