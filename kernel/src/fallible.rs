@@ -19,7 +19,8 @@
 //!   check the headroom for their size and use `try_reserve`, so a size
 //!   the allocator cannot satisfy (or that overflows) is `ENOMEM` too.
 //!
-//! Stable Rust has no fallible `Box::new`/`Arc::new`; small fixed-size
+//! Stable Rust has no fallible `Box::new`/`Arc::new` (the dispatcher's
+//! per-call box uses `arch::mm::boxed::try_box`); small fixed-size
 //! objects a user can multiply (descriptors, pipes, epoll watches, VMAs,
 //! processes) are bounded by a count limit where they are created and
 //! covered by the per-call headroom.

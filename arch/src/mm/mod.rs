@@ -13,6 +13,7 @@
 //! The upper-half PML4 entries are created once at boot and never change,
 //! so every address space can share them by copying the top 256 entries.
 
+pub mod boxed;
 pub mod frame;
 pub mod frame_alloc;
 #[cfg(target_os = "none")]

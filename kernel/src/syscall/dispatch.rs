@@ -50,12 +50,34 @@ pub fn fast(thread: &crate::proc::thread::Thread, nr: u64) -> Option<u64> {
     }
 }
 
+/// `future` on the heap, pinned: the calls with big futures run boxed
+/// ([`dispatch`]). Boxed fallibly: when the heap has no memory left for
+/// it, the call is `ENOMEM`, even one that skips the per-call headroom
+/// check (`close`, `wait4`, ...), instead of a kernel panic.
+fn pinned<F: Future>(future: F) -> Result<core::pin::Pin<Box<F>>, Errno> {
+    arch::mm::boxed::try_box(future)
+        .map(Box::into_pin)
+        .map_err(|_| Errno::ENOMEM)
+}
+
+/// Runs a call's future boxed ([`pinned`]): its result, or `ENOMEM` when
+/// it could not be boxed.
+macro_rules! boxed {
+    ($future:expr) => {
+        match pinned($future) {
+            Ok(future) => future.await,
+            Err(e) => Err(e),
+        }
+    };
+}
+
 /// Runs the system call `thread` trapped with (number in `ctx.rax`).
 ///
 /// Its future is part of every thread's future (`proc::thread::run`), as
 /// big as the biggest call's future inline here: so the calls whose
 /// futures are big (the file calls, poll, epoll, exec, the fork family,
-/// the waits) are boxed, one allocation per call, sized to that call. A
+/// the waits) are boxed ([`pinned`]: fallibly, `ENOMEM` when the heap is
+/// out), one allocation per call, sized to that call. A
 /// thread blocked in a futex wait, `pause` or `rt_sigsuspend` (inline)
 /// holds no box (`docs/memory.md`, "Threads").
 pub async fn dispatch(
@@ -71,17 +93,14 @@ pub async fn dispatch(
         return Action::Return(encode(Err(e)));
     }
     let result: SysResult = match ctx.rax {
-        n if super::fs::handles(n) => {
-            Box::pin(async move {
-                let cx = super::fs::FileCtx {
-                    files: process.files(),
-                    fs: process.fs(),
-                    process: Some(process.clone()),
-                };
-                super::fs::call(&cx, space, n, [a0, a1, a2, a3, a4, a5]).await
-            })
-            .await
-        }
+        n if super::fs::handles(n) => boxed!(async move {
+            let cx = super::fs::FileCtx {
+                files: process.files(),
+                fs: process.fs(),
+                process: Some(process.clone()),
+            };
+            super::fs::call(&cx, space, n, [a0, a1, a2, a3, a4, a5]).await
+        }),
         nr::BRK => Ok(space.brk(a0)),
         nr::MMAP => mmap(space, [a0, a1, a2, a3, a4, a5]),
         nr::MUNMAP => space.munmap(a0, a1).map(|()| 0),
@@ -101,29 +120,32 @@ pub async fn dispatch(
         nr::GETPPID => Ok(u64::from(process.ppid().as_u32())),
         nr::UNAME => uname(space, a0),
         nr::ARCH_PRCTL => arch_prctl(space, ctx, a0, a1),
-        nr::FORK => Box::pin(super::fork::fork(process, ctx)).await,
-        nr::VFORK => Box::pin(super::fork::vfork(process, ctx)).await,
-        nr::CLONE => Box::pin(super::fork::clone(process, ctx, [a0, a1, a2, a3, a4])).await,
-        nr::CLONE3 => Box::pin(super::fork::clone3(process, space, ctx, a0, a1)).await,
-        nr::TINE_RFORK => match Box::pin(super::fork::rfork(process, ctx, a0)).await {
-            Ok(action) => return action,
+        nr::FORK => boxed!(super::fork::fork(process, ctx)),
+        nr::VFORK => boxed!(super::fork::vfork(process, ctx)),
+        nr::CLONE => boxed!(super::fork::clone(process, ctx, [a0, a1, a2, a3, a4])),
+        nr::CLONE3 => boxed!(super::fork::clone3(process, space, ctx, a0, a1)),
+        nr::TINE_RFORK => match pinned(super::fork::rfork(process, ctx, a0)) {
+            Ok(rfork) => match rfork.await {
+                Ok(action) => return action,
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         },
-        nr::TINE_PDFORK => Box::pin(super::fork::pdfork(process, ctx, a0, a1)).await,
+        nr::TINE_PDFORK => boxed!(super::fork::pdfork(process, ctx, a0, a1)),
         nr::TINE_PDGETPID => super::fork::pdgetpid(process, space, a0, a1),
         nr::TINE_PDKILL => super::fork::pdkill(process, a0, a1),
         nr::TINE_PROCCTL => super::fork::procctl(process, space, [a0, a1, a2, a3]),
         nr::TINE_SYSCTL => super::fork::sysctl(process, space, [a0, a1, a2, a3, a4, a5]),
         nr::TINE_FORKEVENTS => {
-            Box::pin(super::fork::forkevents(process, space, [a0, a1, a2])).await
+            boxed!(super::fork::forkevents(process, space, [a0, a1, a2]))
         }
         nr::TINE_PROCLIST => super::tine::proclist(space, a0, a1),
         nr::TINE_THREADLIST => super::tine::threadlist(space, a0, a1),
         nr::TINE_CPUINFO => super::tine::cpuinfo(space, a0, a1),
         nr::TINE_MEMINFO => super::tine::meminfo(space, a0, a1),
         nr::TINE_VMSTAT => super::tine::vmstat(space, a0, a1),
-        nr::TINE_KBENCH => Box::pin(super::tine::kbench(space, a0, a1)).await,
-        nr::WAIT4 => Box::pin(wait4(process, space, [a0, a1, a2, a3])).await,
+        nr::TINE_KBENCH => boxed!(super::tine::kbench(space, a0, a1)),
+        nr::WAIT4 => boxed!(wait4(process, space, [a0, a1, a2, a3])),
         nr::GETCPU => getcpu(space, a0, a1),
         nr::RT_SIGACTION => signal::rt_sigaction(process, space, [a0, a1, a2, a3]),
         nr::RT_SIGPROCMASK => signal::rt_sigprocmask(thread, space, [a0, a1, a2, a3]),
@@ -133,7 +155,7 @@ pub async fn dispatch(
         nr::RT_SIGPENDING => signal::rt_sigpending(thread, space, a0, a1),
         nr::RT_SIGSUSPEND => signal::rt_sigsuspend(thread, space, a0, a1).await,
         nr::RT_SIGTIMEDWAIT => {
-            Box::pin(signal::rt_sigtimedwait(thread, space, [a0, a1, a2, a3])).await
+            boxed!(signal::rt_sigtimedwait(thread, space, [a0, a1, a2, a3]))
         }
         nr::PAUSE => signal::pause(process).await,
         nr::SIGALTSTACK => signal::sigaltstack(thread, space, ctx, a0, a1),
@@ -145,47 +167,36 @@ pub async fn dispatch(
         nr::GETPGRP => signal::getpgid(process, 0),
         nr::SETSID => signal::setsid(process),
         nr::GETSID => signal::getsid(process, a0),
-        nr::EXECVE => {
-            return Box::pin(super::exec::execve(thread, space, a0, a1, a2))
-                .await
-                .unwrap_or_else(|e| Action::Return(e.to_user()));
-        }
-        n if super::pidfd::handles(n) => {
-            Box::pin(super::pidfd::call(
-                process,
-                space,
-                n,
-                [a0, a1, a2, a3, a4, a5],
-            ))
-            .await
-        }
-        n if super::epoll::handles(n) => {
-            Box::pin(super::epoll::call(
-                process,
-                space,
-                n,
-                [a0, a1, a2, a3, a4, a5],
-            ))
-            .await
-        }
-        n if super::poll::handles(n) => {
-            Box::pin(super::poll::call(
-                process,
-                space,
-                n,
-                [a0, a1, a2, a3, a4, a5],
-            ))
-            .await
-        }
-        n if super::misc::handles(n) => {
-            Box::pin(super::misc::call(
-                process,
-                space,
-                n,
-                [a0, a1, a2, a3, a4, a5],
-            ))
-            .await
-        }
+        nr::EXECVE => match pinned(super::exec::execve(thread, space, a0, a1, a2)) {
+            Ok(execve) => {
+                return execve.await.unwrap_or_else(|e| Action::Return(e.to_user()));
+            }
+            Err(e) => Err(e),
+        },
+        n if super::pidfd::handles(n) => boxed!(super::pidfd::call(
+            process,
+            space,
+            n,
+            [a0, a1, a2, a3, a4, a5]
+        )),
+        n if super::epoll::handles(n) => boxed!(super::epoll::call(
+            process,
+            space,
+            n,
+            [a0, a1, a2, a3, a4, a5]
+        )),
+        n if super::poll::handles(n) => boxed!(super::poll::call(
+            process,
+            space,
+            n,
+            [a0, a1, a2, a3, a4, a5]
+        )),
+        n if super::misc::handles(n) => boxed!(super::misc::call(
+            process,
+            space,
+            n,
+            [a0, a1, a2, a3, a4, a5]
+        )),
         nr::EXIT => return Action::ExitThread(exit_status(a0 as i32)),
         nr::EXIT_GROUP => return Action::Exit(exit_status(a0 as i32)),
         other => {
