@@ -29,8 +29,6 @@
 //!
 //! Errors are [`FsError`]; the syscall layer maps them to errno values.
 
-use core::sync::atomic::{AtomicBool, Ordering};
-
 use conquer_once::spin::OnceCell;
 
 pub mod context;
@@ -119,9 +117,6 @@ impl core::fmt::Display for FsError {
 
 /// The global root, set once by [`mount_initramfs`].
 static ROOT: OnceCell<Initramfs<'static>> = OnceCell::uninit();
-/// Whether the boot sequence called [`mount_boot_initrd`] (so the
-/// in-kernel tests can tell "no initramfs" from "nobody mounted one").
-static BOOT_MOUNT_TRIED: AtomicBool = AtomicBool::new(false);
 
 /// Builds the tree over `archive` and makes it the global root. Fails if
 /// the archive is malformed or a root is already mounted.
@@ -140,9 +135,6 @@ pub fn root() -> Result<&'static Initramfs<'static>, FsError> {
 /// malformed initrd is logged, not fatal (the kernel still boots to its
 /// shell and tests). The one call `kernel::init::start` makes.
 pub fn mount_boot_initrd(initrd: Option<&'static [u8]>) {
-    // Relaxed: read by tests that run long after boot, on the executor
-    // that the boot CPU started after this store.
-    BOOT_MOUNT_TRIED.store(true, Ordering::Relaxed);
     let Some(archive) = initrd else {
         log::warn!("initramfs: no initrd module; boot with `cargo xtask` to get one");
         return;

@@ -178,7 +178,10 @@ impl Rlimits {
         set(STACK, 8 << 20, RLIM_INFINITY);
         set(CORE, 0, RLIM_INFINITY);
         set(NPROC, nproc, nproc);
-        set(NOFILE, 1024, 4096);
+        // The descriptor table's fixed size, soft and hard: what a program
+        // that sizes a loop by it can really use.
+        let nofile = crate::fs::fdtable::NOFILE_MAX as u64;
+        set(NOFILE, nofile, nofile);
         set(MEMLOCK, 8 << 20, 8 << 20);
         set(SIGPENDING, nproc, nproc);
         set(MSGQUEUE, 819_200, 819_200);
@@ -194,7 +197,9 @@ impl Rlimits {
 
     /// `setrlimit(resource, new)` by a process with `creds`: `EINVAL` for
     /// an unknown resource or a soft limit above the hard one, `EPERM`
-    /// for a raise of the hard limit by a non-root process. Lowering is
+    /// for a raise of the hard limit by a non-root process, or of
+    /// `NOFILE`'s past the descriptor table's size (Linux's `nr_open`,
+    /// for root too). Lowering is
     /// always allowed (and cannot be undone without root).
     pub fn set(&mut self, resource: u32, new: Rlimit, creds: &Creds) -> Result<(), Errno> {
         let slot = self.0.get_mut(resource as usize).ok_or(Errno::EINVAL)?;
@@ -202,6 +207,10 @@ impl Rlimits {
             return Err(Errno::EINVAL);
         }
         if new.max > slot.max && !creds.is_root() {
+            return Err(Errno::EPERM);
+        }
+        // Linux's `nr_open` ceiling: the descriptor table holds no more.
+        if resource == resource::NOFILE && new.max > crate::fs::fdtable::NOFILE_MAX as u64 {
             return Err(Errno::EPERM);
         }
         *slot = new;
@@ -267,13 +276,7 @@ mod tests {
             }
         );
         assert_eq!(l.get(NPROC).unwrap().cur, 1000);
-        assert_eq!(
-            l.get(NOFILE).unwrap(),
-            Rlimit {
-                cur: 1024,
-                max: 4096
-            }
-        );
+        assert_eq!(l.get(NOFILE).unwrap(), Rlimit { cur: 256, max: 256 });
         assert_eq!(l.get(AS).unwrap(), Rlimit::INFINITE);
         assert_eq!(l.get(RTTIME).unwrap(), Rlimit::INFINITE);
         assert_eq!(l.get(16), Err(Errno::EINVAL));
@@ -288,14 +291,16 @@ mod tests {
         assert_eq!(l.set(NOFILE, lim(10, 5), &root), Err(Errno::EINVAL));
         assert_eq!(l.set(99, lim(1, 1), &root), Err(Errno::EINVAL));
         // A user lowers both, raises the soft one up to the hard one...
-        l.set(NOFILE, lim(100, 2000), &joe).unwrap();
-        l.set(NOFILE, lim(2000, 2000), &joe).unwrap();
+        l.set(NOFILE, lim(100, 200), &joe).unwrap();
+        l.set(NOFILE, lim(200, 200), &joe).unwrap();
         // ... but not the hard one.
-        assert_eq!(l.set(NOFILE, lim(10, 2001), &joe), Err(Errno::EPERM));
-        assert_eq!(l.get(NOFILE).unwrap(), lim(2000, 2000));
-        // Root may.
-        l.set(NOFILE, lim(10, 1 << 20), &root).unwrap();
-        assert_eq!(l.get(NOFILE).unwrap(), lim(10, 1 << 20));
+        assert_eq!(l.set(NOFILE, lim(10, 201), &joe), Err(Errno::EPERM));
+        assert_eq!(l.get(NOFILE).unwrap(), lim(200, 200));
+        // Root may, up to the descriptor table's size.
+        l.set(NOFILE, lim(10, 256), &root).unwrap();
+        assert_eq!(l.get(NOFILE).unwrap(), lim(10, 256));
+        assert_eq!(l.set(NOFILE, lim(10, 257), &root), Err(Errno::EPERM));
+        l.set(STACK, lim(1 << 20, 1 << 40), &root).unwrap();
         l.set(CORE, Rlimit::INFINITE, &root).unwrap();
         assert_eq!(l.get(CORE).unwrap(), Rlimit::INFINITE);
     }

@@ -65,6 +65,11 @@ const COMMANDS: &[Command] = &[
         help: "list processes (-T: threads)",
     },
     Command {
+        name: "sysctl",
+        args: "[NAME[=VALUE]...]",
+        help: "read or set kernel knobs; with no name, list them all",
+    },
+    Command {
         name: "test",
         args: "[FILTER]",
         help: "run in-kernel tests",

@@ -346,18 +346,21 @@ async fn write(cx: &FileCtx, space: &AddressSpace, fd: u64, buf: u64, count: u64
 }
 
 /// Writes `data` to `file`; `EPIPE` (a pipe without readers) also sends
-/// the caller `SIGPIPE`, as Linux does: its default action kills the
-/// process, and a process that ignores or catches it sees `EPIPE`.
+/// the calling thread `SIGPIPE`, as Linux does: its default action kills
+/// the process, and a thread that blocks, ignores or catches it sees
+/// `EPIPE`.
 async fn write_file(cx: &FileCtx, file: &OpenFile, data: &[u8]) -> SysResult {
     match cx.blocking(file, file.write(data)).await {
         Ok(n) => Ok(n as u64),
         Err(Errno::EPIPE) => {
-            if let Some(process) = &cx.process {
-                signal::send(
-                    process,
-                    signal::SIGPIPE,
-                    signal::SigInfo::kernel(signal::SIGPIPE),
-                );
+            let info = signal::SigInfo::kernel(signal::SIGPIPE);
+            match crate::proc::thread::current() {
+                Some(thread) => signal::send_thread(&thread, signal::SIGPIPE, info),
+                None => {
+                    if let Some(process) = &cx.process {
+                        signal::send(process, signal::SIGPIPE, info);
+                    }
+                }
             }
             Err(Errno::EPIPE)
         }
