@@ -488,10 +488,18 @@ mod imp {
             self.threads.lock().push(thread);
         }
 
-        /// Removes thread `tid` from its list; returns how many remain.
+        /// Removes thread `tid` from its list, its user time going to the
+        /// process's (under the list's lock, so [`Self::user_ns`] never
+        /// sees it twice or not at all); returns how many remain.
         pub fn remove_thread(&self, tid: Pid) -> usize {
             let mut threads = self.threads.lock();
-            threads.retain(|t| t.tid() != tid);
+            threads.retain(|t| {
+                let keep = t.tid() != tid;
+                if !keep {
+                    self.user_ns.fetch_add(t.user_ns(), Ordering::Relaxed);
+                }
+                keep
+            });
             threads.len()
         }
 
@@ -555,14 +563,11 @@ mod imp {
                 && self.affinity_changed.swap(false, Ordering::Acquire)
         }
 
-        /// Adds `ns` of user-mode time.
-        pub fn account_user_ns(&self, ns: u64) {
-            self.user_ns.fetch_add(ns, Ordering::Relaxed);
-        }
-
-        /// Nanoseconds spent in user mode so far.
+        /// Nanoseconds its threads spent in user mode so far: those that
+        /// ended, and those alive.
         pub fn user_ns(&self) -> u64 {
-            self.user_ns.load(Ordering::Relaxed)
+            let threads = self.threads.lock();
+            self.user_ns.load(Ordering::Relaxed) + threads.iter().map(|t| t.user_ns()).sum::<u64>()
         }
 
         /// `execve`'s commit: the process now runs `space` under `name`;

@@ -92,6 +92,10 @@ pub struct Thread {
     /// Its task, once spawned ([`spawn`]): `ps` asks it whether the thread
     /// is parked (blocked) or queued/running.
     task: spin::Once<crate::task::TaskRef>,
+    /// Nanoseconds it spent in user mode (`CLOCK_THREAD_CPUTIME_ID`);
+    /// written only by its own trap loop, folded into the process's count
+    /// when it ends (`Process::remove_thread`).
+    user_ns: AtomicU64,
 }
 
 impl Thread {
@@ -117,7 +121,20 @@ impl Thread {
             affinity_changed: core::sync::atomic::AtomicBool::new(false),
             signals,
             task: spin::Once::new(),
+            user_ns: AtomicU64::new(0),
         })
+    }
+
+    /// Adds `ns` of user-mode time; called only by the thread's own trap
+    /// loop, so a load and a store (no locked read-modify-write).
+    fn account_user_ns(&self, ns: u64) {
+        let now = self.user_ns.load(Ordering::Relaxed);
+        self.user_ns.store(now + ns, Ordering::Relaxed);
+    }
+
+    /// Nanoseconds it spent in user mode so far.
+    pub fn user_ns(&self) -> u64 {
+        self.user_ns.load(Ordering::Relaxed)
     }
 
     /// The CPU mask it may run on.
@@ -432,14 +449,14 @@ pub fn run(
                 },
                 |addr, error_code| {
                     let left = arch::cpu::tsc::now_ns();
-                    process.account_user_ns(left.saturating_sub(entered));
+                    thread.account_user_ns(left.saturating_sub(entered));
                     resolved = space.fault(addr, error_code);
                     entered = arch::cpu::tsc::now_ns();
                     resolved.is_ok() && !signal::needs_attention(&thread)
                 },
             );
             let left = arch::cpu::tsc::now_ns();
-            process.account_user_ns(left.saturating_sub(entered));
+            thread.account_user_ns(left.saturating_sub(entered));
             match trap {
                 Trap::Syscall => {
                     let nr = ctx.rax;

@@ -5,7 +5,7 @@
 //! |---|---:|---|
 //! | `CLOCK_REALTIME` (and `_COARSE`, 5) | 0 | the CMOS RTC's date at boot (`drivers::rtc`, read once, at the first use) + time since boot; [`REALTIME_AT_BOOT`] if the RTC cannot be read |
 //! | `CLOCK_MONOTONIC` (and `_COARSE`, 6), `CLOCK_MONOTONIC_RAW` (4), `CLOCK_BOOTTIME` (7) | 1 | nanoseconds since boot (the calibrated TSC; nothing is suspended, so all are one clock) |
-//! | `CLOCK_PROCESS_CPUTIME_ID`, `CLOCK_THREAD_CPUTIME_ID` | 2, 3 | the user-mode time of the process (all its threads: there is no per-thread count, so the thread clock reads the process's), measured by the trap loop around each entry to ring 3; kernel time is not counted (an approximation) |
+//! | `CLOCK_PROCESS_CPUTIME_ID`, `CLOCK_THREAD_CPUTIME_ID` | 2, 3 | the user-mode time of the process (all its threads, the ended ones included) or of the calling thread, measured by the thread's trap loop around each entry to ring 3; kernel time is not counted (an approximation) |
 //!
 //! Any other id (the alarm clocks, `CLOCK_TAI`, per-process CPU clocks
 //! with negative ids) is `EINVAL`. Every clock's resolution is 1 ns.
@@ -53,6 +53,8 @@ pub enum Clock {
     Monotonic,
     /// The process's CPU time.
     CpuTime,
+    /// The calling thread's CPU time.
+    ThreadCpuTime,
 }
 
 impl Clock {
@@ -62,7 +64,8 @@ impl Clock {
         match id {
             REALTIME | REALTIME_COARSE => Ok(Self::Realtime),
             MONOTONIC | MONOTONIC_RAW | MONOTONIC_COARSE | BOOTTIME => Ok(Self::Monotonic),
-            PROCESS_CPUTIME_ID | THREAD_CPUTIME_ID => Ok(Self::CpuTime),
+            PROCESS_CPUTIME_ID => Ok(Self::CpuTime),
+            THREAD_CPUTIME_ID => Ok(Self::ThreadCpuTime),
             _ => Err(Errno::EINVAL),
         }
     }
@@ -73,7 +76,7 @@ impl Clock {
         match self {
             Self::Realtime => boot_realtime_ns + since_boot_ns,
             Self::Monotonic => since_boot_ns,
-            Self::CpuTime => cpu_ns,
+            Self::CpuTime | Self::ThreadCpuTime => cpu_ns,
         }
     }
 }
@@ -136,7 +139,7 @@ pub fn sleep_deadline(
     boot_realtime_ns: u64,
 ) -> Result<u64, Errno> {
     let ns = ts.to_ns()?;
-    if clock == Clock::CpuTime {
+    if matches!(clock, Clock::CpuTime | Clock::ThreadCpuTime) {
         return Err(Errno::EINVAL);
     }
     if flags & TIMER_ABSTIME == 0 {
@@ -181,7 +184,14 @@ mod imp {
     }
 
     fn read_clock(process: &Process, clock: Clock) -> u64 {
-        clock.read(now(), process.user_ns(), boot_realtime_ns())
+        let cpu_ns = match clock {
+            Clock::ThreadCpuTime => {
+                crate::proc::thread::current().map_or_else(|| process.user_ns(), |t| t.user_ns())
+            }
+            Clock::CpuTime => process.user_ns(),
+            Clock::Realtime | Clock::Monotonic => 0,
+        };
+        clock.read(now(), cpu_ns, boot_realtime_ns())
     }
 
     /// `clock_gettime(clock, tp)`.
@@ -276,13 +286,14 @@ mod tests {
             assert_eq!(Clock::from_id(id), Ok(Clock::Monotonic), "{id}");
         }
         assert_eq!(Clock::from_id(2), Ok(Clock::CpuTime));
-        assert_eq!(Clock::from_id(3), Ok(Clock::CpuTime));
+        assert_eq!(Clock::from_id(3), Ok(Clock::ThreadCpuTime));
         for id in [8, 9, 10, 11, 12, u64::MAX, (-6i64) as u64] {
             assert_eq!(Clock::from_id(id), Err(Errno::EINVAL), "{id}");
         }
         assert_eq!(Clock::Realtime.read(5, 9, 1000), 1005);
         assert_eq!(Clock::Monotonic.read(5, 9, 1000), 5);
         assert_eq!(Clock::CpuTime.read(5, 9, 1000), 9);
+        assert_eq!(Clock::ThreadCpuTime.read(5, 7, 1000), 7);
     }
 
     #[test]
@@ -327,6 +338,7 @@ mod tests {
         // A wall-clock deadline before boot is already past.
         assert_eq!(deadline(Clock::Realtime, TIMER_ABSTIME, ts), Ok(0));
         assert_eq!(deadline(Clock::CpuTime, 0, ts), Err(Errno::EINVAL));
+        assert_eq!(deadline(Clock::ThreadCpuTime, 0, ts), Err(Errno::EINVAL));
         let bad = Timespec { sec: 0, nsec: -5 };
         assert_eq!(deadline(Clock::Monotonic, 0, bad), Err(Errno::EINVAL));
     }

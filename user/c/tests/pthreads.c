@@ -4,7 +4,7 @@
  * TLS, detached threads), the futex system call's errors, and what a
  * threaded process does around fork, vfork, exec, exit and SIGKILL, and
  * clone(CLONE_VFORK | CLONE_THREAD), whose caller waits for the new
- * thread's exit or exec.
+ * thread's exit or exec, and the per-thread CPU clock.
  * Exits 0 when every check holds; each failure is printed. Runs
  * unchanged on Linux.
  */
@@ -791,6 +791,53 @@ static void clone_vfork_thread(void)
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 42);
 }
 
+/* ---- per-thread CPU clocks ---- */
+
+static long long clock_ns(clockid_t id)
+{
+	struct timespec ts;
+	if (clock_gettime(id, &ts) != 0)
+		return -1;
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Spins in user mode until `id` has advanced by `ns`. */
+static void burn(clockid_t id, long long ns)
+{
+	long long start = clock_ns(id);
+	while (clock_ns(id) - start < ns)
+		;
+}
+
+static void *thread_clock_worker(void *arg)
+{
+	long long *out = arg;
+	out[0] = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	burn(CLOCK_THREAD_CPUTIME_ID, 20000000);
+	out[1] = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	return NULL;
+}
+
+/* CLOCK_THREAD_CPUTIME_ID counts the calling thread only; the process
+ * clock counts every thread, ended ones too. */
+static void thread_cpu_clocks(void)
+{
+	burn(CLOCK_PROCESS_CPUTIME_ID, 100000000);
+	long long main_before = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	long long proc_before = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+	long long t[2] = {-1, -1};
+	pthread_t th;
+	CHECK(pthread_create(&th, NULL, thread_clock_worker, t) == 0);
+	CHECK(pthread_join(th, NULL) == 0);
+	/* A new thread starts near 0, not at the process's 100 ms. */
+	CHECK(t[0] >= 0 && t[0] < 50000000);
+	CHECK(t[1] - t[0] >= 20000000);
+	long long proc_after = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+	CHECK(proc_after - proc_before >= 20000000);
+	/* Waiting in join spends (almost) no CPU of the main thread's. */
+	CHECK(clock_ns(CLOCK_THREAD_CPUTIME_ID) - main_before < proc_after - proc_before);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "exec-child") == 0) {
@@ -819,6 +866,7 @@ int main(int argc, char **argv)
 	exec_from_a_thread();
 	vfork_from_a_thread();
 	clone_vfork_thread();
+	thread_cpu_clocks();
 	if (failures == 0)
 		printf("pthreads: all checks passed\n");
 	return failures ? 1 : 0;
