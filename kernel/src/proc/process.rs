@@ -127,9 +127,6 @@ mod imp {
         /// fork without a calling thread (a kernel caller) inherits; fork
         /// copies it.
         affinity: AtomicU64,
-        /// The thread has yet to move to obey `affinity` (set by
-        /// `set_affinity` and fork, cleared by `take_affinity_change`).
-        affinity_changed: core::sync::atomic::AtomicBool,
         /// Nanoseconds spent in user mode (measured by the thread loop
         /// around each entry to ring 3).
         user_ns: AtomicU64,
@@ -260,7 +257,6 @@ mod imp {
                 threads: spin::Mutex::new(Vec::new()),
                 space_generation: AtomicU64::new(0),
                 affinity: AtomicU64::new(!0),
-                affinity_changed: core::sync::atomic::AtomicBool::new(false),
                 user_ns: AtomicU64::new(0),
                 exit_signal: core::sync::atomic::AtomicU8::new(exit_signal.unwrap_or(0)),
                 job: spin::Mutex::new(job),
@@ -419,10 +415,7 @@ mod imp {
             *self.cmdline.lock() = parent.cmdline();
             *self.exe.lock() = parent.exe();
             *self.rlimits.lock() = *parent.rlimits.lock();
-            let mask = parent.affinity();
-            self.affinity.store(mask, Ordering::Relaxed);
-            // Release: as in `set_affinity`.
-            self.affinity_changed.store(mask != !0, Ordering::Release);
+            self.affinity.store(parent.affinity(), Ordering::Relaxed);
         }
 
         /// Its user and group ids.
@@ -546,21 +539,11 @@ mod imp {
             self.affinity.load(Ordering::Relaxed)
         }
 
-        /// Records a new CPU mask; the thread moves at its next trip
-        /// through its trap loop (`proc::affinity::apply`).
+        /// Records the last mask set on any of its threads (what a fork
+        /// without a calling thread inherits); each thread moves by its own
+        /// (`Thread::set_affinity`).
         pub fn set_affinity(&self, mask: u64) {
             self.affinity.store(mask, Ordering::Relaxed);
-            // Release: pairs with the Acquire in `take_affinity_change`, so
-            // the thread that sees the flag sees the mask.
-            self.affinity_changed.store(true, Ordering::Release);
-        }
-
-        /// Whether the mask changed since the last call (and forgets it).
-        pub fn take_affinity_change(&self) -> bool {
-            // Acquire: pairs with the Release in `set_affinity`. A cheap
-            // load first: this runs before every entry to user mode.
-            self.affinity_changed.load(Ordering::Acquire)
-                && self.affinity_changed.swap(false, Ordering::Acquire)
         }
 
         /// Nanoseconds its threads spent in user mode so far: those that
