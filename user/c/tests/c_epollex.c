@@ -93,15 +93,36 @@ static int exited_within(pid_t a, pid_t b, long ms, int *done)
 	return *done;
 }
 
+/* Starts two children blocked in epoll_wait on `efd` with `events`; the
+ * eventfd is then written by the caller. */
+static void two_waiters(int efd, uint32_t events, pid_t *a, pid_t *b)
+{
+	*a = waiter(efd, events);
+	*b = waiter(efd, events);
+	CHECK(*a > 0 && *b > 0);
+	CHECK(both_blocked(*a, *b));
+	sleep_ms(100);
+}
+
+/* Kills and reaps the waiters a failed check left behind, and closes
+ * the eventfd. */
+static void end_waiters(int efd, pid_t a, pid_t b, int done)
+{
+	if (done < 2) {
+		kill(a, SIGKILL);
+		kill(b, SIGKILL);
+		while (waitpid(-1, NULL, 0) > 0)
+			;
+	}
+	close(efd);
+}
+
 static void one_per_event(void)
 {
 	int efd = eventfd(0, 0);
 	CHECK(efd >= 0);
-	pid_t a = waiter(efd, EPOLLIN | EPOLLEXCLUSIVE);
-	pid_t b = waiter(efd, EPOLLIN | EPOLLEXCLUSIVE);
-	CHECK(a > 0 && b > 0);
-	CHECK(both_blocked(a, b));
-	sleep_ms(100);
+	pid_t a, b;
+	two_waiters(efd, EPOLLIN | EPOLLEXCLUSIVE, &a, &b);
 	uint64_t one = 1;
 	int done = 0;
 	CHECK(write(efd, &one, sizeof one) == sizeof one);
@@ -112,35 +133,20 @@ static void one_per_event(void)
 	/* The next event wakes the other. */
 	CHECK(write(efd, &one, sizeof one) == sizeof one);
 	CHECK(exited_within(a, b, 5000, &done) == 2);
-	if (done < 2) {
-		kill(a, SIGKILL);
-		kill(b, SIGKILL);
-		while (waitpid(-1, NULL, 0) > 0)
-			;
-	}
-	close(efd);
+	end_waiters(efd, a, b, done);
 }
 
 static void all_without_it(void)
 {
 	int efd = eventfd(0, 0);
 	CHECK(efd >= 0);
-	pid_t a = waiter(efd, EPOLLIN);
-	pid_t b = waiter(efd, EPOLLIN);
-	CHECK(a > 0 && b > 0);
-	CHECK(both_blocked(a, b));
-	sleep_ms(100);
+	pid_t a, b;
+	two_waiters(efd, EPOLLIN, &a, &b);
 	uint64_t one = 1;
 	int done = 0;
 	CHECK(write(efd, &one, sizeof one) == sizeof one);
 	CHECK(exited_within(a, b, 5000, &done) == 2);
-	if (done < 2) {
-		kill(a, SIGKILL);
-		kill(b, SIGKILL);
-		while (waitpid(-1, NULL, 0) > 0)
-			;
-	}
-	close(efd);
+	end_waiters(efd, a, b, done);
 }
 
 static void errors(void)
