@@ -10,10 +10,16 @@
 //!
 //! Rules, as POSIX and Linux give them:
 //! - a new descriptor is the lowest free one (at or above a minimum for
-//!   `F_DUPFD`); at most [`NOFILE_MAX`] descriptors (`RLIMIT_NOFILE`),
-//!   beyond which allocation is `EMFILE`;
+//!   `F_DUPFD`) below the caller's limit, its soft `RLIMIT_NOFILE`
+//!   (each allocating call takes it as `limit`, as Linux's `alloc_fd`
+//!   takes `rlimit(RLIMIT_NOFILE)`: a table shared by `CLONE_FILES` has
+//!   no limit of its own), never past the table's size [`NOFILE_MAX`];
+//!   when that lowest free one would be at or past the limit the call is
+//!   `EMFILE`, and `F_DUPFD` with a minimum at or past it `EINVAL`;
+//! - descriptors already open at or above a lowered limit stay usable
+//!   (read, close, `dup` from them), as on Linux;
 //! - `dup2(old, new)` with `old == new` checks `old` and returns it;
-//!   `dup3` refuses it (`EINVAL`); a `new` beyond the limit is `EBADF`;
+//!   `dup3` refuses it (`EINVAL`); a `new` at or past the limit is `EBADF`;
 //! - fork copies every slot except those marked `FD_CLOFORK`
 //!   ([`FdTable::fork_copy`]); exec closes those marked `FD_CLOEXEC`
 //!   ([`FdTable::close_on_exec`]).
@@ -84,14 +90,20 @@ fn index(fd: u64) -> Result<usize, Errno> {
         .ok_or(Errno::EBADF)
 }
 
-/// The lowest free slot at or above `min`, growing the vector as needed.
-fn lowest_free<F>(slots: &mut Vec<Option<Slot<F>>>, min: usize) -> Result<usize, Errno> {
-    let found = (min..slots.len()).find(|&i| slots[i].is_none());
+/// The lowest free slot at or above `min`, growing the vector as needed;
+/// `EMFILE` when it would be at or past `limit` (or the table's size).
+fn lowest_free<F>(
+    slots: &mut Vec<Option<Slot<F>>>,
+    min: usize,
+    limit: usize,
+) -> Result<usize, Errno> {
+    let limit = limit.min(NOFILE_MAX);
+    let found = (min..slots.len().min(limit)).find(|&i| slots[i].is_none());
     let fd = match found {
         Some(fd) => fd,
         None => slots.len().max(min),
     };
-    if fd >= NOFILE_MAX {
+    if fd >= limit {
         return Err(Errno::EMFILE);
     }
     if fd >= slots.len() {
@@ -120,31 +132,54 @@ impl<F: Clone> FdTable<F> {
         let table = Self::empty();
         for _ in 0..3 {
             // Cannot fail: the table is far below its limit.
-            let _ = table.insert(file.clone(), FdFlags::NONE);
+            let _ = table.insert(file.clone(), FdFlags::NONE, NOFILE_MAX);
         }
         table
     }
 
-    /// Installs `file` at the lowest free descriptor. `EMFILE` when full.
-    pub fn insert(&self, file: F, flags: FdFlags) -> Result<u32, Errno> {
-        self.insert_from(0, file, flags)
+    /// Installs `file` at the lowest free descriptor. `EMFILE` when that
+    /// is at or past `limit` (the caller's soft `RLIMIT_NOFILE`).
+    pub fn insert(&self, file: F, flags: FdFlags, limit: usize) -> Result<u32, Errno> {
+        self.insert_from(0, file, flags, limit)
     }
 
-    /// Installs `file` at the lowest free descriptor `>= min` (`F_DUPFD`).
-    pub fn insert_from(&self, min: usize, file: F, flags: FdFlags) -> Result<u32, Errno> {
+    /// Installs `file` at the lowest free descriptor `>= min` (`F_DUPFD`),
+    /// below `limit`.
+    pub fn insert_from(
+        &self,
+        min: usize,
+        file: F,
+        flags: FdFlags,
+        limit: usize,
+    ) -> Result<u32, Errno> {
         let mut slots = self.slots.lock();
-        let fd = lowest_free(&mut slots, min)?;
+        let fd = lowest_free(&mut slots, min, limit)?;
         slots[fd] = Some(Slot { file, flags });
         Ok(fd as u32)
     }
 
-    /// Installs two files at the two lowest free descriptors (`pipe`):
-    /// both or neither.
-    pub fn insert_pair(&self, a: F, b: F, flags: FdFlags) -> Result<[u32; 2], Errno> {
+    /// `EMFILE` when no descriptor below `limit` is free. `open` asks
+    /// before it creates or truncates a file, so a call that fails with
+    /// `EMFILE` changes nothing (Linux takes the descriptor first); another
+    /// thread may still take the last one in between, and then the
+    /// `insert` that follows fails.
+    pub fn check_room(&self, limit: usize) -> Result<(), Errno> {
+        let slots = self.slots.lock();
+        let limit = limit.min(NOFILE_MAX);
+        if slots.len() < limit || slots[..limit].iter().any(Option::is_none) {
+            Ok(())
+        } else {
+            Err(Errno::EMFILE)
+        }
+    }
+
+    /// Installs two files at the two lowest free descriptors below
+    /// `limit` (`pipe`): both or neither.
+    pub fn insert_pair(&self, a: F, b: F, flags: FdFlags, limit: usize) -> Result<[u32; 2], Errno> {
         let mut slots = self.slots.lock();
-        let first = lowest_free(&mut slots, 0)?;
+        let first = lowest_free(&mut slots, 0, limit)?;
         slots[first] = Some(Slot { file: a, flags });
-        match lowest_free(&mut slots, first + 1) {
+        match lowest_free(&mut slots, first + 1, limit) {
             Ok(second) => {
                 slots[second] = Some(Slot { file: b, flags });
                 Ok([first as u32, second as u32])
@@ -205,23 +240,34 @@ impl<F: Clone> FdTable<F> {
 
     /// `dup(old)` and `F_DUPFD(old, min)`: the lowest free descriptor
     /// `>= min` gets `old`'s file with `flags`. `EBADF` for a closed `old`,
-    /// `EINVAL` for `min` beyond the limit (Linux), `EMFILE` when full.
-    pub fn dup_from(&self, old: u64, min: u64, flags: FdFlags) -> Result<u32, Errno> {
+    /// `EINVAL` for `min` at or past `limit` (Linux's `f_dupfd`), `EMFILE`
+    /// when no descriptor below `limit` is free.
+    pub fn dup_from(&self, old: u64, min: u64, flags: FdFlags, limit: usize) -> Result<u32, Errno> {
         let file = self.get(old)?;
         let min = usize::try_from(min)
             .ok()
-            .filter(|&m| m < NOFILE_MAX)
+            .filter(|&m| m < limit.min(NOFILE_MAX))
             .ok_or(Errno::EINVAL)?;
-        self.insert_from(min, file, flags)
+        self.insert_from(min, file, flags, limit)
     }
 
     /// `dup2`/`dup3(old, new, flags)`: `new` (closed first if open) gets
     /// `old`'s file. Returns `new` and the file it replaced (drop it after
-    /// this returns). `old == new` is left to the caller (`dup2` returns
-    /// it, `dup3` refuses it).
-    pub fn dup_to(&self, old: u64, new: u64, flags: FdFlags) -> Result<(u32, Option<F>), Errno> {
+    /// this returns). `EBADF` for a closed `old` or a `new` at or past
+    /// `limit`. `old == new` is left to the caller (`dup2` returns it,
+    /// `dup3` refuses it).
+    pub fn dup_to(
+        &self,
+        old: u64,
+        new: u64,
+        flags: FdFlags,
+        limit: usize,
+    ) -> Result<(u32, Option<F>), Errno> {
         let o = index(old)?;
         let n = index(new)?;
+        if n >= limit {
+            return Err(Errno::EBADF);
+        }
         let mut slots = self.slots.lock();
         let file = slots
             .get(o)
@@ -355,7 +401,7 @@ mod tests {
     fn table(n: u32) -> FdTable<u32> {
         let t = FdTable::empty();
         for i in 0..n {
-            assert_eq!(t.insert(100 + i, FdFlags::NONE), Ok(i));
+            assert_eq!(t.insert(100 + i, FdFlags::NONE, NOFILE_MAX), Ok(i));
         }
         t
     }
@@ -365,9 +411,9 @@ mod tests {
         let t = table(5);
         assert_eq!(t.remove(1), Ok(101));
         assert_eq!(t.remove(3), Ok(103));
-        assert_eq!(t.insert(7, FdFlags::NONE), Ok(1));
-        assert_eq!(t.insert(8, FdFlags::NONE), Ok(3));
-        assert_eq!(t.insert(9, FdFlags::NONE), Ok(5));
+        assert_eq!(t.insert(7, FdFlags::NONE, NOFILE_MAX), Ok(1));
+        assert_eq!(t.insert(8, FdFlags::NONE, NOFILE_MAX), Ok(3));
+        assert_eq!(t.insert(9, FdFlags::NONE, NOFILE_MAX), Ok(5));
         assert_eq!(t.get(3), Ok(8));
         assert_eq!(t.remove(3), Ok(8));
         assert_eq!(t.remove(3), Err(Errno::EBADF));
@@ -379,17 +425,63 @@ mod tests {
     #[test]
     fn the_limit_is_emfile_and_nothing_changes() {
         let t = table(NOFILE_MAX as u32);
-        assert_eq!(t.insert(1, FdFlags::NONE), Err(Errno::EMFILE));
-        assert_eq!(t.dup_from(0, 0, FdFlags::NONE), Err(Errno::EMFILE));
+        assert_eq!(t.insert(1, FdFlags::NONE, NOFILE_MAX), Err(Errno::EMFILE));
+        assert_eq!(
+            t.dup_from(0, 0, FdFlags::NONE, NOFILE_MAX),
+            Err(Errno::EMFILE)
+        );
         assert_eq!(t.len(), NOFILE_MAX);
         t.remove(10).unwrap();
-        assert_eq!(t.insert_pair(1, 2, FdFlags::NONE), Err(Errno::EMFILE));
+        assert_eq!(
+            t.insert_pair(1, 2, FdFlags::NONE, NOFILE_MAX),
+            Err(Errno::EMFILE)
+        );
         assert_eq!(
             t.len(),
             NOFILE_MAX - 1,
             "a failed pair leaves no slot taken"
         );
-        assert_eq!(t.insert(1, FdFlags::NONE), Ok(10));
+        assert_eq!(t.insert(1, FdFlags::NONE, NOFILE_MAX), Ok(10));
+    }
+
+    #[test]
+    fn a_lowered_limit_bounds_new_descriptors_only() {
+        let t = table(5);
+        // Limit 5: 0..=4 are open, so nothing more fits.
+        assert_eq!(t.insert(1, FdFlags::NONE, 5), Err(Errno::EMFILE));
+        assert_eq!(t.dup_from(0, 0, FdFlags::NONE, 5), Err(Errno::EMFILE));
+        assert_eq!(t.dup_from(0, 4, FdFlags::NONE, 5), Err(Errno::EMFILE));
+        assert_eq!(t.dup_from(0, 5, FdFlags::NONE, 5), Err(Errno::EINVAL));
+        assert_eq!(t.dup_to(0, 5, FdFlags::NONE, 5), Err(Errno::EBADF));
+        assert_eq!(t.dup_to(0, 4, FdFlags::NONE, 5), Ok((4, Some(104))));
+        t.remove(3).unwrap();
+        assert_eq!(
+            t.insert_pair(1, 2, FdFlags::NONE, 5),
+            Err(Errno::EMFILE),
+            "one slot below the limit is not two"
+        );
+        assert_eq!(t.fds(), [0, 1, 2, 4], "the failed pair took nothing");
+        assert_eq!(t.insert(7, FdFlags::NONE, 5), Ok(3));
+        // Open at 10 under the full limit, then lower it to 3: 10 stays
+        // usable, and a freed slot below the limit is still found.
+        assert_eq!(t.dup_to(0, 10, FdFlags::NONE, NOFILE_MAX), Ok((10, None)));
+        assert_eq!(t.get(10), Ok(100));
+        assert_eq!(t.dup_from(10, 0, FdFlags::NONE, 3), Err(Errno::EMFILE));
+        assert_eq!(t.remove(1), Ok(101));
+        assert_eq!(t.dup_from(10, 0, FdFlags::NONE, 3), Ok(1));
+        assert_eq!(t.remove(10), Ok(100));
+        assert_eq!(t.check_room(5), Err(Errno::EMFILE));
+        assert_eq!(t.check_room(6), Ok(()));
+        assert_eq!(t.check_room(0), Err(Errno::EMFILE));
+        t.remove(2).unwrap();
+        assert_eq!(t.check_room(3), Ok(()));
+        assert_eq!(t.insert(2, FdFlags::NONE, 3), Ok(2));
+        assert_eq!(t.insert(9, FdFlags::NONE, 0), Err(Errno::EMFILE));
+        assert_eq!(
+            t.insert(9, FdFlags::NONE, usize::MAX),
+            Ok(5),
+            "the table's own size still bounds"
+        );
     }
 
     #[test]
@@ -397,21 +489,27 @@ mod tests {
         let t = table(4);
         t.remove(0).unwrap();
         t.remove(2).unwrap();
-        assert_eq!(t.insert_pair(50, 51, FdFlags::CLOEXEC), Ok([0, 2]));
+        assert_eq!(
+            t.insert_pair(50, 51, FdFlags::CLOEXEC, NOFILE_MAX),
+            Ok([0, 2])
+        );
         assert_eq!(t.flags(2), Ok(FdFlags::CLOEXEC));
-        assert_eq!(t.insert_pair(60, 61, FdFlags::NONE), Ok([4, 5]));
+        assert_eq!(t.insert_pair(60, 61, FdFlags::NONE, NOFILE_MAX), Ok([4, 5]));
     }
 
     #[test]
     fn dup_from_honours_the_minimum() {
         let t = table(3);
-        assert_eq!(t.dup_from(1, 10, FdFlags::CLOEXEC), Ok(10));
+        assert_eq!(t.dup_from(1, 10, FdFlags::CLOEXEC, NOFILE_MAX), Ok(10));
         assert_eq!(t.get(10), Ok(101));
         assert_eq!(t.flags(10), Ok(FdFlags::CLOEXEC));
-        assert_eq!(t.dup_from(1, 0, FdFlags::NONE), Ok(3));
-        assert_eq!(t.dup_from(9, 0, FdFlags::NONE), Err(Errno::EBADF));
+        assert_eq!(t.dup_from(1, 0, FdFlags::NONE, NOFILE_MAX), Ok(3));
         assert_eq!(
-            t.dup_from(1, NOFILE_MAX as u64, FdFlags::NONE),
+            t.dup_from(9, 0, FdFlags::NONE, NOFILE_MAX),
+            Err(Errno::EBADF)
+        );
+        assert_eq!(
+            t.dup_from(1, NOFILE_MAX as u64, FdFlags::NONE, NOFILE_MAX),
             Err(Errno::EINVAL)
         );
         assert_eq!(t.fds(), [0, 1, 2, 3, 10]);
@@ -420,16 +518,22 @@ mod tests {
     #[test]
     fn dup_to_replaces_and_returns_the_old_file() {
         let t = table(3);
-        assert_eq!(t.dup_to(0, 2, FdFlags::NONE), Ok((2, Some(102))));
-        assert_eq!(t.get(2), Ok(100));
-        assert_eq!(t.dup_to(1, 40, FdFlags::CLOEXEC), Ok((40, None)));
-        assert_eq!(t.flags(40), Ok(FdFlags::CLOEXEC));
-        assert_eq!(t.dup_to(7, 3, FdFlags::NONE), Err(Errno::EBADF));
         assert_eq!(
-            t.dup_to(0, NOFILE_MAX as u64, FdFlags::NONE),
+            t.dup_to(0, 2, FdFlags::NONE, NOFILE_MAX),
+            Ok((2, Some(102)))
+        );
+        assert_eq!(t.get(2), Ok(100));
+        assert_eq!(
+            t.dup_to(1, 40, FdFlags::CLOEXEC, NOFILE_MAX),
+            Ok((40, None))
+        );
+        assert_eq!(t.flags(40), Ok(FdFlags::CLOEXEC));
+        assert_eq!(t.dup_to(7, 3, FdFlags::NONE, NOFILE_MAX), Err(Errno::EBADF));
+        assert_eq!(
+            t.dup_to(0, NOFILE_MAX as u64, FdFlags::NONE, NOFILE_MAX),
             Err(Errno::EBADF)
         );
-        assert_eq!(t.insert(9, FdFlags::NONE), Ok(3));
+        assert_eq!(t.insert(9, FdFlags::NONE, NOFILE_MAX), Ok(3));
     }
 
     #[test]
@@ -462,7 +566,7 @@ mod tests {
         assert_eq!(child.fds(), [0, 2]);
         assert!(!child.has_clofork());
         assert_eq!(child.flags(2), Ok(FdFlags::CLOEXEC));
-        assert_eq!(child.insert(5, FdFlags::NONE), Ok(1));
+        assert_eq!(child.insert(5, FdFlags::NONE, NOFILE_MAX), Ok(1));
         let mut closed = t.close_on_exec();
         closed.sort();
         assert_eq!(closed, [102, 103]);

@@ -12,6 +12,7 @@ use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
+use super::fdtable::NOFILE_MAX;
 use super::file::oflags::*;
 use super::{FdFlags, Files, FsContext, OpenFile};
 use crate::syscall::fs::{AT_FDCWD, FileCtx, call, fcntl, ioctl};
@@ -200,10 +201,14 @@ ktest!(
     async fn fd_table_fork_copy_cloexec_and_clofork_with_pipes() {
         let table = Files::empty();
         let (r, w) = OpenFile::pipe(0);
-        let rfd = u64::from(table.insert(r, FdFlags::NONE).map_err(|e| format!("{e}"))?);
+        let rfd = u64::from(
+            table
+                .insert(r, FdFlags::NONE, NOFILE_MAX)
+                .map_err(|e| format!("{e}"))?,
+        );
         let wfd = u64::from(
             table
-                .insert(w, FdFlags::CLOFORK)
+                .insert(w, FdFlags::CLOFORK, NOFILE_MAX)
                 .map_err(|e| format!("{e}"))?,
         );
         kassert!(table.has_clofork());
@@ -223,7 +228,7 @@ ktest!(
         kassert_eq!(child_r.read(&mut buf).await, Ok(0));
         // Close on exec.
         let cl = child
-            .insert(OpenFile::console(), FdFlags::CLOEXEC)
+            .insert(OpenFile::console(), FdFlags::CLOEXEC, NOFILE_MAX)
             .map_err(|e| format!("{e}"))?;
         kassert_eq!(child.close_on_exec().len(), 1);
         kassert_eq!(child.get(u64::from(cl)).err(), Some(Errno::EBADF));

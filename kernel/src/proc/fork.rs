@@ -656,7 +656,7 @@ mod imp {
             FdFlags::NONE
         };
         let files = parent.files();
-        let fd = files.insert(file, flags)?;
+        let fd = files.insert(file, flags, parent.nofile())?;
         if let FdOut::User(addr) = pd.fd_out
             && let Err(e) = parent_space.copy_to_user(addr, &(fd as i32).to_le_bytes())
         {

@@ -442,6 +442,14 @@ mod imp {
             self.rlimits.lock().get(resource)
         }
 
+        /// Its descriptor limit, as the descriptor table takes it: the
+        /// soft `RLIMIT_NOFILE` (never past the table's size).
+        pub fn nofile(&self) -> usize {
+            let cur = self.rlimits.lock().get(crate::proc::cred::resource::NOFILE);
+            cur.map_or(0, |l| usize::try_from(l.cur).unwrap_or(usize::MAX))
+                .min(crate::fs::fdtable::NOFILE_MAX)
+        }
+
         /// `setrlimit`: sets the limit of `resource` if `by` (the caller's
         /// credentials) may (`cred::Rlimits::set`); returns the old one.
         pub fn set_rlimit(&self, resource: u32, new: Rlimit, by: &Creds) -> Result<Rlimit, Errno> {

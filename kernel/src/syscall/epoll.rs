@@ -95,7 +95,10 @@ fn epoll_create1(process: &Process, flags: u64) -> SysResult {
     } else {
         crate::fs::FdFlags::NONE
     };
-    process.files().insert(file, fd_flags).map(u64::from)
+    process
+        .files()
+        .insert(file, fd_flags, process.nofile())
+        .map(u64::from)
 }
 
 /// The epoll instance open at `epfd`: `EBADF` closed, `EINVAL` not one.

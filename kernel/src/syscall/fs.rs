@@ -73,6 +73,14 @@ pub struct FileCtx {
 }
 
 impl FileCtx {
+    /// The caller's descriptor limit (`Process::nofile`; the table's
+    /// size in kernel tests).
+    fn nofile(&self) -> usize {
+        self.process
+            .as_ref()
+            .map_or(crate::fs::fdtable::NOFILE_MAX, |p| p.nofile())
+    }
+
     /// Awaits `io` (a read or write on `file`); for a pipe or the terminal
     /// (which may wait) a signal the caller lets through ends it with
     /// `EINTR` (`proc::signal::interruptible`; pipe and terminal reads are
@@ -177,7 +185,10 @@ pub async fn call(cx: &FileCtx, space: &AddressSpace, number: u64, args: [u64; 6
         nr::IOCTL => ioctl(cx, space, a0, a1, a2),
         nr::PIPE => pipe2(cx, space, a0, 0),
         nr::PIPE2 => pipe2(cx, space, a0, a1),
-        nr::DUP => cx.files.dup_from(a0, 0, FdFlags::NONE).map(u64::from),
+        nr::DUP => cx
+            .files
+            .dup_from(a0, 0, FdFlags::NONE, cx.nofile())
+            .map(u64::from),
         nr::DUP2 => dup2(cx, a0, a1),
         nr::DUP3 => dup3(cx, a0, a1, a2),
         nr::CLOSE_RANGE => close_range(cx, a0, a1, a2),
@@ -508,8 +519,11 @@ fn openat(
 ) -> SysResult {
     let path = user_path(cx, space, dirfd, path)?;
     let flags = flags as u32;
+    cx.files.check_room(cx.nofile())?;
     let file = OpenFile::open(&path, flags, mode as u32 & 0o7777, cx.fs.umask())?;
-    cx.files.insert(file, fd_flags(flags)).map(u64::from)
+    cx.files
+        .insert(file, fd_flags(flags), cx.nofile())
+        .map(u64::from)
 }
 
 /// The descriptor flags `O_CLOEXEC`/`O_CLOFORK` ask for.
@@ -943,7 +957,7 @@ fn pipe2(cx: &FileCtx, space: &AddressSpace, fds: u64, flags: u64) -> SysResult 
         return Err(Errno::EINVAL);
     }
     let (r, w) = OpenFile::pipe(flags & O_NONBLOCK);
-    let [rfd, wfd] = cx.files.insert_pair(r, w, fd_flags(flags))?;
+    let [rfd, wfd] = cx.files.insert_pair(r, w, fd_flags(flags), cx.nofile())?;
     let mut out = [0u8; 8];
     out[..4].copy_from_slice(&rfd.to_le_bytes());
     out[4..].copy_from_slice(&wfd.to_le_bytes());
@@ -961,7 +975,7 @@ fn dup2(cx: &FileCtx, old: u64, new: u64) -> SysResult {
         cx.files.get(old)?;
         return Ok(new);
     }
-    let (fd, replaced) = cx.files.dup_to(old, new, FdFlags::NONE)?;
+    let (fd, replaced) = cx.files.dup_to(old, new, FdFlags::NONE, cx.nofile())?;
     drop(replaced);
     Ok(u64::from(fd))
 }
@@ -973,7 +987,7 @@ fn dup3(cx: &FileCtx, old: u64, new: u64, flags: u64) -> SysResult {
     if flags & !(O_CLOEXEC | O_CLOFORK) != 0 || old == new {
         return Err(Errno::EINVAL);
     }
-    let (fd, replaced) = cx.files.dup_to(old, new, fd_flags(flags))?;
+    let (fd, replaced) = cx.files.dup_to(old, new, fd_flags(flags), cx.nofile())?;
     drop(replaced);
     Ok(u64::from(fd))
 }
@@ -1014,8 +1028,14 @@ fn close_range(cx: &FileCtx, first: u64, last: u64, flags: u64) -> SysResult {
 fn fcntl(cx: &FileCtx, fd: u64, cmd: u64, arg: u64) -> SysResult {
     use fcntl::*;
     match cmd {
-        F_DUPFD => cx.files.dup_from(fd, arg, FdFlags::NONE).map(u64::from),
-        F_DUPFD_CLOEXEC => cx.files.dup_from(fd, arg, FdFlags::CLOEXEC).map(u64::from),
+        F_DUPFD => cx
+            .files
+            .dup_from(fd, arg, FdFlags::NONE, cx.nofile())
+            .map(u64::from),
+        F_DUPFD_CLOEXEC => cx
+            .files
+            .dup_from(fd, arg, FdFlags::CLOEXEC, cx.nofile())
+            .map(u64::from),
         F_GETFD => cx.files.flags(fd).map(|f| u64::from(f.bits())),
         F_SETFD => cx
             .files

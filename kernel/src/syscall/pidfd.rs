@@ -119,7 +119,7 @@ fn pidfd_open(process: &Process, pid: u64, flags: u64) -> SysResult {
     );
     process
         .files()
-        .insert(file, crate::fs::FdFlags::CLOEXEC)
+        .insert(file, crate::fs::FdFlags::CLOEXEC, process.nofile())
         .map(u64::from)
 }
 
@@ -225,7 +225,7 @@ fn pidfd_getfd(process: &Process, pidfd: u64, targetfd: u64, flags: u64) -> SysR
     let file = target.files().get(targetfd)?;
     process
         .files()
-        .insert(file, crate::fs::FdFlags::CLOEXEC)
+        .insert(file, crate::fs::FdFlags::CLOEXEC, process.nofile())
         .map(u64::from)
 }
 

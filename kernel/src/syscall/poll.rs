@@ -180,7 +180,7 @@ async fn poll(
     nfds: u64,
     deadline: Option<u64>,
 ) -> SysResult {
-    if nfds > NOFILE_MAX as u64 {
+    if nfds > process.nofile() as u64 {
         return Err(Errno::EINVAL);
     }
     let mut raw = crate::fallible::zeroed(nfds as usize * POLLFD_SIZE)?;
@@ -469,5 +469,8 @@ fn eventfd2(process: &Process, initval: u64, flags: u64) -> SysResult {
     } else {
         crate::fs::FdFlags::NONE
     };
-    process.files().insert(file, fd_flags).map(u64::from)
+    process
+        .files()
+        .insert(file, fd_flags, process.nofile())
+        .map(u64::from)
 }
