@@ -12,6 +12,7 @@
 //! | `run=PATH,ARG,...` | run one user program (argv: the comma-separated words), then exit QEMU: success if it exited 0 |
 //! | `log=LEVEL` | log level: error, warn, info, debug, trace |
 //! | `pid_max=N` | PIDs run below N (FreeBSD's `kern.pid_max` tunable; default 99999) |
+//! | `idle_poll=adaptive`, `idle_poll=adaptive:MAX`, `idle_poll=NS` | idle CPUs' halt-polling window: adaptive (the default, capped at 50000 ns or MAX ns) or fixed at NS ns (0: no polling); see docs/executor.md |
 //! | `kshell` | run `/bin/init --greet` (greets, exits), then the kernel's own shell on the console |
 //! | anything else | ignored, with a warning |
 //!
@@ -43,6 +44,8 @@ pub struct Cmdline<'a> {
     pub log: Option<log::LevelFilter>,
     /// `pid_max=N`, when given.
     pub pid_max: Option<u32>,
+    /// `idle_poll=...`, when given.
+    pub idle_poll: Option<crate::task::IdlePoll>,
     /// `kshell`: the kernel shell owns the console after init.
     pub kshell: bool,
     /// The first word not understood, to warn about.
@@ -56,6 +59,7 @@ impl<'a> Cmdline<'a> {
             mode: Mode::Shell,
             log: None,
             pid_max: None,
+            idle_poll: None,
             kshell: false,
             unknown: None,
         };
@@ -78,6 +82,10 @@ impl<'a> Cmdline<'a> {
                 ("pid_max", Some(v)) => match v.parse() {
                     Ok(n) => c.pid_max = Some(n),
                     Err(_) => c.unknown = c.unknown.or(Some(word)),
+                },
+                ("idle_poll", Some(v)) => match crate::task::IdlePoll::parse(v) {
+                    Some(p) => c.idle_poll = Some(p),
+                    None => c.unknown = c.unknown.or(Some(word)),
                 },
                 _ => c.unknown = c.unknown.or(Some(word)),
             }
@@ -137,6 +145,22 @@ mod tests {
         assert_eq!(Cmdline::parse("").pid_max, None);
         let c = Cmdline::parse("pid_max=lots");
         assert_eq!((c.pid_max, c.unknown), (None, Some("pid_max=lots")));
+    }
+
+    #[test]
+    fn idle_poll_policy_or_unknown() {
+        use crate::task::IdlePoll;
+        assert_eq!(Cmdline::parse("").idle_poll, None);
+        assert_eq!(
+            Cmdline::parse("idle_poll=0").idle_poll,
+            Some(IdlePoll::Fixed(0))
+        );
+        assert_eq!(
+            Cmdline::parse("idle_poll=adaptive").idle_poll,
+            Some(IdlePoll::DEFAULT)
+        );
+        let c = Cmdline::parse("idle_poll=often");
+        assert_eq!((c.idle_poll, c.unknown), (None, Some("idle_poll=often")));
     }
 
     #[test]

@@ -94,6 +94,10 @@ pub fn start(info: &'static arch::boot::BootInfo, bench: BenchRunner) -> ! {
 
     crate::machine::install();
     crate::task::init(crate::machine::platform(), ncpus);
+    if let Some(policy) = cmdline.idle_poll {
+        crate::task::scheduler().set_idle_poll(policy);
+        log::info!("idle poll: {policy:?}");
+    }
     // The vDSO's clock (TSC parameters, the RTC's date) before any exec.
     arch::user::vdso::init(crate::syscall::time::boot_realtime_ns());
 
@@ -216,6 +220,19 @@ async fn run_one(spec: &str) -> Option<i32> {
     match process::wait(pid).await {
         Ok(status) => {
             log::info!("run: {path} (pid {pid}) exited with status {status}");
+            for cpu in 0..crate::task::ncpus() {
+                let s = crate::task::stats(cpu);
+                log::info!(
+                    "cpu {cpu}: {} polls, {} IPIs; idle: {} polls caught work, {} expired, {} halts unpolled; idle average {} ns polling, {} ns halting",
+                    s.polls,
+                    s.ipis,
+                    s.polls_caught,
+                    s.polls_expired,
+                    s.halts_unpolled,
+                    s.poll_avg_ns,
+                    s.halt_avg_ns
+                );
+            }
             Some(status)
         }
         Err(e) => {

@@ -7,13 +7,14 @@ use alloc::sync::{Arc, Weak};
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
-use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use core::task::Context;
 use core::time::Duration;
 use crossbeam_queue::SegQueue;
 use futures_util::task::{ArcWake, waker_ref};
 
 use super::Platform;
+use super::haltpoll::{IdlePoll, PollChoice};
 use super::idle::IdleFlag;
 use super::join::{JoinHandle, JoinState};
 use super::state::TaskState;
@@ -150,10 +151,6 @@ impl fmt::Debug for TaskRef {
 /// same queue on the same CPU in that window would spin forever.
 type RunQueue = SegQueue<Arc<Task>>;
 
-/// How long an idle CPU polls for work before it halts
-/// ([`Scheduler::poll_before_halt`]).
-pub const IDLE_POLL_NS: u64 = 30_000;
-
 /// `Executor::migrate` when no migration is asked for.
 const NO_MIGRATION: usize = usize::MAX;
 /// The bit of `Executor::migrate` that pins the task at its new home.
@@ -218,12 +215,21 @@ pub(crate) struct Executor {
     /// tasks they wake go to their home's pinned queue, which its
     /// executor polls first. Only this CPU writes it (Relaxed).
     urgent: AtomicBool,
+    /// This CPU's adaptive choice between polling and halting
+    /// ([`PollChoice`]): its two averages and its idle count. Only this CPU
+    /// reads and writes them (Relaxed).
+    poll_avg_ns: AtomicU64,
+    halt_avg_ns: AtomicU64,
+    idles: AtomicU32,
     // Statistics, all Relaxed counters: read only as a snapshot.
     spawned: AtomicU64,
     completed: AtomicU64,
     stolen: AtomicU64,
     polls: AtomicU64,
     ipis: AtomicU64,
+    polls_caught: AtomicU64,
+    polls_expired: AtomicU64,
+    halts_unpolled: AtomicU64,
 }
 
 impl Executor {
@@ -236,13 +242,38 @@ impl Executor {
             migrate: AtomicUsize::new(NO_MIGRATION),
             live: AtomicUsize::new(0),
             urgent: AtomicBool::new(false),
+            poll_avg_ns: AtomicU64::new(PollChoice::default().poll_avg_ns),
+            halt_avg_ns: AtomicU64::new(PollChoice::default().halt_avg_ns),
+            idles: AtomicU32::new(0),
             spawned: AtomicU64::new(0),
             completed: AtomicU64::new(0),
             stolen: AtomicU64::new(0),
             polls: AtomicU64::new(0),
             ipis: AtomicU64::new(0),
+            polls_caught: AtomicU64::new(0),
+            polls_expired: AtomicU64::new(0),
+            halts_unpolled: AtomicU64::new(0),
         }
     }
+
+    /// Runs `f` on this CPU's [`PollChoice`] (this CPU only).
+    fn update_poll_choice<R>(&self, f: impl FnOnce(&mut PollChoice) -> R) -> R {
+        let mut c = PollChoice {
+            poll_avg_ns: self.poll_avg_ns.load(Ordering::Relaxed),
+            halt_avg_ns: self.halt_avg_ns.load(Ordering::Relaxed),
+            idles: self.idles.load(Ordering::Relaxed),
+        };
+        let out = f(&mut c);
+        self.poll_avg_ns.store(c.poll_avg_ns, Ordering::Relaxed);
+        self.halt_avg_ns.store(c.halt_avg_ns, Ordering::Relaxed);
+        self.idles.store(c.idles, Ordering::Relaxed);
+        out
+    }
+}
+
+/// Adds one to a counter only this CPU writes: a load and a store, no RMW.
+fn bump(counter: &AtomicU64) {
+    counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
 }
 
 /// A snapshot of one CPU's executor statistics (for tests and benchmarks).
@@ -266,6 +297,16 @@ pub struct CpuStats {
     pub timers: usize,
     /// Whether the CPU is halted (or about to) now.
     pub idle: bool,
+    /// Idle polls that found work before their window ended.
+    pub polls_caught: u64,
+    /// Idle polls that ran their whole window and found none.
+    pub polls_expired: u64,
+    /// Idle periods that halted without polling.
+    pub halts_unpolled: u64,
+    /// The adaptive policy's moving averages of the idle periods that
+    /// began with a poll and of those that halted at once, ns.
+    pub poll_avg_ns: u64,
+    pub halt_avg_ns: u64,
 }
 
 /// Spawn options: a name and a CPU.
@@ -329,6 +370,11 @@ pub struct Scheduler {
     spawn_cursor: AtomicUsize,
     /// A halted CPU was woken to steal and has not woken up yet.
     thief_pending: AtomicBool,
+    /// How idle CPUs wait ([`IdlePoll`]): adaptively or not, and the
+    /// polling window in ns. Set at boot ([`Scheduler::set_idle_poll`]);
+    /// Relaxed.
+    poll_adaptive: AtomicBool,
+    poll_ns: AtomicU64,
     shutdown: AtomicBool,
 }
 
@@ -358,7 +404,27 @@ impl Scheduler {
             next_task_id: AtomicU64::new(1),
             spawn_cursor: AtomicUsize::new(0),
             thief_pending: AtomicBool::new(false),
+            poll_adaptive: AtomicBool::new(matches!(IdlePoll::DEFAULT, IdlePoll::Adaptive(_))),
+            poll_ns: AtomicU64::new(IdlePoll::DEFAULT.window_ns()),
             shutdown: AtomicBool::new(false),
+        }
+    }
+
+    /// Sets how idle CPUs wait for work (the `idle_poll=` boot option;
+    /// [`IdlePoll::DEFAULT`] until then).
+    pub fn set_idle_poll(&self, policy: IdlePoll) {
+        self.poll_ns.store(policy.window_ns(), Ordering::Relaxed);
+        self.poll_adaptive
+            .store(matches!(policy, IdlePoll::Adaptive(_)), Ordering::Relaxed);
+    }
+
+    /// How idle CPUs wait for work.
+    pub fn idle_poll(&self) -> IdlePoll {
+        let ns = self.poll_ns.load(Ordering::Relaxed);
+        if self.poll_adaptive.load(Ordering::Relaxed) {
+            IdlePoll::Adaptive(ns)
+        } else {
+            IdlePoll::Fixed(ns)
         }
     }
 
@@ -617,22 +683,46 @@ impl Scheduler {
                 self.poll_task(cpu, task);
             } else if let Some(task) = self.steal(cpu) {
                 self.poll_task(cpu, task);
-            } else if !self.poll_before_halt(cpu) {
-                self.idle(cpu);
+            } else {
+                self.wait_for_work(cpu);
             }
         }
         log::debug!("cpu {cpu}: executor stopped");
     }
 
-    /// Halt-polling: before halting, watch for work for up to
-    /// [`IDLE_POLL_NS`]. A CPU that has not announced itself as sleeping gets
-    /// no IPI: the waker's push is seen here. Waking a halted CPU costs far
-    /// more than this window (tens of µs under QEMU, where the vCPU's host
-    /// thread must be woken), and a CPU that ran out of work is often given
-    /// some again at once (request and reply). Returns whether work came.
-    fn poll_before_halt(&self, cpu: usize) -> bool {
+    /// No work anywhere: poll for some (halt-polling) and, if none comes,
+    /// halt. Whether to poll is the [`IdlePoll`] policy's; the adaptive one
+    /// times this idle period for its next choice ([`PollChoice`]).
+    fn wait_for_work(&self, cpu: usize) {
         let ex = &self.executors[cpu];
-        let until = self.now_ns().saturating_add(IDLE_POLL_NS);
+        let window = self.poll_ns.load(Ordering::Relaxed);
+        if !self.poll_adaptive.load(Ordering::Relaxed) {
+            if window == 0 || !self.poll_before_halt(cpu, window) {
+                self.idle(cpu);
+            }
+            return;
+        }
+        let start = self.now_ns();
+        let poll = window > 0 && ex.update_poll_choice(PollChoice::choose);
+        if !poll {
+            bump(&ex.halts_unpolled);
+        }
+        if !(poll && self.poll_before_halt(cpu, window)) {
+            self.idle(cpu);
+        }
+        let idle_ns = self.now_ns().saturating_sub(start);
+        ex.update_poll_choice(|c| c.record(poll, idle_ns));
+    }
+
+    /// Halt-polling: watch for work for up to `window_ns` before halting. A
+    /// CPU that has not announced itself as sleeping gets no IPI: the
+    /// waker's push is seen here. Waking a halted CPU costs tens of µs under
+    /// QEMU (the vCPU's host thread must be woken), and a CPU that ran out
+    /// of work is often given some again at once (request and reply).
+    /// Returns whether work came.
+    fn poll_before_halt(&self, cpu: usize, window_ns: u64) -> bool {
+        let ex = &self.executors[cpu];
+        let until = self.now_ns().saturating_add(window_ns);
         loop {
             let timer_due = ex
                 .timers
@@ -644,9 +734,11 @@ impl Scheduler {
                 // Acquire: pairs with the Release in `shutdown`.
                 || self.shutdown.load(Ordering::Acquire)
             {
+                bump(&ex.polls_caught);
                 return true;
             }
             if self.now_ns() >= until {
+                bump(&ex.polls_expired);
                 return false;
             }
             core::hint::spin_loop();
@@ -823,6 +915,11 @@ impl Scheduler {
             live: ex.live.load(Ordering::Relaxed),
             timers: ex.timers.len(),
             idle: ex.idle.is_sleeping(),
+            polls_caught: ex.polls_caught.load(Ordering::Relaxed),
+            polls_expired: ex.polls_expired.load(Ordering::Relaxed),
+            halts_unpolled: ex.halts_unpolled.load(Ordering::Relaxed),
+            poll_avg_ns: ex.poll_avg_ns.load(Ordering::Relaxed),
+            halt_avg_ns: ex.halt_avg_ns.load(Ordering::Relaxed),
         }
     }
 }

@@ -68,6 +68,7 @@
 
 mod event;
 mod executor;
+mod haltpoll;
 #[cfg(not(target_os = "none"))]
 pub mod host;
 mod idle;
@@ -86,6 +87,7 @@ use core::future::Future;
 
 pub use event::{Event, Wait, WaitAny, WaitUntil, wait_any, wait_any_exclusive};
 pub use executor::{Builder, CpuStats, Scheduler, TaskId, TaskRef, task_memory};
+pub use haltpoll::IdlePoll;
 pub use join::JoinHandle;
 pub use migrate::Migrate;
 pub use timer::Sleep;

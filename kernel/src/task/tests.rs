@@ -701,3 +701,41 @@ fn a_cancelled_exclusive_waiter_passes_its_wake_up_on() {
     drop(x2);
     assert_eq!(e.waiters(), 0);
 }
+
+/// Runs `n` short sleeps one after another on CPU 0 of `m`: each leaves
+/// the CPU with nothing to do for about a millisecond.
+fn idle_periods(m: &HostMachine, n: usize) {
+    let sched = m.scheduler;
+    m.block_on(sched.spawn_on(0, async move {
+        for _ in 0..n {
+            sched.sleep(Duration::from_millis(1)).await;
+        }
+    }));
+}
+
+#[test]
+fn a_fixed_window_of_zero_never_polls() {
+    let m = HostMachine::start(2);
+    let sched = m.scheduler;
+    sched.set_idle_poll(super::IdlePoll::Fixed(0));
+    assert_eq!(sched.idle_poll(), super::IdlePoll::Fixed(0));
+    // A poll that began before the change may still be counted.
+    idle_periods(&m, 2);
+    let polls = |s: super::CpuStats| s.polls_caught + s.polls_expired + s.halts_unpolled;
+    let before = total(sched, polls);
+    idle_periods(&m, 20);
+    assert_eq!(total(sched, polls), before, "no poll, and nothing chosen");
+}
+
+#[test]
+fn an_adaptive_cpu_with_long_idle_periods_stops_polling() {
+    let m = HostMachine::start(1);
+    let sched = m.scheduler;
+    assert_eq!(sched.idle_poll(), super::IdlePoll::DEFAULT);
+    // It polls first; its idle periods of about a millisecond last as
+    // long either way, and a tie halts.
+    idle_periods(&m, 64);
+    let s = sched.stats(0);
+    assert!(s.polls_expired >= 1, "{s:?}");
+    assert!(s.halts_unpolled >= 32, "{s:?}");
+}
