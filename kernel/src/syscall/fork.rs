@@ -37,6 +37,11 @@ async fn fork_as_syscall(
     ctx: &UserContext,
     req: &ForkRequest,
 ) -> SysResult {
+    // Linux's copy_thread: a CLONE_SETTLS base outside user space is
+    // EPERM, as arch_prctl(ARCH_SET_FS) is (the child could never run).
+    if req.tls.is_some_and(|tls| tls >= arch::mm::user::USER_END) {
+        return Err(Errno::EPERM);
+    }
     fork1(process, ctx, req)
         .await
         .map(|pid| u64::from(pid.as_u32()))

@@ -9,8 +9,10 @@
 //! results. Reads and writes move at most [`IO_MAX`] bytes per call (a
 //! short count, which callers retry); a read from a pipe or the terminal
 //! probes its buffer before it waits, so a bad buffer is `EFAULT` without
-//! consuming input. (A read of 0 bytes at the end of a file returns 0
-//! whatever the buffer, as on Linux.)
+//! consuming input. A buffer whose range reaches past user space
+//! ([`crate::vm::USER_TOP`]) is `EFAULT` before anything happens, whatever
+//! the count (0 too), as Linux's `access_ok`; inside it, a read of 0 bytes
+//! at the end of a file returns 0 whatever the buffer, as on Linux.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -328,9 +330,21 @@ fn proc_self(mut path: Normal, pid: u32) -> Normal {
 // Reads and writes
 // ---------------------------------------------------------------------------
 
+/// `EFAULT` when `count` bytes at `buf` would reach past user space
+/// (Linux's `access_ok`, which `read`, `write`, `pread64` and `pwrite64`
+/// check first: a huge count from a small buffer is `EFAULT`, not a
+/// short transfer).
+fn access_ok(buf: u64, count: u64) -> Result<(), Errno> {
+    match buf.checked_add(count) {
+        Some(end) if end <= crate::vm::USER_TOP => Ok(()),
+        _ => Err(Errno::EFAULT),
+    }
+}
+
 /// `read(fd, buf, count)`.
 async fn read(cx: &FileCtx, space: &AddressSpace, fd: u64, buf: u64, count: u64) -> SysResult {
     let file = cx.files.get(fd)?;
+    access_ok(buf, count)?;
     let n = usize::try_from(count).unwrap_or(usize::MAX).min(IO_MAX);
     if n > 0 && file.consumes_input() {
         probe_writable(space, buf)?;
@@ -347,6 +361,7 @@ async fn read(cx: &FileCtx, space: &AddressSpace, fd: u64, buf: u64, count: u64)
 /// `write(fd, buf, count)`: a fault after some bytes gives a short count.
 async fn write(cx: &FileCtx, space: &AddressSpace, fd: u64, buf: u64, count: u64) -> SysResult {
     let file = cx.files.get(fd)?;
+    access_ok(buf, count)?;
     let n = usize::try_from(count).unwrap_or(usize::MAX).min(IO_MAX);
     let data = if n == 0 {
         Vec::new()
@@ -475,6 +490,7 @@ fn pread(
     if (offset as i64) < 0 {
         return Err(Errno::EINVAL);
     }
+    access_ok(buf, count)?;
     let n = usize::try_from(count).unwrap_or(usize::MAX).min(IO_MAX);
     let mut data = crate::fallible::zeroed(n)?;
     let k = file.pread(&mut data, offset)?;
@@ -495,6 +511,7 @@ fn pwrite(
     if (offset as i64) < 0 {
         return Err(Errno::EINVAL);
     }
+    access_ok(buf, count)?;
     let n = usize::try_from(count).unwrap_or(usize::MAX).min(IO_MAX);
     let data = if n == 0 {
         Vec::new()
