@@ -356,6 +356,9 @@ pub struct HeapStats {
     pub allocations: usize,
     /// Bytes ever allocated.
     pub total_allocated_bytes: u64,
+    /// Allocations ever made (`sysctl debug.heap_allocs`: counting them
+    /// around an operation tells how many it makes).
+    pub total_allocations: u64,
     /// Bytes the heap owns (initial region plus growth).
     pub claimed_bytes: usize,
     /// Growth regions it holds (each a run of contiguous frames).
@@ -370,6 +373,7 @@ pub fn stats() -> HeapStats {
         allocated_bytes: c.allocated_bytes,
         allocations: c.allocation_count,
         total_allocated_bytes: c.total_allocated_bytes,
+        total_allocations: c.total_allocation_count,
         claimed_bytes: c.claimed_bytes,
         regions: heap.oom_handler.regions,
     }

@@ -120,6 +120,16 @@ impl<F: Clone> FdTable<F> {
         }
     }
 
+    /// Empties the table in place and returns what it held, for the
+    /// caller to drop (closing those descriptors) outside any lock: a
+    /// process's exit when no one else shares its table, so no new empty
+    /// table is made.
+    pub fn take_all(&self) -> Self {
+        Self {
+            slots: spin::Mutex::new(core::mem::take(&mut *self.slots.lock())),
+        }
+    }
+
     /// The heap bytes the table holds: itself and its slots (`mem`).
     pub fn heap_bytes(&self) -> usize {
         core::mem::size_of::<Self>()

@@ -37,7 +37,7 @@ impl Process {
         // and the parent's notification. A repeated call finds the
         // table empty.
         if self.state() == State::Running {
-            self.set_files(Arc::new(Files::empty()));
+            self.close_files();
         }
         {
             let mut state = self.state.lock();
@@ -110,6 +110,21 @@ impl Process {
             None => notify_parent(self.ppid()),
         }
         crate::proc::procdesc::notify_exit(self.pid);
+    }
+
+    /// Closes every descriptor: the table is emptied in place when no
+    /// one else holds it (no `CLONE_FILES` sharer, no `/proc` reader), else
+    /// the process gets a new empty one and the sharers keep theirs.
+    fn close_files(&self) {
+        let closed = {
+            let mut files = self.files.lock();
+            Arc::get_mut(&mut files).map(|table| table.take_all())
+        };
+        if closed.is_none() {
+            self.set_files(Arc::new(Files::empty()));
+        }
+        // Outside the lock: closing may wake pipe readers and writers.
+        drop(closed);
     }
 
     /// Its parent process now: `cached` if that is still its parent

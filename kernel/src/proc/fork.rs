@@ -289,28 +289,16 @@ mod imp {
             ChildParent::CallersParent => parent.ppid(),
             ChildParent::Reaper => crate::proc::reaper::reaper_of(parent.pid()),
         };
-        let parent_name = parent.name();
         let parent_ids = Ids {
             process: Some(parent),
             pid: parent.pid(),
             ppid,
-            name: &parent_name,
+            // The child takes the parent's (shared) name.
+            name: "",
             exit_signal: req.resolved_exit_signal(parent.exit_signal()),
         };
         // 2. and 3.
         let (child, space) = make_child(&parent_ids, &parent_space, req)?;
-        // The descriptor table copied (without its FD_CLOFORK
-        // descriptors), shared or fresh, and the cwd/umask copied or
-        // shared; none of it can fail.
-        child.set_files(match req.files {
-            FileTable::Copy => Arc::new(parent.files().fork_copy()),
-            FileTable::Share => parent.files(),
-            FileTable::Fresh => Arc::new(crate::fs::Files::empty()),
-        });
-        child.set_fs(match req.fs {
-            FsInfo::Copy => Arc::new(parent.fs().clone_copy()),
-            FsInfo::Share => parent.fs(),
-        });
         // The last allocation (after the child's table is made, which must
         // not hold it): the process descriptor, in the parent's
         // table (its number stored for the caller), undone with the rest.
@@ -355,10 +343,9 @@ mod imp {
         }
         child.add_thread(leader.clone());
         publish(&parent_ids, &parent_space, &child, req);
-        let name = parent.name();
         // Detached, like `spawn_process`: the process state says when it ends.
         crate::proc::thread::spawn(
-            crate::task::Builder::new().name(name),
+            crate::task::Builder::new().name(child.name_shared()),
             leader,
             space,
             child_ctx,
@@ -433,7 +420,7 @@ mod imp {
         parent.add_thread(thread.clone());
         counters::count_fork(req, 0);
         crate::proc::thread::spawn(
-            crate::task::Builder::new().name(parent.name()),
+            crate::task::Builder::new().name(parent.name_shared()),
             thread.clone(),
             space,
             thread_ctx,
@@ -441,14 +428,17 @@ mod imp {
         Ok(thread)
     }
 
-    /// Who makes a child: the parent's PID and name, the child's parent
-    /// (stage 4's choice) and exit signal.
+    /// Who makes a child: the parent's PID, the child's parent (stage 4's
+    /// choice), name and exit signal.
     struct Ids<'a> {
         /// The parent process (`None` for the kernel), whose process group,
-        /// session and signal state the child inherits.
+        /// session, signal state, name, descriptors and fs context the
+        /// child inherits (as the request says).
         process: Option<&'a Process>,
         pid: Pid,
         ppid: Pid,
+        /// The child's name when the kernel makes it (a forked child
+        /// shares its parent's).
         name: &'a str,
         exit_signal: Option<u8>,
     }
@@ -556,6 +546,18 @@ mod imp {
                 if req.drop_caught_signals {
                     signals.reset_caught();
                 }
+                // The descriptor table copied (without its FD_CLOFORK
+                // descriptors), shared or fresh, and the cwd/umask copied
+                // or shared; none of it can fail.
+                let files = match req.files {
+                    FileTable::Copy => Arc::new(p.files().fork_copy()),
+                    FileTable::Share => p.files(),
+                    FileTable::Fresh => Arc::new(crate::fs::Files::empty()),
+                };
+                let fs = match req.fs {
+                    FsInfo::Copy => Arc::new(p.fs().clone_copy()),
+                    FsInfo::Share => p.fs(),
+                };
                 Process::new_child_of(
                     p,
                     pid,
@@ -563,6 +565,7 @@ mod imp {
                     space.clone(),
                     parent.exit_signal,
                     signals,
+                    (files, fs),
                 )
             }
             None => Process::new_child(

@@ -28,6 +28,10 @@ fn listed_process(like: Option<&Arc<Process>>) -> Result<Arc<Process>, String> {
             space,
             None,
             like.signals().fork_copy(),
+            (
+                Arc::new(crate::fs::Files::empty()),
+                Arc::new(crate::fs::FsContext::root()),
+            ),
         ),
         None => Process::new_child(pid, Pid::KERNEL, "job-test", space, None),
     };

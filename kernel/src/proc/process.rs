@@ -97,20 +97,33 @@ mod imp {
     use crate::vm::space::AddressSpace;
     use abi::Errno;
 
+    /// What a new process starts with that is shared or made apart from
+    /// the record (a forked child shares its parent's name, arguments and
+    /// program path; its descriptors and fs context are as the fork asks).
+    struct Given {
+        name: Arc<str>,
+        cmdline: Arc<[u8]>,
+        exe: Arc<str>,
+        files: Arc<Files>,
+        fs: Arc<FsContext>,
+    }
+
     /// A process (module docs).
     pub struct Process {
         pub(in crate::proc) pid: Pid,
         /// Changes when the parent exits (reparenting to init or the
         /// kernel).
         pub(in crate::proc) ppid: spin::Mutex<Pid>,
-        /// The program's file name; `execve` changes it.
-        name: spin::Mutex<String>,
+        /// The program's file name; `execve` changes it. Shared, never
+        /// changed in place: fork and the thread's task name share the
+        /// parent's (no copy per fork).
+        name: spin::Mutex<Arc<str>>,
         /// The arguments of the last `execve`, each ending in a NUL
-        /// (`/proc/PID/cmdline`); fork copies them.
-        cmdline: spin::Mutex<Vec<u8>>,
+        /// (`/proc/PID/cmdline`); fork shares them, as `name`.
+        cmdline: spin::Mutex<Arc<[u8]>>,
         /// The program file it runs (`/proc/PID/exe`): the path `execve`
-        /// loaded (a script's interpreter); fork copies it.
-        exe: spin::Mutex<String>,
+        /// loaded (a script's interpreter); fork shares it, as `name`.
+        exe: spin::Mutex<Arc<str>>,
         /// User and group ids (`super::cred`); fork copies them.
         creds: spin::Mutex<Creds>,
         /// Resource limits; fork copies them.
@@ -178,7 +191,7 @@ mod imp {
         last_cpu: AtomicU32,
         /// The descriptor table: an `Arc` so it can be shared
         /// (`CLONE_FILES`) or replaced in place; emptied at exit.
-        files: spin::Mutex<Arc<Files>>,
+        pub(in crate::proc) files: spin::Mutex<Arc<Files>>,
         /// The cwd and umask, an `Arc` so it can be shared (`CLONE_FS`).
         fs: spin::Mutex<Arc<FsContext>>,
     }
@@ -186,8 +199,8 @@ mod imp {
     impl Process {
         /// A new process: `pid`, parent `ppid`, `name`, its own `space`,
         /// running, leader of its own session and group (`pgid = sid =
-        /// pid`), default signal state. It is not in the table until
-        /// [`insert`](crate::proc::table::insert).
+        /// pid`), default signal state, no descriptors, cwd `/`. It is
+        /// not in the table until [`insert`](crate::proc::table::insert).
         pub fn new_child(
             pid: Pid,
             ppid: Pid,
@@ -198,7 +211,6 @@ mod imp {
             Self::build(
                 pid,
                 ppid,
-                name,
                 space,
                 exit_signal,
                 JobIds {
@@ -206,13 +218,21 @@ mod imp {
                     sid: pid,
                 },
                 SignalState::new(),
+                Given {
+                    name: Arc::from(name),
+                    cmdline: Arc::from(&[][..]),
+                    exe: Arc::from(""),
+                    files: Arc::new(Files::empty()),
+                    fs: Arc::new(FsContext::root()),
+                },
             )
         }
 
         /// A forked child of `parent` whose parent is `ppid` (usually
         /// `parent`): `parent`'s name, process group and session; `signals`
         /// is `parent.signals().fork_copy()` (fork) or `.fork_shared()`
-        /// (`CLONE_SIGHAND`, `RFSIGSHARE`).
+        /// (`CLONE_SIGHAND`, `RFSIGSHARE`); `files` its descriptor table
+        /// and fs context (copied or shared, as the fork asks).
         pub fn new_child_of(
             parent: &Process,
             pid: Pid,
@@ -220,15 +240,23 @@ mod imp {
             space: Arc<AddressSpace>,
             exit_signal: Option<u8>,
             signals: SignalState,
+            files: (Arc<Files>, Arc<FsContext>),
         ) -> Arc<Process> {
+            let (files, fs) = files;
             let child = Self::build(
                 pid,
                 ppid,
-                &parent.name(),
                 space,
                 exit_signal,
                 parent.job(),
                 signals,
+                Given {
+                    name: parent.name_shared(),
+                    cmdline: parent.cmdline.lock().clone(),
+                    exe: parent.exe.lock().clone(),
+                    files,
+                    fs,
+                },
             );
             child.inherit_from(parent);
             child
@@ -237,18 +265,25 @@ mod imp {
         fn build(
             pid: Pid,
             ppid: Pid,
-            name: &str,
             space: Arc<AddressSpace>,
             exit_signal: Option<u8>,
             job: JobIds,
             signals: SignalState,
+            given: Given,
         ) -> Arc<Process> {
+            let Given {
+                name,
+                cmdline,
+                exe,
+                files,
+                fs,
+            } = given;
             Arc::new(Process {
                 pid,
                 ppid: spin::Mutex::new(ppid),
-                name: spin::Mutex::new(String::from(name)),
-                cmdline: spin::Mutex::new(Vec::new()),
-                exe: spin::Mutex::new(String::new()),
+                name: spin::Mutex::new(name),
+                cmdline: spin::Mutex::new(cmdline),
+                exe: spin::Mutex::new(exe),
                 creds: spin::Mutex::new(Creds::ROOT),
                 rlimits: spin::Mutex::new(Rlimits::boot_defaults(
                     crate::proc::fork::maxproc() as u64
@@ -276,8 +311,8 @@ mod imp {
                 procdesc: AtomicBool::new(false),
                 leader: core::sync::atomic::AtomicU32::new(0),
                 last_cpu: AtomicU32::new(u32::MAX),
-                files: spin::Mutex::new(Arc::new(Files::empty())),
-                fs: spin::Mutex::new(Arc::new(FsContext::root())),
+                files: spin::Mutex::new(files),
+                fs: spin::Mutex::new(fs),
             })
         }
 
@@ -405,15 +440,20 @@ mod imp {
 
         /// Its name (the file name of the program it runs now).
         pub fn name(&self) -> String {
+            String::from(&**self.name.lock())
+        }
+
+        /// Its name, shared (no copy: fork's child and the task of a new
+        /// thread take it so).
+        pub fn name_shared(&self) -> Arc<str> {
             self.name.lock().clone()
         }
 
-        /// What fork copies from the parent besides the address space:
-        /// credentials, resource limits, the CPU affinity.
+        /// What fork copies from the parent besides the address space, the
+        /// name, arguments and program path ([`Self::new_child_of`] shares
+        /// those): credentials, resource limits, the CPU affinity.
         pub fn inherit_from(&self, parent: &Process) {
             *self.creds.lock() = parent.creds();
-            *self.cmdline.lock() = parent.cmdline();
-            *self.exe.lock() = parent.exe();
             *self.rlimits.lock() = *parent.rlimits.lock();
             self.affinity.store(parent.affinity(), Ordering::Relaxed);
         }
@@ -571,7 +611,7 @@ mod imp {
             name: &str,
             space: Arc<AddressSpace>,
         ) -> Option<Arc<AddressSpace>> {
-            *self.name.lock() = String::from(name);
+            *self.name.lock() = Arc::from(name);
             self.space.lock().replace(space)
         }
 
@@ -684,29 +724,39 @@ mod imp {
 
         /// The arguments of its last `execve`, each ending in a NUL.
         pub fn cmdline(&self) -> Vec<u8> {
-            self.cmdline.lock().clone()
+            self.cmdline.lock().to_vec()
         }
 
         /// The path of the program file it runs (empty for a process that
         /// never ran one).
         pub fn exe(&self) -> String {
-            self.exe.lock().clone()
+            String::from(&**self.exe.lock())
         }
 
         /// Records the program file of a new image (`execve`, spawn).
         pub fn set_exe(&self, path: &str) {
-            *self.exe.lock() = String::from(path);
+            *self.exe.lock() = Arc::from(path);
         }
 
-        /// Records the arguments of a new program (`execve`).
-        pub fn set_cmdline(&self, cmdline: Vec<u8>) {
-            *self.cmdline.lock() = cmdline;
+        /// Records the arguments of a new program (`execve`, spawn): each
+        /// followed by a NUL, in one allocation.
+        pub fn set_cmdline(&self, args: &[&[u8]]) {
+            let len = args.iter().map(|a| a.len() + 1).sum();
+            let mut bytes: Arc<[u8]> = core::iter::repeat_n(0, len).collect();
+            if let Some(out) = Arc::get_mut(&mut bytes) {
+                let mut at = 0;
+                for arg in args {
+                    out[at..at + arg.len()].copy_from_slice(arg);
+                    at += arg.len() + 1;
+                }
+            }
+            *self.cmdline.lock() = bytes;
         }
 
         /// Renames the process (`prctl(PR_SET_NAME)`; `execve` renames it
         /// through [`Process::exec_commit`]).
         pub fn set_name(&self, name: &str) {
-            *self.name.lock() = String::from(name);
+            *self.name.lock() = Arc::from(name);
         }
 
         /// Whether this process acquired reaper status.

@@ -38,7 +38,7 @@ pub fn spawn_process_on(
     let name = String::from(path.rsplit('/').next().unwrap_or(path));
     let space = Arc::new(loaded.space);
     let process = Process::new_child(pid, Pid::KERNEL, &name, space.clone(), None);
-    process.set_cmdline(crate::fs::procfs::cmdline_bytes(argv.iter().copied()));
+    process.set_cmdline(argv);
     process.set_exe(path);
     process.set_files(Arc::new(Files::with_stdio(OpenFile::console())));
     NPROCS.fetch_add(1, Ordering::Relaxed);

@@ -14,6 +14,7 @@
 //! | `kern.nprocs` | read-only | processes now |
 //! | `kern.forkfsleep` | read-write | ms a fork that hits a limit sleeps before `EAGAIN` (NetBSD; 0..=20000) |
 //! | `vm.stats.vm.v_forks` ... | read-only | fork counters ([`super::counters`]) |
+//! | `debug.heap_allocs` | read-only | kernel heap allocations since boot (the difference around an operation counts its allocations, `/bin/allocs`) |
 //! | `debug.check` | read-only | runs the kernel's invariant check ([`super::check`]) and reads the number of problems found, 0 if all hold; not in the full list (it is slow with many processes) |
 //!
 //! Values are integers; the system call carries them as decimal text.
@@ -62,6 +63,7 @@ mod imp {
         ForkFSleep,
         Counter(Counter),
         Check,
+        HeapAllocs,
     }
 
     /// One knob.
@@ -81,7 +83,7 @@ mod imp {
     }
 
     /// Every knob (module docs).
-    pub static KNOBS: [Knob; 17] = [
+    pub static KNOBS: [Knob; 18] = [
         knob("kern.pid_max", false, Source::Pid(PidKnob::PidMax)),
         knob("kern.lastpid", false, Source::Pid(PidKnob::LastPid)),
         knob("kern.randompid", true, Source::Pid(PidKnob::RandomPid)),
@@ -98,6 +100,7 @@ mod imp {
         knob(Counter::ALL[7].0, false, Source::Counter(Counter::ALL[7].1)),
         knob(Counter::ALL[8].0, false, Source::Counter(Counter::ALL[8].1)),
         knob(Counter::ALL[9].0, false, Source::Counter(Counter::ALL[9].1)),
+        knob("debug.heap_allocs", false, Source::HeapAllocs),
         knob("debug.check", false, Source::Check),
     ];
 
@@ -113,6 +116,7 @@ mod imp {
             Source::ForkFSleep => fork::forkfsleep_ms() as i64,
             Source::Counter(c) => counters::read(c) as i64,
             Source::Check => crate::proc::check::run() as i64,
+            Source::HeapAllocs => arch::mm::heap::stats().total_allocations as i64,
         }
     }
 
@@ -149,7 +153,9 @@ mod imp {
                 fork::set_forkfsleep_ms(value as u64);
                 Ok(value)
             }
-            Source::NProcs | Source::Counter(_) | Source::Check => Err(Errno::EPERM),
+            Source::NProcs | Source::Counter(_) | Source::Check | Source::HeapAllocs => {
+                Err(Errno::EPERM)
+            }
         }
     }
 

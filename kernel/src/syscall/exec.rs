@@ -69,7 +69,7 @@ pub async fn execve(
     thread.exec_reset();
     let space = Arc::new(loaded.space);
     let old = process.exec_commit(&comm_name(&args.path), space.clone());
-    process.set_cmdline(crate::fs::procfs::cmdline_bytes(argv.iter().copied()));
+    process.set_cmdline(&argv);
     process.set_exe(&program);
     // Outside the process's lock: this may free the old image's frames.
     drop(old);

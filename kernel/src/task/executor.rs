@@ -1,7 +1,6 @@
 //! The per-CPU executors: [`Scheduler`] (all CPUs of one machine), the
 //! private `Executor` (one CPU) and `Task`, spawning and the executor loop.
 
-use alloc::borrow::Cow;
 use alloc::boxed::Box;
 use alloc::sync::{Arc, Weak};
 use core::fmt;
@@ -45,7 +44,7 @@ type TaskFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// queue it sits in and by its wakers.
 pub(crate) struct Task {
     id: TaskId,
-    name: Option<Cow<'static, str>>,
+    name: Option<Arc<str>>,
     /// The CPU whose run queue wakers push onto. Written only by the CPU
     /// that holds the task popped (a thief, on migration); read by wakers
     /// with Relaxed: a waker that reads the old home pushes there, and that
@@ -312,7 +311,7 @@ pub struct CpuStats {
 /// Spawn options: a name and a CPU.
 #[derive(Clone, Debug, Default)]
 pub struct Builder {
-    name: Option<Cow<'static, str>>,
+    name: Option<Arc<str>>,
     cpu: Option<usize>,
     pinned: bool,
 }
@@ -323,8 +322,9 @@ impl Builder {
         Self::default()
     }
 
-    /// Names the task (for debugging output).
-    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+    /// Names the task (for debugging output). An `Arc<str>` is shared,
+    /// not copied (a thread's task takes its process's name so).
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
         self.name = Some(name.into());
         self
     }

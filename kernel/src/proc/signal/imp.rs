@@ -393,9 +393,12 @@ pub fn thread_exit_signals(thread: &Thread) {
 /// see (a signal pending for the process, `SIGKILL`, a stop or continue,
 /// a group exit, a single-threading).
 pub fn wake_threads(process: &Process) {
-    for t in process.threads().iter() {
+    // One thread at a time, without a copy of the list (no allocation in
+    // every exit).
+    process.find_thread(|t| {
         t.signals().event.notify_all();
-    }
+        false
+    });
     process.signals().event.notify_all();
 }
 
