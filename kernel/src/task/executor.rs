@@ -13,7 +13,7 @@ use crossbeam_queue::SegQueue;
 use futures_util::task::{ArcWake, waker_ref};
 
 use super::Platform;
-use super::haltpoll::{IdlePoll, PollChoice};
+use super::haltpoll::{IdlePoll, PollChoice, Waited};
 use super::idle::IdleFlag;
 use super::join::{JoinHandle, JoinState};
 use super::state::TaskState;
@@ -219,6 +219,7 @@ pub(crate) struct Executor {
     /// reads and writes them (Relaxed).
     poll_avg_ns: AtomicU64,
     halt_avg_ns: AtomicU64,
+    caught: AtomicU32,
     idles: AtomicU32,
     // Statistics, all Relaxed counters: read only as a snapshot.
     spawned: AtomicU64,
@@ -243,6 +244,7 @@ impl Executor {
             urgent: AtomicBool::new(false),
             poll_avg_ns: AtomicU64::new(PollChoice::default().poll_avg_ns),
             halt_avg_ns: AtomicU64::new(PollChoice::default().halt_avg_ns),
+            caught: AtomicU32::new(PollChoice::default().caught),
             idles: AtomicU32::new(0),
             spawned: AtomicU64::new(0),
             completed: AtomicU64::new(0),
@@ -260,11 +262,13 @@ impl Executor {
         let mut c = PollChoice {
             poll_avg_ns: self.poll_avg_ns.load(Ordering::Relaxed),
             halt_avg_ns: self.halt_avg_ns.load(Ordering::Relaxed),
+            caught: self.caught.load(Ordering::Relaxed),
             idles: self.idles.load(Ordering::Relaxed),
         };
         let out = f(&mut c);
         self.poll_avg_ns.store(c.poll_avg_ns, Ordering::Relaxed);
         self.halt_avg_ns.store(c.halt_avg_ns, Ordering::Relaxed);
+        self.caught.store(c.caught, Ordering::Relaxed);
         self.idles.store(c.idles, Ordering::Relaxed);
         out
     }
@@ -707,11 +711,16 @@ impl Scheduler {
         if !poll {
             bump(&ex.halts_unpolled);
         }
-        if !(poll && self.poll_before_halt(cpu, window)) {
+        let waited = match poll {
+            false => Waited::Halted,
+            true if self.poll_before_halt(cpu, window) => Waited::Caught,
+            true => Waited::Expired,
+        };
+        if waited != Waited::Caught {
             self.idle(cpu);
         }
         let idle_ns = self.now_ns().saturating_sub(start);
-        ex.update_poll_choice(|c| c.record(poll, idle_ns));
+        ex.update_poll_choice(|c| c.record(waited, idle_ns));
     }
 
     /// Halt-polling: watch for work for up to `window_ns` before halting. A

@@ -67,8 +67,9 @@ impl IdlePoll {
 pub const DEFAULT_WINDOW_NS: u64 = 30_000;
 
 /// One idle period in this many is waited the way that looks worse, to
-/// keep its average current.
-pub const EXPLORE_EVERY: u32 = 16;
+/// keep its average current; that sample weighs 1/2 in its average (the
+/// others 1/4), so a few such turns are enough to notice a change.
+pub const EXPLORE_EVERY: u32 = 32;
 
 /// Longer idle periods are recorded as this long.
 pub const SAMPLE_MAX_NS: u64 = 200_000;
@@ -77,15 +78,37 @@ pub const SAMPLE_MAX_NS: u64 = 200_000;
 /// a near tie halts, which leaves the host CPU to others.
 pub const POLL_MARGIN_NS: u64 = 1_000;
 
+/// [`PollChoice::caught`] of a poll that always finds work.
+pub const CAUGHT_ALL: u32 = 1024;
+
+/// How an idle period waited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Waited {
+    /// It halted at once.
+    Halted,
+    /// It polled, and the poll found work.
+    Caught,
+    /// It polled, found nothing within the window, and halted.
+    Expired,
+}
+
 /// One CPU's adaptive choice between polling and halting. Only that CPU
 /// updates it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PollChoice {
-    /// Moving average (weight 1/4) of the idle periods that began with a
-    /// poll, ns.
+    /// Moving average (weight 1/4, or 1/2 when exploring) of the idle
+    /// periods that began with a poll, ns.
     pub poll_avg_ns: u64,
     /// The same for the idle periods that halted at once.
     pub halt_avg_ns: u64,
+    /// The share of polls that found work, as a moving average (same
+    /// weights) in units of 1/[`CAUGHT_ALL`]. The idle periods' lengths
+    /// carry the host's noise (a vCPU descheduled for a millisecond), which
+    /// can make the two averages look alike when they are not; a poll that
+    /// ran out without work, then halted anyway, cost more than halting at
+    /// once, whatever the averages say. So polling also needs at least half
+    /// of the recent polls to have found work.
+    pub caught: u32,
     /// Idle periods so far (wrapping), for the exploration turns.
     pub idles: u32,
 }
@@ -97,6 +120,7 @@ impl Default for PollChoice {
         Self {
             poll_avg_ns: 0,
             halt_avg_ns: DEFAULT_WINDOW_NS,
+            caught: CAUGHT_ALL,
             idles: 0,
         }
     }
@@ -106,7 +130,8 @@ impl PollChoice {
     /// Whether the idle period that starts now begins with a poll.
     pub fn choose(&mut self) -> bool {
         self.idles = self.idles.wrapping_add(1);
-        let poll = self.poll_avg_ns.saturating_add(POLL_MARGIN_NS) < self.halt_avg_ns;
+        let poll = self.poll_avg_ns.saturating_add(POLL_MARGIN_NS) < self.halt_avg_ns
+            && self.caught >= CAUGHT_ALL / 2;
         if self.idles.is_multiple_of(EXPLORE_EVERY) {
             !poll
         } else {
@@ -114,17 +139,34 @@ impl PollChoice {
         }
     }
 
-    /// An idle period that began with a poll (`polled`) or a halt lasted
-    /// `idle_ns` until work came.
-    pub fn record(&mut self, polled: bool, idle_ns: u64) {
-        let sample = idle_ns.min(SAMPLE_MAX_NS);
-        let avg = if polled {
-            &mut self.poll_avg_ns
-        } else {
-            &mut self.halt_avg_ns
+    /// An idle period lasted `idle_ns` until work came: it halted at once
+    /// ([`Waited::Halted`]), or it polled and the poll found work or ran
+    /// out.
+    pub fn record(&mut self, waited: Waited, idle_ns: u64) {
+        // `idles` is still the count `choose` saw for this period.
+        let exploring = self.idles.is_multiple_of(EXPLORE_EVERY);
+        let mix = |avg: u64, sample: u64| {
+            // Both at most SAMPLE_MAX_NS (or CAUGHT_ALL): no overflow.
+            if exploring {
+                (avg + sample) / 2
+            } else {
+                (avg * 3 + sample) / 4
+            }
         };
-        // (3 * avg + sample) / 4: both at most SAMPLE_MAX_NS, no overflow.
-        *avg = (*avg * 3 + sample) / 4;
+        let sample = idle_ns.min(SAMPLE_MAX_NS);
+        match waited {
+            Waited::Halted => self.halt_avg_ns = mix(self.halt_avg_ns, sample),
+            Waited::Caught | Waited::Expired => {
+                self.poll_avg_ns = mix(self.poll_avg_ns, sample);
+                let hit = if waited == Waited::Caught {
+                    CAUGHT_ALL
+                } else {
+                    0
+                };
+                // Both at most CAUGHT_ALL: fits a u32.
+                self.caught = mix(u64::from(self.caught), u64::from(hit)) as u32;
+            }
+        }
     }
 }
 
@@ -147,14 +189,23 @@ mod tests {
         assert_eq!(IdlePoll::Adaptive(7).window_ns(), 7);
     }
 
+    /// Idle periods per step of the tests below.
+    const N: u32 = 5 * EXPLORE_EVERY;
+
     /// Runs `n` idle periods, each lasting `poll_ns` when it polls and
-    /// `halt_ns` when it halts; returns how many polled.
+    /// `halt_ns` when it halts (a poll finds work when `poll_ns` is within
+    /// the window); returns how many polled.
     fn run(c: &mut PollChoice, n: u32, poll_ns: u64, halt_ns: u64) -> u32 {
         let mut polled = 0;
         for _ in 0..n {
             let poll = c.choose();
             polled += u32::from(poll);
-            c.record(poll, if poll { poll_ns } else { halt_ns });
+            let waited = match poll {
+                false => Waited::Halted,
+                true if poll_ns <= DEFAULT_WINDOW_NS => Waited::Caught,
+                true => Waited::Expired,
+            };
+            c.record(waited, if poll { poll_ns } else { halt_ns });
         }
         polled
     }
@@ -168,8 +219,8 @@ mod tests {
     fn where_halts_are_dear_it_polls_but_for_the_exploration_turns() {
         // A quiet host: a poll catches the reply in 2 µs, a halt costs 30.
         let mut c = PollChoice::default();
-        let polled = run(&mut c, 160, 2_000, 32_000);
-        assert_eq!(polled, 160 - 160 / EXPLORE_EVERY);
+        let polled = run(&mut c, N, 2_000, 32_000);
+        assert_eq!(polled, N - N / EXPLORE_EVERY);
     }
 
     #[test]
@@ -177,39 +228,51 @@ mod tests {
         // A loaded host: polling makes the reply come in 15 µs, halting
         // in 8 (the ping-pong measured at load 5 to 7).
         let mut c = PollChoice::default();
-        let polled = run(&mut c, 160, 15_000, 8_000);
+        let polled = run(&mut c, N, 15_000, 8_000);
         assert!(polled < 100, "it learns within 100 idle periods: {polled}");
-        let polled = run(&mut c, 160, 15_000, 8_000);
-        assert_eq!(polled, 160 / EXPLORE_EVERY);
-        // Then the host quietens: it goes back to polling.
-        let polled = run(&mut c, 160, 2_000, 30_000);
-        assert!(
-            polled >= 160 - 160 / EXPLORE_EVERY - 16,
-            "polled {polled} times"
-        );
+        let polled = run(&mut c, N, 15_000, 8_000);
+        assert_eq!(polled, N / EXPLORE_EVERY);
+        // Then the host quietens: a few exploration turns, and it polls.
+        let polled = run(&mut c, N, 2_000, 30_000);
+        assert!(polled >= N - 4 * EXPLORE_EVERY, "polled {polled} times");
+        let polled = run(&mut c, N, 2_000, 30_000);
+        assert_eq!(polled, N - N / EXPLORE_EVERY);
+    }
+
+    #[test]
+    fn polls_that_find_nothing_stop_the_polling_whatever_the_times_say() {
+        // A loaded host: the partner's reply comes after the window as a
+        // rule, and the halted periods carry the host's long delays, so
+        // the averages alone would favour polling.
+        let mut c = PollChoice::default();
+        run(&mut c, N, 40_000, 150_000);
+        assert!(c.poll_avg_ns + POLL_MARGIN_NS < c.halt_avg_ns, "{c:?}");
+        let polled = run(&mut c, N, 40_000, 150_000);
+        assert_eq!(polled, N / EXPLORE_EVERY);
     }
 
     #[test]
     fn an_idle_cpu_halts() {
         // Nothing to do for milliseconds: both ways look the same (the
-        // cap), and a tie halts.
+        // cap), a tie halts, and the polls find nothing anyway.
         let mut c = PollChoice::default();
         run(&mut c, 64, 5_000_000, 5_000_000);
-        assert!(c.poll_avg_ns + POLL_MARGIN_NS >= c.halt_avg_ns, "{c:?}");
-        let polled = run(&mut c, 160, 5_000_000, 5_000_000);
-        assert_eq!(polled, 160 / EXPLORE_EVERY);
+        assert!(c.caught < CAUGHT_ALL / 2, "{c:?}");
+        let polled = run(&mut c, N, 5_000_000, 5_000_000);
+        assert_eq!(polled, N / EXPLORE_EVERY);
     }
 
     #[test]
     fn one_long_sample_moves_an_average_by_a_bounded_step() {
         let mut c = PollChoice::default();
-        run(&mut c, 64, 2_000, 30_000);
+        run(&mut c, N, 2_000, 30_000);
         let before = c.poll_avg_ns;
-        c.record(true, u64::MAX);
+        assert!(c.choose());
+        c.record(Waited::Caught, u64::MAX);
         assert!(c.poll_avg_ns <= before + SAMPLE_MAX_NS / 4 + 1);
         // It halts until an exploration turn or two bring the polls back.
         run(&mut c, 3 * EXPLORE_EVERY, 2_000, 30_000);
-        let polled = run(&mut c, 64, 2_000, 30_000);
-        assert_eq!(polled, 64 - 64 / EXPLORE_EVERY);
+        let polled = run(&mut c, N, 2_000, 30_000);
+        assert_eq!(polled, N - N / EXPLORE_EVERY);
     }
 }
