@@ -17,11 +17,20 @@
 //!
 //! The heap lock masks interrupts ([`IrqRawMutex`]), because an interrupt
 //! handler that wakes a task may allocate (a run-queue block).
+//!
+//! In front of it, each CPU caches freed blocks of up to 1 KiB in size
+//! classes (`heap_cache.rs`, [`CpuCache`]): most allocations and frees
+//! take one atomic exchange on the CPU's own cache and never the lock
+//! (which masks interrupts, and an `sti` ends a translation block under
+//! QEMU's TCG). The cached blocks count as free in [`stats`]; [`trim`]
+//! and an allocation that finds no memory give them back first.
 
-use core::alloc::Layout;
+use core::alloc::{GlobalAlloc, Layout};
+use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use talc::{OomHandler, Span, Talc, Talck};
 
+use super::heap_cache::{self, Backing, Chain, CpuCache};
 use super::{PAGE_SIZE, frame, phys_to_virt};
 use crate::boot::MemoryMap;
 use crate::sync::IrqRawMutex;
@@ -216,6 +225,7 @@ fn claim(talc: &mut Talc<GrowFromFrames>, pa: u64, bytes: usize) -> Result<(), (
 /// growth regions that holds no allocation (a region with none goes
 /// entirely); returns the bytes given back. The initial region stays.
 pub fn trim() -> usize {
+    flush_caches();
     let page = PAGE_SIZE;
     let mut talc = HEAP.lock();
     let mut freed_frames = 0usize;
@@ -321,7 +331,6 @@ fn trim_if_grown(step: usize) {
 /// How much the heap's free space grows before [`maybe_trim`] trims.
 const TRIM_STEP: usize = 512 << 10;
 
-#[global_allocator]
 static HEAP: Talck<IrqRawMutex, GrowFromFrames> = Talc::new(GrowFromFrames {
     grown: [Grown::NONE; MAX_GROWN],
     high: 0,
@@ -366,13 +375,25 @@ pub struct HeapStats {
 }
 
 /// A snapshot of the heap's counters.
+///
+/// Blocks in the CPUs' caches count as free: they are allocations of the
+/// global heap that no one uses. The sum over the caches is read without
+/// stopping them, so a count can be off by a refill in flight.
 pub fn stats() -> HeapStats {
+    let (blocks, bytes, served, refilled) =
+        CACHES
+            .iter()
+            .map(CpuCache::held)
+            .fold((0, 0, 0, 0), |(a, b, c, d), h| {
+                (a + h.blocks, b + h.bytes, c + h.served, d + h.refilled)
+            });
     let heap = HEAP.lock();
     let c = heap.get_counters();
     HeapStats {
-        allocated_bytes: c.allocated_bytes,
-        allocations: c.allocation_count,
-        total_allocated_bytes: c.total_allocated_bytes,
+        allocated_bytes: c.allocated_bytes.saturating_sub(bytes),
+        allocations: c.allocation_count.saturating_sub(blocks),
+        total_allocated_bytes: (c.total_allocated_bytes + served as u64)
+            .saturating_sub(refilled as u64),
         total_allocations: c.total_allocation_count,
         claimed_bytes: c.claimed_bytes,
         regions: heap.oom_handler.regions,
@@ -382,4 +403,145 @@ pub fn stats() -> HeapStats {
 /// Bytes the heap currently has in use.
 pub fn allocated_bytes() -> usize {
     stats().allocated_bytes
+}
+
+/// Each CPU's cache of small blocks, by CPU index.
+static CACHES: [CpuCache; crate::smp::MAX_CPUS] =
+    [const { CpuCache::new() }; crate::smp::MAX_CPUS];
+
+/// How many times [`flush_caches`] tries a busy cache before it leaves it.
+const FLUSH_TRIES: usize = 1000;
+
+/// Gives every CPU's cached blocks back to the global heap (those of a
+/// cache that stays busy through [`FLUSH_TRIES`] tries stay). Must not be
+/// called with the heap lock held (a cache's holder may be waiting for
+/// it).
+pub fn flush_caches() {
+    for cache in &CACHES {
+        cache.flush(&Global, FLUSH_TRIES);
+    }
+}
+
+/// The global heap (talc behind its lock) as the caches' [`Backing`].
+struct Global;
+
+impl Backing for Global {
+    fn alloc(&self, layout: Layout) -> Option<NonNull<u8>> {
+        // SAFETY: class layouts have a non-zero size.
+        unsafe { HEAP.lock().malloc(layout) }.ok()
+    }
+
+    fn alloc_many(&self, layout: Layout, n: usize, put: &mut dyn FnMut(NonNull<u8>)) -> usize {
+        let mut talc = HEAP.lock();
+        for got in 0..n {
+            // SAFETY: as in `alloc`.
+            match unsafe { talc.malloc(layout) } {
+                Ok(block) => put(block),
+                Err(()) => return got,
+            }
+        }
+        n
+    }
+
+    unsafe fn free(&self, block: NonNull<u8>, layout: Layout) {
+        // SAFETY: the caller's block was allocated by talc with `layout`.
+        unsafe { HEAP.lock().free(block, layout) };
+    }
+
+    fn free_chain(&self, chain: Chain, layout: Layout) {
+        let mut talc = HEAP.lock();
+        for block in chain {
+            // SAFETY: a chain's blocks came from talc with the class's
+            // layout and are used by no one.
+            unsafe { talc.free(block, layout) };
+        }
+    }
+}
+
+/// The kernel's global allocator: the CPU caches for small blocks, talc
+/// for the rest (module docs).
+struct Kheap;
+
+#[global_allocator]
+static KHEAP: Kheap = Kheap;
+
+impl Kheap {
+    /// A block for `layout` (class or not), after emptying the caches
+    /// once if the heap has no memory; null if it still has none.
+    fn alloc_slow(layout: Layout) -> *mut u8 {
+        let layout = match heap_cache::class_of(layout) {
+            Some(c) => heap_cache::class_layout(c),
+            None => layout,
+        };
+        // SAFETY: GlobalAlloc callers never pass a zero size.
+        let first = unsafe { HEAP.lock().malloc(layout) };
+        let block = first.or_else(|()| {
+            flush_caches();
+            // SAFETY: as above.
+            unsafe { HEAP.lock().malloc(layout) }
+        });
+        block.map_or(core::ptr::null_mut(), NonNull::as_ptr)
+    }
+}
+
+// SAFETY: every block comes from talc, which hands out disjoint blocks of
+// at least the asked layout; a class block has the class's layout, which
+// holds the asked size and alignment (`class_of`), and a cache hands a
+// freed block out again only after it was freed (`CpuCache`).
+unsafe impl GlobalAlloc for Kheap {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if let Some(c) = heap_cache::class_of(layout)
+            && let Some(block) = CACHES[crate::cpu::id()].alloc(c, &Global)
+        {
+            return block.as_ptr();
+        }
+        Self::alloc_slow(layout)
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's `ptr` is a live block of ours for `layout`.
+        let block = unsafe { NonNull::new_unchecked(ptr) };
+        match heap_cache::class_of(layout) {
+            // SAFETY: a block for `layout` is a block of its class.
+            Some(c) => unsafe { CACHES[crate::cpu::id()].free(c, block, &Global) },
+            // SAFETY: a block for an uncached layout came from talc with it.
+            None => unsafe { HEAP.lock().free(block, layout) },
+        }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, old: Layout, new_size: usize) -> *mut u8 {
+        let Ok(new) = Layout::from_size_align(new_size, old.align()) else {
+            return core::ptr::null_mut();
+        };
+        match (heap_cache::class_of(old), heap_cache::class_of(new)) {
+            // The block already holds the new size.
+            (Some(a), Some(b)) if a == b => ptr,
+            (None, None) => {
+                // SAFETY: the caller's contract, passed on; an uncached
+                // block came from talc with `old`.
+                let p = unsafe { HEAP.realloc(ptr, old, new_size) };
+                if !p.is_null() {
+                    return p;
+                }
+                flush_caches();
+                // SAFETY: as above (a failed realloc left `ptr` alone).
+                unsafe { HEAP.realloc(ptr, old, new_size) }
+            }
+            _ => {
+                // SAFETY: `new` has a non-zero size (the caller's contract).
+                let p = unsafe { self.alloc(new) };
+                if !p.is_null() {
+                    // SAFETY: both blocks are live and distinct; the copy
+                    // stays within both sizes.
+                    unsafe {
+                        core::ptr::copy_nonoverlapping(ptr, p, old.size().min(new_size));
+                        self.dealloc(ptr, old);
+                    }
+                }
+                p
+            }
+        }
+    }
 }

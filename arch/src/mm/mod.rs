@@ -18,6 +18,7 @@ pub mod frame;
 pub mod frame_alloc;
 #[cfg(target_os = "none")]
 pub mod heap;
+pub mod heap_cache;
 #[cfg(target_os = "none")]
 pub mod paging;
 #[cfg(target_os = "none")]
