@@ -184,7 +184,7 @@ fn user_host_tests() -> Result<String> {
 /// with `--cfg loom`) and reports how many ran; zero is not a failure.
 fn loom_models() -> Result<String> {
     let mut cmd = Command::new("cargo");
-    cmd.args(["test", "-p", "kernel", "--release", "--lib", "loom"])
+    cmd.args(["test", "-p", "kernel", "-p", "arch", "--release", "--lib", "loom"])
         .env("RUSTFLAGS", "--cfg loom")
         .env("CARGO_TARGET_DIR", target_dir().join("loom"))
         .stderr(Stdio::inherit());
