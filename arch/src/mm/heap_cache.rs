@@ -2,7 +2,7 @@
 //! (`heap.rs`).
 //!
 //! Every allocation of at most [`MAX_CACHED`] bytes (alignment at most
-//! 64) is rounded up to one of [`CLASSES`] size classes, and the block
+//! 8) is rounded up to one of [`CLASSES`] size classes, and the block
 //! comes from the global heap with the class's layout ([`class_layout`]),
 //! whether or not a cache handled it. A freed block goes onto its class's
 //! list in the freeing CPU's [`CpuCache`] (a last-in first-out list linked
@@ -45,38 +45,32 @@ pub const CLASS_SIZES: [usize; CLASSES] = [
 /// The largest allocation the caches take.
 pub const MAX_CACHED: usize = 1024;
 
-/// The largest alignment a class block has.
-const MAX_ALIGN: usize = 64;
-
-/// The alignment of class `c`'s blocks: the largest power of two that
-/// divides its size, at most 64 (so a 64-byte-aligned 64-byte block, and
-/// a 48-byte one aligned to 16).
-pub const fn class_align(c: usize) -> usize {
-    let size = CLASS_SIZES[c];
-    let low = size & size.wrapping_neg();
-    if low < MAX_ALIGN { low } else { MAX_ALIGN }
-}
+/// The alignment of every class block, and the largest the caches take:
+/// talc's own (a machine word). talc serves a bigger alignment by
+/// scanning its free lists for a gap that fits it, and the gaps such
+/// blocks leave below them pile up; with aligned classes a fork storm in
+/// a debug kernel slowed to a crawl in those scans.
+pub const CLASS_ALIGN: usize = 8;
 
 /// The layout class `c`'s blocks are allocated and freed with in the
 /// global heap.
 pub const fn class_layout(c: usize) -> Layout {
-    match Layout::from_size_align(CLASS_SIZES[c], class_align(c)) {
+    match Layout::from_size_align(CLASS_SIZES[c], CLASS_ALIGN) {
         Ok(l) => l,
         Err(_) => panic!("class layouts are valid"),
     }
 }
 
-/// The smallest class whose size holds `layout.size()` and whose
-/// alignment satisfies `layout.align()`; None for an allocation the
-/// caches do not take (empty, bigger than [`MAX_CACHED`], or aligned to
-/// more than 64).
+/// The smallest class whose size holds `layout.size()`; None for an
+/// allocation the caches do not take (empty, bigger than [`MAX_CACHED`],
+/// or aligned to more than [`CLASS_ALIGN`]).
 #[inline]
 pub const fn class_of(layout: Layout) -> Option<usize> {
-    let (size, align) = (layout.size(), layout.align());
-    if size == 0 || size > MAX_CACHED || align > MAX_ALIGN {
+    let size = layout.size();
+    if size == 0 || size > MAX_CACHED || layout.align() > CLASS_ALIGN {
         return None;
     }
-    let mut c = if size <= 128 {
+    let c = if size <= 128 {
         (size + 15) / 16 - 1
     } else if size <= 256 {
         8 + (size - 129) / 32
@@ -85,12 +79,6 @@ pub const fn class_of(layout: Layout) -> Option<usize> {
     } else {
         16 + (size - 513) / 128
     };
-    while class_align(c) < align {
-        c += 1;
-        if c == CLASSES {
-            return None;
-        }
-    }
     Some(c)
 }
 
@@ -150,7 +138,7 @@ impl Iterator for Chain {
     fn next(&mut self) -> Option<NonNull<u8>> {
         let block = NonNull::new(self.head)?;
         // SAFETY: a chain's blocks are free class blocks (at least 16
-        // bytes, 16-aligned) whose first word was written with the next
+        // bytes, 8-aligned) whose first word was written with the next
         // block's address when they were linked, and nobody else uses
         // them (type invariant).
         self.head = unsafe { block.as_ptr().read() }.next;
@@ -186,7 +174,7 @@ impl Magazine {
     /// nobody else from now on.
     unsafe fn push(&mut self, c: usize, block: NonNull<u8>) {
         let node = block.cast::<Free>();
-        // SAFETY: the block is at least 16 bytes and 16-aligned (a class
+        // SAFETY: the block is at least 16 bytes and 8-aligned (a class
         // block) and ours (caller), so its first word is ours to write.
         unsafe { node.as_ptr().write(Free { next: self.heads[c] }) };
         self.heads[c] = node.as_ptr();
@@ -553,7 +541,7 @@ mod tests {
         for size in 1..=MAX_CACHED + 64 {
             for align in [1, 2, 4, 8, 16, 32, 64, 128] {
                 let l = Layout::from_size_align(size, align).unwrap();
-                let fits = |c: usize| CLASS_SIZES[c] >= size && class_align(c) >= align;
+                let fits = |c: usize| CLASS_SIZES[c] >= size && CLASS_ALIGN >= align;
                 match class_of(l) {
                     Some(c) => {
                         assert!(fits(c), "{l:?} -> {c}");
@@ -562,15 +550,14 @@ mod tests {
                         assert_eq!(cl.size() % cl.align(), 0);
                     }
                     None => assert!(
-                        size > MAX_CACHED || align > 64 || (0..CLASSES).all(|d| !fits(d)),
+                        size > MAX_CACHED || align > CLASS_ALIGN,
                         "{l:?} not cached"
                     ),
                 }
             }
         }
         assert_eq!(class_of(Layout::from_size_align(0, 1).unwrap()), None);
-        assert_eq!(class_layout(3), Layout::from_size_align(64, 64).unwrap());
-        assert_eq!(class_layout(2), Layout::from_size_align(48, 16).unwrap());
+        assert_eq!(class_layout(2), Layout::from_size_align(48, 8).unwrap());
         assert!((0..CLASSES).all(|c| (4..=32).contains(&limit(c)) && batch(c) >= 2));
     }
 
