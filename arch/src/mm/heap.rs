@@ -380,21 +380,26 @@ pub struct HeapStats {
 /// global heap that no one uses. The sum over the caches is read without
 /// stopping them, so a count can be off by a refill in flight.
 pub fn stats() -> HeapStats {
-    let (blocks, bytes, served, refilled) =
-        CACHES
-            .iter()
-            .map(CpuCache::held)
-            .fold((0, 0, 0, 0), |(a, b, c, d), h| {
-                (a + h.blocks, b + h.bytes, c + h.served, d + h.refilled)
-            });
+    let mut cached = heap_cache::Held::default();
+    for h in CACHES.iter().map(CpuCache::held) {
+        cached.blocks += h.blocks;
+        cached.bytes += h.bytes;
+        cached.served += h.served;
+        cached.refilled += h.refilled;
+        cached.served_bytes += h.served_bytes;
+        cached.refilled_bytes += h.refilled_bytes;
+    }
     let heap = HEAP.lock();
     let c = heap.get_counters();
+    // talc counted the blocks it gave the caches when it gave them; each
+    // block a cache hands out is an allocation talc did not see.
     HeapStats {
-        allocated_bytes: c.allocated_bytes.saturating_sub(bytes),
-        allocations: c.allocation_count.saturating_sub(blocks),
-        total_allocated_bytes: (c.total_allocated_bytes + served as u64)
-            .saturating_sub(refilled as u64),
-        total_allocations: c.total_allocation_count,
+        allocated_bytes: c.allocated_bytes.saturating_sub(cached.bytes),
+        allocations: c.allocation_count.saturating_sub(cached.blocks),
+        total_allocated_bytes: (c.total_allocated_bytes + cached.served_bytes as u64)
+            .saturating_sub(cached.refilled_bytes as u64),
+        total_allocations: (c.total_allocation_count + cached.served as u64)
+            .saturating_sub(cached.refilled as u64),
         claimed_bytes: c.claimed_bytes,
         regions: heap.oom_handler.regions,
     }

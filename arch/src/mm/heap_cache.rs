@@ -249,10 +249,13 @@ pub struct CpuCache {
     /// Blocks and bytes on the lists (written under the lock).
     blocks: AtomicUsize,
     bytes: AtomicUsize,
-    /// Bytes handed out from the lists, and bytes taken from the backing
-    /// into them, since boot (written under the lock).
+    /// Blocks handed out from the lists, and blocks taken from the
+    /// backing into them, since boot, with their bytes (written under
+    /// the lock).
     served: AtomicUsize,
     refilled: AtomicUsize,
+    served_bytes: AtomicUsize,
+    refilled_bytes: AtomicUsize,
 }
 
 // SAFETY: the magazine's raw pointers are blocks the cache owns; it is
@@ -269,10 +272,14 @@ pub struct Held {
     pub blocks: usize,
     /// Their bytes (class sizes).
     pub bytes: usize,
-    /// Bytes handed out from the lists since boot.
+    /// Blocks handed out from the lists since boot.
     pub served: usize,
-    /// Bytes taken from the backing onto the lists since boot.
+    /// Blocks taken from the backing onto the lists since boot.
     pub refilled: usize,
+    /// The bytes of `served`.
+    pub served_bytes: usize,
+    /// The bytes of `refilled`.
+    pub refilled_bytes: usize,
 }
 
 /// The cache, held: released on drop.
@@ -323,6 +330,8 @@ impl CpuCache {
             bytes: AtomicUsize::new(0),
             served: AtomicUsize::new(0),
             refilled: AtomicUsize::new(0),
+            served_bytes: AtomicUsize::new(0),
+            refilled_bytes: AtomicUsize::new(0),
         }
     }
 
@@ -336,6 +345,8 @@ impl CpuCache {
             bytes: AtomicUsize::new(0),
             served: AtomicUsize::new(0),
             refilled: AtomicUsize::new(0),
+            served_bytes: AtomicUsize::new(0),
+            refilled_bytes: AtomicUsize::new(0),
         }
     }
 
@@ -359,7 +370,8 @@ impl CpuCache {
         };
         if let Some(block) = g.with(|m| m.pop(c)) {
             g.count(c, -1);
-            Guard::add(&g.cache.served, CLASS_SIZES[c] as isize);
+            Guard::add(&g.cache.served, 1);
+            Guard::add(&g.cache.served_bytes, CLASS_SIZES[c] as isize);
             return Some(block);
         }
         // Refill: a batch in one go, one of it for the caller.
@@ -376,7 +388,8 @@ impl CpuCache {
         });
         if got > 1 {
             g.count(c, got as isize - 1);
-            Guard::add(&g.cache.refilled, ((got - 1) * CLASS_SIZES[c]) as isize);
+            Guard::add(&g.cache.refilled, got as isize - 1);
+            Guard::add(&g.cache.refilled_bytes, ((got - 1) * CLASS_SIZES[c]) as isize);
         }
         first
     }
@@ -456,6 +469,8 @@ impl CpuCache {
             bytes: self.bytes.load(Ordering::Relaxed),
             served: self.served.load(Ordering::Relaxed),
             refilled: self.refilled.load(Ordering::Relaxed),
+            served_bytes: self.served_bytes.load(Ordering::Relaxed),
+            refilled_bytes: self.refilled_bytes.load(Ordering::Relaxed),
         }
     }
 
@@ -598,6 +613,10 @@ mod tests {
         }
         let calls = *model.calls.borrow();
         assert!(calls < 20_000 / 2, "the cache should serve most: {calls}");
+        // Every allocation is the model's or the cache's, once.
+        let held = cache.held();
+        let allocs = calls + held.served - held.refilled;
+        assert!(allocs > 20_000 / 3, "{allocs} allocations counted");
         for (p, size, _) in mine.drain(..) {
             let c = class_of(Layout::from_size_align(size, 8).unwrap()).unwrap();
             // SAFETY: as above.
