@@ -184,10 +184,19 @@ fn user_host_tests() -> Result<String> {
 /// with `--cfg loom`) and reports how many ran; zero is not a failure.
 fn loom_models() -> Result<String> {
     let mut cmd = Command::new("cargo");
-    cmd.args(["test", "-p", "kernel", "-p", "arch", "--release", "--lib", "loom"])
-        .env("RUSTFLAGS", "--cfg loom")
-        .env("CARGO_TARGET_DIR", target_dir().join("loom"))
-        .stderr(Stdio::inherit());
+    cmd.args([
+        "test",
+        "-p",
+        "kernel",
+        "-p",
+        "arch",
+        "--release",
+        "--lib",
+        "loom",
+    ])
+    .env("RUSTFLAGS", "--cfg loom")
+    .env("CARGO_TARGET_DIR", target_dir().join("loom"))
+    .stderr(Stdio::inherit());
     println!("$ {}", display_command(&cmd));
     let output = cmd.output().context("cannot start cargo")?;
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -411,8 +411,7 @@ pub fn allocated_bytes() -> usize {
 }
 
 /// Each CPU's cache of small blocks, by CPU index.
-static CACHES: [CpuCache; crate::smp::MAX_CPUS] =
-    [const { CpuCache::new() }; crate::smp::MAX_CPUS];
+static CACHES: [CpuCache; crate::smp::MAX_CPUS] = [const { CpuCache::new() }; crate::smp::MAX_CPUS];
 
 /// How many times [`flush_caches`] tries a busy cache before it leaves it.
 const FLUSH_TRIES: usize = 1000;

@@ -28,10 +28,10 @@
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
-#[cfg(loom)]
-use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 #[cfg(not(loom))]
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+#[cfg(loom)]
+use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Number of size classes.
 pub const CLASSES: usize = 20;
@@ -71,7 +71,7 @@ pub const fn class_of(layout: Layout) -> Option<usize> {
         return None;
     }
     let c = if size <= 128 {
-        (size + 15) / 16 - 1
+        size.div_ceil(16) - 1
     } else if size <= 256 {
         8 + (size - 129) / 32
     } else if size <= 512 {
@@ -176,7 +176,11 @@ impl Magazine {
         let node = block.cast::<Free>();
         // SAFETY: the block is at least 16 bytes and 8-aligned (a class
         // block) and ours (caller), so its first word is ours to write.
-        unsafe { node.as_ptr().write(Free { next: self.heads[c] }) };
+        unsafe {
+            node.as_ptr().write(Free {
+                next: self.heads[c],
+            })
+        };
         self.heads[c] = node.as_ptr();
         self.counts[c] += 1;
     }
@@ -200,7 +204,11 @@ impl Magazine {
         }
         // SAFETY: `last` is a block of the list (found above); cutting the
         // list after it leaves `head..=last` to the chain alone.
-        unsafe { last.write(Free { next: core::ptr::null_mut() }) };
+        unsafe {
+            last.write(Free {
+                next: core::ptr::null_mut(),
+            })
+        };
         self.heads[c] = cursor;
         self.counts[c] -= taken as u8;
         Chain { head }
@@ -389,7 +397,10 @@ impl CpuCache {
         if got > 1 {
             g.count(c, got as isize - 1);
             Guard::add(&g.cache.refilled, got as isize - 1);
-            Guard::add(&g.cache.refilled_bytes, ((got - 1) * CLASS_SIZES[c]) as isize);
+            Guard::add(
+                &g.cache.refilled_bytes,
+                ((got - 1) * CLASS_SIZES[c]) as isize,
+            );
         }
         first
     }
@@ -512,11 +523,11 @@ mod tests {
             }
             // SAFETY: class layouts have a non-zero size.
             let p = NonNull::new(unsafe { std::alloc::alloc(layout) })?;
-            assert!(
-                self.live
-                    .borrow_mut()
-                    .insert((p.as_ptr() as usize, layout.size(), layout.align()))
-            );
+            assert!(self.live.borrow_mut().insert((
+                p.as_ptr() as usize,
+                layout.size(),
+                layout.align()
+            )));
             Some(p)
         }
 
@@ -564,10 +575,7 @@ mod tests {
                         let cl = class_layout(c);
                         assert_eq!(cl.size() % cl.align(), 0);
                     }
-                    None => assert!(
-                        size > MAX_CACHED || align > CLASS_ALIGN,
-                        "{l:?} not cached"
-                    ),
+                    None => assert!(size > MAX_CACHED || align > CLASS_ALIGN, "{l:?} not cached"),
                 }
             }
         }
@@ -578,7 +586,9 @@ mod tests {
 
     /// A small deterministic random sequence.
     fn lcg(seed: &mut u64) -> usize {
-        *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (*seed >> 33) as usize
     }
 
@@ -589,7 +599,7 @@ mod tests {
         let mut mine: Vec<(NonNull<u8>, usize, u8)> = Vec::new();
         let mut seed = 7;
         for step in 0..20_000usize {
-            if mine.len() < 300 && (lcg(&mut seed) % 3 != 0 || mine.is_empty()) {
+            if mine.len() < 300 && (!lcg(&mut seed).is_multiple_of(3) || mine.is_empty()) {
                 let size = 1 + lcg(&mut seed) % MAX_CACHED;
                 let c = class_of(Layout::from_size_align(size, 8).unwrap()).unwrap();
                 let p = cache.alloc(c, &model).expect("memory");
