@@ -271,6 +271,9 @@ impl Drop for Root {
 /// The next table's `id` (0 means none in `RUNNING`).
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+// `shoot_down` keeps the CPUs running a table in a `u64` bitmask.
+const _: () = assert!(MAX_CPUS <= 64);
+
 /// The table each CPU runs user code with (its `id`, 0: none), and how
 /// many times it has entered user mode (module docs, shootdowns).
 static RUNNING: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
@@ -485,9 +488,22 @@ impl UserPageTable {
         let me = crate::cpu::id();
         let root = self.id;
         let cpus = crate::cpu::count().min(MAX_CPUS);
+        // The common case first, with nothing to set up (every change
+        // comes here): no other CPU runs the table's user code. A CPU not
+        // running it now sees the new epoch when it enters (the store-load
+        // handshake); only those that run it need the careful steps below.
+        let mut running = 0u64;
+        for cpu in (0..cpus).filter(|&c| c != me) {
+            if RUNNING[cpu].load(Ordering::SeqCst) == root {
+                running |= 1 << cpu;
+            }
+        }
+        if running == 0 {
+            return;
+        }
         let mut seen = [0u64; MAX_CPUS];
         let mut kicked = [false; MAX_CPUS];
-        for cpu in (0..cpus).filter(|&c| c != me) {
+        for cpu in (0..cpus).filter(|&c| running & (1 << c) != 0) {
             seen[cpu] = ENTRIES[cpu].load(Ordering::SeqCst);
             if RUNNING[cpu].load(Ordering::SeqCst) == root {
                 kicked[cpu] = true;
