@@ -20,6 +20,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 use arch::user::{FpuState, UserContext};
 use futures_util::future::{Either, select};
+use futures_util::task::AtomicWaker;
 
 use super::frame::{self, FrameArgs, TrapRegs};
 use super::{
@@ -295,12 +296,16 @@ pub struct ThreadSignals {
     /// job-control fields are unused (they are the process's); with the
     /// same fast-path hint as the process's queue.
     queue: QueueLock,
-    /// What this thread's [`interruptible`] waits wait on: notified when
-    /// a signal is posted to it, and (with every other thread's, by
-    /// [`wake_threads`]) when something the whole process must see
-    /// happens: a signal pending for the process, a group exit, a
-    /// single-threading. So a signal for one thread of 10,000 wakes one.
-    event: Event,
+    /// The task of this thread's [`interruptible`] wait, if it waits:
+    /// woken ([`ThreadSignals::notify`]) when a signal is posted to the
+    /// thread, and (with every other thread's, by [`wake_threads`]) when
+    /// something the whole process must see happens: a signal pending for
+    /// the process, a group exit, a single-threading. So a signal for one
+    /// thread of 10,000 wakes one. Only the thread's own task waits here,
+    /// so one slot will do: no queue, no lock with interrupts masked,
+    /// nothing allocated, which a full [`Event`] took at every blocking
+    /// call (a futex wait registered and removed a waiter).
+    waiter: AtomicWaker,
 }
 
 impl Default for ThreadSignals {
@@ -314,7 +319,7 @@ impl ThreadSignals {
     pub fn new() -> Self {
         Self {
             queue: QueueLock::new(SigQueue::default()),
-            event: Event::new(),
+            waiter: AtomicWaker::new(),
         }
     }
 
@@ -323,7 +328,7 @@ impl ThreadSignals {
     pub fn fork_copy(&self) -> Self {
         Self {
             queue: QueueLock::new(self.queue.lock().fork_copy()),
-            event: Event::new(),
+            waiter: AtomicWaker::new(),
         }
     }
 
@@ -335,8 +340,14 @@ impl ThreadSignals {
         };
         Self {
             queue: QueueLock::new(q),
-            event: Event::new(),
+            waiter: AtomicWaker::new(),
         }
+    }
+
+    /// Wakes the thread's [`interruptible`] wait, if any: after the change
+    /// it must see (a posted signal) is made, as with an [`Event`].
+    fn notify(&self) {
+        self.waiter.wake();
     }
 
     /// `execve`: the alternate stack is gone; mask and pending stay.
@@ -396,7 +407,7 @@ pub fn wake_threads(process: &Process) {
     // One thread at a time, without a copy of the list (no allocation in
     // every exit).
     process.find_thread(|t| {
-        t.signals().event.notify_all();
+        t.signals().notify();
         false
     });
     process.signals().event.notify_all();
@@ -433,7 +444,7 @@ fn route(process: &Process, except: Option<Pid>, sig: Signal, info: SigInfo) -> 
     if let Some(t) = target {
         let posted = posted.get();
         if posted != super::Posted::Discarded {
-            t.signals().event.notify_all();
+            t.signals().notify();
         }
         return posted;
     }
@@ -565,7 +576,7 @@ pub fn send_thread(thread: &Thread, sig: Signal, info: SigInfo) {
     if thread.signals().queue.lock().post(sig, info, &action) == super::Posted::Discarded {
         return;
     }
-    thread.signals().event.notify_all();
+    thread.signals().notify();
 }
 
 /// Posts `sig` with `info` to `process` (Linux's `send_signal`): the
@@ -738,17 +749,39 @@ pub async fn interruptible<F: Future>(process: &Process, fut: F) -> Result<F::Ou
     // process's own queue does).
     let thread =
         crate::proc::thread::current().filter(|t| core::ptr::eq(t.process().as_ref(), process));
-    // A thread waits on its own event (`ThreadSignals::event`), a kernel
-    // task on the process's.
-    let event = thread.as_ref().map_or(&state.event, |t| &t.signals().event);
-    let signalled = event.wait_until(|| match &thread {
-        Some(t) => thread_has_deliverable(t),
-        None => state.has_deliverable(),
-    });
     futures_util::pin_mut!(fut);
-    match select(fut, signalled).await {
-        Either::Left((output, _)) => Ok(output),
-        Either::Right(((), _)) => Err(Errno::EINTR),
+    match &thread {
+        // A thread waits in its own slot (`ThreadSignals::waiter`),
+        // registered before the pending set is checked, as
+        // `Event::wait_until` queues first: a sender posts (under the queue
+        // lock) and then wakes, so either the check sees the signal or the
+        // wake finds the registration (`AtomicWaker`'s guarantee).
+        Some(t) => {
+            let signals = t.signals();
+            let signalled = core::future::poll_fn(|cx| {
+                signals.waiter.register(cx.waker());
+                if thread_has_deliverable(t) {
+                    core::task::Poll::Ready(())
+                } else {
+                    core::task::Poll::Pending
+                }
+            });
+            let outcome = select(fut, signalled).await;
+            // No stale waker left behind (it would keep the task alive).
+            drop(signals.waiter.take());
+            match outcome {
+                Either::Left((output, _)) => Ok(output),
+                Either::Right(((), _)) => Err(Errno::EINTR),
+            }
+        }
+        // A kernel task waits on the process's event.
+        None => {
+            let signalled = state.event.wait_until(|| state.has_deliverable());
+            match select(fut, signalled).await {
+                Either::Left((output, _)) => Ok(output),
+                Either::Right(((), _)) => Err(Errno::EINTR),
+            }
+        }
     }
 }
 
