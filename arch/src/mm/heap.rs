@@ -381,7 +381,9 @@ pub struct HeapStats {
 /// stopping them, so a count can be off by a refill in flight.
 pub fn stats() -> HeapStats {
     let mut cached = heap_cache::Held::default();
-    for h in CACHES.iter().map(CpuCache::held) {
+    // Only CPUs that came online have used their cache.
+    let online = crate::smp::online_count().clamp(1, CACHES.len());
+    for h in CACHES[..online].iter().map(CpuCache::held) {
         cached.blocks += h.blocks;
         cached.bytes += h.bytes;
         cached.served += h.served;

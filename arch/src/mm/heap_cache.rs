@@ -1,10 +1,10 @@
 //! Per-CPU caches of small heap blocks, in front of the global heap
 //! (`heap.rs`).
 //!
-//! Every allocation of at most [`MAX_CACHED`] bytes (alignment at most
-//! 8) is rounded up to one of [`CLASSES`] size classes, and the block
-//! comes from the global heap with the class's layout ([`class_layout`]),
-//! whether or not a cache handled it. A freed block goes onto its class's
+//! Every allocation of at most [`MAX_CACHED`] bytes (alignment 8 or 16,
+//! [`CLASS_ALIGNS`]) is rounded up to one of [`CLASSES`] size classes,
+//! and the block comes from the global heap with the class's layout
+//! ([`class_layout`]), whether or not a cache handled it. A freed block goes onto its class's
 //! list in the freeing CPU's [`CpuCache`] (a last-in first-out list linked
 //! through the free blocks themselves); an allocation takes the last one
 //! back. An empty list is refilled with half its [`limit`] in one hold of
@@ -33,41 +33,60 @@ use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 #[cfg(loom)]
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-/// Number of size classes.
-pub const CLASSES: usize = 20;
-
-/// The block size of each class: steps of 16 bytes up to 128, then four
+/// Block sizes, per alignment: steps of 16 bytes up to 128, then four
 /// steps per doubling up to 1 KiB.
-pub const CLASS_SIZES: [usize; CLASSES] = [
+pub const SIZES: [usize; 20] = [
     16, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512, 640, 768, 896, 1024,
 ];
+
+/// Number of size classes: [`SIZES`] at alignment 8, then at 16.
+pub const CLASSES: usize = 2 * SIZES.len();
 
 /// The largest allocation the caches take.
 pub const MAX_CACHED: usize = 1024;
 
-/// The alignment of every class block, and the largest the caches take:
-/// talc's own (a machine word). talc serves a bigger alignment by
-/// scanning its free lists for a gap that fits it, and the gaps such
-/// blocks leave below them pile up; with aligned classes a fork storm in
-/// a debug kernel slowed to a crawl in those scans.
-pub const CLASS_ALIGN: usize = 8;
+/// The alignments of class blocks: talc's own (a machine word), and 16
+/// for what asks for it (a `UserContext`'s FXSAVE area, two blocks per
+/// fork and exit). A bigger alignment is not cached: talc serves one by
+/// scanning a free list for a gap that fits, and the gaps aligned blocks
+/// leave below them pile up; when every class was aligned to 16-64 a
+/// fork storm in a debug kernel slowed to a crawl in those scans.
+pub const CLASS_ALIGNS: [usize; 2] = [8, 16];
+
+/// The block size of class `c`.
+#[inline]
+pub const fn class_size(c: usize) -> usize {
+    SIZES[c % SIZES.len()]
+}
+
+/// The alignment of class `c`'s blocks.
+#[inline]
+pub const fn class_align(c: usize) -> usize {
+    CLASS_ALIGNS[c / SIZES.len()]
+}
 
 /// The layout class `c`'s blocks are allocated and freed with in the
 /// global heap.
 pub const fn class_layout(c: usize) -> Layout {
-    match Layout::from_size_align(CLASS_SIZES[c], CLASS_ALIGN) {
+    match Layout::from_size_align(class_size(c), class_align(c)) {
         Ok(l) => l,
         Err(_) => panic!("class layouts are valid"),
     }
 }
 
-/// The smallest class whose size holds `layout.size()`; None for an
+/// The smallest class whose size holds `layout.size()` at the smallest
+/// class alignment that satisfies `layout.align()`; None for an
 /// allocation the caches do not take (empty, bigger than [`MAX_CACHED`],
-/// or aligned to more than [`CLASS_ALIGN`]).
+/// or aligned to more than 16).
 #[inline]
 pub const fn class_of(layout: Layout) -> Option<usize> {
     let size = layout.size();
-    if size == 0 || size > MAX_CACHED || layout.align() > CLASS_ALIGN {
+    let family = match layout.align() {
+        1..=8 => 0,
+        16 => SIZES.len(),
+        _ => return None,
+    };
+    if size == 0 || size > MAX_CACHED {
         return None;
     }
     let c = if size <= 128 {
@@ -79,13 +98,14 @@ pub const fn class_of(layout: Layout) -> Option<usize> {
     } else {
         16 + (size - 513) / 128
     };
-    Some(c)
+    Some(family + c)
 }
 
 /// How many blocks of class `c` one cache keeps at most: about 4 KiB of
-/// them, between 4 and 32 blocks. A cache holds at most about 50 KiB.
+/// them, between 4 and 32 blocks. A cache holds at most about 100 KiB
+/// (50 KiB per alignment).
 pub const fn limit(c: usize) -> usize {
-    let n = 4096 / CLASS_SIZES[c];
+    let n = 4096 / class_size(c);
     if n < 4 {
         4
     } else if n > 32 {
@@ -317,7 +337,7 @@ impl Guard<'_> {
 
     fn count(&self, c: usize, blocks: isize) {
         Self::add(&self.cache.blocks, blocks);
-        Self::add(&self.cache.bytes, blocks * CLASS_SIZES[c] as isize);
+        Self::add(&self.cache.bytes, blocks * class_size(c) as isize);
     }
 }
 
@@ -379,7 +399,7 @@ impl CpuCache {
         if let Some(block) = g.with(|m| m.pop(c)) {
             g.count(c, -1);
             Guard::add(&g.cache.served, 1);
-            Guard::add(&g.cache.served_bytes, CLASS_SIZES[c] as isize);
+            Guard::add(&g.cache.served_bytes, class_size(c) as isize);
             return Some(block);
         }
         // Refill: a batch in one go, one of it for the caller.
@@ -399,7 +419,7 @@ impl CpuCache {
             Guard::add(&g.cache.refilled, got as isize - 1);
             Guard::add(
                 &g.cache.refilled_bytes,
-                ((got - 1) * CLASS_SIZES[c]) as isize,
+                ((got - 1) * class_size(c)) as isize,
             );
         }
         first
@@ -567,7 +587,7 @@ mod tests {
         for size in 1..=MAX_CACHED + 64 {
             for align in [1, 2, 4, 8, 16, 32, 64, 128] {
                 let l = Layout::from_size_align(size, align).unwrap();
-                let fits = |c: usize| CLASS_SIZES[c] >= size && CLASS_ALIGN >= align;
+                let fits = |c: usize| class_size(c) >= size && class_align(c) >= align;
                 match class_of(l) {
                     Some(c) => {
                         assert!(fits(c), "{l:?} -> {c}");
@@ -575,12 +595,16 @@ mod tests {
                         let cl = class_layout(c);
                         assert_eq!(cl.size() % cl.align(), 0);
                     }
-                    None => assert!(size > MAX_CACHED || align > CLASS_ALIGN, "{l:?} not cached"),
+                    None => assert!(size > MAX_CACHED || align > 16, "{l:?} not cached"),
                 }
             }
         }
         assert_eq!(class_of(Layout::from_size_align(0, 1).unwrap()), None);
         assert_eq!(class_layout(2), Layout::from_size_align(48, 8).unwrap());
+        assert_eq!(
+            class_of(Layout::from_size_align(544, 16).unwrap()).map(class_layout),
+            Some(Layout::from_size_align(640, 16).unwrap())
+        );
         assert!((0..CLASSES).all(|c| (4..=32).contains(&limit(c)) && batch(c) >= 2));
     }
 
@@ -619,7 +643,7 @@ mod tests {
             }
             let held = cache.held();
             assert_eq!(model.live(), mine.len() + held.blocks);
-            assert!(held.bytes <= (0..CLASSES).map(|c| limit(c) * CLASS_SIZES[c]).sum());
+            assert!(held.bytes <= (0..CLASSES).map(|c| limit(c) * class_size(c)).sum());
         }
         let calls = *model.calls.borrow();
         assert!(calls < 20_000 / 2, "the cache should serve most: {calls}");
