@@ -114,4 +114,49 @@ mod ktests {
             Ok(())
         }
     );
+
+    ktest!(
+        async fn heap_maps_scattered_frames_for_allocations_bigger_than_a_page() {
+            // As if no two free frames were adjacent: an allocation of
+            // three pages must get three scattered frames mapped together
+            // (it failed, and an infallible one panicked).
+            let (frames_before, _) = arch::mm::frame::stats();
+            let before = heap::stats();
+            let mut boxes: Vec<Box<[u8]>> = Vec::with_capacity(4096);
+            let grown = heap::with_runs_limited(1, || {
+                let mut n = 0u8;
+                while boxes.len() < boxes.capacity()
+                    && heap::stats().mapped_regions < before.mapped_regions + 8
+                {
+                    n = n.wrapping_add(1);
+                    boxes.push(alloc::vec![n; 12 << 10].into_boxed_slice());
+                }
+                heap::stats()
+            });
+            kassert!(
+                grown.mapped_regions >= before.mapped_regions + 8,
+                "no mapped growth: {before:?} -> {grown:?} ({} boxes)",
+                boxes.len()
+            );
+            let mut n = 0u8;
+            for b in &boxes {
+                n = n.wrapping_add(1);
+                kassert!(b.iter().all(|&x| x == n), "a box lost its contents");
+            }
+            drop(boxes);
+            heap::trim();
+            let after = heap::stats();
+            // A small allocation made meanwhile may keep a region or two.
+            kassert!(
+                after.mapped_regions <= before.mapped_regions + 2,
+                "the mapped regions were not given back: {before:?} -> {after:?}"
+            );
+            let (frames_after, _) = arch::mm::frame::stats();
+            kassert!(
+                frames_after + 64 >= frames_before,
+                "frames not back: {frames_before} -> {frames_after}"
+            );
+            Ok(())
+        }
+    );
 }

@@ -6,14 +6,18 @@
 //! allocation. When memory is too fragmented for that, growth takes the
 //! largest run it finds down to the few pages the allocation needs (one
 //! page for any allocation below about 4 KiB, the great majority), so the
-//! heap grows while single frames are free. Only an allocation of more
-//! than a page can still find no run: that growth fails, and the
-//! allocation with it (`ENOMEM` for the fallible ones, the system-call
-//! paths of `kernel/src/fallible.rs`; an infallible one would panic).
+//! heap grows while single frames are free. An allocation of more than a
+//! page that finds no run of its pages free gets that many scattered
+//! frames mapped together in the VMAP window ([`grow_mapped`]), so it
+//! too is served while enough frames are free; its growth fails (and the
+//! allocation: `ENOMEM` for the fallible ones, the system-call paths of
+//! `kernel/src/fallible.rs`, a panic for an infallible one) only when
+//! the frames, or the table pages to map them, are not there.
 //!
 //! Growth regions whose pages hold no allocation any more are given back
 //! to the frame allocator by [`trim`] (after reaping, through
-//! [`maybe_trim`], and when frames run out).
+//! [`maybe_trim`], and when frames run out); a mapped region goes back
+//! whole, once nothing is allocated in it.
 //!
 //! The heap lock masks interrupts ([`IrqRawMutex`]), because an interrupt
 //! handler that wakes a task may allocate (a run-queue block).
@@ -31,7 +35,7 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use talc::{OomHandler, Span, Talc, Talck};
 
 use super::heap_cache::{self, Backing, Chain, CpuCache};
-use super::{PAGE_SIZE, frame, phys_to_virt};
+use super::{PAGE_SIZE, frame, paging, phys_to_virt};
 use crate::boot::MemoryMap;
 use crate::sync::IrqRawMutex;
 
@@ -49,13 +53,16 @@ const PIECE_BYTES: usize = 128 << 10;
 const MAX_GROWN: usize = 16384;
 
 /// A region the heap grew by: the heap span talc made of it (`base..acme`,
-/// empty once given back) and the frames still owned (`lo..hi`, physical).
+/// empty once given back) and the frames still owned (`lo..hi`, physical;
+/// for a `mapped` region, the virtual range its scattered frames are
+/// mapped at).
 #[derive(Clone, Copy)]
 struct Grown {
     base: usize,
     acme: usize,
     lo: u64,
     hi: u64,
+    mapped: bool,
 }
 
 impl Grown {
@@ -64,6 +71,7 @@ impl Grown {
         acme: 0,
         lo: 0,
         hi: 0,
+        mapped: false,
     };
 
     fn span(&self) -> Span {
@@ -80,6 +88,8 @@ pub struct GrowFromFrames {
     high: usize,
     /// Slots holding a region now.
     regions: usize,
+    /// Of those, regions of scattered frames mapped in the VMAP window.
+    mapped: usize,
 }
 
 /// Bytes talc needs in a heap of its own besides an allocation (its tags
@@ -129,7 +139,8 @@ fn pages_for(layout: Layout) -> usize {
 
 /// Growth when no piece is free in one run (module docs): the largest
 /// run from half a piece down to [`pages_for`] `layout`, each size
-/// halving the last.
+/// halving the last; when not even that many frames are free in one run,
+/// that many scattered frames mapped together ([`grow_mapped`]).
 fn grow_fragmented(talc: &mut Talc<GrowFromFrames>, layout: Layout) -> Result<(), ()> {
     let page = PAGE_SIZE as usize;
     let least = pages_for(layout);
@@ -139,10 +150,59 @@ fn grow_fragmented(talc: &mut Talc<GrowFromFrames>, layout: Layout) -> Result<()
             return claim(talc, pa, pages * page);
         }
         if pages == least {
-            return Err(());
+            // One page not free in a run is no frame free at all.
+            return if least > 1 {
+                grow_mapped(talc, least)
+            } else {
+                Err(())
+            };
         }
         pages = (pages / 2).max(least);
     }
+}
+
+/// Tries for the VMAP window's lock, which the heap takes with its own
+/// lock held ([`paging::lock_vmap_for_heap`]).
+const VMAP_TRIES: usize = 10_000;
+
+/// Grows the heap by `pages` frames from anywhere in memory, mapped
+/// together in the VMAP window: an allocation of more than a page when no
+/// run of that many frames is free. [`trim`] gives such a region back
+/// only whole, once nothing is allocated in it.
+fn grow_mapped(talc: &mut Talc<GrowFromFrames>, pages: usize) -> Result<(), ()> {
+    let Some(slot) = talc.oom_handler.grown.iter().position(|g| g.base == g.acme) else {
+        return Err(());
+    };
+    let mut vmap = paging::lock_vmap_for_heap(VMAP_TRIES).ok_or(())?;
+    let base = vmap
+        .map(pages, &mut || contiguous(1), &mut frame::free_raw)
+        .ok_or(())?;
+    let bytes = pages * PAGE_SIZE as usize;
+    // SAFETY: `base..base + bytes` was just mapped to frames allocated for
+    // the heap alone; the heap owns them until `trim` unmaps and frees
+    // them after talc gave the region up.
+    let heap = match unsafe { talc.claim(Span::from_base_size(base as *mut u8, bytes)) } {
+        Ok(heap) => heap,
+        Err(()) => {
+            vmap.unmap(base, pages, &mut frame::free_raw);
+            return Err(());
+        }
+    };
+    let Some((hb, ha)) = heap.get_base_acme() else {
+        return Err(());
+    };
+    let g = &mut talc.oom_handler;
+    g.high = g.high.max(slot + 1);
+    g.regions += 1;
+    g.mapped += 1;
+    g.grown[slot] = Grown {
+        base: hb as usize,
+        acme: ha as usize,
+        lo: base,
+        hi: base + bytes as u64,
+        mapped: true,
+    };
+    Ok(())
 }
 
 /// `count` contiguous frames for the heap (the reserve included), unless
@@ -217,6 +277,7 @@ fn claim(talc: &mut Talc<GrowFromFrames>, pa: u64, bytes: usize) -> Result<(), (
         acme: ha as usize,
         lo: pa,
         hi: pa + bytes as u64,
+        mapped: false,
     };
     Ok(())
 }
@@ -239,6 +300,29 @@ pub fn trim() -> usize {
         // claim or by the last truncate), and the heap lock is held
         // between the look and the truncation.
         let used = unsafe { talc.get_allocated_span(heap) };
+        if g.mapped {
+            if !used.is_empty() {
+                continue;
+            }
+            // A mapped region goes back whole: its frames are not the
+            // direct map's pages of `lo..hi`.
+            let Some(mut vmap) = paging::lock_vmap_for_heap(VMAP_TRIES) else {
+                continue;
+            };
+            // SAFETY: nothing is allocated in `heap` (looked at under
+            // this lock hold), so the empty span covers every allocation.
+            unsafe { talc.truncate(heap, Span::empty()) };
+            let pages = ((g.hi - g.lo) / page) as usize;
+            vmap.unmap(g.lo, pages, &mut |pa| {
+                frame::free_raw(pa);
+                freed_frames += 1;
+            });
+            let o = &mut talc.oom_handler;
+            o.grown[i] = Grown::NONE;
+            o.regions -= 1;
+            o.mapped -= 1;
+            continue;
+        }
         let (new, keep) = match used.get_base_acme() {
             Some((ub, ua)) if !used.is_empty() => {
                 let lo = (ub as u64 - (ub as u64 % page)) as *mut u8;
@@ -275,6 +359,7 @@ pub fn trim() -> usize {
                 acme: a as usize,
                 lo: keep_lo,
                 hi: keep_hi,
+                mapped: false,
             },
             _ => {
                 talc.oom_handler.regions -= 1;
@@ -335,6 +420,7 @@ static HEAP: Talck<IrqRawMutex, GrowFromFrames> = Talc::new(GrowFromFrames {
     grown: [Grown::NONE; MAX_GROWN],
     high: 0,
     regions: 0,
+    mapped: 0,
 })
 .lock();
 
@@ -370,8 +456,11 @@ pub struct HeapStats {
     pub total_allocations: u64,
     /// Bytes the heap owns (initial region plus growth).
     pub claimed_bytes: usize,
-    /// Growth regions it holds (each a run of contiguous frames).
+    /// Growth regions it holds (each a run of contiguous frames, or
+    /// scattered frames mapped together: `mapped_regions`).
     pub regions: usize,
+    /// Growth regions of scattered frames mapped in the VMAP window.
+    pub mapped_regions: usize,
 }
 
 /// A snapshot of the heap's counters.
@@ -404,6 +493,7 @@ pub fn stats() -> HeapStats {
             .saturating_sub(cached.refilled as u64),
         claimed_bytes: c.claimed_bytes,
         regions: heap.oom_handler.regions,
+        mapped_regions: heap.oom_handler.mapped,
     }
 }
 

@@ -1,5 +1,6 @@
 //! Page tables: the boot-time build of the kernel's tables and the
-//! kernel mappings of frames and MMIO in the `VMAP` window.
+//! kernel mappings of frames and MMIO in the `VMAP` window (and of the
+//! heap's growth from scattered frames, [`HeapVmap`]).
 
 use core::sync::atomic::{AtomicU64, Ordering};
 use x86_64::structures::paging::{
@@ -282,4 +283,113 @@ pub(crate) fn map_mmio(pa: u64, len: u64) -> Option<u64> {
         *f = first + i as u64 * PAGE_SIZE;
     }
     Some(vmap_frames(&frames[..n], true, true)? + (pa - first))
+}
+
+/// Frames for kernel page-table pages made while the heap grows (its
+/// out-of-memory handler holds the heap's lock): taken raw, the reserve
+/// included, never through `Frame::alloc`, which trims the heap (taking
+/// that lock) when frames run short.
+struct RawTableFrames;
+
+// SAFETY: each frame comes from the frame allocator with refcount 1 and is
+// leaked into the page tables (never freed), zeroed through the direct map
+// before it is returned, so it is never handed out twice.
+unsafe impl FrameAllocator<Size4KiB> for RawTableFrames {
+    fn allocate_frame(&mut self) -> Option<PhysFrame<Size4KiB>> {
+        let pa = super::frame::alloc_contiguous_raw(1)?;
+        // SAFETY: a frame just allocated for us alone, reached through
+        // the direct map.
+        unsafe { core::ptr::write_bytes((PHYS_OFFSET + pa) as *mut u8, 0, PAGE_SIZE as usize) };
+        Some(PhysFrame::containing_address(PhysAddr::new(pa)))
+    }
+}
+
+/// The VMAP window held for the heap's mapped growth ([`lock_vmap_for_heap`]).
+pub(crate) struct HeapVmap(spin::MutexGuard<'static, u64>);
+
+/// The VMAP lock for the heap, tried `tries` times: the heap calls this
+/// with its own lock held, and a VMAP holder may be waiting for that lock
+/// (a `vmap_frames` whose table frame made `Frame::alloc` trim the heap),
+/// so it must not wait for good. None if it stayed busy.
+pub(crate) fn lock_vmap_for_heap(tries: usize) -> Option<HeapVmap> {
+    for _ in 0..tries {
+        if let Some(g) = VMAP_LOCK.try_lock() {
+            return Some(HeapVmap(g));
+        }
+        core::hint::spin_loop();
+    }
+    None
+}
+
+impl HeapVmap {
+    /// Maps `pages` frames, each from `frame`, contiguously and writable
+    /// in fresh VMAP space (no guard page is needed: the heap never runs
+    /// past a region's end); their table pages come from
+    /// [`RawTableFrames`]. On failure every frame taken so far is
+    /// unmapped and passed to `free`, and None is returned.
+    pub(crate) fn map(
+        &mut self,
+        pages: usize,
+        frame: &mut dyn FnMut() -> Option<u64>,
+        free: &mut dyn FnMut(u64),
+    ) -> Option<u64> {
+        let nx = if Features::get().nx {
+            F::NO_EXECUTE
+        } else {
+            F::empty()
+        };
+        let flags = F::PRESENT | F::GLOBAL | F::WRITABLE | nx;
+        let base = vmap_reserve(&mut self.0, pages as u64)?;
+        // SAFETY: VMAP_LOCK is held (`self`).
+        let mut mapper = unsafe { kernel_mapper() };
+        for i in 0..pages {
+            let page =
+                Page::<Size4KiB>::containing_address(VirtAddr::new(base + i as u64 * PAGE_SIZE));
+            let mapped = frame().and_then(|pa| {
+                let f = PhysFrame::containing_address(PhysAddr::new(pa));
+                // SAFETY: `page` is fresh VMAP space nobody else maps; the
+                // frame was just allocated for the heap.
+                match unsafe {
+                    mapper.map_to_with_table_flags(
+                        page,
+                        f,
+                        flags,
+                        F::PRESENT | F::WRITABLE,
+                        &mut RawTableFrames,
+                    )
+                } {
+                    Ok(flush) => {
+                        flush.flush();
+                        Some(())
+                    }
+                    Err(_) => {
+                        free(pa);
+                        None
+                    }
+                }
+            });
+            if mapped.is_none() {
+                self.unmap(base, i, free);
+                return None;
+            }
+        }
+        Some(base)
+    }
+
+    /// Unmaps `pages` pages at `base` (mapped by [`HeapVmap::map`]) and
+    /// passes each one's frame to `free`. The TLB is flushed on this CPU
+    /// only: VMAP addresses are never reused ([`vmap_reserve`]) and no
+    /// heap block lives there any more, so no CPU reads through a stale
+    /// entry.
+    pub(crate) fn unmap(&mut self, base: u64, pages: usize, free: &mut dyn FnMut(u64)) {
+        // SAFETY: VMAP_LOCK is held (`self`).
+        let mut mapper = unsafe { kernel_mapper() };
+        for i in 0..pages as u64 {
+            let page = Page::<Size4KiB>::containing_address(VirtAddr::new(base + i * PAGE_SIZE));
+            if let Ok((frame, flush)) = mapper.unmap(page) {
+                flush.flush();
+                free(frame.start_address().as_u64());
+            }
+        }
+    }
 }
