@@ -193,13 +193,18 @@ impl SignalState {
     }
 
     /// Starts the group exit with wait status `status` unless one has
-    /// started (the first status wins) and wakes the process's event (the
-    /// caller wakes its threads: [`wake_threads`]); returns the status in
-    /// effect.
-    pub fn start_group_exit(&self, status: i32) -> i32 {
-        let status = *self.queue.lock().group_exit.get_or_insert(status);
+    /// started (the first status wins) and wakes the process's event;
+    /// returns whether this call started it (then the caller wakes the
+    /// threads: [`wake_threads`]; the others need not, the starter did).
+    pub fn start_group_exit(&self, status: i32) -> bool {
+        let started = {
+            let mut queue = self.queue.lock();
+            let started = queue.group_exit.is_none();
+            queue.group_exit.get_or_insert(status);
+            started
+        };
         self.event.notify_all();
-        status
+        started
     }
 
     /// `execve`'s start of the group exit the caller survives: `false` if
@@ -404,12 +409,13 @@ pub fn thread_exit_signals(thread: &Thread) {
 /// see (a signal pending for the process, `SIGKILL`, a stop or continue,
 /// a group exit, a single-threading).
 pub fn wake_threads(process: &Process) {
-    // One thread at a time, without a copy of the list (no allocation in
-    // every exit).
-    process.find_thread(|t| {
+    // A copy of the list: a walk by index (`Process::find_thread`) skips
+    // the thread after each one that leaves the list meanwhile, and a
+    // group exit wakes each thread once (`thread::exit_thread`), so a
+    // skipped one would wait for ever.
+    for t in process.threads().iter() {
         t.signals().notify();
-        false
-    });
+    }
     process.signals().event.notify_all();
 }
 
