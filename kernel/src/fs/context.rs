@@ -7,6 +7,7 @@
 //! what path resolution starts from.
 
 use alloc::string::String;
+use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 /// The default umask (Linux's for init).
@@ -15,7 +16,9 @@ pub const DEFAULT_UMASK: u32 = 0o022;
 /// A working directory and a umask (module docs).
 #[derive(Debug)]
 pub struct FsContext {
-    cwd: spin::Mutex<String>,
+    /// Shared, never changed in place: a fork's copy takes the same
+    /// string (no allocation), `chdir` puts a new one.
+    cwd: spin::Mutex<Arc<str>>,
     umask: AtomicU32,
 }
 
@@ -29,7 +32,7 @@ impl FsContext {
     /// cwd `/`, umask 022: what the kernel gives the processes it starts.
     pub fn root() -> Self {
         Self {
-            cwd: spin::Mutex::new(String::from("/")),
+            cwd: spin::Mutex::new(Arc::from("/")),
             umask: AtomicU32::new(DEFAULT_UMASK),
         }
     }
@@ -37,19 +40,24 @@ impl FsContext {
     /// A copy (fork without `CLONE_FS`).
     pub fn clone_copy(&self) -> Self {
         Self {
-            cwd: spin::Mutex::new(self.cwd()),
+            cwd: spin::Mutex::new(self.cwd_shared()),
             umask: AtomicU32::new(self.umask()),
         }
     }
 
     /// The working directory, a normalised absolute path.
     pub fn cwd(&self) -> String {
+        String::from(&**self.cwd.lock())
+    }
+
+    /// The working directory, shared (no copy).
+    pub fn cwd_shared(&self) -> Arc<str> {
         self.cwd.lock().clone()
     }
 
     /// Sets the working directory (`chdir` has checked it).
     pub fn set_cwd(&self, path: String) {
-        *self.cwd.lock() = path;
+        *self.cwd.lock() = Arc::from(path);
     }
 
     pub fn umask(&self) -> u32 {

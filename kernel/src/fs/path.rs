@@ -56,6 +56,14 @@ pub fn normalize(base: &str, path: &[u8]) -> Result<Normal, Errno> {
         return Err(Errno::ENAMETOOLONG);
     }
     let path = core::str::from_utf8(path).map_err(|_| Errno::EINVAL)?;
+    if is_normal(path) {
+        // Already absolute and normal (`/bin/nop`, what exec and most
+        // opens get): one copy, no component list.
+        return Ok(Normal {
+            path: String::from(path),
+            must_be_dir: false,
+        });
+    }
     let mut parts: Vec<&str> = Vec::new();
     let start = if path.starts_with('/') { "" } else { base };
     for component in start.split('/').chain(path.split('/')) {
@@ -87,9 +95,39 @@ pub fn normalize(base: &str, path: &[u8]) -> Result<Normal, Errno> {
     })
 }
 
+/// Whether `path` is already what [`normalize`] makes of it: `/` and
+/// names no longer than `NAME_MAX` that are not `.` or `..`, no empty
+/// one (no repeated or trailing slash), at most `PATH_MAX` bytes.
+fn is_normal(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix('/') else {
+        return false;
+    };
+    path.len() <= PATH_MAX
+        && !rest.is_empty()
+        && rest
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != ".." && c.len() <= NAME_MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn normal_paths_are_recognised() {
+        for p in ["/bin/nop", "/a", "/a/b/c", "/.x/..y"] {
+            assert!(is_normal(p), "{p}");
+            assert_eq!(norm("/tmp", p), p);
+        }
+        for p in [
+            "/", "bin", "/a/", "/a//b", "/a/./b", "/a/..", "/.", "//a", "",
+        ] {
+            assert!(!is_normal(p), "{p}");
+        }
+        let long = alloc::format!("/{}", "x".repeat(NAME_MAX + 1));
+        assert!(!is_normal(&long));
+        assert_eq!(normalize("/", long.as_bytes()), Err(Errno::ENAMETOOLONG));
+    }
 
     fn norm(base: &str, path: &str) -> String {
         normalize(base, path.as_bytes()).unwrap().path

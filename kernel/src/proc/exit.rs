@@ -55,8 +55,10 @@ impl Process {
             self.pid,
             status as u32,
         );
-        // A vfork parent goes on (the child exited or was killed).
-        self.vfork_release();
+        // A vfork parent goes on (the child exited or was killed), next
+        // on its CPU (the child's, unless it moved): nothing else is left
+        // to run for it there, so no idle CPU is called to take it.
+        crate::task::wake_first(|| self.vfork_release());
         crate::proc::reaper::on_exit(self);
         // One look at the table for what the rest needs from it (its lock
         // is the one every exit and every reaping takes: each extra

@@ -344,12 +344,21 @@ mod imp {
         child.add_thread(leader.clone());
         publish(&parent_ids, &parent_space, &child, req);
         // Detached, like `spawn_process`: the process state says when it ends.
-        crate::proc::thread::spawn(
-            crate::task::Builder::new().name(child.name_shared()),
-            leader,
-            space,
-            child_ctx,
-        );
+        let builder = crate::task::Builder::new().name(child.name_shared());
+        if req.wait_for_child {
+            // The parent waits for this child's exec or exit (stage 5):
+            // its CPU is about to be free, so the child starts there,
+            // next in line (`task::wake_first`), and no idle CPU is called
+            // to take it; the parent's wake-up at the child's exit then
+            // stays on this CPU too (`Process::exit`). (A pinned parent's
+            // child starts on its CPU anyway: `thread::spawn`.)
+            let here = builder.cpu(arch::cpu::id());
+            crate::task::wake_first(|| {
+                crate::proc::thread::spawn(here, leader, space, child_ctx);
+            });
+        } else {
+            crate::proc::thread::spawn(builder, leader, space, child_ctx);
+        }
         Ok(child)
     }
 

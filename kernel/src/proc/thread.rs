@@ -261,22 +261,16 @@ static CURRENT: conquer_once::spin::Lazy<alloc::vec::Vec<spin::Mutex<Option<Arc<
 /// The user thread whose future this CPU is polling, if any: what a
 /// system call's code deep inside the kernel asks for its caller's signal
 /// mask (`signal::interruptible`) without every call site passing the
-/// thread. Set around every poll of a thread's future ([`Current`]); a
+/// thread. Set around every poll of a thread's future ([`start`]); a
 /// task is polled on one CPU at a time and kernel code is never
 /// preempted, so the answer is exact for the code running now.
 pub fn current() -> Option<Arc<Thread>> {
     CURRENT.get(arch::cpu::id())?.lock().clone()
 }
 
-/// A thread's future with [`current`] set around each poll.
-pub struct Current<F> {
-    thread: Arc<Thread>,
-    fut: core::pin::Pin<alloc::boxed::Box<F>>,
-}
-
-/// How many threads' futures ([`Current`]) exist: made by [`start`],
-/// dropped when the task completes (or is dropped unfinished).
-/// `sysctl debug.check` compares it with the live threads.
+/// How many threads' futures exist: made by [`start`], dropped when the
+/// task completes (or is dropped unfinished). `sysctl debug.check`
+/// compares it with the live threads.
 static LIVE_TASKS: AtomicUsize = AtomicUsize::new(0);
 
 /// How many thread futures exist (see [`LIVE_TASKS`]).
@@ -284,38 +278,13 @@ pub fn live_tasks() -> usize {
     LIVE_TASKS.load(Ordering::Relaxed)
 }
 
-/// The size of a thread's boxed future (the state machine of [`run`]).
-static RUN_FUTURE_BYTES: AtomicUsize = AtomicUsize::new(0);
+/// One count of [`LIVE_TASKS`], given back when the future holding it is
+/// dropped.
+struct Live;
 
-/// The heap the threads' futures take, besides what their tasks took at
-/// spawn (`memstat`: a thread's future is boxed apart from its task).
-pub fn future_bytes() -> usize {
-    live_tasks() * RUN_FUTURE_BYTES.load(Ordering::Relaxed)
-}
-
-impl<F> Drop for Current<F> {
+impl Drop for Live {
     fn drop(&mut self) {
         LIVE_TASKS.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-impl<F: core::future::Future<Output = ()>> core::future::Future for Current<F> {
-    type Output = ();
-
-    fn poll(
-        mut self: core::pin::Pin<&mut Self>,
-        cx: &mut core::task::Context<'_>,
-    ) -> core::task::Poll<()> {
-        let slot = CURRENT.get(arch::cpu::id());
-        if let Some(slot) = slot {
-            *slot.lock() = Some(self.thread.clone());
-        }
-        let out = self.fut.as_mut().poll(cx);
-        // The same CPU: nothing in a poll migrates it.
-        if let Some(slot) = slot {
-            slot.lock().take();
-        }
-        out
     }
 }
 
@@ -336,22 +305,37 @@ pub fn spawn(
         Some(cpu) if thread.take_affinity_change() => builder.cpu(cpu).pinned(),
         _ => builder,
     };
-    let handle = builder.spawn(start(thread.clone(), space, ctx));
-    thread.task.call_once(|| handle.task_ref());
+    let task = builder.spawn_detached(start(thread.clone(), space, ctx));
+    thread.task.call_once(|| task);
 }
 
 /// The future of `thread` from `ctx` in `space`: [`run`] with [`current`]
-/// set; what [`spawn`] runs.
+/// set around each poll; what [`spawn`] runs. [`run`]'s state is part of
+/// it (in the task's one box, not a box of its own).
 pub fn start(
     thread: Arc<Thread>,
     space: Arc<AddressSpace>,
     ctx: UserContext,
-) -> Current<impl core::future::Future<Output = ()> + Send> {
+) -> impl core::future::Future<Output = ()> + Send {
     LIVE_TASKS.fetch_add(1, Ordering::Relaxed);
-    let fut = alloc::boxed::Box::pin(run(thread.clone(), space, ctx));
-    // Relaxed: statistics; every thread's future has the same size.
-    RUN_FUTURE_BYTES.store(core::mem::size_of_val(&*fut), Ordering::Relaxed);
-    Current { thread, fut }
+    let live = Live;
+    async move {
+        let _live = live;
+        let mut fut = core::pin::pin!(run(thread.clone(), space, ctx));
+        core::future::poll_fn(|cx| {
+            let slot = CURRENT.get(arch::cpu::id());
+            if let Some(slot) = slot {
+                *slot.lock() = Some(thread.clone());
+            }
+            let out = fut.as_mut().poll(cx);
+            // The same CPU: nothing in a poll migrates it.
+            if let Some(slot) = slot {
+                slot.lock().take();
+            }
+            out
+        })
+        .await;
+    }
 }
 
 /// How a thread's loop ended.

@@ -135,7 +135,7 @@ fn interpreter(
 /// process's program file (busybox runs its applets through it).
 fn resolve(process: &Process, path: &[u8]) -> Result<String, Errno> {
     core::str::from_utf8(path).map_err(|_| Errno::ENOENT)?;
-    let path = crate::fs::path::normalize(&process.fs().cwd(), path)?;
+    let path = crate::fs::path::normalize(&process.fs().cwd_shared(), path)?;
     match crate::fs::procfs::exe_link(&path.path, process.pid()) {
         Some(target) => target,
         None => crate::fs::vfs::resolve_to(&path, true).map(|(_, path)| path),
@@ -149,9 +149,9 @@ fn resolve(process: &Process, path: &[u8]) -> Result<String, Errno> {
 /// `/proc/self/exe` is `exe` (busybox, re-run through it, sees `exe` and
 /// renames itself to the applet with `PR_SET_NAME`, which is what `ps -o
 /// comm` then shows). The caller already checked the path is UTF-8.
-fn comm_name(path: &[u8]) -> String {
+fn comm_name(path: &[u8]) -> alloc::borrow::Cow<'_, str> {
     let last = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
-    String::from_utf8_lossy(last).into_owned()
+    String::from_utf8_lossy(last)
 }
 
 /// What other parts of the kernel do at exec, after the commit: signal

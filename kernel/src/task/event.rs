@@ -23,6 +23,10 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
 
+/// Up to this many waiters, `notify_all` moves their wakers onto the
+/// stack and leaves the queue its room.
+const FEW: usize = 4;
+
 /// A queued waiter.
 struct Waiter {
     ticket: u64,
@@ -103,9 +107,20 @@ impl Event {
     /// Wakes every waiter queued now, except that of the exclusive ones
     /// only the oldest (module docs). Returns how many.
     pub fn notify_all(&self) -> usize {
+        // The common case, a few waiters, none exclusive: their wakers
+        // are moved out and the queue keeps its room, so the next wait
+        // does not allocate again (a parent's wait for its children, a
+        // vfork parent's wait, at every fork).
+        let mut few: [Option<Waker>; FEW] = Default::default();
         let waiters = self.locked(|s| {
             s.broadcasts += 1;
             if !s.waiters.iter().any(|w| w.exclusive) {
+                if s.waiters.len() <= FEW {
+                    for (slot, w) in few.iter_mut().zip(s.waiters.drain(..)) {
+                        *slot = Some(w.waker);
+                    }
+                    return VecDeque::new();
+                }
                 return core::mem::take(&mut s.waiters);
             }
             let mut woken = VecDeque::new();
@@ -122,7 +137,11 @@ impl Event {
             s.waiters = kept;
             woken
         });
-        let n = waiters.len();
+        let mut n = waiters.len();
+        for w in few.into_iter().flatten() {
+            w.wake();
+            n += 1;
+        }
         for w in waiters {
             w.waker.wake();
         }

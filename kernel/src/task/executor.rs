@@ -355,6 +355,17 @@ impl Builder {
         self.spawn_in(super::scheduler(), fut)
     }
 
+    /// Spawns `fut` detached on the calling context's scheduler: no join
+    /// state is made (one allocation fewer than [`Builder::spawn`]); the
+    /// returned reference says whether the task is alive or parked. What
+    /// a user thread's task is (its process's state says when it ends).
+    pub fn spawn_detached<F>(self, fut: F) -> TaskRef
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        super::scheduler().spawn_boxed(self, Box::pin(fut), 0)
+    }
+
     /// Spawns on `sched`.
     pub fn spawn_in<F>(self, sched: &'static Scheduler, fut: F) -> JoinHandle<F::Output>
     where
@@ -505,6 +516,35 @@ impl Scheduler {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        let join = Arc::new(JoinState::new());
+        let result = join.clone();
+        let future: TaskFuture = Box::pin(async move {
+            result.finish(fut.await);
+        });
+        // An Arc header is two words.
+        let join_bytes = core::mem::size_of_val(&*join) + 2 * core::mem::size_of::<usize>();
+        let (id, task_ref) = self.spawn_boxed_id(builder, future, join_bytes);
+        JoinHandle::new(id, join, task_ref)
+    }
+
+    /// Spawns a boxed `future` with no join state ([`Builder::spawn_detached`]);
+    /// `extra_bytes` of heap besides the task and the box are counted with it.
+    fn spawn_boxed(
+        &'static self,
+        builder: Builder,
+        future: TaskFuture,
+        extra_bytes: usize,
+    ) -> TaskRef {
+        self.spawn_boxed_id(builder, future, extra_bytes).1
+    }
+
+    /// [`Self::spawn_boxed`], also returning the new task's id.
+    fn spawn_boxed_id(
+        &'static self,
+        builder: Builder,
+        future: TaskFuture,
+        extra_bytes: usize,
+    ) -> (TaskId, TaskRef) {
         let home = match builder.cpu {
             Some(cpu) => {
                 assert!(cpu < self.ncpus(), "spawn on CPU {cpu}: no such CPU");
@@ -514,16 +554,11 @@ impl Scheduler {
         };
         // Relaxed: ids need only be unique.
         let id = TaskId(self.next_task_id.fetch_add(1, Ordering::Relaxed));
-        let join = Arc::new(JoinState::new());
-        let result = join.clone();
-        let future: TaskFuture = Box::pin(async move {
-            result.finish(fut.await);
-        });
-        // Arc headers are two words.
+        // An Arc header is two words.
         let bytes = core::mem::size_of_val(&*future)
             + core::mem::size_of::<Task>()
-            + core::mem::size_of_val(&*join)
-            + 4 * core::mem::size_of::<usize>();
+            + 2 * core::mem::size_of::<usize>()
+            + extra_bytes;
         TASKS_LIVE.fetch_add(1, Ordering::Relaxed);
         TASK_BYTES.fetch_add(bytes, Ordering::Relaxed);
         let task = Arc::new(Task {
@@ -546,7 +581,7 @@ impl Scheduler {
         log::trace!("spawn {id} {:?} on cpu {home}", task.name);
         let task_ref = TaskRef(Arc::downgrade(&task));
         self.enqueue(task);
-        JoinHandle::new(id, join, task_ref)
+        (id, task_ref)
     }
 
     /// The CPU with the fewest live tasks. Ties go to the calling CPU (the
