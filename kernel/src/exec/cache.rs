@@ -24,9 +24,20 @@
 //! (`elf::DEFAULT_PIE_BIAS`). The cache only grows, and is bounded by the
 //! archive: at most one frame per page of each executable file, plus the
 //! boundary pages segments share.
+//!
+//! With the pages, the first exec of a program keeps what every later one
+//! needs from the file ([`Prepared`]: its validated ELF plan, its page
+//! ranges, the pages to map in order), so a later exec neither parses the
+//! file again nor looks each page up. Also bounded by the archive: one per
+//! executable file.
 
 use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
 use arch::mm::Frame;
+
+use super::elf::LoadPlan;
+use super::load::ImageRange;
 
 /// (address of the file's bytes, page address) -> the page.
 type Pages = BTreeMap<(usize, u64), Frame>;
@@ -51,4 +62,35 @@ pub fn insert(image: &'static [u8], page: u64, frame: &Frame) {
 /// How many frames the cache holds (leak checks count them as free).
 pub fn frames() -> usize {
     CACHE.lock().len()
+}
+
+/// What every exec of one program needs from its file, worked out at its
+/// first exec and kept with its pages: the ELF plan (validated once), the
+/// page ranges of its VMAs (`load::image_vmas`) and the cached pages to
+/// map, in address order (those of a no-access range left out). A later
+/// exec of the program maps these without parsing the file or looking
+/// each page up.
+#[derive(Debug)]
+pub struct Prepared {
+    pub plan: LoadPlan,
+    pub ranges: Vec<ImageRange>,
+    pub pages: Vec<(u64, Frame)>,
+}
+
+/// Address of the file's bytes -> its [`Prepared`] load.
+static PREPARED: spin::Mutex<BTreeMap<usize, Arc<Prepared>>> = spin::Mutex::new(BTreeMap::new());
+
+/// The prepared load of `image`, if an exec made it.
+pub fn prepared(image: &'static [u8]) -> Option<Arc<Prepared>> {
+    PREPARED.lock().get(&(image.as_ptr() as usize)).cloned()
+}
+
+/// Keeps `prepared` for `image` and returns the one kept (another exec's,
+/// if it got there first: the same contents).
+pub fn keep_prepared(image: &'static [u8], prepared: Prepared) -> Arc<Prepared> {
+    PREPARED
+        .lock()
+        .entry(image.as_ptr() as usize)
+        .or_insert_with(|| Arc::new(prepared))
+        .clone()
 }

@@ -15,7 +15,9 @@
 //!   the image page cache ([`super::cache`]: built from the initramfs at
 //!   the program's first exec, shared by every process running it, mapped
 //!   read-only so that a write makes a private copy), the `.bss`-only
-//!   pages are left to be zero-filled on first touch;
+//!   pages are left to be zero-filled on first touch. The plan, the
+//!   ranges and the list of pages are worked out at the program's first
+//!   exec and kept with the cache (`cache::Prepared`);
 //! - the heap (`brk`) starts at the page after the image, empty;
 //! - the stack: a VMA of [`STACK_SIZE`] (more if the arguments need it)
 //!   below `DEFAULT_STACK_TOP`, with nothing mapped below it for
@@ -197,48 +199,13 @@ mod imp {
         }
     }
 
-    /// [`load_as`] with `AT_EXECFN` given separately (for a `#!` script,
-    /// the script's path while `path` is its interpreter).
-    pub fn load_exec(
-        path: &str,
-        execfn: &[u8],
-        argv: &[&[u8]],
-        envp: &[&[u8]],
-        creds: &Creds,
-    ) -> Result<Loaded, Errno> {
-        let image = executable(path)?;
+    /// What every exec of `image` needs from the file (`cache::Prepared`):
+    /// its plan and page ranges (`ENOEXEC` for a file the ELF checks or
+    /// W^X refuse), and its pages of file bytes, from the image page cache
+    /// or built now (filled, then cached; `ENOMEM` without a frame).
+    fn prepare(image: &'static [u8]) -> Result<cache::Prepared, Errno> {
         let plan = LoadPlan::new(image, DEFAULT_PIE_BIAS).map_err(|_| Errno::ENOEXEC)?;
         let ranges = image_vmas(&plan.segments).map_err(|_| Errno::ENOEXEC)?;
-
-        let mut random = [0u8; 16];
-        arch::cpu::random::fill(&mut random);
-        let vdso = arch::user::vdso::pages();
-        let aux = AuxInfo {
-            sysinfo_ehdr: if vdso.is_some() {
-                VDSO_BASE + PAGE_SIZE
-            } else {
-                0
-            },
-            uid: creds.uid,
-            euid: creds.euid,
-            gid: creds.gid,
-            egid: creds.egid,
-            hwcap: hwcap(),
-            secure: false,
-            ..AuxInfo::for_plan(&plan, random)
-        };
-        let stack =
-            StackImage::new(DEFAULT_STACK_TOP, argv, envp, execfn, &aux).map_err(|e| match e {
-                StackError::TooBig => Errno::E2BIG,
-                StackError::InteriorNul | StackError::BadTop(_) => Errno::EINVAL,
-            })?;
-
-        let space = AddressSpace::new()?;
-        for r in &ranges {
-            space.map_anonymous(r.start, r.end, r.perms, VmaKind::Image)?;
-        }
-        // The pages with file bytes: from the image page cache, or built
-        // now (filled before they are mapped) and then cached.
         let mut pages: BTreeMap<u64, (Frame, bool)> = BTreeMap::new();
         for seg in &plan.segments {
             let bytes = seg.file_bytes(image);
@@ -264,22 +231,76 @@ mod imp {
                 at += n;
             }
         }
+        // A segment with no permissions at all stays unmapped (every
+        // access is SIGSEGV, as PROT_NONE).
         let no_access = |va: u64| {
             ranges
                 .iter()
                 .any(|r| r.start <= va && va < r.end && r.perms == VmPerms::default())
         };
+        let mut mapped = Vec::with_capacity(pages.len());
         for (page, (frame, fresh)) in pages {
             if fresh {
                 cache::insert(image, page, &frame);
             }
-            // A segment with no permissions at all stays unmapped (every
-            // access is SIGSEGV, as PROT_NONE). The cache's reference makes
-            // a writable page read-only until its first write (a private
-            // copy then).
             if !no_access(page) {
-                space.map_frame(page, frame)?;
+                mapped.push((page, frame));
             }
+        }
+        Ok(cache::Prepared {
+            plan,
+            ranges,
+            pages: mapped,
+        })
+    }
+
+    /// [`load_as`] with `AT_EXECFN` given separately (for a `#!` script,
+    /// the script's path while `path` is its interpreter).
+    pub fn load_exec(
+        path: &str,
+        execfn: &[u8],
+        argv: &[&[u8]],
+        envp: &[&[u8]],
+        creds: &Creds,
+    ) -> Result<Loaded, Errno> {
+        let image = executable(path)?;
+        let prepared = match cache::prepared(image) {
+            Some(prepared) => prepared,
+            None => cache::keep_prepared(image, prepare(image)?),
+        };
+        let plan = &prepared.plan;
+
+        let mut random = [0u8; 16];
+        arch::cpu::random::fill(&mut random);
+        let vdso = arch::user::vdso::pages();
+        let aux = AuxInfo {
+            sysinfo_ehdr: if vdso.is_some() {
+                VDSO_BASE + PAGE_SIZE
+            } else {
+                0
+            },
+            uid: creds.uid,
+            euid: creds.euid,
+            gid: creds.gid,
+            egid: creds.egid,
+            hwcap: hwcap(),
+            secure: false,
+            ..AuxInfo::for_plan(plan, random)
+        };
+        let stack =
+            StackImage::new(DEFAULT_STACK_TOP, argv, envp, execfn, &aux).map_err(|e| match e {
+                StackError::TooBig => Errno::E2BIG,
+                StackError::InteriorNul | StackError::BadTop(_) => Errno::EINVAL,
+            })?;
+
+        let space = AddressSpace::new()?;
+        for r in &prepared.ranges {
+            space.map_anonymous(r.start, r.end, r.perms, VmaKind::Image)?;
+        }
+        // The cache's reference makes a writable page read-only until its
+        // first write (a private copy then).
+        for (page, frame) in &prepared.pages {
+            space.map_frame(*page, frame.clone())?;
         }
 
         // The stack: big enough for the image plus room to grow.
