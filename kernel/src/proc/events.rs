@@ -104,10 +104,41 @@ mod imp {
 
     static HOOKS: spin::RwLock<Vec<(&'static str, ForkHook)>> = spin::RwLock::new(Vec::new());
 
-    static RING: Lazy<spin::Mutex<Ring>> = Lazy::new(|| spin::Mutex::new(Ring::new(RING_EVENTS)));
+    /// The ring and how many readers wait in [`wait_past`], under one lock:
+    /// a publication reads the count with its push, so with no reader
+    /// waiting (nearly always: every fork, exec and exit publishes) it
+    /// notifies nobody and leaves [`PUBLISHED`]'s lock alone.
+    struct Stream {
+        ring: Ring,
+        waiting: usize,
+    }
 
-    /// Notified after every publication.
+    static RING: Lazy<spin::Mutex<Stream>> = Lazy::new(|| {
+        spin::Mutex::new(Stream {
+            ring: Ring::new(RING_EVENTS),
+            waiting: 0,
+        })
+    });
+
+    /// Notified after a publication when a reader waits.
     static PUBLISHED: Event = Event::new();
+
+    /// A reader counted in [`Stream::waiting`] while it lives (a wait a
+    /// signal cancels is uncounted too).
+    struct Waiting;
+
+    impl Waiting {
+        fn new() -> Self {
+            RING.lock().waiting += 1;
+            Self
+        }
+    }
+
+    impl Drop for Waiting {
+        fn drop(&mut self) {
+            RING.lock().waiting -= 1;
+        }
+    }
 
     /// Registers `hook` under `name` (for the log); it runs on every fork
     /// from now on.
@@ -146,24 +177,37 @@ mod imp {
             other,
             time_ns: crate::task::now_ns(),
         };
-        RING.lock().push(event);
-        PUBLISHED.notify_all();
+        // A reader counted before this push checks the ring after its
+        // registration on `PUBLISHED`: it sees this event, or is queued
+        // for the notification below. One counted after it finds the
+        // event already in the ring.
+        let waiting = {
+            let mut stream = RING.lock();
+            stream.ring.push(event);
+            stream.waiting > 0
+        };
+        if waiting {
+            PUBLISHED.notify_all();
+        }
     }
 
     /// Where a new reader starts (only later events).
     pub fn head() -> u64 {
-        RING.lock().head()
+        RING.lock().ring.head()
     }
 
     /// Up to `max` events from `cursor`, without waiting: the events, the
     /// new cursor, how many were lost.
     pub fn read_now(cursor: u64, max: usize) -> (Vec<ForkEvent>, u64, u64) {
-        RING.lock().read_from(cursor, max)
+        RING.lock().ring.read_from(cursor, max)
     }
 
     /// Waits until an event at or after `cursor` exists.
     pub async fn wait_past(cursor: u64) {
-        PUBLISHED.wait_until(|| RING.lock().head() > cursor).await;
+        let _counted = Waiting::new();
+        PUBLISHED
+            .wait_until(|| RING.lock().ring.head() > cursor)
+            .await;
     }
 }
 
