@@ -7,8 +7,8 @@
 //! the only walk of all processes; fork, exit and wait never make one):
 //! each process record (the `Process` and its name), each descriptor
 //! table (counted once however many processes share it), and the tasks
-//! (the executor's count of what they took at spawn: a user thread's
-//! whole future is in its task's box). Page-table pages
+//! (the executor's count of what they took at spawn, plus each user
+//! thread's boxed `run` future). Page-table pages
 //! are frames, counted by `arch`.
 //!
 //! The figures are an `abi::record::MemRecord`, the record `meminfo`
@@ -52,7 +52,7 @@ pub fn now() -> MemRecord {
         processes: procs.len() as u64,
         process_bytes: process_bytes as u64,
         tasks: tasks as u64,
-        task_bytes: task_bytes as u64,
+        task_bytes: (task_bytes + crate::proc::thread::future_bytes()) as u64,
         table_pages: arch::mm::user::table_pages() as u64,
         fd_tables: tables.len() as u64,
         fd_bytes: tables.iter().map(|t| t.1 as u64 + 16).sum(),
