@@ -95,6 +95,28 @@
 //! and the running marks (a store-load handshake): either the entering CPU
 //! sees the new epoch, or the changing CPU sees it running.
 //!
+//! # Deferred invalidation
+//! A copy-on-write fault resolved inside `user::run` (the CPU marks
+//! itself [`RESOLVING`] the table) skips its local `invlpg`, which under
+//! QEMU's TCG ends the translation block and clears part of the jump
+//! cache (about a tenth of a COW fault): the old frame's reference goes on
+//! the CPU's deferred list, flushed (one `invlpg` per page, or a CR3
+//! reload past [`DEFER_ONE_BY_ONE`]) when `run` returns or the list is
+//! full. A stale entry maps only the old frame, read-only; the list's
+//! reference keeps that frame unchanged (the write invariant), so the
+//! entry reads what the copy held at the fault, and the CPU's own first
+//! write walks the tables again and replaces it. Only someone else writing
+//! the copy could tell, so a CPU defers only while no other CPU runs the
+//! table's user code (a scan of `RUNNING`) and marks the table
+//! (`deferred_on`). Another CPU entering user mode with the table
+//! (`activate_irqs_off`, after its `RUNNING` mark) or writing its memory
+//! (`copy`, under the lock the deferring fault holds) waits for the flush
+//! first (`wait_drain`): it counts itself in `drain_waiters` (no deferral
+//! starts while any waits) and sends the shootdown IPI if that CPU runs
+//! the table (it flushes on its way out of `run`); otherwise that CPU
+//! flushes at its next entry. Sequentially consistent operations on both
+//! sides make these store-load handshakes, as for shootdowns.
+//!
 //! A CPU keeps a reference to the PML4 frame it has loaded, so a dropped
 //! table's PML4 cannot be reused by a new table while a CPU still has it in
 //! CR3 (its lower half is cleared first, so such a CPU sees no user pages).
@@ -226,6 +248,17 @@ pub enum WriteFault {
     Copied,
 }
 
+/// What `flush` does on the executing CPU when its TLB is up to date.
+#[derive(Clone, Copy)]
+enum Local {
+    /// `invlpg` of one page.
+    Page(u64),
+    /// A whole flush (CR3 reload).
+    All,
+    /// Nothing: the page is on this CPU's deferred list (`defer`).
+    Deferred,
+}
+
 /// One user address space's page tables.
 #[derive(Debug)]
 pub struct UserPageTable {
@@ -241,6 +274,13 @@ pub struct UserPageTable {
     lock: spin::Mutex<Arc<Root>>,
     /// Bumped by every change that needs a TLB flush (module docs).
     epoch: AtomicU64,
+    /// The CPU (its number + 1; 0: none) whose TLB may still hold
+    /// entries for old frames of pages this table copied on write
+    /// (module docs, "Deferred invalidation").
+    deferred_on: AtomicU64,
+    /// CPUs waiting for `deferred_on`'s CPU to flush (entering user
+    /// mode, writing user memory); no deferral starts while any waits.
+    drain_waiters: AtomicU64,
 }
 
 /// A PML4 and what it holds; shared by the tables forked from one
@@ -281,6 +321,16 @@ static ENTRIES: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 /// Shootdown IPIs sent since boot.
 static SHOOTDOWNS: AtomicU64 = AtomicU64::new(0);
 
+/// Copy-on-write faults whose local flush was put off (module docs,
+/// "Deferred invalidation").
+static DEFERRALS: AtomicU64 = AtomicU64::new(0);
+
+/// How many copy-on-write faults have put off their local TLB flush since
+/// boot (module docs, "Deferred invalidation").
+pub fn deferred_flushes() -> u64 {
+    DEFERRALS.load(Ordering::Relaxed)
+}
+
 /// How many TLB-shootdown IPIs have been sent since boot (module docs).
 pub fn shootdowns() -> u64 {
     SHOOTDOWNS.load(Ordering::Relaxed)
@@ -299,6 +349,27 @@ static LOADED: [spin::Mutex<Option<Loaded>>; MAX_CPUS] =
 static LOADED_TABLE: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 static LOADED_ROOT: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 static LOADED_EPOCH: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+
+/// The table (its `id`) whose user page fault this CPU is resolving
+/// inside `user::run` (0: none): only then may a copy-on-write fault put
+/// off its local flush (module docs, "Deferred invalidation").
+static RESOLVING: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+
+/// Copy-on-write faults a CPU has not flushed from its own TLB yet
+/// (module docs, "Deferred invalidation"): the page and the old frame,
+/// whose reference the list holds. Only its own CPU touches its list,
+/// with interrupts masked. Allocated at the CPU's first CR3 load (room
+/// for [`DEFER_CAP`], so pushing never allocates); without memory for
+/// it, the CPU just does not defer.
+static DEFERRED: [spin::Mutex<alloc::vec::Vec<(u64, u64)>>; MAX_CPUS] =
+    [const { spin::Mutex::new(alloc::vec::Vec::new()) }; MAX_CPUS];
+
+/// Deferred pages a CPU holds at most; the next one flushes its whole TLB.
+const DEFER_CAP: usize = 128;
+/// Up to this many deferred pages are flushed one by one (`invlpg`), more
+/// by a CR3 reload: under QEMU's TCG an `invlpg` costs about a
+/// thirtieth of a whole flush and the refills after it.
+const DEFER_ONE_BY_ONE: usize = 16;
 
 /// A CPU's record in `LOADED`.
 #[derive(Debug)]
@@ -347,6 +418,8 @@ impl UserPageTable {
             root_pa: AtomicU64::new(root.pa()),
             lock: spin::Mutex::new(root),
             epoch: AtomicU64::new(0),
+            deferred_on: AtomicU64::new(0),
+            drain_waiters: AtomicU64::new(0),
         }
     }
 
@@ -366,6 +439,25 @@ impl UserPageTable {
     /// old one).
     pub(crate) fn activate_irqs_off(&self) {
         let cpu = crate::cpu::id();
+        // Deferred invalidation (module docs): SeqCst, the other half of
+        // `defer`'s handshake (after `enter_user`'s running mark).
+        let owner = self.deferred_on.load(Ordering::SeqCst);
+        if owner != 0 {
+            if owner == cpu as u64 + 1 {
+                // This CPU's own; flushed now if another CPU waits for it.
+                if self.drain_waiters.load(Ordering::SeqCst) != 0 {
+                    self.drain_deferred();
+                }
+            } else {
+                // Another CPU's: not into user mode before it flushed. Not
+                // marked running while waiting, so a shootdown that CPU
+                // makes meanwhile does not wait for this one; marked again
+                // before the waiter count drops, so no deferral starts
+                // before `defer` sees the mark.
+                self.leave_user();
+                self.wait_drain(|| self.enter_user());
+            }
+        }
         // Acquire: pairs with the Release in `changed`, so the PTE changes
         // of that epoch are visible to the page walks after the CR3 load.
         // The epoch first: a new PML4 is published before the epoch bump.
@@ -386,6 +478,15 @@ impl UserPageTable {
             && l.epoch == epoch
         {
             return;
+        }
+        // This CPU's deferred list, made at its first CR3 load, not under
+        // a table's lock in a fault; without memory for it the CPU does
+        // not defer.
+        {
+            let mut list = DEFERRED[cpu].lock();
+            if list.capacity() < DEFER_CAP {
+                let _ = list.try_reserve_exact(DEFER_CAP);
+            }
         }
         let frame = x86_64::structures::paging::PhysFrame::containing_address(PhysAddr::new(root));
         // SAFETY: the PML4's upper half is the kernel's, so the running code,
@@ -416,17 +517,17 @@ impl UserPageTable {
     /// Records a change to the PTE of `va` that needs a TLB flush; call
     /// with the lock held, after the change.
     fn changed(&self, va: u64) {
-        self.flush(Some(va));
+        self.flush(Local::Page(va));
     }
 
     /// [`Self::changed`] for changes anywhere in the table (fork's
     /// write-protection of the PML4 entries): the local flush is a
     /// full one.
     fn changed_all(&self) {
-        self.flush(None);
+        self.flush(Local::All);
     }
 
-    fn flush(&self, va: Option<u64>) {
+    fn flush(&self, local: Local) {
         crate::cpu::irq::without(|| {
             let mut slot = LOADED[crate::cpu::id()].lock();
             // Release: pairs with the Acquire in `activate_irqs_off`.
@@ -438,16 +539,159 @@ impl UserPageTable {
             {
                 // This CPU's TLB was up to date before the change: flushing
                 // the one entry (`invlpg` also drops every cached upper-level
-                // entry) or all of them keeps it so.
-                match va {
-                    Some(va) => x86_64::instructions::tlb::flush(VirtAddr::new(va)),
-                    None => x86_64::instructions::tlb::flush_all(),
+                // entry) or all of them keeps it so (or the page is on this
+                // CPU's deferred list).
+                match local {
+                    Local::Page(va) => x86_64::instructions::tlb::flush(VirtAddr::new(va)),
+                    Local::All => x86_64::instructions::tlb::flush_all(),
+                    Local::Deferred => {}
                 }
                 l.epoch = old + 1;
                 LOADED_EPOCH[crate::cpu::id()].store(old + 1, Ordering::Relaxed);
             }
         });
         self.shoot_down();
+    }
+
+    /// Marks (`Some(())`) or unmarks this CPU as resolving a page fault of
+    /// this table's user code inside `user::run` (interrupts masked):
+    /// copy-on-write faults resolved meanwhile may put off their local
+    /// flush until [`Self::drain_deferred`] (module docs).
+    pub(crate) fn resolving(&self, on: bool) {
+        RESOLVING[crate::cpu::id()].store(if on { self.id } else { 0 }, Ordering::Relaxed);
+    }
+
+    /// Puts off the local flush of the copy-on-write change of `va`
+    /// (lock held, the PTE already points at the copy) and keeps the
+    /// reference to the old frame at `old` until the flush (module docs,
+    /// "Deferred invalidation"). `false` when that is not allowed now:
+    /// the caller flushes and drops the frame as for any change.
+    fn defer(&self, va: u64, old: u64) -> bool {
+        let cpu = crate::cpu::id();
+        if RESOLVING[cpu].load(Ordering::Relaxed) != self.id {
+            return false;
+        }
+        // Only while this CPU's TLB is up to date for the table: otherwise
+        // the next entry reloads CR3 anyway (and `flush` would not
+        // `invlpg`).
+        if LOADED_TABLE[cpu].load(Ordering::Relaxed) != self.id
+            || LOADED_ROOT[cpu].load(Ordering::Relaxed) != self.root_pa.load(Ordering::SeqCst)
+            || LOADED_EPOCH[cpu].load(Ordering::Relaxed) != self.epoch.load(Ordering::SeqCst)
+        {
+            return false;
+        }
+        let mut list = DEFERRED[cpu].lock();
+        if list.capacity() < DEFER_CAP {
+            // No list (`activate_irqs_off` makes it): no deferral.
+            return false;
+        }
+        let me = cpu as u64 + 1;
+        let fresh =
+            match self
+                .deferred_on
+                .compare_exchange(0, me, Ordering::SeqCst, Ordering::SeqCst)
+            {
+                Ok(_) => true,
+                Err(owner) if owner == me => false,
+                Err(_) => return false,
+            };
+        // The other half of the handshakes of `activate_irqs_off` and
+        // `wait_drain` (SeqCst both sides): either they see this CPU's
+        // mark, or this sees them waiting or running the table.
+        let cpus = crate::cpu::count().min(MAX_CPUS);
+        let excluded = self.drain_waiters.load(Ordering::SeqCst) != 0
+            || (0..cpus).any(|c| c != cpu && RUNNING[c].load(Ordering::SeqCst) == self.id);
+        if excluded {
+            if fresh {
+                self.deferred_on.store(0, Ordering::SeqCst);
+            }
+            return false;
+        }
+        DEFERRALS.fetch_add(1, Ordering::Relaxed);
+        if list.len() == DEFER_CAP {
+            // Full: one flush of the whole TLB (this page's change
+            // included) lets go of every old frame, this one too.
+            x86_64::instructions::tlb::flush_all();
+            for (_, pa) in list.drain(..) {
+                // SAFETY: the reference `defer` took over, given up once.
+                drop(unsafe { Frame::from_raw(pa) });
+            }
+            // SAFETY: the leaf's reference to the old frame, replaced by
+            // the caller; the flush above dropped every entry mapping it.
+            drop(unsafe { Frame::from_raw(old) });
+            return true;
+        }
+        list.push((va, old));
+        true
+    }
+
+    /// The CPU whose TLB may still hold entries for old frames of pages
+    /// this table copied on write (module docs, "Deferred invalidation").
+    pub fn deferring_cpu(&self) -> Option<usize> {
+        match self.deferred_on.load(Ordering::SeqCst) {
+            0 => None,
+            cpu => Some((cpu - 1) as usize),
+        }
+    }
+
+    /// Flushes from this CPU's TLB the pages whose invalidation it put off
+    /// for this table, and lets go of their old frames (module docs,
+    /// "Deferred invalidation"). `user::run` calls it with interrupts
+    /// masked before it returns; a no-op when there is nothing.
+    pub(crate) fn drain_deferred(&self) {
+        let cpu = crate::cpu::id();
+        if self.deferred_on.load(Ordering::SeqCst) != cpu as u64 + 1 {
+            return;
+        }
+        let mut list = DEFERRED[cpu].lock();
+        if list.len() <= DEFER_ONE_BY_ONE {
+            for &(va, _) in list.iter() {
+                x86_64::instructions::tlb::flush(VirtAddr::new(va));
+            }
+        } else {
+            x86_64::instructions::tlb::flush_all();
+        }
+        // SeqCst: a waiter that sees 0 sees the flush done.
+        self.deferred_on.store(0, Ordering::SeqCst);
+        for (_, pa) in list.drain(..) {
+            // SAFETY: the reference `defer` took over, given up once; no
+            // TLB entry maps the frame for this table any more.
+            drop(unsafe { Frame::from_raw(pa) });
+        }
+    }
+
+    /// Waits until no other CPU has copy-on-write flushes of this table
+    /// put off (module docs, "Deferred invalidation"): counted among the
+    /// waiters, so none starts meanwhile, that CPU is made to leave user
+    /// mode if it runs the table (it drains on the way out) or drains at
+    /// its next entry. Call without the table's lock, and not marked as
+    /// running the table (its shootdowns would wait for this CPU).
+    /// `done` runs while still counted (no new deferral can start before
+    /// it returns).
+    fn wait_drain<R>(&self, done: impl FnOnce() -> R) -> R {
+        let me = crate::cpu::id() as u64 + 1;
+        // SeqCst: the store-load handshake with `defer`.
+        self.drain_waiters.fetch_add(1, Ordering::SeqCst);
+        let mut kicked = false;
+        loop {
+            let owner = self.deferred_on.load(Ordering::SeqCst);
+            if owner == 0 || owner == me {
+                break;
+            }
+            let cpu = (owner - 1) as usize;
+            if !kicked && RUNNING[cpu].load(Ordering::SeqCst) == self.id {
+                kicked = true;
+                SHOOTDOWNS.fetch_add(1, Ordering::Relaxed);
+                crate::irq::lapic::send_ipi(
+                    crate::smp::cpu_apic_id(cpu),
+                    crate::irq::vector::TLB_SHOOTDOWN,
+                );
+            }
+            core::hint::spin_loop();
+        }
+        let r = done();
+        self.drain_waiters.fetch_sub(1, Ordering::SeqCst);
+        r
     }
 
     /// Marks this CPU as running this table's user code; `user::run` calls
@@ -1041,6 +1285,11 @@ impl UserPageTable {
         // the reference is held. `copy` is fresh and only ours.
         unsafe { super::frame::copy_page(phys_to_virt(copy.paddr()), phys_to_virt(pa)) };
         entry.set_addr(PhysAddr::new(copy.leak()), new);
+        if self.defer(va, pa) {
+            // The deferred list holds the old frame's reference now.
+            self.flush(Local::Deferred);
+            return Ok(WriteFault::Copied);
+        }
         self.changed(va);
         drop(guard);
         // SAFETY: the leaf's reference to the old frame, replaced above;
@@ -1143,19 +1392,38 @@ impl UserPageTable {
         let mut cur = va;
         while cur < end {
             let n = (PAGE_SIZE - (cur & (PAGE_SIZE - 1))).min(end - cur) as usize;
+            let mut step = |guard: spin::MutexGuard<'_, Arc<Root>>| {
+                let (entry, writable) = self.peek(&guard, cur).ok_or(Fault::NotMapped(cur))?;
+                let page = entry.addr().as_u64();
+                if write {
+                    if !writable {
+                        return Err(Fault::ReadOnly(cur));
+                    }
+                    if !entry.flags().contains(SHARED) && refcount_of(page) != 1 {
+                        return Err(Fault::Cow(cur));
+                    }
+                }
+                each(page + (cur & (PAGE_SIZE - 1)), (cur - va) as usize, n);
+                drop(guard);
+                Ok(())
+            };
             let guard = self.lock.lock();
-            let (entry, writable) = self.peek(&guard, cur).ok_or(Fault::NotMapped(cur))?;
-            let page = entry.addr().as_u64();
-            if write {
-                if !writable {
-                    return Err(Fault::ReadOnly(cur));
+            // A write while a CPU's TLB may still map old frames of this
+            // table's pages (module docs, "Deferred invalidation") waits
+            // until it has flushed them. The lock orders this check with
+            // `defer`, which marks the table under it.
+            let owner = self.deferred_on.load(Ordering::SeqCst);
+            if write && owner != 0 {
+                drop(guard);
+                if owner == crate::cpu::id() as u64 + 1 {
+                    crate::cpu::irq::without(|| self.drain_deferred());
+                    step(self.lock.lock())?;
+                } else {
+                    self.wait_drain(|| step(self.lock.lock()))?;
                 }
-                if !entry.flags().contains(SHARED) && refcount_of(page) != 1 {
-                    return Err(Fault::Cow(cur));
-                }
+            } else {
+                step(guard)?;
             }
-            each(page + (cur & (PAGE_SIZE - 1)), (cur - va) as usize, n);
-            drop(guard);
             cur += n as u64;
         }
         Ok(())

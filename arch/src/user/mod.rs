@@ -541,6 +541,9 @@ mod imp {
         }
         before();
         let trap = enter(ctx, table, answer, resolve);
+        // The copy-on-write flushes put off while resolving faults
+        // (`arch::mm::user`, "Deferred invalidation") end with the run.
+        table.drain_deferred();
         if irqs_were_on {
             crate::cpu::irq::enable();
         }
@@ -608,7 +611,12 @@ mod imp {
                     continue;
                 }
                 table.leave_user();
-                if vector == crate::irq::vector::PAGE_FAULT as u64 && resolve(cr2, error_code) {
+                if vector == crate::irq::vector::PAGE_FAULT as u64 && {
+                    table.resolving(true);
+                    let resolved = resolve(cr2, error_code);
+                    table.resolving(false);
+                    resolved
+                } {
                     // Resolved (`run_until_answering`): the same instruction
                     // again, through every entry check.
                     continue 'entry;

@@ -21,6 +21,8 @@ pub const USER_TOP: u64 = 0x0000_7fff_ffff_f000;
 pub const USER_BOTTOM: u64 = 0x1_0000;
 
 #[cfg(target_os = "none")]
+mod deferred_ktests;
+#[cfg(target_os = "none")]
 mod inherit_ktests;
 #[cfg(target_os = "none")]
 mod share_ktests;
