@@ -87,6 +87,8 @@ mod imp {
     use alloc::vec::Vec;
     use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
+    use futures_util::task::AtomicWaker;
+
     use super::State;
     use crate::fs::{Files, FsContext};
     use crate::proc::cred::{Creds, Rlimit, Rlimits};
@@ -167,8 +169,10 @@ mod imp {
         ppwait: AtomicBool,
         /// Set once, when the vfork wait is over (`VforkDone`).
         vfork_done: AtomicBool,
-        /// Notified when `vfork_done` is set.
-        vfork_event: Event,
+        /// The vfork parent's task, woken when `vfork_done` is set: one
+        /// waiter (the parent's `fork1`), so a waker slot, not an `Event`
+        /// (no queue to allocate, no lock with interrupts masked).
+        vfork_waiter: AtomicWaker,
         /// A kernel process (`FR2_KPROC`; `ps` marks it).
         system: AtomicBool,
         /// Acquired reaper status (`procctl(PROC_REAP_ACQUIRE)`,
@@ -303,7 +307,7 @@ mod imp {
                 children: Event::new(),
                 ppwait: AtomicBool::new(false),
                 vfork_done: AtomicBool::new(false),
-                vfork_event: Event::new(),
+                vfork_waiter: AtomicWaker::new(),
                 event_cursor: AtomicU64::new(u64::MAX),
                 system: AtomicBool::new(false),
                 reaper: AtomicBool::new(false),
@@ -663,7 +667,7 @@ mod imp {
                 self.pid,
                 self.ppid().as_u32(),
             );
-            self.vfork_event.notify_all();
+            self.vfork_waiter.wake();
         }
 
         /// Whether `VforkDone` has fired.
@@ -789,7 +793,22 @@ mod imp {
 
         /// Waits for `VforkDone` (the vfork parent's await).
         pub async fn vfork_wait(&self) {
-            self.vfork_event.wait_until(|| self.vfork_released()).await;
+            core::future::poll_fn(|cx| {
+                if self.vfork_released() {
+                    return core::task::Poll::Ready(());
+                }
+                // Register, then check again: `vfork_release` sets the
+                // flag before it wakes, and a wake after the registration
+                // finds it (`AtomicWaker`), so the flag is seen or the
+                // task is woken.
+                self.vfork_waiter.register(cx.waker());
+                if self.vfork_released() {
+                    core::task::Poll::Ready(())
+                } else {
+                    core::task::Poll::Pending
+                }
+            })
+            .await;
         }
     }
 }
