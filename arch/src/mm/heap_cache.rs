@@ -33,10 +33,12 @@ use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 #[cfg(loom)]
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-/// Block sizes, per alignment: steps of 16 bytes up to 128, then four
-/// steps per doubling up to 1 KiB.
-pub const SIZES: [usize; 20] = [
-    16, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512, 640, 768, 896, 1024,
+/// Block sizes, per alignment: steps of 16 bytes up to 128, of 32 up to
+/// 256, of 64 up to 1 KiB (a 909-byte process record takes 960, not
+/// 1024).
+pub const SIZES: [usize; 24] = [
+    16, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512, 576, 640, 704, 768,
+    832, 896, 960, 1024,
 ];
 
 /// Number of size classes: [`SIZES`] at alignment 8, then at 16.
@@ -93,17 +95,15 @@ pub const fn class_of(layout: Layout) -> Option<usize> {
         size.div_ceil(16) - 1
     } else if size <= 256 {
         8 + (size - 129) / 32
-    } else if size <= 512 {
-        12 + (size - 257) / 64
     } else {
-        16 + (size - 513) / 128
+        12 + (size - 257) / 64
     };
     Some(family + c)
 }
 
 /// How many blocks of class `c` one cache keeps at most: about 4 KiB of
-/// them, between 4 and 32 blocks. A cache holds at most about 100 KiB
-/// (50 KiB per alignment).
+/// them, between 4 and 32 blocks. A cache holds at most about 160 KiB
+/// (80 KiB per alignment).
 pub const fn limit(c: usize) -> usize {
     let n = 4096 / class_size(c);
     if n < 4 {
@@ -603,7 +603,7 @@ mod tests {
         assert_eq!(class_layout(2), Layout::from_size_align(48, 8).unwrap());
         assert_eq!(
             class_of(Layout::from_size_align(544, 16).unwrap()).map(class_layout),
-            Some(Layout::from_size_align(640, 16).unwrap())
+            Some(Layout::from_size_align(576, 16).unwrap())
         );
         assert!((0..CLASSES).all(|c| (4..=32).contains(&limit(c)) && batch(c) >= 2));
     }
