@@ -98,6 +98,12 @@ const TALC_OVERHEAD: usize = 128;
 
 impl OomHandler for GrowFromFrames {
     fn handle_oom(talc: &mut Talc<Self>, layout: Layout) -> Result<(), ()> {
+        // Blocks the CPUs' caches hold go back before the heap takes
+        // frames (talc then looks again, and calls here again if they did
+        // not make room).
+        if drain_caches(talc) > 0 {
+            return Ok(());
+        }
         let page = PAGE_SIZE as usize;
         let need = (layout.size() + layout.align() + 4 * page).next_multiple_of(page);
         if need > PIECE_BYTES {
@@ -516,6 +522,27 @@ pub fn flush_caches() {
     for cache in &CACHES {
         cache.flush(&Global, FLUSH_TRIES);
     }
+}
+
+/// Gives the blocks of every CPU's cache that is not held right now
+/// straight to `talc` (whose lock the caller holds, so a cache is only
+/// tried once: its holder may be waiting for that lock); returns how
+/// many it gave.
+fn drain_caches(talc: &mut Talc<GrowFromFrames>) -> usize {
+    let online = crate::smp::online_count().clamp(1, CACHES.len());
+    let mut given = 0;
+    for cache in &CACHES[..online] {
+        given += cache
+            .flush_with(1, &mut |chain, layout| {
+                for block in chain {
+                    // SAFETY: a chain's blocks came from talc with the
+                    // class's layout and are used by no one.
+                    unsafe { talc.free(block, layout) };
+                }
+            })
+            .unwrap_or(0);
+    }
+    given
 }
 
 /// The global heap (talc behind its lock) as the caches' [`Backing`].

@@ -462,8 +462,17 @@ impl CpuCache {
     /// (its holder may be the code this call interrupted) nothing is
     /// given back and false is returned.
     pub fn flush(&self, backing: &impl Backing, tries: usize) -> bool {
+        self.flush_with(tries, &mut |chain, layout| {
+            backing.free_chain(chain, layout)
+        })
+        .is_some()
+    }
+
+    /// [`CpuCache::flush`] with each class's list passed to `free`;
+    /// returns the blocks given back, None if the lock stayed busy.
+    pub fn flush_with(&self, tries: usize, free: &mut dyn FnMut(Chain, Layout)) -> Option<usize> {
         if self.blocks.load(Ordering::Relaxed) == 0 {
-            return true;
+            return Some(0);
         }
         let mut guard = None;
         for _ in 0..tries {
@@ -476,9 +485,8 @@ impl CpuCache {
             #[cfg(not(loom))]
             core::hint::spin_loop();
         }
-        let Some(mut g) = guard else {
-            return false;
-        };
+        let mut g = guard?;
+        let mut given = 0;
         for c in 0..CLASSES {
             let (chain, n) = g.with(|m| {
                 let n = usize::from(m.counts[c]);
@@ -486,10 +494,11 @@ impl CpuCache {
             });
             if n > 0 {
                 g.count(c, -(n as isize));
-                backing.free_chain(chain, class_layout(c));
+                free(chain, class_layout(c));
+                given += n;
             }
         }
-        true
+        Some(given)
     }
 
     /// What the cache holds now and has done since boot (a snapshot of
