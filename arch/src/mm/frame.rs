@@ -25,10 +25,19 @@ pub(crate) fn init(memory: &crate::boot::MemoryMap) {
     RESERVE.store(reserve_for(frames().total_frames()), Ordering::Relaxed);
 }
 
-/// Frames [`Frame::alloc`] leaves free for the kernel heap (which grows
-/// from them through [`alloc_contiguous_raw`]), so that user memory runs
-/// out first: a fault or `mmap` then fails with `ENOMEM` (the faulting
-/// process is killed) while the kernel still has room to clean up.
+/// Frames kept for the kernel heap (which grows from them through
+/// [`alloc_contiguous_raw`]), so that user memory runs out first: a fault
+/// or `mmap` then fails with `ENOMEM` (the faulting process is killed)
+/// while the kernel still has room to clean up. New work (a fork: its
+/// memory check reads [`available`]) stops at the whole reserve;
+/// [`Frame::alloc`], which serves the faults and page tables of processes
+/// already running, may use its upper half ([`allocatable`]). The heap
+/// can grow into the reserve while the last forks' children start, and a
+/// parent whose fork was just refused must still get the page its next
+/// write copies: with the whole reserve closed to it, that write found no
+/// frame, and killing children that share every page with it freed
+/// nothing above the reserve (a kill storm of the 128 MiB
+/// fork-until-exhaustion boot).
 static RESERVE: AtomicUsize = AtomicUsize::new(0);
 
 /// The reserve for a machine of `total` frames: 1/64 of them, between
@@ -44,11 +53,17 @@ pub const fn reserve_for(total: usize) -> usize {
     }
 }
 
-/// Frames [`Frame::alloc`] can still hand out (free ones above the
-/// reserve).
+/// Free frames above the reserve: what new work (a fork) may count on.
 pub fn available() -> usize {
     let free = FRAMES.get().map_or(0, FrameAllocator::free_frames);
     free.saturating_sub(RESERVE.load(Ordering::Relaxed))
+}
+
+/// Frames [`Frame::alloc`] can still hand out: free ones above half the
+/// reserve ([`RESERVE`]).
+pub fn allocatable() -> usize {
+    let free = FRAMES.get().map_or(0, FrameAllocator::free_frames);
+    free.saturating_sub(RESERVE.load(Ordering::Relaxed) / 2)
 }
 
 fn frames() -> &'static FrameAllocator {
@@ -186,12 +201,13 @@ pub struct Frame {
 impl Frame {
     /// Allocates a frame (contents undefined: old data of a freed frame).
     /// When none is free, the heap gives back what it can first
-    /// ([`super::heap::trim`]). None when only the reserve is left ([`available`]).
+    /// ([`super::heap::trim`]). None when only the lower half of the
+    /// reserve is left ([`allocatable`]).
     pub fn alloc() -> Option<Frame> {
         #[cfg(target_os = "none")]
-        if available() == 0 {
+        if allocatable() == 0 {
             super::heap::trim();
-            if available() == 0 {
+            if allocatable() == 0 {
                 return None;
             }
         }
