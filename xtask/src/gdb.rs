@@ -6,13 +6,15 @@
 //! sets a hardware breakpoint at the kernel's entry (`kernel::init::start`;
 //! hardware, because the higher-half kernel is not mapped yet when the CPU
 //! comes out of reset) and continues to it. The serial console goes to
-//! `target/gdb-serial.log` so the terminal is gdb's. Quitting gdb stops
-//! QEMU. `--batch COMMAND` (repeatable) runs gdb non-interactively: the
+//! `target/gdb-serial.log` so the terminal is gdb's; Ctrl-C is gdb's too
+//! (QEMU runs in a process group of its own, xtask catches SIGINT and
+//! waits). Quitting gdb stops QEMU. `--batch COMMAND` (repeatable) runs gdb non-interactively: the
 //! commands after the entry breakpoint, then it kills the machine (the
 //! test suite drives `tine-tasks` that way). Docs: `docs/gdb.md`.
 
 use std::fs::File;
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -88,6 +90,9 @@ pub fn run(config: &QemuConfig, batch: &[String]) -> Result<String> {
     let log = target_dir().join("gdb-serial.log");
     let port = free_port()?;
     let mut qemu = config.command();
+    // Its own process group: the terminal's Ctrl-C is gdb's (it stops
+    // the CPUs through the stub) and must not kill QEMU too.
+    qemu.process_group(0);
     qemu.args(["-gdb", &format!("tcp:127.0.0.1:{port}"), "-S"])
         .stdin(Stdio::null())
         .stdout(File::create(&log).with_context(|| format!("cannot create {}", log.display()))?)
@@ -97,6 +102,13 @@ pub fn run(config: &QemuConfig, batch: &[String]) -> Result<String> {
         "(the serial console goes to {}: `tail -f` it in another terminal)",
         log.display()
     );
+    if batch.is_empty() {
+        // The terminal's Ctrl-C goes to its whole foreground process
+        // group: gdb stops the CPUs on it, and xtask must live on to kill
+        // QEMU once gdb quits (without a handler, SIGINT killed xtask and
+        // left gdb and QEMU behind). There is no handler before this one.
+        ctrlc::set_handler(|| {}).context("cannot catch Ctrl-C")?;
+    }
     let mut qemu = qemu.spawn().context("cannot start QEMU")?;
 
     let mut gdb = gdb_command(&config.kernel, &script, port, batch);
