@@ -177,8 +177,16 @@ pub trait Backing {
     /// `block` came from this backing with `layout` and is no longer used.
     unsafe fn free(&self, block: NonNull<u8>, layout: Layout);
 
-    /// Frees every block of `chain` (all of `layout`) in one go.
-    fn free_chain(&self, chain: Chain, layout: Layout);
+    /// Frees every block of `chain` (all of `layout`): one by one unless
+    /// the backing can do it in one go (the global heap, in one hold of
+    /// its lock).
+    fn free_chain(&self, chain: Chain, layout: Layout) {
+        for b in chain {
+            // SAFETY: a chain's blocks came from this backing with
+            // `layout` and are used by nobody (`Chain`).
+            unsafe { self.free(b, layout) };
+        }
+    }
 }
 
 /// A free block's first word: the next block of its list.
@@ -623,13 +631,6 @@ mod tests {
             // SAFETY: allocated above with this layout.
             unsafe { std::alloc::dealloc(block.as_ptr(), layout) };
         }
-
-        fn free_chain(&self, chain: Chain, layout: Layout) {
-            for b in chain {
-                // SAFETY: chains hold blocks of this layout from here.
-                unsafe { self.free(b, layout) };
-            }
-        }
     }
 
     #[test]
@@ -794,13 +795,6 @@ mod loom_tests {
             self.0.fetch_sub(1, Ordering::Relaxed);
             // SAFETY: allocated by `alloc` with this layout.
             unsafe { std::alloc::dealloc(block.as_ptr(), layout) };
-        }
-
-        fn free_chain(&self, chain: Chain, layout: Layout) {
-            for b in chain {
-                // SAFETY: chain blocks are ours, of this layout.
-                unsafe { self.free(b, layout) };
-            }
         }
     }
 
