@@ -229,7 +229,71 @@ pub fn table(
             writeln!(out, "{kernel}: forkbench did not finish").unwrap();
         }
     }
+    for (kernel, report) in std::iter::once(("Tine", Some(tine))).chain([("Linux", linux)]) {
+        if let Some(lines) = report.and_then(thread_fork) {
+            write!(out, "{kernel}: {lines}").unwrap();
+        }
+    }
     out
+}
+
+/// The most a fork from a process with 64 more threads may cost, as a
+/// multiple of a fork from a single-threaded one (issue 11), through the
+/// raw system call (the kernel's work).
+pub const THREAD_FORK_RATIO: f64 = 1.2;
+
+/// The fork of a 64-thread process taken apart (docs/benchmarks.md,
+/// "Thread fork"): the raw system call's ratio against its target, and
+/// musl's `fork_64threads - fork_exit_wait` as the kernel's per-thread
+/// work (`fork_raw_64threads - fork_raw_exit_wait`), the child's 64
+/// copy-on-write faults on the other threads' descriptors
+/// (`fork_raw_64threads_touch - fork_raw_64threads`) and the rest of
+/// musl's `fork` (what remains). `None` without the raw pair.
+pub fn thread_fork(report: &Report) -> Option<String> {
+    let raw0 = report.value("fork_raw_exit_wait")?;
+    let raw64 = report.value("fork_raw_64threads")?;
+    let ratio = raw64 / raw0;
+    let verdict = if ratio <= THREAD_FORK_RATIO {
+        "met"
+    } else {
+        "not met"
+    };
+    let mut out = format!(
+        "thread fork: raw fork with 64 threads {raw64:.1} us = {ratio:.2}x of none \
+         ({raw0:.1} us; target <= {THREAD_FORK_RATIO:.2}x: {verdict})\n"
+    );
+    let (Some(musl0), Some(musl64), Some(touch)) = (
+        report.value("fork_exit_wait"),
+        report.value("fork_64threads"),
+        report.value("fork_raw_64threads_touch"),
+    ) else {
+        return Some(out);
+    };
+    let faults = touch - raw64;
+    let rest = musl64 - musl0 - (raw64 - raw0) - faults;
+    let cow = report
+        .value("cow_fault_per_page")
+        .map_or(String::new(), |ns| {
+            format!("; cow_fault_per_page {:.2} us", ns / 1000.0)
+        });
+    write!(
+        out,
+        "  musl fork with 64 threads {musl64:.1} us = {:.2}x of none ({musl0:.1} us), the {:.1} us more:\n\
+         \x20   {:8.1} us the kernel's per-thread work (fork_raw_64threads - fork_raw_exit_wait)\n\
+         \x20   {:8.1} us the child's 64 copy-on-write faults on the other threads' descriptors \
+         (fork_raw_64threads_touch - fork_raw_64threads: {:.2} us each{cow})\n\
+         \x20   {:8.1} us the rest of musl's fork (its atfork locks and handlers)\n\
+         \x20 without the 64 faults musl's fork would be {:.2}x of none\n",
+        musl64 / musl0,
+        musl64 - musl0,
+        raw64 - raw0,
+        faults,
+        faults / 64.0,
+        rest,
+        (musl64 - faults) / musl0,
+    )
+    .unwrap();
+    Some(out)
 }
 
 /// Rows as aligned columns: the first left-aligned, the rest right-aligned.
@@ -303,6 +367,49 @@ forkbench done failures=1
         assert_eq!(Target::of("fork_after_1mib"), None);
         assert_eq!(Target::of("getpid_unpinned"), None);
         assert!(Target::of("vfork_exit_wait_unpinned").is_some());
+    }
+
+    #[test]
+    fn a_thread_fork_is_taken_apart() {
+        let report = parse(
+            "METRIC fork_exit_wait 200 us\nMETRIC fork_64threads 480 us\n\
+             METRIC fork_raw_exit_wait 150 us\nMETRIC fork_raw_64threads 160 us\n\
+             METRIC fork_raw_64threads_touch 416 us\nMETRIC cow_fault_per_page 3000 ns\n",
+        );
+        let text = thread_fork(&report).unwrap();
+        assert!(
+            text.contains(
+                "raw fork with 64 threads 160.0 us = 1.07x of none (150.0 us; target <= 1.20x: met)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("= 2.40x of none (200.0 us), the 280.0 us more"),
+            "{text}"
+        );
+        let numbers: Vec<&str> = text
+            .lines()
+            .skip(2)
+            .map(|l| l.split_whitespace().next().unwrap())
+            .collect();
+        assert_eq!(numbers, ["10.0", "256.0", "14.0", "without"], "{text}");
+        assert!(
+            text.contains("4.00 us each; cow_fault_per_page 3.00 us"),
+            "{text}"
+        );
+        assert!(
+            text.contains("musl's fork would be 1.12x of none"),
+            "{text}"
+        );
+        // The raw pair alone gives the first line; a ratio over the
+        // target is not met.
+        let raw = parse("METRIC fork_raw_exit_wait 100 us\nMETRIC fork_raw_64threads 125 us\n");
+        let text = thread_fork(&raw).unwrap();
+        assert!(
+            text.contains("1.25x of none") && text.ends_with("not met)\n"),
+            "{text}"
+        );
+        assert_eq!(thread_fork(&parse("METRIC fork_exit_wait 1 us\n")), None);
     }
 
     #[test]

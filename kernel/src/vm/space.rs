@@ -255,13 +255,16 @@ impl AddressSpace {
         // The inheritance `madvise` chose (FreeBSD's `vmspace_fork`):
         // `MADV_DONTFORK` VMAs leave the child, `MADV_WIPEONFORK` ones
         // lose their pages there. Shared VMAs kept their shared PTEs.
-        let odd: Vec<Vma> = layout
-            .vmas
-            .iter()
-            .filter(|v| v.inherit != Inherit::Copy)
-            .copied()
-            .collect();
-        if !odd.is_empty() {
+        // The child's VMA tree is the parent's, shared until either side
+        // changes it (`VmaSet`'s docs); the set knows whether it has such
+        // VMAs without a walk.
+        if layout.vmas.has_odd_inherit() {
+            let odd: Vec<Vma> = layout
+                .vmas
+                .iter()
+                .filter(|v| v.inherit != Inherit::Copy)
+                .copied()
+                .collect();
             let mut child_layout = child.layout.lock();
             for vma in odd {
                 if vma.inherit == Inherit::None {
@@ -1017,19 +1020,18 @@ impl AddressSpace {
         self.layout.lock().brk
     }
 
-    /// Pages covered by VMAs (cheap: no page-table walk). The fork
+    /// Pages covered by VMAs (O(1): the set keeps the sum). The fork
     /// counters charge this to each fork, as FreeBSD charges the data and
     /// stack size.
     pub fn virtual_pages(&self) -> u64 {
-        let layout = self.layout.lock();
-        layout.vmas.iter().map(Vma::len).sum::<u64>() / PAGE_SIZE
+        self.layout.lock().vmas.pages()
     }
 
     /// VMA and page counts.
     pub fn stats(&self) -> SpaceStats {
         let (vmas, virtual_bytes) = {
             let layout = self.layout.lock();
-            (layout.vmas.len(), layout.vmas.iter().map(Vma::len).sum())
+            (layout.vmas.len(), layout.vmas.pages() * PAGE_SIZE)
         };
         SpaceStats {
             vmas,

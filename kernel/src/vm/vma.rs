@@ -14,6 +14,7 @@
 //!   `SIGSEGV`.
 
 use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 /// The page size.
@@ -201,20 +202,79 @@ pub enum VmaError {
 pub const MAX_VMAS: usize = 65_530;
 
 /// The VMAs of one address space, keyed by start address.
+///
+/// Cloning is O(1): the tree is shared (`Arc`) and copied at the first
+/// change made while another set still shares it (`Arc::make_mut`). A
+/// fork clones its parent's set and the child usually exits or execs
+/// without changing it, so a process with many VMAs (64 threads have 128:
+/// a stack and its guard each) no longer pays a tree copy at every fork
+/// and a tree teardown at every child's exit. The set also keeps the
+/// total of its pages and the number of VMAs with an inheritance other
+/// than [`Inherit::Copy`], so neither needs a walk (fork reads both).
 #[derive(Clone, Debug, Default)]
 pub struct VmaSet {
-    map: BTreeMap<u64, Vma>,
+    map: Arc<BTreeMap<u64, Vma>>,
     /// User addresses end here (exclusive).
     limit: u64,
+    /// The pages of every VMA, summed.
+    pages: u64,
+    /// How many VMAs have `inherit != Inherit::Copy`.
+    odd: usize,
 }
 
 impl VmaSet {
     /// An empty set over `[0, limit)`.
     pub fn new(limit: u64) -> Self {
         Self {
-            map: BTreeMap::new(),
+            map: Arc::new(BTreeMap::new()),
             limit,
+            pages: 0,
+            odd: 0,
         }
+    }
+
+    /// Adds (or replaces, by its start) `vma` in the tree, copying the
+    /// tree first if another set shares it, and keeps the counts.
+    fn put(&mut self, vma: Vma) {
+        if let Some(old) = Arc::make_mut(&mut self.map).insert(vma.start, vma) {
+            self.uncount(&old);
+        }
+        self.count(&vma);
+    }
+
+    /// Takes the VMA starting at `start` out of the tree (copying it
+    /// first if shared), keeping the counts.
+    fn take(&mut self, start: u64) -> Option<Vma> {
+        let old = Arc::make_mut(&mut self.map).remove(&start)?;
+        self.uncount(&old);
+        Some(old)
+    }
+
+    fn count(&mut self, vma: &Vma) {
+        self.pages += vma.len() / PAGE_SIZE;
+        self.odd += usize::from(vma.inherit != Inherit::Copy);
+    }
+
+    fn uncount(&mut self, vma: &Vma) {
+        self.pages -= vma.len() / PAGE_SIZE;
+        self.odd -= usize::from(vma.inherit != Inherit::Copy);
+    }
+
+    /// The pages of every VMA, summed (kept, not walked).
+    pub fn pages(&self) -> u64 {
+        self.pages
+    }
+
+    /// Whether some VMA has an inheritance other than [`Inherit::Copy`]
+    /// (kept, not walked: fork looks for such VMAs only then).
+    pub fn has_odd_inherit(&self) -> bool {
+        self.odd != 0
+    }
+
+    /// Whether this set's tree is shared with another set (a fork's
+    /// clone that neither side changed yet).
+    pub fn shares_tree(&self) -> bool {
+        Arc::strong_count(&self.map) > 1
     }
 
     fn check_range(&self, start: u64, end: u64) -> Result<(), VmaError> {
@@ -247,7 +307,7 @@ impl VmaSet {
         if self.map.len() >= MAX_VMAS {
             return Err(VmaError::NoSpace);
         }
-        self.map.insert(vma.start, vma);
+        self.put(vma);
         Ok(())
     }
 
@@ -303,12 +363,12 @@ impl VmaSet {
         }
         let mut removed = Vec::new();
         for key in touched.into_iter().rev() {
-            let vma = self.map.remove(&key).expect("listed above");
+            let vma = self.take(key).expect("listed above");
             if vma.start < start {
-                self.map.insert(vma.start, Vma { end: start, ..vma });
+                self.put(Vma { end: start, ..vma });
             }
             if vma.end > end {
-                self.map.insert(end, Vma { start: end, ..vma });
+                self.put(Vma { start: end, ..vma });
             }
             removed.push(Vma {
                 start: vma.start.max(start),
@@ -362,7 +422,8 @@ impl VmaSet {
         for piece in &pieces {
             let mut new = *piece;
             change(&mut new);
-            self.map.insert(piece.start, new);
+            debug_assert_eq!(new.start, piece.start, "update moves no start");
+            self.put(new);
         }
         self.merge_around(start, end);
         Ok(pieces)
@@ -396,14 +457,11 @@ impl VmaSet {
                 && low.kind == vma.kind
                 && low.inherit == vma.inherit
             {
-                self.map.remove(&key);
-                self.map.insert(
-                    low.start,
-                    Vma {
-                        end: vma.end,
-                        ..low
-                    },
-                );
+                self.take(key);
+                self.put(Vma {
+                    end: vma.end,
+                    ..low
+                });
             }
         }
     }
@@ -421,25 +479,19 @@ impl VmaSet {
             if self.overlaps(vma.end, new_end) {
                 return Err(VmaError::Overlap);
             }
-            self.map.insert(
-                start,
-                Vma {
-                    end: new_end,
-                    ..vma
-                },
-            );
+            self.put(Vma {
+                end: new_end,
+                ..vma
+            });
             return Ok(None);
         }
         if new_end == start {
-            self.map.remove(&start);
+            self.take(start);
         } else {
-            self.map.insert(
-                start,
-                Vma {
-                    end: new_end,
-                    ..vma
-                },
-            );
+            self.put(Vma {
+                end: new_end,
+                ..vma
+            });
         }
         Ok((new_end < vma.end).then_some(Vma {
             start: new_end,
@@ -772,5 +824,71 @@ mod tests {
             s.protect(0x1001, 0x2000, VmPerms::R),
             Err(VmaError::BadRange)
         );
+    }
+
+    /// The kept counts against a walk.
+    fn assert_counts(s: &VmaSet) {
+        assert_eq!(
+            s.pages(),
+            s.iter().map(|v| v.len() / PAGE_SIZE).sum::<u64>()
+        );
+        assert_eq!(
+            s.has_odd_inherit(),
+            s.iter().any(|v| v.inherit != Inherit::Copy)
+        );
+    }
+
+    #[test]
+    fn a_clone_shares_the_tree_until_either_side_changes_it() {
+        let mut parent = set(&[(0x10000, 0x14000), (0x20000, 0x21000)]);
+        let mut child = parent.clone();
+        assert!(parent.shares_tree() && child.shares_tree());
+        // Reads copy nothing.
+        assert_eq!(child.find(0x10000), parent.find(0x10000));
+        assert!(parent.shares_tree());
+        // The child's change is its own: the parent keeps its VMAs.
+        child.remove_range(0x11000, 0x12000).unwrap();
+        assert!(!parent.shares_tree() && !child.shares_tree());
+        assert_eq!(ranges(&parent), [(0x10000, 0x14000), (0x20000, 0x21000)]);
+        assert_eq!(
+            ranges(&child),
+            [(0x10000, 0x11000), (0x12000, 0x14000), (0x20000, 0x21000)]
+        );
+        assert_counts(&parent);
+        assert_counts(&child);
+        // And the parent's, made while a second child shares it.
+        let other = parent.clone();
+        parent.resize(0x20000, 0x23000).unwrap();
+        assert_eq!(ranges(&other), [(0x10000, 0x14000), (0x20000, 0x21000)]);
+        assert_eq!(ranges(&parent), [(0x10000, 0x14000), (0x20000, 0x23000)]);
+        assert_eq!((parent.pages(), other.pages()), (7, 5));
+        // The last sharer left: a change copies nothing more.
+        drop(other);
+        assert!(!parent.shares_tree());
+    }
+
+    #[test]
+    fn pages_and_odd_inheritance_are_kept_through_every_change() {
+        let mut s = set(&[(0x10000, 0x20000), (0x30000, 0x31000)]);
+        assert_counts(&s);
+        s.protect(0x12000, 0x14000, VmPerms::R).unwrap();
+        assert_counts(&s);
+        s.update(0x15000, 0x17000, |v| v.inherit = Inherit::Zero)
+            .unwrap();
+        assert!(s.has_odd_inherit());
+        assert_counts(&s);
+        let shared = s.clone();
+        s.update(0x15000, 0x17000, |v| v.inherit = Inherit::Copy)
+            .unwrap();
+        assert!(!s.has_odd_inherit() && shared.has_odd_inherit());
+        assert_counts(&s);
+        assert_counts(&shared);
+        s.protect(0x12000, 0x14000, VmPerms::RW).unwrap();
+        assert_eq!(ranges(&s), [(0x10000, 0x20000), (0x30000, 0x31000)]);
+        s.remove_range(0x1f000, 0x31000).unwrap();
+        s.resize(0x10000, 0x10000).unwrap();
+        assert_eq!((s.len(), s.pages()), (0, 0));
+        assert_counts(&s);
+        assert_counts(&shared);
     }
 }

@@ -222,6 +222,31 @@ static int raw_fork_exit_wait(struct outcome *o)
 	return reap((pid_t)pid, o);
 }
 
+/* The descriptors of the parked threads (bench_fork_threaded's), which
+ * fork_raw_64threads_touch's child writes. */
+static pthread_t *descs;
+static long ndescs;
+
+/* raw_fork_exit_wait whose child first rewrites one byte of each parked
+ * thread's descriptor (musl's pthread_t is its descriptor's address) with
+ * the value it holds, as musl's fork child writes `td->tid = -1` into
+ * each: the same pages, so the same copy-on-write faults, without the
+ * rest of musl's fork (its atfork locks and handlers). */
+static int raw_fork_touch_exit_wait(struct outcome *o)
+{
+	long pid = syscall(SYS_fork);
+	if (pid < 0)
+		return syscall_failed(o, "fork", errno);
+	if (pid == 0) {
+		for (long i = 0; i < ndescs; i++) {
+			volatile char *d = (volatile char *)descs[i];
+			*d = *d;
+		}
+		_exit(0);
+	}
+	return reap((pid_t)pid, o);
+}
+
 static int vfork_exit_wait(struct outcome *o)
 {
 	pid_t pid = vfork();
@@ -739,10 +764,13 @@ static void bench_fork_threaded(const char *name, step_fn *step, long n, long it
 	if (!wanted(name))
 		return;
 	long made = start_parked(t, n, &o);
+	descs = t;
+	ndescs = made;
 	if (made == n)
 		bench_steps(name, step, iters_n, "us");
 	else
 		report(name, &o);
+	ndescs = 0;
 	stop_parked(t, made);
 }
 
@@ -764,6 +792,8 @@ static void bench_threads(void)
 		if (wanted("fork_raw_exit_wait"))
 			bench_steps("fork_raw_exit_wait", raw_fork_exit_wait, iters(64), "us");
 		bench_fork_threaded("fork_raw_64threads", raw_fork_exit_wait, 64, iters(64));
+		bench_fork_threaded("fork_raw_64threads_touch", raw_fork_touch_exit_wait, 64,
+				    iters(64));
 	}
 	cpu_set_t all;
 	CPU_ZERO(&all);
