@@ -31,7 +31,7 @@
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use talc::{OomHandler, Span, Talc, Talck};
 
 use super::heap_cache::{self, Backing, Chain, CpuCache};
@@ -373,49 +373,67 @@ pub fn trim() -> usize {
             }
         };
     }
+    let c = talc.get_counters();
+    SLACK_LOW.store(
+        c.claimed_bytes.saturating_sub(c.allocated_bytes),
+        Ordering::Relaxed,
+    );
+    TRIM_DUE.store(false, Ordering::Relaxed);
     freed_frames * page as usize
 }
 
-/// The heap's free space (claimed minus allocated) after the last
-/// [`maybe_trim`] that trimmed.
-static TRIMMED_SLACK: AtomicUsize = AtomicUsize::new(0);
+/// The heap's free space (claimed minus allocated, talc's counters) at
+/// its lowest since the last trim. With [`TRIM_DUE`], written only with
+/// the heap lock held ([`note_slack`], [`trim`]).
+static SLACK_LOW: AtomicUsize = AtomicUsize::new(0);
 
-/// [`trim`]s when the heap's free space has grown by half a MiB, or by a
-/// sixteenth of the heap if that is more, since the last trim (cheap
-/// otherwise: one look at the counters). The process table calls it after
+/// The free space has grown by [`maybe_trim`]'s step above [`SLACK_LOW`].
+static TRIM_DUE: AtomicBool = AtomicBool::new(false);
+
+/// Looks at talc's counters after it handed out or took back blocks
+/// (a cache refill or spill, an uncached allocation or free), with the
+/// heap lock held: lowers [`SLACK_LOW`], or says a trim is due when the
+/// free space grew by half a MiB, or by a sixteenth of the heap if that
+/// is more, above it. A few loads and no lock of its own, so
+/// [`maybe_trim`] reads one flag instead of every cache and the heap's
+/// counters (under the lock, with interrupts masked) at every reaping.
+fn note_slack(talc: &Talc<GrowFromFrames>) {
+    let c = talc.get_counters();
+    let slack = c.claimed_bytes.saturating_sub(c.allocated_bytes);
+    let low = SLACK_LOW.load(Ordering::Relaxed);
+    if slack < low {
+        SLACK_LOW.store(slack, Ordering::Relaxed);
+    } else if slack - low >= TRIM_STEP.max(c.claimed_bytes / 16) {
+        TRIM_DUE.store(true, Ordering::Relaxed);
+    }
+}
+
+/// [`trim`]s when [`note_slack`] said the heap's free space grew by the
+/// step (one flag read otherwise). The process table calls it after
 /// reaping, so memory comes back as processes go. A trim looks at every
 /// region the heap grew by, so a fixed step made reaping N processes cost
 /// O(N) trims of O(N) regions each (90,000 processes: about 870 trims of
 /// 3,500 regions); a step proportional to the heap keeps it to a few
 /// dozen trims, and [`trim_settled`] gives back the rest when the reaping
-/// is over.
+/// is over. Blocks in the CPUs' caches are not in talc's free space: they
+/// count once a cache spills them.
 pub fn maybe_trim() {
-    let claimed = stats().claimed_bytes;
-    trim_if_grown(TRIM_STEP.max(claimed / 16));
+    if TRIM_DUE.load(Ordering::Relaxed) {
+        trim();
+    }
 }
 
 /// [`trim`]s if the heap's free space grew at all (by a piece) since the
 /// last trim: for when a burst of frees is over (a parent found no child
 /// left to wait for).
 pub fn trim_settled() {
-    trim_if_grown(PIECE_BYTES);
-}
-
-/// [`trim`]s when the heap's free space has grown by `step` since the
-/// last trim.
-fn trim_if_grown(step: usize) {
-    let s = stats();
-    let slack = s.claimed_bytes.saturating_sub(s.allocated_bytes);
-    let last = TRIMMED_SLACK.load(Ordering::Relaxed);
-    if slack < last {
-        TRIMMED_SLACK.store(slack, Ordering::Relaxed);
-    } else if slack - last >= step {
+    let slack = {
+        let talc = HEAP.lock();
+        let c = talc.get_counters();
+        c.claimed_bytes.saturating_sub(c.allocated_bytes)
+    };
+    if slack.saturating_sub(SLACK_LOW.load(Ordering::Relaxed)) >= PIECE_BYTES {
         trim();
-        let s = stats();
-        TRIMMED_SLACK.store(
-            s.claimed_bytes.saturating_sub(s.allocated_bytes),
-            Ordering::Relaxed,
-        );
     }
 }
 
@@ -550,25 +568,33 @@ struct Global;
 
 impl Backing for Global {
     fn alloc(&self, layout: Layout) -> Option<NonNull<u8>> {
+        let mut talc = HEAP.lock();
         // SAFETY: class layouts have a non-zero size.
-        unsafe { HEAP.lock().malloc(layout) }.ok()
+        let block = unsafe { talc.malloc(layout) }.ok();
+        note_slack(&talc);
+        block
     }
 
     fn alloc_many(&self, layout: Layout, n: usize, put: &mut dyn FnMut(NonNull<u8>)) -> usize {
         let mut talc = HEAP.lock();
-        for got in 0..n {
+        let mut got = 0;
+        while got < n {
             // SAFETY: as in `alloc`.
             match unsafe { talc.malloc(layout) } {
                 Ok(block) => put(block),
-                Err(()) => return got,
+                Err(()) => break,
             }
+            got += 1;
         }
-        n
+        note_slack(&talc);
+        got
     }
 
     unsafe fn free(&self, block: NonNull<u8>, layout: Layout) {
+        let mut talc = HEAP.lock();
         // SAFETY: the caller's block was allocated by talc with `layout`.
-        unsafe { HEAP.lock().free(block, layout) };
+        unsafe { talc.free(block, layout) };
+        note_slack(&talc);
     }
 
     fn free_chain(&self, chain: Chain, layout: Layout) {
@@ -578,6 +604,7 @@ impl Backing for Global {
             // layout and are used by no one.
             unsafe { talc.free(block, layout) };
         }
+        note_slack(&talc);
     }
 }
 
@@ -596,8 +623,13 @@ impl Kheap {
             Some(c) => heap_cache::class_layout(c),
             None => layout,
         };
-        // SAFETY: GlobalAlloc callers never pass a zero size.
-        let first = unsafe { HEAP.lock().malloc(layout) };
+        let first = {
+            let mut talc = HEAP.lock();
+            // SAFETY: GlobalAlloc callers never pass a zero size.
+            let first = unsafe { talc.malloc(layout) };
+            note_slack(&talc);
+            first
+        };
         let block = first.or_else(|()| {
             flush_caches();
             // SAFETY: as above.
@@ -629,8 +661,13 @@ unsafe impl GlobalAlloc for Kheap {
         match heap_cache::class_of(layout) {
             // SAFETY: a block for `layout` is a block of its class.
             Some(c) => unsafe { CACHES[crate::cpu::id()].free(c, block, &Global) },
-            // SAFETY: a block for an uncached layout came from talc with it.
-            None => unsafe { HEAP.lock().free(block, layout) },
+            None => {
+                let mut talc = HEAP.lock();
+                // SAFETY: a block for an uncached layout came from talc
+                // with it.
+                unsafe { talc.free(block, layout) };
+                note_slack(&talc);
+            }
         }
     }
 

@@ -34,7 +34,7 @@ use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Block sizes at alignment 8: steps of 8 bytes (talc's own granule) up
-/// to 256, of 16 up to 640, of 64 up to 1 KiB. The fine steps are where
+/// to 640, of 64 up to 1 KiB. The fine steps are where
 /// a thread's and a process's records fall: rounding is memory every
 /// live thread pays, and with 64-byte steps from 256 (and 16 below) the
 /// kernel heap per parked thread grew by 166 bytes, past its 2 KiB
@@ -143,8 +143,8 @@ pub const fn class_of(layout: Layout) -> Option<usize> {
 }
 
 /// How many blocks of class `c` one cache keeps at most: about 4 KiB of
-/// them, between 4 and 32 blocks. A cache holds at most about 326 KiB
-/// (209 KiB at alignment 8, 117 KiB at 16).
+/// them, between 4 and 32 blocks. A cache holds at most about 462 KiB
+/// (300 KiB at alignment 8, 162 KiB at 16).
 pub const fn limit(c: usize) -> usize {
     let n = 4096 / class_size(c);
     if n < 4 {
