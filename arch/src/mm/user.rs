@@ -108,7 +108,9 @@
 //! write walks the tables again and replaces it. Only someone else writing
 //! the copy could tell, so a CPU defers only while no other CPU runs the
 //! table's user code (a scan of `RUNNING`) and marks the table
-//! (`deferred_on`). Another CPU entering user mode with the table
+//! (`deferred_on`). Only that first deferral bumps the epoch: while the
+//! mark is held no other CPU can enter the table or load its epoch, so
+//! the later deferrals of the run just go on the list. Another CPU entering user mode with the table
 //! (`activate_irqs_off`, after its `RUNNING` mark) or writing its memory
 //! (`copy`, under the lock the deferring fault holds) waits for the flush
 //! first (`wait_drain`): it counts itself in `drain_waiters` (no deferral
@@ -365,7 +367,9 @@ static DEFERRED: [spin::Mutex<alloc::vec::Vec<(u64, u64)>>; MAX_CPUS] =
     [const { spin::Mutex::new(alloc::vec::Vec::new()) }; MAX_CPUS];
 
 /// Deferred pages a CPU holds at most; the next one flushes its whole TLB.
-const DEFER_CAP: usize = 128;
+/// Under QEMU's TCG a whole flush (and the refills after it) costs about
+/// 25 `invlpg`s: at 128 a child writing 1024 pages took 8 of them.
+pub const DEFER_CAP: usize = 512;
 /// Up to this many deferred pages are flushed one by one (`invlpg`), more
 /// by a CR3 reload: under QEMU's TCG an `invlpg` costs about a
 /// thirtieth of a whole flush and the refills after it.
@@ -564,8 +568,18 @@ impl UserPageTable {
     /// Puts off the local flush of the copy-on-write change of `va`
     /// (lock held, the PTE already points at the copy) and keeps the
     /// reference to the old frame at `old` until the flush (module docs,
-    /// "Deferred invalidation"). `false` when that is not allowed now:
-    /// the caller flushes and drops the frame as for any change.
+    /// "Deferred invalidation"); the epoch bump and TLB bookkeeping of the
+    /// change are done here too. `false` when that is not allowed now: the
+    /// caller flushes and drops the frame as for any change.
+    ///
+    /// Only the first deferral of a run (the one that marks the table)
+    /// bumps the epoch and checks for CPUs running the table. While the
+    /// mark is held no other CPU can run the table's user code (one that
+    /// enters sees the mark and waits for the drain) or load its epoch,
+    /// so the later deferrals of the run need neither: every CPU but this
+    /// one reloads CR3 at its next entry anyway (its recorded epoch is
+    /// older than the first deferral's bump), and this one's entries go
+    /// with the drain.
     fn defer(&self, va: u64, old: u64) -> bool {
         let cpu = crate::cpu::id();
         if RESOLVING[cpu].load(Ordering::Relaxed) != self.id {
@@ -580,32 +594,31 @@ impl UserPageTable {
         {
             return false;
         }
+        let me = cpu as u64 + 1;
+        // Relaxed: only this CPU sets its own mark or clears it.
+        let marked = self.deferred_on.load(Ordering::Relaxed) == me;
+        if marked {
+            // A CPU waiting for the drain: no more deferrals (it waits
+            // until this CPU's next entry to user mode flushes).
+            if self.drain_waiters.load(Ordering::SeqCst) != 0 {
+                return false;
+            }
+        } else if !self.mark_deferring(cpu) {
+            return false;
+        }
         let mut list = DEFERRED[cpu].lock();
         if list.capacity() < DEFER_CAP {
             // No list (`activate_irqs_off` makes it): no deferral.
-            return false;
-        }
-        let me = cpu as u64 + 1;
-        let fresh =
-            match self
-                .deferred_on
-                .compare_exchange(0, me, Ordering::SeqCst, Ordering::SeqCst)
-            {
-                Ok(_) => true,
-                Err(owner) if owner == me => false,
-                Err(_) => return false,
-            };
-        // The other half of the handshakes of `activate_irqs_off` and
-        // `wait_drain` (SeqCst both sides): either they see this CPU's
-        // mark, or this sees them waiting or running the table.
-        let cpus = crate::cpu::count().min(MAX_CPUS);
-        let excluded = self.drain_waiters.load(Ordering::SeqCst) != 0
-            || (0..cpus).any(|c| c != cpu && RUNNING[c].load(Ordering::SeqCst) == self.id);
-        if excluded {
-            if fresh {
+            drop(list);
+            if !marked {
                 self.deferred_on.store(0, Ordering::SeqCst);
             }
             return false;
+        }
+        if !marked {
+            // The run's first deferral: the epoch bump every other CPU
+            // reloads CR3 for; this CPU's TLB counts as up to date.
+            self.flush(Local::Deferred);
         }
         DEFERRALS.fetch_add(1, Ordering::Relaxed);
         if list.len() == DEFER_CAP {
@@ -622,6 +635,30 @@ impl UserPageTable {
             return true;
         }
         list.push((va, old));
+        true
+    }
+
+    /// Marks the table as having flushes put off on `cpu` (`deferred_on`),
+    /// unless another CPU runs its user code or waits for a drain, or
+    /// another CPU holds the mark (module docs, "Deferred invalidation").
+    fn mark_deferring(&self, cpu: usize) -> bool {
+        if self
+            .deferred_on
+            .compare_exchange(0, cpu as u64 + 1, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            return false;
+        }
+        // The other half of the handshakes of `activate_irqs_off` and
+        // `wait_drain` (SeqCst both sides): either they see this CPU's
+        // mark, or this sees them waiting or running the table.
+        let cpus = crate::cpu::count().min(MAX_CPUS);
+        let excluded = self.drain_waiters.load(Ordering::SeqCst) != 0
+            || (0..cpus).any(|c| c != cpu && RUNNING[c].load(Ordering::SeqCst) == self.id);
+        if excluded {
+            self.deferred_on.store(0, Ordering::SeqCst);
+            return false;
+        }
         true
     }
 
@@ -813,7 +850,15 @@ impl UserPageTable {
     /// (`root_pa`, an epoch bump, a shootdown of the CPUs running this
     /// table, which reload CR3), then let go of the shared one.
     fn own_root(&self, guard: &mut spin::MutexGuard<'_, Arc<Root>>) -> Result<(), MapError> {
-        if Arc::get_mut(guard).is_some() {
+        // The only `Arc` (no `Weak` to a `Root` is ever made): every other
+        // table that shared it has let go, and none can take a new one
+        // (that clones the `Arc` under this lock: `fork`). A plain count
+        // load, not `Arc::get_mut`'s compare-exchange (every fault
+        // comes here).
+        if Arc::strong_count(guard) == 1 {
+            // Acquire: the former sharers' reads of the PML4 (before their
+            // Release decrement) happen before this table changes it.
+            core::sync::atomic::fence(Ordering::Acquire);
             return Ok(());
         }
         let copy = Frame::alloc().ok_or(MapError::NoMemory)?;
@@ -1287,7 +1332,6 @@ impl UserPageTable {
         entry.set_addr(PhysAddr::new(copy.leak()), new);
         if self.defer(va, pa) {
             // The deferred list holds the old frame's reference now.
-            self.flush(Local::Deferred);
             return Ok(WriteFault::Copied);
         }
         self.changed(va);

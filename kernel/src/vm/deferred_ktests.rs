@@ -13,7 +13,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use arch::mm::Frame;
-use arch::mm::user::{UserFlags, UserPageTable, WriteFault, deferred_flushes};
+use arch::mm::user::{DEFER_CAP, UserFlags, UserPageTable, WriteFault, deferred_flushes};
 use arch::user::{Trap, UserContext, run_until_answering};
 
 use crate::{kassert, kassert_eq, ktest, task};
@@ -54,6 +54,23 @@ const WRITE_PAGES: &[u8] = &[
     0x75, 0xf1, // jnz loop
     0x0f, 0x05, // syscall
 ];
+
+/// `loop: mov rdx, [rbx]; xor rdx, rax; or rdi, rdx; add rbx, 0x1000;
+/// dec rcx; jnz loop; mov rax, rdi; syscall`: reads the first word of
+/// `rcx` pages from `rbx` on; `rax` is 0 afterwards iff each held `rax`
+/// (with `rdi` 0 at the start).
+const READ_PAGES: &[u8] = &[
+    0x48, 0x8b, 0x13, // loop: mov rdx, [rbx]
+    0x48, 0x31, 0xc2, // xor rdx, rax
+    0x48, 0x09, 0xd7, // or rdi, rdx
+    0x48, 0x81, 0xc3, 0x00, 0x10, 0x00, 0x00, // add rbx, 0x1000
+    0x48, 0xff, 0xc9, // dec rcx
+    0x75, 0xeb, // jnz loop
+    0x48, 0x89, 0xf8, // mov rax, rdi
+    0x0f, 0x05, // syscall
+];
+/// Where `READ_PAGES` sits in the code page.
+const READER: u64 = 0x100;
 
 /// A table with `programs` (offset, bytes) in its code page and a stack.
 fn table_with(programs: &[(u64, &[u8])]) -> Result<UserPageTable, String> {
@@ -121,7 +138,7 @@ ktest!(
     /// their other holders alone; more pages than the list holds flush the
     /// whole TLB on the way. The old frames never change.
     async fn user_cow_flushes_deferred_until_the_run_ends() {
-        const PAGES: usize = 130;
+        const PAGES: usize = DEFER_CAP + 2;
         let table = table_with(&[(0, WRITE_PAGES)])?;
         let mut kept = Vec::new();
         for i in 0..PAGES {
@@ -216,5 +233,72 @@ ktest!(
     /// flush for it waits until that CPU has flushed.
     async fn user_cow_deferral_ends_before_a_kernel_write() {
         watcher_sees(false).await
+    }
+);
+
+/// Runs `READ_PAGES` over `pages` pages from `MANY` on `cpu`, expecting
+/// each to hold `value`; returns the program's `rax` (0: all did).
+async fn read_pages_on(
+    cpu: usize,
+    table: Arc<UserPageTable>,
+    pages: u64,
+    value: u64,
+) -> Result<u64, String> {
+    task::Builder::new()
+        .cpu(cpu)
+        .pinned()
+        .spawn(async move {
+            let mut ctx = UserContext::new(CODE + READER, STACK_TOP);
+            ctx.rax = value;
+            ctx.rbx = MANY;
+            ctx.rcx = pages;
+            ctx.rdi = 0;
+            match run_resolving(&mut ctx, &table).await {
+                (Trap::Syscall, _) => Ok(ctx.rax),
+                (other, _) => Err(format!("the reader stopped with {other:?}")),
+            }
+        })
+        .await
+}
+
+ktest!(
+    /// Only a run's first deferral bumps the table's epoch: a CPU that ran
+    /// the table before (its TLB holding the old frames, read-only) and
+    /// runs it again after another CPU's run of deferred copy-on-write
+    /// faults must reload CR3 and read the copies, every one of them, not
+    /// only the first page's.
+    async fn user_cow_deferrals_reach_a_cpu_that_ran_the_table_before() {
+        const PAGES: u64 = 40;
+        let table = Arc::new(table_with(&[(0, WRITE_PAGES), (READER, READ_PAGES)])?);
+        let mut kept = Vec::new();
+        for i in 0..PAGES {
+            kept.push(map_shared_page(&table, MANY + i * 4096, 0x11)?);
+        }
+        let other = 1 % task::ncpus();
+        let old = u64::from_le_bytes([0x11; 8]);
+        let seen = read_pages_on(other, table.clone(), PAGES, old).await?;
+        kassert_eq!(seen, 0, "the reader saw something else before any write");
+        let writer = {
+            let table = table.clone();
+            task::Builder::new().cpu(0).pinned().spawn(async move {
+                let before = deferred_flushes();
+                let mut ctx = UserContext::new(CODE, STACK_TOP);
+                ctx.rax = 0x5eed;
+                ctx.rbx = MANY;
+                ctx.rcx = PAGES;
+                let (trap, deferring) = run_resolving(&mut ctx, &table).await;
+                (trap, deferring, deferred_flushes() - before)
+            })
+        };
+        let (trap, deferring, deferred) = writer.await;
+        kassert_eq!(trap, Trap::Syscall);
+        kassert!(deferring, "no fault deferred its flush");
+        kassert!(deferred >= PAGES, "only {deferred} faults deferred");
+        let seen = read_pages_on(other, table.clone(), PAGES, 0x5eed).await?;
+        kassert_eq!(seen, 0, "the reader on cpu {other} read an old frame");
+        for old in &kept {
+            kassert_eq!(old.refcount(), 1);
+        }
+        Ok(())
     }
 );
