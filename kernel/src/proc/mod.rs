@@ -41,7 +41,9 @@
 //!   [`signal::interruptible`] (`docs/signals.md`);
 //! - `thread` (on the machine): `Thread` (one per thread of a process),
 //!   a user thread as a future, the trap loop around `arch::user::run`,
-//!   thread and group exit (`docs/threads.md`).
+//!   thread and group exit (`docs/threads.md`);
+//! - [`thread_slots`]: a process's live threads in numbered slots (O(1)
+//!   removal, a walk that skips no thread), pure logic.
 
 #[cfg(target_os = "none")]
 pub mod affinity;
@@ -88,6 +90,7 @@ pub mod table;
 pub mod thread;
 #[cfg(target_os = "none")]
 mod thread_ktests;
+pub mod thread_slots;
 pub mod uidinfo;
 #[cfg(target_os = "none")]
 pub mod wait;

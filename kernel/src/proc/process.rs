@@ -95,6 +95,7 @@ mod imp {
     use crate::proc::job::JobIds;
     use crate::proc::pid::Pid;
     use crate::proc::signal::SignalState;
+    use crate::proc::thread_slots::Slots;
     use crate::task::Event;
     use crate::vm::space::AddressSpace;
     use abi::Errno;
@@ -132,9 +133,10 @@ mod imp {
         rlimits: spin::Mutex<Rlimits>,
         /// The real uid this process is counted under (`super::uidinfo`).
         pub(in crate::proc) charged_uid: core::sync::atomic::AtomicU32,
-        /// Its live threads (`super::thread::Thread`), the leader first
-        /// while it lives; empty once the last one has ended.
-        threads: spin::Mutex<Vec<Arc<crate::proc::thread::Thread>>>,
+        /// Its live threads (`super::thread::Thread`), each in the slot
+        /// its `Thread::slot` names (`super::thread_slots`), the leader
+        /// in slot 0 while it lives; empty once the last one has ended.
+        threads: spin::Mutex<Slots<Arc<crate::proc::thread::Thread>>>,
         /// Bumped by `replace_space`.
         space_generation: AtomicU64,
         /// The last mask `sched_setaffinity` gave any of its threads (bit
@@ -293,7 +295,7 @@ mod imp {
                     crate::proc::fork::maxproc() as u64
                 )),
                 charged_uid: core::sync::atomic::AtomicU32::new(0),
-                threads: spin::Mutex::new(Vec::new()),
+                threads: spin::Mutex::new(Slots::new()),
                 space_generation: AtomicU64::new(0),
                 affinity: AtomicU64::new(!0),
                 user_ns: AtomicU64::new(0),
@@ -527,51 +529,61 @@ mod imp {
             Ok(())
         }
 
-        /// Adds a thread to its list (its creation's commit point).
+        /// Adds a thread to its list (its creation's commit point); it
+        /// learns its slot there.
         pub fn add_thread(&self, thread: Arc<crate::proc::thread::Thread>) {
             crate::proc::thread::register_tid(&thread);
-            self.threads.lock().push(thread);
+            let mut threads = self.threads.lock();
+            let t = thread.clone();
+            t.set_slot(threads.insert(thread));
         }
 
-        /// Removes thread `tid` from its list, its user time going to the
-        /// process's (under the list's lock, so [`Self::user_ns`] never
-        /// sees it twice or not at all); returns how many remain.
-        pub fn remove_thread(&self, tid: Pid) -> usize {
+        /// Removes `thread` from its list in O(1) (from its slot; nothing
+        /// if it is not there), its user time going to the process's
+        /// (under the list's lock, so [`Self::user_ns`] never sees it
+        /// twice or not at all); returns how many remain.
+        pub fn remove_thread(&self, thread: &crate::proc::thread::Thread) -> usize {
             let mut threads = self.threads.lock();
-            threads.retain(|t| {
-                let keep = t.tid() != tid;
-                if !keep {
-                    self.user_ns.fetch_add(t.user_ns(), Ordering::Relaxed);
-                }
-                keep
-            });
+            if let Some(t) = threads.remove_if(thread.slot(), |t| core::ptr::eq(&**t, thread)) {
+                self.user_ns.fetch_add(t.user_ns(), Ordering::Relaxed);
+            }
             threads.len()
         }
 
         /// Its live threads (a snapshot).
         pub fn threads(&self) -> Vec<Arc<crate::proc::thread::Thread>> {
-            self.threads.lock().clone()
+            self.threads.lock().iter().cloned().collect()
         }
 
         /// Its first live thread for which `pred` holds, and whether it
         /// had any live thread, without copying the list (a signal sent
-        /// to the process: `signal::route`). `pred` runs without the
-        /// list's lock (it may take the thread's own locks); a thread
-        /// that comes or goes meanwhile may be seen or not, as with a
-        /// snapshot taken a moment earlier or later.
+        /// to the process: `signal::route`; `signal::wake_threads`). The
+        /// walk goes by slot, taking the list's lock for each step only:
+        /// `pred` runs without it (it may take the thread's own locks). A
+        /// thread there throughout is never skipped, whoever leaves
+        /// meanwhile (`super::thread_slots`); one that comes meanwhile may
+        /// be seen or not, as with a snapshot taken a moment earlier or
+        /// later.
         pub fn find_thread(
             &self,
-            pred: impl Fn(&crate::proc::thread::Thread) -> bool,
+            mut pred: impl FnMut(&crate::proc::thread::Thread) -> bool,
         ) -> (Option<Arc<crate::proc::thread::Thread>>, bool) {
             let mut any = false;
-            for i in 0.. {
-                let Some(t) = self.threads.lock().get(i).cloned() else {
+            let mut at = 0;
+            loop {
+                let Some((slot, t)) = self
+                    .threads
+                    .lock()
+                    .next_from(at)
+                    .map(|(slot, t)| (slot, t.clone()))
+                else {
                     break;
                 };
                 any = true;
                 if pred(&t) {
                     return (Some(t), true);
                 }
+                at = slot + 1;
             }
             (None, any)
         }

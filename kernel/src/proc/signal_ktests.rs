@@ -141,8 +141,8 @@ ktest!(
             );
             Ok::<(), String>(())
         })();
-        p.remove_thread(tid);
-        p.remove_thread(p.pid());
+        p.remove_thread(&other);
+        p.remove_thread(&leader);
         super::thread::release_tid(&p, tid);
         super::pids().free(p.pid());
         result

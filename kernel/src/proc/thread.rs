@@ -82,6 +82,9 @@ pub struct Thread {
     robust_list: AtomicU64,
     /// The CPU it last entered user mode on (`u32::MAX`: not yet).
     last_cpu: AtomicU32,
+    /// Its slot in its process's list (`Process::add_thread`; written
+    /// and read under the list's lock, so `Relaxed`).
+    slot: AtomicU32,
     /// The CPUs it may run on (bit N = CPU N): `sched_setaffinity`.
     affinity: AtomicU64,
     /// It has yet to move to obey `affinity`.
@@ -117,6 +120,7 @@ impl Thread {
             clear_child_tid: AtomicU64::new(0),
             robust_list: AtomicU64::new(0),
             last_cpu: AtomicU32::new(u32::MAX),
+            slot: AtomicU32::new(u32::MAX),
             affinity: AtomicU64::new(!0),
             affinity_changed: core::sync::atomic::AtomicBool::new(false),
             signals,
@@ -185,6 +189,17 @@ impl Thread {
         self.tid
             .store(self.process.pid().as_u32(), Ordering::Relaxed);
         old
+    }
+
+    /// Its slot in its process's list (`u32::MAX` before it is added).
+    pub fn slot(&self) -> usize {
+        self.slot.load(Ordering::Relaxed) as usize
+    }
+
+    /// Records the slot `Process::add_thread` gave it.
+    pub fn set_slot(&self, slot: usize) {
+        self.slot
+            .store(u32::try_from(slot).unwrap_or(u32::MAX), Ordering::Relaxed);
     }
 
     /// Its process.
@@ -539,7 +554,7 @@ fn exit_thread(thread: &Arc<Thread>, space: Arc<AddressSpace>, ending: Ending) {
     }
     crate::proc::futex::exit_robust_list(&space, thread);
     let tid = thread.tid();
-    let remaining = process.remove_thread(tid);
+    let remaining = process.remove_thread(thread);
     if !thread.is_leader() {
         release_tid(process, tid);
     }

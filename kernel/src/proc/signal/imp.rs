@@ -409,13 +409,13 @@ pub fn thread_exit_signals(thread: &Thread) {
 /// see (a signal pending for the process, `SIGKILL`, a stop or continue,
 /// a group exit, a single-threading).
 pub fn wake_threads(process: &Process) {
-    // A copy of the list: a walk by index (`Process::find_thread`) skips
-    // the thread after each one that leaves the list meanwhile, and a
-    // group exit wakes each thread once (`thread::exit_thread`), so a
-    // skipped one would wait for ever.
-    for t in process.threads().iter() {
+    // The walk by slot skips no thread that stays while others leave
+    // (a group exit wakes each thread once, `thread::exit_thread`, so a
+    // skipped one would wait for ever), and copies no list.
+    process.find_thread(|t| {
         t.signals().notify();
-    }
+        false
+    });
     process.signals().event.notify_all();
 }
 
