@@ -58,6 +58,19 @@ pub fn halt_forever() -> ! {
     }
 }
 
+/// The executing CPU's RFLAGS (0 on the host), for tests of what the
+/// entry paths leave in it.
+pub fn rflags() -> u64 {
+    #[cfg(target_os = "none")]
+    {
+        x86_64::registers::rflags::read_raw()
+    }
+    #[cfg(not(target_os = "none"))]
+    {
+        0
+    }
+}
+
 /// Interrupt masking on this CPU.
 pub mod irq {
     /// Whether interrupts are enabled on this CPU.

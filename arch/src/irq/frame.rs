@@ -42,12 +42,15 @@ pub struct TrapFrame {
 pub const VECTOR_OFFSET: usize = 15 * 8;
 /// Byte offset of `cs`, which the stubs test for a ring-3 origin.
 pub const CS_OFFSET: usize = 18 * 8;
+/// Byte offset of `rflags`, whose AC bit the stubs test.
+pub const RFLAGS_OFFSET: usize = 19 * 8;
 /// Size of the frame; a multiple of 16, so the stack stays aligned for the
 /// call into Rust (the CPU aligns RSP to 16 before pushing `ss`).
 pub const FRAME_SIZE: usize = 22 * 8;
 
 const _: () = {
     assert!(core::mem::offset_of!(TrapFrame, vector) == VECTOR_OFFSET);
+    assert!(core::mem::offset_of!(TrapFrame, rflags) == RFLAGS_OFFSET);
     assert!(core::mem::offset_of!(TrapFrame, cs) == CS_OFFSET);
     assert!(core::mem::offset_of!(TrapFrame, rax) == 14 * 8);
     assert!(size_of::<TrapFrame>() == FRAME_SIZE);

@@ -8,9 +8,12 @@
 //! restore the registers and `iretq`:
 //!
 //! - `tine_trap_common` swaps to the kernel GS base when the saved CS has
-//!   RPL 3 (a trap from user mode) and clears RFLAGS (AC and DF are the
-//!   user's: interrupt gates keep them), so GS is always the per-CPU block
-//!   inside Rust. A trap from ring 3 never `iretq`s back: after
+//!   RPL 3 (a trap from user mode), so GS is always the per-CPU block
+//!   inside Rust, and clears RFLAGS when the user had AC set (interrupt
+//!   gates keep AC and DF; DF is cleared by `cld` before the call). The
+//!   gate has cleared IF, TF, NT and RF already, so without AC nothing
+//!   else is left: no `popfq`, which ends the translation block under
+//!   QEMU's TCG (every page fault from user mode comes through here). A trap from ring 3 never `iretq`s back: after
 //!   `trap_dispatch` saved the user state, the stub jumps to
 //!   `tine_user_return`, which returns from `user::run` (see
 //!   [`crate::user`]). Traps from ring 0 restore and `iretq` as always.
@@ -23,13 +26,16 @@
 //! The table `tine_trap_stubs` holds the 256 stub addresses for the IDT.
 //! The text must not contain braces (they would be format operands).
 
-use super::frame::{CS_OFFSET, VECTOR_OFFSET};
+use super::frame::{CS_OFFSET, RFLAGS_OFFSET, VECTOR_OFFSET};
 
 // CS sits 3 words above the vector slot (vector, error code, rip, cs) while
 // only the vector and error code are on the stack above the CPU's frame.
 const _: () = assert!(CS_OFFSET - VECTOR_OFFSET == 24);
 // After `trap_dispatch`, RSP points at the whole frame: CS is at 144.
 const _: () = assert!(CS_OFFSET == 144);
+// Before the registers are pushed, RFLAGS is 4 words above the vector
+// slot (the stub tests its AC bit at `[rsp + 32]`).
+const _: () = assert!(RFLAGS_OFFSET - VECTOR_OFFSET == 32);
 
 core::arch::global_asm!(
     r#"
@@ -98,10 +104,13 @@ tine_trap_stub_\v:
 
     .p2align 4
 tine_trap_common:
-    /* [rsp] = vector, [rsp + 8] = error code, [rsp + 24] = CS */
+    /* [rsp] = vector, [rsp + 8] = error code, [rsp + 24] = CS,
+       [rsp + 32] = RFLAGS (bit 18: AC) */
     test byte ptr [rsp + 24], 3
     jz tine_trap_common_saved_gs
     swapgs
+    test dword ptr [rsp + 32], 0x40000
+    jz tine_trap_common_saved_gs
     push 2
     popfq
 tine_trap_common_saved_gs:

@@ -878,10 +878,11 @@ mod imp {
 
     // The entry, exit and `syscall` paths. `tine_user_return` needs no
     // `popfq` to give the caller RFLAGS = 2 (IF, DF, AC clear): both ways
-    // in leave exactly that, `syscall` through FMASK (`SYSCALL_FMASK`
-    // clears every flag) and the IDT stub with its own `popfq` for traps
-    // from ring 3, and `save_user_state` changes no flag that matters. A
-    // `popfq` ends the translation block under QEMU TCG.
+    // in leave that, `syscall` through FMASK (`SYSCALL_FMASK` clears
+    // every flag) and the IDT stub for traps from ring 3 (the gate clears
+    // IF, the stub's `cld` DF and its `popfq` AC when the user set it),
+    // and `save_user_state` changes no flag that matters. A `popfq` ends
+    // the translation block under QEMU TCG.
     //
     // The entry, exit and `syscall` paths. `gs:16` is the CPU's RunRecord
     // (top of its entry stack), `gs:24` a scratch slot for the user RSP.

@@ -681,6 +681,45 @@ ktest!(
     }
 );
 
+ktest!(
+    /// A trap from user code that had AC and DF set (both its to keep:
+    /// interrupt gates do not clear them) reaches the kernel with both
+    /// clear (the IDT stub), and the program keeps them.
+    async fn user_trap_with_ac_and_df_set_leaves_them_clear_in_the_kernel() {
+        const AC_DF: u64 = 0x4_0000 | 0x400;
+        let table = address_space(WRITE_UNMAPPED_THEN_SYSCALL)?;
+        let mut ctx = UserContext::new(CODE, STACK_TOP);
+        ctx.rflags |= AC_DF;
+        let mut seen = Vec::new();
+        let trap = loop {
+            let deadline = arch::cpu::tsc::now_ns() + 1_000_000_000;
+            let trap = arch::user::run_until_answering(
+                &mut ctx,
+                &table,
+                deadline,
+                0,
+                |_| None,
+                |addr, _| {
+                    seen.push(arch::cpu::rflags() & AC_DF);
+                    let Some(frame) = Frame::alloc_zeroed() else {
+                        return false;
+                    };
+                    table.map(addr & !0xfff, frame, UserFlags::WRITE).is_ok()
+                },
+            );
+            seen.push(arch::cpu::rflags() & AC_DF);
+            match trap {
+                Trap::Interrupt { .. } => continue,
+                other => break other,
+            }
+        };
+        kassert_eq!(trap, Trap::Syscall);
+        kassert!(!seen.is_empty() && seen.iter().all(|&f| f == 0), "{seen:?}");
+        kassert_eq!(ctx.rflags & AC_DF, AC_DF);
+        Ok(())
+    }
+);
+
 /// A context, its table and the step that is to run it next.
 type Baton = spin::Mutex<Option<(UserContext, UserPageTable, u64)>>;
 
