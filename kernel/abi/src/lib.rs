@@ -103,5 +103,6 @@ pub mod mman {
     pub const PRIVATE: u64 = 0x02;
     pub const FIXED: u64 = 0x10;
     pub const ANONYMOUS: u64 = 0x20;
+    pub const GROWSDOWN: u64 = 0x100;
     pub const FIXED_NOREPLACE: u64 = 0x10_0000;
 }

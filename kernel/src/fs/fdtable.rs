@@ -18,6 +18,8 @@
 //!   `EMFILE`, and `F_DUPFD` with a minimum at or past it `EINVAL`;
 //! - descriptors already open at or above a lowered limit stay usable
 //!   (read, close, `dup` from them), as on Linux;
+//! - a descriptor argument is its register's low 32 bits ([`fd_arg`]:
+//!   Linux's calls take an `int`), so `fd | 1 << 32` is `fd`;
 //! - `dup2(old, new)` with `old == new` checks `old` and returns it;
 //!   `dup3` refuses it (`EINVAL`); a `new` at or past the limit is `EBADF`;
 //! - fork copies every slot except those marked `FD_CLOFORK`
@@ -82,12 +84,21 @@ impl<F: Clone> Default for FdTable<F> {
     }
 }
 
-/// Checks a descriptor number from user space.
+/// Checks a descriptor number from user space. Only its low 32 bits
+/// count: Linux's calls take an `int` or `unsigned int`, so the upper
+/// half of the register is ignored and a negative `int` is past every
+/// table ([`fd_arg`]).
 fn index(fd: u64) -> Result<usize, Errno> {
-    usize::try_from(fd)
-        .ok()
+    Some(fd_arg(fd) as usize)
         .filter(|&i| i < NOFILE_MAX)
         .ok_or(Errno::EBADF)
+}
+
+/// A descriptor argument as the kernel reads it: the register's low 32
+/// bits (`int fd` or `unsigned int fd` in Linux's system calls; a
+/// negative one becomes a huge unsigned number, so `EBADF`).
+pub const fn fd_arg(register: u64) -> u32 {
+    register as u32
 }
 
 /// The lowest free slot at or above `min`, growing the vector as needed;
@@ -430,6 +441,21 @@ mod tests {
         assert_eq!(t.get(3), Err(Errno::EBADF));
         assert_eq!(t.get(u64::MAX), Err(Errno::EBADF));
         assert_eq!(t.get(NOFILE_MAX as u64 + 5), Err(Errno::EBADF));
+    }
+
+    #[test]
+    fn only_the_low_32_bits_of_a_descriptor_count() {
+        let t = table(3);
+        assert_eq!(t.get(1 << 32 | 2), Ok(102));
+        assert_eq!(t.flags(u64::MAX << 32), Ok(FdFlags::NONE));
+        assert_eq!(t.get(0xffff_ffff), Err(Errno::EBADF));
+        assert_eq!(
+            t.dup_to(1 << 40 | 1, 1 << 33 | 5, FdFlags::NONE, NOFILE_MAX)
+                .map(|(n, _)| n),
+            Ok(5)
+        );
+        assert_eq!(t.remove(7 << 32 | 5), Ok(101));
+        assert_eq!(t.get(5), Err(Errno::EBADF));
     }
 
     #[test]

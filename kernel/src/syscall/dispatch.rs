@@ -249,7 +249,8 @@ const RUSAGE_SIZE: usize = 144;
 /// in group `-pid`. `WNOHANG` returns 0 while the children run;
 /// `WUNTRACED` reports a stopped child (status `sig << 8 | 0x7f`),
 /// `WCONTINUED` a continued one (`0xffff`), each once; unknown options
-/// `EINVAL`. No matching child `ECHILD`; a signal while waiting `EINTR`.
+/// `EINVAL`, then `INT_MIN` `ESRCH` (Linux's `kernel_wait4`). No matching
+/// child `ECHILD`; a signal while waiting `EINTR`.
 /// The child is reaped before the status is stored, so a bad `wstatus` is
 /// `EFAULT` with the child gone (Linux does the same).
 async fn wait4(
@@ -265,7 +266,8 @@ async fn wait4(
     let target = match pid as i32 {
         -1 => WaitFor::Any,
         0 => WaitFor::Group(process.pgid()),
-        i32::MIN => return Err(Errno::ECHILD),
+        // Linux: `-INT_MIN` is no group ("not defined"), ESRCH.
+        i32::MIN => return Err(Errno::ESRCH),
         p if p < 0 => WaitFor::Group(Pid::new((-p) as u32).ok_or(Errno::ECHILD)?),
         p => WaitFor::Pid(Pid::new(p as u32).ok_or(Errno::ECHILD)?),
     };
@@ -323,15 +325,18 @@ fn uname(space: &AddressSpace, buf: u64) -> SysResult {
 /// (file mappings are `ENODEV`), private or shared (`MAP_SHARED`: a new
 /// shared-memory object, shared with children across fork). Exactly one
 /// of `MAP_PRIVATE` and `MAP_SHARED` (or `MAP_SHARED_VALIDATE`, both
-/// bits, which Tine treats as `MAP_SHARED`), else `EINVAL`.
+/// bits, which Tine treats as `MAP_SHARED`), else `EINVAL`; shared memory
+/// with `MAP_GROWSDOWN` is `EINVAL`. PROT bits other than read, write and
+/// exec are ignored, as Linux's `mmap` ignores them (`mprotect` refuses
+/// them).
 fn mmap(space: &AddressSpace, [addr, len, prot, flags, _fd, offset]: [u64; 6]) -> SysResult {
-    use abi::mman::{ANONYMOUS, FIXED, FIXED_NOREPLACE, PRIVATE, SHARED};
-    if len == 0 || prot & !7 != 0 || !offset.is_multiple_of(4096) {
+    use abi::mman::{ANONYMOUS, FIXED, FIXED_NOREPLACE, GROWSDOWN, PRIVATE, SHARED};
+    if len == 0 || !offset.is_multiple_of(4096) {
         return Err(Errno::EINVAL);
     }
     let shared = match flags & (SHARED | PRIVATE) {
         PRIVATE => false,
-        SHARED | 0x03 => true,
+        SHARED | 0x03 if flags & GROWSDOWN == 0 => true,
         _ => return Err(Errno::EINVAL),
     };
     if flags & ANONYMOUS == 0 {
@@ -345,7 +350,7 @@ fn mmap(space: &AddressSpace, [addr, len, prot, flags, _fd, offset]: [u64; 6]) -
     space.mmap_anonymous(
         fixed,
         len,
-        VmPerms::from_prot(prot),
+        VmPerms::from_prot(prot & 7),
         flags & FIXED_NOREPLACE == 0,
         shared,
     )

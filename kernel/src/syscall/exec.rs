@@ -7,8 +7,9 @@
 //!    `E2BIG`), resolve the path, follow `#!` lines to the interpreter
 //!    ([`crate::exec::script`]: `ENOEXEC` for a bad line, `ELOOP` past
 //!    four levels), load the program into a *new* address space
-//!    ([`load_exec`]: `ENOENT`, `ENOTDIR`, `EACCES` for a directory or a
-//!    file without an execute bit, `ENOEXEC`, `ENOMEM`), with the
+//!    ([`load_exec`]: `ENOENT`, `ENOTDIR`, `EACCES` for a directory, a
+//!    device, a `/proc` file or a file without an execute bit, `ENOEXEC`,
+//!    `ENOMEM`; a `#!` script may be a tmpfs file, see [`first_bytes`]), with the
 //!    process's credentials in the auxiliary vector.
 //! 2. The commit, which cannot fail: [`Process::exec_commit`] swaps the
 //!    space in `Process::space` and renames the process (`ps` shows the
@@ -23,6 +24,7 @@
 //! anything in it; when the last holder drops it, `UserPageTable`'s drop
 //! frees its pages.
 
+use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -31,6 +33,7 @@ use super::Action;
 use crate::exec::args::ExecArgs;
 use crate::exec::load::{executable, load_exec};
 use crate::exec::script;
+use crate::fs::vfs::Vnode;
 use crate::proc::process::Process;
 use crate::vm::space::AddressSpace;
 use abi::Errno;
@@ -117,8 +120,10 @@ fn interpreter(
 ) -> Result<(String, Vec<Vec<u8>>), Errno> {
     let mut program = String::from(path);
     for _ in 0..=script::MAX_DEPTH {
-        let shebang = match script::parse(executable(&program)?) {
-            None => return Ok((program, argv)),
+        let head = first_bytes(&program)?;
+        let shebang = match script::parse(&head) {
+            None if matches!(head, Cow::Borrowed(_)) => return Ok((program, argv)),
+            None => return Err(Errno::ENOEXEC),
             Some(Err(_)) => return Err(Errno::ENOEXEC),
             Some(Ok(shebang)) => shebang,
         };
@@ -128,14 +133,42 @@ fn interpreter(
     Err(Errno::ELOOP)
 }
 
+/// What `execve` reads of `program` to tell a `#!` script: an initramfs
+/// program's whole image ([`executable`], borrowed), or the first line's
+/// worth of an executable tmpfs file (owned), so a script in `/tmp` runs
+/// its interpreter; such a file with no `#!` line is `ENOEXEC` (Tine loads
+/// ELF programs from the initramfs only). Anything else found is
+/// `EACCES`: a directory, a device, a `/proc` file, a file without an
+/// execute bit (Linux's `do_open_execat` refuses what is not a regular
+/// file with `EACCES`). A missing one is the lookup's error (`ENOENT`).
+fn first_bytes(program: &str) -> Result<Cow<'static, [u8]>, Errno> {
+    match executable(program) {
+        Ok(image) => return Ok(Cow::Borrowed(image)),
+        Err(Errno::ENOENT) => {}
+        Err(e) => return Err(e),
+    }
+    let path = crate::fs::path::normalize("/", program.as_bytes())?;
+    match crate::fs::vfs::resolve(&path, true)? {
+        Vnode::Tmp(node) if !node.is_dir() && node.mode() & 0o111 != 0 => {
+            // One byte past the longest line, so a longer one is refused.
+            let mut head = crate::fallible::zeroed(script::LINE_MAX + 1)?;
+            let n = node.read_at(0, &mut head)?;
+            head.truncate(n);
+            Ok(Cow::Owned(head))
+        }
+        _ => Err(Errno::EACCES),
+    }
+}
+
 /// The path to load: an absolute one as it is, a relative one from the
 /// process's working directory (`fs::path::normalize`), with symbolic
 /// links followed to the file they name (`fs::vfs::resolve_to`: a tmpfs
-/// link to a program, `/proc/PID/exe`); `/proc/self/exe` is the calling
-/// process's program file (busybox runs its applets through it).
+/// link to a program, `/proc/PID/exe`); `/proc/self` is the caller's
+/// `/proc/PID`, so `/proc/self/exe` is the calling process's program file (busybox runs its applets through it).
 fn resolve(process: &Process, path: &[u8]) -> Result<String, Errno> {
     core::str::from_utf8(path).map_err(|_| Errno::ENOENT)?;
     let path = crate::fs::path::normalize(&process.fs().cwd_shared(), path)?;
+    let path = super::fs::proc_self(path, process.pid().as_u32());
     match crate::fs::procfs::exe_link(&path.path, process.pid()) {
         Some(target) => target,
         None => crate::fs::vfs::resolve_to(&path, true).map(|(_, path)| path),

@@ -17,6 +17,7 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+use crate::fs::fdtable::fd_arg;
 use crate::fs::file::FileKind;
 use crate::fs::file::oflags::{O_CLOEXEC, O_CLOFORK, O_NONBLOCK};
 use crate::fs::ldisc::{TERMIOS_SIZE, Termios};
@@ -317,7 +318,7 @@ fn resolve_at_literally(cx: &FileCtx, dirfd: i32, path: &[u8]) -> Result<Normal,
 }
 
 /// `/proc/self` and the paths below it, for process `pid`: `/proc/PID`.
-fn proc_self(mut path: Normal, pid: u32) -> Normal {
+pub(super) fn proc_self(mut path: Normal, pid: u32) -> Normal {
     let rest = match path.path.strip_prefix("/proc/self") {
         Some(rest) if rest.is_empty() || rest.starts_with('/') => rest,
         _ => return path,
@@ -986,8 +987,10 @@ fn pipe2(cx: &FileCtx, space: &AddressSpace, fds: u64, flags: u64) -> SysResult 
     Ok(0)
 }
 
-/// `dup2(old, new)`: `new` if `old == new` and open.
+/// `dup2(old, new)`: `new` if `old == new` and open (compared as the
+/// descriptors they are, their low 32 bits: [`fd_arg`]).
 fn dup2(cx: &FileCtx, old: u64, new: u64) -> SysResult {
+    let (old, new) = (u64::from(fd_arg(old)), u64::from(fd_arg(new)));
     if old == new {
         cx.files.get(old)?;
         return Ok(new);
@@ -998,9 +1001,11 @@ fn dup2(cx: &FileCtx, old: u64, new: u64) -> SysResult {
 }
 
 /// `dup3(old, new, flags)`: `EINVAL` for `old == new` or flags other than
-/// `O_CLOEXEC`/`O_CLOFORK`.
+/// `O_CLOEXEC`/`O_CLOFORK` (the flags are an `int`: their upper 32 bits
+/// are ignored, as the descriptors' are).
 fn dup3(cx: &FileCtx, old: u64, new: u64, flags: u64) -> SysResult {
-    let flags = u32::try_from(flags).map_err(|_| Errno::EINVAL)?;
+    let (old, new) = (u64::from(fd_arg(old)), u64::from(fd_arg(new)));
+    let flags = flags as u32;
     if flags & !(O_CLOEXEC | O_CLOFORK) != 0 || old == new {
         return Err(Errno::EINVAL);
     }
@@ -1017,8 +1022,11 @@ const CLOSE_RANGE_CLOEXEC: u64 = 1 << 2;
 /// `first..=last` (`last` may be `~0`), or with `CLOSE_RANGE_CLOEXEC`
 /// marks them close-on-exec; `CLOSE_RANGE_UNSHARE` first gives the caller
 /// its own copy of a table it shares (`CLONE_FILES`, Linux's
-/// `unshare_fd`). `first > last` or unknown flags `EINVAL`.
+/// `unshare_fd`). `first > last` or unknown flags `EINVAL`. All three
+/// are `unsigned int`s: the upper 32 bits are ignored ([`fd_arg`]).
 fn close_range(cx: &FileCtx, first: u64, last: u64, flags: u64) -> SysResult {
+    let (first, last) = (u64::from(fd_arg(first)), u64::from(fd_arg(last)));
+    let flags = u64::from(flags as u32);
     if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first > last {
         return Err(Errno::EINVAL);
     }
@@ -1041,10 +1049,12 @@ fn close_range(cx: &FileCtx, first: u64, last: u64, flags: u64) -> SysResult {
 
 /// `fcntl(fd, cmd, arg)`: `F_DUPFD`, `F_DUPFD_CLOEXEC`, `F_GETFD`,
 /// `F_SETFD` (`FD_CLOEXEC`, `FD_CLOFORK`), `F_GETFL`, `F_SETFL`
-/// (`O_APPEND`, `O_NONBLOCK`); other commands `EINVAL`.
+/// (`O_APPEND`, `O_NONBLOCK`); other commands `EINVAL`. The command is
+/// an `unsigned int` (upper 32 bits ignored); `F_DUPFD`'s minimum is an
+/// `unsigned long`, taken whole as Linux's `f_dupfd` takes it.
 fn fcntl(cx: &FileCtx, fd: u64, cmd: u64, arg: u64) -> SysResult {
     use fcntl::*;
-    match cmd {
+    match u64::from(cmd as u32) {
         F_DUPFD => cx
             .files
             .dup_from(fd, arg, FdFlags::NONE, cx.nofile())
@@ -1071,9 +1081,11 @@ fn fcntl(cx: &FileCtx, fd: u64, cmd: u64, arg: u64) -> SysResult {
 }
 
 /// `ioctl(fd, request, arg)`: the terminal requests on the console,
-/// `FIONREAD` on pipes too; `ENOTTY` otherwise.
+/// `FIONREAD` on pipes too; `ENOTTY` otherwise. The request is an
+/// `unsigned int` (upper 32 bits ignored).
 fn ioctl(cx: &FileCtx, space: &AddressSpace, fd: u64, request: u64, arg: u64) -> SysResult {
     use ioctl::*;
+    let request = u64::from(request as u32);
     let file = cx.files.get(fd)?;
     if request == FIONREAD
         && let Some(n) = file.available()

@@ -299,11 +299,12 @@ fn pid_or_self(process: &Process, pid: u64) -> Result<Pid, Errno> {
     }
 }
 
-/// `setpgid(pid, pgid)`: `EINVAL` for a negative `pgid`; the rest is
-/// `process::set_pgid` (POSIX's `ESRCH`/`EACCES`/`EPERM` rules).
+/// `setpgid(pid, pgid)`: `EINVAL` for a negative `pgid`, or a negative
+/// `pid` with `pgid` 0 (which stands for `pid`: Linux's order); the rest
+/// is `process::set_pgid` (POSIX's `ESRCH`/`EACCES`/`EPERM` rules).
 pub fn setpgid(process: &Process, pid: u64, pgid: u64) -> SysResult {
     let pgid = pgid as i32;
-    if pgid < 0 {
+    if pgid < 0 || (pgid == 0 && (pid as i32) < 0) {
         return Err(Errno::EINVAL);
     }
     let pid = pid_or_self(process, pid)?;

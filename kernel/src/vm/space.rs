@@ -816,7 +816,8 @@ impl AddressSpace {
     /// leaves user space or has pages outside every VMA (then nothing
     /// changes). A length of 0 does nothing.
     pub fn mprotect(&self, addr: u64, len: u64, prot: u64) -> Result<(), Errno> {
-        if !addr.is_multiple_of(PAGE_SIZE) || prot & !7 != 0 {
+        // PROT_SEM (8) is accepted and means nothing here, as on Linux.
+        if !addr.is_multiple_of(PAGE_SIZE) || prot & !0xf != 0 {
             return Err(Errno::EINVAL);
         }
         if len == 0 {
@@ -826,7 +827,7 @@ impl AddressSpace {
             .and_then(|l| addr.checked_add(l))
             .filter(|&e| e <= super::USER_TOP)
             .ok_or(Errno::ENOMEM)?;
-        let perms = VmPerms::from_prot(prot);
+        let perms = VmPerms::from_prot(prot & 7);
         let mut layout = self.layout.lock();
         layout.vmas.protect(addr, end, perms).map_err(|e| match e {
             VmaError::BadRange => Errno::EINVAL,
