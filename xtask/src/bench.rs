@@ -379,6 +379,11 @@ pub fn main(args: &BenchArgs) -> Result<()> {
                 &previous.tine_metrics()
             )
         );
+        for (kernel, run) in [("Tine", Some(tine)), ("Linux", linux_run.as_ref())] {
+            if let Some(text) = run.and_then(|run| forkbench::thread_fork(&run_rounds(run))) {
+                print!("{kernel}: {text}");
+            }
+        }
     }
     println!(
         "host load average: {} before, {} after ({} host CPUs)",
@@ -618,16 +623,19 @@ fn merge_rounds(mut rounds: Vec<UserRun>) -> Option<UserRun> {
     Some(merged)
 }
 
+/// A run's report of each round (its one report if it had one round).
+fn run_rounds(run: &UserRun) -> Vec<Report> {
+    if run.rounds.is_empty() {
+        vec![run.report.clone()]
+    } else {
+        run.rounds.clone()
+    }
+}
+
 /// Each metric's lowest and highest Tine/Linux over the rounds, round `i`
 /// of Tine against round `i` of Linux (they ran one after the other).
 fn ratio_spread(tine: &UserRun, linux: &UserRun) -> HashMap<String, (f64, f64)> {
-    let rounds = |run: &UserRun| {
-        if run.rounds.is_empty() {
-            vec![run.report.clone()]
-        } else {
-            run.rounds.clone()
-        }
-    };
+    let rounds = run_rounds;
     let mut spread: HashMap<String, (f64, f64)> = HashMap::new();
     for (t, l) in rounds(tine).iter().zip(&rounds(linux)) {
         for metric in &t.metrics {

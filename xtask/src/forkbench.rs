@@ -229,11 +229,6 @@ pub fn table(
             writeln!(out, "{kernel}: forkbench did not finish").unwrap();
         }
     }
-    for (kernel, report) in std::iter::once(("Tine", Some(tine))).chain([("Linux", linux)]) {
-        if let Some(lines) = report.and_then(thread_fork) {
-            write!(out, "{kernel}: {lines}").unwrap();
-        }
-    }
     out
 }
 
@@ -242,55 +237,123 @@ pub fn table(
 /// raw system call (the kernel's work).
 pub const THREAD_FORK_RATIO: f64 = 1.2;
 
-/// The fork of a 64-thread process taken apart (docs/benchmarks.md,
-/// "Thread fork"): the raw system call's ratio against its target, and
-/// musl's `fork_64threads - fork_exit_wait` as the kernel's per-thread
-/// work (`fork_raw_64threads - fork_raw_exit_wait`), the child's 64
-/// copy-on-write faults on the other threads' descriptors
-/// (`fork_raw_64threads_touch - fork_raw_64threads`) and the rest of
-/// musl's `fork` (what remains). `None` without the raw pair.
-pub fn thread_fork(report: &Report) -> Option<String> {
-    let raw0 = report.value("fork_raw_exit_wait")?;
-    let raw64 = report.value("fork_raw_64threads")?;
-    let ratio = raw64 / raw0;
+/// The fork of a 64-thread process taken apart, one round (one boot) at
+/// a time; the figures are the medians over the rounds of each round's
+/// own (docs/benchmarks.md, "Thread fork").
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct ThreadFork {
+    raw0: f64,
+    raw64: f64,
+    /// `fork_exit_wait`, `fork_64threads`, `fork_raw_64threads_touch`.
+    musl: Option<(f64, f64, f64)>,
+    /// `fork_64threads_child_writes`.
+    writes: Option<f64>,
+}
+
+impl ThreadFork {
+    fn of(report: &Report) -> Option<Self> {
+        let value = |name| report.value(name);
+        Some(Self {
+            raw0: value("fork_raw_exit_wait")?,
+            raw64: value("fork_raw_64threads")?,
+            musl: value("fork_exit_wait")
+                .zip(value("fork_64threads"))
+                .zip(value("fork_raw_64threads_touch"))
+                .map(|((a, b), c)| (a, b, c)),
+            writes: value("fork_64threads_child_writes"),
+        })
+    }
+}
+
+fn median_of(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+/// The fork of a 64-thread process taken apart, from the rounds of one
+/// kernel's run (each round one boot): the raw system call's ratio
+/// against its target, and musl's `fork_64threads - fork_exit_wait` as
+/// the kernel's per-thread work (`fork_raw_64threads -
+/// fork_raw_exit_wait`), the child's 64 copy-on-write faults on the other
+/// threads' descriptors (`fork_raw_64threads_touch - fork_raw_64threads`,
+/// of which `fork_64threads_child_writes` is the writes timed in the
+/// child) and the rest of musl's `fork` (what remains). Every figure is
+/// the median over the rounds of that round's own figure, so that the
+/// parts of one line come from the same boots. `None` without the raw
+/// pair in any round.
+pub fn thread_fork(rounds: &[Report]) -> Option<String> {
+    let rounds: Vec<ThreadFork> = rounds.iter().filter_map(ThreadFork::of).collect();
+    if rounds.is_empty() {
+        return None;
+    }
+    let med = |f: &dyn Fn(&ThreadFork) -> Option<f64>| -> Option<f64> {
+        let values: Vec<f64> = rounds.iter().filter_map(f).collect();
+        (!values.is_empty()).then(|| median_of(values))
+    };
+    let ratios: Vec<String> = rounds
+        .iter()
+        .map(|r| format!("{:.2}", r.raw64 / r.raw0))
+        .collect();
+    let raw0 = med(&|r| Some(r.raw0))?;
+    let raw64 = med(&|r| Some(r.raw64))?;
+    let ratio = med(&|r| Some(r.raw64 / r.raw0))?;
     let verdict = if ratio <= THREAD_FORK_RATIO {
         "met"
     } else {
         "not met"
     };
     let mut out = format!(
-        "thread fork: raw fork with 64 threads {raw64:.1} us = {ratio:.2}x of none \
-         ({raw0:.1} us; target <= {THREAD_FORK_RATIO:.2}x: {verdict})\n"
+        "thread fork: raw fork with 64 threads {raw64:.1} us, {ratio:.2}x of none \
+         ({raw0:.1} us; rounds {}; target <= {THREAD_FORK_RATIO:.2}x: {verdict})\n",
+        ratios.join(", ")
     );
-    let (Some(musl0), Some(musl64), Some(touch)) = (
-        report.value("fork_exit_wait"),
-        report.value("fork_64threads"),
-        report.value("fork_raw_64threads_touch"),
+    let musl = |f: fn(&ThreadFork, (f64, f64, f64)) -> f64| med(&|r| r.musl.map(|m| f(r, m)));
+    let (Some(musl0), Some(musl64), Some(more), Some(musl_ratio)) = (
+        musl(|_, (a, _, _)| a),
+        musl(|_, (_, b, _)| b),
+        musl(|_, (a, b, _)| b - a),
+        musl(|_, (a, b, _)| b / a),
     ) else {
         return Some(out);
     };
-    let faults = touch - raw64;
-    let rest = musl64 - musl0 - (raw64 - raw0) - faults;
-    let cow = report
-        .value("cow_fault_per_page")
-        .map_or(String::new(), |ns| {
-            format!("; cow_fault_per_page {:.2} us", ns / 1000.0)
-        });
+    let kernel = musl(|r, _| r.raw64 - r.raw0).unwrap_or_default();
+    let faults = musl(|r, (_, _, touch)| touch - r.raw64).unwrap_or_default();
+    let rest = musl(|r, (a, b, touch)| b - a - (touch - r.raw0)).unwrap_or_default();
+    let without = musl(|r, (a, b, touch)| (b - (touch - r.raw64)) / a).unwrap_or_default();
+    let writes = med(&|r| r.writes.zip(r.musl).map(|(w, _)| w));
+    let torn = med(&|r| {
+        r.writes
+            .zip(r.musl)
+            .map(|(w, (_, _, touch))| touch - r.raw64 - w)
+    });
     write!(
         out,
-        "  musl fork with 64 threads {musl64:.1} us = {:.2}x of none ({musl0:.1} us), the {:.1} us more:\n\
-         \x20   {:8.1} us the kernel's per-thread work (fork_raw_64threads - fork_raw_exit_wait)\n\
-         \x20   {:8.1} us the child's 64 copy-on-write faults on the other threads' descriptors \
-         (fork_raw_64threads_touch - fork_raw_64threads: {:.2} us each{cow})\n\
-         \x20   {:8.1} us the rest of musl's fork (its atfork locks and handlers)\n\
-         \x20 without the 64 faults musl's fork would be {:.2}x of none\n",
-        musl64 / musl0,
-        musl64 - musl0,
-        raw64 - raw0,
-        faults,
+        "  musl fork with 64 threads {musl64:.1} us, {musl_ratio:.2}x of none ({musl0:.1} us); \
+         the {more:.1} us more:\n\
+         \x20   {kernel:8.1} us the kernel's per-thread work (fork_raw_64threads - fork_raw_exit_wait)\n\
+         \x20   {faults:8.1} us the child's 64 copy-on-write faults on the other threads' \
+         descriptors (fork_raw_64threads_touch - fork_raw_64threads: {:.2} us each)\n",
         faults / 64.0,
-        rest,
-        (musl64 - faults) / musl0,
+    )
+    .unwrap();
+    if let (Some(writes), Some(torn)) = (writes, torn) {
+        writeln!(
+            out,
+            "\x20       of which {writes:.1} us the writes themselves, timed in the child \
+             ({:.2} us each), and {torn:.1} us the rest: the copies freed at its exit",
+            writes / 64.0,
+        )
+        .unwrap();
+    }
+    write!(
+        out,
+        "\x20   {rest:8.1} us the rest of musl's fork (its atfork locks and handlers)\n\
+         \x20 without the 64 faults musl's fork would be {without:.2}x of none\n",
     )
     .unwrap();
     Some(out)
@@ -371,20 +434,26 @@ forkbench done failures=1
 
     #[test]
     fn a_thread_fork_is_taken_apart() {
-        let report = parse(
-            "METRIC fork_exit_wait 200 us\nMETRIC fork_64threads 480 us\n\
-             METRIC fork_raw_exit_wait 150 us\nMETRIC fork_raw_64threads 160 us\n\
-             METRIC fork_raw_64threads_touch 416 us\nMETRIC cow_fault_per_page 3000 ns\n",
-        );
-        let text = thread_fork(&report).unwrap();
+        let round = |raw0: f64| {
+            parse(&format!(
+                "METRIC fork_exit_wait 200 us\nMETRIC fork_64threads 480 us\n\
+                 METRIC fork_raw_exit_wait {raw0} us\nMETRIC fork_raw_64threads 160 us\n\
+                 METRIC fork_raw_64threads_touch 416 us\n\
+                 METRIC fork_64threads_child_writes 192 us\n"
+            ))
+        };
+        // Three rounds; the odd one's figures are all taken from the
+        // same round, as the median of each.
+        let text = thread_fork(&[round(150.0), round(80.0), round(160.0)]).unwrap();
         assert!(
-            text.contains(
-                "raw fork with 64 threads 160.0 us = 1.07x of none (150.0 us; target <= 1.20x: met)"
+            text.starts_with(
+                "thread fork: raw fork with 64 threads 160.0 us, 1.07x of none (150.0 us; \
+                 rounds 1.07, 2.00, 1.00; target <= 1.20x: met)\n"
             ),
             "{text}"
         );
         assert!(
-            text.contains("= 2.40x of none (200.0 us), the 280.0 us more"),
+            text.contains("480.0 us, 2.40x of none (200.0 us); the 280.0 us more"),
             "{text}"
         );
         let numbers: Vec<&str> = text
@@ -392,9 +461,17 @@ forkbench done failures=1
             .skip(2)
             .map(|l| l.split_whitespace().next().unwrap())
             .collect();
-        assert_eq!(numbers, ["10.0", "256.0", "14.0", "without"], "{text}");
+        assert_eq!(
+            numbers,
+            ["10.0", "256.0", "of", "14.0", "without"],
+            "{text}"
+        );
         assert!(
-            text.contains("4.00 us each; cow_fault_per_page 3.00 us"),
+            text.contains("(fork_raw_64threads_touch - fork_raw_64threads: 4.00 us each)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("192.0 us the writes themselves, timed in the child (3.00 us each), and 64.0 us the rest"),
             "{text}"
         );
         assert!(
@@ -404,12 +481,12 @@ forkbench done failures=1
         // The raw pair alone gives the first line; a ratio over the
         // target is not met.
         let raw = parse("METRIC fork_raw_exit_wait 100 us\nMETRIC fork_raw_64threads 125 us\n");
-        let text = thread_fork(&raw).unwrap();
+        let text = thread_fork(&[raw]).unwrap();
         assert!(
             text.contains("1.25x of none") && text.ends_with("not met)\n"),
             "{text}"
         );
-        assert_eq!(thread_fork(&parse("METRIC fork_exit_wait 1 us\n")), None);
+        assert_eq!(thread_fork(&[parse("METRIC fork_exit_wait 1 us\n")]), None);
     }
 
     #[test]
