@@ -425,12 +425,14 @@ pub fn maybe_trim() {
 
 /// [`trim`]s if the heap's free space grew at all (by a piece) since the
 /// last trim: for when a burst of frees is over (a parent found no child
-/// left to wait for).
+/// left to wait for). Here the blocks in the CPUs' caches count as free
+/// ([`stats`]): they can hold up to about 462 KiB per CPU that no spill
+/// showed [`note_slack`], and a trim gives them back first (without
+/// them, the 90,000-process run left 652 KiB of heap behind).
 pub fn trim_settled() {
     let slack = {
-        let talc = HEAP.lock();
-        let c = talc.get_counters();
-        c.claimed_bytes.saturating_sub(c.allocated_bytes)
+        let s = stats();
+        s.claimed_bytes.saturating_sub(s.allocated_bytes)
     };
     if slack.saturating_sub(SLACK_LOW.load(Ordering::Relaxed)) >= PIECE_BYTES {
         trim();
