@@ -80,25 +80,57 @@ mod sync {
     }
 }
 
-/// What a futex is known by (module docs).
+/// What a futex is known by (module docs): for a private futex, the
+/// address space's identity (the address of its `AddressSpace`, which a
+/// waiter keeps alive) and the user address; for a shared one, the
+/// identity of the shared-memory object (its address, alive while mapped)
+/// and the byte offset in it ([`Key::private`], [`Key::shared`]).
+///
+/// 16 bytes, where an enum of the two took 24: every waiter keeps its key
+/// twice (its bucket entry and its `Slot`), and a bucket's entries are
+/// one `Vec`. A shared key has bit 63 of `at` set ([`SHARED`]). An
+/// address or offset with that bit set already is never a user address
+/// or an offset in a mapping, and still cannot make a private key equal
+/// to a shared one: their `id`s are the addresses of two different live
+/// objects (a space, a shared-memory object).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Key {
-    /// A private futex: the address space's identity (the address of its
-    /// `AddressSpace`, which a waiter keeps alive) and the user address.
-    Private { space: usize, addr: u64 },
-    /// A shared futex: the identity of the shared-memory object (its
-    /// address, alive while mapped) and the byte offset in it.
-    Shared { object: usize, offset: u64 },
+pub struct Key {
+    id: usize,
+    at: u64,
 }
 
+/// The bit of [`Key::at`] that marks a shared futex's key.
+const SHARED: u64 = 1 << 63;
+
+const _: () = assert!(core::mem::size_of::<Key>() == 16);
+
 impl Key {
+    /// The key of the private futex at `addr` in the space `space`.
+    pub const fn private(space: usize, addr: u64) -> Key {
+        Key {
+            id: space,
+            at: addr,
+        }
+    }
+
+    /// The key of the shared futex at byte `offset` of the shared-memory
+    /// object `object`.
+    pub const fn shared(object: usize, offset: u64) -> Key {
+        Key {
+            id: object,
+            at: offset | SHARED,
+        }
+    }
+
     /// A 64-bit mix of the key (multiply-xorshift; any spread will do,
     /// futex addresses differ in their low bits).
     fn hash(&self) -> u64 {
-        let (a, b, tag) = match *self {
-            Key::Private { space, addr } => (space as u64, addr, 0x9e37_79b9_7f4a_7c15u64),
-            Key::Shared { object, offset } => (object as u64, offset, 0xc2b2_ae3d_27d4_eb4f),
+        let tag = if self.at & SHARED != 0 {
+            0xc2b2_ae3d_27d4_eb4f
+        } else {
+            0x9e37_79b9_7f4a_7c15u64
         };
+        let (a, b) = (self.id as u64, self.at & !SHARED);
         let mut h = a.wrapping_mul(0xff51_afd7_ed55_8ccd) ^ b.rotate_left(29) ^ tag;
         h ^= h >> 33;
         h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
@@ -591,12 +623,9 @@ mod imp {
             return Err(Errno::EINVAL);
         }
         if !private && let Some((object, offset)) = space.shared_offset(addr) {
-            return Ok(Key::Shared { object, offset });
+            return Ok(Key::shared(object, offset));
         }
-        Ok(Key::Private {
-            space: core::ptr::from_ref(space) as usize,
-            addr,
-        })
+        Ok(Key::private(core::ptr::from_ref(space) as usize, addr))
     }
 
     fn read_u32(space: &AddressSpace, addr: u64) -> Result<u32, Errno> {
@@ -814,7 +843,7 @@ mod tests {
     use futures_util::task::noop_waker;
 
     fn key(addr: u64) -> Key {
-        Key::Private { space: 1, addr }
+        Key::private(1, addr)
     }
 
     fn poll(w: &mut Waiting<'_>) -> bool {
@@ -853,23 +882,11 @@ mod tests {
     fn private_keys_of_two_spaces_differ() {
         let t = FutexTable::new(64);
         let _w = t
-            .wait(Key::Private { space: 1, addr: 8 }, MATCH_ANY, || {
-                Ok::<_, ()>(())
-            })
+            .wait(Key::private(1, 8), MATCH_ANY, || Ok::<_, ()>(()))
             .unwrap();
-        assert_eq!(t.wake(Key::Private { space: 2, addr: 8 }, 1, MATCH_ANY), 0);
-        assert_eq!(
-            t.wake(
-                Key::Shared {
-                    object: 1,
-                    offset: 8
-                },
-                1,
-                MATCH_ANY
-            ),
-            0
-        );
-        assert_eq!(t.wake(Key::Private { space: 1, addr: 8 }, 1, MATCH_ANY), 1);
+        assert_eq!(t.wake(Key::private(2, 8), 1, MATCH_ANY), 0);
+        assert_eq!(t.wake(Key::shared(1, 8), 1, MATCH_ANY), 0);
+        assert_eq!(t.wake(Key::private(1, 8), 1, MATCH_ANY), 1);
     }
 
     #[test]
@@ -1004,7 +1021,7 @@ mod loom_tests {
     use loom::sync::atomic::AtomicU32;
     use loom::thread;
 
-    const K: Key = Key::Private { space: 1, addr: 0 };
+    const K: Key = Key::private(1, 0);
 
     /// A waker that notifies a loom `Notify` (a permit is kept when no one
     /// waits yet).

@@ -28,14 +28,8 @@ ktest!(
     async fn futex_table_wakes_and_requeues_tasks_on_every_cpu() {
         let table = Arc::new(FutexTable::new(64));
         let woke = Arc::new(AtomicUsize::new(0));
-        let k1 = Key::Private {
-            space: 0x1000,
-            addr: 64,
-        };
-        let k2 = Key::Private {
-            space: 0x1000,
-            addr: 128,
-        };
+        let k1 = Key::private(0x1000, 64);
+        let k2 = Key::private(0x1000, 128);
         let mut handles = Vec::new();
         for i in 0..8 {
             let (t, w) = (table.clone(), woke.clone());
