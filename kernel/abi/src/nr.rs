@@ -119,6 +119,8 @@ pub const READLINKAT: u64 = 267;
 pub const FCHMODAT: u64 = 268;
 pub const UTIMENSAT: u64 = 280;
 pub const RENAMEAT2: u64 = 316;
+pub const STATFS: u64 = 137;
+pub const FSTATFS: u64 = 138;
 // Readiness, process descriptors and descriptor ranges (issue 12).
 pub const SELECT: u64 = 23;
 pub const EPOLL_CREATE: u64 = 213;
@@ -281,6 +283,8 @@ pub const fn name(nr: u64) -> Option<&'static str> {
         FCHMODAT => "fchmodat",
         UTIMENSAT => "utimensat",
         RENAMEAT2 => "renameat2",
+        STATFS => "statfs",
+        FSTATFS => "fstatfs",
         SELECT => "select",
         EPOLL_CREATE => "epoll_create",
         EPOLL_WAIT => "epoll_wait",

@@ -171,11 +171,14 @@ impl OpenFile {
         }
         let writing = access != O_RDONLY;
         let follow = flags & O_NOFOLLOW == 0;
-        let vnode = match vfs::resolve(path, follow) {
+        // The file's path is where the lookup ended, links followed: a
+        // directory opened through a link is the directory itself, so
+        // `openat(fd, "..")` and `fchdir` go where Linux goes.
+        let (vnode, resolved) = match vfs::resolve_to(path, follow) {
             Ok(_) if flags & (O_CREAT | O_EXCL) == O_CREAT | O_EXCL => {
                 return Err(Errno::EEXIST);
             }
-            Ok(vnode) => vnode,
+            Ok(found) => found,
             Err(Errno::ENOENT) if flags & O_CREAT != 0 => {
                 return Self::create(path, flags, mode & !umask);
             }
@@ -234,7 +237,7 @@ impl OpenFile {
         let status = AtomicU32::new(flags & (O_ACCMODE | SETFL_MASK));
         Ok(Arc::new(Self {
             kind,
-            path: path.path.clone(),
+            path: resolved,
             status,
             offset: spin::Mutex::new(0),
             proc_dir,

@@ -304,6 +304,20 @@ impl<'a> Initramfs<'a> {
     }
 
     /// The inode `id` names (`None` if it is not one of this tree's).
+    /// How many inodes the tree has and the bytes its files and links
+    /// hold (`statfs`).
+    pub fn totals(&self) -> (usize, usize) {
+        let bytes = self
+            .inodes
+            .iter()
+            .map(|inode| match inode.contents {
+                Contents::File(data) | Contents::Symlink(data) => data.len(),
+                Contents::Dir(_) => 0,
+            })
+            .sum();
+        (self.inodes.len(), bytes)
+    }
+
     pub fn node(&self, id: NodeId) -> Option<Node<'a>> {
         let inode = self.inodes.get(id.index())?;
         let kind = match inode.contents {

@@ -9,11 +9,15 @@
 //! | `/proc/PID/cmdline` | the arguments of the last `execve`, each ending in a NUL |
 //! | `/proc/PID/comm` | the name (15 bytes at most) and a newline |
 //! | `/proc/PID/exe` | a symbolic link to the program file (the path `execve` loaded) |
+//! | `/proc/PID/cwd` | a symbolic link to the working directory |
 //! | `/proc/self` | the caller's `/proc/PID` (rewritten by the path lookup of the system calls, see `syscall::fs::resolve_at`) |
 //! | `/proc/meminfo` | `MemTotal`, `MemFree`, `MemAvailable`, ... in kB |
 //! | `/proc/uptime` | seconds since boot and idle CPU seconds |
 //! | `/proc/loadavg` | Linux's five fields; the averages are 0.00 (Tine keeps none) |
 //! | `/proc/stat` | the `cpu` lines, `btime`, `processes`, `procs_running` |
+//! | `/proc/cpuinfo` | per CPU: `processor`, `vendor_id`, `model name` (from CPUID) |
+//! | `/proc/mounts` | the four file systems in `fstab` format (busybox `df`, `mount`) |
+//! | `/proc/version` | `uname`'s name, release and version |
 //!
 //! A file's contents are made when it is opened (a snapshot, as a reader
 //! that reads it whole sees on Linux too); `st_dev` is [`PROC_DEV`].
@@ -39,13 +43,16 @@ pub enum PidFile {
     Comm,
     /// A symbolic link to the program file.
     Exe,
+    /// A symbolic link to the working directory.
+    Cwd,
 }
 
 impl PidFile {
     /// The files of `/proc/PID`, by name.
-    pub const NAMES: [(&'static str, PidFile); 5] = [
+    pub const NAMES: [(&'static str, PidFile); 6] = [
         ("cmdline", PidFile::Cmdline),
         ("comm", PidFile::Comm),
+        ("cwd", PidFile::Cwd),
         ("exe", PidFile::Exe),
         ("stat", PidFile::Stat),
         ("status", PidFile::Status),
@@ -70,15 +77,21 @@ pub enum SysFile {
     Uptime,
     Loadavg,
     Stat,
+    Cpuinfo,
+    Mounts,
+    Version,
 }
 
 impl SysFile {
     /// The files of `/proc`, by name.
-    pub const NAMES: [(&'static str, SysFile); 4] = [
+    pub const NAMES: [(&'static str, SysFile); 7] = [
+        ("cpuinfo", SysFile::Cpuinfo),
         ("loadavg", SysFile::Loadavg),
         ("meminfo", SysFile::Meminfo),
+        ("mounts", SysFile::Mounts),
         ("stat", SysFile::Stat),
         ("uptime", SysFile::Uptime),
+        ("version", SysFile::Version),
     ];
 
     pub fn named(name: &str) -> Option<SysFile> {
@@ -135,9 +148,9 @@ impl ProcNode {
         matches!(self, ProcNode::Root | ProcNode::Dir(_))
     }
 
-    /// Whether it is a symbolic link (`/proc/PID/exe`).
+    /// Whether it is a symbolic link (`/proc/PID/exe`, `/proc/PID/cwd`).
     pub fn is_symlink(self) -> bool {
-        matches!(self, ProcNode::PidFile(_, PidFile::Exe))
+        matches!(self, ProcNode::PidFile(_, PidFile::Exe | PidFile::Cwd))
     }
 
     /// Its inode number: 1 for `/proc`, small numbers for the top files,
@@ -351,6 +364,36 @@ pub fn stat_text(
     s
 }
 
+/// `/proc/mounts`: the file systems of the name space (`docs/files.md`),
+/// one `fstab` line each.
+pub const MOUNTS: &str = "rootfs / rootfs ro 0 0\n\
+    devtmpfs /dev devtmpfs rw,nosuid 0 0\n\
+    proc /proc proc rw,nosuid,nodev,noexec 0 0\n\
+    tmpfs /tmp tmpfs rw,nosuid,nodev 0 0\n";
+
+/// `/proc/cpuinfo`: a block per CPU with the lines programs look for
+/// (`processor` counts CPUs), the vendor and model name from CPUID.
+pub fn cpuinfo_text(ncpus: usize, vendor: &str, model: &str) -> String {
+    let mut s = String::new();
+    for cpu in 0..ncpus {
+        let _ = write!(
+            s,
+            "processor\t: {cpu}\nvendor_id\t: {vendor}\nmodel name\t: {model}\n\
+             physical id\t: 0\ncore id\t\t: {cpu}\ncpu cores\t: {ncpus}\n\n"
+        );
+    }
+    s
+}
+
+/// CPUID's words as text: the vendor (leaf 0: EBX, EDX, ECX) or the brand
+/// string (leaves `0x8000_0002..=4`, all four registers each), trimmed of
+/// NULs and blanks.
+pub fn cpuid_text(words: &[u32]) -> String {
+    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    let text = String::from_utf8_lossy(&bytes);
+    String::from(text.trim_matches(|c: char| c == '\0' || c == ' '))
+}
+
 #[cfg(target_os = "none")]
 pub use imp::*;
 
@@ -447,6 +490,7 @@ mod imp {
                     PidFile::Comm => format!("{}\n", comm(&p.name())),
                     PidFile::Stat => stat_line(&view(&p)),
                     PidFile::Exe => p.exe(),
+                    PidFile::Cwd => p.fs().cwd(),
                     PidFile::Status => status_text(&view(&p)),
                 }
             }
@@ -464,6 +508,11 @@ mod imp {
                     .count()
                     .min(1);
                 match file {
+                    SysFile::Cpuinfo => cpuinfo(ncpus as usize),
+                    SysFile::Mounts => String::from(MOUNTS),
+                    SysFile::Version => {
+                        format!("Tine version {} #1 SMP\n", env!("CARGO_PKG_VERSION"))
+                    }
                     SysFile::Meminfo => meminfo_text(total as u64 * page, free as u64 * page),
                     SysFile::Uptime => uptime_text(uptime, idle),
                     SysFile::Loadavg => {
@@ -484,6 +533,32 @@ mod imp {
             }
         };
         Ok(text.into_bytes())
+    }
+
+    /// `/proc/cpuinfo` on this machine.
+    fn cpuinfo(ncpus: usize) -> String {
+        use arch::cpu::Features;
+        let [_, b, c, d] = Features::cpuid(0, 0);
+        let vendor = cpuid_text(&[b, d, c]);
+        let model = if Features::cpuid(0x8000_0000, 0)[0] >= 0x8000_0004 {
+            let words: Vec<u32> = (0x8000_0002..=0x8000_0004)
+                .flat_map(|leaf| Features::cpuid(leaf, 0))
+                .collect();
+            cpuid_text(&words)
+        } else {
+            String::new()
+        };
+        cpuinfo_text(ncpus, &vendor, &model)
+    }
+
+    /// The target of a `/proc/PID/cwd` or `/proc/PID/exe` link:
+    /// [`exe_target`], or the working directory (`ENOENT` once the
+    /// process is gone).
+    pub fn link_target(pid: u32, file: PidFile) -> Result<String, Errno> {
+        match file {
+            PidFile::Cwd => Ok(process(pid).ok_or(Errno::ENOENT)?.fs().cwd()),
+            _ => exe_target(pid),
+        }
     }
 
     /// The target of a `/proc/PID/exe` link (`ENOENT` once the process is
@@ -585,6 +660,22 @@ mod tests {
             ignored: 0,
             caught: 1 << 16,
         }
+    }
+
+    #[test]
+    fn cpuinfo_has_a_block_per_cpu_and_cpuid_text_is_trimmed() {
+        // "GenuineIntel" as CPUID leaf 0 gives it: EBX, EDX, ECX.
+        let vendor = cpuid_text(&[0x756e_6547, 0x4965_6e69, 0x6c65_746e]);
+        assert_eq!(vendor, "GenuineIntel");
+        let brand = cpuid_text(&[0x2020_2020, 0x5520_5051, 0x0000_0000]);
+        assert_eq!(brand, "QP U");
+        let text = cpuinfo_text(2, &vendor, "Q");
+        assert_eq!(text.matches("processor\t: ").count(), 2);
+        assert!(text.starts_with("processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Q\n"));
+        assert!(text.contains("processor\t: 1\n"));
+        assert!(text.ends_with("\n\n"));
+        assert!(MOUNTS.lines().all(|l| l.split(' ').count() == 6));
+        assert!(MOUNTS.contains("tmpfs /tmp tmpfs "));
     }
 
     #[test]

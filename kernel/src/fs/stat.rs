@@ -33,9 +33,97 @@ pub fn push_dirent(
     true
 }
 
+/// Linux x86-64's `struct statfs` (`statfs`, `fstatfs`): 120 bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StatFs {
+    /// The file system's magic number (`TMPFS_MAGIC`, ...).
+    pub kind: u64,
+    /// Block size, also `f_frsize`.
+    pub bsize: u64,
+    pub blocks: u64,
+    pub bfree: u64,
+    pub bavail: u64,
+    pub files: u64,
+    pub ffree: u64,
+    /// `f_fsid`: the `st_dev` of the file system's files, in its first
+    /// word.
+    pub fsid: u32,
+    pub namelen: u64,
+    /// `ST_*` mount flags (`ST_VALID` always).
+    pub flags: u64,
+}
+
+/// `statfs`'s magic numbers and flags (Linux's values).
+pub mod statfs {
+    pub const RAMFS_MAGIC: u64 = 0x8584_58f6;
+    pub const TMPFS_MAGIC: u64 = 0x0102_1994;
+    pub const PROC_SUPER_MAGIC: u64 = 0x9fa0;
+    pub const PIPEFS_MAGIC: u64 = 0x5049_5045;
+    pub const ANON_INODE_FS_MAGIC: u64 = 0x0904_1934;
+    pub const ST_RDONLY: u64 = 1;
+    pub const ST_NOSUID: u64 = 2;
+    pub const ST_NODEV: u64 = 4;
+    pub const ST_NOEXEC: u64 = 8;
+    pub const ST_VALID: u64 = 0x20;
+}
+
+impl StatFs {
+    pub const SIZE: usize = 120;
+
+    /// The record as user memory holds it.
+    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
+        let mut out = [0u8; Self::SIZE];
+        let words = [
+            self.kind,
+            self.bsize,
+            self.blocks,
+            self.bfree,
+            self.bavail,
+            self.files,
+            self.ffree,
+            u64::from(self.fsid),
+            self.namelen,
+            self.bsize,
+            self.flags,
+        ];
+        for (i, w) in words.iter().enumerate() {
+            out[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statfs_layout_matches_linux_x86_64() {
+        let fs = StatFs {
+            kind: statfs::TMPFS_MAGIC,
+            bsize: 4096,
+            blocks: 10,
+            bfree: 7,
+            bavail: 6,
+            files: 100,
+            ffree: 90,
+            fsid: 2,
+            namelen: 255,
+            flags: statfs::ST_VALID,
+        };
+        let b = fs.to_bytes();
+        let u64_at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap());
+        let u32_at = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+        assert_eq!(u64_at(0), 0x0102_1994);
+        assert_eq!(u64_at(8), 4096);
+        assert_eq!((u64_at(16), u64_at(24), u64_at(32)), (10, 7, 6));
+        assert_eq!((u64_at(40), u64_at(48)), (100, 90));
+        assert_eq!((u32_at(56), u32_at(60)), (2, 0));
+        assert_eq!(u64_at(64), 255);
+        assert_eq!(u64_at(72), 4096, "f_frsize");
+        assert_eq!(u64_at(80), 0x20);
+        assert!(b[88..].iter().all(|&x| x == 0), "f_spare");
+    }
 
     #[test]
     fn stat_layout_matches_linux_x86_64() {

@@ -134,12 +134,16 @@ pub struct Quota {
     inodes: AtomicU64,
 }
 
-/// `df`'s view of a tmpfs: sizes in bytes.
+/// `df`'s view of a tmpfs: sizes in bytes, and inodes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Usage {
     pub size: u64,
     pub used: u64,
     pub avail: u64,
+    /// Most inodes (and extra hard links).
+    pub inodes: u64,
+    /// Those in use.
+    pub inodes_used: u64,
 }
 
 impl Quota {
@@ -202,6 +206,8 @@ impl Quota {
             size: limit.saturating_mul(page),
             used: used.saturating_mul(page),
             avail: limit.saturating_sub(used).saturating_mul(page),
+            inodes: limit,
+            inodes_used: self.inodes.load(Ordering::Relaxed),
         }
     }
 }

@@ -137,6 +137,67 @@ pub fn errno(e: FsError) -> Errno {
     }
 }
 
+/// `statfs`'s view of the file system whose files have `st_dev` `dev`:
+/// the initramfs (ramfs, read-only: its inodes and bytes, none free),
+/// `/tmp` (tmpfs: its quota), `/dev` (devtmpfs, which says tmpfs), `/proc`,
+/// pipes (pipefs), anonymous inodes (eventfd, epoll, process
+/// descriptors).
+pub fn statfs(dev: u64) -> super::stat::StatFs {
+    use super::stat::StatFs;
+    use super::stat::statfs::*;
+    const PAGE: u64 = 4096;
+    let base = StatFs {
+        bsize: PAGE,
+        fsid: dev as u32,
+        namelen: 255,
+        flags: ST_VALID,
+        ..StatFs::default()
+    };
+    match dev {
+        RAM_DEV => {
+            let (inodes, bytes) = root().map_or((0, 0), |fs| fs.totals());
+            StatFs {
+                kind: RAMFS_MAGIC,
+                blocks: (bytes as u64).div_ceil(PAGE),
+                files: inodes as u64,
+                flags: ST_VALID | ST_RDONLY,
+                ..base
+            }
+        }
+        super::tmpfs::TMP_DEV => {
+            let usage = tmp_root().quota().usage();
+            StatFs {
+                kind: TMPFS_MAGIC,
+                blocks: usage.size / PAGE,
+                bfree: usage.avail / PAGE,
+                bavail: usage.avail / PAGE,
+                files: usage.inodes,
+                ffree: usage.inodes.saturating_sub(usage.inodes_used),
+                flags: ST_VALID | ST_NOSUID | ST_NODEV,
+                ..base
+            }
+        }
+        DEV_DEV => StatFs {
+            kind: TMPFS_MAGIC,
+            flags: ST_VALID | ST_NOSUID,
+            ..base
+        },
+        procfs::PROC_DEV => StatFs {
+            kind: PROC_SUPER_MAGIC,
+            flags: ST_VALID | ST_NOSUID | ST_NODEV | ST_NOEXEC,
+            ..base
+        },
+        4 => StatFs {
+            kind: PIPEFS_MAGIC,
+            ..base
+        },
+        _ => StatFs {
+            kind: ANON_INODE_FS_MAGIC,
+            ..base
+        },
+    }
+}
+
 /// Finds the file `path` names; `follow` says whether a symbolic link as
 /// the last component is followed (`stat` vs `lstat`). A path that ended
 /// in `/` must name a directory (`ENOTDIR`).
@@ -197,6 +258,11 @@ fn walk_tmp<'a>(components: impl Iterator<Item = &'a str>, follow: bool) -> Resu
     Ok(Step::Found(Vnode::Tmp(node)))
 }
 
+/// Whether a file of `/proc/PID` is a symbolic link.
+fn node_is_link(file: procfs::PidFile) -> bool {
+    ProcNode::PidFile(0, file).is_symlink()
+}
+
 fn resolve_components(path: &Normal, follow: bool) -> Result<Step, Errno> {
     let mut components = path.components();
     match components.next() {
@@ -209,13 +275,24 @@ fn resolve_components(path: &Normal, follow: bool) -> Result<Step, Errno> {
             },
         },
         Some("tmp") => walk_tmp(components, follow),
-        // `/proc/PID/exe` is a link, and only ever the last component.
-        Some("proc") => match procfs::resolve(components)? {
-            ProcNode::PidFile(pid, procfs::PidFile::Exe) if follow => {
-                normalize("/", procfs::exe_target(pid)?.as_bytes()).map(Step::Link)
+        // `/proc/PID/exe` and `/proc/PID/cwd` are links, followed when
+        // last if `follow`, always when more components come (`cwd/x`).
+        Some("proc") => {
+            let rest: Vec<&str> = components.collect();
+            if let [pid, name, more @ ..] = rest.as_slice()
+                && let Some(file) = procfs::PidFile::named(name).filter(|&f| node_is_link(f))
+                && (follow || !more.is_empty())
+                && let ProcNode::PidFile(pid, _) = procfs::resolve([*pid, *name].into_iter())?
+            {
+                let mut target = procfs::link_target(pid, file)?;
+                for name in more {
+                    target.push('/');
+                    target.push_str(name);
+                }
+                return normalize("/", target.as_bytes()).map(Step::Link);
             }
-            node => Ok(Step::Found(Vnode::Proc(node))),
-        },
+            procfs::resolve(rest.into_iter()).map(|node| Step::Found(Vnode::Proc(node)))
+        }
         _ => {
             let fs = root().map_err(errno)?;
             let node = if follow {
@@ -277,7 +354,9 @@ impl Vnode {
                 _ => Err(Errno::EINVAL),
             },
             Vnode::Tmp(node) => node.link_target().map(String::from).ok_or(Errno::EINVAL),
-            Vnode::Proc(ProcNode::PidFile(pid, procfs::PidFile::Exe)) => procfs::exe_target(*pid),
+            Vnode::Proc(node @ ProcNode::PidFile(pid, file)) if node.is_symlink() => {
+                procfs::link_target(*pid, *file)
+            }
             _ => Err(Errno::EINVAL),
         }
     }

@@ -153,6 +153,8 @@ pub fn handles(number: u64) -> bool {
             | nr::MKDIRAT
             | nr::UNLINKAT
             | nr::CLOSE_RANGE
+            | nr::STATFS
+            | nr::FSTATFS
     )
 }
 
@@ -177,6 +179,17 @@ pub async fn call(cx: &FileCtx, space: &AddressSpace, number: u64, args: [u64; 6
         nr::FSTAT => {
             let stat = cx.files.get(a0)?.stat();
             space.copy_to_user(a1, &stat.to_bytes())?;
+            Ok(0)
+        }
+        nr::STATFS => {
+            let path = user_path(cx, space, AT_FDCWD, a0)?;
+            let dev = vfs::resolve(&path, true)?.stat().dev;
+            space.copy_to_user(a1, &vfs::statfs(dev).to_bytes())?;
+            Ok(0)
+        }
+        nr::FSTATFS => {
+            let dev = cx.files.get(a0)?.stat().dev;
+            space.copy_to_user(a1, &vfs::statfs(dev).to_bytes())?;
             Ok(0)
         }
         nr::STAT => fstatat(cx, space, AT_FDCWD, a0, a1, 0),
@@ -650,13 +663,16 @@ fn getcwd(cx: &FileCtx, space: &AddressSpace, buf: u64, size: u64) -> SysResult 
     Ok(cwd.len() as u64)
 }
 
-/// `chdir(path)`.
+/// `chdir(path)`: the working directory becomes the directory `path`
+/// leads to, its links followed (so `getcwd` and a later `..` see the
+/// directory's own path, as on Linux, not the link's).
 fn chdir(cx: &FileCtx, space: &AddressSpace, path: u64) -> SysResult {
     let path = user_path(cx, space, AT_FDCWD, path)?;
-    if !vfs::resolve(&path, true)?.is_dir() {
+    let (node, resolved) = vfs::resolve_to(&path, true)?;
+    if !node.is_dir() {
         return Err(Errno::ENOTDIR);
     }
-    cx.fs.set_cwd(path.path);
+    cx.fs.set_cwd(resolved);
     Ok(0)
 }
 

@@ -4,11 +4,14 @@
  * setpgid with a negative pgid, or pgid 0 standing for a negative pid,
  * is EINVAL. execve of a directory, a device or a file without an
  * execute bit is EACCES; a #! script on /tmp runs, any other file there
- * is ENOEXEC. A descriptor argument is an int (or unsigned
+ * is ENOEXEC. chdir or open through a symbolic link lands in the
+ * directory itself (getcwd, ".."). A descriptor argument is an int (or unsigned
  * int): its upper 32 bits are ignored, for every call taking one, and
  * so are those of fcntl's and ioctl's command, dup3's flags and
  * close_range's bounds. mmap ignores unknown PROT bits (mprotect refuses
- * them, PROT_SEM aside); MAP_SHARED|MAP_GROWSDOWN is EINVAL. Exits 0
+ * them, PROT_SEM aside); MAP_SHARED|MAP_GROWSDOWN is EINVAL. statfs and
+ * fstatfs answer (proc, pipes), and /proc has cpuinfo, mounts, version
+ * and PID/cwd. Exits 0
  * when every check holds; each failure is printed. Runs unchanged on
  * Linux.
  */
@@ -26,6 +29,8 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/utsname.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -126,6 +131,37 @@ static void exec_non_files(void)
 	CHECK(exec_errno("/dev/null/x") == -ENOTDIR);
 }
 
+/* chdir and open through a symbolic link land in the directory itself:
+ * getcwd shows its path and ".." is its parent. */
+static void through_links(void)
+{
+	char cwd[256];
+	CHECK(getcwd(cwd, sizeof cwd) != 0);
+	const char *top = "/tmp/c_errno.top", *sub = "/tmp/c_errno.top/sub";
+	const char *link = "/tmp/c_errno.link";
+	unlink(link);
+	rmdir(sub);
+	rmdir(top);
+	CHECK(mkdir(top, 0755) == 0 && mkdir(sub, 0755) == 0);
+	CHECK(symlink("c_errno.top/sub", link) == 0);
+	char buf[256];
+	CHECK(chdir(link) == 0);
+	CHECK(getcwd(buf, sizeof buf) && strcmp(buf, sub) == 0);
+	CHECK(chdir("..") == 0);
+	CHECK(getcwd(buf, sizeof buf) && strcmp(buf, top) == 0);
+	CHECK(chdir(cwd) == 0);
+	int fd = open(link, O_RDONLY | O_DIRECTORY);
+	CHECK(fd >= 0);
+	struct stat up, want;
+	CHECK(fstatat(fd, "..", &up, 0) == 0 && stat(top, &want) == 0);
+	CHECK(up.st_ino == want.st_ino);
+	CHECK(fchdir(fd) == 0);
+	CHECK(getcwd(buf, sizeof buf) && strcmp(buf, sub) == 0);
+	CHECK(chdir(cwd) == 0);
+	close(fd);
+	CHECK(unlink(link) == 0 && rmdir(sub) == 0 && rmdir(top) == 0);
+}
+
 static void fd_upper_bits(void)
 {
 	int p[2];
@@ -192,6 +228,58 @@ static void fd_upper_bits(void)
 	CHECK(sys(SYS_close, HIGH | p[1], 0, 0, 0, 0) == 0);
 }
 
+/* statfs, fstatfs and the /proc files programs read for the machine:
+ * cpuinfo, mounts, version, PID/cwd. */
+static void fs_and_proc(void)
+{
+	struct statfs fs;
+	CHECK(statfs("/proc", &fs) == 0 && fs.f_type == 0x9fa0);
+	CHECK(statfs("/tmp", &fs) == 0 && fs.f_bsize > 0 && fs.f_namelen == 255 &&
+	      fs.f_blocks >= fs.f_bfree && fs.f_bfree >= fs.f_bavail && fs.f_files > 0);
+	CHECK(statfs("/", &fs) == 0 && fs.f_bsize > 0);
+	CHECK(statfs("/tmp/c_errno.none", &fs) == -1 && errno == ENOENT);
+	int p[2];
+	CHECK(pipe(p) == 0);
+	CHECK(fstatfs(p[0], &fs) == 0 && fs.f_type == 0x50495045 /* PIPEFS_MAGIC */);
+	close(p[0]);
+	close(p[1]);
+	CHECK(fstatfs(p[0], &fs) == -1 && errno == EBADF);
+
+	char buf[4096], cwd[256], link[256];
+	CHECK(getcwd(cwd, sizeof cwd) != 0);
+	long n = readlink("/proc/self/cwd", link, sizeof link - 1);
+	CHECK(n > 0);
+	link[n > 0 ? n : 0] = 0;
+	CHECK(strcmp(link, cwd) == 0);
+	struct stat a, b;
+	CHECK(stat("/proc/self/cwd/.", &a) == 0 && stat(".", &b) == 0 && a.st_ino == b.st_ino);
+	CHECK(lstat("/proc/self/cwd", &a) == 0 && S_ISLNK(a.st_mode));
+
+	int fd = open("/proc/cpuinfo", O_RDONLY);
+	CHECK(fd >= 0);
+	n = read(fd, buf, sizeof buf - 1);
+	CHECK(n > 0);
+	buf[n > 0 ? n : 0] = 0;
+	CHECK(strncmp(buf, "processor\t: 0\n", 14) == 0);
+	close(fd);
+	fd = open("/proc/mounts", O_RDONLY);
+	CHECK(fd >= 0);
+	n = read(fd, buf, sizeof buf - 1);
+	buf[n > 0 ? n : 0] = 0;
+	CHECK(strstr(buf, " /proc proc ") != 0);
+	close(fd);
+	struct utsname u;
+	CHECK(uname(&u) == 0);
+	fd = open("/proc/version", O_RDONLY);
+	CHECK(fd >= 0);
+	n = read(fd, buf, sizeof buf - 1);
+	buf[n > 0 ? n : 0] = 0;
+	char want[160];
+	snprintf(want, sizeof want, "%s version %s ", u.sysname, u.release);
+	CHECK(strncmp(buf, want, strlen(want)) == 0);
+	close(fd);
+}
+
 static void mmap_prot(void)
 {
 	/* Unknown PROT bits are ignored by mmap. */
@@ -223,7 +311,9 @@ int main(int argc, char **argv)
 		return strcmp(argv[2], "/tmp/c_errno.sh") == 0 ? 42 : 1;
 	wait_and_pgid();
 	exec_non_files();
+	through_links();
 	fd_upper_bits();
+	fs_and_proc();
 	mmap_prot();
 	return check_report();
 }

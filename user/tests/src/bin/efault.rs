@@ -72,7 +72,7 @@ struct Ctx {
 const AT_FDCWD: usize = -100isize as usize;
 const TCGETS: usize = 0x5401;
 
-fn table(x: &Ctx) -> [Row; 106] {
+fn table(x: &Ctx) -> [Row; 109] {
     use Dir::{In, Out};
     [
         row("write", nr::WRITE, [1, P, 5, 0, 0, 0], In),
@@ -177,6 +177,9 @@ fn table(x: &Ctx) -> [Row; 106] {
         row("stat buf", nr::STAT, [x.path, P, 0, 0, 0, 0], Out),
         row("lstat buf", nr::LSTAT, [x.path, P, 0, 0, 0, 0], Out),
         row("fstat buf", nr::FSTAT, [x.file, P, 0, 0, 0, 0], Out),
+        row("statfs path", nr::STATFS, [P, x.buf, 0, 0, 0, 0], In),
+        row("statfs buf", nr::STATFS, [x.path, P, 0, 0, 0, 0], Out),
+        row("fstatfs buf", nr::FSTATFS, [x.file, P, 0, 0, 0, 0], Out),
         row(
             "newfstatat path",
             nr::NEWFSTATAT,
