@@ -276,6 +276,19 @@ impl Frame {
         }
     }
 
+    /// Drops the references `pas` hold, given up with [`Frame::leak`],
+    /// as dropping a `Frame` of each would, with one hold of this CPU's
+    /// frame-cache lock for the ones freed (`FrameAllocator::dec_ref_many`).
+    /// `pas` is reordered.
+    ///
+    /// # Safety
+    /// Each entry must be a reference from [`Frame::leak`], given up here
+    /// once (as [`Frame::from_raw`] then a drop).
+    #[cfg(target_os = "none")]
+    pub(crate) unsafe fn drop_many(pas: &mut [u64]) {
+        frames().dec_ref_many(pas, crate::cpu::id());
+    }
+
     /// Takes back a reference given up with [`Frame::leak`] (the user page
     /// tables keep their frames as physical addresses in PTEs).
     ///

@@ -1571,6 +1571,10 @@ unsafe fn release_table(pa: u64, level: u32) {
 unsafe fn free_tree(pa: u64, level: u32) {
     let table = table_at(pa);
     let entries = if level == 4 { 256 } else { 512 };
+    // A last-level table's pages go back in batches (`Frame::drop_many`:
+    // one hold of the frame cache's lock each), not one drop at a time.
+    let mut pages = [0u64; 64];
+    let mut held = 0;
     for i in 0..entries {
         // SAFETY: a page-table page of a table the caller owns exclusively.
         let entry = unsafe { &mut (&mut *table)[i] };
@@ -1587,11 +1591,19 @@ unsafe fn free_tree(pa: u64, level: u32) {
             // SAFETY: the entry's reference, cleared above.
             unsafe { release_table(child, level - 1) };
         } else {
-            // SAFETY: a used leaf holds one reference leaked by `map` or
-            // `leaf`, taken back once here (the entry was cleared above).
-            drop(unsafe { Frame::from_raw(child) });
+            // A used leaf holds one reference leaked by `map` or `leaf`,
+            // given up once below (the entry was cleared above).
+            pages[held] = child;
+            held += 1;
+            if held == pages.len() {
+                // SAFETY: the leaves' references, as said above.
+                unsafe { Frame::drop_many(&mut pages) };
+                held = 0;
+            }
         }
     }
+    // SAFETY: as above, the rest of them.
+    unsafe { Frame::drop_many(&mut pages[..held]) };
 }
 
 /// Page-table pages of every user page table (roots included).

@@ -7,7 +7,9 @@
  *   -p      pin to CPU 0 first (children inherit it)
  *   NAME    only the operations whose names start with one of these:
  *           getpid, touch (first write to a fresh anonymous page), cow
- *           (a forked child writes 256 shared pages), vfork_exit,
+ *           (a forked child writes 256 shared pages, timed in the child),
+ *           cow_exit (the same, fork to wait, per page: with fork_exit's
+ *           figure, what forkbench's cow_fault_per_page counts), vfork_exit,
  *           fork_exit, vfork_exec, spawn (posix_spawn; both of /bin/nop)
  * Output: METRIC NAME_{min,p25,med} VALUE ns (forkbench's format), then
  * "minlat done".
@@ -126,6 +128,26 @@ int main(int argc, char **argv)
 			waitpid(c, 0, 0);
 		}
 		report("cow", v);
+	}
+	if (want(argc, argv, "cow_exit")) {
+		char *p = mmap(0, PAGES * PAGE, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		memset(p, 1, PAGES * PAGE);
+		for (int b = 0; b < NB; b++) {
+			double t = now_ns();
+			pid_t c = fork();
+
+			if (c == 0) {
+				for (int i = 0; i < PAGES; i++)
+					p[i * PAGE] = 2;
+				_exit(0);
+			}
+			waitpid(c, 0, 0);
+			v[b] = (now_ns() - t) / PAGES;
+		}
+		munmap(p, PAGES * PAGE);
+		report("cow_exit", v);
 	}
 	if (want(argc, argv, "vfork_exit")) {
 		for (int b = 0; b < NB; b++) {
