@@ -10,7 +10,12 @@
  *           (a forked child writes 256 shared pages, timed in the child),
  *           cow_exit (the same, fork to wait, per page: with fork_exit's
  *           figure, what forkbench's cow_fault_per_page counts), vfork_exit,
- *           fork_exit, vfork_exec, spawn (posix_spawn; both of /bin/nop)
+ *           fork_exit, vfork_exec, spawn (posix_spawn; both of /bin/nop),
+ *           rawfork (the raw fork system call, the child _exits),
+ *           rawfork_t64 (the same with 64 more threads parked),
+ *           rawfork_t64_touch (its child first rewrites a byte of each
+ *           parked thread's descriptor: the pages musl's fork child
+ *           writes), fork_t64 (musl's fork with the 64 threads)
  * Output: METRIC NAME_{min,p25,med} VALUE ns (forkbench's format), then
  * "minlat done".
  *
@@ -18,6 +23,7 @@
  *     --program target/c/bench/minlat --program-arg=-p --rounds 2
  */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <sched.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -65,6 +71,65 @@ static int want(int argc, char **argv, const char *name)
 		if (strncmp(name, argv[i], strlen(argv[i])) == 0)
 			return 1;
 	return 0;
+}
+
+/* Threads parked in FUTEX_WAIT until `park` is set. */
+#define THREADS 64
+static int park;
+static pthread_t parked[THREADS];
+
+static void *park_thread(void *arg)
+{
+	while (!__atomic_load_n(&park, __ATOMIC_ACQUIRE))
+		syscall(SYS_futex, &park, 0 /* WAIT */, 0, 0, 0, 0);
+	return arg;
+}
+
+/* Starts the 64 threads (16 KiB stacks); how many started. */
+static int start_parked(void)
+{
+	pthread_attr_t attr;
+	int n = 0;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 16384);
+	while (n < THREADS && pthread_create(&parked[n], &attr, park_thread, 0) == 0)
+		n++;
+	usleep(20000);
+	return n;
+}
+
+static void stop_parked(int n)
+{
+	__atomic_store_n(&park, 1, __ATOMIC_RELEASE);
+	syscall(SYS_futex, &park, 1 /* WAKE */, 0x7fffffff, 0, 0, 0);
+	for (int i = 0; i < n; i++)
+		pthread_join(parked[i], 0);
+}
+
+/* Raw forks (and, with `touch`, the child's writes to `touch` parked
+ * threads' descriptors: musl's pthread_t is the descriptor's address),
+ * 8 per batch. */
+static void rawforks(const char *name, int touch, double *v)
+{
+	for (int b = 0; b < NB; b++) {
+		double t = now_ns();
+
+		for (int i = 0; i < 8; i++) {
+			long c = syscall(SYS_fork);
+
+			if (c == 0) {
+				for (int k = 0; k < touch; k++) {
+					volatile char *d = (volatile char *)parked[k];
+					*d = *d;
+				}
+				syscall(SYS_exit_group, 0);
+			}
+			waitpid((pid_t)c, 0, 0);
+		}
+		v[b] = (now_ns() - t) / 8;
+	}
+	report(name, v);
 }
 
 int main(int argc, char **argv)
@@ -197,6 +262,32 @@ int main(int argc, char **argv)
 			v[b] = (now_ns() - t) / 4;
 		}
 		report("spawn", v);
+	}
+	if (want(argc, argv, "rawfork_"))
+		rawforks("rawfork", 0, v);
+	if (want(argc, argv, "rawfork_t64") || want(argc, argv, "fork_t64")) {
+		int n = start_parked();
+
+		if (want(argc, argv, "rawfork_t64"))
+			rawforks("rawfork_t64", 0, v);
+		if (want(argc, argv, "rawfork_t64_touch"))
+			rawforks("rawfork_t64_touch", n, v);
+		if (want(argc, argv, "fork_t64")) {
+			for (int b = 0; b < NB; b++) {
+				double t = now_ns();
+
+				for (int i = 0; i < 8; i++) {
+					pid_t c = fork();
+
+					if (c == 0)
+						_exit(0);
+					waitpid(c, 0, 0);
+				}
+				v[b] = (now_ns() - t) / 8;
+			}
+			report("fork_t64", v);
+		}
+		stop_parked(n);
 	}
 	printf("minlat done\n");
 	return 0;
