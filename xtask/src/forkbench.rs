@@ -345,7 +345,7 @@ pub fn thread_fork(rounds: &[Report]) -> Option<String> {
         writeln!(
             out,
             "\x20       of which {writes:.1} us the writes themselves, timed in the child \
-             ({:.2} us each), and {torn:.1} us the rest: the copies freed at its exit",
+             ({:.2} us each), and {torn:.1} us the rest: the child's exit frees the copies and the page tables the writes unshared",
             writes / 64.0,
         )
         .unwrap();
