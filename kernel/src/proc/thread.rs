@@ -631,8 +631,9 @@ fn page_fault_signal(
         signal::SIGSEGV,
         SigInfo::fault(signal::SIGSEGV, si_code, addr),
         TrapRegs {
-            trapno: u64::from(vector::PAGE_FAULT),
-            err: error_code,
+            trapno: vector::PAGE_FAULT,
+            // An exception's error code is 32 bits.
+            err: error_code as u32,
             cr2: addr,
         },
     );
@@ -669,8 +670,9 @@ fn exception_signal(thread: &Thread, ctx: &UserContext, vector: u8, error_code: 
         sig,
         SigInfo::fault(sig, si_code, addr),
         TrapRegs {
-            trapno: u64::from(vector),
-            err: error_code,
+            trapno: vector,
+            // An exception's error code is 32 bits.
+            err: error_code as u32,
             cr2: 0,
         },
     );

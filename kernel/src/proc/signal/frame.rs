@@ -141,11 +141,13 @@ pub fn layout(sp: u64, on_altstack_top: bool) -> Option<(u64, u64)> {
 }
 
 /// What the CPU said about the trap that raised the signal (zeros for
-/// signals that did not come from a trap).
+/// signals that did not come from a trap). The vector and the error code
+/// (32 bits wide on x86-64, zero-extended on the stack) are kept narrow:
+/// 16 bytes, not 24, in every thread's and process's signal queue.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TrapRegs {
-    pub trapno: u64,
-    pub err: u64,
+    pub trapno: u8,
+    pub err: u32,
     pub cr2: u64,
 }
 
@@ -180,8 +182,8 @@ pub fn build(ctx: &UserContext, args: &FrameArgs<'_>) -> [u8; FRAME_SIZE] {
     put64(&mut b, MCONTEXT + sc::EFLAGS, ctx.rflags);
     put16(&mut b, MCONTEXT + sc::CS, arch::cpu::gdt::USER_CS);
     put16(&mut b, MCONTEXT + sc::SS, arch::cpu::gdt::USER_SS);
-    put64(&mut b, MCONTEXT + sc::ERR, args.trap.err);
-    put64(&mut b, MCONTEXT + sc::TRAPNO, args.trap.trapno);
+    put64(&mut b, MCONTEXT + sc::ERR, u64::from(args.trap.err));
+    put64(&mut b, MCONTEXT + sc::TRAPNO, u64::from(args.trap.trapno));
     put64(&mut b, MCONTEXT + sc::OLDMASK, args.old_mask.0);
     put64(&mut b, MCONTEXT + sc::CR2, args.trap.cr2);
     put64(&mut b, MCONTEXT + sc::FPSTATE, args.fpstate);
