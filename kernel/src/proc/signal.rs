@@ -341,8 +341,11 @@ pub struct SigQueue {
     /// thread, `docs/memory.md`).
     infos: Vec<(u8, SigInfo)>,
     /// The mask to restore once a handler has been set up
-    /// (`rt_sigsuspend`).
-    pub saved_mask: Option<SigSet>,
+    /// (`rt_sigsuspend`), if `has_saved_mask` ([`SigQueue::saved_mask`]):
+    /// two fields, not an `Option<SigSet>` (16 bytes, where the flag
+    /// packs with the other flags here), in every thread's queue.
+    saved_mask: SigSet,
+    has_saved_mask: bool,
     /// Stopped by a stop signal, waiting for `SIGCONT`.
     pub stopped: bool,
     /// What `wait4` (`WUNTRACED`/`WCONTINUED`) has yet to report.
@@ -363,7 +366,7 @@ pub struct SigQueue {
     /// `thread_single(SINGLE_BOUNDARY)`, `docs/threads.md`).
     pub single: Option<u32>,
     /// How many threads are parked for `single`.
-    pub parked: usize,
+    pub parked: u32,
     /// The mask before `rt_sigtimedwait` unblocked the signals it waits
     /// for (Linux's `real_blocked`): a signal in it is not discarded as
     /// ignored while the wait lasts.
@@ -386,7 +389,8 @@ impl Default for SigQueue {
             blocked: SigSet::EMPTY,
             pending: SigSet::EMPTY,
             infos: Vec::new(),
-            saved_mask: None,
+            saved_mask: SigSet::EMPTY,
+            has_saved_mask: false,
             stopped: false,
             report: None,
             altstack: AltStack::default(),
@@ -399,6 +403,27 @@ impl Default for SigQueue {
             routed: SigSet::EMPTY,
             ended: false,
         }
+    }
+}
+
+impl SigQueue {
+    /// The mask `rt_sigsuspend` (or `ppoll`, `pselect`) saved, to restore
+    /// once a handler has been set up.
+    pub fn saved_mask(&self) -> Option<SigSet> {
+        self.has_saved_mask.then_some(self.saved_mask)
+    }
+
+    /// Saves `mask` (see [`Self::saved_mask`]).
+    pub fn set_saved_mask(&mut self, mask: SigSet) {
+        self.saved_mask = mask;
+        self.has_saved_mask = true;
+    }
+
+    /// Takes the saved mask, leaving none.
+    pub fn take_saved_mask(&mut self) -> Option<SigSet> {
+        let mask = self.saved_mask();
+        self.has_saved_mask = false;
+        mask
     }
 }
 

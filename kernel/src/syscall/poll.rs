@@ -308,7 +308,7 @@ impl TemporaryMask {
             return;
         };
         if *result == Err(Errno::EINTR) {
-            thread.signals().with_queue(|q| q.saved_mask = Some(old));
+            thread.signals().with_queue(|q| q.set_saved_mask(old));
         } else {
             signal::set_thread_mask(&thread, old);
         }

@@ -151,7 +151,7 @@ pub async fn rt_sigsuspend(
     let mask = SigSet(read_u64(space, mask)?);
     let old = thread.signals().blocked();
     signal::set_thread_mask(thread, mask);
-    thread.signals().with_queue(|q| q.saved_mask = Some(old));
+    thread.signals().with_queue(|q| q.set_saved_mask(old));
     signal::wait_for_signal(thread.process()).await;
     Err(Errno::EINTR)
 }

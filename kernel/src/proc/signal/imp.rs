@@ -245,7 +245,7 @@ impl SignalState {
         self.event
             .wait_until(|| {
                 let queue = self.queue.lock();
-                queue.parked >= others() || queue.group_exit.is_some()
+                queue.parked as usize >= others() || queue.group_exit.is_some()
             })
             .await;
         true
@@ -932,7 +932,7 @@ pub async fn deliver(
             let next = from_shared.or(own);
             let Some(sig) = next else {
                 // `rt_sigsuspend`'s mask, if no handler took it over.
-                if let Some(mask) = queue.saved_mask.take() {
+                if let Some(mask) = queue.take_saved_mask() {
                     // A signal the old mask held back may be deliverable
                     // now: look again next time.
                     queue.blocked = mask;
@@ -1050,7 +1050,7 @@ fn setup_handler(
     let state = thread.signals();
     let (altstack, saved_mask) = {
         let queue = state.queue.lock();
-        (queue.altstack, queue.saved_mask)
+        (queue.altstack, queue.saved_mask())
     };
     let old_mask = saved_mask.unwrap_or(mask_now);
     let use_alt = act.flags & sa::ONSTACK != 0 && altstack.enabled && !altstack.contains(ctx.rsp);
@@ -1080,7 +1080,7 @@ fn setup_handler(
     if use_alt && altstack.autodisarm {
         queue.altstack = super::AltStack::default();
     }
-    queue.saved_mask = None;
+    queue.take_saved_mask();
     let mut blocked = queue.blocked.union(act.mask);
     if act.flags & sa::NODEFER == 0 {
         blocked.add(sig);
