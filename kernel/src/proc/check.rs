@@ -11,7 +11,8 @@
 //!    exactly the groups and sessions some process is in; the reaper
 //!    bitmap exactly the processes with reaper status.
 //! 2. **Threads and tasks**: a zombie has no threads; every live thread's
-//!    task exists; and the number of thread tasks alive
+//!    task exists, and its slot in its process's list
+//!    (`super::thread_slots`) holds it; and the number of thread tasks alive
 //!    ([`super::thread::live_tasks`]) equals the number of live threads,
 //!    so no task is left (queued or parked) for a thread that is gone.
 //! 3. **Frames**: the frame allocator's free count, free bitmap, per-CPU
@@ -159,6 +160,20 @@ mod imp {
                         t.tid(),
                         p.pid(),
                         p.name()
+                    ));
+                }
+                // Its slot holds it (`proc::thread_slots`; it may have
+                // left since the snapshot: then the slot is empty or
+                // another thread's, and it is no longer listed).
+                if !p.holds_thread_in_slot(t)
+                    && p.thread(t.tid()).is_some_and(|l| Arc::ptr_eq(&l, t))
+                {
+                    problems.report(format_args!(
+                        "thread {} of {} ({}) is not in its slot {}",
+                        t.tid(),
+                        p.pid(),
+                        p.name(),
+                        t.slot()
                     ));
                 }
             }

@@ -550,6 +550,14 @@ mod imp {
             threads.len()
         }
 
+        /// Whether `thread` is in the slot it knows (`debug.check`).
+        pub fn holds_thread_in_slot(&self, thread: &crate::proc::thread::Thread) -> bool {
+            self.threads
+                .lock()
+                .get(thread.slot())
+                .is_some_and(|t| core::ptr::eq(&**t, thread))
+        }
+
         /// Its live threads (a snapshot).
         pub fn threads(&self) -> Vec<Arc<crate::proc::thread::Thread>> {
             self.threads.lock().iter().cloned().collect()
