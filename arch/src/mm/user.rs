@@ -642,11 +642,6 @@ impl UserPageTable {
             }
             return false;
         }
-        if !marked {
-            // The run's first deferral: the epoch bump every other CPU
-            // reloads CR3 for; this CPU's TLB counts as up to date.
-            self.flush(Local::Deferred);
-        }
         DEFERRALS.fetch_add(1, Ordering::Relaxed);
         if list.len() == DEFER_CAP {
             // Full: one flush of the whole TLB (this page's change
@@ -659,9 +654,17 @@ impl UserPageTable {
             // SAFETY: the leaf's reference to the old frame, replaced by
             // the caller; the flush above dropped every entry mapping it.
             drop(unsafe { Frame::from_raw(old) });
-            return true;
+        } else {
+            list.push((va, old));
         }
-        list.push((va, old));
+        // Not under the list's lock: `activate_irqs_off` takes the two
+        // per-CPU locks the other way round.
+        drop(list);
+        if !marked {
+            // The run's first deferral: the epoch bump every other CPU
+            // reloads CR3 for; this CPU's TLB counts as up to date.
+            self.flush(Local::Deferred);
+        }
         true
     }
 
