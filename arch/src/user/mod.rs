@@ -270,8 +270,15 @@ impl UserContext {
 const RFLAGS_IF: u64 = 1 << 9;
 /// RFLAGS bit 1, always set.
 const RFLAGS_FIXED: u64 = 1 << 1;
-/// What a program may keep in RFLAGS: CF PF AF ZF SF TF DF OF AC ID.
-const RFLAGS_USER: u64 = 0x24_0dd5;
+/// RFLAGS.TF, the single-step trap.
+pub const RFLAGS_TF: u64 = 1 << 8;
+/// RFLAGS.NT, nested task.
+pub const RFLAGS_NT: u64 = 1 << 14;
+/// What a program may keep in RFLAGS: CF PF AF ZF SF TF DF OF NT AC ID.
+/// NT is harmless in ring 3 and never reaches ring 0 (the interrupt gates
+/// and FMASK clear it), so the kernel's `iretq` never sees it set; Linux
+/// keeps it across a syscall too.
+const RFLAGS_USER: u64 = 0x24_4dd5;
 /// What `syscall` clears (IA32_FMASK): every flag but bit 1, so the entry
 /// runs with IF, TF, DF, AC, NT clear and IOPL 0.
 pub const SYSCALL_FMASK: u64 = 0x3f_7fd5;
@@ -578,8 +585,13 @@ mod imp {
                 // context exactly only when those already agree (always true
                 // right after a `syscall`); otherwise `iretq`. `rip` is a user
                 // address, so `rcx` is canonical: no #GP in ring 0 after
-                // `sysretq`.
-                let sysret = ctx.rcx == ctx.rip && ctx.r11 == ctx.rflags;
+                // `sysretq`. Not with TF set: after `sysretq` the single-step
+                // trap comes at once, before the instruction at rip runs, so
+                // a program stepping through code whose rcx and r11 happen
+                // to match would trap there forever (Linux returns through
+                // `iret` when TF is set, for the same reason).
+                let sysret =
+                    ctx.rcx == ctx.rip && ctx.r11 == ctx.rflags && ctx.rflags & RFLAGS_TF == 0;
                 let ctx_ptr: *mut UserContext = ctx;
                 // SAFETY: (1) the record is this CPU's and interrupts are
                 // masked, so nothing else touches it; `kernel_rsp == 0` proves
@@ -1031,9 +1043,11 @@ mod tests {
 
     #[test]
     fn rflags_sanitising_keeps_user_flags_only() {
-        // IOPL 3, NT, VM, RF are dropped; IF and bit 1 forced on.
-        let hostile = 0x3000 | 0x4000 | 0x2_0000 | 0x1_0000;
+        // IOPL 3, VM, RF are dropped; IF and bit 1 forced on; NT kept.
+        let hostile = 0x3000 | 0x2_0000 | 0x1_0000;
         assert_eq!(sanitize_rflags(hostile), 0x202);
+        assert_eq!(sanitize_rflags(hostile | RFLAGS_NT), 0x4202);
+        assert_eq!(sanitize_rflags(RFLAGS_TF), RFLAGS_TF | 0x202);
         let arith = 0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x800 | 0x400 | 0x100;
         assert_eq!(sanitize_rflags(arith), arith | 0x202);
         assert_eq!(sanitize_rflags(0x4_0000 | 0x20_0000), 0x24_0202);

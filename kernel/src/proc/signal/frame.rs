@@ -23,7 +23,8 @@
 //! What comes back from user memory is untrusted ([`restore`]): the
 //! segment selectors are ignored (Tine's context has none: ring 3 always
 //! runs with `USER_CS`/`USER_SS`), `eflags` keeps the user-modifiable
-//! flags only (no IOPL, no IF/VM/NT games: `arch::user::sanitize_rflags`),
+//! flags only (Linux's `FIX_EFLAGS`; NT and ID stay as they are at the
+//! call; no IOPL, no IF/VM games: `arch::user::sanitize_rflags`),
 //! the mask loses `SIGKILL`/`SIGSTOP`; an `rip` or `rsp` outside user space
 //! is refused by `arch::user::run` (the process gets `SIGSEGV`), and the
 //! MXCSR of the FPU image is masked to the CPU's valid bits there too.
@@ -216,6 +217,11 @@ pub fn enter_handler(ctx: &mut UserContext, handler: u64, signo: u8, frame: u64)
     ctx.rflags &= !(0x400 | 0x100);
 }
 
+/// The flags `rt_sigreturn` takes from the frame: CF PF AF ZF SF TF DF OF
+/// AC RF (Linux's x86-64 `FIX_EFLAGS`; RF is then dropped, see
+/// `arch::user::sanitize_rflags`).
+const FIX_EFLAGS: u64 = 0x5_0dd5;
+
 /// What `rt_sigreturn` found in a frame besides the registers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Restored {
@@ -231,10 +237,16 @@ pub struct Restored {
 /// the user stack at `rsp - 8`), sanitised (module docs); FS and GS bases
 /// and the FPU state are left for the caller.
 pub fn restore(ctx: &mut UserContext, b: &[u8; FRAME_SIZE]) -> Restored {
+    let current = ctx.rflags;
     for (off, v) in gregs(ctx) {
         *v = get64(b, MCONTEXT + off);
     }
-    ctx.rflags = arch::user::sanitize_rflags(get64(b, MCONTEXT + sc::EFLAGS));
+    // The arithmetic flags, TF, DF and AC come from the frame; the others
+    // (NT, ID) stay as they were at the `rt_sigreturn` call, which keeps
+    // those of the interrupted code, since delivery changed only TF and
+    // DF (Linux's `restore_sigcontext` with `FIX_EFLAGS`).
+    let from_frame = get64(b, MCONTEXT + sc::EFLAGS) & FIX_EFLAGS;
+    ctx.rflags = arch::user::sanitize_rflags((current & !FIX_EFLAGS) | from_frame);
     let mut uc_stack = [0u8; 24];
     uc_stack.copy_from_slice(&b[UC_STACK..UC_STACK + 24]);
     Restored {
