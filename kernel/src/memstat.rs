@@ -61,11 +61,35 @@ pub fn now() -> MemRecord {
 
 mod ktests {
     use alloc::boxed::Box;
+    use alloc::string::String;
     use alloc::vec::Vec;
 
     use arch::mm::heap;
 
     use crate::{kassert, ktest};
+
+    /// Checks that the `i`th box still holds `i + 1` (wrapping) in every
+    /// byte, frees them all and trims the heap; the heap's figures after.
+    fn check_free_and_trim<T: AsRef<[u8]> + ?Sized>(
+        boxes: Vec<Box<T>>,
+    ) -> Result<heap::HeapStats, String> {
+        let mut n = 0u8;
+        for b in &boxes {
+            n = n.wrapping_add(1);
+            let bytes: &[u8] = (**b).as_ref();
+            kassert!(bytes.iter().all(|&x| x == n), "a box lost its contents");
+        }
+        drop(boxes);
+        heap::trim();
+        Ok(heap::stats())
+    }
+
+    /// Whether the free frames are back to within 64 of `before`.
+    fn frames_back(before: usize) -> Result<(), String> {
+        let (after, _) = arch::mm::frame::stats();
+        kassert!(after + 64 >= before, "frames not back: {before} -> {after}");
+        Ok(())
+    }
 
     ktest!(
         async fn heap_grows_from_scattered_frames_and_gives_them_back() {
@@ -94,24 +118,12 @@ mod ktests {
                 grown.regions >= before.regions + 60,
                 "growth was not page by page: {before:?} -> {grown:?}"
             );
-            let mut n = 0u8;
-            for b in &boxes {
-                n = n.wrapping_add(1);
-                kassert!(b.iter().all(|&x| x == n), "a box lost its contents");
-            }
-            drop(boxes);
-            heap::trim();
-            let after = heap::stats();
+            let after = check_free_and_trim(boxes)?;
             kassert!(
                 after.regions <= before.regions + 4,
                 "the pages were not given back: {before:?} -> {after:?}"
             );
-            let (frames_after, _) = arch::mm::frame::stats();
-            kassert!(
-                frames_after + 64 >= frames_before,
-                "frames not back: {frames_before} -> {frames_after}"
-            );
-            Ok(())
+            frames_back(frames_before)
         }
     );
 
@@ -138,25 +150,13 @@ mod ktests {
                 "no mapped growth: {before:?} -> {grown:?} ({} boxes)",
                 boxes.len()
             );
-            let mut n = 0u8;
-            for b in &boxes {
-                n = n.wrapping_add(1);
-                kassert!(b.iter().all(|&x| x == n), "a box lost its contents");
-            }
-            drop(boxes);
-            heap::trim();
-            let after = heap::stats();
+            let after = check_free_and_trim(boxes)?;
             // A small allocation made meanwhile may keep a region or two.
             kassert!(
                 after.mapped_regions <= before.mapped_regions + 2,
                 "the mapped regions were not given back: {before:?} -> {after:?}"
             );
-            let (frames_after, _) = arch::mm::frame::stats();
-            kassert!(
-                frames_after + 64 >= frames_before,
-                "frames not back: {frames_before} -> {frames_after}"
-            );
-            Ok(())
+            frames_back(frames_before)
         }
     );
 }

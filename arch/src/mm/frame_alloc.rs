@@ -148,8 +148,7 @@ impl FrameAllocator {
             }
             let mut pool = self.pool.lock();
             for &f in &cache.frames[..cache.len] {
-                pool.free[f as usize / 64] |= 1 << (f % 64);
-                pool.hint = pool.hint.min(f as usize / 64);
+                pool.give(f);
             }
             moved += cache.len;
             cache.len = 0;
@@ -215,19 +214,7 @@ impl FrameAllocator {
         }
         core::sync::atomic::fence(Ordering::Acquire);
         self.free_frames.fetch_add(1, Ordering::Relaxed);
-        let mut cache = self.cache(cpu).lock();
-        if cache.len == CACHE_CAP {
-            let mut pool = self.pool.lock();
-            for _ in 0..BATCH {
-                cache.len -= 1;
-                let f = cache.frames[cache.len];
-                pool.free[f as usize / 64] |= 1 << (f % 64);
-                pool.hint = pool.hint.min(f as usize / 64);
-            }
-        }
-        let len = cache.len;
-        cache.frames[len] = pfn;
-        cache.len += 1;
+        self.cache(cpu).lock().push(pfn, &self.pool);
         true
     }
 
@@ -255,18 +242,7 @@ impl FrameAllocator {
         self.free_frames.fetch_add(freed, Ordering::Relaxed);
         let mut cache = self.cache(cpu).lock();
         for &pa in &pas[..freed] {
-            if cache.len == CACHE_CAP {
-                let mut pool = self.pool.lock();
-                for _ in 0..BATCH {
-                    cache.len -= 1;
-                    let f = cache.frames[cache.len];
-                    pool.free[f as usize / 64] |= 1 << (f % 64);
-                    pool.hint = pool.hint.min(f as usize / 64);
-                }
-            }
-            let len = cache.len;
-            cache.frames[len] = pa / PAGE_SIZE;
-            cache.len += 1;
+            cache.push(pa / PAGE_SIZE, &self.pool);
         }
         freed
     }
@@ -365,7 +341,31 @@ impl FrameAllocator {
     }
 }
 
+impl Cache {
+    /// Adds free frame `pfn`; a full cache first gives [`BATCH`] frames
+    /// back to `pool` (locked here: the caller holds this cache's lock,
+    /// the lock order).
+    fn push(&mut self, pfn: u64, pool: &Mutex<Pool>) {
+        if self.len == CACHE_CAP {
+            let mut pool = pool.lock();
+            for _ in 0..BATCH {
+                self.len -= 1;
+                pool.give(self.frames[self.len]);
+            }
+        }
+        self.frames[self.len] = pfn;
+        self.len += 1;
+    }
+}
+
 impl Pool {
+    /// Marks frame `pfn` free, and the next search to start at or below it.
+    fn give(&mut self, pfn: u64) {
+        let word = pfn as usize / 64;
+        self.free[word] |= 1 << (pfn % 64);
+        self.hint = self.hint.min(word);
+    }
+
     fn take_one(&mut self) -> Option<u64> {
         let n = self.free.len();
         for i in 0..n {

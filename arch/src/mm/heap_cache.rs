@@ -39,36 +39,29 @@ use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 /// live thread pays, and with 64-byte steps from 256 (and 16 below) the
 /// kernel heap per parked thread grew by 166 bytes, past its 2 KiB
 /// target. A 909-byte process record takes 960.
-pub const SIZES_8: [usize; 86] = {
-    let mut t = [0; 86];
-    let mut i = 0;
-    while i < 86 {
-        t[i] = if i < 80 {
-            8 * (i + 1)
-        } else {
-            640 + 64 * (i - 79)
-        };
-        i += 1;
-    }
-    t
-};
+pub const SIZES_8: [usize; 86] = size_steps(8);
 
 /// Block sizes at alignment 16 (what asks for it: a thread's future with
 /// its `UserContext`, the FPU save area): steps of 16 up to 640, of 64
 /// up to 1 KiB.
-pub const SIZES_16: [usize; 46] = {
-    let mut t = [0; 46];
+pub const SIZES_16: [usize; 46] = size_steps(16);
+
+/// `N` block sizes: steps of `step` up to 640, then of 64 (`N` is chosen
+/// to end at 1 KiB).
+const fn size_steps<const N: usize>(step: usize) -> [usize; N] {
+    let fine = 640 / step;
+    let mut t = [0; N];
     let mut i = 0;
-    while i < 46 {
-        t[i] = if i < 40 {
-            16 * (i + 1)
+    while i < N {
+        t[i] = if i < fine {
+            step * (i + 1)
         } else {
-            640 + 64 * (i - 39)
+            640 + 64 * (i + 1 - fine)
         };
         i += 1;
     }
     t
-};
+}
 
 /// Number of size classes: [`SIZES_8`] at alignment 8, then
 /// [`SIZES_16`] at 16.
@@ -76,6 +69,8 @@ pub const CLASSES: usize = SIZES_8.len() + SIZES_16.len();
 
 /// The largest allocation the caches take.
 pub const MAX_CACHED: usize = 1024;
+const _: () =
+    assert!(SIZES_8[SIZES_8.len() - 1] == MAX_CACHED && SIZES_16[SIZES_16.len() - 1] == MAX_CACHED);
 
 /// The alignments of class blocks: talc's own (a machine word), and 16
 /// for what asks for it (a `UserContext`'s FXSAVE area, two blocks per
