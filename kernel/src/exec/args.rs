@@ -7,7 +7,8 @@
 //! - the path: at most [`PATH_MAX`] bytes with its NUL
 //!   (`ENAMETOOLONG`), empty is `ENOENT`;
 //! - each array: NULL-terminated pointers (a NULL array is empty), each
-//!   pointing at a NUL-terminated string;
+//!   pointing at a NUL-terminated string; an empty `argv` becomes `[""]`,
+//!   as on Linux since 5.18 (`do_execveat_common`), so `argc` is never 0;
 //! - all strings with their NULs plus 8 bytes per pointer count against
 //!   [`ARG_MAX`] (`E2BIG` past it, as Linux's `MAX_ARG_STRLEN`-style
 //!   budget; a quarter of the 1 MiB Linux allows with the default stack);
@@ -67,8 +68,16 @@ impl ExecArgs {
             return Err(Errno::ENOENT);
         }
         let mut budget = ARG_MAX;
-        let argv = read_vector(&read, argv, &mut budget)?;
+        let mut argv = read_vector(&read, argv, &mut budget)?;
         let envp = read_vector(&read, envp, &mut budget)?;
+        if argv.is_empty() {
+            // Linux (5.18 on) gives an empty argv one empty string, so a
+            // program that starts at argv[1] does not walk into envp.
+            if budget < 9 {
+                return Err(Errno::E2BIG);
+            }
+            argv.push(Vec::new());
+        }
         Ok(Self { path, argv, envp })
     }
 }
@@ -185,9 +194,10 @@ mod tests {
         assert_eq!(args.path, b"/bin/hello");
         assert_eq!(args.argv, [&b"/bin/hello"[..], b"one"]);
         assert_eq!(args.envp, [&b"TERM=tine"[..]]);
-        // NULL arrays are empty.
+        // NULL arrays are empty, but argv gets one empty string.
         let args = ExecArgs::copy_in(m.reader(), 0x1000, 0, 0).unwrap();
-        assert!(args.argv.is_empty() && args.envp.is_empty());
+        assert_eq!(args.argv, [&b""[..]]);
+        assert!(args.envp.is_empty());
     }
 
     #[test]

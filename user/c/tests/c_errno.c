@@ -4,7 +4,7 @@
  * setpgid with a negative pgid, or pgid 0 standing for a negative pid,
  * is EINVAL. execve of a directory, a device or a file without an
  * execute bit is EACCES; a #! script on /tmp runs, any other file there
- * is ENOEXEC. chdir or open through a symbolic link lands in the
+ * is ENOEXEC; a NULL argv becomes [""]. chdir or open through a symbolic link lands in the
  * directory itself (getcwd, ".."). A descriptor argument is an int (or unsigned
  * int): its upper 32 bits are ignored, for every call taking one, and
  * so are those of fcntl's and ioctl's command, dup3's flags and
@@ -126,6 +126,14 @@ static void exec_non_files(void)
 	close(fd);
 	CHECK(exec_errno(script) == -ENOEXEC);
 	CHECK(unlink(script) == 0);
+	/* A NULL argv becomes [""]: argc is 1, never 0. */
+	child = fork();
+	if (child == 0) {
+		syscall(SYS_execve, "/proc/self/exe", 0, 0);
+		_exit(98);
+	}
+	CHECK(waitpid(child, &status, 0) == child);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 43);
 	/* Still ENOENT and ENOTDIR where they belong. */
 	CHECK(exec_errno("/tmp/c_errno.none") == -ENOENT);
 	CHECK(exec_errno("/dev/null/x") == -ENOTDIR);
@@ -306,6 +314,9 @@ static void mmap_prot(void)
 
 int main(int argc, char **argv)
 {
+	/* Run with a NULL argv: Linux gives it [""]. */
+	if (argc == 1 && argv[0][0] == 0)
+		return 43;
 	/* Run as the interpreter of exec_non_files' script. */
 	if (argc == 3 && strcmp(argv[1], "as-script") == 0)
 		return strcmp(argv[2], "/tmp/c_errno.sh") == 0 ? 42 : 1;
