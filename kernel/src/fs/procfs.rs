@@ -10,6 +10,7 @@
 //! | `/proc/PID/comm` | the name (15 bytes at most) and a newline |
 //! | `/proc/PID/exe` | a symbolic link to the program file (the path `execve` loaded) |
 //! | `/proc/PID/cwd` | a symbolic link to the working directory |
+//! | `/proc/PID/fd/N` | a symbolic link per descriptor: the file's path, `pipe:[INO]`, `anon_inode:[tine]` |
 //! | `/proc/self` | the caller's `/proc/PID` (rewritten by the path lookup of the system calls, see `syscall::fs::resolve_at`) |
 //! | `/proc/meminfo` | `MemTotal`, `MemFree`, `MemAvailable`, ... in kB |
 //! | `/proc/uptime` | seconds since boot and idle CPU seconds |
@@ -113,6 +114,10 @@ pub enum ProcNode {
     PidFile(u32, PidFile),
     /// `/proc/NAME`.
     Sys(SysFile),
+    /// `/proc/PID/fd`.
+    FdDir(u32),
+    /// `/proc/PID/fd/N`: a symbolic link to the open file's path.
+    Fd(u32, u32),
 }
 
 impl ProcNode {
@@ -122,6 +127,7 @@ impl ProcNode {
     pub fn lookup<'a>(
         mut components: impl Iterator<Item = &'a str>,
         exists: impl Fn(u32) -> bool,
+        exists_fd: impl Fn(u32, u32) -> bool,
     ) -> Option<Result<ProcNode, ()>> {
         let Some(first) = components.next() else {
             return Some(Ok(ProcNode::Root));
@@ -135,6 +141,16 @@ impl ProcNode {
             }
             match components.next() {
                 None => return Some(Ok(ProcNode::Dir(pid))),
+                Some("fd") => match components.next() {
+                    None => return Some(Ok(ProcNode::FdDir(pid))),
+                    Some(n) => {
+                        let fd: u32 = n.parse().ok()?;
+                        if (n.starts_with('0') && n != "0") || !exists_fd(pid, fd) {
+                            return None;
+                        }
+                        ProcNode::Fd(pid, fd)
+                    }
+                },
                 Some(name) => ProcNode::PidFile(pid, PidFile::named(name)?),
             }
         };
@@ -145,12 +161,15 @@ impl ProcNode {
     }
 
     pub fn is_dir(self) -> bool {
-        matches!(self, ProcNode::Root | ProcNode::Dir(_))
+        matches!(self, ProcNode::Root | ProcNode::Dir(_) | ProcNode::FdDir(_))
     }
 
     /// Whether it is a symbolic link (`/proc/PID/exe`, `/proc/PID/cwd`).
     pub fn is_symlink(self) -> bool {
-        matches!(self, ProcNode::PidFile(_, PidFile::Exe | PidFile::Cwd))
+        matches!(
+            self,
+            ProcNode::PidFile(_, PidFile::Exe | PidFile::Cwd) | ProcNode::Fd(..)
+        )
     }
 
     /// Its inode number: 1 for `/proc`, small numbers for the top files,
@@ -161,6 +180,8 @@ impl ProcNode {
             ProcNode::Sys(file) => 2 + file as u64,
             ProcNode::Dir(pid) => 0x1000 + (u64::from(pid) << 4),
             ProcNode::PidFile(pid, file) => 0x1000 + (u64::from(pid) << 4) + file.index(),
+            ProcNode::FdDir(pid) => 0x1000 + (u64::from(pid) << 4) + 0xf,
+            ProcNode::Fd(pid, fd) => (1 << 40) + (u64::from(pid) << 16) + u64::from(fd),
         }
     }
 }
@@ -416,7 +437,8 @@ mod imp {
     /// The node at `components` below `/proc`: `ENOENT`, or `ENOTDIR`
     /// for a path through a file.
     pub fn resolve<'a>(components: impl Iterator<Item = &'a str>) -> Result<ProcNode, Errno> {
-        match ProcNode::lookup(components, |pid| process(pid).is_some()) {
+        let has_fd = |pid, fd| process(pid).is_some_and(|p| p.files().get(u64::from(fd)).is_ok());
+        match ProcNode::lookup(components, |pid| process(pid).is_some(), has_fd) {
             Some(Ok(node)) => Ok(node),
             Some(Err(())) => Err(Errno::ENOTDIR),
             None => Err(Errno::ENOENT),
@@ -427,7 +449,10 @@ mod imp {
     /// uid and gid (what `ps` shows as USER), files `0444`.
     pub fn stat(node: ProcNode) -> Stat {
         let owner = match node {
-            ProcNode::Dir(pid) | ProcNode::PidFile(pid, _) => {
+            ProcNode::Dir(pid)
+            | ProcNode::PidFile(pid, _)
+            | ProcNode::FdDir(pid)
+            | ProcNode::Fd(pid, _) => {
                 process(pid).map_or((0, 0), |p| (p.creds().uid, p.creds().gid))
             }
             _ => (0, 0),
@@ -466,13 +491,23 @@ mod imp {
                 }
                 out
             }
-            ProcNode::Dir(pid) => PidFile::NAMES
-                .iter()
-                .map(|&(name, f)| {
-                    let node = ProcNode::PidFile(pid, f);
-                    let dtype = if node.is_symlink() { DT_LNK } else { DT_REG };
-                    (String::from(name), node.ino(), dtype)
-                })
+            ProcNode::Dir(pid) => {
+                let mut out: Vec<(String, u64, u8)> = PidFile::NAMES
+                    .iter()
+                    .map(|&(name, f)| {
+                        let node = ProcNode::PidFile(pid, f);
+                        let dtype = if node.is_symlink() { DT_LNK } else { DT_REG };
+                        (String::from(name), node.ino(), dtype)
+                    })
+                    .collect();
+                out.push((String::from("fd"), ProcNode::FdDir(pid).ino(), DT_DIR));
+                out
+            }
+            ProcNode::FdDir(pid) => process(pid)
+                .map(|p| p.files().fds())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|fd| (format!("{fd}"), ProcNode::Fd(pid, fd).ino(), DT_LNK))
                 .collect(),
             _ => Vec::new(),
         }
@@ -482,7 +517,10 @@ mod imp {
     /// for a directory.
     pub fn contents(node: ProcNode) -> Result<Vec<u8>, Errno> {
         let text = match node {
-            ProcNode::Root | ProcNode::Dir(_) => return Err(Errno::EISDIR),
+            ProcNode::Root | ProcNode::Dir(_) | ProcNode::FdDir(_) => {
+                return Err(Errno::EISDIR);
+            }
+            ProcNode::Fd(pid, fd) => fd_target(pid, fd)?,
             ProcNode::PidFile(pid, file) => {
                 let p = process(pid).ok_or(Errno::ENOENT)?;
                 match file {
@@ -559,6 +597,29 @@ mod imp {
             PidFile::Cwd => Ok(process(pid).ok_or(Errno::ENOENT)?.fs().cwd()),
             _ => exe_target(pid),
         }
+    }
+
+    /// The target of a `/proc/PID/fd/N` link: the open file's path, or
+    /// Linux's names for files that have none (`pipe:[INO]`,
+    /// `anon_inode:[...]`); `ENOENT` once the descriptor or the process
+    /// is gone.
+    pub fn fd_target(pid: u32, fd: u32) -> Result<String, Errno> {
+        let file = process(pid)
+            .ok_or(Errno::ENOENT)?
+            .files()
+            .get(u64::from(fd))
+            .map_err(|_| Errno::ENOENT)?;
+        if !file.path().is_empty() {
+            return Ok(String::from(file.path()));
+        }
+        let stat = file.stat();
+        Ok(
+            if stat.mode & super::super::stat::S_IFMT == super::super::stat::S_IFIFO {
+                format!("pipe:[{}]", stat.ino)
+            } else {
+                String::from("anon_inode:[tine]")
+            },
+        )
     }
 
     /// The target of a `/proc/PID/exe` link (`ENOENT` once the process is
@@ -733,7 +794,11 @@ mod tests {
     #[test]
     fn lookup_walks_the_tree() {
         let alive = |pid| pid == 7;
-        let look = |path: &str| ProcNode::lookup(path.split('/').filter(|c| !c.is_empty()), alive);
+        let look = |path: &str| {
+            ProcNode::lookup(path.split('/').filter(|c| !c.is_empty()), alive, |_, fd| {
+                fd < 3
+            })
+        };
         assert_eq!(look(""), Some(Ok(ProcNode::Root)));
         assert_eq!(look("7"), Some(Ok(ProcNode::Dir(7))));
         assert_eq!(

@@ -291,7 +291,17 @@ fn resolve_components(path: &Normal, follow: bool) -> Result<Step, Errno> {
                 }
                 return normalize("/", target.as_bytes()).map(Step::Link);
             }
-            procfs::resolve(rest.into_iter()).map(|node| Step::Found(Vnode::Proc(node)))
+            let node = procfs::resolve(rest.iter().copied())?;
+            // `/proc/PID/fd/N` leads to the file's path, if it has one
+            // (a pipe's or an eventfd's link is not followed).
+            if let ProcNode::Fd(pid, fd) = node
+                && follow
+                && let Ok(target) = procfs::fd_target(pid, fd)
+                && target.starts_with('/')
+            {
+                return normalize("/", target.as_bytes()).map(Step::Link);
+            }
+            Ok(Step::Found(Vnode::Proc(node)))
         }
         _ => {
             let fs = root().map_err(errno)?;
@@ -357,6 +367,7 @@ impl Vnode {
             Vnode::Proc(node @ ProcNode::PidFile(pid, file)) if node.is_symlink() => {
                 procfs::link_target(*pid, *file)
             }
+            Vnode::Proc(ProcNode::Fd(pid, fd)) => procfs::fd_target(*pid, *fd),
             _ => Err(Errno::EINVAL),
         }
     }

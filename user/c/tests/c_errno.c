@@ -11,7 +11,7 @@
  * close_range's bounds. mmap ignores unknown PROT bits (mprotect refuses
  * them, PROT_SEM aside); MAP_SHARED|MAP_GROWSDOWN is EINVAL. statfs and
  * fstatfs answer (proc, pipes), and /proc has cpuinfo, mounts, version
- * and PID/cwd. Exits 0
+ * and PID/cwd and PID/fd. Exits 0
  * when every check holds; each failure is printed. Runs unchanged on
  * Linux.
  */
@@ -24,6 +24,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
@@ -262,6 +263,34 @@ static void fs_and_proc(void)
 	struct stat a, b;
 	CHECK(stat("/proc/self/cwd/.", &a) == 0 && stat(".", &b) == 0 && a.st_ino == b.st_ino);
 	CHECK(lstat("/proc/self/cwd", &a) == 0 && S_ISLNK(a.st_mode));
+
+	/* /proc/self/fd: a link per descriptor. */
+	const char *ff = "/tmp/c_errno.fd";
+	int f = open(ff, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	CHECK(f >= 0 && pipe(p) == 0);
+	char name[64];
+	snprintf(name, sizeof name, "/proc/self/fd/%d", f);
+	n = readlink(name, link, sizeof link - 1);
+	link[n > 0 ? n : 0] = 0;
+	CHECK(strcmp(link, ff) == 0);
+	CHECK(stat(name, &a) == 0 && fstat(f, &b) == 0 && a.st_ino == b.st_ino);
+	snprintf(name, sizeof name, "/proc/self/fd/%d", p[0]);
+	n = readlink(name, link, sizeof link - 1);
+	link[n > 0 ? n : 0] = 0;
+	CHECK(strncmp(link, "pipe:[", 6) == 0);
+	DIR *d = opendir("/proc/self/fd");
+	CHECK(d != 0);
+	int seen = 0;
+	for (struct dirent *e; d && (e = readdir(d));)
+		seen += atoi(e->d_name) == f && e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	CHECK(seen == 1);
+	close(p[0]);
+	close(p[1]);
+	close(f);
+	CHECK(unlink(ff) == 0);
+	CHECK(readlink(name, link, sizeof link) == -1 && errno == ENOENT);
 
 	int fd = open("/proc/cpuinfo", O_RDONLY);
 	CHECK(fd >= 0);
