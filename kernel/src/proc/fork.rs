@@ -251,23 +251,60 @@ mod imp {
                 }
             };
         }
-        let child = match fork_now(parent, ctx, req) {
-            Ok(child) => child,
-            Err(Failure { errno, at_limit }) => {
-                let ms = forkfsleep_ms();
-                if at_limit && ms > 0 {
-                    crate::task::sleep(core::time::Duration::from_millis(ms)).await;
-                }
-                return Err(errno);
+        match start(parent, ctx, req) {
+            Started::Done(result) => result,
+            Started::Vfork(child) => {
+                // Stage 5: the parent's system call awaits the child's exec
+                // or exit (FreeBSD's `fork_return` wait on P_PPWAIT).
+                child.vfork_wait().await;
+                Ok(child.pid())
             }
-        };
-        let pid = child.pid();
-        if req.wait_for_child {
-            // Stage 5: the parent's system call awaits the child's exec or
-            // exit (FreeBSD's `fork_return` wait on P_PPWAIT).
-            child.vfork_wait().await;
+            Started::Throttled(errno) => Err(throttle(errno).await),
+            Started::Thread => unreachable!("threads are made above"),
         }
-        Ok(pid)
+    }
+
+    /// What [`start`] did: all of a fork that does not wait.
+    pub enum Started {
+        /// The fork is over: the child's PID, or why there is none.
+        Done(Result<Pid, Errno>),
+        /// A vfork child was made: the caller awaits its exec or exit
+        /// ([`Process::vfork_wait`], stage 5), then returns its PID.
+        Vfork(Arc<Process>),
+        /// Refused at a limit: the caller fails with this error after
+        /// [`throttle`] (`kern.forkfsleep`).
+        Throttled(Errno),
+        /// The request makes a thread: [`fork1`] does it.
+        Thread,
+    }
+
+    /// [`fork1`] for a new process up to where it would wait: stages 1 to
+    /// 4, synchronous. The system calls use it to run fork, vfork and
+    /// clone without boxing [`fork1`]'s future (`syscall::dispatch`):
+    /// what is left to await (vfork's wait, the throttle) is small.
+    pub fn start(parent: &Arc<Process>, ctx: &UserContext, req: &ForkRequest) -> Started {
+        if req.thread {
+            return Started::Thread;
+        }
+        match fork_now(parent, ctx, req) {
+            Ok(child) if req.wait_for_child => Started::Vfork(child),
+            Ok(child) => Started::Done(Ok(child.pid())),
+            Err(Failure {
+                errno,
+                at_limit: true,
+            }) if forkfsleep_ms() > 0 => Started::Throttled(errno),
+            Err(Failure { errno, .. }) => Started::Done(Err(errno)),
+        }
+    }
+
+    /// Sleeps `kern.forkfsleep` after a fork refused at a limit (FreeBSD's
+    /// `fork1` pause before `EAGAIN`), then gives back `errno`.
+    pub async fn throttle(errno: Errno) -> Errno {
+        let ms = forkfsleep_ms();
+        if ms > 0 {
+            crate::task::sleep(core::time::Duration::from_millis(ms)).await;
+        }
+        errno
     }
 
     /// [`fork1`]'s stages 1 to 4, synchronous. A plain function on purpose:

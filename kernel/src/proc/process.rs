@@ -78,7 +78,7 @@ pub use super::table::{
 #[cfg(target_os = "none")]
 pub(crate) use super::table::{mark_ready, notify_parent};
 #[cfg(target_os = "none")]
-pub use super::wait::{WaitFor, WaitOptions, wait, wait_child};
+pub use super::wait::{WaitFor, WaitOptions, try_wait_child, wait, wait_child};
 
 #[cfg(target_os = "none")]
 mod imp {

@@ -227,6 +227,29 @@ pub async fn wait_child(
     Ok(found.map(|(pid, _, status)| (pid, status)))
 }
 
+/// [`wait_child`] when it need not wait: `Some` with what [`wait_child`]
+/// would return (a child reaped or a report taken, `ECHILD`, `EINVAL`,
+/// `WNOHANG`'s `None` while they run), `None` when it would wait: then
+/// the caller awaits [`wait_child`], which looks again. `wait4`'s first
+/// try, without a future (`syscall::dispatch`).
+pub fn try_wait_child(
+    parent: Pid,
+    target: WaitFor,
+    options: WaitOptions,
+) -> Option<Result<Option<(Pid, i32)>, Errno>> {
+    if options.asks_nothing() {
+        return Some(Err(Errno::EINVAL));
+    }
+    // As in `wait_child_info` (a parent not in the table has no child
+    // either: `scan` says `None`).
+    match scan(parent, target, options) {
+        Scan::Found(pid, _, status) => Some(Ok(Some((pid, status)))),
+        Scan::None => Some(Err(Errno::ECHILD)),
+        Scan::Running(false) if options.nohang => Some(Ok(None)),
+        Scan::Running(_) => None,
+    }
+}
+
 /// [`wait_child`] that also returns the child's real uid (`waitid`'s
 /// `si_uid`).
 pub async fn wait_child_info(

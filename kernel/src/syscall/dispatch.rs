@@ -120,9 +120,26 @@ pub async fn dispatch(
         nr::GETPPID => Ok(u64::from(process.ppid().as_u32())),
         nr::UNAME => uname(space, a0),
         nr::ARCH_PRCTL => arch_prctl(space, ctx, a0, a1),
-        nr::FORK => boxed!(super::fork::fork(process, ctx)),
-        nr::VFORK => boxed!(super::fork::vfork(process, ctx)),
-        nr::CLONE => boxed!(super::fork::clone(process, ctx, [a0, a1, a2, a3, a4])),
+        // Unboxed: what waits (vfork's wait, the throttle) is small.
+        nr::FORK | nr::VFORK | nr::CLONE => {
+            use super::fork::{Begun, begin, clone_request};
+            let req = match ctx.rax {
+                nr::FORK => Ok(crate::proc::fork_flags::fork()),
+                nr::VFORK => Ok(crate::proc::fork_flags::vfork()),
+                _ => clone_request(process, [a0, a1, a2, a3, a4]),
+            };
+            match begin(process, ctx, req) {
+                Begun::Done(result) => result,
+                Begun::Vfork(child) => {
+                    child.vfork_wait().await;
+                    Ok(u64::from(child.pid().as_u32()))
+                }
+                Begun::Throttled(errno) => {
+                    boxed!(async move { Err(crate::proc::fork::throttle(errno).await) })
+                }
+                Begun::Thread => boxed!(super::fork::clone(process, ctx, [a0, a1, a2, a3, a4])),
+            }
+        }
         nr::CLONE3 => boxed!(super::fork::clone3(process, space, ctx, a0, a1)),
         nr::TINE_RFORK => match pinned(super::fork::rfork(process, ctx, a0)) {
             Ok(rfork) => match rfork.await {
@@ -145,7 +162,11 @@ pub async fn dispatch(
         nr::TINE_MEMINFO => super::tine::meminfo(space, a0, a1),
         nr::TINE_VMSTAT => super::tine::vmstat(space, a0, a1),
         nr::TINE_KBENCH => boxed!(super::tine::kbench(space, a0, a1)),
-        nr::WAIT4 => boxed!(wait4(process, space, [a0, a1, a2, a3])),
+        // Boxed only when it must wait.
+        nr::WAIT4 => match wait4_now(process, space, [a0, a1, a2, a3]) {
+            Some(result) => result,
+            None => boxed!(wait4(process, space, [a0, a1, a2, a3])),
+        },
         nr::GETCPU => getcpu(space, a0, a1),
         nr::RT_SIGACTION => signal::rt_sigaction(process, space, [a0, a1, a2, a3]),
         nr::RT_SIGPROCMASK => signal::rt_sigprocmask(thread, space, [a0, a1, a2, a3]),
@@ -258,6 +279,29 @@ async fn wait4(
     space: &AddressSpace,
     [pid, wstatus, options, rusage]: [u64; 4],
 ) -> SysResult {
+    let (target, options) = wait4_args(process, pid, options)?;
+    let waiting = process::wait_child(process.pid(), target, options);
+    let found = crate::proc::wait::for_syscall(process, options, waiting).await??;
+    wait4_store(space, found, wstatus, rusage)
+}
+
+/// [`wait4`] when a child is there to reap (or there is none, or the
+/// arguments are wrong): `None` when it must wait.
+fn wait4_now(
+    process: &Process,
+    space: &AddressSpace,
+    [pid, wstatus, options, rusage]: [u64; 4],
+) -> Option<SysResult> {
+    let (target, options) = match wait4_args(process, pid, options) {
+        Ok(args) => args,
+        Err(e) => return Some(Err(e)),
+    };
+    let found = process::try_wait_child(process.pid(), target, options)?;
+    Some(found.and_then(|found| wait4_store(space, found, wstatus, rusage)))
+}
+
+/// [`wait4`]'s `pid` and `options` read: whom it waits for, and how.
+fn wait4_args(process: &Process, pid: u64, options: u64) -> Result<(WaitFor, WaitOptions), Errno> {
     use abi::wait::{WALL, WCLONE, WCONTINUED, WNOHANG, WNOTHREAD, WUNTRACED};
     let options = options as u32;
     if options & !(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE) != 0 {
@@ -276,9 +320,18 @@ async fn wait4(
         options & WUNTRACED != 0,
         options & WCONTINUED != 0,
     );
-    let waiting = process::wait_child(process.pid(), target, options);
-    let Some((child, status)) = crate::proc::wait::for_syscall(process, options, waiting).await??
-    else {
+    Ok((target, options))
+}
+
+/// [`wait4`]'s result: the child's status stored, its PID returned (0
+/// for `WNOHANG` with nothing to report).
+fn wait4_store(
+    space: &AddressSpace,
+    found: Option<(Pid, i32)>,
+    wstatus: u64,
+    rusage: u64,
+) -> SysResult {
+    let Some((child, status)) = found else {
         return Ok(0);
     };
     if wstatus != 0 {

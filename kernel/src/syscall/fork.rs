@@ -37,30 +37,57 @@ async fn fork_as_syscall(
     ctx: &UserContext,
     req: &ForkRequest,
 ) -> SysResult {
-    // Linux's copy_thread: a CLONE_SETTLS base outside user space is
-    // EPERM, as arch_prctl(ARCH_SET_FS) is (the child could never run).
-    if req.tls.is_some_and(|tls| tls >= arch::mm::user::USER_END) {
-        return Err(Errno::EPERM);
-    }
+    settls_allowed(req)?;
     fork1(process, ctx, req)
         .await
         .map(|pid| u64::from(pid.as_u32()))
 }
 
-/// `fork()`.
-pub async fn fork(process: &Arc<Process>, ctx: &UserContext) -> SysResult {
-    fork_as_syscall(process, ctx, &fork_flags::fork()).await
+/// Linux's copy_thread: a `CLONE_SETTLS` base outside user space is
+/// `EPERM`, as `arch_prctl(ARCH_SET_FS)` is (the child could never run).
+fn settls_allowed(req: &ForkRequest) -> Result<(), Errno> {
+    if req.tls.is_some_and(|tls| tls >= arch::mm::user::USER_END) {
+        return Err(Errno::EPERM);
+    }
+    Ok(())
 }
 
-/// `vfork()`: the FreeBSD/3BSD one (shared address space, the parent waits
-/// for the child's exec or exit).
-pub async fn vfork(process: &Arc<Process>, ctx: &UserContext) -> SysResult {
-    fork_as_syscall(process, ctx, &fork_flags::vfork()).await
+/// How [`begin`] left a `fork()`, `vfork()` or `clone()`: the system
+/// call awaits the rest in its own future, without the box its other
+/// calls' big futures get (`dispatch`).
+pub enum Begun {
+    /// Answered: the child's PID, or the error.
+    Done(SysResult),
+    /// A vfork child (`vfork()`, `CLONE_VFORK`): await its exec or exit
+    /// (`Process::vfork_wait`), then return its PID.
+    Vfork(Arc<Process>),
+    /// Refused at a limit: fail with this error after
+    /// `proc::fork::throttle` (`kern.forkfsleep`).
+    Throttled(Errno),
+    /// `CLONE_THREAD`: [`clone`] makes the thread (boxed).
+    Thread,
 }
 
-/// `clone(flags, stack, parent_tid, child_tid, tls)` (x86-64 argument
-/// order).
-pub async fn clone(process: &Arc<Process>, ctx: &UserContext, a: [u64; 5]) -> SysResult {
+/// `fork()` (`fork_flags::fork()`), `vfork()` (`fork_flags::vfork()`) or
+/// `clone()` ([`clone_request`]) as far as it goes without waiting
+/// (`proc::fork::start`).
+pub fn begin(process: &Arc<Process>, ctx: &UserContext, req: Result<ForkRequest, Errno>) -> Begun {
+    use crate::proc::fork::{Started, start};
+    let req = match req.and_then(|req| settls_allowed(&req).map(|()| req)) {
+        Ok(req) => req,
+        Err(e) => return Begun::Done(Err(e)),
+    };
+    match start(process, ctx, &req) {
+        Started::Done(result) => Begun::Done(result.map(|pid| u64::from(pid.as_u32()))),
+        Started::Vfork(child) => Begun::Vfork(child),
+        Started::Throttled(errno) => Begun::Throttled(errno),
+        Started::Thread => Begun::Thread,
+    }
+}
+
+/// The request of `clone(flags, stack, parent_tid, child_tid, tls)`
+/// (x86-64 argument order).
+pub fn clone_request(process: &Process, a: [u64; 5]) -> Result<ForkRequest, Errno> {
     let [flags, stack, parent_tid, child_tid, tls] = a;
     let caller = CloneCaller {
         // NetBSD 1.232: CLONE_FILES would share them.
@@ -74,7 +101,13 @@ pub async fn clone(process: &Arc<Process>, ctx: &UserContext, a: [u64; 5]) -> Sy
         child_tid,
         tls,
     };
-    let req = fork_flags::clone(args, caller)?;
+    fork_flags::clone(args, caller).map_err(Errno::from)
+}
+
+/// `clone(flags, stack, parent_tid, child_tid, tls)` through [`fork1`]
+/// (boxed by `dispatch`: the threads, which [`begin`] leaves).
+pub async fn clone(process: &Arc<Process>, ctx: &UserContext, a: [u64; 5]) -> SysResult {
+    let req = clone_request(process, a)?;
     fork_as_syscall(process, ctx, &req).await
 }
 
