@@ -91,7 +91,10 @@ pub use imp::*;
 mod imp {
     use alloc::vec::Vec;
 
-    use conquer_once::spin::Lazy;
+    // `spin`'s, not `conquer_once`'s: conquer_once 0.4.0's `Lazy` panics
+    // (`unreachable!` converting `AlreadyInit`) when another CPU finishes
+    // the initialization between its two looks.
+    use spin::Lazy;
 
     use super::{EventKind, ForkEvent, RING_EVENTS, Ring};
     use crate::proc::fork_flags::ForkRequest;

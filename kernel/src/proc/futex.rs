@@ -596,7 +596,10 @@ pub use imp::*;
 
 #[cfg(target_os = "none")]
 mod imp {
-    use conquer_once::spin::Lazy;
+    // `spin`'s, not `conquer_once`'s: conquer_once 0.4.0's `Lazy` panics
+    // (`unreachable!` converting `AlreadyInit`) when another CPU finishes
+    // the initialization between its two looks.
+    use spin::Lazy;
 
     use alloc::boxed::Box;
     use core::future::Future;

@@ -266,8 +266,10 @@ impl Thread {
 }
 
 /// The thread each CPU is polling now (module docs of `current`).
-static CURRENT: conquer_once::spin::Lazy<alloc::vec::Vec<spin::Mutex<Option<Arc<Thread>>>>> =
-    conquer_once::spin::Lazy::new(|| {
+/// `spin::Lazy`: conquer_once 0.4.0's panics when another CPU finishes
+/// the initialization between its two looks.
+static CURRENT: spin::Lazy<alloc::vec::Vec<spin::Mutex<Option<Arc<Thread>>>>> =
+    spin::Lazy::new(|| {
         (0..crate::task::ncpus().max(1))
             .map(|_| spin::Mutex::new(None))
             .collect()
