@@ -757,7 +757,15 @@ mod imp {
             return Ok(space.clone());
         }
         let space = Arc::new(crate::vm::space::AddressSpace::new()?);
-        Ok(SPACE.get_or_init(|| space).clone())
+        // Not `get_or_init`: conquer-once 0.4.0's panics (an `unreachable!`)
+        // when another CPU completes the cell between its two looks. Here a
+        // CPU that loses the race drops its space and takes the winner's;
+        // `get` waits while the winner is storing it.
+        let _ = SPACE.try_init_once(|| space);
+        Ok(SPACE
+            .get()
+            .expect("the cell was set by this CPU or another")
+            .clone())
     }
 
     /// A kernel process (FreeBSD's `kproc_create`, NetBSD's
