@@ -80,6 +80,14 @@ pub const SEEK_SET: u32 = 0;
 pub const SEEK_CUR: u32 = 1;
 pub const SEEK_END: u32 = 2;
 
+/// A `/proc` file's contents, as an open file holds them.
+pub struct ProcData {
+    bytes: Vec<u8>,
+    /// Whether a read has happened (the first needs no new contents:
+    /// `open` just made them).
+    read: bool,
+}
+
 /// What an open file is (module docs).
 pub enum FileKind {
     /// A regular file of the initramfs.
@@ -88,10 +96,11 @@ pub enum FileKind {
     Dir(Vnode),
     /// A regular file of the tmpfs.
     Tmp(Arc<TmpNode>),
-    /// A file of `/proc`: its contents when it was opened.
+    /// A file of `/proc`: its contents when it was opened, made again
+    /// by every later read at offset 0 (as Linux's `seq_file` restarts).
     Proc {
         node: super::procfs::ProcNode,
-        data: Vec<u8>,
+        data: spin::Mutex<ProcData>,
     },
     /// The console tty.
     Console,
@@ -227,7 +236,10 @@ impl OpenFile {
                 }
                 FileKind::Proc {
                     node,
-                    data: super::procfs::contents(node)?,
+                    data: spin::Mutex::new(ProcData {
+                        bytes: super::procfs::contents(node)?,
+                        read: false,
+                    }),
                 }
             }
             Vnode::Dev(Device::Console) => FileKind::Console,
@@ -393,7 +405,17 @@ impl OpenFile {
     fn read_at(&self, offset: u64, out: &mut [u8]) -> Result<usize, Errno> {
         match &self.kind {
             FileKind::Ram { data, .. } => Ok(copy_at(data, offset, out)),
-            FileKind::Proc { data, .. } => Ok(copy_at(data, offset, out)),
+            FileKind::Proc { node, data } => {
+                let mut data = data.lock();
+                // A read from the start after the first sees the file as
+                // it is now (`pread(fd, buf, n, 0)` in a loop, as
+                // `/proc/uptime` readers do).
+                if offset == 0 && data.read {
+                    data.bytes = super::procfs::contents(*node)?;
+                }
+                data.read = true;
+                Ok(copy_at(&data.bytes, offset, out))
+            }
             FileKind::Tmp(node) => node.read_at(offset, out),
             FileKind::Dir(_) => Err(Errno::EISDIR),
             FileKind::Mem(device) => Ok(mem_read(*device, out)),
@@ -448,7 +470,7 @@ impl OpenFile {
             }
             FileKind::Mem(_) => return Ok(0),
             FileKind::Ram { data, .. } => Some(data.len() as i64),
-            FileKind::Proc { data, .. } => Some(data.len() as i64),
+            FileKind::Proc { data, .. } => Some(data.lock().bytes.len() as i64),
             FileKind::Tmp(node) => Some(node.size() as i64),
             FileKind::Dir(_) => None,
         };

@@ -21,7 +21,9 @@
 //! | `/proc/version` | `uname`'s name, release and version |
 //!
 //! A file's contents are made when it is opened (a snapshot, as a reader
-//! that reads it whole sees on Linux too); `st_dev` is [`PROC_DEV`].
+//! that reads it whole sees on Linux too) and again by every later read at
+//! offset 0 (`fs::file`, as Linux's `seq_file` restarts); `st_dev` is
+//! [`PROC_DEV`].
 //! Figures Tine does not keep (system time, faults, per-CPU idle time) are
 //! 0 or derived as each field says.
 

@@ -11,7 +11,8 @@
  * close_range's bounds. mmap ignores unknown PROT bits (mprotect refuses
  * them, PROT_SEM aside); MAP_SHARED|MAP_GROWSDOWN is EINVAL. statfs and
  * fstatfs answer (proc, pipes), and /proc has cpuinfo, mounts, version
- * and PID/cwd and PID/fd. Exits 0
+ * and PID/cwd and PID/fd; a pread at offset 0 sees a /proc file as it
+ * is now. Exits 0
  * when every check holds; each failure is printed. Runs unchanged on
  * Linux.
  */
@@ -291,6 +292,16 @@ static void fs_and_proc(void)
 	close(f);
 	CHECK(unlink(ff) == 0);
 	CHECK(readlink(name, link, sizeof link) == -1 && errno == ENOENT);
+
+	/* A read from offset 0 sees the file as it is now. */
+	int up = open("/proc/uptime", O_RDONLY);
+	CHECK(up >= 0);
+	char u1[64] = {0}, u2[64] = {0};
+	CHECK(pread(up, u1, sizeof u1 - 1, 0) > 0);
+	usleep(60 * 1000);
+	CHECK(pread(up, u2, sizeof u2 - 1, 0) > 0);
+	CHECK(strtod(u2, 0) > strtod(u1, 0));
+	close(up);
 
 	int fd = open("/proc/cpuinfo", O_RDONLY);
 	CHECK(fd >= 0);
