@@ -2,8 +2,9 @@
  * oploop: repeat one operation for a while, pinned to CPU 0, for a
  * sampling profile (tools/guestprof.py waits for "loop start").
  *
- * Usage: oploop OP SECONDS, OP one of getpid, touch (first touch of 256
- * fresh pages), cow (a forked child writes 256 shared pages), vfork_exit,
+ * Usage: oploop OP SECONDS, OP one of getpid, getppid (a call the fast
+ * path does not answer), touch (first touch of 256 fresh pages), cow (a
+ * forked child writes 256 shared pages), fork_exit, vfork_exit,
  * vfork_exec, spawn (both of /bin/nop). Prints "loop done n=N per=NS ns".
  */
 #define _GNU_SOURCE
@@ -58,6 +59,11 @@ int main(int argc, char **argv)
 			for (int i = 0; i < 1000; i++)
 				syscall(SYS_getpid);
 			n += 1000;
+		} else if (strcmp(op, "getppid") == 0) {
+			/* A call syscall::fast does not answer: the thread loop's path. */
+			for (int i = 0; i < 1000; i++)
+				syscall(SYS_getppid);
+			n += 1000;
 		} else if (strcmp(op, "touch") == 0) {
 			char *q = mmap(0, PAGES * PAGE, PROT_READ | PROT_WRITE,
 				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -75,6 +81,13 @@ int main(int argc, char **argv)
 			}
 			waitpid(c, 0, 0);
 			n += PAGES;
+		} else if (strcmp(op, "fork_exit") == 0) {
+			/* musl's fork: its child writes its thread descriptor (data). */
+			c = fork();
+			if (c == 0)
+				_exit(0);
+			waitpid(c, 0, 0);
+			n++;
 		} else if (strcmp(op, "vfork_exit") == 0) {
 			vfork_exit_wait();
 			n++;
