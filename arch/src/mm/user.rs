@@ -902,25 +902,7 @@ impl UserPageTable {
         unsafe {
             let from = table_at(old);
             let to = &mut *table_at(copy.paddr());
-            for group in (0..256).step_by(GROUP) {
-                if unused_group(from, group) {
-                    for i in group..group + GROUP {
-                        to[i].set_unused();
-                    }
-                    continue;
-                }
-                for i in group..group + GROUP {
-                    let f = &(&*from)[i];
-                    if f.is_unused() {
-                        to[i].set_unused();
-                    } else {
-                        to[i].set_addr(
-                            PhysAddr::new(share_raw(f.addr().as_u64())),
-                            f.flags() - F::WRITABLE,
-                        );
-                    }
-                }
-            }
+            copy_shared(from, to, 256, |flags| flags - F::WRITABLE);
             for i in 256..512 {
                 to[i] = (&*from)[i].clone();
             }
@@ -989,30 +971,13 @@ impl UserPageTable {
         // races with nothing. `copy` is a fresh frame only this call
         // references, every entry of which is written.
         unsafe {
-            let from = table_at(old);
-            let to = &mut *table_at(copy.paddr());
-            for group in (0..512).step_by(GROUP) {
-                if unused_group(from, group) {
-                    for i in group..group + GROUP {
-                        to[i].set_unused();
-                    }
-                    continue;
+            copy_shared(table_at(old), &mut *table_at(copy.paddr()), 512, |flags| {
+                if below == 1 && flags.contains(SHARED) {
+                    flags
+                } else {
+                    flags - F::WRITABLE
                 }
-                for i in group..group + GROUP {
-                    let f = &(&*from)[i];
-                    if f.is_unused() {
-                        to[i].set_unused();
-                        continue;
-                    }
-                    let flags = f.flags();
-                    let flags = if below == 1 && flags.contains(SHARED) {
-                        flags
-                    } else {
-                        flags - F::WRITABLE
-                    };
-                    to[i].set_addr(PhysAddr::new(share_raw(f.addr().as_u64())), flags);
-                }
-            }
+            });
         }
         entry.set_addr(PhysAddr::new(copy.leak()), entry.flags() | F::WRITABLE);
         // Page walks may have cached the old table: flush before giving up
@@ -1643,6 +1608,43 @@ unsafe fn unused_group(table: *const PageTable, first: usize) -> bool {
         any |= unsafe { raw.add(first + k).read() };
     }
     any == 0
+}
+
+/// Fills the first `entries` entries of the fresh page-table page `to`
+/// from the shared one `from`: each used entry points where its original
+/// does, with one more reference to it ([`share_raw`]) and `flags` of the
+/// original's flags; all-zero groups are skipped ([`unused_group`]).
+///
+/// # Safety
+/// `from` is a page-table page nobody writes meanwhile (a shared one), not
+/// `to`; `entries` is at most 512 and a multiple of [`GROUP`].
+unsafe fn copy_shared(
+    from: *const PageTable,
+    to: &mut PageTable,
+    entries: usize,
+    flags: impl Fn(F) -> F,
+) {
+    for group in (0..entries).step_by(GROUP) {
+        // SAFETY: the caller's contract.
+        if unsafe { unused_group(from, group) } {
+            for i in group..group + GROUP {
+                to[i].set_unused();
+            }
+            continue;
+        }
+        for i in group..group + GROUP {
+            // SAFETY: as above.
+            let f = unsafe { &(&*from)[i] };
+            if f.is_unused() {
+                to[i].set_unused();
+            } else {
+                to[i].set_addr(
+                    PhysAddr::new(share_raw(f.addr().as_u64())),
+                    flags(f.flags()),
+                );
+            }
+        }
+    }
 }
 
 /// Gives up every reference the table at `pa` of `level` holds (lower
