@@ -635,6 +635,26 @@ const WRITE_UNMAPPED_THEN_SYSCALL: &[u8] = &[
     0x0f, 0x05, // syscall
 ];
 
+/// One `run_until_answering` of `ctx` (a second's deadline, no system
+/// call answered) that hands every page fault to `resolve`.
+fn run_resolving(
+    ctx: &mut UserContext,
+    table: &UserPageTable,
+    resolve: impl FnMut(u64, u64) -> bool,
+) -> Trap {
+    let deadline = arch::cpu::tsc::now_ns() + 1_000_000_000;
+    arch::user::run_until_answering(ctx, table, deadline, 0, |_| None, resolve)
+}
+
+/// Resolves a fault at `addr` by mapping a fresh zeroed, writable page
+/// there: whether it could.
+fn map_zeroed(table: &UserPageTable, addr: u64) -> bool {
+    let Some(frame) = Frame::alloc_zeroed() else {
+        return false;
+    };
+    table.map(addr & !0xfff, frame, UserFlags::WRITE).is_ok()
+}
+
 ktest!(
     /// `run_until_answering`'s `resolve`: a page fault it resolves (here
     /// by mapping the page) re-runs the faulting instruction without
@@ -647,24 +667,13 @@ ktest!(
         let mut faults = Vec::new();
         let mut unmasked = 0;
         let trap = loop {
-            let deadline = arch::cpu::tsc::now_ns() + 1_000_000_000;
-            let trap = arch::user::run_until_answering(
-                &mut ctx,
-                &table,
-                deadline,
-                0,
-                |_| None,
-                |addr, error_code| {
-                    if arch::cpu::irq::enabled() {
-                        unmasked += 1;
-                    }
-                    faults.push((addr, error_code));
-                    let Some(frame) = Frame::alloc_zeroed() else {
-                        return false;
-                    };
-                    table.map(addr & !0xfff, frame, UserFlags::WRITE).is_ok()
-                },
-            );
+            let trap = run_resolving(&mut ctx, &table, |addr, error_code| {
+                if arch::cpu::irq::enabled() {
+                    unmasked += 1;
+                }
+                faults.push((addr, error_code));
+                map_zeroed(&table, addr)
+            });
             match trap {
                 Trap::Interrupt { .. } => continue,
                 other => break other,
@@ -693,21 +702,10 @@ ktest!(
         ctx.rflags |= AC_DF;
         let mut seen = Vec::new();
         let trap = loop {
-            let deadline = arch::cpu::tsc::now_ns() + 1_000_000_000;
-            let trap = arch::user::run_until_answering(
-                &mut ctx,
-                &table,
-                deadline,
-                0,
-                |_| None,
-                |addr, _| {
-                    seen.push(arch::cpu::rflags() & AC_DF);
-                    let Some(frame) = Frame::alloc_zeroed() else {
-                        return false;
-                    };
-                    table.map(addr & !0xfff, frame, UserFlags::WRITE).is_ok()
-                },
-            );
+            let trap = run_resolving(&mut ctx, &table, |addr, _| {
+                seen.push(arch::cpu::rflags() & AC_DF);
+                map_zeroed(&table, addr)
+            });
             seen.push(arch::cpu::rflags() & AC_DF);
             match trap {
                 Trap::Interrupt { .. } => continue,

@@ -132,6 +132,24 @@ static void rawforks(const char *name, int touch, double *v)
 	report(name, v);
 }
 
+/* musl's fork, the child `_exit`s at once, 8 per batch. */
+static void musl_forks(const char *name, double *v)
+{
+	for (int b = 0; b < NB; b++) {
+		double t = now_ns();
+
+		for (int i = 0; i < 8; i++) {
+			pid_t c = fork();
+
+			if (c == 0)
+				_exit(0);
+			waitpid(c, 0, 0);
+		}
+		v[b] = (now_ns() - t) / 8;
+	}
+	report(name, v);
+}
+
 int main(int argc, char **argv)
 {
 	double v[NB];
@@ -225,19 +243,7 @@ int main(int argc, char **argv)
 		report("vfork_exit", v);
 	}
 	if (want(argc, argv, "fork_exit")) {
-		for (int b = 0; b < NB; b++) {
-			double t = now_ns();
-
-			for (int i = 0; i < 8; i++) {
-				pid_t c = fork();
-
-				if (c == 0)
-					_exit(0);
-				waitpid(c, 0, 0);
-			}
-			v[b] = (now_ns() - t) / 8;
-		}
-		report("fork_exit", v);
+		musl_forks("fork_exit", v);
 	}
 	if (want(argc, argv, "vfork_exec")) {
 		for (int b = 0; b < NB; b++) {
@@ -273,19 +279,7 @@ int main(int argc, char **argv)
 		if (want(argc, argv, "rawfork_t64_touch"))
 			rawforks("rawfork_t64_touch", n, v);
 		if (want(argc, argv, "fork_t64")) {
-			for (int b = 0; b < NB; b++) {
-				double t = now_ns();
-
-				for (int i = 0; i < 8; i++) {
-					pid_t c = fork();
-
-					if (c == 0)
-						_exit(0);
-					waitpid(c, 0, 0);
-				}
-				v[b] = (now_ns() - t) / 8;
-			}
-			report("fork_t64", v);
+			musl_forks("fork_t64", v);
 		}
 		stop_parked(n);
 	}
