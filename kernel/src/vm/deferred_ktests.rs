@@ -16,14 +16,11 @@ use arch::mm::Frame;
 use arch::mm::user::{DEFER_CAP, UserFlags, UserPageTable, WriteFault, deferred_flushes};
 use arch::user::{Trap, UserContext, run_until_answering};
 
+use super::user_ktests::{CODE, STACK_TOP, table_with};
 use crate::{kassert, kassert_eq, ktest, task};
 
-/// Where the test programs live.
-const CODE: u64 = 0x40_0000;
 /// The copy-on-write page the watcher writes and watches.
 const PAGE: u64 = 0x60_1000;
-/// Top of the one-page stack.
-const STACK_TOP: u64 = 0x7fff_ffff_f000;
 /// Where the many-page test maps its pages.
 const MANY: u64 = 0x1000_0000;
 
@@ -71,24 +68,6 @@ const READ_PAGES: &[u8] = &[
 ];
 /// Where `READ_PAGES` sits in the code page.
 const READER: u64 = 0x100;
-
-/// A table with `programs` (offset, bytes) in its code page and a stack.
-fn table_with(programs: &[(u64, &[u8])]) -> Result<UserPageTable, String> {
-    let table = UserPageTable::new().ok_or("no memory for a page table")?;
-    let mut text = Frame::alloc_zeroed().ok_or("no frame")?;
-    let bytes = text.bytes_mut().ok_or("new frame shared")?;
-    for &(at, code) in programs {
-        bytes[at as usize..at as usize + code.len()].copy_from_slice(code);
-    }
-    table
-        .map(CODE, text, UserFlags::EXEC)
-        .map_err(|e| format!("{e:?}"))?;
-    let stack = Frame::alloc_zeroed().ok_or("no frame")?;
-    table
-        .map(STACK_TOP - 4096, stack, UserFlags::WRITE)
-        .map_err(|e| format!("{e:?}"))?;
-    Ok(table)
-}
 
 /// Maps a frame filled with `fill` read-only at `va` the way a fork
 /// leaves it (another reference, here the returned one): the first write

@@ -15,12 +15,12 @@ use arch::user::{Trap, UserContext, run, run_until};
 
 use crate::{kassert, kassert_eq, ktest, task};
 
-/// Where the test programs live.
-const CODE: u64 = 0x40_0000;
+/// Where the test programs live (these and `deferred_ktests`').
+pub(super) const CODE: u64 = 0x40_0000;
 /// A read-write data page.
 const DATA: u64 = 0x60_0000;
 /// Top of the one-page stack (the page below it is mapped).
-const STACK_TOP: u64 = 0x7fff_ffff_f000;
+pub(super) const STACK_TOP: u64 = 0x7fff_ffff_f000;
 
 /// `mov eax, 39; syscall; mov rdi, rax; mov eax, 60; syscall; ud2`
 const SYSCALLS: &[u8] = &[
@@ -87,12 +87,15 @@ const SHOW_RCX_R11: &[u8] = &[
     0x0f, 0x05, // syscall
 ];
 
-/// A table with `code` at [`CODE`], a stack page below [`STACK_TOP`] and a
-/// zeroed data page at [`DATA`].
-fn address_space(code: &[u8]) -> Result<UserPageTable, String> {
+/// A table with `programs` ((offset, bytes) pairs) in its code page at
+/// [`CODE`] and a stack page below [`STACK_TOP`].
+pub(super) fn table_with(programs: &[(u64, &[u8])]) -> Result<UserPageTable, String> {
     let table = UserPageTable::new().ok_or("no memory for a page table")?;
     let mut text = Frame::alloc_zeroed().ok_or("no frame")?;
-    text.bytes_mut().ok_or("new frame shared")?[..code.len()].copy_from_slice(code);
+    let bytes = text.bytes_mut().ok_or("new frame shared")?;
+    for &(at, code) in programs {
+        bytes[at as usize..at as usize + code.len()].copy_from_slice(code);
+    }
     table
         .map(CODE, text, UserFlags::EXEC)
         .map_err(|e| format!("{e:?}"))?;
@@ -100,6 +103,13 @@ fn address_space(code: &[u8]) -> Result<UserPageTable, String> {
     table
         .map(STACK_TOP - 4096, stack, UserFlags::WRITE)
         .map_err(|e| format!("{e:?}"))?;
+    Ok(table)
+}
+
+/// A table with `code` at [`CODE`], a stack page below [`STACK_TOP`] and a
+/// zeroed data page at [`DATA`].
+fn address_space(code: &[u8]) -> Result<UserPageTable, String> {
+    let table = table_with(&[(0, code)])?;
     let data = Frame::alloc_zeroed().ok_or("no frame")?;
     table
         .map(DATA, data, UserFlags::WRITE)
