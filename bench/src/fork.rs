@@ -165,6 +165,9 @@ crate::bench_case!(PAGE_ZERO_REP_STOSB, "page_zero_rep_stosb", async {
 crate::bench_case!(PAGE_ZERO_LOOP, "page_zero_loop", async {
     page_zero(PageOp::Loop)
 });
+crate::bench_case!(PAGE_ZERO_UNROLLED, "page_zero_unrolled", async {
+    page_zero(PageOp::Unrolled)
+});
 crate::bench_case!(PAGE_COPY_BUILTIN, "page_copy_builtin", async {
     page_copy(PageOp::Builtin)
 });
@@ -176,6 +179,9 @@ crate::bench_case!(PAGE_COPY_REP_MOVSB, "page_copy_rep_movsb", async {
 });
 crate::bench_case!(PAGE_COPY_LOOP, "page_copy_loop", async {
     page_copy(PageOp::Loop)
+});
+crate::bench_case!(PAGE_COPY_UNROLLED, "page_copy_unrolled", async {
+    page_copy(PageOp::Unrolled)
 });
 
 // ---- page faults ----
