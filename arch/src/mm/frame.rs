@@ -11,7 +11,7 @@
 #[cfg(target_os = "none")]
 use alloc::vec::Vec;
 use conquer_once::spin::OnceCell;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 use super::frame_alloc::FrameAllocator;
 use super::{PAGE_SIZE, phys_to_virt};
@@ -22,6 +22,8 @@ static FRAMES: OnceCell<FrameAllocator> = OnceCell::uninit();
 #[cfg(target_os = "none")]
 pub(crate) fn init(memory: &crate::boot::MemoryMap) {
     FRAMES.init_once(|| FrameAllocator::new(memory.regions(), crate::smp::MAX_CPUS));
+    let set: &'static FrameAllocator = FRAMES.get().expect("initialised above");
+    FRAMES_AT.store(core::ptr::from_ref(set).cast_mut(), Ordering::Release);
     RESERVE.store(reserve_for(frames().total_frames()), Ordering::Relaxed);
 }
 
@@ -55,21 +57,54 @@ pub const fn reserve_for(total: usize) -> usize {
 
 /// Free frames above the reserve: what new work (a fork) may count on.
 pub fn available() -> usize {
-    let free = FRAMES.get().map_or(0, FrameAllocator::free_frames);
+    let free = free_now();
     free.saturating_sub(RESERVE.load(Ordering::Relaxed))
 }
 
 /// Frames [`Frame::alloc`] can still hand out: free ones above half the
 /// reserve ([`RESERVE`]).
+#[inline]
 pub fn allocatable() -> usize {
-    let free = FRAMES.get().map_or(0, FrameAllocator::free_frames);
+    let free = free_now();
     free.saturating_sub(RESERVE.load(Ordering::Relaxed) / 2)
 }
 
+/// [`FRAMES`]' allocator once it is set up, for [`frames`]: one load
+/// instead of the `OnceCell`'s state checks (a handful of branches, each
+/// ending a translation block under QEMU's TCG, on every allocation,
+/// free and refcount read).
+static FRAMES_AT: AtomicPtr<FrameAllocator> = AtomicPtr::new(core::ptr::null_mut());
+
+#[inline]
 fn frames() -> &'static FrameAllocator {
+    // Acquire: pairs with `init`'s Release (a plain load on x86).
+    let at = FRAMES_AT.load(Ordering::Acquire);
+    if at.is_null() {
+        return frames_slow();
+    }
+    // SAFETY: `init` stored the address of the allocator inside the
+    // `static` `FRAMES`, which is set once and never changed or dropped.
+    unsafe { &*at }
+}
+
+/// [`frames`] before `init` published the pointer (host tests).
+#[cold]
+fn frames_slow() -> &'static FrameAllocator {
     FRAMES
         .get()
         .expect("frame allocator used before boot set it up")
+}
+
+/// Free frames now (0 before the allocator is set up).
+#[inline]
+fn free_now() -> usize {
+    // Acquire: as in `frames`.
+    let at = FRAMES_AT.load(Ordering::Acquire);
+    if at.is_null() {
+        return FRAMES.get().map_or(0, FrameAllocator::free_frames);
+    }
+    // SAFETY: as in `frames`.
+    unsafe { &*at }.free_frames()
 }
 
 /// `count` contiguous frames owned forever by the caller (the heap).
@@ -245,8 +280,28 @@ impl Frame {
     /// When none is free, the heap gives back what it can first
     /// ([`super::heap::trim`]). None when only the lower half of the
     /// reserve is left ([`allocatable`]).
+    #[inline]
     pub fn alloc() -> Option<Frame> {
+        // The common case inline: frames above the reserve and one in
+        // this CPU's cache (or the pool).
         #[cfg(target_os = "none")]
+        if allocatable() == 0 {
+            return Self::alloc_trimming();
+        }
+        match frames().alloc(crate::cpu::id()) {
+            Some(pa) => Some(Frame { pa }),
+            #[cfg(target_os = "none")]
+            None => Self::alloc_trimming(),
+            #[cfg(not(target_os = "none"))]
+            None => None,
+        }
+    }
+
+    /// [`Self::alloc`] when frames are short: the heap gives back what
+    /// it can first.
+    #[cfg(target_os = "none")]
+    #[cold]
+    fn alloc_trimming() -> Option<Frame> {
         if allocatable() == 0 {
             super::heap::trim();
             if allocatable() == 0 {
@@ -254,7 +309,6 @@ impl Frame {
             }
         }
         let pa = frames().alloc(crate::cpu::id());
-        #[cfg(target_os = "none")]
         let pa = pa.or_else(|| {
             super::heap::trim();
             frames().alloc(crate::cpu::id())
@@ -275,6 +329,7 @@ impl Frame {
     }
 
     /// How many references the frame has.
+    #[inline]
     pub fn refcount(&self) -> u32 {
         frames().refcount(self.pa)
     }

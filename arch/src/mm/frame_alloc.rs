@@ -94,9 +94,24 @@ impl FrameAllocator {
 
     /// Allocates one frame on behalf of `cpu`; its reference count is 1.
     /// Returns its physical address.
+    #[inline]
     pub fn alloc(&self, cpu: usize) -> Option<u64> {
         let mut cache = self.cache(cpu).lock();
         if cache.len == 0 {
+            return self.alloc_refilling(cpu, cache);
+        }
+        cache.len -= 1;
+        let pfn = cache.frames[cache.len];
+        drop(cache);
+        self.claimed(pfn);
+        Some(pfn * PAGE_SIZE)
+    }
+
+    /// [`Self::alloc`] with `cpu`'s cache empty (`cache`, locked): a
+    /// batch from the pool, or a frame from another CPU's cache.
+    #[cold]
+    fn alloc_refilling(&self, cpu: usize, mut cache: spin::MutexGuard<'_, Cache>) -> Option<u64> {
+        {
             let mut pool = self.pool.lock();
             while cache.len < BATCH {
                 let Some(pfn) = pool.take_one() else { break };
@@ -185,11 +200,19 @@ impl FrameAllocator {
         Some(first as u64 * PAGE_SIZE)
     }
 
+    #[inline]
     fn claimed(&self, pfn: u64) {
         // Relaxed: the frame is exclusively ours; the caller publishes it
         // through whatever hands the frame on (a lock, a page table write).
-        let old = self.refcount[pfn as usize].swap(1, Ordering::Relaxed);
-        debug_assert_eq!(old, 0, "free frame {pfn:#x} had references");
+        // A store, not a swap: nobody else touches a free frame's count,
+        // and a locked instruction is a helper call under QEMU's TCG.
+        let count = &self.refcount[pfn as usize];
+        debug_assert_eq!(
+            count.load(Ordering::Relaxed),
+            0,
+            "free frame {pfn:#x} had references"
+        );
+        count.store(1, Ordering::Relaxed);
         self.free_frames.fetch_sub(1, Ordering::Relaxed);
     }
 
@@ -272,6 +295,7 @@ impl FrameAllocator {
     }
 
     /// Current reference count of the frame at `pa` (0 = free).
+    #[inline]
     pub fn refcount(&self, pa: u64) -> u32 {
         self.refcount[(pa / PAGE_SIZE) as usize].load(Ordering::Relaxed)
     }

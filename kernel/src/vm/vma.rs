@@ -16,6 +16,7 @@
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::cell::Cell;
 
 /// The page size.
 pub const PAGE_SIZE: u64 = 4096;
@@ -220,6 +221,9 @@ pub struct VmaSet {
     pages: u64,
     /// How many VMAs have `inherit != Inherit::Copy`.
     odd: usize,
+    /// The VMA [`Self::lookup`] found last (page faults mostly come
+    /// in runs in one VMA); forgotten at every change of the tree.
+    last: Cell<Option<Vma>>,
 }
 
 impl VmaSet {
@@ -230,13 +234,21 @@ impl VmaSet {
             limit,
             pages: 0,
             odd: 0,
+            last: Cell::new(None),
         }
+    }
+
+    /// The tree, to change (copied first if another set shares it); the
+    /// lookup cache is forgotten. Every change goes through here.
+    fn tree_mut(&mut self) -> &mut BTreeMap<u64, Vma> {
+        self.last.set(None);
+        Arc::make_mut(&mut self.map)
     }
 
     /// Adds (or replaces, by its start) `vma` in the tree, copying the
     /// tree first if another set shares it, and keeps the counts.
     fn put(&mut self, vma: Vma) {
-        if let Some(old) = Arc::make_mut(&mut self.map).insert(vma.start, vma) {
+        if let Some(old) = self.tree_mut().insert(vma.start, vma) {
             self.uncount(&old);
         }
         self.count(&vma);
@@ -245,7 +257,7 @@ impl VmaSet {
     /// Takes the VMA starting at `start` out of the tree (copying it
     /// first if shared), keeping the counts.
     fn take(&mut self, start: u64) -> Option<Vma> {
-        let old = Arc::make_mut(&mut self.map).remove(&start)?;
+        let old = self.tree_mut().remove(&start)?;
         self.uncount(&old);
         Some(old)
     }
@@ -318,6 +330,22 @@ impl VmaSet {
             .next_back()
             .map(|(_, v)| v)
             .filter(|v| v.contains(addr))
+    }
+
+    /// A copy of the VMA containing `addr`, as [`Self::find`], but the
+    /// VMA found last is checked first: the page-fault path's lookup (a
+    /// tree search is two descents under QEMU's TCG, tens of branches).
+    pub fn lookup(&self, addr: u64) -> Option<Vma> {
+        if let Some(v) = self.last.get()
+            && v.contains(addr)
+        {
+            return Some(v);
+        }
+        let found = self.find(addr).copied();
+        if found.is_some() {
+            self.last.set(found);
+        }
+        found
     }
 
     /// The VMA starting at `start`.
@@ -617,6 +645,37 @@ mod tests {
 
     fn ranges(s: &VmaSet) -> Vec<(u64, u64)> {
         s.iter().map(|v| (v.start, v.end)).collect()
+    }
+
+    #[test]
+    fn lookup_sees_every_change_of_the_set() {
+        let span = |v: Option<Vma>| v.map(|v| (v.start, v.end));
+        let mut s = set(&[(0x1000, 0x5000), (0x8000, 0x9000)]);
+        assert_eq!(span(s.lookup(0x2000)), Some((0x1000, 0x5000)));
+        assert_eq!(span(s.lookup(0x2fff)), Some((0x1000, 0x5000)));
+        assert_eq!(span(s.lookup(0x5000)), None);
+        // A hole punched into the VMA found last.
+        s.remove_range(0x2000, 0x3000).unwrap();
+        assert_eq!(span(s.lookup(0x2000)), None);
+        assert_eq!(span(s.lookup(0x1000)), Some((0x1000, 0x2000)));
+        assert_eq!(span(s.lookup(0x3000)), Some((0x3000, 0x5000)));
+        // New permissions, a grown VMA, a changed inheritance.
+        s.protect(0x3000, 0x5000, VmPerms::R).unwrap();
+        assert_eq!(s.lookup(0x4000).unwrap().perms, VmPerms::R);
+        s.resize(0x8000, 0xa000).unwrap();
+        assert_eq!(span(s.lookup(0x8000)), Some((0x8000, 0xa000)));
+        s.update(0x8000, 0xa000, |v| v.inherit = Inherit::Zero)
+            .unwrap();
+        assert_eq!(s.lookup(0x9000).unwrap().inherit, Inherit::Zero);
+        // A clone's changes are its own: the original still finds its VMA.
+        let mut c = s.clone();
+        c.remove_range(0x8000, 0xa000).unwrap();
+        assert_eq!(span(c.lookup(0x8000)), None);
+        assert_eq!(span(s.lookup(0x8000)), Some((0x8000, 0xa000)));
+        // `lookup` agrees with `find` everywhere.
+        for addr in (0..0xb000).step_by(0x800) {
+            assert_eq!(s.lookup(addr), s.find(addr).copied(), "{addr:#x}");
+        }
     }
 
     #[test]
