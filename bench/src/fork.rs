@@ -216,6 +216,24 @@ crate::bench_case!(
     }
 );
 
+crate::bench_case!(VM_COW_TEARDOWN, "vm_cow_teardown", async {
+    // Per batch: fork, the child's write fault on each page copies it
+    // (untimed); timed: dropping the child, which frees the copies and
+    // its own tables, per page.
+    let space = space_with_pages(FAULT_PAGES)?;
+    measure_prepared(
+        || {
+            let child = space.fork().map_err(|e| format!("fork: {e}"))?;
+            touch(&child, FAULT_PAGES, WRITE_PRESENT)?;
+            Ok((Some(child), FAULT_PAGES))
+        },
+        |child| {
+            drop(child.take());
+            Ok(())
+        },
+    )
+});
+
 crate::bench_case!(VM_COW_FAULT_SOLE, "vm_cow_fault_sole", async {
     // Per batch: fork and drop the child, which leaves every page
     // read-only with a refcount of 1; a write fault then only makes it
