@@ -339,13 +339,14 @@ static ENTRIES: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 static SHOOTDOWNS: AtomicU64 = AtomicU64::new(0);
 
 /// Copy-on-write faults whose local flush was put off (module docs,
-/// "Deferred invalidation").
-static DEFERRALS: AtomicU64 = AtomicU64::new(0);
+/// "Deferred invalidation"), per CPU: each CPU counts its own with a
+/// load and a store (no locked instruction, a helper call under TCG).
+static DEFERRALS: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 
 /// How many copy-on-write faults have put off their local TLB flush since
 /// boot (module docs, "Deferred invalidation").
 pub fn deferred_flushes() -> u64 {
-    DEFERRALS.load(Ordering::Relaxed)
+    DEFERRALS.iter().map(|d| d.load(Ordering::Relaxed)).sum()
 }
 
 /// How many TLB-shootdown IPIs have been sent since boot (module docs).
@@ -374,12 +375,57 @@ static RESOLVING: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS
 
 /// Copy-on-write faults a CPU has not flushed from its own TLB yet
 /// (module docs, "Deferred invalidation"): the page and the old frame,
-/// whose reference the list holds. Only its own CPU touches its list,
-/// with interrupts masked. Allocated at the CPU's first CR3 load (room
-/// for [`DEFER_CAP`], so pushing never allocates); without memory for
-/// it, the CPU just does not defer.
-static DEFERRED: [spin::Mutex<alloc::vec::Vec<(u64, u64)>>; MAX_CPUS] =
-    [const { spin::Mutex::new(alloc::vec::Vec::new()) }; MAX_CPUS];
+/// whose reference the list holds. Only its own CPU touches its list
+/// (`activate_irqs_off`, `defer`, `drain_deferred`, none of which calls
+/// another while it holds the list), never an interrupt handler: no
+/// lock. Allocated at the CPU's first CR3 load (room for [`DEFER_CAP`],
+/// so pushing never allocates); without memory for it, the CPU just does
+/// not defer.
+static DEFERRED: [CpuLocal<alloc::vec::Vec<(u64, u64)>>; MAX_CPUS] =
+    [const { CpuLocal(core::cell::UnsafeCell::new(alloc::vec::Vec::new())) }; MAX_CPUS];
+
+/// A value each CPU has one of, touched only by code running on that CPU
+/// and never by interrupt handlers, so by one access at a time: no lock
+/// (a spin lock's compare-exchange is a helper call under QEMU's TCG).
+struct CpuLocal<T>(core::cell::UnsafeCell<T>);
+
+// SAFETY: each slot is reached only through `get`, whose contract gives
+// one CPU one access at a time.
+unsafe impl<T: Send> Sync for CpuLocal<T> {}
+
+impl<T> CpuLocal<T> {
+    /// The slot, to read and change.
+    ///
+    /// # Safety
+    /// `self` is the executing CPU's slot, and no other reference from
+    /// `get` to it is alive (the caller calls nothing that takes it
+    /// while holding this one); interrupt handlers never touch it.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn get(&self) -> &mut T {
+        // SAFETY: the caller's contract.
+        unsafe { &mut *self.0.get() }
+    }
+}
+
+/// Gives up the old frames' references a deferred list held (module
+/// docs, "Deferred invalidation"), once no TLB maps them any more, in
+/// batches (`Frame::drop_many`: one refcount decrement each, and one
+/// hold of the frame cache's lock for those freed).
+fn release_deferred(list: &mut alloc::vec::Vec<(u64, u64)>) {
+    let mut pas = [0u64; 64];
+    let mut held = 0;
+    for (_, pa) in list.drain(..) {
+        pas[held] = pa;
+        held += 1;
+        if held == pas.len() {
+            // SAFETY: references `defer` took over, each given up once.
+            unsafe { Frame::drop_many(&mut pas) };
+            held = 0;
+        }
+    }
+    // SAFETY: as above, the rest of them.
+    unsafe { Frame::drop_many(&mut pas[..held]) };
+}
 
 /// Deferred pages a CPU holds at most; the next one flushes its whole TLB.
 /// Under QEMU's TCG a whole flush (and the refills after it) costs about
@@ -514,7 +560,9 @@ impl UserPageTable {
         // a table's lock in a fault; without memory for it the CPU does
         // not defer.
         {
-            let mut list = DEFERRED[cpu].lock();
+            // SAFETY: this CPU's list (interrupts are masked here), held
+            // for this block only.
+            let list = unsafe { DEFERRED[cpu].get() };
             if list.capacity() < DEFER_CAP {
                 let _ = list.try_reserve_exact(DEFER_CAP);
             }
@@ -633,33 +681,31 @@ impl UserPageTable {
         } else if !self.mark_deferring(cpu) {
             return false;
         }
-        let mut list = DEFERRED[cpu].lock();
+        // SAFETY: this CPU's list (`RESOLVING` is set only inside
+        // `user::run`, with interrupts masked, and a task does not move
+        // between CPUs within a call), held until `flush` below.
+        let list = unsafe { DEFERRED[cpu].get() };
         if list.capacity() < DEFER_CAP {
             // No list (`activate_irqs_off` makes it): no deferral.
-            drop(list);
             if !marked {
                 self.deferred_on.store(0, Ordering::SeqCst);
             }
             return false;
         }
-        DEFERRALS.fetch_add(1, Ordering::Relaxed);
+        // Only this CPU writes its count.
+        DEFERRALS[cpu].store(
+            DEFERRALS[cpu].load(Ordering::Relaxed) + 1,
+            Ordering::Relaxed,
+        );
         if list.len() == DEFER_CAP {
             // Full: one flush of the whole TLB (this page's change
             // included) lets go of every old frame, this one too.
             x86_64::instructions::tlb::flush_all();
-            for (_, pa) in list.drain(..) {
-                // SAFETY: the reference `defer` took over, given up once.
-                drop(unsafe { Frame::from_raw(pa) });
-            }
-            // SAFETY: the leaf's reference to the old frame, replaced by
-            // the caller; the flush above dropped every entry mapping it.
-            drop(unsafe { Frame::from_raw(old) });
+            list.push((va, old));
+            release_deferred(list);
         } else {
             list.push((va, old));
         }
-        // Not under the list's lock: `activate_irqs_off` takes the two
-        // per-CPU locks the other way round.
-        drop(list);
         if !marked {
             // The run's first deferral: the epoch bump every other CPU
             // reloads CR3 for; this CPU's TLB counts as up to date.
@@ -710,7 +756,9 @@ impl UserPageTable {
         if self.deferred_on.load(Ordering::SeqCst) != cpu as u64 + 1 {
             return;
         }
-        let mut list = DEFERRED[cpu].lock();
+        // SAFETY: this CPU's list; the callers mask interrupts (a task
+        // does not move between CPUs within a call), held to the end.
+        let list = unsafe { DEFERRED[cpu].get() };
         if list.len() <= DEFER_ONE_BY_ONE {
             for &(va, _) in list.iter() {
                 x86_64::instructions::tlb::flush(VirtAddr::new(va));
@@ -720,11 +768,8 @@ impl UserPageTable {
         }
         // SeqCst: a waiter that sees 0 sees the flush done.
         self.deferred_on.store(0, Ordering::SeqCst);
-        for (_, pa) in list.drain(..) {
-            // SAFETY: the reference `defer` took over, given up once; no
-            // TLB entry maps the frame for this table any more.
-            drop(unsafe { Frame::from_raw(pa) });
-        }
+        // No TLB entry maps the old frames for this table any more.
+        release_deferred(list);
     }
 
     /// Waits until no other CPU has copy-on-write flushes of this table
