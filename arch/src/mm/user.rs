@@ -459,6 +459,9 @@ fn refcount_of(pa: u64) -> u32 {
     core::mem::ManuallyDrop::new(unsafe { Frame::from_raw(pa) }).refcount()
 }
 
+/// The physical-address bits of a page-table entry.
+const ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
+
 fn index(va: u64, level: u32) -> usize {
     ((va >> (12 + 9 * (level - 1))) & 511) as usize
 }
@@ -919,6 +922,48 @@ impl UserPageTable {
         Ok(Some(unsafe { &mut (&mut *table)[index(va, 1)] }))
     }
 
+    /// The used leaf PTE of `va` when no table on the path to it needs
+    /// taking back first (the common case of a copy-on-write fault after
+    /// the first one under a table): the PML4 is this table's alone and
+    /// every entry above the leaf present and writable, which says the
+    /// table below is this table's own (module docs, "Shared page-table
+    /// subtrees"). `None` otherwise (`leaf` then does the whole work). The
+    /// walk `leaf` does, without its per-level calls and checks: each is
+    /// a translation block under QEMU's TCG.
+    #[inline(always)]
+    fn owned_leaf(
+        &self,
+        guard: &spin::MutexGuard<'_, Arc<Root>>,
+        va: u64,
+    ) -> Option<*mut PageTableEntry> {
+        // As in `own_root`: the only `Arc`, so no other table shares the
+        // PML4.
+        if Arc::strong_count(guard) != 1 {
+            return None;
+        }
+        // Acquire: as in `own_root`.
+        core::sync::atomic::fence(Ordering::Acquire);
+        const PATH: u64 = F::PRESENT.bits() | F::WRITABLE.bits();
+        let mut table = guard.pa();
+        for level in [4, 3, 2] {
+            // SAFETY: a page-table page this table references (its PML4,
+            // then tables the entries above lead to), read while the lock
+            // is held; `PageTableEntry` is one `u64`.
+            let raw = unsafe { *table_at(table).cast::<u64>().add(index(va, level)) };
+            if raw & PATH != PATH {
+                return None;
+            }
+            table = raw & ADDR_MASK;
+        }
+        // SAFETY: as above; the last-level table is this table's own.
+        let leaf = unsafe { table_at(table).cast::<PageTableEntry>().add(index(va, 1)) };
+        // SAFETY: as above.
+        if unsafe { (*leaf).is_unused() } {
+            return None;
+        }
+        Some(leaf)
+    }
+
     /// Makes the PML4 this table's own if a fork shared it (module docs):
     /// copy it (one more reference to each PDPT, every entry read-only in
     /// the copy as in the shared one), publish the copy for the CPUs
@@ -1374,10 +1419,15 @@ impl UserPageTable {
         }
         let va = va & !(PAGE_SIZE - 1);
         let mut guard = self.lock.lock();
-        let entry = self
-            .leaf(&mut guard, va, false)?
-            .filter(|e| !e.is_unused())
-            .ok_or(MapError::NotMapped)?;
+        let entry = match self.owned_leaf(&guard, va) {
+            // SAFETY: a leaf of this table's own last-level table, used
+            // only while `guard` is held (see `owned_leaf`).
+            Some(leaf) => unsafe { &mut *leaf },
+            None => self
+                .leaf(&mut guard, va, false)?
+                .filter(|e| !e.is_unused())
+                .ok_or(MapError::NotMapped)?,
+        };
         let old = entry.flags();
         let pa = entry.addr().as_u64();
         let new = flags.pte_flags() | (old & SHARED);
