@@ -16,7 +16,11 @@
 //!   QEMU's TCG (every page fault from user mode comes through here). A trap from ring 3 never `iretq`s back: after
 //!   `trap_dispatch` saved the user state, the stub jumps to
 //!   `tine_user_return`, which returns from `user::run` (see
-//!   [`crate::user`]). Traps from ring 0 restore and `iretq` as always.
+//!   [`crate::user`]). An exception from ring 3 (a page fault) skips
+//!   even that: `tine_user_exception` stores the registers straight into
+//!   the running context, as the `syscall` entry does, since
+//!   `trap_dispatch` has nothing to do for it. Traps from ring 0 restore
+//!   and `iretq` as always.
 //! - `tine_trap_paranoid`, for NMI, double fault and machine check, which
 //!   can arrive anywhere, even between a `swapgs` and the instruction that
 //!   leaves the kernel: it reads `IA32_GS_BASE` and swaps only when the
@@ -110,9 +114,15 @@ tine_trap_common:
     jz tine_trap_common_saved_gs
     swapgs
     test dword ptr [rsp + 32], 0x40000
-    jz tine_trap_common_saved_gs
+    jz tine_trap_common_user
     push 2
     popfq
+tine_trap_common_user:
+    /* An exception from ring 3 (vectors below 32; NMI, #DF and #MC take
+       the paranoid path): straight into the context (`crate::user`). */
+    cmp qword ptr [rsp], 32
+    jb tine_user_exception
+    .global tine_trap_common_saved_gs
 tine_trap_common_saved_gs:
     TINE_SAVE_GPRS
     mov rdi, rsp

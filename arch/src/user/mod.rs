@@ -1003,6 +1003,61 @@ tine_syscall_entry:
     mov qword ptr [rsp + {rec_cr2}], 0
     jmp tine_user_return
 
+    /* An exception from ring 3 (not NMI, #DF, #MC), from the IDT stubs'
+       common path after its swapgs: [rsp] = vector, [rsp + 8] = error
+       code, then the CPU's frame (rip, cs, rflags, rsp, ss). It stores
+       what `save_user_state` would straight into the context, records
+       the reason and returns from `user::run`: no frame of 15 registers
+       on the stack to copy, no call to `trap_dispatch` (which does
+       nothing else for an exception from user mode). Without a context
+       (a trap outside `run`) it goes the common way, whose
+       `save_user_state` reports it. */
+    .p2align 4
+    .global tine_user_exception
+tine_user_exception:
+    push rax
+    mov rax, qword ptr gs:[16]
+    mov rax, qword ptr [rax + {rec_ctx}]
+    test rax, rax
+    jz tine_user_exception_no_ctx
+    mov qword ptr [rax + {rbx}], rbx
+    mov qword ptr [rax + {rcx}], rcx
+    mov qword ptr [rax + {rdx}], rdx
+    mov qword ptr [rax + {rsi}], rsi
+    mov qword ptr [rax + {rdi}], rdi
+    mov qword ptr [rax + {rbp}], rbp
+    mov qword ptr [rax + {r8}], r8
+    mov qword ptr [rax + {r9}], r9
+    mov qword ptr [rax + {r10}], r10
+    mov qword ptr [rax + {r11}], r11
+    mov qword ptr [rax + {r12}], r12
+    mov qword ptr [rax + {r13}], r13
+    mov qword ptr [rax + {r14}], r14
+    mov qword ptr [rax + {r15}], r15
+    pop qword ptr [rax + {rax}]
+    mov rcx, qword ptr [rsp + 16]
+    mov qword ptr [rax + {rip}], rcx
+    mov rcx, qword ptr [rsp + 32]
+    mov qword ptr [rax + {rflags}], rcx
+    mov rcx, qword ptr [rsp + 40]
+    mov qword ptr [rax + {rsp}], rcx
+    mov rax, qword ptr gs:[16]
+    mov rcx, qword ptr [rsp]
+    mov qword ptr [rax + {rec_vector}], rcx
+    mov rdx, qword ptr [rsp + 8]
+    mov qword ptr [rax + {rec_error}], rdx
+    xor edx, edx
+    cmp rcx, 14
+    jne tine_user_exception_no_cr2
+    mov rdx, cr2
+tine_user_exception_no_cr2:
+    mov qword ptr [rax + {rec_cr2}], rdx
+    cld
+    jmp tine_user_return
+tine_user_exception_no_ctx:
+    pop rax
+    jmp tine_trap_common_saved_gs
+
     .text
 "#,
         rip = const offset_of!(UserContext, rip),

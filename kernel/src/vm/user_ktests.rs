@@ -394,6 +394,40 @@ ktest!(
 );
 
 ktest!(
+    async fn user_exception_saves_every_register() {
+        // The exception entry stores the registers straight into the
+        // context (`tine_user_exception`): each must come back as it went.
+        let table = address_space(WRITE_UNMAPPED)?;
+        let mut ctx = UserContext::new(CODE, STACK_TOP - 0x88);
+        let values: [u64; 15] = core::array::from_fn(|i| 0x0101_0101_0101_0101 * (i as u64 + 1));
+        [
+            ctx.rax, ctx.rbx, ctx.rcx, ctx.rdx, ctx.rsi, ctx.rdi, ctx.rbp, ctx.r8, ctx.r9, ctx.r10,
+            ctx.r11, ctx.r12, ctx.r13, ctx.r14, ctx.r15,
+        ] = values;
+        ctx.rflags = 0x203 | 0x80 | 0x10; // CF, SF, AF
+        let trap = run_to_trap(&mut ctx, &table);
+        kassert_eq!(
+            trap,
+            Trap::PageFault {
+                addr: 0x5000_0000,
+                error_code: 0b110
+            }
+        );
+        kassert_eq!(
+            [
+                ctx.rax, ctx.rbx, ctx.rcx, ctx.rdx, ctx.rsi, ctx.rdi, ctx.rbp, ctx.r8, ctx.r9,
+                ctx.r10, ctx.r11, ctx.r12, ctx.r13, ctx.r14, ctx.r15,
+            ],
+            values
+        );
+        kassert_eq!(ctx.rip, CODE);
+        kassert_eq!(ctx.rsp, STACK_TOP - 0x88);
+        kassert_eq!(ctx.rflags & 0x2d7, 0x203 | 0x80 | 0x10);
+        Ok(())
+    }
+);
+
+ktest!(
     async fn user_write_to_unmapped_is_a_page_fault() {
         let table = address_space(WRITE_UNMAPPED)?;
         let mut ctx = UserContext::new(CODE, STACK_TOP);
