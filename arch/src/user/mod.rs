@@ -564,22 +564,31 @@ mod imp {
         mut answer: impl FnMut(u64) -> Option<u64>,
         mut resolve: impl FnMut(u64, u64) -> bool,
     ) -> Trap {
+        // Set by a resolved page fault: the context is as its last entry
+        // left it (see there). Taken (reset) at each entry, so any other
+        // way back to the entry goes through every check.
+        let mut unchanged = false;
         'entry: loop {
-            ctx.rflags = sanitize_rflags(ctx.rflags);
-            if !is_enterable(ctx) {
-                return Trap::Exception {
-                    vector: crate::irq::vector::GENERAL_PROTECTION,
-                    error_code: 0,
-                };
+            let checked = core::mem::take(&mut unchanged);
+            if !checked {
+                ctx.rflags = sanitize_rflags(ctx.rflags);
+                if !is_enterable(ctx) {
+                    return Trap::Exception {
+                        vector: crate::irq::vector::GENERAL_PROTECTION,
+                        error_code: 0,
+                    };
+                }
+                load_fpu(&ctx.fpu.0);
             }
-            load_fpu(&ctx.fpu.0);
             let rec = record();
             // SAFETY: the record is this CPU's and interrupts are masked. The
             // user code may change its registers from now on.
             unsafe { (*rec).fpu_clean = false };
             table.enter_user();
             table.activate_irqs_off();
-            load_bases(ctx);
+            if !checked {
+                load_bases(ctx);
+            }
             loop {
                 // `sysretq` sets rcx = rip and r11 = rflags, so it restores the
                 // context exactly only when those already agree (always true
@@ -630,7 +639,13 @@ mod imp {
                     resolved
                 } {
                     // Resolved (`run_until_answering`): the same instruction
-                    // again, through every entry check.
+                    // again. Of the entry checks only the table's are
+                    // needed (the running mark, the epoch: the fault may
+                    // have changed the table, another CPU too): interrupts
+                    // stayed masked and `resolve` cannot reach `ctx`, so
+                    // its flags, FPU state and bases are as they were at
+                    // the entry.
+                    unchanged = true;
                     continue 'entry;
                 }
                 return decode_trap(vector, error_code, cr2);
