@@ -6,7 +6,9 @@
  * Usage: minlat [-p] [NAME...]
  *   -p      pin to CPU 0 first (children inherit it)
  *   NAME    only the operations whose names start with one of these:
- *           getpid, touch (first write to a fresh anonymous page), cow
+ *           getpid, getppid (a call off Tine's original fast path),
+ *           sigprocmask (a pair of raw rt_sigprocmask: block every signal,
+ *           restore the old mask), touch (first write to a fresh anonymous page), cow
  *           (a forked child writes 256 shared pages, timed in the child),
  *           cow_exit (the same, fork to wait, per page: with fork_exit's
  *           figure, what forkbench's cow_fault_per_page counts), vfork_exit,
@@ -25,6 +27,7 @@
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,6 +176,30 @@ int main(int argc, char **argv)
 			v[b] = (now_ns() - t) / 2000;
 		}
 		report("getpid", v);
+	}
+	if (want(argc, argv, "getppid")) {
+		for (int b = 0; b < NB; b++) {
+			double t = now_ns();
+
+			for (int i = 0; i < 2000; i++)
+				syscall(SYS_getppid);
+			v[b] = (now_ns() - t) / 2000;
+		}
+		report("getppid", v);
+	}
+	if (want(argc, argv, "sigprocmask")) {
+		unsigned long all = ~0UL, old;
+
+		for (int b = 0; b < NB; b++) {
+			double t = now_ns();
+
+			for (int i = 0; i < 1000; i++) {
+				syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, &old, 8);
+				syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, 8);
+			}
+			v[b] = (now_ns() - t) / 1000;
+		}
+		report("sigprocmask", v);
 	}
 	if (want(argc, argv, "touch")) {
 		for (int b = 0; b < NB; b++) {

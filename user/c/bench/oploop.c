@@ -3,12 +3,14 @@
  * sampling profile (tools/guestprof.py waits for "loop start").
  *
  * Usage: oploop OP SECONDS, OP one of getpid, getppid (a call the fast
- * path does not answer), touch (first touch of 256 fresh pages), cow (a
+ * path did not answer), sigprocmask (raw rt_sigprocmask pairs: block
+ * every signal, restore), touch (first touch of 256 fresh pages), cow (a
  * forked child writes 256 shared pages), fork_exit, vfork_exit,
  * vfork_exec, spawn (both of /bin/nop). Prints "loop done n=N per=NS ns".
  */
 #define _GNU_SOURCE
 #include <sched.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +65,14 @@ int main(int argc, char **argv)
 			/* A call syscall::fast does not answer: the thread loop's path. */
 			for (int i = 0; i < 1000; i++)
 				syscall(SYS_getppid);
+			n += 1000;
+		} else if (strcmp(op, "sigprocmask") == 0) {
+			unsigned long all = ~0UL, old;
+
+			for (int i = 0; i < 1000; i++) {
+				syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, &old, 8);
+				syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, 8);
+			}
 			n += 1000;
 		} else if (strcmp(op, "touch") == 0) {
 			char *q = mmap(0, PAGES * PAGE, PROT_READ | PROT_WRITE,
