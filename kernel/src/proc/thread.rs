@@ -46,12 +46,12 @@
 //! above.
 //!
 //! **User time** is measured with one clock read at each entry to ring 3
-//! from the loop top and one at each return to it, and two around each
-//! fault the inner loop resolves; the system calls the fast paths run
-//! count as user time (a few hundred nanoseconds at most, no clock read),
-//! so a thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`, `/proc/PID/stat`'s
-//! `utime`) includes them, as Linux's CPU-time clocks include system
-//! time.
+//! from the loop top and one at each return to it; what the fast paths
+//! do in between (the system calls they run, a few hundred nanoseconds
+//! at most; the page faults they resolve, a few microseconds) counts as
+//! user time, with no clock read of its own, so a thread's CPU time
+//! (`CLOCK_THREAD_CPUTIME_ID`, `/proc/PID/stat`'s `utime`) includes
+//! them, as Linux's CPU-time clocks include system time.
 //!
 //! Between two `run` calls a thread is its `UserContext` plus this
 //! future's state: no kernel stack.
@@ -466,7 +466,6 @@ pub fn run(
             let mut inline = FastPaths {
                 thread: &thread,
                 space: &space,
-                entered: now,
                 resolved: Ok(()),
             };
             let trap = arch::user::run_until_with(
@@ -476,11 +475,9 @@ pub fn run(
                 SLICE_SLACK_NS,
                 &mut inline,
             );
-            let FastPaths {
-                entered, resolved, ..
-            } = inline;
+            let resolved = inline.resolved;
             let left = arch::cpu::tsc::now_ns();
-            thread.account_user_ns(left.saturating_sub(entered));
+            thread.account_user_ns(left.saturating_sub(now));
             match trap {
                 Trap::Syscall => {
                     let nr = ctx.rax;
@@ -543,9 +540,6 @@ pub fn run(
 struct FastPaths<'a> {
     thread: &'a Thread,
     space: &'a AddressSpace,
-    /// When the thread last entered user mode: its user time runs from
-    /// here.
-    entered: u64,
     /// What `space.fault` said about the last page fault.
     resolved: Result<(), Errno>,
 }
@@ -575,14 +569,10 @@ impl arch::user::Inline for FastPaths<'_> {
         }
     }
 
-    /// `AddressSpace::fault`, which never waits; its time is not user
-    /// time.
+    /// `AddressSpace::fault`, which never waits; its time counts as the
+    /// thread's CPU time, as the calls' above (no clock read).
     fn fault(&mut self, addr: u64, error_code: u64) -> bool {
-        let left = arch::cpu::tsc::now_ns();
-        self.thread
-            .account_user_ns(left.saturating_sub(self.entered));
         self.resolved = self.space.fault(addr, error_code);
-        self.entered = arch::cpu::tsc::now_ns();
         self.resolved.is_ok() && !signal::needs_attention(self.thread)
     }
 }

@@ -100,17 +100,18 @@ pub fn rt_sigprocmask(
     if size != SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
-    let old = thread.signals().blocked();
-    if set != 0 {
+    let old = if set != 0 {
         let set = SigSet(read_u64(space, set)?);
-        let mask = match how {
-            SIG_BLOCK => old.union(set),
-            SIG_UNBLOCK => old.minus(set),
-            SIG_SETMASK => set,
+        let change: fn(SigSet, SigSet) -> SigSet = match how {
+            SIG_BLOCK => SigSet::union,
+            SIG_UNBLOCK => SigSet::minus,
+            SIG_SETMASK => |_, set| set,
             _ => return Err(Errno::EINVAL),
         };
-        signal::set_thread_mask(thread, mask);
-    }
+        signal::change_thread_mask(thread, |old| change(old, set))
+    } else {
+        thread.signals().blocked()
+    };
     if oset != 0 {
         space.copy_to_user(oset, &old.0.to_le_bytes())?;
     }

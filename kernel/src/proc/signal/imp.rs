@@ -492,15 +492,25 @@ fn route(process: &Process, except: Option<Pid>, sig: Signal, info: SigInfo) -> 
 /// change, or it would have been routed here), and that post sets the
 /// process's hint itself.
 pub fn set_thread_mask(thread: &Thread, mask: SigSet) {
+    change_thread_mask(thread, |_| mask);
+}
+
+/// [`set_thread_mask`] to `change(old mask)`, the old mask read under the
+/// same hold of the thread's lock as the common case's change
+/// (`rt_sigprocmask`'s `SIG_BLOCK` and `SIG_UNBLOCK`); returns the old
+/// mask. Only the thread itself changes its mask, so the old mask is
+/// still the thread's when the whole way is taken.
+pub fn change_thread_mask(thread: &Thread, change: impl FnOnce(SigSet) -> SigSet) -> SigSet {
     let shared = thread.process().signals().pending();
-    if thread
-        .signals()
-        .queue
-        .lock_quiet()
-        .set_blocked_alone(mask, shared)
-    {
-        return;
-    }
+    let (old, mask) = {
+        let mut queue = thread.signals().queue.lock_quiet();
+        let old = queue.blocked;
+        let mask = change(old);
+        if queue.set_blocked_alone(mask, shared) {
+            return old;
+        }
+        (old, mask)
+    };
     let back = {
         let actions = thread.process().signals().actions();
         let actions = actions.lock();
@@ -509,6 +519,7 @@ pub fn set_thread_mask(thread: &Thread, mask: SigSet) {
         queue.take_blocked_routed()
     };
     give_back(thread, back);
+    old
 }
 
 /// Routes signals `thread` took back from its queue to the process again.
