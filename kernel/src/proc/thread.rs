@@ -32,8 +32,8 @@
 //! `arch::user::run_until_with` without returning at all): a page fault
 //! the address space resolves (zero fill, copy-on-write;
 //! `AddressSpace::fault` never waits) and a system call that never waits
-//! (`syscall::fast`: `getpid`, `gettid`, answered before the CPU stops
-//! being marked as running the table; `syscall::now`: `getppid`,
+//! (`syscall::fast`: `getpid`, `gettid`, `getppid`, answered before the
+//! CPU stops being marked as running the table; `syscall::now`:
 //! `rt_sigprocmask`, `rt_sigaction`, the ids, `uname`, ...) go straight
 //! back to ring 3. They skip the loop top's signal delivery, slice check,
 //! space-generation and affinity checks, unless `signal::needs_attention`

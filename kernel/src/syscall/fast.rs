@@ -3,9 +3,9 @@
 //! thread's loop top, the `dispatch` future or a return from
 //! `arch::user::run_until_with`:
 //!
-//! - [`fast`]: `getpid` and `gettid`, answered before the CPU even stops
-//!   being marked as running the caller's page table (they take no lock
-//!   and touch no user memory);
+//! - [`fast`]: `getpid`, `gettid` and `getppid`, answered before the CPU
+//!   even stops being marked as running the caller's page table (they
+//!   take no lock and touch no user memory);
 //! - [`now`]: every call that cannot wait, allocates nothing and takes a
 //!   bounded, short time (identifiers, credentials, the signal mask and
 //!   actions, limits, `uname`, ...): run with interrupts masked, so each
@@ -32,6 +32,7 @@ pub fn fast(thread: &Thread, nr: u64) -> Option<u64> {
     match nr {
         nr::GETPID => Some(u64::from(thread.process().pid().as_u32())),
         nr::GETTID => Some(u64::from(thread.tid().as_u32())),
+        nr::GETPPID => Some(u64::from(thread.process().ppid().as_u32())),
         _ => None,
     }
 }
@@ -47,8 +48,7 @@ pub fn now(thread: &Thread, space: &AddressSpace, ctx: &mut UserContext) -> Opti
     let [a0, a1, a2, a3, a4, a5] = ctx.syscall_args();
     let n = ctx.rax;
     let result: SysResult = match n {
-        nr::GETPID | nr::GETTID => return fast(thread, n),
-        nr::GETPPID => Ok(u64::from(process.ppid().as_u32())),
+        nr::GETPID | nr::GETTID | nr::GETPPID => return fast(thread, n),
         nr::SET_TID_ADDRESS => {
             thread.set_clear_child_tid(a0);
             Ok(u64::from(thread.tid().as_u32()))

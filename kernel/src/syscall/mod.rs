@@ -10,8 +10,8 @@
 //!   (`Action::Exec`) or on the process's own copy of a shared space
 //!   (`Action::Switch`, rfork without `RFPROC`);
 //! - `fast` (on the machine): the calls that never wait, which the trap
-//!   loop runs without `dispatch` (`fast()`: `getpid`, `gettid`; `now()`:
-//!   the others, `getppid`, `rt_sigprocmask`, `uname`, ...), and which
+//!   loop runs without `dispatch` (`fast()`: `getpid`, `gettid`,
+//!   `getppid`; `now()`: the others, `rt_sigprocmask`, `uname`, ...), and which
 //!   `dispatch` runs first;
 //! - `exec` (on the machine): `execve`;
 //! - `fork` (on the machine): the fork family's calls (fork, vfork,

@@ -548,8 +548,8 @@ static int getpid_1000(struct outcome *o)
 	return 0;
 }
 
-/* getppid in batches of 1000: a call that never waits but that Tine
- * answered only through its thread loop's slow path (issue 10). */
+/* getppid in batches of 1000: a call that never waits (Tine answered it
+ * through its thread loop's slow path before session 20). */
 static int getppid_1000(struct outcome *o)
 {
 	(void)o;

@@ -6,7 +6,8 @@
  * Usage: minlat [-p] [NAME...]
  *   -p      pin to CPU 0 first (children inherit it)
  *   NAME    only the operations whose names start with one of these:
- *           getpid, getppid (a call off Tine's original fast path),
+ *           getpid, getppid (off Tine's fast path until session 20),
+ *           getuid (a call the trap loop runs after leaving user mode),
  *           sigprocmask (a pair of raw rt_sigprocmask: block every signal,
  *           restore the old mask), touch (first write to a fresh anonymous page), cow
  *           (a forked child writes 256 shared pages, timed in the child),
@@ -186,6 +187,16 @@ int main(int argc, char **argv)
 			v[b] = (now_ns() - t) / 2000;
 		}
 		report("getppid", v);
+	}
+	if (want(argc, argv, "getuid")) {
+		for (int b = 0; b < NB; b++) {
+			double t = now_ns();
+
+			for (int i = 0; i < 2000; i++)
+				syscall(SYS_getuid);
+			v[b] = (now_ns() - t) / 2000;
+		}
+		report("getuid", v);
 	}
 	if (want(argc, argv, "sigprocmask")) {
 		unsigned long all = ~0UL, old;
