@@ -102,13 +102,14 @@ pub fn rt_sigprocmask(
     }
     let old = if set != 0 {
         let set = SigSet(read_u64(space, set)?);
-        let change: fn(SigSet, SigSet) -> SigSet = match how {
-            SIG_BLOCK => SigSet::union,
-            SIG_UNBLOCK => SigSet::minus,
-            SIG_SETMASK => |_, set| set,
-            _ => return Err(Errno::EINVAL),
-        };
-        signal::change_thread_mask(thread, |old| change(old, set))
+        if !matches!(how, SIG_BLOCK | SIG_UNBLOCK | SIG_SETMASK) {
+            return Err(Errno::EINVAL);
+        }
+        signal::change_thread_mask(thread, |old| match how {
+            SIG_BLOCK => old.union(set),
+            SIG_UNBLOCK => old.minus(set),
+            _ => set,
+        })
     } else {
         thread.signals().blocked()
     };
