@@ -136,6 +136,19 @@ static void rawforks(const char *name, int touch, double *v)
 	report(name, v);
 }
 
+/* System call `nr` without arguments, 2000 per batch. */
+static void calls(const char *name, long nr, double *v)
+{
+	for (int b = 0; b < NB; b++) {
+		double t = now_ns();
+
+		for (int i = 0; i < 2000; i++)
+			syscall(nr);
+		v[b] = (now_ns() - t) / 2000;
+	}
+	report(name, v);
+}
+
 /* musl's fork, the child `_exit`s at once, 8 per batch. */
 static void musl_forks(const char *name, double *v)
 {
@@ -168,36 +181,12 @@ int main(int argc, char **argv)
 		argv++;
 		argc--;
 	}
-	if (want(argc, argv, "getpid")) {
-		for (int b = 0; b < NB; b++) {
-			double t = now_ns();
-
-			for (int i = 0; i < 2000; i++)
-				syscall(SYS_getpid);
-			v[b] = (now_ns() - t) / 2000;
-		}
-		report("getpid", v);
-	}
-	if (want(argc, argv, "getppid")) {
-		for (int b = 0; b < NB; b++) {
-			double t = now_ns();
-
-			for (int i = 0; i < 2000; i++)
-				syscall(SYS_getppid);
-			v[b] = (now_ns() - t) / 2000;
-		}
-		report("getppid", v);
-	}
-	if (want(argc, argv, "getuid")) {
-		for (int b = 0; b < NB; b++) {
-			double t = now_ns();
-
-			for (int i = 0; i < 2000; i++)
-				syscall(SYS_getuid);
-			v[b] = (now_ns() - t) / 2000;
-		}
-		report("getuid", v);
-	}
+	if (want(argc, argv, "getpid"))
+		calls("getpid", SYS_getpid, v);
+	if (want(argc, argv, "getppid"))
+		calls("getppid", SYS_getppid, v);
+	if (want(argc, argv, "getuid"))
+		calls("getuid", SYS_getuid, v);
 	if (want(argc, argv, "sigprocmask")) {
 		unsigned long all = ~0UL, old;
 
