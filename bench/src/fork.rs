@@ -248,6 +248,25 @@ crate::bench_case!(VM_COW_FAULT_SOLE, "vm_cow_fault_sole", async {
     )
 });
 
+// ---- user copies ----
+
+// The 8-byte copies a system call makes for its arguments and results
+// (`rt_sigprocmask`'s sets): the table's lock and walk per copy.
+crate::bench_case!(VM_COPY_FROM_USER_8, "vm_copy_from_user_8", async {
+    let space = space_with_pages(1)?;
+    let mut buf = [0u8; 8];
+    Ok(measure(|| {
+        let _ = space.copy_from_user(BASE + 8, &mut buf);
+    }))
+});
+
+crate::bench_case!(VM_COPY_TO_USER_8, "vm_copy_to_user_8", async {
+    let space = space_with_pages(1)?;
+    Ok(measure(|| {
+        let _ = space.copy_to_user(BASE + 8, &[1u8; 8]);
+    }))
+});
+
 crate::bench_case!(VM_ZERO_FILL_FAULT, "vm_zero_fill_fault", async {
     // Per batch: a fresh space; the first write to each page maps a
     // zeroed frame. Freeing the space is not timed.

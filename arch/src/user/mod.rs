@@ -35,7 +35,8 @@
 //! live, and an interrupt handler never calls `run`.
 //!
 //! [`run`] leaves the LAPIC timer alone; [`run_until`] (and
-//! [`run_until_answering`], which the kernel's thread loop uses) arms it
+//! [`run_until_with`], which the kernel's thread loop uses with its fast
+//! paths, [`Inline`]) arms it
 //! for the caller's time-slice deadline
 //! (`irq::timer::arm_deadline_within_ns`) with interrupts already masked,
 //! right before the entry. `init_this_cpu` is called by
@@ -65,6 +66,79 @@ pub enum Trap {
     /// An interrupt arrived in user mode; its handler has run and the EOI
     /// was sent (e.g. `irq::vector::TIMER`: the time slice is over).
     Interrupt { vector: u8 },
+    /// The program executed `syscall` and [`Inline::syscall`] ran it (its
+    /// result is in `rax`), but said the caller has work before the next
+    /// entry ([`Handled::Return`]: a signal may be deliverable).
+    SyscallDone,
+}
+
+/// What the kernel does inside [`run_until_with`] between two trips to
+/// ring 3, without returning: the answers of its fast paths. Every method
+/// runs with interrupts masked and must be short; the defaults handle
+/// nothing (the trap returns as a [`Trap`]).
+pub trait Inline {
+    /// A `syscall` with number `nr`, answered while the CPU is still
+    /// marked as running the table's user code: `Some(rax)` goes straight
+    /// back to ring 3 with `rax`. Only for what takes no lock and touches
+    /// no user memory (a shootdown another CPU makes waits for this CPU
+    /// to leave user mode, which it cannot while its interrupts are
+    /// masked): the caller's own identifiers (`getpid`).
+    fn answer(&mut self, nr: u64) -> Option<u64> {
+        let _ = nr;
+        None
+    }
+
+    /// A `syscall` [`Inline::answer`] did not take, after the CPU stopped
+    /// being marked as running the table: it may take locks and reach
+    /// user memory through the table, may wait for other CPUs (a
+    /// shootdown), never for this one. It may change any of `ctx`'s
+    /// registers (its result goes in `rax`): the entry after
+    /// [`Handled::Resume`] goes through every entry check.
+    fn syscall(&mut self, ctx: &mut UserContext) -> Handled {
+        let _ = ctx;
+        Handled::Pass
+    }
+
+    /// A page fault at `addr` (CR2) with `error_code`, after the CPU
+    /// stopped being marked as running the table, as in
+    /// [`Inline::syscall`]: `true` when it was resolved (the same
+    /// instruction again, through the table's entry checks only: it
+    /// cannot reach the context, whose flags, FPU state and bases stay as
+    /// the last entry left them), `false` returns [`Trap::PageFault`].
+    fn fault(&mut self, addr: u64, error_code: u64) -> bool {
+        let _ = (addr, error_code);
+        false
+    }
+}
+
+/// Nothing handled inline: [`run`] and [`run_until`].
+impl Inline for () {}
+
+/// What [`Inline::syscall`] did with a system call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Handled {
+    /// Nothing: the caller gets [`Trap::Syscall`].
+    Pass,
+    /// Ran it (result in `rax`): back to ring 3 at once.
+    Resume,
+    /// Ran it (result in `rax`), but the caller must look before the next
+    /// entry: [`Trap::SyscallDone`].
+    Return,
+}
+
+/// [`Inline`] from two closures: `answer` for [`Inline::answer`],
+/// `resolve` for [`Inline::fault`] ([`run_until_answering`]).
+#[cfg_attr(not(target_os = "none"), allow(dead_code))]
+struct Closures<A, R>(A, R);
+
+impl<A: FnMut(u64) -> Option<u64>, R: FnMut(u64, u64) -> bool> Inline for Closures<A, R> {
+    fn answer(&mut self, nr: u64) -> Option<u64> {
+        (self.0)(nr)
+    }
+
+    fn fault(&mut self, addr: u64, error_code: u64) -> bool {
+        (self.1)(addr, error_code)
+    }
 }
 
 /// The FXSAVE image of the x87/SSE state: 512 bytes, 16-aligned.
@@ -325,7 +399,7 @@ pub const fn decode_trap(vector: u64, error_code: u64, cr2: u64) -> Trap {
 #[cfg(target_os = "none")]
 pub(crate) use imp::{init_this_cpu, save_user_state};
 #[cfg(target_os = "none")]
-pub use imp::{release_fpu, run, run_until, run_until_answering};
+pub use imp::{release_fpu, run, run_until, run_until_answering, run_until_with};
 
 #[cfg(target_os = "none")]
 mod imp {
@@ -457,7 +531,7 @@ mod imp {
     /// faulting instruction after a fault). Interrupts are in the caller's
     /// state again on return.
     pub fn run(ctx: &mut UserContext, table: &UserPageTable) -> Trap {
-        run_masked(ctx, table, || {}, |_| None, |_, _| false)
+        run_masked(ctx, table, || {}, &mut ())
     }
 
     /// [`run`] with the executing CPU's timer armed to fire by
@@ -475,33 +549,53 @@ mod imp {
         deadline_ns: u64,
         slack_ns: u64,
     ) -> Trap {
-        run_until_answering(ctx, table, deadline_ns, slack_ns, |_| None, |_, _| false)
+        run_until_with(ctx, table, deadline_ns, slack_ns, &mut ())
     }
 
-    /// [`run_until`], answering system calls in between: when the user
-    /// code executes `syscall`, `answer(number)` is called (with interrupts
-    /// still masked and the CPU still marked as running `table`'s user
-    /// code); `Some(result)` puts `result` in `rax` and goes straight back
-    /// to ring 3 with `sysretq`, `None` returns [`Trap::Syscall`] as
-    /// `run_until` would. For the calls that only read something, never
-    /// wait and never fail (`getpid`): the round trip skips everything
-    /// `run_until` does around the entry (the caller's bookkeeping, the
-    /// interrupt flag, the timer, the FPU/base/table checks, the running
-    /// mark), since nothing of it can have changed: interrupts stayed
-    /// masked (a timer or IPI that came meanwhile is taken right after the
-    /// return to ring 3), the context's FPU state and bases are untouched
-    /// (only `rax` changes). The table's epoch is still checked, as a
-    /// change of the table may have happened on another CPU meanwhile.
-    /// `answer` must be short: interrupts are masked while it runs.
+    /// [`run_until`] with the system calls and page faults that `inline`
+    /// handles handled in between, without returning (the kernel's fast
+    /// paths):
     ///
-    /// Page faults likewise: `resolve(addr, error_code)` runs with
-    /// interrupts masked, after the CPU stopped being marked as running
-    /// the table (so a shootdown another CPU makes meanwhile does not wait
-    /// for this one); `true` enters ring 3 again at the faulting
-    /// instruction (through all of `run`'s entry checks, the table's CR3
-    /// check included), `false` returns [`Trap::PageFault`]. It must not
-    /// wait for anything that needs this CPU's interrupts: it may wait for
-    /// other CPUs to leave user mode (a shootdown), never for this one.
+    /// - a `syscall` that [`Inline::answer`] answers (the calls that only
+    ///   read the caller's identifiers: `getpid`) goes straight back to
+    ///   ring 3 with `sysretq`, skipping everything `run_until` does
+    ///   around the entry (the caller's bookkeeping, the interrupt flag,
+    ///   the timer, the FPU/base/table checks, the running mark), since
+    ///   nothing of it can have changed: interrupts stayed masked (a timer
+    ///   or IPI that came meanwhile is taken right after the return to
+    ///   ring 3), the context's FPU state and bases are untouched (only
+    ///   `rax` changes). The table's epoch is still checked, as a change
+    ///   of the table may have happened on another CPU meanwhile;
+    /// - otherwise the CPU stops being marked as running the table (so a
+    ///   shootdown another CPU makes meanwhile does not wait for this
+    ///   one, whose interrupts are masked), and a `syscall` that
+    ///   [`Inline::syscall`] runs (the calls that never wait) enters ring
+    ///   3 again through all of `run`'s entry checks (the table's CR3
+    ///   check included); a page fault that [`Inline::fault`] resolves
+    ///   through the table's checks only (the running mark, the epoch,
+    ///   CR3: its flags, FPU state and bases are as the last entry left
+    ///   them); [`Handled::Return`] returns [`Trap::SyscallDone`].
+    ///
+    /// `inline` must not wait for anything that needs this CPU's
+    /// interrupts: it may wait for other CPUs to leave user mode (a
+    /// shootdown), never for this one.
+    pub fn run_until_with(
+        ctx: &mut UserContext,
+        table: &UserPageTable,
+        deadline_ns: u64,
+        slack_ns: u64,
+        inline: &mut impl Inline,
+    ) -> Trap {
+        run_masked(
+            ctx,
+            table,
+            || crate::irq::timer::arm_deadline_within_ns(deadline_ns, slack_ns),
+            inline,
+        )
+    }
+
+    /// [`run_until_with`] with `answer` as [`Inline::answer`] and
+    /// `resolve` as [`Inline::fault`] (no other system call handled).
     pub fn run_until_answering(
         ctx: &mut UserContext,
         table: &UserPageTable,
@@ -510,18 +604,18 @@ mod imp {
         answer: impl FnMut(u64) -> Option<u64>,
         resolve: impl FnMut(u64, u64) -> bool,
     ) -> Trap {
-        run_masked(
+        run_until_with(
             ctx,
             table,
-            || crate::irq::timer::arm_deadline_within_ns(deadline_ns, slack_ns),
-            answer,
-            resolve,
+            deadline_ns,
+            slack_ns,
+            &mut Closures(answer, resolve),
         )
     }
 
-    /// Masks interrupts, runs `before`, enters ring 3 (answering system
-    /// calls with `answer`, see [`run_until_answering`]); interrupts are in
-    /// the caller's state again on return.
+    /// Masks interrupts, runs `before`, enters ring 3 (handling what
+    /// `inline` handles, see [`run_until_with`]); interrupts are in the
+    /// caller's state again on return.
     ///
     /// A context whose x87/SSE state another CPU's registers still hold is
     /// waited for first, with interrupts in the caller's state: it was
@@ -531,8 +625,7 @@ mod imp {
         ctx: &mut UserContext,
         table: &UserPageTable,
         before: impl FnOnce(),
-        answer: impl FnMut(u64) -> Option<u64>,
-        resolve: impl FnMut(u64, u64) -> bool,
+        inline: &mut impl Inline,
     ) -> Trap {
         let irqs_were_on = crate::cpu::irq::enabled();
         crate::cpu::irq::disable();
@@ -547,7 +640,7 @@ mod imp {
             crate::cpu::irq::disable();
         }
         before();
-        let trap = enter(ctx, table, answer, resolve);
+        let trap = enter(ctx, table, inline);
         // The copy-on-write flushes put off while resolving faults
         // (`arch::mm::user`, "Deferred invalidation") end with the run.
         table.drain_deferred();
@@ -558,12 +651,7 @@ mod imp {
     }
 
     /// `run` with interrupts masked.
-    fn enter(
-        ctx: &mut UserContext,
-        table: &UserPageTable,
-        mut answer: impl FnMut(u64) -> Option<u64>,
-        mut resolve: impl FnMut(u64, u64) -> bool,
-    ) -> Trap {
+    fn enter(ctx: &mut UserContext, table: &UserPageTable, inline: &mut impl Inline) -> Trap {
         // Set by a resolved page fault: the context is as its last entry
         // left it (see there). Taken (reset) at each entry, so any other
         // way back to the entry goes through every check.
@@ -622,27 +710,35 @@ mod imp {
                     ((*rec).vector, (*rec).error_code, (*rec).cr2)
                 };
                 if vector == SYSCALL_VECTOR
-                    && let Some(rax) = answer(ctx.rax)
+                    && let Some(rax) = inline.answer(ctx.rax)
                 {
-                    // Back at once (`run_until_answering`): only `rax` and
-                    // the flags the program may set changed since the entry.
+                    // Back at once (`run_until_with`): only `rax` and the
+                    // flags the program may set changed since the entry.
                     ctx.rax = rax;
                     ctx.rflags = sanitize_rflags(ctx.rflags);
                     table.activate_irqs_off();
                     continue;
                 }
                 table.leave_user();
-                if vector == crate::irq::vector::PAGE_FAULT as u64 && {
+                if vector == SYSCALL_VECTOR {
+                    match inline.syscall(ctx) {
+                        Handled::Pass => {}
+                        // Ran (`run_until_with`): on from the next
+                        // instruction, through every entry check.
+                        Handled::Resume => continue 'entry,
+                        Handled::Return => return Trap::SyscallDone,
+                    }
+                } else if vector == crate::irq::vector::PAGE_FAULT as u64 && {
                     table.resolving(true);
-                    let resolved = resolve(cr2, error_code);
+                    let resolved = inline.fault(cr2, error_code);
                     table.resolving(false);
                     resolved
                 } {
-                    // Resolved (`run_until_answering`): the same instruction
+                    // Resolved (`run_until_with`): the same instruction
                     // again. Of the entry checks only the table's are
                     // needed (the running mark, the epoch: the fault may
                     // have changed the table, another CPU too): interrupts
-                    // stayed masked and `resolve` cannot reach `ctx`, so
+                    // stayed masked and `Inline::fault` cannot reach `ctx`, so
                     // its flags, FPU state and bases are as they were at
                     // the entry.
                     unchanged = true;

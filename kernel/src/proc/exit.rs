@@ -173,7 +173,7 @@ pub fn close_procdesc(p: &Process) {
     {
         let mut table = TABLE.lock();
         p.procdesc.store(false, Ordering::Release);
-        *p.ppid.lock() = reaper;
+        p.set_ppid(reaper);
         table.set_hidden(p.pid, false);
         table.set_ppid(p.pid, reaper);
     }
@@ -237,7 +237,7 @@ fn reparent_children(dead: Pid) {
         }
         for &pid in &orphans {
             if let Some(p) = table.get(pid) {
-                *p.ppid.lock() = adopter;
+                p.set_ppid(adopter);
                 p.adopted();
                 if p.pdeathsig() != 0 {
                     bereaved.push(p.clone());

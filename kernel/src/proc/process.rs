@@ -115,8 +115,9 @@ mod imp {
     pub struct Process {
         pub(in crate::proc) pid: Pid,
         /// Changes when the parent exits (reparenting to init or the
-        /// kernel).
-        pub(in crate::proc) ppid: spin::Mutex<Pid>,
+        /// kernel, under the process table's lock: [`Process::set_ppid`]);
+        /// an atomic, so `getppid` takes no lock (`syscall::fast`).
+        ppid: AtomicU32,
         /// The program's file name; `execve` changes it. Shared, never
         /// changed in place: fork and the thread's task name share the
         /// parent's (no copy per fork).
@@ -286,7 +287,7 @@ mod imp {
             } = given;
             Arc::new(Process {
                 pid,
-                ppid: spin::Mutex::new(ppid),
+                ppid: AtomicU32::new(ppid.as_u32()),
                 name: spin::Mutex::new(name),
                 cmdline: spin::Mutex::new(cmdline),
                 exe: spin::Mutex::new(exe),
@@ -441,7 +442,13 @@ mod imp {
         /// Its parent's PID ([`Pid::KERNEL`] for processes the kernel
         /// started).
         pub fn ppid(&self) -> Pid {
-            *self.ppid.lock()
+            // Acquire: pairs with the Release in `set_ppid`.
+            Pid::new(self.ppid.load(Ordering::Acquire)).unwrap_or(Pid::KERNEL)
+        }
+
+        /// Records a new parent (reparenting, `proc::exit`).
+        pub(in crate::proc) fn set_ppid(&self, ppid: Pid) {
+            self.ppid.store(ppid.as_u32(), Ordering::Release);
         }
 
         /// Its name (the file name of the program it runs now).

@@ -566,6 +566,25 @@ impl SigQueue {
         out
     }
 
+    /// Sets a thread's mask to `mask` (never holding `SIGKILL`/`SIGSTOP`)
+    /// when that is all the change does, `shared` being its process's
+    /// pending set: no pending signal, the thread's or the process's, is
+    /// let through by the new mask (nothing becomes deliverable, nothing
+    /// ignored is left to discard), and no signal routed to the thread
+    /// is blocked by it (nothing goes back to the process). Returns
+    /// whether it did; when not, nothing changed and the caller takes
+    /// the whole way (`signal::set_thread_mask`).
+    pub fn set_blocked_alone(&mut self, mask: SigSet, shared: SigSet) -> bool {
+        let mask = mask.blockable();
+        let let_through = self.pending.union(shared).minus(mask);
+        let taken_back = self.pending.intersect(self.routed).intersect(mask);
+        if !let_through.is_empty() || !taken_back.is_empty() {
+            return false;
+        }
+        self.blocked = mask;
+        true
+    }
+
     /// Sets the mask (never holding `SIGKILL`/`SIGSTOP`), discarding the
     /// pending signals it unblocks that `ignored` ignores.
     pub fn set_blocked(&mut self, mask: SigSet, ignored: SigSet) {

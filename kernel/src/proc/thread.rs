@@ -15,6 +15,7 @@
 //! | trap | what happens |
 //! |---|---|
 //! | `Syscall` | `syscall::dispatch(..).await`; the result goes to `rax` |
+//! | `SyscallDone` | a fast path ran the call and a signal may be deliverable: the loop top delivers |
 //! | `PageFault` | `AddressSpace::fault`; a refused fault kills the process with `SIGSEGV`; out of memory, the out-of-memory killer (`super::oom`) kills the largest process with `SIGKILL` (this one, or another and the fault is tried again); a resolved one re-enters ring 3 at once (below) |
 //! | `Exception` | the process dies with the signal Linux would send (`SIGILL` for #UD, `SIGFPE` for #DE, `SIGSEGV` for #GP, ...) |
 //! | `Interrupt` (timer) | the time slice is over: `yield_now().await` |
@@ -27,18 +28,30 @@
 //! awaited), and when the slice is over the thread yields to the other
 //! tasks of its CPU. Kernel code is never preempted.
 //!
-//! **The fast paths.** A page fault the address space resolves (zero
-//! fill, copy-on-write; `AddressSpace::fault` never waits) goes straight
-//! back to ring 3 from an inner loop around `run`, and a system call
-//! `syscall::fast` answers (`getpid`, `gettid`: read-only, never failing,
-//! never waiting) from inside `arch::user::run_until_answering` without
-//! returning at all; both skip the loop top's signal delivery, slice
-//! check, space-generation and affinity checks, unless
-//! `signal::needs_attention` (two lock-free flag loads) says a signal may
-//! have arrived. What they skip is taken at the next other trap, as it
-//! would be for a program that traps for nothing: a system call, an
-//! interrupt, at the latest the slice's timer, which stays armed. A
-//! refused fault leaves the inner loop and is handled as above.
+//! **The fast paths** ([`FastPaths`], run by
+//! `arch::user::run_until_with` without returning at all): a page fault
+//! the address space resolves (zero fill, copy-on-write;
+//! `AddressSpace::fault` never waits) and a system call that never waits
+//! (`syscall::fast`: `getpid`, `gettid`, `getppid`, answered before the
+//! CPU stops being marked as running the table; `syscall::now`:
+//! `rt_sigprocmask`, `rt_sigaction`, the ids, `uname`, ...) go straight
+//! back to ring 3. They skip the loop top's signal delivery, slice check,
+//! space-generation and affinity checks, unless `signal::needs_attention`
+//! (two lock-free flag loads) says a signal may have arrived or become
+//! deliverable: then a call already run returns as `Trap::SyscallDone`
+//! and the loop top delivers. What they skip is taken at the next other
+//! trap, as it would be for a program that traps for nothing: a system
+//! call that waits, an interrupt, at the latest the slice's timer, which
+//! stays armed. A refused fault leaves the inner loop and is handled as
+//! above.
+//!
+//! **User time** is measured with one clock read at each entry to ring 3
+//! from the loop top and one at each return to it; what the fast paths
+//! do in between (the system calls they run, a few hundred nanoseconds
+//! at most; the page faults they resolve, a few microseconds) counts as
+//! user time, with no clock read of its own, so a thread's CPU time
+//! (`CLOCK_THREAD_CPUTIME_ID`, `/proc/PID/stat`'s `utime`) includes
+//! them, as Linux's CPU-time clocks include system time.
 //!
 //! Between two `run` calls a thread is its `UserContext` plus this
 //! future's state: no kernel stack.
@@ -60,7 +73,7 @@ use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use arch::irq::vector;
-use arch::user::{Trap, UserContext};
+use arch::user::{Handled, Trap, UserContext};
 
 use super::pid::Pid;
 use super::process::{Process, signal_for_exception, signal_status};
@@ -443,37 +456,28 @@ pub fn run(
                 now = arch::cpu::tsc::now_ns();
             }
             thread.set_last_cpu(arch::cpu::id());
-            // What `space.fault` said about the last page fault.
-            let mut resolved = Ok(());
-            let mut entered = now;
             // The slice's end is armed with interrupts masked, right
-            // before the entry (`run_until`): armed earlier, it could fire
-            // in the kernel and leave the program running with no timer.
-            // The fast paths (module docs) run inside `arch::user`, with
-            // interrupts masked: a system call `syscall::fast` answers
-            // goes back to user mode at once (its few instructions count
-            // as user time), and so does a page fault `space.fault`
-            // resolves (never waiting), unless a signal may have arrived.
-            // The slice's end needs no check: its timer stays armed and
-            // interrupts the program when it passes.
-            let trap = arch::user::run_until_answering(
+            // before the entry (`run_until_with`): armed earlier, it could
+            // fire in the kernel and leave the program running with no
+            // timer. The fast paths (module docs) run inside `arch::user`,
+            // with interrupts masked; the slice's end needs no check
+            // there: its timer stays armed and interrupts the program
+            // when it passes.
+            let mut inline = FastPaths {
+                thread: &thread,
+                space: &space,
+                resolved: Ok(()),
+            };
+            let trap = arch::user::run_until_with(
                 &mut ctx,
                 &space.table,
                 slice_end,
                 SLICE_SLACK_NS,
-                |nr| {
-                    crate::syscall::fast(&thread, nr).filter(|_| !signal::needs_attention(&thread))
-                },
-                |addr, error_code| {
-                    let left = arch::cpu::tsc::now_ns();
-                    thread.account_user_ns(left.saturating_sub(entered));
-                    resolved = space.fault(addr, error_code);
-                    entered = arch::cpu::tsc::now_ns();
-                    resolved.is_ok() && !signal::needs_attention(&thread)
-                },
+                &mut inline,
             );
+            let resolved = inline.resolved;
             let left = arch::cpu::tsc::now_ns();
-            thread.account_user_ns(left.saturating_sub(entered));
+            thread.account_user_ns(left.saturating_sub(now));
             match trap {
                 Trap::Syscall => {
                     let nr = ctx.rax;
@@ -523,9 +527,53 @@ pub fn run(
                     // by someone else may fire early.
                 }
                 Trap::Interrupt { .. } => {}
+                // Run by `syscall::now`; the loop top has work (signals).
+                Trap::SyscallDone => {}
             }
         };
         exit_thread(&thread, space, ending);
+    }
+}
+
+/// The thread loop's fast paths (module docs), which `arch::user` runs
+/// between two trips to ring 3 without returning to [`run`].
+struct FastPaths<'a> {
+    thread: &'a Thread,
+    space: &'a AddressSpace,
+    /// What `space.fault` said about the last page fault.
+    resolved: Result<(), Errno>,
+}
+
+impl arch::user::Inline for FastPaths<'_> {
+    /// `getpid`, `gettid` (`syscall::fast`): their few instructions count
+    /// as user time. Not when a signal may have arrived: the loop top
+    /// looks first.
+    fn answer(&mut self, nr: u64) -> Option<u64> {
+        crate::syscall::fast(self.thread, nr).filter(|_| !signal::needs_attention(self.thread))
+    }
+
+    /// The other calls that never wait (`syscall::now`), their time
+    /// counted as user time too (so no clock read; they are short), back
+    /// to user mode at once unless they may have made a signal
+    /// deliverable (an unblocking `rt_sigprocmask`) or one arrived
+    /// meanwhile: then the loop top delivers it first.
+    fn syscall(&mut self, ctx: &mut UserContext) -> Handled {
+        let Some(rax) = crate::syscall::now(self.thread, self.space, ctx) else {
+            return Handled::Pass;
+        };
+        ctx.rax = rax;
+        if signal::needs_attention(self.thread) {
+            Handled::Return
+        } else {
+            Handled::Resume
+        }
+    }
+
+    /// `AddressSpace::fault`, which never waits; its time counts as the
+    /// thread's CPU time, as the calls' above (no clock read).
+    fn fault(&mut self, addr: u64, error_code: u64) -> bool {
+        self.resolved = self.space.fault(addr, error_code);
+        self.resolved.is_ok() && !signal::needs_attention(self.thread)
     }
 }
 

@@ -38,18 +38,6 @@ pub enum Action {
     Switch(Arc<crate::vm::space::AddressSpace>, u64),
 }
 
-/// The system calls answered from the trap loop without [`dispatch`]
-/// (`proc::thread::run`'s fast path): those that only read the caller's
-/// own identifiers, never fail, never wait and change nothing. `None`
-/// for every other number.
-pub fn fast(thread: &crate::proc::thread::Thread, nr: u64) -> Option<u64> {
-    match nr {
-        nr::GETPID => Some(u64::from(thread.process().pid().as_u32())),
-        nr::GETTID => Some(u64::from(thread.tid().as_u32())),
-        _ => None,
-    }
-}
-
 /// `future` on the heap, pinned: the calls with big futures run boxed
 /// ([`dispatch`]). Boxed fallibly: when the heap has no memory left for
 /// it, the call is `ENOMEM`, even one that skips the per-call headroom
@@ -85,6 +73,10 @@ pub async fn dispatch(
     space: &AddressSpace,
     ctx: &mut UserContext,
 ) -> Action {
+    // The calls that never wait: `super::fast::now`, as from the trap loop.
+    if let Some(rax) = super::fast::now(thread, space, ctx) {
+        return Action::Return(rax);
+    }
     let process = thread.process();
     let [a0, a1, a2, a3, a4, a5] = ctx.syscall_args();
     // Near heap exhaustion a call that may allocate is ENOMEM; calls that
@@ -109,17 +101,7 @@ pub async fn dispatch(
             crate::task::yield_now().await;
             Ok(0)
         }
-        nr::GETPID => Ok(u64::from(process.pid().as_u32())),
-        nr::GETTID => Ok(u64::from(thread.tid().as_u32())),
-        nr::SET_TID_ADDRESS => {
-            thread.set_clear_child_tid(a0);
-            Ok(u64::from(thread.tid().as_u32()))
-        }
-        nr::SET_ROBUST_LIST => super::misc::set_robust_list(thread, a0, a1),
         nr::FUTEX => crate::proc::futex::futex(process, space, [a0, a1, a2, a3, a4, a5]).await,
-        nr::GETPPID => Ok(u64::from(process.ppid().as_u32())),
-        nr::UNAME => uname(space, a0),
-        nr::ARCH_PRCTL => arch_prctl(space, ctx, a0, a1),
         // Unboxed: what waits (vfork's wait, the throttle) is small.
         nr::FORK | nr::VFORK | nr::CLONE => {
             use super::fork::{Begun, begin, clone_request};
@@ -167,27 +149,19 @@ pub async fn dispatch(
             Some(result) => result,
             None => boxed!(wait4(process, space, [a0, a1, a2, a3])),
         },
-        nr::GETCPU => getcpu(space, a0, a1),
-        nr::RT_SIGACTION => signal::rt_sigaction(process, space, [a0, a1, a2, a3]),
-        nr::RT_SIGPROCMASK => signal::rt_sigprocmask(thread, space, [a0, a1, a2, a3]),
         nr::RT_SIGRETURN => {
             return Action::Return(crate::proc::signal::sigreturn(thread, space, ctx));
         }
-        nr::RT_SIGPENDING => signal::rt_sigpending(thread, space, a0, a1),
         nr::RT_SIGSUSPEND => signal::rt_sigsuspend(thread, space, a0, a1).await,
         nr::RT_SIGTIMEDWAIT => {
             boxed!(signal::rt_sigtimedwait(thread, space, [a0, a1, a2, a3]))
         }
         nr::PAUSE => signal::pause(process).await,
-        nr::SIGALTSTACK => signal::sigaltstack(thread, space, ctx, a0, a1),
         nr::KILL => signal::kill(process, a0, a1),
         nr::TKILL => signal::tgkill(process, None, a0, a1),
         nr::TGKILL => signal::tgkill(process, Some(a0), a1, a2),
         nr::SETPGID => signal::setpgid(process, a0, a1),
-        nr::GETPGID => signal::getpgid(process, a0),
-        nr::GETPGRP => signal::getpgid(process, 0),
         nr::SETSID => signal::setsid(process),
-        nr::GETSID => signal::getsid(process, a0),
         nr::EXECVE => match pinned(super::exec::execve(thread, space, a0, a1, a2)) {
             Ok(execve) => {
                 return execve.await.unwrap_or_else(|e| Action::Return(e.to_user()));
@@ -231,35 +205,6 @@ pub async fn dispatch(
         }
     };
     Action::Return(encode(result))
-}
-
-/// `arch_prctl(code, addr)`: the FS and GS bases.
-fn arch_prctl(space: &AddressSpace, ctx: &mut UserContext, code: u64, addr: u64) -> SysResult {
-    use abi::arch_prctl::{GET_FS, GET_GS, SET_FS, SET_GS};
-    match code {
-        SET_FS | SET_GS => {
-            // Linux: EPERM for an address outside user space.
-            if addr >= arch::mm::user::USER_END {
-                return Err(Errno::EPERM);
-            }
-            if code == SET_FS {
-                ctx.fs_base = addr;
-            } else {
-                ctx.gs_base = addr;
-            }
-            Ok(0)
-        }
-        GET_FS | GET_GS => {
-            let value = if code == GET_FS {
-                ctx.fs_base
-            } else {
-                ctx.gs_base
-            };
-            space.copy_to_user(addr, &value.to_le_bytes())?;
-            Ok(0)
-        }
-        _ => Err(Errno::EINVAL),
-    }
 }
 
 /// The size of Linux's `struct rusage` (all zeros for now).
@@ -341,37 +286,6 @@ fn wait4_store(
         space.copy_to_user(rusage, &[0u8; RUSAGE_SIZE])?;
     }
     Ok(u64::from(child.as_u32()))
-}
-
-/// `getcpu(cpu, node, tcache)`: the CPU the thread runs on now (it may
-/// migrate right after) and node 0; either pointer may be NULL.
-fn getcpu(space: &AddressSpace, cpu: u64, node: u64) -> SysResult {
-    if cpu != 0 {
-        space.copy_to_user(cpu, &(arch::cpu::id() as u32).to_le_bytes())?;
-    }
-    if node != 0 {
-        space.copy_to_user(node, &0u32.to_le_bytes())?;
-    }
-    Ok(0)
-}
-
-/// `uname(buf)`: `struct utsname`, six 65-byte NUL-terminated fields.
-fn uname(space: &AddressSpace, buf: u64) -> SysResult {
-    const FIELD: usize = 65;
-    let fields: [&str; 6] = [
-        "Tine",
-        "tine",
-        env!("CARGO_PKG_VERSION"),
-        "#1 SMP",
-        "x86_64",
-        "(none)",
-    ];
-    let mut out = [0u8; 6 * FIELD];
-    for (i, f) in fields.iter().enumerate() {
-        out[i * FIELD..i * FIELD + f.len()].copy_from_slice(f.as_bytes());
-    }
-    space.copy_to_user(buf, &out)?;
-    Ok(0)
 }
 
 /// `mmap(addr, len, prot, flags, fd, offset)`: anonymous memory only

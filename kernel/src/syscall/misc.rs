@@ -20,33 +20,51 @@ use abi::nr;
 use abi::prctl::{self as pr, COMM_LEN};
 use abi::{Errno, SysResult};
 
-/// Whether system call `n` is one of this module's.
+/// Whether system call `n` is one of this module's that may wait or take
+/// long ([`call`]; the others are [`now`]'s).
 pub fn handles(n: u64) -> bool {
     matches!(
         n,
-        nr::GETUID
-            | nr::GETEUID
-            | nr::GETGID
-            | nr::GETEGID
-            | nr::SETUID
+        nr::SETUID
             | nr::SETGID
-            | nr::GETRLIMIT
-            | nr::SETRLIMIT
-            | nr::PRLIMIT64
             | nr::GETRANDOM
             | nr::SYSINFO
-            | nr::SCHED_GETAFFINITY
             | nr::SCHED_SETAFFINITY
             | nr::MPROTECT
             | nr::MADVISE
             | nr::CLOCK_GETTIME
-            | nr::CLOCK_GETRES
-            | nr::GETTIMEOFDAY
             | nr::NANOSLEEP
             | nr::CLOCK_NANOSLEEP
             | nr::TINE_POWEROFF
             | nr::PRCTL
     )
+}
+
+/// Runs system call `n` with `args` if it is one of this module's that
+/// never waits, takes no time to speak of and allocates nothing (the
+/// credentials read, the resource limits, the affinity read, the clock
+/// resolution, `gettimeofday`):
+/// `super::fast::now` runs it from the trap loop. `None` for any other
+/// number.
+pub fn now(
+    process: &Arc<Process>,
+    space: &AddressSpace,
+    n: u64,
+    [a0, a1, a2, a3, _, _]: [u64; 6],
+) -> Option<SysResult> {
+    Some(match n {
+        nr::GETUID => Ok(u64::from(process.creds().uid)),
+        nr::GETEUID => Ok(u64::from(process.creds().euid)),
+        nr::GETGID => Ok(u64::from(process.creds().gid)),
+        nr::GETEGID => Ok(u64::from(process.creds().egid)),
+        nr::GETRLIMIT => prlimit(process, space, 0, a0, 0, a1),
+        nr::SETRLIMIT => prlimit(process, space, 0, a0, a1, 0),
+        nr::PRLIMIT64 => prlimit(process, space, a0, a1, a2, a3),
+        nr::SCHED_GETAFFINITY => sched_getaffinity(space, a0, a1, a2),
+        nr::CLOCK_GETRES => time::clock_getres(space, a0, a1),
+        nr::GETTIMEOFDAY => time::gettimeofday(space, a0, a1),
+        _ => return None,
+    })
 }
 
 /// Runs system call `n` (one that [`handles`]) with `args`.
@@ -57,24 +75,14 @@ pub async fn call(
     [a0, a1, a2, a3, _, _]: [u64; 6],
 ) -> SysResult {
     match n {
-        nr::GETUID => Ok(u64::from(process.creds().uid)),
-        nr::GETEUID => Ok(u64::from(process.creds().euid)),
-        nr::GETGID => Ok(u64::from(process.creds().gid)),
-        nr::GETEGID => Ok(u64::from(process.creds().egid)),
         nr::SETUID => process.setuid(a0 as u32).map(|()| 0),
         nr::SETGID => process.update_creds(|c| c.setgid(a0 as u32)).map(|()| 0),
-        nr::GETRLIMIT => prlimit(process, space, 0, a0, 0, a1),
-        nr::SETRLIMIT => prlimit(process, space, 0, a0, a1, 0),
-        nr::PRLIMIT64 => prlimit(process, space, a0, a1, a2, a3),
         nr::GETRANDOM => getrandom(space, a0, a1, a2),
         nr::SYSINFO => sysinfo(space, a0),
-        nr::SCHED_GETAFFINITY => sched_getaffinity(space, a0, a1, a2),
         nr::SCHED_SETAFFINITY => sched_setaffinity(process, space, a0, a1, a2).await,
         nr::MPROTECT => space.mprotect(a0, a1, a2).map(|()| 0),
         nr::MADVISE => space.madvise(a0, a1, a2).map(|()| 0),
         nr::CLOCK_GETTIME => time::clock_gettime(process, space, a0, a1),
-        nr::CLOCK_GETRES => time::clock_getres(space, a0, a1),
-        nr::GETTIMEOFDAY => time::gettimeofday(space, a0, a1),
         nr::NANOSLEEP => time::nanosleep(process, space, a0, a1).await,
         nr::CLOCK_NANOSLEEP => time::clock_nanosleep(process, space, a0, a1, a2, a3).await,
         nr::TINE_POWEROFF => poweroff(process, a0),

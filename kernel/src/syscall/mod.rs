@@ -8,8 +8,11 @@
 //!   (`Action::Return`), the process exits (`Action::Exit`), the thread
 //!   alone ends (`Action::ExitThread`), it continues in a new program
 //!   (`Action::Exec`) or on the process's own copy of a shared space
-//!   (`Action::Switch`, rfork without `RFPROC`); `fast()` answers
-//!   `getpid` and `gettid` from the trap loop;
+//!   (`Action::Switch`, rfork without `RFPROC`);
+//! - `fast` (on the machine): the calls that never wait, which the trap
+//!   loop runs without `dispatch` (`fast()`: `getpid`, `gettid`,
+//!   `getppid`; `now()`: the others, `rt_sigprocmask`, `uname`, ...), and which
+//!   `dispatch` runs first;
 //! - `exec` (on the machine): `execve`;
 //! - `fork` (on the machine): the fork family's calls (fork, vfork,
 //!   clone, clone3, rfork, pdfork, `pdgetpid`, `pdkill`, `procctl`,
@@ -36,6 +39,8 @@ mod epoll;
 #[cfg(target_os = "none")]
 pub mod exec;
 #[cfg(target_os = "none")]
+mod fast;
+#[cfg(target_os = "none")]
 mod fork;
 #[cfg(target_os = "none")]
 pub mod fs;
@@ -56,4 +61,6 @@ pub mod tine;
 mod tine_ktests;
 
 #[cfg(target_os = "none")]
-pub use dispatch::{Action, dispatch, fast};
+pub use dispatch::{Action, dispatch};
+#[cfg(target_os = "none")]
+pub use fast::{fast, now};

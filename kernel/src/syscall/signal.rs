@@ -100,17 +100,19 @@ pub fn rt_sigprocmask(
     if size != SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
-    let old = thread.signals().blocked();
-    if set != 0 {
+    let old = if set != 0 {
         let set = SigSet(read_u64(space, set)?);
-        let mask = match how {
+        if !matches!(how, SIG_BLOCK | SIG_UNBLOCK | SIG_SETMASK) {
+            return Err(Errno::EINVAL);
+        }
+        signal::change_thread_mask(thread, |old| match how {
             SIG_BLOCK => old.union(set),
             SIG_UNBLOCK => old.minus(set),
-            SIG_SETMASK => set,
-            _ => return Err(Errno::EINVAL),
-        };
-        signal::set_thread_mask(thread, mask);
-    }
+            _ => set,
+        })
+    } else {
+        thread.signals().blocked()
+    };
     if oset != 0 {
         space.copy_to_user(oset, &old.0.to_le_bytes())?;
     }

@@ -37,6 +37,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -547,6 +548,30 @@ static int getpid_1000(struct outcome *o)
 	return 0;
 }
 
+/* getppid in batches of 1000: a call that never waits (Tine answered it
+ * through its thread loop's slow path before session 20). */
+static int getppid_1000(struct outcome *o)
+{
+	(void)o;
+	for (int i = 0; i < 1000; i++)
+		syscall(SYS_getppid);
+	return 0;
+}
+
+/* 1000 pairs of raw rt_sigprocmask: block every signal, then restore the
+ * old mask (what musl's fork does twice in each process); reported per
+ * pair. */
+static int sigprocmask_1000(struct outcome *o)
+{
+	unsigned long all = ~0UL, old;
+	for (int i = 0; i < 1000; i++) {
+		if (syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, &old, 8) < 0 ||
+		    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, 8) < 0)
+			return syscall_failed(o, "rt_sigprocmask", errno);
+	}
+	return 0;
+}
+
 /* clock_gettime(CLOCK_MONOTONIC) through the C library (so through the
  * vDSO where the kernel offers one), 1000 calls per step. */
 static int clock_1000(struct outcome *o)
@@ -862,6 +887,8 @@ static const struct {
 static void latencies(void)
 {
 	bench_calls("getpid", getpid_1000, iters(50));
+	bench_calls("getppid", getppid_1000, iters(50));
+	bench_calls("sigprocmask_pair", sigprocmask_1000, iters(25));
 	bench_calls("clock_gettime", clock_1000, iters(100));
 	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
 		if (wanted(steps[i].name))

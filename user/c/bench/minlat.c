@@ -6,7 +6,10 @@
  * Usage: minlat [-p] [NAME...]
  *   -p      pin to CPU 0 first (children inherit it)
  *   NAME    only the operations whose names start with one of these:
- *           getpid, touch (first write to a fresh anonymous page), cow
+ *           getpid, getppid (off Tine's fast path until session 20),
+ *           getuid (a call the trap loop runs after leaving user mode),
+ *           sigprocmask (a pair of raw rt_sigprocmask: block every signal,
+ *           restore the old mask), touch (first write to a fresh anonymous page), cow
  *           (a forked child writes 256 shared pages, timed in the child),
  *           cow_exit (the same, fork to wait, per page: with fork_exit's
  *           figure, what forkbench's cow_fault_per_page counts), vfork_exit,
@@ -25,6 +28,7 @@
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,6 +136,19 @@ static void rawforks(const char *name, int touch, double *v)
 	report(name, v);
 }
 
+/* System call `nr` without arguments, 2000 per batch. */
+static void calls(const char *name, long nr, double *v)
+{
+	for (int b = 0; b < NB; b++) {
+		double t = now_ns();
+
+		for (int i = 0; i < 2000; i++)
+			syscall(nr);
+		v[b] = (now_ns() - t) / 2000;
+	}
+	report(name, v);
+}
+
 /* musl's fork, the child `_exit`s at once, 8 per batch. */
 static void musl_forks(const char *name, double *v)
 {
@@ -164,15 +181,25 @@ int main(int argc, char **argv)
 		argv++;
 		argc--;
 	}
-	if (want(argc, argv, "getpid")) {
+	if (want(argc, argv, "getpid"))
+		calls("getpid", SYS_getpid, v);
+	if (want(argc, argv, "getppid"))
+		calls("getppid", SYS_getppid, v);
+	if (want(argc, argv, "getuid"))
+		calls("getuid", SYS_getuid, v);
+	if (want(argc, argv, "sigprocmask")) {
+		unsigned long all = ~0UL, old;
+
 		for (int b = 0; b < NB; b++) {
 			double t = now_ns();
 
-			for (int i = 0; i < 2000; i++)
-				syscall(SYS_getpid);
-			v[b] = (now_ns() - t) / 2000;
+			for (int i = 0; i < 1000; i++) {
+				syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, &old, 8);
+				syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, 8);
+			}
+			v[b] = (now_ns() - t) / 1000;
 		}
-		report("getpid", v);
+		report("sigprocmask", v);
 	}
 	if (want(argc, argv, "touch")) {
 		for (int b = 0; b < NB; b++) {

@@ -2,13 +2,16 @@
  * oploop: repeat one operation for a while, pinned to CPU 0, for a
  * sampling profile (tools/guestprof.py waits for "loop start").
  *
- * Usage: oploop OP SECONDS, OP one of getpid, getppid (a call the fast
- * path does not answer), touch (first touch of 256 fresh pages), cow (a
+ * Usage: oploop OP SECONDS, OP one of getpid, getppid, getuid (a call the
+ * trap loop runs after leaving user mode, syscall::now), sigprocmask (raw
+ * rt_sigprocmask pairs: block
+ * every signal, restore), touch (first touch of 256 fresh pages), cow (a
  * forked child writes 256 shared pages), fork_exit, vfork_exit,
  * vfork_exec, spawn (both of /bin/nop). Prints "loop done n=N per=NS ns".
  */
 #define _GNU_SOURCE
 #include <sched.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,9 +63,20 @@ int main(int argc, char **argv)
 				syscall(SYS_getpid);
 			n += 1000;
 		} else if (strcmp(op, "getppid") == 0) {
-			/* A call syscall::fast does not answer: the thread loop's path. */
 			for (int i = 0; i < 1000; i++)
 				syscall(SYS_getppid);
+			n += 1000;
+		} else if (strcmp(op, "getuid") == 0) {
+			for (int i = 0; i < 1000; i++)
+				syscall(SYS_getuid);
+			n += 1000;
+		} else if (strcmp(op, "sigprocmask") == 0) {
+			unsigned long all = ~0UL, old;
+
+			for (int i = 0; i < 1000; i++) {
+				syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, &old, 8);
+				syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, 8);
+			}
 			n += 1000;
 		} else if (strcmp(op, "touch") == 0) {
 			char *q = mmap(0, PAGES * PAGE, PROT_READ | PROT_WRITE,

@@ -78,6 +78,13 @@ impl QueueLock {
         guard
     }
 
+    /// The lock without the hint: for a holder that only reads, or whose
+    /// change `deliver` need not see (a mask that lets nothing pending
+    /// through, `set_thread_mask`).
+    fn lock_quiet(&self) -> spin::MutexGuard<'_, SigQueue> {
+        self.inner.lock()
+    }
+
     /// Whether the queue may have changed since `deliver` last found
     /// nothing to deliver.
     fn needs_attention(&self) -> bool {
@@ -182,7 +189,7 @@ impl SignalState {
 
     /// The pending set.
     pub fn pending(&self) -> SigSet {
-        self.queue.lock().pending
+        self.queue.lock_quiet().pending
     }
 
     /// Whether a signal is pending that the mask lets through, or the
@@ -367,12 +374,12 @@ impl ThreadSignals {
 
     /// Its mask.
     pub fn blocked(&self) -> SigSet {
-        self.queue.lock().blocked
+        self.queue.lock_quiet().blocked
     }
 
     /// The signals sent to it alone that are pending.
     pub fn pending(&self) -> SigSet {
-        self.queue.lock().pending
+        self.queue.lock_quiet().pending
     }
 
     /// Takes every pending signal with its siginfo (a thread that ends
@@ -473,7 +480,37 @@ fn route(process: &Process, except: Option<Pid>, sig: Signal, info: SigInfo) -> 
 /// thread that the new mask blocks goes back to the process: to another
 /// thread that does not block it, or pending for the process (Linux
 /// keeps process-directed signals on the shared pending set).
+///
+/// The common case takes neither the actions' lock nor the way back to
+/// user mode through `deliver`: when nothing pending (the thread's or
+/// the process's) gets through the new mask and nothing routed here gets
+/// blocked (`SigQueue::set_blocked_alone`), only the mask changes, and
+/// the queues' hint stays as it was (`QueueLock::lock_quiet`). The
+/// process's pending set may be read before the thread's lock is taken:
+/// a signal posted to the process after the read is posted because
+/// every thread blocked it under its own lock (this one before the
+/// change, or it would have been routed here), and that post sets the
+/// process's hint itself.
 pub fn set_thread_mask(thread: &Thread, mask: SigSet) {
+    change_thread_mask(thread, |_| mask);
+}
+
+/// [`set_thread_mask`] to `change(old mask)`, the old mask read under the
+/// same hold of the thread's lock as the common case's change
+/// (`rt_sigprocmask`'s `SIG_BLOCK` and `SIG_UNBLOCK`); returns the old
+/// mask. Only the thread itself changes its mask, so the old mask is
+/// still the thread's when the whole way is taken.
+pub fn change_thread_mask(thread: &Thread, change: impl FnOnce(SigSet) -> SigSet) -> SigSet {
+    let shared = thread.process().signals().pending();
+    let (old, mask) = {
+        let mut queue = thread.signals().queue.lock_quiet();
+        let old = queue.blocked;
+        let mask = change(old);
+        if queue.set_blocked_alone(mask, shared) {
+            return old;
+        }
+        (old, mask)
+    };
     let back = {
         let actions = thread.process().signals().actions();
         let actions = actions.lock();
@@ -482,6 +519,7 @@ pub fn set_thread_mask(thread: &Thread, mask: SigSet) {
         queue.take_blocked_routed()
     };
     give_back(thread, back);
+    old
 }
 
 /// Routes signals `thread` took back from its queue to the process again.

@@ -202,6 +202,44 @@ fn posting_follows_linuxs_rules() {
 }
 
 #[test]
+fn a_mask_change_alone_only_when_nothing_pending_gets_through() {
+    let dfl = SigAction::default();
+    let mut q = SigQueue::default();
+    // Nothing pending: any mask, alone (SIGKILL and SIGSTOP kept out).
+    assert!(q.set_blocked_alone(SigSet(u64::MAX), SigSet::EMPTY));
+    assert!(!q.blocked.contains(SIGKILL) && q.blocked.contains(SIGUSR1));
+    assert!(q.set_blocked_alone(SigSet::EMPTY, SigSet::EMPTY));
+    assert!(q.blocked.is_empty());
+
+    // A pending signal of the thread's that the new mask lets through:
+    // not alone, nothing changed.
+    q.blocked = SigSet::of(SIGUSR1);
+    q.post(SIGUSR1, SigInfo::kernel(SIGUSR1), &dfl);
+    assert!(!q.set_blocked_alone(SigSet::EMPTY, SigSet::EMPTY));
+    assert_eq!(q.blocked, SigSet::of(SIGUSR1));
+    // Still blocked by the new mask: alone.
+    assert!(q.set_blocked_alone(
+        SigSet::of(SIGUSR1).union(SigSet::of(SIGUSR2)),
+        SigSet::EMPTY
+    ));
+    q.take(SIGUSR1);
+
+    // The process's pending set counts the same way.
+    q.blocked = SigSet::of(SIGTERM);
+    assert!(!q.set_blocked_alone(SigSet::EMPTY, SigSet::of(SIGTERM)));
+    assert_eq!(q.blocked, SigSet::of(SIGTERM));
+    assert!(q.set_blocked_alone(SigSet::of(SIGTERM), SigSet::of(SIGTERM)));
+
+    // A process signal routed to the thread that the new mask blocks
+    // goes back: not alone.
+    q.blocked = SigSet::EMPTY;
+    q.post(SIGHUP, SigInfo::kernel(SIGHUP), &dfl);
+    q.routed.add(SIGHUP);
+    assert!(!q.set_blocked_alone(SigSet::of(SIGHUP), SigSet::EMPTY));
+    assert!(q.blocked.is_empty());
+}
+
+#[test]
 fn sigcont_and_stop_signals_cancel_each_other() {
     let dfl = SigAction::default();
     let mut q = SigQueue::default();
