@@ -125,5 +125,23 @@ expect top-one-screen Mem: "$(top -bn1 | head -1 | cut -d' ' -f1)"
 expect free total "$(free | head -1 | awk '{ print $1 }')"
 expect uptime up "$(uptime | grep -o ' up ' | tr -d ' ')"
 
+# Nice values (getpriority/setpriority; Debian's busybox has renice, no
+# nice): renice -n adds to a process's nice value, /proc/PID/stat shows
+# it (field 19), a child inherits it.
+cat >/tmp/bb-nice <<'END'
+renice -n 5 -p $$ >/dev/null
+a=$(cut -d' ' -f19 /proc/$$/stat)
+renice -n 2 -p $$ >/dev/null
+echo $a $(sh -c 'cut -d" " -f19 /proc/$$/stat')
+END
+expect renice-self "5 7" "$(sh /tmp/bb-nice)"
+rm -f /tmp/bb-nice
+sleep 10 &
+pid=$!
+renice -n 3 -p $pid >/dev/null
+expect renice 3 "$(cut -d' ' -f19 /proc/$pid/stat)"
+kill $pid
+wait $pid 2>/dev/null
+
 echo "busybox result: $passed passed, $failed failed"
 exit $failed

@@ -43,6 +43,7 @@ fn setup() -> Result<(AddressSpace, FileCtx), String> {
         files: Arc::new(Files::with_stdio(OpenFile::console())),
         fs: Arc::new(FsContext::root()),
         process: None,
+        tid: 0,
     };
     Ok((space, cx))
 }

@@ -131,6 +131,9 @@ mod imp {
         creds: spin::Mutex<Creds>,
         /// Resource limits; fork copies them.
         rlimits: spin::Mutex<Rlimits>,
+        /// Its nice value, -20 to 19 (`setpriority`; fork copies it). Tine
+        /// schedules every thread alike, so it is kept and shown only.
+        nice: core::sync::atomic::AtomicI8,
         /// The real uid this process is counted under (`super::uidinfo`).
         pub(in crate::proc) charged_uid: core::sync::atomic::AtomicU32,
         /// Its live threads (`super::thread::Thread`), each in the slot
@@ -295,6 +298,7 @@ mod imp {
                     crate::proc::fork::maxproc() as u64
                 )),
                 charged_uid: core::sync::atomic::AtomicU32::new(0),
+                nice: core::sync::atomic::AtomicI8::new(0),
                 threads: spin::Mutex::new(Slots::new()),
                 space_generation: AtomicU64::new(0),
                 affinity: AtomicU64::new(!0),
@@ -462,6 +466,17 @@ mod imp {
             *self.creds.lock() = parent.creds();
             *self.rlimits.lock() = *parent.rlimits.lock();
             self.affinity.store(parent.affinity(), Ordering::Relaxed);
+            self.nice.store(parent.nice(), Ordering::Relaxed);
+        }
+
+        /// Its nice value (-20 to 19).
+        pub fn nice(&self) -> i8 {
+            self.nice.load(Ordering::Relaxed)
+        }
+
+        /// Sets its nice value (the caller clamps and checks it).
+        pub fn set_nice(&self, nice: i8) {
+            self.nice.store(nice, Ordering::Relaxed);
         }
 
         /// Its user and group ids.

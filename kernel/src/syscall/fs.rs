@@ -73,6 +73,8 @@ pub struct FileCtx {
     /// The caller: `SIGPIPE` goes to it, and its signals interrupt a
     /// blocked read or write (`EINTR`). `None` in kernel tests.
     pub process: Option<Arc<Process>>,
+    /// The calling thread's id (`/proc/thread-self`); 0 in kernel tests.
+    pub tid: u32,
 }
 
 impl FileCtx {
@@ -306,11 +308,12 @@ fn user_path(cx: &FileCtx, space: &AddressSpace, dirfd: i32, ptr: u64) -> Result
 }
 
 /// Normalises `path` against `dirfd`'s directory; `/proc/self` becomes
-/// the caller's `/proc/PID` ([`crate::fs::procfs`]).
+/// the caller's `/proc/PID` and `/proc/thread-self` its
+/// `/proc/PID/task/TID` ([`crate::fs::procfs`]).
 pub fn resolve_at(cx: &FileCtx, dirfd: i32, path: &[u8]) -> Result<Normal, Errno> {
     let normal = resolve_at_literally(cx, dirfd, path)?;
     Ok(match &cx.process {
-        Some(process) => proc_self(normal, process.pid().as_u32()),
+        Some(process) => proc_self(normal, process.pid().as_u32(), cx.tid),
         None => normal,
     })
 }
@@ -330,13 +333,24 @@ fn resolve_at_literally(cx: &FileCtx, dirfd: i32, path: &[u8]) -> Result<Normal,
     normalize(dir.path(), path)
 }
 
-/// `/proc/self` and the paths below it, for process `pid`: `/proc/PID`.
-pub(super) fn proc_self(mut path: Normal, pid: u32) -> Normal {
-    let rest = match path.path.strip_prefix("/proc/self") {
-        Some(rest) if rest.is_empty() || rest.starts_with('/') => rest,
-        _ => return path,
+/// `/proc/self` and the paths below it, for process `pid`: `/proc/PID`;
+/// `/proc/thread-self` for thread `tid`: `/proc/PID/task/TID`.
+pub(super) fn proc_self(mut path: Normal, pid: u32, tid: u32) -> Normal {
+    let (rest, task) = if let Some(rest) = path.path.strip_prefix("/proc/self") {
+        (rest, false)
+    } else if let Some(rest) = path.path.strip_prefix("/proc/thread-self") {
+        (rest, true)
+    } else {
+        return path;
     };
-    path.path = alloc::format!("/proc/{pid}{rest}");
+    if !rest.is_empty() && !rest.starts_with('/') {
+        return path;
+    }
+    path.path = if task {
+        alloc::format!("/proc/{pid}/task/{tid}{rest}")
+    } else {
+        alloc::format!("/proc/{pid}{rest}")
+    };
     path
 }
 
@@ -864,6 +878,9 @@ fn readlinkat(
     let target = match &cx.process {
         Some(process) if literal.path == "/proc/self" => {
             alloc::format!("{}", process.pid().as_u32())
+        }
+        Some(process) if literal.path == "/proc/thread-self" => {
+            alloc::format!("{}/task/{}", process.pid().as_u32(), cx.tid)
         }
         // Below `/proc/self` (its `exe`), the caller's `/proc/PID`.
         _ => vfs::resolve(&resolve_at(cx, dirfd, &raw)?, false)?.link_target()?,

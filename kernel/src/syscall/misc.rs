@@ -46,6 +46,8 @@ pub fn handles(n: u64) -> bool {
             | nr::CLOCK_NANOSLEEP
             | nr::TINE_POWEROFF
             | nr::PRCTL
+            | nr::GETPRIORITY
+            | nr::SETPRIORITY
     )
 }
 
@@ -79,6 +81,8 @@ pub async fn call(
         nr::CLOCK_NANOSLEEP => time::clock_nanosleep(process, space, a0, a1, a2, a3).await,
         nr::TINE_POWEROFF => poweroff(process, a0),
         nr::PRCTL => prctl(process, space, a0, a1),
+        nr::GETPRIORITY => getpriority(process, a0, a1),
+        nr::SETPRIORITY => setpriority(process, a0, a1, a2),
         _ => Err(Errno::ENOSYS),
     }
 }
@@ -131,6 +135,96 @@ fn prlimit(
         space.copy_to_user(old, &previous.to_bytes())?;
     }
     Ok(0)
+}
+
+/// The processes `which` (`PRIO_PROCESS`, `PRIO_PGRP`, `PRIO_USER`) and
+/// `who` (0: the caller's own) name for `getpriority`/`setpriority`, as
+/// Linux's `kernel/sys.c` picks them: a process id (a thread id names its
+/// process; Tine keeps one nice value per process), a process group, a
+/// real uid. `EINVAL` for another `which`; none found is `ESRCH`.
+fn priority_targets(
+    process: &Arc<Process>,
+    which: u64,
+    who: u64,
+) -> Result<alloc::vec::Vec<Arc<Process>>, Errno> {
+    const PRIO_PROCESS: u64 = 0;
+    const PRIO_PGRP: u64 = 1;
+    const PRIO_USER: u64 = 2;
+    let who = who as u32;
+    let found: alloc::vec::Vec<Arc<Process>> = match which {
+        PRIO_PROCESS if who == 0 => alloc::vec![process.clone()],
+        PRIO_PROCESS => Pid::new(who)
+            .and_then(|pid| {
+                process::lookup(pid)
+                    .or_else(|| crate::proc::thread::by_tid(pid).map(|t| t.process().clone()))
+            })
+            .into_iter()
+            .collect(),
+        PRIO_PGRP => {
+            let pgid = if who == 0 {
+                process.pgid().as_u32()
+            } else {
+                who
+            };
+            process::all()
+                .into_iter()
+                .filter(|p| p.pgid().as_u32() == pgid && p.state() == process::State::Running)
+                .collect()
+        }
+        PRIO_USER => {
+            let uid = if who == 0 { process.creds().uid } else { who };
+            process::all()
+                .into_iter()
+                .filter(|p| p.creds().uid == uid && p.state() == process::State::Running)
+                .collect()
+        }
+        _ => return Err(Errno::EINVAL),
+    };
+    if found.is_empty() {
+        return Err(Errno::ESRCH);
+    }
+    Ok(found)
+}
+
+/// `getpriority(which, who)`: `20 - nice` of the highest-priority (lowest
+/// nice) process named, 1 to 40, as Linux's raw call returns it (the C
+/// library turns it back into a nice value).
+fn getpriority(process: &Arc<Process>, which: u64, who: u64) -> SysResult {
+    let targets = priority_targets(process, which, who)?;
+    let best = targets.iter().map(|p| p.nice()).min().unwrap_or(0);
+    Ok((20 - i64::from(best)) as u64)
+}
+
+/// `setpriority(which, who, nice)`: sets the nice value (clamped to -20
+/// to 19) of every process named, as Linux's `set_one_prio`: `EPERM` for
+/// one owned by another user (real or effective uid unlike the caller's
+/// effective uid) unless root, `EACCES` for a lower nice than it has
+/// unless root or `RLIMIT_NICE` allows it (`20 - nice <= limit`); the
+/// result is the last error, or 0 once any process was changed.
+fn setpriority(process: &Arc<Process>, which: u64, who: u64, nice: u64) -> SysResult {
+    let targets = priority_targets(process, which, who)?;
+    let nice = (nice as i32).clamp(-20, 19) as i8;
+    let by = process.creds();
+    let limit = process
+        .rlimit(crate::proc::cred::resource::NICE)
+        .map_or(0, |l| l.cur);
+    let mut result = Err(Errno::ESRCH);
+    for target in targets {
+        let owner = target.creds();
+        if !by.is_root() && by.euid != owner.uid && by.euid != owner.euid {
+            result = Err(Errno::EPERM);
+            continue;
+        }
+        if nice < target.nice() && !by.is_root() && (20 - i64::from(nice)) as u64 > limit {
+            result = Err(Errno::EACCES);
+            continue;
+        }
+        target.set_nice(nice);
+        if result == Err(Errno::ESRCH) {
+            result = Ok(0);
+        }
+    }
+    result
 }
 
 /// `set_robust_list(head, len)`: the calling thread's list, walked at its
