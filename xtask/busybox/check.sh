@@ -104,6 +104,13 @@ expect dangling-link 1 "$(cat soft 2>/dev/null; echo $?)"
 chmod 640 moved
 expect chmod 640 "$(stat -c %a moved)"
 expect link-count 2 "$(stat -c %h moved)"
+chown 1000:100 moved
+expect chown 1000:100 "$(stat -c %u:%g moved)"
+chgrp 5 moved
+expect chgrp 1000:5 "$(stat -c %u:%g moved)"
+ln -s moved soft2
+chown -h 7:8 soft2
+expect chown-h "7:8 1000:5" "$(stat -c %u:%g soft2) $(stat -L -c %u:%g soft2)"
 mkdir -p a/b && rmdir a/b a
 expect rmdir gone "$(ls -d a 2>/dev/null || echo gone)"
 cd /tmp && rm -rf bb-files bb-find bb-in bb-rand

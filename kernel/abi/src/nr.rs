@@ -144,6 +144,9 @@ pub const LCHOWN: u64 = 94;
 pub const FCHOWNAT: u64 = 260;
 pub const MKNOD: u64 = 133;
 pub const MKNODAT: u64 = 259;
+pub const GETITIMER: u64 = 36;
+pub const ALARM: u64 = 37;
+pub const SETITIMER: u64 = 38;
 
 // Tine's own calls (no Linux equivalent).
 /// `rfork(flags)` (FreeBSD).
@@ -315,6 +318,9 @@ pub const fn name(nr: u64) -> Option<&'static str> {
         FCHOWNAT => "fchownat",
         MKNOD => "mknod",
         MKNODAT => "mknodat",
+        GETITIMER => "getitimer",
+        ALARM => "alarm",
+        SETITIMER => "setitimer",
         TINE_RFORK => "tine_rfork",
         TINE_PDFORK => "tine_pdfork",
         TINE_PDGETPID => "tine_pdgetpid",

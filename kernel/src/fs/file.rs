@@ -169,8 +169,15 @@ impl OpenFile {
     /// `ENOTDIR`, `EISDIR` (a directory for writing, or `O_CREAT`),
     /// `EEXIST` (`O_CREAT|O_EXCL`), `EROFS` (writing or creating outside
     /// `/tmp`), `ELOOP` (`O_NOFOLLOW` on a link), `EINVAL` (access mode 3),
-    /// `EOPNOTSUPP` (`O_TMPFILE`).
-    pub fn open(path: &Normal, flags: u32, mode: u32, umask: u32) -> Result<FileRef, Errno> {
+    /// `EOPNOTSUPP` (`O_TMPFILE`). A new file belongs to `ids` (the
+    /// caller's effective uid and gid; `TmpNode::owner_for_new`).
+    pub fn open(
+        path: &Normal,
+        flags: u32,
+        mode: u32,
+        umask: u32,
+        ids: (u32, u32),
+    ) -> Result<FileRef, Errno> {
         let access = flags & O_ACCMODE;
         if access == O_ACCMODE {
             return Err(Errno::EINVAL);
@@ -189,7 +196,7 @@ impl OpenFile {
             }
             Ok(found) => found,
             Err(Errno::ENOENT) if flags & O_CREAT != 0 => {
-                return Self::create(path, flags, mode & !umask);
+                return Self::create(path, flags, mode & !umask, ids);
             }
             Err(e) => return Err(e),
         };
@@ -257,14 +264,15 @@ impl OpenFile {
     }
 
     /// `open(O_CREAT)` of a missing file.
-    fn create(path: &Normal, flags: u32, perm: u32) -> Result<FileRef, Errno> {
+    fn create(path: &Normal, flags: u32, perm: u32, ids: (u32, u32)) -> Result<FileRef, Errno> {
         if path.must_be_dir {
             return Err(Errno::EISDIR);
         }
         let (dir, name) = vfs::resolve_parent(path)?;
         match dir {
             Vnode::Tmp(dir) => {
-                let (node, _) = dir.create(&name, perm, flags & O_EXCL != 0)?;
+                let owner = dir.owner_for_new(ids);
+                let (node, _) = dir.create_as(&name, perm, flags & O_EXCL != 0, owner)?;
                 Ok(Self::new(FileKind::Tmp(node), path.path.clone(), flags))
             }
             _ => Err(Errno::EROFS),

@@ -51,6 +51,40 @@ impl Creds {
         sgid: ROOT,
     };
 
+    /// Whether these ids may change a file owned by `(uid, gid)` to
+    /// `new_uid` and `new_gid` (`None`: unchanged), as Linux's `chown_ok`
+    /// and `chgrp_ok` allow without capabilities other than root's: the
+    /// owner may give the file to its effective group (or keep it) and
+    /// "change" the uid only to itself. Tine has no supplementary groups.
+    pub const fn may_chown(
+        &self,
+        (uid, gid): (Id, Id),
+        new_uid: Option<Id>,
+        new_gid: Option<Id>,
+    ) -> bool {
+        if self.is_root() {
+            return true;
+        }
+        let owner = self.euid == uid;
+        if let Some(new) = new_uid
+            && !(owner && new == uid)
+        {
+            return false;
+        }
+        if let Some(new) = new_gid
+            && !(owner && (new == gid || new == self.egid))
+        {
+            return false;
+        }
+        true
+    }
+
+    /// Whether these ids may change the mode of a file owned by `uid`:
+    /// its owner or root (Linux's `inode_owner_or_capable`).
+    pub const fn may_chmod(&self, uid: Id) -> bool {
+        self.is_root() || self.euid == uid
+    }
+
     /// Whether permission checks treat the process as the superuser.
     pub const fn is_root(&self) -> bool {
         self.euid == ROOT
@@ -222,6 +256,31 @@ impl Rlimits {
 mod tests {
     use super::resource::*;
     use super::*;
+
+    #[test]
+    fn chown_rules_are_linuxs() {
+        let user = Creds {
+            uid: 1000,
+            euid: 1000,
+            suid: 1000,
+            gid: 100,
+            egid: 100,
+            sgid: 100,
+        };
+        let mine = (1000, 5);
+        assert!(user.may_chown(mine, None, None));
+        assert!(
+            user.may_chown(mine, Some(1000), Some(100)),
+            "own uid, own group"
+        );
+        assert!(user.may_chown(mine, None, Some(5)), "group kept");
+        assert!(!user.may_chown(mine, Some(0), None), "giving a file away");
+        assert!(!user.may_chown(mine, None, Some(7)), "a group it is not in");
+        assert!(!user.may_chown((0, 0), None, Some(100)), "not the owner");
+        assert!(user.may_chown((0, 0), None, None), "no change asked");
+        assert!(Creds::ROOT.may_chown((1000, 5), Some(7), Some(8)));
+        assert!(user.may_chmod(1000) && !user.may_chmod(0) && Creds::ROOT.may_chmod(1000));
+    }
 
     fn user(uid: Id, gid: Id) -> Creds {
         Creds {

@@ -78,6 +78,20 @@ pub struct FileCtx {
 }
 
 impl FileCtx {
+    /// The caller's credentials (root in kernel tests).
+    fn creds(&self) -> crate::proc::cred::Creds {
+        self.process
+            .as_ref()
+            .map_or(crate::proc::cred::Creds::ROOT, |p| p.creds())
+    }
+
+    /// The ids a file the caller makes belongs to: its effective uid and
+    /// gid (Linux's fsuid and fsgid).
+    fn ids(&self) -> (u32, u32) {
+        let creds = self.creds();
+        (creds.euid, creds.egid)
+    }
+
     /// The caller's descriptor limit (`Process::nofile`; the table's
     /// size in kernel tests).
     fn nofile(&self) -> usize {
@@ -151,6 +165,10 @@ pub fn handles(number: u64) -> bool {
             | nr::CHMOD
             | nr::FCHMOD
             | nr::FCHMODAT
+            | nr::CHOWN
+            | nr::LCHOWN
+            | nr::FCHOWN
+            | nr::FCHOWNAT
             | nr::UTIMENSAT
             | nr::MKDIRAT
             | nr::UNLINKAT
@@ -231,6 +249,10 @@ pub async fn call(cx: &FileCtx, space: &AddressSpace, number: u64, args: [u64; 6
         nr::CHMOD => fchmodat(cx, space, AT_FDCWD, a0, a1),
         nr::FCHMODAT => fchmodat(cx, space, at, a1, a2),
         nr::FCHMOD => fchmod(cx, a0, a1),
+        nr::CHOWN => fchownat(cx, space, AT_FDCWD, a0, [a1, a2, 0]),
+        nr::LCHOWN => fchownat(cx, space, AT_FDCWD, a0, [a1, a2, AT_SYMLINK_NOFOLLOW]),
+        nr::FCHOWNAT => fchownat(cx, space, at, a1, [a2, a3, a4]),
+        nr::FCHOWN => chown_vnode(cx, &file_vnode(&*cx.files.get(a0)?)?, a1, a2),
         nr::UTIMENSAT => utimensat(cx, space, at, a1, a2, a3),
         // Linux keeps only the permission bits and cannot fail.
         nr::UMASK => Ok(u64::from(cx.fs.set_umask(a0 as u32 & 0o777))),
@@ -565,7 +587,7 @@ fn openat(
     let path = user_path(cx, space, dirfd, path)?;
     let flags = flags as u32;
     cx.files.check_room(cx.nofile())?;
-    let file = OpenFile::open(&path, flags, mode as u32 & 0o7777, cx.fs.umask())?;
+    let file = OpenFile::open(&path, flags, mode as u32 & 0o7777, cx.fs.umask(), cx.ids())?;
     cx.files
         .insert(file, fd_flags(flags), cx.nofile())
         .map(u64::from)
@@ -706,7 +728,13 @@ fn mkdir(cx: &FileCtx, space: &AddressSpace, dirfd: i32, path: u64, mode: u64) -
     let path = user_path(cx, space, dirfd, path)?;
     let dir = new_name_dir(&path)?;
     let name = path.split_last().map_or("", |(_, name)| name);
-    dir.mkdir(name, mode as u32 & 0o7777 & !cx.fs.umask())?;
+    let mut perm = mode as u32 & 0o7777 & !cx.fs.umask();
+    // A directory made in a set-group-ID directory is one too (Linux's
+    // `inode_init_owner`).
+    if dir.mode() & 0o2000 != 0 {
+        perm |= 0o2000;
+    }
+    dir.mkdir_as(name, perm, dir.owner_for_new(cx.ids()))?;
     Ok(0)
 }
 
@@ -855,7 +883,8 @@ fn symlinkat(
     let target = core::str::from_utf8(&target).map_err(|_| Errno::EINVAL)?;
     let dir = new_name_dir(&path)?;
     let name = path.split_last().map_or("", |(_, name)| name);
-    dir.symlink(name, target).map(|()| 0)
+    dir.symlink_as(name, target, dir.owner_for_new(cx.ids()))
+        .map(|()| 0)
 }
 
 /// `readlinkat(dirfd, path, buf, size)` (and `readlink`): the target,
@@ -894,23 +923,77 @@ fn readlinkat(
 /// tmpfs node (a final link followed); `EROFS` elsewhere.
 fn fchmodat(cx: &FileCtx, space: &AddressSpace, dirfd: i32, path: u64, mode: u64) -> SysResult {
     let path = user_path(cx, space, dirfd, path)?;
-    chmod_vnode(&vfs::resolve(&path, true)?, mode)
+    chmod_vnode(cx, &vfs::resolve(&path, true)?, mode)
 }
 
 /// `fchmod(fd, mode)`: as `chmod`, on an open file.
 fn fchmod(cx: &FileCtx, fd: u64, mode: u64) -> SysResult {
-    let file = cx.files.get(fd)?;
+    chmod_vnode(cx, &file_vnode(&*cx.files.get(fd)?)?, mode)
+}
+
+/// The node an open file reads: a tmpfs file or a directory; `EROFS` for
+/// anything else (a pipe, a device), which the callers cannot change.
+fn file_vnode(file: &OpenFile) -> Result<Vnode, Errno> {
     match file.kind() {
-        FileKind::Tmp(node) => chmod_vnode(&Vnode::Tmp(node.clone()), mode),
-        FileKind::Dir(vnode) => chmod_vnode(vnode, mode),
+        FileKind::Tmp(node) => Ok(Vnode::Tmp(node.clone())),
+        FileKind::Dir(vnode) => Ok(vnode.clone()),
         _ => Err(Errno::EROFS),
     }
 }
 
-fn chmod_vnode(vnode: &Vnode, mode: u64) -> SysResult {
+/// `chmod` of a node: the permission bits of a tmpfs node (`EPERM`
+/// unless the caller owns it or is root); `EROFS` elsewhere.
+fn chmod_vnode(cx: &FileCtx, vnode: &Vnode, mode: u64) -> SysResult {
     match vnode {
         Vnode::Tmp(node) => {
+            if !cx.creds().may_chmod(node.owner().0) {
+                return Err(Errno::EPERM);
+            }
             node.chmod(mode as u32);
+            Ok(0)
+        }
+        _ => Err(Errno::EROFS),
+    }
+}
+
+/// `fchownat(dirfd, path, uid, gid, flags)` (and `chown`, `lchown`):
+/// `AT_SYMLINK_NOFOLLOW` changes a link itself, `AT_EMPTY_PATH` with an
+/// empty path the file `dirfd` is (other flags `EINVAL`).
+fn fchownat(
+    cx: &FileCtx,
+    space: &AddressSpace,
+    dirfd: i32,
+    path: u64,
+    [uid, gid, flags]: [u64; 3],
+) -> SysResult {
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let raw = read_path(space, path)?;
+    let vnode = if raw.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        if dirfd == AT_FDCWD {
+            vfs::resolve(&normalize("/", cx.fs.cwd().as_bytes())?, true)?
+        } else {
+            file_vnode(&*cx.files.get(dirfd as u32 as u64)?)?
+        }
+    } else {
+        let path = resolve_at(cx, dirfd, &raw)?;
+        vfs::resolve(&path, flags & AT_SYMLINK_NOFOLLOW == 0)?
+    };
+    chown_vnode(cx, &vnode, uid, gid)
+}
+
+/// `chown` of a node: the owner of a tmpfs node (an id of -1 is left as
+/// it is; `EPERM` unless `Creds::may_chown`); `EROFS` elsewhere.
+fn chown_vnode(cx: &FileCtx, vnode: &Vnode, uid: u64, gid: u64) -> SysResult {
+    let id = |raw: u64| Some(raw as u32).filter(|&id| id != u32::MAX);
+    let (uid, gid) = (id(uid), id(gid));
+    match vnode {
+        Vnode::Tmp(node) => {
+            if !cx.creds().may_chown(node.owner(), uid, gid) {
+                return Err(Errno::EPERM);
+            }
+            node.chown(uid, gid);
             Ok(0)
         }
         _ => Err(Errno::EROFS),

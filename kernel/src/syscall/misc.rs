@@ -48,6 +48,9 @@ pub fn handles(n: u64) -> bool {
             | nr::PRCTL
             | nr::GETPRIORITY
             | nr::SETPRIORITY
+            | nr::ALARM
+            | nr::GETITIMER
+            | nr::SETITIMER
     )
 }
 
@@ -83,6 +86,14 @@ pub async fn call(
         nr::PRCTL => prctl(process, space, a0, a1),
         nr::GETPRIORITY => getpriority(process, a0, a1),
         nr::SETPRIORITY => setpriority(process, a0, a1, a2),
+        nr::ALARM => {
+            // Linux's `alarm` takes an unsigned int of seconds.
+            let secs = u64::from(a0 as u32);
+            let (left, _) = process.real_timer().set(process, secs * 1_000_000_000, 0);
+            Ok(crate::proc::itimer::alarm_seconds(left))
+        }
+        nr::GETITIMER => getitimer(process, space, a0, a1),
+        nr::SETITIMER => setitimer(process, space, a0, a1, a2),
         _ => Err(Errno::ENOSYS),
     }
 }
@@ -225,6 +236,68 @@ fn setpriority(process: &Arc<Process>, which: u64, who: u64, nice: u64) -> SysRe
         }
     }
     result
+}
+
+/// `ITIMER_REAL`, the one interval timer Tine has (`ITIMER_VIRTUAL` and
+/// `ITIMER_PROF`, which count CPU time, are `EINVAL`).
+const ITIMER_REAL: u64 = 0;
+
+/// A `struct itimerval` (interval, then value; each a `timeval`) of
+/// `(value, interval)` in ns.
+fn itimerval_bytes((value, interval): (u64, u64)) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    let (isec, iusec) = crate::proc::itimer::ns_timeval(interval);
+    let (vsec, vusec) = crate::proc::itimer::ns_timeval(value);
+    for (i, field) in [isec, iusec, vsec, vusec].into_iter().enumerate() {
+        out[i * 8..i * 8 + 8].copy_from_slice(&field.to_ne_bytes());
+    }
+    out
+}
+
+/// `getitimer(which, curr)`: the time left and the interval.
+fn getitimer(process: &Arc<Process>, space: &AddressSpace, which: u64, curr: u64) -> SysResult {
+    if which != ITIMER_REAL {
+        return Err(Errno::EINVAL);
+    }
+    space.copy_to_user(curr, &itimerval_bytes(process.real_timer().get()))?;
+    Ok(0)
+}
+
+/// `setitimer(which, new, old)`: arms (or, with a zero value, disarms)
+/// the timer; `old` gets the previous setting. A NULL `new` disarms, as
+/// Linux takes it; a bad `timeval` is `EINVAL`, a bad pointer `EFAULT`
+/// before anything changes.
+fn setitimer(
+    process: &Arc<Process>,
+    space: &AddressSpace,
+    which: u64,
+    new: u64,
+    old: u64,
+) -> SysResult {
+    use crate::proc::itimer::timeval_ns;
+    if which != ITIMER_REAL {
+        return Err(Errno::EINVAL);
+    }
+    let (value, interval) = if new == 0 {
+        (0, 0)
+    } else {
+        let mut raw = [0u8; 32];
+        space.copy_from_user(new, &mut raw)?;
+        let field =
+            |i: usize| i64::from_ne_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap_or_default());
+        let interval = timeval_ns(field(0), field(1)).ok_or(Errno::EINVAL)?;
+        let value = timeval_ns(field(2), field(3)).ok_or(Errno::EINVAL)?;
+        (value, interval)
+    };
+    if old != 0 {
+        // Checked before the timer changes: a bad `old` leaves it as it was.
+        space.check_writable(old)?;
+    }
+    let previous = process.real_timer().set(process, value, interval);
+    if old != 0 {
+        space.copy_to_user(old, &itimerval_bytes(previous))?;
+    }
+    Ok(0)
 }
 
 /// `set_robust_list(head, len)`: the calling thread's list, walked at its

@@ -9,7 +9,15 @@
  *   raw call, clamping to -20..19, EINVAL for a bad `which`, ESRCH for no
  *   such process, EACCES for a non-root nice decrease, fork inherits it,
  *   /proc/PID/stat shows it;
- * - the top of user space is free for MAP_FIXED (kselftest sysret_rip).
+ * - the top of user space is free for MAP_FIXED (kselftest sysret_rip);
+ * - alarm, setitimer(ITIMER_REAL), getitimer: SIGALRM at expiry, again
+ *   every interval, alarm's rounded seconds left, EINVAL for a bad
+ *   timeval or timer, EFAULT for a bad pointer, no timer in a forked
+ *   child (kselftest proc-tid0 waited forever for its alarm);
+ * - chown, lchown, fchown, fchownat (busybox chown said ENOSYS): ids of
+ *   -1 kept, set-user-ID cleared by a change, a new file belongs to its
+ *   creator's effective ids, a non-root owner may only change the group
+ *   to its own, chmod of another user's file is EPERM.
  * Exits 0 when every check holds; each failure is printed. Runs
  * unchanged on Linux.
  */
@@ -23,7 +31,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -238,11 +248,172 @@ static void top_of_user_space(void)
 		   0) == MAP_FAILED);
 }
 
+static volatile int alarms;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	alarms++;
+}
+
+static void timers(void)
+{
+	struct sigaction sa = {.sa_handler = on_alarm};
+	CHECK(sigaction(SIGALRM, &sa, NULL) == 0);
+	sigset_t block, old;
+	sigemptyset(&block);
+	sigaddset(&block, SIGALRM);
+
+	/* alarm: the old timer's seconds, rounded. */
+	CHECK(alarm(0) == 0);
+	CHECK(alarm(5) == 0);
+	unsigned left = alarm(7);
+	CHECK(left == 5);
+	CHECK(alarm(0) == 7);
+	CHECK(alarm(0) == 0);
+
+	/* One alarm: SIGALRM arrives. */
+	sigprocmask(SIG_BLOCK, &block, &old);
+	alarms = 0;
+	alarm(1);
+	while (alarms == 0)
+		sigsuspend(&old);
+	CHECK(alarms == 1);
+	CHECK(alarm(0) == 0);
+
+	/* An interval timer fires again and again. */
+	struct itimerval it = {{0, 20000}, {0, 20000}}, cur;
+	alarms = 0;
+	CHECK(setitimer(ITIMER_REAL, &it, NULL) == 0);
+	while (alarms < 3)
+		sigsuspend(&old);
+	CHECK(getitimer(ITIMER_REAL, &cur) == 0);
+	CHECK(cur.it_interval.tv_sec == 0 && cur.it_interval.tv_usec == 20000);
+	CHECK(cur.it_value.tv_sec == 0 && cur.it_value.tv_usec <= 20000);
+	struct itimerval off = {{0, 0}, {0, 0}};
+	CHECK(setitimer(ITIMER_REAL, &off, &cur) == 0);
+	CHECK(cur.it_interval.tv_usec == 20000);
+	CHECK(getitimer(ITIMER_REAL, &cur) == 0);
+	CHECK(cur.it_value.tv_sec == 0 && cur.it_value.tv_usec == 0);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+
+	/* Reading back a long timer; fork gives the child none. */
+	struct itimerval ten = {{0, 0}, {10, 0}};
+	CHECK(setitimer(ITIMER_REAL, &ten, NULL) == 0);
+	CHECK(getitimer(ITIMER_REAL, &cur) == 0);
+	CHECK(cur.it_value.tv_sec == 9 || cur.it_value.tv_sec == 10);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct itimerval c;
+		_exit(getitimer(ITIMER_REAL, &c) == 0 && c.it_value.tv_sec == 0 &&
+				      c.it_value.tv_usec == 0
+			      ? 0
+			      : 1);
+	}
+	int status = -1;
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	      WEXITSTATUS(status) == 0);
+
+	/* Bad arguments change nothing. */
+	struct itimerval bad = {{0, 0}, {0, 1000000}};
+	CHECK(raw(syscall(SYS_setitimer, ITIMER_REAL, &bad, NULL)) == -EINVAL);
+	bad.it_value.tv_usec = -1;
+	CHECK(raw(syscall(SYS_setitimer, ITIMER_REAL, &bad, NULL)) == -EINVAL);
+	CHECK(raw(syscall(SYS_setitimer, 7, &ten, NULL)) == -EINVAL);
+	CHECK(raw(syscall(SYS_getitimer, 7, &cur)) == -EINVAL);
+	CHECK(raw(syscall(SYS_setitimer, ITIMER_REAL, (void *)8, NULL)) ==
+	      -EFAULT);
+	CHECK(raw(syscall(SYS_getitimer, ITIMER_REAL, (void *)8)) == -EFAULT);
+	CHECK(getitimer(ITIMER_REAL, &cur) == 0 && cur.it_value.tv_sec >= 9);
+	/* A NULL new value disarms it. */
+	CHECK(raw(syscall(SYS_setitimer, ITIMER_REAL, NULL, &cur)) == 0);
+	CHECK(cur.it_value.tv_sec >= 9);
+	CHECK(alarm(0) == 0);
+	signal(SIGALRM, SIG_DFL);
+}
+
+static void ownership(void)
+{
+	/* Not in sticky /tmp, where Linux follows no other user's link. */
+	const char *f = "/tmp/c_compat-d/own", *l = "/tmp/c_compat-d/link";
+	mkdir("/tmp/c_compat-d", 0755);
+	unlink(f);
+	unlink(l);
+	int fd = open(f, O_CREAT | O_WRONLY, 0644);
+	CHECK(fd >= 0);
+	struct stat st;
+	CHECK(stat(f, &st) == 0 && st.st_uid == 0 && st.st_gid == 0);
+	CHECK(chown(f, 1000, 100) == 0);
+	CHECK(stat(f, &st) == 0 && st.st_uid == 1000 && st.st_gid == 100);
+	CHECK(chown(f, -1, 5) == 0);
+	CHECK(stat(f, &st) == 0 && st.st_uid == 1000 && st.st_gid == 5);
+	CHECK(fchown(fd, 7, -1) == 0);
+	CHECK(fstat(fd, &st) == 0 && st.st_uid == 7 && st.st_gid == 5);
+	CHECK(fchownat(fd, "", 8, 9, AT_EMPTY_PATH) == 0);
+	CHECK(fstat(fd, &st) == 0 && st.st_uid == 8 && st.st_gid == 9);
+	CHECK(fchownat(AT_FDCWD, f, 0, 0, 0x4000) == -1 && errno == EINVAL);
+	/* A change clears set-user-ID, and set-group-ID with group exec. */
+	CHECK(chmod(f, 06755) == 0);
+	CHECK(chown(f, 0, 0) == 0);
+	CHECK(stat(f, &st) == 0 && (st.st_mode & 07777) == 0755);
+	CHECK(chmod(f, 02745) == 0);
+	CHECK(chown(f, 0, 0) == 0);
+	CHECK(stat(f, &st) == 0 && (st.st_mode & 07777) == 02745);
+	CHECK(chmod(f, 0644) == 0);
+	/* lchown changes the link, chown its target. */
+	CHECK(symlink(f, l) == 0);
+	CHECK(lchown(l, 3, 4) == 0);
+	CHECK(lstat(l, &st) == 0 && st.st_uid == 3 && st.st_gid == 4);
+	CHECK(stat(l, &st) == 0 && st.st_uid == 0 && st.st_gid == 0);
+	CHECK(fchownat(AT_FDCWD, l, 5, 6, AT_SYMLINK_NOFOLLOW) == 0);
+	CHECK(lstat(l, &st) == 0 && st.st_uid == 5);
+	CHECK(chown("/tmp/c_compat-missing", 0, 0) == -1 && errno == ENOENT);
+	CHECK(raw(syscall(SYS_chown, (void *)8, 0, 0)) == -EFAULT);
+	close(fd);
+
+	/* Not root: new files are its own; it may not give them away. */
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* The exit status is the first step that failed. */
+		int step = 0;
+#define STEP(cond)                \
+	do {                      \
+		step++;           \
+		if (!(cond))      \
+			_exit(step); \
+	} while (0)
+		STEP(setuid(1000) == 0);
+		const char *mine = "/tmp/c_compat-mine";
+		int mfd = open(mine, O_CREAT | O_WRONLY, 0600);
+		struct stat ms;
+		STEP(mfd >= 0 && fstat(mfd, &ms) == 0);
+		STEP(ms.st_uid == 1000 && ms.st_gid == 0);
+		STEP(chown(mine, 0, -1) == -1 && errno == EPERM);
+		STEP(chown(mine, 1000, 0) == 0);
+		STEP(chown(mine, -1, 7) == -1 && errno == EPERM);
+		STEP(chmod(mine, 0644) == 0);
+		/* The root-owned file: no chown, no chmod. */
+		STEP(chown(f, -1, 0) == -1 && errno == EPERM);
+		STEP(chmod(f, 0777) == -1 && errno == EPERM);
+		STEP(unlink(mine) == 0);
+		_exit(0);
+	}
+	int status = -1;
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status));
+	CHECK(WEXITSTATUS(status) == 0);
+	if (WEXITSTATUS(status))
+		printf("c_compat: non-root chown step %d failed\n",
+		       WEXITSTATUS(status));
+	CHECK(unlink(l) == 0 && unlink(f) == 0 && rmdir("/tmp/c_compat-d") == 0);
+}
+
 int main(void)
 {
 	proc_tasks();
 	uptime_idle();
 	priority();
 	top_of_user_space();
+	timers();
+	ownership();
 	return check_report();
 }
