@@ -111,6 +111,11 @@ expect chgrp 1000:5 "$(stat -c %u:%g moved)"
 ln -s moved soft2
 chown -h 7:8 soft2
 expect chown-h "7:8 1000:5" "$(stat -c %u:%g soft2) $(stat -L -c %u:%g soft2)"
+mkfifo fifo
+expect mkfifo-type "fifo" "$(stat -c %F fifo)"
+(echo through >fifo &)
+expect fifo-read through "$(cat fifo)"
+expect fifo-ls p "$(ls -l fifo | cut -c1)"
 mkdir -p a/b && rmdir a/b a
 expect rmdir gone "$(ls -d a 2>/dev/null || echo gone)"
 cd /tmp && rm -rf bb-files bb-find bb-in bb-rand

@@ -231,6 +231,15 @@ impl OpenFile {
                     data: node.data().unwrap_or(&[]),
                 }
             }
+            Vnode::Tmp(node) if node.fifo().is_some() => {
+                let side = match access {
+                    O_RDONLY => Side::Read,
+                    O_WRONLY => Side::Write,
+                    _ => Side::Both,
+                };
+                let pipe = node.fifo().ok_or(Errno::ENOENT)?;
+                FileKind::Pipe(super::pipe::open_end(pipe, side, flags & O_NONBLOCK != 0)?)
+            }
             Vnode::Tmp(node) => {
                 if flags & O_TRUNC != 0 && writing {
                     node.truncate(0)?;
@@ -641,7 +650,7 @@ impl OpenFile {
     pub fn read_ready(&self) -> bool {
         match &self.kind {
             FileKind::Console => tty::console().read_ready(),
-            FileKind::Pipe(end) => end.side() == Side::Read && end.read_ready(),
+            FileKind::Pipe(end) => end.reads() && end.read_ready(),
             _ => true,
         }
     }
@@ -649,7 +658,7 @@ impl OpenFile {
     /// Whether a write would not wait (`poll` readiness).
     pub fn write_ready(&self) -> bool {
         match &self.kind {
-            FileKind::Pipe(end) => end.side() == Side::Write && end.write_ready(),
+            FileKind::Pipe(end) => end.writes() && end.write_ready(),
             _ => true,
         }
     }

@@ -51,7 +51,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use super::stat::{S_IFDIR, S_IFLNK, S_IFREG, Stat, dtype};
+use super::stat::{S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, Stat, dtype};
 use abi::Errno;
 
 /// The wall-clock time for file times, in ns since 1970.
@@ -226,6 +226,8 @@ enum Contents {
     Dir(spin::Mutex<BTreeMap<String, Arc<TmpNode>>>),
     File(spin::Mutex<FileData>),
     Symlink(String),
+    /// A named pipe: the pipe its opens share (`super::pipe::fifo`).
+    Fifo(Arc<super::pipe::Pipe>),
 }
 
 /// A file or directory of the tmpfs (module docs).
@@ -421,7 +423,7 @@ impl TmpNode {
     fn children(&self) -> Result<&spin::Mutex<BTreeMap<String, Arc<TmpNode>>>, Errno> {
         match &self.contents {
             Contents::Dir(children) => Ok(children),
-            Contents::File(_) | Contents::Symlink(_) => Err(Errno::ENOTDIR),
+            Contents::File(_) | Contents::Symlink(_) | Contents::Fifo(_) => Err(Errno::ENOTDIR),
         }
     }
 
@@ -429,7 +431,7 @@ impl TmpNode {
         match &self.contents {
             Contents::File(data) => Ok(data),
             Contents::Dir(_) => Err(Errno::EISDIR),
-            Contents::Symlink(_) => Err(Errno::EINVAL),
+            Contents::Symlink(_) | Contents::Fifo(_) => Err(Errno::EINVAL),
         }
     }
 
@@ -522,6 +524,23 @@ impl TmpNode {
     /// exists).
     pub fn symlink(&self, name: &str, target: &str) -> Result<(), Errno> {
         self.symlink_as(name, target, (0, 0))
+    }
+
+    /// `mknod(S_IFIFO)`: a named pipe `name` with `perm`, owned by `owner`
+    /// (`EEXIST` if `name` exists).
+    pub fn mkfifo_as(&self, name: &str, perm: u32, (uid, gid): (u32, u32)) -> Result<(), Errno> {
+        let fifo = Contents::Fifo(super::pipe::fifo());
+        let node = Self::new_charged(perm, self.quota.clone(), fifo)?;
+        node.set_owner(uid, gid);
+        self.add(name, node)
+    }
+
+    /// A named pipe's pipe; `None` for anything else.
+    pub fn fifo(&self) -> Option<&Arc<super::pipe::Pipe>> {
+        match &self.contents {
+            Contents::Fifo(pipe) => Some(pipe),
+            _ => None,
+        }
     }
 
     /// [`TmpNode::symlink`] of a link owned by `owner` (`(uid, gid)`).
@@ -729,7 +748,7 @@ impl TmpNode {
     pub fn size(&self) -> u64 {
         match &self.contents {
             Contents::File(data) => data.lock().size,
-            Contents::Dir(_) => 0,
+            Contents::Dir(_) | Contents::Fifo(_) => 0,
             Contents::Symlink(target) => target.len() as u64,
         }
     }
@@ -738,7 +757,7 @@ impl TmpNode {
     pub fn pages(&self) -> u64 {
         match &self.contents {
             Contents::File(data) => data.lock().pages.len() as u64,
-            Contents::Dir(_) | Contents::Symlink(_) => 0,
+            Contents::Dir(_) | Contents::Symlink(_) | Contents::Fifo(_) => 0,
         }
     }
 
@@ -759,6 +778,7 @@ impl TmpNode {
             Contents::Dir(_) => S_IFDIR,
             Contents::File(_) => S_IFREG,
             Contents::Symlink(_) => S_IFLNK,
+            Contents::Fifo(_) => S_IFIFO,
         };
         // Relaxed: permissions are a plain value.
         kind | self.perm.load(Ordering::Relaxed)

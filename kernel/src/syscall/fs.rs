@@ -165,6 +165,8 @@ pub fn handles(number: u64) -> bool {
             | nr::CHMOD
             | nr::FCHMOD
             | nr::FCHMODAT
+            | nr::MKNOD
+            | nr::MKNODAT
             | nr::CHOWN
             | nr::LCHOWN
             | nr::FCHOWN
@@ -189,8 +191,8 @@ pub async fn call(cx: &FileCtx, space: &AddressSpace, number: u64, args: [u64; 6
         nr::WRITEV => writev(cx, space, a0, a1, a2).await,
         nr::PREAD64 => pread(cx, space, a0, a1, a2, a3),
         nr::PWRITE64 => pwrite(cx, space, a0, a1, a2, a3),
-        nr::OPEN => openat(cx, space, AT_FDCWD, a0, a1, a2),
-        nr::OPENAT => openat(cx, space, at, a1, a2, a3),
+        nr::OPEN => openat(cx, space, AT_FDCWD, a0, a1, a2).await,
+        nr::OPENAT => openat(cx, space, at, a1, a2, a3).await,
         nr::CLOSE => cx.files.remove(a0).map(|file| {
             drop(file);
             0
@@ -234,6 +236,8 @@ pub async fn call(cx: &FileCtx, space: &AddressSpace, number: u64, args: [u64; 6
         nr::FCHDIR => fchdir(cx, a0),
         nr::MKDIR => mkdir(cx, space, AT_FDCWD, a0, a1),
         nr::MKDIRAT => mkdir(cx, space, at, a1, a2),
+        nr::MKNOD => mknod(cx, space, AT_FDCWD, a0, a1),
+        nr::MKNODAT => mknod(cx, space, at, a1, a2),
         nr::UNLINK => unlinkat(cx, space, AT_FDCWD, a0, 0),
         nr::UNLINKAT => unlinkat(cx, space, at, a1, a2),
         nr::RMDIR => unlinkat(cx, space, AT_FDCWD, a0, AT_REMOVEDIR),
@@ -576,7 +580,7 @@ fn pwrite(
 // ---------------------------------------------------------------------------
 
 /// `openat(dirfd, path, flags, mode)` (and `open`).
-fn openat(
+async fn openat(
     cx: &FileCtx,
     space: &AddressSpace,
     dirfd: i32,
@@ -588,6 +592,16 @@ fn openat(
     let flags = flags as u32;
     cx.files.check_room(cx.nofile())?;
     let file = OpenFile::open(&path, flags, mode as u32 & 0o7777, cx.fs.umask(), cx.ids())?;
+    // A named pipe's blocking open waits for the other side (a signal
+    // ends the wait with EINTR, dropping the end it had opened).
+    if let FileKind::Pipe(end) = file.kind()
+        && flags & O_NONBLOCK == 0
+    {
+        match &cx.process {
+            Some(process) => signal::interruptible(process, end.wait_partner()).await?,
+            None => end.wait_partner().await,
+        }
+    }
     cx.files
         .insert(file, fd_flags(flags), cx.nofile())
         .map(u64::from)
@@ -735,6 +749,37 @@ fn mkdir(cx: &FileCtx, space: &AddressSpace, dirfd: i32, path: u64, mode: u64) -
         perm |= 0o2000;
     }
     dir.mkdir_as(name, perm, dir.owner_for_new(cx.ids()))?;
+    Ok(0)
+}
+
+/// `mknodat(dirfd, path, mode, dev)` (and `mknod`): a named pipe
+/// (`S_IFIFO`) or, with type 0, an empty regular file, in `/tmp`.
+/// Devices are `EPERM` (Tine makes none on request; Linux too without
+/// `CAP_MKNOD`), a directory `EPERM` and an unknown type `EINVAL` (Linux's
+/// `may_mknod`); `EEXIST` and `EROFS` as `mkdir`.
+fn mknod(cx: &FileCtx, space: &AddressSpace, dirfd: i32, path: u64, mode: u64) -> SysResult {
+    use crate::fs::stat::{S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG};
+    const S_IFBLK: u32 = 0o060000;
+    const S_IFSOCK: u32 = 0o140000;
+    let mode = mode as u32;
+    let kind = mode & S_IFMT;
+    match kind {
+        0 | S_IFREG | S_IFIFO => {}
+        S_IFCHR | S_IFBLK | S_IFDIR => return Err(Errno::EPERM),
+        // A socket node needs sockets, which Tine has not.
+        S_IFSOCK => return Err(Errno::EOPNOTSUPP),
+        _ => return Err(Errno::EINVAL),
+    }
+    let path = user_path(cx, space, dirfd, path)?;
+    let dir = new_name_dir(&path)?;
+    let name = path.split_last().map_or("", |(_, name)| name);
+    let perm = mode & 0o7777 & !cx.fs.umask();
+    let owner = dir.owner_for_new(cx.ids());
+    if kind == S_IFIFO {
+        dir.mkfifo_as(name, perm, owner)?;
+    } else {
+        dir.create_as(name, perm, true, owner)?;
+    }
     Ok(0)
 }
 

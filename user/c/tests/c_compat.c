@@ -17,7 +17,11 @@
  * - chown, lchown, fchown, fchownat (busybox chown said ENOSYS): ids of
  *   -1 kept, set-user-ID cleared by a change, a new file belongs to its
  *   creator's effective ids, a non-root owner may only change the group
- *   to its own, chmod of another user's file is EPERM.
+ *   to its own, chmod of another user's file is EPERM;
+ * - named pipes (mkfifo, mknod: busybox mkfifo said ENOSYS): a blocking
+ *   open waits for the other side, O_NONBLOCK does not (a lone writer is
+ *   ENXIO), O_RDWR never waits, a signal ends a waiting open with EINTR
+ *   and takes its end back; mknod of a regular file; EEXIST.
  * Exits 0 when every check holds; each failure is printed. Runs
  * unchanged on Linux.
  */
@@ -407,6 +411,85 @@ static void ownership(void)
 	CHECK(unlink(l) == 0 && unlink(f) == 0 && rmdir("/tmp/c_compat-d") == 0);
 }
 
+static void on_signal(int sig)
+{
+	(void)sig;
+}
+
+static void fifos(void)
+{
+	const char *p = "/tmp/c_compat-fifo";
+	unlink(p);
+	CHECK(mkfifo(p, 0600) == 0);
+	struct stat st;
+	CHECK(stat(p, &st) == 0 && S_ISFIFO(st.st_mode) &&
+	      (st.st_mode & 0777) == 0600);
+	CHECK(mkfifo(p, 0600) == -1 && errno == EEXIST);
+
+	/* Non-blocking opens: a reader at once, a lone writer ENXIO. */
+	CHECK(open(p, O_WRONLY | O_NONBLOCK) == -1 && errno == ENXIO);
+	int r = open(p, O_RDONLY | O_NONBLOCK);
+	CHECK(r >= 0);
+	int w = open(p, O_WRONLY | O_NONBLOCK);
+	CHECK(w >= 0);
+	CHECK(write(w, "ab", 2) == 2);
+	char buf[16] = {0};
+	CHECK(read(r, buf, sizeof(buf)) == 2 && memcmp(buf, "ab", 2) == 0);
+	close(w);
+	CHECK(read(r, buf, sizeof(buf)) == 0);
+	close(r);
+
+	/* Blocking opens meet: the child writes, the parent reads. */
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fd = open(p, O_WRONLY);
+		_exit(fd >= 0 && write(fd, "hello", 5) == 5 ? 0 : 1);
+	}
+	r = open(p, O_RDONLY);
+	CHECK(r >= 0);
+	memset(buf, 0, sizeof(buf));
+	int got = 0, n;
+	while ((n = read(r, buf + got, sizeof(buf) - 1 - got)) > 0)
+		got += n;
+	CHECK(got == 5 && strcmp(buf, "hello") == 0);
+	close(r);
+	int status = -1;
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	      WEXITSTATUS(status) == 0);
+
+	/* O_RDWR never waits: its own writes come back. */
+	int rw = open(p, O_RDWR);
+	CHECK(rw >= 0);
+	CHECK(write(rw, "xy", 2) == 2 && read(rw, buf, 2) == 2 &&
+	      memcmp(buf, "xy", 2) == 0);
+	close(rw);
+
+	/* A signal ends a waiting open; its end is gone after. */
+	struct sigaction sa = {.sa_handler = on_signal}, old;
+	CHECK(sigaction(SIGALRM, &sa, &old) == 0);
+	alarm(1);
+	CHECK(open(p, O_RDONLY) == -1 && errno == EINTR);
+	alarm(0);
+	sigaction(SIGALRM, &old, NULL);
+	CHECK(open(p, O_WRONLY | O_NONBLOCK) == -1 && errno == ENXIO);
+	CHECK(unlink(p) == 0);
+
+	/* mknod: type 0 and S_IFREG make a regular file; bad types. */
+	const char *q = "/tmp/c_compat-node";
+	unlink(q);
+	CHECK(mknod(q, 0640, 0) == 0);
+	CHECK(stat(q, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0);
+	CHECK(mknod(q, S_IFREG | 0640, 0) == -1 && errno == EEXIST);
+	CHECK(unlink(q) == 0);
+	CHECK(mknod(q, S_IFIFO | 0600, 0) == 0);
+	CHECK(stat(q, &st) == 0 && S_ISFIFO(st.st_mode));
+	CHECK(unlink(q) == 0);
+	CHECK(mknod(q, S_IFDIR | 0700, 0) == -1 && errno == EPERM);
+	CHECK(mknod(q, 0170000 | 0700, 0) == -1 && errno == EINVAL);
+	CHECK(mkfifo("/tmp/no-such-dir/f", 0600) == -1 && errno == ENOENT);
+	CHECK(raw(syscall(SYS_mknod, (void *)8, S_IFIFO | 0600, 0)) == -EFAULT);
+}
+
 int main(void)
 {
 	proc_tasks();
@@ -415,5 +498,6 @@ int main(void)
 	top_of_user_space();
 	timers();
 	ownership();
+	fifos();
 	return check_report();
 }
