@@ -159,6 +159,11 @@ impl Side {
 pub struct PipeEnd {
     pipe: Arc<Pipe>,
     side: Side,
+    /// For a FIFO end opened while the other side had no end open, that
+    /// side's open count then: [`PipeEnd::wait_partner`] waits for it to
+    /// move. `None`: the other side was open (no wait, as Linux decides at
+    /// the open: a partner that has come and gone since still met it).
+    partner_opens: Option<u64>,
 }
 
 static NEXT_INO: AtomicU64 = AtomicU64::new(1);
@@ -201,6 +206,11 @@ pub fn open_end(pipe: &Arc<Pipe>, side: Side, nonblock: bool) -> Result<PipeEnd,
         s.writers += 1;
         s.write_opens += 1;
     }
+    let partner_opens = match side {
+        Side::Both => None,
+        Side::Read => (s.writers == 0).then_some(s.write_opens),
+        Side::Write => (s.readers == 0).then_some(s.read_opens),
+    };
     drop(s);
     // A side waiting in its open for this one, or a reader at end of
     // file (none of Linux's: a reader blocked in read sees the writer).
@@ -209,6 +219,7 @@ pub fn open_end(pipe: &Arc<Pipe>, side: Side, nonblock: bool) -> Result<PipeEnd,
     Ok(PipeEnd {
         pipe: pipe.clone(),
         side,
+        partner_opens,
     })
 }
 
@@ -219,10 +230,12 @@ pub fn pipe() -> (PipeEnd, PipeEnd) {
         PipeEnd {
             pipe: pipe.clone(),
             side: Side::Read,
+            partner_opens: None,
         },
         PipeEnd {
             pipe,
             side: Side::Write,
+            partner_opens: None,
         },
     )
 }
@@ -232,27 +245,28 @@ impl PipeEnd {
         self.side
     }
 
-    /// A FIFO end's open: waits until the other side has an end open or
-    /// has been opened since this end was (a writer that came and went
-    /// still ends a reader's wait, as Linux's counters do). An end that is
-    /// both never waits.
+    /// A FIFO end's open: if the other side had no end open when this end
+    /// was opened, waits until it has been opened since (a writer that came
+    /// and went still ends a reader's wait, as Linux's counters do). An
+    /// end that is both never waits.
     pub async fn wait_partner(&self) {
         let pipe = &*self.pipe;
-        let (event, since) = {
-            let s = pipe.state.lock();
-            match self.side {
-                Side::Both => return,
-                Side::Read => (&pipe.readable, s.write_opens),
-                Side::Write => (&pipe.writable, s.read_opens),
-            }
+        let Some(since) = self.partner_opens else {
+            return;
         };
-        let side = self.side;
+        let reads = self.side == Side::Read;
+        let event = if reads {
+            &pipe.readable
+        } else {
+            &pipe.writable
+        };
         event
             .wait_until(|| {
                 let s = pipe.state.lock();
-                match side {
-                    Side::Read => s.writers > 0 || s.write_opens != since,
-                    _ => s.readers > 0 || s.read_opens != since,
+                if reads {
+                    s.write_opens != since
+                } else {
+                    s.read_opens != since
                 }
             })
             .await;

@@ -21,6 +21,7 @@
 //! | `/proc/cpuinfo` | per CPU: `processor`, `vendor_id`, `model name` (from CPUID) |
 //! | `/proc/mounts` | the four file systems in `fstab` format (busybox `df`, `mount`) |
 //! | `/proc/version` | `uname`'s name, release and version |
+//! | `/proc/sys/kernel/{hostname,osrelease,ostype,pid_max,threads-max}`, `/proc/sys/vm/{mmap_min_addr,overcommit_memory}` | the knobs programs read, read-only ([`Sysctl`]) |
 //!
 //! A file's contents are made when it is opened (a snapshot, as a reader
 //! that reads it whole sees on Linux too) and again by every later read at
@@ -107,6 +108,42 @@ impl SysFile {
     }
 }
 
+/// A file of `/proc/sys` (read-only: Tine's knobs are `sysctl` by name,
+/// `proc::sysctl`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sysctl {
+    Hostname,
+    Osrelease,
+    Ostype,
+    PidMax,
+    ThreadsMax,
+    MmapMinAddr,
+    OvercommitMemory,
+}
+
+/// The directories of `/proc/sys` below it, by name.
+pub const SYSCTL_DIRS: [&str; 2] = ["kernel", "vm"];
+
+impl Sysctl {
+    /// The files: directory (an index of [`SYSCTL_DIRS`]), name.
+    pub const NAMES: [(usize, &'static str, Sysctl); 7] = [
+        (0, "hostname", Sysctl::Hostname),
+        (0, "osrelease", Sysctl::Osrelease),
+        (0, "ostype", Sysctl::Ostype),
+        (0, "pid_max", Sysctl::PidMax),
+        (0, "threads-max", Sysctl::ThreadsMax),
+        (1, "mmap_min_addr", Sysctl::MmapMinAddr),
+        (1, "overcommit_memory", Sysctl::OvercommitMemory),
+    ];
+
+    fn named(dir: usize, name: &str) -> Option<Sysctl> {
+        Self::NAMES
+            .iter()
+            .find(|&&(d, n, _)| d == dir && n == name)
+            .map(|&(_, _, f)| f)
+    }
+}
+
 /// A node of `/proc`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProcNode {
@@ -127,6 +164,10 @@ pub enum ProcNode {
     /// `/proc/PID/task/TID`: the thread's directory, whose files are the
     /// process's (`/proc/PID/task/TID/NAME` is `PidFile(PID, NAME)`).
     Task(u32, u32),
+    /// `/proc/sys` (`None`) or one of its [`SYSCTL_DIRS`].
+    SysDir(Option<usize>),
+    /// A file of `/proc/sys`.
+    Sysctl(Sysctl),
 }
 
 impl ProcNode {
@@ -145,6 +186,15 @@ impl ProcNode {
         };
         let node = if let Some(file) = SysFile::named(first) {
             ProcNode::Sys(file)
+        } else if first == "sys" {
+            let Some(dir) = components.next() else {
+                return Some(Ok(ProcNode::SysDir(None)));
+            };
+            let dir = SYSCTL_DIRS.iter().position(|&d| d == dir)?;
+            match components.next() {
+                None => return Some(Ok(ProcNode::SysDir(Some(dir)))),
+                Some(name) => ProcNode::Sysctl(Sysctl::named(dir, name)?),
+            }
         } else {
             let pid = number(first).filter(|&p| p > 0 && exists(p))?;
             let mut dir = ProcNode::Dir(pid);
@@ -178,6 +228,7 @@ impl ProcNode {
                 | ProcNode::FdDir(_)
                 | ProcNode::TaskDir(_)
                 | ProcNode::Task(..)
+                | ProcNode::SysDir(_)
         )
     }
 
@@ -201,6 +252,8 @@ impl ProcNode {
             ProcNode::Fd(pid, fd) => (1 << 40) + (u64::from(pid) << 16) + u64::from(fd),
             ProcNode::TaskDir(pid) => 0x1000 + (u64::from(pid) << 4) + 0xe,
             ProcNode::Task(pid, tid) => (3 << 44) + (u64::from(pid) << 22) + u64::from(tid),
+            ProcNode::SysDir(dir) => 0x800 + dir.map_or(0, |d| d as u64 + 1),
+            ProcNode::Sysctl(file) => 0x900 + file as u64,
         }
     }
 }
@@ -525,6 +578,7 @@ mod imp {
                     .iter()
                     .map(|&(name, f)| (String::from(name), ProcNode::Sys(f).ino(), DT_REG))
                     .collect();
+                out.push((String::from("sys"), ProcNode::SysDir(None).ino(), DT_DIR));
                 out.push((String::from("self"), 0x0fff, DT_LNK));
                 out.push((String::from("thread-self"), 0x0ffe, DT_LNK));
                 for p in process::all() {
@@ -563,6 +617,16 @@ mod imp {
                 .into_iter()
                 .map(|fd| (format!("{fd}"), ProcNode::Fd(pid, fd).ino(), DT_LNK))
                 .collect(),
+            ProcNode::SysDir(None) => SYSCTL_DIRS
+                .iter()
+                .enumerate()
+                .map(|(i, &name)| (String::from(name), ProcNode::SysDir(Some(i)).ino(), DT_DIR))
+                .collect(),
+            ProcNode::SysDir(Some(dir)) => Sysctl::NAMES
+                .iter()
+                .filter(|&&(d, _, _)| d == dir)
+                .map(|&(_, name, f)| (String::from(name), ProcNode::Sysctl(f).ino(), DT_REG))
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -575,9 +639,21 @@ mod imp {
             | ProcNode::Dir(_)
             | ProcNode::FdDir(_)
             | ProcNode::TaskDir(_)
-            | ProcNode::Task(..) => {
+            | ProcNode::Task(..)
+            | ProcNode::SysDir(_) => {
                 return Err(Errno::EISDIR);
             }
+            ProcNode::Sysctl(file) => match file {
+                Sysctl::Hostname => String::from("(none)\n"),
+                Sysctl::Osrelease => format!("{}\n", env!("CARGO_PKG_VERSION")),
+                Sysctl::Ostype => String::from("Tine\n"),
+                Sysctl::PidMax => format!("{}\n", crate::proc::pids().pid_max()),
+                Sysctl::ThreadsMax => format!("{}\n", crate::proc::fork::maxproc()),
+                Sysctl::MmapMinAddr => format!("{}\n", crate::vm::USER_BOTTOM),
+                // Linux's heuristic mode, the default (Tine keeps no
+                // commit count: every anonymous page is made on touch).
+                Sysctl::OvercommitMemory => String::from("0\n"),
+            },
             ProcNode::Fd(pid, fd) => fd_target(pid, fd)?,
             ProcNode::PidFile(pid, file) => {
                 let p = process(pid).ok_or(Errno::ENOENT)?;
@@ -894,6 +970,16 @@ mod tests {
         assert_eq!(look("7/task/0"), None);
         assert_eq!(look("7/task/09"), None);
         assert!(ProcNode::TaskDir(7).is_dir() && ProcNode::Task(7, 9).is_dir());
+        assert_eq!(look("sys"), Some(Ok(ProcNode::SysDir(None))));
+        assert_eq!(look("sys/vm"), Some(Ok(ProcNode::SysDir(Some(1)))));
+        assert_eq!(
+            look("sys/kernel/pid_max"),
+            Some(Ok(ProcNode::Sysctl(Sysctl::PidMax)))
+        );
+        assert_eq!(look("sys/vm/pid_max"), None);
+        assert_eq!(look("sys/net"), None);
+        assert_eq!(look("sys/kernel/pid_max/x"), Some(Err(())));
+        assert!(ProcNode::SysDir(None).is_dir() && !ProcNode::Sysctl(Sysctl::Ostype).is_dir());
         assert_ne!(ProcNode::Task(7, 9).ino(), ProcNode::Task(9, 7).ino());
         assert_ne!(
             ProcNode::Dir(7).ino(),

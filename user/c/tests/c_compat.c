@@ -21,7 +21,11 @@
  * - named pipes (mkfifo, mknod: busybox mkfifo said ENOSYS): a blocking
  *   open waits for the other side, O_NONBLOCK does not (a lone writer is
  *   ENXIO), O_RDWR never waits, a signal ends a waiting open with EINTR
- *   and takes its end back; mknod of a regular file; EEXIST.
+ *   and takes its end back; mknod of a regular file; EEXIST;
+ * - /proc/sys/kernel/pid_max and friends (kselftests clone3_set_tid,
+ *   mremap_test read them), read-only;
+ * - the main thread's stack holds 4 MiB of locals (Linux's grows to the
+ *   8 MiB RLIMIT_STACK; kselftest virtual_address_range has 1 MiB).
  * Exits 0 when every check holds; each failure is printed. Runs
  * unchanged on Linux.
  */
@@ -39,6 +43,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -439,23 +444,28 @@ static void fifos(void)
 	CHECK(read(r, buf, sizeof(buf)) == 0);
 	close(r);
 
-	/* Blocking opens meet: the child writes, the parent reads. */
-	pid_t pid = fork();
-	if (pid == 0) {
-		int fd = open(p, O_WRONLY);
-		_exit(fd >= 0 && write(fd, "hello", 5) == 5 ? 0 : 1);
+	/* Blocking opens meet: the child writes, the parent reads. Many
+	 * rounds: a writer that opened, wrote and closed before the reader's
+	 * open got to wait must still let it through (it hung once). */
+	int rounds_ok = 0;
+	for (int round = 0; round < 30; round++) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			int fd = open(p, O_WRONLY);
+			_exit(fd >= 0 && write(fd, "hello", 5) == 5 ? 0 : 1);
+		}
+		r = open(p, O_RDONLY);
+		memset(buf, 0, sizeof(buf));
+		int got = 0, n;
+		while (r >= 0 && (n = read(r, buf + got, sizeof(buf) - 1 - got)) > 0)
+			got += n;
+		close(r);
+		int status = -1;
+		waitpid(pid, &status, 0);
+		rounds_ok += r >= 0 && got == 5 && strcmp(buf, "hello") == 0 &&
+			     WIFEXITED(status) && WEXITSTATUS(status) == 0;
 	}
-	r = open(p, O_RDONLY);
-	CHECK(r >= 0);
-	memset(buf, 0, sizeof(buf));
-	int got = 0, n;
-	while ((n = read(r, buf + got, sizeof(buf) - 1 - got)) > 0)
-		got += n;
-	CHECK(got == 5 && strcmp(buf, "hello") == 0);
-	close(r);
-	int status = -1;
-	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
-	      WEXITSTATUS(status) == 0);
+	CHECK(rounds_ok == 30);
 
 	/* O_RDWR never waits: its own writes come back. */
 	int rw = open(p, O_RDWR);
@@ -490,6 +500,64 @@ static void fifos(void)
 	CHECK(raw(syscall(SYS_mknod, (void *)8, S_IFIFO | 0600, 0)) == -EFAULT);
 }
 
+/* Touches `kib` KiB of stack, 64 KiB per frame. */
+static int __attribute__((noinline)) deep(int kib)
+{
+	volatile char frame[64 << 10];
+	frame[0] = (char)kib;
+	frame[sizeof(frame) - 1] = 1;
+	return kib <= 64 ? frame[0] : deep(kib - 64) + frame[sizeof(frame) - 1];
+}
+
+static void big_stack(void)
+{
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(deep(4 << 10) > 0 ? 0 : 1);
+	int status = -1;
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* The number in a /proc/sys file, or -1. */
+static long sysctl_number(const char *path)
+{
+	char buf[64] = {0};
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	long n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 && buf[n - 1] == '\n' ? strtol(buf, NULL, 10) : -1;
+}
+
+static void proc_sys(void)
+{
+	CHECK(sysctl_number("/proc/sys/kernel/pid_max") >= 301);
+	CHECK(sysctl_number("/proc/sys/kernel/threads-max") > 0);
+	CHECK(sysctl_number("/proc/sys/vm/mmap_min_addr") >= 4096);
+	long o = sysctl_number("/proc/sys/vm/overcommit_memory");
+	CHECK(o >= 0 && o <= 2);
+	struct stat st;
+	CHECK(stat("/proc/sys/kernel", &st) == 0 && S_ISDIR(st.st_mode));
+	CHECK(stat("/proc/sys/kernel/no-such-knob", &st) == -1 && errno == ENOENT);
+	CHECK(stat("/proc/sys/kernel/pid_max/x", &st) == -1 && errno == ENOTDIR);
+	int seen = 0;
+	DIR *d = opendir("/proc/sys/kernel");
+	struct dirent *de;
+	while (d && (de = readdir(d)))
+		seen += strcmp(de->d_name, "pid_max") == 0;
+	if (d)
+		closedir(d);
+	CHECK(seen == 1);
+	char release[128] = {0};
+	int fd = open("/proc/sys/kernel/osrelease", O_RDONLY);
+	CHECK(fd >= 0 && read(fd, release, sizeof(release) - 1) > 1);
+	close(fd);
+	struct utsname u;
+	CHECK(uname(&u) == 0 && strncmp(release, u.release, strlen(u.release)) == 0);
+}
+
 int main(void)
 {
 	proc_tasks();
@@ -499,5 +567,7 @@ int main(void)
 	timers();
 	ownership();
 	fifos();
+	big_stack();
+	proc_sys();
 	return check_report();
 }
