@@ -147,6 +147,7 @@ pub const MKNODAT: u64 = 259;
 pub const GETITIMER: u64 = 36;
 pub const ALARM: u64 = 37;
 pub const SETITIMER: u64 = 38;
+pub const UNSHARE: u64 = 272;
 
 // Tine's own calls (no Linux equivalent).
 /// `rfork(flags)` (FreeBSD).
@@ -321,6 +322,7 @@ pub const fn name(nr: u64) -> Option<&'static str> {
         GETITIMER => "getitimer",
         ALARM => "alarm",
         SETITIMER => "setitimer",
+        UNSHARE => "unshare",
         TINE_RFORK => "tine_rfork",
         TINE_PDFORK => "tine_pdfork",
         TINE_PDGETPID => "tine_pdgetpid",

@@ -596,7 +596,13 @@ ktest!(
             Ok(1)
         );
         kassert_eq!(
-            sys(&cx, &space, nr::FCNTL, &[fd, fcntl::F_DUPFD, 256]).await,
+            sys(
+                &cx,
+                &space,
+                nr::FCNTL,
+                &[fd, fcntl::F_DUPFD, NOFILE_MAX as u64]
+            )
+            .await,
             Err(Errno::EINVAL)
         );
         kassert_eq!(

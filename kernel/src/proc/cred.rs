@@ -335,7 +335,13 @@ mod tests {
             }
         );
         assert_eq!(l.get(NPROC).unwrap().cur, 1000);
-        assert_eq!(l.get(NOFILE).unwrap(), Rlimit { cur: 256, max: 256 });
+        assert_eq!(
+            l.get(NOFILE).unwrap(),
+            Rlimit {
+                cur: 1024,
+                max: 1024
+            }
+        );
         assert_eq!(l.get(AS).unwrap(), Rlimit::INFINITE);
         assert_eq!(l.get(RTTIME).unwrap(), Rlimit::INFINITE);
         assert_eq!(l.get(16), Err(Errno::EINVAL));
@@ -356,9 +362,9 @@ mod tests {
         assert_eq!(l.set(NOFILE, lim(10, 201), &joe), Err(Errno::EPERM));
         assert_eq!(l.get(NOFILE).unwrap(), lim(200, 200));
         // Root may, up to the descriptor table's size.
-        l.set(NOFILE, lim(10, 256), &root).unwrap();
-        assert_eq!(l.get(NOFILE).unwrap(), lim(10, 256));
-        assert_eq!(l.set(NOFILE, lim(10, 257), &root), Err(Errno::EPERM));
+        l.set(NOFILE, lim(10, 1024), &root).unwrap();
+        assert_eq!(l.get(NOFILE).unwrap(), lim(10, 1024));
+        assert_eq!(l.set(NOFILE, lim(10, 1025), &root), Err(Errno::EPERM));
         l.set(STACK, lim(1 << 20, 1 << 40), &root).unwrap();
         l.set(CORE, Rlimit::INFINITE, &root).unwrap();
         assert_eq!(l.get(CORE).unwrap(), Rlimit::INFINITE);

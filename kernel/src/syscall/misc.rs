@@ -49,6 +49,7 @@ pub fn handles(n: u64) -> bool {
             | nr::GETPRIORITY
             | nr::SETPRIORITY
             | nr::ALARM
+            | nr::UNSHARE
             | nr::GETITIMER
             | nr::SETITIMER
     )
@@ -93,6 +94,7 @@ pub async fn call(
             Ok(crate::proc::itimer::alarm_seconds(left))
         }
         nr::GETITIMER => getitimer(process, space, a0, a1),
+        nr::UNSHARE => unshare(process, a0),
         nr::SETITIMER => setitimer(process, space, a0, a1, a2),
         _ => Err(Errno::ENOSYS),
     }
@@ -236,6 +238,75 @@ fn setpriority(process: &Arc<Process>, which: u64, who: u64, nice: u64) -> SysRe
         }
     }
     result
+}
+
+/// What `unshare(flags)` asks of a process (pure: [`unshare_request`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Unshare {
+    files: bool,
+    fs: bool,
+    /// `CLONE_THREAD`, `CLONE_SIGHAND` or `CLONE_VM`: allowed only for a
+    /// process with one thread (and, for `CLONE_VM`, an address space of
+    /// its own), where they change nothing, as Linux's `check_unshare_flags`.
+    alone: bool,
+    vm: bool,
+}
+
+/// `unshare`'s flags, as Linux's `ksys_unshare` takes them: `CLONE_FILES`,
+/// `CLONE_FS`, `CLONE_SYSVSEM` (Tine keeps no semaphore undo lists: nothing
+/// to do), `CLONE_THREAD`/`CLONE_SIGHAND`/`CLONE_VM` (see [`Unshare`]).
+/// The namespace flags are `EINVAL`, Linux's answer when a namespace kind
+/// is not configured (Tine has none); so is any other bit.
+fn unshare_request(flags: u64) -> Result<Unshare, Errno> {
+    const CLONE_VM: u64 = 0x100;
+    const CLONE_FS: u64 = 0x200;
+    const CLONE_FILES: u64 = 0x400;
+    const CLONE_SIGHAND: u64 = 0x800;
+    const CLONE_THREAD: u64 = 0x10000;
+    const CLONE_SYSVSEM: u64 = 0x40000;
+    let known = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
+    if flags & !known != 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Unshare {
+        files: flags & CLONE_FILES != 0,
+        fs: flags & CLONE_FS != 0,
+        alone: flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_VM) != 0,
+        vm: flags & CLONE_VM != 0,
+    })
+}
+
+/// `unshare(flags)` ([`unshare_request`]): a descriptor table or file
+/// system context (cwd, umask) shared with another process (`CLONE_FILES`,
+/// `CLONE_FS`, vfork) becomes the caller's own copy. Tine's tables are
+/// per process: threads of one process keep sharing them (Linux would
+/// give the calling thread its own).
+fn unshare(process: &Arc<Process>, flags: u64) -> SysResult {
+    let req = unshare_request(flags)?;
+    if req.alone {
+        let shared_space = req.vm
+            && process
+                .space()
+                .is_some_and(|space| process::space_sharers(&space) > 1);
+        if process.threads().len() > 1 || shared_space {
+            return Err(Errno::EINVAL);
+        }
+    }
+    if req.files {
+        let files = process.files();
+        // Ours plus the process's reference: anything more is another
+        // process's.
+        if Arc::strong_count(&files) > 2 {
+            process.set_files(Arc::new(files.unshared_copy()));
+        }
+    }
+    if req.fs {
+        let fs = process.fs();
+        if Arc::strong_count(&fs) > 2 {
+            process.set_fs(Arc::new(fs.clone_copy()));
+        }
+    }
+    Ok(0)
 }
 
 /// `ITIMER_REAL`, the one interval timer Tine has (`ITIMER_VIRTUAL` and

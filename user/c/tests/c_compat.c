@@ -24,6 +24,11 @@
  *   and takes its end back; mknod of a regular file; EEXIST;
  * - /proc/sys/kernel/pid_max and friends (kselftests clone3_set_tid,
  *   mremap_test read them), read-only;
+ * - RLIMIT_NOFILE is Linux's 1024 and dup2 to fd 1000 works (kselftest
+ *   close_range_test); unshare(CLONE_FILES/CLONE_FS) gives a process
+ *   sharing them with another (clone CLONE_FILES/CLONE_FS) its own copy
+ *   (kselftests fd-001-lookup, fd-003-kthread said ENOSYS), bad flags
+ *   EINVAL;
  * - the main thread's stack holds 4 MiB of locals (Linux's grows to the
  *   8 MiB RLIMIT_STACK; kselftest virtual_address_range has 1 MiB).
  * Exits 0 when every check holds; each failure is printed. Runs
@@ -34,6 +39,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -558,6 +564,66 @@ static void proc_sys(void)
 	CHECK(uname(&u) == 0 && strncmp(release, u.release, strlen(u.release)) == 0);
 }
 
+/* A fork sharing `share` (CLONE_FILES, CLONE_FS) with its parent. */
+static pid_t fork_sharing(unsigned long share)
+{
+	return (pid_t)syscall(SYS_clone, share | SIGCHLD, 0, 0, 0, 0);
+}
+
+static int wait_ok(pid_t pid)
+{
+	int status = -1;
+	return waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	       WEXITSTATUS(status) == 0;
+}
+
+static void descriptors(void)
+{
+	struct rlimit rl;
+	CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur >= 1024);
+	int fd = open("/dev/null", O_RDONLY);
+	CHECK(dup2(fd, 1000) == 1000);
+	CHECK(fcntl(1000, F_GETFD) == 0);
+	CHECK(close(1000) == 0);
+
+	/* Shared table: the child's close is the parent's. */
+	int a = dup(fd), b = dup(fd);
+	pid_t pid = fork_sharing(CLONE_FILES);
+	if (pid == 0)
+		_exit(close(a) == 0 ? 0 : 1);
+	CHECK(wait_ok(pid));
+	CHECK(fcntl(a, F_GETFD) == -1 && errno == EBADF);
+	/* unshare(CLONE_FILES): its own copy, every descriptor kept. */
+	pid = fork_sharing(CLONE_FILES);
+	if (pid == 0)
+		_exit(unshare(CLONE_FILES) == 0 && close(b) == 0 ? 0 : 1);
+	CHECK(wait_ok(pid));
+	CHECK(fcntl(b, F_GETFD) == 0);
+	close(b);
+	close(fd);
+
+	/* unshare(CLONE_FS): the child's chdir stays its own. */
+	char cwd[256] = {0};
+	CHECK(getcwd(cwd, sizeof(cwd)) != NULL);
+	pid = fork_sharing(CLONE_FS);
+	if (pid == 0)
+		_exit(unshare(CLONE_FS) == 0 && chdir("/tmp") == 0 ? 0 : 1);
+	CHECK(wait_ok(pid));
+	char now[256] = {0};
+	CHECK(getcwd(now, sizeof(now)) != NULL && strcmp(now, cwd) == 0);
+	pid = fork_sharing(CLONE_FS);
+	if (pid == 0)
+		_exit(chdir("/tmp") == 0 ? 0 : 1);
+	CHECK(wait_ok(pid));
+	CHECK(getcwd(now, sizeof(now)) != NULL && strcmp(now, "/tmp") == 0);
+	CHECK(chdir(cwd) == 0);
+
+	CHECK(unshare(0) == 0);
+	CHECK(unshare(CLONE_FILES | CLONE_FS | CLONE_SYSVSEM) == 0);
+	CHECK(unshare(1) == -1 && errno == EINVAL);
+	CHECK(unshare(CLONE_PARENT) == -1 && errno == EINVAL);
+}
+
 int main(void)
 {
 	proc_tasks();
@@ -569,5 +635,6 @@ int main(void)
 	fifos();
 	big_stack();
 	proc_sys();
+	descriptors();
 	return check_report();
 }
