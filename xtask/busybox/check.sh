@@ -116,7 +116,9 @@ expect mkfifo-type "fifo" "$(stat -c %F fifo)"
 (echo through >fifo &)
 expect fifo-read through "$(cat fifo)"
 expect fifo-ls p "$(ls -l fifo | cut -c1)"
-mkdir -p a/b && rmdir a/b a
+mkdir -p a/b
+expect umount-not-mounted 1 "$(umount a/b 2>/dev/null; echo $?)"
+rmdir a/b a
 expect rmdir gone "$(ls -d a 2>/dev/null || echo gone)"
 cd /tmp && rm -rf bb-files bb-find bb-in bb-rand
 

@@ -148,6 +148,7 @@ pub const GETITIMER: u64 = 36;
 pub const ALARM: u64 = 37;
 pub const SETITIMER: u64 = 38;
 pub const UNSHARE: u64 = 272;
+pub const UMOUNT2: u64 = 166;
 
 // Tine's own calls (no Linux equivalent).
 /// `rfork(flags)` (FreeBSD).
@@ -323,6 +324,7 @@ pub const fn name(nr: u64) -> Option<&'static str> {
         ALARM => "alarm",
         SETITIMER => "setitimer",
         UNSHARE => "unshare",
+        UMOUNT2 => "umount2",
         TINE_RFORK => "tine_rfork",
         TINE_PDFORK => "tine_pdfork",
         TINE_PDGETPID => "tine_pdgetpid",

@@ -472,6 +472,10 @@ pub fn stat_text(
 
 /// `/proc/mounts`: the file systems of the name space (`docs/files.md`),
 /// one `fstab` line each.
+/// The mount points of [`MOUNTS`]: Tine's file systems are fixed
+/// (`umount2` of one is `EBUSY`).
+pub const MOUNT_POINTS: [&str; 4] = ["/", "/dev", "/proc", "/tmp"];
+
 pub const MOUNTS: &str = "rootfs / rootfs ro 0 0\n\
     devtmpfs /dev devtmpfs rw,nosuid 0 0\n\
     proc /proc proc rw,nosuid,nodev,noexec 0 0\n\
@@ -875,6 +879,12 @@ mod tests {
         assert!(text.contains("processor\t: 1\n"));
         assert!(text.ends_with("\n\n"));
         assert!(MOUNTS.lines().all(|l| l.split(' ').count() == 6));
+        assert!(
+            MOUNTS
+                .lines()
+                .map(|l| l.split(' ').nth(1).unwrap())
+                .eq(MOUNT_POINTS.iter().copied())
+        );
         assert!(MOUNTS.contains("tmpfs /tmp tmpfs "));
     }
 

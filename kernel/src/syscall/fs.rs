@@ -167,6 +167,7 @@ pub fn handles(number: u64) -> bool {
             | nr::FCHMODAT
             | nr::MKNOD
             | nr::MKNODAT
+            | nr::UMOUNT2
             | nr::CHOWN
             | nr::LCHOWN
             | nr::FCHOWN
@@ -237,6 +238,7 @@ pub async fn call(cx: &FileCtx, space: &AddressSpace, number: u64, args: [u64; 6
         nr::MKDIR => mkdir(cx, space, AT_FDCWD, a0, a1),
         nr::MKDIRAT => mkdir(cx, space, at, a1, a2),
         nr::MKNOD => mknod(cx, space, AT_FDCWD, a0, a1),
+        nr::UMOUNT2 => umount2(cx, space, a0, a1),
         nr::MKNODAT => mknod(cx, space, at, a1, a2),
         nr::UNLINK => unlinkat(cx, space, AT_FDCWD, a0, 0),
         nr::UNLINKAT => unlinkat(cx, space, at, a1, a2),
@@ -781,6 +783,35 @@ fn mknod(cx: &FileCtx, space: &AddressSpace, dirfd: i32, path: u64, mode: u64) -
         dir.create_as(name, perm, true, owner)?;
     }
     Ok(0)
+}
+
+/// `umount2(target, flags)`: Tine's file systems (`/`, `/dev`, `/proc`,
+/// `/tmp`) are fixed, so unmounting one is `EBUSY` (Linux's answer for a
+/// mount in use); another path is not a mount point, `EINVAL`. Checked as
+/// Linux's `ksys_umount` checks: unknown flags or `MNT_EXPIRE` with
+/// `MNT_FORCE`/`MNT_DETACH` `EINVAL`, not root `EPERM`, then the path
+/// (`UMOUNT_NOFOLLOW`: a final link not followed).
+fn umount2(cx: &FileCtx, space: &AddressSpace, target: u64, flags: u64) -> SysResult {
+    const MNT_FORCE: u64 = 1;
+    const MNT_DETACH: u64 = 2;
+    const MNT_EXPIRE: u64 = 4;
+    const UMOUNT_NOFOLLOW: u64 = 8;
+    let flags = u64::from(flags as u32);
+    if flags & !(MNT_FORCE | MNT_DETACH | MNT_EXPIRE | UMOUNT_NOFOLLOW) != 0
+        || (flags & MNT_EXPIRE != 0 && flags & (MNT_FORCE | MNT_DETACH) != 0)
+    {
+        return Err(Errno::EINVAL);
+    }
+    if !cx.creds().is_root() {
+        return Err(Errno::EPERM);
+    }
+    let path = user_path(cx, space, AT_FDCWD, target)?;
+    let (_, resolved) = vfs::resolve_to(&path, flags & UMOUNT_NOFOLLOW == 0)?;
+    if crate::fs::procfs::MOUNT_POINTS.contains(&resolved.as_str()) {
+        Err(Errno::EBUSY)
+    } else {
+        Err(Errno::EINVAL)
+    }
 }
 
 /// The tmpfs directory that is to hold `path`, a new name: `EEXIST` if

@@ -29,6 +29,10 @@
  *   sharing them with another (clone CLONE_FILES/CLONE_FS) its own copy
  *   (kselftests fd-001-lookup, fd-003-kthread said ENOSYS), bad flags
  *   EINVAL;
+ * - umount2 (busybox umount said ENOSYS): a directory that is not a
+ *   mount point is EINVAL, a missing one ENOENT, bad flags EINVAL, a
+ *   caller that is not root EPERM (unmounting Tine's fixed file systems
+ *   is EBUSY: not checked here, Linux would unmount them);
  * - the main thread's stack holds 4 MiB of locals (Linux's grows to the
  *   8 MiB RLIMIT_STACK; kselftest virtual_address_range has 1 MiB).
  * Exits 0 when every check holds; each failure is printed. Runs
@@ -44,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -548,6 +553,9 @@ static void proc_sys(void)
 	CHECK(stat("/proc/sys/kernel", &st) == 0 && S_ISDIR(st.st_mode));
 	CHECK(stat("/proc/sys/kernel/no-such-knob", &st) == -1 && errno == ENOENT);
 	CHECK(stat("/proc/sys/kernel/pid_max/x", &st) == -1 && errno == ENOTDIR);
+	/* A name that is not UTF-8 is not there (Tine's names are UTF-8). */
+	CHECK(lstat("/proc/self/fd/\xff" "0", &st) == -1 && errno == ENOENT);
+	CHECK(open("/tmp/\xfe\xff", O_RDONLY) == -1 && errno == ENOENT);
 	int seen = 0;
 	DIR *d = opendir("/proc/sys/kernel");
 	struct dirent *de;
@@ -624,6 +632,26 @@ static void descriptors(void)
 	CHECK(unshare(CLONE_PARENT) == -1 && errno == EINVAL);
 }
 
+static void unmounting(void)
+{
+	mkdir("/tmp/c_compat-mnt", 0755);
+	CHECK(umount2("/tmp/c_compat-mnt", 0) == -1 && errno == EINVAL);
+	CHECK(umount("/tmp/c_compat-mnt") == -1 && errno == EINVAL);
+	CHECK(umount2("/tmp/c_compat-none", 0) == -1 && errno == ENOENT);
+	CHECK(umount2("/tmp/c_compat-mnt", 0x100) == -1 && errno == EINVAL);
+	CHECK(umount2("/tmp/c_compat-mnt", MNT_EXPIRE | MNT_FORCE) == -1 &&
+	      errno == EINVAL);
+	CHECK(raw(syscall(SYS_umount2, (void *)8, 0)) == -EFAULT);
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(setuid(1000) == 0 && umount2("/tmp/c_compat-mnt", 0) == -1 &&
+				      errno == EPERM
+			      ? 0
+			      : 1);
+	CHECK(wait_ok(pid));
+	CHECK(rmdir("/tmp/c_compat-mnt") == 0);
+}
+
 int main(void)
 {
 	proc_tasks();
@@ -636,5 +664,6 @@ int main(void)
 	big_stack();
 	proc_sys();
 	descriptors();
+	unmounting();
 	return check_report();
 }
