@@ -33,6 +33,9 @@
  *   mount point is EINVAL, a missing one ENOENT, bad flags EINVAL, a
  *   caller that is not root EPERM (unmounting Tine's fixed file systems
  *   is EBUSY: not checked here, Linux would unmount them);
+ * - CLOCK_TAI, CLOCK_REALTIME_ALARM, CLOCK_BOOTTIME_ALARM read (kselftest
+ *   vdso_test_abi failed on CLOCK_TAI); TAI is within a minute of
+ *   CLOCK_REALTIME (Linux's offset is 0 until adjtimex sets it, 37 s after);
  * - the main thread's stack holds 4 MiB of locals (Linux's grows to the
  *   8 MiB RLIMIT_STACK; kselftest virtual_address_range has 1 MiB).
  * Exits 0 when every check holds; each failure is printed. Runs
@@ -56,6 +59,7 @@
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *me = "c_compat";
@@ -652,6 +656,20 @@ static void unmounting(void)
 	CHECK(rmdir("/tmp/c_compat-mnt") == 0);
 }
 
+static void clocks(void)
+{
+	struct timespec tai, rt, t;
+	CHECK(clock_gettime(CLOCK_REALTIME, &rt) == 0);
+	CHECK(clock_gettime(CLOCK_TAI, &tai) == 0);
+	CHECK(tai.tv_sec - rt.tv_sec >= 0 && tai.tv_sec - rt.tv_sec < 60);
+	CHECK(clock_gettime(CLOCK_REALTIME_ALARM, &t) == 0);
+	CHECK(clock_gettime(CLOCK_BOOTTIME_ALARM, &t) == 0);
+	CHECK(clock_getres(CLOCK_TAI, &t) == 0);
+	CHECK(clock_gettime(10, &t) == -1 && errno == EINVAL);
+	struct timespec nap = {0, 1000};
+	CHECK(clock_nanosleep(CLOCK_TAI, 0, &nap, NULL) == 0);
+}
+
 int main(void)
 {
 	proc_tasks();
@@ -665,5 +683,6 @@ int main(void)
 	proc_sys();
 	descriptors();
 	unmounting();
+	clocks();
 	return check_report();
 }
