@@ -104,7 +104,21 @@ expect dangling-link 1 "$(cat soft 2>/dev/null; echo $?)"
 chmod 640 moved
 expect chmod 640 "$(stat -c %a moved)"
 expect link-count 2 "$(stat -c %h moved)"
-mkdir -p a/b && rmdir a/b a
+chown 1000:100 moved
+expect chown 1000:100 "$(stat -c %u:%g moved)"
+chgrp 5 moved
+expect chgrp 1000:5 "$(stat -c %u:%g moved)"
+ln -s moved soft2
+chown -h 7:8 soft2
+expect chown-h "7:8 1000:5" "$(stat -c %u:%g soft2) $(stat -L -c %u:%g soft2)"
+mkfifo fifo
+expect mkfifo-type "fifo" "$(stat -c %F fifo)"
+(echo through >fifo &)
+expect fifo-read through "$(cat fifo)"
+expect fifo-ls p "$(ls -l fifo | cut -c1)"
+mkdir -p a/b
+expect umount-not-mounted 1 "$(umount a/b 2>/dev/null; echo $?)"
+rmdir a/b a
 expect rmdir gone "$(ls -d a 2>/dev/null || echo gone)"
 cd /tmp && rm -rf bb-files bb-find bb-in bb-rand
 
@@ -124,6 +138,24 @@ wait $pid 2>/dev/null
 expect top-one-screen Mem: "$(top -bn1 | head -1 | cut -d' ' -f1)"
 expect free total "$(free | head -1 | awk '{ print $1 }')"
 expect uptime up "$(uptime | grep -o ' up ' | tr -d ' ')"
+
+# Nice values (getpriority/setpriority; Debian's busybox has renice, no
+# nice): renice -n adds to a process's nice value, /proc/PID/stat shows
+# it (field 19), a child inherits it.
+cat >/tmp/bb-nice <<'END'
+renice -n 5 -p $$ >/dev/null
+a=$(cut -d' ' -f19 /proc/$$/stat)
+renice -n 2 -p $$ >/dev/null
+echo $a $(sh -c 'cut -d" " -f19 /proc/$$/stat')
+END
+expect renice-self "5 7" "$(sh /tmp/bb-nice)"
+rm -f /tmp/bb-nice
+sleep 10 &
+pid=$!
+renice -n 3 -p $pid >/dev/null
+expect renice 3 "$(cut -d' ' -f19 /proc/$pid/stat)"
+kill $pid
+wait $pid 2>/dev/null
 
 echo "busybox result: $passed passed, $failed failed"
 exit $failed

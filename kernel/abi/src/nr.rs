@@ -135,6 +135,20 @@ pub const EPOLL_CREATE1: u64 = 291;
 pub const CLOSE_RANGE: u64 = 436;
 pub const PIDFD_GETFD: u64 = 438;
 pub const EPOLL_PWAIT2: u64 = 441;
+// Found by busybox applets and the kselftests (session 20).
+pub const GETPRIORITY: u64 = 140;
+pub const SETPRIORITY: u64 = 141;
+pub const CHOWN: u64 = 92;
+pub const FCHOWN: u64 = 93;
+pub const LCHOWN: u64 = 94;
+pub const FCHOWNAT: u64 = 260;
+pub const MKNOD: u64 = 133;
+pub const MKNODAT: u64 = 259;
+pub const GETITIMER: u64 = 36;
+pub const ALARM: u64 = 37;
+pub const SETITIMER: u64 = 38;
+pub const UNSHARE: u64 = 272;
+pub const UMOUNT2: u64 = 166;
 
 // Tine's own calls (no Linux equivalent).
 /// `rfork(flags)` (FreeBSD).
@@ -298,6 +312,19 @@ pub const fn name(nr: u64) -> Option<&'static str> {
         CLOSE_RANGE => "close_range",
         PIDFD_GETFD => "pidfd_getfd",
         EPOLL_PWAIT2 => "epoll_pwait2",
+        GETPRIORITY => "getpriority",
+        SETPRIORITY => "setpriority",
+        CHOWN => "chown",
+        FCHOWN => "fchown",
+        LCHOWN => "lchown",
+        FCHOWNAT => "fchownat",
+        MKNOD => "mknod",
+        MKNODAT => "mknodat",
+        GETITIMER => "getitimer",
+        ALARM => "alarm",
+        SETITIMER => "setitimer",
+        UNSHARE => "unshare",
+        UMOUNT2 => "umount2",
         TINE_RFORK => "tine_rfork",
         TINE_PDFORK => "tine_pdfork",
         TINE_PDGETPID => "tine_pdgetpid",

@@ -37,9 +37,13 @@ use alloc::vec::Vec;
 use super::elf::Segment;
 use crate::vm::vma::{PAGE_SIZE, VmPerms};
 
-/// The stack VMA's size when the arguments are small (lazily filled, so
-/// only touched pages cost memory).
-pub const STACK_SIZE: u64 = 128 << 10;
+/// The stack VMA's size when the arguments are small: Linux's default
+/// `RLIMIT_STACK` (8 MiB), which Linux's stack may grow to. Tine's does
+/// not grow, so it is that size from the start (lazily filled, so only
+/// touched pages cost memory). It was 128 KiB: a program with 1 MiB of
+/// locals died of `SIGSEGV` (kselftest `virtual_address_range`;
+/// `/test/c_compat`).
+pub const STACK_SIZE: u64 = 8 << 20;
 /// The unmapped gap kept below the stack VMA.
 pub const STACK_GUARD: u64 = 1 << 20;
 /// Where the vDSO goes (its data page; the ELF image follows, and

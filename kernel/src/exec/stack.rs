@@ -27,8 +27,13 @@ use core::fmt;
 use super::elf::{LoadPlan, PAGE_SIZE};
 
 /// The stack top `execve` uses until address-space randomization arrives:
-/// one guard page below [`crate::vm::USER_TOP`], 16-aligned.
-pub const DEFAULT_STACK_TOP: u64 = 0x0000_7fff_ffff_e000;
+/// 16 MiB below [`crate::vm::USER_TOP`], 16-aligned. The gap is what
+/// Linux's randomized stack top leaves (at least a page, usually
+/// gigabytes): a program may `mmap`/`mremap` with `MAP_FIXED` at the top
+/// of user space (the kselftest `sysret_rip` moves a page to
+/// `0x7fff_ffff_d000` and `0x7fff_ffff_e000`, which was the stack's top
+/// page: the test died of `SIGSEGV`; `/test/c_mmap_top`).
+pub const DEFAULT_STACK_TOP: u64 = 0x0000_7fff_ff00_0000;
 /// Most bytes the image may take (`E2BIG` beyond): a quarter of Linux's
 /// default 8 MiB stack limit, which is Linux's own bound.
 pub const MAX_IMAGE: usize = 2 << 20;

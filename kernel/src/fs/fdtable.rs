@@ -34,8 +34,10 @@ use alloc::vec::Vec;
 
 use abi::Errno;
 
-/// Most descriptors a process may hold (`RLIMIT_NOFILE`, soft and hard).
-pub const NOFILE_MAX: usize = 256;
+/// Most descriptors a process may hold (`RLIMIT_NOFILE`, soft and hard):
+/// Linux's default soft limit, 1024 (it was 256: the kselftest
+/// `close_range_test` `dup2`s to 1000). The table grows as it is used.
+pub const NOFILE_MAX: usize = 1024;
 
 /// Per-descriptor flags (`F_GETFD`/`F_SETFD`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -169,8 +169,15 @@ impl OpenFile {
     /// `ENOTDIR`, `EISDIR` (a directory for writing, or `O_CREAT`),
     /// `EEXIST` (`O_CREAT|O_EXCL`), `EROFS` (writing or creating outside
     /// `/tmp`), `ELOOP` (`O_NOFOLLOW` on a link), `EINVAL` (access mode 3),
-    /// `EOPNOTSUPP` (`O_TMPFILE`).
-    pub fn open(path: &Normal, flags: u32, mode: u32, umask: u32) -> Result<FileRef, Errno> {
+    /// `EOPNOTSUPP` (`O_TMPFILE`). A new file belongs to `ids` (the
+    /// caller's effective uid and gid; `TmpNode::owner_for_new`).
+    pub fn open(
+        path: &Normal,
+        flags: u32,
+        mode: u32,
+        umask: u32,
+        ids: (u32, u32),
+    ) -> Result<FileRef, Errno> {
         let access = flags & O_ACCMODE;
         if access == O_ACCMODE {
             return Err(Errno::EINVAL);
@@ -189,7 +196,7 @@ impl OpenFile {
             }
             Ok(found) => found,
             Err(Errno::ENOENT) if flags & O_CREAT != 0 => {
-                return Self::create(path, flags, mode & !umask);
+                return Self::create(path, flags, mode & !umask, ids);
             }
             Err(e) => return Err(e),
         };
@@ -224,6 +231,15 @@ impl OpenFile {
                     data: node.data().unwrap_or(&[]),
                 }
             }
+            Vnode::Tmp(node) if node.fifo().is_some() => {
+                let side = match access {
+                    O_RDONLY => Side::Read,
+                    O_WRONLY => Side::Write,
+                    _ => Side::Both,
+                };
+                let pipe = node.fifo().ok_or(Errno::ENOENT)?;
+                FileKind::Pipe(super::pipe::open_end(pipe, side, flags & O_NONBLOCK != 0)?)
+            }
             Vnode::Tmp(node) => {
                 if flags & O_TRUNC != 0 && writing {
                     node.truncate(0)?;
@@ -257,14 +273,15 @@ impl OpenFile {
     }
 
     /// `open(O_CREAT)` of a missing file.
-    fn create(path: &Normal, flags: u32, perm: u32) -> Result<FileRef, Errno> {
+    fn create(path: &Normal, flags: u32, perm: u32, ids: (u32, u32)) -> Result<FileRef, Errno> {
         if path.must_be_dir {
             return Err(Errno::EISDIR);
         }
         let (dir, name) = vfs::resolve_parent(path)?;
         match dir {
             Vnode::Tmp(dir) => {
-                let (node, _) = dir.create(&name, perm, flags & O_EXCL != 0)?;
+                let owner = dir.owner_for_new(ids);
+                let (node, _) = dir.create_as(&name, perm, flags & O_EXCL != 0, owner)?;
                 Ok(Self::new(FileKind::Tmp(node), path.path.clone(), flags))
             }
             _ => Err(Errno::EROFS),
@@ -633,7 +650,7 @@ impl OpenFile {
     pub fn read_ready(&self) -> bool {
         match &self.kind {
             FileKind::Console => tty::console().read_ready(),
-            FileKind::Pipe(end) => end.side() == Side::Read && end.read_ready(),
+            FileKind::Pipe(end) => end.reads() && end.read_ready(),
             _ => true,
         }
     }
@@ -641,7 +658,7 @@ impl OpenFile {
     /// Whether a write would not wait (`poll` readiness).
     pub fn write_ready(&self) -> bool {
         match &self.kind {
-            FileKind::Pipe(end) => end.side() == Side::Write && end.write_ready(),
+            FileKind::Pipe(end) => end.writes() && end.write_ready(),
             _ => true,
         }
     }

@@ -43,6 +43,7 @@ fn setup() -> Result<(AddressSpace, FileCtx), String> {
         files: Arc::new(Files::with_stdio(OpenFile::console())),
         fs: Arc::new(FsContext::root()),
         process: None,
+        tid: 0,
     };
     Ok((space, cx))
 }
@@ -595,7 +596,13 @@ ktest!(
             Ok(1)
         );
         kassert_eq!(
-            sys(&cx, &space, nr::FCNTL, &[fd, fcntl::F_DUPFD, 256]).await,
+            sys(
+                &cx,
+                &space,
+                nr::FCNTL,
+                &[fd, fcntl::F_DUPFD, NOFILE_MAX as u64]
+            )
+            .await,
             Err(Errno::EINVAL)
         );
         kassert_eq!(

@@ -46,8 +46,11 @@ impl Normal {
 
 /// Joins `path` to the absolute directory `base` and normalises it.
 /// `ENOENT` for an empty path, `ENAMETOOLONG` for a path longer than
-/// `PATH_MAX` or a component longer than `NAME_MAX`, `EINVAL` for bytes
-/// that are not UTF-8 (Tine's names are UTF-8).
+/// `PATH_MAX` or a component longer than `NAME_MAX`, `ENOENT` for bytes
+/// that are not UTF-8: Tine's names are UTF-8, so such a path names
+/// nothing, what Linux answers for a name that is not there (it was
+/// `EINVAL`: the kselftest `fd-001-lookup` looks up `/proc/self/fd/\xff0`
+/// and wants `ENOENT`). Making such a name is refused the same way.
 pub fn normalize(base: &str, path: &[u8]) -> Result<Normal, Errno> {
     if path.is_empty() {
         return Err(Errno::ENOENT);
@@ -55,7 +58,7 @@ pub fn normalize(base: &str, path: &[u8]) -> Result<Normal, Errno> {
     if path.len() > PATH_MAX {
         return Err(Errno::ENAMETOOLONG);
     }
-    let path = core::str::from_utf8(path).map_err(|_| Errno::EINVAL)?;
+    let path = core::str::from_utf8(path).map_err(|_| Errno::ENOENT)?;
     if is_normal(path) {
         // Already absolute and normal (`/bin/nop`, what exec and most
         // opens get): one copy, no component list.
@@ -160,7 +163,7 @@ mod tests {
         assert_eq!(normalize("/", long.as_bytes()), Err(Errno::ENAMETOOLONG));
         let huge = "/ab".repeat(PATH_MAX / 3 + 1);
         assert_eq!(normalize("/", huge.as_bytes()), Err(Errno::ENAMETOOLONG));
-        assert_eq!(normalize("/", &[0xff, 0xfe]), Err(Errno::EINVAL));
+        assert_eq!(normalize("/", &[0xff, 0xfe]), Err(Errno::ENOENT));
         // `..` components may make a long path short again.
         let name = "a".repeat(NAME_MAX);
         assert!(normalize("/", alloc::format!("{name}/..").as_bytes()).is_ok());

@@ -16,6 +16,14 @@
 //!   count when dropped (the last close of that end's open file) and wakes
 //!   the other side.
 //!
+//! - A named pipe (FIFO, `mknod(S_IFIFO)` in the tmpfs) is a [`Pipe`]
+//!   made by [`fifo`] with no ends; each `open` adds one
+//!   ([`open_end`]: `O_RDONLY` a read end, `O_WRONLY` a write end,
+//!   `O_RDWR` an end that is both, [`Side::Both`]). As Linux's
+//!   `fifo_open`, a blocking open of one side waits until the other side
+//!   has been opened ([`PipeEnd::wait_partner`]); `O_NONBLOCK` does not
+//!   wait, and a write-only one with no reader is `ENXIO`.
+//!
 //! Capacity: 16 KiB, a quarter of Linux's default 64 KiB: enough for
 //! shell pipelines, small for a kernel heap that holds every pipe; the
 //! number is not part of any ABI (`F_GETPIPE_SZ` is not implemented).
@@ -111,6 +119,10 @@ struct PipeState {
     ring: Ring,
     readers: usize,
     writers: usize,
+    /// Opens of each side so far (a FIFO's open waits for the other's
+    /// count to move, as Linux's `r_counter`/`w_counter`).
+    read_opens: u64,
+    write_opens: u64,
 }
 
 /// A pipe (module docs).
@@ -129,37 +141,101 @@ pub struct Pipe {
 pub enum Side {
     Read,
     Write,
+    /// A FIFO opened `O_RDWR`: a reader and a writer at once.
+    Both,
+}
+
+impl Side {
+    fn reads(self) -> bool {
+        self != Side::Write
+    }
+
+    fn writes(self) -> bool {
+        self != Side::Read
+    }
 }
 
 /// One open end of a pipe (module docs).
 pub struct PipeEnd {
     pipe: Arc<Pipe>,
     side: Side,
+    /// For a FIFO end opened while the other side had no end open, that
+    /// side's open count then: [`PipeEnd::wait_partner`] waits for it to
+    /// move. `None`: the other side was open (no wait, as Linux decides at
+    /// the open: a partner that has come and gone since still met it).
+    partner_opens: Option<u64>,
 }
 
 static NEXT_INO: AtomicU64 = AtomicU64::new(1);
 
-/// A new pipe: its read end and its write end.
-pub fn pipe() -> (PipeEnd, PipeEnd) {
-    let pipe = Arc::new(Pipe {
+/// A pipe with no ends yet.
+fn new_pipe(readers: usize, writers: usize) -> Arc<Pipe> {
+    Arc::new(Pipe {
         state: spin::Mutex::new(PipeState {
             ring: Ring::new(PIPE_CAPACITY),
-            readers: 1,
-            writers: 1,
+            readers,
+            writers,
+            read_opens: readers as u64,
+            write_opens: writers as u64,
         }),
         readable: Event::new(),
         writable: Event::new(),
         // Relaxed: a unique number, nothing is published through it.
         ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
-    });
+    })
+}
+
+/// A named pipe's shared pipe, with no ends open (module docs).
+pub fn fifo() -> Arc<Pipe> {
+    new_pipe(0, 0)
+}
+
+/// Opens a new end of FIFO `pipe` on `side`, without waiting (the caller
+/// then awaits [`PipeEnd::wait_partner`] unless `O_NONBLOCK`). `ENXIO`
+/// for a write-only end with no reader when `nonblock`, as Linux.
+pub fn open_end(pipe: &Arc<Pipe>, side: Side, nonblock: bool) -> Result<PipeEnd, Errno> {
+    let mut s = pipe.state.lock();
+    if side == Side::Write && nonblock && s.readers == 0 {
+        return Err(Errno::ENXIO);
+    }
+    if side.reads() {
+        s.readers += 1;
+        s.read_opens += 1;
+    }
+    if side.writes() {
+        s.writers += 1;
+        s.write_opens += 1;
+    }
+    let partner_opens = match side {
+        Side::Both => None,
+        Side::Read => (s.writers == 0).then_some(s.write_opens),
+        Side::Write => (s.readers == 0).then_some(s.read_opens),
+    };
+    drop(s);
+    // A side waiting in its open for this one, or a reader at end of
+    // file (none of Linux's: a reader blocked in read sees the writer).
+    pipe.readable.notify_all();
+    pipe.writable.notify_all();
+    Ok(PipeEnd {
+        pipe: pipe.clone(),
+        side,
+        partner_opens,
+    })
+}
+
+/// A new pipe: its read end and its write end.
+pub fn pipe() -> (PipeEnd, PipeEnd) {
+    let pipe = new_pipe(1, 1);
     (
         PipeEnd {
             pipe: pipe.clone(),
             side: Side::Read,
+            partner_opens: None,
         },
         PipeEnd {
             pipe,
             side: Side::Write,
+            partner_opens: None,
         },
     )
 }
@@ -167,6 +243,33 @@ pub fn pipe() -> (PipeEnd, PipeEnd) {
 impl PipeEnd {
     pub fn side(&self) -> Side {
         self.side
+    }
+
+    /// A FIFO end's open: if the other side had no end open when this end
+    /// was opened, waits until it has been opened since (a writer that came
+    /// and went still ends a reader's wait, as Linux's counters do). An
+    /// end that is both never waits.
+    pub async fn wait_partner(&self) {
+        let pipe = &*self.pipe;
+        let Some(since) = self.partner_opens else {
+            return;
+        };
+        let reads = self.side == Side::Read;
+        let event = if reads {
+            &pipe.readable
+        } else {
+            &pipe.writable
+        };
+        event
+            .wait_until(|| {
+                let s = pipe.state.lock();
+                if reads {
+                    s.write_opens != since
+                } else {
+                    s.read_opens != since
+                }
+            })
+            .await;
     }
 
     /// The pipe's inode number (`fstat`).
@@ -304,30 +407,58 @@ impl PipeEnd {
                 }
                 mask
             }
+            // Its own ends keep both counts above 0.
+            Side::Both => {
+                let mut mask = 0;
+                if !s.ring.is_empty() {
+                    mask |= POLLIN | POLLRDNORM;
+                }
+                if s.ring.room() > 0 {
+                    mask |= POLLOUT | POLLWRNORM;
+                }
+                mask
+            }
         }
     }
 
     /// The event notified when this end's readiness changes.
     pub fn poll_event(&self) -> &Event {
         match self.side {
-            Side::Read => &self.pipe.readable,
+            // Both: bytes arriving (a writer waiting for room on its own
+            // read-write end is woken by reads of it, which it polls for
+            // less often).
+            Side::Read | Side::Both => &self.pipe.readable,
             Side::Write => &self.pipe.writable,
         }
+    }
+
+    /// Whether this end reads (a read end, or a FIFO's read-write end).
+    pub fn reads(&self) -> bool {
+        self.side.reads()
+    }
+
+    /// Whether this end writes.
+    pub fn writes(&self) -> bool {
+        self.side.writes()
     }
 }
 
 impl Drop for PipeEnd {
     fn drop(&mut self) {
         let mut s = self.pipe.state.lock();
-        match self.side {
-            Side::Read => s.readers -= 1,
-            Side::Write => s.writers -= 1,
+        if self.side.reads() {
+            s.readers -= 1;
+        }
+        if self.side.writes() {
+            s.writers -= 1;
         }
         drop(s);
-        match self.side {
-            Side::Read => self.pipe.writable.notify_all(),
-            Side::Write => self.pipe.readable.notify_all(),
-        };
+        if self.side.reads() {
+            self.pipe.writable.notify_all();
+        }
+        if self.side.writes() {
+            self.pipe.readable.notify_all();
+        }
     }
 }
 

@@ -11,7 +11,9 @@
 //! | `/proc/PID/exe` | a symbolic link to the program file (the path `execve` loaded) |
 //! | `/proc/PID/cwd` | a symbolic link to the working directory |
 //! | `/proc/PID/fd/N` | a symbolic link per descriptor: the file's path, `pipe:[INO]`, `anon_inode:[tine]` |
+//! | `/proc/PID/task/TID` | a directory per thread, holding the process's files (`stat`, `fd`, ...) |
 //! | `/proc/self` | the caller's `/proc/PID` (rewritten by the path lookup of the system calls, see `syscall::fs::resolve_at`) |
+//! | `/proc/thread-self` | the calling thread's `/proc/PID/task/TID` (rewritten likewise) |
 //! | `/proc/meminfo` | `MemTotal`, `MemFree`, `MemAvailable`, ... in kB |
 //! | `/proc/uptime` | seconds since boot and idle CPU seconds |
 //! | `/proc/loadavg` | Linux's five fields; the averages are 0.00 (Tine keeps none) |
@@ -19,6 +21,7 @@
 //! | `/proc/cpuinfo` | per CPU: `processor`, `vendor_id`, `model name` (from CPUID) |
 //! | `/proc/mounts` | the four file systems in `fstab` format (busybox `df`, `mount`) |
 //! | `/proc/version` | `uname`'s name, release and version |
+//! | `/proc/sys/kernel/{hostname,osrelease,ostype,pid_max,threads-max}`, `/proc/sys/vm/{mmap_min_addr,overcommit_memory}` | the knobs programs read, read-only ([`Sysctl`]) |
 //!
 //! A file's contents are made when it is opened (a snapshot, as a reader
 //! that reads it whole sees on Linux too) and again by every later read at
@@ -105,6 +108,42 @@ impl SysFile {
     }
 }
 
+/// A file of `/proc/sys` (read-only: Tine's knobs are `sysctl` by name,
+/// `proc::sysctl`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sysctl {
+    Hostname,
+    Osrelease,
+    Ostype,
+    PidMax,
+    ThreadsMax,
+    MmapMinAddr,
+    OvercommitMemory,
+}
+
+/// The directories of `/proc/sys` below it, by name.
+pub const SYSCTL_DIRS: [&str; 2] = ["kernel", "vm"];
+
+impl Sysctl {
+    /// The files: directory (an index of [`SYSCTL_DIRS`]), name.
+    pub const NAMES: [(usize, &'static str, Sysctl); 7] = [
+        (0, "hostname", Sysctl::Hostname),
+        (0, "osrelease", Sysctl::Osrelease),
+        (0, "ostype", Sysctl::Ostype),
+        (0, "pid_max", Sysctl::PidMax),
+        (0, "threads-max", Sysctl::ThreadsMax),
+        (1, "mmap_min_addr", Sysctl::MmapMinAddr),
+        (1, "overcommit_memory", Sysctl::OvercommitMemory),
+    ];
+
+    fn named(dir: usize, name: &str) -> Option<Sysctl> {
+        Self::NAMES
+            .iter()
+            .find(|&&(d, n, _)| d == dir && n == name)
+            .map(|&(_, _, f)| f)
+    }
+}
+
 /// A node of `/proc`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProcNode {
@@ -120,6 +159,15 @@ pub enum ProcNode {
     FdDir(u32),
     /// `/proc/PID/fd/N`: a symbolic link to the open file's path.
     Fd(u32, u32),
+    /// `/proc/PID/task`: a directory per thread.
+    TaskDir(u32),
+    /// `/proc/PID/task/TID`: the thread's directory, whose files are the
+    /// process's (`/proc/PID/task/TID/NAME` is `PidFile(PID, NAME)`).
+    Task(u32, u32),
+    /// `/proc/sys` (`None`) or one of its [`SYSCTL_DIRS`].
+    SysDir(Option<usize>),
+    /// A file of `/proc/sys`.
+    Sysctl(Sysctl),
 }
 
 impl ProcNode {
@@ -127,31 +175,41 @@ impl ProcNode {
     /// `ENOENT`-worthy paths are `None`; `Some(Err(()))` is a path through
     /// a file (`ENOTDIR`).
     pub fn lookup<'a>(
-        mut components: impl Iterator<Item = &'a str>,
+        components: impl Iterator<Item = &'a str>,
         exists: impl Fn(u32) -> bool,
         exists_fd: impl Fn(u32, u32) -> bool,
+        exists_thread: impl Fn(u32, u32) -> bool,
     ) -> Option<Result<ProcNode, ()>> {
+        let mut components = components.peekable();
         let Some(first) = components.next() else {
             return Some(Ok(ProcNode::Root));
         };
         let node = if let Some(file) = SysFile::named(first) {
             ProcNode::Sys(file)
+        } else if first == "sys" {
+            let Some(dir) = components.next() else {
+                return Some(Ok(ProcNode::SysDir(None)));
+            };
+            let dir = SYSCTL_DIRS.iter().position(|&d| d == dir)?;
+            match components.next() {
+                None => return Some(Ok(ProcNode::SysDir(Some(dir)))),
+                Some(name) => ProcNode::Sysctl(Sysctl::named(dir, name)?),
+            }
         } else {
-            let pid: u32 = first.parse().ok().filter(|&p| p > 0)?;
-            if first.starts_with('0') || !exists(pid) {
-                return None;
+            let pid = number(first).filter(|&p| p > 0 && exists(p))?;
+            let mut dir = ProcNode::Dir(pid);
+            if components.next_if_eq(&"task").is_some() {
+                let Some(tid) = components.next() else {
+                    return Some(Ok(ProcNode::TaskDir(pid)));
+                };
+                let tid = number(tid).filter(|&t| exists_thread(pid, t))?;
+                dir = ProcNode::Task(pid, tid);
             }
             match components.next() {
-                None => return Some(Ok(ProcNode::Dir(pid))),
+                None => return Some(Ok(dir)),
                 Some("fd") => match components.next() {
                     None => return Some(Ok(ProcNode::FdDir(pid))),
-                    Some(n) => {
-                        let fd: u32 = n.parse().ok()?;
-                        if (n.starts_with('0') && n != "0") || !exists_fd(pid, fd) {
-                            return None;
-                        }
-                        ProcNode::Fd(pid, fd)
-                    }
+                    Some(n) => ProcNode::Fd(pid, number(n).filter(|&fd| exists_fd(pid, fd))?),
                 },
                 Some(name) => ProcNode::PidFile(pid, PidFile::named(name)?),
             }
@@ -163,7 +221,15 @@ impl ProcNode {
     }
 
     pub fn is_dir(self) -> bool {
-        matches!(self, ProcNode::Root | ProcNode::Dir(_) | ProcNode::FdDir(_))
+        matches!(
+            self,
+            ProcNode::Root
+                | ProcNode::Dir(_)
+                | ProcNode::FdDir(_)
+                | ProcNode::TaskDir(_)
+                | ProcNode::Task(..)
+                | ProcNode::SysDir(_)
+        )
     }
 
     /// Whether it is a symbolic link (`/proc/PID/exe`, `/proc/PID/cwd`).
@@ -184,8 +250,21 @@ impl ProcNode {
             ProcNode::PidFile(pid, file) => 0x1000 + (u64::from(pid) << 4) + file.index(),
             ProcNode::FdDir(pid) => 0x1000 + (u64::from(pid) << 4) + 0xf,
             ProcNode::Fd(pid, fd) => (1 << 40) + (u64::from(pid) << 16) + u64::from(fd),
+            ProcNode::TaskDir(pid) => 0x1000 + (u64::from(pid) << 4) + 0xe,
+            ProcNode::Task(pid, tid) => (3 << 44) + (u64::from(pid) << 22) + u64::from(tid),
+            ProcNode::SysDir(dir) => 0x800 + dir.map_or(0, |d| d as u64 + 1),
+            ProcNode::Sysctl(file) => 0x900 + file as u64,
         }
     }
+}
+
+/// A decimal component as `/proc` spells numbers: no sign, no leading
+/// zero (`07` names nothing).
+fn number(name: &str) -> Option<u32> {
+    if name.len() > 1 && name.starts_with('0') || name.starts_with('+') {
+        return None;
+    }
+    name.parse().ok()
 }
 
 /// What `/proc/PID/stat` and `status` show of a process.
@@ -209,6 +288,8 @@ pub struct ProcessView {
     pub rss_pages: u64,
     pub exit_signal: i32,
     pub processor: u32,
+    /// The nice value (`setpriority`); the priority field is 20 + it.
+    pub nice: i8,
     /// Real, effective, saved user and group ids.
     pub uids: [u32; 3],
     pub gids: [u32; 3],
@@ -251,8 +332,10 @@ pub fn stat_line(p: &ProcessView) -> String {
     // priority nice num_threads itrealvalue starttime vsize rss rsslim
     let _ = write!(
         s,
-        "0 0 0 0 0 {} 0 0 0 20 0 1 0 0 {} {} {} ",
+        "0 0 0 0 0 {} 0 0 0 {} {} 1 0 0 {} {} {} ",
         ticks(p.user_ns),
+        20 + i32::from(p.nice),
+        p.nice,
         p.vsize,
         p.rss_pages,
         u64::MAX
@@ -389,6 +472,10 @@ pub fn stat_text(
 
 /// `/proc/mounts`: the file systems of the name space (`docs/files.md`),
 /// one `fstab` line each.
+/// The mount points of [`MOUNTS`]: Tine's file systems are fixed
+/// (`umount2` of one is `EBUSY`).
+pub const MOUNT_POINTS: [&str; 4] = ["/", "/dev", "/proc", "/tmp"];
+
 pub const MOUNTS: &str = "rootfs / rootfs ro 0 0\n\
     devtmpfs /dev devtmpfs rw,nosuid 0 0\n\
     proc /proc proc rw,nosuid,nodev,noexec 0 0\n\
@@ -429,6 +516,10 @@ mod imp {
     use super::super::stat::{DT_DIR, DT_LNK, DT_REG, S_IFDIR, S_IFLNK, S_IFREG, Stat};
     use super::*;
     use crate::proc::pid::Pid;
+    use core::sync::atomic::{AtomicU64, Ordering};
+
+    /// The largest idle time `/proc/uptime` or `/proc/stat` has shown.
+    static IDLE_SHOWN: AtomicU64 = AtomicU64::new(0);
     use crate::proc::process::{self, Process, State};
     use abi::Errno;
 
@@ -440,7 +531,10 @@ mod imp {
     /// for a path through a file.
     pub fn resolve<'a>(components: impl Iterator<Item = &'a str>) -> Result<ProcNode, Errno> {
         let has_fd = |pid, fd| process(pid).is_some_and(|p| p.files().get(u64::from(fd)).is_ok());
-        match ProcNode::lookup(components, |pid| process(pid).is_some(), has_fd) {
+        let has_thread = |pid, tid| {
+            process(pid).is_some_and(|p| Pid::new(tid).and_then(|t| p.thread(t)).is_some())
+        };
+        match ProcNode::lookup(components, |pid| process(pid).is_some(), has_fd, has_thread) {
             Some(Ok(node)) => Ok(node),
             Some(Err(())) => Err(Errno::ENOTDIR),
             None => Err(Errno::ENOENT),
@@ -454,7 +548,9 @@ mod imp {
             ProcNode::Dir(pid)
             | ProcNode::PidFile(pid, _)
             | ProcNode::FdDir(pid)
-            | ProcNode::Fd(pid, _) => {
+            | ProcNode::Fd(pid, _)
+            | ProcNode::TaskDir(pid)
+            | ProcNode::Task(pid, _) => {
                 process(pid).map_or((0, 0), |p| (p.creds().uid, p.creds().gid))
             }
             _ => (0, 0),
@@ -486,14 +582,16 @@ mod imp {
                     .iter()
                     .map(|&(name, f)| (String::from(name), ProcNode::Sys(f).ino(), DT_REG))
                     .collect();
+                out.push((String::from("sys"), ProcNode::SysDir(None).ino(), DT_DIR));
                 out.push((String::from("self"), 0x0fff, DT_LNK));
+                out.push((String::from("thread-self"), 0x0ffe, DT_LNK));
                 for p in process::all() {
                     let pid = p.pid().as_u32();
                     out.push((format!("{pid}"), ProcNode::Dir(pid).ino(), DT_DIR));
                 }
                 out
             }
-            ProcNode::Dir(pid) => {
+            ProcNode::Dir(pid) | ProcNode::Task(pid, _) => {
                 let mut out: Vec<(String, u64, u8)> = PidFile::NAMES
                     .iter()
                     .map(|&(name, f)| {
@@ -503,13 +601,35 @@ mod imp {
                     })
                     .collect();
                 out.push((String::from("fd"), ProcNode::FdDir(pid).ino(), DT_DIR));
+                if node == ProcNode::Dir(pid) {
+                    out.push((String::from("task"), ProcNode::TaskDir(pid).ino(), DT_DIR));
+                }
                 out
             }
+            ProcNode::TaskDir(pid) => process(pid)
+                .map(|p| p.threads())
+                .unwrap_or_default()
+                .iter()
+                .map(|t| {
+                    let tid = t.tid().as_u32();
+                    (format!("{tid}"), ProcNode::Task(pid, tid).ino(), DT_DIR)
+                })
+                .collect(),
             ProcNode::FdDir(pid) => process(pid)
                 .map(|p| p.files().fds())
                 .unwrap_or_default()
                 .into_iter()
                 .map(|fd| (format!("{fd}"), ProcNode::Fd(pid, fd).ino(), DT_LNK))
+                .collect(),
+            ProcNode::SysDir(None) => SYSCTL_DIRS
+                .iter()
+                .enumerate()
+                .map(|(i, &name)| (String::from(name), ProcNode::SysDir(Some(i)).ino(), DT_DIR))
+                .collect(),
+            ProcNode::SysDir(Some(dir)) => Sysctl::NAMES
+                .iter()
+                .filter(|&&(d, _, _)| d == dir)
+                .map(|&(_, name, f)| (String::from(name), ProcNode::Sysctl(f).ino(), DT_REG))
                 .collect(),
             _ => Vec::new(),
         }
@@ -519,9 +639,25 @@ mod imp {
     /// for a directory.
     pub fn contents(node: ProcNode) -> Result<Vec<u8>, Errno> {
         let text = match node {
-            ProcNode::Root | ProcNode::Dir(_) | ProcNode::FdDir(_) => {
+            ProcNode::Root
+            | ProcNode::Dir(_)
+            | ProcNode::FdDir(_)
+            | ProcNode::TaskDir(_)
+            | ProcNode::Task(..)
+            | ProcNode::SysDir(_) => {
                 return Err(Errno::EISDIR);
             }
+            ProcNode::Sysctl(file) => match file {
+                Sysctl::Hostname => String::from("(none)\n"),
+                Sysctl::Osrelease => format!("{}\n", env!("CARGO_PKG_VERSION")),
+                Sysctl::Ostype => String::from("Tine\n"),
+                Sysctl::PidMax => format!("{}\n", crate::proc::pids().pid_max()),
+                Sysctl::ThreadsMax => format!("{}\n", crate::proc::fork::maxproc()),
+                Sysctl::MmapMinAddr => format!("{}\n", crate::vm::USER_BOTTOM),
+                // Linux's heuristic mode, the default (Tine keeps no
+                // commit count: every anonymous page is made on touch).
+                Sysctl::OvercommitMemory => String::from("0\n"),
+            },
             ProcNode::Fd(pid, fd) => fd_target(pid, fd)?,
             ProcNode::PidFile(pid, file) => {
                 let p = process(pid).ok_or(Errno::ENOENT)?;
@@ -541,7 +677,10 @@ mod imp {
                 let ncpus = crate::task::ncpus() as u64;
                 let procs = process::all();
                 let user: u64 = procs.iter().map(|p| p.user_ns()).sum();
+                // Idle time never goes back, as on Linux (a thread's user
+                // time is added in bursts, so the difference can shrink).
                 let idle = (uptime * ncpus).saturating_sub(user);
+                let idle = IDLE_SHOWN.fetch_max(idle, Ordering::Relaxed).max(idle);
                 let running = procs
                     .iter()
                     .filter(|p| p.state() == State::Running && !p.signals().is_stopped())
@@ -682,6 +821,7 @@ mod imp {
             rss_pages: stats.as_ref().map_or(0, |s| s.resident_pages as u64),
             exit_signal: p.exit_signal().map_or(0, i32::from),
             processor: p.last_cpu().unwrap_or(0),
+            nice: p.nice(),
             uids: [creds.uid, creds.euid, creds.suid],
             gids: [creds.gid, creds.egid, creds.sgid],
             umask: p.fs().umask(),
@@ -715,6 +855,7 @@ mod tests {
             rss_pages: 3,
             exit_signal: 17,
             processor: 2,
+            nice: -3,
             uids: [1000, 1000, 0],
             gids: [5, 5, 5],
             umask: 0o22,
@@ -738,6 +879,12 @@ mod tests {
         assert!(text.contains("processor\t: 1\n"));
         assert!(text.ends_with("\n\n"));
         assert!(MOUNTS.lines().all(|l| l.split(' ').count() == 6));
+        assert!(
+            MOUNTS
+                .lines()
+                .map(|l| l.split(' ').nth(1).unwrap())
+                .eq(MOUNT_POINTS.iter().copied())
+        );
         assert!(MOUNTS.contains("tmpfs /tmp tmpfs "));
     }
 
@@ -756,6 +903,8 @@ mod tests {
         assert_eq!(fields.len() + 2, 52);
         assert_eq!(fields[0], "S");
         assert_eq!(fields[14 - 3], "250", "utime in ticks");
+        assert_eq!(fields[18 - 3], "17", "priority");
+        assert_eq!(fields[19 - 3], "-3", "nice");
         assert_eq!(fields[20 - 3], "1", "num_threads");
         assert_eq!(fields[23 - 3], (8u64 << 20).to_string(), "vsize");
         assert_eq!(fields[24 - 3], "3", "rss");
@@ -797,9 +946,12 @@ mod tests {
     fn lookup_walks_the_tree() {
         let alive = |pid| pid == 7;
         let look = |path: &str| {
-            ProcNode::lookup(path.split('/').filter(|c| !c.is_empty()), alive, |_, fd| {
-                fd < 3
-            })
+            ProcNode::lookup(
+                path.split('/').filter(|c| !c.is_empty()),
+                alive,
+                |_, fd| fd < 3,
+                |pid, tid| pid == 7 && (tid == 7 || tid == 9),
+            )
         };
         assert_eq!(look(""), Some(Ok(ProcNode::Root)));
         assert_eq!(look("7"), Some(Ok(ProcNode::Dir(7))));
@@ -814,6 +966,31 @@ mod tests {
         assert_eq!(look("x"), None);
         assert_eq!(look("7/stat/x"), Some(Err(())));
         assert_eq!(look("uptime/x"), Some(Err(())));
+        assert_eq!(look("7/fd/2"), Some(Ok(ProcNode::Fd(7, 2))));
+        assert_eq!(look("7/fd/02"), None);
+        assert_eq!(look("7/fd/3"), None);
+        assert_eq!(look("7/task"), Some(Ok(ProcNode::TaskDir(7))));
+        assert_eq!(look("7/task/9"), Some(Ok(ProcNode::Task(7, 9))));
+        assert_eq!(
+            look("7/task/9/comm"),
+            Some(Ok(ProcNode::PidFile(7, PidFile::Comm)))
+        );
+        assert_eq!(look("7/task/9/fd/1"), Some(Ok(ProcNode::Fd(7, 1))));
+        assert_eq!(look("7/task/8"), None, "no such thread");
+        assert_eq!(look("7/task/0"), None);
+        assert_eq!(look("7/task/09"), None);
+        assert!(ProcNode::TaskDir(7).is_dir() && ProcNode::Task(7, 9).is_dir());
+        assert_eq!(look("sys"), Some(Ok(ProcNode::SysDir(None))));
+        assert_eq!(look("sys/vm"), Some(Ok(ProcNode::SysDir(Some(1)))));
+        assert_eq!(
+            look("sys/kernel/pid_max"),
+            Some(Ok(ProcNode::Sysctl(Sysctl::PidMax)))
+        );
+        assert_eq!(look("sys/vm/pid_max"), None);
+        assert_eq!(look("sys/net"), None);
+        assert_eq!(look("sys/kernel/pid_max/x"), Some(Err(())));
+        assert!(ProcNode::SysDir(None).is_dir() && !ProcNode::Sysctl(Sysctl::Ostype).is_dir());
+        assert_ne!(ProcNode::Task(7, 9).ino(), ProcNode::Task(9, 7).ino());
         assert_ne!(
             ProcNode::Dir(7).ino(),
             ProcNode::PidFile(7, PidFile::Stat).ino()

@@ -51,7 +51,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use super::stat::{S_IFDIR, S_IFLNK, S_IFREG, Stat, dtype};
+use super::stat::{S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, Stat, dtype};
 use abi::Errno;
 
 /// The wall-clock time for file times, in ns since 1970.
@@ -226,6 +226,8 @@ enum Contents {
     Dir(spin::Mutex<BTreeMap<String, Arc<TmpNode>>>),
     File(spin::Mutex<FileData>),
     Symlink(String),
+    /// A named pipe: the pipe its opens share (`super::pipe::fifo`).
+    Fifo(Arc<super::pipe::Pipe>),
 }
 
 /// A file or directory of the tmpfs (module docs).
@@ -238,6 +240,9 @@ pub struct TmpNode {
     /// Names that refer to a file or symbolic link (a directory's count
     /// is computed from its subdirectories).
     links: AtomicU32,
+    /// Owner: uid in the low 32 bits, gid in the high (`chown`; a new
+    /// node is root's until its creator sets it, [`TmpNode::set_owner`]).
+    owner: AtomicU64,
     times: spin::Mutex<Times>,
     contents: Contents,
 }
@@ -297,6 +302,7 @@ impl TmpNode {
             charged,
             quota,
             links: AtomicU32::new(1),
+            owner: AtomicU64::new(0),
             times: spin::Mutex::new(Times {
                 atime: now,
                 mtime: now,
@@ -367,6 +373,48 @@ impl TmpNode {
         self.touch_changed();
     }
 
+    /// Its owner: `(uid, gid)`.
+    pub fn owner(&self) -> (u32, u32) {
+        // Relaxed: the ids are a plain value, changed as one word.
+        let word = self.owner.load(Ordering::Relaxed);
+        (word as u32, (word >> 32) as u32)
+    }
+
+    /// The owner of a node a process with effective ids `(uid, gid)`
+    /// makes in this directory: its ids, but the directory's group if the
+    /// directory is set-group-ID (Linux's `inode_init_owner`).
+    pub fn owner_for_new(&self, (uid, gid): (u32, u32)) -> (u32, u32) {
+        if self.perm.load(Ordering::Relaxed) & 0o2000 != 0 {
+            (uid, self.owner().1)
+        } else {
+            (uid, gid)
+        }
+    }
+
+    /// Sets the owner of a node just made (no change time).
+    pub fn set_owner(&self, uid: u32, gid: u32) {
+        self.owner
+            .store(u64::from(uid) | u64::from(gid) << 32, Ordering::Relaxed);
+    }
+
+    /// `chown`: the ids given change (`None` keeps one). As Linux's
+    /// `chown_common`, a change of anything but a directory clears
+    /// set-user-ID, and set-group-ID if group execution is allowed (without
+    /// it the bit means mandatory locking); the change time is now.
+    pub fn chown(&self, uid: Option<u32>, gid: Option<u32>) {
+        let (old_uid, old_gid) = self.owner();
+        self.set_owner(uid.unwrap_or(old_uid), gid.unwrap_or(old_gid));
+        if !self.is_dir() {
+            let perm = self.perm.load(Ordering::Relaxed);
+            let mut kill = 0o4000;
+            if perm & 0o010 != 0 {
+                kill |= 0o2000;
+            }
+            self.perm.store(perm & !kill, Ordering::Relaxed);
+        }
+        self.touch_changed();
+    }
+
     /// The budget this node's file system shares.
     pub fn quota(&self) -> &Arc<Quota> {
         &self.quota
@@ -375,7 +423,7 @@ impl TmpNode {
     fn children(&self) -> Result<&spin::Mutex<BTreeMap<String, Arc<TmpNode>>>, Errno> {
         match &self.contents {
             Contents::Dir(children) => Ok(children),
-            Contents::File(_) | Contents::Symlink(_) => Err(Errno::ENOTDIR),
+            Contents::File(_) | Contents::Symlink(_) | Contents::Fifo(_) => Err(Errno::ENOTDIR),
         }
     }
 
@@ -383,7 +431,7 @@ impl TmpNode {
         match &self.contents {
             Contents::File(data) => Ok(data),
             Contents::Dir(_) => Err(Errno::EISDIR),
-            Contents::Symlink(_) => Err(Errno::EINVAL),
+            Contents::Symlink(_) | Contents::Fifo(_) => Err(Errno::EINVAL),
         }
     }
 
@@ -418,6 +466,18 @@ impl TmpNode {
         perm: u32,
         exclusive: bool,
     ) -> Result<(Arc<TmpNode>, bool), Errno> {
+        self.create_as(name, perm, exclusive, (0, 0))
+    }
+
+    /// [`TmpNode::create`] of a file owned by `owner` (`(uid, gid)`) if
+    /// it is made.
+    pub fn create_as(
+        &self,
+        name: &str,
+        perm: u32,
+        exclusive: bool,
+        (uid, gid): (u32, u32),
+    ) -> Result<(Arc<TmpNode>, bool), Errno> {
         let mut children = self.children()?.lock();
         if let Some(node) = children.get(name) {
             return if exclusive {
@@ -428,6 +488,7 @@ impl TmpNode {
         }
         let file = Contents::File(spin::Mutex::new(FileData::default()));
         let node = TmpNode::new_charged(perm, self.quota.clone(), file)?;
+        node.set_owner(uid, gid);
         children.insert(String::from(name), node.clone());
         drop(children);
         self.touch_modified();
@@ -448,18 +509,53 @@ impl TmpNode {
 
     /// `mkdir` in this directory. `EEXIST` if `name` exists.
     pub fn mkdir(&self, name: &str, perm: u32) -> Result<(), Errno> {
+        self.mkdir_as(name, perm, (0, 0))
+    }
+
+    /// [`TmpNode::mkdir`] of a directory owned by `owner` (`(uid, gid)`).
+    pub fn mkdir_as(&self, name: &str, perm: u32, (uid, gid): (u32, u32)) -> Result<(), Errno> {
         let dir = Contents::Dir(spin::Mutex::new(BTreeMap::new()));
-        self.add(name, TmpNode::new_charged(perm, self.quota.clone(), dir)?)
+        let node = TmpNode::new_charged(perm, self.quota.clone(), dir)?;
+        node.set_owner(uid, gid);
+        self.add(name, node)
     }
 
     /// `symlink`: a symbolic link `name` to `target` (`EEXIST` if `name`
     /// exists).
     pub fn symlink(&self, name: &str, target: &str) -> Result<(), Errno> {
+        self.symlink_as(name, target, (0, 0))
+    }
+
+    /// `mknod(S_IFIFO)`: a named pipe `name` with `perm`, owned by `owner`
+    /// (`EEXIST` if `name` exists).
+    pub fn mkfifo_as(&self, name: &str, perm: u32, (uid, gid): (u32, u32)) -> Result<(), Errno> {
+        let fifo = Contents::Fifo(super::pipe::fifo());
+        let node = Self::new_charged(perm, self.quota.clone(), fifo)?;
+        node.set_owner(uid, gid);
+        self.add(name, node)
+    }
+
+    /// A named pipe's pipe; `None` for anything else.
+    pub fn fifo(&self) -> Option<&Arc<super::pipe::Pipe>> {
+        match &self.contents {
+            Contents::Fifo(pipe) => Some(pipe),
+            _ => None,
+        }
+    }
+
+    /// [`TmpNode::symlink`] of a link owned by `owner` (`(uid, gid)`).
+    pub fn symlink_as(
+        &self,
+        name: &str,
+        target: &str,
+        (uid, gid): (u32, u32),
+    ) -> Result<(), Errno> {
         let link = Self::new_charged(
             0o777,
             self.quota.clone(),
             Contents::Symlink(String::from(target)),
         )?;
+        link.set_owner(uid, gid);
         self.add(name, link)
     }
 
@@ -652,7 +748,7 @@ impl TmpNode {
     pub fn size(&self) -> u64 {
         match &self.contents {
             Contents::File(data) => data.lock().size,
-            Contents::Dir(_) => 0,
+            Contents::Dir(_) | Contents::Fifo(_) => 0,
             Contents::Symlink(target) => target.len() as u64,
         }
     }
@@ -661,7 +757,7 @@ impl TmpNode {
     pub fn pages(&self) -> u64 {
         match &self.contents {
             Contents::File(data) => data.lock().pages.len() as u64,
-            Contents::Dir(_) | Contents::Symlink(_) => 0,
+            Contents::Dir(_) | Contents::Symlink(_) | Contents::Fifo(_) => 0,
         }
     }
 
@@ -682,6 +778,7 @@ impl TmpNode {
             Contents::Dir(_) => S_IFDIR,
             Contents::File(_) => S_IFREG,
             Contents::Symlink(_) => S_IFLNK,
+            Contents::Fifo(_) => S_IFIFO,
         };
         // Relaxed: permissions are a plain value.
         kind | self.perm.load(Ordering::Relaxed)
@@ -695,6 +792,8 @@ impl TmpNode {
             ino: self.ino,
             nlink: self.nlink(),
             mode: self.mode(),
+            uid: self.owner().0,
+            gid: self.owner().1,
             atime_ns: times.atime,
             mtime_ns: times.mtime,
             ctime_ns: times.ctime,

@@ -279,11 +279,14 @@ fn resolve_components(path: &Normal, follow: bool) -> Result<Step, Errno> {
         // last if `follow`, always when more components come (`cwd/x`).
         Some("proc") => {
             let rest: Vec<&str> = components.collect();
-            if let [pid, name, more @ ..] = rest.as_slice()
+            // The file's name follows `PID` or `PID/task/TID`.
+            let at = if rest.get(1) == Some(&"task") { 3 } else { 1 };
+            if let Some(name) = rest.get(at)
                 && let Some(file) = procfs::PidFile::named(name).filter(|&f| node_is_link(f))
-                && (follow || !more.is_empty())
-                && let ProcNode::PidFile(pid, _) = procfs::resolve([*pid, *name].into_iter())?
+                && (follow || rest.len() > at + 1)
+                && let ProcNode::PidFile(pid, _) = procfs::resolve(rest[..=at].iter().copied())?
             {
+                let more = &rest[at + 1..];
                 let mut target = procfs::link_target(pid, file)?;
                 for name in more {
                     target.push('/');

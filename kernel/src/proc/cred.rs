@@ -51,6 +51,40 @@ impl Creds {
         sgid: ROOT,
     };
 
+    /// Whether these ids may change a file owned by `(uid, gid)` to
+    /// `new_uid` and `new_gid` (`None`: unchanged), as Linux's `chown_ok`
+    /// and `chgrp_ok` allow without capabilities other than root's: the
+    /// owner may give the file to its effective group (or keep it) and
+    /// "change" the uid only to itself. Tine has no supplementary groups.
+    pub const fn may_chown(
+        &self,
+        (uid, gid): (Id, Id),
+        new_uid: Option<Id>,
+        new_gid: Option<Id>,
+    ) -> bool {
+        if self.is_root() {
+            return true;
+        }
+        let owner = self.euid == uid;
+        if let Some(new) = new_uid
+            && !(owner && new == uid)
+        {
+            return false;
+        }
+        if let Some(new) = new_gid
+            && !(owner && (new == gid || new == self.egid))
+        {
+            return false;
+        }
+        true
+    }
+
+    /// Whether these ids may change the mode of a file owned by `uid`:
+    /// its owner or root (Linux's `inode_owner_or_capable`).
+    pub const fn may_chmod(&self, uid: Id) -> bool {
+        self.is_root() || self.euid == uid
+    }
+
     /// Whether permission checks treat the process as the superuser.
     pub const fn is_root(&self) -> bool {
         self.euid == ROOT
@@ -223,6 +257,31 @@ mod tests {
     use super::resource::*;
     use super::*;
 
+    #[test]
+    fn chown_rules_are_linuxs() {
+        let user = Creds {
+            uid: 1000,
+            euid: 1000,
+            suid: 1000,
+            gid: 100,
+            egid: 100,
+            sgid: 100,
+        };
+        let mine = (1000, 5);
+        assert!(user.may_chown(mine, None, None));
+        assert!(
+            user.may_chown(mine, Some(1000), Some(100)),
+            "own uid, own group"
+        );
+        assert!(user.may_chown(mine, None, Some(5)), "group kept");
+        assert!(!user.may_chown(mine, Some(0), None), "giving a file away");
+        assert!(!user.may_chown(mine, None, Some(7)), "a group it is not in");
+        assert!(!user.may_chown((0, 0), None, Some(100)), "not the owner");
+        assert!(user.may_chown((0, 0), None, None), "no change asked");
+        assert!(Creds::ROOT.may_chown((1000, 5), Some(7), Some(8)));
+        assert!(user.may_chmod(1000) && !user.may_chmod(0) && Creds::ROOT.may_chmod(1000));
+    }
+
     fn user(uid: Id, gid: Id) -> Creds {
         Creds {
             uid,
@@ -276,7 +335,13 @@ mod tests {
             }
         );
         assert_eq!(l.get(NPROC).unwrap().cur, 1000);
-        assert_eq!(l.get(NOFILE).unwrap(), Rlimit { cur: 256, max: 256 });
+        assert_eq!(
+            l.get(NOFILE).unwrap(),
+            Rlimit {
+                cur: 1024,
+                max: 1024
+            }
+        );
         assert_eq!(l.get(AS).unwrap(), Rlimit::INFINITE);
         assert_eq!(l.get(RTTIME).unwrap(), Rlimit::INFINITE);
         assert_eq!(l.get(16), Err(Errno::EINVAL));
@@ -297,9 +362,9 @@ mod tests {
         assert_eq!(l.set(NOFILE, lim(10, 201), &joe), Err(Errno::EPERM));
         assert_eq!(l.get(NOFILE).unwrap(), lim(200, 200));
         // Root may, up to the descriptor table's size.
-        l.set(NOFILE, lim(10, 256), &root).unwrap();
-        assert_eq!(l.get(NOFILE).unwrap(), lim(10, 256));
-        assert_eq!(l.set(NOFILE, lim(10, 257), &root), Err(Errno::EPERM));
+        l.set(NOFILE, lim(10, 1024), &root).unwrap();
+        assert_eq!(l.get(NOFILE).unwrap(), lim(10, 1024));
+        assert_eq!(l.set(NOFILE, lim(10, 1025), &root), Err(Errno::EPERM));
         l.set(STACK, lim(1 << 20, 1 << 40), &root).unwrap();
         l.set(CORE, Rlimit::INFINITE, &root).unwrap();
         assert_eq!(l.get(CORE).unwrap(), Rlimit::INFINITE);

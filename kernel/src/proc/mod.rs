@@ -9,6 +9,8 @@
 //! - [`cred`]: user and group ids, resource limits (pure logic);
 //! - [`fork`]: `fork1`, which makes a process from a request: refusals,
 //!   the `maxproc` limit, allocations with rollback, the commit point;
+//! - [`itimer`]: the real-time interval timer (`alarm`, `setitimer`):
+//!   its conversions (pure) and, on the machine, the timer and its task;
 //! - [`futex`]: the futex wait queue (pure, loom-modelled) and, on the
 //!   machine, `futex(2)` and the robust-list walk (`docs/futex.md`);
 //! - [`fork_flags`]: the fork family's front ends (fork, vfork, rfork,
@@ -65,6 +67,7 @@ mod fork_ktests;
 mod forkfam_ktests;
 pub mod futex;
 pub mod index;
+pub mod itimer;
 #[cfg(target_os = "none")]
 pub mod job;
 #[cfg(target_os = "none")]

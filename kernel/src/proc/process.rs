@@ -132,6 +132,12 @@ mod imp {
         creds: spin::Mutex<Creds>,
         /// Resource limits; fork copies them.
         rlimits: spin::Mutex<Rlimits>,
+        /// Its nice value, -20 to 19 (`setpriority`; fork copies it). Tine
+        /// schedules every thread alike, so it is kept and shown only.
+        nice: core::sync::atomic::AtomicI8,
+        /// `ITIMER_REAL` (`alarm`, `setitimer`): not inherited by fork,
+        /// kept by exec.
+        real_timer: crate::proc::itimer::RealTimer,
         /// The real uid this process is counted under (`super::uidinfo`).
         pub(in crate::proc) charged_uid: core::sync::atomic::AtomicU32,
         /// Its live threads (`super::thread::Thread`), each in the slot
@@ -296,6 +302,8 @@ mod imp {
                     crate::proc::fork::maxproc() as u64
                 )),
                 charged_uid: core::sync::atomic::AtomicU32::new(0),
+                nice: core::sync::atomic::AtomicI8::new(0),
+                real_timer: crate::proc::itimer::RealTimer::new(),
                 threads: spin::Mutex::new(Slots::new()),
                 space_generation: AtomicU64::new(0),
                 affinity: AtomicU64::new(!0),
@@ -469,6 +477,22 @@ mod imp {
             *self.creds.lock() = parent.creds();
             *self.rlimits.lock() = *parent.rlimits.lock();
             self.affinity.store(parent.affinity(), Ordering::Relaxed);
+            self.nice.store(parent.nice(), Ordering::Relaxed);
+        }
+
+        /// Its nice value (-20 to 19).
+        pub fn nice(&self) -> i8 {
+            self.nice.load(Ordering::Relaxed)
+        }
+
+        /// Its real-time interval timer (`alarm`, `setitimer`).
+        pub fn real_timer(&self) -> &crate::proc::itimer::RealTimer {
+            &self.real_timer
+        }
+
+        /// Sets its nice value (the caller clamps and checks it).
+        pub fn set_nice(&self, nice: i8) {
+            self.nice.store(nice, Ordering::Relaxed);
         }
 
         /// Its user and group ids.

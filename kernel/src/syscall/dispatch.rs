@@ -90,6 +90,7 @@ pub async fn dispatch(
                 files: process.files(),
                 fs: process.fs(),
                 process: Some(process.clone()),
+                tid: thread.tid().as_u32(),
             };
             super::fs::call(&cx, space, n, [a0, a1, a2, a3, a4, a5]).await
         }),

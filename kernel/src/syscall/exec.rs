@@ -168,7 +168,7 @@ fn first_bytes(program: &str) -> Result<Cow<'static, [u8]>, Errno> {
 fn resolve(process: &Process, path: &[u8]) -> Result<String, Errno> {
     core::str::from_utf8(path).map_err(|_| Errno::ENOENT)?;
     let path = crate::fs::path::normalize(&process.fs().cwd_shared(), path)?;
-    let path = super::fs::proc_self(path, process.pid().as_u32());
+    let path = super::fs::proc_self(path, process.pid().as_u32(), process.pid().as_u32());
     match crate::fs::procfs::exe_link(&path.path, process.pid()) {
         Some(target) => target,
         None => crate::fs::vfs::resolve_to(&path, true).map(|(_, path)| path),

@@ -73,9 +73,25 @@ pub struct FileCtx {
     /// The caller: `SIGPIPE` goes to it, and its signals interrupt a
     /// blocked read or write (`EINTR`). `None` in kernel tests.
     pub process: Option<Arc<Process>>,
+    /// The calling thread's id (`/proc/thread-self`); 0 in kernel tests.
+    pub tid: u32,
 }
 
 impl FileCtx {
+    /// The caller's credentials (root in kernel tests).
+    fn creds(&self) -> crate::proc::cred::Creds {
+        self.process
+            .as_ref()
+            .map_or(crate::proc::cred::Creds::ROOT, |p| p.creds())
+    }
+
+    /// The ids a file the caller makes belongs to: its effective uid and
+    /// gid (Linux's fsuid and fsgid).
+    fn ids(&self) -> (u32, u32) {
+        let creds = self.creds();
+        (creds.euid, creds.egid)
+    }
+
     /// The caller's descriptor limit (`Process::nofile`; the table's
     /// size in kernel tests).
     fn nofile(&self) -> usize {
@@ -149,6 +165,13 @@ pub fn handles(number: u64) -> bool {
             | nr::CHMOD
             | nr::FCHMOD
             | nr::FCHMODAT
+            | nr::MKNOD
+            | nr::MKNODAT
+            | nr::UMOUNT2
+            | nr::CHOWN
+            | nr::LCHOWN
+            | nr::FCHOWN
+            | nr::FCHOWNAT
             | nr::UTIMENSAT
             | nr::MKDIRAT
             | nr::UNLINKAT
@@ -169,8 +192,8 @@ pub async fn call(cx: &FileCtx, space: &AddressSpace, number: u64, args: [u64; 6
         nr::WRITEV => writev(cx, space, a0, a1, a2).await,
         nr::PREAD64 => pread(cx, space, a0, a1, a2, a3),
         nr::PWRITE64 => pwrite(cx, space, a0, a1, a2, a3),
-        nr::OPEN => openat(cx, space, AT_FDCWD, a0, a1, a2),
-        nr::OPENAT => openat(cx, space, at, a1, a2, a3),
+        nr::OPEN => openat(cx, space, AT_FDCWD, a0, a1, a2).await,
+        nr::OPENAT => openat(cx, space, at, a1, a2, a3).await,
         nr::CLOSE => cx.files.remove(a0).map(|file| {
             drop(file);
             0
@@ -214,6 +237,9 @@ pub async fn call(cx: &FileCtx, space: &AddressSpace, number: u64, args: [u64; 6
         nr::FCHDIR => fchdir(cx, a0),
         nr::MKDIR => mkdir(cx, space, AT_FDCWD, a0, a1),
         nr::MKDIRAT => mkdir(cx, space, at, a1, a2),
+        nr::MKNOD => mknod(cx, space, AT_FDCWD, a0, a1),
+        nr::UMOUNT2 => umount2(cx, space, a0, a1),
+        nr::MKNODAT => mknod(cx, space, at, a1, a2),
         nr::UNLINK => unlinkat(cx, space, AT_FDCWD, a0, 0),
         nr::UNLINKAT => unlinkat(cx, space, at, a1, a2),
         nr::RMDIR => unlinkat(cx, space, AT_FDCWD, a0, AT_REMOVEDIR),
@@ -229,6 +255,10 @@ pub async fn call(cx: &FileCtx, space: &AddressSpace, number: u64, args: [u64; 6
         nr::CHMOD => fchmodat(cx, space, AT_FDCWD, a0, a1),
         nr::FCHMODAT => fchmodat(cx, space, at, a1, a2),
         nr::FCHMOD => fchmod(cx, a0, a1),
+        nr::CHOWN => fchownat(cx, space, AT_FDCWD, a0, [a1, a2, 0]),
+        nr::LCHOWN => fchownat(cx, space, AT_FDCWD, a0, [a1, a2, AT_SYMLINK_NOFOLLOW]),
+        nr::FCHOWNAT => fchownat(cx, space, at, a1, [a2, a3, a4]),
+        nr::FCHOWN => chown_vnode(cx, &file_vnode(&*cx.files.get(a0)?)?, a1, a2),
         nr::UTIMENSAT => utimensat(cx, space, at, a1, a2, a3),
         // Linux keeps only the permission bits and cannot fail.
         nr::UMASK => Ok(u64::from(cx.fs.set_umask(a0 as u32 & 0o777))),
@@ -306,11 +336,12 @@ fn user_path(cx: &FileCtx, space: &AddressSpace, dirfd: i32, ptr: u64) -> Result
 }
 
 /// Normalises `path` against `dirfd`'s directory; `/proc/self` becomes
-/// the caller's `/proc/PID` ([`crate::fs::procfs`]).
+/// the caller's `/proc/PID` and `/proc/thread-self` its
+/// `/proc/PID/task/TID` ([`crate::fs::procfs`]).
 pub fn resolve_at(cx: &FileCtx, dirfd: i32, path: &[u8]) -> Result<Normal, Errno> {
     let normal = resolve_at_literally(cx, dirfd, path)?;
     Ok(match &cx.process {
-        Some(process) => proc_self(normal, process.pid().as_u32()),
+        Some(process) => proc_self(normal, process.pid().as_u32(), cx.tid),
         None => normal,
     })
 }
@@ -330,13 +361,24 @@ fn resolve_at_literally(cx: &FileCtx, dirfd: i32, path: &[u8]) -> Result<Normal,
     normalize(dir.path(), path)
 }
 
-/// `/proc/self` and the paths below it, for process `pid`: `/proc/PID`.
-pub(super) fn proc_self(mut path: Normal, pid: u32) -> Normal {
-    let rest = match path.path.strip_prefix("/proc/self") {
-        Some(rest) if rest.is_empty() || rest.starts_with('/') => rest,
-        _ => return path,
+/// `/proc/self` and the paths below it, for process `pid`: `/proc/PID`;
+/// `/proc/thread-self` for thread `tid`: `/proc/PID/task/TID`.
+pub(super) fn proc_self(mut path: Normal, pid: u32, tid: u32) -> Normal {
+    let (rest, task) = if let Some(rest) = path.path.strip_prefix("/proc/self") {
+        (rest, false)
+    } else if let Some(rest) = path.path.strip_prefix("/proc/thread-self") {
+        (rest, true)
+    } else {
+        return path;
     };
-    path.path = alloc::format!("/proc/{pid}{rest}");
+    if !rest.is_empty() && !rest.starts_with('/') {
+        return path;
+    }
+    path.path = if task {
+        alloc::format!("/proc/{pid}/task/{tid}{rest}")
+    } else {
+        alloc::format!("/proc/{pid}{rest}")
+    };
     path
 }
 
@@ -540,7 +582,7 @@ fn pwrite(
 // ---------------------------------------------------------------------------
 
 /// `openat(dirfd, path, flags, mode)` (and `open`).
-fn openat(
+async fn openat(
     cx: &FileCtx,
     space: &AddressSpace,
     dirfd: i32,
@@ -551,7 +593,17 @@ fn openat(
     let path = user_path(cx, space, dirfd, path)?;
     let flags = flags as u32;
     cx.files.check_room(cx.nofile())?;
-    let file = OpenFile::open(&path, flags, mode as u32 & 0o7777, cx.fs.umask())?;
+    let file = OpenFile::open(&path, flags, mode as u32 & 0o7777, cx.fs.umask(), cx.ids())?;
+    // A named pipe's blocking open waits for the other side (a signal
+    // ends the wait with EINTR, dropping the end it had opened).
+    if let FileKind::Pipe(end) = file.kind()
+        && flags & O_NONBLOCK == 0
+    {
+        match &cx.process {
+            Some(process) => signal::interruptible(process, end.wait_partner()).await?,
+            None => end.wait_partner().await,
+        }
+    }
     cx.files
         .insert(file, fd_flags(flags), cx.nofile())
         .map(u64::from)
@@ -692,8 +744,74 @@ fn mkdir(cx: &FileCtx, space: &AddressSpace, dirfd: i32, path: u64, mode: u64) -
     let path = user_path(cx, space, dirfd, path)?;
     let dir = new_name_dir(&path)?;
     let name = path.split_last().map_or("", |(_, name)| name);
-    dir.mkdir(name, mode as u32 & 0o7777 & !cx.fs.umask())?;
+    let mut perm = mode as u32 & 0o7777 & !cx.fs.umask();
+    // A directory made in a set-group-ID directory is one too (Linux's
+    // `inode_init_owner`).
+    if dir.mode() & 0o2000 != 0 {
+        perm |= 0o2000;
+    }
+    dir.mkdir_as(name, perm, dir.owner_for_new(cx.ids()))?;
     Ok(0)
+}
+
+/// `mknodat(dirfd, path, mode, dev)` (and `mknod`): a named pipe
+/// (`S_IFIFO`) or, with type 0, an empty regular file, in `/tmp`.
+/// Devices are `EPERM` (Tine makes none on request; Linux too without
+/// `CAP_MKNOD`), a directory `EPERM` and an unknown type `EINVAL` (Linux's
+/// `may_mknod`); `EEXIST` and `EROFS` as `mkdir`.
+fn mknod(cx: &FileCtx, space: &AddressSpace, dirfd: i32, path: u64, mode: u64) -> SysResult {
+    use crate::fs::stat::{S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG};
+    const S_IFBLK: u32 = 0o060000;
+    const S_IFSOCK: u32 = 0o140000;
+    let mode = mode as u32;
+    let kind = mode & S_IFMT;
+    match kind {
+        0 | S_IFREG | S_IFIFO => {}
+        S_IFCHR | S_IFBLK | S_IFDIR => return Err(Errno::EPERM),
+        // A socket node needs sockets, which Tine has not.
+        S_IFSOCK => return Err(Errno::EOPNOTSUPP),
+        _ => return Err(Errno::EINVAL),
+    }
+    let path = user_path(cx, space, dirfd, path)?;
+    let dir = new_name_dir(&path)?;
+    let name = path.split_last().map_or("", |(_, name)| name);
+    let perm = mode & 0o7777 & !cx.fs.umask();
+    let owner = dir.owner_for_new(cx.ids());
+    if kind == S_IFIFO {
+        dir.mkfifo_as(name, perm, owner)?;
+    } else {
+        dir.create_as(name, perm, true, owner)?;
+    }
+    Ok(0)
+}
+
+/// `umount2(target, flags)`: Tine's file systems (`/`, `/dev`, `/proc`,
+/// `/tmp`) are fixed, so unmounting one is `EBUSY` (Linux's answer for a
+/// mount in use); another path is not a mount point, `EINVAL`. Checked as
+/// Linux's `ksys_umount` checks: unknown flags or `MNT_EXPIRE` with
+/// `MNT_FORCE`/`MNT_DETACH` `EINVAL`, not root `EPERM`, then the path
+/// (`UMOUNT_NOFOLLOW`: a final link not followed).
+fn umount2(cx: &FileCtx, space: &AddressSpace, target: u64, flags: u64) -> SysResult {
+    const MNT_FORCE: u64 = 1;
+    const MNT_DETACH: u64 = 2;
+    const MNT_EXPIRE: u64 = 4;
+    const UMOUNT_NOFOLLOW: u64 = 8;
+    let flags = u64::from(flags as u32);
+    if flags & !(MNT_FORCE | MNT_DETACH | MNT_EXPIRE | UMOUNT_NOFOLLOW) != 0
+        || (flags & MNT_EXPIRE != 0 && flags & (MNT_FORCE | MNT_DETACH) != 0)
+    {
+        return Err(Errno::EINVAL);
+    }
+    if !cx.creds().is_root() {
+        return Err(Errno::EPERM);
+    }
+    let path = user_path(cx, space, AT_FDCWD, target)?;
+    let (_, resolved) = vfs::resolve_to(&path, flags & UMOUNT_NOFOLLOW == 0)?;
+    if crate::fs::procfs::MOUNT_POINTS.contains(&resolved.as_str()) {
+        Err(Errno::EBUSY)
+    } else {
+        Err(Errno::EINVAL)
+    }
 }
 
 /// The tmpfs directory that is to hold `path`, a new name: `EEXIST` if
@@ -841,7 +959,8 @@ fn symlinkat(
     let target = core::str::from_utf8(&target).map_err(|_| Errno::EINVAL)?;
     let dir = new_name_dir(&path)?;
     let name = path.split_last().map_or("", |(_, name)| name);
-    dir.symlink(name, target).map(|()| 0)
+    dir.symlink_as(name, target, dir.owner_for_new(cx.ids()))
+        .map(|()| 0)
 }
 
 /// `readlinkat(dirfd, path, buf, size)` (and `readlink`): the target,
@@ -865,6 +984,9 @@ fn readlinkat(
         Some(process) if literal.path == "/proc/self" => {
             alloc::format!("{}", process.pid().as_u32())
         }
+        Some(process) if literal.path == "/proc/thread-self" => {
+            alloc::format!("{}/task/{}", process.pid().as_u32(), cx.tid)
+        }
         // Below `/proc/self` (its `exe`), the caller's `/proc/PID`.
         _ => vfs::resolve(&resolve_at(cx, dirfd, &raw)?, false)?.link_target()?,
     };
@@ -877,23 +999,77 @@ fn readlinkat(
 /// tmpfs node (a final link followed); `EROFS` elsewhere.
 fn fchmodat(cx: &FileCtx, space: &AddressSpace, dirfd: i32, path: u64, mode: u64) -> SysResult {
     let path = user_path(cx, space, dirfd, path)?;
-    chmod_vnode(&vfs::resolve(&path, true)?, mode)
+    chmod_vnode(cx, &vfs::resolve(&path, true)?, mode)
 }
 
 /// `fchmod(fd, mode)`: as `chmod`, on an open file.
 fn fchmod(cx: &FileCtx, fd: u64, mode: u64) -> SysResult {
-    let file = cx.files.get(fd)?;
+    chmod_vnode(cx, &file_vnode(&*cx.files.get(fd)?)?, mode)
+}
+
+/// The node an open file reads: a tmpfs file or a directory; `EROFS` for
+/// anything else (a pipe, a device), which the callers cannot change.
+fn file_vnode(file: &OpenFile) -> Result<Vnode, Errno> {
     match file.kind() {
-        FileKind::Tmp(node) => chmod_vnode(&Vnode::Tmp(node.clone()), mode),
-        FileKind::Dir(vnode) => chmod_vnode(vnode, mode),
+        FileKind::Tmp(node) => Ok(Vnode::Tmp(node.clone())),
+        FileKind::Dir(vnode) => Ok(vnode.clone()),
         _ => Err(Errno::EROFS),
     }
 }
 
-fn chmod_vnode(vnode: &Vnode, mode: u64) -> SysResult {
+/// `chmod` of a node: the permission bits of a tmpfs node (`EPERM`
+/// unless the caller owns it or is root); `EROFS` elsewhere.
+fn chmod_vnode(cx: &FileCtx, vnode: &Vnode, mode: u64) -> SysResult {
     match vnode {
         Vnode::Tmp(node) => {
+            if !cx.creds().may_chmod(node.owner().0) {
+                return Err(Errno::EPERM);
+            }
             node.chmod(mode as u32);
+            Ok(0)
+        }
+        _ => Err(Errno::EROFS),
+    }
+}
+
+/// `fchownat(dirfd, path, uid, gid, flags)` (and `chown`, `lchown`):
+/// `AT_SYMLINK_NOFOLLOW` changes a link itself, `AT_EMPTY_PATH` with an
+/// empty path the file `dirfd` is (other flags `EINVAL`).
+fn fchownat(
+    cx: &FileCtx,
+    space: &AddressSpace,
+    dirfd: i32,
+    path: u64,
+    [uid, gid, flags]: [u64; 3],
+) -> SysResult {
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let raw = read_path(space, path)?;
+    let vnode = if raw.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        if dirfd == AT_FDCWD {
+            vfs::resolve(&normalize("/", cx.fs.cwd().as_bytes())?, true)?
+        } else {
+            file_vnode(&*cx.files.get(dirfd as u32 as u64)?)?
+        }
+    } else {
+        let path = resolve_at(cx, dirfd, &raw)?;
+        vfs::resolve(&path, flags & AT_SYMLINK_NOFOLLOW == 0)?
+    };
+    chown_vnode(cx, &vnode, uid, gid)
+}
+
+/// `chown` of a node: the owner of a tmpfs node (an id of -1 is left as
+/// it is; `EPERM` unless `Creds::may_chown`); `EROFS` elsewhere.
+fn chown_vnode(cx: &FileCtx, vnode: &Vnode, uid: u64, gid: u64) -> SysResult {
+    let id = |raw: u64| Some(raw as u32).filter(|&id| id != u32::MAX);
+    let (uid, gid) = (id(uid), id(gid));
+    match vnode {
+        Vnode::Tmp(node) => {
+            if !cx.creds().may_chown(node.owner(), uid, gid) {
+                return Err(Errno::EPERM);
+            }
+            node.chown(uid, gid);
             Ok(0)
         }
         _ => Err(Errno::EROFS),

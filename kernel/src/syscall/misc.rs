@@ -37,6 +37,12 @@ pub fn handles(n: u64) -> bool {
             | nr::CLOCK_NANOSLEEP
             | nr::TINE_POWEROFF
             | nr::PRCTL
+            | nr::GETPRIORITY
+            | nr::SETPRIORITY
+            | nr::ALARM
+            | nr::UNSHARE
+            | nr::GETITIMER
+            | nr::SETITIMER
     )
 }
 
@@ -87,6 +93,17 @@ pub async fn call(
         nr::CLOCK_NANOSLEEP => time::clock_nanosleep(process, space, a0, a1, a2, a3).await,
         nr::TINE_POWEROFF => poweroff(process, a0),
         nr::PRCTL => prctl(process, space, a0, a1),
+        nr::GETPRIORITY => getpriority(process, a0, a1),
+        nr::SETPRIORITY => setpriority(process, a0, a1, a2),
+        nr::ALARM => {
+            // Linux's `alarm` takes an unsigned int of seconds.
+            let secs = u64::from(a0 as u32);
+            let (left, _) = process.real_timer().set(process, secs * 1_000_000_000, 0);
+            Ok(crate::proc::itimer::alarm_seconds(left))
+        }
+        nr::GETITIMER => getitimer(process, space, a0, a1),
+        nr::UNSHARE => unshare(process, a0),
+        nr::SETITIMER => setitimer(process, space, a0, a1, a2),
         _ => Err(Errno::ENOSYS),
     }
 }
@@ -137,6 +154,227 @@ fn prlimit(
     };
     if old != 0 {
         space.copy_to_user(old, &previous.to_bytes())?;
+    }
+    Ok(0)
+}
+
+/// The processes `which` (`PRIO_PROCESS`, `PRIO_PGRP`, `PRIO_USER`) and
+/// `who` (0: the caller's own) name for `getpriority`/`setpriority`, as
+/// Linux's `kernel/sys.c` picks them: a process id (a thread id names its
+/// process; Tine keeps one nice value per process), a process group, a
+/// real uid. `EINVAL` for another `which`; none found is `ESRCH`.
+fn priority_targets(
+    process: &Arc<Process>,
+    which: u64,
+    who: u64,
+) -> Result<alloc::vec::Vec<Arc<Process>>, Errno> {
+    const PRIO_PROCESS: u64 = 0;
+    const PRIO_PGRP: u64 = 1;
+    const PRIO_USER: u64 = 2;
+    let who = who as u32;
+    let found: alloc::vec::Vec<Arc<Process>> = match which {
+        PRIO_PROCESS if who == 0 => alloc::vec![process.clone()],
+        PRIO_PROCESS => Pid::new(who)
+            .and_then(|pid| {
+                process::lookup(pid)
+                    .or_else(|| crate::proc::thread::by_tid(pid).map(|t| t.process().clone()))
+            })
+            .into_iter()
+            .collect(),
+        PRIO_PGRP => {
+            let pgid = if who == 0 {
+                process.pgid().as_u32()
+            } else {
+                who
+            };
+            process::all()
+                .into_iter()
+                .filter(|p| p.pgid().as_u32() == pgid && p.state() == process::State::Running)
+                .collect()
+        }
+        PRIO_USER => {
+            let uid = if who == 0 { process.creds().uid } else { who };
+            process::all()
+                .into_iter()
+                .filter(|p| p.creds().uid == uid && p.state() == process::State::Running)
+                .collect()
+        }
+        _ => return Err(Errno::EINVAL),
+    };
+    if found.is_empty() {
+        return Err(Errno::ESRCH);
+    }
+    Ok(found)
+}
+
+/// `getpriority(which, who)`: `20 - nice` of the highest-priority (lowest
+/// nice) process named, 1 to 40, as Linux's raw call returns it (the C
+/// library turns it back into a nice value).
+fn getpriority(process: &Arc<Process>, which: u64, who: u64) -> SysResult {
+    let targets = priority_targets(process, which, who)?;
+    let best = targets.iter().map(|p| p.nice()).min().unwrap_or(0);
+    Ok((20 - i64::from(best)) as u64)
+}
+
+/// `setpriority(which, who, nice)`: sets the nice value (clamped to -20
+/// to 19) of every process named, as Linux's `set_one_prio`: `EPERM` for
+/// one owned by another user (real or effective uid unlike the caller's
+/// effective uid) unless root, `EACCES` for a lower nice than it has
+/// unless root or `RLIMIT_NICE` allows it (`20 - nice <= limit`); the
+/// result is the last error, or 0 once any process was changed.
+fn setpriority(process: &Arc<Process>, which: u64, who: u64, nice: u64) -> SysResult {
+    let targets = priority_targets(process, which, who)?;
+    let nice = (nice as i32).clamp(-20, 19) as i8;
+    let by = process.creds();
+    let limit = process
+        .rlimit(crate::proc::cred::resource::NICE)
+        .map_or(0, |l| l.cur);
+    let mut result = Err(Errno::ESRCH);
+    for target in targets {
+        let owner = target.creds();
+        if !by.is_root() && by.euid != owner.uid && by.euid != owner.euid {
+            result = Err(Errno::EPERM);
+            continue;
+        }
+        if nice < target.nice() && !by.is_root() && (20 - i64::from(nice)) as u64 > limit {
+            result = Err(Errno::EACCES);
+            continue;
+        }
+        target.set_nice(nice);
+        if result == Err(Errno::ESRCH) {
+            result = Ok(0);
+        }
+    }
+    result
+}
+
+/// What `unshare(flags)` asks of a process (pure: [`unshare_request`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Unshare {
+    files: bool,
+    fs: bool,
+    /// `CLONE_THREAD`, `CLONE_SIGHAND` or `CLONE_VM`: allowed only for a
+    /// process with one thread (and, for `CLONE_VM`, an address space of
+    /// its own), where they change nothing, as Linux's `check_unshare_flags`.
+    alone: bool,
+    vm: bool,
+}
+
+/// `unshare`'s flags, as Linux's `ksys_unshare` takes them: `CLONE_FILES`,
+/// `CLONE_FS`, `CLONE_SYSVSEM` (Tine keeps no semaphore undo lists: nothing
+/// to do), `CLONE_THREAD`/`CLONE_SIGHAND`/`CLONE_VM` (see [`Unshare`]).
+/// The namespace flags are `EINVAL`, Linux's answer when a namespace kind
+/// is not configured (Tine has none); so is any other bit.
+fn unshare_request(flags: u64) -> Result<Unshare, Errno> {
+    const CLONE_VM: u64 = 0x100;
+    const CLONE_FS: u64 = 0x200;
+    const CLONE_FILES: u64 = 0x400;
+    const CLONE_SIGHAND: u64 = 0x800;
+    const CLONE_THREAD: u64 = 0x10000;
+    const CLONE_SYSVSEM: u64 = 0x40000;
+    let known = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
+    if flags & !known != 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Unshare {
+        files: flags & CLONE_FILES != 0,
+        fs: flags & CLONE_FS != 0,
+        alone: flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_VM) != 0,
+        vm: flags & CLONE_VM != 0,
+    })
+}
+
+/// `unshare(flags)` ([`unshare_request`]): a descriptor table or file
+/// system context (cwd, umask) shared with another process (`CLONE_FILES`,
+/// `CLONE_FS`, vfork) becomes the caller's own copy. Tine's tables are
+/// per process: threads of one process keep sharing them (Linux would
+/// give the calling thread its own).
+fn unshare(process: &Arc<Process>, flags: u64) -> SysResult {
+    let req = unshare_request(flags)?;
+    if req.alone {
+        let shared_space = req.vm
+            && process
+                .space()
+                .is_some_and(|space| process::space_sharers(&space) > 1);
+        if process.threads().len() > 1 || shared_space {
+            return Err(Errno::EINVAL);
+        }
+    }
+    if req.files {
+        let files = process.files();
+        // Ours plus the process's reference: anything more is another
+        // process's.
+        if Arc::strong_count(&files) > 2 {
+            process.set_files(Arc::new(files.unshared_copy()));
+        }
+    }
+    if req.fs {
+        let fs = process.fs();
+        if Arc::strong_count(&fs) > 2 {
+            process.set_fs(Arc::new(fs.clone_copy()));
+        }
+    }
+    Ok(0)
+}
+
+/// `ITIMER_REAL`, the one interval timer Tine has (`ITIMER_VIRTUAL` and
+/// `ITIMER_PROF`, which count CPU time, are `EINVAL`).
+const ITIMER_REAL: u64 = 0;
+
+/// A `struct itimerval` (interval, then value; each a `timeval`) of
+/// `(value, interval)` in ns.
+fn itimerval_bytes((value, interval): (u64, u64)) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    let (isec, iusec) = crate::proc::itimer::ns_timeval(interval);
+    let (vsec, vusec) = crate::proc::itimer::ns_timeval(value);
+    for (i, field) in [isec, iusec, vsec, vusec].into_iter().enumerate() {
+        out[i * 8..i * 8 + 8].copy_from_slice(&field.to_ne_bytes());
+    }
+    out
+}
+
+/// `getitimer(which, curr)`: the time left and the interval.
+fn getitimer(process: &Arc<Process>, space: &AddressSpace, which: u64, curr: u64) -> SysResult {
+    if which != ITIMER_REAL {
+        return Err(Errno::EINVAL);
+    }
+    space.copy_to_user(curr, &itimerval_bytes(process.real_timer().get()))?;
+    Ok(0)
+}
+
+/// `setitimer(which, new, old)`: arms (or, with a zero value, disarms)
+/// the timer; `old` gets the previous setting. A NULL `new` disarms, as
+/// Linux takes it; a bad `timeval` is `EINVAL`, a bad pointer `EFAULT`
+/// before anything changes.
+fn setitimer(
+    process: &Arc<Process>,
+    space: &AddressSpace,
+    which: u64,
+    new: u64,
+    old: u64,
+) -> SysResult {
+    use crate::proc::itimer::timeval_ns;
+    if which != ITIMER_REAL {
+        return Err(Errno::EINVAL);
+    }
+    let (value, interval) = if new == 0 {
+        (0, 0)
+    } else {
+        let mut raw = [0u8; 32];
+        space.copy_from_user(new, &mut raw)?;
+        let field =
+            |i: usize| i64::from_ne_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap_or_default());
+        let interval = timeval_ns(field(0), field(1)).ok_or(Errno::EINVAL)?;
+        let value = timeval_ns(field(2), field(3)).ok_or(Errno::EINVAL)?;
+        (value, interval)
+    };
+    if old != 0 {
+        // Checked before the timer changes: a bad `old` leaves it as it was.
+        space.check_writable(old)?;
+    }
+    let previous = process.real_timer().set(process, value, interval);
+    if old != 0 {
+        space.copy_to_user(old, &itimerval_bytes(previous))?;
     }
     Ok(0)
 }

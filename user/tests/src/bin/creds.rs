@@ -173,12 +173,12 @@ fn limits(c: &mut Checks) {
     check_eq!(
         c,
         getrlimit(RLIMIT_NOFILE),
-        Ok((256, 256)),
+        Ok((1024, 1024)),
         "RLIMIT_NOFILE: the descriptor table's size"
     );
     check_eq!(
         c,
-        setrlimit(RLIMIT_NOFILE, 256, 257),
+        setrlimit(RLIMIT_NOFILE, 1024, 1025),
         Err(errno::EPERM),
         "NOFILE past the table, even as root"
     );
@@ -210,7 +210,7 @@ fn limits(c: &mut Checks) {
         ],
     );
     check_eq!(c, r, Ok(0), "prlimit64 on ourselves");
-    check_eq!(c, old, [256, 256], "the old limit");
+    check_eq!(c, old, [1024, 1024], "the old limit");
     check_eq!(c, getrlimit(RLIMIT_NOFILE), Ok((128, 256)), "the new limit");
     let r = call(
         nr::PRLIMIT64,
@@ -224,7 +224,7 @@ fn limits(c: &mut Checks) {
     check_eq!(c, (r, old), (Ok(0), [128, 256]), "prlimit64 pid 0 reads");
     check_eq!(
         c,
-        setrlimit(RLIMIT_NOFILE, 256, 256),
+        setrlimit(RLIMIT_NOFILE, 1024, 1024),
         Ok(0),
         "back to the default"
     );
