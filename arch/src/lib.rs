@@ -5,7 +5,10 @@
 //! control registers, TSC and random numbers ([`cpu`]), page tables, the
 //! direct map and the heap ([`mm`]), the IDT, trap stubs and the APICs
 //! ([`irq`]), AP start-up and per-CPU data ([`smp`]), port I/O ([`io`]),
-//! and the user/kernel switch ([`user`]).
+//! the user/kernel switch ([`user`]), ACPI tables through the direct map
+//! ([`acpi`]), the link-time registries of tests and benchmarks
+//! ([`registry`]), locks named by what they disable ([`sync`]) and the
+//! panic handler.
 //!
 //! `kernel`, `drivers` and `bench` deny `unsafe_code`; when they need
 //! something unsafe, it is added here as a safe function whose contract this

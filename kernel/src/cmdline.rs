@@ -12,7 +12,7 @@
 //! | `run=PATH,ARG,...` | run one user program (argv: the comma-separated words), then exit QEMU: success if it exited 0 |
 //! | `log=LEVEL` | log level: error, warn, info, debug, trace |
 //! | `pid_max=N` | PIDs run below N (FreeBSD's `kern.pid_max` tunable; default 99999) |
-//! | `idle_poll=adaptive`, `idle_poll=adaptive:MAX`, `idle_poll=NS` | idle CPUs' halt-polling window: adaptive (the default, capped at 50000 ns or MAX ns) or fixed at NS ns (0: no polling); see docs/executor.md |
+//! | `idle_poll=adaptive`, `idle_poll=adaptive:NS`, `idle_poll=NS` | idle CPUs' halt polling: adaptive (the default; a window of 30000 ns, `task::haltpoll::DEFAULT_WINDOW_NS`, or NS ns, polled or skipped as it has lately paid) or always a window of NS ns (0: no polling); see docs/executor.md |
 //! | `kshell` | run `/bin/init --greet` (greets, exits), then the kernel's own shell on the console |
 //! | anything else | ignored, with a warning |
 //!

@@ -2,7 +2,12 @@
 //!
 //! Everything above the hardware: the per-CPU async executors ([`task`]),
 //! processes and the BSD fork family ([`proc`]), address-space policy
-//! ([`vm`]), the Linux-ABI syscall layer ([`syscall`]) and files ([`fs`]).
+//! ([`vm`]), the Linux-ABI syscall layer ([`syscall`]) and files ([`fs`]);
+//! program loading ([`exec`]); the boot sequence ([`init`]) and the
+//! command line that picks what it does ([`cmdline`]); the kernel's own
+//! serial shell ([`shell`], with `kshell`); the in-kernel test registry
+//! ([`ktest`](mod@ktest)); fallible allocation for system-call paths ([`fallible`]);
+//! and where memory goes ([`memstat`], the `mem` figures).
 //!
 //! This crate contains no `unsafe` code: what needs the machine is asked of
 //! `arch` through safe APIs. Pure logic (PID bitmap, executor queues, ...)

@@ -2,15 +2,23 @@
 //! fork benchmark on Tine, optionally side by side with Linux booted in the
 //! same QEMU configuration; a table, a JSON record and an SVG chart.
 //!
-//! Three boots, one after the other (never two QEMUs at once):
+//! Boots one after the other (never two QEMUs at once):
 //! 1. the release kernel with `bench` (or `bench=A,B` for the names given
 //!    after `--`): one line per in-kernel case, `bench NAME iters=N
-//!    median_ns=X p99_ns=Y`, then `bench done` ([`serial::bench_report`]);
-//! 2. the same kernel with `run=/bin/forkbench,-c,SMP,-s,SCALE`: the
-//!    user-space benchmark ([`forkbench`]), whose `METRIC` lines it prints;
+//!    median_ns=X p99_ns=Y`, then `bench done` ([`serial::bench_report`])
+//!    (not with `--skip-kernel`);
+//! 2. the same kernel with `run=/bin/forkbench,-c,SMP,-s,SCALE[,NAME...],-t,MHZ`:
+//!    the user-space benchmark ([`forkbench`]), whose `METRIC` lines it
+//!    prints, or the `--program` given (not with `--skip-user`); MHZ is
+//!    the TSC frequency boot 1 logged (with `--skip-kernel`, a short
+//!    extra boot with `bench=-` reads it);
 //! 3. with `--compare-linux`, Debian's cloud kernel ([`linux`]) with an
-//!    initramfs whose `/init` runs the same forkbench binary, and the same
+//!    initramfs whose `/init` runs the same binary, and the same
 //!    `-M`, `-cpu`, `-accel`, `-smp` and `-m`.
+//!
+//! Boots 2 and 3 alternate `--rounds` times (each figure the median over
+//! the rounds); `--procs` first runs the processes-at-scale benchmark
+//! ([`crate::scalebench`]) in boots of its own.
 //!
 //! Each run is written to `target/bench/<unix-time>.json` and
 //! `target/bench/latest.json` with what is needed to compare runs fairly:
@@ -453,8 +461,9 @@ pub fn main(args: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
-/// forkbench's arguments: the CPU count (Tine has no sched_getaffinity for
-/// sysconf to count with yet) and the scale.
+/// forkbench's arguments: the CPU count (so that both kernels run as many
+/// throughput workers as the machine has CPUs, whatever musl's `sysconf`
+/// counts) and the scale.
 fn forkbench_args(smp: u32, scale: f64) -> Vec<String> {
     vec![
         "-c".to_owned(),
@@ -502,8 +511,9 @@ impl Workload {
     }
 
     /// The command Tine runs: forkbench also gets `-t MHZ`, the clock it
-    /// falls back on while Tine has no `clock_gettime` (it is ignored when
-    /// `clock_gettime` works; Linux's vDSO always does).
+    /// falls back on when the raw `clock_gettime` call is `ENOSYS` (it is
+    /// ignored when `clock_gettime` works, as it does on Tine and on
+    /// Linux).
     fn tine_command(&self, tsc_mhz: Option<u64>) -> Vec<String> {
         let mut command = self.command.clone();
         if let (None, Some(mhz)) = (&self.program, tsc_mhz) {

@@ -3,8 +3,13 @@
 //! A fresh Debian machine has stable Rust (host target only) but no
 //! `qemu-system-x86_64` and no `x86_64-unknown-none` target, and
 //! `RUSTUP_AUTO_INSTALL=0` stops `rust-toolchain.toml` from fetching the
-//! target by itself. `run`, `test` and `bench` call [`ensure_qemu`] and
-//! [`ensure_kernel_target`] first; `lint` calls [`ensure_components`].
+//! target by itself. `run`, `test`, `bench`, `gdb`, `fuzz`, `stress` and
+//! `busybox` call [`ensure_qemu`] and [`ensure_kernel_target`] first
+//! (`build` only the latter, `busybox --linux` only the former); `gdb`
+//! also installs gdb with [`ensure_tool`]; `lint` calls
+//! [`ensure_components`] and [`ensure_kernel_target`]. `musl-gcc` is
+//! `crate::musl`'s, and Debian's busybox and kernel packages are fetched,
+//! not installed, by `crate::linux`.
 //! Each prints what it installs; where it cannot install (not root, no
 //! apt-get) it prints the exact command to run and fails.
 

@@ -239,7 +239,7 @@ pub const THREAD_FORK_RATIO: f64 = 1.2;
 
 /// The fork of a 64-thread process taken apart, one round (one boot) at
 /// a time; the figures are the medians over the rounds of each round's
-/// own (docs/benchmarks.md, "Thread fork").
+/// own (docs/benchmarks.md, "Threads (issue 11), fifth pass").
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 struct ThreadFork {
     raw0: f64,

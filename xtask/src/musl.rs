@@ -2,7 +2,8 @@
 //!
 //! Each `.c` file is one program (no multi-file programs: a helper shared
 //! by several programs goes in a header next to them). [`build_c_programs`]
-//! compiles each with `musl-gcc -static -O2 -Wall` into
+//! compiles each with `musl-gcc` and [`CFLAGS`] (`-static -O2 -Wall
+//! -Wextra -std=gnu11`) into
 //! `target/c/<dir>/<name>`, skipping a program whose binary is newer than
 //! its source and every header in its directory. [`CProgram::guest_path`]
 //! says where the initramfs puts it: `user/c/tests/x.c` at `/test/x`,

@@ -55,7 +55,7 @@ pub fn parse_mem_mib(arg: &str) -> Result<u32, String> {
     }
 }
 
-/// The QEMU machine options shared by `run` and `bench`.
+/// The QEMU machine options shared by `run`, `bench` and `gdb`.
 #[derive(Args)]
 pub struct MachineArgs {
     /// Memory in MiB (64 to 65536).

@@ -32,6 +32,8 @@
 //! - [`index`]: the process table's indexes (children, children ready
 //!   for `wait4`, process groups, sessions, peer groups), every operation
 //!   O(log n), pure logic;
+//! - [`oom`]: the out-of-memory killer (a user fault that finds no frame
+//!   kills the process with the most resident pages);
 //! - [`counters`]: fork counters per CPU (FreeBSD's `v_forks`...);
 //! - [`events`]: fork hooks and the fork/exec/exit event stream;
 //! - [`procdesc`]: process descriptors (pdfork, `CLONE_PIDFD`);
