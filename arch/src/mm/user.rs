@@ -270,10 +270,15 @@ pub enum WriteFault {
 enum Local {
     /// `invlpg` of one page.
     Page(u64),
-    /// A whole flush (CR3 reload).
-    All,
     /// Nothing: the page is on this CPU's deferred list (`defer`).
     Deferred,
+    /// Nothing now: the CPU reloads CR3 (a whole flush) at its next entry
+    /// to user mode with the table, its recorded epoch being old. The
+    /// kernel never reaches user memory through the TLB, and under TCG
+    /// a flush now would be a second one (its refills too) before that
+    /// reload: a fork's parent returns to user mode, or its CPU switches
+    /// to another table, soon after.
+    Reload,
 }
 
 /// One user address space's page tables.
@@ -552,10 +557,10 @@ impl UserPageTable {
     }
 
     /// [`Self::changed`] for changes anywhere in the table (fork's
-    /// write-protection of the PML4 entries): the local flush is a
-    /// full one.
+    /// write-protection of the PML4 entries, a new PML4): this CPU
+    /// reloads CR3 at its next entry to user mode ([`Local::Reload`]).
     fn changed_all(&self) {
-        self.flush(Local::All);
+        self.flush(Local::Reload);
     }
 
     fn flush(&self, local: Local) {
@@ -574,8 +579,9 @@ impl UserPageTable {
                 // CPU's deferred list).
                 match local {
                     Local::Page(va) => x86_64::instructions::tlb::flush(VirtAddr::new(va)),
-                    Local::All => x86_64::instructions::tlb::flush_all(),
                     Local::Deferred => {}
+                    // The recorded epoch stays old: the next entry reloads.
+                    Local::Reload => return,
                 }
                 l.epoch = old + 1;
                 LOADED_EPOCH[crate::cpu::id()].store(old + 1, Ordering::Relaxed);
@@ -891,23 +897,9 @@ impl UserPageTable {
             core::sync::atomic::fence(Ordering::Acquire);
             return Ok(());
         }
-        let copy = Frame::alloc().ok_or(MapError::NoMemory)?;
-        TABLE_PAGES.fetch_add(1, Ordering::Relaxed);
-        let old = guard.pa();
-        // SAFETY: `old` is a PML4 other tables share; nobody writes a
-        // shared PML4's lower half (its sharers copy it first, as here) and
-        // the upper half is written only at boot, so reading it races with
-        // nothing. `copy` is a fresh frame only this call references,
-        // every entry of which is written.
-        unsafe {
-            let from = table_at(old);
-            let to = &mut *table_at(copy.paddr());
-            copy_shared(from, to, 256, |flags| flags - F::WRITABLE);
-            for i in 256..512 {
-                to[i] = (&*from)[i].clone();
-            }
-        }
-        let new = Arc::new(Root { frame: copy });
+        // SAFETY: a PML4 other tables share; nobody writes a shared
+        // PML4's lower half (its sharers copy it first, as here).
+        let new = unsafe { copy_root(guard.pa()) }.ok_or(MapError::NoMemory)?;
         self.root_pa.store(new.pa(), Ordering::SeqCst);
         let shared = core::mem::replace(&mut **guard, new);
         // Every CPU running this table leaves user mode and reloads CR3
@@ -1263,28 +1255,53 @@ impl UserPageTable {
 
     /// Fork: a new table that shares this one's PML4 and so every
     /// subtree (module docs, "Shared page-table subtrees"), its user
-    /// entries write-protected. The cost is no page at all: one step per
-    /// used PML4 entry (512 GiB of address space each) the first time,
-    /// none while the PML4 is shared already. Never fails (`Option` for
-    /// the callers' sake).
+    /// entries write-protected. When that write-protected some (this
+    /// table wrote since its last fork, and will likely write right after
+    /// this one, as musl's `fork` does), this table moves to a copy of the
+    /// PML4 at once ([`copy_root`]), as its first write would: its CPU
+    /// then reloads CR3 once, at its return to user mode, not once for
+    /// the fork's write-protection and again for the new PML4 at that
+    /// write (under TCG each is a whole software-TLB flush and its
+    /// refills). A PML4 shared already (nothing written since a fork) is
+    /// just shared with one more child: a parent forking without writing
+    /// between (`/bin/scale`) has all its children on one PML4. The cost
+    /// is one step per used PML4 entry (512 GiB of address space each)
+    /// and at most one page. Never fails (`Option` for the callers' sake):
+    /// without a frame for the copy, the PML4 is shared as it is.
     pub fn fork(&self) -> Option<UserPageTable> {
         let mut guard = self.lock.lock();
         let mut protected = false;
         if let Some(root) = Arc::get_mut(&mut guard) {
-            // SAFETY: the lock is held and the PML4 is this table's alone:
-            // its entries are ours to write-protect.
-            let pml4 = unsafe { &mut *table_at(root.pa()) };
-            for e in pml4.iter_mut().take(256) {
-                let flags = e.flags();
-                if !e.is_unused() && flags.contains(F::WRITABLE) {
-                    e.set_flags(flags - F::WRITABLE);
-                    protected = true;
+            let pml4 = table_at(root.pa());
+            for group in (0..256).step_by(GROUP) {
+                // SAFETY: the lock is held and the PML4 is this table's
+                // alone: its entries are ours to write-protect; no
+                // reference into it is alive while a group is looked at.
+                if unsafe { unused_group(pml4, group) } {
+                    continue;
+                }
+                for i in group..group + GROUP {
+                    // SAFETY: as above; one entry's reference at a time.
+                    let e = unsafe { &mut (&mut *pml4)[i] };
+                    let flags = e.flags();
+                    if !e.is_unused() && flags.contains(F::WRITABLE) {
+                        e.set_flags(flags - F::WRITABLE);
+                        protected = true;
+                    }
                 }
             }
         }
         // A shared PML4's user entries are all write-protected already.
         let child = UserPageTable::with_root(Arc::clone(&guard));
         if protected {
+            // SAFETY: this table's PML4, locked (and now shared with the
+            // child: written by nobody).
+            if let Some(own) = unsafe { copy_root(guard.pa()) } {
+                // As `own_root`: published before the epoch bump below;
+                // the child holds the old PML4.
+                self.root_pa.store(own.pa(), Ordering::SeqCst);
+                *guard = own;
+            }
             self.changed_all();
         }
         Some(child)
@@ -1645,6 +1662,31 @@ unsafe fn copy_shared(
             }
         }
     }
+}
+
+/// A new PML4 from the one at `from`: its user entries point where
+/// `from`'s do, write-protected, with one more reference to each PDPT
+/// ([`copy_shared`]); its upper half is the kernel's. `None` without a
+/// frame.
+///
+/// # Safety
+/// `from` is a PML4 nobody writes meanwhile (a shared one, or its table's
+/// lock is held).
+unsafe fn copy_root(from: u64) -> Option<Arc<Root>> {
+    let copy = Frame::alloc()?;
+    TABLE_PAGES.fetch_add(1, Ordering::Relaxed);
+    // SAFETY: the caller's contract for `from`; the upper half is written
+    // only at boot, so reading it races with nothing. `copy` is a fresh
+    // frame only this call references, every entry of which is written.
+    unsafe {
+        let from = table_at(from);
+        let to = &mut *table_at(copy.paddr());
+        copy_shared(from, to, 256, |flags| flags - F::WRITABLE);
+        for i in 256..512 {
+            to[i] = (&*from)[i].clone();
+        }
+    }
+    Some(Arc::new(Root { frame: copy }))
 }
 
 /// Gives up every reference the table at `pa` of `level` holds (lower

@@ -498,7 +498,9 @@ mod imp {
 
     /// Whether memory allows a fork of a process whose space is
     /// `parent_space` (copied when `copy`, else shared). Fork itself
-    /// copies no table (the child shares the parent's whole tree), but
+    /// copies at most one table (the child shares the parent's whole
+    /// tree; a parent that wrote since its last fork moves to a copy of
+    /// its PML4), but
     /// the writes after it copy the shared tables on the path they write
     /// on each side, and in all they can copy the tree once
     /// (`UserPageTable::tree_pages`: a static program's seven pages, a
