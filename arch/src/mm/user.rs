@@ -850,6 +850,9 @@ impl UserPageTable {
     ) -> Result<Option<&'g mut PageTableEntry>, MapError> {
         debug_assert!(is_user(va));
         self.own_root(guard)?;
+        // The shared tables the path was copied from (`own_table`), given
+        // up after one flush for the whole path (`Replaced::release`).
+        let mut replaced = Replaced::default();
         let mut table = table_at(guard.pa());
         for level in [4, 3, 2] {
             // SAFETY: `table` is this table's PML4 or a page-table page it
@@ -858,9 +861,13 @@ impl UserPageTable {
             let entry = unsafe { &mut (&mut *table)[index(va, level)] };
             if entry.is_unused() {
                 if !create {
+                    replaced.release(self, va);
                     return Ok(None);
                 }
-                let page = Frame::alloc_zeroed().ok_or(MapError::NoMemory)?;
+                let Some(page) = Frame::alloc_zeroed() else {
+                    replaced.release(self, va);
+                    return Err(MapError::NoMemory);
+                };
                 TABLE_PAGES.fetch_add(1, Ordering::Relaxed);
                 // The table owns the page from now on; `Drop` takes it back.
                 entry.set_addr(
@@ -871,10 +878,14 @@ impl UserPageTable {
                 // The table below is (or was) shared since a fork: the
                 // caller changes a leaf under it, so make it this table's
                 // own first (top down: the path is ours down to here).
-                self.own_table(entry, level, va)?;
+                if let Err(e) = self.own_table(entry, level, &mut replaced) {
+                    replaced.release(self, va);
+                    return Err(e);
+                }
             }
             table = table_at(entry.addr().as_u64());
         }
+        replaced.release(self, va);
         // SAFETY: as above, for the last-level table, which is this
         // table's alone now (`own_table` at every level above).
         Ok(Some(unsafe { &mut (&mut *table)[index(va, 1)] }))
@@ -915,10 +926,16 @@ impl UserPageTable {
     /// docs, "Shared page-table subtrees"). Still shared: copy it (one more
     /// reference to everything it points at, every entry read-only in the
     /// copy but shared-memory pages), point `entry` at the copy and give up
-    /// the shared one. No longer shared: write-protect what the former
+    /// the shared one (recorded in `replaced`, which lets go of it after
+    /// the flush). No longer shared: write-protect what the former
     /// sharers' copies may still reach (every table entry; the private
     /// pages with other references), and keep it.
-    fn own_table(&self, entry: &mut PageTableEntry, level: u32, va: u64) -> Result<(), MapError> {
+    fn own_table(
+        &self,
+        entry: &mut PageTableEntry,
+        level: u32,
+        replaced: &mut Replaced,
+    ) -> Result<(), MapError> {
         let old = entry.addr().as_u64();
         let below = level - 1;
         if refcount_of(old) == 1 {
@@ -972,12 +989,10 @@ impl UserPageTable {
             });
         }
         entry.set_addr(PhysAddr::new(copy.leak()), entry.flags() | F::WRITABLE);
-        // Page walks may have cached the old table: flush before giving up
-        // this table's reference to it.
-        self.changed(va);
-        // SAFETY: the entry's reference to the old table, taken back once
-        // (the entry points at the copy now).
-        unsafe { release_table(old, below) };
+        // Page walks may have cached the old table: this table's reference
+        // to it goes after the flush.
+        replaced.tables[replaced.count] = (old, below);
+        replaced.count += 1;
         Ok(())
     }
 
@@ -1661,6 +1676,39 @@ unsafe fn copy_shared(
                 );
             }
         }
+    }
+}
+
+/// The shared tables a walk (`leaf`) replaced by copies on the path to
+/// one address, at most one per level below the PML4, whose references
+/// it still holds: their entries point at the copies now, but page walks
+/// may have cached them. [`Replaced::release`] flushes once for the whole
+/// path (an `invlpg` drops every cached upper-level entry, and a stale
+/// entry for another page under an old table maps what the copy maps)
+/// and then gives them up; under TCG a flush per level was three
+/// `invlpg`s (each also ends a translation block) per copied path.
+#[derive(Default)]
+struct Replaced {
+    /// (physical address, level) of each old table.
+    tables: [(u64, u32); 3],
+    count: usize,
+}
+
+impl Replaced {
+    /// Flushes `va`'s path in `table` (if anything was replaced), then
+    /// gives up the old tables' references.
+    fn release(&mut self, table: &UserPageTable, va: u64) {
+        if self.count == 0 {
+            return;
+        }
+        table.changed(va);
+        for &(pa, level) in &self.tables[..self.count] {
+            // SAFETY: an entry's reference to a table it no longer points
+            // at (`own_table` replaced it by a copy), taken back once, after
+            // the flush.
+            unsafe { release_table(pa, level) };
+        }
+        self.count = 0;
     }
 }
 
