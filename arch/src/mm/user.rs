@@ -942,31 +942,16 @@ impl UserPageTable {
             // Acquire: the former sharers' reads of the table (before
             // their Release decrement) happen before the writes below.
             core::sync::atomic::fence(Ordering::Acquire);
-            let table = table_at(old);
-            for group in (0..512).step_by(GROUP) {
-                // SAFETY: refcount 1: only `entry` references the table, so
-                // nobody else can reach it; the lock makes this the only
-                // access, and no reference into it is alive here.
-                if unsafe { unused_group(table, group) } {
-                    continue;
-                }
-                for i in group..group + GROUP {
-                    // SAFETY: as above; one entry's reference at a time.
-                    let e = unsafe { &mut (&mut *table)[i] };
-                    let f = e.flags();
-                    if e.is_unused() || !f.contains(F::WRITABLE) {
-                        continue;
-                    }
-                    // A table below may have been copied by a former sharer
-                    // meanwhile (its entries then reach frames the copy
-                    // maps too): it is owned again on the next walk
-                    // through it.
-                    let keep =
-                        below == 1 && (f.contains(SHARED) || refcount_of(e.addr().as_u64()) == 1);
-                    if !keep {
-                        e.set_flags(f - F::WRITABLE);
-                    }
-                }
+            // SAFETY: refcount 1: only `entry` references the table, so
+            // nobody else can reach it; the lock makes this the only
+            // access, and no reference into it is alive here.
+            unsafe {
+                // A table below may have been copied by a former sharer
+                // meanwhile (its entries then reach frames the copy maps
+                // too): it is owned again on the next walk through it.
+                write_protect(table_at(old), 512, |f, pa| {
+                    below == 1 && (f.contains(SHARED) || refcount_of(pa) == 1)
+                });
             }
             // The entry only gains a right, and nothing under it became
             // weaker through it (it was read-only): no flush.
@@ -1287,24 +1272,10 @@ impl UserPageTable {
         let mut guard = self.lock.lock();
         let mut protected = false;
         if let Some(root) = Arc::get_mut(&mut guard) {
-            let pml4 = table_at(root.pa());
-            for group in (0..256).step_by(GROUP) {
-                // SAFETY: the lock is held and the PML4 is this table's
-                // alone: its entries are ours to write-protect; no
-                // reference into it is alive while a group is looked at.
-                if unsafe { unused_group(pml4, group) } {
-                    continue;
-                }
-                for i in group..group + GROUP {
-                    // SAFETY: as above; one entry's reference at a time.
-                    let e = unsafe { &mut (&mut *pml4)[i] };
-                    let flags = e.flags();
-                    if !e.is_unused() && flags.contains(F::WRITABLE) {
-                        e.set_flags(flags - F::WRITABLE);
-                        protected = true;
-                    }
-                }
-            }
+            // SAFETY: the lock is held and the PML4 is this table's alone:
+            // its entries are ours to write-protect; no reference into it
+            // is alive.
+            protected = unsafe { write_protect(table_at(root.pa()), 256, |_, _| false) };
         }
         // A shared PML4's user entries are all write-protected already.
         let child = UserPageTable::with_root(Arc::clone(&guard));
@@ -1640,6 +1611,40 @@ unsafe fn unused_group(table: *const PageTable, first: usize) -> bool {
         any |= unsafe { raw.add(first + k).read() };
     }
     any == 0
+}
+
+/// Clears the write bit of the used, writable entries among the first
+/// `entries` of the page-table page `table` but those `keep` (given an
+/// entry's flags and address) spares; all-zero groups are skipped
+/// ([`unused_group`]). Whether any entry changed.
+///
+/// # Safety
+/// The caller may write the table (its table's lock is held and nobody
+/// else reaches it) and no reference into it is alive; `entries` is at
+/// most 512 and a multiple of [`GROUP`].
+unsafe fn write_protect(
+    table: *mut PageTable,
+    entries: usize,
+    keep: impl Fn(F, u64) -> bool,
+) -> bool {
+    let mut changed = false;
+    for group in (0..entries).step_by(GROUP) {
+        // SAFETY: the caller's contract.
+        if unsafe { unused_group(table, group) } {
+            continue;
+        }
+        for i in group..group + GROUP {
+            // SAFETY: as above; one entry's reference at a time.
+            let e = unsafe { &mut (&mut *table)[i] };
+            let f = e.flags();
+            if e.is_unused() || !f.contains(F::WRITABLE) || keep(f, e.addr().as_u64()) {
+                continue;
+            }
+            e.set_flags(f - F::WRITABLE);
+            changed = true;
+        }
+    }
+    changed
 }
 
 /// Fills the first `entries` entries of the fresh page-table page `to`
