@@ -270,10 +270,15 @@ pub enum WriteFault {
 enum Local {
     /// `invlpg` of one page.
     Page(u64),
-    /// A whole flush (CR3 reload).
-    All,
     /// Nothing: the page is on this CPU's deferred list (`defer`).
     Deferred,
+    /// Nothing now: the CPU reloads CR3 (a whole flush) at its next entry
+    /// to user mode with the table, its recorded epoch being old. The
+    /// kernel never reaches user memory through the TLB, and under TCG
+    /// a flush now would be a second one (its refills too) before that
+    /// reload: a fork's parent returns to user mode, or its CPU switches
+    /// to another table, soon after.
+    Reload,
 }
 
 /// One user address space's page tables.
@@ -603,10 +608,10 @@ impl UserPageTable {
     }
 
     /// [`Self::changed`] for changes anywhere in the table (fork's
-    /// write-protection of the PML4 entries): the local flush is a
-    /// full one.
+    /// write-protection of the PML4 entries, a new PML4): this CPU
+    /// reloads CR3 at its next entry to user mode ([`Local::Reload`]).
     fn changed_all(&self) {
-        self.flush(Local::All);
+        self.flush(Local::Reload);
     }
 
     fn flush(&self, local: Local) {
@@ -625,8 +630,9 @@ impl UserPageTable {
                 // CPU's deferred list).
                 match local {
                     Local::Page(va) => x86_64::instructions::tlb::flush(VirtAddr::new(va)),
-                    Local::All => x86_64::instructions::tlb::flush_all(),
                     Local::Deferred => {}
+                    // The recorded epoch stays old: the next entry reloads.
+                    Local::Reload => return,
                 }
                 l.epoch = old + 1;
                 LOADED_EPOCH[crate::cpu::id()].store(old + 1, Ordering::Relaxed);
@@ -892,6 +898,9 @@ impl UserPageTable {
     ) -> Result<Option<&'g mut PageTableEntry>, MapError> {
         debug_assert!(is_user(va));
         self.own_root(guard)?;
+        // The shared tables the path was copied from (`own_table`), given
+        // up after one flush for the whole path (`Replaced::release`).
+        let mut replaced = Replaced::default();
         let mut table = table_at(guard.pa());
         for level in [4, 3, 2] {
             // SAFETY: `table` is this table's PML4 or a page-table page it
@@ -900,9 +909,13 @@ impl UserPageTable {
             let entry = unsafe { &mut (&mut *table)[index(va, level)] };
             if entry.is_unused() {
                 if !create {
+                    replaced.release(self, va);
                     return Ok(None);
                 }
-                let page = Frame::alloc_zeroed().ok_or(MapError::NoMemory)?;
+                let Some(page) = Frame::alloc_zeroed() else {
+                    replaced.release(self, va);
+                    return Err(MapError::NoMemory);
+                };
                 TABLE_PAGES.fetch_add(1, Ordering::Relaxed);
                 // The table owns the page from now on; `Drop` takes it back.
                 entry.set_addr(
@@ -913,10 +926,14 @@ impl UserPageTable {
                 // The table below is (or was) shared since a fork: the
                 // caller changes a leaf under it, so make it this table's
                 // own first (top down: the path is ours down to here).
-                self.own_table(entry, level, va)?;
+                if let Err(e) = self.own_table(entry, level, &mut replaced) {
+                    replaced.release(self, va);
+                    return Err(e);
+                }
             }
             table = table_at(entry.addr().as_u64());
         }
+        replaced.release(self, va);
         // SAFETY: as above, for the last-level table, which is this
         // table's alone now (`own_table` at every level above).
         Ok(Some(unsafe { &mut (&mut *table)[index(va, 1)] }))
@@ -981,23 +998,9 @@ impl UserPageTable {
             core::sync::atomic::fence(Ordering::Acquire);
             return Ok(());
         }
-        let copy = Frame::alloc().ok_or(MapError::NoMemory)?;
-        TABLE_PAGES.fetch_add(1, Ordering::Relaxed);
-        let old = guard.pa();
-        // SAFETY: `old` is a PML4 other tables share; nobody writes a
-        // shared PML4's lower half (its sharers copy it first, as here) and
-        // the upper half is written only at boot, so reading it races with
-        // nothing. `copy` is a fresh frame only this call references,
-        // every entry of which is written.
-        unsafe {
-            let from = table_at(old);
-            let to = &mut *table_at(copy.paddr());
-            copy_shared(from, to, 256, |flags| flags - F::WRITABLE);
-            for i in 256..512 {
-                to[i] = (&*from)[i].clone();
-            }
-        }
-        let new = Arc::new(Root { frame: copy });
+        // SAFETY: a PML4 other tables share; nobody writes a shared
+        // PML4's lower half (its sharers copy it first, as here).
+        let new = unsafe { copy_root(guard.pa()) }.ok_or(MapError::NoMemory)?;
         self.root_pa.store(new.pa(), Ordering::SeqCst);
         let shared = core::mem::replace(&mut **guard, new);
         // Every CPU running this table leaves user mode and reloads CR3
@@ -1013,41 +1016,32 @@ impl UserPageTable {
     /// docs, "Shared page-table subtrees"). Still shared: copy it (one more
     /// reference to everything it points at, every entry read-only in the
     /// copy but shared-memory pages), point `entry` at the copy and give up
-    /// the shared one. No longer shared: write-protect what the former
+    /// the shared one (recorded in `replaced`, which lets go of it after
+    /// the flush). No longer shared: write-protect what the former
     /// sharers' copies may still reach (every table entry; the private
     /// pages with other references), and keep it.
-    fn own_table(&self, entry: &mut PageTableEntry, level: u32, va: u64) -> Result<(), MapError> {
+    fn own_table(
+        &self,
+        entry: &mut PageTableEntry,
+        level: u32,
+        replaced: &mut Replaced,
+    ) -> Result<(), MapError> {
         let old = entry.addr().as_u64();
         let below = level - 1;
         if refcount_of(old) == 1 {
             // Acquire: the former sharers' reads of the table (before
             // their Release decrement) happen before the writes below.
             core::sync::atomic::fence(Ordering::Acquire);
-            let table = table_at(old);
-            for group in (0..512).step_by(GROUP) {
-                // SAFETY: refcount 1: only `entry` references the table, so
-                // nobody else can reach it; the lock makes this the only
-                // access, and no reference into it is alive here.
-                if unsafe { unused_group(table, group) } {
-                    continue;
-                }
-                for i in group..group + GROUP {
-                    // SAFETY: as above; one entry's reference at a time.
-                    let e = unsafe { &mut (&mut *table)[i] };
-                    let f = e.flags();
-                    if e.is_unused() || !f.contains(F::WRITABLE) {
-                        continue;
-                    }
-                    // A table below may have been copied by a former sharer
-                    // meanwhile (its entries then reach frames the copy
-                    // maps too): it is owned again on the next walk
-                    // through it.
-                    let keep =
-                        below == 1 && (f.contains(SHARED) || refcount_of(e.addr().as_u64()) == 1);
-                    if !keep {
-                        e.set_flags(f - F::WRITABLE);
-                    }
-                }
+            // SAFETY: refcount 1: only `entry` references the table, so
+            // nobody else can reach it; the lock makes this the only
+            // access, and no reference into it is alive here.
+            unsafe {
+                // A table below may have been copied by a former sharer
+                // meanwhile (its entries then reach frames the copy maps
+                // too): it is owned again on the next walk through it.
+                write_protect(table_at(old), 512, |f, pa| {
+                    below == 1 && (f.contains(SHARED) || refcount_of(pa) == 1)
+                });
             }
             // The entry only gains a right, and nothing under it became
             // weaker through it (it was read-only): no flush.
@@ -1070,12 +1064,10 @@ impl UserPageTable {
             });
         }
         entry.set_addr(PhysAddr::new(copy.leak()), entry.flags() | F::WRITABLE);
-        // Page walks may have cached the old table: flush before giving up
-        // this table's reference to it.
-        self.changed(va);
-        // SAFETY: the entry's reference to the old table, taken back once
-        // (the entry points at the copy now).
-        unsafe { release_table(old, below) };
+        // Page walks may have cached the old table: this table's reference
+        // to it goes after the flush.
+        replaced.tables[replaced.count] = (old, below);
+        replaced.count += 1;
         Ok(())
     }
 
@@ -1353,28 +1345,39 @@ impl UserPageTable {
 
     /// Fork: a new table that shares this one's PML4 and so every
     /// subtree (module docs, "Shared page-table subtrees"), its user
-    /// entries write-protected. The cost is no page at all: one step per
-    /// used PML4 entry (512 GiB of address space each) the first time,
-    /// none while the PML4 is shared already. Never fails (`Option` for
-    /// the callers' sake).
+    /// entries write-protected. When that write-protected some (this
+    /// table wrote since its last fork, and will likely write right after
+    /// this one, as musl's `fork` does), this table moves to a copy of the
+    /// PML4 at once ([`copy_root`]), as its first write would: its CPU
+    /// then reloads CR3 once, at its return to user mode, not once for
+    /// the fork's write-protection and again for the new PML4 at that
+    /// write (under TCG each is a whole software-TLB flush and its
+    /// refills). A PML4 shared already (nothing written since a fork) is
+    /// just shared with one more child: a parent forking without writing
+    /// between (`/bin/scale`) has all its children on one PML4. The cost
+    /// is one step per used PML4 entry (512 GiB of address space each)
+    /// and at most one page. Never fails (`Option` for the callers' sake):
+    /// without a frame for the copy, the PML4 is shared as it is.
     pub fn fork(&self) -> Option<UserPageTable> {
         let mut guard = self.lock.lock();
         let mut protected = false;
         if let Some(root) = Arc::get_mut(&mut guard) {
             // SAFETY: the lock is held and the PML4 is this table's alone:
-            // its entries are ours to write-protect.
-            let pml4 = unsafe { &mut *table_at(root.pa()) };
-            for e in pml4.iter_mut().take(256) {
-                let flags = e.flags();
-                if !e.is_unused() && flags.contains(F::WRITABLE) {
-                    e.set_flags(flags - F::WRITABLE);
-                    protected = true;
-                }
-            }
+            // its entries are ours to write-protect; no reference into it
+            // is alive.
+            protected = unsafe { write_protect(table_at(root.pa()), 256, |_, _| false) };
         }
         // A shared PML4's user entries are all write-protected already.
         let child = UserPageTable::with_root(Arc::clone(&guard));
         if protected {
+            // SAFETY: this table's PML4, locked (and now shared with the
+            // child: written by nobody).
+            if let Some(own) = unsafe { copy_root(guard.pa()) } {
+                // As `own_root`: published before the epoch bump below;
+                // the child holds the old PML4.
+                self.root_pa.store(own.pa(), Ordering::SeqCst);
+                *guard = own;
+            }
             self.changed_all();
         }
         Some(child)
@@ -1705,6 +1708,40 @@ unsafe fn unused_group(table: *const PageTable, first: usize) -> bool {
     any == 0
 }
 
+/// Clears the write bit of the used, writable entries among the first
+/// `entries` of the page-table page `table` but those `keep` (given an
+/// entry's flags and address) spares; all-zero groups are skipped
+/// ([`unused_group`]). Whether any entry changed.
+///
+/// # Safety
+/// The caller may write the table (its table's lock is held and nobody
+/// else reaches it) and no reference into it is alive; `entries` is at
+/// most 512 and a multiple of [`GROUP`].
+unsafe fn write_protect(
+    table: *mut PageTable,
+    entries: usize,
+    keep: impl Fn(F, u64) -> bool,
+) -> bool {
+    let mut changed = false;
+    for group in (0..entries).step_by(GROUP) {
+        // SAFETY: the caller's contract.
+        if unsafe { unused_group(table, group) } {
+            continue;
+        }
+        for i in group..group + GROUP {
+            // SAFETY: as above; one entry's reference at a time.
+            let e = unsafe { &mut (&mut *table)[i] };
+            let f = e.flags();
+            if e.is_unused() || !f.contains(F::WRITABLE) || keep(f, e.addr().as_u64()) {
+                continue;
+            }
+            e.set_flags(f - F::WRITABLE);
+            changed = true;
+        }
+    }
+    changed
+}
+
 /// Fills the first `entries` entries of the fresh page-table page `to`
 /// from the shared one `from`: each used entry points where its original
 /// does, with one more reference to it ([`share_raw`]) and `flags` of the
@@ -1740,6 +1777,64 @@ unsafe fn copy_shared(
             }
         }
     }
+}
+
+/// The shared tables a walk (`leaf`) replaced by copies on the path to
+/// one address, at most one per level below the PML4, whose references
+/// it still holds: their entries point at the copies now, but page walks
+/// may have cached them. [`Replaced::release`] flushes once for the whole
+/// path (an `invlpg` drops every cached upper-level entry, and a stale
+/// entry for another page under an old table maps what the copy maps)
+/// and then gives them up; under TCG a flush per level was three
+/// `invlpg`s (each also ends a translation block) per copied path.
+#[derive(Default)]
+struct Replaced {
+    /// (physical address, level) of each old table.
+    tables: [(u64, u32); 3],
+    count: usize,
+}
+
+impl Replaced {
+    /// Flushes `va`'s path in `table` (if anything was replaced), then
+    /// gives up the old tables' references.
+    fn release(&mut self, table: &UserPageTable, va: u64) {
+        if self.count == 0 {
+            return;
+        }
+        table.changed(va);
+        for &(pa, level) in &self.tables[..self.count] {
+            // SAFETY: an entry's reference to a table it no longer points
+            // at (`own_table` replaced it by a copy), taken back once, after
+            // the flush.
+            unsafe { release_table(pa, level) };
+        }
+        self.count = 0;
+    }
+}
+
+/// A new PML4 from the one at `from`: its user entries point where
+/// `from`'s do, write-protected, with one more reference to each PDPT
+/// ([`copy_shared`]); its upper half is the kernel's. `None` without a
+/// frame.
+///
+/// # Safety
+/// `from` is a PML4 nobody writes meanwhile (a shared one, or its table's
+/// lock is held).
+unsafe fn copy_root(from: u64) -> Option<Arc<Root>> {
+    let copy = Frame::alloc()?;
+    TABLE_PAGES.fetch_add(1, Ordering::Relaxed);
+    // SAFETY: the caller's contract for `from`; the upper half is written
+    // only at boot, so reading it races with nothing. `copy` is a fresh
+    // frame only this call references, every entry of which is written.
+    unsafe {
+        let from = table_at(from);
+        let to = &mut *table_at(copy.paddr());
+        copy_shared(from, to, 256, |flags| flags - F::WRITABLE);
+        for i in 256..512 {
+            to[i] = (&*from)[i].clone();
+        }
+    }
+    Some(Arc::new(Root { frame: copy }))
 }
 
 /// Gives up every reference the table at `pa` of `level` holds (lower

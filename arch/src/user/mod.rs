@@ -263,9 +263,32 @@ impl Default for FpuSlot {
 }
 
 impl Clone for FpuSlot {
-    /// A new area with the current state (fork's copy).
+    /// A new area with the current state (fork's copy): the 512 bytes go
+    /// from this area (saved from the registers first if this CPU holds
+    /// them) into the new allocation in one copy, not through a value on
+    /// the stack (`get`, then `new`'s move into the `Arc`: two more
+    /// copies, each a 512-byte `memcpy` under TCG, per fork).
     fn clone(&self) -> Self {
-        Self::new(self.get())
+        #[cfg(target_os = "none")]
+        imp::sync_fpu(&self.0);
+        let mut area = alloc::sync::Arc::<FpuArea>::new_uninit();
+        let to = alloc::sync::Arc::get_mut(&mut area)
+            .expect("a new Arc is unique")
+            .as_mut_ptr();
+        // SAFETY: `to` is the new allocation, reached by nobody else; both
+        // of its fields are written before `assume_init` (`UnsafeCell`
+        // has its content's layout). This area is read as `get` reads it:
+        // only this thread touches it now (see `FpuArea`'s Sync), and no
+        // reference into either area is formed.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                self.0.state.get().cast_const(),
+                core::ptr::addr_of_mut!((*to).state).cast::<FpuState>(),
+                1,
+            );
+            core::ptr::addr_of_mut!((*to).live_on).write(core::sync::atomic::AtomicU32::new(0));
+            Self(area.assume_init())
+        }
     }
 }
 

@@ -38,6 +38,19 @@
 //!    or is killed (`Process::vfork_release`); then it returns the child's
 //!    PID (`fork_return`). A `CLONE_VFORK` thread's caller awaits the
 //!    thread's exit or exec (which ends the caller too) instead.
+//!    A new process whose thread is pinned to the caller's CPU (a pinned
+//!    caller's child inherits its CPU mask) runs first: the parent
+//!    yields once before it returns ([`Started::ChildFirst`], Linux's
+//!    `sched_child_runs_first`, which is off there by default; FreeBSD's
+//!    and NetBSD's parents go on). The child is queued behind the
+//!    parent on that CPU either way, and a child that exits or execs at
+//!    once (fork+exit, fork+exec) is then done before the parent writes
+//!    its memory: the parent finds its page tables and pages no longer
+//!    shared and takes them back without copying, its CPU loads the
+//!    parent's page table once instead of twice (under QEMU's TCG each
+//!    load is a whole software-TLB flush and its refills), and its
+//!    `wait4` reaps a zombie without sleeping. An unpinned child is
+//!    left to the scheduler, which may start it on an idle CPU.
 //!
 //! A fork that fails at a limit (stage 2) sleeps for `kern.forkfsleep`
 //! milliseconds before it returns `EAGAIN` (NetBSD's `forkfsleep`; 0, the
@@ -155,6 +168,13 @@ mod imp {
     use crate::proc::{counters, cred, uidinfo};
     use abi::Errno;
 
+    /// A made child, and whether it runs before its parent returns
+    /// (module docs, stage 5).
+    struct Made {
+        child: Arc<Process>,
+        child_first: bool,
+    }
+
     /// A test's injected failure (module docs).
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     #[repr(u8)]
@@ -253,6 +273,10 @@ mod imp {
         }
         match start(parent, ctx, req) {
             Started::Done(result) => result,
+            Started::ChildFirst(pid) => {
+                crate::task::yield_now().await;
+                Ok(pid)
+            }
             Started::Vfork(child) => {
                 // Stage 5: the parent's system call awaits the child's exec
                 // or exit (FreeBSD's `fork_return` wait on P_PPWAIT).
@@ -268,6 +292,10 @@ mod imp {
     pub enum Started {
         /// The fork is over: the child's PID, or why there is none.
         Done(Result<Pid, Errno>),
+        /// A child was made on the caller's CPU: the caller yields once
+        /// ([`crate::task::yield_now`]) so that the child runs first
+        /// (module docs, stage 5), then returns its PID.
+        ChildFirst(Pid),
         /// A vfork child was made: the caller awaits its exec or exit
         /// ([`Process::vfork_wait`], stage 5), then returns its PID.
         Vfork(Arc<Process>),
@@ -287,8 +315,12 @@ mod imp {
             return Started::Thread;
         }
         match fork_now(parent, ctx, req) {
-            Ok(child) if req.wait_for_child => Started::Vfork(child),
-            Ok(child) => Started::Done(Ok(child.pid())),
+            Ok(Made { child, .. }) if req.wait_for_child => Started::Vfork(child),
+            Ok(Made {
+                child,
+                child_first: true,
+            }) => Started::ChildFirst(child.pid()),
+            Ok(Made { child, .. }) => Started::Done(Ok(child.pid())),
             Err(Failure {
                 errno,
                 at_limit: true,
@@ -315,7 +347,7 @@ mod imp {
         parent: &Arc<Process>,
         ctx: &UserContext,
         req: &ForkRequest,
-    ) -> Result<Arc<Process>, Failure> {
+    ) -> Result<Made, Failure> {
         // 1. Refusals.
         unsupported(req)?;
         let Some(parent_space) = parent.space() else {
@@ -378,6 +410,9 @@ mod imp {
         if let Some(addr) = req.tids.child_cleartid {
             leader.set_clear_child_tid(addr);
         }
+        // Stage 5: a child pinned to this CPU runs first.
+        let child_first = !req.wait_for_child
+            && crate::proc::affinity::pinned_cpu(&leader) == Some(arch::cpu::id());
         child.add_thread(leader.clone());
         publish(&parent_ids, &parent_space, &child, req);
         // Detached, like `spawn_process`: the process state says when it ends.
@@ -396,7 +431,7 @@ mod imp {
         } else {
             crate::proc::thread::spawn(builder, leader, space, child_ctx);
         }
-        Ok(child)
+        Ok(Made { child, child_first })
     }
 
     /// `CLONE_THREAD`: a new thread of `parent` (`docs/threads.md`). The
@@ -498,7 +533,9 @@ mod imp {
 
     /// Whether memory allows a fork of a process whose space is
     /// `parent_space` (copied when `copy`, else shared). Fork itself
-    /// copies no table (the child shares the parent's whole tree), but
+    /// copies at most one table (the child shares the parent's whole
+    /// tree; a parent that wrote since its last fork moves to a copy of
+    /// its PML4), but
     /// the writes after it copy the shared tables on the path they write
     /// on each side, and in all they can copy the tree once
     /// (`UserPageTable::tree_pages`: a static program's seven pages, a

@@ -134,23 +134,26 @@ impl<V> Index<V> {
         self.procs.is_empty()
     }
 
-    /// Adds (or replaces) process `pid`.
+    /// Adds (or replaces) process `pid`. One map insertion, not a
+    /// removal first: a fork's child is new (a replaced entry's keys go
+    /// before the new ones are made).
     pub fn insert(&mut self, pid: Pid, ids: Ids, hidden: bool, value: V) {
-        self.remove(pid);
         let e = Entry {
             value,
             ids,
             hidden,
             ready: false,
         };
-        self.index(pid, &e);
-        self.procs.insert(pid, e);
+        if let Some(old) = self.procs.insert(pid, e) {
+            self.unindex(pid, old.ids, old.hidden, old.ready);
+        }
+        self.index(pid, ids, hidden, false);
     }
 
     /// Removes process `pid`, returning its value.
     pub fn remove(&mut self, pid: Pid) -> Option<V> {
         let e = self.procs.remove(&pid)?;
-        self.unindex(pid, &e);
+        self.unindex(pid, e.ids, e.hidden, e.ready);
         Some(e.value)
     }
 
@@ -181,13 +184,14 @@ impl<V> Index<V> {
         self.procs.values().map(|e| &e.value)
     }
 
-    fn index(&mut self, pid: Pid, e: &Entry<V>) {
+    /// Makes the keys of an entry with `ids`, `hidden` and `ready`.
+    fn index(&mut self, pid: Pid, ids: Ids, hidden: bool, ready: bool) {
         let Ids {
             ppid,
             pgid,
             sid,
             leader,
-        } = e.ids;
+        } = ids;
         self.children.insert((ppid, pid));
         self.group_children.insert((ppid, pgid, pid));
         self.groups.insert((pgid, pid));
@@ -195,44 +199,56 @@ impl<V> Index<V> {
         if leader != pid {
             self.peers.insert((leader, pid));
         }
-        if !e.hidden {
+        if !hidden {
             self.visible.insert((ppid, pid));
         }
-        if e.ready {
+        if ready {
             self.ready_group.insert((ppid, pgid, pid));
-            if !e.hidden {
+            if !hidden {
                 self.ready_visible.insert((ppid, pid));
             }
         }
     }
 
-    fn unindex(&mut self, pid: Pid, e: &Entry<V>) {
+    /// Removes the keys [`Self::index`] made for the same arguments (and
+    /// only those: each set is searched only if it holds one, every
+    /// reaping passes here).
+    fn unindex(&mut self, pid: Pid, ids: Ids, hidden: bool, ready: bool) {
         let Ids {
             ppid,
             pgid,
             sid,
             leader,
-        } = e.ids;
+        } = ids;
         self.children.remove(&(ppid, pid));
         self.group_children.remove(&(ppid, pgid, pid));
         self.groups.remove(&(pgid, pid));
         self.sessions.remove(&(sid, pid));
-        self.peers.remove(&(leader, pid));
-        self.visible.remove(&(ppid, pid));
-        self.ready_group.remove(&(ppid, pgid, pid));
-        self.ready_visible.remove(&(ppid, pid));
+        if leader != pid {
+            self.peers.remove(&(leader, pid));
+        }
+        if !hidden {
+            self.visible.remove(&(ppid, pid));
+        }
+        if ready {
+            self.ready_group.remove(&(ppid, pgid, pid));
+            if !hidden {
+                self.ready_visible.remove(&(ppid, pid));
+            }
+        }
     }
 
     /// Changes an entry's indexed fields with `f`; false if `pid` is not
     /// in the table.
     fn update(&mut self, pid: Pid, f: impl FnOnce(&mut Ids, &mut bool, &mut bool)) -> bool {
-        let Some(mut e) = self.procs.remove(&pid) else {
+        let Some(e) = self.procs.get_mut(&pid) else {
             return false;
         };
-        self.unindex(pid, &e);
+        let (ids, hidden, ready) = (e.ids, e.hidden, e.ready);
         f(&mut e.ids, &mut e.hidden, &mut e.ready);
-        self.index(pid, &e);
-        self.procs.insert(pid, e);
+        let (new_ids, new_hidden, new_ready) = (e.ids, e.hidden, e.ready);
+        self.unindex(pid, ids, hidden, ready);
+        self.index(pid, new_ids, new_hidden, new_ready);
         true
     }
 
@@ -412,6 +428,27 @@ mod tests {
 
     fn all<I: Iterator<Item = Pid>>(it: I) -> Vec<u32> {
         it.map(Pid::as_u32).collect()
+    }
+
+    #[test]
+    fn insert_replaces_an_entry_and_its_keys() {
+        let mut t = family();
+        t.set_ready(pid(5), true);
+        // 5 again: now a hidden child of 2 in group 2, its own peer leader.
+        t.insert(pid(5), ids(2, 2, 1, 5), true, 55);
+        assert_eq!(t.get(pid(5)), Some(&55));
+        assert_eq!(all(t.children_of(pid(4))), Vec::<u32>::new());
+        assert_eq!(all(t.children_of(pid(2))), [5]);
+        assert_eq!(all(t.group(pid(4))), [4]);
+        assert_eq!(all(t.group(pid(2))), [2, 3, 5]);
+        assert!(!t.has_peers(pid(4)));
+        assert!(!t.is_ready(pid(5)), "a new entry is not ready");
+        assert_eq!(t.next_ready(pid(4), WaitFor::Any, None), None);
+        assert!(!t.has_child(pid(2), WaitFor::Any), "hidden");
+        assert!(t.has_child(pid(2), WaitFor::Pid(pid(5))));
+        assert_eq!(t.remove(pid(5)), Some(55));
+        assert!(!t.has_children(pid(2)));
+        assert_eq!(all(t.group(pid(2))), [2, 3]);
     }
 
     #[test]

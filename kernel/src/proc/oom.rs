@@ -25,7 +25,7 @@
 //! Resident pages are counted by walking the page table
 //! (`UserPageTable::mapped_pages`): a page a forked child shares with its
 //! parent counts in both, as in Linux's RSS. Children that share their
-//! parent's whole table (fork shares the PML4 until one side writes) are
+//! parent's whole table (forks without a write between share one PML4) are
 //! counted once per table: the last few tables' counts are kept in a
 //! small fixed cache, by root, so nothing is allocated (the heap may be
 //! short too) and a parent's thousands of sharing children cost one walk.

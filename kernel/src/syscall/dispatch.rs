@@ -113,6 +113,10 @@ pub async fn dispatch(
             };
             match begin(process, ctx, req) {
                 Begun::Done(result) => result,
+                Begun::ChildFirst(pid) => {
+                    crate::task::yield_now().await;
+                    Ok(pid)
+                }
                 Begun::Vfork(child) => {
                     child.vfork_wait().await;
                     Ok(u64::from(child.pid().as_u32()))

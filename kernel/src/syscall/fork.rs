@@ -58,6 +58,9 @@ fn settls_allowed(req: &ForkRequest) -> Result<(), Errno> {
 pub enum Begun {
     /// Answered: the child's PID, or the error.
     Done(SysResult),
+    /// A child that runs first (`proc::fork`, stage 5): yield once
+    /// (`task::yield_now`), then return its PID.
+    ChildFirst(u64),
     /// A vfork child (`vfork()`, `CLONE_VFORK`): await its exec or exit
     /// (`Process::vfork_wait`), then return its PID.
     Vfork(Arc<Process>),
@@ -79,6 +82,7 @@ pub fn begin(process: &Arc<Process>, ctx: &UserContext, req: Result<ForkRequest,
     };
     match start(process, ctx, &req) {
         Started::Done(result) => Begun::Done(result.map(|pid| u64::from(pid.as_u32()))),
+        Started::ChildFirst(pid) => Begun::ChildFirst(u64::from(pid.as_u32())),
         Started::Vfork(child) => Begun::Vfork(child),
         Started::Throttled(errno) => Begun::Throttled(errno),
         Started::Thread => Begun::Thread,

@@ -326,7 +326,7 @@ mod shootdown {
                 );
                 kassert_eq!(counter(&table), at_fork);
                 kassert_eq!(counter(&child), at_fork);
-                return resume_on_its_own_pml4(&table, &child, at_fork);
+                return resume_after_fork(&table, &child, at_fork);
             }
             let stop = Arc::new(AtomicBool::new(false));
             let runner = {
@@ -359,26 +359,37 @@ mod shootdown {
                 "a write after fork reached the frame"
             );
             kassert_eq!(counter(&child), at_fork);
-            resume_on_its_own_pml4(&table, &child, at_fork)
+            resume_after_fork(&table, &child, at_fork)
         }
     );
 
-    /// After the fault: the write fault gives the table its own PML4 (it
-    /// shared the child's) and page; the program, run again, writes on
-    /// through the new PML4 (its CPU reloads CR3) and never into the
-    /// child's page.
-    fn resume_on_its_own_pml4(
+    /// After the fault: the program had written since its last fork, so
+    /// the fork moved it to a copy of the PML4 (the child kept the old
+    /// one, `UserPageTable::fork`), which the write fault keeps, giving
+    /// it its own page; the program, run again, writes on (its CPU
+    /// reloaded CR3 for the new PML4) and never into the child's page.
+    fn resume_after_fork(
         table: &UserPageTable,
         child: &UserPageTable,
         at_fork: u64,
     ) -> Result<(), alloc::string::String> {
-        let shared_root = table.root_pa();
-        kassert_eq!(child.root_pa(), shared_root);
+        let root = table.root_pa();
+        kassert!(child.root_pa() != root, "the child shares the PML4");
+        resume(table, child, at_fork)?;
+        kassert_eq!(table.root_pa(), root, "the write fault copied the PML4");
+        Ok(())
+    }
+
+    /// The write fault on DATA, then the program run again: it writes on,
+    /// and never into the child's page.
+    fn resume(
+        table: &UserPageTable,
+        child: &UserPageTable,
+        at_fork: u64,
+    ) -> Result<(), alloc::string::String> {
         table
             .write_fault(DATA, UserFlags::WRITE)
             .map_err(|e| alloc::format!("{e:?}"))?;
-        kassert!(table.root_pa() != shared_root, "the PML4 stayed shared");
-        kassert_eq!(child.root_pa(), shared_root);
         let mut ctx = UserContext::new(CODE, STACK_TOP);
         kassert_eq!(
             run_while(&mut ctx, table, || counter(table) <= at_fork),
@@ -407,23 +418,32 @@ mod shootdown {
     }
 
     ktest!(
-        async fn share_fork_of_a_program_shares_its_pml4_until_it_writes() {
+        async fn share_forks_without_a_write_between_share_one_pml4() {
             let table = table()?;
+            let tables = arch::mm::user::table_pages();
             let children: alloc::vec::Vec<UserPageTable> = (0..100)
                 .map(|_| table.fork().ok_or("fork"))
                 .collect::<Result<_, _>>()?;
-            let tables = arch::mm::user::table_pages();
+            // The first fork write-protected the table's PML4 entries and
+            // moved the table to a copy (the first child has the old
+            // one); the 99 forks after it, with nothing written between,
+            // share that copy.
+            kassert_eq!(arch::mm::user::table_pages(), tables + 1);
+            kassert!(children[0].root_pa() != table.root_pa());
+            for c in &children[1..] {
+                kassert_eq!(c.root_pa(), table.root_pa());
+            }
             let mut ctx = UserContext::new(CODE, STACK_TOP);
             kassert_eq!(run_while(&mut ctx, &table, || true), Some(WRITE_FAULT));
             let at_fork = counter(&table);
-            for c in &children {
-                kassert_eq!(c.root_pa(), table.root_pa());
-            }
-            resume_on_its_own_pml4(&table, &children[0], at_fork)?;
+            let shared_root = table.root_pa();
+            resume(&table, &children[1], at_fork)?;
+            kassert!(table.root_pa() != shared_root, "the PML4 stayed shared");
+            kassert_eq!(children[1].root_pa(), shared_root);
             // Its own PML4 and the path to DATA (PDPT, PD, last-level table).
-            kassert_eq!(arch::mm::user::table_pages(), tables + 4);
-            // The children's PML4 goes with the last of them, and what
-            // only it pointed at (the old PDPT, PD and table on DATA's path).
+            kassert_eq!(arch::mm::user::table_pages(), tables + 5);
+            // The children's PML4s go with the last of them, and what only
+            // they pointed at (the old PDPT, PD and table on DATA's path).
             drop(children);
             kassert_eq!(arch::mm::user::table_pages(), tables);
             Ok(())

@@ -618,6 +618,44 @@ ktest!(
 );
 
 ktest!(
+    /// Fork's copy of a context (`UserContext::clone`, one copy of the
+    /// area) takes the x87/SSE state while it is live in the CPU's
+    /// registers (nothing saved it since the program ran), and the two
+    /// count on apart.
+    async fn user_fpu_clone_takes_the_live_state() {
+        let a_table = address_space(FPU_COUNT)?;
+        let b_table = address_space(FPU_COUNT)?;
+        let mut a = UserContext::new(CODE, STACK_TOP);
+        let mut fpu = arch::user::FpuState::default();
+        fpu.0[XMM1..XMM1 + 8].copy_from_slice(&5u64.to_le_bytes());
+        a.set_fpu(fpu);
+        task::spawn_on(0, async move {
+            let xmm0 = |c: &UserContext| {
+                u64::from_le_bytes(c.fpu().0[XMM0..XMM0 + 8].try_into().expect("8 bytes"))
+            };
+            run_to_trap(&mut a, &a_table);
+            let mut b = a.clone();
+            let mut seen = Vec::from([a.rax, xmm0(&b)]);
+            run_to_trap(&mut a, &a_table);
+            run_to_trap(&mut a, &a_table);
+            run_to_trap(&mut b, &b_table);
+            seen.extend([a.rax, b.rax, xmm0(&a), xmm0(&b)]);
+            seen
+        })
+        .await
+        .into_iter()
+        .zip([5, 5, 15, 10, 15, 10])
+        .try_for_each(|(got, want)| {
+            if got == want {
+                Ok(())
+            } else {
+                Err(format!("{got} instead of {want}"))
+            }
+        })
+    }
+);
+
+ktest!(
     /// The FXSAVEs the lazy FPU skips: releasing a state `fpu()` just saved
     /// (no user code ran since) and one whose context is gone. Two
     /// counting programs take turns on one CPU; each count must go on
