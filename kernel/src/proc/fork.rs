@@ -31,7 +31,7 @@
 //!    stores happen, the fork is counted ([`super::counters`]), published
 //!    as an event and shown to the fork hooks ([`super::events`]), and its
 //!    thread future is spawned with a copy of the caller's `UserContext`
-//!    whose `rax` is 0 (FreeBSD's `child_return`).
+//!    whose `rax` is 0 (FreeBSD's `cpu_fork`, sys/amd64/amd64/vm_machdep.c).
 //! 5. **The parent's return.** For vfork-style requests (`RFPPWAIT`,
 //!    `CLONE_VFORK`) the parent's system call now *awaits* the child's
 //!    `VforkDone`, which the child fires exactly once when it execs, exits

@@ -67,7 +67,7 @@ macro_rules! boxed {
 /// the waits) are boxed ([`pinned`]: fallibly, `ENOMEM` when the heap is
 /// out), one allocation per call, sized to that call. A
 /// thread blocked in a futex wait, `pause` or `rt_sigsuspend` (inline)
-/// holds no box (`docs/memory.md`, "Threads").
+/// holds no box (`docs/memory.md`, "Per thread").
 pub async fn dispatch(
     thread: &Arc<crate::proc::thread::Thread>,
     space: &AddressSpace,

@@ -20,9 +20,12 @@
 //! - `signal` (on the machine): the signal, process-group and session
 //!   calls (`docs/signals.md`);
 //! - `misc` (on the machine): credentials, resource limits, affinity,
-//!   `set_tid_address`, `getrandom`, `sysinfo`, `mprotect`, `madvise`,
-//!   `tine_poweroff`, and the clocks of [`time`] (whose rules are pure and
-//!   host-tested).
+//!   `getrandom`, `sysinfo`, `mprotect`, `madvise`, `prctl`, `unshare`,
+//!   nice values, the real-time interval timer, `tine_poweroff`, and the
+//!   clocks and sleeps of [`time`] (whose rules are pure and
+//!   host-tested); its calls that never wait (`misc::now`: the ids,
+//!   `setuid`/`setgid`, the limits, `sched_getaffinity`, `clock_getres`,
+//!   `gettimeofday`) run from `fast::now`, with `set_robust_list`.
 //! - `tine` (on the machine): Tine's information calls (`proclist`,
 //!   `threadlist`, `cpuinfo`, `meminfo`, `vmstat`, `kbench`) behind the
 //!   user shell.
