@@ -39,7 +39,9 @@
 //!    PID (`fork_return`). A `CLONE_VFORK` thread's caller awaits the
 //!    thread's exit or exec (which ends the caller too) instead.
 //!    A new process whose thread is pinned to the caller's CPU (a pinned
-//!    caller's child inherits its CPU mask) runs first: the parent
+//!    caller's child inherits its CPU mask; with one CPU online nothing
+//!    is pinned) runs first, unless
+//!    `kern.sched_child_runs_first` is 0 ([`child_runs_first`]): the parent
 //!    yields once before it returns ([`Started::ChildFirst`], Linux's
 //!    `sched_child_runs_first`, which is off there by default; FreeBSD's
 //!    and NetBSD's parents go on). The child is queued behind the
@@ -62,7 +64,7 @@
 //! `FailAt` injects a failure at each allocation so the tests can check
 //! every rollback.
 
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use super::fork_flags::ForkRequest;
 use abi::Errno;
@@ -90,6 +92,21 @@ pub fn maxproc() -> usize {
 /// of processes kills nothing; forks fail until enough are reaped.
 pub fn set_maxproc(limit: usize) -> usize {
     MAXPROC.swap(limit, Ordering::Relaxed)
+}
+
+/// `kern.sched_child_runs_first`: a new process pinned to its parent's
+/// CPU runs before the parent returns from fork (module docs, stage 5).
+/// On by default; Linux's knob of the same name is off by default.
+static CHILD_RUNS_FIRST: AtomicBool = AtomicBool::new(true);
+
+/// Whether a pinned parent's child runs first ([`CHILD_RUNS_FIRST`]).
+pub fn child_runs_first() -> bool {
+    CHILD_RUNS_FIRST.load(Ordering::Relaxed)
+}
+
+/// Sets [`child_runs_first`]; returns the old value.
+pub fn set_child_runs_first(on: bool) -> bool {
+    CHILD_RUNS_FIRST.swap(on, Ordering::Relaxed)
 }
 
 /// How long a fork that hits a limit sleeps before `EAGAIN`, in ms.
@@ -412,6 +429,7 @@ mod imp {
         }
         // Stage 5: a child pinned to this CPU runs first.
         let child_first = !req.wait_for_child
+            && super::child_runs_first()
             && crate::proc::affinity::pinned_cpu(&leader) == Some(arch::cpu::id());
         child.add_thread(leader.clone());
         publish(&parent_ids, &parent_space, &child, req);

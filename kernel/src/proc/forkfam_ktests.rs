@@ -75,6 +75,10 @@ forkfam_test!(
     forkfam_a_killed_vfork_child_releases_the_parent,
     "vforkkill"
 );
+forkfam_test!(
+    forkfam_sched_child_runs_first_orders_a_pinned_fork,
+    "childfirst"
+);
 
 ktest!(
     async fn fork_rlimit_nproc_refuses_the_sixth_process_and_leaks_nothing() {

@@ -13,6 +13,7 @@
 //! | `kern.maxproc` | read-write | most processes (running and zombies) |
 //! | `kern.nprocs` | read-only | processes now |
 //! | `kern.forkfsleep` | read-write | ms a fork that hits a limit sleeps before `EAGAIN` (NetBSD; 0..=20000) |
+//! | `kern.sched_child_runs_first` | read-write | 1 (the default): a new process pinned to its parent's CPU runs before the parent returns from fork; 0: the parent goes on (Linux's knob of the name, off there by default) |
 //! | `vm.stats.vm.v_forks` ... | read-only | fork counters ([`super::counters`]) |
 //! | `debug.heap_allocs` | read-only | kernel heap allocations since boot (the difference around an operation counts its allocations, `/bin/allocs`) |
 //! | `debug.check` | read-only | runs the kernel's invariant check ([`super::check`]) and reads the number of problems found, 0 if all hold; not in the full list (it is slow with many processes) |
@@ -61,6 +62,7 @@ mod imp {
         MaxProc,
         NProcs,
         ForkFSleep,
+        ChildRunsFirst,
         Counter(Counter),
         Check,
         HeapAllocs,
@@ -83,13 +85,14 @@ mod imp {
     }
 
     /// Every knob (module docs).
-    pub static KNOBS: [Knob; 18] = [
+    pub static KNOBS: [Knob; 19] = [
         knob("kern.pid_max", false, Source::Pid(PidKnob::PidMax)),
         knob("kern.lastpid", false, Source::Pid(PidKnob::LastPid)),
         knob("kern.randompid", true, Source::Pid(PidKnob::RandomPid)),
         knob("kern.maxproc", true, Source::MaxProc),
         knob("kern.nprocs", false, Source::NProcs),
         knob("kern.forkfsleep", true, Source::ForkFSleep),
+        knob("kern.sched_child_runs_first", true, Source::ChildRunsFirst),
         knob(Counter::ALL[0].0, false, Source::Counter(Counter::ALL[0].1)),
         knob(Counter::ALL[1].0, false, Source::Counter(Counter::ALL[1].1)),
         knob(Counter::ALL[2].0, false, Source::Counter(Counter::ALL[2].1)),
@@ -114,6 +117,7 @@ mod imp {
             Source::MaxProc => fork::maxproc() as i64,
             Source::NProcs => process::nprocs() as i64,
             Source::ForkFSleep => fork::forkfsleep_ms() as i64,
+            Source::ChildRunsFirst => i64::from(fork::child_runs_first()),
             Source::Counter(c) => counters::read(c) as i64,
             Source::Check => crate::proc::check::run() as i64,
             Source::HeapAllocs => arch::mm::heap::stats().total_allocations as i64,
@@ -151,6 +155,13 @@ mod imp {
                     return Err(Errno::EINVAL);
                 }
                 fork::set_forkfsleep_ms(value as u64);
+                Ok(value)
+            }
+            Source::ChildRunsFirst => {
+                if !(0..=1).contains(&value) {
+                    return Err(Errno::EINVAL);
+                }
+                fork::set_child_runs_first(value == 1);
                 Ok(value)
             }
             Source::NProcs | Source::Counter(_) | Source::Check | Source::HeapAllocs => {
