@@ -14,6 +14,16 @@
 //! `kernel/src/fallible.rs`, a panic for an infallible one) only when
 //! the frames, or the table pages to map them, are not there.
 //!
+//! The initial region and the growth are two talc heaps: every
+//! allocation tries the initial region first ([`malloc`]) and takes from
+//! the growth only when that is full, and a block goes back to the heap
+//! its address is in ([`free`]). So what is allocated while the initial
+//! region has room (most of what outlives a burst of processes, once
+//! the burst is over) pins no growth region; [`trim_settled`] lets a
+//! caller copy its long-lived structures out of the growth at the end of
+//! a burst. The growth heap's own metadata (talc's free-list heads) sits
+//! in a page of the initial region ([`GROWTH_META_BYTES`]).
+//!
 //! Growth regions whose pages hold no allocation any more are given back
 //! to the frame allocator by [`trim`] (after reaping, through
 //! [`maybe_trim`], and when frames run out); a mapped region goes back
@@ -32,7 +42,7 @@
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use talc::{OomHandler, Span, Talc, Talck};
+use talc::{Counters, ErrOnOom, OomHandler, Span, Talc, Talck};
 
 use super::heap_cache::{self, Backing, Chain, CpuCache};
 use super::{PAGE_SIZE, frame, paging, phys_to_virt};
@@ -82,6 +92,14 @@ impl Grown {
 /// Grows the heap from contiguous frames and remembers each growth so
 /// that [`trim`] can give back the parts with no allocation left.
 pub struct GrowFromFrames {
+    /// The initial region, a talc heap of its own that never grows:
+    /// every allocation tries it first ([`malloc`]), so that what is
+    /// allocated while it has room pins no growth region (module docs).
+    home: Talc<ErrOnOom>,
+    /// The initial region's addresses (`home_lo..home_hi`): a block
+    /// there goes back to `home` ([`free`]).
+    home_lo: usize,
+    home_hi: usize,
     grown: [Grown; MAX_GROWN],
     /// Slots at and past this index have never been used (`trim` looks
     /// only below it).
@@ -201,6 +219,7 @@ fn grow_mapped(talc: &mut Talc<GrowFromFrames>, pages: usize) -> Result<(), ()> 
     g.high = g.high.max(slot + 1);
     g.regions += 1;
     g.mapped += 1;
+    GREW.store(true, Ordering::Relaxed);
     g.grown[slot] = Grown {
         base: hb as usize,
         acme: ha as usize,
@@ -278,6 +297,7 @@ fn claim(talc: &mut Talc<GrowFromFrames>, pa: u64, bytes: usize) -> Result<(), (
     };
     talc.oom_handler.high = talc.oom_handler.high.max(slot + 1);
     talc.oom_handler.regions += 1;
+    GREW.store(true, Ordering::Relaxed);
     talc.oom_handler.grown[slot] = Grown {
         base: hb as usize,
         acme: ha as usize,
@@ -373,7 +393,7 @@ pub fn trim() -> usize {
             }
         };
     }
-    let c = talc.get_counters();
+    let c = counters(&talc);
     SLACK_LOW.store(
         c.claimed_bytes.saturating_sub(c.allocated_bytes),
         Ordering::Relaxed,
@@ -398,7 +418,7 @@ static TRIM_DUE: AtomicBool = AtomicBool::new(false);
 /// [`maybe_trim`] reads one flag instead of every cache and the heap's
 /// counters (under the lock, with interrupts masked) at every reaping.
 fn note_slack(talc: &Talc<GrowFromFrames>) {
-    let c = talc.get_counters();
+    let c = counters(talc);
     let slack = c.claimed_bytes.saturating_sub(c.allocated_bytes);
     let low = SLACK_LOW.load(Ordering::Relaxed);
     if slack < low {
@@ -429,7 +449,20 @@ pub fn maybe_trim() {
 /// ([`stats`]): they can hold up to about 462 KiB per CPU that no spill
 /// showed [`note_slack`], and a trim gives them back first (without
 /// them, the 90,000-process run left 652 KiB of heap behind).
-pub fn trim_settled() {
+///
+/// If the heap grew since the last such call, `compact` runs first (with
+/// the caches emptied, so that what it allocates comes from the initial
+/// region while that has room): a caller's long-lived structures that
+/// the growth holds (the process table's B-tree nodes after a burst of
+/// processes) move out of it, so that the trim gives those regions back
+/// too.
+pub fn trim_settled(compact: impl FnOnce()) {
+    if GREW.swap(false, Ordering::Relaxed) {
+        flush_caches();
+        compact();
+        trim();
+        return;
+    }
     let slack = {
         let s = stats();
         s.claimed_bytes.saturating_sub(s.allocated_bytes)
@@ -439,10 +472,16 @@ pub fn trim_settled() {
     }
 }
 
+/// The heap took a growth region since the last [`trim_settled`].
+static GREW: AtomicBool = AtomicBool::new(false);
+
 /// How much the heap's free space grows before [`maybe_trim`] trims.
 const TRIM_STEP: usize = 512 << 10;
 
 static HEAP: Talck<IrqRawMutex, GrowFromFrames> = Talc::new(GrowFromFrames {
+    home: Talc::new(ErrOnOom),
+    home_lo: 0,
+    home_hi: 0,
     grown: [Grown::NONE; MAX_GROWN],
     high: 0,
     regions: 0,
@@ -459,13 +498,114 @@ pub(crate) fn init(memory: &mut MemoryMap) {
         .take(bytes, PAGE_SIZE, u64::MAX)
         .expect("no memory for the initial heap");
     let size = bytes.next_multiple_of(PAGE_SIZE) as usize;
+    let base = phys_to_virt(pa) as usize;
+    let meta = GROWTH_META_BYTES;
+    let mut talc = HEAP.lock();
     // SAFETY: the region was removed from the memory map (nobody else will
-    // own it) and is reachable through the direct map.
+    // own it) and is reachable through the direct map; its first
+    // `GROWTH_META_BYTES` and the rest are disjoint heaps.
     unsafe {
-        HEAP.lock()
-            .claim(Span::from_base_size(phys_to_virt(pa) as *mut u8, size))
+        talc.claim(Span::from_base_size(base as *mut u8, meta))
+            .expect("heap claim");
+        talc.oom_handler
+            .home
+            .claim(Span::from_base_size((base + meta) as *mut u8, size - meta))
+            .expect("heap claim");
     }
-    .expect("heap claim");
+    talc.oom_handler.home_lo = base + meta;
+    talc.oom_handler.home_hi = base + size;
+}
+
+/// The start of the initial region given to the growth heap at boot,
+/// which never goes back: talc keeps its metadata (its free lists' heads,
+/// about 1 KiB) in the first heap it is given, and in the first growth
+/// region it would keep that region from ever being given back.
+const GROWTH_META_BYTES: usize = 4096;
+
+/// A block for `layout`: from the initial region when it has room, from
+/// the growth regions (growing them if need be) otherwise.
+///
+/// # Safety
+/// `layout` has a non-zero size.
+unsafe fn malloc(talc: &mut Talc<GrowFromFrames>, layout: Layout) -> Result<NonNull<u8>, ()> {
+    // SAFETY: the caller's contract, passed on.
+    match unsafe { talc.oom_handler.home.malloc(layout) } {
+        Ok(block) => Ok(block),
+        // SAFETY: as above.
+        Err(()) => unsafe { talc.malloc(layout) },
+    }
+}
+
+/// Whether `block` lies in the initial region.
+fn at_home(talc: &Talc<GrowFromFrames>, block: NonNull<u8>) -> bool {
+    let at = block.as_ptr() as usize;
+    (talc.oom_handler.home_lo..talc.oom_handler.home_hi).contains(&at)
+}
+
+/// Frees a block [`malloc`] gave, into the heap it came from.
+///
+/// # Safety
+/// `block` is a live block [`malloc`] gave for `layout`.
+unsafe fn free(talc: &mut Talc<GrowFromFrames>, block: NonNull<u8>, layout: Layout) {
+    if at_home(talc, block) {
+        // SAFETY: the caller's contract: a block at home came from there.
+        unsafe { talc.oom_handler.home.free(block, layout) }
+    } else {
+        // SAFETY: the caller's contract: any other came from the growth.
+        unsafe { talc.free(block, layout) }
+    }
+}
+
+/// Shrinks `block` to `new_size`, or grows it there if the heap it came
+/// from has room right after it; whether it did.
+///
+/// # Safety
+/// `block` is a live block [`malloc`] gave for `old`; `new_size` is not
+/// zero.
+unsafe fn resize_in_place(
+    talc: &mut Talc<GrowFromFrames>,
+    block: NonNull<u8>,
+    old: Layout,
+    new_size: usize,
+) -> bool {
+    let home = at_home(talc, block);
+    if new_size <= old.size() {
+        // SAFETY: the caller's contract, in the heap the block came from.
+        unsafe {
+            if home {
+                talc.oom_handler.home.shrink(block, old, new_size);
+            } else {
+                talc.shrink(block, old, new_size);
+            }
+        }
+        return true;
+    }
+    // SAFETY: as above; `new_size` is larger than the block's.
+    unsafe {
+        if home {
+            talc.oom_handler.home.grow_in_place(block, old, new_size)
+        } else {
+            talc.grow_in_place(block, old, new_size)
+        }
+    }
+    .is_ok()
+}
+
+/// Both heaps' counters added up (the initial region's and the growth's).
+fn counters(talc: &Talc<GrowFromFrames>) -> Counters {
+    let (a, b) = (talc.oom_handler.home.get_counters(), talc.get_counters());
+    let mut c = b.clone();
+    c.allocation_count += a.allocation_count;
+    c.total_allocation_count += a.total_allocation_count;
+    c.allocated_bytes += a.allocated_bytes;
+    c.total_allocated_bytes += a.total_allocated_bytes;
+    c.available_bytes += a.available_bytes;
+    c.fragment_count += a.fragment_count;
+    c.heap_count += a.heap_count;
+    c.total_heap_count += a.total_heap_count;
+    c.claimed_bytes += a.claimed_bytes;
+    c.total_claimed_bytes += a.total_claimed_bytes;
+    c
 }
 
 /// The heap's counters, for statistics and leak tests.
@@ -507,7 +647,7 @@ pub fn stats() -> HeapStats {
         cached.refilled_bytes += h.refilled_bytes;
     }
     let heap = HEAP.lock();
-    let c = heap.get_counters();
+    let c = counters(&heap);
     // talc counted the blocks it gave the caches when it gave them; each
     // block a cache hands out is an allocation talc did not see.
     HeapStats {
@@ -555,9 +695,9 @@ fn drain_caches(talc: &mut Talc<GrowFromFrames>) -> usize {
         given += cache
             .flush_with(1, &mut |chain, layout| {
                 for block in chain {
-                    // SAFETY: a chain's blocks came from talc with the
-                    // class's layout and are used by no one.
-                    unsafe { talc.free(block, layout) };
+                    // SAFETY: a chain's blocks came from the heap with
+                    // the class's layout and are used by no one.
+                    unsafe { free(talc, block, layout) };
                 }
             })
             .unwrap_or(0);
@@ -572,7 +712,7 @@ impl Backing for Global {
     fn alloc(&self, layout: Layout) -> Option<NonNull<u8>> {
         let mut talc = HEAP.lock();
         // SAFETY: class layouts have a non-zero size.
-        let block = unsafe { talc.malloc(layout) }.ok();
+        let block = unsafe { malloc(&mut talc, layout) }.ok();
         note_slack(&talc);
         block
     }
@@ -582,7 +722,7 @@ impl Backing for Global {
         let mut got = 0;
         while got < n {
             // SAFETY: as in `alloc`.
-            match unsafe { talc.malloc(layout) } {
+            match unsafe { malloc(&mut talc, layout) } {
                 Ok(block) => put(block),
                 Err(()) => break,
             }
@@ -594,17 +734,18 @@ impl Backing for Global {
 
     unsafe fn free(&self, block: NonNull<u8>, layout: Layout) {
         let mut talc = HEAP.lock();
-        // SAFETY: the caller's block was allocated by talc with `layout`.
-        unsafe { talc.free(block, layout) };
+        // SAFETY: the caller's block was allocated by the heap with
+        // `layout`.
+        unsafe { free(&mut talc, block, layout) };
         note_slack(&talc);
     }
 
     fn free_chain(&self, chain: Chain, layout: Layout) {
         let mut talc = HEAP.lock();
         for block in chain {
-            // SAFETY: a chain's blocks came from talc with the class's
-            // layout and are used by no one.
-            unsafe { talc.free(block, layout) };
+            // SAFETY: a chain's blocks came from the heap with the
+            // class's layout and are used by no one.
+            unsafe { free(&mut talc, block, layout) };
         }
         note_slack(&talc);
     }
@@ -628,14 +769,14 @@ impl Kheap {
         let first = {
             let mut talc = HEAP.lock();
             // SAFETY: GlobalAlloc callers never pass a zero size.
-            let first = unsafe { talc.malloc(layout) };
+            let first = unsafe { malloc(&mut talc, layout) };
             note_slack(&talc);
             first
         };
         let block = first.or_else(|()| {
             flush_caches();
             // SAFETY: as above.
-            unsafe { HEAP.lock().malloc(layout) }
+            unsafe { malloc(&mut HEAP.lock(), layout) }
         });
         block.map_or(core::ptr::null_mut(), NonNull::as_ptr)
     }
@@ -665,9 +806,9 @@ unsafe impl GlobalAlloc for Kheap {
             Some(c) => unsafe { CACHES[crate::cpu::id()].free(c, block, &Global) },
             None => {
                 let mut talc = HEAP.lock();
-                // SAFETY: a block for an uncached layout came from talc
-                // with it.
-                unsafe { talc.free(block, layout) };
+                // SAFETY: a block for an uncached layout came from the
+                // heap with it.
+                unsafe { free(&mut talc, block, layout) };
                 note_slack(&talc);
             }
         }
@@ -681,15 +822,30 @@ unsafe impl GlobalAlloc for Kheap {
             // The block already holds the new size.
             (Some(a), Some(b)) if a == b => ptr,
             (None, None) => {
-                // SAFETY: the caller's contract, passed on; an uncached
-                // block came from talc with `old`.
-                let p = unsafe { HEAP.realloc(ptr, old, new_size) };
-                if !p.is_null() {
-                    return p;
+                // SAFETY: the caller's `ptr` is a live block of ours.
+                let block = unsafe { NonNull::new_unchecked(ptr) };
+                {
+                    let mut talc = HEAP.lock();
+                    // SAFETY: an uncached block came from the heap (the
+                    // one its address is in) with `old`; `new_size` is
+                    // not zero (the caller's contract).
+                    let in_place = unsafe { resize_in_place(&mut talc, block, old, new_size) };
+                    if in_place {
+                        note_slack(&talc);
+                        return ptr;
+                    }
                 }
-                flush_caches();
-                // SAFETY: as above (a failed realloc left `ptr` alone).
-                unsafe { HEAP.realloc(ptr, old, new_size) }
+                // SAFETY: `new` has a non-zero size (the caller's contract).
+                let p = unsafe { self.alloc(new) };
+                if !p.is_null() {
+                    // SAFETY: both blocks are live and distinct; the copy
+                    // stays within both sizes.
+                    unsafe {
+                        core::ptr::copy_nonoverlapping(ptr, p, old.size().min(new_size));
+                        self.dealloc(ptr, old);
+                    }
+                }
+                p
             }
             _ => {
                 // SAFETY: `new` has a non-zero size (the caller's contract).

@@ -67,7 +67,7 @@ pub struct Ids {
 }
 
 /// One process in the table.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Entry<V> {
     value: V,
     ids: Ids,
@@ -106,6 +106,29 @@ fn pairs(a: Pid) -> core::ops::RangeInclusive<(Pid, Pid)> {
 /// B-tree finds in one descent (a range with two bounds may take two).
 fn any_pair(set: &BTreeSet<(Pid, Pid)>, a: Pid) -> bool {
     set.range((a, LO)..).next().is_some_and(|k| k.0 == a)
+}
+
+impl<V: Clone> Index<V> {
+    /// Copies every B-tree into new nodes, then frees the old ones. The
+    /// few nodes left after a burst of processes were allocated during
+    /// it, in a growth region of the heap they would keep from being
+    /// given back; their copies go where the heap has room once the
+    /// burst is over (its initial region: `arch::mm::heap::trim_settled`).
+    pub fn compact(&mut self) {
+        self.procs = self.procs.clone();
+        for set in [
+            &mut self.children,
+            &mut self.visible,
+            &mut self.ready_visible,
+            &mut self.groups,
+            &mut self.sessions,
+            &mut self.peers,
+        ] {
+            *set = set.clone();
+        }
+        self.group_children = self.group_children.clone();
+        self.ready_group = self.ready_group.clone();
+    }
 }
 
 impl<V> Index<V> {

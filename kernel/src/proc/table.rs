@@ -213,6 +213,11 @@ pub(super) fn release_ids(table: &Table, job: JobIds) {
     }
 }
 
+/// Copies the table's B-trees into new nodes (`Index::compact`).
+pub(super) fn compact() {
+    TABLE.lock().compact();
+}
+
 /// What follows a removal from the table: the PID, the slot and the
 /// uid's count are free.
 pub(super) fn reaped(p: &Process) {

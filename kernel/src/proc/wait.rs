@@ -170,8 +170,10 @@ fn scan(parent: Pid, target: WaitFor, options: WaitOptions) -> Scan {
     if !table.has_child(parent, target) {
         drop(table);
         // Reaping is over for this parent: what the heap still holds
-        // below `maybe_trim`'s step goes back too.
-        arch::mm::heap::trim_settled();
+        // below `maybe_trim`'s step goes back too, and the process
+        // table's B-trees move out of the growth regions the heap took
+        // meanwhile (`Index::compact`).
+        arch::mm::heap::trim_settled(super::table::compact);
         return Scan::None;
     }
     Scan::Running(in_flight)
