@@ -594,7 +594,7 @@ unsafe fn resize_in_place(
 /// Both heaps' counters added up (the initial region's and the growth's).
 fn counters(talc: &Talc<GrowFromFrames>) -> Counters {
     let (a, b) = (talc.oom_handler.home.get_counters(), talc.get_counters());
-    let mut c = b.clone();
+    let mut c = b;
     c.allocation_count += a.allocation_count;
     c.total_allocation_count += a.total_allocation_count;
     c.allocated_bytes += a.allocated_bytes;
