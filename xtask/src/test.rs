@@ -195,6 +195,10 @@ fn loom_models() -> Result<String> {
         "loom",
     ])
     .env("RUSTFLAGS", "--cfg loom")
+    // The release profile's fat LTO and single code unit are for the
+    // kernel image; the models only need optimised code, built quickly.
+    .env("CARGO_PROFILE_RELEASE_LTO", "false")
+    .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16")
     .env("CARGO_TARGET_DIR", target_dir().join("loom"))
     .stderr(Stdio::inherit());
     println!("$ {}", display_command(&cmd));

@@ -417,19 +417,50 @@ impl<T> CpuLocal<T> {
 /// batches (`Frame::drop_many`: one refcount decrement each, and one
 /// hold of the frame cache's lock for those freed).
 fn release_deferred(list: &mut alloc::vec::Vec<(u64, u64)>) {
-    let mut pas = [0u64; 64];
-    let mut held = 0;
+    let mut batch = DropBatch::new();
     for (_, pa) in list.drain(..) {
-        pas[held] = pa;
-        held += 1;
-        if held == pas.len() {
-            // SAFETY: references `defer` took over, each given up once.
-            unsafe { Frame::drop_many(&mut pas) };
-            held = 0;
+        // SAFETY: a reference `defer` took over, given up once.
+        unsafe { batch.push(pa) };
+    }
+}
+
+/// Frame references given up in batches of 64 (`Frame::drop_many`: one
+/// hold of the frame cache's lock for the frames freed in each), the
+/// rest when the batch is dropped.
+struct DropBatch {
+    pas: [u64; 64],
+    held: usize,
+}
+
+impl DropBatch {
+    fn new() -> Self {
+        Self {
+            pas: [0; 64],
+            held: 0,
         }
     }
-    // SAFETY: as above, the rest of them.
-    unsafe { Frame::drop_many(&mut pas[..held]) };
+
+    /// Adds the reference to the frame at `pa`.
+    ///
+    /// # Safety
+    /// `pa` is a reference from `Frame::leak` (a PTE's, a deferred
+    /// list's), given up here once.
+    unsafe fn push(&mut self, pa: u64) {
+        self.pas[self.held] = pa;
+        self.held += 1;
+        if self.held == self.pas.len() {
+            // SAFETY: the references `push` was given.
+            unsafe { Frame::drop_many(&mut self.pas) };
+            self.held = 0;
+        }
+    }
+}
+
+impl Drop for DropBatch {
+    fn drop(&mut self) {
+        // SAFETY: the references `push` was given and did not drop yet.
+        unsafe { Frame::drop_many(&mut self.pas[..self.held]) };
+    }
 }
 
 /// Deferred pages a CPU holds at most; the next one flushes its whole TLB.
@@ -1848,8 +1879,7 @@ unsafe fn free_tree(pa: u64, level: u32) {
     let entries = if level == 4 { 256 } else { 512 };
     // A last-level table's pages go back in batches (`Frame::drop_many`:
     // one hold of the frame cache's lock each), not one drop at a time.
-    let mut pages = [0u64; 64];
-    let mut held = 0;
+    let mut pages = DropBatch::new();
     for i in (0..entries).step_by(GROUP).flat_map(move |group| {
         // SAFETY: a page-table page of a table the caller owns exclusively
         // (no reference into it is alive while a group is looked at);
@@ -1872,19 +1902,11 @@ unsafe fn free_tree(pa: u64, level: u32) {
             // SAFETY: the entry's reference, cleared above.
             unsafe { release_table(child, level - 1) };
         } else {
-            // A used leaf holds one reference leaked by `map` or `leaf`,
-            // given up once below (the entry was cleared above).
-            pages[held] = child;
-            held += 1;
-            if held == pages.len() {
-                // SAFETY: the leaves' references, as said above.
-                unsafe { Frame::drop_many(&mut pages) };
-                held = 0;
-            }
+            // SAFETY: a used leaf holds one reference leaked by `map` or
+            // `leaf`, given up once here (the entry was cleared above).
+            unsafe { pages.push(child) };
         }
     }
-    // SAFETY: as above, the rest of them.
-    unsafe { Frame::drop_many(&mut pages[..held]) };
 }
 
 /// Page-table pages of every user page table (roots included).

@@ -1036,6 +1036,25 @@ mod imp {
         r#"
     .section .text.tine_user, "ax"
 
+    /* The general-purpose registers but rax into the context at rax
+       (the `syscall` entry, `tine_user_exception`). */
+    .macro TINE_STORE_GPRS
+    mov qword ptr [rax + {rbx}], rbx
+    mov qword ptr [rax + {rcx}], rcx
+    mov qword ptr [rax + {rdx}], rdx
+    mov qword ptr [rax + {rsi}], rsi
+    mov qword ptr [rax + {rdi}], rdi
+    mov qword ptr [rax + {rbp}], rbp
+    mov qword ptr [rax + {r8}], r8
+    mov qword ptr [rax + {r9}], r9
+    mov qword ptr [rax + {r10}], r10
+    mov qword ptr [rax + {r11}], r11
+    mov qword ptr [rax + {r12}], r12
+    mov qword ptr [rax + {r13}], r13
+    mov qword ptr [rax + {r14}], r14
+    mov qword ptr [rax + {r15}], r15
+    .endm
+
     .p2align 4
     .global tine_user_enter
 tine_user_enter:
@@ -1113,20 +1132,7 @@ tine_syscall_entry:
     mov rsp, qword ptr gs:[16]
     push rax
     mov rax, qword ptr [rsp + 8 + {rec_ctx}]
-    mov qword ptr [rax + {rbx}], rbx
-    mov qword ptr [rax + {rcx}], rcx
-    mov qword ptr [rax + {rdx}], rdx
-    mov qword ptr [rax + {rsi}], rsi
-    mov qword ptr [rax + {rdi}], rdi
-    mov qword ptr [rax + {rbp}], rbp
-    mov qword ptr [rax + {r8}], r8
-    mov qword ptr [rax + {r9}], r9
-    mov qword ptr [rax + {r10}], r10
-    mov qword ptr [rax + {r11}], r11
-    mov qword ptr [rax + {r12}], r12
-    mov qword ptr [rax + {r13}], r13
-    mov qword ptr [rax + {r14}], r14
-    mov qword ptr [rax + {r15}], r15
+    TINE_STORE_GPRS
     mov qword ptr [rax + {rip}], rcx
     mov qword ptr [rax + {rflags}], r11
     mov rcx, qword ptr gs:[24]
@@ -1154,20 +1160,7 @@ tine_user_exception:
     mov rax, qword ptr [rax + {rec_ctx}]
     test rax, rax
     jz tine_user_exception_no_ctx
-    mov qword ptr [rax + {rbx}], rbx
-    mov qword ptr [rax + {rcx}], rcx
-    mov qword ptr [rax + {rdx}], rdx
-    mov qword ptr [rax + {rsi}], rsi
-    mov qword ptr [rax + {rdi}], rdi
-    mov qword ptr [rax + {rbp}], rbp
-    mov qword ptr [rax + {r8}], r8
-    mov qword ptr [rax + {r9}], r9
-    mov qword ptr [rax + {r10}], r10
-    mov qword ptr [rax + {r11}], r11
-    mov qword ptr [rax + {r12}], r12
-    mov qword ptr [rax + {r13}], r13
-    mov qword ptr [rax + {r14}], r14
-    mov qword ptr [rax + {r15}], r15
+    TINE_STORE_GPRS
     pop qword ptr [rax + {rax}]
     mov rcx, qword ptr [rsp + 16]
     mov qword ptr [rax + {rip}], rcx
