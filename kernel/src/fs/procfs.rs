@@ -21,6 +21,7 @@
 //! | `/proc/cpuinfo` | per CPU: `processor`, `vendor_id`, `model name` (from CPUID) |
 //! | `/proc/mounts` | the four file systems in `fstab` format (busybox `df`, `mount`) |
 //! | `/proc/version` | `uname`'s name, release and version |
+//! | `/proc/partitions` | empty (no block devices) |
 //! | `/proc/sys/kernel/{hostname,osrelease,ostype,pid_max,threads-max}`, `/proc/sys/vm/{mmap_min_addr,overcommit_memory}` | the knobs programs read, read-only ([`Sysctl`]) |
 //!
 //! A file's contents are made when it is opened (a snapshot, as a reader
@@ -86,15 +87,17 @@ pub enum SysFile {
     Cpuinfo,
     Mounts,
     Version,
+    Partitions,
 }
 
 impl SysFile {
     /// The files of `/proc`, by name.
-    pub const NAMES: [(&'static str, SysFile); 7] = [
+    pub const NAMES: [(&'static str, SysFile); 8] = [
         ("cpuinfo", SysFile::Cpuinfo),
         ("loadavg", SysFile::Loadavg),
         ("meminfo", SysFile::Meminfo),
         ("mounts", SysFile::Mounts),
+        ("partitions", SysFile::Partitions),
         ("stat", SysFile::Stat),
         ("uptime", SysFile::Uptime),
         ("version", SysFile::Version),
@@ -689,6 +692,10 @@ mod imp {
                 match file {
                     SysFile::Cpuinfo => cpuinfo(ncpus as usize),
                     SysFile::Mounts => String::from(MOUNTS),
+                    // No block devices: empty, as Linux's is without one
+                    // (its header comes with the first device; busybox
+                    // `fdisk -l` died of SIGSEGV without the file).
+                    SysFile::Partitions => String::new(),
                     SysFile::Version => {
                         format!("Tine version {} #1 SMP\n", env!("CARGO_PKG_VERSION"))
                     }

@@ -50,6 +50,8 @@ pub fn handles(n: u64) -> bool {
             | nr::SETPRIORITY
             | nr::ALARM
             | nr::UNSHARE
+            | nr::GETGROUPS
+            | nr::SETGROUPS
             | nr::GETITIMER
             | nr::SETITIMER
     )
@@ -95,6 +97,8 @@ pub async fn call(
         }
         nr::GETITIMER => getitimer(process, space, a0, a1),
         nr::UNSHARE => unshare(process, a0),
+        nr::GETGROUPS => getgroups(process, space, a0, a1),
+        nr::SETGROUPS => setgroups(process, space, a0, a1),
         nr::SETITIMER => setitimer(process, space, a0, a1, a2),
         _ => Err(Errno::ENOSYS),
     }
@@ -238,6 +242,58 @@ fn setpriority(process: &Arc<Process>, which: u64, who: u64, nice: u64) -> SysRe
         }
     }
     result
+}
+
+/// Most supplementary groups (Linux's `NGROUPS_MAX`).
+const NGROUPS_MAX: u64 = 65536;
+
+/// `getgroups(size, list)`: the supplementary group ids, sorted; with
+/// `size` 0 only their number. `EINVAL` for a negative `size` or one
+/// smaller than the number, `EFAULT` for a bad `list` (Linux's order).
+fn getgroups(process: &Arc<Process>, space: &AddressSpace, size: u64, list: u64) -> SysResult {
+    let size = size as i32;
+    if size < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let groups = process.groups();
+    if size != 0 {
+        if groups.len() > size as usize {
+            return Err(Errno::EINVAL);
+        }
+        let mut bytes = crate::fallible::zeroed(groups.len() * 4)?;
+        for (out, g) in bytes.chunks_exact_mut(4).zip(groups.iter()) {
+            out.copy_from_slice(&g.to_ne_bytes());
+        }
+        space.copy_to_user(list, &bytes)?;
+    }
+    Ok(groups.len() as u64)
+}
+
+/// `setgroups(size, list)`: root only (`EPERM`), at most
+/// [`NGROUPS_MAX`] (`EINVAL`), a bad `list` `EFAULT`; kept sorted, as
+/// Linux's `groups_sort` keeps them.
+fn setgroups(process: &Arc<Process>, space: &AddressSpace, size: u64, list: u64) -> SysResult {
+    if !process.creds().is_root() {
+        return Err(Errno::EPERM);
+    }
+    let size = u64::from(size as u32);
+    if size > NGROUPS_MAX {
+        return Err(Errno::EINVAL);
+    }
+    let mut bytes = crate::fallible::zeroed(size as usize * 4)?;
+    space.copy_from_user(list, &mut bytes)?;
+    let mut groups = alloc::vec::Vec::new();
+    groups
+        .try_reserve_exact(size as usize)
+        .map_err(|_| Errno::ENOMEM)?;
+    groups.extend(
+        bytes
+            .chunks_exact(4)
+            .map(|c| u32::from_ne_bytes([c[0], c[1], c[2], c[3]])),
+    );
+    groups.sort_unstable();
+    process.set_groups(Arc::new(groups));
+    Ok(0)
 }
 
 /// What `unshare(flags)` asks of a process (pure: [`unshare_request`]).

@@ -36,6 +36,12 @@
  * - CLOCK_TAI, CLOCK_REALTIME_ALARM, CLOCK_BOOTTIME_ALARM read (kselftest
  *   vdso_test_abi failed on CLOCK_TAI); TAI is within a minute of
  *   CLOCK_REALTIME (Linux's offset is 0 until adjtimex sets it, 37 s after);
+ * - getgroups/setgroups (busybox id said "can't get groups"): sorted,
+ *   inherited by fork, root only, EINVAL for a short list;
+ * - fallocate on a tmpfs file extends it (KEEP_SIZE does not), EINVAL,
+ *   EBADF, ESPIPE, EISDIR as Linux (busybox fallocate said ENOSYS);
+ * - /proc/partitions exists, empty without block devices (busybox fdisk
+ *   -l died of SIGSEGV without it);
  * - the main thread's stack holds 4 MiB of locals (Linux's grows to the
  *   8 MiB RLIMIT_STACK; kselftest virtual_address_range has 1 MiB).
  * Exits 0 when every check holds; each failure is printed. Runs
@@ -50,6 +56,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
@@ -670,6 +677,60 @@ static void clocks(void)
 	CHECK(clock_nanosleep(CLOCK_TAI, 0, &nap, NULL) == 0);
 }
 
+static void groups_and_files(void)
+{
+	gid_t list[8];
+	gid_t want[3] = {30, 5, 10};
+	CHECK(setgroups(3, want) == 0);
+	CHECK(getgroups(0, NULL) == 3);
+	CHECK(getgroups(8, list) == 3 && list[0] == 5 && list[1] == 10 &&
+	      list[2] == 30);
+	CHECK(getgroups(2, list) == -1 && errno == EINVAL);
+	CHECK(raw(syscall(SYS_getgroups, -1, list)) == -EINVAL);
+	CHECK(raw(syscall(SYS_getgroups, 8, (void *)8)) == -EFAULT);
+	CHECK(raw(syscall(SYS_setgroups, 1, (void *)8)) == -EFAULT);
+	CHECK(raw(syscall(SYS_setgroups, 65537, list)) == -EINVAL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		gid_t l[8];
+		int ok = getgroups(8, l) == 3 && l[2] == 30;
+		ok &= setuid(1000) == 0;
+		ok &= setgroups(0, NULL) == -1 && errno == EPERM;
+		_exit(ok ? 0 : 1);
+	}
+	CHECK(wait_ok(pid));
+	CHECK(setgroups(0, NULL) == 0 && getgroups(0, NULL) == 0);
+
+	const char *f = "/tmp/c_compat-falloc";
+	int fd = open(f, O_CREAT | O_RDWR | O_TRUNC, 0600);
+	struct stat st;
+	CHECK(fallocate(fd, 0, 0, 8192) == 0);
+	CHECK(fstat(fd, &st) == 0 && st.st_size == 8192);
+	CHECK(fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 65536) == 0);
+	CHECK(fstat(fd, &st) == 0 && st.st_size == 8192);
+	CHECK(fallocate(fd, 0, 100, 10) == 0);
+	CHECK(fstat(fd, &st) == 0 && st.st_size == 8192);
+	CHECK(fallocate(fd, 0, -1, 10) == -1 && errno == EINVAL);
+	CHECK(fallocate(fd, 0, 0, 0) == -1 && errno == EINVAL);
+	close(fd);
+	fd = open(f, O_RDONLY);
+	CHECK(fallocate(fd, 0, 0, 10) == -1 && errno == EBADF);
+	close(fd);
+	unlink(f);
+	int pipefd[2];
+	CHECK(pipe(pipefd) == 0);
+	CHECK(fallocate(pipefd[1], 0, 0, 10) == -1 && errno == ESPIPE);
+	close(pipefd[0]);
+	close(pipefd[1]);
+
+	fd = open("/proc/partitions", O_RDONLY);
+	CHECK(fd >= 0);
+	char head[16] = {0};
+	/* No block devices here, on Linux too: an empty file. */
+	CHECK(read(fd, head, sizeof(head)) == 0);
+	close(fd);
+}
+
 int main(void)
 {
 	proc_tasks();
@@ -684,5 +745,6 @@ int main(void)
 	descriptors();
 	unmounting();
 	clocks();
+	groups_and_files();
 	return check_report();
 }
