@@ -141,6 +141,10 @@ expect top-one-screen Mem: "$(top -bn1 | head -1 | cut -d' ' -f1)"
 expect free total "$(free | head -1 | awk '{ print $1 }')"
 expect uptime up "$(uptime | grep -o ' up ' | tr -d ' ')"
 expect id "uid=0 gid=0 0" "$(id | cut -d' ' -f1,2) $(id >/dev/null 2>&1; echo $?)"
+old=$(hostname)
+hostname bb-host
+expect hostname bb-host "$(hostname)"
+hostname "$old"
 expect fdisk-l 0 "$(fdisk -l >/dev/null 2>&1; echo $?)"
 
 # Nice values (getpriority/setpriority; Debian's busybox has renice, no

@@ -152,6 +152,8 @@ pub const UMOUNT2: u64 = 166;
 pub const GETGROUPS: u64 = 115;
 pub const SETGROUPS: u64 = 116;
 pub const FALLOCATE: u64 = 285;
+pub const SETHOSTNAME: u64 = 170;
+pub const SETDOMAINNAME: u64 = 171;
 
 // Tine's own calls (no Linux equivalent).
 /// `rfork(flags)` (FreeBSD).
@@ -331,6 +333,8 @@ pub const fn name(nr: u64) -> Option<&'static str> {
         GETGROUPS => "getgroups",
         SETGROUPS => "setgroups",
         FALLOCATE => "fallocate",
+        SETHOSTNAME => "sethostname",
+        SETDOMAINNAME => "setdomainname",
         TINE_RFORK => "tine_rfork",
         TINE_PDFORK => "tine_pdfork",
         TINE_PDGETPID => "tine_pdgetpid",

@@ -651,7 +651,10 @@ mod imp {
                 return Err(Errno::EISDIR);
             }
             ProcNode::Sysctl(file) => match file {
-                Sysctl::Hostname => String::from("(none)\n"),
+                Sysctl::Hostname => format!(
+                    "{}\n",
+                    crate::syscall::misc::uts_name(&crate::syscall::misc::HOSTNAME, "tine")
+                ),
                 Sysctl::Osrelease => format!("{}\n", env!("CARGO_PKG_VERSION")),
                 Sysctl::Ostype => String::from("Tine\n"),
                 Sysctl::PidMax => format!("{}\n", crate::proc::pids().pid_max()),

@@ -358,18 +358,22 @@ fn getcpu(space: &AddressSpace, cpu: u64, node: u64) -> SysResult {
 
 /// `uname(buf)`: `struct utsname`, six 65-byte NUL-terminated fields.
 fn uname(space: &AddressSpace, buf: u64) -> SysResult {
+    use super::misc::{DOMAINNAME, HOSTNAME, uts_name};
     const FIELD: usize = 65;
+    let node = uts_name(&HOSTNAME, "tine");
+    let domain = uts_name(&DOMAINNAME, "(none)");
     let fields: [&str; 6] = [
         "Tine",
-        "tine",
+        &node,
         env!("CARGO_PKG_VERSION"),
         "#1 SMP",
         "x86_64",
-        "(none)",
+        &domain,
     ];
     let mut out = [0u8; 6 * FIELD];
     for (i, f) in fields.iter().enumerate() {
-        out[i * FIELD..i * FIELD + f.len()].copy_from_slice(f.as_bytes());
+        let n = f.len().min(FIELD - 1);
+        out[i * FIELD..i * FIELD + n].copy_from_slice(&f.as_bytes()[..n]);
     }
     space.copy_to_user(buf, &out)?;
     Ok(0)

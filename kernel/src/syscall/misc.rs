@@ -52,6 +52,8 @@ pub fn handles(n: u64) -> bool {
             | nr::UNSHARE
             | nr::GETGROUPS
             | nr::SETGROUPS
+            | nr::SETHOSTNAME
+            | nr::SETDOMAINNAME
             | nr::GETITIMER
             | nr::SETITIMER
     )
@@ -98,6 +100,8 @@ pub async fn call(
         nr::GETITIMER => getitimer(process, space, a0, a1),
         nr::UNSHARE => unshare(process, a0),
         nr::GETGROUPS => getgroups(process, space, a0, a1),
+        nr::SETHOSTNAME => set_uts_name(process, space, &HOSTNAME, a0, a1),
+        nr::SETDOMAINNAME => set_uts_name(process, space, &DOMAINNAME, a0, a1),
         nr::SETGROUPS => setgroups(process, space, a0, a1),
         nr::SETITIMER => setitimer(process, space, a0, a1, a2),
         _ => Err(Errno::ENOSYS),
@@ -242,6 +246,53 @@ fn setpriority(process: &Arc<Process>, which: u64, who: u64, nice: u64) -> SysRe
         }
     }
     result
+}
+
+/// Longest host or domain name (Linux's `__NEW_UTS_LEN`).
+const UTS_LEN: usize = 64;
+
+/// The machine's host name (`uname`'s nodename), `sethostname`.
+pub static HOSTNAME: spin::Mutex<alloc::string::String> =
+    spin::Mutex::new(alloc::string::String::new());
+/// The machine's NIS domain name (`uname`'s domainname), `setdomainname`.
+pub static DOMAINNAME: spin::Mutex<alloc::string::String> =
+    spin::Mutex::new(alloc::string::String::new());
+
+/// A host or domain name as `uname` shows it: `default` until set.
+pub fn uts_name(name: &spin::Mutex<alloc::string::String>, default: &str) -> alloc::string::String {
+    let name = name.lock();
+    if name.is_empty() {
+        alloc::string::String::from(default)
+    } else {
+        name.clone()
+    }
+}
+
+/// `sethostname(name, len)`, `setdomainname(name, len)`: root only
+/// (`EPERM`), at most 64 bytes (`EINVAL`), `EFAULT` for a bad pointer, as
+/// Linux's. Bytes that are not UTF-8 are `EINVAL` (Tine keeps text); an
+/// empty name brings back the default.
+fn set_uts_name(
+    process: &Arc<Process>,
+    space: &AddressSpace,
+    name: &spin::Mutex<alloc::string::String>,
+    ptr: u64,
+    len: u64,
+) -> SysResult {
+    if !process.creds().is_root() {
+        return Err(Errno::EPERM);
+    }
+    let len = usize::try_from(len as i32).map_err(|_| Errno::EINVAL)?;
+    if len > UTS_LEN {
+        return Err(Errno::EINVAL);
+    }
+    let mut bytes = [0u8; UTS_LEN];
+    space.copy_from_user(ptr, &mut bytes[..len])?;
+    let text = core::str::from_utf8(&bytes[..len]).map_err(|_| Errno::EINVAL)?;
+    // A NUL ends it (uname's fields are C strings).
+    let text = text.split('\0').next().unwrap_or("");
+    *name.lock() = alloc::string::String::from(text);
+    Ok(0)
 }
 
 /// Most supplementary groups (Linux's `NGROUPS_MAX`).

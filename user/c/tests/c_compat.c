@@ -42,6 +42,8 @@
  *   EBADF, ESPIPE, EISDIR as Linux (busybox fallocate said ENOSYS);
  * - /proc/partitions exists, empty without block devices (busybox fdisk
  *   -l died of SIGSEGV without it);
+ * - sethostname/setdomainname (busybox hostname NAME said ENOSYS): uname
+ *   and /proc/sys/kernel/hostname show it, 64 bytes at most, root only;
  * - the main thread's stack holds 4 MiB of locals (Linux's grows to the
  *   8 MiB RLIMIT_STACK; kselftest virtual_address_range has 1 MiB).
  * Exits 0 when every check holds; each failure is printed. Runs
@@ -731,6 +733,38 @@ static void groups_and_files(void)
 	close(fd);
 }
 
+static void names(void)
+{
+	struct utsname u, v;
+	CHECK(uname(&u) == 0);
+	CHECK(sethostname("c-compat-host", 13) == 0);
+	CHECK(uname(&v) == 0 && strcmp(v.nodename, "c-compat-host") == 0);
+	char buf[80] = {0};
+	int fd = open("/proc/sys/kernel/hostname", O_RDONLY);
+	CHECK(fd >= 0 && read(fd, buf, sizeof(buf) - 1) == 14 &&
+	      strcmp(buf, "c-compat-host\n") == 0);
+	close(fd);
+	char longname[65];
+	memset(longname, 'x', sizeof(longname));
+	CHECK(sethostname(longname, 65) == -1 && errno == EINVAL);
+	CHECK(sethostname(longname, 64) == 0);
+	CHECK(uname(&v) == 0 && strlen(v.nodename) == 64);
+	CHECK(raw(syscall(SYS_sethostname, (void *)8, 4)) == -EFAULT);
+	CHECK(setdomainname("dom", 3) == 0);
+	CHECK(uname(&v) == 0 && strcmp(v.domainname, "dom") == 0);
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(setuid(1000) == 0 && sethostname("x", 1) == -1 &&
+				      errno == EPERM
+			      ? 0
+			      : 1);
+	CHECK(wait_ok(pid));
+	CHECK(sethostname(u.nodename, strlen(u.nodename)) == 0);
+	CHECK(setdomainname(u.domainname, strlen(u.domainname)) == 0);
+	CHECK(uname(&v) == 0 && strcmp(v.nodename, u.nodename) == 0 &&
+	      strcmp(v.domainname, u.domainname) == 0);
+}
+
 int main(void)
 {
 	proc_tasks();
@@ -746,5 +780,6 @@ int main(void)
 	unmounting();
 	clocks();
 	groups_and_files();
+	names();
 	return check_report();
 }
