@@ -306,7 +306,7 @@ fn getgroups(process: &Arc<Process>, space: &AddressSpace, size: u64, list: u64)
     if size < 0 {
         return Err(Errno::EINVAL);
     }
-    let groups = process.groups();
+    let groups = process.groups().unwrap_or_default();
     if size != 0 {
         if groups.len() > size as usize {
             return Err(Errno::EINVAL);
@@ -343,7 +343,7 @@ fn setgroups(process: &Arc<Process>, space: &AddressSpace, size: u64, list: u64)
             .map(|c| u32::from_ne_bytes([c[0], c[1], c[2], c[3]])),
     );
     groups.sort_unstable();
-    process.set_groups(Arc::new(groups));
+    process.set_groups(groups);
     Ok(0)
 }
 
