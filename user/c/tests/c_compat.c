@@ -4,6 +4,8 @@
  * - /proc/PID/task lists the threads (never a "0"), /proc/PID/task/TID
  *   holds the process's files, /proc/thread-self links to PID/task/TID
  *   (kselftests proc-tid0, thread-self, fd-002-posix-eq);
+ * - /proc/PID/status and stat count the threads (Threads:, num_threads)
+ *   and list the supplementary groups (Groups:);
  * - /proc/uptime's idle time never goes back (proc-uptime-001);
  * - getpriority/setpriority (busybox nice, renice): 20 - nice from the
  *   raw call, clamping to -20..19, EINVAL for a bad `which`, ESRCH for no
@@ -153,6 +155,11 @@ static void proc_tasks(void)
 	close(again);
 	close(dir);
 	CHECK(stat("/proc/thread-self/comm", &st) == 0);
+	char status[2048] = {0};
+	int sfd = open("/proc/self/status", O_RDONLY);
+	CHECK(sfd >= 0 && read(sfd, status, sizeof(status) - 1) > 0);
+	close(sfd);
+	CHECK(strstr(status, "\nThreads:\t2\n") != NULL);
 
 	stop_thread = 1;
 	pthread_join(t, NULL);
@@ -688,6 +695,11 @@ static void groups_and_files(void)
 	CHECK(getgroups(8, list) == 3 && list[0] == 5 && list[1] == 10 &&
 	      list[2] == 30);
 	CHECK(getgroups(2, list) == -1 && errno == EINVAL);
+	char status[2048] = {0};
+	int sfd = open("/proc/self/status", O_RDONLY);
+	CHECK(sfd >= 0 && read(sfd, status, sizeof(status) - 1) > 0);
+	close(sfd);
+	CHECK(strstr(status, "\nGroups:\t5 10 30 \n") != NULL);
 	CHECK(raw(syscall(SYS_getgroups, -1, list)) == -EINVAL);
 	CHECK(raw(syscall(SYS_getgroups, 8, (void *)8)) == -EFAULT);
 	CHECK(raw(syscall(SYS_setgroups, 1, (void *)8)) == -EFAULT);
