@@ -116,6 +116,8 @@ expect mkfifo-type "fifo" "$(stat -c %F fifo)"
 (echo through >fifo &)
 expect fifo-read through "$(cat fifo)"
 expect fifo-ls p "$(ls -l fifo | cut -c1)"
+fallocate -l 8192 big
+expect fallocate 8192 "$(stat -c %s big)"
 mkdir -p a/b
 expect umount-not-mounted 1 "$(umount a/b 2>/dev/null; echo $?)"
 rmdir a/b a
@@ -138,6 +140,12 @@ wait $pid 2>/dev/null
 expect top-one-screen Mem: "$(top -bn1 | head -1 | cut -d' ' -f1)"
 expect free total "$(free | head -1 | awk '{ print $1 }')"
 expect uptime up "$(uptime | grep -o ' up ' | tr -d ' ')"
+expect id "uid=0 gid=0 0" "$(id | cut -d' ' -f1,2) $(id >/dev/null 2>&1; echo $?)"
+old=$(hostname)
+hostname bb-host
+expect hostname bb-host "$(hostname)"
+hostname "$old"
+expect fdisk-l 0 "$(fdisk -l >/dev/null 2>&1; echo $?)"
 
 # Nice values (getpriority/setpriority; Debian's busybox has renice, no
 # nice): renice -n adds to a process's nice value, /proc/PID/stat shows

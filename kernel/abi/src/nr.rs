@@ -149,6 +149,11 @@ pub const ALARM: u64 = 37;
 pub const SETITIMER: u64 = 38;
 pub const UNSHARE: u64 = 272;
 pub const UMOUNT2: u64 = 166;
+pub const GETGROUPS: u64 = 115;
+pub const SETGROUPS: u64 = 116;
+pub const FALLOCATE: u64 = 285;
+pub const SETHOSTNAME: u64 = 170;
+pub const SETDOMAINNAME: u64 = 171;
 
 // Tine's own calls (no Linux equivalent).
 /// `rfork(flags)` (FreeBSD).
@@ -325,6 +330,11 @@ pub const fn name(nr: u64) -> Option<&'static str> {
         SETITIMER => "setitimer",
         UNSHARE => "unshare",
         UMOUNT2 => "umount2",
+        GETGROUPS => "getgroups",
+        SETGROUPS => "setgroups",
+        FALLOCATE => "fallocate",
+        SETHOSTNAME => "sethostname",
+        SETDOMAINNAME => "setdomainname",
         TINE_RFORK => "tine_rfork",
         TINE_PDFORK => "tine_pdfork",
         TINE_PDGETPID => "tine_pdgetpid",

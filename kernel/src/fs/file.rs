@@ -473,6 +473,36 @@ impl OpenFile {
         }
     }
 
+    /// `fallocate(mode, offset, len)` on a tmpfs file, as Linux's
+    /// `vfs_fallocate` checks it: `EINVAL` for a negative offset or a
+    /// length under 1, `EBADF` unless open for writing, `ESPIPE` for a
+    /// pipe, `EISDIR` for a directory, `ENODEV` for other files, `EFBIG`
+    /// past the largest file. Mode 0 makes the file at least `offset +
+    /// len` long; `FALLOC_FL_KEEP_SIZE` (1) changes nothing. Tine's files
+    /// are sparse, so nothing is reserved: a later write may still find
+    /// the file system full. Other modes (holes, ranges) are `EOPNOTSUPP`.
+    pub fn fallocate(&self, mode: u32, offset: i64, len: i64) -> Result<(), Errno> {
+        const KEEP_SIZE: u32 = 1;
+        if offset < 0 || len <= 0 {
+            return Err(Errno::EINVAL);
+        }
+        if !self.writable() {
+            return Err(Errno::EBADF);
+        }
+        let node = match &self.kind {
+            FileKind::Tmp(node) => node,
+            FileKind::Pipe(_) => return Err(Errno::ESPIPE),
+            FileKind::Dir(_) => return Err(Errno::EISDIR),
+            _ => return Err(Errno::ENODEV),
+        };
+        let end = offset.checked_add(len).ok_or(Errno::EFBIG)?;
+        match mode {
+            0 if end as u64 > node.size() => node.truncate(end as u64),
+            0 | KEEP_SIZE => Ok(()),
+            _ => Err(Errno::EOPNOTSUPP),
+        }
+    }
+
     /// `lseek`: the new offset. `ESPIPE` for pipes and the tty, `EINVAL`
     /// for a bad `whence` or a negative result (and `SEEK_END` on a
     /// directory).

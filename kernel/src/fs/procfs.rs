@@ -21,6 +21,7 @@
 //! | `/proc/cpuinfo` | per CPU: `processor`, `vendor_id`, `model name` (from CPUID) |
 //! | `/proc/mounts` | the four file systems in `fstab` format (busybox `df`, `mount`) |
 //! | `/proc/version` | `uname`'s name, release and version |
+//! | `/proc/partitions` | empty (no block devices) |
 //! | `/proc/sys/kernel/{hostname,osrelease,ostype,pid_max,threads-max}`, `/proc/sys/vm/{mmap_min_addr,overcommit_memory}` | the knobs programs read, read-only ([`Sysctl`]) |
 //!
 //! A file's contents are made when it is opened (a snapshot, as a reader
@@ -86,15 +87,17 @@ pub enum SysFile {
     Cpuinfo,
     Mounts,
     Version,
+    Partitions,
 }
 
 impl SysFile {
     /// The files of `/proc`, by name.
-    pub const NAMES: [(&'static str, SysFile); 7] = [
+    pub const NAMES: [(&'static str, SysFile); 8] = [
         ("cpuinfo", SysFile::Cpuinfo),
         ("loadavg", SysFile::Loadavg),
         ("meminfo", SysFile::Meminfo),
         ("mounts", SysFile::Mounts),
+        ("partitions", SysFile::Partitions),
         ("stat", SysFile::Stat),
         ("uptime", SysFile::Uptime),
         ("version", SysFile::Version),
@@ -290,6 +293,10 @@ pub struct ProcessView {
     pub processor: u32,
     /// The nice value (`setpriority`); the priority field is 20 + it.
     pub nice: i8,
+    /// Live threads (stat's `num_threads`, status's `Threads:`).
+    pub threads: usize,
+    /// Supplementary groups, sorted (status's `Groups:`).
+    pub groups: Vec<u32>,
     /// Real, effective, saved user and group ids.
     pub uids: [u32; 3],
     pub gids: [u32; 3],
@@ -332,10 +339,11 @@ pub fn stat_line(p: &ProcessView) -> String {
     // priority nice num_threads itrealvalue starttime vsize rss rsslim
     let _ = write!(
         s,
-        "0 0 0 0 0 {} 0 0 0 {} {} 1 0 0 {} {} {} ",
+        "0 0 0 0 0 {} 0 0 0 {} {} {} 0 0 {} {} {} ",
         ticks(p.user_ns),
         20 + i32::from(p.nice),
         p.nice,
+        p.threads,
         p.vsize,
         p.rss_pages,
         u64::MAX
@@ -368,17 +376,20 @@ pub fn status_text(p: &ProcessView) -> String {
     };
     let [uid, euid, suid] = p.uids;
     let [gid, egid, sgid] = p.gids;
+    // Linux's format: each group followed by a space.
+    let groups: String = p.groups.iter().map(|g| format!("{g} ")).collect();
     format!(
         "Name:\t{}\nUmask:\t{:04o}\nState:\t{state}\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\n\
          PPid:\t{}\nTracerPid:\t0\nUid:\t{uid}\t{euid}\t{suid}\t{euid}\n\
-         Gid:\t{gid}\t{egid}\t{sgid}\t{egid}\nFDSize:\t256\nGroups:\t\n\
-         VmSize:\t{:8} kB\nVmRSS:\t{:8} kB\nThreads:\t1\n\
+         Gid:\t{gid}\t{egid}\t{sgid}\t{egid}\nFDSize:\t256\nGroups:\t{groups}\n\
+         VmSize:\t{:8} kB\nVmRSS:\t{:8} kB\nThreads:\t{}\n\
          SigPnd:\t{:016x}\nShdPnd:\t{:016x}\nSigBlk:\t{:016x}\nSigIgn:\t{:016x}\nSigCgt:\t{:016x}\n",
         comm(&p.name),
         p.umask,
         p.ppid,
         p.vsize / 1024,
         p.rss_pages * 4,
+        p.threads,
         0,
         p.pending,
         p.blocked,
@@ -648,7 +659,10 @@ mod imp {
                 return Err(Errno::EISDIR);
             }
             ProcNode::Sysctl(file) => match file {
-                Sysctl::Hostname => String::from("(none)\n"),
+                Sysctl::Hostname => format!(
+                    "{}\n",
+                    crate::syscall::misc::uts_name(&crate::syscall::misc::HOSTNAME, "tine")
+                ),
                 Sysctl::Osrelease => format!("{}\n", env!("CARGO_PKG_VERSION")),
                 Sysctl::Ostype => String::from("Tine\n"),
                 Sysctl::PidMax => format!("{}\n", crate::proc::pids().pid_max()),
@@ -689,6 +703,10 @@ mod imp {
                 match file {
                     SysFile::Cpuinfo => cpuinfo(ncpus as usize),
                     SysFile::Mounts => String::from(MOUNTS),
+                    // No block devices: empty, as Linux's is without one
+                    // (its header comes with the first device; busybox
+                    // `fdisk -l` died of SIGSEGV without the file).
+                    SysFile::Partitions => String::new(),
                     SysFile::Version => {
                         format!("Tine version {} #1 SMP\n", env!("CARGO_PKG_VERSION"))
                     }
@@ -822,6 +840,8 @@ mod imp {
             exit_signal: p.exit_signal().map_or(0, i32::from),
             processor: p.last_cpu().unwrap_or(0),
             nice: p.nice(),
+            threads: p.threads().len(),
+            groups: p.groups().map_or_else(Vec::new, |g| g.to_vec()),
             uids: [creds.uid, creds.euid, creds.suid],
             gids: [creds.gid, creds.egid, creds.sgid],
             umask: p.fs().umask(),
@@ -856,6 +876,8 @@ mod tests {
             exit_signal: 17,
             processor: 2,
             nice: -3,
+            threads: 3,
+            groups: alloc::vec![5, 30],
             uids: [1000, 1000, 0],
             gids: [5, 5, 5],
             umask: 0o22,
@@ -905,7 +927,7 @@ mod tests {
         assert_eq!(fields[14 - 3], "250", "utime in ticks");
         assert_eq!(fields[18 - 3], "17", "priority");
         assert_eq!(fields[19 - 3], "-3", "nice");
-        assert_eq!(fields[20 - 3], "1", "num_threads");
+        assert_eq!(fields[20 - 3], "3", "num_threads");
         assert_eq!(fields[23 - 3], (8u64 << 20).to_string(), "vsize");
         assert_eq!(fields[24 - 3], "3", "rss");
         assert_eq!(fields[32 - 3], "512", "blocked");
@@ -920,6 +942,8 @@ mod tests {
         assert!(text.contains("\nPid:\t7\nPPid:\t1\n"));
         assert!(text.contains("\nUid:\t1000\t1000\t0\t1000\n"));
         assert!(text.contains("\nSigBlk:\t0000000000000200\n"));
+        assert!(text.contains("\nGroups:\t5 30 \nVmSize:"), "{text}");
+        assert!(text.contains("\nThreads:\t3\n"));
         assert!(text.contains("\nVmRSS:\t      12 kB\n"));
     }
 

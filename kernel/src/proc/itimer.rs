@@ -85,20 +85,34 @@ mod imp {
         changed: Event,
     }
 
-    /// A process's `ITIMER_REAL`.
-    pub struct RealTimer(Arc<Shared>);
+    /// A process's `ITIMER_REAL`: nothing until first set (a fork
+    /// allocates nothing for it).
+    pub struct RealTimer(spin::Mutex<Option<Arc<Shared>>>);
 
     impl RealTimer {
-        pub fn new() -> Self {
-            Self(Arc::new(Shared {
-                settings: spin::Mutex::new(Settings::default()),
-                changed: Event::new(),
-            }))
+        pub const fn new() -> Self {
+            Self(spin::Mutex::new(None))
+        }
+
+        /// The shared part, made at the first `set`.
+        fn shared(&self) -> Arc<Shared> {
+            self.0
+                .lock()
+                .get_or_insert_with(|| {
+                    Arc::new(Shared {
+                        settings: spin::Mutex::new(Settings::default()),
+                        changed: Event::new(),
+                    })
+                })
+                .clone()
         }
 
         /// The time left and the interval, in ns (0, 0 when disarmed).
         pub fn get(&self) -> (u64, u64) {
-            let s = self.0.settings.lock();
+            let Some(shared) = self.0.lock().clone() else {
+                return (0, 0);
+            };
+            let s = shared.settings.lock();
             Self::left(&s)
         }
 
@@ -115,8 +129,12 @@ mod imp {
         /// after (`value` 0 disarms it); returns the old time left and
         /// interval. `process` is the owner, which the timer signals.
         pub fn set(&self, process: &Arc<Process>, value: u64, interval: u64) -> (u64, u64) {
+            if value == 0 && self.0.lock().is_none() {
+                return (0, 0);
+            }
+            let shared = self.shared();
             let spawn = {
-                let mut s = self.0.settings.lock();
+                let mut s = shared.settings.lock();
                 let old = Self::left(&s);
                 s.deadline = if value == 0 {
                     0
@@ -130,11 +148,10 @@ mod imp {
             };
             let (old, spawn) = spawn;
             if spawn {
-                let shared = self.0.clone();
                 let owner = Arc::downgrade(process);
                 drop(crate::task::spawn(watch(shared, owner)));
             } else {
-                self.0.changed.notify_all();
+                shared.changed.notify_all();
             }
             old
         }
@@ -148,8 +165,10 @@ mod imp {
 
     impl Drop for RealTimer {
         fn drop(&mut self) {
-            self.0.settings.lock().deadline = 0;
-            self.0.changed.notify_all();
+            if let Some(shared) = self.0.lock().take() {
+                shared.settings.lock().deadline = 0;
+                shared.changed.notify_all();
+            }
         }
     }
 

@@ -135,6 +135,8 @@ mod imp {
         /// Its nice value, -20 to 19 (`setpriority`; fork copies it). Tine
         /// schedules every thread alike, so it is kept and shown only.
         nice: core::sync::atomic::AtomicI8,
+        /// Supplementary group ids, sorted (`setgroups`; fork copies them).
+        groups: spin::Mutex<Option<Arc<alloc::vec::Vec<u32>>>>,
         /// `ITIMER_REAL` (`alarm`, `setitimer`): not inherited by fork,
         /// kept by exec.
         real_timer: crate::proc::itimer::RealTimer,
@@ -303,6 +305,7 @@ mod imp {
                 )),
                 charged_uid: core::sync::atomic::AtomicU32::new(0),
                 nice: core::sync::atomic::AtomicI8::new(0),
+                groups: spin::Mutex::new(None),
                 real_timer: crate::proc::itimer::RealTimer::new(),
                 threads: spin::Mutex::new(Slots::new()),
                 space_generation: AtomicU64::new(0),
@@ -478,6 +481,23 @@ mod imp {
             *self.rlimits.lock() = *parent.rlimits.lock();
             self.affinity.store(parent.affinity(), Ordering::Relaxed);
             self.nice.store(parent.nice(), Ordering::Relaxed);
+            *self.groups.lock() = parent.groups.lock().clone();
+        }
+
+        /// Its supplementary group ids, sorted (`None`: none, the usual
+        /// case, which costs a fork no allocation).
+        pub fn groups(&self) -> Option<Arc<alloc::vec::Vec<u32>>> {
+            self.groups.lock().clone()
+        }
+
+        /// Sets its supplementary group ids (the caller has checked them).
+        pub fn set_groups(&self, groups: alloc::vec::Vec<u32>) {
+            let groups = if groups.is_empty() {
+                None
+            } else {
+                Some(Arc::new(groups))
+            };
+            *self.groups.lock() = groups;
         }
 
         /// Its nice value (-20 to 19).

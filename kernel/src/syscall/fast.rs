@@ -112,19 +112,24 @@ fn getcpu(space: &AddressSpace, cpu: u64, node: u64) -> SysResult {
 
 /// `uname(buf)`: `struct utsname`, six 65-byte NUL-terminated fields.
 fn uname(space: &AddressSpace, buf: u64) -> SysResult {
+    use super::misc::{DOMAINNAME, HOSTNAME, uts_name_into};
     const FIELD: usize = 65;
     let fields: [&str; 6] = [
         "Tine",
-        "tine",
+        "",
         env!("CARGO_PKG_VERSION"),
         "#1 SMP",
         "x86_64",
-        "(none)",
+        "",
     ];
     let mut out = [0u8; 6 * FIELD];
     for (i, f) in fields.iter().enumerate() {
         out[i * FIELD..i * FIELD + f.len()].copy_from_slice(f.as_bytes());
     }
+    // The names `sethostname`/`setdomainname` set, copied under their
+    // locks without allocating.
+    uts_name_into(&HOSTNAME, "tine", &mut out[FIELD..2 * FIELD]);
+    uts_name_into(&DOMAINNAME, "(none)", &mut out[5 * FIELD..6 * FIELD]);
     space.copy_to_user(buf, &out)?;
     Ok(0)
 }

@@ -168,6 +168,7 @@ pub fn handles(number: u64) -> bool {
             | nr::MKNOD
             | nr::MKNODAT
             | nr::UMOUNT2
+            | nr::FALLOCATE
             | nr::CHOWN
             | nr::LCHOWN
             | nr::FCHOWN
@@ -239,6 +240,11 @@ pub async fn call(cx: &FileCtx, space: &AddressSpace, number: u64, args: [u64; 6
         nr::MKDIRAT => mkdir(cx, space, at, a1, a2),
         nr::MKNOD => mknod(cx, space, AT_FDCWD, a0, a1),
         nr::UMOUNT2 => umount2(cx, space, a0, a1),
+        nr::FALLOCATE => cx
+            .files
+            .get(a0)?
+            .fallocate(a1 as u32, a2 as i64, a3 as i64)
+            .map(|()| 0),
         nr::MKNODAT => mknod(cx, space, at, a1, a2),
         nr::UNLINK => unlinkat(cx, space, AT_FDCWD, a0, 0),
         nr::UNLINKAT => unlinkat(cx, space, at, a1, a2),

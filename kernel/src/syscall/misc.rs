@@ -41,6 +41,10 @@ pub fn handles(n: u64) -> bool {
             | nr::SETPRIORITY
             | nr::ALARM
             | nr::UNSHARE
+            | nr::GETGROUPS
+            | nr::SETGROUPS
+            | nr::SETHOSTNAME
+            | nr::SETDOMAINNAME
             | nr::GETITIMER
             | nr::SETITIMER
     )
@@ -103,6 +107,10 @@ pub async fn call(
         }
         nr::GETITIMER => getitimer(process, space, a0, a1),
         nr::UNSHARE => unshare(process, a0),
+        nr::GETGROUPS => getgroups(process, space, a0, a1),
+        nr::SETHOSTNAME => set_uts_name(process, space, &HOSTNAME, a0, a1),
+        nr::SETDOMAINNAME => set_uts_name(process, space, &DOMAINNAME, a0, a1),
+        nr::SETGROUPS => setgroups(process, space, a0, a1),
         nr::SETITIMER => setitimer(process, space, a0, a1, a2),
         _ => Err(Errno::ENOSYS),
     }
@@ -246,6 +254,115 @@ fn setpriority(process: &Arc<Process>, which: u64, who: u64, nice: u64) -> SysRe
         }
     }
     result
+}
+
+/// Longest host or domain name (Linux's `__NEW_UTS_LEN`).
+const UTS_LEN: usize = 64;
+
+/// The machine's host name (`uname`'s nodename), `sethostname`.
+pub static HOSTNAME: spin::Mutex<alloc::string::String> =
+    spin::Mutex::new(alloc::string::String::new());
+/// The machine's NIS domain name (`uname`'s domainname), `setdomainname`.
+pub static DOMAINNAME: spin::Mutex<alloc::string::String> =
+    spin::Mutex::new(alloc::string::String::new());
+
+/// A host or domain name as `uname` shows it: `default` until set.
+pub fn uts_name(name: &spin::Mutex<alloc::string::String>, default: &str) -> alloc::string::String {
+    let name = name.lock();
+    if name.is_empty() {
+        alloc::string::String::from(default)
+    } else {
+        name.clone()
+    }
+}
+
+/// [`uts_name`] copied into `out` (at most `out.len() - 1` bytes, the
+/// rest left as it is), without allocating: `uname` runs from the trap
+/// loop (`syscall::fast`), where no allocation may fail.
+pub fn uts_name_into(name: &spin::Mutex<alloc::string::String>, default: &str, out: &mut [u8]) {
+    let name = name.lock();
+    let text = if name.is_empty() { default } else { name.as_str() };
+    let n = text.len().min(out.len().saturating_sub(1));
+    out[..n].copy_from_slice(&text.as_bytes()[..n]);
+}
+
+/// `sethostname(name, len)`, `setdomainname(name, len)`: root only
+/// (`EPERM`), at most 64 bytes (`EINVAL`), `EFAULT` for a bad pointer, as
+/// Linux's. Bytes that are not UTF-8 are `EINVAL` (Tine keeps text); an
+/// empty name brings back the default.
+fn set_uts_name(
+    process: &Arc<Process>,
+    space: &AddressSpace,
+    name: &spin::Mutex<alloc::string::String>,
+    ptr: u64,
+    len: u64,
+) -> SysResult {
+    if !process.creds().is_root() {
+        return Err(Errno::EPERM);
+    }
+    let len = usize::try_from(len as i32).map_err(|_| Errno::EINVAL)?;
+    if len > UTS_LEN {
+        return Err(Errno::EINVAL);
+    }
+    let mut bytes = [0u8; UTS_LEN];
+    space.copy_from_user(ptr, &mut bytes[..len])?;
+    let text = core::str::from_utf8(&bytes[..len]).map_err(|_| Errno::EINVAL)?;
+    // A NUL ends it (uname's fields are C strings).
+    let text = text.split('\0').next().unwrap_or("");
+    *name.lock() = alloc::string::String::from(text);
+    Ok(0)
+}
+
+/// Most supplementary groups (Linux's `NGROUPS_MAX`).
+const NGROUPS_MAX: u64 = 65536;
+
+/// `getgroups(size, list)`: the supplementary group ids, sorted; with
+/// `size` 0 only their number. `EINVAL` for a negative `size` or one
+/// smaller than the number, `EFAULT` for a bad `list` (Linux's order).
+fn getgroups(process: &Arc<Process>, space: &AddressSpace, size: u64, list: u64) -> SysResult {
+    let size = size as i32;
+    if size < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let groups = process.groups().unwrap_or_default();
+    if size != 0 {
+        if groups.len() > size as usize {
+            return Err(Errno::EINVAL);
+        }
+        let mut bytes = crate::fallible::zeroed(groups.len() * 4)?;
+        for (out, g) in bytes.chunks_exact_mut(4).zip(groups.iter()) {
+            out.copy_from_slice(&g.to_ne_bytes());
+        }
+        space.copy_to_user(list, &bytes)?;
+    }
+    Ok(groups.len() as u64)
+}
+
+/// `setgroups(size, list)`: root only (`EPERM`), at most
+/// [`NGROUPS_MAX`] (`EINVAL`), a bad `list` `EFAULT`; kept sorted, as
+/// Linux's `groups_sort` keeps them.
+fn setgroups(process: &Arc<Process>, space: &AddressSpace, size: u64, list: u64) -> SysResult {
+    if !process.creds().is_root() {
+        return Err(Errno::EPERM);
+    }
+    let size = u64::from(size as u32);
+    if size > NGROUPS_MAX {
+        return Err(Errno::EINVAL);
+    }
+    let mut bytes = crate::fallible::zeroed(size as usize * 4)?;
+    space.copy_from_user(list, &mut bytes)?;
+    let mut groups = alloc::vec::Vec::new();
+    groups
+        .try_reserve_exact(size as usize)
+        .map_err(|_| Errno::ENOMEM)?;
+    groups.extend(
+        bytes
+            .chunks_exact(4)
+            .map(|c| u32::from_ne_bytes([c[0], c[1], c[2], c[3]])),
+    );
+    groups.sort_unstable();
+    process.set_groups(groups);
+    Ok(0)
 }
 
 /// What `unshare(flags)` asks of a process (pure: [`unshare_request`]).

@@ -4,6 +4,8 @@
  * - /proc/PID/task lists the threads (never a "0"), /proc/PID/task/TID
  *   holds the process's files, /proc/thread-self links to PID/task/TID
  *   (kselftests proc-tid0, thread-self, fd-002-posix-eq);
+ * - /proc/PID/status and stat count the threads (Threads:, num_threads)
+ *   and list the supplementary groups (Groups:);
  * - /proc/uptime's idle time never goes back (proc-uptime-001);
  * - getpriority/setpriority (busybox nice, renice): 20 - nice from the
  *   raw call, clamping to -20..19, EINVAL for a bad `which`, ESRCH for no
@@ -36,6 +38,14 @@
  * - CLOCK_TAI, CLOCK_REALTIME_ALARM, CLOCK_BOOTTIME_ALARM read (kselftest
  *   vdso_test_abi failed on CLOCK_TAI); TAI is within a minute of
  *   CLOCK_REALTIME (Linux's offset is 0 until adjtimex sets it, 37 s after);
+ * - getgroups/setgroups (busybox id said "can't get groups"): sorted,
+ *   inherited by fork, root only, EINVAL for a short list;
+ * - fallocate on a tmpfs file extends it (KEEP_SIZE does not), EINVAL,
+ *   EBADF, ESPIPE, EISDIR as Linux (busybox fallocate said ENOSYS);
+ * - /proc/partitions exists, empty without block devices (busybox fdisk
+ *   -l died of SIGSEGV without it);
+ * - sethostname/setdomainname (busybox hostname NAME said ENOSYS): uname
+ *   and /proc/sys/kernel/hostname show it, 64 bytes at most, root only;
  * - the main thread's stack holds 4 MiB of locals (Linux's grows to the
  *   8 MiB RLIMIT_STACK; kselftest virtual_address_range has 1 MiB).
  * Exits 0 when every check holds; each failure is printed. Runs
@@ -50,6 +60,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
@@ -144,6 +155,11 @@ static void proc_tasks(void)
 	close(again);
 	close(dir);
 	CHECK(stat("/proc/thread-self/comm", &st) == 0);
+	char status[2048] = {0};
+	int sfd = open("/proc/self/status", O_RDONLY);
+	CHECK(sfd >= 0 && read(sfd, status, sizeof(status) - 1) > 0);
+	close(sfd);
+	CHECK(strstr(status, "\nThreads:\t2\n") != NULL);
 
 	stop_thread = 1;
 	pthread_join(t, NULL);
@@ -670,6 +686,97 @@ static void clocks(void)
 	CHECK(clock_nanosleep(CLOCK_TAI, 0, &nap, NULL) == 0);
 }
 
+static void groups_and_files(void)
+{
+	gid_t list[8];
+	gid_t want[3] = {30, 5, 10};
+	CHECK(setgroups(3, want) == 0);
+	CHECK(getgroups(0, NULL) == 3);
+	CHECK(getgroups(8, list) == 3 && list[0] == 5 && list[1] == 10 &&
+	      list[2] == 30);
+	CHECK(getgroups(2, list) == -1 && errno == EINVAL);
+	char status[2048] = {0};
+	int sfd = open("/proc/self/status", O_RDONLY);
+	CHECK(sfd >= 0 && read(sfd, status, sizeof(status) - 1) > 0);
+	close(sfd);
+	CHECK(strstr(status, "\nGroups:\t5 10 30 \n") != NULL);
+	CHECK(raw(syscall(SYS_getgroups, -1, list)) == -EINVAL);
+	CHECK(raw(syscall(SYS_getgroups, 8, (void *)8)) == -EFAULT);
+	CHECK(raw(syscall(SYS_setgroups, 1, (void *)8)) == -EFAULT);
+	CHECK(raw(syscall(SYS_setgroups, 65537, list)) == -EINVAL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		gid_t l[8];
+		int ok = getgroups(8, l) == 3 && l[2] == 30;
+		ok &= setuid(1000) == 0;
+		ok &= setgroups(0, NULL) == -1 && errno == EPERM;
+		_exit(ok ? 0 : 1);
+	}
+	CHECK(wait_ok(pid));
+	CHECK(setgroups(0, NULL) == 0 && getgroups(0, NULL) == 0);
+
+	const char *f = "/tmp/c_compat-falloc";
+	int fd = open(f, O_CREAT | O_RDWR | O_TRUNC, 0600);
+	struct stat st;
+	CHECK(fallocate(fd, 0, 0, 8192) == 0);
+	CHECK(fstat(fd, &st) == 0 && st.st_size == 8192);
+	CHECK(fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 65536) == 0);
+	CHECK(fstat(fd, &st) == 0 && st.st_size == 8192);
+	CHECK(fallocate(fd, 0, 100, 10) == 0);
+	CHECK(fstat(fd, &st) == 0 && st.st_size == 8192);
+	CHECK(fallocate(fd, 0, -1, 10) == -1 && errno == EINVAL);
+	CHECK(fallocate(fd, 0, 0, 0) == -1 && errno == EINVAL);
+	close(fd);
+	fd = open(f, O_RDONLY);
+	CHECK(fallocate(fd, 0, 0, 10) == -1 && errno == EBADF);
+	close(fd);
+	unlink(f);
+	int pipefd[2];
+	CHECK(pipe(pipefd) == 0);
+	CHECK(fallocate(pipefd[1], 0, 0, 10) == -1 && errno == ESPIPE);
+	close(pipefd[0]);
+	close(pipefd[1]);
+
+	fd = open("/proc/partitions", O_RDONLY);
+	CHECK(fd >= 0);
+	char head[16] = {0};
+	/* No block devices here, on Linux too: an empty file. */
+	CHECK(read(fd, head, sizeof(head)) == 0);
+	close(fd);
+}
+
+static void names(void)
+{
+	struct utsname u, v;
+	CHECK(uname(&u) == 0);
+	CHECK(sethostname("c-compat-host", 13) == 0);
+	CHECK(uname(&v) == 0 && strcmp(v.nodename, "c-compat-host") == 0);
+	char buf[80] = {0};
+	int fd = open("/proc/sys/kernel/hostname", O_RDONLY);
+	CHECK(fd >= 0 && read(fd, buf, sizeof(buf) - 1) == 14 &&
+	      strcmp(buf, "c-compat-host\n") == 0);
+	close(fd);
+	char longname[65];
+	memset(longname, 'x', sizeof(longname));
+	CHECK(sethostname(longname, 65) == -1 && errno == EINVAL);
+	CHECK(sethostname(longname, 64) == 0);
+	CHECK(uname(&v) == 0 && strlen(v.nodename) == 64);
+	CHECK(raw(syscall(SYS_sethostname, (void *)8, 4)) == -EFAULT);
+	CHECK(setdomainname("dom", 3) == 0);
+	CHECK(uname(&v) == 0 && strcmp(v.domainname, "dom") == 0);
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(setuid(1000) == 0 && sethostname("x", 1) == -1 &&
+				      errno == EPERM
+			      ? 0
+			      : 1);
+	CHECK(wait_ok(pid));
+	CHECK(sethostname(u.nodename, strlen(u.nodename)) == 0);
+	CHECK(setdomainname(u.domainname, strlen(u.domainname)) == 0);
+	CHECK(uname(&v) == 0 && strcmp(v.nodename, u.nodename) == 0 &&
+	      strcmp(v.domainname, u.domainname) == 0);
+}
+
 int main(void)
 {
 	proc_tasks();
@@ -684,5 +791,7 @@ int main(void)
 	descriptors();
 	unmounting();
 	clocks();
+	groups_and_files();
+	names();
 	return check_report();
 }
