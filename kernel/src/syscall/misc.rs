@@ -281,7 +281,11 @@ pub fn uts_name(name: &spin::Mutex<alloc::string::String>, default: &str) -> all
 /// loop (`syscall::fast`), where no allocation may fail.
 pub fn uts_name_into(name: &spin::Mutex<alloc::string::String>, default: &str, out: &mut [u8]) {
     let name = name.lock();
-    let text = if name.is_empty() { default } else { name.as_str() };
+    let text = if name.is_empty() {
+        default
+    } else {
+        name.as_str()
+    };
     let n = text.len().min(out.len().saturating_sub(1));
     out[..n].copy_from_slice(&text.as_bytes()[..n]);
 }
