@@ -21,10 +21,7 @@
 //! region has room (most of what outlives a burst of processes, once
 //! the burst is over) pins no growth region; [`trim_settled`] lets a
 //! caller copy its long-lived structures out of the growth at the end of
-//! a burst. While the heap has growth regions and the initial region has
-//! room again ([`HOME_ROOM`]), a small block of the growth that is freed
-//! goes back to its region instead of a CPU's cache, so the caches refill
-//! from the initial region and the growth empties. The growth heap's own metadata (talc's free-list heads) sits
+//! a burst. The growth heap's own metadata (talc's free-list heads) sits
 //! in a page of the initial region ([`GROWTH_META_BYTES`]).
 //!
 //! Growth regions whose pages hold no allocation any more are given back
@@ -421,12 +418,6 @@ static TRIM_DUE: AtomicBool = AtomicBool::new(false);
 /// [`maybe_trim`] reads one flag instead of every cache and the heap's
 /// counters (under the lock, with interrupts masked) at every reaping.
 fn note_slack(talc: &Talc<GrowFromFrames>) {
-    let home = talc.oom_handler.home.get_counters();
-    HOME_ROOM.store(
-        talc.oom_handler.regions > 0
-            && home.claimed_bytes.saturating_sub(home.allocated_bytes) >= HOME_ROOM_BYTES,
-        Ordering::Relaxed,
-    );
     let c = counters(talc);
     let slack = c.claimed_bytes.saturating_sub(c.allocated_bytes);
     let low = SLACK_LOW.load(Ordering::Relaxed);
@@ -481,24 +472,6 @@ pub fn trim_settled(compact: impl FnOnce()) {
     }
 }
 
-/// The initial region has [`HOME_ROOM_BYTES`] free while the heap has
-/// growth regions (set by [`note_slack`]): small blocks of the growth
-/// freed meanwhile skip the CPUs' caches.
-static HOME_ROOM: AtomicBool = AtomicBool::new(false);
-
-/// Free space in the initial region from which [`HOME_ROOM`] holds.
-const HOME_ROOM_BYTES: usize = 256 << 10;
-
-/// The initial region's addresses, for [`home_holds`] without the lock.
-static HOME_LO: AtomicUsize = AtomicUsize::new(0);
-static HOME_HI: AtomicUsize = AtomicUsize::new(0);
-
-/// Whether `block` lies in the initial region.
-fn home_holds(block: NonNull<u8>) -> bool {
-    let at = block.as_ptr() as usize;
-    at >= HOME_LO.load(Ordering::Relaxed) && at < HOME_HI.load(Ordering::Relaxed)
-}
-
 /// The heap took a growth region since the last [`trim_settled`].
 static GREW: AtomicBool = AtomicBool::new(false);
 
@@ -541,8 +514,6 @@ pub(crate) fn init(memory: &mut MemoryMap) {
     }
     talc.oom_handler.home_lo = base + meta;
     talc.oom_handler.home_hi = base + size;
-    HOME_LO.store(base + meta, Ordering::Relaxed);
-    HOME_HI.store(base + size, Ordering::Relaxed);
 }
 
 /// The start of the initial region given to the growth heap at boot,
@@ -831,17 +802,6 @@ unsafe impl GlobalAlloc for Kheap {
         // SAFETY: the caller's `ptr` is a live block of ours for `layout`.
         let block = unsafe { NonNull::new_unchecked(ptr) };
         match heap_cache::class_of(layout) {
-            Some(c) if HOME_ROOM.load(Ordering::Relaxed) && !home_holds(block) => {
-                // The initial region has room again: a growth block goes
-                // back to its region, not to the cache, so that the next
-                // allocations come from the initial region and the
-                // growth can be given back (module docs).
-                let mut talc = HEAP.lock();
-                // SAFETY: a block of class `c` came from the heap with
-                // the class's layout.
-                unsafe { free(&mut talc, block, heap_cache::class_layout(c)) };
-                note_slack(&talc);
-            }
             // SAFETY: a block for `layout` is a block of its class.
             Some(c) => unsafe { CACHES[crate::cpu::id()].free(c, block, &Global) },
             None => {
