@@ -20,13 +20,10 @@ use spin::Mutex;
 
 use crate::boot::memmap::{PAGE_SIZE, Region};
 
-/// Frames a CPU cache holds at most: room for a forked child's 256
-/// copy-on-write copies and for their return at its exit without the
-/// pool (minlat `cow` 1704-1745 -> 1660-1694 ns against 64 and 32); 4 KiB
-/// per CPU.
-pub const CACHE_CAP: usize = 512;
+/// Frames a CPU cache holds at most.
+pub const CACHE_CAP: usize = 64;
 /// Frames moved between a CPU cache and the global pool at once.
-pub const BATCH: usize = 128;
+pub const BATCH: usize = 32;
 
 struct Pool {
     /// Bit `pfn` set = frame `pfn` is free in the pool.
